@@ -1,0 +1,5 @@
+export * from './chat';
+export * from './errors';
+export * from './limits';
+export * from './runs';
+export * from './pairs';

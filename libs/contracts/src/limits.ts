@@ -1,0 +1,18 @@
+/**
+ * Limits that the request schemas enforce. Read from the environment at call time so the
+ * operator (and each test) can set them; the defaults are the documented ones.
+ */
+function intEnv(name: string, fallback: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got "${v}"`);
+  return n;
+}
+
+export const LIMITS = {
+  promptsPerRun: () => intEnv('AMEND_MAX_PROMPTS', 100_000),
+  promptChars: () => intEnv('AMEND_MAX_PROMPT_CHARS', 32_000),
+  /** Body size in bytes: 100,000 prompts of ~1 KB each fit. */
+  bodyBytes: () => intEnv('AMEND_MAX_BODY_BYTES', 128 * 1024 * 1024),
+};

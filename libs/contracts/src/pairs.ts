@@ -1,0 +1,96 @@
+import { z } from 'zod';
+import { ChatMessageSchema, UsageSchema } from './chat';
+import { ConstitutionRefSchema } from './runs';
+
+export const PAIR_FORMATS = ['conversational', 'standard', 'h4'] as const;
+export type PairFormat = (typeof PAIR_FORMATS)[number];
+
+export const RoundSchema = z.object({
+  round: z.number().int(),
+  principle_id: z.string(),
+  critique_request: z.string(),
+  critique: z.string(),
+  revision_request: z.string(),
+  revision: z.string(),
+});
+
+/** What every exported line carries besides the training fields. */
+export const PairMetadataSchema = z.object({
+  mode: z.string(),
+  constitution: ConstitutionRefSchema,
+  principle_ids: z.array(z.string()),
+  models: z.object({ policy: z.string(), feedback: z.string().nullable() }),
+  judgement: z
+    .object({ p_chosen: z.number(), label_source: z.enum(['logprobs', 'hard']) })
+    .nullable(),
+  usage: UsageSchema.extend({ calls: z.number().int() }),
+  simulated: z.boolean(),
+  seed: z.number().int(),
+  sample_index: z.number().int(),
+  external_id: z.string().nullable(),
+});
+export type PairMetadata = z.infer<typeof PairMetadataSchema>;
+
+/** The pair as stored: every export format is a projection of it. */
+export const PairRecordSchema = z.object({
+  id: z.string().uuid(),
+  run_id: z.string().uuid(),
+  sample_id: z.string().uuid(),
+  prompt: z.string(),
+  draft: z.string(),
+  chosen: z.string(),
+  rejected: z.string(),
+  rounds: z.array(RoundSchema),
+  reason: z.string(),
+  category: z.array(z.string()),
+  metadata: PairMetadataSchema,
+});
+export type PairRecord = z.infer<typeof PairRecordSchema>;
+
+const common = {
+  id: z.string().uuid(),
+  run_id: z.string().uuid(),
+  reason: z.string(),
+  category: z.array(z.string()),
+  metadata: PairMetadataSchema,
+};
+
+/** TRL conversational preference format. */
+export const ConversationalPairLineSchema = z.strictObject({
+  prompt: z.array(ChatMessageSchema).min(1),
+  chosen: z.array(ChatMessageSchema).length(1),
+  rejected: z.array(ChatMessageSchema).length(1),
+  ...common,
+});
+/** TRL standard preference format (plain strings). */
+export const StandardPairLineSchema = z.strictObject({
+  prompt: z.string(),
+  chosen: z.string(),
+  rejected: z.string(),
+  ...common,
+});
+/** The fields of HuggingFaceH4/cai-conversation-harmless. */
+export const H4PairLineSchema = z.strictObject({
+  init_prompt: z.string(),
+  init_response: z.string(),
+  critic_prompt: z.string(),
+  critic_response: z.string(),
+  revision_prompt: z.string(),
+  revision_response: z.string(),
+  prompt: z.string(),
+  messages: z.array(ChatMessageSchema),
+  chosen: z.array(ChatMessageSchema),
+  rejected: z.array(ChatMessageSchema),
+  ...common,
+});
+/** SFT record: prompt and final revision. */
+export const SftLineSchema = z.strictObject({
+  messages: z.array(ChatMessageSchema).length(2),
+  id: z.string().uuid(),
+  run_id: z.string().uuid(),
+  metadata: PairMetadataSchema,
+});
+
+export const PairsQuerySchema = z.strictObject({
+  format: z.enum(PAIR_FORMATS).default('conversational'),
+});

@@ -1,0 +1,151 @@
+import { z } from 'zod';
+import { SamplingSchema, UsageSchema } from './chat';
+import { LIMITS } from './limits';
+
+export const RUN_MODES = ['critique-revise'] as const;
+export const RUN_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
+export const SAMPLE_STATUSES = ['pending', 'running', 'completed', 'failed', 'cancelled'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+export type SampleStatus = (typeof SAMPLE_STATUSES)[number];
+
+const promptText = z
+  .string()
+  .refine((s) => s.trim().length > 0, { message: 'prompt is empty' })
+  .refine((s) => s.length <= LIMITS.promptChars(), {
+    message: `prompt is longer than the limit (AMEND_MAX_PROMPT_CHARS)`,
+  });
+
+export const PromptItemSchema = z.union([
+  promptText,
+  z.strictObject({
+    id: z.string().min(1).max(200).optional(),
+    prompt: promptText,
+    metadata: z.record(z.string(), z.unknown()).optional(),
+  }),
+]);
+export type PromptItem = z.infer<typeof PromptItemSchema>;
+
+/** A model alias configured by the operator: never a URL. */
+const alias = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a model alias from AMEND_MODELS');
+
+export const CreateRunSchema = z.strictObject({
+  constitution: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]*(@\d+\.\d+\.\d+)?$/, 'a constitution "name" or "name@x.y.z"'),
+  prompts: z
+    .array(PromptItemSchema)
+    .min(1, 'a run needs at least one prompt')
+    .refine((a) => a.length <= LIMITS.promptsPerRun(), {
+      message: 'too many prompts for one run (AMEND_MAX_PROMPTS)',
+    }),
+  mode: z.enum(RUN_MODES).default('critique-revise'),
+  rounds: z.number().int().min(1).max(8).default(1),
+  seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+  model: alias.default('default'),
+  feedback_model: alias.optional(),
+  sampling: SamplingSchema.default(SamplingSchema.parse({})),
+});
+export type CreateRun = z.infer<typeof CreateRunSchema>;
+
+export const RunCountsSchema = z.object({
+  total: z.number().int(),
+  pending: z.number().int(),
+  running: z.number().int(),
+  completed: z.number().int(),
+  failed: z.number().int(),
+  cancelled: z.number().int(),
+});
+export type RunCounts = z.infer<typeof RunCountsSchema>;
+
+export const RunUsageSchema = UsageSchema.extend({ calls: z.number().int().min(0) });
+export type RunUsage = z.infer<typeof RunUsageSchema>;
+
+export const ConstitutionRefSchema = z.object({
+  name: z.string(),
+  version: z.string(),
+  sha256: z.string(),
+});
+export type ConstitutionRef = z.infer<typeof ConstitutionRefSchema>;
+
+export const RunSchema = z.object({
+  id: z.string().uuid(),
+  status: z.enum(RUN_STATUSES),
+  mode: z.enum(RUN_MODES),
+  constitution: ConstitutionRefSchema,
+  rounds: z.number().int(),
+  seed: z.number().int(),
+  model: z.string(),
+  feedback_model: z.string().nullable(),
+  sampling: SamplingSchema,
+  counts: RunCountsSchema,
+  usage: RunUsageSchema,
+  /** Reasons of failed samples, most frequent first. */
+  failures: z.array(z.object({ reason: z.string(), count: z.number().int() })),
+  simulated: z.boolean(),
+  created_at: z.string(),
+  started_at: z.string().nullable(),
+  finished_at: z.string().nullable(),
+});
+export type Run = z.infer<typeof RunSchema>;
+
+export const RunListSchema = z.object({
+  runs: z.array(RunSchema),
+  next_cursor: z.string().nullable(),
+});
+
+export const ListRunsQuerySchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().optional(),
+  status: z.enum(RUN_STATUSES).optional(),
+});
+
+export const StageNameSchema = z.enum(['draft', 'critique', 'revision']);
+export type StageName = z.infer<typeof StageNameSchema>;
+
+export const StageRecordSchema = z.object({
+  seq: z.number().int(),
+  stage: StageNameSchema,
+  round: z.number().int(),
+  principle_id: z.string().nullable(),
+  /** The exact messages sent, in order. */
+  messages: z.array(z.object({ role: z.string(), content: z.string() })),
+  text: z.string(),
+  model: z.string(),
+  usage: UsageSchema,
+  latency_ms: z.number(),
+  simulated: z.boolean(),
+  created_at: z.string().optional(),
+});
+export type StageRecord = z.infer<typeof StageRecordSchema>;
+
+export const SampleSummarySchema = z.object({
+  id: z.string().uuid(),
+  run_id: z.string().uuid(),
+  index: z.number().int(),
+  external_id: z.string().nullable(),
+  status: z.enum(SAMPLE_STATUSES),
+  /** The next stage to run, or `done`. */
+  stage: z.string(),
+  failure_reason: z.string().nullable(),
+  usage: RunUsageSchema,
+});
+export const SampleSchema = SampleSummarySchema.extend({
+  prompt: z.string(),
+  metadata: z.record(z.string(), z.unknown()).nullable(),
+  stages: z.array(StageRecordSchema),
+});
+export type Sample = z.infer<typeof SampleSchema>;
+
+export const ListSamplesQuerySchema = z.strictObject({
+  status: z.enum(SAMPLE_STATUSES).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: z.coerce.number().int().min(-1).optional(),
+});
+export const SampleListSchema = z.object({
+  samples: z.array(SampleSummarySchema),
+  next_cursor: z.number().int().nullable(),
+});
+
+/** A queue job: one per sample, job id = sample id. */
+export const SampleJobSchema = z.object({ sample_id: z.string().uuid(), run_id: z.string().uuid() });
+export type SampleJob = z.infer<typeof SampleJobSchema>;
