@@ -1,0 +1,105 @@
+import { z } from 'zod';
+
+/** The same shape the REST contract accepts for `model` (libs/contracts runs.ts). */
+const ALIAS = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export const SimulatorModelConfigSchema = z.strictObject({
+  simulator: z.literal(true),
+  /** Artificial latency of the in-process simulator, for demos. */
+  latency_ms: z.number().int().min(0).max(60_000).optional(),
+});
+
+export const RemoteModelConfigSchema = z.strictObject({
+  base_url: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as "https://api.openai.com/v1"' })
+    .refine((u) => !/^[a-z]+:\/\/[^/]*@/i.test(u), {
+      // A URL with user:password@ would put a secret in logs and describe() output.
+      error: 'must not contain credentials; put the key in an environment variable named by api_key_env',
+    }),
+  /** The model id the backend expects, e.g. "gpt-4o-mini". */
+  model: z.string().min(1, 'must not be empty'),
+  api_key_env: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be the NAME of an environment variable holding the key, not the key')
+    .optional(),
+  /** Per attempt, covering connect, headers and body. */
+  timeout_ms: z.number().int().min(1).max(3_600_000).optional(),
+  max_attempts: z.number().int().min(1).max(100).optional(),
+  /** Overall budget for one call across its retries. */
+  deadline_ms: z.number().int().min(1).optional(),
+});
+
+export type SimulatorModelConfig = z.infer<typeof SimulatorModelConfigSchema>;
+export type RemoteModelConfig = z.infer<typeof RemoteModelConfigSchema>;
+export type ModelConfig = SimulatorModelConfig | RemoteModelConfig;
+export type ModelsConfig = Record<string, ModelConfig>;
+
+export const DEFAULT_MODELS_CONFIG: ModelsConfig = { default: { simulator: true } };
+
+export function isSimulatorConfig(c: ModelConfig): c is SimulatorModelConfig {
+  return 'simulator' in c;
+}
+
+/**
+ * Parses the AMEND_MODELS environment variable (DESIGN.md "Configuration"). Unset or blank
+ * means the built-in simulator under the alias `default`. Every error names the alias and
+ * field, and never echoes the input: a key pasted where it does not belong must not reach a
+ * boot log.
+ */
+export function parseModelsConfig(json: string | undefined): ModelsConfig {
+  if (json === undefined || json.trim() === '') return structuredClone(DEFAULT_MODELS_CONFIG);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch (e) {
+    // V8's message quotes the input around the error; keep only the position.
+    const at = /position (\d+)/.exec(String((e as Error).message))?.[1];
+    throw new Error(
+      `AMEND_MODELS is not valid JSON${at ? ` (at position ${at})` : ''}: expected an object like ` +
+        `{"default": {"base_url": "https://api.openai.com/v1", "model": "gpt-4o-mini", "api_key_env": "OPENAI_API_KEY"}}`,
+    );
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new Error('AMEND_MODELS must be a JSON object mapping model aliases to model configurations');
+  }
+  const entries = Object.entries(raw as Record<string, unknown>);
+  if (entries.length === 0) throw new Error('AMEND_MODELS configures no model; configure at least one alias');
+
+  const problems: string[] = [];
+  const config: ModelsConfig = {};
+  for (const [alias, value] of entries) {
+    if (!ALIAS.test(alias)) {
+      problems.push(`alias "${alias.slice(0, 64)}": must match ${ALIAS} (letters, digits, ".", "_", "-")`);
+      continue;
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      problems.push(`alias "${alias}": must be an object, either {"simulator": true} or {"base_url", "model", ...}`);
+      continue;
+    }
+    const schema = 'simulator' in value ? SimulatorModelConfigSchema : RemoteModelConfigSchema;
+    const parsed = schema.safeParse(value);
+    if (parsed.success) config[alias] = parsed.data;
+    else for (const issue of parsed.error.issues) problems.push(describeIssue(alias, value, issue));
+  }
+  if (problems.length) throw new Error(`AMEND_MODELS is invalid:\n  ${problems.join('\n  ')}`);
+  return config;
+}
+
+const REQUIRED_HINT: Record<string, string> = {
+  base_url: ' (the OpenAI-compatible endpoint, e.g. "https://api.openai.com/v1" or "http://127.0.0.1:8000/v1")',
+  model: ' (the model id the backend expects, e.g. "gpt-4o-mini")',
+};
+
+function describeIssue(alias: string, value: object, issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') {
+    const keys = issue.keys.map((k) => `"${k}"`).join(', ');
+    const hint = issue.keys.some((k) => /key|token|secret|password/i.test(k))
+      ? '; keys go in an environment variable named by api_key_env'
+      : '; known fields are base_url, model, api_key_env, timeout_ms, max_attempts, deadline_ms (or simulator, latency_ms)';
+    return `alias "${alias}": unknown field ${keys}${hint}`;
+  }
+  const field = issue.path.length ? issue.path.join('.') : '(entry)';
+  const missing = issue.path.length === 1 && !(String(issue.path[0]) in value);
+  const message = missing ? `is required${REQUIRED_HINT[String(issue.path[0])] ?? ''}` : issue.message;
+  return `alias "${alias}", field ${field}: ${message}`;
+}
