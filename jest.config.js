@@ -5,7 +5,7 @@ module.exports = {
   testMatch: ['**/*.spec.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, tsconfig: 'tsconfig.json' }] },
   moduleNameMapper: {
-    '^@amend/(contracts|pipeline|llm|store|constitution|audit)$': '<rootDir>/libs/$1/src',
+    '^@amend/(contracts|pipeline|llm|store|constitution|audit|runtime)$': '<rootDir>/libs/$1/src',
   },
   testTimeout: 120000,
 };

@@ -3,3 +3,4 @@ export * from './errors';
 export * from './limits';
 export * from './runs';
 export * from './pairs';
+export * from './config';

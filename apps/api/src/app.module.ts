@@ -1,0 +1,32 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
+import { TerminusModule } from '@nestjs/terminus';
+import { ZodSerializerInterceptor, ZodValidationPipe } from 'nestjs-zod';
+import type { Config } from '@amend/contracts';
+import { RuntimeModule } from '@amend/runtime';
+import { ErrorBodyFilter } from './errors/error-body.filter';
+import { RunsController } from './runs/runs.controller';
+import { RunsService } from './runs/runs.service';
+import { SamplesController } from './samples/samples.controller';
+import { PairsController } from './pairs/pairs.controller';
+import { ConstitutionsController } from './constitutions/constitutions.controller';
+import { ConstitutionSyncService } from './constitutions/constitution-sync.service';
+import { HealthController } from './health/health.controller';
+
+@Module({})
+export class ApiModule {
+  static forRoot(config: Config): DynamicModule {
+    return {
+      module: ApiModule,
+      imports: [RuntimeModule.forRoot(config, 'amend-api'), TerminusModule],
+      controllers: [RunsController, SamplesController, PairsController, ConstitutionsController, HealthController],
+      providers: [
+        RunsService,
+        ConstitutionSyncService,
+        { provide: APP_PIPE, useClass: ZodValidationPipe },
+        { provide: APP_INTERCEPTOR, useClass: ZodSerializerInterceptor },
+        { provide: APP_FILTER, useClass: ErrorBodyFilter },
+      ],
+    };
+  }
+}

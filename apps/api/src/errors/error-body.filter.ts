@@ -1,0 +1,82 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import type { Response } from 'express';
+import { ZodValidationException } from 'nestjs-zod';
+import { ZodError } from 'zod';
+import { StoreError } from '@amend/store';
+import type { ErrorBody } from '@amend/contracts';
+import { ApiError } from './api-error';
+
+/** At most this many validation issues are listed; a 100,000-prompt body can have many. */
+const MAX_ISSUES = 50;
+
+const STORE_STATUS: Record<StoreError['code'], number> = {
+  not_found: 404,
+  conflict: 409,
+  idempotency_key_reused: 409,
+  constitution_immutable: 409,
+};
+
+function zodDetails(err: ZodError) {
+  const issues = err.issues.slice(0, MAX_ISSUES).map((i) => ({
+    path: i.path.map(String).join('.'),
+    message: i.message,
+    code: i.code,
+  }));
+  return { issues, total_issues: err.issues.length };
+}
+
+function describeZod(err: ZodError): string {
+  const first = err.issues[0];
+  if (!first) return 'the request is not valid';
+  const where = first.path.length ? first.path.map(String).join('.') : 'body';
+  const more = err.issues.length > 1 ? ` (and ${err.issues.length - 1} more issue(s), see details)` : '';
+  return `${where}: ${first.message}${more}`;
+}
+
+/** Maps every error to `{ error: { code, message, details } }`, the one error shape of the API. */
+export function toErrorResponse(exception: unknown): { status: number; body: ErrorBody } {
+  if (exception instanceof ApiError) {
+    return { status: exception.status, body: { error: { code: exception.code, message: exception.message, details: exception.details } } };
+  }
+  if (exception instanceof ZodValidationException) {
+    const zerr = exception.getZodError() as ZodError;
+    return { status: 422, body: { error: { code: 'invalid_request', message: describeZod(zerr), details: zodDetails(zerr) } } };
+  }
+  if (exception instanceof ZodError) {
+    return { status: 422, body: { error: { code: 'invalid_request', message: describeZod(exception), details: zodDetails(exception) } } };
+  }
+  if (exception instanceof StoreError) {
+    return { status: STORE_STATUS[exception.code], body: { error: { code: exception.code, message: exception.message, details: exception.details } } };
+  }
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    const res = exception.getResponse();
+    const message = typeof res === 'string' ? res : ((res as any)?.message ?? exception.message);
+    const code = status === 404 ? 'not_found' : status === 503 ? 'unavailable' : `http_${status}`;
+    const details = typeof res === 'object' && res !== null && !('message' in res) ? res : undefined;
+    return { status, body: { error: { code, message: Array.isArray(message) ? message.join('; ') : String(message), details } } };
+  }
+  // Postgres unreachable: say so with 503 instead of hanging or a bare 500.
+  const pgCode = (exception as any)?.code;
+  if (pgCode === 'ECONNREFUSED' || pgCode === '57P01' || pgCode === '57P03' || pgCode === 'ETIMEDOUT') {
+    return { status: 503, body: { error: { code: 'unavailable', message: 'the database is unavailable; retry shortly' } } };
+  }
+  return { status: 500, body: { error: { code: 'internal_error', message: 'an unexpected error occurred; it has been logged' } } };
+}
+
+@Catch()
+export class ErrorBodyFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Errors');
+
+  catch(exception: unknown, host: ArgumentsHost) {
+    const res = host.switchToHttp().getResponse<Response>();
+    const { status, body } = toErrorResponse(exception);
+    if (status >= 500) this.logger.error(exception instanceof Error ? exception.stack : String(exception));
+    if (res.headersSent) {
+      // A stream already under way cannot change status: end it so the client sees a short body.
+      res.end();
+      return;
+    }
+    res.status(status).json(body);
+  }
+}

@@ -1,0 +1,14 @@
+import 'reflect-metadata';
+import { loadConfig } from '@amend/contracts';
+import { createApiApp } from './app';
+
+async function main() {
+  const config = loadConfig();
+  const app = await createApiApp(config);
+  await app.listen(config.PORT, config.HOST);
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

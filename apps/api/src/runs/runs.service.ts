@@ -1,0 +1,99 @@
+import { createHash, randomInt, randomUUID } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectQueue } from '@nestjs/bullmq';
+import type { Queue } from 'bullmq';
+import canonicalize from 'canonicalize';
+import type { CreateRun, Run } from '@amend/contracts';
+import { Store } from '@amend/store';
+import { ModelRegistry } from '@amend/llm';
+import { SAMPLES_QUEUE, enqueueSamples } from '@amend/runtime';
+import { ApiError } from '../errors/api-error';
+
+/** Until access control lands every caller is in one team. */
+export const DEFAULT_TEAM = 'default';
+
+@Injectable()
+export class RunsService {
+  constructor(
+    private readonly store: Store,
+    private readonly models: ModelRegistry,
+    @InjectQueue(SAMPLES_QUEUE) private readonly queue: Queue,
+  ) {}
+
+  /** Validates references, stores the run and its samples, enqueues one job per sample. */
+  async create(body: CreateRun, rawBody: unknown, idempotencyKey: string | undefined, actor: string): Promise<{ run: Run; created: boolean }> {
+    const [name, version] = body.constitution.split('@');
+    const constitution = await this.store.constitutions.resolve(name, version);
+    if (!constitution) {
+      const all = await this.store.constitutions.all();
+      throw new ApiError(404, 'constitution_not_found', `no constitution "${body.constitution}"; available: ${[...new Set(all.map((c) => c.name))].join(', ') || 'none'}`, {
+        available: all.map((c) => `${c.name}@${c.version}`),
+      });
+    }
+    for (const alias of [body.model, body.feedback_model].filter((a): a is string => !!a)) {
+      if (!this.models.aliases().includes(alias)) {
+        throw new ApiError(422, 'unknown_model', `no model alias "${alias}"; configured aliases: ${this.models.aliases().join(', ')}`, {
+          available: this.models.aliases(),
+        });
+      }
+    }
+    if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 200)) {
+      throw new ApiError(422, 'invalid_idempotency_key', 'Idempotency-Key must be 1 to 200 characters');
+    }
+    const samples = body.prompts.map((p, idx) =>
+      typeof p === 'string'
+        ? { id: randomUUID(), idx, external_id: null, prompt: p, metadata: null }
+        : { id: randomUUID(), idx, external_id: p.id ?? null, prompt: p.prompt, metadata: p.metadata ?? null },
+    );
+    const id = randomUUID();
+    const result = await this.store.runs.create(
+      {
+        id,
+        team: DEFAULT_TEAM,
+        mode: body.mode,
+        constitution: { name: constitution.name, version: constitution.version, sha256: constitution.sha256 },
+        rounds: body.rounds,
+        seed: body.seed ?? randomInt(0, 2 ** 31 - 1),
+        model: body.model,
+        feedback_model: body.feedback_model ?? null,
+        sampling: body.sampling,
+        simulated: this.models.isSimulator(body.model),
+        created_by: actor,
+        idempotency_key: idempotencyKey ?? null,
+        request_sha256: idempotencyKey ? createHash('sha256').update(canonicalize(rawBody) ?? '').digest('hex') : null,
+      },
+      samples,
+      {
+        type: 'run.created',
+        actor,
+        payload: {
+          constitution: { name: constitution.name, version: constitution.version, sha256: constitution.sha256 },
+          mode: body.mode,
+          rounds: body.rounds,
+          model: body.model,
+          feedback_model: body.feedback_model ?? null,
+          sampling: body.sampling,
+          samples: samples.length,
+          idempotency_key: idempotencyKey ?? null,
+        },
+      },
+    );
+    if (result.created) {
+      // If Redis fails here the run is still safe in Postgres: the reconciler enqueues it later.
+      await enqueueSamples(this.queue, result.id, samples.map((s) => s.id)).catch(() => undefined);
+    }
+    return { run: await this.get(result.id), created: result.created };
+  }
+
+  async get(id: string): Promise<Run> {
+    const run = await this.store.runs.view(id, DEFAULT_TEAM);
+    if (!run) throw new ApiError(404, 'run_not_found', `no run ${id}`);
+    return run;
+  }
+
+  async cancel(id: string, actor: string): Promise<Run> {
+    await this.get(id);
+    await this.store.runs.cancel(id, actor);
+    return this.get(id);
+  }
+}

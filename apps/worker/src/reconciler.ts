@@ -1,0 +1,67 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { InjectQueue } from '@nestjs/bullmq';
+import type { Queue } from 'bullmq';
+import type { Config } from '@amend/contracts';
+import { CONFIG, SAMPLES_QUEUE, enqueueSamples, missingJobs } from '@amend/runtime';
+import { Store } from '@amend/store';
+
+const PAGE = 5_000;
+
+/**
+ * Postgres is the truth, Redis only the work queue. At boot and periodically, every unfinished
+ * sample of an unfinished run that has no job in Redis (flushed, restarted) is enqueued again.
+ */
+@Injectable()
+export class Reconciler implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Reconciler');
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<number>;
+
+  constructor(
+    private readonly store: Store,
+    @InjectQueue(SAMPLES_QUEUE) private readonly queue: Queue,
+    @Inject(CONFIG) private readonly config: Config,
+  ) {}
+
+  onApplicationBootstrap() {
+    void this.tick();
+    this.timer = setInterval(() => void this.tick(), this.config.RECONCILE_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  async onApplicationShutdown() {
+    clearInterval(this.timer);
+    await this.running?.catch(() => undefined);
+  }
+
+  private async tick() {
+    if (this.running) return;
+    this.running = this.reconcile();
+    try {
+      const n = await this.running;
+      if (n > 0) this.logger.warn(`re-enqueued ${n} sample(s) that Redis had lost`);
+    } catch (err) {
+      this.logger.warn(`reconcile failed, will retry: ${(err as Error).message}`);
+    } finally {
+      this.running = undefined;
+    }
+  }
+
+  /** Returns how many samples were enqueued again. */
+  async reconcile(): Promise<number> {
+    let requeued = 0;
+    for (const runId of await this.store.runs.active()) {
+      for (let after = -1; ; ) {
+        const page = await this.store.samples.unfinished(runId, after, PAGE);
+        if (page.length === 0) break;
+        const missing = await missingJobs(this.queue, page.map((s) => s.id));
+        await enqueueSamples(this.queue, runId, missing);
+        requeued += missing.length;
+        after = page[page.length - 1].idx;
+      }
+      // A run whose samples all finished while no worker was there to close it.
+      await this.store.runs.finalizeIfDone(runId);
+    }
+    return requeued;
+  }
+}

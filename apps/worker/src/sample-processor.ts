@@ -1,0 +1,120 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Injectable, Logger } from '@nestjs/common';
+import type { Sampling } from '@amend/contracts';
+import { ModelError, ModelRegistry } from '@amend/llm';
+import { assemblePair, isLastCall, planNextCall, recordCall, type PlannedCall, type RunSpec, type SampleSpec } from '@amend/pipeline';
+import { Store, type WorkItem } from '@amend/store';
+import { ConstitutionCache } from '@amend/runtime';
+
+export type SampleOutcome = 'completed' | 'failed' | 'cancelled' | 'skipped' | 'taken_over';
+
+/** Who wrote an event: this worker process. */
+export const WORKER_ACTOR = `worker:${hostname()}:${process.pid}`;
+
+/**
+ * Walks one sample through its stages. After every model call the stage is checkpointed in
+ * Postgres with its audit event, so a retried or recovered job resumes at the first unfinished
+ * stage and never pays again for a call that succeeded.
+ */
+@Injectable()
+export class SampleProcessor {
+  private readonly logger = new Logger('SampleProcessor');
+
+  constructor(
+    private readonly store: Store,
+    private readonly models: ModelRegistry,
+    private readonly constitutions: ConstitutionCache,
+  ) {}
+
+  async process(sampleId: string, signal?: AbortSignal): Promise<SampleOutcome> {
+    const item = await this.store.samples.loadForWork(sampleId);
+    if (!item || item.run.status === 'cancelled') return 'skipped';
+    if (!(await this.store.samples.claim(sampleId))) return 'skipped';
+    await this.store.runs.markRunning(item.run.id);
+
+    const run = await this.runSpec(item);
+    const sample: SampleSpec = { id: item.sample.id, index: item.sample.idx, external_id: item.sample.external_id, prompt: item.sample.prompt };
+    const records = [...item.records];
+    const model = this.models.get(run.model);
+
+    for (let call = planNextCall(run, sample, records); call; call = planNextCall(run, sample, records)) {
+      let result;
+      try {
+        result = await model.complete(call.request, signal);
+      } catch (err) {
+        if (err instanceof ModelError && err.kind === 'permanent') {
+          await this.fail(item, `${err.code}: ${err.message}`, call);
+          return 'failed';
+        }
+        throw err; // transient after the adapter's own retries, or infrastructure: the job retries
+      }
+      const record = recordCall(call, result);
+      const last = isLastCall(run, call);
+      const pair = last ? assemblePair(run, sample, [...records, record], randomUUID()) : undefined;
+      const outcome = await this.store.samples.checkpoint({
+        sampleId,
+        runId: item.run.id,
+        idx: item.sample.idx,
+        record,
+        nextStage: last ? 'done' : (planNextCall(run, sample, [...records, record])?.stage ?? 'done'),
+        event: {
+          type: `${call.stage}.generated`,
+          actor: WORKER_ACTOR,
+          payload: {
+            seq: call.seq,
+            stage: call.stage,
+            round: call.round,
+            principle_id: call.principle_id,
+            constitution: run.constitutionRef,
+            request: result.request,
+            response: result.response,
+            model: result.model,
+            usage: result.usage,
+            latency_ms: result.latency_ms,
+            attempts: result.attempts,
+            simulated: result.simulated,
+          },
+        },
+        pair: pair && { record: pair, event: { type: 'pair.emitted', actor: WORKER_ACTOR, payload: { pair } } },
+      });
+      if (outcome === 'duplicate') {
+        // Another worker saved this stage first (this job had stalled): it owns the sample now.
+        this.logger.warn(`sample ${sampleId} stage ${call.seq} was already saved by another worker`);
+        return 'taken_over';
+      }
+      if (outcome === 'stopped') return 'cancelled';
+      records.push(record);
+      if (outcome === 'completed') {
+        await this.store.runs.finalizeIfDone(item.run.id);
+        return 'completed';
+      }
+    }
+    return 'skipped';
+  }
+
+  /** Marks the sample failed with its reason (the run goes on) and closes the run if it was the last. */
+  async fail(item: Pick<WorkItem, 'sample' | 'run'>, reason: string, call?: PlannedCall): Promise<void> {
+    await this.store.samples.fail(item.sample.id, item.run.id, reason, {
+      type: 'sample.failed',
+      actor: WORKER_ACTOR,
+      payload: { reason, stage: call?.stage ?? null, seq: call?.seq ?? null, principle_id: call?.principle_id ?? null },
+    });
+    await this.store.runs.finalizeIfDone(item.run.id);
+  }
+
+  private async runSpec(item: WorkItem): Promise<RunSpec> {
+    const r = item.run;
+    return {
+      id: r.id,
+      mode: r.mode as RunSpec['mode'],
+      rounds: r.rounds,
+      seed: r.seed,
+      model: r.model,
+      feedback_model: r.feedback_model,
+      sampling: r.sampling as unknown as Sampling,
+      constitution: await this.constitutions.get(r.constitution_name, r.constitution_version),
+      constitutionRef: { name: r.constitution_name, version: r.constitution_version, sha256: r.constitution_sha256 },
+    };
+  }
+}

@@ -1,0 +1,17 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import type { Config } from '@amend/contracts';
+import { RuntimeModule } from '@amend/runtime';
+import { SampleProcessor } from './sample-processor';
+import { SampleWorker } from './sample-worker';
+import { Reconciler } from './reconciler';
+
+@Module({})
+export class WorkerModule {
+  static forRoot(config: Config): DynamicModule {
+    return {
+      module: WorkerModule,
+      imports: [RuntimeModule.forRoot(config, 'amend-worker')],
+      providers: [SampleProcessor, SampleWorker, Reconciler],
+    };
+  }
+}

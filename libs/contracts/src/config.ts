@@ -1,0 +1,32 @@
+import { z } from 'zod';
+
+/** The service's environment, validated at boot (DESIGN.md "Configuration"). */
+export const ConfigSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().default('0.0.0.0'),
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  DATABASE_URL: z.string().default('postgres://postgres@127.0.0.1:5432/amend'),
+  /** Postgres schema holding Amend's tables; tests give each file its own. */
+  DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('public'),
+  /** Prefix of every BullMQ key; tests give each file its own. */
+  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('amend'),
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(4096).default(64),
+  /** How long a worker may go silent before its jobs count as stalled and move to another worker. */
+  WORKER_LOCK_MS: z.coerce.number().int().min(1000).default(30_000),
+  /** The reconciler re-enqueues unfinished samples Redis lost, at boot and this often. */
+  RECONCILE_INTERVAL_MS: z.coerce.number().int().min(1000).default(60_000),
+  AMEND_MODELS: z.string().optional(),
+  AMEND_ADMIN_KEY: z.string().optional(),
+  CONSTITUTIONS_DIR: z.string().default('constitutions'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+export type Config = z.infer<typeof ConfigSchema>;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = ConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,4 @@
+export * from './tokens';
+export * from './sample-queue';
+export * from './constitution-cache';
+export * from './runtime.module';

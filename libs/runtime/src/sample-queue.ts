@@ -1,0 +1,40 @@
+import type { JobsOptions, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { SampleJob } from '@amend/contracts';
+
+/**
+ * Retries here cover crashes and infrastructure errors (Postgres down, a worker killed). Model
+ * errors are retried inside the model adapter, the only retry layer for model calls.
+ */
+export const SAMPLE_JOB_OPTIONS: JobsOptions = {
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 2_000 },
+  removeOnComplete: true,
+  removeOnFail: { count: 10_000 },
+};
+
+const ADD_CHUNK = 2_000;
+
+/** Enqueues one job per sample. The job id is the sample id, so a repeat is a no-op. */
+export async function enqueueSamples(queue: Queue, runId: string, sampleIds: string[]): Promise<void> {
+  for (let i = 0; i < sampleIds.length; i += ADD_CHUNK) {
+    const chunk = sampleIds.slice(i, i + ADD_CHUNK);
+    await queue.addBulk(
+      chunk.map((id) => ({
+        name: 'sample',
+        data: { sample_id: id, run_id: runId } satisfies SampleJob,
+        opts: { ...SAMPLE_JOB_OPTIONS, jobId: id },
+      })),
+    );
+  }
+}
+
+/** The sample ids of `ids` that have no job in Redis (lost in a flush or restart). */
+export async function missingJobs(queue: Queue, ids: string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const client = (await queue.client) as unknown as Redis;
+  const pipeline = client.pipeline();
+  for (const id of ids) pipeline.exists(queue.toKey(id));
+  const results = (await pipeline.exec()) ?? [];
+  return ids.filter((_, i) => results[i]?.[1] === 0);
+}

@@ -1,0 +1,62 @@
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import { Pool, Client } from 'pg';
+import type { Database } from './schema';
+import { migrateToLatest } from './migrations';
+
+export interface DbOptions {
+  url: string;
+  schema: string;
+  poolSize?: number;
+}
+
+/** Creates the database named in the URL when it is missing and the user may (DESIGN.md). */
+export async function ensureDatabase(url: string): Promise<void> {
+  const target = new URL(url);
+  const dbName = decodeURIComponent(target.pathname.replace(/^\//, '')) || 'postgres';
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    const found = await client.query('select 1 from pg_database where datname = $1', [dbName]);
+    if (found.rowCount === 0) {
+      try {
+        await client.query(`create database "${dbName.replace(/"/g, '""')}"`);
+      } catch (e: any) {
+        if (e?.code !== '42P04') throw e; // another process created it first
+      }
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+export function createDb(opts: DbOptions): Kysely<Database> {
+  const pool = new Pool({
+    connectionString: opts.url,
+    max: opts.poolSize ?? 20,
+    // Every connection works in the configured schema; tests give each file its own.
+    options: `-c search_path=${opts.schema}`,
+  });
+  // An idle client error (Postgres restarted) must not crash the process; the next query reconnects.
+  pool.on('error', () => undefined);
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}
+
+/** Database exists, schema exists, migrations applied: ready for the repositories. */
+export async function openDatabase(opts: DbOptions): Promise<Kysely<Database>> {
+  await ensureDatabase(opts.url);
+  const db = createDb(opts);
+  await sql`create schema if not exists ${sql.id(opts.schema)}`.execute(db);
+  // Concurrent boots (api + worker) must not both run the migration: Kysely's migrator locks too,
+  // but the lock table itself is created racily, so serialise on an advisory lock first.
+  await db.connection().execute(async (conn) => {
+    await sql`select pg_advisory_lock(hashtext(${'amend-migrate:' + opts.schema}))`.execute(conn);
+    try {
+      await migrateToLatest(conn, opts.schema);
+    } finally {
+      await sql`select pg_advisory_unlock(hashtext(${'amend-migrate:' + opts.schema}))`.execute(conn);
+    }
+  });
+  return db;
+}

@@ -1,0 +1,36 @@
+import type { Kysely } from 'kysely';
+import type { PairRecord } from '@amend/contracts';
+import type { Database } from './schema';
+
+/** Rows fetched per round trip while streaming: memory stays bounded by this, not by the run size. */
+const PAGE = 500;
+
+export class PairsRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /**
+   * Every pair of a run in sample order, fetched page by page with a keyset cursor, so a stream of
+   * a million pairs holds one page at a time and a run still going yields what exists so far.
+   */
+  async *stream(runId: string, pageSize = PAGE): AsyncGenerator<PairRecord> {
+    let after = -1;
+    for (;;) {
+      const rows = await this.db
+        .selectFrom('pairs')
+        .select(['idx', 'record'])
+        .where('run_id', '=', runId)
+        .where('idx', '>', after)
+        .orderBy('idx')
+        .limit(pageSize)
+        .execute();
+      for (const r of rows) yield r.record as unknown as PairRecord;
+      if (rows.length < pageSize) return;
+      after = rows[rows.length - 1].idx;
+    }
+  }
+
+  async count(runId: string): Promise<number> {
+    const r = await this.db.selectFrom('pairs').select((eb) => eb.fn.countAll<string>().as('n')).where('run_id', '=', runId).executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+}

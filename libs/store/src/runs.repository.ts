@@ -1,0 +1,248 @@
+import { sql, type Kysely } from 'kysely';
+import type { Run, RunCounts, RunStatus } from '@amend/contracts';
+import type { Database, RunsTable } from './schema';
+import { insertAuditEvents, type AuditEventInput } from './audit-events';
+import { StoreError } from './errors';
+
+export interface NewRun {
+  id: string;
+  team: string;
+  mode: string;
+  constitution: { name: string; version: string; sha256: string };
+  rounds: number;
+  seed: number;
+  model: string;
+  feedback_model: string | null;
+  sampling: unknown;
+  simulated: boolean;
+  created_by: string;
+  idempotency_key: string | null;
+  request_sha256: string | null;
+}
+
+export interface NewSample {
+  id: string;
+  idx: number;
+  external_id: string | null;
+  prompt: string;
+  metadata: unknown | null;
+}
+
+type RunRow = RunsTable & { created_at: Date; started_at: Date | null; finished_at: Date | null };
+
+const TERMINAL: RunStatus[] = ['completed', 'failed', 'cancelled'];
+/** Rows per INSERT: unnest keeps one statement per chunk regardless of the prompt count. */
+const INSERT_CHUNK = 10_000;
+
+export class RunsRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /**
+   * Stores the run, its samples and its `run.created` event in one transaction. With an
+   * idempotency key, a repeat of the same request returns the first run (created = false).
+   */
+  async create(run: NewRun, samples: NewSample[], event: Omit<AuditEventInput, 'run_id' | 'sample_id'>): Promise<{ id: string; created: boolean }> {
+    if (run.idempotency_key) {
+      const prior = await this.findByIdempotencyKey(run.team, run.idempotency_key, run.request_sha256);
+      if (prior) return { id: prior, created: false };
+    }
+    try {
+      await this.db.transaction().execute(async (tx) => {
+        await tx
+          .insertInto('runs')
+          .values({
+            id: run.id,
+            team: run.team,
+            status: 'queued',
+            mode: run.mode,
+            constitution_name: run.constitution.name,
+            constitution_version: run.constitution.version,
+            constitution_sha256: run.constitution.sha256,
+            rounds: run.rounds,
+            seed: run.seed,
+            model: run.model,
+            feedback_model: run.feedback_model,
+            sampling: JSON.stringify(run.sampling),
+            total: samples.length,
+            simulated: run.simulated,
+            idempotency_key: run.idempotency_key,
+            request_sha256: run.request_sha256,
+            created_by: run.created_by,
+          })
+          .execute();
+        for (let i = 0; i < samples.length; i += INSERT_CHUNK) {
+          const chunk = samples.slice(i, i + INSERT_CHUNK);
+          await sql`
+            insert into samples (id, run_id, idx, external_id, prompt, metadata, status, stage)
+            select s.id, ${run.id}::uuid, s.idx, s.external_id, s.prompt, s.metadata, 'pending', 'draft'
+            from unnest(${chunk.map((s) => s.id)}::uuid[], ${chunk.map((s) => s.idx)}::int[],
+                        ${chunk.map((s) => s.external_id)}::text[], ${chunk.map((s) => s.prompt)}::text[],
+                        ${chunk.map((s) => (s.metadata == null ? null : JSON.stringify(s.metadata)))}::jsonb[])
+              as s(id, idx, external_id, prompt, metadata)`.execute(tx);
+        }
+        await insertAuditEvents(tx, [{ ...event, run_id: run.id, sample_id: null }]);
+      });
+    } catch (e: any) {
+      // Two requests with the same key raced: the loser returns the winner's run.
+      if (e?.code === '23505' && run.idempotency_key) {
+        const prior = await this.findByIdempotencyKey(run.team, run.idempotency_key, run.request_sha256);
+        if (prior) return { id: prior, created: false };
+      }
+      throw e;
+    }
+    return { id: run.id, created: true };
+  }
+
+  private async findByIdempotencyKey(team: string, key: string, requestSha: string | null): Promise<string | undefined> {
+    const row = await this.db
+      .selectFrom('runs')
+      .select(['id', 'request_sha256'])
+      .where('team', '=', team)
+      .where('idempotency_key', '=', key)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    if (row.request_sha256 !== requestSha) {
+      throw new StoreError(
+        'idempotency_key_reused',
+        'this Idempotency-Key was already used with a different request body; use a new key for a new run',
+        { run_id: row.id },
+      );
+    }
+    return row.id;
+  }
+
+  async row(id: string, team?: string): Promise<RunRow | undefined> {
+    let q = this.db.selectFrom('runs').selectAll().where('id', '=', id);
+    if (team) q = q.where('team', '=', team);
+    return (await q.executeTakeFirst()) as RunRow | undefined;
+  }
+
+  /** The run as the API shows it: counts and usage are summed from its samples. */
+  async view(id: string, team?: string): Promise<Run | undefined> {
+    const row = await this.row(id, team);
+    return row ? this.toView(row) : undefined;
+  }
+
+  async list(opts: { limit: number; cursor?: string; status?: RunStatus; team?: string }): Promise<{ runs: Run[]; next_cursor: string | null }> {
+    let q = this.db.selectFrom('runs').selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(opts.limit + 1);
+    if (opts.team) q = q.where('team', '=', opts.team);
+    if (opts.status) q = q.where('status', '=', opts.status);
+    if (opts.cursor) {
+      const [at, id] = Buffer.from(opts.cursor, 'base64url').toString().split('|');
+      if (!at || !id) throw new StoreError('not_found', 'cursor is not one this API returned');
+      q = q.where(sql<boolean>`(created_at, id) < (${new Date(at)}, ${id}::uuid)`);
+    }
+    const rows = (await q.execute()) as RunRow[];
+    const page = rows.slice(0, opts.limit);
+    const last = page[page.length - 1];
+    return {
+      runs: await Promise.all(page.map((r) => this.toView(r))),
+      next_cursor:
+        rows.length > opts.limit && last ? Buffer.from(`${last.created_at.toISOString()}|${last.id}`).toString('base64url') : null,
+    };
+  }
+
+  private async toView(row: RunRow): Promise<Run> {
+    const byStatus = await this.db
+      .selectFrom('samples')
+      .select([
+        'status',
+        sql<string>`count(*)`.as('n'),
+        sql<string>`coalesce(sum(calls), 0)`.as('calls'),
+        sql<string>`coalesce(sum(prompt_tokens), 0)`.as('prompt_tokens'),
+        sql<string>`coalesce(sum(completion_tokens), 0)`.as('completion_tokens'),
+      ])
+      .where('run_id', '=', row.id)
+      .groupBy('status')
+      .execute();
+    const counts: RunCounts = { total: row.total, pending: 0, running: 0, completed: 0, failed: 0, cancelled: 0 };
+    const usage = { calls: 0, prompt_tokens: 0, completion_tokens: 0 };
+    for (const r of byStatus) {
+      if (r.status in counts) counts[r.status as keyof RunCounts] = Number(r.n);
+      usage.calls += Number(r.calls);
+      usage.prompt_tokens += Number(r.prompt_tokens);
+      usage.completion_tokens += Number(r.completion_tokens);
+    }
+    const failures = counts.failed
+      ? await this.db
+          .selectFrom('samples')
+          .select(['failure_reason', sql<string>`count(*)`.as('n')])
+          .where('run_id', '=', row.id)
+          .where('status', '=', 'failed')
+          .groupBy('failure_reason')
+          .orderBy(sql`count(*)`, 'desc')
+          .limit(20)
+          .execute()
+      : [];
+    return {
+      id: row.id,
+      status: row.status as RunStatus,
+      mode: row.mode as Run['mode'],
+      constitution: { name: row.constitution_name, version: row.constitution_version, sha256: row.constitution_sha256 },
+      rounds: row.rounds,
+      seed: row.seed,
+      model: row.model,
+      feedback_model: row.feedback_model,
+      sampling: row.sampling as unknown as Run['sampling'],
+      counts,
+      usage,
+      failures: failures.map((f) => ({ reason: f.failure_reason ?? 'unknown', count: Number(f.n) })),
+      simulated: row.simulated,
+      created_at: row.created_at.toISOString(),
+      started_at: row.started_at?.toISOString() ?? null,
+      finished_at: row.finished_at?.toISOString() ?? null,
+    };
+  }
+
+  async markRunning(id: string): Promise<void> {
+    await this.db
+      .updateTable('runs')
+      .set({ status: 'running', started_at: sql`now()` })
+      .where('id', '=', id)
+      .where('status', '=', 'queued')
+      .execute();
+  }
+
+  /**
+   * Closes the run once no sample is pending or running. Called after each sample's last commit,
+   * so the last committer always sees every sample finished.
+   */
+  async finalizeIfDone(id: string): Promise<RunStatus | null> {
+    const updated = await sql<{ status: RunStatus }>`
+      update runs set
+        status = case when exists (select 1 from samples where run_id = ${id} and status = 'completed')
+                      then 'completed' else 'failed' end,
+        finished_at = now(),
+        started_at = coalesce(started_at, now())
+      where id = ${id} and status in ('queued', 'running')
+        and not exists (select 1 from samples where run_id = ${id} and status in ('pending', 'running'))
+      returning status`.execute(this.db);
+    return updated.rows[0]?.status ?? null;
+  }
+
+  /** Pending samples become cancelled; samples already running finish their current stage and stop. */
+  async cancel(id: string, actor: string): Promise<'cancelled' | 'already_finished'> {
+    return this.db.transaction().execute(async (tx) => {
+      const run = await tx.selectFrom('runs').select('status').where('id', '=', id).forUpdate().executeTakeFirst();
+      if (!run) throw new StoreError('not_found', `no run ${id}`);
+      if (TERMINAL.includes(run.status as RunStatus)) return 'already_finished';
+      const cancelled = await tx
+        .updateTable('samples')
+        .set({ status: 'cancelled', updated_at: sql`now()` })
+        .where('run_id', '=', id)
+        .where('status', 'in', ['pending', 'running'])
+        .executeTakeFirst();
+      await tx.updateTable('runs').set({ status: 'cancelled', finished_at: sql`now()` }).where('id', '=', id).execute();
+      await insertAuditEvents(tx, [
+        { run_id: id, sample_id: null, type: 'run.cancelled', actor, payload: { samples_cancelled: Number(cancelled.numUpdatedRows) } },
+      ]);
+      return 'cancelled';
+    });
+  }
+
+  /** Runs that still have work, for the reconciler. */
+  async active(): Promise<string[]> {
+    const rows = await this.db.selectFrom('runs').select('id').where('status', 'in', ['queued', 'running']).execute();
+    return rows.map((r) => r.id);
+  }
+}

@@ -1,0 +1,104 @@
+import type { ColumnType, Generated } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type Json<T = unknown> = ColumnType<T, string, string>;
+
+export interface ConstitutionsTable {
+  name: string;
+  version: string;
+  sha256: string;
+  content: Json;
+  title: string | null;
+  changelog: string | null;
+  source: string;
+  published_by: string;
+  published_at: Timestamp;
+  deprecated_at: Timestamp | null;
+}
+
+export interface RunsTable {
+  id: string;
+  team: string;
+  status: string;
+  mode: string;
+  constitution_name: string;
+  constitution_version: string;
+  constitution_sha256: string;
+  rounds: number;
+  seed: number;
+  model: string;
+  feedback_model: string | null;
+  sampling: Json;
+  total: number;
+  simulated: boolean;
+  idempotency_key: string | null;
+  request_sha256: string | null;
+  created_by: string;
+  created_at: Timestamp;
+  started_at: Timestamp | null;
+  finished_at: Timestamp | null;
+}
+
+export interface SamplesTable {
+  id: string;
+  run_id: string;
+  idx: number;
+  external_id: string | null;
+  prompt: string;
+  metadata: Json | null;
+  status: string;
+  /** The next stage to run, `done` once the pair is written. */
+  stage: string;
+  failure_reason: string | null;
+  calls: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  updated_at: Timestamp;
+}
+
+export interface StageRecordsTable {
+  sample_id: string;
+  seq: number;
+  stage: string;
+  round: number;
+  principle_id: string | null;
+  messages: Json;
+  text: string;
+  model: string;
+  prompt_tokens: number;
+  completion_tokens: number;
+  latency_ms: number;
+  simulated: boolean;
+  created_at: Timestamp;
+}
+
+export interface PairsTable {
+  id: string;
+  run_id: string;
+  sample_id: string;
+  idx: number;
+  record: Json;
+  created_at: Timestamp;
+}
+
+export interface AuditEventsTable {
+  id: Generated<string>;
+  event_id: string;
+  run_id: string | null;
+  sample_id: string | null;
+  type: string;
+  actor: string;
+  at: Timestamp;
+  payload: Json;
+  prev_hash: string | null;
+  hash: string | null;
+}
+
+export interface Database {
+  constitutions: ConstitutionsTable;
+  runs: RunsTable;
+  samples: SamplesTable;
+  stage_records: StageRecordsTable;
+  pairs: PairsTable;
+  audit_events: AuditEventsTable;
+}

@@ -1,0 +1,37 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database } from './schema';
+import { openDatabase, type DbOptions } from './connect';
+import { RunsRepository } from './runs.repository';
+import { SamplesRepository } from './samples.repository';
+import { PairsRepository } from './pairs.repository';
+import { AuditRepository } from './audit-events';
+import { ConstitutionsRepository } from './constitutions.repository';
+
+/** The repositories over one connection pool. Postgres is the source of truth. */
+export class Store {
+  readonly runs: RunsRepository;
+  readonly samples: SamplesRepository;
+  readonly pairs: PairsRepository;
+  readonly audit: AuditRepository;
+  readonly constitutions: ConstitutionsRepository;
+
+  constructor(readonly db: Kysely<Database>) {
+    this.runs = new RunsRepository(db);
+    this.samples = new SamplesRepository(db);
+    this.pairs = new PairsRepository(db);
+    this.audit = new AuditRepository(db);
+    this.constitutions = new ConstitutionsRepository(db);
+  }
+
+  static async open(opts: DbOptions): Promise<Store> {
+    return new Store(await openDatabase(opts));
+  }
+
+  async ping(): Promise<void> {
+    await sql`select 1`.execute(this.db);
+  }
+
+  close(): Promise<void> {
+    return this.db.destroy();
+  }
+}

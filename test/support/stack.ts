@@ -1,0 +1,117 @@
+import { randomBytes } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import type { INestApplicationContext } from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { Client } from 'pg';
+import IORedis from 'ioredis';
+import { loadConfig, type Config } from '@amend/contracts';
+import { createApiApp } from '../../apps/api/src/app';
+import { createWorkerApp } from '../../apps/worker/src/app';
+
+export const ROOT = join(__dirname, '..', '..');
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** Environment of one test file: its own Postgres schema and queue prefix on the shared services. */
+export function testEnv(name: string, extra: Record<string, string> = {}): Record<string, string> {
+  const tag = `${name.replace(/[^a-z0-9]/gi, '_').toLowerCase()}_${randomBytes(4).toString('hex')}`;
+  return {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_URL: TEST_DATABASE_URL,
+    DATABASE_SCHEMA: `t_${tag}`,
+    REDIS_URL: TEST_REDIS_URL,
+    QUEUE_PREFIX: `t_${tag}`,
+    LOG_LEVEL: 'warn',
+    CONSTITUTIONS_DIR: join(ROOT, 'constitutions'),
+    ...extra,
+  };
+}
+
+export interface Stack {
+  env: Record<string, string>;
+  config: Config;
+  url: string;
+  api: NestExpressApplication;
+  workers: INestApplicationContext[];
+  close(): Promise<void>;
+}
+
+/** API (listening on a random port) and, unless `workers: 0`, an in-process worker. */
+export async function startStack(env: Record<string, string>, opts: { workers?: number } = {}): Promise<Stack> {
+  const config = loadConfig(env);
+  const api = await createApiApp(config);
+  await api.listen(0, '127.0.0.1');
+  const url = (await api.getUrl()).replace('[::1]', '127.0.0.1');
+  const workers: INestApplicationContext[] = [];
+  for (let i = 0; i < (opts.workers ?? 1); i++) workers.push(await createWorkerApp(config));
+  return {
+    env,
+    config,
+    url,
+    api,
+    workers,
+    async close() {
+      for (const w of workers) await w.close();
+      await api.close();
+    },
+  };
+}
+
+/** Drops the test file's schema and queue keys. */
+export async function cleanup(env: Record<string, string>): Promise<void> {
+  const pg = new Client({ connectionString: env.DATABASE_URL });
+  await pg.connect();
+  await pg.query(`drop schema if exists "${env.DATABASE_SCHEMA}" cascade`);
+  await pg.end();
+  const redis = new IORedis(env.REDIS_URL);
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${env.QUEUE_PREFIX}:*`, 'COUNT', 1000);
+    if (keys.length) await redis.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+  await redis.quit();
+}
+
+/** Polls until `check` returns a truthy value or the deadline passes; never a fixed sleep. */
+export async function waitFor<T>(check: () => Promise<T | undefined | null | false>, opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<T> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${opts.what ?? 'condition'}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 100));
+  }
+}
+
+/** A worker in its own process (ts-node), so a test can SIGKILL it. */
+export function spawnWorker(env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', join(ROOT, 'apps/worker/src/main.ts')], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, TS_NODE_TRANSPILE_ONLY: 'true' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+export async function json<T = any>(res: Response): Promise<T> {
+  const text = await res.text();
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new Error(`not JSON (${res.status}): ${text.slice(0, 500)}`);
+  }
+}
+
+export function ndjson(text: string): any[] {
+  return text
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l));
+}
