@@ -1,0 +1,218 @@
+import { z } from 'zod';
+import {
+  ErrorBodySchema,
+  PairFormat,
+  Run,
+  RunListSchema,
+  RunSchema,
+  RunStatus,
+  Sample,
+  SampleListSchema,
+  SampleSchema,
+  SampleStatus,
+} from '@amend/contracts';
+import type { CreateRunBody } from './run-request';
+
+/**
+ * `GET /v1/constitutions`. The contracts library has no schema for it yet; this is the shape the
+ * design promises, checked loosely so that extra fields from a newer server do not break the CLI.
+ */
+export const ConstitutionListSchema = z.object({
+  constitutions: z.array(
+    z.object({
+      name: z.string(),
+      latest: z.string(),
+      versions: z.array(z.object({ version: z.string(), sha256: z.string(), title: z.string().nullish() })),
+    }),
+  ),
+});
+export type ConstitutionList = z.infer<typeof ConstitutionListSchema>;
+
+/** A failed call: the server's `{error: {code, message, details}}`, or what went wrong on the way. */
+export class ApiError extends Error {
+  constructor(
+    /** HTTP status, or null when no answer came back. */
+    readonly status: number | null,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+
+  /** Worth asking again: the server was unreachable, overloaded or briefly broken. */
+  get transient(): boolean {
+    return this.status === null || this.status === 429 || this.status >= 500;
+  }
+}
+
+export interface ApiClientOptions {
+  /** e.g. http://127.0.0.1:3000, without a trailing slash. */
+  baseUrl: string;
+  apiKey?: string;
+  fetch?: typeof fetch;
+  /** Per-request deadline for JSON calls; streams have none. */
+  timeoutMs?: number;
+}
+
+type Query = Record<string, string | number | undefined>;
+
+interface CallOptions {
+  method?: 'GET' | 'POST';
+  query?: Query;
+  body?: unknown;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+  timeoutMs?: number | null;
+}
+
+/** A typed client for the Amend REST API: one method per endpoint the CLI uses. */
+export class ApiClient {
+  private readonly fetchImpl: typeof fetch;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly options: ApiClientOptions) {
+    this.fetchImpl = options.fetch ?? fetch;
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+  }
+
+  get baseUrl(): string {
+    return this.options.baseUrl;
+  }
+
+  createRun(body: CreateRunBody, opts: { idempotencyKey?: string; signal?: AbortSignal } = {}): Promise<Run> {
+    const headers: Record<string, string> = {};
+    if (opts.idempotencyKey) headers['idempotency-key'] = opts.idempotencyKey;
+    // 100,000 prompts take a while to upload and store: no short deadline here.
+    return this.json(RunSchema, '/v1/runs', { method: 'POST', body, headers, signal: opts.signal, timeoutMs: null });
+  }
+
+  getRun(id: string, signal?: AbortSignal): Promise<Run> {
+    return this.json(RunSchema, `/v1/runs/${seg(id)}`, { signal });
+  }
+
+  listRuns(query: { status?: RunStatus; limit?: number; cursor?: string } = {}) {
+    return this.json(RunListSchema, '/v1/runs', { query });
+  }
+
+  cancelRun(id: string): Promise<Run> {
+    return this.json(RunSchema, `/v1/runs/${seg(id)}/cancel`, { method: 'POST' });
+  }
+
+  listSamples(runId: string, query: { status?: SampleStatus; limit?: number; cursor?: number } = {}) {
+    return this.json(SampleListSchema, `/v1/runs/${seg(runId)}/samples`, { query });
+  }
+
+  getSample(id: string): Promise<Sample> {
+    return this.json(SampleSchema, `/v1/samples/${seg(id)}`, {});
+  }
+
+  listConstitutions(): Promise<ConstitutionList> {
+    return this.json(ConstitutionListSchema, '/v1/constitutions', {});
+  }
+
+  /** The JSON Lines body of a run's pairs, unread: the caller streams it. */
+  pairsStream(runId: string, format: PairFormat): Promise<ReadableStream<Uint8Array>> {
+    return this.stream(`/v1/runs/${seg(runId)}/pairs`, { format });
+  }
+
+  sftStream(runId: string): Promise<ReadableStream<Uint8Array>> {
+    return this.stream(`/v1/runs/${seg(runId)}/sft`, {});
+  }
+
+  private async json<S extends z.ZodType>(schema: S, path: string, opts: CallOptions): Promise<z.infer<S>> {
+    const res = await this.call(path, { ...opts, headers: { accept: 'application/json', ...opts.headers } });
+    const text = await res.text();
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch {
+      throw new ApiError(res.status, 'unexpected_response', `${describe(opts, path)} answered with something that is not JSON: ${snippet(text)}`);
+    }
+    const parsed = schema.safeParse(data);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+      throw new ApiError(
+        res.status,
+        'unexpected_response',
+        `${describe(opts, path)} answered with a body that does not match the contract; ` +
+          `is the CLI the same version as the server?`,
+        issues,
+      );
+    }
+    return parsed.data;
+  }
+
+  private async stream(path: string, query: Query): Promise<ReadableStream<Uint8Array>> {
+    const res = await this.call(path, { query, headers: { accept: 'application/x-ndjson' }, timeoutMs: null });
+    if (!res.body) throw new ApiError(res.status, 'unexpected_response', `GET ${path} answered with no body`);
+    return res.body as ReadableStream<Uint8Array>;
+  }
+
+  private async call(path: string, opts: CallOptions): Promise<Response> {
+    const url = new URL(this.options.baseUrl + path);
+    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const headers: Record<string, string> = { ...opts.headers };
+    if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
+    if (opts.body !== undefined) headers['content-type'] = 'application/json';
+    const timeoutMs = opts.timeoutMs === undefined ? this.timeoutMs : opts.timeoutMs;
+    const signals = [opts.signal, timeoutMs === null ? undefined : AbortSignal.timeout(timeoutMs)].filter(
+      (s): s is AbortSignal => s !== undefined,
+    );
+
+    let res: Response;
+    try {
+      res = await this.fetchImpl(url, {
+        method: opts.method ?? 'GET',
+        headers,
+        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+        signal: signals.length ? AbortSignal.any(signals) : undefined,
+      });
+    } catch (err) {
+      if (opts.signal?.aborted) throw err;
+      throw unreachable(this.options.baseUrl, err);
+    }
+    if (!res.ok) throw await errorOf(res, describe(opts, path));
+    return res;
+  }
+}
+
+async function errorOf(res: Response, what: string): Promise<ApiError> {
+  const text = await res.text().catch(() => '');
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    data = undefined;
+  }
+  const body = ErrorBodySchema.safeParse(data);
+  if (body.success) return new ApiError(res.status, body.data.error.code, body.data.error.message, body.data.error.details);
+  const hint = res.status === 401 ? ' (set AMEND_API_KEY)' : '';
+  return new ApiError(res.status, `http_${res.status}`, `${what} failed with HTTP ${res.status}${hint}: ${snippet(text)}`);
+}
+
+function unreachable(baseUrl: string, err: unknown): ApiError {
+  const e = err as Error & { cause?: { code?: string; message?: string } };
+  const why =
+    e.name === 'TimeoutError' ? 'no answer before the deadline' : (e.cause?.code ?? e.cause?.message ?? e.message);
+  return new ApiError(
+    null,
+    'unreachable',
+    `cannot reach the Amend API at ${baseUrl} (${why}); is it running? Point the CLI at it with --api URL or AMEND_URL.`,
+  );
+}
+
+function describe(opts: CallOptions, path: string): string {
+  return `${opts.method ?? 'GET'} ${path}`;
+}
+
+function seg(id: string): string {
+  return encodeURIComponent(id);
+}
+
+function snippet(text: string): string {
+  const t = text.trim().replace(/\s+/g, ' ');
+  if (!t) return '(empty body)';
+  return t.length > 200 ? `${t.slice(0, 200)}…` : t;
+}

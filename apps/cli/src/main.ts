@@ -1,0 +1,338 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import { PAIR_FORMATS, PairFormat, RUN_MODES, RUN_STATUSES, RunStatus, SAMPLE_STATUSES, SampleStatus } from '@amend/contracts';
+import { ApiClient } from './api-client';
+import { parseApiUrl, parseInteger, parseDecimal } from './arg-parsers';
+import { copyStream, downloadToFile } from './download';
+import { createProgressReporter } from './progress';
+import { readPromptsFile } from './prompts-file';
+import {
+  constitutionLabel,
+  elapsed,
+  formatCounts,
+  formatError,
+  formatFailures,
+  formatUsage,
+  renderConstitutions,
+  renderRunStatus,
+  renderRunsTable,
+  renderSample,
+} from './render';
+import { buildCreateRunBody } from './run-request';
+import { waitForRun } from './wait-for-run';
+
+export const DEFAULT_API_URL = 'http://127.0.0.1:3000';
+
+/** Where the CLI reads and writes; the defaults are the process's own. Tests drive it in-process. */
+export interface CliIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  env?: NodeJS.ProcessEnv;
+  fetch?: typeof fetch;
+  /** Aborting it stops `amend run` from waiting, as Ctrl-C does. */
+  signal?: AbortSignal;
+  /** How often `amend run` polls the run (default 500 ms). */
+  pollIntervalMs?: number;
+  /** How often a progress line is printed when stderr is not a terminal (default 5 s). */
+  progressIntervalMs?: number;
+  /** Draw a progress bar; by default when stderr is a terminal. */
+  tty?: boolean;
+}
+
+/** Exit code after Ctrl-C, as shells report a process ended by SIGINT. */
+const EXIT_INTERRUPTED = 130;
+
+/** Runs the `amend` command line and resolves to its exit code; never calls process.exit. */
+export async function runCli(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  const env = io.env ?? process.env;
+  const out = (s: string) => io.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
+  const err = (s: string) => io.stderr.write(s.endsWith('\n') ? s : `${s}\n`);
+  let exitCode = 0;
+
+  const program = new Command('amend')
+    .description('Amend: submit constitutional-AI critique-and-revise runs and download their preference pairs.')
+    .version(packageVersion(), '-V, --version')
+    .addOption(
+      new Option('--api <url>', `Amend API base URL (env AMEND_URL, default ${DEFAULT_API_URL})`).argParser(parseApiUrl),
+    )
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .exitOverride()
+    .showHelpAfterError('(add --help for usage)')
+    .addHelpText(
+      'after',
+      '\nEnvironment:\n  AMEND_URL      API base URL, like --api\n  AMEND_API_KEY  sent as "Authorization: Bearer <key>"',
+    );
+
+  const client = (cmd: Command): ApiClient => {
+    const globals = cmd.optsWithGlobals<{ api?: string }>();
+    const baseUrl = globals.api ?? (env.AMEND_URL ? parseEnvUrl(env.AMEND_URL) : DEFAULT_API_URL);
+    return new ApiClient({ baseUrl, apiKey: env.AMEND_API_KEY || undefined, fetch: io.fetch });
+  };
+
+  program
+    .command('run')
+    .description('submit a prompts file as a run, follow its progress, then download its pairs')
+    .argument('<file>', 'prompts: .jsonl (a JSON string or {"id"?, "prompt", "metadata"?} a line), .json (an array) or .txt (one prompt a line)')
+    .requiredOption('-c, --constitution <name[@x.y.z]>', 'constitution, latest version unless pinned')
+    .option('--rounds <n>', 'critique/revision rounds per prompt (server default 1)', parseInteger)
+    .option('--seed <n>', 'seed for principle sampling, to reproduce a run', parseInteger)
+    .option('--model <alias>', 'policy model alias configured on the server (AMEND_MODELS)')
+    .option('--feedback-model <alias>', 'feedback model alias for judgements')
+    .addOption(new Option('--mode <mode>', 'pipeline mode').choices(RUN_MODES))
+    .option('--temperature <t>', 'sampling temperature', parseDecimal)
+    .option('--top-p <p>', 'nucleus sampling top_p', parseDecimal)
+    .option('--max-tokens <n>', 'maximum tokens per model answer', parseInteger)
+    .option('-o, --out <file>', 'where to write the pairs (default pairs-<run id>.jsonl)')
+    .addOption(new Option('--format <format>', 'pairs format').choices(PAIR_FORMATS).default('conversational'))
+    .option('--idempotency-key <key>', 'submitting again with the same key and file returns the same run')
+    .option('--no-wait', 'print the run id and exit without waiting')
+    .action(async (file: string, opts: RunCommandOptions, cmd: Command) => {
+      exitCode = await runCommand(file, opts, client(cmd), io, { out, err });
+    });
+
+  program
+    .command('status')
+    .description("show a run's status, counts, usage and failure reasons")
+    .argument('<run>', 'run id')
+    .option('--json', 'print the run as JSON')
+    .action(async (runId: string, opts: { json?: boolean }, cmd: Command) => {
+      const run = await client(cmd).getRun(runId);
+      out(opts.json ? JSON.stringify(run, null, 2) : renderRunStatus(run));
+    });
+
+  program
+    .command('pairs')
+    .description("stream a run's preference pairs as JSON Lines (also while it runs)")
+    .argument('<run>', 'run id')
+    .addOption(new Option('--format <format>', 'pairs format').choices(PAIR_FORMATS).default('conversational'))
+    .option('-o, --out <file>', 'write to a file instead of stdout')
+    .action(async (runId: string, opts: { format: PairFormat; out?: string }, cmd: Command) => {
+      const body = await client(cmd).pairsStream(runId, opts.format);
+      exitCode = await emit(body, opts.out, 'pairs', io, err);
+    });
+
+  program
+    .command('sft')
+    .description("stream a run's SFT records (prompt + final revision) as JSON Lines")
+    .argument('<run>', 'run id')
+    .option('-o, --out <file>', 'write to a file instead of stdout')
+    .action(async (runId: string, opts: { out?: string }, cmd: Command) => {
+      const body = await client(cmd).sftStream(runId);
+      exitCode = await emit(body, opts.out, 'SFT records', io, err);
+    });
+
+  program
+    .command('runs')
+    .description('list runs, newest first')
+    .addOption(new Option('--status <status>', 'only runs in this status').choices(RUN_STATUSES))
+    .option('--limit <n>', 'runs per page (server default 50)', parseInteger)
+    .option('--cursor <cursor>', 'the page after this cursor')
+    .option('--json', 'print the page as JSON')
+    .action(async (opts: { status?: RunStatus; limit?: number; cursor?: string; json?: boolean }, cmd: Command) => {
+      const page = await client(cmd).listRuns({ status: opts.status, limit: opts.limit, cursor: opts.cursor });
+      out(opts.json ? JSON.stringify(page, null, 2) : renderRunsTable(page.runs, page.next_cursor));
+    });
+
+  program
+    .command('samples')
+    .description("list a run's samples with their stage and failure reason")
+    .argument('<run>', 'run id')
+    .addOption(new Option('--status <status>', 'only samples in this status').choices(SAMPLE_STATUSES))
+    .option('--limit <n>', 'samples per page (server default 100)', parseInteger)
+    .option('--cursor <n>', 'the page after this cursor', parseInteger)
+    .option('--json', 'print the page as JSON')
+    .action(async (runId: string, opts: { status?: SampleStatus; limit?: number; cursor?: number; json?: boolean }, cmd: Command) => {
+      const page = await client(cmd).listSamples(runId, opts);
+      if (opts.json) return void out(JSON.stringify(page, null, 2));
+      if (page.samples.length === 0) return void out('no samples');
+      for (const s of page.samples) {
+        const reason = s.failure_reason ? `  ${s.failure_reason}` : '';
+        out(`${s.id}  #${String(s.index + 1).padEnd(6)} ${s.status.padEnd(9)} ${s.stage.padEnd(9)}${reason}`);
+      }
+      if (page.next_cursor !== null) out(`\nmore samples: amend samples ${runId} --cursor ${page.next_cursor}`);
+    });
+
+  program
+    .command('cancel')
+    .description('cancel the pending samples of a run; pairs made so far stay exportable')
+    .argument('<run>', 'run id')
+    .action(async (runId: string, _opts: unknown, cmd: Command) => {
+      const run = await client(cmd).cancelRun(runId);
+      out(`run ${run.id} is ${run.status}: ${formatCounts(run)}`);
+    });
+
+  program
+    .command('sample')
+    .description('show one sample stage by stage: what each model call was asked and answered')
+    .argument('<sample>', 'sample id')
+    .option('--messages', 'show every message sent, not only the last request')
+    .option('--json', 'print the sample as JSON')
+    .action(async (sampleId: string, opts: { messages?: boolean; json?: boolean }, cmd: Command) => {
+      const sample = await client(cmd).getSample(sampleId);
+      out(opts.json ? JSON.stringify(sample, null, 2) : renderSample(sample, { messages: opts.messages }));
+    });
+
+  program
+    .command('constitutions')
+    .description('list the constitutions and their published versions')
+    .option('--json', 'print the list as JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const list = await client(cmd).listConstitutions();
+      out(opts.json ? JSON.stringify(list, null, 2) : renderConstitutions(list));
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode;
+    err(formatError(e));
+    return 1;
+  }
+}
+
+interface RunCommandOptions {
+  constitution: string;
+  rounds?: number;
+  seed?: number;
+  model?: string;
+  feedbackModel?: string;
+  mode?: string;
+  temperature?: number;
+  topP?: number;
+  maxTokens?: number;
+  out?: string;
+  format: PairFormat;
+  idempotencyKey?: string;
+  wait: boolean;
+}
+
+type Print = (s: string) => void;
+
+async function runCommand(
+  file: string,
+  opts: RunCommandOptions,
+  api: ApiClient,
+  io: CliIo,
+  { out, err }: { out: Print; err: Print },
+): Promise<number> {
+  const prompts = await readPromptsFile(file);
+  const body = buildCreateRunBody(opts, prompts);
+  const submitted = await api.createRun(body, { idempotencyKey: opts.idempotencyKey });
+
+  if (!opts.wait) {
+    out(submitted.id);
+    err(`run ${submitted.id} ${submitted.status}; follow it with: amend status ${submitted.id}`);
+    return 0;
+  }
+  out(`run ${submitted.id}`);
+  err(
+    `${prompts.length} prompts, constitution ${constitutionLabel(submitted)} ` +
+      `(sha256 ${submitted.constitution.sha256.slice(0, 12)}), model ${submitted.model}` +
+      `${submitted.simulated ? ' (built-in simulator)' : ''}`,
+  );
+
+  const stop = new AbortController();
+  const onSigint = () => stop.abort();
+  process.on('SIGINT', onSigint);
+  const onOuterAbort = () => stop.abort();
+  io.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  if (io.signal?.aborted) stop.abort();
+
+  const progress = createProgressReporter(io.stderr, {
+    tty: io.tty ?? (io.stderr as { isTTY?: boolean }).isTTY === true,
+    lineIntervalMs: io.progressIntervalMs,
+  });
+  let waited;
+  try {
+    waited = await waitForRun(api, submitted.id, {
+      intervalMs: io.pollIntervalMs ?? 500,
+      signal: stop.signal,
+      onUpdate: (run) => progress.update(run),
+      onRetry: (e, attempt) => err(`(poll failed, retrying ${attempt}: ${e.message})`),
+    });
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    io.signal?.removeEventListener('abort', onOuterAbort);
+  }
+  progress.stop(waited.run ?? undefined);
+
+  const id = submitted.id;
+  if (waited.kind === 'interrupted') {
+    err(
+      [
+        `stopped waiting; run ${id} goes on on the server.`,
+        `  follow it:      amend status ${id}`,
+        `  get its pairs:  amend pairs ${id} --format ${opts.format} --out ${opts.out ?? `pairs-${id}.jsonl`}`,
+        `  stop it:        amend cancel ${id}`,
+      ].join('\n'),
+    );
+    return EXIT_INTERRUPTED;
+  }
+
+  const run = waited.run;
+  const took = elapsed(run);
+  out(`run ${id} ${run.status}${took ? ` in ${took}` : ''}: ${formatCounts(run)}`);
+  out(`usage: ${formatUsage(run)}`);
+  const failures = formatFailures(run);
+  if (failures.length) out(['failures:', ...failures].join('\n'));
+
+  const path = opts.out ?? `pairs-${id}.jsonl`;
+  const copied = await downloadToFile(await api.pairsStream(id, opts.format), path);
+  out(`pairs: ${copied.lines} written to ${path} (format ${opts.format})`);
+  if (run.simulated) out('note: the built-in simulator answered; these pairs are for trying the pipeline, not for training.');
+  return run.status === 'completed' ? 0 : 1;
+}
+
+/** Writes an export to a file, or to stdout; a reader that goes away (`| head`) is not an error. */
+async function emit(
+  body: ReadableStream<Uint8Array>,
+  path: string | undefined,
+  what: string,
+  io: CliIo,
+  err: Print,
+): Promise<number> {
+  if (path) {
+    const copied = await downloadToFile(body, path);
+    err(`${copied.lines} ${what} written to ${path}`);
+    return 0;
+  }
+  try {
+    await copyStream(body, io.stdout);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EPIPE') return 0;
+    throw e;
+  }
+  return 0;
+}
+
+function parseEnvUrl(value: string): string {
+  try {
+    return parseApiUrl(value);
+  } catch (e) {
+    throw new Error(`AMEND_URL: ${(e as Error).message}`);
+  }
+}
+
+/** The repo's package.json, found from here whether running from source or from dist/. */
+function packageVersion(): string {
+  for (let dir = __dirname, i = 0; i < 6; i++, dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) {
+      try {
+        const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+        if (pkg.name === 'amend' && pkg.version) return pkg.version;
+      } catch {
+        // not ours; keep looking
+      }
+    }
+  }
+  return '0.0.0';
+}
+
+if (require.main === module) {
+  void runCli(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

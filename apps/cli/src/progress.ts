@@ -1,0 +1,165 @@
+import { SingleBar } from 'cli-progress';
+import type { Run } from '@amend/contracts';
+
+/** One observation of a run's counts, at a local time in ms. */
+export interface ProgressPoint {
+  at: number;
+  /** completed + failed + cancelled: samples that will not change any more. */
+  done: number;
+  completed: number;
+}
+
+export interface ProgressStats {
+  total: number;
+  done: number;
+  completed: number;
+  failed: number;
+  cancelled: number;
+  /** Pairs (completed samples) per second over the recent window; null until two points differ in time. */
+  pairsPerSecond: number | null;
+  /** Seconds until every sample is done at the recent rate; null while nothing moves. */
+  etaSeconds: number | null;
+}
+
+export function doneOf(run: Run): number {
+  return run.counts.completed + run.counts.failed + run.counts.cancelled;
+}
+
+/**
+ * Rates over a sliding window rather than since submission: a run that waited in the queue behind
+ * another one would otherwise show a rate (and an ETA) dragged down by the wait.
+ */
+export function progressStats(run: Run, history: ProgressPoint[], windowMs = 30_000): ProgressStats {
+  const base = {
+    total: run.counts.total,
+    done: doneOf(run),
+    completed: run.counts.completed,
+    failed: run.counts.failed,
+    cancelled: run.counts.cancelled,
+  };
+  const last = history[history.length - 1];
+  if (!last) return { ...base, pairsPerSecond: null, etaSeconds: null };
+  const first = history.find((p) => last.at - p.at <= windowMs) ?? last;
+  const seconds = (last.at - first.at) / 1000;
+  if (seconds <= 0) return { ...base, pairsPerSecond: null, etaSeconds: null };
+  const pairsPerSecond = (last.completed - first.completed) / seconds;
+  const donePerSecond = (last.done - first.done) / seconds;
+  const remaining = Math.max(0, base.total - base.done);
+  const etaSeconds = remaining === 0 ? 0 : donePerSecond > 0 ? remaining / donePerSecond : null;
+  return { ...base, pairsPerSecond, etaSeconds };
+}
+
+export function formatDuration(seconds: number | null): string {
+  if (seconds === null || !Number.isFinite(seconds)) return '--';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
+}
+
+export function formatRate(rate: number | null): string {
+  if (rate === null) return '--';
+  return rate >= 10 ? rate.toFixed(0) : rate.toFixed(1);
+}
+
+/** The one-line form, for logs and pipes where a redrawn bar would be noise. */
+export function progressLine(runId: string, status: string, s: ProgressStats): string {
+  const pct = s.total > 0 ? Math.floor((100 * s.done) / s.total) : 0;
+  const cancelled = s.cancelled > 0 ? `, ${s.cancelled} cancelled` : '';
+  return (
+    `run ${runId} ${status}: ${s.done}/${s.total} done (${pct}%), ${s.completed} completed, ${s.failed} failed` +
+    `${cancelled}, ${formatRate(s.pairsPerSecond)} pairs/s, ETA ${formatDuration(s.etaSeconds)}`
+  );
+}
+
+export interface ProgressReporter {
+  update(run: Run): void;
+  /** The run reached its end (or the wait stopped): draw the last state and release the terminal. */
+  stop(run?: Run): void;
+}
+
+export interface ProgressOptions {
+  /** Draw a redrawn bar (interactive terminal) or print lines (CI, pipes). */
+  tty: boolean;
+  /** How often lines are printed in non-TTY mode. */
+  lineIntervalMs?: number;
+  now?: () => number;
+}
+
+/** History kept for the sliding window; older points are dropped. */
+const HISTORY_MS = 60_000;
+
+export function createProgressReporter(stream: NodeJS.WritableStream, opts: ProgressOptions): ProgressReporter {
+  const now = opts.now ?? Date.now;
+  const history: ProgressPoint[] = [];
+  const observe = (run: Run): ProgressStats => {
+    const at = now();
+    history.push({ at, done: doneOf(run), completed: run.counts.completed });
+    while (history.length > 2 && at - history[0].at > HISTORY_MS) history.shift();
+    return progressStats(run, history);
+  };
+  return opts.tty ? barReporter(stream, observe) : lineReporter(stream, observe, now, opts.lineIntervalMs ?? 5_000);
+}
+
+function barReporter(stream: NodeJS.WritableStream, observe: (run: Run) => ProgressStats): ProgressReporter {
+  const bar = new SingleBar({
+    stream: stream as NodeJS.WriteStream,
+    format:
+      ' {bar} {percentage}% | {value}/{total} done | {completed} completed, {failed} failed | {rate} pairs/s | ETA {eta_text}',
+    barsize: 30,
+    hideCursor: true,
+    clearOnComplete: false,
+    barCompleteChar: '\u2588',
+    barIncompleteChar: '\u2591',
+  });
+  let started = false;
+  const draw = (run: Run) => {
+    const s = observe(run);
+    const payload = {
+      completed: s.completed,
+      failed: s.failed,
+      rate: formatRate(s.pairsPerSecond),
+      eta_text: formatDuration(s.etaSeconds),
+    };
+    if (!started) {
+      bar.start(s.total, s.done, payload);
+      started = true;
+    } else {
+      bar.setTotal(s.total);
+      bar.update(s.done, payload);
+    }
+  };
+  return {
+    update: draw,
+    stop(run) {
+      if (run) draw(run);
+      if (started) bar.stop();
+    },
+  };
+}
+
+function lineReporter(
+  stream: NodeJS.WritableStream,
+  observe: (run: Run) => ProgressStats,
+  now: () => number,
+  intervalMs: number,
+): ProgressReporter {
+  let lastPrinted: number | null = null;
+  let lastLine = '';
+  const print = (run: Run, force: boolean) => {
+    const line = progressLine(run.id, run.status, observe(run));
+    const due = lastPrinted === null || now() - lastPrinted >= intervalMs;
+    if ((force && line !== lastLine) || due) {
+      stream.write(`${line}\n`);
+      lastPrinted = now();
+      lastLine = line;
+    }
+  };
+  return {
+    update: (run) => print(run, false),
+    stop(run) {
+      if (run) print(run, true);
+    },
+  };
+}

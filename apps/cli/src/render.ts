@@ -1,0 +1,183 @@
+import type { Run, Sample } from '@amend/contracts';
+import { ApiError, ConstitutionList } from './api-client';
+import { doneOf, formatDuration } from './progress';
+
+/** Human-readable text for what the CLI prints. Pure: values in, strings out. */
+
+const n = (v: number) => v.toLocaleString('en-US');
+
+export function formatError(err: unknown): string {
+  if (err instanceof ApiError) {
+    const status = err.status === null ? '' : ` (HTTP ${err.status})`;
+    return `error: ${err.code}${status}: ${err.message}${formatDetails(err.details)}`;
+  }
+  if (err instanceof Error) return `error: ${err.message}`;
+  return `error: ${String(err)}`;
+}
+
+/** Validation details arrive as a list of `{path, message}` issues; anything else is shown as JSON. */
+function formatDetails(details: unknown): string {
+  if (details === undefined || details === null) return '';
+  const list = Array.isArray(details)
+    ? details
+    : typeof details === 'object' && Array.isArray((details as { issues?: unknown }).issues)
+      ? (details as { issues: unknown[] }).issues
+      : null;
+  if (list) {
+    const lines = list.map((d) => {
+      if (typeof d === 'string') return d;
+      const issue = d as { path?: unknown; message?: unknown };
+      if (typeof issue?.message === 'string') {
+        const path = Array.isArray(issue.path) ? issue.path.join('.') : typeof issue.path === 'string' ? issue.path : '';
+        return path ? `${path}: ${issue.message}` : issue.message;
+      }
+      return JSON.stringify(d);
+    });
+    return lines.map((l) => `\n  - ${l}`).join('');
+  }
+  if (typeof details === 'string') return `\n  ${details}`;
+  return `\n${JSON.stringify(details, null, 2)
+    .split('\n')
+    .map((l) => `  ${l}`)
+    .join('\n')}`;
+}
+
+export function constitutionLabel(run: Run): string {
+  return `${run.constitution.name}@${run.constitution.version}`;
+}
+
+export function formatCounts(run: Run): string {
+  const c = run.counts;
+  return (
+    `${n(doneOf(run))}/${n(c.total)} done: ${n(c.completed)} completed, ${n(c.failed)} failed, ` +
+    `${n(c.cancelled)} cancelled, ${n(c.running)} running, ${n(c.pending)} pending`
+  );
+}
+
+export function formatUsage(run: Run): string {
+  const u = run.usage;
+  return `${n(u.calls)} model calls, ${n(u.prompt_tokens)} prompt tokens, ${n(u.completion_tokens)} completion tokens`;
+}
+
+export function formatFailures(run: Run): string[] {
+  return run.failures.map((f) => `${String(f.count).padStart(6)} × ${f.reason}`);
+}
+
+export function elapsed(run: Run): string | null {
+  if (!run.started_at) return null;
+  const end = run.finished_at ? Date.parse(run.finished_at) : Date.now();
+  const start = Date.parse(run.started_at);
+  if (Number.isNaN(start) || Number.isNaN(end)) return null;
+  return formatDuration((end - start) / 1000);
+}
+
+export function renderRunStatus(run: Run): string {
+  const rows: [string, string][] = [
+    ['run', run.id],
+    ['status', run.status],
+    ['constitution', `${constitutionLabel(run)} (sha256 ${run.constitution.sha256})`],
+    ['mode', `${run.mode}, ${run.rounds} round${run.rounds === 1 ? '' : 's'}, seed ${run.seed}`],
+    [
+      'model',
+      `${run.model}${run.feedback_model ? `, feedback ${run.feedback_model}` : ''}` +
+        `${run.simulated ? ' (built-in simulator: outputs are not from a real model)' : ''}`,
+    ],
+    [
+      'sampling',
+      `temperature ${run.sampling.temperature}, top_p ${run.sampling.top_p}, max_tokens ${run.sampling.max_tokens}`,
+    ],
+    ['samples', formatCounts(run)],
+    ['usage', formatUsage(run)],
+    ['created', run.created_at],
+  ];
+  if (run.started_at) rows.push(['started', run.started_at]);
+  if (run.finished_at) rows.push(['finished', run.finished_at]);
+  const took = elapsed(run);
+  if (took) rows.push([run.finished_at ? 'took' : 'running for', took]);
+  const width = Math.max(...rows.map(([k]) => k.length));
+  const lines = rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`);
+  const failures = formatFailures(run);
+  if (failures.length) lines.push('failures', ...failures);
+  return lines.join('\n');
+}
+
+export function renderRunsTable(runs: Run[], nextCursor: string | null): string {
+  if (runs.length === 0) return 'no runs';
+  const head = ['ID', 'STATUS', 'CONSTITUTION', 'DONE', 'FAILED', 'CREATED'];
+  const rows = runs.map((r) => [
+    r.id,
+    r.status,
+    constitutionLabel(r),
+    `${doneOf(r)}/${r.counts.total}`,
+    String(r.counts.failed),
+    r.created_at,
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
+  const out = [line(head), ...rows.map(line)];
+  if (nextCursor) out.push('', `more runs: amend runs --cursor ${nextCursor}`);
+  return out.join('\n');
+}
+
+export function renderSample(sample: Sample, opts: { messages?: boolean } = {}): string {
+  const u = sample.usage;
+  const out = [
+    `sample   ${sample.id}${sample.external_id ? ` (id "${sample.external_id}")` : ''}`,
+    `run      ${sample.run_id}, prompt #${sample.index + 1}`,
+    `status   ${sample.status}, next stage: ${sample.stage}`,
+  ];
+  if (sample.failure_reason) out.push(`failure  ${sample.failure_reason}`);
+  out.push(`usage    ${n(u.calls)} calls, ${n(u.prompt_tokens)} prompt + ${n(u.completion_tokens)} completion tokens`);
+  if (sample.metadata && Object.keys(sample.metadata).length) out.push(`metadata ${JSON.stringify(sample.metadata)}`);
+  out.push('', '── prompt', indent(sample.prompt));
+  for (const stage of [...sample.stages].sort((a, b) => a.seq - b.seq)) {
+    const round = stage.stage === 'draft' ? '' : ` round ${stage.round}`;
+    const principle = stage.principle_id ? ` · principle ${stage.principle_id}` : '';
+    const sim = stage.simulated ? ' (simulated)' : '';
+    out.push(
+      '',
+      `── ${stage.stage}${round}${principle} · ${stage.model}${sim} · ` +
+        `${stage.usage.prompt_tokens}+${stage.usage.completion_tokens} tokens · ${Math.round(stage.latency_ms)} ms`,
+    );
+    if (opts.messages) {
+      for (const m of stage.messages) out.push(`  [${m.role}]`, indent(m.content, 4));
+      out.push('  [response]');
+      out.push(indent(stage.text, 4));
+    } else {
+      // The request is the last message sent; earlier ones repeat the conversation so far.
+      const request = stage.messages[stage.messages.length - 1];
+      if (request && stage.stage !== 'draft') out.push(`  asked: ${oneLine(request.content)}`);
+      out.push(indent(stage.text));
+    }
+  }
+  return out.join('\n');
+}
+
+export function renderConstitutions(list: ConstitutionList): string {
+  if (list.constitutions.length === 0) return 'no constitutions';
+  const out: string[] = [];
+  for (const c of list.constitutions) {
+    out.push(`${c.name} (latest ${c.latest})`);
+    for (const v of c.versions) {
+      out.push(`  ${v.version.padEnd(10)} ${v.sha256.slice(0, 12)}${v.title ? `  ${v.title}` : ''}`);
+    }
+  }
+  return out.join('\n');
+}
+
+function indent(text: string, by = 2): string {
+  const pad = ' '.repeat(by);
+  return text
+    .split('\n')
+    .map((l) => (l ? pad + l : l))
+    .join('\n');
+}
+
+function oneLine(text: string, max = 160): string {
+  const t = text.replace(/\s+/g, ' ').trim();
+  return t.length > max ? `${t.slice(0, max)}…` : t;
+}
