@@ -1,0 +1,10 @@
+export type { RunSpec, SampleSpec } from './spec';
+export type { PlannedCall } from './plan';
+export { planNextCall, recordCall, isLastCall, callsPerSample } from './plan';
+export { samplePrinciple } from './principle-sampler';
+export { assemblePair } from './pair';
+export { formatPair, toSft } from './formats';
+export type { PairLine, ConversationalPairLine, StandardPairLine, H4PairLine, SftLine } from './formats';
+export { PipelineError } from './errors';
+export type { PipelineErrorCode } from './errors';
+export * from './ports';

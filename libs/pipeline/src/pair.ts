@@ -1,0 +1,70 @@
+import type { PairRecord, StageRecord } from '@amend/contracts';
+import { PipelineError } from './errors';
+import { callsPerSample, planNextCall } from './plan';
+import type { RunSpec, SampleSpec } from './spec';
+
+/**
+ * The preference pair of a finished sample: chosen = the final revision, rejected = the draft
+ * (SL-CAI). The records are checked against the plan first, so a pair is never assembled from a
+ * partial or mismatched checkpoint.
+ */
+export function assemblePair(run: RunSpec, sample: SampleSpec, records: StageRecord[], pairId: string): PairRecord {
+  if (planNextCall(run, sample, records) !== null) {
+    throw new PipelineError(
+      'incomplete_records',
+      `sample ${sample.id}: ${records.length} of ${callsPerSample(run)} stages done; a pair needs all of them`,
+    );
+  }
+  const sorted = [...records].sort((a, b) => a.seq - b.seq);
+  const draft = sorted[0];
+  const rounds = Array.from({ length: run.rounds }, (_, i) => {
+    const critique = sorted[2 * i + 1];
+    const revision = sorted[2 * i + 2];
+    return {
+      round: i + 1,
+      // Both stages of a round use the same principle; planNextCall has checked it.
+      principle_id: critique.principle_id as string,
+      critique_request: lastContent(critique),
+      critique: critique.text,
+      revision_request: lastContent(revision),
+      revision: revision.text,
+    };
+  });
+  const last = rounds[rounds.length - 1];
+  const byId = new Map(run.constitution.principles.map((p) => [p.id, p]));
+  const category = [...new Set(rounds.flatMap((r) => byId.get(r.principle_id)?.tags ?? []))];
+
+  return {
+    id: pairId,
+    run_id: run.id,
+    sample_id: sample.id,
+    prompt: sample.prompt,
+    draft: draft.text,
+    chosen: last.revision,
+    rejected: draft.text,
+    rounds,
+    reason: last.critique,
+    category,
+    metadata: {
+      mode: run.mode,
+      constitution: { ...run.constitutionRef },
+      principle_ids: rounds.map((r) => r.principle_id),
+      models: { policy: draft.model, feedback: null },
+      judgement: null,
+      usage: {
+        prompt_tokens: sorted.reduce((s, r) => s + r.usage.prompt_tokens, 0),
+        completion_tokens: sorted.reduce((s, r) => s + r.usage.completion_tokens, 0),
+        calls: sorted.length,
+      },
+      simulated: sorted.some((r) => r.simulated),
+      seed: run.seed,
+      sample_index: sample.index,
+      external_id: sample.external_id,
+    },
+  };
+}
+
+/** The request a stage answered: the last message sent, which is always the user's. */
+function lastContent(record: StageRecord): string {
+  return record.messages[record.messages.length - 1].content;
+}

@@ -1,0 +1,155 @@
+import type { ChatMessage, StageName, StageRecord } from '@amend/contracts';
+import { continueConversation, openingMessages } from './conversation';
+import { PipelineError } from './errors';
+import { samplePrinciple } from './principle-sampler';
+import type { ChatRequest, ChatResult } from './ports';
+import { assertPlannable, type RunSpec, type SampleSpec } from './spec';
+import { int31FromKey } from './seeded';
+
+/** One model call the worker should make next, and where its output belongs. */
+export interface PlannedCall {
+  seq: number;
+  stage: 'draft' | 'critique' | 'revision';
+  /** 0 for the draft, 1..rounds for critique and revision. */
+  round: number;
+  principle_id: string | null;
+  request: ChatRequest;
+}
+
+/** Model calls per sample in critique-revise mode: one draft, then a critique and a revision per round. */
+export function callsPerSample(run: Pick<RunSpec, 'rounds'>): number {
+  return 1 + 2 * run.rounds;
+}
+
+/** Stage and round of call `seq`: 0 is the draft; then odd seqs critique and even seqs revise. */
+export function stageAt(seq: number): { stage: StageName; round: number } {
+  if (seq === 0) return { stage: 'draft', round: 0 };
+  return { stage: seq % 2 === 1 ? 'critique' : 'revision', round: Math.ceil(seq / 2) };
+}
+
+/**
+ * The seed passed to the backend for call `seq`, so a rerun of the same run asks each call with
+ * the same seed. Keyed apart from principle sampling so the two draws are independent.
+ */
+export function requestSeed(runSeed: number, sampleId: string, seq: number): number {
+  return int31FromKey(`request:${runSeed}:${sampleId}:${seq}`);
+}
+
+/**
+ * The next call for a sample, derived only from the run, the sample and the stage records already
+ * checkpointed (any order; sorted by seq here). A resumed job therefore continues at the first
+ * unfinished stage and never repeats a call that succeeded. Returns null when every stage is done.
+ *
+ * Records must be exactly the calls this plan would have made: seq 0..n-1 without gaps or
+ * duplicates, matching stage, round, principle and request messages. Anything else means the
+ * checkpoint belongs to another run configuration or was altered, and continuing would build a
+ * pair from mismatched parts, so it throws a PipelineError with code `inconsistent_records`.
+ */
+export function planNextCall(run: RunSpec, sample: SampleSpec, done: StageRecord[]): PlannedCall | null {
+  assertPlannable(run);
+  const records = [...done].sort((a, b) => a.seq - b.seq);
+  const total = callsPerSample(run);
+  if (records.length > total) {
+    throw inconsistent(sample, `${records.length} stage records for a ${run.rounds}-round sample, which makes ${total} calls`);
+  }
+  let call = plannedCall(run, sample, 0, null);
+  for (let i = 0; i < records.length; i++) {
+    checkRecord(sample, call, records[i]);
+    if (i + 1 === total) return null;
+    call = plannedCall(run, sample, i + 1, { messages: call.request.messages, answer: records[i].text });
+  }
+  return call;
+}
+
+/** The stage record to checkpoint for a call that succeeded (created_at is the store's to set). */
+export function recordCall(call: PlannedCall, result: ChatResult): StageRecord {
+  return {
+    seq: call.seq,
+    stage: call.stage,
+    round: call.round,
+    principle_id: call.principle_id,
+    messages: call.request.messages.map((m) => ({ role: m.role, content: m.content })),
+    text: result.text,
+    model: result.model,
+    usage: { prompt_tokens: result.usage.prompt_tokens, completion_tokens: result.usage.completion_tokens },
+    latency_ms: result.latency_ms,
+    simulated: result.simulated,
+  };
+}
+
+/** True for the final revision of the final round: its checkpoint is written with the pair. */
+export function isLastCall(run: Pick<RunSpec, 'rounds'>, call: Pick<PlannedCall, 'seq'>): boolean {
+  return call.seq === callsPerSample(run) - 1;
+}
+
+function plannedCall(
+  run: RunSpec,
+  sample: SampleSpec,
+  seq: number,
+  previous: { messages: ChatMessage[]; answer: string } | null,
+): PlannedCall {
+  const { stage, round } = stageAt(seq);
+  let messages: ChatMessage[];
+  let principleId: string | null = null;
+  if (stage === 'draft' || previous === null) {
+    messages = openingMessages(run.constitution, sample.prompt);
+  } else {
+    const principle = samplePrinciple(run.constitution.principles, run.seed, sample.id, round);
+    principleId = principle.id;
+    messages = continueConversation(
+      previous.messages,
+      previous.answer,
+      stage === 'critique' ? principle.critique : principle.revision,
+    );
+  }
+  return {
+    seq,
+    stage,
+    round,
+    principle_id: principleId,
+    request: {
+      alias: run.model,
+      messages,
+      sampling: { ...run.sampling },
+      seed: requestSeed(run.seed, sample.id, seq),
+    },
+  };
+}
+
+function checkRecord(sample: SampleSpec, expected: PlannedCall, record: StageRecord): void {
+  const at = `stage record seq ${record.seq}`;
+  if (record.seq !== expected.seq) {
+    throw inconsistent(
+      sample,
+      record.seq < expected.seq ? `${at} appears twice` : `seq ${expected.seq} is missing (next record is seq ${record.seq})`,
+    );
+  }
+  if (record.stage !== expected.stage || record.round !== expected.round) {
+    throw inconsistent(
+      sample,
+      `${at} is ${record.stage} round ${record.round}, expected ${expected.stage} round ${expected.round}`,
+    );
+  }
+  if (record.principle_id !== expected.principle_id) {
+    throw inconsistent(
+      sample,
+      `${at} used principle ${String(record.principle_id)}, but this run's seed selects ${String(expected.principle_id)}`,
+    );
+  }
+  const diff = firstDifference(record.messages, expected.request.messages);
+  if (diff !== null) {
+    throw inconsistent(sample, `${at}: the messages sent differ from this run's conversation at message ${diff}`);
+  }
+}
+
+function firstDifference(a: ReadonlyArray<{ role: string; content: string }>, b: readonly ChatMessage[]): number | null {
+  const n = Math.max(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    if (a[i]?.role !== b[i]?.role || a[i]?.content !== b[i]?.content) return i;
+  }
+  return null;
+}
+
+function inconsistent(sample: SampleSpec, detail: string): PipelineError {
+  return new PipelineError('inconsistent_records', `sample ${sample.id}: ${detail}`);
+}
