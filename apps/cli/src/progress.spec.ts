@@ -1,0 +1,100 @@
+import { PassThrough } from 'node:stream';
+import type { Run } from '@amend/contracts';
+import { createProgressReporter, formatDuration, progressStats } from './progress';
+
+function run(counts: Partial<Run['counts']>, status: Run['status'] = 'running'): Run {
+  return {
+    id: '00000000-0000-4000-8000-000000000001',
+    status,
+    mode: 'critique-revise',
+    constitution: { name: 'harmless', version: '1.0.0', sha256: 'f'.repeat(64) },
+    rounds: 1,
+    seed: 1,
+    model: 'default',
+    feedback_model: null,
+    sampling: { temperature: 0.7, top_p: 1, max_tokens: 512 },
+    counts: { total: 100, pending: 0, running: 0, completed: 0, failed: 0, cancelled: 0, ...counts },
+    usage: { calls: 0, prompt_tokens: 0, completion_tokens: 0 },
+    failures: [],
+    simulated: true,
+    created_at: '2025-01-01T00:00:00.000Z',
+    started_at: null,
+    finished_at: null,
+  };
+}
+
+function collect(stream: PassThrough): () => string {
+  let text = '';
+  stream.on('data', (c: Buffer) => (text += c.toString('utf8')));
+  return () => text;
+}
+
+describe('progress', () => {
+  it('counts failed and cancelled samples as done, and pairs/s from completed ones only', () => {
+    const s = progressStats(run({ completed: 30, failed: 10, cancelled: 0 }), [
+      { at: 0, done: 0, completed: 0 },
+      { at: 10_000, done: 40, completed: 30 },
+    ]);
+    expect(s.done).toBe(40);
+    expect(s.pairsPerSecond).toBeCloseTo(3);
+    expect(s.etaSeconds).toBeCloseTo(15); // 60 left at 4 done/s
+  });
+
+  it('measures the rate over the recent window, not since submission', () => {
+    // Queued for 100 s, then 10 samples/s for the last 10 s.
+    const s = progressStats(run({ completed: 100, total: 200 }), [
+      { at: 0, done: 0, completed: 0 },
+      { at: 100_000, done: 0, completed: 0 },
+      { at: 110_000, done: 100, completed: 100 },
+    ], 30_000);
+    expect(s.pairsPerSecond).toBeCloseTo(10);
+    expect(s.etaSeconds).toBeCloseTo(10);
+  });
+
+  it('has no rate and no ETA before anything moves', () => {
+    const s = progressStats(run({ pending: 100 }), [
+      { at: 0, done: 0, completed: 0 },
+      { at: 5_000, done: 0, completed: 0 },
+    ]);
+    expect(s.pairsPerSecond).toBe(0);
+    expect(s.etaSeconds).toBeNull();
+    expect(progressStats(run({}), []).pairsPerSecond).toBeNull();
+  });
+
+  it('formats durations for people', () => {
+    expect(formatDuration(null)).toBe('--');
+    expect(formatDuration(42.4)).toBe('42s');
+    expect(formatDuration(125)).toBe('2m 05s');
+    expect(formatDuration(3 * 3600 + 7 * 60)).toBe('3h 07m');
+  });
+
+  it('without a terminal prints a line at most every interval, and the final state on stop', () => {
+    const out = new PassThrough();
+    const text = collect(out);
+    let now = 0;
+    const progress = createProgressReporter(out, { tty: false, lineIntervalMs: 5_000, now: () => now });
+    progress.update(run({ completed: 0, pending: 100 }));
+    now = 1_000;
+    progress.update(run({ completed: 10, pending: 90 }));
+    now = 5_000;
+    progress.update(run({ completed: 50, pending: 50 }));
+    now = 6_000;
+    progress.stop(run({ completed: 98, failed: 2 }, 'completed'));
+    const lines = text().trim().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/running: 0\/100 done \(0%\), 0 completed, 0 failed/);
+    expect(lines[1]).toMatch(/running: 50\/100 done \(50%\), 50 completed, 0 failed, 10 pairs\/s, ETA 5s/);
+    expect(lines[2]).toMatch(/completed: 100\/100 done \(100%\), 98 completed, 2 failed, .* ETA 0s/);
+  });
+
+  it('on a terminal draws a bar with counts, rate and ETA', () => {
+    const out = Object.assign(new PassThrough(), { isTTY: true, columns: 160, cursorTo: () => true, clearLine: () => true, moveCursor: () => true });
+    const text = collect(out);
+    let now = 0;
+    const progress = createProgressReporter(out, { tty: true, now: () => now });
+    progress.update(run({ completed: 0, pending: 100 }));
+    now = 10_000;
+    progress.stop(run({ completed: 40, failed: 5, pending: 55 }));
+    expect(text()).toMatch(/45\/100 done \| 40 completed, 5 failed \| 4\.0 pairs\/s \| ETA 12s/);
+  });
+});

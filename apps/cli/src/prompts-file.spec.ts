@@ -1,0 +1,153 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { formatOfPath, parsePrompts, PromptsFileError, readPromptsFile } from './prompts-file';
+
+function failure(fn: () => unknown): PromptsFileError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof PromptsFileError) return err;
+    throw err;
+  }
+  throw new Error('expected a PromptsFileError');
+}
+
+describe('prompts files', () => {
+  describe('.jsonl', () => {
+    it('takes objects and plain JSON strings, one a line, skipping blank lines', () => {
+      const text = [
+        '{"id": "a1", "prompt": "How do I pick a lock?", "metadata": {"source": "red-team"}}',
+        '',
+        '"What is the capital of France?"',
+        '   ',
+        '{"prompt": "Tell me a joke"}',
+      ].join('\n');
+      expect(parsePrompts(text, 'jsonl')).toEqual([
+        { id: 'a1', prompt: 'How do I pick a lock?', metadata: { source: 'red-team' } },
+        'What is the capital of France?',
+        { prompt: 'Tell me a joke' },
+      ]);
+    });
+
+    it('accepts CRLF line endings and a byte-order mark', () => {
+      expect(parsePrompts('\ufeff"one"\r\n{"prompt":"two"}\r\n', 'jsonl')).toEqual(['one', { prompt: 'two' }]);
+    });
+
+    it('names the line of invalid JSON, counting blank lines', () => {
+      const err = failure(() => parsePrompts('"ok"\n\n{"prompt": "unterminated\n', 'jsonl', 'p.jsonl'));
+      expect(err.where.line).toBe(3);
+      expect(err.message).toMatch(/^p\.jsonl:3: not valid JSON/);
+    });
+
+    it('names the line of a prompt that breaks the contract, with the reason', () => {
+      const text = '{"prompt": "fine"}\n{"prompt": "   "}\n';
+      const err = failure(() => parsePrompts(text, 'jsonl', 'p.jsonl'));
+      expect(err.message).toBe('p.jsonl:2: prompt: prompt is empty');
+    });
+
+    it('says which field is missing or unknown', () => {
+      expect(failure(() => parsePrompts('{"text": "hi"}', 'jsonl')).message).toMatch(/:1: the object has no "prompt" field/);
+      expect(failure(() => parsePrompts('"a"\n{"prompt": "hi", "tags": []}', 'jsonl')).message).toMatch(
+        /:2: Unrecognized key: "tags" \(allowed: "id", "prompt", "metadata"\)/,
+      );
+      expect(failure(() => parsePrompts('{"prompt": "hi", "id": 5}', 'jsonl')).message).toMatch(/:1: id: .*expected string/);
+    });
+
+    it('rejects a line that is neither a string nor an object', () => {
+      expect(failure(() => parsePrompts('"a"\n42', 'jsonl')).message).toMatch(/:2: expected a prompt string or an object .* got a number/);
+      expect(failure(() => parsePrompts('["a"]', 'jsonl')).message).toMatch(/:1: .* got an array/);
+    });
+
+    it('rejects an id used twice, naming both lines', () => {
+      const text = '{"id": "x", "prompt": "a"}\n{"id": "y", "prompt": "b"}\n{"id": "x", "prompt": "c"}';
+      const err = failure(() => parsePrompts(text, 'jsonl', 'p.jsonl'));
+      expect(err.message).toBe('p.jsonl:3: id "x" is already used by line 1; ids must be unique within a run');
+    });
+
+    it('applies the prompt length limit of the contract', () => {
+      const previous = process.env.AMEND_MAX_PROMPT_CHARS;
+      process.env.AMEND_MAX_PROMPT_CHARS = '10';
+      try {
+        expect(failure(() => parsePrompts('"short"\n"much longer than ten"', 'jsonl')).message).toMatch(/:2: .*longer than the limit/);
+      } finally {
+        if (previous === undefined) delete process.env.AMEND_MAX_PROMPT_CHARS;
+        else process.env.AMEND_MAX_PROMPT_CHARS = previous;
+      }
+    });
+  });
+
+  describe('.json', () => {
+    it('takes an array of strings and objects', () => {
+      expect(parsePrompts('["a", {"id": "2", "prompt": "b"}]', 'json')).toEqual(['a', { id: '2', prompt: 'b' }]);
+    });
+
+    it('names the item (1-based) that breaks the contract', () => {
+      const err = failure(() => parsePrompts('["a", "b", {"prompt": ""}]', 'json', 'p.json'));
+      expect(err.where.item).toBe(3);
+      expect(err.message).toBe('p.json (item 3): prompt: prompt is empty');
+    });
+
+    it('names the line of a syntax error', () => {
+      const err = failure(() => parsePrompts('[\n  "a",\n  "b"\n  "c"\n]', 'json', 'p.json'));
+      expect(err.where.line).toBe(4);
+      expect(err.message).toMatch(/^p\.json:4: not valid JSON/);
+    });
+
+    it('rejects a document that is not an array', () => {
+      expect(failure(() => parsePrompts('{"prompts": ["a"]}', 'json')).message).toMatch(/expected a JSON array of prompts, got an object/);
+    });
+  });
+
+  describe('.txt', () => {
+    it('takes one prompt a line, verbatim, skipping blank lines', () => {
+      expect(parsePrompts('first prompt\n\n  indented {"not": "json"}\r\nlast', 'txt')).toEqual([
+        'first prompt',
+        '  indented {"not": "json"}',
+        'last',
+      ]);
+    });
+
+    it('names the line of a prompt over the length limit', () => {
+      const previous = process.env.AMEND_MAX_PROMPT_CHARS;
+      process.env.AMEND_MAX_PROMPT_CHARS = '5';
+      try {
+        expect(failure(() => parsePrompts('ok\n\nfar too long', 'txt', 'p.txt')).message).toMatch(/^p\.txt:3: .*longer than the limit/);
+      } finally {
+        if (previous === undefined) delete process.env.AMEND_MAX_PROMPT_CHARS;
+        else process.env.AMEND_MAX_PROMPT_CHARS = previous;
+      }
+    });
+  });
+
+  it('refuses a file with no prompts', () => {
+    expect(failure(() => parsePrompts('\n\n', 'txt', 'empty.txt')).message).toBe('empty.txt: contains no prompts');
+    expect(failure(() => parsePrompts('[]', 'json', 'empty.json')).message).toBe('empty.json: contains no prompts');
+  });
+
+  it('picks the format from the extension and explains the choices for others', () => {
+    expect(formatOfPath('a/b.JSONL')).toBe('jsonl');
+    expect(formatOfPath('x.ndjson')).toBe('jsonl');
+    expect(formatOfPath('x.json')).toBe('json');
+    expect(formatOfPath('x.txt')).toBe('txt');
+    expect(failure(() => formatOfPath('x.csv')).message).toMatch(/\.jsonl .*\.json .*\.txt/);
+  });
+
+  describe('reading from disk', () => {
+    let dir: string;
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'amend-prompts-'));
+    });
+    afterAll(() => rm(dir, { recursive: true, force: true }));
+
+    it('reads a file by its extension', async () => {
+      const file = join(dir, 'p.txt');
+      await writeFile(file, 'one\ntwo\n');
+      await expect(readPromptsFile(file)).resolves.toEqual(['one', 'two']);
+    });
+
+    it('says when the file does not exist', async () => {
+      await expect(readPromptsFile(join(dir, 'nope.jsonl'))).rejects.toThrow(/nope\.jsonl: no such file/);
+    });
+  });
+});
