@@ -19,7 +19,6 @@ export interface SimulatorRequestBody {
   max_tokens?: number;
   max_completion_tokens?: number;
   seed?: number;
-  [key: string]: unknown;
 }
 
 export type SimulatedCompletion = OpenAI.Chat.Completions.ChatCompletion;

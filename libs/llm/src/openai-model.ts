@@ -1,0 +1,135 @@
+import OpenAI from 'openai';
+import type { ChatModel, ChatRequest, ChatResult } from '@amend/pipeline';
+import { classifyError } from './classify-error';
+import { ModelError } from './errors';
+import { chatRequestBody, type ChatRequestBody } from './request-body';
+import { DEFAULT_RETRY, type RetryEvent, type RetryOptions, withRetries } from './retry';
+import { SIMULATOR_FINGERPRINT } from './simulator/simulate';
+
+export interface OpenAICompatibleModelOptions {
+  /** The operator's alias, used in error messages. */
+  alias: string;
+  baseURL: string;
+  /** The model id sent to the backend. */
+  model: string;
+  /** The key itself (already read from the environment); never logged or echoed. */
+  apiKey?: string;
+  /** Per attempt: connect, headers and body. Default 60 s. */
+  timeoutMs?: number;
+  /** Retry behaviour; tests shrink the delays. */
+  retry?: Partial<RetryOptions>;
+  /** Called before each backoff sleep: for logs and metrics. */
+  onRetry?: (e: RetryEvent) => void;
+}
+
+export const DEFAULT_TIMEOUT_MS = 60_000;
+
+/**
+ * A ChatModel on any OpenAI-compatible chat-completions endpoint (OpenAI, vLLM, SGLang,
+ * llama.cpp, Ollama, the HTTP simulator). The SDK's own retries are off (`maxRetries: 0`) so
+ * that the only retry layer is ours, with its deadline, abort and `retry-after` handling.
+ */
+export class OpenAICompatibleModel implements ChatModel {
+  private readonly client: OpenAI;
+  private readonly retry: RetryOptions;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly options: OpenAICompatibleModelOptions) {
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.client = new OpenAI({
+      baseURL: options.baseURL,
+      // Local servers (vLLM, the simulator) take no key, but the SDK insists on one.
+      apiKey: options.apiKey ?? 'unused',
+      maxRetries: 0,
+      timeout: this.timeoutMs,
+    });
+  }
+
+  async complete(req: ChatRequest, signal?: AbortSignal): Promise<ChatResult> {
+    const body = chatRequestBody(this.options.model, req);
+    const { value, attempts } = await withRetries(
+      () => this.attempt(body, signal),
+      this.retry,
+      signal,
+      this.options.onRetry,
+    );
+    return { ...value, attempts };
+  }
+
+  /** One HTTP call, its timeout covering the body as well as the headers. */
+  private async attempt(body: ChatRequestBody, signal?: AbortSignal): Promise<Omit<ChatResult, 'attempts'>> {
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, this.timeoutMs);
+    const onAbort = () => controller.abort(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const started = performance.now();
+    try {
+      const raw = await this.client.chat.completions.create(body, { signal: controller.signal }).asResponse();
+      const text = await raw.text();
+      const latency = performance.now() - started;
+      return this.toResult(body, text, latency);
+    } catch (e) {
+      // A caller's abort is not a model failure: let it through as an AbortError for the retry loop to rethrow.
+      if (signal?.aborted) throw signal.reason;
+      const error = timedOut && !(e instanceof ModelError)
+        ? ModelError.transient('timeout', `${this.options.alias}: no complete answer within ${this.timeoutMs} ms`, { cause: e })
+        : classifyError(e, this.options.alias);
+      throw this.redacted(error);
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private toResult(body: ChatRequestBody, text: string, latencyMs: number): Omit<ChatResult, 'attempts'> {
+    const where = this.options.alias;
+    let response: unknown;
+    try {
+      response = JSON.parse(text);
+    } catch {
+      throw ModelError.transient('malformed_response', `${where}: the response body is not valid JSON`);
+    }
+    const completion = response as Partial<OpenAI.Chat.Completions.ChatCompletion> | null;
+    const choice = Array.isArray(completion?.choices) ? completion.choices[0] : undefined;
+    if (!choice || typeof choice !== 'object' || !choice.message) {
+      throw ModelError.transient('malformed_response', `${where}: the response has no choices[0].message`);
+    }
+    if (choice.finish_reason === 'content_filter') {
+      throw ModelError.permanent('content_filter', `${where}: the backend's content filter stopped the response`);
+    }
+    const usage = completion?.usage;
+    return {
+      text: typeof choice.message.content === 'string' ? choice.message.content : '',
+      model: typeof completion?.model === 'string' ? completion.model : this.options.model,
+      usage: {
+        prompt_tokens: usage?.prompt_tokens ?? 0,
+        completion_tokens: usage?.completion_tokens ?? 0,
+      },
+      latency_ms: Math.round(latencyMs * 1000) / 1000,
+      // Only the simulator's own fingerprint counts: a real backend is never labelled simulated.
+      simulated: completion?.system_fingerprint === SIMULATOR_FINGERPRINT,
+      finish_reason: choice.finish_reason ?? null,
+      request: body,
+      response,
+    };
+  }
+
+  /** A backend may quote the key back in an error ("Incorrect API key provided: sk-..."); it must go no further. */
+  private redacted(error: ModelError): ModelError {
+    const key = this.options.apiKey;
+    if (!key || key.length < 4 || !error.message.includes(key)) return error;
+    const clean = new ModelError({
+      kind: error.kind,
+      code: error.code,
+      status: error.status,
+      retryAfterMs: error.retryAfterMs,
+      message: error.message.split(key).join('[redacted]'),
+    });
+    return clean;
+  }
+}

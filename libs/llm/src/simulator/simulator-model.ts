@@ -1,0 +1,51 @@
+import type { ChatModel, ChatRequest, ChatResult } from '@amend/pipeline';
+import { ModelError } from '../errors';
+import { chatRequestBody } from '../request-body';
+import { sleep } from '../retry';
+import { FAIL_400_MARKER, hasFail400Marker } from './markers';
+import { SIMULATOR_MODEL, simulateCompletion } from './simulate';
+
+export interface SimulatorModelOptions {
+  /** Artificial delay per call, for demos that should look like a real model at work. */
+  latencyMs?: number;
+}
+
+/**
+ * The built-in simulator, in process: no HTTP, no retries, always labelled `simulated`.
+ * Used when AMEND_MODELS configures `{simulator: true}` (the default).
+ */
+export class SimulatorModel implements ChatModel {
+  constructor(private readonly options: SimulatorModelOptions = {}) {}
+
+  async complete(req: ChatRequest, signal?: AbortSignal): Promise<ChatResult> {
+    signal?.throwIfAborted();
+    const started = performance.now();
+    const request = chatRequestBody(SIMULATOR_MODEL, req);
+    if (this.options.latencyMs) await sleep(this.options.latencyMs, signal);
+    if (hasFail400Marker(request.messages)) {
+      // Same outcome as the HTTP simulator's 400, so pipeline tests can exercise a permanent failure in process.
+      throw Object.assign(
+        ModelError.permanent('bad_request', `${req.alias}: HTTP 400 invalid_request_error: the prompt contains ${FAIL_400_MARKER}`, {
+          status: 400,
+        }),
+        { attempts: 1 },
+      );
+    }
+    const response = simulateCompletion(request);
+    const choice = response.choices[0];
+    return {
+      text: choice.message.content ?? '',
+      model: response.model,
+      usage: {
+        prompt_tokens: response.usage?.prompt_tokens ?? 0,
+        completion_tokens: response.usage?.completion_tokens ?? 0,
+      },
+      latency_ms: Math.round((performance.now() - started) * 1000) / 1000,
+      simulated: true,
+      finish_reason: choice.finish_reason,
+      request,
+      response,
+      attempts: 1,
+    };
+  }
+}
