@@ -132,6 +132,11 @@ describe('planning the calls of a sample', () => {
     });
   });
 
+  it('refuses a run whose constitution is not the version it cites', () => {
+    const ref = { ...run.constitutionRef, version: '1.0.1' };
+    expect(() => planNextCall(makeRun({ constitutionRef: ref }), sample, [])).toThrow(/cites test-core@1.0.1/);
+  });
+
   it('refuses runs with rounds outside 1..8', () => {
     for (const rounds of [0, 9, 1.5]) {
       expect(() => planNextCall(makeRun({ rounds }), sample, [])).toThrow(/rounds must be an integer from 1 to 8/);

@@ -30,12 +30,17 @@ export interface SampleSpec {
 export const MIN_ROUNDS = 1;
 export const MAX_ROUNDS = 8;
 
-export function assertPlannable(run: Pick<RunSpec, 'mode' | 'rounds' | 'constitution'>): void {
+export function assertPlannable(run: Pick<RunSpec, 'mode' | 'rounds' | 'constitution' | 'constitutionRef'>): void {
   if (run.mode !== 'critique-revise') {
     throw new PipelineError('invalid_run', `mode "${String(run.mode)}" is not supported; use "critique-revise"`);
   }
   if (!Number.isInteger(run.rounds) || run.rounds < MIN_ROUNDS || run.rounds > MAX_ROUNDS) {
     throw new PipelineError('invalid_run', `rounds must be an integer from ${MIN_ROUNDS} to ${MAX_ROUNDS}, got ${run.rounds}`);
+  }
+  const { constitution: c, constitutionRef: ref } = run;
+  if (c.name !== ref.name || c.version !== ref.version) {
+    // Pairs cite constitutionRef; planning with another version would misattribute every principle.
+    throw new PipelineError('invalid_run', `run cites ${ref.name}@${ref.version} but was given ${c.name}@${c.version}`);
   }
   if (run.constitution.principles.length === 0) {
     throw new PipelineError('invalid_run', `constitution ${run.constitution.name}@${run.constitution.version} has no principles`);
