@@ -65,6 +65,11 @@ export async function cleanup(env: Record<string, string>): Promise<void> {
   await pg.connect();
   await pg.query(`drop schema if exists "${env.DATABASE_SCHEMA}" cascade`);
   await pg.end();
+  await deleteQueueKeys(env);
+}
+
+/** Deletes every Redis key of the test file's queue prefix, as a Redis restart would. */
+export async function deleteQueueKeys(env: Record<string, string>): Promise<void> {
   const redis = new IORedis(env.REDIS_URL);
   let cursor = '0';
   do {

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { Injectable, Logger } from '@nestjs/common';
 import type { Sampling } from '@amend/contracts';
 import { ModelError, ModelRegistry } from '@amend/llm';
-import { assemblePair, isLastCall, planNextCall, recordCall, type PlannedCall, type RunSpec, type SampleSpec } from '@amend/pipeline';
+import { PipelineError, assemblePair, isLastCall, planNextCall, recordCall, type PlannedCall, type RunSpec, type SampleSpec } from '@amend/pipeline';
 import { Store, type WorkItem } from '@amend/store';
 import { ConstitutionCache } from '@amend/runtime';
 
@@ -28,6 +28,20 @@ export class SampleProcessor {
   ) {}
 
   async process(sampleId: string, signal?: AbortSignal): Promise<SampleOutcome> {
+    try {
+      return await this.walk(sampleId, signal);
+    } catch (err) {
+      // Inconsistent checkpoints or an invalid run fail the same way on every retry: fail the sample.
+      if (err instanceof PipelineError) {
+        const item = await this.store.samples.loadForWork(sampleId);
+        if (item) await this.fail(item, `${err.code}: ${err.message}`);
+        return 'failed';
+      }
+      throw err;
+    }
+  }
+
+  private async walk(sampleId: string, signal?: AbortSignal): Promise<SampleOutcome> {
     const item = await this.store.samples.loadForWork(sampleId);
     if (!item || item.run.status === 'cancelled') return 'skipped';
     if (!(await this.store.samples.claim(sampleId))) return 'skipped';

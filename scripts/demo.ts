@@ -1,0 +1,78 @@
+/**
+ * `npm run demo`: starts the API and a worker in this process, registers the bundled
+ * constitutions, submits examples/prompts.jsonl as one run through the CLI (progress bar and
+ * all), writes the pairs to a JSONL file and exits. Uses the built-in simulator unless
+ * AMEND_MODELS points the `default` alias (or DEMO_MODEL) elsewhere.
+ *
+ *   npm run demo -- [--constitution amend-core] [--rounds 2] [--out out/demo-pairs.jsonl] [--serve]
+ */
+import 'reflect-metadata';
+import { createServer } from 'node:net';
+import { mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { Command } from 'commander';
+import { loadConfig } from '@amend/contracts';
+import { createApiApp } from '../apps/api/src/app';
+import { createWorkerApp } from '../apps/worker/src/app';
+import { runCli } from '../apps/cli/src/main';
+
+const ROOT = join(__dirname, '..');
+
+function portIsFree(port: number, host: string): Promise<boolean> {
+  return new Promise((res) => {
+    const s = createServer()
+      .once('error', () => res(false))
+      .once('listening', () => s.close(() => res(true)))
+      .listen(port, host);
+  });
+}
+
+async function main() {
+  const opts = new Command()
+    .option('--constitution <name>', 'constitution to run', 'amend-core')
+    .option('--prompts <file>', 'prompts file', join(ROOT, 'examples/prompts.jsonl'))
+    .option('--rounds <n>', 'critique/revision rounds', '2')
+    .option('--out <file>', 'where the pairs go', join(ROOT, 'out/demo-pairs.jsonl'))
+    .option('--format <format>', 'conversational | standard | h4', 'conversational')
+    .option('--serve', 'keep the API and worker running after the demo run', false)
+    .parse(process.argv)
+    .opts();
+
+  const env = { LOG_LEVEL: 'warn', CONSTITUTIONS_DIR: join(ROOT, 'constitutions'), ...process.env };
+  const config = loadConfig(env);
+  const model = process.env.DEMO_MODEL ?? 'default';
+  // The demo should not fail because something else already listens on 3000.
+  const port = (await portIsFree(config.PORT, '127.0.0.1')) ? config.PORT : 0;
+
+  console.log(`Amend demo: Postgres ${config.DATABASE_URL}, Redis ${config.REDIS_URL}`);
+  const api = await createApiApp(config);
+  await api.listen(port, config.HOST);
+  const url = (await api.getUrl()).replace('[::1]', '127.0.0.1').replace('0.0.0.0', '127.0.0.1');
+  const worker = await createWorkerApp(config);
+  console.log(`API at ${url} (OpenAPI at ${url}/docs), worker concurrency ${config.WORKER_CONCURRENCY}`);
+
+  const out = resolve(opts.out);
+  mkdirSync(dirname(out), { recursive: true });
+  const code = await runCli([
+    '--api', url,
+    'run', resolve(opts.prompts),
+    '--constitution', opts.constitution,
+    '--rounds', String(opts.rounds),
+    '--model', model,
+    '--format', opts.format,
+    '--out', out,
+  ]);
+
+  if (opts.serve && code === 0) {
+    console.log(`\nStill serving at ${url}; Ctrl-C to stop.`);
+    return;
+  }
+  await worker.close();
+  await api.close();
+  process.exit(code);
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.stack : err);
+  process.exit(1);
+});
