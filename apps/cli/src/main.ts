@@ -143,12 +143,12 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     .option('--cursor <n>', 'the page after this cursor', parseInteger)
     .option('--json', 'print the page as JSON')
     .action(async (runId: string, opts: { status?: SampleStatus; limit?: number; cursor?: number; json?: boolean }, cmd: Command) => {
-      const page = await client(cmd).listSamples(runId, opts);
+      const page = await client(cmd).listSamples(runId, { status: opts.status, limit: opts.limit, cursor: opts.cursor });
       if (opts.json) return void out(JSON.stringify(page, null, 2));
       if (page.samples.length === 0) return void out('no samples');
       for (const s of page.samples) {
         const reason = s.failure_reason ? `  ${s.failure_reason}` : '';
-        out(`${s.id}  #${String(s.index + 1).padEnd(6)} ${s.status.padEnd(9)} ${s.stage.padEnd(9)}${reason}`);
+        out(`${s.id}  #${String(s.index + 1).padEnd(6)} ${s.status.padEnd(9)} ${s.stage.padEnd(9)}${reason}`.trimEnd());
       }
       if (page.next_cursor !== null) out(`\nmore samples: amend samples ${runId} --cursor ${page.next_cursor}`);
     });
