@@ -14,6 +14,8 @@ export function retryAfterMs(headers: HeaderLookup | undefined, now: number = Da
   if (!raw) return undefined;
   const seconds = parseNonNegative(raw);
   if (seconds !== undefined) return Math.ceil(seconds * 1000);
+  // An HTTP date names its month; without this, Date.parse would read "-5" as the year -5.
+  if (!/[a-z]{3}/i.test(raw)) return undefined;
   const date = Date.parse(raw);
   if (Number.isNaN(date)) return undefined;
   return Math.max(0, date - now);

@@ -5,12 +5,14 @@ import { mulberry32 } from './prng';
  * - `ok`: answer with simulateCompletion
  * - `hang`: never answer; the request stays open until the client gives up or the socket closes
  * - `malformed`: 200 with a JSON content type and a body that is not JSON
+ * - `content_filter`: 200 whose choice stopped with finish_reason `content_filter` (scripted only)
  * - `{status}`: an OpenAI-shaped error with that status (429 gets a `retry-after` header)
  */
 export type Fault =
   | 'ok'
   | 'hang'
   | 'malformed'
+  | 'content_filter'
   | { status: number; retryAfterS?: number; retryAfterMs?: number; code?: string; message?: string };
 
 export interface FaultOptions {

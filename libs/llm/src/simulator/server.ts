@@ -81,6 +81,11 @@ export async function startSimulatorServer(options: SimulatorServerOptions = {})
     }
     later(options.latencyMs, () => {
       if (fault === 'ok') return send(res, 200, JSON.stringify(simulateCompletion(body)));
+      if (fault === 'content_filter') {
+        const filtered = simulateCompletion(body);
+        filtered.choices[0] = { ...filtered.choices[0], message: { role: 'assistant', content: null, refusal: null }, finish_reason: 'content_filter' };
+        return send(res, 200, JSON.stringify(filtered));
+      }
       if (fault === 'malformed') {
         stats.malformed++;
         return send(res, 200, '{"id": "chatcmpl-sim-broken", "object": "chat.completion", "choices": [{"message": ');
@@ -156,6 +161,7 @@ export async function startSimulatorServer(options: SimulatorServerOptions = {})
     });
   });
   const address = server.address() as AddressInfo;
+  let closing: Promise<void> | undefined;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
   return {
@@ -167,13 +173,15 @@ export async function startSimulatorServer(options: SimulatorServerOptions = {})
       stats = emptyStats();
     },
     setScript: (script) => plan.setScript(script),
-    close: () =>
-      new Promise<void>((resolve, reject) => {
+    close: () => {
+      closing ??= new Promise<void>((resolve, reject) => {
         for (const t of timers) clearTimeout(t);
         timers.clear();
         server.close((err) => (err ? reject(err) : resolve()));
         server.closeAllConnections();
-      }),
+      });
+      return closing;
+    },
   };
 }
 

@@ -13,9 +13,14 @@ const REVISION_LEAD =
   /^\s*(please[,\s]+)?(rewrite|re-write|revise|amend|edit|write (a|an) (new|revised|better|improved|revision|version)|give (a|an) (new|revised|better)|provide (a|an) (new|revised|better))\b/i;
 const REVISION_ANY = /rewrite|revise|revision|amend|edit (the|your) response|write a new (response|version)/i;
 const CRITIQUE_VERB =
-  /\b(identify|discuss|critique|critici[sz]e|comment|argue|argument|explain|point out|take a look|note|read|think|consider|assess|evaluate|review|analy[sz]e|examine|did|does|was|is|whether|what|what's)\b/i;
-/** A critique request talks about the previous answer; a new prompt usually does not. */
-const REFERS_TO_ANSWER = /\b(response|answer|reply|assistant)\b/i;
+  /\b(identify|discuss|critique|critici[sz]e|comment|argue|argument|explain|point out|take a look|note|read|think|consider|assess|evaluate|review|analy[sz]e|examine|did|whether)\b/i;
+/**
+ * A critique request talks about the previous answer ("the response", "your last answer",
+ * "the assistant's preceding reply") or about "the human"; a user's own prompt after few-shot
+ * examples rarely does.
+ */
+const REFERS_TO_ANSWER =
+  /\b(the|your|its|last|previous|preceding|assistant'?s?)\s+((last|previous|preceding|above|prior)\s+)?(response|answer|reply)\b|\bthe human\b/i;
 
 /** What turn `index` (a user message) asks for, given the turns before it. */
 export function classifyUserTurn(turns: readonly Turn[], index: number): SimulatedStage {
