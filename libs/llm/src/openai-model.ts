@@ -46,6 +46,10 @@ export class OpenAICompatibleModel implements ChatModel {
     });
   }
 
+  /**
+   * `latency_ms` is that of the attempt that succeeded (what the backend took); time lost to
+   * failed attempts and backoff shows in `attempts` instead.
+   */
   async complete(req: ChatRequest, signal?: AbortSignal): Promise<ChatResult> {
     const body = chatRequestBody(this.options.model, req);
     const { value, attempts } = await withRetries(
