@@ -66,6 +66,16 @@ describe('startSimulatorServer', () => {
     expect(JSON.parse(res.text)).toMatchObject({ error: { type: 'invalid_request_error' } });
   });
 
+  it('answers 400 to bodies it cannot read, and keeps serving', async () => {
+    sim = await startSimulatorServer();
+    for (const bad of ['{not json', '{}', '{"messages": []}', '{"messages": [null]}', '{"messages": [{"content": "no role"}]}']) {
+      const res = await post(sim, bad);
+      expect([bad, res.status]).toEqual([bad, 400]);
+      expect(JSON.parse(res.text)).toMatchObject({ error: { type: 'invalid_request_error', message: expect.any(String) } });
+    }
+    expect((await post(sim, chat('still there?'))).status).toBe(200);
+  });
+
   it('sends a 429 with retry-after and an OpenAI error body', async () => {
     sim = await startSimulatorServer({ rate429: 1, retryAfterS: 2 });
     const res = await post(sim, chat('hi'));

@@ -80,6 +80,14 @@ export async function startSimulatorServer(options: SimulatorServerOptions = {})
       return;
     }
     later(options.latencyMs, () => {
+      try {
+        reply(fault);
+      } catch (e) {
+        // A request the simulator cannot read must cost one 500, never the whole server.
+        sendError(res, 500, 'server_error', null, `The simulator failed: ${(e as Error).message}`);
+      }
+    });
+    function reply(fault: Exclude<Fault, 'hang'>): void {
       if (fault === 'ok') return send(res, 200, JSON.stringify(simulateCompletion(body)));
       if (fault === 'content_filter') {
         const filtered = simulateCompletion(body);
@@ -95,7 +103,7 @@ export async function startSimulatorServer(options: SimulatorServerOptions = {})
       if (fault.retryAfterMs !== undefined) headers['retry-after-ms'] = String(fault.retryAfterMs);
       const [type, code, message] = describeStatus(fault.status);
       sendError(res, fault.status, type, fault.code ?? code, fault.message ?? message, headers);
-    });
+    }
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
@@ -136,6 +144,9 @@ export async function startSimulatorServer(options: SimulatorServerOptions = {})
         }
         if (!body || typeof body !== 'object' || !Array.isArray(body.messages) || body.messages.length === 0) {
           return sendError(res, 400, 'invalid_request_error', null, "'messages' must be a non-empty array.");
+        }
+        if (!body.messages.every((m) => m && typeof m === 'object' && typeof m.role === 'string')) {
+          return sendError(res, 400, 'invalid_request_error', null, "every entry of 'messages' must be an object with a string 'role'.");
         }
         if (hasFail400Marker(body.messages)) {
           return sendError(res, 400, 'invalid_request_error', null, `The prompt contains ${FAIL_400_MARKER}, so the simulator refuses it.`);
