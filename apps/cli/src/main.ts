@@ -226,13 +226,8 @@ async function runCommand(
     err(`run ${submitted.id} ${submitted.status}; follow it with: amend status ${submitted.id}`);
     return 0;
   }
-  out(`run ${submitted.id}`);
-  err(
-    `${prompts.length} prompts, constitution ${constitutionLabel(submitted)} ` +
-      `(sha256 ${submitted.constitution.sha256.slice(0, 12)}), model ${submitted.model}` +
-      `${submitted.simulated ? ' (built-in simulator)' : ''}`,
-  );
-
+  // From here on Ctrl-C stops the wait, not the process: set up before the run id is printed,
+  // so whoever reacts to the id (a user, a script) can interrupt cleanly.
   const stop = new AbortController();
   const onSigint = () => stop.abort();
   process.on('SIGINT', onSigint);
@@ -246,6 +241,12 @@ async function runCommand(
   });
   let waited;
   try {
+    out(`run ${submitted.id}`);
+    err(
+      `${prompts.length} prompts, constitution ${constitutionLabel(submitted)} ` +
+        `(sha256 ${submitted.constitution.sha256.slice(0, 12)}), model ${submitted.model}` +
+        `${submitted.simulated ? ' (built-in simulator)' : ''}`,
+    );
     waited = await waitForRun(api, submitted.id, {
       intervalMs: io.pollIntervalMs ?? 500,
       signal: stop.signal,
