@@ -99,6 +99,12 @@ export class SampleProcessor {
       }
       if (outcome === 'stopped') return 'cancelled';
       records.push(record);
+      // A run on an alias configured as a real backend that is answered by the simulator over HTTP
+      // is still labelled simulated: the label follows what answered, not the configuration.
+      if (record.simulated && !item.run.simulated) {
+        await this.store.runs.markSimulated(item.run.id);
+        item.run.simulated = true;
+      }
       if (outcome === 'completed') {
         await this.store.runs.finalizeIfDone(item.run.id);
         return 'completed';

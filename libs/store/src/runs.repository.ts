@@ -203,6 +203,10 @@ export class RunsRepository {
       .execute();
   }
 
+  async markSimulated(id: string): Promise<void> {
+    await this.db.updateTable('runs').set({ simulated: true }).where('id', '=', id).where('simulated', '=', false).execute();
+  }
+
   /**
    * Closes the run once no sample is pending or running. Called after each sample's last commit,
    * so the last committer always sees every sample finished.

@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { Controller, Get, Param, Query, Res } from '@nestjs/common';
 import { ApiProduces, ApiTags } from '@nestjs/swagger';
 import { createZodDto } from 'nestjs-zod';
@@ -8,6 +7,19 @@ import { formatPair, toSft } from '@amend/pipeline';
 import { Store } from '@amend/store';
 import { RunsService } from '../runs/runs.service';
 import { uuidPipe } from '../runs/runs.controller';
+
+/** Resolves when the client has taken the buffered lines, or went away. */
+function drainedOrClosed(res: Response): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
 
 class PairsQueryDto extends createZodDto(PairsQuerySchema) {}
 
@@ -40,7 +52,7 @@ export class PairsController {
     res.on('close', () => (closed = true));
     for await (const pair of this.store.pairs.stream(runId)) {
       if (closed) return;
-      if (!res.write(JSON.stringify(project(pair)) + '\n')) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+      if (!res.write(JSON.stringify(project(pair)) + '\n')) await drainedOrClosed(res);
     }
     res.end();
   }
