@@ -1,0 +1,10 @@
+import type { Migration } from 'kysely';
+import { initial } from './0001_initial';
+
+/**
+ * Every migration, by name; applied in name order. Add a file `NNNN_what.ts` and one line here.
+ * Migrations live in code (not read from a folder) so the compiled and ts-node builds see the same set.
+ */
+export const MIGRATIONS: Record<string, Migration> = {
+  '0001_initial': initial,
+};
