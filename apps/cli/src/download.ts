@@ -69,6 +69,9 @@ function drained(dest: NodeJS.WritableStream): Promise<void> {
 export async function downloadToFile(body: ReadableStream<Uint8Array>, path: string): Promise<Copied> {
   const part = `${path}.part`;
   const file = createWriteStream(part);
+  // Write errors reach the caller through copyStream and `finish`; this listener only keeps one
+  // that lands after an abort (a write still in flight when destroy() ran) from crashing the CLI.
+  file.on('error', () => undefined);
   try {
     await once(file, 'open');
     const copied = await copyStream(body, file);
@@ -77,7 +80,11 @@ export async function downloadToFile(body: ReadableStream<Uint8Array>, path: str
     await rename(part, path);
     return copied;
   } catch (err) {
-    file.destroy();
+    if (!file.closed) {
+      const closed = new Promise<void>((resolve) => file.once('close', () => resolve()));
+      file.destroy();
+      await closed;
+    }
     await rm(part, { force: true });
     throw err;
   }
