@@ -68,7 +68,10 @@ function drained(dest: NodeJS.WritableStream): Promise<void> {
  */
 export async function downloadToFile(body: ReadableStream<Uint8Array>, path: string): Promise<Copied> {
   const part = `${path}.part`;
-  const file = createWriteStream(part);
+  // A 1 MiB buffer rather than the 16 KiB default: waiting for `drain` after every response chunk
+  // stalls fetch's socket reads often enough to make exports many times slower (measured: 22 s
+  // against 0.6 s for 66 MB). Memory stays bounded by this buffer either way.
+  const file = createWriteStream(part, { highWaterMark: 1 << 20 });
   // Write errors reach the caller through copyStream and `finish`; this listener only keeps one
   // that lands after an abort (a write still in flight when destroy() ran) from crashing the CLI.
   file.on('error', () => undefined);
