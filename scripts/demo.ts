@@ -38,7 +38,9 @@ async function main() {
     .parse(process.argv)
     .opts();
 
-  const env = { LOG_LEVEL: 'warn', CONSTITUTIONS_DIR: join(ROOT, 'constitutions'), ...process.env };
+  const env: NodeJS.ProcessEnv = { LOG_LEVEL: 'warn', CONSTITUTIONS_DIR: join(ROOT, 'constitutions'), ...process.env };
+  // With no model configured, the simulator answers with a little latency so the progress is visible.
+  env.AMEND_MODELS ??= JSON.stringify({ default: { simulator: true, latency_ms: 300 } });
   const config = loadConfig(env);
   const model = process.env.DEMO_MODEL ?? 'default';
   // The demo should not fail because something else already listens on 3000.
