@@ -11,8 +11,6 @@ ARG NODE_IMAGE=node:20-bookworm-slim
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-# Node 20's bundled npm 10 accepts this lock file; npm >= 11.6.2 rejects locks that lack other
-# platforms' optional native packages (npm/cli#8805), which a Linux-made lock does.
 RUN npm ci --no-audit --no-fund
 
 # --- build: TypeScript to dist/ ------------------------------------------------------------
