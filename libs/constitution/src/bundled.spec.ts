@@ -27,8 +27,13 @@ describe('bundled constitutions', () => {
       }
     });
 
-    it('gives every principle a comparison question for a feedback model', () => {
-      for (const p of core.principles) expect(p.comparison).toEqual(expect.any(String));
+    it('gives every principle a critique, a revision, a comparison question for a feedback model and tags', () => {
+      for (const p of core.principles) {
+        expect(p.critique.length).toBeGreaterThan(40);
+        expect(p.revision.length).toBeGreaterThan(40);
+        expect(p.comparison).toEqual(expect.any(String));
+        expect(p.tags.length).toBeGreaterThan(0);
+      }
     });
 
     it('has few-shot examples that use its own critique and revision requests verbatim', () => {

@@ -5,3 +5,5 @@ export * from './validate';
 export * from './loader';
 export * from './h4';
 export * from './to-yaml';
+export * from './diff';
+export * from './check';

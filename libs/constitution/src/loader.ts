@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
-import { isMap, isNode, isScalar, LineCounter, parseDocument } from 'yaml';
+import { isMap, isNode, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import { ConstitutionError, type ConstitutionIssue } from './errors';
 import { constitutionSha256 } from './hash';
 import type { Constitution } from './schema';
@@ -44,8 +44,23 @@ export function parseConstitutionYaml(text: string, file: string | null = null):
     });
     throw new ConstitutionError('constitution_syntax', file, issues);
   }
+  return validateConstitution(doc.toJS(), { file, locate: yamlLocator(doc, lineCounter) });
+}
+
+/**
+ * A locator into `text` parsed as YAML (JSON is YAML too), so issues found in content that was
+ * parsed elsewhere, such as a JSON request body, can still point at a line and column. Undefined
+ * when the text does not parse.
+ */
+export function locatorForText(text: string): Locate | undefined {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: false });
+  return doc.errors.length > 0 ? undefined : yamlLocator(doc, lineCounter);
+}
+
+function yamlLocator(doc: Document, lineCounter: LineCounter): Locate {
   // Points at a field's key (`revision:`) where there is one, else at the value itself.
-  const locate: Locate = (path) => {
+  return (path) => {
     if (path.length > 0) {
       const parentPath = path.slice(0, -1) as unknown[];
       const parent = parentPath.length === 0 ? doc.contents : doc.getIn(parentPath, true);
@@ -59,7 +74,6 @@ export function parseConstitutionYaml(text: string, file: string | null = null):
     if (!isNode(node) || !node.range) return undefined;
     return lineCounter.linePos(node.range[0]);
   };
-  return validateConstitution(doc.toJS(), { file, locate });
 }
 
 /** Loads and validates one `constitutions/<name>/<version>.yaml` file. */

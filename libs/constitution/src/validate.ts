@@ -103,8 +103,8 @@ function describeIssue(issue: z.core.$ZodIssue, data: unknown, locate?: Locate):
           },
         ];
       }
-      const got = value === null ? 'null' : Array.isArray(value) ? 'a list' : `a ${typeof value}`;
-      let fix = `make it ${article(issue.expected)}`;
+      const got = value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'a mapping' : `a ${typeof value}`;
+      let fix = `make it ${kindName(issue.expected)}`;
       if (issue.expected === 'string' && (typeof value === 'number' || typeof value === 'boolean')) {
         fix = `put the value in quotes so YAML reads it as text, e.g. ${String(field)}: "${String(value)}"`;
         if (fieldName === 'version' && typeof value === 'number') {
@@ -115,7 +115,7 @@ function describeIssue(issue: z.core.$ZodIssue, data: unknown, locate?: Locate):
       } else if (issue.expected === 'object') {
         fix = `make it a mapping of fields${fieldName && FIELD_HINTS[fieldName] ? ` (${FIELD_HINTS[fieldName]})` : ''}`;
       }
-      return [{ path: formatPath(path), message: `expected ${article(issue.expected)}, found ${got}`, fix, ...at(path) }];
+      return [{ path: formatPath(path), message: `expected ${kindName(issue.expected)}, found ${got}`, fix, ...at(path) }];
     }
     case 'too_small': {
       let fix: string;
@@ -156,6 +156,11 @@ function describeIssue(issue: z.core.$ZodIssue, data: unknown, locate?: Locate):
     default:
       return [{ path: formatPath(path), message: issue.message, fix: 'correct the value as described', ...at(path) }];
   }
+}
+
+/** YAML's words for zod's types: authors write lists and mappings, not arrays and objects. */
+function kindName(expected: string): string {
+  return expected === 'array' ? 'a list' : expected === 'object' ? 'a mapping' : article(expected);
 }
 
 function article(noun: string): string {

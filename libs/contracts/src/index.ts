@@ -4,3 +4,4 @@ export * from './limits';
 export * from './runs';
 export * from './pairs';
 export * from './config';
+export * from './constitutions';

@@ -25,6 +25,16 @@ export const PromptItemSchema = z.union([
 ]);
 export type PromptItem = z.infer<typeof PromptItemSchema>;
 
+/**
+ * Restricts a run to some principles of its constitution: those with any of `tags`, or exactly
+ * `ids`. Sampling still follows `weight` among the principles selected.
+ */
+export const PrincipleSelectorSchema = z.union([
+  z.strictObject({ ids: z.array(z.string().min(1)).min(1, 'name at least one principle id').max(1000) }),
+  z.strictObject({ tags: z.array(z.string().min(1)).min(1, 'name at least one tag').max(1000) }),
+]);
+export type PrincipleSelector = z.infer<typeof PrincipleSelectorSchema>;
+
 /** A model alias configured by the operator: never a URL. */
 const alias = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a model alias from AMEND_MODELS');
 
@@ -44,6 +54,7 @@ export const CreateRunSchema = z.strictObject({
   model: alias.default('default'),
   feedback_model: alias.optional(),
   sampling: SamplingSchema.default(SamplingSchema.parse({})),
+  principles: PrincipleSelectorSchema.optional(),
 });
 export type CreateRun = z.infer<typeof CreateRunSchema>;
 
@@ -85,6 +96,10 @@ export const RunSchema = z.object({
   created_at: z.string(),
   started_at: z.string().nullable(),
   finished_at: z.string().nullable(),
+  /** The principles the run samples from; null for all of them. */
+  principles: PrincipleSelectorSchema.nullable().optional(),
+  /** A constitution preview: a small run left out of run lists. */
+  preview: z.boolean().optional(),
 });
 export type Run = z.infer<typeof RunSchema>;
 

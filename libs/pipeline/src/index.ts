@@ -2,6 +2,8 @@ export type { RunSpec, SampleSpec } from './spec';
 export type { PlannedCall } from './plan';
 export { planNextCall, recordCall, isLastCall, callsPerSample } from './plan';
 export { samplePrinciple } from './principle-sampler';
+export { selectPrinciples, checkSelector } from './principle-selection';
+export type { SelectorProblem } from './principle-selection';
 export { assemblePair } from './pair';
 export { formatPair, toSft } from './formats';
 export type { PairLine, ConversationalPairLine, StandardPairLine, H4PairLine, SftLine } from './formats';

@@ -2,6 +2,7 @@ import type { ChatMessage, StageName, StageRecord } from '@amend/contracts';
 import { continueConversation, openingMessages } from './conversation';
 import { PipelineError } from './errors';
 import { samplePrinciple } from './principle-sampler';
+import { selectPrinciples } from './principle-selection';
 import type { ChatRequest, ChatResult } from './ports';
 import { assertPlannable, type RunSpec, type SampleSpec } from './spec';
 import { int31FromKey } from './seeded';
@@ -94,7 +95,7 @@ function plannedCall(
   if (stage === 'draft' || previous === null) {
     messages = openingMessages(run.constitution, sample.prompt);
   } else {
-    const principle = samplePrinciple(run.constitution.principles, run.seed, sample.id, round);
+    const principle = samplePrinciple(selectPrinciples(run.constitution.principles, run.principles), run.seed, sample.id, round);
     principleId = principle.id;
     messages = continueConversation(
       previous.messages,

@@ -1,6 +1,7 @@
 import type { Constitution } from '@amend/constitution';
-import type { ConstitutionRef, Sampling } from '@amend/contracts';
+import type { ConstitutionRef, PrincipleSelector, Sampling } from '@amend/contracts';
 import { PipelineError } from './errors';
+import { selectPrinciples } from './principle-selection';
 
 /** What the pipeline needs to know about a run: its options and its constitution version. */
 export interface RunSpec {
@@ -14,6 +15,8 @@ export interface RunSpec {
   sampling: Sampling;
   constitution: Constitution;
   constitutionRef: ConstitutionRef;
+  /** Restricts principle sampling to these principles; all of them when absent. */
+  principles?: PrincipleSelector | null;
 }
 
 /** One prompt of a run. */
@@ -30,7 +33,7 @@ export interface SampleSpec {
 export const MIN_ROUNDS = 1;
 export const MAX_ROUNDS = 8;
 
-export function assertPlannable(run: Pick<RunSpec, 'mode' | 'rounds' | 'constitution' | 'constitutionRef'>): void {
+export function assertPlannable(run: Pick<RunSpec, 'mode' | 'rounds' | 'constitution' | 'constitutionRef' | 'principles'>): void {
   if (run.mode !== 'critique-revise') {
     throw new PipelineError('invalid_run', `mode "${String(run.mode)}" is not supported; use "critique-revise"`);
   }
@@ -45,4 +48,6 @@ export function assertPlannable(run: Pick<RunSpec, 'mode' | 'rounds' | 'constitu
   if (run.constitution.principles.length === 0) {
     throw new PipelineError('invalid_run', `constitution ${run.constitution.name}@${run.constitution.version} has no principles`);
   }
+  // Fails before the draft, not at the first critique, when the selection names what is not there.
+  selectPrinciples(c.principles, run.principles);
 }
