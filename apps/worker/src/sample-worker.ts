@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Worker, type Job } from 'bullmq';
 import type { Config, SampleJob } from '@amend/contracts';
-import { CONFIG, SAMPLES_QUEUE } from '@amend/runtime';
+import { CONFIG, SAMPLES_QUEUE, redisConnection } from '@amend/runtime';
 import { Store } from '@amend/store';
 import { SampleProcessor } from './sample-processor';
 
@@ -21,16 +21,9 @@ export class SampleWorker implements OnApplicationBootstrap, OnApplicationShutdo
   ) {}
 
   onApplicationBootstrap() {
-    const redis = new URL(this.config.REDIS_URL);
     this.worker = new Worker<SampleJob>(SAMPLES_QUEUE, (job, _token, signal) => this.handle(job, signal), {
       prefix: this.config.QUEUE_PREFIX,
-      connection: {
-        host: redis.hostname,
-        port: Number(redis.port || 6379),
-        username: redis.username || undefined,
-        password: redis.password ? decodeURIComponent(redis.password) : undefined,
-        maxRetriesPerRequest: null,
-      },
+      connection: redisConnection(this.config.REDIS_URL),
       concurrency: this.config.WORKER_CONCURRENCY,
       lockDuration: this.config.WORKER_LOCK_MS,
       stalledInterval: Math.max(1000, Math.floor(this.config.WORKER_LOCK_MS / 2)),

@@ -2,3 +2,4 @@ export * from './tokens';
 export * from './sample-queue';
 export * from './constitution-cache';
 export * from './runtime.module';
+export * from './redis-connection';

@@ -6,6 +6,7 @@ import { Store } from '@amend/store';
 import { ModelRegistry, parseModelsConfig } from '@amend/llm';
 import { CONFIG, SAMPLES_QUEUE } from './tokens';
 import { ConstitutionCache } from './constitution-cache';
+import { redisConnection } from './redis-connection';
 
 @Injectable()
 class StoreCloser implements OnApplicationShutdown {
@@ -24,7 +25,6 @@ class StoreCloser implements OnApplicationShutdown {
 @Module({})
 export class RuntimeModule {
   static forRoot(config: Config, name: string): DynamicModule {
-    const redis = new URL(config.REDIS_URL);
     return {
       module: RuntimeModule,
       imports: [
@@ -39,14 +39,7 @@ export class RuntimeModule {
         }),
         BullModule.forRoot({
           prefix: config.QUEUE_PREFIX,
-          connection: {
-            host: redis.hostname,
-            port: Number(redis.port || 6379),
-            username: redis.username || undefined,
-            password: redis.password ? decodeURIComponent(redis.password) : undefined,
-            db: redis.pathname.length > 1 ? Number(redis.pathname.slice(1)) : undefined,
-            maxRetriesPerRequest: null,
-          },
+          connection: redisConnection(config.REDIS_URL),
         }),
         BullModule.registerQueue({ name: SAMPLES_QUEUE }),
       ],
