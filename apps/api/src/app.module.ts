@@ -11,6 +11,8 @@ import { SamplesController } from './samples/samples.controller';
 import { PairsController } from './pairs/pairs.controller';
 import { ConstitutionsController } from './constitutions/constitutions.controller';
 import { ConstitutionSyncService } from './constitutions/constitution-sync.service';
+import { ConstitutionsService } from './constitutions/constitutions.service';
+import { PreviewService } from './constitutions/preview.service';
 import { HealthController } from './health/health.controller';
 
 @Module({})
@@ -23,6 +25,8 @@ export class ApiModule {
       providers: [
         RunsService,
         ConstitutionSyncService,
+        ConstitutionsService,
+        PreviewService,
         { provide: APP_PIPE, useClass: ZodValidationPipe },
         { provide: APP_INTERCEPTOR, useClass: ZodSerializerInterceptor },
         { provide: APP_FILTER, useClass: ErrorBodyFilter },

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Injectable, Logger } from '@nestjs/common';
-import type { Sampling } from '@amend/contracts';
+import type { PrincipleSelector, Sampling } from '@amend/contracts';
 import { ModelError, ModelRegistry } from '@amend/llm';
 import { PipelineError, assemblePair, isLastCall, planNextCall, recordCall, type PlannedCall, type RunSpec, type SampleSpec } from '@amend/pipeline';
 import { Store, type WorkItem } from '@amend/store';
@@ -135,6 +135,7 @@ export class SampleProcessor {
       sampling: r.sampling as unknown as Sampling,
       constitution: await this.constitutions.get(r.constitution_name, r.constitution_version),
       constitutionRef: { name: r.constitution_name, version: r.constitution_version, sha256: r.constitution_sha256 },
+      principles: (r.principles as unknown as PrincipleSelector | null) ?? null,
     };
   }
 }

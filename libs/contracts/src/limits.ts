@@ -15,4 +15,6 @@ export const LIMITS = {
   promptChars: () => intEnv('AMEND_MAX_PROMPT_CHARS', 32_000),
   /** Body size in bytes: 100,000 prompts of ~1 KB each fit. */
   bodyBytes: () => intEnv('AMEND_MAX_BODY_BYTES', 128 * 1024 * 1024),
+  /** A constitution body (YAML or JSON); the bundled ones are 10-20 KB. */
+  constitutionBytes: () => intEnv('AMEND_MAX_CONSTITUTION_BYTES', 1024 * 1024),
 };

@@ -18,6 +18,9 @@ export interface NewRun {
   created_by: string;
   idempotency_key: string | null;
   request_sha256: string | null;
+  /** PrincipleSelector; null or absent for every principle. */
+  principles?: unknown | null;
+  preview?: boolean;
 }
 
 export interface NewSample {
@@ -68,6 +71,8 @@ export class RunsRepository {
             idempotency_key: run.idempotency_key,
             request_sha256: run.request_sha256,
             created_by: run.created_by,
+            principles: run.principles == null ? null : JSON.stringify(run.principles),
+            preview: run.preview ?? false,
           })
           .execute();
         for (let i = 0; i < samples.length; i += INSERT_CHUNK) {
@@ -124,7 +129,14 @@ export class RunsRepository {
   }
 
   async list(opts: { limit: number; cursor?: string; status?: RunStatus; team?: string }): Promise<{ runs: Run[]; next_cursor: string | null }> {
-    let q = this.db.selectFrom('runs').selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(opts.limit + 1);
+    // Previews are runs too, but an author's trial, not a dataset: they stay out of lists.
+    let q = this.db
+      .selectFrom('runs')
+      .selectAll()
+      .where('preview', '=', false)
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(opts.limit + 1);
     if (opts.team) q = q.where('team', '=', opts.team);
     if (opts.status) q = q.where('status', '=', opts.status);
     if (opts.cursor) {
@@ -191,6 +203,8 @@ export class RunsRepository {
       created_at: row.created_at.toISOString(),
       started_at: row.started_at?.toISOString() ?? null,
       finished_at: row.finished_at?.toISOString() ?? null,
+      principles: (row.principles as unknown as Run['principles']) ?? null,
+      preview: row.preview,
     };
   }
 

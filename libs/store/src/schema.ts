@@ -14,6 +14,8 @@ export interface ConstitutionsTable {
   published_by: string;
   published_at: Timestamp;
   deprecated_at: Timestamp | null;
+  deprecated_by: string | null;
+  deprecation_reason: string | null;
 }
 
 export interface RunsTable {
@@ -37,6 +39,10 @@ export interface RunsTable {
   created_at: Timestamp;
   started_at: Timestamp | null;
   finished_at: Timestamp | null;
+  /** PrincipleSelector restricting principle sampling; null for all principles. */
+  principles: Json | null;
+  /** A constitution preview: left out of run lists. */
+  preview: boolean;
 }
 
 export interface SamplesTable {

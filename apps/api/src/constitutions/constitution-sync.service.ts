@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/comm
 import { existsSync } from 'node:fs';
 import { loadConstitutionDir } from '@amend/constitution';
 import type { Config } from '@amend/contracts';
-import { Store } from '@amend/store';
+import { Store, StoreError } from '@amend/store';
 import { CONFIG } from '@amend/runtime';
 
 /**
@@ -32,16 +32,25 @@ export class ConstitutionSyncService implements OnApplicationBootstrap {
     let unchanged = 0;
     for (const file of loadConstitutionDir(dir)) {
       const c = file.constitution;
-      const outcome = await this.store.constitutions.register({
-        name: c.name,
-        version: c.version,
-        sha256: file.sha256,
-        content: c,
-        title: c.title,
-        changelog: c.changelog,
-        source: 'file',
-        published_by: `file:${file.path}`,
-      });
+      let outcome: 'created' | 'unchanged';
+      try {
+        outcome = await this.store.constitutions.register({
+          name: c.name,
+          version: c.version,
+          sha256: file.sha256,
+          content: c,
+          title: c.title,
+          changelog: c.changelog,
+          source: 'file',
+          published_by: `file:${file.path}`,
+        });
+      } catch (e) {
+        // Refuse to start rather than serve two different texts under one version number.
+        if (e instanceof StoreError && e.code === 'constitution_immutable') {
+          throw new Error(`refusing to start: ${file.path}: ${e.message}`);
+        }
+        throw e;
+      }
       if (outcome === 'created') created++;
       else unchanged++;
     }

@@ -1,37 +1,182 @@
-import { Controller, Get, Param } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
-import { Store } from '@amend/store';
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiBody, ApiConsumes, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { createZodDto, ZodResponse } from 'nestjs-zod';
+import type { Request, Response } from 'express';
+import { ConstitutionError, ConstitutionSchema, constitutionToYaml, exportH4 } from '@amend/constitution';
+import {
+  ConstitutionDiffSchema,
+  ConstitutionDocumentSchema,
+  ConstitutionListSchema,
+  ConstitutionSummarySchema,
+  ConstitutionVersionSchema,
+  DeprecateBodySchema,
+  DiffQuerySchema,
+  GetConstitutionQuerySchema,
+  H4ImportQuerySchema,
+  PreviewRequestSchema,
+  PreviewResultSchema,
+  PublishResultSchema,
+} from '@amend/contracts';
 import { ApiError } from '../errors/api-error';
+import type { WithRawBody } from '../errors/body-parser';
+import { ConstitutionsService } from './constitutions.service';
+import { PreviewService } from './preview.service';
+
+class ConstitutionBodyDto extends createZodDto(ConstitutionSchema) {}
+class PublishResultDto extends createZodDto(PublishResultSchema) {}
+class ConstitutionListDto extends createZodDto(ConstitutionListSchema) {}
+class ConstitutionSummaryDto extends createZodDto(ConstitutionSummarySchema) {}
+class ConstitutionVersionDto extends createZodDto(ConstitutionVersionSchema) {}
+class ConstitutionDocumentDto extends createZodDto(ConstitutionDocumentSchema) {}
+class ConstitutionDiffDto extends createZodDto(ConstitutionDiffSchema) {}
+class DiffQueryDto extends createZodDto(DiffQuerySchema) {}
+class GetConstitutionQueryDto extends createZodDto(GetConstitutionQuerySchema) {}
+class H4ImportQueryDto extends createZodDto(H4ImportQuerySchema) {}
+class PreviewRequestDto extends createZodDto(PreviewRequestSchema) {}
+class PreviewResultDto extends createZodDto(PreviewResultSchema) {}
+
+const SEMVER = /^\d+\.\d+\.\d+$/;
+
+/**
+ * Who is publishing. Until API keys exist every REST caller is `anonymous`; files published at
+ * boot are `file:<path>`. One place to change when keys arrive.
+ */
+function actorOf(_req: Request): string {
+  return 'anonymous';
+}
+
+function checkVersion(name: string, version: string, allowLatest = true): void {
+  if (!SEMVER.test(version) && !(allowLatest && version === 'latest')) {
+    throw new ApiError(404, 'constitution_not_found', `"${version}" is not a version of ${name}; versions look like 1.0.0${allowLatest ? ' (or use "latest")' : ''}`);
+  }
+}
 
 @ApiTags('constitutions')
 @Controller('v1/constitutions')
 export class ConstitutionsController {
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly constitutions: ConstitutionsService,
+    private readonly previews: PreviewService,
+  ) {}
 
   @Get()
-  async list() {
-    const all = await this.store.constitutions.all();
-    const byName = new Map<string, typeof all>();
-    for (const c of all) byName.set(c.name, [...(byName.get(c.name) ?? []), c]);
-    return {
-      constitutions: [...byName.entries()].map(([name, versions]) => ({
-        name,
-        latest: [...versions].reverse().find((v) => !v.deprecated_at)?.version ?? null,
-        versions: versions.map((v) => ({
-          version: v.version,
-          sha256: v.sha256,
-          title: v.title,
-          published_at: v.published_at.toISOString(),
-          deprecated: !!v.deprecated_at,
-        })),
-      })),
-    };
+  @ApiOperation({ summary: 'List constitutions with their versions; `latest` is what a bare name resolves to' })
+  @ZodResponse({ type: ConstitutionListDto })
+  list() {
+    return this.constitutions.list();
+  }
+
+  @Post()
+  @ApiOperation({
+    summary: 'Publish a version (JSON or YAML body)',
+    description:
+      'A published version is immutable: the same name and version with other content is 409 (publish the next version instead); ' +
+      'with the same content it is 200 and nothing changes. 201 when the version is new. Schema errors are 422 with the located issues in details.',
+  })
+  @ApiConsumes('application/json', 'application/yaml', 'text/yaml')
+  @ApiBody({ type: ConstitutionBodyDto })
+  @ZodResponse({ status: 201, type: PublishResultDto })
+  async publish(@Body() body: unknown, @Req() req: WithRawBody, @Res({ passthrough: true }) res: Response) {
+    const constitution = this.constitutions.parseBody(body, req.rawBody);
+    const { created, version } = await this.constitutions.publish(constitution, { actor: actorOf(req), source: 'api' });
+    res.status(created ? 201 : 200);
+    res.setHeader('Location', `/v1/constitutions/${version.name}/${version.version}`);
+    return { ...version, created };
+  }
+
+  @Post('import')
+  @ApiOperation({
+    summary: 'Import a Hugging Face H4 constitution (JSON body) and publish it as name@version',
+    description: 'Same immutability rules as a publish: 201 new, 200 same content, 409 other content.',
+  })
+  @ZodResponse({ status: 201, type: PublishResultDto })
+  async importH4(@Query() query: H4ImportQueryDto, @Body() body: unknown, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    if (body === undefined || typeof body !== 'object') {
+      throw new ApiError(415, 'unsupported_media_type', 'send the H4 constitution as a JSON body (Content-Type: application/json)');
+    }
+    const { format: _format, ...opts } = query;
+    let constitution;
+    try {
+      constitution = this.constitutions.importH4(body, opts);
+    } catch (e) {
+      // A body of the wrong shape is a schema error of the request (422), like a publish.
+      if (e instanceof ConstitutionError && e.code === 'constitution_syntax') throw new ConstitutionError('constitution_invalid', 'request body (H4)', e.issues);
+      throw e;
+    }
+    const { created, version } = await this.constitutions.publish(constitution, { actor: actorOf(req), source: 'h4-import' });
+    res.status(created ? 201 : 200);
+    res.setHeader('Location', `/v1/constitutions/${version.name}/${version.version}`);
+    return { ...version, created };
+  }
+
+  @Get(':name')
+  @ApiOperation({ summary: 'The versions of one constitution' })
+  @ZodResponse({ type: ConstitutionSummaryDto })
+  versions(@Param('name') name: string) {
+    return this.constitutions.versions(name);
+  }
+
+  // Declared before ':name/:version' so that "diff" is not taken for a version.
+  @Get(':name/diff')
+  @ApiOperation({ summary: 'What changed between two versions: principles added, removed and changed (word-level), examples, system, metadata' })
+  @ZodResponse({ type: ConstitutionDiffDto })
+  diff(@Param('name') name: string, @Query() query: DiffQueryDto) {
+    return this.constitutions.diff(name, query.from, query.to);
   }
 
   @Get(':name/:version')
-  async get(@Param('name') name: string, @Param('version') version: string) {
-    const c = await this.store.constitutions.resolve(name, version === 'latest' ? undefined : version);
-    if (!c) throw new ApiError(404, 'constitution_not_found', `no constitution ${name}@${version}`);
-    return { name: c.name, version: c.version, sha256: c.sha256, published_by: c.published_by, published_at: c.published_at.toISOString(), content: c.content };
+  @ApiOperation({
+    summary: 'One version with its content; YAML with `Accept: application/yaml` or `?format=yaml`, H4 JSON with `?format=h4`',
+  })
+  @ApiProduces('application/json', 'application/yaml')
+  async get(
+    @Param('name') name: string,
+    @Param('version') version: string,
+    @Query() query: GetConstitutionQueryDto,
+    @Headers('accept') accept: string | undefined,
+    @Res() res: Response,
+  ) {
+    checkVersion(name, version);
+    const { document, constitution } = await this.constitutions.get(name, version);
+    const wantsYaml = query.format === 'yaml' || (query.format === undefined && /\b(application|text)\/(x-)?yaml\b/.test(accept ?? ''));
+    res.setHeader('X-Constitution-Sha256', document.sha256);
+    if (wantsYaml) {
+      res.type('application/yaml').send(constitutionToYaml(constitution));
+    } else if (query.format === 'h4') {
+      res.json(exportH4(constitution));
+    } else {
+      res.json(ConstitutionDocumentSchema.parse(document));
+    }
+  }
+
+  @Post(':name/:version/deprecate')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Deprecate a version: it stays readable and runs may still name it exactly, but a bare name no longer resolves to it',
+  })
+  @ZodResponse({ type: ConstitutionVersionDto })
+  async deprecate(@Param('name') name: string, @Param('version') version: string, @Body() body: unknown, @Req() req: Request) {
+    checkVersion(name, version, false);
+    const { reason } = DeprecateBodySchema.parse(body ?? {});
+    const { version: v } = await this.constitutions.deprecate(name, version, { actor: actorOf(req), reason });
+    return v;
+  }
+
+  @Post(':name/:version/preview')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Run draft, critique and revision on up to 5 prompts (optionally one principle) at high queue priority and return the stages and pairs',
+    description: 'A preview is a small run flagged `preview`, left out of run lists. Answers 504 (and cancels it) if it does not finish within timeout_ms.',
+  })
+  @ZodResponse({ type: PreviewResultDto })
+  preview(@Param('name') name: string, @Param('version') version: string, @Body() body: PreviewRequestDto, @Req() req: Request) {
+    checkVersion(name, version);
+    return this.resolveAndPreview(name, version, body, actorOf(req));
+  }
+
+  private async resolveAndPreview(name: string, version: string, body: PreviewRequestDto, actor: string) {
+    // `latest` is pinned to a number first, so the preview names exactly what it ran.
+    const { document } = await this.constitutions.get(name, version);
+    return this.previews.preview(document.name, document.version, body, actor);
   }
 }

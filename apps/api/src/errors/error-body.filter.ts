@@ -3,6 +3,7 @@ import type { Response } from 'express';
 import { ZodValidationException } from 'nestjs-zod';
 import { ZodError } from 'zod';
 import { StoreError } from '@amend/store';
+import { ConstitutionError } from '@amend/constitution';
 import type { ErrorBody } from '@amend/contracts';
 import { ApiError } from './api-error';
 
@@ -44,6 +45,14 @@ export function toErrorResponse(exception: unknown): { status: number; body: Err
   }
   if (exception instanceof ZodError) {
     return { status: 422, body: { error: { code: 'invalid_request', message: describeZod(exception), details: zodDetails(exception) } } };
+  }
+  if (exception instanceof ConstitutionError) {
+    // Unparseable YAML is a malformed body (400); content that parses but breaks the schema is 422.
+    const status = exception.code === 'constitution_syntax' ? 400 : 422;
+    return {
+      status,
+      body: { error: { code: exception.code, message: exception.message, details: { file: exception.file, issues: exception.issues.slice(0, MAX_ISSUES) } } },
+    };
   }
   if (exception instanceof StoreError) {
     return { status: STORE_STATUS[exception.code], body: { error: { code: exception.code, message: exception.message, details: exception.details } } };

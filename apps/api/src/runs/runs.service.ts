@@ -6,7 +6,8 @@ import canonicalize from 'canonicalize';
 import type { CreateRun, Run } from '@amend/contracts';
 import { Store } from '@amend/store';
 import { ModelRegistry } from '@amend/llm';
-import { SAMPLES_QUEUE, enqueueSamples } from '@amend/runtime';
+import { ConstitutionCache, JOB_PRIORITY, SAMPLES_QUEUE, enqueueSamples } from '@amend/runtime';
+import { checkSelector } from '@amend/pipeline';
 import { ApiError } from '../errors/api-error';
 
 /** Until access control lands every caller is in one team. */
@@ -18,17 +19,46 @@ export class RunsService {
     private readonly store: Store,
     private readonly models: ModelRegistry,
     @InjectQueue(SAMPLES_QUEUE) private readonly queue: Queue,
+    private readonly constitutions: ConstitutionCache,
   ) {}
 
-  /** Validates references, stores the run and its samples, enqueues one job per sample. */
-  async create(body: CreateRun, rawBody: unknown, idempotencyKey: string | undefined, actor: string): Promise<{ run: Run; created: boolean }> {
+  /**
+   * Validates references, stores the run and its samples, enqueues one job per sample. A preview
+   * (`opts.preview`) is an ordinary run left out of run lists, enqueued at preview priority.
+   */
+  async create(
+    body: CreateRun,
+    rawBody: unknown,
+    idempotencyKey: string | undefined,
+    actor: string,
+    opts: { preview?: boolean } = {},
+  ): Promise<{ run: Run; created: boolean }> {
     const [name, version] = body.constitution.split('@');
     const constitution = await this.store.constitutions.resolve(name, version);
     if (!constitution) {
       const all = await this.store.constitutions.all();
+      const own = all.filter((c) => c.name === name);
+      if (!version && own.length > 0) {
+        throw new ApiError(404, 'constitution_not_found', `every version of "${name}" is deprecated; name one exactly, e.g. "${name}@${own[own.length - 1].version}"`, {
+          available: own.map((c) => `${c.name}@${c.version}`),
+        });
+      }
       throw new ApiError(404, 'constitution_not_found', `no constitution "${body.constitution}"; available: ${[...new Set(all.map((c) => c.name))].join(', ') || 'none'}`, {
         available: all.map((c) => `${c.name}@${c.version}`),
       });
+    }
+    if (body.principles) {
+      const { principles } = await this.constitutions.get(constitution.name, constitution.version);
+      const problem = checkSelector(principles, body.principles);
+      if (problem) {
+        throw new ApiError(
+          422,
+          'unknown_principles',
+          `${constitution.name}@${constitution.version} has no principle ${problem.kind} ${problem.unknown.map((x) => `"${x}"`).join(', ')}; ` +
+            `valid ${problem.kind}: ${problem.valid.join(', ')}`,
+          { unknown: problem.unknown, [`valid_${problem.kind}`]: problem.valid },
+        );
+      }
     }
     for (const alias of [body.model, body.feedback_model].filter((a): a is string => !!a)) {
       if (!this.models.aliases().includes(alias)) {
@@ -59,6 +89,8 @@ export class RunsService {
         sampling: body.sampling,
         simulated: this.models.isSimulator(body.model),
         created_by: actor,
+        principles: body.principles ?? null,
+        preview: opts.preview ?? false,
         idempotency_key: idempotencyKey ?? null,
         request_sha256: idempotencyKey ? createHash('sha256').update(canonicalize(rawBody) ?? '').digest('hex') : null,
       },
@@ -74,13 +106,16 @@ export class RunsService {
           feedback_model: body.feedback_model ?? null,
           sampling: body.sampling,
           samples: samples.length,
+          principles: body.principles ?? null,
+          preview: opts.preview ?? false,
           idempotency_key: idempotencyKey ?? null,
         },
       },
     );
     if (result.created) {
       // If Redis fails here the run is still safe in Postgres: the reconciler enqueues it later.
-      await enqueueSamples(this.queue, result.id, samples.map((s) => s.id)).catch(() => undefined);
+      const priority = opts.preview ? JOB_PRIORITY.preview : JOB_PRIORITY.run;
+      await enqueueSamples(this.queue, result.id, samples.map((s) => s.id), { priority }).catch(() => undefined);
     }
     return { run: await this.get(result.id), created: result.created };
   }

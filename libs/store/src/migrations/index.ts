@@ -1,5 +1,6 @@
 import type { Migration } from 'kysely';
 import { initial } from './0001_initial';
+import { constitutionRegistry } from './0002_constitution_registry';
 
 /**
  * Every migration, by name; applied in name order. Add a file `NNNN_what.ts` and one line here.
@@ -7,4 +8,5 @@ import { initial } from './0001_initial';
  */
 export const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
+  '0002_constitution_registry': constitutionRegistry,
 };
