@@ -1,0 +1,6 @@
+export * from './canonical';
+export * from './chain';
+export * from './merkle';
+export * from './seal';
+export * from './verifier';
+export * from './bundle';
