@@ -14,6 +14,8 @@ import { ConstitutionSyncService } from './constitutions/constitution-sync.servi
 import { ConstitutionsService } from './constitutions/constitutions.service';
 import { PreviewService } from './constitutions/preview.service';
 import { HealthController } from './health/health.controller';
+import { ReviewsController } from './reviews/reviews.controller';
+import { ReviewsService } from './reviews/reviews.service';
 
 @Module({})
 export class ApiModule {
@@ -21,9 +23,10 @@ export class ApiModule {
     return {
       module: ApiModule,
       imports: [RuntimeModule.forRoot(config, 'amend-api'), TerminusModule],
-      controllers: [RunsController, SamplesController, PairsController, ConstitutionsController, HealthController],
+      controllers: [RunsController, SamplesController, PairsController, ConstitutionsController, HealthController, ReviewsController],
       providers: [
         RunsService,
+        ReviewsService,
         ConstitutionSyncService,
         ConstitutionsService,
         PreviewService,

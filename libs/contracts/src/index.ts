@@ -5,3 +5,5 @@ export * from './runs';
 export * from './pairs';
 export * from './config';
 export * from './constitutions';
+export * from './review-fields';
+export * from './reviews';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ChatMessageSchema, UsageSchema } from './chat';
 import { ConstitutionRefSchema } from './runs';
+import { ExportReviewSchema } from './review-fields';
 
 export const PAIR_FORMATS = ['conversational', 'standard', 'h4'] as const;
 export type PairFormat = (typeof PAIR_FORMATS)[number];
@@ -53,6 +54,8 @@ const common = {
   reason: z.string(),
   category: z.array(z.string()),
   metadata: PairMetadataSchema,
+  /** The latest human review; absent when nobody reviewed the pair. Swaps and edits are applied to chosen/rejected. */
+  review: ExportReviewSchema.optional(),
 };
 
 /** TRL conversational preference format. */
@@ -93,4 +96,6 @@ export const SftLineSchema = z.strictObject({
 
 export const PairsQuerySchema = z.strictObject({
   format: z.enum(PAIR_FORMATS).default('conversational'),
+  /** `accepted`: only pairs a reviewer accepted, swapped or edited (the reviewed preference records). */
+  reviewed: z.enum(['accepted'], { error: 'reviewed takes "accepted" (only pairs a reviewer accepted, swapped or edited)' }).optional(),
 });

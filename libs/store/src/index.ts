@@ -6,4 +6,5 @@ export * from './runs.repository';
 export * from './samples.repository';
 export * from './pairs.repository';
 export * from './constitutions.repository';
+export * from './reviews.repository';
 export * from './store';

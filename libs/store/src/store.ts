@@ -6,6 +6,7 @@ import { SamplesRepository } from './samples.repository';
 import { PairsRepository } from './pairs.repository';
 import { AuditRepository } from './audit-events';
 import { ConstitutionsRepository } from './constitutions.repository';
+import { ReviewsRepository } from './reviews.repository';
 
 /** The repositories over one connection pool. Postgres is the source of truth. */
 export class Store {
@@ -14,6 +15,7 @@ export class Store {
   readonly pairs: PairsRepository;
   readonly audit: AuditRepository;
   readonly constitutions: ConstitutionsRepository;
+  readonly reviews: ReviewsRepository;
 
   constructor(readonly db: Kysely<Database>) {
     this.runs = new RunsRepository(db);
@@ -21,6 +23,7 @@ export class Store {
     this.pairs = new PairsRepository(db);
     this.audit = new AuditRepository(db);
     this.constitutions = new ConstitutionsRepository(db);
+    this.reviews = new ReviewsRepository(db);
   }
 
   static async open(opts: DbOptions): Promise<Store> {

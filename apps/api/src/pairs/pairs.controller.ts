@@ -7,6 +7,7 @@ import { formatPair, toSft } from '@amend/pipeline';
 import { Store } from '@amend/store';
 import { RunsService } from '../runs/runs.service';
 import { uuidPipe } from '../runs/runs.controller';
+import { ReviewsService } from '../reviews/reviews.service';
 
 /** Resolves when the client has taken the buffered lines, or went away. */
 function drainedOrClosed(res: Response): Promise<void> {
@@ -29,28 +30,31 @@ export class PairsController {
   constructor(
     private readonly store: Store,
     private readonly runs: RunsService,
+    private readonly reviews: ReviewsService,
   ) {}
 
   @Get('pairs')
   @ApiProduces('application/x-ndjson')
   async pairs(@Param('id', uuidPipe) id: string, @Query() query: PairsQueryDto, @Res() res: Response) {
     await this.runs.get(id);
-    await this.streamLines(res, id, (p) => formatPair(p, query.format));
+    // Reviews apply to every export (swaps, edits, review fields); `reviewed=accepted` keeps only accepted pairs.
+    const pairs = this.reviews.reviewed(id, this.store.pairs.stream(id), { onlyAccepted: query.reviewed === 'accepted' });
+    await this.streamLines(res, pairs, ({ pair, review }) => ({ ...formatPair(pair, query.format), ...(review ? { review } : {}) }));
   }
 
   @Get('sft')
   @ApiProduces('application/x-ndjson')
   async sft(@Param('id', uuidPipe) id: string, @Res() res: Response) {
     await this.runs.get(id);
-    await this.streamLines(res, id, toSft);
+    await this.streamLines(res, this.store.pairs.stream(id), toSft);
   }
 
   /** One JSON line per pair, written as Postgres pages arrive and paused while the client is slow. */
-  private async streamLines(res: Response, runId: string, project: (p: PairRecord) => object) {
+  private async streamLines<T>(res: Response, source: AsyncIterable<T>, project: (p: T) => object) {
     res.status(200).setHeader('Content-Type', 'application/x-ndjson; charset=utf-8');
     let closed = false;
     res.on('close', () => (closed = true));
-    for await (const pair of this.store.pairs.stream(runId)) {
+    for await (const pair of source) {
       if (closed) return;
       if (!res.write(JSON.stringify(project(pair)) + '\n')) await drainedOrClosed(res);
     }

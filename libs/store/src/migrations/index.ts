@@ -1,6 +1,7 @@
 import type { Migration } from 'kysely';
 import { initial } from './0001_initial';
 import { constitutionRegistry } from './0002_constitution_registry';
+import { reviews } from './0007_reviews';
 
 /**
  * Every migration, by name; applied in name order. Add a file `NNNN_what.ts` and one line here.
@@ -9,4 +10,5 @@ import { constitutionRegistry } from './0002_constitution_registry';
 export const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_constitution_registry': constitutionRegistry,
+  '0007_reviews': reviews,
 };

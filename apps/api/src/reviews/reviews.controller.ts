@@ -1,0 +1,47 @@
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { createZodDto, ZodResponse } from 'nestjs-zod';
+import { ListReviewsQuerySchema, PairReviewDetailSchema, ReviewListSchema, ReviewRequestSchema } from '@amend/contracts';
+import { uuidPipe } from '../runs/runs.controller';
+import { ReviewsService } from './reviews.service';
+
+class ReviewRequestDto extends createZodDto(ReviewRequestSchema) {}
+class ListReviewsQueryDto extends createZodDto(ListReviewsQuerySchema) {}
+class ReviewListDto extends createZodDto(ReviewListSchema) {}
+class PairReviewDetailDto extends createZodDto(PairReviewDetailSchema) {}
+
+/** Until API keys exist every caller is `anonymous`. */
+const ACTOR = 'anonymous';
+
+@ApiTags('reviews')
+@Controller('v1')
+export class ReviewsController {
+  constructor(private readonly reviews: ReviewsService) {}
+
+  @Get('runs/:id/reviews')
+  @ApiOperation({ summary: "A run's pairs with their latest human review, in sample order; filter by status (unreviewed, accepted, rejected)" })
+  @ZodResponse({ type: ReviewListDto })
+  list(@Param('id', uuidPipe) runId: string, @Query() query: ListReviewsQueryDto) {
+    return this.reviews.list(runId, query);
+  }
+
+  @Get('pairs/:id/review')
+  @ApiOperation({ summary: 'One pair as the worker made it, its latest review and every review before' })
+  @ZodResponse({ type: PairReviewDetailDto })
+  detail(@Param('id', uuidPipe) pairId: string) {
+    return this.reviews.detail(pairId);
+  }
+
+  @Post('pairs/:id/review')
+  @HttpCode(201)
+  @ApiOperation({
+    summary: 'Review a pair: accept, reject, swap chosen and rejected, or edit a text, with a reason (audited as pair.reviewed)',
+    description:
+      'Swap and edit keep the pair (status accepted) with the new texts, which every export then carries; `GET /v1/runs/{id}/pairs?reviewed=accepted` exports only accepted pairs. ' +
+      'Give `base_review_id` (the latest review you saw, or null) to be refused with 409 if someone reviewed the pair meanwhile.',
+  })
+  @ZodResponse({ status: 201, type: PairReviewDetailDto })
+  review(@Param('id', uuidPipe) pairId: string, @Body() body: ReviewRequestDto) {
+    return this.reviews.review(pairId, body, ACTOR);
+  }
+}

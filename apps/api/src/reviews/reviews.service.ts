@@ -1,0 +1,107 @@
+import { Injectable } from '@nestjs/common';
+import type { ExportReview, PairRecord, PairReviewDetail, ReviewList, ReviewRequest } from '@amend/contracts';
+import { Store, type ReviewFilter } from '@amend/store';
+import { RunsService } from '../runs/runs.service';
+import { ApiError } from '../errors/api-error';
+import { applyReview, decideReview, exportReview } from './review-decision';
+
+/** Pairs looked up per query while exporting: bounds memory like the pairs stream's own pages. */
+const EXPORT_BATCH = 500;
+
+@Injectable()
+export class ReviewsService {
+  constructor(
+    private readonly store: Store,
+    private readonly runs: RunsService,
+  ) {}
+
+  /** A run's pairs with their latest review, in sample order (the review queue). */
+  async list(runId: string, query: { status?: ReviewFilter; limit: number; cursor?: number }): Promise<ReviewList> {
+    await this.runs.get(runId);
+    const [page, counts] = await Promise.all([this.store.reviews.page(runId, query), this.store.reviews.counts(runId)]);
+    return { ...page, counts };
+  }
+
+  async detail(pairId: string): Promise<PairReviewDetail> {
+    const detail = await this.store.reviews.detail(pairId);
+    if (!detail) throw pairNotFound(pairId);
+    await this.checkRun(detail.run_id, pairId);
+    return { pair: detail.pair, review: detail.review, history: detail.history };
+  }
+
+  /** Records a review and its audit event (`pair.reviewed`) together; answers the pair as it is now. */
+  async review(pairId: string, body: ReviewRequest, actor: string): Promise<PairReviewDetail> {
+    const runId = await this.store.reviews.runOf(pairId);
+    if (!runId) throw pairNotFound(pairId);
+    await this.checkRun(runId, pairId);
+    await this.store.reviews.record(
+      pairId,
+      { decision: body.decision, reviewer: body.reviewer ?? actor, actor, reason: body.reason, baseReviewId: body.base_review_id },
+      (current) => decideReview(body.decision, current, { chosen: body.chosen, rejected: body.rejected }),
+      (review, before) => ({
+        type: 'pair.reviewed',
+        actor,
+        payload: {
+          pair_id: pairId,
+          review_id: review.id,
+          decision: review.decision,
+          status: review.status,
+          reviewer: review.reviewer,
+          reason: review.reason,
+          // An edit's texts are the reviewer's own words: keep both sides so the trail shows what changed.
+          ...(review.decision === 'edit'
+            ? {
+                edited: {
+                  ...(review.chosen !== before.chosen ? { chosen: { from: before.chosen, to: review.chosen } } : {}),
+                  ...(review.rejected !== before.rejected ? { rejected: { from: before.rejected, to: review.rejected } } : {}),
+                },
+              }
+            : {}),
+        },
+      }),
+    );
+    return this.detail(pairId);
+  }
+
+  /**
+   * The pairs of an export with their reviews applied (swaps and edits) and the review fields
+   * added; with `onlyAccepted`, the pairs a reviewer accepted, swapped or edited, and no others.
+   * A run nobody reviewed streams as it is, without a lookup per page.
+   */
+  async *reviewed(runId: string, source: AsyncIterable<PairRecord>, opts: { onlyAccepted: boolean }): AsyncGenerator<{ pair: PairRecord; review?: ExportReview }> {
+    if (!(await this.store.reviews.anyForRun(runId))) {
+      if (opts.onlyAccepted) return;
+      for await (const pair of source) yield { pair };
+      return;
+    }
+    let batch: PairRecord[] = [];
+    const flush = async function* (this: ReviewsService) {
+      const latest = await this.store.reviews.latestFor(batch.map((p) => p.id));
+      for (const pair of batch) {
+        const review = latest.get(pair.id);
+        if (opts.onlyAccepted && review?.status !== 'accepted') continue;
+        yield review ? { pair: applyReview(pair, review), review: exportReview(review) } : { pair };
+      }
+      batch = [];
+    }.bind(this);
+    for await (const pair of source) {
+      batch.push(pair);
+      if (batch.length >= EXPORT_BATCH) yield* flush();
+    }
+    if (batch.length > 0) yield* flush();
+  }
+
+  /** Another team's pair is a 404 naming the pair, as if it did not exist (ids must not leak). */
+  private async checkRun(runId: string, pairId: string): Promise<void> {
+    try {
+      await this.runs.get(runId);
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) throw pairNotFound(pairId);
+      throw e;
+    }
+  }
+}
+
+function pairNotFound(id: string): ApiError {
+  return new ApiError(404, 'pair_not_found', `no pair ${id}`);
+}

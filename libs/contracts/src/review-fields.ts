@@ -1,0 +1,24 @@
+import { z } from 'zod';
+
+/**
+ * Human review of a pair (the reviewed preference record): a reviewer accepts, rejects, swaps
+ * chosen and rejected, or edits a text, and says why. Kept apart from reviews.ts so that the
+ * export line schemas (pairs.ts) can carry these fields without an import cycle.
+ */
+export const REVIEW_DECISIONS = ['accept', 'reject', 'swap', 'edit'] as const;
+export type ReviewDecision = (typeof REVIEW_DECISIONS)[number];
+
+/** What a decision leaves the pair as: swap and edit keep it, with the reviewer's texts. */
+export const REVIEW_STATUSES = ['accepted', 'rejected'] as const;
+export type ReviewStatus = (typeof REVIEW_STATUSES)[number];
+
+/** The review fields of an exported line; absent on a pair nobody reviewed. */
+export const ExportReviewSchema = z.object({
+  status: z.enum(REVIEW_STATUSES),
+  decision: z.enum(REVIEW_DECISIONS),
+  reviewer: z.string(),
+  reason: z.string(),
+  reviewed_at: z.string(),
+  review_id: z.string().uuid(),
+});
+export type ExportReview = z.infer<typeof ExportReviewSchema>;

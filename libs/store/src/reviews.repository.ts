@@ -1,0 +1,198 @@
+import { randomUUID } from 'node:crypto';
+import { sql, type Generated, type Kysely, type Selectable, type Transaction } from 'kysely';
+import type { PairRecord, PairReview, ReviewDecision, ReviewStatus } from '@amend/contracts';
+import type { Database } from './schema';
+import { insertAuditEvents, type AuditEventInput } from './audit-events';
+import { StoreError } from './errors';
+
+/** `pair_reviews` (migration 0007): one row per review, never updated. */
+export interface PairReviewsTable {
+  seq: Generated<string>;
+  id: string;
+  pair_id: string;
+  run_id: string;
+  sample_id: string;
+  decision: ReviewDecision;
+  status: ReviewStatus;
+  reviewer: string;
+  actor: string;
+  reason: string;
+  chosen: string;
+  rejected: string;
+  created_at: Generated<Date>;
+}
+
+type ReviewDb = Database & { pair_reviews: PairReviewsTable };
+type ReviewRow = Selectable<PairReviewsTable>;
+
+/** The texts a pair has now: the worker's, or those of its latest review. */
+export interface PairTexts {
+  chosen: string;
+  rejected: string;
+}
+
+/** What a decision makes of the pair; computed by the caller from the pair's current texts. */
+export interface ReviewOutcome extends PairTexts {
+  status: ReviewStatus;
+}
+
+export interface ReviewInput {
+  decision: ReviewDecision;
+  reviewer: string;
+  actor: string;
+  reason: string;
+  /** The latest review id the reviewer saw (null: none); undefined skips the check. */
+  baseReviewId?: string | null;
+}
+
+export type ReviewFilter = 'unreviewed' | ReviewStatus;
+
+function toReview(r: ReviewRow): PairReview {
+  return {
+    id: r.id,
+    pair_id: r.pair_id,
+    run_id: r.run_id,
+    sample_id: r.sample_id,
+    decision: r.decision,
+    status: r.status,
+    reviewer: r.reviewer,
+    actor: r.actor,
+    reason: r.reason,
+    chosen: r.chosen,
+    rejected: r.rejected,
+    created_at: new Date(r.created_at).toISOString(),
+  };
+}
+
+/** Reviews of pairs. Reads never return another run's rows: callers check the run's team first. */
+export class ReviewsRepository {
+  private readonly db: Kysely<ReviewDb>;
+
+  constructor(db: Kysely<Database>) {
+    this.db = db as unknown as Kysely<ReviewDb>;
+  }
+
+  /** The latest review of each pair of `runId`, filtered, in sample order, one page at a time. */
+  async page(runId: string, opts: { status?: ReviewFilter; limit: number; cursor?: number }) {
+    // The latest review per pair through a lateral join on (pair_id, seq desc): one index probe a pair.
+    const rows = await sql<{ idx: number; record: PairRecord; review: ReviewRow | null }>`
+      select p.idx, p.record, to_jsonb(r) as review
+      from pairs p
+      left join lateral (
+        select * from pair_reviews r where r.pair_id = p.id order by r.seq desc limit 1
+      ) r on true
+      where p.run_id = ${runId}
+        and p.idx > ${opts.cursor ?? -1}
+        ${opts.status === 'unreviewed' ? sql`and r.id is null` : opts.status ? sql`and r.status = ${opts.status}` : sql``}
+      order by p.idx
+      limit ${opts.limit + 1}
+    `.execute(this.db);
+    const page = rows.rows.slice(0, opts.limit);
+    return {
+      items: page.map((r) => ({ pair: r.record, review: r.review ? toReview(r.review) : null })),
+      next_cursor: rows.rows.length > opts.limit ? page[page.length - 1].idx : null,
+    };
+  }
+
+  /** How many of a run's pairs are unreviewed, accepted and rejected (by their latest review). */
+  async counts(runId: string) {
+    const r = await sql<{ pairs: string; accepted: string; rejected: string }>`
+      select count(*) as pairs,
+             count(*) filter (where latest.status = 'accepted') as accepted,
+             count(*) filter (where latest.status = 'rejected') as rejected
+      from pairs p
+      left join lateral (
+        select status from pair_reviews r where r.pair_id = p.id order by r.seq desc limit 1
+      ) latest on true
+      where p.run_id = ${runId}
+    `.execute(this.db);
+    const row = r.rows[0];
+    const pairs = Number(row.pairs);
+    const accepted = Number(row.accepted);
+    const rejected = Number(row.rejected);
+    return { pairs, unreviewed: pairs - accepted - rejected, accepted, rejected };
+  }
+
+  /** A pair, its latest review and its whole review history; undefined if there is no such pair. */
+  async detail(pairId: string) {
+    const pair = await this.db.selectFrom('pairs').select(['id', 'run_id', 'record']).where('id', '=', pairId).executeTakeFirst();
+    if (!pair) return undefined;
+    const history = (await this.db.selectFrom('pair_reviews').selectAll().where('pair_id', '=', pairId).orderBy('seq').execute()).map(toReview);
+    return { run_id: pair.run_id, pair: pair.record as unknown as PairRecord, review: history[history.length - 1] ?? null, history };
+  }
+
+  /** The run a pair belongs to, for access checks before anything else is read. */
+  async runOf(pairId: string): Promise<string | undefined> {
+    const r = await this.db.selectFrom('pairs').select('run_id').where('id', '=', pairId).executeTakeFirst();
+    return r?.run_id;
+  }
+
+  /** Whether any pair of the run was reviewed: exports of unreviewed runs skip the lookups. */
+  async anyForRun(runId: string): Promise<boolean> {
+    const r = await this.db.selectFrom('pair_reviews').select('id').where('run_id', '=', runId).limit(1).executeTakeFirst();
+    return r !== undefined;
+  }
+
+  /** The latest review of each of `pairIds` that has one. */
+  async latestFor(pairIds: string[]): Promise<Map<string, PairReview>> {
+    if (pairIds.length === 0) return new Map();
+    const rows = await this.db
+      .selectFrom('pair_reviews')
+      .selectAll()
+      .distinctOn('pair_id')
+      .where('pair_id', 'in', pairIds)
+      .orderBy('pair_id')
+      .orderBy('seq', 'desc')
+      .execute();
+    return new Map(rows.map((r) => [r.pair_id, toReview(r)]));
+  }
+
+  /**
+   * Records a review and its audit event in one transaction. The pair row is locked, so two
+   * reviewers of one pair are serialised and `decide` always sees the texts as they are now.
+   */
+  async record(
+    pairId: string,
+    input: ReviewInput,
+    decide: (current: PairTexts, pair: PairRecord) => ReviewOutcome,
+    audit: (review: PairReview, before: PairTexts) => Omit<AuditEventInput, 'run_id' | 'sample_id'>,
+  ): Promise<PairReview> {
+    return this.db.transaction().execute(async (tx) => {
+      const pair = await tx.selectFrom('pairs').select(['id', 'run_id', 'sample_id', 'record']).where('id', '=', pairId).forUpdate().executeTakeFirst();
+      if (!pair) throw new StoreError('not_found', `no pair ${pairId}`);
+      const latest = await tx.selectFrom('pair_reviews').selectAll().where('pair_id', '=', pairId).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+      if (input.baseReviewId !== undefined && (latest?.id ?? null) !== input.baseReviewId) {
+        throw new StoreError(
+          'conflict',
+          latest
+            ? `the pair was reviewed meanwhile (${latest.decision} by ${latest.reviewer}); reload it and review again`
+            : 'the review you based this on no longer exists; reload the pair and review again',
+          { latest_review: latest ? toReview(latest) : null },
+        );
+      }
+      const record = pair.record as unknown as PairRecord;
+      const before: PairTexts = latest ? { chosen: latest.chosen, rejected: latest.rejected } : { chosen: record.chosen, rejected: record.rejected };
+      const outcome = decide(before, record);
+      const row = await tx
+        .insertInto('pair_reviews')
+        .values({
+          id: randomUUID(),
+          pair_id: pair.id,
+          run_id: pair.run_id,
+          sample_id: pair.sample_id,
+          decision: input.decision,
+          status: outcome.status,
+          reviewer: input.reviewer,
+          actor: input.actor,
+          reason: input.reason,
+          chosen: outcome.chosen,
+          rejected: outcome.rejected,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      const review = toReview(row);
+      await insertAuditEvents(tx as unknown as Transaction<Database>, [{ run_id: pair.run_id, sample_id: pair.sample_id, ...audit(review, before) }]);
+      return review;
+    });
+  }
+}
