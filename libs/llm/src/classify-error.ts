@@ -6,6 +6,7 @@ import {
 } from 'openai';
 import { ModelError } from './errors';
 import { retryAfterMs } from './retry-after';
+import { rateLimitResetMs } from './limits/rate-limit-headers';
 
 const PERMANENT_STATUS: Record<number, string> = {
   400: 'bad_request',
@@ -60,7 +61,12 @@ function fromStatus(err: APIError, status: number, where: string): ModelError {
     if (CONTEXT_TOO_LONG.test(probe)) return ModelError.permanent('context_length_exceeded', said, { status, cause: err });
     if (CONTENT_FILTER.test(probe)) return ModelError.permanent('content_filter', said, { status, cause: err });
   }
-  const extra = { status, cause: err, retryAfterMs: retryAfterMs(err.headers) };
+  const extra = {
+    status,
+    cause: err,
+    retryAfterMs: retryAfterMs(err.headers),
+    ...(status === 429 && { rateLimitResetMs: rateLimitResetMs(err.headers) }),
+  };
   if (PERMANENT_STATUS[status]) return ModelError.permanent(PERMANENT_STATUS[status], said, extra);
   if (TRANSIENT_STATUS[status]) return ModelError.transient(TRANSIENT_STATUS[status], said, extra);
   if (status >= 500) return ModelError.transient('server_error', said, extra);

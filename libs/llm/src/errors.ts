@@ -11,6 +11,7 @@ export interface ModelErrorInit {
   message: string;
   status?: number;
   retryAfterMs?: number;
+  rateLimitResetMs?: number;
   cause?: unknown;
 }
 
@@ -26,6 +27,8 @@ export class ModelError extends Error {
   readonly status?: number;
   /** How long the backend asked us to wait (`retry-after` / `retry-after-ms`). */
   readonly retryAfterMs?: number;
+  /** On a 429, when the exhausted rate-limit window refills (`x-ratelimit-reset-*`), in ms from then. */
+  readonly rateLimitResetMs?: number;
   /** Attempts made before this error was thrown; set by the retry layer. */
   attempts?: number;
 
@@ -36,6 +39,7 @@ export class ModelError extends Error {
     this.code = init.code;
     if (init.status !== undefined) this.status = init.status;
     if (init.retryAfterMs !== undefined) this.retryAfterMs = init.retryAfterMs;
+    if (init.rateLimitResetMs !== undefined) this.rateLimitResetMs = init.rateLimitResetMs;
   }
 
   get transient(): boolean {

@@ -5,6 +5,7 @@ export { DEFAULT_RETRY, backoffDelay, withRetries, sleep, type RetryOptions, typ
 export * from './models-config';
 export { chatRequestBody, type ChatRequestBody } from './request-body';
 export { OpenAICompatibleModel, DEFAULT_TIMEOUT_MS, type OpenAICompatibleModelOptions } from './openai-model';
+export * from './limits';
 export { ModelRegistry, type ModelRegistryOptions, type ModelDescription } from './model-registry';
 export {
   simulateCompletion,

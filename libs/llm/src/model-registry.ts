@@ -1,7 +1,10 @@
 import type { ChatModel } from '@amend/pipeline';
+import type { Redis } from 'ioredis';
 import { ModelError } from './errors';
-import { type ModelsConfig, isSimulatorConfig } from './models-config';
+import { type ModelPrices, type ModelsConfig, isSimulatorConfig, limitsOf, pricesOf } from './models-config';
 import { OpenAICompatibleModel } from './openai-model';
+import { RateLimitedModel, type LimiterWait } from './limits/rate-limited-model';
+import { SharedLimiter, type LimiterTuning } from './limits/shared-limiter';
 import type { RetryEvent, RetryOptions } from './retry';
 import { SimulatorModel } from './simulator/simulator-model';
 
@@ -13,6 +16,16 @@ export interface ModelRegistryOptions {
   /** Where api_key_env is looked up; default process.env. */
   env?: NodeJS.ProcessEnv;
   onRetry?: (alias: string, e: RetryEvent) => void;
+  /**
+   * Where aliases with `rpm`, `tpm` or `max_in_flight` keep their shared limits. Without it
+   * those limits are not enforced (the API, which makes no model calls, passes none).
+   */
+  redis?: Redis;
+  /** Prefix of the limiter's Redis keys (the queue prefix). */
+  limitsPrefix?: string;
+  limiterTuning?: Partial<LimiterTuning>;
+  onLimiterWait?: (w: LimiterWait) => void;
+  onLimiterError?: (alias: string, err: Error) => void;
 }
 
 export interface ModelDescription {
@@ -28,6 +41,7 @@ export interface ModelDescription {
  */
 export class ModelRegistry {
   private readonly models = new Map<string, ChatModel>();
+  private readonly limiters: SharedLimiter[] = [];
 
   constructor(
     private readonly config: ModelsConfig,
@@ -48,23 +62,58 @@ export class ModelRegistry {
           );
         }
       }
-      this.models.set(
+      const limits = limitsOf(entry);
+      const limiter =
+        limits && options.redis
+          ? new SharedLimiter({
+              redis: options.redis,
+              prefix: options.limitsPrefix ?? 'amend',
+              alias,
+              limits,
+              tuning: options.limiterTuning,
+              onError: options.onLimiterError && ((e) => options.onLimiterError!(alias, e)),
+            })
+          : undefined;
+      let limited: RateLimitedModel | undefined;
+      const adapter = new OpenAICompatibleModel({
         alias,
-        new OpenAICompatibleModel({
-          alias,
-          baseURL: entry.base_url,
-          model: entry.model,
-          apiKey,
-          timeoutMs: options.timeoutMs ?? entry.timeout_ms,
-          retry: {
-            ...(entry.max_attempts !== undefined && { maxAttempts: entry.max_attempts }),
-            ...(entry.deadline_ms !== undefined && { deadlineMs: entry.deadline_ms }),
-            ...options.retry,
-          },
-          onRetry: options.onRetry && ((e) => options.onRetry!(alias, e)),
-        }),
-      );
+        baseURL: entry.base_url,
+        model: entry.model,
+        apiKey,
+        timeoutMs: options.timeoutMs ?? entry.timeout_ms,
+        retry: {
+          ...(entry.max_attempts !== undefined && { maxAttempts: entry.max_attempts }),
+          ...(entry.deadline_ms !== undefined && { deadlineMs: entry.deadline_ms }),
+          ...options.retry,
+        },
+        onRetry: (e) => {
+          void limited?.onRetry(e);
+          options.onRetry?.(alias, e);
+        },
+        beforeRetryAttempt: limiter && ((n, signal) => limited!.beforeRetryAttempt(n, signal)),
+      });
+      if (limiter) {
+        limited = new RateLimitedModel(adapter, limiter, options.onLimiterWait);
+        this.limiters.push(limiter);
+      }
+      this.models.set(alias, limited ?? adapter);
     }
+  }
+
+  /** Per-1k-token prices of `alias`, when configured: what runs report as `usage.cost_usd`. */
+  prices(alias: string): ModelPrices | undefined {
+    const entry = this.config[alias];
+    return entry === undefined ? undefined : pricesOf(entry);
+  }
+
+  /** The shared limiter of `alias`, when it has limits and a Redis connection was given. */
+  limiter(alias: string): SharedLimiter | undefined {
+    return this.limiters.find((l) => l.alias === alias);
+  }
+
+  /** Stops lease renewal; leases still held lapse in Redis. */
+  close(): void {
+    for (const l of this.limiters) l.close();
   }
 
   /** The model behind `alias`; a permanent ModelError `unknown_model` when there is none. */

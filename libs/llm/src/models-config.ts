@@ -3,10 +3,27 @@ import { z } from 'zod';
 /** The same shape the REST contract accepts for `model` (libs/contracts runs.ts). */
 const ALIAS = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
+/** What one call costs, in US dollars per 1,000 tokens; runs report `usage.cost_usd` and may carry a cost budget. */
+const PricesShape = {
+  price_per_1k_prompt: z.number().min(0).max(1_000).optional(),
+  price_per_1k_completion: z.number().min(0).max(1_000).optional(),
+};
+
+/**
+ * Limits shared by every worker process through Redis (libs/llm/src/limits): requests and
+ * tokens per minute, calls in flight. Unset means unlimited in that dimension.
+ */
+const LimitsShape = {
+  rpm: z.number().int().min(1).optional(),
+  tpm: z.number().int().min(1).optional(),
+  max_in_flight: z.number().int().min(1).max(100_000).optional(),
+};
+
 export const SimulatorModelConfigSchema = z.strictObject({
   simulator: z.literal(true),
   /** Artificial latency of the in-process simulator, for demos. */
   latency_ms: z.number().int().min(0).max(60_000).optional(),
+  ...PricesShape,
 });
 
 export const RemoteModelConfigSchema = z.strictObject({
@@ -27,6 +44,8 @@ export const RemoteModelConfigSchema = z.strictObject({
   max_attempts: z.number().int().min(1).max(100).optional(),
   /** Overall budget for one call across its retries. */
   deadline_ms: z.number().int().min(1).optional(),
+  ...LimitsShape,
+  ...PricesShape,
 });
 
 export type SimulatorModelConfig = z.infer<typeof SimulatorModelConfigSchema>;
@@ -38,6 +57,29 @@ export const DEFAULT_MODELS_CONFIG: ModelsConfig = { default: { simulator: true 
 
 export function isSimulatorConfig(c: ModelConfig): c is SimulatorModelConfig {
   return 'simulator' in c;
+}
+
+export interface ModelLimits {
+  rpm?: number;
+  tpm?: number;
+  max_in_flight?: number;
+}
+
+/** The alias's shared limits, or undefined when it has none (then no limiter is built). */
+export function limitsOf(c: ModelConfig): ModelLimits | undefined {
+  if (isSimulatorConfig(c) || (c.rpm === undefined && c.tpm === undefined && c.max_in_flight === undefined)) return undefined;
+  return { rpm: c.rpm, tpm: c.tpm, max_in_flight: c.max_in_flight };
+}
+
+export interface ModelPrices {
+  prompt: number;
+  completion: number;
+}
+
+/** Per-1k-token prices, or undefined when neither is configured (then runs report no cost). */
+export function pricesOf(c: ModelConfig): ModelPrices | undefined {
+  if (c.price_per_1k_prompt === undefined && c.price_per_1k_completion === undefined) return undefined;
+  return { prompt: c.price_per_1k_prompt ?? 0, completion: c.price_per_1k_completion ?? 0 };
 }
 
 /**
@@ -95,7 +137,8 @@ function describeIssue(alias: string, value: object, issue: z.core.$ZodIssue): s
     const keys = issue.keys.map((k) => `"${k}"`).join(', ');
     const hint = issue.keys.some((k) => /key|token|secret|password/i.test(k))
       ? '; keys go in an environment variable named by api_key_env'
-      : '; known fields are base_url, model, api_key_env, timeout_ms, max_attempts, deadline_ms (or simulator, latency_ms)';
+      : '; known fields are base_url, model, api_key_env, timeout_ms, max_attempts, deadline_ms, rpm, tpm, max_in_flight, ' +
+        'price_per_1k_prompt, price_per_1k_completion (or simulator, latency_ms and the prices)';
     return `alias "${alias}": unknown field ${keys}${hint}`;
   }
   const field = issue.path.length ? issue.path.join('.') : '(entry)';

@@ -20,6 +20,11 @@ export interface OpenAICompatibleModelOptions {
   retry?: Partial<RetryOptions>;
   /** Called before each backoff sleep: for logs and metrics. */
   onRetry?: (e: RetryEvent) => void;
+  /**
+   * Awaited before every attempt after the first (the first was admitted by whoever called
+   * `complete`): the shared rate limiter holds retries here while the backend asked for a pause.
+   */
+  beforeRetryAttempt?: (attempt: number, signal?: AbortSignal) => Promise<void>;
 }
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
@@ -52,8 +57,12 @@ export class OpenAICompatibleModel implements ChatModel {
    */
   async complete(req: ChatRequest, signal?: AbortSignal): Promise<ChatResult> {
     const body = chatRequestBody(this.options.model, req);
+    const gate = this.options.beforeRetryAttempt;
     const { value, attempts } = await withRetries(
-      () => this.attempt(body, signal),
+      async (n) => {
+        if (n > 1 && gate) await gate(n, signal);
+        return this.attempt(body, signal);
+      },
       this.retry,
       signal,
       this.options.onRetry,
@@ -132,6 +141,7 @@ export class OpenAICompatibleModel implements ChatModel {
       code: error.code,
       status: error.status,
       retryAfterMs: error.retryAfterMs,
+      rateLimitResetMs: error.rateLimitResetMs,
       message: error.message.split(key).join('[redacted]'),
     });
     return clean;
