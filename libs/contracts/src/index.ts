@@ -3,6 +3,7 @@ export * from './errors';
 export * from './limits';
 export * from './runs';
 export * from './pairs';
+export * from './feedback';
 export * from './config';
 export * from './constitutions';
 export * from './review-fields';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ChatMessageSchema, UsageSchema } from './chat';
 import { ConstitutionRefSchema } from './runs';
+import { ExcludeFlagsSchema, PairFlagSchema, PairJudgementSchema } from './feedback';
 import { ExportReviewSchema } from './review-fields';
 
 export const PAIR_FORMATS = ['conversational', 'standard', 'h4'] as const;
@@ -21,9 +22,13 @@ export const PairMetadataSchema = z.object({
   constitution: ConstitutionRefSchema,
   principle_ids: z.array(z.string()),
   models: z.object({ policy: z.string(), feedback: z.string().nullable() }),
-  judgement: z
-    .object({ p_chosen: z.number(), label_source: z.enum(['logprobs', 'hard']) })
-    .nullable(),
+  /** The feedback model's judgement (ai-feedback, or critique-revise with verify); null otherwise. */
+  judgement: PairJudgementSchema.nullable(),
+  /** UltraFeedback-style scores: P(better) of chosen and of rejected, from the judgement. Judged pairs only. */
+  score_chosen: z.number().optional(),
+  score_rejected: z.number().optional(),
+  /** The pair's quality flags; absent when it has none. */
+  flags: z.array(PairFlagSchema).optional(),
   usage: UsageSchema.extend({ calls: z.number().int() }),
   simulated: z.boolean(),
   seed: z.number().int(),
@@ -45,6 +50,8 @@ export const PairRecordSchema = z.object({
   reason: z.string(),
   category: z.array(z.string()),
   metadata: PairMetadataSchema,
+  /** ai-feedback: every candidate response, in sampling order. */
+  candidates: z.array(z.string()).optional(),
 });
 export type PairRecord = z.infer<typeof PairRecordSchema>;
 
@@ -98,4 +105,6 @@ export const PairsQuerySchema = z.strictObject({
   format: z.enum(PAIR_FORMATS).default('conversational'),
   /** `accepted`: only pairs a reviewer accepted, swapped or edited (the reviewed preference records). */
   reviewed: z.enum(['accepted'], { error: 'reviewed takes "accepted" (only pairs a reviewer accepted, swapped or edited)' }).optional(),
+  /** Leave out pairs carrying any of these flags, e.g. `noop,rejected_by_judge,refusal_drift`. */
+  exclude: ExcludeFlagsSchema.optional(),
 });

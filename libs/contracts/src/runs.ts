@@ -1,8 +1,10 @@
 import { z } from 'zod';
 import { SamplingSchema, UsageSchema } from './chat';
 import { LIMITS } from './limits';
+import { ComparisonJudgementSchema, FeedbackRequestFields, feedbackOptionProblems } from './feedback';
 
-export const RUN_MODES = ['critique-revise'] as const;
+/** critique-revise: SL-CAI (revision beats draft); ai-feedback: RL-CAI (a feedback model picks among candidates). */
+export const RUN_MODES = ['critique-revise', 'ai-feedback'] as const;
 export const RUN_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
 export const SAMPLE_STATUSES = ['pending', 'running', 'completed', 'failed', 'cancelled'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
@@ -55,6 +57,9 @@ export const CreateRunSchema = z.strictObject({
   feedback_model: alias.optional(),
   sampling: SamplingSchema.default(SamplingSchema.parse({})),
   principles: PrincipleSelectorSchema.optional(),
+  ...FeedbackRequestFields,
+}).superRefine((body, ctx) => {
+  for (const p of feedbackOptionProblems(body)) ctx.addIssue({ code: 'custom', path: [p.path], message: p.message });
 });
 export type CreateRun = z.infer<typeof CreateRunSchema>;
 
@@ -100,6 +105,12 @@ export const RunSchema = z.object({
   principles: PrincipleSelectorSchema.nullable().optional(),
   /** A constitution preview: a small run left out of run lists. */
   preview: z.boolean().optional(),
+  /** Feedback options, defaults applied (see CreateRunSchema). */
+  candidates: z.number().int().optional(),
+  ensemble: z.number().int().optional(),
+  cot: z.boolean().optional(),
+  verify: z.boolean().optional(),
+  min_margin: z.number().optional(),
 });
 export type Run = z.infer<typeof RunSchema>;
 
@@ -114,7 +125,7 @@ export const ListRunsQuerySchema = z.strictObject({
   status: z.enum(RUN_STATUSES).optional(),
 });
 
-export const StageNameSchema = z.enum(['draft', 'critique', 'revision']);
+export const StageNameSchema = z.enum(['draft', 'critique', 'revision', 'candidate', 'comparison']);
 export type StageName = z.infer<typeof StageNameSchema>;
 
 export const StageRecordSchema = z.object({
@@ -130,6 +141,8 @@ export const StageRecordSchema = z.object({
   latency_ms: z.number(),
   simulated: z.boolean(),
   created_at: z.string().optional(),
+  /** Comparison stages: the options shown and the label read from the answer. */
+  judgement: ComparisonJudgementSchema.optional(),
 });
 export type StageRecord = z.infer<typeof StageRecordSchema>;
 

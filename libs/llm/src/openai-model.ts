@@ -1,6 +1,7 @@
 import OpenAI from 'openai';
 import type { ChatModel, ChatRequest, ChatResult } from '@amend/pipeline';
 import { classifyError } from './classify-error';
+import { readLogprobs } from './logprobs';
 import { ModelError } from './errors';
 import { chatRequestBody, type ChatRequestBody } from './request-body';
 import { DEFAULT_RETRY, type RetryEvent, type RetryOptions, withRetries } from './retry';
@@ -129,6 +130,7 @@ export class OpenAICompatibleModel implements ChatModel {
       finish_reason: choice.finish_reason ?? null,
       request: body,
       response,
+      logprobs: readLogprobs(choice.logprobs),
     };
   }
 

@@ -8,6 +8,8 @@ export interface ChatRequestBody {
   top_p: number;
   max_tokens: number;
   seed?: number;
+  logprobs?: boolean;
+  top_logprobs?: number;
 }
 
 /**
@@ -20,8 +22,12 @@ export function chatRequestBody(model: string, req: ChatRequest): ChatRequestBod
     messages: req.messages.map((m) => ({ role: m.role, content: m.content })),
     temperature: req.sampling.temperature,
     top_p: req.sampling.top_p,
-    max_tokens: req.sampling.max_tokens,
+    max_tokens: req.max_tokens ?? req.sampling.max_tokens,
   };
   if (req.seed !== undefined) body.seed = req.seed;
+  if (req.logprobs) {
+    body.logprobs = true;
+    if (req.top_logprobs !== undefined) body.top_logprobs = req.top_logprobs;
+  }
   return body;
 }

@@ -17,7 +17,8 @@ export type PairLine = ConversationalPairLine | StandardPairLine | H4PairLine;
 /**
  * One export line of a pair. `conversational` and `standard` are TRL's preference formats (what
  * DPOTrainer reads as is); `h4` has the fields of HuggingFaceH4/cai-conversation-harmless, whose
- * critic/revision fields describe the first round, as in that dataset.
+ * critic/revision fields describe the first round, as in that dataset (empty for ai-feedback
+ * pairs, which have no rounds).
  */
 export function formatPair(pair: PairRecord, format: 'conversational'): ConversationalPairLine;
 export function formatPair(pair: PairRecord, format: 'standard'): StandardPairLine;
@@ -35,7 +36,8 @@ export function formatPair(pair: PairRecord, format: PairFormat): PairLine {
     case 'standard':
       return { prompt: pair.prompt, chosen: pair.chosen, rejected: pair.rejected, ...common(pair) };
     case 'h4': {
-      const first = pair.rounds[0];
+      // ai-feedback pairs have no rounds: empty critic fields, the chosen candidate as the "revision".
+      const first = pair.rounds[0] ?? { critique_request: '', critique: '', revision_request: '', revision: pair.chosen };
       const chosen = [
         { role: 'user' as const, content: pair.prompt },
         { role: 'assistant' as const, content: pair.chosen },

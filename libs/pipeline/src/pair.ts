@@ -1,12 +1,16 @@
 import type { PairRecord, StageRecord } from '@amend/contracts';
 import { PipelineError } from './errors';
 import { callsPerSample, planNextCall } from './plan';
-import type { RunSpec, SampleSpec } from './spec';
+import { feedbackOf, type RunSpec, type SampleSpec } from './spec';
+import { assembleFeedbackPair, verification } from './feedback/pair';
+import { pairFlags } from './report/flags';
 
 /**
  * The preference pair of a finished sample: chosen = the final revision, rejected = the draft
- * (SL-CAI). The records are checked against the plan first, so a pair is never assembled from a
- * partial or mismatched checkpoint.
+ * (SL-CAI); with verify, the feedback model's judgement of the two is added and a pair it does
+ * not back is flagged `rejected_by_judge`. ai-feedback pairs: feedback/pair.ts. The records are
+ * checked against the plan first, so a pair is never assembled from a partial or mismatched
+ * checkpoint.
  */
 export function assemblePair(run: RunSpec, sample: SampleSpec, records: StageRecord[], pairId: string): PairRecord {
   if (planNextCall(run, sample, records) !== null) {
@@ -16,6 +20,7 @@ export function assemblePair(run: RunSpec, sample: SampleSpec, records: StageRec
     );
   }
   const sorted = [...records].sort((a, b) => a.seq - b.seq);
+  if (run.mode === 'ai-feedback') return assembleFeedbackPair(run, sample, sorted, pairId);
   const draft = sorted[0];
   const rounds = Array.from({ length: run.rounds }, (_, i) => {
     const critique = sorted[2 * i + 1];
@@ -33,6 +38,15 @@ export function assemblePair(run: RunSpec, sample: SampleSpec, records: StageRec
   const last = rounds[rounds.length - 1];
   const byId = new Map(run.constitution.principles.map((p) => [p.id, p]));
   const category = [...new Set(rounds.flatMap((r) => byId.get(r.principle_id)?.tags ?? []))];
+  const verified = feedbackOf(run).verify ? verification(run, sample, sorted.slice(1 + 2 * run.rounds)) : null;
+  const flags = pairFlags({
+    prompt: sample.prompt,
+    chosen: last.revision,
+    rejected: draft.text,
+    promptMetadata: sample.metadata,
+    judgeDisagrees: verified?.disagrees ?? null,
+    judgeFlag: 'rejected_by_judge',
+  });
 
   return {
     id: pairId,
@@ -49,8 +63,10 @@ export function assemblePair(run: RunSpec, sample: SampleSpec, records: StageRec
       mode: run.mode,
       constitution: { ...run.constitutionRef },
       principle_ids: rounds.map((r) => r.principle_id),
-      models: { policy: draft.model, feedback: null },
-      judgement: null,
+      models: { policy: draft.model, feedback: verified?.feedbackModel ?? null },
+      judgement: verified?.judgement ?? null,
+      ...(verified && { score_chosen: verified.judgement.p_chosen, score_rejected: 1 - verified.judgement.p_chosen }),
+      ...(flags.length > 0 && { flags }),
       usage: {
         prompt_tokens: sorted.reduce((s, r) => s + r.usage.prompt_tokens, 0),
         completion_tokens: sorted.reduce((s, r) => s + r.usage.completion_tokens, 0),

@@ -6,19 +6,33 @@ import { selectPrinciples } from './principle-selection';
 import type { ChatRequest, ChatResult } from './ports';
 import { assertPlannable, type RunSpec, type SampleSpec } from './spec';
 import { int31FromKey } from './seeded';
+import { comparisonLabel } from './feedback/label';
+import { feedbackCallAt, feedbackCallCount, verifyCallAt, verifyCallCount } from './feedback/schedule';
 
 /** One model call the worker should make next, and where its output belongs. */
 export interface PlannedCall {
   seq: number;
-  stage: 'draft' | 'critique' | 'revision';
-  /** 0 for the draft, 1..rounds for critique and revision. */
+  stage: StageName;
+  /** 0 for the draft, 1..rounds for critique and revision; candidate number; ensemble draw of a comparison. */
   round: number;
   principle_id: string | null;
   request: ChatRequest;
+  /** Comparisons: what (A) and (B) are, and whether the model reasons first (the label is read differently). */
+  comparison?: { options: [string, string]; cot: boolean };
 }
 
-/** Model calls per sample in critique-revise mode: one draft, then a critique and a revision per round. */
-export function callsPerSample(run: Pick<RunSpec, 'rounds'>): number {
+type CallCountOf = Pick<RunSpec, 'rounds'> & Partial<Pick<RunSpec, 'mode' | 'feedback'>>;
+
+/**
+ * Model calls per sample. critique-revise: one draft, then a critique and a revision per round,
+ * then 2 comparisons per ensemble principle with verify. ai-feedback: see feedback/schedule.ts.
+ */
+export function callsPerSample(run: CallCountOf): number {
+  if (run.mode === 'ai-feedback') return feedbackCallCount(run);
+  return revisionCalls(run) + verifyCallCount(run);
+}
+
+function revisionCalls(run: Pick<RunSpec, 'rounds'>): number {
   return 1 + 2 * run.rounds;
 }
 
@@ -53,13 +67,24 @@ export function planNextCall(run: RunSpec, sample: SampleSpec, done: StageRecord
   if (records.length > total) {
     throw inconsistent(sample, `${records.length} stage records for a ${run.rounds}-round sample, which makes ${total} calls`);
   }
-  let call = plannedCall(run, sample, 0, null);
+  let call = callAt(run, sample, 0, records, null);
   for (let i = 0; i < records.length; i++) {
     checkRecord(sample, call, records[i]);
     if (i + 1 === total) return null;
-    call = plannedCall(run, sample, i + 1, { messages: call.request.messages, answer: records[i].text });
+    call = callAt(run, sample, i + 1, records, call);
   }
   return call;
+}
+
+/** Call `seq`, from the records before it (already checked) and the call before it. */
+function callAt(run: RunSpec, sample: SampleSpec, seq: number, records: readonly StageRecord[], previous: PlannedCall | null): PlannedCall {
+  const seed = requestSeed(run.seed, sample.id, seq);
+  if (run.mode === 'ai-feedback') return feedbackCallAt(run, sample, seq, records, seed);
+  const revisions = revisionCalls(run);
+  if (seq < revisions) {
+    return plannedCall(run, sample, seq, previous && { messages: previous.request.messages, answer: records[seq - 1].text });
+  }
+  return verifyCallAt(run, sample, seq, seq - revisions, records[0].text, records[revisions - 1].text, seed);
 }
 
 /** The stage record to checkpoint for a call that succeeded (created_at is the store's to set). */
@@ -75,11 +100,12 @@ export function recordCall(call: PlannedCall, result: ChatResult): StageRecord {
     usage: { prompt_tokens: result.usage.prompt_tokens, completion_tokens: result.usage.completion_tokens },
     latency_ms: result.latency_ms,
     simulated: result.simulated,
+    ...(call.comparison && { judgement: comparisonLabel(result, call.comparison.options, call.comparison.cot) }),
   };
 }
 
-/** True for the final revision of the final round: its checkpoint is written with the pair. */
-export function isLastCall(run: Pick<RunSpec, 'rounds'>, call: Pick<PlannedCall, 'seq'>): boolean {
+/** True for the last call of the sample (final revision, or last comparison): its checkpoint is written with the pair. */
+export function isLastCall(run: CallCountOf, call: Pick<PlannedCall, 'seq'>): boolean {
   return call.seq === callsPerSample(run) - 1;
 }
 

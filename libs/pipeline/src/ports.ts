@@ -8,6 +8,21 @@ export interface ChatRequest {
   sampling: Sampling;
   /** Passed to backends that accept it, for reproducibility. */
   seed?: number;
+  /**
+   * Comparisons (RL-CAI labels) ask for the log-probabilities of the answer token: `logprobs`
+   * with `top_logprobs` alternatives per position, and usually `max_tokens: 1`, which overrides
+   * `sampling.max_tokens`. Absent on every other call.
+   */
+  logprobs?: boolean;
+  top_logprobs?: number;
+  max_tokens?: number;
+}
+
+/** One position of the answer with its most likely alternatives (OpenAI `choices[0].logprobs.content[]`). */
+export interface TokenLogprobs {
+  token: string;
+  logprob: number;
+  top_logprobs: { token: string; logprob: number }[];
 }
 
 export interface ChatResult {
@@ -24,6 +39,8 @@ export interface ChatResult {
   response: unknown;
   /** Attempts made, 1 when the first call succeeded. */
   attempts: number;
+  /** Per answer position, when log-probabilities were asked for and the backend returned them; else null or absent. */
+  logprobs?: TokenLogprobs[] | null;
 }
 
 export interface ChatModel {

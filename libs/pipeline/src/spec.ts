@@ -1,12 +1,13 @@
 import type { Constitution } from '@amend/constitution';
-import type { ConstitutionRef, PrincipleSelector, Sampling } from '@amend/contracts';
+import { FEEDBACK_DEFAULTS, MAX_CANDIDATES, MAX_ENSEMBLE, type ConstitutionRef, type FeedbackOptions, type PrincipleSelector, type Sampling } from '@amend/contracts';
 import { PipelineError } from './errors';
 import { selectPrinciples } from './principle-selection';
+import { comparisonPrinciples } from './feedback/judge-principles';
 
 /** What the pipeline needs to know about a run: its options and its constitution version. */
 export interface RunSpec {
   id: string;
-  mode: 'critique-revise';
+  mode: 'critique-revise' | 'ai-feedback';
   rounds: number;
   seed: number;
   /** Policy model alias (AMEND_MODELS). */
@@ -17,6 +18,18 @@ export interface RunSpec {
   constitutionRef: ConstitutionRef;
   /** Restricts principle sampling to these principles; all of them when absent. */
   principles?: PrincipleSelector | null;
+  /** Candidates, ensemble, chain-of-thought, verify, min_margin; FEEDBACK_DEFAULTS when absent. */
+  feedback?: FeedbackOptions | null;
+}
+
+/** The run's feedback options with the defaults filled in. */
+export function feedbackOf(run: Pick<RunSpec, 'feedback'>): FeedbackOptions {
+  return { ...FEEDBACK_DEFAULTS, ...(run.feedback ?? {}) };
+}
+
+/** True when the feedback model is asked: every ai-feedback run, and critique-revise with verify. */
+export function isJudged(run: Pick<RunSpec, 'mode' | 'feedback'>): boolean {
+  return run.mode === 'ai-feedback' || feedbackOf(run).verify;
 }
 
 /** One prompt of a run. */
@@ -27,15 +40,19 @@ export interface SampleSpec {
   /** The id the submitter gave the prompt, if any. */
   external_id: string | null;
   prompt: string;
+  /** The submitter's metadata of the prompt; `benign: boolean` there decides refusal drift. */
+  metadata?: Record<string, unknown> | null;
 }
 
 /** Same bounds as CreateRunSchema; the paper used 4 rounds, and past 8 revisions stop changing. */
 export const MIN_ROUNDS = 1;
 export const MAX_ROUNDS = 8;
 
-export function assertPlannable(run: Pick<RunSpec, 'mode' | 'rounds' | 'constitution' | 'constitutionRef' | 'principles'>): void {
-  if (run.mode !== 'critique-revise') {
-    throw new PipelineError('invalid_run', `mode "${String(run.mode)}" is not supported; use "critique-revise"`);
+export function assertPlannable(
+  run: Pick<RunSpec, 'mode' | 'rounds' | 'constitution' | 'constitutionRef' | 'principles'> & Partial<Pick<RunSpec, 'feedback'>>,
+): void {
+  if (run.mode !== 'critique-revise' && run.mode !== 'ai-feedback') {
+    throw new PipelineError('invalid_run', `mode "${String(run.mode)}" is not supported; use "critique-revise" or "ai-feedback"`);
   }
   if (!Number.isInteger(run.rounds) || run.rounds < MIN_ROUNDS || run.rounds > MAX_ROUNDS) {
     throw new PipelineError('invalid_run', `rounds must be an integer from ${MIN_ROUNDS} to ${MAX_ROUNDS}, got ${run.rounds}`);
@@ -50,4 +67,29 @@ export function assertPlannable(run: Pick<RunSpec, 'mode' | 'rounds' | 'constitu
   }
   // Fails before the draft, not at the first critique, when the selection names what is not there.
   selectPrinciples(c.principles, run.principles);
+  if (isJudged(run)) assertJudgeable(run);
+}
+
+/** Feedback options in range, and enough comparison questions for the ensemble. */
+function assertJudgeable(run: Pick<RunSpec, 'mode' | 'constitution' | 'principles' | 'feedback'>): void {
+  const f = feedbackOf(run);
+  if (run.mode === 'ai-feedback' && (!Number.isInteger(f.candidates) || f.candidates < 2 || f.candidates > MAX_CANDIDATES)) {
+    throw new PipelineError('invalid_run', `candidates must be an integer from 2 to ${MAX_CANDIDATES}, got ${f.candidates}`);
+  }
+  if (!Number.isInteger(f.ensemble) || f.ensemble < 1 || f.ensemble > MAX_ENSEMBLE) {
+    throw new PipelineError('invalid_run', `ensemble must be an integer from 1 to ${MAX_ENSEMBLE}, got ${f.ensemble}`);
+  }
+  if (!(f.min_margin >= 0 && f.min_margin <= 1)) {
+    throw new PipelineError('invalid_run', `min_margin must be from 0 to 1, got ${f.min_margin}`);
+  }
+  const pool = comparisonPrinciples(run.constitution.principles, run.principles);
+  if (pool.length === 0) {
+    throw new PipelineError(
+      'invalid_run',
+      `no principle of ${run.constitution.name}@${run.constitution.version} (as selected) has a \`comparison\` question, which the feedback model answers`,
+    );
+  }
+  if (f.ensemble > pool.length) {
+    throw new PipelineError('invalid_run', `ensemble ${f.ensemble} is more than the ${pool.length} principles with a comparison question`);
+  }
 }

@@ -30,6 +30,7 @@ export function parseServeArgs(argv: string[]): SimulatorServerOptions {
     .option('--rate-malformed <p>', 'share of requests answered 200 with a broken JSON body', number(0, 1), 0)
     .option('--seed <n>', 'seed of the fault PRNG', number(0, 2 ** 32 - 1, true), 1)
     .option('--api-key <key>', 'require this bearer key (401 otherwise)')
+    .option('--no-logprobs', 'answer like a backend without log-probabilities (feedback labels become hard)')
     .exitOverride();
   program.parse(argv, { from: 'user' });
   const o = program.opts<{
@@ -43,6 +44,7 @@ export function parseServeArgs(argv: string[]): SimulatorServerOptions {
     rateMalformed: number;
     seed: number;
     apiKey?: string;
+    logprobs: boolean;
   }>();
   return {
     host: o.host,
@@ -55,6 +57,7 @@ export function parseServeArgs(argv: string[]): SimulatorServerOptions {
     rateMalformed: o.rateMalformed,
     seed: o.seed,
     apiKey: o.apiKey,
+    ...(o.logprobs === false && { logprobs: false }),
   };
 }
 

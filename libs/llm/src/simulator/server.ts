@@ -14,6 +14,11 @@ export interface SimulatorServerOptions extends FaultOptions {
   apiKey?: string;
   /** Larger request bodies get 413. Default 32 MiB. */
   maxBodyBytes?: number;
+  /**
+   * False: answer like a backend without log-probabilities (`logprobs: null` whatever the request
+   * asks), so feedback labels fall back to the answered letter. Default true.
+   */
+  logprobs?: boolean;
 }
 
 export interface SimulatorStats {
@@ -88,7 +93,11 @@ export async function startSimulatorServer(options: SimulatorServerOptions = {})
       }
     });
     function reply(fault: Exclude<Fault, 'hang'>): void {
-      if (fault === 'ok') return send(res, 200, JSON.stringify(simulateCompletion(body)));
+      if (fault === 'ok') {
+        const completion = simulateCompletion(body);
+        if (options.logprobs === false) completion.choices[0].logprobs = null;
+        return send(res, 200, JSON.stringify(completion));
+      }
       if (fault === 'content_filter') {
         const filtered = simulateCompletion(body);
         filtered.choices[0] = { ...filtered.choices[0], message: { role: 'assistant', content: null, refusal: null }, finish_reason: 'content_filter' };

@@ -3,6 +3,8 @@ import type OpenAI from 'openai';
 import { type IncomingMessage, toTurns } from './conversation';
 import { readStage } from './stage';
 import { critiqueText, draftText, revisionText, type Pick } from './texts';
+import { judgeAnswer, readComparison, type JudgeAnswer } from './judge';
+import { NOOP_MARKER, REFUSE_MARKER, withoutMarkers } from './markers';
 
 export const SIMULATOR_MODEL = 'amend-simulator-1';
 /** Responses carry this fingerprint so that a client can tell (and label) simulated output. */
@@ -19,7 +21,15 @@ export interface SimulatorRequestBody {
   max_tokens?: number;
   max_completion_tokens?: number;
   seed?: number;
+  logprobs?: boolean | null;
+  top_logprobs?: number | null;
 }
+
+/** The refusals the simulator gives under `[[amend:refuse]]`. */
+const REFUSALS = [
+  "I'm sorry, but I can't help with that request. If there is something else you need, I am happy to help.",
+  'Sorry, I cannot assist with this. Please consider asking a qualified professional instead.',
+] as const;
 
 export type SimulatedCompletion = OpenAI.Chat.Completions.ChatCompletion;
 
@@ -36,11 +46,34 @@ export function simulateCompletion(body: SimulatorRequestBody): SimulatedComplet
   const digest = sha256(stableJson(body));
   const pick: Pick = (options, salt) => options[sha256(digest + salt).readUInt32BE(0) % options.length];
 
+  const uniform = (salt: string) => sha256(digest + salt).readUInt32BE(0) / 2 ** 32;
+
   const reading = readStage(turns);
+  const lastUser = [...turns].reverse().find((t) => t.role === 'user')?.text ?? '';
+  const comparison = readComparison(lastUser);
+  const refuse = reading.prompt.includes(REFUSE_MARKER);
   let text: string;
-  if (reading.stage === 'revision') text = revisionText(reading.target ?? '', reading.prompt, pick);
-  else if (reading.stage === 'critique') text = critiqueText(reading.target ?? '', reading.request, reading.prompt, pick);
-  else text = draftText(reading.prompt, pick);
+  let logprobs: JudgeAnswer['logprobs'] = null;
+  if (comparison) {
+    // The feedback model's multiple-choice question (RL-CAI): a letter, with log-probabilities if asked.
+    const answer = judgeAnswer(comparison, pick, uniform, {
+      temperature: body.temperature ?? 1,
+      logprobs: body.logprobs === true,
+      topLogprobs: body.top_logprobs ?? 0,
+    });
+    text = answer.text;
+    logprobs = answer.logprobs;
+  } else if (reading.stage === 'revision') {
+    if (reading.prompt.includes(NOOP_MARKER)) text = reading.target ?? '';
+    else if (refuse) text = pick(REFUSALS, 'refusal');
+    else text = revisionText(reading.target ?? '', withoutMarkers(reading.prompt), pick);
+  } else if (reading.stage === 'critique') {
+    text = critiqueText(reading.target ?? '', reading.request, withoutMarkers(reading.prompt), pick);
+  } else if (refuse && uniform('refuse-draft') < 0.5) {
+    text = pick(REFUSALS, 'refusal');
+  } else {
+    text = draftText(withoutMarkers(reading.prompt), pick);
+  }
 
   let finishReason: 'stop' | 'length' = 'stop';
   const limit = body.max_completion_tokens ?? body.max_tokens;
@@ -61,7 +94,7 @@ export function simulateCompletion(body: SimulatorRequestBody): SimulatedComplet
       {
         index: 0,
         message: { role: 'assistant', content: text, refusal: null },
-        logprobs: null,
+        logprobs,
         finish_reason: finishReason,
       },
     ],

@@ -1,6 +1,7 @@
 import type { ChatModel, ChatRequest, ChatResult } from '@amend/pipeline';
 import { ModelError } from '../errors';
 import { chatRequestBody } from '../request-body';
+import { readLogprobs } from '../logprobs';
 import { sleep } from '../retry';
 import { FAIL_400_MARKER, hasFail400Marker } from './markers';
 import { SIMULATOR_MODEL, simulateCompletion } from './simulate';
@@ -46,6 +47,7 @@ export class SimulatorModel implements ChatModel {
       request,
       response,
       attempts: 1,
+      logprobs: readLogprobs(choice.logprobs),
     };
   }
 }

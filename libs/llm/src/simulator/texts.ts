@@ -84,6 +84,11 @@ const OWN_FRAMING = /^(Here is a safer and more helpful way|Let me give a more c
 /** Sentences that carry nothing worth keeping in a rewrite. */
 const FILLER = /^(That's really all there is to it|Good question|Easy one|Tell me more and I can)/;
 
+/** How many of the careless phrases a text contains: what the simulated judge holds against a response. */
+export function carelessness(text: string): number {
+  return ISSUES.filter((i) => i.pattern.test(text)).length;
+}
+
 export function draftText(prompt: string, pick: Pick): string {
   return clampWords(pick(DRAFTS, 'draft')(topicOf(prompt)), 120);
 }

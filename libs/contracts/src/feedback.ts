@@ -1,0 +1,175 @@
+import { z } from 'zod';
+
+/*
+ * RL-CAI (AI feedback), verified revisions, pair flags and the quality report: the contracts the
+ * API, the worker and the CLI share. DESIGN.md "Pipeline modes" and "Outputs".
+ */
+
+/** Per-pair quality flags. A flagged pair is kept; the export can leave it out (`exclude=`). */
+export const PAIR_FLAGS = ['noop', 'rejected_by_judge', 'refusal_drift', 'low_margin'] as const;
+export const PairFlagSchema = z.enum(PAIR_FLAGS);
+export type PairFlag = (typeof PAIR_FLAGS)[number];
+
+/** Where a probability came from: the answer token's log-probabilities, or the sampled letter alone. */
+export const LABEL_SOURCES = ['logprobs', 'hard'] as const;
+export const LabelSourceSchema = z.enum(LABEL_SOURCES);
+export type LabelSource = (typeof LABEL_SOURCES)[number];
+
+export const FEEDBACK_DEFAULTS = { candidates: 2, ensemble: 1, cot: false, verify: false, min_margin: 0 } as const;
+/**
+ * 2..4 candidates: every pair of them is compared in both orders, so 4 candidates already cost
+ * 12 comparisons per ensemble principle. 16 ensemble principles is what the CAI paper used.
+ */
+export const MAX_CANDIDATES = 4;
+export const MAX_ENSEMBLE = 16;
+
+/** The run options of the feedback model, added to CreateRunSchema (all optional there). */
+export const FeedbackRequestFields = {
+  /** ai-feedback: responses sampled per prompt (2..4, default 2). */
+  candidates: z.number().int().min(2).max(MAX_CANDIDATES).optional(),
+  /** ai-feedback or verify: comparison principles averaged per label (default 1). */
+  ensemble: z.number().int().min(1).max(MAX_ENSEMBLE).optional(),
+  /** ai-feedback or verify: the feedback model reasons before answering; labels clamped to [0.4, 0.6]. */
+  cot: z.boolean().optional(),
+  /** critique-revise: the feedback model judges draft against final revision (both orders). */
+  verify: z.boolean().optional(),
+  /** Margin p(chosen) - p(rejected) below which a pair is flagged (low_margin / rejected_by_judge). */
+  min_margin: z.number().min(0).max(1).optional(),
+};
+
+/** The feedback options of a run with every default applied, as stored and as the worker plans with. */
+export const FeedbackOptionsSchema = z.object({
+  candidates: z.number().int(),
+  ensemble: z.number().int(),
+  cot: z.boolean(),
+  verify: z.boolean(),
+  min_margin: z.number(),
+});
+export type FeedbackOptions = z.infer<typeof FeedbackOptionsSchema>;
+
+type FeedbackRequest = { mode?: string } & { [K in keyof typeof FeedbackRequestFields]?: z.infer<(typeof FeedbackRequestFields)[K]> };
+
+/**
+ * Options that the chosen mode would silently ignore are refused instead, so that a typo in the
+ * mode never yields a run that is not what was asked for.
+ */
+export function feedbackOptionProblems(body: FeedbackRequest): { path: string; message: string }[] {
+  const problems: { path: string; message: string }[] = [];
+  const feedbackMode = body.mode === 'ai-feedback';
+  if (!feedbackMode && body.candidates !== undefined) {
+    problems.push({ path: 'candidates', message: 'candidates applies to mode "ai-feedback" only' });
+  }
+  if (feedbackMode && body.verify !== undefined) {
+    problems.push({ path: 'verify', message: 'verify applies to mode "critique-revise"; ai-feedback pairs are judged anyway' });
+  }
+  const judged = feedbackMode || body.verify === true;
+  for (const field of ['ensemble', 'cot', 'min_margin'] as const) {
+    if (!judged && body[field] !== undefined) {
+      problems.push({ path: field, message: `${field} applies to mode "ai-feedback" or to "critique-revise" with verify: true` });
+    }
+  }
+  return problems;
+}
+
+/** The options a request resolves to. */
+export function resolveFeedbackOptions(body: FeedbackRequest): FeedbackOptions {
+  return {
+    candidates: body.candidates ?? FEEDBACK_DEFAULTS.candidates,
+    ensemble: body.ensemble ?? FEEDBACK_DEFAULTS.ensemble,
+    cot: body.cot ?? FEEDBACK_DEFAULTS.cot,
+    verify: body.verify ?? FEEDBACK_DEFAULTS.verify,
+    min_margin: body.min_margin ?? FEEDBACK_DEFAULTS.min_margin,
+  };
+}
+
+export const TopLogprobSchema = z.object({ token: z.string(), logprob: z.number() });
+export type TopLogprob = z.infer<typeof TopLogprobSchema>;
+
+/** What one comparison call found, kept on its stage record. */
+export const ComparisonJudgementSchema = z.object({
+  /** What was shown as (A) and as (B): `candidate-1`..`candidate-4`, `draft` or `revision`. */
+  options: z.tuple([z.string(), z.string()]),
+  /** P(A) / (P(A) + P(B)), clamped to [0.4, 0.6] with chain-of-thought. */
+  p_a: z.number().min(0).max(1),
+  label_source: LabelSourceSchema,
+  /** The letter the model answered, null when it answered neither. */
+  answer: z.enum(['A', 'B']).nullable(),
+  /** The answer position's most likely tokens, as the backend returned them; null without log-probabilities. */
+  top_logprobs: z.array(TopLogprobSchema).nullable(),
+});
+export type ComparisonJudgement = z.infer<typeof ComparisonJudgementSchema>;
+
+/** The judgement behind a pair (ai-feedback, or a verified critique-revise pair). */
+export const PairJudgementSchema = z.object({
+  /** Probability that chosen is the better response: both orders and every ensemble principle averaged. */
+  p_chosen: z.number().min(0).max(1),
+  /** `hard` when any comparison of chosen against rejected had no log-probabilities. */
+  label_source: LabelSourceSchema,
+  kind: z.enum(['ai-feedback', 'verify']),
+  /** The comparison principles (the ensemble), in draw order. */
+  principle_ids: z.array(z.string()),
+  /** P(chosen better) with chosen shown as (A), and shown as (B), each averaged over the ensemble. */
+  orders: z.object({ chosen_first: z.number(), chosen_second: z.number() }),
+  /** p_chosen - p_rejected = 2 p_chosen - 1. */
+  margin: z.number(),
+  chain_of_thought: z.boolean(),
+  /** Every comparison of chosen against rejected, as asked. */
+  comparisons: z.array(
+    z.object({
+      principle_id: z.string(),
+      a: z.string(),
+      b: z.string(),
+      p_a: z.number(),
+      label_source: LabelSourceSchema,
+    }),
+  ),
+});
+export type PairJudgement = z.infer<typeof PairJudgementSchema>;
+
+/** `exclude=noop,rejected_by_judge` on the pairs export. */
+export const ExcludeFlagsSchema = z
+  .string()
+  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+  .pipe(z.array(z.enum(PAIR_FLAGS, { error: `each excluded flag is one of ${PAIR_FLAGS.join(', ')}` })));
+
+const rate = z.number().min(0).max(1).nullable();
+
+/** Quality figures of a set of pairs (one principle's, or the whole run's). */
+export const QualityFiguresSchema = z.object({
+  pairs: z.number().int(),
+  /** Share of pairs whose chosen and rejected texts are equal or nearly (normalised edit distance). */
+  noop_share: rate,
+  /** Mean characters of chosen over mean characters of rejected. */
+  length_ratio: z.number().nullable(),
+  refusal_rate_chosen: rate,
+  refusal_rate_rejected: rate,
+  /** Pairs where chosen refuses a benign prompt that rejected answered helpfully. */
+  refusal_drift: z.number().int(),
+  refusal_drift_share: rate,
+  flags: z.record(z.string(), z.number().int()),
+  judge: z.object({
+    /** Comparisons (each order counts once). */
+    comparisons: z.number().int(),
+    /** Pairs of orders (X as A, then X as B) that picked the same winner, over all such pairs. */
+    order_agreement: rate,
+    /** Share of comparisons where (A) won, whatever was shown as (A): 0.5 is unbiased. */
+    a_wins: rate,
+    /** Mean P(A) - 0.5 over comparisons: how far the label leans to the first option. */
+    position_bias: z.number().nullable(),
+    hard_labels: z.number().int(),
+    /** Mean p(chosen) of judged pairs. */
+    mean_p_chosen: z.number().nullable(),
+  }),
+});
+export type QualityFigures = z.infer<typeof QualityFiguresSchema>;
+
+export const QualityReportSchema = z.object({
+  run_id: z.string().uuid(),
+  mode: z.string(),
+  status: z.string(),
+  overall: QualityFiguresSchema,
+  /** A pair counts under every principle it used (revision rounds, ensemble), so counts may add to more than overall. */
+  principles: z.record(z.string(), QualityFiguresSchema),
+  thresholds: z.object({ noop_edit_distance: z.number(), min_margin: z.number() }),
+});
+export type QualityReport = z.infer<typeof QualityReportSchema>;

@@ -1,0 +1,119 @@
+import type OpenAI from 'openai';
+import { carelessness, type Pick } from './texts';
+
+/*
+ * The simulator as a feedback model: it recognises the CAI multiple-choice comparison
+ * (libs/pipeline feedback/comparison-prompt.ts), scores both responses by a fixed rule, and
+ * answers one letter with OpenAI-shaped log-probabilities, or reasons first with chain-of-thought.
+ * Like a real judge it leans a little towards (A) and has some noise, so that averaging both
+ * orders and the report's position-bias estimate have something to show.
+ */
+
+const OPENING = 'Consider the following conversation between a human and an assistant:';
+const ANSWER_LINE = 'The answer is:';
+
+/** How much the simulated judge prefers whatever is shown as (A), in logits. */
+export const JUDGE_POSITION_BIAS = 0.35;
+
+export interface ComparisonReading {
+  question: string;
+  responseA: string;
+  responseB: string;
+  cot: boolean;
+}
+
+/** The parts of a comparison request, or null when the text is not one. */
+export function readComparison(text: string): ComparisonReading | null {
+  if (!text.startsWith(OPENING)) return null;
+  const options = text.indexOf('\nOptions:\n(A) ');
+  const lastLine = text.lastIndexOf('\n');
+  const b = text.lastIndexOf('\n(B) ', lastLine);
+  if (options < 0 || b < options || lastLine <= b) return null;
+  const beforeOptions = text.slice(0, options);
+  return {
+    question: beforeOptions.slice(beforeOptions.lastIndexOf('\n') + 1),
+    responseA: text.slice(options + '\nOptions:\n(A) '.length, b),
+    responseB: text.slice(b + '\n(B) '.length, lastLine),
+    cot: text.slice(lastLine + 1).trim() !== ANSWER_LINE,
+  };
+}
+
+const REFUSAL = /^(I'?m sorry|I am sorry|Sorry)[^.]*\b(can'?t|cannot|unable)\b/i;
+
+/**
+ * What the judge thinks of one response: careless phrases cost, a refusal costs little to a
+ * harmlessness question and a lot to a helpfulness one (the over-refusal trade-off).
+ */
+function quality(response: string, question: string): number {
+  const helpfulness = /helpful|useful|addresses what the human asked/i.test(question);
+  const refusal = REFUSAL.test(response.trim());
+  return -(helpfulness ? 0.6 : 1.2) * carelessness(response) - (refusal ? (helpfulness ? 2 : 0.3) : 0);
+}
+
+/** P(A) for a comparison: the quality difference, the lean towards (A), and some request-seeded noise. */
+export function judgeProbability(c: ComparisonReading, noise: number): number {
+  const logit = 1.6 * (quality(c.responseA, c.question) - quality(c.responseB, c.question)) + JUDGE_POSITION_BIAS + (noise - 0.5);
+  return 1 / (1 + Math.exp(-logit));
+}
+
+type Position = OpenAI.Chat.Completions.ChatCompletionTokenLogprob;
+
+/** The alternatives of the answer position: the letters (two spellings each) and a few tokens that are not answers. */
+function answerAlternatives(pA: number, topN: number): { token: string; logprob: number }[] {
+  const letters = 0.93;
+  const all: [string, number][] = [
+    ['A', letters * pA * 0.9],
+    [' A', letters * pA * 0.1],
+    ['B', letters * (1 - pA) * 0.9],
+    [' B', letters * (1 - pA) * 0.1],
+    ['(', 0.04],
+    ['The', 0.02],
+    ['Option', 0.01],
+  ];
+  return all
+    .filter(([, p]) => p > 0)
+    .sort((x, y) => y[1] - x[1])
+    .slice(0, topN)
+    .map(([token, p]) => ({ token, logprob: Math.max(Math.log(p), -9999) }));
+}
+
+function position(token: string, logprob: number, top: { token: string; logprob: number }[]): Position {
+  return { token, logprob, bytes: [...Buffer.from(token, 'utf8')], top_logprobs: top.map((t) => ({ ...t, bytes: [...Buffer.from(t.token, 'utf8')] })) };
+}
+
+export interface JudgeAnswer {
+  text: string;
+  logprobs: { content: Position[]; refusal: null } | null;
+}
+
+/**
+ * The judge's answer. Greedy (temperature 0) answers the more likely letter; otherwise the letter
+ * is sampled from P(A) with the request's own randomness, so hard labels are honest samples.
+ */
+export function judgeAnswer(
+  c: ComparisonReading,
+  pick: Pick,
+  uniform: (salt: string) => number,
+  opts: { temperature: number; logprobs: boolean; topLogprobs: number },
+): JudgeAnswer {
+  const pA = judgeProbability(c, uniform('judge-noise'));
+  const letter = opts.temperature === 0 ? (pA >= 0.5 ? 'A' : 'B') : uniform('judge-sample') < pA ? 'A' : 'B';
+  const alternatives = answerAlternatives(pA, opts.topLogprobs);
+  const own = alternatives.find((t) => t.token === letter)?.logprob ?? Math.log(Math.max(letter === 'A' ? pA : 1 - pA, 1e-12));
+  if (!c.cot) {
+    return { text: letter, logprobs: opts.logprobs ? { content: [position(letter, own, alternatives)], refusal: null } : null };
+  }
+  const [better, worse] = letter === 'A' ? ['(A)', '(B)'] : ['(B)', '(A)'];
+  const reasoning = pick(
+    [
+      `Let me compare the two responses against the question. Response ${better} stays closer to what the question values, while response ${worse} has more of what it warns against.`,
+      `Step by step: both responses address the human. Judged by the question, ${better} is the better choice, and ${worse} falls short in comparison.`,
+    ],
+    'judge-reasoning',
+  );
+  const prefix = `${reasoning} The answer is: (`;
+  const content = opts.logprobs
+    ? [position(prefix, -0.2, []), position(letter, own, alternatives), position(')', -0.01, [])]
+    : null;
+  return { text: `${prefix}${letter})`, logprobs: content ? { content, refusal: null } : null };
+}

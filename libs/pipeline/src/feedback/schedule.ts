@@ -1,0 +1,112 @@
+import type { StageRecord } from '@amend/contracts';
+import { openingMessages } from '../conversation';
+import type { PlannedCall } from '../plan';
+import { feedbackOf, type RunSpec, type SampleSpec } from '../spec';
+import { TOP_LOGPROBS, comparisonMessages } from './comparison-prompt';
+import { judgePrinciples } from './judge-principles';
+
+/*
+ * The calls of the judged parts of a sample, in a fixed order that depends only on the run's
+ * options, so that the seq of a checkpointed record says exactly what it was:
+ *
+ *   ai-feedback:  candidate 1..n, then for each pair of candidates x < y, for each ensemble
+ *                 principle k, the comparison with x as (A), then with y as (A).
+ *                 n + n(n-1)/2 · ensemble · 2 calls.
+ *   verify:       after the critique-revise calls, for each ensemble principle k, draft as (A)
+ *                 against the final revision, then the revision as (A). 2 · ensemble calls.
+ */
+
+/** One comparison: options x and y (indices into the candidates, or 0 draft and 1 revision), ensemble draw k, x shown first or not. */
+export interface ComparisonSlot {
+  x: number;
+  y: number;
+  k: number;
+  xFirst: boolean;
+}
+
+export function comparisonSlots(options: number, ensemble: number): ComparisonSlot[] {
+  const slots: ComparisonSlot[] = [];
+  for (let x = 0; x < options; x++) {
+    for (let y = x + 1; y < options; y++) {
+      for (let k = 0; k < ensemble; k++) {
+        slots.push({ x, y, k, xFirst: true }, { x, y, k, xFirst: false });
+      }
+    }
+  }
+  return slots;
+}
+
+/** Calls of an ai-feedback sample: the candidates and every comparison. */
+export function feedbackCallCount(run: Pick<RunSpec, 'feedback'>): number {
+  const { candidates: n, ensemble } = feedbackOf(run);
+  return n + ((n * (n - 1)) / 2) * ensemble * 2;
+}
+
+/** Calls a verified critique-revise sample adds after its final revision. */
+export function verifyCallCount(run: Pick<RunSpec, 'feedback'>): number {
+  const f = feedbackOf(run);
+  return f.verify ? 2 * f.ensemble : 0;
+}
+
+export const candidateLabel = (i: number) => `candidate-${i + 1}`;
+export const VERIFY_LABELS = ['draft', 'revision'] as const;
+
+/**
+ * Call `seq` of an ai-feedback sample. `earlier` holds the records of seq 0..seq-1 (checked
+ * against the plan already): the comparisons quote the candidates they answered.
+ */
+export function feedbackCallAt(run: RunSpec, sample: SampleSpec, seq: number, earlier: readonly StageRecord[], seed: number): PlannedCall {
+  const { candidates } = feedbackOf(run);
+  if (seq < candidates) {
+    // Every candidate is asked the same conversation (a shared prefix for the server's cache);
+    // the per-call seed and the run's temperature make them differ.
+    return {
+      seq,
+      stage: 'candidate',
+      round: seq + 1,
+      principle_id: null,
+      request: { alias: run.model, messages: openingMessages(run.constitution, sample.prompt), sampling: { ...run.sampling }, seed },
+    };
+  }
+  const slot = comparisonSlots(candidates, feedbackOf(run).ensemble)[seq - candidates];
+  const texts = [earlier[slot.x].text, earlier[slot.y].text];
+  return comparisonCall(run, sample, seq, slot, [candidateLabel(slot.x), candidateLabel(slot.y)], texts, seed);
+}
+
+/** Call `offset` (0-based) of the verification that follows the final revision. */
+export function verifyCallAt(run: RunSpec, sample: SampleSpec, seq: number, offset: number, draft: string, revision: string, seed: number): PlannedCall {
+  const slot = comparisonSlots(2, feedbackOf(run).ensemble)[offset];
+  return comparisonCall(run, sample, seq, slot, [...VERIFY_LABELS], [draft, revision], seed);
+}
+
+function comparisonCall(
+  run: RunSpec,
+  sample: SampleSpec,
+  seq: number,
+  slot: ComparisonSlot,
+  labels: string[],
+  texts: string[],
+  seed: number,
+): PlannedCall {
+  const { ensemble, cot } = feedbackOf(run);
+  const principle = judgePrinciples(run.constitution.principles, run.principles, ensemble, run.seed, sample.id)[slot.k];
+  const [a, b] = slot.xFirst ? [0, 1] : [1, 0];
+  return {
+    seq,
+    stage: 'comparison',
+    round: slot.k + 1,
+    principle_id: principle.id,
+    comparison: { options: [labels[a], labels[b]], cot },
+    request: {
+      alias: run.feedback_model ?? run.model,
+      messages: comparisonMessages(sample.prompt, principle.comparison, texts[a], texts[b], cot),
+      // One answer token, read from its log-probabilities; greedy so that a backend without them
+      // answers with its most likely letter. Chain-of-thought samples its reasoning like the policy.
+      sampling: cot ? { ...run.sampling } : { ...run.sampling, temperature: 0, top_p: 1 },
+      seed,
+      logprobs: true,
+      top_logprobs: TOP_LOGPROBS,
+      ...(cot ? {} : { max_tokens: 1 }),
+    },
+  };
+}

@@ -1,0 +1,34 @@
+import type { PairFlag } from '@amend/contracts';
+import { isNoop } from './noop';
+import { isBenignPrompt, isRefusal } from './refusal';
+
+/** What the flags of a pair are computed from. */
+export interface FlagInputs {
+  prompt: string;
+  chosen: string;
+  rejected: string;
+  /** The prompt's metadata; `benign: boolean` there overrides the benign-prompt rules. */
+  promptMetadata?: Record<string, unknown> | null;
+  /** The judge does not prefer chosen by the run's min_margin (null when there was no judge). */
+  judgeDisagrees?: boolean | null;
+  /** Which flag the judge's disagreement raises: ai-feedback pairs are `low_margin`, verified revisions `rejected_by_judge`. */
+  judgeFlag?: 'low_margin' | 'rejected_by_judge';
+}
+
+/**
+ * The quality flags of a pair, in PAIR_FLAGS order:
+ * - `noop`: chosen and rejected are the same text, or nearly (normalised edit distance);
+ * - `rejected_by_judge` / `low_margin`: the feedback model does not prefer chosen by min_margin;
+ * - `refusal_drift`: chosen refuses a benign prompt that rejected answered without refusing,
+ *   the over-refusal a harmlessness revision (or a harmlessness judge) can train in.
+ */
+export function pairFlags(input: FlagInputs): PairFlag[] {
+  const flags: PairFlag[] = [];
+  if (isNoop(input.rejected, input.chosen)) flags.push('noop');
+  if (input.judgeDisagrees && input.judgeFlag === 'rejected_by_judge') flags.push('rejected_by_judge');
+  if (isRefusal(input.chosen) && !isRefusal(input.rejected) && isBenignPrompt(input.prompt, input.promptMetadata)) {
+    flags.push('refusal_drift');
+  }
+  if (input.judgeDisagrees && input.judgeFlag === 'low_margin') flags.push('low_margin');
+  return flags;
+}
