@@ -1,8 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
+import {
+  AuditVerifier,
+  GLOBAL_CHAIN,
+  SEAL_EVENT,
+  asStoredJson,
+  buildSeal,
+  chainOf,
+  linkEvents,
+  type ChainedEvent,
+  type VerifyReport,
+} from '@amend/audit';
 import type { Database } from './schema';
 
-/** One audit event as the application hands it to the store; hashing and chaining come later. */
+/** One audit event as the application hands it to the store; the store chains and hashes it. */
 export interface AuditEventInput {
   run_id: string | null;
   sample_id: string | null;
@@ -11,44 +22,209 @@ export interface AuditEventInput {
   payload: unknown;
 }
 
-export async function insertAuditEvents(db: Kysely<Database> | Transaction<Database>, events: AuditEventInput[]): Promise<void> {
-  if (events.length === 0) return;
-  await db
-    .insertInto('audit_events')
-    .values(
-      events.map((e) => ({
+/** An event as stored: content, position in its chain, link and hash. */
+export interface StoredAuditEvent extends ChainedEvent {
+  id: string;
+}
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+const FINISHED = ['completed', 'failed', 'cancelled'];
+const ACTIVE_SAMPLE = ['pending', 'running'];
+/** Rows per round trip while streaming a run's events. */
+const PAGE = 1_000;
+
+/**
+ * Appends events to their chains inside the caller's transaction (or a new one), so an event
+ * commits with the state change it records. Each chain is locked before its head is read:
+ * a sample chain by the sample row (the worker already holds it), a run chain by the run row,
+ * the global chain by a transaction-scoped advisory lock. A unique (chain, seq) index backs the
+ * locks up: a fork fails instead of committing.
+ *
+ * An event that lands on a run already sealed (a sample that was mid-call when its run was
+ * cancelled) re-seals the run, so the last seal always covers every event.
+ */
+export async function insertAuditEvents(db: Db, events: AuditEventInput[]): Promise<StoredAuditEvent[]> {
+  if (events.length === 0) return [];
+  if (!db.isTransaction) return db.transaction().execute((tx) => insertAuditEvents(tx, events));
+  const tx = db as Transaction<Database>;
+  const byChain = new Map<string, AuditEventInput[]>();
+  for (const e of events) {
+    const chain = chainOf(e);
+    byChain.set(chain, [...(byChain.get(chain) ?? []), e]);
+  }
+  const rows: StoredAuditEvent[] = [];
+  const reseal = new Set<string>();
+  for (const [chain, group] of byChain) {
+    const sealedRun = await lockChain(tx, chain, group[0]);
+    if (sealedRun && group.some((e) => e.type !== SEAL_EVENT)) reseal.add(sealedRun);
+    const head = await tx.selectFrom('audit_events').select(['seq', 'hash']).where('chain', '=', chain).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+    const at = new Date().toISOString();
+    const linked = linkEvents(
+      head ?? null,
+      group.map((e) => ({
         event_id: randomUUID(),
-        run_id: e.run_id,
-        sample_id: e.sample_id,
+        chain,
+        run_id: e.run_id ?? null,
+        sample_id: e.sample_id ?? null,
         type: e.type,
         actor: e.actor,
-        payload: JSON.stringify(e.payload),
-        prev_hash: null,
-        hash: null,
+        at,
+        payload: asStoredJson(e.payload),
       })),
-    )
-    .execute();
+    );
+    const inserted = await tx
+      .insertInto('audit_events')
+      .values(
+        linked.map((e) => ({
+          event_id: e.event_id,
+          chain: e.chain,
+          seq: e.seq,
+          run_id: e.run_id,
+          sample_id: e.sample_id,
+          type: e.type,
+          actor: e.actor,
+          at: new Date(e.at),
+          payload: JSON.stringify(e.payload),
+          prev_hash: e.prev_hash,
+          hash: e.hash,
+        })),
+      )
+      .returning('id')
+      .execute();
+    linked.forEach((e, i) => rows.push({ ...e, id: String(inserted[i].id) }));
+  }
+  for (const runId of reseal) await sealRun(tx, runId, 'amend:reseal');
+  return rows;
+}
+
+/**
+ * Takes the lock that makes this transaction the chain's only writer. Answers the run id when
+ * the chain belongs to a run that has already finished (and so already has a seal).
+ */
+async function lockChain(tx: Transaction<Database>, chain: string, e: AuditEventInput): Promise<string | undefined> {
+  if (chain === GLOBAL_CHAIN) {
+    // Advisory locks are per database; tests run one schema per file in one database.
+    await sql`select pg_advisory_xact_lock(hashtextextended('amend.audit.global.' || current_schema(), 0))`.execute(tx);
+    return undefined;
+  }
+  if (e.sample_id) {
+    const sample = await tx.selectFrom('samples').select(['status', 'run_id']).where('id', '=', e.sample_id).forUpdate().executeTakeFirst();
+    if (!sample || ACTIVE_SAMPLE.includes(sample.status)) return undefined;
+    const run = await tx.selectFrom('runs').select('status').where('id', '=', sample.run_id).executeTakeFirst();
+    return run && FINISHED.includes(run.status) ? sample.run_id : undefined;
+  }
+  const run = await tx.selectFrom('runs').select('status').where('id', '=', e.run_id as string).forUpdate().executeTakeFirst();
+  return run && FINISHED.includes(run.status) ? (e.run_id as string) : undefined;
+}
+
+/**
+ * Seals a run: a `run.sealed` event on its run chain holding the RFC 6962 Merkle root over the
+ * head (count, last hash) of every chain of the run. Called in the transaction that finishes
+ * the run, with the run row locked.
+ */
+export async function sealRun(tx: Transaction<Database>, runId: string, actor: string): Promise<StoredAuditEvent> {
+  await tx.selectFrom('runs').select('id').where('id', '=', runId).forUpdate().execute();
+  const heads = await sql<{ chain: string; seq: number; hash: string }>`
+    select distinct on (chain) chain, seq, hash from audit_events where run_id = ${runId} order by chain, id desc`.execute(tx);
+  const payload = buildSeal(heads.rows.map((h) => ({ chain: h.chain, count: h.seq + 1, head: h.hash })));
+  const [seal] = await insertAuditEvents(tx, [{ run_id: runId, sample_id: null, type: SEAL_EVENT, actor, payload }]);
+  return seal;
+}
+
+export interface AuditQuery {
+  run?: string;
+  sample?: string;
+  type?: string;
+  since?: Date;
+  until?: Date;
+  /** Row id after which to continue. */
+  after?: string;
+  limit: number;
+}
+
+function toStored(r: any): StoredAuditEvent {
+  return {
+    id: String(r.id),
+    event_id: r.event_id,
+    chain: r.chain,
+    seq: r.seq,
+    run_id: r.run_id,
+    sample_id: r.sample_id,
+    type: r.type,
+    actor: r.actor,
+    at: r.at instanceof Date ? r.at.toISOString() : String(r.at),
+    payload: r.payload,
+    prev_hash: r.prev_hash,
+    hash: r.hash,
+  };
 }
 
 export class AuditRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
-  record(events: AuditEventInput[]): Promise<void> {
+  record(events: AuditEventInput[]): Promise<StoredAuditEvent[]> {
     return insertAuditEvents(this.db, events);
   }
 
-  listForRun(runId: string, afterId = '0', limit = 500) {
-    return this.db
-      .selectFrom('audit_events')
-      .selectAll()
-      .where('run_id', '=', runId)
-      .where('id', '>', afterId)
-      .orderBy('id')
-      .limit(limit)
-      .execute();
+  /** Events in the order they were written, filtered; `next` is the cursor of the following page. */
+  async search(q: AuditQuery): Promise<{ events: StoredAuditEvent[]; next: string | null }> {
+    let query = this.db.selectFrom('audit_events').selectAll().orderBy('id').limit(q.limit + 1);
+    if (q.run) query = query.where('run_id', '=', q.run);
+    if (q.sample) query = query.where('sample_id', '=', q.sample);
+    if (q.type) query = query.where('type', '=', q.type);
+    if (q.since) query = query.where('at', '>=', q.since);
+    if (q.until) query = query.where('at', '<', q.until);
+    if (q.after) query = query.where('id', '>', q.after);
+    const rows = await query.execute();
+    const page = rows.slice(0, q.limit).map(toStored);
+    return { events: page, next: rows.length > q.limit ? page[page.length - 1].id : null };
   }
 
-  listForSample(sampleId: string) {
-    return this.db.selectFrom('audit_events').selectAll().where('sample_id', '=', sampleId).orderBy('id').execute();
+  /** Every event of one sample (its chain), in the order written. */
+  listForSample(sampleId: string): Promise<StoredAuditEvent[]> {
+    return this.chain(`sample:${sampleId}`);
+  }
+
+  /** A page of a run's events in the order written. */
+  async listForRun(runId: string, afterId = '0', limit = 500): Promise<StoredAuditEvent[]> {
+    return (await this.search({ run: runId, after: afterId, limit })).events;
+  }
+
+  /** One chain in stored order: the whole critique log of a sample, or the global chain. */
+  async chain(chain: string): Promise<StoredAuditEvent[]> {
+    const rows = await this.db.selectFrom('audit_events').selectAll().where('chain', '=', chain).orderBy('id').execute();
+    return rows.map(toStored);
+  }
+
+  /**
+   * Every event of a run, chain by chain, each chain in stored order: what the verifier and the
+   * export read. Pages by keyset, so a run of any size streams in bounded memory.
+   */
+  async *streamRun(runId: string, pageSize = PAGE): AsyncGenerator<StoredAuditEvent> {
+    let after: { chain: string; id: string } | null = null;
+    for (;;) {
+      let q = this.db.selectFrom('audit_events').selectAll().where('run_id', '=', runId).orderBy('chain').orderBy('id').limit(pageSize);
+      if (after) q = q.where(sql<boolean>`(chain, id) > (${after.chain}, ${after.id}::bigint)`);
+      const rows = await q.execute();
+      for (const r of rows) yield toStored(r);
+      if (rows.length < pageSize) return;
+      const last = rows[rows.length - 1];
+      after = { chain: last.chain, id: String(last.id) };
+    }
+  }
+
+  /** Recomputes every chain of a run and its seals; a finished run must be sealed. */
+  async verifyRun(runId: string, opts: { finished: boolean }): Promise<VerifyReport> {
+    const verifier = new AuditVerifier({ runId, expectSealed: opts.finished });
+    for await (const e of this.streamRun(runId)) verifier.add(e);
+    return verifier.finish();
+  }
+
+  /** Recomputes one chain that no seal covers: a sample's while its run goes on, or the global chain. */
+  async verifyChain(chain: string): Promise<VerifyReport> {
+    const verifier = new AuditVerifier();
+    for (const e of await this.chain(chain)) verifier.add(e);
+    return verifier.finish();
   }
 }

@@ -6,5 +6,6 @@ export * from './runs.repository';
 export * from './samples.repository';
 export * from './pairs.repository';
 export * from './constitutions.repository';
+export * from './keys.repository';
 export * from './reviews.repository';
 export * from './store';

@@ -1,7 +1,7 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Run, RunCounts, RunStatus } from '@amend/contracts';
 import type { Database, RunsTable } from './schema';
-import { insertAuditEvents, type AuditEventInput } from './audit-events';
+import { insertAuditEvents, sealRun, type AuditEventInput } from './audit-events';
 import { StoreError } from './errors';
 
 export interface NewRun {
@@ -44,13 +44,20 @@ export class RunsRepository {
    * Stores the run, its samples and its `run.created` event in one transaction. With an
    * idempotency key, a repeat of the same request returns the first run (created = false).
    */
-  async create(run: NewRun, samples: NewSample[], event: Omit<AuditEventInput, 'run_id' | 'sample_id'>): Promise<{ id: string; created: boolean }> {
+  async create(
+    run: NewRun,
+    samples: NewSample[],
+    event: Omit<AuditEventInput, 'run_id' | 'sample_id'>,
+    /** Runs first inside the transaction (a per-key limit that must not race); throwing aborts the run. */
+    opts: { beforeInsert?: (tx: Transaction<Database>) => Promise<void> } = {},
+  ): Promise<{ id: string; created: boolean }> {
     if (run.idempotency_key) {
       const prior = await this.findByIdempotencyKey(run.team, run.idempotency_key, run.request_sha256);
       if (prior) return { id: prior, created: false };
     }
     try {
       await this.db.transaction().execute(async (tx) => {
+        await opts.beforeInsert?.(tx);
         await tx
           .insertInto('runs')
           .values({
@@ -226,6 +233,15 @@ export class RunsRepository {
    * so the last committer always sees every sample finished.
    */
   async finalizeIfDone(id: string): Promise<RunStatus | null> {
+    return this.db.transaction().execute(async (tx) => {
+      const status = await this.finalizeIn(tx, id);
+      // The run's last change and its seal commit together: a finished run is always sealed.
+      if (status) await sealRun(tx, id, 'amend:finalize');
+      return status;
+    });
+  }
+
+  private async finalizeIn(tx: Transaction<Database>, id: string): Promise<RunStatus | null> {
     const updated = await sql<{ status: RunStatus }>`
       update runs set
         status = case when exists (select 1 from samples where run_id = ${id} and status = 'completed')
@@ -234,7 +250,7 @@ export class RunsRepository {
         started_at = coalesce(started_at, now())
       where id = ${id} and status in ('queued', 'running')
         and not exists (select 1 from samples where run_id = ${id} and status in ('pending', 'running'))
-      returning status`.execute(this.db);
+      returning status`.execute(tx);
     return updated.rows[0]?.status ?? null;
   }
 
@@ -251,6 +267,7 @@ export class RunsRepository {
         .where('status', 'in', ['pending', 'running'])
         .executeTakeFirst();
       await tx.updateTable('runs').set({ status: 'cancelled', finished_at: sql`now()` }).where('id', '=', id).execute();
+      // An event on a finished run seals it: this one seals the cancelled run in this transaction.
       await insertAuditEvents(tx, [
         { run_id: id, sample_id: null, type: 'run.cancelled', actor, payload: { samples_cancelled: Number(cancelled.numUpdatedRows) } },
       ]);

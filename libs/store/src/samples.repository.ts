@@ -132,12 +132,14 @@ export class SamplesRepository {
 
   async fail(sampleId: string, runId: string, reason: string, event: Event): Promise<void> {
     await this.db.transaction().execute(async (tx) => {
-      await tx
+      const failed = await tx
         .updateTable('samples')
         .set({ status: 'failed', failure_reason: reason, updated_at: sql`now()` })
         .where('id', '=', sampleId)
         .where('status', 'in', ['pending', 'running'])
-        .execute();
+        .executeTakeFirst();
+      // A sample that already finished (completed, cancelled) did not fail: the trail says what happened.
+      if (Number(failed.numUpdatedRows) === 0) return;
       await insertAuditEvents(tx, [{ ...event, run_id: runId, sample_id: sampleId }]);
     });
   }

@@ -96,8 +96,31 @@ export interface AuditEventsTable {
   actor: string;
   at: Timestamp;
   payload: Json;
-  prev_hash: string | null;
-  hash: string | null;
+  /** `sample:<id>`, `run:<id>` or `global` (see @amend/audit). */
+  chain: string;
+  /** Position in the chain, from 0. */
+  seq: number;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  /** sha256 (hex) of the whole key; the key itself is shown once and never stored. */
+  hash: string;
+  /** The first characters of the key, to tell keys apart in lists. */
+  prefix: string;
+  role: string;
+  team: string;
+  name: string | null;
+  /** Per-key limits; null takes the server default. */
+  requests_per_minute: number | null;
+  concurrent_runs: number | null;
+  prompts_per_run: number | null;
+  created_by: string;
+  created_at: Timestamp;
+  revoked_at: Timestamp | null;
+  revoked_by: string | null;
 }
 
 export interface Database {
@@ -107,4 +130,5 @@ export interface Database {
   stage_records: StageRecordsTable;
   pairs: PairsTable;
   audit_events: AuditEventsTable;
+  api_keys: ApiKeysTable;
 }

@@ -6,6 +6,7 @@ import { SamplesRepository } from './samples.repository';
 import { PairsRepository } from './pairs.repository';
 import { AuditRepository } from './audit-events';
 import { ConstitutionsRepository } from './constitutions.repository';
+import { KeysRepository } from './keys.repository';
 import { ReviewsRepository } from './reviews.repository';
 
 /** The repositories over one connection pool. Postgres is the source of truth. */
@@ -15,6 +16,7 @@ export class Store {
   readonly pairs: PairsRepository;
   readonly audit: AuditRepository;
   readonly constitutions: ConstitutionsRepository;
+  readonly keys: KeysRepository;
   readonly reviews: ReviewsRepository;
 
   constructor(readonly db: Kysely<Database>) {
@@ -23,6 +25,7 @@ export class Store {
     this.pairs = new PairsRepository(db);
     this.audit = new AuditRepository(db);
     this.constitutions = new ConstitutionsRepository(db);
+    this.keys = new KeysRepository(db);
     this.reviews = new ReviewsRepository(db);
   }
 

@@ -1,6 +1,8 @@
 import type { Migration } from 'kysely';
 import { initial } from './0001_initial';
 import { constitutionRegistry } from './0002_constitution_registry';
+import { auditChain } from './0004_audit_chain';
+import { keys } from './0005_keys';
 import { reviews } from './0007_reviews';
 
 /**
@@ -10,5 +12,7 @@ import { reviews } from './0007_reviews';
 export const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_constitution_registry': constitutionRegistry,
+  '0004_audit_chain': auditChain,
+  '0005_keys': keys,
   '0007_reviews': reviews,
 };
