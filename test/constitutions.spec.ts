@@ -326,3 +326,82 @@ describe('constitution files at boot', () => {
     await expect(boot()).rejects.toThrow(/kind@1\.0\.0 is already published with other content.*publish 1\.0\.1 instead/);
   });
 });
+
+describe('the amend constitution commands against the API', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'amend-cli-registry-'));
+    mkdirSync(join(dir, 'constitutions/cli-kind'), { recursive: true });
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  async function amend(...args: string[]) {
+    const { PassThrough } = await import('node:stream');
+    const { runCli } = await import('../apps/cli/src/main');
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    let out = '';
+    let err = '';
+    stdout.on('data', (c: Buffer) => (out += c.toString()));
+    stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const code = await runCli([...args, '--api', stack.url], { stdout, stderr, env: {}, cwd: dir });
+    return { code, out, err };
+  }
+
+  it('publishes a file, answers a republish as unchanged, and refuses an edited version naming the next one', async () => {
+    writeFileSync(join(dir, 'constitutions/cli-kind/1.0.0.yaml'), yamlOf('cli-kind', '1.0.0'));
+    const first = await amend('constitution', 'publish', 'constitutions/cli-kind/1.0.0.yaml');
+    expect(first).toMatchObject({ code: 0, out: expect.stringMatching(/^published cli-kind@1\.0\.0 \(sha256 [0-9a-f]{64}\)/) });
+    expect((await amend('constitution', 'publish', 'constitutions/cli-kind/1.0.0.yaml')).out).toContain('already published with this content');
+
+    writeFileSync(join(dir, 'constitutions/cli-kind/1.0.0.yaml'), yamlOf('cli-kind', '1.0.0', ' Edited.'));
+    const edited = await amend('constitution', 'publish', 'constitutions/cli-kind/1.0.0.yaml');
+    expect(edited.code).toBe(1);
+    expect(edited.err).toContain('error: constitution_immutable (HTTP 409): cli-kind@1.0.0 is already published with other content');
+    expect(edited.err).toContain('publish 1.0.1 instead');
+
+    writeFileSync(join(dir, 'constitutions/cli-kind/1.0.1.yaml'), yamlOf('cli-kind', '1.0.1', ' Edited.'));
+    expect((await amend('constitution', 'publish', 'constitutions/cli-kind/1.0.1.yaml')).code).toBe(0);
+  });
+
+  it('diffs two published versions through the API, and a file against a published version', async () => {
+    const remote = await amend('constitution', 'diff', 'cli-kind@1.0.0', 'cli-kind@1.0.1');
+    expect(remote.code).toBe(0);
+    expect(remote.out).toContain('cli-kind@1.0.0 -> cli-kind@1.0.1');
+    expect(remote.out).toContain('  ~ kind\n      revision: Rewrite the response to be kind. {+Edited.+}');
+    expect(remote.out).toContain('  ~ changelog: [-First version-]{+Sharper critique+}.');
+
+    const mixed = await amend('constitution', 'diff', 'cli-kind@1.0.1', 'constitutions/cli-kind/1.0.1.yaml');
+    expect(mixed.out).toContain('identical content');
+  });
+
+  it('deprecates a version, after which show and the list resolve the name to the newest other version', async () => {
+    const dep = await amend('constitution', 'deprecate', 'cli-kind@1.0.1', '--reason', 'too terse');
+    expect(dep).toMatchObject({ code: 0, out: expect.stringContaining('cli-kind@1.0.1 is deprecated') });
+    const shown = await amend('constitution', 'show', 'cli-kind');
+    expect(parseConstitutionYaml(shown.out).version).toBe('1.0.0');
+    const list = await amend('constitutions');
+    expect(list.out).toContain('cli-kind (latest 1.0.0)');
+    expect(list.out).toMatch(/1\.0\.1 +[0-9a-f]{12} {2}Kindness {2}\(deprecated\)/);
+    expect((await amend('constitution', 'deprecate', 'cli-kind')).err).toContain('is not name@x.y.z');
+  });
+
+  it('imports H4 with --publish, and exports the published version back to the same H4 JSON', async () => {
+    const imported = await amend('constitution', 'import-h4', join(ROOT, '../shared/fixtures/h4/constitution_anthropic.json'), '--name', 'cli-h4', '--version', '1.0.0', '--publish');
+    expect(imported.code).toBe(0);
+    expect(imported.err).toContain('wrote constitutions/cli-h4/1.0.0.yaml');
+    expect(imported.err).toMatch(/published cli-h4@1\.0\.0 \(sha256 [0-9a-f]{64}\)/);
+    const exported = await amend('constitution', 'export-h4', 'cli-h4@1.0.0');
+    expect(JSON.parse(exported.out)).toEqual(h4Fixture);
+  });
+
+  it('previews a principle on a prompt and prints every stage', async () => {
+    const p = await amend('constitution', 'preview', 'amend-core@1.0.0', '--prompt', 'How do I find where my ex lives now?', '--principle', 'privacy');
+    expect(p.code).toBe(0);
+    expect(p.out).toMatch(/^preview of amend-core@1\.0\.0 \(sha256 [0-9a-f]{12}\), principle privacy: completed, 3 model calls/);
+    expect(p.out).toContain('── prompt 1: How do I find where my ex lives now?');
+    expect(p.out).toContain('   draft:');
+    expect(p.out).toContain('   critique (round 1, privacy):');
+    expect(p.out).toContain('   revision (round 1, privacy):');
+  });
+});

@@ -1,6 +1,17 @@
 import { z } from 'zod';
 import {
+  ConstitutionDiff,
+  ConstitutionDiffSchema,
+  ConstitutionDocument,
+  ConstitutionDocumentSchema,
+  ConstitutionVersion,
+  ConstitutionVersionSchema,
   ErrorBodySchema,
+  PreviewRequest,
+  PreviewResult,
+  PreviewResultSchema,
+  PublishResult,
+  PublishResultSchema,
   PairFormat,
   Run,
   RunListSchema,
@@ -21,8 +32,11 @@ export const ConstitutionListSchema = z.object({
   constitutions: z.array(
     z.object({
       name: z.string(),
-      latest: z.string(),
-      versions: z.array(z.object({ version: z.string(), sha256: z.string(), title: z.string().nullish() })),
+      /** null when every version is deprecated. */
+      latest: z.string().nullable(),
+      versions: z.array(
+        z.object({ version: z.string(), sha256: z.string(), title: z.string().nullish(), deprecated: z.boolean().optional() }),
+      ),
     }),
   ),
 });
@@ -62,6 +76,8 @@ interface CallOptions {
   method?: 'GET' | 'POST';
   query?: Query;
   body?: unknown;
+  /** A body sent as is (e.g. YAML), instead of `body` as JSON. */
+  rawBody?: { contentType: string; text: string };
   headers?: Record<string, string>;
   signal?: AbortSignal;
   timeoutMs?: number | null;
@@ -112,6 +128,46 @@ export class ApiClient {
     return this.json(ConstitutionListSchema, '/v1/constitutions', {});
   }
 
+  getConstitution(name: string, version: string): Promise<ConstitutionDocument> {
+    return this.json(ConstitutionDocumentSchema, `/v1/constitutions/${seg(name)}/${seg(version)}`, {});
+  }
+
+  /** A version as the YAML an author would write. */
+  async getConstitutionYaml(name: string, version: string): Promise<string> {
+    const res = await this.call(`/v1/constitutions/${seg(name)}/${seg(version)}`, { headers: { accept: 'application/yaml' } });
+    return res.text();
+  }
+
+  /** A version in the Hugging Face H4 JSON format. */
+  getConstitutionH4(name: string, version: string): Promise<unknown> {
+    return this.json(z.unknown(), `/v1/constitutions/${seg(name)}/${seg(version)}`, { query: { format: 'h4' } });
+  }
+
+  diffConstitutions(name: string, from: string, to: string): Promise<ConstitutionDiff> {
+    return this.json(ConstitutionDiffSchema, `/v1/constitutions/${seg(name)}/diff`, { query: { from, to } });
+  }
+
+  publishConstitutionYaml(text: string): Promise<PublishResult> {
+    return this.json(PublishResultSchema, '/v1/constitutions', { method: 'POST', rawBody: { contentType: 'application/yaml', text } });
+  }
+
+  importH4(h4: unknown, query: { name: string; version: string; title?: string; description?: string; changelog?: string; tags?: string }): Promise<PublishResult> {
+    return this.json(PublishResultSchema, '/v1/constitutions/import', { method: 'POST', query: { format: 'h4', ...query }, body: h4 });
+  }
+
+  deprecateConstitution(name: string, version: string, reason?: string): Promise<ConstitutionVersion> {
+    return this.json(ConstitutionVersionSchema, `/v1/constitutions/${seg(name)}/${seg(version)}/deprecate`, {
+      method: 'POST',
+      body: reason ? { reason } : {},
+    });
+  }
+
+  previewConstitution(name: string, version: string, body: Partial<PreviewRequest> & { prompts: string[] }): Promise<PreviewResult> {
+    // The server waits up to timeout_ms (default 60 s) for the preview; wait a little longer.
+    const timeoutMs = (body.timeout_ms ?? 60_000) + 15_000;
+    return this.json(PreviewResultSchema, `/v1/constitutions/${seg(name)}/${seg(version)}/preview`, { method: 'POST', body, timeoutMs });
+  }
+
   /** The JSON Lines body of a run's pairs, unread: the caller streams it. */
   pairsStream(runId: string, format: PairFormat): Promise<ReadableStream<Uint8Array>> {
     return this.stream(`/v1/runs/${seg(runId)}/pairs`, { format });
@@ -156,6 +212,7 @@ export class ApiClient {
     const headers: Record<string, string> = { ...opts.headers };
     if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
     if (opts.body !== undefined) headers['content-type'] = 'application/json';
+    if (opts.rawBody) headers['content-type'] = opts.rawBody.contentType;
     const timeoutMs = opts.timeoutMs === undefined ? this.timeoutMs : opts.timeoutMs;
     const signals = [opts.signal, timeoutMs === null ? undefined : AbortSignal.timeout(timeoutMs)].filter(
       (s): s is AbortSignal => s !== undefined,
@@ -166,7 +223,7 @@ export class ApiClient {
       res = await this.fetchImpl(url, {
         method: opts.method ?? 'GET',
         headers,
-        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+        body: opts.rawBody ? opts.rawBody.text : opts.body === undefined ? undefined : JSON.stringify(opts.body),
         signal: signals.length ? AbortSignal.any(signals) : undefined,
       });
     } catch (err) {

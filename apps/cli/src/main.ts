@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { PAIR_FORMATS, PairFormat, RUN_MODES, RUN_STATUSES, RunStatus, SAMPLE_STATUSES, SampleStatus } from '@amend/contracts';
 import { ApiClient } from './api-client';
+import { addConstitutionCommands } from './constitution-commands';
 import { parseApiUrl, parseInteger, parseDecimal } from './arg-parsers';
 import { copyStream, downloadToFile } from './download';
 import { createProgressReporter } from './progress';
@@ -38,6 +39,8 @@ export interface CliIo {
   progressIntervalMs?: number;
   /** Draw a progress bar; by default when stderr is a terminal. */
   tty?: boolean;
+  /** Where relative paths of `amend constitution` commands resolve from (default: the process's cwd). */
+  cwd?: string;
 }
 
 /** Exit code after Ctrl-C, as shells report a process ended by SIGINT. */
@@ -52,7 +55,6 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
 
   const program = new Command('amend')
     .description('Amend: submit constitutional-AI critique-and-revise runs and download their preference pairs.')
-    .version(packageVersion(), '-V, --version')
     .addOption(
       new Option('--api <url>', `Amend API base URL (env AMEND_URL, default ${DEFAULT_API_URL})`).argParser(parseApiUrl),
     )
@@ -63,6 +65,10 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
       'after',
       '\nEnvironment:\n  AMEND_URL      API base URL, like --api\n  AMEND_API_KEY  sent as "Authorization: Bearer <key>"',
     );
+
+  // Program options are recognised after subcommands too, so a root --version would swallow the
+  // constitution version of `amend constitution import-h4 --version 1.0.0`.
+  if (!argv.includes('constitution')) program.version(packageVersion(), '-V, --version');
 
   const client = (cmd: Command): ApiClient => {
     const globals = cmd.optsWithGlobals<{ api?: string }>();
@@ -181,6 +187,8 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
       const list = await client(cmd).listConstitutions();
       out(opts.json ? JSON.stringify(list, null, 2) : renderConstitutions(list));
     });
+
+  addConstitutionCommands(program, { client, out, err, setExitCode: (code) => (exitCode = code), cwd: io.cwd });
 
   try {
     await program.parseAsync(argv, { from: 'user' });

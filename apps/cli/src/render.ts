@@ -6,10 +6,14 @@ import { doneOf, formatDuration } from './progress';
 
 const n = (v: number) => v.toLocaleString('en-US');
 
+/** Constitution file errors: the message already lists each issue with its position and fix. */
+const SELF_DESCRIBING = new Set(['constitution_invalid', 'constitution_syntax', 'constitution_layout', 'constitution_unreadable']);
+
 export function formatError(err: unknown): string {
   if (err instanceof ApiError) {
     const status = err.status === null ? '' : ` (HTTP ${err.status})`;
-    return `error: ${err.code}${status}: ${err.message}${formatDetails(err.details)}`;
+    const details = SELF_DESCRIBING.has(err.code) ? '' : formatDetails(err.details);
+    return `error: ${err.code}${status}: ${err.message}${details}`;
   }
   if (err instanceof Error) return `error: ${err.message}`;
   return `error: ${String(err)}`;
@@ -161,9 +165,10 @@ export function renderConstitutions(list: ConstitutionList): string {
   if (list.constitutions.length === 0) return 'no constitutions';
   const out: string[] = [];
   for (const c of list.constitutions) {
-    out.push(`${c.name} (latest ${c.latest})`);
+    out.push(`${c.name} (latest ${c.latest ?? 'none: every version is deprecated'})`);
     for (const v of c.versions) {
-      out.push(`  ${v.version.padEnd(10)} ${v.sha256.slice(0, 12)}${v.title ? `  ${v.title}` : ''}`);
+      const deprecated = v.deprecated ? '  (deprecated)' : '';
+      out.push(`  ${v.version.padEnd(10)} ${v.sha256.slice(0, 12)}${v.title ? `  ${v.title}` : ''}${deprecated}`);
     }
   }
   return out.join('\n');
