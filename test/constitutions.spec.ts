@@ -177,6 +177,24 @@ describe('reading the registry', () => {
   });
 });
 
+describe('the OpenAPI document', () => {
+  it('describes every constitution route', async () => {
+    const doc = await json(await get('/docs/openapi.json'));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        '/v1/constitutions',
+        '/v1/constitutions/import',
+        '/v1/constitutions/{name}',
+        '/v1/constitutions/{name}/diff',
+        '/v1/constitutions/{name}/{version}',
+        '/v1/constitutions/{name}/{version}/deprecate',
+        '/v1/constitutions/{name}/{version}/preview',
+      ]),
+    );
+    expect(Object.keys(doc.paths['/v1/constitutions'].post.requestBody.content)).toEqual(['application/json', 'application/yaml', 'text/yaml']);
+  });
+});
+
 describe('deprecating a version', () => {
   it('keeps it readable and runnable by exact version, while the bare name resolves to the newest other version', async () => {
     const res = await post('/v1/constitutions/kind/1.1.0/deprecate', { reason: 'critique too vague' });
