@@ -6,6 +6,7 @@ import { Logger } from 'nestjs-pino';
 import type { Config } from '@amend/contracts';
 import { ApiModule } from './app.module';
 import { jsonBodyParser } from './errors/body-parser';
+import { mountOperations } from './metrics/operations';
 
 /** Builds the API application (not yet listening): used by main.ts, `npm start` and the tests. */
 export async function createApiApp(config: Config): Promise<NestExpressApplication> {
@@ -15,6 +16,7 @@ export async function createApiApp(config: Config): Promise<NestExpressApplicati
   });
   app.useLogger(app.get(Logger));
   app.use(...jsonBodyParser());
+  mountOperations(app, config);
   app.enableShutdownHooks();
   const doc = SwaggerModule.createDocument(
     app,

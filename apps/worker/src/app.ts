@@ -8,7 +8,8 @@ import { WorkerModule } from './worker.module';
 export async function createWorkerApp(config: Config): Promise<INestApplicationContext> {
   const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), { bufferLogs: true });
   app.useLogger(app.get(Logger));
-  app.enableShutdownHooks();
+  // SIGTERM drains the worker (SampleWorker.beforeApplicationShutdown), then exits with code 0.
+  app.enableShutdownHooks([], { useProcessExit: true });
   await app.init();
   return app;
 }

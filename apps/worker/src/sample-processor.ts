@@ -6,8 +6,9 @@ import { ModelError, ModelRegistry } from '@amend/llm';
 import { PipelineError, assemblePair, isLastCall, planNextCall, recordCall, type PlannedCall, type RunSpec, type SampleSpec } from '@amend/pipeline';
 import { Store, type WorkItem } from '@amend/store';
 import { ConstitutionCache } from '@amend/runtime';
+import { SpendGuard } from './spend-guard';
 
-export type SampleOutcome = 'completed' | 'failed' | 'cancelled' | 'skipped' | 'taken_over';
+export type SampleOutcome = 'completed' | 'failed' | 'cancelled' | 'budget_exhausted' | 'skipped' | 'taken_over';
 
 /** Who wrote an event: this worker process. */
 export const WORKER_ACTOR = `worker:${hostname()}:${process.pid}`;
@@ -25,6 +26,7 @@ export class SampleProcessor {
     private readonly store: Store,
     private readonly models: ModelRegistry,
     private readonly constitutions: ConstitutionCache,
+    private readonly guard: SpendGuard,
   ) {}
 
   async process(sampleId: string, signal?: AbortSignal): Promise<SampleOutcome> {
@@ -53,9 +55,10 @@ export class SampleProcessor {
     const model = this.models.get(run.model);
 
     for (let call = planNextCall(run, sample, records); call; call = planNextCall(run, sample, records)) {
+      if (await this.guard.exhausted(item, WORKER_ACTOR)) return 'budget_exhausted';
       let result;
       try {
-        result = await model.complete(call.request, signal);
+        result = await this.guard.timed(run.model, call.stage, () => model.complete(call.request, signal));
       } catch (err) {
         if (err instanceof ModelError && err.kind === 'permanent') {
           await this.fail(item, `${err.code}: ${err.message}`, call);
@@ -91,6 +94,7 @@ export class SampleProcessor {
           },
         },
         pair: pair && { record: pair, event: { type: 'pair.emitted', actor: WORKER_ACTOR, payload: { pair } } },
+        spend: this.guard.spend(item, run.model, result.usage),
       });
       if (outcome === 'duplicate') {
         // Another worker saved this stage first (this job had stalled): it owns the sample now.

@@ -1,7 +1,7 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { Worker, type Job } from 'bullmq';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { WaitingError, Worker, type Job } from 'bullmq';
 import type { Config, SampleJob } from '@amend/contracts';
-import { CONFIG, SAMPLES_QUEUE, redisConnection } from '@amend/runtime';
+import { AmendMetrics, CONFIG, SAMPLES_QUEUE, redisConnection } from '@amend/runtime';
 import { Store } from '@amend/store';
 import { SampleProcessor } from './sample-processor';
 
@@ -10,9 +10,12 @@ import { SampleProcessor } from './sample-processor';
  * duration come from runtime configuration, which a decorator evaluated at import cannot see.
  */
 @Injectable()
-export class SampleWorker implements OnApplicationBootstrap, OnApplicationShutdown {
+export class SampleWorker implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger('SampleWorker');
+  private readonly metrics = AmendMetrics.get();
   private worker?: Worker<SampleJob>;
+  /** Set once shutdown began: an aborted job is then handed back, not failed. */
+  private draining = false;
 
   constructor(
     @Inject(CONFIG) private readonly config: Config,
@@ -21,7 +24,7 @@ export class SampleWorker implements OnApplicationBootstrap, OnApplicationShutdo
   ) {}
 
   onApplicationBootstrap() {
-    this.worker = new Worker<SampleJob>(SAMPLES_QUEUE, (job, _token, signal) => this.handle(job, signal), {
+    this.worker = new Worker<SampleJob>(SAMPLES_QUEUE, (job, token, signal) => this.handle(job, token, signal), {
       prefix: this.config.QUEUE_PREFIX,
       connection: redisConnection(this.config.REDIS_URL),
       concurrency: this.config.WORKER_CONCURRENCY,
@@ -33,10 +36,19 @@ export class SampleWorker implements OnApplicationBootstrap, OnApplicationShutdo
     this.logger.log(`taking sample jobs, concurrency ${this.config.WORKER_CONCURRENCY}`);
   }
 
-  private async handle(job: Job<SampleJob>, signal?: AbortSignal) {
+  private async handle(job: Job<SampleJob>, token?: string, signal?: AbortSignal) {
     try {
-      return await this.processor.process(job.data.sample_id, signal);
+      const outcome = await this.processor.process(job.data.sample_id, signal);
+      if (outcome !== 'skipped' && outcome !== 'taken_over') this.metrics.sampleFinished(outcome, outcome === 'completed');
+      return outcome;
     } catch (err) {
+      if (this.draining && signal?.aborted) {
+        // Shutdown outlasted its grace: the job goes back to the queue as it was, no attempt spent.
+        // Its sample resumes at its first unsaved stage on the next worker.
+        await job.moveToWait(token);
+        this.logger.warn({ run_id: job.data.run_id, sample_id: job.data.sample_id }, 'shutdown: job handed back to the queue');
+        throw new WaitingError();
+      }
       const attempts = job.opts.attempts ?? 1;
       if (job.attemptsMade + 1 >= attempts) {
         // Out of retries: the sample fails with its reason instead of staying stuck.
@@ -47,8 +59,32 @@ export class SampleWorker implements OnApplicationBootstrap, OnApplicationShutdo
     }
   }
 
+  /**
+   * SIGTERM (Nest shutdown hooks): stop taking jobs, give the jobs in flight
+   * WORKER_SHUTDOWN_GRACE_MS to finish, then abort them and hand them back to the queue.
+   * Runs before onApplicationShutdown, so Postgres is still open while jobs finish.
+   */
+  async beforeApplicationShutdown() {
+    const worker = this.worker;
+    if (!worker || this.draining) return;
+    this.draining = true;
+    const grace = this.config.WORKER_SHUTDOWN_GRACE_MS;
+    const closing = worker.close();
+    let timer: NodeJS.Timeout | undefined;
+    const inGrace = await Promise.race([
+      closing.then(() => true),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), grace))),
+    ]);
+    clearTimeout(timer);
+    if (!inGrace) {
+      this.logger.warn(`shutdown: calls still in flight after ${grace} ms; handing their jobs back`);
+      worker.cancelAllJobs('shutdown');
+      await closing;
+    }
+    this.logger.log('shutdown: worker closed');
+  }
+
   async onApplicationShutdown() {
-    // Stops taking jobs and waits for those in flight; unfinished ones return to the queue.
     await this.worker?.close();
   }
 }

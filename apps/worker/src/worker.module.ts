@@ -4,6 +4,8 @@ import { RuntimeModule } from '@amend/runtime';
 import { SampleProcessor } from './sample-processor';
 import { SampleWorker } from './sample-worker';
 import { Reconciler } from './reconciler';
+import { WorkerMetrics } from './worker-metrics';
+import { SpendGuard } from './spend-guard';
 
 @Module({})
 export class WorkerModule {
@@ -11,7 +13,7 @@ export class WorkerModule {
     return {
       module: WorkerModule,
       imports: [RuntimeModule.forRoot(config, 'amend-worker')],
-      providers: [SampleProcessor, SampleWorker, Reconciler],
+      providers: [SampleProcessor, SampleWorker, Reconciler, WorkerMetrics, SpendGuard],
     };
   }
 }

@@ -15,6 +15,13 @@ export const ConfigSchema = z.object({
   WORKER_LOCK_MS: z.coerce.number().int().min(1000).default(30_000),
   /** The reconciler re-enqueues unfinished samples Redis lost, at boot and this often. */
   RECONCILE_INTERVAL_MS: z.coerce.number().int().min(1000).default(60_000),
+  /**
+   * On SIGTERM a worker stops taking jobs and gives the calls in flight this long to finish;
+   * then it aborts them and hands their jobs back to the queue.
+   */
+  WORKER_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
+  /** A worker process on its own serves Prometheus metrics on this port; unset or 0 = off. */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   AMEND_MODELS: z.string().optional(),
   AMEND_ADMIN_KEY: z.string().optional(),
   CONSTITUTIONS_DIR: z.string().default('constitutions'),

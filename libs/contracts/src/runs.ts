@@ -6,7 +6,8 @@ import { ComparisonJudgementSchema, FeedbackRequestFields, feedbackOptionProblem
 /** critique-revise: SL-CAI (revision beats draft); ai-feedback: RL-CAI (a feedback model picks among candidates). */
 export const RUN_MODES = ['critique-revise', 'ai-feedback'] as const;
 export const RUN_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
-export const SAMPLE_STATUSES = ['pending', 'running', 'completed', 'failed', 'cancelled'] as const;
+/** `budget_exhausted`: the run reached its budget before this sample finished (see CreateRun `budget`). */
+export const SAMPLE_STATUSES = ['pending', 'running', 'completed', 'failed', 'cancelled', 'budget_exhausted'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 export type SampleStatus = (typeof SAMPLE_STATUSES)[number];
 
@@ -40,6 +41,21 @@ export type PrincipleSelector = z.infer<typeof PrincipleSelectorSchema>;
 /** A model alias configured by the operator: never a URL. */
 const alias = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a model alias from AMEND_MODELS');
 
+/**
+ * What a run may spend. Before each model call the worker checks what the run has spent; once
+ * either limit is reached the run's samples that have not finished stop as `budget_exhausted`.
+ * Calls already in flight then finish and count, so a run can overshoot by at most those.
+ */
+export const BudgetSchema = z
+  .strictObject({
+    /** Prompt plus completion tokens, over every call of the run. */
+    tokens: z.number().int().min(1).optional(),
+    /** US dollars, from the per-alias prices in AMEND_MODELS (price_per_1k_prompt, price_per_1k_completion). */
+    cost_usd: z.number().gt(0).optional(),
+  })
+  .refine((b) => b.tokens !== undefined || b.cost_usd !== undefined, { message: 'a budget needs tokens, cost_usd or both' });
+export type Budget = z.infer<typeof BudgetSchema>;
+
 export const CreateRunSchema = z.strictObject({
   constitution: z
     .string()
@@ -57,6 +73,7 @@ export const CreateRunSchema = z.strictObject({
   feedback_model: alias.optional(),
   sampling: SamplingSchema.default(SamplingSchema.parse({})),
   principles: PrincipleSelectorSchema.optional(),
+  budget: BudgetSchema.optional(),
   ...FeedbackRequestFields,
 }).superRefine((body, ctx) => {
   for (const p of feedbackOptionProblems(body)) ctx.addIssue({ code: 'custom', path: [p.path], message: p.message });
@@ -70,10 +87,16 @@ export const RunCountsSchema = z.object({
   completed: z.number().int(),
   failed: z.number().int(),
   cancelled: z.number().int(),
+  /** Present on runs with a budget: samples stopped because the run reached it. */
+  budget_exhausted: z.number().int().optional(),
 });
 export type RunCounts = z.infer<typeof RunCountsSchema>;
 
-export const RunUsageSchema = UsageSchema.extend({ calls: z.number().int().min(0) });
+export const RunUsageSchema = UsageSchema.extend({
+  calls: z.number().int().min(0),
+  /** Present when the run's model aliases have prices in AMEND_MODELS. */
+  cost_usd: z.number().min(0).optional(),
+});
 export type RunUsage = z.infer<typeof RunUsageSchema>;
 
 export const ConstitutionRefSchema = z.object({
@@ -105,6 +128,8 @@ export const RunSchema = z.object({
   principles: PrincipleSelectorSchema.nullable().optional(),
   /** A constitution preview: a small run left out of run lists. */
   preview: z.boolean().optional(),
+  /** What the run may spend; null without a budget. */
+  budget: BudgetSchema.nullable().optional(),
   /** Feedback options, defaults applied (see CreateRunSchema). */
   candidates: z.number().int().optional(),
   ensemble: z.number().int().optional(),

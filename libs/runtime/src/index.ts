@@ -3,3 +3,4 @@ export * from './sample-queue';
 export * from './constitution-cache';
 export * from './runtime.module';
 export * from './redis-connection';
+export * from './metrics';

@@ -1,5 +1,7 @@
-import { DynamicModule, Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { DynamicModule, Global, Inject, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import { BullModule } from '@nestjs/bullmq';
+import IORedis from 'ioredis';
 import { LoggerModule } from 'nestjs-pino';
 import type { Config } from '@amend/contracts';
 import { Store } from '@amend/store';
@@ -7,6 +9,23 @@ import { ModelRegistry, parseModelsConfig } from '@amend/llm';
 import { CONFIG, SAMPLES_QUEUE } from './tokens';
 import { ConstitutionCache } from './constitution-cache';
 import { redisConnection } from './redis-connection';
+import { AmendMetrics } from './metrics';
+
+/** The Redis connection of the shared rate limiters (their own, so a blocked queue connection never delays a call). */
+const LIMITER_REDIS = Symbol('amend.limiter-redis');
+
+@Injectable()
+class ModelsCloser implements OnApplicationShutdown {
+  constructor(
+    @Inject(ModelRegistry) private readonly models: ModelRegistry,
+    @Inject(LIMITER_REDIS) private readonly redis: IORedis,
+  ) {}
+  async onApplicationShutdown() {
+    this.models.close();
+    if (this.redis.status === 'wait') this.redis.disconnect();
+    else await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}
 
 @Injectable()
 class StoreCloser implements OnApplicationShutdown {
@@ -34,6 +53,18 @@ export class RuntimeModule {
             level: config.LOG_LEVEL,
             // Secrets never reach a log.
             redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]'],
+            // A caller's X-Request-Id (if sane) or a new one, echoed back so a report can quote it.
+            genReqId: (req, res) => {
+              const given = req.headers['x-request-id'];
+              const id = typeof given === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : randomUUID();
+              res.setHeader('x-request-id', id);
+              return id;
+            },
+            // Every request about a run carries its id, so one run's story can be read from the logs.
+            customProps: (req) => {
+              const run = /^\/v1\/runs\/([0-9a-f-]{36})/i.exec(req.url ?? '')?.[1];
+              return run ? { run_id: run } : {};
+            },
             autoLogging: { ignore: (req) => ['/health', '/ready', '/metrics'].includes(req.url ?? '') },
           },
         }),
@@ -49,7 +80,24 @@ export class RuntimeModule {
           provide: Store,
           useFactory: () => Store.open({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA }),
         },
-        { provide: ModelRegistry, useFactory: () => new ModelRegistry(parseModelsConfig(config.AMEND_MODELS)) },
+        // Connects on first use: an API, which makes no model calls, never opens it.
+        { provide: LIMITER_REDIS, useFactory: () => new IORedis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: true }) },
+        {
+          provide: ModelRegistry,
+          inject: [LIMITER_REDIS],
+          useFactory: (redis: IORedis) => {
+            const metrics = AmendMetrics.get();
+            const logger = new Logger('RateLimiter');
+            return new ModelRegistry(parseModelsConfig(config.AMEND_MODELS), {
+              redis,
+              limitsPrefix: config.QUEUE_PREFIX,
+              onRetry: metrics.onRetry,
+              onLimiterWait: metrics.onLimiterWait,
+              onLimiterError: (alias, err) => logger.warn({ alias, err: err.message }, 'rate limiter: Redis unavailable, retrying'),
+            });
+          },
+        },
+        ModelsCloser,
         ConstitutionCache,
         StoreCloser,
       ],

@@ -8,4 +8,5 @@ export * from './pairs.repository';
 export * from './constitutions.repository';
 export * from './keys.repository';
 export * from './reviews.repository';
+export * from './budget.repository';
 export * from './store';

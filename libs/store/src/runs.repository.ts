@@ -21,6 +21,10 @@ export interface NewRun {
   /** PrincipleSelector; null or absent for every principle. */
   principles?: unknown | null;
   preview?: boolean;
+  /** Budget `{tokens?, cost_usd?}`; null or absent for none. */
+  budget?: unknown | null;
+  /** Per-alias prices per 1k tokens in force now; null or absent when none are configured. */
+  prices?: unknown | null;
 }
 
 export interface NewSample {
@@ -80,6 +84,8 @@ export class RunsRepository {
             created_by: run.created_by,
             principles: run.principles == null ? null : JSON.stringify(run.principles),
             preview: run.preview ?? false,
+            budget: run.budget == null ? null : JSON.stringify(run.budget),
+            prices: run.prices == null ? null : JSON.stringify(run.prices),
           })
           .execute();
         for (let i = 0; i < samples.length; i += INSERT_CHUNK) {
@@ -170,18 +176,23 @@ export class RunsRepository {
         sql<string>`coalesce(sum(calls), 0)`.as('calls'),
         sql<string>`coalesce(sum(prompt_tokens), 0)`.as('prompt_tokens'),
         sql<string>`coalesce(sum(completion_tokens), 0)`.as('completion_tokens'),
+        sql<string>`coalesce(sum(cost_usd), 0)`.as('cost_usd'),
       ])
       .where('run_id', '=', row.id)
       .groupBy('status')
       .execute();
     const counts: RunCounts = { total: row.total, pending: 0, running: 0, completed: 0, failed: 0, cancelled: 0 };
-    const usage = { calls: 0, prompt_tokens: 0, completion_tokens: 0 };
+    if (row.budget != null) counts.budget_exhausted = 0;
+    const usage: Run['usage'] = { calls: 0, prompt_tokens: 0, completion_tokens: 0 };
+    if (row.prices != null) usage.cost_usd = 0;
     for (const r of byStatus) {
       if (r.status in counts) counts[r.status as keyof RunCounts] = Number(r.n);
       usage.calls += Number(r.calls);
       usage.prompt_tokens += Number(r.prompt_tokens);
       usage.completion_tokens += Number(r.completion_tokens);
+      if (usage.cost_usd !== undefined) usage.cost_usd += Number(r.cost_usd);
     }
+    if (usage.cost_usd !== undefined) usage.cost_usd = Math.round(usage.cost_usd * 1e6) / 1e6;
     const failures = counts.failed
       ? await this.db
           .selectFrom('samples')
@@ -212,6 +223,7 @@ export class RunsRepository {
       finished_at: row.finished_at?.toISOString() ?? null,
       principles: (row.principles as unknown as Run['principles']) ?? null,
       preview: row.preview,
+      budget: (row.budget as unknown as Run['budget']) ?? null,
     };
   }
 

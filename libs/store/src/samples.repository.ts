@@ -72,6 +72,8 @@ export class SamplesRepository {
     nextStage: string;
     event: Event;
     pair?: { record: PairRecord; event: Event };
+    /** What the call cost at the run's prices, and whether the run has a budget to count it against. */
+    spend?: { costUsd: number; budgeted: boolean };
   }): Promise<CheckpointOutcome> {
     const { record } = input;
     return this.db.transaction().execute(async (tx) => {
@@ -104,6 +106,7 @@ export class SamplesRepository {
           calls: sql`calls + 1`,
           prompt_tokens: sql`prompt_tokens + ${record.usage.prompt_tokens}`,
           completion_tokens: sql`completion_tokens + ${record.usage.completion_tokens}`,
+          ...(input.spend?.costUsd ? { cost_usd: sql`cost_usd + ${input.spend.costUsd}` } : {}),
           stage: completes ? 'done' : input.nextStage,
           ...(completes ? { status: 'completed' } : {}),
           updated_at: sql`now()`,
@@ -125,6 +128,17 @@ export class SamplesRepository {
         events.push({ ...input.pair.event, run_id: input.runId, sample_id: input.sampleId });
       }
       await insertAuditEvents(tx, events);
+      if (input.spend?.budgeted) {
+        // Last, so the run row (shared by every sample of the run) stays locked as briefly as possible.
+        await tx
+          .updateTable('runs')
+          .set({
+            spent_tokens: sql`spent_tokens + ${record.usage.prompt_tokens + record.usage.completion_tokens}`,
+            spent_cost_usd: sql`spent_cost_usd + ${input.spend.costUsd}`,
+          })
+          .where('id', '=', input.runId)
+          .execute();
+      }
       if (!running) return 'stopped';
       return completes ? 'completed' : 'saved';
     });

@@ -2,6 +2,8 @@ import type { ColumnType, Generated } from 'kysely';
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type Json<T = unknown> = ColumnType<T, string, string>;
+/** A bigint or numeric column with a default: pg returns it as a string; read it with Number(). */
+type Counter = ColumnType<unknown, string | number | undefined, string | number>;
 
 export interface ConstitutionsTable {
   name: string;
@@ -43,6 +45,13 @@ export interface RunsTable {
   principles: Json | null;
   /** A constitution preview: left out of run lists. */
   preview: boolean;
+  /** Budget `{tokens?, cost_usd?}` of the run; null without one. */
+  budget: Json | null;
+  /** Per-alias prices `{alias: {prompt, completion}}` (per 1k tokens) in force when the run was created. */
+  prices: Json | null;
+  /** What a run with a budget has spent so far. */
+  spent_tokens: Counter;
+  spent_cost_usd: Counter;
 }
 
 export interface SamplesTable {
@@ -59,6 +68,8 @@ export interface SamplesTable {
   calls: number;
   prompt_tokens: number;
   completion_tokens: number;
+  /** What this sample's calls cost at the run's prices (0 without prices). */
+  cost_usd: Counter;
   updated_at: Timestamp;
 }
 

@@ -8,6 +8,7 @@ import { AuditRepository } from './audit-events';
 import { ConstitutionsRepository } from './constitutions.repository';
 import { KeysRepository } from './keys.repository';
 import { ReviewsRepository } from './reviews.repository';
+import { BudgetRepository } from './budget.repository';
 
 /** The repositories over one connection pool. Postgres is the source of truth. */
 export class Store {
@@ -18,6 +19,7 @@ export class Store {
   readonly constitutions: ConstitutionsRepository;
   readonly keys: KeysRepository;
   readonly reviews: ReviewsRepository;
+  readonly budget: BudgetRepository;
 
   constructor(readonly db: Kysely<Database>) {
     this.runs = new RunsRepository(db);
@@ -27,6 +29,7 @@ export class Store {
     this.constitutions = new ConstitutionsRepository(db);
     this.keys = new KeysRepository(db);
     this.reviews = new ReviewsRepository(db);
+    this.budget = new BudgetRepository(db);
   }
 
   static async open(opts: DbOptions): Promise<Store> {

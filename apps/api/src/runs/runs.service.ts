@@ -9,6 +9,7 @@ import { ModelRegistry } from '@amend/llm';
 import { ConstitutionCache, JOB_PRIORITY, SAMPLES_QUEUE, enqueueSamples } from '@amend/runtime';
 import { checkSelector } from '@amend/pipeline';
 import { ApiError } from '../errors/api-error';
+import { checkBudget, runPrices } from './run-spend';
 
 /** Until access control lands every caller is in one team. */
 export const DEFAULT_TEAM = 'default';
@@ -67,6 +68,8 @@ export class RunsService {
         });
       }
     }
+    const prices = runPrices(this.models, [body.model, body.feedback_model]);
+    checkBudget(body.budget, prices, [body.model, body.feedback_model]);
     if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 200)) {
       throw new ApiError(422, 'invalid_idempotency_key', 'Idempotency-Key must be 1 to 200 characters');
     }
@@ -91,6 +94,8 @@ export class RunsService {
         created_by: actor,
         principles: body.principles ?? null,
         preview: opts.preview ?? false,
+        budget: body.budget ?? null,
+        prices,
         idempotency_key: idempotencyKey ?? null,
         request_sha256: idempotencyKey ? createHash('sha256').update(canonicalize(rawBody) ?? '').digest('hex') : null,
       },
@@ -108,6 +113,8 @@ export class RunsService {
           samples: samples.length,
           principles: body.principles ?? null,
           preview: opts.preview ?? false,
+          budget: body.budget ?? null,
+          prices,
           idempotency_key: idempotencyKey ?? null,
         },
       },

@@ -3,6 +3,7 @@ import { initial } from './0001_initial';
 import { constitutionRegistry } from './0002_constitution_registry';
 import { auditChain } from './0004_audit_chain';
 import { keys } from './0005_keys';
+import { budget } from './0006_budget';
 import { reviews } from './0007_reviews';
 
 /**
@@ -14,5 +15,6 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0002_constitution_registry': constitutionRegistry,
   '0004_audit_chain': auditChain,
   '0005_keys': keys,
+  '0006_budget': budget,
   '0007_reviews': reviews,
 };

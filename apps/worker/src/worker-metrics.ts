@@ -1,0 +1,36 @@
+import type { Server } from 'node:http';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { InjectQueue } from '@nestjs/bullmq';
+import type { Queue } from 'bullmq';
+import type { Config } from '@amend/contracts';
+import { AmendMetrics, CONFIG, SAMPLES_QUEUE, listeningPort, serveMetrics } from '@amend/runtime';
+
+/**
+ * The worker's metrics: always recorded in the process's registry (an API in the same process
+ * serves them at /metrics); served on METRICS_PORT as well when it is set.
+ */
+@Injectable()
+export class WorkerMetrics implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('WorkerMetrics');
+  private readonly metrics = AmendMetrics.get();
+  private server?: Server;
+
+  constructor(
+    @Inject(CONFIG) private readonly config: Config,
+    @InjectQueue(SAMPLES_QUEUE) private readonly queue: Queue,
+  ) {}
+
+  async onApplicationBootstrap() {
+    this.metrics.watchQueue(this.config.QUEUE_PREFIX, this.queue);
+    if (this.config.METRICS_PORT > 0) {
+      this.server = await serveMetrics(this.config.METRICS_PORT, this.config.HOST);
+      this.logger.log(`metrics on http://${this.config.HOST}:${listeningPort(this.server)}/metrics`);
+    }
+  }
+
+  async onApplicationShutdown() {
+    this.metrics.unwatchQueue(this.config.QUEUE_PREFIX, this.queue);
+    const server = this.server;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}

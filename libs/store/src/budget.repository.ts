@@ -1,0 +1,81 @@
+import { sql, type Kysely } from 'kysely';
+import type { Budget } from '@amend/contracts';
+import type { Database } from './schema';
+import { insertAuditEvents } from './audit-events';
+
+export interface RunSpend {
+  budget: Budget | null;
+  spent_tokens: number;
+  spent_cost_usd: number;
+}
+
+/** Per-alias prices per 1k tokens, as stored on the run. */
+export type RunPrices = Record<string, { prompt: number; completion: number }>;
+
+/** Cost of one call at the run's prices; 0 when the alias has none. */
+export function callCost(prices: RunPrices | null | undefined, alias: string, usage: { prompt_tokens: number; completion_tokens: number }): number {
+  const p = prices?.[alias];
+  if (!p) return 0;
+  return (usage.prompt_tokens * p.prompt + usage.completion_tokens * p.completion) / 1000;
+}
+
+/** True once the run has spent its token or cost budget. */
+export function budgetReached(s: RunSpend): boolean {
+  const b = s.budget;
+  if (!b) return false;
+  return (b.tokens !== undefined && s.spent_tokens >= b.tokens) || (b.cost_usd !== undefined && s.spent_cost_usd >= b.cost_usd);
+}
+
+/**
+ * A run's budget: what it has spent (kept on the run row by each checkpoint of a budgeted run)
+ * and stopping its samples once the budget is reached.
+ */
+export class BudgetRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async spend(runId: string): Promise<RunSpend | undefined> {
+    const row = await this.db
+      .selectFrom('runs')
+      .select(['budget', 'spent_tokens', 'spent_cost_usd'])
+      .where('id', '=', runId)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    return {
+      budget: (row.budget as unknown as Budget | null) ?? null,
+      spent_tokens: Number(row.spent_tokens),
+      spent_cost_usd: Number(row.spent_cost_usd),
+    };
+  }
+
+  /**
+   * Stops `sampleId` (which the caller is working on) and every sample of the run still waiting
+   * as `budget_exhausted`. Samples that other workers are running finish the call they are in
+   * (it is paid for) and stop at their next one. Returns how many samples this stopped.
+   */
+  async exhaust(runId: string, sampleId: string, actor: string, spend: RunSpend): Promise<number> {
+    return this.db.transaction().execute(async (tx) => {
+      const reason = `budget_exhausted: the run spent ${spend.spent_tokens} tokens${
+        spend.budget?.cost_usd !== undefined ? ` and $${spend.spent_cost_usd.toFixed(6)}` : ''
+      } of its budget ${JSON.stringify(spend.budget)}`;
+      const stopped = await tx
+        .updateTable('samples')
+        .set({ status: 'budget_exhausted', failure_reason: reason, updated_at: sql`now()` })
+        .where('run_id', '=', runId)
+        .where((eb) => eb.or([eb('status', '=', 'pending'), eb.and([eb('id', '=', sampleId), eb('status', '=', 'running')])]))
+        .executeTakeFirst();
+      const n = Number(stopped.numUpdatedRows);
+      if (n > 0) {
+        await insertAuditEvents(tx, [
+          {
+            run_id: runId,
+            sample_id: null,
+            type: 'run.budget_exhausted',
+            actor,
+            payload: { budget: spend.budget, spent_tokens: spend.spent_tokens, spent_cost_usd: spend.spent_cost_usd, samples_stopped: n },
+          },
+        ]);
+      }
+      return n;
+    });
+  }
+}
