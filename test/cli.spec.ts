@@ -24,7 +24,7 @@ function capture() {
 async function cli(...argv: string[]) {
   const out = capture();
   const err = capture();
-  const code = await runCli(['--api', stack.url, ...argv], { stdout: out.stream, stderr: err.stream, env: {}, tty: false } as any);
+  const code = await runCli(['--api', stack.url, ...argv], { stdout: out.stream, stderr: err.stream, env: { AMEND_API_KEY: stack.submitterKey }, tty: false } as any);
   return { code, stdout: out.text(), stderr: err.text() };
 }
 

@@ -8,12 +8,16 @@ const env = testEnv('preview', {
 });
 let stack: Stack;
 
+/** Authors preview constitutions; runs (previews included, same team) are read with a submitter key. */
+let authorKey: string;
+const keyFor = (path: string) => (path.startsWith('/v1/constitutions') ? authorKey : stack.submitterKey);
 const post = (path: string, body: unknown) =>
-  fetch(stack.url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-const get = (path: string) => fetch(stack.url + path);
+  stack.fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }, keyFor(path));
+const get = (path: string) => stack.fetch(path, {}, keyFor(path));
 
 beforeAll(async () => {
   stack = await startStack(env);
+  authorKey = await stack.mintKey('author');
 });
 afterAll(async () => {
   await stack?.close();

@@ -37,9 +37,13 @@ principles:
     revision: Rewrite the response to be brief.
 `;
 
+/** Authors publish and read constitutions; runs are a submitter's. */
+let authorKey: string;
+let authorActor: string;
+const keyFor = (path: string) => (path.startsWith('/v1/constitutions') ? authorKey : stack.submitterKey);
 const post = (path: string, body: string | unknown, contentType = 'application/json') =>
-  fetch(stack.url + path, { method: 'POST', headers: { 'content-type': contentType }, body: typeof body === 'string' ? body : JSON.stringify(body) });
-const get = (path: string, headers: Record<string, string> = {}) => fetch(stack.url + path, { headers });
+  stack.fetch(path, { method: 'POST', headers: { 'content-type': contentType }, body: typeof body === 'string' ? body : JSON.stringify(body) }, keyFor(path));
+const get = (path: string, headers: Record<string, string> = {}) => stack.fetch(path, { headers }, keyFor(path));
 
 async function errorOf(res: Response, status: number, code?: string) {
   expect(res.status).toBe(status);
@@ -65,6 +69,8 @@ async function waitForRun(id: string) {
 
 beforeAll(async () => {
   stack = await startStack(env);
+  authorKey = await stack.mintKey('author');
+  authorActor = `key:${(await json(await stack.fetch('/v1/keys/me', {}, authorKey))).id}`;
   pg = new Client({ connectionString: env.DATABASE_URL });
   await pg.connect();
 });
@@ -80,11 +86,11 @@ describe('publishing a constitution version over REST', () => {
     expect(res.status).toBe(201);
     expect(res.headers.get('location')).toBe('/v1/constitutions/kind/1.0.0');
     const v = PublishResultSchema.parse(await json(res));
-    expect(v).toMatchObject({ name: 'kind', version: '1.0.0', created: true, published_by: 'anonymous', source: 'api', changelog: 'First version.' });
+    expect(v).toMatchObject({ name: 'kind', version: '1.0.0', created: true, published_by: authorActor, source: 'api', changelog: 'First version.' });
     expect(v.sha256).toBe(constitutionSha256(parseConstitutionYaml(yamlOf('kind', '1.0.0'))));
     expect(Date.parse(v.published_at)).toBeGreaterThan(Date.now() - 60_000);
     const events = await auditEvents('constitution.published');
-    expect(events.find((e) => e.payload.name === 'kind')).toMatchObject({ actor: 'anonymous', payload: { version: '1.0.0', sha256: v.sha256 } });
+    expect(events.find((e) => e.payload.name === 'kind')).toMatchObject({ actor: authorActor, payload: { version: '1.0.0', sha256: v.sha256 } });
   });
 
   it('accepts text/yaml and JSON bodies too', async () => {
@@ -199,7 +205,7 @@ describe('deprecating a version', () => {
   it('keeps it readable and runnable by exact version, while the bare name resolves to the newest other version', async () => {
     const res = await post('/v1/constitutions/kind/1.1.0/deprecate', { reason: 'critique too vague' });
     expect(res.status).toBe(200);
-    expect(await json(res)).toMatchObject({ version: '1.1.0', deprecated: true, deprecated_by: 'anonymous', deprecation_reason: 'critique too vague' });
+    expect(await json(res)).toMatchObject({ version: '1.1.0', deprecated: true, deprecated_by: authorActor, deprecation_reason: 'critique too vague' });
 
     const list = ConstitutionListSchema.parse(await json(await get('/v1/constitutions')));
     expect(list.constitutions.find((c) => c.name === 'kind')!.latest).toBe('1.0.0');
@@ -214,7 +220,7 @@ describe('deprecating a version', () => {
   it('records one audit event, even when deprecated twice', async () => {
     expect((await post('/v1/constitutions/kind/1.1.0/deprecate', {})).status).toBe(200);
     const events = (await auditEvents('constitution.deprecated')).filter((e) => e.payload.name === 'kind');
-    expect(events).toEqual([{ actor: 'anonymous', payload: expect.objectContaining({ version: '1.1.0', reason: 'critique too vague' }) }]);
+    expect(events).toEqual([{ actor: authorActor, payload: expect.objectContaining({ version: '1.1.0', reason: 'critique too vague' }) }]);
   });
 
   it('answers 404 for a version that does not exist', async () => {
@@ -362,7 +368,7 @@ describe('the amend constitution commands against the API', () => {
     let err = '';
     stdout.on('data', (c: Buffer) => (out += c.toString()));
     stderr.on('data', (c: Buffer) => (err += c.toString()));
-    const code = await runCli([...args, '--api', stack.url], { stdout, stderr, env: {}, cwd: dir });
+    const code = await runCli([...args, '--api', stack.url], { stdout, stderr, env: { AMEND_API_KEY: authorKey }, cwd: dir });
     return { code, out, err };
   }
 

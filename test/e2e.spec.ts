@@ -20,9 +20,9 @@ process.env.AMEND_MAX_BODY_BYTES = String(256 * 1024);
 const prompts = Array.from({ length: 50 }, (_, i) => ({ id: `p-${i}`, prompt: `Question ${i}: how do I keep my houseplants alive while travelling?` }));
 
 async function post(path: string, body: unknown, headers: Record<string, string> = {}) {
-  return fetch(stack.url + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  return stack.fetch(path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
 }
-const get = (path: string) => fetch(stack.url + path);
+const get = (path: string) => stack.fetch(path);
 
 async function waitForRun(id: string) {
   return waitFor(

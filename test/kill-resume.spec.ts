@@ -30,7 +30,7 @@ afterAll(async () => {
 });
 
 async function runView(id: string) {
-  return json(await fetch(`${stack.url}/v1/runs/${id}`));
+  return json(await stack.fetch(`/v1/runs/${id}`));
 }
 
 function exited(child: ChildProcess) {
@@ -38,7 +38,7 @@ function exited(child: ChildProcess) {
 }
 
 it('a worker killed with SIGKILL mid-run leaves nothing lost or duplicated, and the next worker resumes without repaying', async () => {
-  const create = await fetch(`${stack.url}/v1/runs`, {
+  const create = await stack.fetch('/v1/runs', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ constitution: 'anthropic-cai', prompts: Array.from({ length: N }, (_, i) => `How should I plan a trip number ${i}?`) }),
@@ -65,7 +65,7 @@ it('a worker killed with SIGKILL mid-run leaves nothing lost or duplicated, and 
     { timeoutMs: 90_000, what: 'the second worker to finish the run' },
   );
 
-  const pairs = ndjson(await (await fetch(`${stack.url}/v1/runs/${runId}/pairs`)).text());
+  const pairs = ndjson(await (await stack.fetch(`/v1/runs/${runId}/pairs`)).text());
   const pg = new Client({ connectionString: env.DATABASE_URL, options: `-c search_path=${env.DATABASE_SCHEMA}` });
   await pg.connect();
   const stored = Number((await pg.query('select count(*) from stage_records')).rows[0].count);

@@ -13,7 +13,7 @@ afterAll(async () => {
 });
 
 it('samples whose jobs Redis lost are enqueued again from Postgres and the run completes', async () => {
-  const res = await fetch(`${stack.url}/v1/runs`, {
+  const res = await stack.fetch('/v1/runs', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ constitution: 'amend-core', prompts: Array.from({ length: 30 }, (_, i) => `Prompt ${i}`) }),
@@ -24,7 +24,7 @@ it('samples whose jobs Redis lost are enqueued again from Postgres and the run c
   stack.workers.push(await createWorkerApp(stack.config));
   const run = await waitFor(
     async () => {
-      const r = await json(await fetch(`${stack.url}/v1/runs/${runId}`));
+      const r = await json(await stack.fetch(`/v1/runs/${runId}`));
       return r.status === 'completed' ? r : undefined;
     },
     { timeoutMs: 60_000, what: 'the run to complete after its jobs were lost' },

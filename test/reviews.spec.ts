@@ -13,9 +13,11 @@ const env = testEnv('reviews');
 let stack: Stack;
 let runId: string;
 
-const get = (path: string) => fetch(stack.url + path);
+const get = (path: string) => stack.fetch(path);
 const post = (path: string, body: unknown) =>
-  fetch(stack.url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  stack.fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+/** How events and reviews name the submitter key the stack sends. */
+let submitter: string;
 
 async function reviewList(query = '') {
   return ReviewListSchema.parse(await json(await get(`/v1/runs/${runId}/reviews${query}`)));
@@ -23,6 +25,7 @@ async function reviewList(query = '') {
 
 beforeAll(async () => {
   stack = await startStack(env);
+  submitter = `key:${(await json(await get('/v1/keys/me'))).id}`;
   const prompts = Array.from({ length: 6 }, (_, i) => `Question ${i}: how should I water a cactus in winter?`);
   const res = await post('/v1/runs', { constitution: 'anthropic-cai', prompts, seed: 3 });
   runId = RunSchema.parse(await json(res)).id;
@@ -53,7 +56,7 @@ describe('human review of pairs', () => {
 
     expect((await post(`/v1/pairs/${b.id}/review`, { decision: 'reject', reason: 'both answers are off topic' })).status).toBe(201);
     const swapped = PairReviewDetailSchema.parse(await json(await post(`/v1/pairs/${c.id}/review`, { decision: 'swap', reason: 'the draft was better' })));
-    expect(swapped.review).toMatchObject({ chosen: c.rejected, rejected: c.chosen, status: 'accepted', reviewer: 'anonymous' });
+    expect(swapped.review).toMatchObject({ chosen: c.rejected, rejected: c.chosen, status: 'accepted', reviewer: submitter });
     const edited = PairReviewDetailSchema.parse(
       await json(await post(`/v1/pairs/${d.id}/review`, { decision: 'edit', reason: 'tightened the wording', chosen: 'Water it once a month in winter.' })),
     );
@@ -112,7 +115,7 @@ describe('human review of pairs', () => {
     expect(lines.map((l) => l.review.decision).sort()).toEqual(['accept', 'edit', 'swap']);
     const edit = lines.find((l) => l.review.decision === 'edit');
     expect(edit.chosen).toBe('Water it once a month in winter.');
-    expect(edit.review).toMatchObject({ status: 'accepted', reviewer: 'anonymous', reason: 'tightened the wording' });
+    expect(edit.review).toMatchObject({ status: 'accepted', reviewer: submitter, reason: 'tightened the wording' });
     const swap = lines.find((l) => l.review.decision === 'swap');
     const detail = PairReviewDetailSchema.parse(await json(await get(`/v1/pairs/${swap.id}/review`)));
     expect(swap.chosen).toBe(detail.pair.rejected);

@@ -29,29 +29,72 @@ export function testEnv(name: string, extra: Record<string, string> = {}): Recor
   };
 }
 
+export type KeyRole = 'submitter' | 'author' | 'auditor' | 'admin';
+
 export interface Stack {
   env: Record<string, string>;
   config: Config;
   url: string;
   api: NestExpressApplication;
   workers: INestApplicationContext[];
+  /** The first admin key (AMEND_ADMIN_KEY), registered at boot. */
+  adminKey: string;
+  /** A submitter key of team `default`, minted at start: what `stack.fetch` sends unless told otherwise. */
+  submitterKey: string;
+  /** Creates a key through `POST /v1/keys` as the admin and returns the key itself. */
+  mintKey(role: KeyRole, team?: string, limits?: Record<string, number>): Promise<string>;
+  /** fetch against the API (a path or a full URL) with `Authorization: Bearer <key>`, by default the submitter key. */
+  fetch(pathOrUrl: string, init?: RequestInit, key?: string | null): Promise<Response>;
   close(): Promise<void>;
 }
 
-/** API (listening on a random port) and, unless `workers: 0`, an in-process worker. */
+/** A random key in the format the API accepts. */
+export function randomKey(): string {
+  return `amd_${randomBytes(32).toString('base64url')}`;
+}
+
+/** Headers with the key as a bearer token (and any others given). */
+export function authHeaders(key: string, headers: Record<string, string> = {}): Record<string, string> {
+  return { ...headers, authorization: `Bearer ${key}` };
+}
+
+/**
+ * API (listening on a random port) and, unless `workers: 0`, an in-process worker. The API
+ * registers `env.AMEND_ADMIN_KEY` (generated when absent) and the stack mints a submitter key.
+ */
 export async function startStack(env: Record<string, string>, opts: { workers?: number } = {}): Promise<Stack> {
+  env.AMEND_ADMIN_KEY ??= randomKey();
+  const adminKey = env.AMEND_ADMIN_KEY;
   const config = loadConfig(env);
   const api = await createApiApp(config);
   await api.listen(0, '127.0.0.1');
   const url = (await api.getUrl()).replace('[::1]', '127.0.0.1');
   const workers: INestApplicationContext[] = [];
   for (let i = 0; i < (opts.workers ?? 1); i++) workers.push(await createWorkerApp(config));
+  const mintKey = async (role: KeyRole, team = 'default', limits?: Record<string, number>) => {
+    const res = await fetch(`${url}/v1/keys`, {
+      method: 'POST',
+      headers: authHeaders(adminKey, { 'content-type': 'application/json' }),
+      body: JSON.stringify({ role, team, ...(limits ? { limits } : {}) }),
+    });
+    if (res.status !== 201) throw new Error(`minting a ${role} key failed (${res.status}): ${await res.text()}`);
+    return ((await res.json()) as { key: string }).key;
+  };
+  const submitterKey = await mintKey('submitter');
   return {
     env,
     config,
     url,
     api,
     workers,
+    adminKey,
+    submitterKey,
+    mintKey,
+    fetch(pathOrUrl, init = {}, key = submitterKey) {
+      const headers = new Headers(init.headers);
+      if (key) headers.set('authorization', `Bearer ${key}`);
+      return fetch(pathOrUrl.startsWith('http') ? pathOrUrl : url + pathOrUrl, { ...init, headers });
+    },
     async close() {
       for (const w of workers) await w.close();
       await api.close();

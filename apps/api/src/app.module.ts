@@ -1,5 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE, DiscoveryModule } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { ZodSerializerInterceptor, ZodValidationPipe } from 'nestjs-zod';
 import type { Config } from '@amend/contracts';
@@ -16,20 +16,33 @@ import { PreviewService } from './constitutions/preview.service';
 import { HealthController } from './health/health.controller';
 import { ReviewsController } from './reviews/reviews.controller';
 import { ReviewsService } from './reviews/reviews.service';
+import { AuthGuard } from './auth/auth.guard';
+import { RateLimiter } from './auth/rate-limiter';
+import { RouteTable } from './auth/route-table';
+import { KeysController } from './keys/keys.controller';
+import { KeysService } from './keys/keys.service';
+import { AuditController } from './audit/audit.controller';
+import { AuditService } from './audit/audit.service';
 
 @Module({})
 export class ApiModule {
   static forRoot(config: Config): DynamicModule {
     return {
       module: ApiModule,
-      imports: [RuntimeModule.forRoot(config, 'amend-api'), TerminusModule],
-      controllers: [RunsController, SamplesController, PairsController, ConstitutionsController, HealthController, ReviewsController],
+      imports: [RuntimeModule.forRoot(config, 'amend-api'), TerminusModule, DiscoveryModule],
+      controllers: [RunsController, SamplesController, PairsController, ConstitutionsController, HealthController, ReviewsController, KeysController, AuditController],
       providers: [
         RunsService,
         ReviewsService,
         ConstitutionSyncService,
         ConstitutionsService,
         PreviewService,
+        KeysService,
+        AuditService,
+        RateLimiter,
+        RouteTable,
+        // Every route passes this guard: a key, a role its @Allow lists, the key's rate (auth/).
+        { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_PIPE, useClass: ZodValidationPipe },
         { provide: APP_INTERCEPTOR, useClass: ZodSerializerInterceptor },
         { provide: APP_FILTER, useClass: ErrorBodyFilter },

@@ -8,3 +8,5 @@ export * from './config';
 export * from './constitutions';
 export * from './review-fields';
 export * from './reviews';
+export * from './keys';
+export * from './audit';

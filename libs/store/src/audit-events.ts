@@ -25,6 +25,8 @@ export interface AuditEventInput {
 /** An event as stored: content, position in its chain, link and hash. */
 export interface StoredAuditEvent extends ChainedEvent {
   id: string;
+  prev_hash: string;
+  hash: string;
 }
 
 type Db = Kysely<Database> | Transaction<Database>;

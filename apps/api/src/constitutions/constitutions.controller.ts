@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiBody, ApiConsumes, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { createZodDto, ZodResponse } from 'nestjs-zod';
 import type { Request, Response } from 'express';
 import { ConstitutionError, ConstitutionSchema, constitutionToYaml, exportH4 } from '@amend/constitution';
@@ -21,6 +21,8 @@ import { ApiError } from '../errors/api-error';
 import type { WithRawBody } from '../errors/body-parser';
 import { ConstitutionsService } from './constitutions.service';
 import { PreviewService } from './preview.service';
+import { Allow } from '../auth/access.decorators';
+import { Caller, actorOf, type Principal } from '../auth/principal';
 
 class ConstitutionBodyDto extends createZodDto(ConstitutionSchema) {}
 class PublishResultDto extends createZodDto(PublishResultSchema) {}
@@ -37,14 +39,6 @@ class PreviewResultDto extends createZodDto(PreviewResultSchema) {}
 
 const SEMVER = /^\d+\.\d+\.\d+$/;
 
-/**
- * Who is publishing. Until API keys exist every REST caller is `anonymous`; files published at
- * boot are `file:<path>`. One place to change when keys arrive.
- */
-function actorOf(_req: Request): string {
-  return 'anonymous';
-}
-
 function checkVersion(name: string, version: string, allowLatest = true): void {
   if (!SEMVER.test(version) && !(allowLatest && version === 'latest')) {
     throw new ApiError(404, 'constitution_not_found', `"${version}" is not a version of ${name}; versions look like 1.0.0${allowLatest ? ' (or use "latest")' : ''}`);
@@ -52,6 +46,7 @@ function checkVersion(name: string, version: string, allowLatest = true): void {
 }
 
 @ApiTags('constitutions')
+@ApiBearerAuth()
 @Controller('v1/constitutions')
 export class ConstitutionsController {
   constructor(
@@ -60,6 +55,7 @@ export class ConstitutionsController {
   ) {}
 
   @Get()
+  @Allow('submitter', 'author', 'auditor')
   @ApiOperation({ summary: 'List constitutions with their versions; `latest` is what a bare name resolves to' })
   @ZodResponse({ type: ConstitutionListDto })
   list() {
@@ -67,6 +63,7 @@ export class ConstitutionsController {
   }
 
   @Post()
+  @Allow('author')
   @ApiOperation({
     summary: 'Publish a version (JSON or YAML body)',
     description:
@@ -85,6 +82,7 @@ export class ConstitutionsController {
   }
 
   @Post('import')
+  @Allow('author')
   @ApiOperation({
     summary: 'Import a Hugging Face H4 constitution (JSON body) and publish it as name@version',
     description: 'Same immutability rules as a publish: 201 new, 200 same content, 409 other content.',
@@ -110,6 +108,7 @@ export class ConstitutionsController {
   }
 
   @Get(':name')
+  @Allow('submitter', 'author', 'auditor')
   @ApiOperation({ summary: 'The versions of one constitution' })
   @ZodResponse({ type: ConstitutionSummaryDto })
   versions(@Param('name') name: string) {
@@ -118,6 +117,7 @@ export class ConstitutionsController {
 
   // Declared before ':name/:version' so that "diff" is not taken for a version.
   @Get(':name/diff')
+  @Allow('submitter', 'author', 'auditor')
   @ApiOperation({ summary: 'What changed between two versions: principles added, removed and changed (word-level), examples, system, metadata' })
   @ZodResponse({ type: ConstitutionDiffDto })
   diff(@Param('name') name: string, @Query() query: DiffQueryDto) {
@@ -125,6 +125,7 @@ export class ConstitutionsController {
   }
 
   @Get(':name/:version')
+  @Allow('submitter', 'author', 'auditor')
   @ApiOperation({
     summary: 'One version with its content; YAML with `Accept: application/yaml` or `?format=yaml`, H4 JSON with `?format=h4`',
   })
@@ -150,6 +151,7 @@ export class ConstitutionsController {
   }
 
   @Post(':name/:version/deprecate')
+  @Allow('author')
   @HttpCode(200)
   @ApiOperation({
     summary: 'Deprecate a version: it stays readable and runs may still name it exactly, but a bare name no longer resolves to it',
@@ -163,20 +165,21 @@ export class ConstitutionsController {
   }
 
   @Post(':name/:version/preview')
+  @Allow('author')
   @HttpCode(200)
   @ApiOperation({
     summary: 'Run draft, critique and revision on up to 5 prompts (optionally one principle) at high queue priority and return the stages and pairs',
     description: 'A preview is a small run flagged `preview`, left out of run lists. Answers 504 (and cancels it) if it does not finish within timeout_ms.',
   })
   @ZodResponse({ type: PreviewResultDto })
-  preview(@Param('name') name: string, @Param('version') version: string, @Body() body: PreviewRequestDto, @Req() req: Request) {
+  preview(@Param('name') name: string, @Param('version') version: string, @Body() body: PreviewRequestDto, @Caller() caller: Principal) {
     checkVersion(name, version);
-    return this.resolveAndPreview(name, version, body, actorOf(req));
+    return this.resolveAndPreview(name, version, body, caller);
   }
 
-  private async resolveAndPreview(name: string, version: string, body: PreviewRequestDto, actor: string) {
+  private async resolveAndPreview(name: string, version: string, body: PreviewRequestDto, caller: Principal) {
     // `latest` is pinned to a number first, so the preview names exactly what it ran.
     const { document } = await this.constitutions.get(name, version);
-    return this.previews.preview(document.name, document.version, body, actor);
+    return this.previews.preview(document.name, document.version, body, caller);
   }
 }

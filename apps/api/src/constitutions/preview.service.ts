@@ -4,6 +4,7 @@ import { CreateRunSchema, type PairRecord, type PreviewRequest, type PreviewResu
 import { Store } from '@amend/store';
 import { ApiError } from '../errors/api-error';
 import { RunsService } from '../runs/runs.service';
+import type { Principal } from '../auth/principal';
 
 const TERMINAL: RunStatus[] = ['completed', 'failed', 'cancelled'];
 /** First poll soon (a simulator preview takes tens of milliseconds), then back off to this. */
@@ -21,7 +22,7 @@ export class PreviewService {
     private readonly store: Store,
   ) {}
 
-  async preview(name: string, version: string, req: PreviewRequest, actor: string): Promise<PreviewResult> {
+  async preview(name: string, version: string, req: PreviewRequest, caller: Principal): Promise<PreviewResult> {
     const body = CreateRunSchema.parse({
       constitution: `${name}@${version}`,
       prompts: req.prompts,
@@ -31,15 +32,15 @@ export class PreviewService {
       ...(req.sampling ? { sampling: req.sampling } : {}),
       ...(req.principle ? { principles: { ids: [req.principle] } } : {}),
     });
-    const { run } = await this.runs.create(body, null, undefined, actor, { preview: true });
+    const { run } = await this.runs.create(body, null, undefined, caller, { preview: true });
 
     const deadline = Date.now() + req.timeout_ms;
     let status = run.status;
     for (let wait = 20; !TERMINAL.includes(status); wait = Math.min(wait * 2, MAX_POLL_MS)) {
       if (Date.now() >= deadline) {
         // Nobody is waiting for the result any more: free the workers for real runs.
-        await this.store.runs.cancel(run.id, actor);
-        const after = await this.runs.get(run.id);
+        await this.store.runs.cancel(run.id, caller.actor);
+        const after = await this.runs.get(run.id, caller.team);
         throw new ApiError(
           504,
           'preview_timeout',
@@ -51,11 +52,11 @@ export class PreviewService {
       await sleep(Math.min(wait, Math.max(0, deadline - Date.now())));
       status = (await this.store.runs.row(run.id))?.status as RunStatus;
     }
-    return this.result(run.id, req.principle ?? null);
+    return this.result(run.id, req.principle ?? null, caller.team);
   }
 
-  private async result(runId: string, principle: string | null): Promise<PreviewResult> {
-    const run = await this.runs.get(runId);
+  private async result(runId: string, principle: string | null, team: string): Promise<PreviewResult> {
+    const run = await this.runs.get(runId, team);
     const pairs = new Map<string, PairRecord>();
     for await (const pair of this.store.pairs.stream(runId)) pairs.set(pair.sample_id, pair);
     const { samples } = await this.store.samples.list(runId, { limit: 100 });

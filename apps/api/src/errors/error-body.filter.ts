@@ -86,6 +86,7 @@ export class ErrorBodyFilter implements ExceptionFilter {
       res.end();
       return;
     }
+    if (exception instanceof ApiError && exception.headers) res.set(exception.headers);
     res.status(status).json(body);
   }
 }

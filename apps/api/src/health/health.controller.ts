@@ -6,6 +6,7 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Store } from '@amend/store';
 import { SAMPLES_QUEUE } from '@amend/runtime';
+import { Public } from '../auth/access.decorators';
 
 /** Readiness probes give up after this long, so /ready answers 503 instead of hanging. */
 const PROBE_TIMEOUT_MS = 2_000;
@@ -25,11 +26,13 @@ export class HealthController {
   ) {}
 
   @Get('health')
+  @Public()
   liveness() {
     return { status: 'ok' };
   }
 
   @Get('ready')
+  @Public()
   @HealthCheck()
   ready() {
     return this.health.check([

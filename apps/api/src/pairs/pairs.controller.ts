@@ -1,5 +1,5 @@
 import { Controller, Get, Param, Query, Res } from '@nestjs/common';
-import { ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { createZodDto } from 'nestjs-zod';
 import type { Response } from 'express';
 import { PairsQuerySchema, type PairRecord } from '@amend/contracts';
@@ -8,6 +8,8 @@ import { Store } from '@amend/store';
 import { RunsService } from '../runs/runs.service';
 import { uuidPipe } from '../runs/runs.controller';
 import { ReviewsService } from '../reviews/reviews.service';
+import { Allow } from '../auth/access.decorators';
+import { Caller, teamScope, type Principal } from '../auth/principal';
 
 /** Resolves when the client has taken the buffered lines, or went away. */
 function drainedOrClosed(res: Response): Promise<void> {
@@ -25,6 +27,7 @@ function drainedOrClosed(res: Response): Promise<void> {
 class PairsQueryDto extends createZodDto(PairsQuerySchema) {}
 
 @ApiTags('pairs')
+@ApiBearerAuth()
 @Controller('v1/runs/:id')
 export class PairsController {
   constructor(
@@ -34,18 +37,20 @@ export class PairsController {
   ) {}
 
   @Get('pairs')
+  @Allow('submitter', 'auditor')
   @ApiProduces('application/x-ndjson')
-  async pairs(@Param('id', uuidPipe) id: string, @Query() query: PairsQueryDto, @Res() res: Response) {
-    await this.runs.get(id);
+  async pairs(@Param('id', uuidPipe) id: string, @Query() query: PairsQueryDto, @Res() res: Response, @Caller() caller: Principal) {
+    await this.runs.get(id, teamScope(caller));
     // Reviews apply to every export (swaps, edits, review fields); `reviewed=accepted` keeps only accepted pairs.
     const pairs = this.reviews.reviewed(id, this.store.pairs.stream(id), { onlyAccepted: query.reviewed === 'accepted' });
     await this.streamLines(res, pairs, ({ pair, review }) => ({ ...formatPair(pair, query.format), ...(review ? { review } : {}) }));
   }
 
   @Get('sft')
+  @Allow('submitter', 'auditor')
   @ApiProduces('application/x-ndjson')
-  async sft(@Param('id', uuidPipe) id: string, @Res() res: Response) {
-    await this.runs.get(id);
+  async sft(@Param('id', uuidPipe) id: string, @Res() res: Response, @Caller() caller: Principal) {
+    await this.runs.get(id, teamScope(caller));
     await this.streamLines(res, this.store.pairs.stream(id), toSft);
   }
 

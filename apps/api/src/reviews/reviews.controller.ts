@@ -1,8 +1,10 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { createZodDto, ZodResponse } from 'nestjs-zod';
 import { ListReviewsQuerySchema, PairReviewDetailSchema, ReviewListSchema, ReviewRequestSchema } from '@amend/contracts';
 import { uuidPipe } from '../runs/runs.controller';
+import { Allow } from '../auth/access.decorators';
+import { Caller, teamScope, type Principal } from '../auth/principal';
 import { ReviewsService } from './reviews.service';
 
 class ReviewRequestDto extends createZodDto(ReviewRequestSchema) {}
@@ -10,29 +12,34 @@ class ListReviewsQueryDto extends createZodDto(ListReviewsQuerySchema) {}
 class ReviewListDto extends createZodDto(ReviewListSchema) {}
 class PairReviewDetailDto extends createZodDto(PairReviewDetailSchema) {}
 
-/** Until API keys exist every caller is `anonymous`. */
-const ACTOR = 'anonymous';
-
+/**
+ * Human review: a team's submitters review its pairs (the team's dataset); auditors read reviews
+ * of every team and change nothing.
+ */
 @ApiTags('reviews')
+@ApiBearerAuth()
 @Controller('v1')
 export class ReviewsController {
   constructor(private readonly reviews: ReviewsService) {}
 
   @Get('runs/:id/reviews')
+  @Allow('submitter', 'auditor')
   @ApiOperation({ summary: "A run's pairs with their latest human review, in sample order; filter by status (unreviewed, accepted, rejected)" })
   @ZodResponse({ type: ReviewListDto })
-  list(@Param('id', uuidPipe) runId: string, @Query() query: ListReviewsQueryDto) {
-    return this.reviews.list(runId, query);
+  list(@Param('id', uuidPipe) runId: string, @Query() query: ListReviewsQueryDto, @Caller() caller: Principal) {
+    return this.reviews.list(runId, query, teamScope(caller));
   }
 
   @Get('pairs/:id/review')
+  @Allow('submitter', 'auditor')
   @ApiOperation({ summary: 'One pair as the worker made it, its latest review and every review before' })
   @ZodResponse({ type: PairReviewDetailDto })
-  detail(@Param('id', uuidPipe) pairId: string) {
-    return this.reviews.detail(pairId);
+  detail(@Param('id', uuidPipe) pairId: string, @Caller() caller: Principal) {
+    return this.reviews.detail(pairId, teamScope(caller));
   }
 
   @Post('pairs/:id/review')
+  @Allow('submitter')
   @HttpCode(201)
   @ApiOperation({
     summary: 'Review a pair: accept, reject, swap chosen and rejected, or edit a text, with a reason (audited as pair.reviewed)',
@@ -41,7 +48,7 @@ export class ReviewsController {
       'Give `base_review_id` (the latest review you saw, or null) to be refused with 409 if someone reviewed the pair meanwhile.',
   })
   @ZodResponse({ status: 201, type: PairReviewDetailDto })
-  review(@Param('id', uuidPipe) pairId: string, @Body() body: ReviewRequestDto) {
-    return this.reviews.review(pairId, body, ACTOR);
+  review(@Param('id', uuidPipe) pairId: string, @Body() body: ReviewRequestDto, @Caller() caller: Principal) {
+    return this.reviews.review(pairId, body, { actor: caller.actor, team: teamScope(caller) });
   }
 }

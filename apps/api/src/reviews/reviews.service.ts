@@ -16,24 +16,25 @@ export class ReviewsService {
   ) {}
 
   /** A run's pairs with their latest review, in sample order (the review queue). */
-  async list(runId: string, query: { status?: ReviewFilter; limit: number; cursor?: number }): Promise<ReviewList> {
-    await this.runs.get(runId);
+  async list(runId: string, query: { status?: ReviewFilter; limit: number; cursor?: number }, team: string | undefined): Promise<ReviewList> {
+    await this.runs.get(runId, team);
     const [page, counts] = await Promise.all([this.store.reviews.page(runId, query), this.store.reviews.counts(runId)]);
     return { ...page, counts };
   }
 
-  async detail(pairId: string): Promise<PairReviewDetail> {
+  /** `team`: the caller's team, or undefined for one who reads every team (auditors). */
+  async detail(pairId: string, team: string | undefined): Promise<PairReviewDetail> {
     const detail = await this.store.reviews.detail(pairId);
     if (!detail) throw pairNotFound(pairId);
-    await this.checkRun(detail.run_id, pairId);
+    await this.checkRun(detail.run_id, pairId, team);
     return { pair: detail.pair, review: detail.review, history: detail.history };
   }
 
   /** Records a review and its audit event (`pair.reviewed`) together; answers the pair as it is now. */
-  async review(pairId: string, body: ReviewRequest, actor: string): Promise<PairReviewDetail> {
+  async review(pairId: string, body: ReviewRequest, { actor, team }: { actor: string; team: string | undefined }): Promise<PairReviewDetail> {
     const runId = await this.store.reviews.runOf(pairId);
     if (!runId) throw pairNotFound(pairId);
-    await this.checkRun(runId, pairId);
+    await this.checkRun(runId, pairId, team);
     await this.store.reviews.record(
       pairId,
       { decision: body.decision, reviewer: body.reviewer ?? actor, actor, reason: body.reason, baseReviewId: body.base_review_id },
@@ -60,7 +61,7 @@ export class ReviewsService {
         },
       }),
     );
-    return this.detail(pairId);
+    return this.detail(pairId, team);
   }
 
   /**
@@ -92,9 +93,9 @@ export class ReviewsService {
   }
 
   /** Another team's pair is a 404 naming the pair, as if it did not exist (ids must not leak). */
-  private async checkRun(runId: string, pairId: string): Promise<void> {
+  private async checkRun(runId: string, pairId: string, team: string | undefined): Promise<void> {
     try {
-      await this.runs.get(runId);
+      await this.runs.get(runId, team);
     } catch (e) {
       if (e instanceof ApiError && e.status === 404) throw pairNotFound(pairId);
       throw e;

@@ -1,11 +1,13 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, ParseUUIDPipe, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { createZodDto, ZodResponse } from 'nestjs-zod';
 import type { Request, Response } from 'express';
 import { CreateRunSchema, ListRunsQuerySchema, RunListSchema, RunSchema } from '@amend/contracts';
 import { Store } from '@amend/store';
-import { RunsService, DEFAULT_TEAM } from './runs.service';
+import { RunsService } from './runs.service';
 import { ApiError } from '../errors/api-error';
+import { Allow } from '../auth/access.decorators';
+import { Caller, teamScope, type Principal } from '../auth/principal';
 
 class CreateRunDto extends createZodDto(CreateRunSchema) {}
 class ListRunsQueryDto extends createZodDto(ListRunsQuerySchema) {}
@@ -17,6 +19,7 @@ export const uuidPipe = new ParseUUIDPipe({
 });
 
 @ApiTags('runs')
+@ApiBearerAuth()
 @Controller('v1/runs')
 export class RunsController {
   constructor(
@@ -25,34 +28,45 @@ export class RunsController {
   ) {}
 
   @Post()
+  @Allow('submitter')
   @ApiOperation({ summary: 'Create a run: one job per prompt, answered 202 while workers process it' })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'the same key and body return the same run' })
   @ZodResponse({ status: 202, type: RunDto })
-  async create(@Body() body: CreateRunDto, @Req() req: Request, @Res({ passthrough: true }) res: Response, @Headers('idempotency-key') key?: string) {
+  async create(
+    @Body() body: CreateRunDto,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+    @Caller() caller: Principal,
+    @Headers('idempotency-key') key?: string,
+  ) {
     // A replay answers exactly as the first request did (202), marked by a header.
-    const { run, created } = await this.runs.create(body, req.body, key, 'anonymous');
+    const { run, created } = await this.runs.create(body, req.body, key, caller);
     if (!created) res.setHeader('Idempotent-Replayed', 'true');
     res.setHeader('Location', `/v1/runs/${run.id}`);
     return run;
   }
 
   @Get()
+  @Allow('submitter', 'auditor')
+  @ApiOperation({ summary: "Runs of the caller's team, newest first (an auditor's: every team's)" })
   @ZodResponse({ type: RunListDto })
-  list(@Query() query: ListRunsQueryDto) {
-    return this.store.runs.list({ ...query, team: DEFAULT_TEAM });
+  list(@Query() query: ListRunsQueryDto, @Caller() caller: Principal) {
+    return this.store.runs.list({ ...query, team: teamScope(caller) });
   }
 
   @Get(':id')
+  @Allow('submitter', 'auditor')
   @ZodResponse({ type: RunDto })
-  get(@Param('id', uuidPipe) id: string) {
-    return this.runs.get(id);
+  get(@Param('id', uuidPipe) id: string, @Caller() caller: Principal) {
+    return this.runs.get(id, teamScope(caller));
   }
 
   @Post(':id/cancel')
+  @Allow('submitter')
   @HttpCode(200)
   @ApiOperation({ summary: 'Cancel pending samples; pairs made so far stay exportable' })
   @ZodResponse({ type: RunDto })
-  cancel(@Param('id', uuidPipe) id: string) {
-    return this.runs.cancel(id, 'anonymous');
+  cancel(@Param('id', uuidPipe) id: string, @Caller() caller: Principal) {
+    return this.runs.cancel(id, caller);
   }
 }

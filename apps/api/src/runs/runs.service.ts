@@ -3,16 +3,18 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import canonicalize from 'canonicalize';
+import { sql, type Transaction } from 'kysely';
 import type { CreateRun, Run } from '@amend/contracts';
-import { Store } from '@amend/store';
+import { Store, type Database } from '@amend/store';
 import { ModelRegistry } from '@amend/llm';
 import { ConstitutionCache, JOB_PRIORITY, SAMPLES_QUEUE, enqueueSamples } from '@amend/runtime';
 import { checkSelector } from '@amend/pipeline';
 import { ApiError } from '../errors/api-error';
+import type { Principal } from '../auth/principal';
 import { checkBudget, runPrices } from './run-spend';
 
-/** Until access control lands every caller is in one team. */
-export const DEFAULT_TEAM = 'default';
+/** A submission may wait this long before asking again when its key has too many runs going. */
+const ACTIVE_RUNS_RETRY_S = 30;
 
 @Injectable()
 export class RunsService {
@@ -31,9 +33,18 @@ export class RunsService {
     body: CreateRun,
     rawBody: unknown,
     idempotencyKey: string | undefined,
-    actor: string,
+    caller: Principal,
     opts: { preview?: boolean } = {},
   ): Promise<{ run: Run; created: boolean }> {
+    const actor = caller.actor;
+    if (body.prompts.length > caller.limits.prompts_per_run) {
+      throw new ApiError(
+        422,
+        'too_many_prompts',
+        `this key may submit at most ${caller.limits.prompts_per_run} prompts per run and the run has ${body.prompts.length}; split it`,
+        { limit: caller.limits.prompts_per_run, prompts: body.prompts.length },
+      );
+    }
     const [name, version] = body.constitution.split('@');
     const constitution = await this.store.constitutions.resolve(name, version);
     if (!constitution) {
@@ -82,7 +93,7 @@ export class RunsService {
     const result = await this.store.runs.create(
       {
         id,
-        team: DEFAULT_TEAM,
+        team: caller.team,
         mode: body.mode,
         constitution: { name: constitution.name, version: constitution.version, sha256: constitution.sha256 },
         rounds: body.rounds,
@@ -118,24 +129,44 @@ export class RunsService {
           idempotency_key: idempotencyKey ?? null,
         },
       },
+      { beforeInsert: (tx) => this.checkActiveRuns(tx, caller) },
     );
     if (result.created) {
       // If Redis fails here the run is still safe in Postgres: the reconciler enqueues it later.
       const priority = opts.preview ? JOB_PRIORITY.preview : JOB_PRIORITY.run;
       await enqueueSamples(this.queue, result.id, samples.map((s) => s.id), { priority }).catch(() => undefined);
     }
-    return { run: await this.get(result.id), created: result.created };
+    return { run: await this.get(result.id, caller.team), created: result.created };
   }
 
-  async get(id: string): Promise<Run> {
-    const run = await this.store.runs.view(id, DEFAULT_TEAM);
+  /**
+   * The concurrent-runs limit of the caller's key, checked inside the run's own transaction under
+   * a lock per key, so two submissions at once cannot both take the last slot.
+   */
+  private async checkActiveRuns(tx: Transaction<Database>, caller: Principal): Promise<void> {
+    await sql`select pg_advisory_xact_lock(hashtextextended(${'amend.runs.' + caller.actor}, 0))`.execute(tx);
+    const active = await this.store.keys.activeRuns(caller.actor, tx);
+    if (active >= caller.limits.concurrent_runs) {
+      throw new ApiError(
+        429,
+        'too_many_active_runs',
+        `this key has ${active} runs queued or running, its limit; wait for one to finish or cancel one`,
+        { limit: caller.limits.concurrent_runs, active },
+        { 'Retry-After': String(ACTIVE_RUNS_RETRY_S) },
+      );
+    }
+  }
+
+  /** The run if `team` may see it (undefined: any team, for auditors); another team's run is a 404, ids do not leak. */
+  async get(id: string, team: string | undefined): Promise<Run> {
+    const run = await this.store.runs.view(id, team);
     if (!run) throw new ApiError(404, 'run_not_found', `no run ${id}`);
     return run;
   }
 
-  async cancel(id: string, actor: string): Promise<Run> {
-    await this.get(id);
-    await this.store.runs.cancel(id, actor);
-    return this.get(id);
+  async cancel(id: string, caller: Principal): Promise<Run> {
+    await this.get(id, caller.team);
+    await this.store.runs.cancel(id, caller.actor);
+    return this.get(id, caller.team);
   }
 }

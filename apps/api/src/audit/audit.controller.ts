@@ -1,0 +1,71 @@
+import { Controller, Get, Param, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { createZodDto, ZodResponse } from 'nestjs-zod';
+import type { Response } from 'express';
+import { AuditEventPageSchema, AuditEventsQuerySchema, RunAuditQuerySchema, RunVerifySchema, SampleAuditSchema, VerifyReportSchema } from '@amend/contracts';
+import { Allow } from '../auth/access.decorators';
+import { uuidPipe } from '../runs/runs.controller';
+import { AuditService } from './audit.service';
+
+class AuditEventPageDto extends createZodDto(AuditEventPageSchema) {}
+class AuditEventsQueryDto extends createZodDto(AuditEventsQuerySchema) {}
+class RunAuditQueryDto extends createZodDto(RunAuditQuerySchema) {}
+class RunVerifyDto extends createZodDto(RunVerifySchema) {}
+class VerifyReportDto extends createZodDto(VerifyReportSchema) {}
+class SampleAuditDto extends createZodDto(SampleAuditSchema) {}
+
+/** DESIGN.md "Audit trail": auditors read every team's trail and verify it; nobody else does. */
+@ApiTags('audit')
+@ApiBearerAuth()
+@Controller('v1')
+export class AuditController {
+  constructor(private readonly audit: AuditService) {}
+
+  @Get('runs/:id/audit')
+  @Allow('auditor')
+  @ApiOperation({ summary: "A run's audit events in the order written (run and sample chains), paged by cursor" })
+  @ZodResponse({ type: AuditEventPageDto })
+  runEvents(@Param('id', uuidPipe) id: string, @Query() query: RunAuditQueryDto) {
+    return this.audit.runEvents(id, query);
+  }
+
+  @Get('runs/:id/audit/verify')
+  @Allow('auditor')
+  @ApiOperation({ summary: "Recompute every chain of the run and its seal; names the first event that does not match and why" })
+  @ZodResponse({ type: RunVerifyDto })
+  verify(@Param('id', uuidPipe) id: string) {
+    return this.audit.verifyRun(id);
+  }
+
+  @Get('runs/:id/audit/export')
+  @Allow('auditor')
+  @ApiProduces('application/x-ndjson')
+  @ApiOperation({ summary: 'The run\'s trail as a JSON Lines bundle that `amend audit verify --file` checks offline' })
+  async export(@Param('id', uuidPipe) id: string, @Res() res: Response) {
+    await this.audit.export(id, res);
+  }
+
+  @Get('samples/:id/audit')
+  @Allow('auditor')
+  @ApiOperation({ summary: 'The whole critique log of one sample in order (every model call, judgement and the pair), with its chain checked' })
+  @ZodResponse({ type: SampleAuditDto })
+  sample(@Param('id', uuidPipe) id: string) {
+    return this.audit.sample(id);
+  }
+
+  @Get('audit/events')
+  @Allow('auditor')
+  @ApiOperation({ summary: 'Events of every team, filtered by run, sample, type and time, in the order written' })
+  @ZodResponse({ type: AuditEventPageDto })
+  events(@Query() query: AuditEventsQueryDto) {
+    return this.audit.search(query);
+  }
+
+  @Get('audit/verify')
+  @Allow('auditor')
+  @ApiOperation({ summary: 'Recompute the chain of events outside runs: constitutions published or deprecated, keys created or revoked' })
+  @ZodResponse({ type: VerifyReportDto })
+  verifyGlobal() {
+    return this.audit.verifyGlobal();
+  }
+}

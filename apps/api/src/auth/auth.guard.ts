@@ -1,0 +1,72 @@
+import { CanActivate, ExecutionContext, Injectable, Logger } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { Store } from '@amend/store';
+import { ApiError } from '../errors/api-error';
+import { ACCESS_RULE, type AccessRule } from './access.decorators';
+import { hashKey, looksLikeKey } from './api-key';
+import { effectiveLimits } from './key-limits';
+import { RateLimiter } from './rate-limiter';
+import type { WithPrincipal } from './principal';
+
+/**
+ * The one gate of every route: no rule -> refused (a route must say who may call it); public ->
+ * through; otherwise a valid key (401), a role the rule lists (403) and a request within the key's
+ * rate (429). Teams are checked where the data is read: another team's run is a 404.
+ */
+const INVALID_TOKEN = { 'WWW-Authenticate': 'Bearer realm="amend", error="invalid_token"' };
+
+@Injectable()
+export class AuthGuard implements CanActivate {
+  private readonly logger = new Logger('AuthGuard');
+
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly store: Store,
+    private readonly limiter: RateLimiter,
+  ) {}
+
+  async canActivate(ctx: ExecutionContext): Promise<boolean> {
+    if (ctx.getType() !== 'http') return true;
+    const req = ctx.switchToHttp().getRequest<WithPrincipal>();
+    const rule = this.reflector.getAllAndOverride<AccessRule | undefined>(ACCESS_RULE, [ctx.getHandler(), ctx.getClass()]);
+    if (!rule) {
+      this.logger.error(`${req.method} ${req.route?.path ?? req.path} has no access rule (@Allow or @Public); refused`);
+      throw new ApiError(403, 'no_access_rule', 'this route has no access rule yet, so nobody may call it');
+    }
+    if (rule.public) return true;
+
+    const header = req.headers.authorization;
+    if (!header) {
+      throw new ApiError(401, 'unauthenticated', 'this route needs an API key: send "Authorization: Bearer amd_..." (AMEND_API_KEY for the CLI)', undefined, {
+        'WWW-Authenticate': 'Bearer realm="amend"',
+      });
+    }
+    const token = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+    if (!token || !looksLikeKey(token)) {
+      throw new ApiError(401, 'invalid_key', 'the Authorization header is not "Bearer amd_..." with an Amend API key', undefined, INVALID_TOKEN);
+    }
+    const key = await this.store.keys.byHash(hashKey(token));
+    if (!key || key.revoked_at) {
+      throw new ApiError(401, 'invalid_key', key ? 'this API key was revoked; ask an admin for a new one' : 'this API key is not known', undefined, INVALID_TOKEN);
+    }
+    const limits = effectiveLimits(key);
+    const rate = await this.limiter.take(key.id, limits.requests_per_minute);
+    if (!rate.allowed) {
+      throw new ApiError(
+        429,
+        'rate_limited',
+        `this key may make ${rate.limit} requests a minute; retry in ${rate.retryAfterS} s`,
+        { limit_per_minute: rate.limit, retry_after_s: rate.retryAfterS },
+        { 'Retry-After': String(rate.retryAfterS) },
+      );
+    }
+    if (!rule.roles.includes(key.role)) {
+      throw new ApiError(403, 'forbidden', `a ${key.role} key may not call this route; it needs a key with the role ${rule.roles.join(' or ')}`, {
+        role: key.role,
+        allowed_roles: rule.roles,
+      });
+    }
+    req.principal = { key_id: key.id, role: key.role, team: key.team, actor: `key:${key.id}`, limits };
+    return true;
+  }
+}

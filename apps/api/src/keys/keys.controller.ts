@@ -1,0 +1,45 @@
+import { Body, Controller, Delete, Get, Param, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { createZodDto, ZodResponse } from 'nestjs-zod';
+import { CreateKeySchema, CreatedKeySchema, KeyListSchema, KeySchema, ListKeysQuerySchema } from '@amend/contracts';
+import { Allow } from '../auth/access.decorators';
+import { Caller, type Principal } from '../auth/principal';
+import { uuidPipe } from '../runs/runs.controller';
+import { KeysService } from './keys.service';
+
+class CreateKeyDto extends createZodDto(CreateKeySchema) {}
+class CreatedKeyDto extends createZodDto(CreatedKeySchema) {}
+class KeyDto extends createZodDto(KeySchema) {}
+class KeyListDto extends createZodDto(KeyListSchema) {}
+class ListKeysQueryDto extends createZodDto(ListKeysQuerySchema) {}
+
+@ApiTags('keys')
+@ApiBearerAuth()
+@Controller('v1/keys')
+export class KeysController {
+  constructor(private readonly keys: KeysService) {}
+
+  @Post()
+  @Allow('admin')
+  @ApiOperation({ summary: 'Create a key with one role and one team; the key is in this answer only, store it now' })
+  @ZodResponse({ status: 201, type: CreatedKeyDto })
+  create(@Body() body: CreateKeyDto, @Caller() caller: Principal) {
+    return this.keys.create(body, caller.actor);
+  }
+
+  @Get()
+  @Allow('admin')
+  @ApiOperation({ summary: 'List keys (never the keys themselves): by team or role, revoked ones with revoked=true' })
+  @ZodResponse({ type: KeyListDto })
+  async list(@Query() query: ListKeysQueryDto) {
+    return { keys: await this.keys.list(query) };
+  }
+
+  @Delete(':id')
+  @Allow('admin')
+  @ApiOperation({ summary: 'Revoke a key: refused from the next request on; revoking twice is harmless' })
+  @ZodResponse({ type: KeyDto })
+  revoke(@Param('id', uuidPipe) id: string, @Caller() caller: Principal) {
+    return this.keys.revoke(id, caller.actor);
+  }
+}

@@ -1,0 +1,94 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import type { Config, CreateKey, CreatedKey, Key } from '@amend/contracts';
+import { Store, type StoredKey } from '@amend/store';
+import { CONFIG } from '@amend/runtime';
+import { ApiError } from '../errors/api-error';
+import { displayPrefix, generateKey, hashKey, looksLikeKey } from '../auth/api-key';
+
+/** Team of the first admin key; admins manage the keys of every team, so its team names no data. */
+export const BOOTSTRAP_TEAM = 'admin';
+
+export function toKeyView(k: StoredKey): Key {
+  return {
+    id: k.id,
+    prefix: k.prefix,
+    role: k.role,
+    team: k.team,
+    name: k.name,
+    limits: { requests_per_minute: k.requests_per_minute, concurrent_runs: k.concurrent_runs, prompts_per_run: k.prompts_per_run },
+    created_by: k.created_by,
+    created_at: k.created_at.toISOString(),
+    revoked_at: k.revoked_at?.toISOString() ?? null,
+  };
+}
+
+/**
+ * API keys: created at random and shown once, stored as sha256, revoked (never deleted). The first
+ * admin key is the one in AMEND_ADMIN_KEY, registered at boot if no key has that hash (a revoked
+ * one stays revoked: to recover, set a new value).
+ */
+@Injectable()
+export class KeysService implements OnApplicationBootstrap {
+  private readonly logger = new Logger('Keys');
+
+  constructor(
+    private readonly store: Store,
+    @Inject(CONFIG) private readonly config: Config,
+  ) {}
+
+  async onApplicationBootstrap() {
+    const key = this.config.AMEND_ADMIN_KEY;
+    if (!key) {
+      if ((await this.store.keys.list({ role: 'admin' })).length === 0) {
+        this.logger.warn('no admin key: set AMEND_ADMIN_KEY to an amd_... key to register one (node -e "console.log(\'amd_\'+require(\'crypto\').randomBytes(32).toString(\'base64url\'))")');
+      }
+      return;
+    }
+    if (!looksLikeKey(key)) {
+      throw new Error('AMEND_ADMIN_KEY must be "amd_" followed by at least 20 of A-Z a-z 0-9 _ - (for example 32 random bytes in base64url)');
+    }
+    const created = await this.store.keys.create({
+      hash: hashKey(key),
+      prefix: displayPrefix(key),
+      role: 'admin',
+      team: BOOTSTRAP_TEAM,
+      name: 'AMEND_ADMIN_KEY',
+      created_by: 'system:boot',
+    });
+    if (created) this.logger.log(`registered the admin key from AMEND_ADMIN_KEY (${created.prefix}..., id ${created.id})`);
+  }
+
+  async create(body: CreateKey, actor: string): Promise<CreatedKey> {
+    const { key, hash, prefix } = generateKey();
+    const stored = await this.store.keys.create({
+      hash,
+      prefix,
+      role: body.role,
+      team: body.team,
+      name: body.name ?? null,
+      requests_per_minute: body.limits?.requests_per_minute ?? null,
+      concurrent_runs: body.limits?.concurrent_runs ?? null,
+      prompts_per_run: body.limits?.prompts_per_run ?? null,
+      created_by: actor,
+    });
+    // 256 random bits do not collide; if they ever did, the caller asks again.
+    if (!stored) throw new ApiError(503, 'unavailable', 'could not create a key; retry');
+    return { ...toKeyView(stored), key };
+  }
+
+  async list(q: { team?: string; role?: Key['role']; revoked?: 'true' | 'false' }): Promise<Key[]> {
+    return (await this.store.keys.list({ team: q.team, role: q.role, includeRevoked: q.revoked === 'true' })).map(toKeyView);
+  }
+
+  async get(id: string): Promise<Key> {
+    const key = await this.store.keys.get(id);
+    if (!key) throw new ApiError(404, 'key_not_found', `no key ${id}`);
+    return toKeyView(key);
+  }
+
+  async revoke(id: string, actor: string): Promise<Key> {
+    const result = await this.store.keys.revoke(id, actor);
+    if (!result) throw new ApiError(404, 'key_not_found', `no key ${id}`);
+    return toKeyView(result.key);
+  }
+}

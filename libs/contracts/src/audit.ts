@@ -1,0 +1,81 @@
+import { z } from 'zod';
+
+export const AuditEventSchema = z.object({
+  /** Row id: the order events were written in, and the paging cursor. */
+  id: z.string(),
+  event_id: z.string().uuid(),
+  chain: z.string(),
+  seq: z.number().int(),
+  run_id: z.string().uuid().nullable(),
+  sample_id: z.string().uuid().nullable(),
+  type: z.string(),
+  actor: z.string(),
+  at: z.string(),
+  payload: z.unknown(),
+  prev_hash: z.string(),
+  hash: z.string(),
+});
+export type AuditEvent = z.infer<typeof AuditEventSchema>;
+
+export const AuditEventPageSchema = z.object({
+  events: z.array(AuditEventSchema),
+  next_cursor: z.string().nullable(),
+});
+
+const isoTime = z
+  .string()
+  .refine((s) => !Number.isNaN(Date.parse(s)), 'an ISO 8601 time, e.g. 2025-01-31T12:00:00Z');
+
+export const AuditEventsQuerySchema = z.strictObject({
+  run: z.string().uuid().optional(),
+  sample: z.string().uuid().optional(),
+  type: z.string().min(1).max(100).optional(),
+  since: isoTime.optional(),
+  until: isoTime.optional(),
+  cursor: z.string().regex(/^\d+$/, 'a cursor this API returned').optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(200),
+});
+
+export const RunAuditQuerySchema = z.strictObject({
+  cursor: z.string().regex(/^\d+$/, 'a cursor this API returned').optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(500),
+});
+
+export const VerifyFailureSchema = z.object({
+  reason: z.enum(['content_changed', 'missing', 'reordered', 'inserted']),
+  chain: z.string().nullable(),
+  event_id: z.string().nullable(),
+  id: z.string().nullable(),
+  type: z.string().nullable(),
+  seq: z.number().int().nullable(),
+  message: z.string(),
+});
+
+export const VerifyReportSchema = z.object({
+  ok: z.boolean(),
+  events: z.number().int(),
+  chains: z.number().int(),
+  sealed: z.boolean(),
+  seals: z.number().int(),
+  root: z.string().nullable(),
+  computed_root: z.string().nullable(),
+  first_failure: VerifyFailureSchema.nullable(),
+  failures: z.array(VerifyFailureSchema),
+  failures_total: z.number().int(),
+});
+
+export const RunVerifySchema = VerifyReportSchema.extend({
+  run_id: z.string().uuid(),
+  run_status: z.string(),
+  verified_at: z.string(),
+  took_ms: z.number(),
+});
+export type RunVerify = z.infer<typeof RunVerifySchema>;
+
+/** `GET /v1/samples/{id}/audit`: the critique log of one sample in order, with its chain checked. */
+export const SampleAuditSchema = z.object({
+  sample_id: z.string().uuid(),
+  run_id: z.string().uuid(),
+  chain: VerifyReportSchema,
+  events: z.array(AuditEventSchema),
+});

@@ -1,0 +1,52 @@
+import { z } from 'zod';
+
+/** DESIGN.md "Security": one role and one team per key. */
+export const KEY_ROLE_NAMES = ['submitter', 'author', 'auditor', 'admin'] as const;
+export type KeyRoleName = (typeof KEY_ROLE_NAMES)[number];
+
+const limit = (max: number) => z.number().int().min(1).max(max);
+
+/** Per-key limits; an absent or null limit takes the server default (AMEND_KEY_*). */
+export const KeyLimitsSchema = z.strictObject({
+  requests_per_minute: limit(1_000_000).nullable().optional(),
+  concurrent_runs: limit(100_000).nullable().optional(),
+  prompts_per_run: limit(10_000_000).nullable().optional(),
+});
+
+export const CreateKeySchema = z.strictObject({
+  role: z.enum(KEY_ROLE_NAMES),
+  team: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'a team name: lowercase letters, digits, ".", "_" or "-", up to 64'),
+  name: z.string().min(1).max(200).optional(),
+  limits: KeyLimitsSchema.optional(),
+});
+export type CreateKey = z.infer<typeof CreateKeySchema>;
+
+export const KeySchema = z.object({
+  id: z.string().uuid(),
+  /** The first characters of the key, to recognise it; never enough to use it. */
+  prefix: z.string(),
+  role: z.enum(KEY_ROLE_NAMES),
+  team: z.string(),
+  name: z.string().nullable(),
+  limits: z.object({
+    requests_per_minute: z.number().int().nullable(),
+    concurrent_runs: z.number().int().nullable(),
+    prompts_per_run: z.number().int().nullable(),
+  }),
+  created_by: z.string(),
+  created_at: z.string(),
+  revoked_at: z.string().nullable(),
+});
+export type Key = z.infer<typeof KeySchema>;
+
+/** The answer to creating a key: the only time the key itself is shown. */
+export const CreatedKeySchema = KeySchema.extend({ key: z.string().startsWith('amd_') });
+export type CreatedKey = z.infer<typeof CreatedKeySchema>;
+
+export const KeyListSchema = z.object({ keys: z.array(KeySchema) });
+
+export const ListKeysQuerySchema = z.strictObject({
+  team: z.string().optional(),
+  role: z.enum(KEY_ROLE_NAMES).optional(),
+  revoked: z.enum(['true', 'false']).optional(),
+});
