@@ -20,6 +20,8 @@ COPY apps ./apps
 COPY libs ./libs
 COPY scripts ./scripts
 RUN npm run build \
+ && npm run build:console \
+ && test -f apps/console/dist/index.html \
  && test -f dist/apps/api/src/main.js \
  && test -f dist/apps/worker/src/main.js \
  && test -f dist/apps/cli/src/main.js
@@ -42,6 +44,8 @@ ENV NODE_ENV=production \
     TS_NODE_BASEURL=./dist
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The web console, served by the API at /console.
+COPY --from=build /app/apps/console/dist ./apps/console/dist
 COPY package.json tsconfig.json ./
 COPY bin ./bin
 COPY constitutions ./constitutions

@@ -20,6 +20,7 @@ import { AuthGuard } from './auth/auth.guard';
 import { RateLimiter } from './auth/rate-limiter';
 import { RouteTable } from './auth/route-table';
 import { KeysController } from './keys/keys.controller';
+import { MeController } from './console/me.controller';
 import { KeysService } from './keys/keys.service';
 import { AuditController } from './audit/audit.controller';
 import { AuditService } from './audit/audit.service';
@@ -30,7 +31,7 @@ export class ApiModule {
     return {
       module: ApiModule,
       imports: [RuntimeModule.forRoot(config, 'amend-api'), TerminusModule, DiscoveryModule],
-      controllers: [RunsController, SamplesController, PairsController, ConstitutionsController, HealthController, ReviewsController, KeysController, AuditController],
+      controllers: [RunsController, SamplesController, PairsController, ConstitutionsController, HealthController, ReviewsController, MeController, KeysController, AuditController],
       providers: [
         RunsService,
         ReviewsService,

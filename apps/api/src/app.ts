@@ -7,6 +7,7 @@ import type { Config } from '@amend/contracts';
 import { ApiModule } from './app.module';
 import { jsonBodyParser } from './errors/body-parser';
 import { mountOperations } from './metrics/operations';
+import { mountConsole } from './console/serve-console';
 
 /** Builds the API application (not yet listening): used by main.ts, `npm start` and the tests. */
 export async function createApiApp(config: Config): Promise<NestExpressApplication> {
@@ -17,6 +18,7 @@ export async function createApiApp(config: Config): Promise<NestExpressApplicati
   app.useLogger(app.get(Logger));
   app.use(...jsonBodyParser());
   mountOperations(app, config);
+  mountConsole(app);
   app.enableShutdownHooks();
   const doc = SwaggerModule.createDocument(
     app,

@@ -10,3 +10,4 @@ export * from './review-fields';
 export * from './reviews';
 export * from './keys';
 export * from './audit';
+export * from './key-self';

@@ -1,0 +1,21 @@
+import { Controller, Get } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { createZodDto, ZodResponse } from 'nestjs-zod';
+import { KeySelfSchema } from '@amend/contracts';
+import { Allow } from '../auth/access.decorators';
+import { Caller, type Principal } from '../auth/principal';
+
+class KeySelfDto extends createZodDto(KeySelfSchema) {}
+
+@ApiTags('keys')
+@ApiBearerAuth()
+@Controller('v1/keys')
+export class MeController {
+  @Get('me')
+  @Allow('submitter', 'author', 'auditor', 'admin')
+  @ApiOperation({ summary: 'The key this request came with: its role, team and limits (never the key itself)' })
+  @ZodResponse({ type: KeySelfDto })
+  me(@Caller() caller: Principal) {
+    return { id: caller.key_id, role: caller.role, team: caller.team, actor: caller.actor, limits: caller.limits };
+  }
+}

@@ -1,0 +1,51 @@
+import type { Run } from '@amend/contracts';
+
+export const shortId = (id: string) => id.slice(0, 8);
+
+export function formatNumber(n: number): string {
+  return new Intl.NumberFormat('en').format(n);
+}
+
+export function formatTime(iso: string | null | undefined): string {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  return d.toLocaleString('en-GB', { year: 'numeric', month: 'short', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+}
+
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return '—';
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${s % 60}s`;
+  return `${Math.floor(m / 60)}h ${m % 60}m`;
+}
+
+export function percent(x: number | null | undefined, digits = 0): string {
+  return x === null || x === undefined ? '—' : `${(x * 100).toFixed(digits)}%`;
+}
+
+export const isActive = (run: Pick<Run, 'status'>) => run.status === 'queued' || run.status === 'running';
+
+/** Samples finished either way: the progress bar's filled part. */
+export const finished = (run: Run) => run.counts.completed + run.counts.failed + run.counts.cancelled;
+
+/**
+ * Samples per second since the run started, up to its end (or now). A run's own figure, so the
+ * rate of a finished run stays what it was.
+ */
+export function runRate(run: Run, now = Date.now()): { perSecond: number; tokensPerSecond: number; elapsedMs: number } | null {
+  if (!run.started_at) return null;
+  const end = run.finished_at ? new Date(run.finished_at).getTime() : now;
+  const elapsedMs = end - new Date(run.started_at).getTime();
+  if (elapsedMs <= 0) return null;
+  const tokens = run.usage.prompt_tokens + run.usage.completion_tokens;
+  return { perSecond: (run.counts.completed + run.counts.failed) / (elapsedMs / 1000), tokensPerSecond: tokens / (elapsedMs / 1000), elapsedMs };
+}
+
+/** Time left at the current rate, for a run still going. */
+export function eta(run: Run, now = Date.now()): number | null {
+  const rate = runRate(run, now);
+  if (!rate || rate.perSecond <= 0 || !isActive(run)) return null;
+  return ((run.counts.pending + run.counts.running) / rate.perSecond) * 1000;
+}

@@ -1,0 +1,72 @@
+import { KeySelfSchema, type KeyRoleName } from '@amend/contracts';
+import { createClient, type Client } from './api';
+
+export type Role = KeyRoleName;
+
+/** What the signed-in key may do; the console offers exactly that. */
+export interface Abilities {
+  readRuns: boolean;
+  submitRuns: boolean;
+  reviewPairs: boolean;
+  readConstitutions: boolean;
+  publish: boolean;
+  preview: boolean;
+  audit: boolean;
+  manageKeys: boolean;
+}
+
+export interface Session {
+  /** `anonymous`: the server has no API keys, every caller may do everything. */
+  mode: 'anonymous' | 'key';
+  key: string | null;
+  role: Role | 'anonymous';
+  team: string | null;
+  /** How audit events and reviews name the key (`key:<id>`). */
+  actor: string | null;
+  can: Abilities;
+  client: Client;
+}
+
+/** The API's access rules (DESIGN.md "Security"), as the routes' @Allow decorators state them. */
+export function abilitiesOf(role: Role): Abilities {
+  return {
+    readRuns: role === 'submitter' || role === 'auditor',
+    submitRuns: role === 'submitter',
+    // Reviewing changes a team's dataset: its submitters do it; auditors read and change nothing.
+    reviewPairs: role === 'submitter',
+    readConstitutions: role !== 'admin',
+    publish: role === 'author',
+    preview: role === 'author',
+    audit: role === 'auditor',
+    manageKeys: role === 'admin',
+  };
+}
+
+const STORAGE = 'amend.console.key';
+
+export function storedKey(): string | null {
+  return sessionStorage.getItem(STORAGE);
+}
+
+export function forgetKey(): void {
+  sessionStorage.removeItem(STORAGE);
+}
+
+/** Whether this server answers without a key (a server from before API keys). */
+export async function serverIsOpen(): Promise<boolean> {
+  const res = await fetch('/v1/runs?limit=1', { headers: { accept: 'application/json' } });
+  return res.ok;
+}
+
+export function anonymousSession(): Session {
+  const can = { ...abilitiesOf('submitter'), readConstitutions: true, publish: true, preview: true, audit: true };
+  return { mode: 'anonymous', key: null, role: 'anonymous', team: null, actor: null, can, client: createClient(null) };
+}
+
+/** Signs in with a key: the server says its role and team (`GET /v1/keys/me`), the console follows. */
+export async function signIn(key: string): Promise<Session> {
+  const client = createClient(key);
+  const me = await client.get(KeySelfSchema, '/v1/keys/me');
+  sessionStorage.setItem(STORAGE, key);
+  return { mode: 'key', key, role: me.role, team: me.team, actor: me.actor, can: abilitiesOf(me.role), client };
+}

@@ -1,0 +1,230 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { ConstitutionSummarySchema, CreatedKeySchema, ReviewListSchema, RunListSchema, type CreatedKey } from '@amend/contracts';
+import { ensureConsoleBuilt, launchBrowser } from './support/browser';
+import { cleanup, json, ndjson, ROOT, startStack, testEnv, type Stack } from './support/stack';
+
+/**
+ * The web console in Debian's chromium against the real API, worker, Redis and Postgres. Each
+ * test signs in with a key of the role it plays. With AMEND_SCREENSHOTS=<dir> (npm run
+ * screenshots) the pages are saved there for the README; otherwise to a temporary folder.
+ */
+const ADMIN_KEY = `amd_${randomBytes(32).toString('base64url')}`;
+const env = testEnv('console', { AMEND_ADMIN_KEY: ADMIN_KEY });
+const SHOTS = process.env.AMEND_SCREENSHOTS ? join(ROOT, process.env.AMEND_SCREENSHOTS) : mkdtempSync(join(tmpdir(), 'amend-console-'));
+/** Long enough for a run on the simulator on a busy 2-core machine; every wait ends as soon as the page shows it. */
+const UI_TIMEOUT = 60_000;
+
+let stack: Stack;
+let browser: Browser;
+const keys: Record<'submitter' | 'author' | 'auditor' | 'admin' | 'otherTeam', CreatedKey> = {} as never;
+let runId: string;
+
+async function api(path: string, key: string, init: RequestInit = {}) {
+  return fetch(stack.url + path, { ...init, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...(init.headers ?? {}) } });
+}
+
+async function createKey(role: string, team: string, name: string): Promise<CreatedKey> {
+  const res = await api('/v1/keys', ADMIN_KEY, { method: 'POST', body: JSON.stringify({ role, team, name }) });
+  if (res.status !== 201) throw new Error(`key for ${role}: ${res.status} ${await res.text()}`);
+  return CreatedKeySchema.parse(await res.json());
+}
+
+/** A fresh browser context (its own session storage), signed in with `key`. */
+async function signIn(key: string, shot?: string): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport: { width: 1440, height: 960 }, acceptDownloads: true });
+  const page = await context.newPage();
+  page.setDefaultTimeout(UI_TIMEOUT);
+  await page.goto(`${stack.url}/console/`);
+  await page.fill('input[name=key]', key);
+  if (shot) await screenshot(page, shot);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('[data-testid=identity] .role');
+  return { context, page };
+}
+
+async function screenshot(page: Page, name: string) {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false });
+}
+
+beforeAll(async () => {
+  ensureConsoleBuilt();
+  mkdirSync(SHOTS, { recursive: true });
+  stack = await startStack(env);
+  browser = await launchBrowser();
+  keys.admin = await createKey('admin', 'ops', 'console admin');
+  keys.submitter = await createKey('submitter', 'ml', 'ana');
+  keys.otherTeam = await createKey('submitter', 'other', 'bo');
+  keys.author = await createKey('author', 'policy', 'pat');
+  keys.auditor = await createKey('auditor', 'audit', 'ada');
+});
+afterAll(async () => {
+  await browser?.close();
+  await stack?.close();
+  await cleanup(env);
+});
+
+describe('the web console', () => {
+  it('is served by the API at /console, with a JSON 404 for files it does not have', async () => {
+    const page = await fetch(`${stack.url}/console/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<div id="root">');
+    const missing = await fetch(`${stack.url}/console/nope.js`);
+    expect(missing.status).toBe(404);
+    expect((await json(missing)).error.code).toBe('not_found');
+  });
+
+  it('offers a submitter its team’s runs and no audit, publishing or keys', async () => {
+    const { context, page } = await signIn(keys.submitter.key, 'sign-in');
+    expect(await page.textContent('[data-testid=identity]')).toContain('submitter');
+    expect(await page.textContent('[data-testid=identity]')).toContain('team ml');
+    const nav = await page.locator('.topbar nav a').allTextContents();
+    expect(nav).toEqual(['Runs', 'Constitutions']);
+    await page.goto(`${stack.url}/console/#/constitutions/amend-core`);
+    await page.waitForSelector('[data-testid=versions]');
+    expect(await page.locator('text=New version from').count()).toBe(0);
+    await context.close();
+  });
+
+  it('submits a run and watches it finish with live counts, usage and rate', async () => {
+    const { context, page } = await signIn(keys.submitter.key);
+    await page.click('text=New run');
+    const prompts = Array.from({ length: 12 }, (_, i) => `Question ${i}: how do I keep basil alive on a windowsill?`);
+    await page.fill('textarea[name=prompts]', prompts.join('\n'));
+    await page.selectOption('select[name=constitution]', 'amend-core');
+    await page.fill('input[name=rounds]', '2');
+    await page.click('text=Submit 12 prompts');
+    await page.waitForURL(/#\/runs\/[0-9a-f-]{36}$/);
+    runId = page.url().split('/').pop()!;
+    // The page polls: the counts reach 12 of 12 without a reload.
+    await page.waitForSelector('[data-testid=completed] .stat-value:text-is("12 / 12")');
+    await page.waitForSelector('.page-title .status-completed');
+    const stats = await page.textContent('[data-testid=run-stats]');
+    expect(stats).toContain('model calls');
+    expect(stats).toMatch(/samples\/s/);
+    await page.waitForSelector('[data-testid=report]');
+    await screenshot(page, 'run');
+
+    const downloadEvent = page.waitForEvent('download');
+    await page.click('[data-testid=download-h4]');
+    const file = await (await downloadEvent).path();
+    const lines = ndjson(readFileSync(file!, 'utf8'));
+    expect(lines).toHaveLength(12);
+    expect(lines[0]).toHaveProperty('init_response');
+
+    await page.goto(`${stack.url}/console/#/runs`);
+    await page.waitForSelector(`tr[data-run="${runId}"][data-status=completed]`);
+    expect(await page.textContent(`tr[data-run="${runId}"] [data-testid=counts]`)).toContain('12/12');
+    await screenshot(page, 'runs');
+    await context.close();
+
+    // Another team's submitter does not see the run.
+    const other = await RunListSchema.parseAsync(await json(await api('/v1/runs', keys.otherTeam.key)));
+    expect(other.runs.map((r) => r.id)).not.toContain(runId);
+  });
+
+  it('reviews a pair with keyboard navigation, and the export keeps only accepted pairs', async () => {
+    const { context, page } = await signIn(keys.submitter.key);
+    await page.goto(`${stack.url}/console/#/runs/${runId}/pairs/0`);
+    await page.waitForSelector('[data-testid=pair-position]');
+    expect(await page.textContent('[data-testid=pair-position]')).toContain('Pair 1 of 12');
+    await page.keyboard.press('j');
+    await page.waitForSelector('[data-testid=pair-position]:text-matches("^Pair 2 of 12")');
+    await page.keyboard.press('ArrowDown');
+    await page.waitForSelector('[data-testid=pair-position]:text-matches("^Pair 3 of 12")');
+    await page.keyboard.press('k');
+    await page.waitForSelector('[data-testid=pair-position]:text-matches("^Pair 2 of 12")');
+    expect(await page.locator('.diff ins, .diff del').count()).toBeGreaterThan(0);
+    expect(await page.locator('text=Round 2 · principle').count()).toBe(1);
+    await screenshot(page, 'pair');
+
+    // A decision without a reason is refused in the page, before anything is sent.
+    await page.click('button:has-text("Swap chosen / rejected")');
+    await page.waitForSelector('text=Give a reason first');
+    await page.fill('input[name=reviewer]', 'Ana Lopez');
+    await page.fill('textarea[name=reason]', 'The draft answers the question; the revision hedges.');
+    await page.click('button:has-text("Swap chosen / rejected")');
+    await page.waitForSelector('[data-testid=review-status]:text-is("accepted (swap by Ana Lopez)")');
+    await page.waitForSelector('[data-testid=review-history] li');
+    expect(await page.textContent('[data-testid=review-counts]')).toContain('1 accepted');
+    await page.locator('#review').scrollIntoViewIfNeeded();
+    await screenshot(page, 'review');
+    await context.close();
+
+    const list = ReviewListSchema.parse(await json(await api(`/v1/runs/${runId}/reviews?status=accepted`, keys.submitter.key)));
+    expect(list.items).toHaveLength(1);
+    const reviewed = list.items[0];
+    expect(reviewed.pair.metadata.sample_index).toBe(1);
+    expect(reviewed.review).toMatchObject({ decision: 'swap', reviewer: 'Ana Lopez', actor: `key:${keys.submitter.id}` });
+    const exported = ndjson(await (await api(`/v1/runs/${runId}/pairs?format=standard&reviewed=accepted`, keys.submitter.key)).text());
+    expect(exported).toHaveLength(1);
+    expect(exported[0].chosen).toBe(reviewed.pair.rejected);
+    expect(exported[0].review).toMatchObject({ decision: 'swap', status: 'accepted', reviewer: 'Ana Lopez', reason: 'The draft answers the question; the revision hedges.' });
+  });
+
+  it('lets an author write a new version with live validation errors, publish it, and diff it', async () => {
+    const { context, page } = await signIn(keys.author.key);
+    expect(await page.locator('.topbar nav a').allTextContents()).toEqual(['Constitutions']);
+    await page.waitForSelector('[data-constitution=amend-core]');
+    await screenshot(page, 'constitutions');
+    await page.click('[data-constitution=amend-core]');
+    await page.click('text=New version from');
+    const editor = page.locator('textarea[name=constitution-yaml]');
+    await page.waitForSelector('[data-testid=validation-ok]');
+    const valid = await editor.inputValue();
+
+    // A typo in a field name: the same schema as the server's names the field and the fix, with its line.
+    await editor.fill(valid.replace(/^(\s+)revision:/m, '$1revison:'));
+    await page.waitForSelector('[data-testid=validation-issues]');
+    const issues = await page.textContent('[data-testid=validation-issues]');
+    expect(issues).toContain('unknown field "revison"');
+    expect(issues).toContain('rename "revison" to "revision"');
+    expect(issues).toMatch(/line \d+:\d+/);
+    expect(await page.locator('button:has-text("Publish")').isDisabled()).toBe(true);
+    // Each issue jumps to its line in the editor.
+    await page.click('[data-testid=validation-issues] li:last-child button');
+    await screenshot(page, 'constitution-editor');
+
+    await editor.fill(valid.replace(/^changelog:.*$/m, 'changelog: Helpfulness critique names wrong steps too.').replace('missing steps', 'missing or wrong steps'));
+    const ok = await (await page.waitForSelector('[data-testid=validation-ok]')).textContent();
+    const version = /amend-core@(\d+\.\d+\.\d+)/.exec(ok!)![1];
+    await page.click(`button:has-text("Publish amend-core@${version}")`);
+    expect(await (await page.waitForSelector('[data-testid=published]')).textContent()).toContain(`Published amend-core@${version}`);
+
+    const summary = ConstitutionSummarySchema.parse(await json(await api('/v1/constitutions/amend-core', keys.author.key)));
+    const published = summary.versions.find((v) => v.version === version);
+    expect(published).toMatchObject({ changelog: 'Helpfulness critique names wrong steps too.', published_by: `key:${keys.author.id}`, source: 'api' });
+
+    await page.click('text=diff from');
+    await page.waitForSelector('[data-testid=diff]');
+    const diff = await page.textContent('[data-testid=diff]');
+    expect(diff).toContain('1 changed');
+    expect(diff).toContain('~ helpfulness');
+    expect(await page.locator('[data-testid=diff] ins').count()).toBeGreaterThan(0);
+    await screenshot(page, 'constitution-diff');
+    await page.goto(`${stack.url}/console/#/constitutions/amend-core/${version}`);
+    await page.waitForSelector('[data-principle]');
+    await screenshot(page, 'constitution');
+    await context.close();
+  });
+
+  it('shows an auditor a sample’s trail as a timeline, with the review, and verifies it intact', async () => {
+    const list = ReviewListSchema.parse(await json(await api(`/v1/runs/${runId}/reviews?status=accepted`, keys.auditor.key)));
+    const sampleId = list.items[0].pair.sample_id;
+    const { context, page } = await signIn(keys.auditor.key);
+    expect(await page.locator('.topbar nav a').allTextContents()).toEqual(['Runs', 'Constitutions', 'Audit']);
+    await page.goto(`${stack.url}/console/#/audit/samples/${sampleId}`);
+    await page.waitForSelector('[data-testid=timeline]');
+    const types = await page.locator('[data-testid=timeline] > li').evaluateAll((els) => els.map((e) => e.getAttribute('data-type')));
+    expect(types).toEqual(expect.arrayContaining(['draft.generated', 'critique.generated', 'revision.generated', 'pair.emitted', 'pair.reviewed']));
+    await page.click('button:has-text("Verify trail")');
+    const result = await page.waitForSelector('[data-testid=verify-result]');
+    expect(await result.getAttribute('data-ok')).toBe('true');
+    expect(await result.textContent()).toContain('Intact');
+    await screenshot(page, 'audit');
+    await context.close();
+  });
+});

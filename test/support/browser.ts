@@ -1,0 +1,58 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { ROOT } from './stack';
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/**
+ * Debian's chromium, headless, as root in a container: no sandbox, no GPU, and none of the
+ * background connections (updates, sync, QUIC probes) a closed network refuses. Playwright adds
+ * its own headless flags and a new, empty profile folder for each launch.
+ */
+export async function launchBrowser(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) throw new Error(`no chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/**
+ * `npm test` builds the console first; a test file run on its own builds it here when the build
+ * is missing or older than the console's sources or the contracts it bundles.
+ */
+export function ensureConsoleBuilt(): void {
+  const index = join(ROOT, 'apps/console/dist/index.html');
+  const sources = Math.max(
+    newestMtime(join(ROOT, 'apps/console/src')),
+    statSync(join(ROOT, 'apps/console/index.html')).mtimeMs,
+    newestMtime(join(ROOT, 'libs/contracts/src')),
+    newestMtime(join(ROOT, 'libs/constitution/src')),
+  );
+  if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
+  const build = spawnSync(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'apps/console/vite.config.mts', '--logLevel', 'warn'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
+  if (build.status !== 0) throw new Error(`console build failed:\n${build.stdout}\n${build.stderr}`);
+}
