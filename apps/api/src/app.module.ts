@@ -16,6 +16,8 @@ import { PreviewService } from './constitutions/preview.service';
 import { HealthController } from './health/health.controller';
 import { ReviewsController } from './reviews/reviews.controller';
 import { ReviewsService } from './reviews/reviews.service';
+import { ReportsController } from './reports/reports.controller';
+import { ReportsService } from './reports/reports.service';
 import { AuthGuard } from './auth/auth.guard';
 import { RateLimiter } from './auth/rate-limiter';
 import { RouteTable } from './auth/route-table';
@@ -31,10 +33,11 @@ export class ApiModule {
     return {
       module: ApiModule,
       imports: [RuntimeModule.forRoot(config, 'amend-api'), TerminusModule, DiscoveryModule],
-      controllers: [RunsController, SamplesController, PairsController, ConstitutionsController, HealthController, ReviewsController, MeController, KeysController, AuditController],
+      controllers: [RunsController, SamplesController, PairsController, ConstitutionsController, HealthController, ReviewsController, ReportsController, MeController, KeysController, AuditController],
       providers: [
         RunsService,
         ReviewsService,
+        ReportsService,
         ConstitutionSyncService,
         ConstitutionsService,
         PreviewService,

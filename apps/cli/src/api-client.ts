@@ -13,6 +13,8 @@ import {
   PublishResult,
   PublishResultSchema,
   PairFormat,
+  QualityReport,
+  QualityReportSchema,
   Run,
   RunListSchema,
   RunSchema,
@@ -169,8 +171,12 @@ export class ApiClient {
   }
 
   /** The JSON Lines body of a run's pairs, unread: the caller streams it. */
-  pairsStream(runId: string, format: PairFormat): Promise<ReadableStream<Uint8Array>> {
-    return this.stream(`/v1/runs/${seg(runId)}/pairs`, { format });
+  pairsStream(runId: string, format: PairFormat, opts: { exclude?: string } = {}): Promise<ReadableStream<Uint8Array>> {
+    return this.stream(`/v1/runs/${seg(runId)}/pairs`, { format, exclude: opts.exclude });
+  }
+
+  getReport(runId: string): Promise<QualityReport> {
+    return this.json(QualityReportSchema, `/v1/runs/${seg(runId)}/report`, {});
   }
 
   sftStream(runId: string): Promise<ReadableStream<Uint8Array>> {

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { PAIR_FORMATS, PairFormat, RUN_MODES, RUN_STATUSES, RunStatus, SAMPLE_STATUSES, SampleStatus } from '@amend/contracts';
+import { PAIR_FLAGS, PAIR_FORMATS, PairFormat, RUN_MODES, RUN_STATUSES, RunStatus, SAMPLE_STATUSES, SampleStatus } from '@amend/contracts';
 import { ApiClient } from './api-client';
 import { addConstitutionCommands } from './constitution-commands';
 import { parseApiUrl, parseInteger, parseDecimal } from './arg-parsers';
@@ -21,6 +21,7 @@ import {
   renderSample,
 } from './render';
 import { buildCreateRunBody } from './run-request';
+import { renderQualityReport } from './report-render';
 import { waitForRun } from './wait-for-run';
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:3000';
@@ -86,6 +87,11 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     .option('--model <alias>', 'policy model alias configured on the server (AMEND_MODELS)')
     .option('--feedback-model <alias>', 'feedback model alias for judgements')
     .addOption(new Option('--mode <mode>', 'pipeline mode').choices(RUN_MODES))
+    .option('--candidates <n>', 'ai-feedback: responses sampled per prompt, 2..4 (server default 2)', parseInteger)
+    .option('--ensemble <n>', 'ai-feedback or --verify: comparison principles averaged per label (default 1)', parseInteger)
+    .option('--cot', 'ai-feedback or --verify: the feedback model reasons first; labels clamped to [0.4, 0.6]')
+    .option('--verify', 'critique-revise: the feedback model judges draft against revision; pairs it does not back are flagged')
+    .option('--min-margin <m>', 'flag pairs whose judged margin p(chosen) - p(rejected) is below this (default 0)', parseDecimal)
     .option('--temperature <t>', 'sampling temperature', parseDecimal)
     .option('--top-p <p>', 'nucleus sampling top_p', parseDecimal)
     .option('--max-tokens <n>', 'maximum tokens per model answer', parseInteger)
@@ -112,9 +118,10 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     .description("stream a run's preference pairs as JSON Lines (also while it runs)")
     .argument('<run>', 'run id')
     .addOption(new Option('--format <format>', 'pairs format').choices(PAIR_FORMATS).default('conversational'))
+    .option('--exclude <flags>', `leave out pairs with any of these flags (comma-separated: ${PAIR_FLAGS.join(', ')})`)
     .option('-o, --out <file>', 'write to a file instead of stdout')
-    .action(async (runId: string, opts: { format: PairFormat; out?: string }, cmd: Command) => {
-      const body = await client(cmd).pairsStream(runId, opts.format);
+    .action(async (runId: string, opts: { format: PairFormat; out?: string; exclude?: string }, cmd: Command) => {
+      const body = await client(cmd).pairsStream(runId, opts.format, { exclude: opts.exclude });
       exitCode = await emit(body, opts.out, 'pairs', io, err);
     });
 
@@ -126,6 +133,16 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     .action(async (runId: string, opts: { out?: string }, cmd: Command) => {
       const body = await client(cmd).sftStream(runId);
       exitCode = await emit(body, opts.out, 'SFT records', io, err);
+    });
+
+  program
+    .command('report')
+    .description("a run's quality report: no-op revisions, length ratio, refusals and refusal drift, judge agreement and position bias")
+    .argument('<run>', 'run id')
+    .option('--json', 'print the report as JSON')
+    .action(async (runId: string, opts: { json?: boolean }, cmd: Command) => {
+      const report = await client(cmd).getReport(runId);
+      out(opts.json ? JSON.stringify(report, null, 2) : renderQualityReport(report));
     });
 
   program
@@ -210,6 +227,11 @@ interface RunCommandOptions {
   temperature?: number;
   topP?: number;
   maxTokens?: number;
+  candidates?: number;
+  ensemble?: number;
+  cot?: boolean;
+  verify?: boolean;
+  minMargin?: number;
   out?: string;
   format: PairFormat;
   idempotencyKey?: string;

@@ -15,6 +15,11 @@ export interface RunFlags {
   temperature?: number;
   topP?: number;
   maxTokens?: number;
+  candidates?: number;
+  ensemble?: number;
+  cot?: boolean;
+  verify?: boolean;
+  minMargin?: number;
 }
 
 /** A body field mapped back to the flag that sets it, so errors name what the user typed. */
@@ -28,6 +33,11 @@ const FLAG_OF_FIELD: Record<string, string> = {
   'sampling.temperature': '--temperature',
   'sampling.top_p': '--top-p',
   'sampling.max_tokens': '--max-tokens',
+  candidates: '--candidates',
+  ensemble: '--ensemble',
+  cot: '--cot',
+  verify: '--verify',
+  min_margin: '--min-margin',
 };
 
 export class RunFlagsError extends Error {
@@ -48,6 +58,11 @@ export function buildCreateRunBody(flags: RunFlags, prompts: PromptItem[]): Crea
   if (flags.seed !== undefined) body.seed = flags.seed;
   if (flags.model !== undefined) body.model = flags.model;
   if (flags.feedbackModel !== undefined) body.feedback_model = flags.feedbackModel;
+  if (flags.candidates !== undefined) body.candidates = flags.candidates;
+  if (flags.ensemble !== undefined) body.ensemble = flags.ensemble;
+  if (flags.cot) body.cot = true;
+  if (flags.verify) body.verify = true;
+  if (flags.minMargin !== undefined) body.min_margin = flags.minMargin;
 
   const sampling: NonNullable<CreateRunBody['sampling']> = {};
   if (flags.temperature !== undefined) sampling.temperature = flags.temperature;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Injectable, Logger } from '@nestjs/common';
-import type { PrincipleSelector, Sampling } from '@amend/contracts';
+import type { FeedbackOptions, PrincipleSelector, Sampling } from '@amend/contracts';
 import { ModelError, ModelRegistry } from '@amend/llm';
 import { PipelineError, assemblePair, isLastCall, planNextCall, recordCall, type PlannedCall, type RunSpec, type SampleSpec } from '@amend/pipeline';
 import { Store, type WorkItem } from '@amend/store';
@@ -50,15 +50,22 @@ export class SampleProcessor {
     await this.store.runs.markRunning(item.run.id);
 
     const run = await this.runSpec(item);
-    const sample: SampleSpec = { id: item.sample.id, index: item.sample.idx, external_id: item.sample.external_id, prompt: item.sample.prompt };
+    const sample: SampleSpec = {
+      id: item.sample.id,
+      index: item.sample.idx,
+      external_id: item.sample.external_id,
+      prompt: item.sample.prompt,
+      metadata: (item.sample.metadata as unknown as Record<string, unknown> | null) ?? null,
+    };
     const records = [...item.records];
-    const model = this.models.get(run.model);
 
     for (let call = planNextCall(run, sample, records); call; call = planNextCall(run, sample, records)) {
       if (await this.guard.exhausted(item, WORKER_ACTOR)) return 'budget_exhausted';
       let result;
       try {
-        result = await this.guard.timed(run.model, call.stage, () => model.complete(call.request, signal));
+        // Each call names its alias: the policy model, or the feedback model for comparisons.
+        const alias = call.request.alias;
+        result = await this.guard.timed(alias, call.stage, () => this.models.get(alias).complete(call.request, signal));
       } catch (err) {
         if (err instanceof ModelError && err.kind === 'permanent') {
           await this.fail(item, `${err.code}: ${err.message}`, call);
@@ -76,7 +83,7 @@ export class SampleProcessor {
         record,
         nextStage: last ? 'done' : (planNextCall(run, sample, [...records, record])?.stage ?? 'done'),
         event: {
-          type: `${call.stage}.generated`,
+          type: call.stage === 'comparison' ? 'judgement.made' : `${call.stage}.generated`,
           actor: WORKER_ACTOR,
           payload: {
             seq: call.seq,
@@ -91,10 +98,11 @@ export class SampleProcessor {
             latency_ms: result.latency_ms,
             attempts: result.attempts,
             simulated: result.simulated,
+            ...(record.judgement && { judgement: record.judgement }),
           },
         },
         pair: pair && { record: pair, event: { type: 'pair.emitted', actor: WORKER_ACTOR, payload: { pair } } },
-        spend: this.guard.spend(item, run.model, result.usage),
+        spend: this.guard.spend(item, call.request.alias, result.usage),
       });
       if (outcome === 'duplicate') {
         // Another worker saved this stage first (this job had stalled): it owns the sample now.
@@ -140,6 +148,7 @@ export class SampleProcessor {
       constitution: await this.constitutions.get(r.constitution_name, r.constitution_version),
       constitutionRef: { name: r.constitution_name, version: r.constitution_version, sha256: r.constitution_sha256 },
       principles: (r.principles as unknown as PrincipleSelector | null) ?? null,
+      feedback: (r.feedback as unknown as FeedbackOptions | null) ?? null,
     };
   }
 }

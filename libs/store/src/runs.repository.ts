@@ -21,6 +21,8 @@ export interface NewRun {
   /** PrincipleSelector; null or absent for every principle. */
   principles?: unknown | null;
   preview?: boolean;
+  /** FeedbackOptions; null or absent for a plain critique-revise run. */
+  feedback?: unknown | null;
   /** Budget `{tokens?, cost_usd?}`; null or absent for none. */
   budget?: unknown | null;
   /** Per-alias prices per 1k tokens in force now; null or absent when none are configured. */
@@ -84,6 +86,7 @@ export class RunsRepository {
             created_by: run.created_by,
             principles: run.principles == null ? null : JSON.stringify(run.principles),
             preview: run.preview ?? false,
+            feedback: run.feedback == null ? null : JSON.stringify(run.feedback),
             budget: run.budget == null ? null : JSON.stringify(run.budget),
             prices: run.prices == null ? null : JSON.stringify(run.prices),
           })
@@ -223,6 +226,7 @@ export class RunsRepository {
       finished_at: row.finished_at?.toISOString() ?? null,
       principles: (row.principles as unknown as Run['principles']) ?? null,
       preview: row.preview,
+      ...((row.feedback as unknown as Partial<Run> | null) ?? {}),
       budget: (row.budget as unknown as Run['budget']) ?? null,
     };
   }

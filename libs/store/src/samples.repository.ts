@@ -29,6 +29,7 @@ function toStageRecord(r: any): StageRecord {
     latency_ms: r.latency_ms,
     simulated: r.simulated,
     created_at: r.created_at instanceof Date ? r.created_at.toISOString() : r.created_at,
+    ...(r.judgement != null && { judgement: r.judgement }),
   };
 }
 
@@ -93,6 +94,7 @@ export class SamplesRepository {
           completion_tokens: record.usage.completion_tokens,
           latency_ms: Math.round(record.latency_ms),
           simulated: record.simulated,
+          judgement: record.judgement ? JSON.stringify(record.judgement) : null,
         })
         .onConflict((oc) => oc.columns(['sample_id', 'seq']).doNothing())
         .returning('seq')
@@ -123,6 +125,7 @@ export class SamplesRepository {
             sample_id: input.sampleId,
             idx: input.idx,
             record: JSON.stringify(input.pair.record),
+            flags: input.pair.record.metadata.flags ?? [],
           })
           .execute();
         events.push({ ...input.pair.event, run_id: input.runId, sample_id: input.sampleId });

@@ -41,6 +41,8 @@ export interface RunsTable {
   created_at: Timestamp;
   started_at: Timestamp | null;
   finished_at: Timestamp | null;
+  /** FeedbackOptions of an ai-feedback or verified run; null for plain critique-revise. */
+  feedback: Json | null;
   /** PrincipleSelector restricting principle sampling; null for all principles. */
   principles: Json | null;
   /** A constitution preview: left out of run lists. */
@@ -87,6 +89,8 @@ export interface StageRecordsTable {
   latency_ms: number;
   simulated: boolean;
   created_at: Timestamp;
+  /** Comparison stages: ComparisonJudgement. */
+  judgement: Json | null;
 }
 
 export interface PairsTable {
@@ -96,6 +100,8 @@ export interface PairsTable {
   idx: number;
   record: Json;
   created_at: Timestamp;
+  /** PairFlag values, also in record.metadata.flags: the export filters on this column. */
+  flags: ColumnType<string[], string[] | undefined, string[]>;
 }
 
 export interface AuditEventsTable {

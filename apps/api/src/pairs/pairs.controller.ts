@@ -42,7 +42,9 @@ export class PairsController {
   async pairs(@Param('id', uuidPipe) id: string, @Query() query: PairsQueryDto, @Res() res: Response, @Caller() caller: Principal) {
     await this.runs.get(id, teamScope(caller));
     // Reviews apply to every export (swaps, edits, review fields); `reviewed=accepted` keeps only accepted pairs.
-    const pairs = this.reviews.reviewed(id, this.store.pairs.stream(id), { onlyAccepted: query.reviewed === 'accepted' });
+    // `exclude=noop,rejected_by_judge,...` leaves flagged pairs out in SQL, before reviews apply.
+    const stored = this.store.pairs.stream(id, undefined, { exclude: query.exclude });
+    const pairs = this.reviews.reviewed(id, stored, { onlyAccepted: query.reviewed === 'accepted' });
     await this.streamLines(res, pairs, ({ pair, review }) => ({ ...formatPair(pair, query.format), ...(review ? { review } : {}) }));
   }
 

@@ -10,6 +10,7 @@ import { ModelRegistry } from '@amend/llm';
 import { ConstitutionCache, JOB_PRIORITY, SAMPLES_QUEUE, enqueueSamples } from '@amend/runtime';
 import { checkSelector } from '@amend/pipeline';
 import { ApiError } from '../errors/api-error';
+import { feedbackOptionsFor } from './feedback-options';
 import type { Principal } from '../auth/principal';
 import { checkBudget, runPrices } from './run-spend';
 
@@ -72,6 +73,11 @@ export class RunsService {
         );
       }
     }
+    const feedback = await feedbackOptionsFor(
+      body,
+      async () => (await this.constitutions.get(constitution.name, constitution.version)).principles,
+      `${constitution.name}@${constitution.version}`,
+    );
     for (const alias of [body.model, body.feedback_model].filter((a): a is string => !!a)) {
       if (!this.models.aliases().includes(alias)) {
         throw new ApiError(422, 'unknown_model', `no model alias "${alias}"; configured aliases: ${this.models.aliases().join(', ')}`, {
@@ -104,6 +110,7 @@ export class RunsService {
         simulated: this.models.isSimulator(body.model),
         created_by: actor,
         principles: body.principles ?? null,
+        feedback,
         preview: opts.preview ?? false,
         budget: body.budget ?? null,
         prices,
@@ -123,6 +130,7 @@ export class RunsService {
           sampling: body.sampling,
           samples: samples.length,
           principles: body.principles ?? null,
+          feedback,
           preview: opts.preview ?? false,
           budget: body.budget ?? null,
           prices,

@@ -15,14 +15,19 @@ export const FAIL_400_MARKER = '[[amend:fail400]]';
 export const NOOP_MARKER = '[[amend:noop]]';
 
 /**
- * `[[amend:refuse]]` in the prompt: every revision of it is a refusal, and about half of its
- * drafts (and ai-feedback candidates) are, so a helpful draft revised into a refusal shows up as
- * refusal drift, and the simulated judge gets refusals to compare.
+ * `[[amend:refuse]]` in the prompt: every revision of it is a refusal while its drafts stay
+ * helpful, so each pair shows a helpful answer revised into a refusal (refusal drift).
  */
 export const REFUSE_MARKER = '[[amend:refuse]]';
 
+/**
+ * `[[amend:refuse-draft]]` in the prompt: about half of its drafts (and ai-feedback candidates)
+ * are refusals, chosen by the request's own hash, so the simulated judge has refusals to compare.
+ */
+export const REFUSE_DRAFT_MARKER = '[[amend:refuse-draft]]';
+
 /** The markers that shape answers (not failures), removed from the prompt before it is quoted. */
-export const ANSWER_MARKERS = [NOOP_MARKER, REFUSE_MARKER] as const;
+export const ANSWER_MARKERS = [NOOP_MARKER, REFUSE_MARKER, REFUSE_DRAFT_MARKER] as const;
 
 export function withoutMarkers(text: string): string {
   let out = text;

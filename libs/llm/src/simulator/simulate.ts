@@ -4,7 +4,7 @@ import { type IncomingMessage, toTurns } from './conversation';
 import { readStage } from './stage';
 import { critiqueText, draftText, revisionText, type Pick } from './texts';
 import { judgeAnswer, readComparison, type JudgeAnswer } from './judge';
-import { NOOP_MARKER, REFUSE_MARKER, withoutMarkers } from './markers';
+import { NOOP_MARKER, REFUSE_DRAFT_MARKER, REFUSE_MARKER, withoutMarkers } from './markers';
 
 export const SIMULATOR_MODEL = 'amend-simulator-1';
 /** Responses carry this fingerprint so that a client can tell (and label) simulated output. */
@@ -52,6 +52,7 @@ export function simulateCompletion(body: SimulatorRequestBody): SimulatedComplet
   const lastUser = [...turns].reverse().find((t) => t.role === 'user')?.text ?? '';
   const comparison = readComparison(lastUser);
   const refuse = reading.prompt.includes(REFUSE_MARKER);
+  const refuseDraft = reading.prompt.includes(REFUSE_DRAFT_MARKER);
   let text: string;
   let logprobs: JudgeAnswer['logprobs'] = null;
   if (comparison) {
@@ -69,7 +70,7 @@ export function simulateCompletion(body: SimulatorRequestBody): SimulatedComplet
     else text = revisionText(reading.target ?? '', withoutMarkers(reading.prompt), pick);
   } else if (reading.stage === 'critique') {
     text = critiqueText(reading.target ?? '', reading.request, withoutMarkers(reading.prompt), pick);
-  } else if (refuse && uniform('refuse-draft') < 0.5) {
+  } else if (refuseDraft && uniform('refuse-draft') < 0.5) {
     text = pick(REFUSALS, 'refusal');
   } else {
     text = draftText(withoutMarkers(reading.prompt), pick);

@@ -26,7 +26,9 @@ const REFERS_TO_ANSWER =
 export function classifyUserTurn(turns: readonly Turn[], index: number): SimulatedStage {
   const answeredBefore = turns.slice(0, index).some((t) => t.role === 'assistant');
   if (!answeredBefore) return 'draft';
-  const text = turns[index].text;
+  // Simulator markers ([[amend:noop]]) are instructions to the simulator, not words of the request:
+  // "amend" in them would otherwise read as a revision request.
+  const text = turns[index].text.replace(/\[\[amend:[a-z0-9-]+\]\]/g, '');
   if (REVISION_LEAD.test(text)) return 'revision';
   if (CRITIQUE_VERB.test(text) && REFERS_TO_ANSWER.test(text)) return 'critique';
   if (REVISION_ANY.test(text)) return 'revision';

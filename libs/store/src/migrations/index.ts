@@ -1,6 +1,7 @@
 import type { Migration } from 'kysely';
 import { initial } from './0001_initial';
 import { constitutionRegistry } from './0002_constitution_registry';
+import { feedback } from './0003_feedback';
 import { auditChain } from './0004_audit_chain';
 import { keys } from './0005_keys';
 import { budget } from './0006_budget';
@@ -13,6 +14,7 @@ import { reviews } from './0007_reviews';
 export const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_constitution_registry': constitutionRegistry,
+  '0003_feedback': feedback,
   '0004_audit_chain': auditChain,
   '0005_keys': keys,
   '0006_budget': budget,

@@ -1,0 +1,31 @@
+import { Controller, Get, Param } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { createZodDto, ZodResponse } from 'nestjs-zod';
+import { QualityReportSchema } from '@amend/contracts';
+import { RunsService } from '../runs/runs.service';
+import { uuidPipe } from '../runs/runs.controller';
+import { ReportsService } from './reports.service';
+import { Allow } from '../auth/access.decorators';
+import { Caller, teamScope, type Principal } from '../auth/principal';
+
+class QualityReportDto extends createZodDto(QualityReportSchema) {}
+
+@ApiTags('runs')
+@ApiBearerAuth()
+@Controller('v1/runs/:id')
+export class ReportsController {
+  constructor(
+    private readonly runs: RunsService,
+    private readonly reports: ReportsService,
+  ) {}
+
+  @Get('report')
+  @Allow('submitter', 'auditor')
+  @ApiOperation({
+    summary: 'Quality report: per principle and overall, no-op revisions, length ratio, refusals and refusal drift, judge order agreement and position bias',
+  })
+  @ZodResponse({ type: QualityReportDto })
+  async report(@Param('id', uuidPipe) id: string, @Caller() caller: Principal) {
+    return this.reports.report(await this.runs.get(id, teamScope(caller)));
+  }
+}

@@ -1,0 +1,162 @@
+import { PAIR_FLAGS, type PairRecord, type QualityFigures, type QualityReport } from '@amend/contracts';
+import { NOOP_EDIT_DISTANCE, isNoop } from './noop';
+import { isRefusal } from './refusal';
+
+/** Running sums for one slice of a run's pairs (a principle, or all of them): constant memory per slice. */
+class Tally {
+  pairs = 0;
+  noop = 0;
+  chosenChars = 0;
+  rejectedChars = 0;
+  refusalsChosen = 0;
+  refusalsRejected = 0;
+  flags: Record<string, number> = Object.fromEntries(PAIR_FLAGS.map((f) => [f, 0]));
+  judged = 0;
+  pChosenSum = 0;
+  comparisons = 0;
+  aWins = 0;
+  pASum = 0;
+  hard = 0;
+  orderPairs = 0;
+  orderAgreements = 0;
+
+  addPair(p: PairFacts): void {
+    this.pairs++;
+    if (p.noop) this.noop++;
+    this.chosenChars += p.chosenChars;
+    this.rejectedChars += p.rejectedChars;
+    if (p.chosenRefuses) this.refusalsChosen++;
+    if (p.rejectedRefuses) this.refusalsRejected++;
+    for (const f of p.flags) this.flags[f] = (this.flags[f] ?? 0) + 1;
+    if (p.pChosen !== null) {
+      this.judged++;
+      this.pChosenSum += p.pChosen;
+    }
+  }
+
+  addComparisons(list: readonly Comparison[]): void {
+    for (const c of list) {
+      this.comparisons++;
+      this.pASum += c.p_a;
+      // A tie counts half: it is neither a win for (A) nor for (B).
+      this.aWins += c.p_a > 0.5 ? 1 : c.p_a === 0.5 ? 0.5 : 0;
+      if (c.label_source === 'hard') this.hard++;
+    }
+    // The two orders of one principle: did they pick the same response?
+    const byPrinciple = new Map<string, Comparison[]>();
+    for (const c of list) byPrinciple.set(c.principle_id, [...(byPrinciple.get(c.principle_id) ?? []), c]);
+    for (const orders of byPrinciple.values()) {
+      if (orders.length !== 2) continue;
+      this.orderPairs++;
+      const [w1, w2] = orders.map(winner);
+      if (w1 !== null && w1 === w2) this.orderAgreements++;
+    }
+  }
+
+  figures(): QualityFigures {
+    const share = (n: number, of: number) => (of > 0 ? round(n / of) : null);
+    return {
+      pairs: this.pairs,
+      noop_share: share(this.noop, this.pairs),
+      length_ratio: this.pairs > 0 && this.rejectedChars > 0 ? round(this.chosenChars / this.rejectedChars) : null,
+      refusal_rate_chosen: share(this.refusalsChosen, this.pairs),
+      refusal_rate_rejected: share(this.refusalsRejected, this.pairs),
+      refusal_drift: this.flags.refusal_drift ?? 0,
+      refusal_drift_share: share(this.flags.refusal_drift ?? 0, this.pairs),
+      flags: { ...this.flags },
+      judge: {
+        comparisons: this.comparisons,
+        order_agreement: share(this.orderAgreements, this.orderPairs),
+        a_wins: share(this.aWins, this.comparisons),
+        position_bias: this.comparisons > 0 ? round(this.pASum / this.comparisons - 0.5) : null,
+        hard_labels: this.hard,
+        mean_p_chosen: this.judged > 0 ? round(this.pChosenSum / this.judged) : null,
+      },
+    };
+  }
+}
+
+type Comparison = NonNullable<PairRecord['metadata']['judgement']>['comparisons'][number];
+
+interface PairFacts {
+  noop: boolean;
+  chosenChars: number;
+  rejectedChars: number;
+  chosenRefuses: boolean;
+  rejectedRefuses: boolean;
+  flags: readonly string[];
+  pChosen: number | null;
+}
+
+/** The option a comparison picked, or null for a tie. */
+function winner(c: Comparison): string | null {
+  if (c.p_a === 0.5) return null;
+  return c.p_a > 0.5 ? c.a : c.b;
+}
+
+function round(x: number): number {
+  return Math.round(x * 1e4) / 1e4;
+}
+
+/**
+ * The quality report of a run, built from its pairs one at a time (feed it a stream): memory
+ * grows with the number of principles, never with the number of pairs.
+ *
+ * - no-ops and refusal rates are computed from the texts (the rules of noop.ts and refusal.ts),
+ *   so they also cover pairs stored before flags existed; refusal drift and the judge flags are
+ *   the flags stored on each pair, decided when it was made (with the prompt's own `benign`).
+ * - judge figures come from the comparisons of chosen against rejected kept in each pair's
+ *   judgement: order agreement is the share of (principle, pair) whose two orders picked the
+ *   same response; `a_wins` the share of comparisons (A) won, whatever was shown as (A), which is
+ *   0.5 for an unbiased judge since every comparison is asked in both orders.
+ * - a pair counts under each principle it used: its revision principles (critique-revise) or its
+ *   ensemble (ai-feedback); a comparison counts under its own principle.
+ */
+export class QualityReportBuilder {
+  private readonly overall = new Tally();
+  private readonly byPrinciple = new Map<string, Tally>();
+
+  add(pair: PairRecord): void {
+    const judgement = pair.metadata.judgement;
+    const facts: PairFacts = {
+      noop: isNoop(pair.rejected, pair.chosen),
+      chosenChars: pair.chosen.length,
+      rejectedChars: pair.rejected.length,
+      chosenRefuses: isRefusal(pair.chosen),
+      rejectedRefuses: isRefusal(pair.rejected),
+      flags: pair.metadata.flags ?? [],
+      pChosen: judgement?.p_chosen ?? null,
+    };
+    this.overall.addPair(facts);
+    const comparisons = judgement?.comparisons ?? [];
+    this.overall.addComparisons(comparisons);
+    const ids = new Set([...pair.metadata.principle_ids, ...comparisons.map((c) => c.principle_id)]);
+    for (const id of ids) {
+      const tally = this.tally(id);
+      if (pair.metadata.principle_ids.includes(id)) tally.addPair(facts);
+      tally.addComparisons(comparisons.filter((c) => c.principle_id === id));
+    }
+  }
+
+  build(run: { id: string; mode: string; status: string; min_margin: number }): QualityReport {
+    const principles: Record<string, QualityFigures> = {};
+    for (const id of [...this.byPrinciple.keys()].sort()) principles[id] = this.byPrinciple.get(id)!.figures();
+    return {
+      run_id: run.id,
+      mode: run.mode,
+      status: run.status,
+      overall: this.overall.figures(),
+      principles,
+      thresholds: { noop_edit_distance: NOOP_EDIT_DISTANCE, min_margin: run.min_margin },
+    };
+  }
+
+  private tally(id: string): Tally {
+    let t = this.byPrinciple.get(id);
+    if (!t) {
+      t = new Tally();
+      this.byPrinciple.set(id, t);
+    }
+    return t;
+  }
+}
