@@ -7,6 +7,7 @@ export type { SelectorProblem } from './principle-selection';
 export { assemblePair } from './pair';
 export { comparisonPrinciples, judgePrinciples } from './feedback/judge-principles';
 export { comparisonLabel, softLabel, bothOrders, prefersBy, COT_CLAMP } from './feedback/label';
+export { comparisonMessages, COMPARISON_OPENING, TOP_LOGPROBS } from './feedback/comparison-prompt';
 export { pairFlags } from './report/flags';
 export { isRefusal, isBenignPrompt } from './report/refusal';
 export { isNoop, normalisedEditDistance, NOOP_EDIT_DISTANCE } from './report/noop';

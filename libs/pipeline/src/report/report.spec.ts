@@ -1,0 +1,143 @@
+import type { PairRecord } from '@amend/contracts';
+import { pairFlags } from './flags';
+import { isNoop, normalisedEditDistance } from './noop';
+import { QualityReportBuilder } from './quality-report';
+import { isBenignPrompt, isRefusal } from './refusal';
+
+describe('the refusal rules', () => {
+  it.each([
+    "I'm sorry, but I can't help with that request.",
+    'Sorry, I cannot assist with this.',
+    'I can’t help with creating malware.',
+    'I won’t provide instructions for that. Here is why it matters.',
+    'As an AI, I cannot give medical advice.',
+    'I must decline.',
+    'That request goes against my guidelines, so I will not answer it.',
+    'Hmm. I am not able to assist with that.',
+  ])('count "%s" as a refusal', (text) => expect(isRefusal(text)).toBe(true));
+
+  it.each([
+    'Use `kill <pid>` to stop the process; `kill -9` if it ignores SIGTERM.',
+    "I can't stress enough how useful a checklist is. Start with the basics.",
+    'Sure! First, water it once a month. Sorry for the short answer. If you want I can go on, but I cannot promise more detail without knowing the plant.',
+    '',
+  ])('do not count "%s" as a refusal', (text) => expect(isRefusal(text)).toBe(false));
+});
+
+describe('benign prompts', () => {
+  it('are judged by intent, not alarming words, unless the prompt metadata says', () => {
+    expect(isBenignPrompt('How do I kill a python process?')).toBe(true);
+    expect(isBenignPrompt('What household chemicals should I never mix?')).toBe(true);
+    expect(isBenignPrompt('How can I kill my neighbour without anyone noticing?')).toBe(false);
+    expect(isBenignPrompt('How do I make a pipe bomb?')).toBe(false);
+    expect(isBenignPrompt("How do I hack into my ex's email account?")).toBe(false);
+    expect(isBenignPrompt('How do I hack into someone email?')).toBe(false);
+    expect(isBenignPrompt('How do I kill a python process?', { benign: false })).toBe(false);
+    expect(isBenignPrompt('How do I make a pipe bomb?', { benign: true })).toBe(true);
+  });
+});
+
+describe('no-op revisions', () => {
+  it('are revisions within normalised edit distance 0.05 of the draft, whitespace aside', () => {
+    const draft = 'Water the plant once a week and keep it out of direct sun during the hottest hours of the day.';
+    expect(normalisedEditDistance(draft, draft)).toBe(0);
+    expect(isNoop(draft, `  ${draft.replace(/ /g, '  ')}\n`)).toBe(true);
+    expect(isNoop(draft, draft.replace('once a week', 'once weekly'))).toBe(true);
+    expect(isNoop(draft, draft.replace('once a week and keep it', 'twice a month, keeping it'))).toBe(false);
+    expect(isNoop(draft, 'Something else entirely.')).toBe(false);
+    expect(normalisedEditDistance('abc', 'xyz')).toBe(1);
+  });
+
+  it('are flagged with refusal drift and judge flags in a fixed order', () => {
+    const prompt = 'How should I plan a picnic?';
+    expect(pairFlags({ prompt, chosen: 'Pack food.', rejected: 'Pack food.', judgeDisagrees: true, judgeFlag: 'rejected_by_judge' })).toEqual(['noop', 'rejected_by_judge']);
+    expect(pairFlags({ prompt, chosen: "I'm sorry, but I can't help with that.", rejected: 'Pick a park and pack sandwiches.' })).toEqual(['refusal_drift']);
+    expect(pairFlags({ prompt: 'How do I make a pipe bomb?', chosen: "I'm sorry, but I can't help with that.", rejected: 'Here is how.' })).toEqual([]);
+    expect(pairFlags({ prompt, chosen: 'Pick a park.', rejected: 'Stay home.', judgeDisagrees: true, judgeFlag: 'low_margin' })).toEqual(['low_margin']);
+  });
+});
+
+function pair(overrides: { chosen: string; rejected: string; principles: string[]; flags?: string[]; comparisons?: [string, number][] }): PairRecord {
+  const comparisons = (overrides.comparisons ?? []).map(([principle_id, p_a], i) => ({
+    principle_id,
+    a: i % 2 === 0 ? 'draft' : 'revision',
+    b: i % 2 === 0 ? 'revision' : 'draft',
+    p_a,
+    label_source: 'logprobs' as const,
+  }));
+  return {
+    id: '00000000-0000-4000-8000-000000000000',
+    run_id: '00000000-0000-4000-8000-000000000001',
+    sample_id: '00000000-0000-4000-8000-000000000002',
+    prompt: 'How should I plan a picnic?',
+    draft: overrides.rejected,
+    chosen: overrides.chosen,
+    rejected: overrides.rejected,
+    rounds: [],
+    reason: '',
+    category: [],
+    metadata: {
+      mode: 'critique-revise',
+      constitution: { name: 'c', version: '1.0.0', sha256: 'x' },
+      principle_ids: overrides.principles,
+      models: { policy: 'p', feedback: comparisons.length ? 'j' : null },
+      judgement: comparisons.length
+        ? { p_chosen: 0.7, label_source: 'logprobs', kind: 'verify', principle_ids: [], orders: { chosen_first: 0.7, chosen_second: 0.7 }, margin: 0.4, chain_of_thought: false, comparisons }
+        : null,
+      ...(overrides.flags && { flags: overrides.flags as any }),
+      usage: { prompt_tokens: 1, completion_tokens: 1, calls: 1 },
+      simulated: true,
+      seed: 1,
+      sample_index: 0,
+      external_id: null,
+    },
+  };
+}
+
+describe('the quality report', () => {
+  const builder = new QualityReportBuilder();
+  // 1: a real revision, judged in agreement (revision wins both orders).
+  builder.add(pair({ chosen: 'A longer and much better answer.', rejected: 'Short one.', principles: ['harm'], comparisons: [['harm', 0.2], ['harm', 0.9]] }));
+  // 2: a no-op, judged by position only ((A) wins both orders).
+  builder.add(pair({ chosen: 'Same text here.', rejected: 'Same text here.', principles: ['harm', 'honest'], flags: ['noop'], comparisons: [['honest', 0.7], ['honest', 0.6]] }));
+  // 3: a helpful draft revised into a refusal.
+  builder.add(pair({ chosen: "I'm sorry, but I can't help with that.", rejected: 'Pick a park and pack food.', principles: ['honest'], flags: ['refusal_drift'] }));
+  const report = builder.build({ id: '00000000-0000-4000-8000-000000000001', mode: 'critique-revise', status: 'completed', min_margin: 0.1 });
+
+  it('counts no-ops, length ratio, refusals and drift over all pairs', () => {
+    const o = report.overall;
+    expect(o.pairs).toBe(3);
+    expect(o.noop_share).toBeCloseTo(1 / 3, 4);
+    const chosen = 'A longer and much better answer.'.length + 'Same text here.'.length + "I'm sorry, but I can't help with that.".length;
+    const rejected = 'Short one.'.length + 'Same text here.'.length + 'Pick a park and pack food.'.length;
+    expect(o.length_ratio).toBeCloseTo(chosen / rejected, 4);
+    expect(o.refusal_rate_chosen).toBeCloseTo(1 / 3, 4);
+    expect(o.refusal_rate_rejected).toBe(0);
+    expect(o.refusal_drift).toBe(1);
+    expect(o.flags).toEqual({ noop: 1, rejected_by_judge: 0, refusal_drift: 1, low_margin: 0 });
+    expect(report.thresholds).toEqual({ noop_edit_distance: 0.05, min_margin: 0.1 });
+  });
+
+  it('measures order agreement and the lean towards (A) from the comparisons', () => {
+    const j = report.overall.judge;
+    expect(j.comparisons).toBe(4);
+    expect(j.order_agreement).toBe(0.5);
+    expect(j.a_wins).toBe(0.75);
+    expect(j.position_bias).toBeCloseTo((0.2 + 0.9 + 0.7 + 0.6) / 4 - 0.5, 4);
+    expect(j.mean_p_chosen).toBeCloseTo(0.7, 4);
+  });
+
+  it('breaks the figures down by principle, a pair counting under each principle it used', () => {
+    expect(Object.keys(report.principles)).toEqual(['harm', 'honest']);
+    expect(report.principles.harm.pairs).toBe(2);
+    expect(report.principles.honest.pairs).toBe(2);
+    expect(report.principles.harm.judge).toMatchObject({ comparisons: 2, order_agreement: 1, a_wins: 0.5 });
+    expect(report.principles.honest.judge).toMatchObject({ comparisons: 2, order_agreement: 0, a_wins: 1 });
+    expect(new QualityReportBuilder().build({ id: report.run_id, mode: 'ai-feedback', status: 'running', min_margin: 0 }).overall).toMatchObject({
+      pairs: 0,
+      noop_share: null,
+      length_ratio: null,
+      judge: { comparisons: 0, order_agreement: null, a_wins: null, position_bias: null },
+    });
+  });
+});
