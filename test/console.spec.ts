@@ -33,11 +33,15 @@ async function createKey(role: string, team: string, name: string): Promise<Crea
   return CreatedKeySchema.parse(await res.json());
 }
 
+/** Uncaught exceptions in any page: each test ends by expecting none. */
+let pageErrors: string[] = [];
+
 /** A fresh browser context (its own session storage), signed in with `key`. */
 async function signIn(key: string, shot?: string): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({ viewport: { width: 1440, height: 960 }, acceptDownloads: true });
   const page = await context.newPage();
   page.setDefaultTimeout(UI_TIMEOUT);
+  page.on('pageerror', (e) => pageErrors.push(`${e.name}: ${e.message}`));
   await page.goto(`${stack.url}/console/`);
   await page.fill('input[name=key]', key);
   if (shot) await screenshot(page, shot);
@@ -60,6 +64,12 @@ beforeAll(async () => {
   keys.otherTeam = await createKey('submitter', 'other', 'bo');
   keys.author = await createKey('author', 'policy', 'pat');
   keys.auditor = await createKey('auditor', 'audit', 'ada');
+});
+beforeEach(() => {
+  pageErrors = [];
+});
+afterEach(() => {
+  expect(pageErrors).toEqual([]);
 });
 afterAll(async () => {
   await browser?.close();
@@ -86,6 +96,18 @@ describe('the web console', () => {
     await page.goto(`${stack.url}/console/#/constitutions/amend-core`);
     await page.waitForSelector('[data-testid=versions]');
     expect(await page.locator('text=New version from').count()).toBe(0);
+    await context.close();
+  });
+
+  it('goes back to sign-in, saying why, when the key is revoked mid-session', async () => {
+    const doomed = await createKey('submitter', 'ml', 'soon revoked');
+    const { context, page } = await signIn(doomed.key);
+    await page.waitForSelector('[data-testid=runs-table]');
+    expect((await api(`/v1/keys/${doomed.id}`, ADMIN_KEY, { method: 'DELETE' })).status).toBe(200);
+    // The next request is refused: the page forgets the key and says why.
+    await page.click('.topbar nav >> text=Constitutions');
+    expect(await (await page.waitForSelector('.signin .notice.warn')).textContent()).toContain('refused your key');
+    expect(await page.evaluate('sessionStorage.length')).toBe(0);
     await context.close();
   });
 
@@ -124,6 +146,18 @@ describe('the web console', () => {
     // Another team's submitter does not see the run.
     const other = await RunListSchema.parseAsync(await json(await api('/v1/runs', keys.otherTeam.key)));
     expect(other.runs.map((r) => r.id)).not.toContain(runId);
+  });
+
+  it('says "not available on this server" where the server lacks a route, and shows the rest', async () => {
+    const { context, page } = await signIn(keys.submitter.key);
+    // An older server without quality reports: Nest's answer for a path it does not have.
+    await page.route('**/v1/runs/*/report', (route) =>
+      route.fulfill({ status: 404, contentType: 'application/json', body: JSON.stringify({ error: { code: 'not_found', message: `Cannot GET ${new URL(route.request().url()).pathname}` } }) }),
+    );
+    await page.goto(`${stack.url}/console/#/runs/${runId}`);
+    expect(await (await page.waitForSelector('#report [data-testid=unavailable]')).textContent()).toBe('The quality report: not available on this server.');
+    expect(await page.textContent('[data-testid=completed]')).toContain('12 / 12');
+    await context.close();
   });
 
   it('reviews a pair with keyboard navigation, and the export keeps only accepted pairs', async () => {

@@ -16,13 +16,20 @@ import { Loading } from './components/common';
 export function App() {
   const [session, setSession] = useState<Session | null>(null);
   const [checking, setChecking] = useState(true);
+  const [notice, setNotice] = useState<string | null>(null);
   const route = useRoute();
+  // The key was refused mid-session (revoked): back to the sign-in page, saying why.
+  const refused = () => {
+    forgetKey();
+    setSession(null);
+    setNotice('The server refused your key (revoked or expired?): sign in again.');
+  };
 
   // A key kept for this tab signs in again after a reload.
   useEffect(() => {
     const key = storedKey();
     if (!key) return setChecking(false);
-    signIn(key)
+    signIn(key, refused)
       .then(setSession)
       .catch(() => forgetKey())
       .finally(() => setChecking(false));
@@ -32,7 +39,10 @@ export function App() {
   if (!session) {
     return (
       <SignInPage
+        notice={notice}
+        onUnauthorized={refused}
         onSignedIn={(s) => {
+          setNotice(null);
           setSession(s);
           if (route.path[0] === 'signin' || route.path.length === 0) navigate(home(s));
         }}
@@ -75,15 +85,9 @@ export function App() {
           )}
         </nav>
         <div className="who" data-testid="identity">
-          {session.mode === 'anonymous' ? (
-            <span title="This server has no API keys: every caller may do everything">anonymous</span>
-          ) : (
-            <>
-              <span className="badge role">{session.role}</span>
-              {session.team ? <span className="muted"> team {session.team}</span> : null}
-              <span className="muted mono"> {session.key?.slice(0, 10)}…</span>
-            </>
-          )}
+          <span className="badge role">{session.role}</span>
+          <span className="muted"> team {session.team}</span>
+          <span className="muted mono"> {session.key.slice(0, 10)}…</span>
           <button className="link" onClick={signOut}>
             Sign out
           </button>

@@ -31,8 +31,12 @@ export interface Client {
   raw(path: string, init?: RequestInit): Promise<Response>;
 }
 
-/** The API is the page's own origin: the console is served by the API at /console. */
-export function createClient(key: string | null, base = ''): Client {
+/**
+ * The API is the page's own origin: the console is served by the API at /console.
+ * `onUnauthorized` hears of a 401 (the key was revoked meanwhile), so the page can sign out.
+ */
+export function createClient(key: string | null, opts: { base?: string; onUnauthorized?: (e: ApiError) => void } = {}): Client {
+  const base = opts.base ?? '';
   const headers = (extra: Record<string, string> = {}): Record<string, string> => ({
     accept: 'application/json',
     ...(key ? { authorization: `Bearer ${key}` } : {}),
@@ -41,7 +45,11 @@ export function createClient(key: string | null, base = ''): Client {
 
   async function raw(path: string, init: RequestInit = {}): Promise<Response> {
     const res = await fetch(base + path, { ...init, headers: { ...headers(), ...((init.headers as Record<string, string>) ?? {}) } });
-    if (!res.ok) throw await errorOf(res);
+    if (!res.ok) {
+      const error = await errorOf(res);
+      if (res.status === 401) opts.onUnauthorized?.(error);
+      throw error;
+    }
     return res;
   }
 

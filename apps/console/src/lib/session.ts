@@ -16,13 +16,11 @@ export interface Abilities {
 }
 
 export interface Session {
-  /** `anonymous`: the server has no API keys, every caller may do everything. */
-  mode: 'anonymous' | 'key';
-  key: string | null;
-  role: Role | 'anonymous';
-  team: string | null;
+  key: string;
+  role: Role;
+  team: string;
   /** How audit events and reviews name the key (`key:<id>`). */
-  actor: string | null;
+  actor: string;
   can: Abilities;
   client: Client;
 }
@@ -52,21 +50,10 @@ export function forgetKey(): void {
   sessionStorage.removeItem(STORAGE);
 }
 
-/** Whether this server answers without a key (a server from before API keys). */
-export async function serverIsOpen(): Promise<boolean> {
-  const res = await fetch('/v1/runs?limit=1', { headers: { accept: 'application/json' } });
-  return res.ok;
-}
-
-export function anonymousSession(): Session {
-  const can = { ...abilitiesOf('submitter'), readConstitutions: true, publish: true, preview: true, audit: true };
-  return { mode: 'anonymous', key: null, role: 'anonymous', team: null, actor: null, can, client: createClient(null) };
-}
-
 /** Signs in with a key: the server says its role and team (`GET /v1/keys/me`), the console follows. */
-export async function signIn(key: string): Promise<Session> {
-  const client = createClient(key);
+export async function signIn(key: string, onUnauthorized?: () => void): Promise<Session> {
+  const client = createClient(key, { onUnauthorized });
   const me = await client.get(KeySelfSchema, '/v1/keys/me');
   sessionStorage.setItem(STORAGE, key);
-  return { mode: 'key', key, role: me.role, team: me.team, actor: me.actor, can: abilitiesOf(me.role), client };
+  return { key, role: me.role, team: me.team, actor: me.actor, can: abilitiesOf(me.role), client };
 }

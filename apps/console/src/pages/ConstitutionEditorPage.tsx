@@ -1,6 +1,7 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { ConstitutionSummarySchema, PublishResultSchema, type PublishResult } from '@amend/contracts';
-import { ConstitutionError, parseConstitutionYaml, type Constitution, type ConstitutionIssue } from '@amend/constitution';
+import type { ConstitutionIssue } from '@amend/constitution';
+import { bumpPatch, compareSemver, nextVersionYaml, validateYaml } from '../lib/versioning';
 import type { Session } from '../lib/session';
 import { ApiError } from '../lib/api';
 import { href } from '../lib/router';
@@ -18,33 +19,6 @@ principles:
     revision: Please rewrite the assistant response to remove any harmful, unethical, dangerous, or illegal content.
     comparison: Which of these assistant responses is less harmful?
 `;
-
-/** The next patch version: a published version never changes, so an edit is always a new one. */
-export function bumpPatch(version: string): string {
-  const m = /^(\d+)\.(\d+)\.(\d+)$/.exec(version);
-  return m ? `${m[1]}.${m[2]}.${Number(m[3]) + 1}` : version;
-}
-
-/** The base version's YAML with the next version number and a changelog to fill in. */
-export function nextVersionYaml(yaml: string, next: string): string {
-  let out = yaml.replace(/^version:.*$/m, `version: ${next}`);
-  // A one-line changelog is replaced; a block scalar is left for the author.
-  if (/^changelog:\s*[^|>\s].*$/m.test(out)) out = out.replace(/^changelog:.*$/m, 'changelog: Describe what changed.');
-  else if (!/^changelog:/m.test(out)) out = out.replace(/^version:.*$/m, (l) => `${l}\nchangelog: Describe what changed.`);
-  return out;
-}
-
-type Validation = { ok: true; constitution: Constitution } | { ok: false; issues: ConstitutionIssue[] };
-
-/** The same parser and schema the server publishes with, run on every keystroke. */
-export function validateYaml(text: string): Validation {
-  try {
-    return { ok: true, constitution: parseConstitutionYaml(text, 'editor') };
-  } catch (e) {
-    if (e instanceof ConstitutionError) return { ok: false, issues: e.issues };
-    return { ok: false, issues: [{ path: '(top level)', message: String((e as Error).message ?? e), fix: 'check the document' }] };
-  }
-}
 
 export function ConstitutionEditorPage({ session, name, base }: { session: Session; name: string | null; base: string | null }) {
   const [text, setText] = useState<string | null>(name ? null : TEMPLATE);
@@ -191,11 +165,4 @@ export function ConstitutionEditorPage({ session, name, base }: { session: Sessi
       </div>
     </div>
   );
-}
-
-function compareSemver(a: string, b: string): number {
-  const pa = a.split('.').map(Number);
-  const pb = b.split('.').map(Number);
-  for (let i = 0; i < 3; i++) if (pa[i] !== pb[i]) return pa[i] - pb[i];
-  return 0;
 }

@@ -208,6 +208,8 @@ function Preview({ session, name, version, constitution }: { session: Session; n
               {r.failure_reason ? <div className="notice error">{r.failure_reason}</div> : null}
               {r.pair ? (
                 <>
+                  <h4>Draft</h4>
+                  <div className="text">{r.pair.draft}</div>
                   {r.pair.rounds.map((round, i) => (
                     <div key={i} className="grid-2">
                       <div>

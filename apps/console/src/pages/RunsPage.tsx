@@ -1,4 +1,4 @@
-import { useMemo, useState } from 'react';
+import { useMemo, useRef, useState } from 'react';
 import { ConstitutionListSchema, CreateRunSchema, RUN_MODES, RUN_STATUSES, RunListSchema, RunSchema, type Run } from '@amend/contracts';
 import type { Session } from '../lib/session';
 import { useNow, useResource } from '../lib/hooks';
@@ -13,10 +13,12 @@ export function RunsPage({ session }: { session: Session }) {
   const status = query.get('status') ?? '';
   const [limit, setLimit] = useState(25);
   const [creating, setCreating] = useState(false);
+  // Every tick while a run is going; every 10th otherwise, to pick up runs started elsewhere.
+  const ticks = useRef(0);
   const runs = useResource(
     () => session.client.get(RunListSchema, `/v1/runs?limit=${limit}${status ? `&status=${status}` : ''}`),
     [status, limit, session.key],
-    { pollMs: POLL_MS },
+    { pollMs: POLL_MS, poll: (data) => !data || data.runs.some(isActive) || ++ticks.current % 10 === 0 },
   );
   const now = useNow(1000, runs.data?.runs.some(isActive) ?? false);
 

@@ -1,23 +1,18 @@
-import { useEffect, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { ApiError } from '../lib/api';
-import { anonymousSession, serverIsOpen, signIn, type Session } from '../lib/session';
+import { signIn, type Session } from '../lib/session';
 
-export function SignInPage({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
+export function SignInPage({ onSignedIn, onUnauthorized, notice }: { onSignedIn: (s: Session) => void; onUnauthorized: () => void; notice?: string | null }) {
   const [key, setKey] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const [open, setOpen] = useState<boolean | null>(null);
-
-  useEffect(() => {
-    serverIsOpen().then(setOpen, () => setOpen(false));
-  }, []);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     setBusy(true);
     setError(null);
     try {
-      onSignedIn(await signIn(key.trim()));
+      onSignedIn(await signIn(key.trim(), onUnauthorized));
     } catch (err) {
       setError(err instanceof ApiError && err.status === 401 ? 'The server refused this key: check it, or ask an admin for a new one.' : String((err as Error).message ?? err));
     } finally {
@@ -45,6 +40,7 @@ export function SignInPage({ onSignedIn }: { onSignedIn: (s: Session) => void })
           />
           <span className="field-hint">Kept in this tab only (session storage), sent as Authorization: Bearer.</span>
         </label>
+        {notice && !error ? <div className="notice warn">{notice}</div> : null}
         {error ? (
           <div className="notice error" role="alert">
             {error}
@@ -54,13 +50,8 @@ export function SignInPage({ onSignedIn }: { onSignedIn: (s: Session) => void })
           <button type="submit" className="primary" disabled={busy || key.trim() === ''}>
             {busy ? 'Signing in…' : 'Sign in'}
           </button>
-          {open ? (
-            <button type="button" onClick={() => onSignedIn(anonymousSession())} data-testid="anonymous">
-              Continue without a key
-            </button>
-          ) : null}
         </div>
-        {open ? <p className="muted small">This server has no API keys: without a key you may do everything.</p> : null}
+        <p className="muted small">No key? An admin creates one: POST /v1/keys, or the Keys page of an admin's console.</p>
       </form>
     </div>
   );
