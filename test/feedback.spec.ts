@@ -10,9 +10,12 @@ import {
   StandardPairLineSchema,
   type QualityReport,
 } from '@amend/contracts';
-import { startSimulatorServer, type SimulatorServer } from '@amend/llm';
+import { ConstitutionSchema } from '@amend/constitution';
+import { OpenAICompatibleModel, startSimulatorServer, type SimulatorServer } from '@amend/llm';
+import { planNextCall, recordCall, type RunSpec } from '@amend/pipeline';
 import { Store } from '@amend/store';
 import { runCli } from '../apps/cli/src/main';
+import { createWorkerApp } from '../apps/worker/src/app';
 import { cleanup, json, ndjson, startStack, testEnv, waitFor, type Stack } from './support/stack';
 
 /*
@@ -294,5 +297,79 @@ describe('refused run options', () => {
     expect(tooMany.status).toBe(422);
     expect((await json(tooMany)).error.code).toBe('ensemble_too_large');
     expect((await post('/v1/runs', { constitution: 'amend-core', mode: 'ai-feedback', prompts: ['hi'], candidates: 5 })).status).toBe(422);
+  });
+});
+
+describe('resuming an ai-feedback sample', () => {
+  it('continues a sample checkpointed up to its first comparison at the second one, without asking anything twice', async () => {
+    const sim = await startSimulatorServer();
+    const own = await startStack(
+      testEnv('feedback_resume', { AMEND_MODELS: JSON.stringify({ default: { base_url: sim.url, model: 'amend-simulator-1', max_attempts: 1 } }) }),
+      { workers: 0 },
+    );
+    try {
+      const created = await own.fetch('/v1/runs', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ constitution: 'amend-core', mode: 'ai-feedback', prompts: ['How should I plan a picnic for ten people?'], seed: 8 }),
+      });
+      const runId = (await json(created)).id as string;
+      const store = own.api.get(Store);
+      const sampleId = (await store.samples.list(runId, { limit: 1 })).samples[0].id;
+      const item = (await store.samples.loadForWork(sampleId))!;
+      expect(await store.samples.claim(sampleId)).toBe(true);
+
+      // A worker that died after three of the four calls: both candidates and the first comparison saved.
+      const constitution = ConstitutionSchema.parse((await store.constitutions.resolve('amend-core', item.run.constitution_version))!.content);
+      const spec: RunSpec = {
+        id: runId,
+        mode: 'ai-feedback',
+        rounds: item.run.rounds,
+        seed: item.run.seed,
+        model: 'default',
+        feedback_model: null,
+        sampling: item.run.sampling as unknown as RunSpec['sampling'],
+        constitution,
+        constitutionRef: { name: 'amend-core', version: item.run.constitution_version, sha256: item.run.constitution_sha256 },
+        feedback: item.run.feedback as unknown as RunSpec['feedback'],
+      };
+      const sample = { id: sampleId, index: 0, external_id: null, prompt: item.sample.prompt };
+      const model = new OpenAICompatibleModel({ alias: 'default', baseURL: sim.url, model: 'amend-simulator-1' });
+      const saved = [];
+      for (let i = 0; i < 3; i++) {
+        const call = planNextCall(spec, sample, saved)!;
+        const record = recordCall(call, await model.complete(call.request));
+        const next = planNextCall(spec, sample, [...saved, record])!;
+        await store.samples.checkpoint({ sampleId, runId, idx: 0, record, nextStage: next.stage, event: { type: `${call.stage}.generated`, actor: 'test', payload: {} } });
+        saved.push(record);
+      }
+      expect(saved.map((r) => r.stage)).toEqual(['candidate', 'candidate', 'comparison']);
+
+      sim.resetStats();
+      const worker = await createWorkerApp(own.config);
+      try {
+        const run = await waitFor(
+          async () => {
+            const r = RunSchema.parse(await json(await own.fetch(`/v1/runs/${runId}`)));
+            return r.status === 'completed' ? r : undefined;
+          },
+          { timeoutMs: 60_000, what: 'the resumed run to complete' },
+        );
+        expect(sim.stats().calls).toBe(1);
+        expect(run.usage.calls).toBe(4);
+        const stages = SampleSchema.parse(await json(await own.fetch(`/v1/samples/${sampleId}`))).stages;
+        expect(stages.map((r) => r.stage)).toEqual(['candidate', 'candidate', 'comparison', 'comparison']);
+        expect(stages.slice(0, 3).map((r) => r.text)).toEqual(saved.map((r) => r.text));
+        expect(stages[3].judgement!.options).toEqual(['candidate-2', 'candidate-1']);
+        const [line] = ndjson(await (await own.fetch(`/v1/runs/${runId}/pairs?format=standard`)).text());
+        expect([line.chosen, line.rejected].sort()).toEqual([saved[0].text, saved[1].text].sort());
+      } finally {
+        await worker.close();
+      }
+    } finally {
+      await own.close();
+      await sim.close();
+      await cleanup(own.env);
+    }
   });
 });
