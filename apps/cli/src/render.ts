@@ -67,6 +67,18 @@ export function formatFailures(run: Run): string[] {
   return run.failures.map((f) => `${String(f.count).padStart(6)} × ${f.reason}`);
 }
 
+/** The mode with the options that shape it: rounds, or candidates and the judge's settings. */
+export function modeLabel(run: Run): string {
+  const judge = [
+    run.ensemble !== undefined && run.ensemble > 1 ? `ensemble ${run.ensemble}` : '',
+    run.cot ? 'chain-of-thought' : '',
+    run.min_margin ? `min_margin ${run.min_margin}` : '',
+  ].filter(Boolean);
+  if (run.mode === 'ai-feedback') return [`ai-feedback, ${run.candidates ?? 2} candidates`, ...judge].join(', ');
+  const rounds = `${run.mode}, ${run.rounds} round${run.rounds === 1 ? '' : 's'}`;
+  return run.verify ? [rounds, 'verified by the feedback model', ...judge].join(', ') : rounds;
+}
+
 export function elapsed(run: Run): string | null {
   if (!run.started_at) return null;
   const end = run.finished_at ? Date.parse(run.finished_at) : Date.now();
@@ -80,7 +92,7 @@ export function renderRunStatus(run: Run): string {
     ['run', run.id],
     ['status', run.status],
     ['constitution', `${constitutionLabel(run)} (sha256 ${run.constitution.sha256})`],
-    ['mode', `${run.mode}, ${run.rounds} round${run.rounds === 1 ? '' : 's'}, seed ${run.seed}`],
+    ['mode', `${modeLabel(run)}, seed ${run.seed}`],
     [
       'model',
       `${run.model}${run.feedback_model ? `, feedback ${run.feedback_model}` : ''}` +
