@@ -40,6 +40,10 @@ export function createDb(opts: DbOptions): Kysely<Database> {
   });
   // An idle client error (Postgres restarted) must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
+  // Nor may one on a client checked out between two statements (inside a transaction): pg emits
+  // it on the client, where the pool listens only while the client is idle. The statement that
+  // follows fails instead, and the job or request that ran it is retried or answered 503.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 

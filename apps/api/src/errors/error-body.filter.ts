@@ -67,7 +67,13 @@ export function toErrorResponse(exception: unknown): { status: number; body: Err
   }
   // Postgres unreachable: say so with 503 instead of hanging or a bare 500.
   const pgCode = (exception as any)?.code;
-  if (pgCode === 'ECONNREFUSED' || pgCode === '57P01' || pgCode === '57P03' || pgCode === 'ETIMEDOUT') {
+  // Connection-level SQLSTATEs (class 08, 57P01-57P03) and socket errors; pg says "Connection
+  // terminated" without a code when the server goes away under a query.
+  if (
+    ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', '57P01', '57P02', '57P03'].includes(pgCode) ||
+    (typeof pgCode === 'string' && pgCode.startsWith('08')) ||
+    /^Connection terminated/.test((exception as Error)?.message ?? '')
+  ) {
     return { status: 503, body: { error: { code: 'unavailable', message: 'the database is unavailable; retry shortly' } } };
   }
   return { status: 500, body: { error: { code: 'internal_error', message: 'an unexpected error occurred; it has been logged' } } };

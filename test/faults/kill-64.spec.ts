@@ -1,0 +1,57 @@
+import type { ChildProcess } from 'node:child_process';
+import { startSimulatorServer, type SimulatorServer } from '@amend/llm';
+import { cleanup, startStack, testEnv, waitFor, type Stack } from '../support/stack';
+import { runFigures } from './support/services';
+import { createRun, exited, printFigures, prompts, waitForRun, startWorker } from './support/runs';
+
+const N = 192;
+const IN_FLIGHT = 64;
+
+let sim: SimulatorServer;
+let env: Record<string, string>;
+let stack: Stack;
+const children: ChildProcess[] = [];
+
+beforeAll(async () => {
+  // Slow enough that a worker holds 64 calls at once.
+  sim = await startSimulatorServer({ latencyMs: 400 });
+  env = testEnv('kill64', {
+    AMEND_MODELS: JSON.stringify({ default: { base_url: sim.url, model: 'sim-over-http' } }),
+    WORKER_CONCURRENCY: String(IN_FLIGHT),
+    WORKER_LOCK_MS: '2000',
+  });
+  stack = await startStack(env, { workers: 0 });
+});
+
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  await stack?.close();
+  await sim?.close();
+  await cleanup(env);
+});
+
+it('a worker killed with 64 calls in flight loses no sample, duplicates no pair and repays at most those 64 calls', async () => {
+  const runId = await createRun(stack, { constitution: 'anthropic-cai', prompts: prompts(N, 'kill64') });
+  const first = startWorker(env);
+  children.push(first);
+  await waitFor(async () => sim.stats().in_flight >= IN_FLIGHT, { timeoutMs: 60_000, intervalMs: 20, what: `${IN_FLIGHT} calls in flight` });
+  const inFlightAtKill = sim.stats().in_flight;
+  first.kill('SIGKILL');
+  await exited(first);
+
+  children.push(startWorker(env));
+  const run = await waitForRun(stack, runId, 90_000, 'the second worker to finish the run');
+  const f = await runFigures(env, runId);
+  const calls = sim.stats().calls;
+  const extra = calls - 3 * N;
+  printFigures('fault kill-64', { N, samples: f.samples, pairs: f.pairs, lost: f.lost, duplicated: f.duplicated, 'in flight at kill': inFlightAtKill, calls, 'extra model calls': extra });
+
+  expect(run.counts).toMatchObject({ total: N, completed: N, failed: 0 });
+  expect(f.lost).toBe(0);
+  expect(f.duplicated).toBe(0);
+  expect(f.pairs).toBe(N);
+  expect(f.stages).toBe(3 * N); // every paid stage saved exactly once
+  expect(inFlightAtKill).toBeGreaterThanOrEqual(IN_FLIGHT);
+  expect(extra).toBeGreaterThanOrEqual(0);
+  expect(extra).toBeLessThanOrEqual(IN_FLIGHT);
+});

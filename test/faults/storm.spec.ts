@@ -1,0 +1,77 @@
+import type { ChildProcess } from 'node:child_process';
+import { startSimulatorServer, type SimulatorServer } from '@amend/llm';
+import { cleanup, startStack, testEnv, type Stack } from '../support/stack';
+import { recordingProxy, runFigures, type Exchange } from './support/services';
+import { createRun, printFigures, prompts, waitForRun, startWorker } from './support/runs';
+
+const N = 12;
+const RETRY_AFTER_S = 1;
+
+let sim: SimulatorServer;
+let proxy: Awaited<ReturnType<typeof recordingProxy>>;
+let env: Record<string, string>;
+let stack: Stack;
+const children: ChildProcess[] = [];
+
+beforeAll(async () => {
+  sim = await startSimulatorServer({ latencyMs: 20, rate429: 0.3, retryAfterS: RETRY_AFTER_S, rate500: 0.05, rateHang: 0.02, seed: 7 });
+  proxy = await recordingProxy(sim.url);
+  env = testEnv('storm', {
+    AMEND_MODELS: JSON.stringify({
+      // Hangs give up after 1.5 s; enough attempts that a storm never exhausts them; limits shared through Redis.
+      default: { base_url: proxy.url, model: 'sim-over-http', timeout_ms: 1500, max_attempts: 40, max_in_flight: 32, rpm: 60_000 },
+    }),
+    WORKER_CONCURRENCY: '32',
+  });
+  stack = await startStack(env, { workers: 0 });
+});
+
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  await stack?.close();
+  await proxy?.close();
+  await sim?.close();
+  await cleanup(env);
+});
+
+/** For each 429, how long until the same request (same body) arrived again. */
+function waitsAfter429(exchanges: Exchange[]): number[] {
+  const waits: number[] = [];
+  exchanges.forEach((x, i) => {
+    if (x.status !== 429 || x.answeredAt === undefined) return;
+    const next = exchanges.slice(i + 1).find((y) => y.key === x.key);
+    if (next) waits.push(next.arrivedAt - x.answeredAt);
+  });
+  return waits;
+}
+
+it('a backend storm of 429s, 500s and hangs completes every sample, and every retry after a 429 waits at least its retry-after', async () => {
+  const runId = await createRun(stack, { constitution: 'anthropic-cai', prompts: prompts(N, 'storm') });
+  children.push(startWorker(env));
+  const run = await waitForRun(stack, runId, 150_000, 'the run to come through the storm');
+  const f = await runFigures(env, runId);
+  const stats = sim.stats();
+  const waits = waitsAfter429(proxy.exchanges);
+  printFigures('fault storm', {
+    N,
+    samples: f.samples,
+    pairs: f.pairs,
+    lost: f.lost,
+    duplicated: f.duplicated,
+    calls: stats.calls,
+    'extra model calls': stats.calls - 3 * N,
+    '429s': stats.by_status['429'] ?? 0,
+    '500s': stats.by_status['500'] ?? 0,
+    hangs: stats.hung,
+    'retries after 429': waits.length,
+    'shortest wait after 429 (ms)': Math.min(...waits),
+  });
+
+  expect(run.counts).toMatchObject({ total: N, completed: N, failed: 0 });
+  expect(f.lost).toBe(0);
+  expect(f.duplicated).toBe(0);
+  expect(stats.by_status['429']).toBeGreaterThan(0);
+  expect(stats.hung).toBeGreaterThan(0);
+  expect(waits.length).toBeGreaterThan(0);
+  for (const w of waits) expect(w).toBeGreaterThanOrEqual(RETRY_AFTER_S * 1000);
+});
