@@ -1,4 +1,4 @@
-import { parseModelsConfig } from './models-config';
+import { limitsOf, parseModelsConfig, pricesOf } from './models-config';
 
 function message(fn: () => unknown): string {
   try {
@@ -25,6 +25,22 @@ describe('parseModelsConfig', () => {
     expect(config.default).toEqual({ base_url: 'https://api.openai.com/v1', model: 'gpt-4o-mini', api_key_env: 'OPENAI_API_KEY', timeout_ms: 30000, max_attempts: 5 });
     expect(config.local).toEqual({ base_url: 'http://127.0.0.1:8000/v1', model: 'meta-llama/Llama-3.1-8B-Instruct' });
     expect(config.demo).toEqual({ simulator: true, latency_ms: 200 });
+  });
+
+  it('reads shared limits and prices per alias, and refuses a limit that is not a positive integer', () => {
+    const config = parseModelsConfig(
+      JSON.stringify({
+        gpt: { base_url: 'https://api.openai.com/v1', model: 'gpt-4o-mini', rpm: 500, tpm: 200_000, max_in_flight: 64, price_per_1k_prompt: 0.15, price_per_1k_completion: 0.6 },
+        sim: { simulator: true, price_per_1k_prompt: 0.01 },
+      }),
+    );
+    expect(limitsOf(config.gpt)).toEqual({ rpm: 500, tpm: 200_000, max_in_flight: 64 });
+    expect(pricesOf(config.gpt)).toEqual({ prompt: 0.15, completion: 0.6 });
+    expect(limitsOf(config.sim)).toBeUndefined();
+    expect(pricesOf(config.sim)).toEqual({ prompt: 0.01, completion: 0 });
+    const text = message(() => parseModelsConfig(JSON.stringify({ gpt: { base_url: 'https://api.openai.com/v1', model: 'm', rpm: 0, max_in_flight: 1.5 } })));
+    expect(text).toContain('alias "gpt", field rpm');
+    expect(text).toContain('alias "gpt", field max_in_flight');
   });
 
   it('says where bad JSON breaks, without quoting it', () => {
