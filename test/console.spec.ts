@@ -13,7 +13,11 @@ import { cleanup, json, ndjson, ROOT, startStack, testEnv, type Stack } from './
  * screenshots) the pages are saved there for the README; otherwise to a temporary folder.
  */
 const ADMIN_KEY = `amd_${randomBytes(32).toString('base64url')}`;
-const env = testEnv('console', { AMEND_ADMIN_KEY: ADMIN_KEY });
+// `slow`: a simulator that takes seconds per call, so a run is still going when the page cancels it.
+const env = testEnv('console', {
+  AMEND_ADMIN_KEY: ADMIN_KEY,
+  AMEND_MODELS: JSON.stringify({ default: { simulator: true }, slow: { simulator: true, latency_ms: 3000 } }),
+});
 const SHOTS = process.env.AMEND_SCREENSHOTS ? join(ROOT, process.env.AMEND_SCREENSHOTS) : mkdtempSync(join(tmpdir(), 'amend-console-'));
 /** Long enough for a run on the simulator on a busy 2-core machine; every wait ends as soon as the page shows it. */
 const UI_TIMEOUT = 60_000;
@@ -146,6 +150,26 @@ describe('the web console', () => {
     // Another team's submitter does not see the run.
     const other = await RunListSchema.parseAsync(await json(await api('/v1/runs', keys.otherTeam.key)));
     expect(other.runs.map((r) => r.id)).not.toContain(runId);
+  });
+
+  it('cancels a running run from its page, which shows it going until then', async () => {
+    const res = await api('/v1/runs', keys.submitter.key, {
+      method: 'POST',
+      body: JSON.stringify({ constitution: 'amend-core', prompts: ['Plan a picnic', 'Fix a bike chain', 'Name a cat'], rounds: 4, model: 'slow' }),
+    });
+    const slow = (await json(res)).id as string;
+    const { context, page } = await signIn(keys.submitter.key);
+    await page.goto(`${stack.url}/console/#/runs/${slow}`);
+    await page.waitForSelector('.page-title .status-running');
+    expect(await page.textContent('[data-testid=completed]')).toContain('0 / 3');
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.click('button:has-text("Cancel run")');
+    await page.waitForSelector('.page-title .status-cancelled');
+    expect(await page.locator('button:has-text("Cancel run")').count()).toBe(0);
+    const run = await json(await api(`/v1/runs/${slow}`, keys.submitter.key));
+    expect(run.status).toBe('cancelled');
+    expect(run.counts.cancelled).toBe(3);
+    await context.close();
   });
 
   it('says "not available on this server" where the server lacks a route, and shows the rest', async () => {

@@ -133,6 +133,7 @@ function NewRunForm({ session, onCreated }: { session: Session; onCreated: (run:
   const [rounds, setRounds] = useState(1);
   const [mode, setMode] = useState<string>(RUN_MODES[0]);
   const [seed, setSeed] = useState('');
+  const [model, setModel] = useState('default');
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
 
@@ -142,9 +143,10 @@ function NewRunForm({ session, onCreated }: { session: Session; onCreated: (run:
       prompts: prompts.split('\n').filter((l) => l.trim() !== ''),
       rounds,
       mode,
+      model: model.trim(),
       ...(seed.trim() !== '' ? { seed: Number(seed) } : {}),
     }),
-    [constitution, constitutions.data, prompts, rounds, mode, seed],
+    [constitution, constitutions.data, prompts, rounds, mode, seed, model],
   );
   // The same schema the API validates with: errors show before anything is sent.
   const check = CreateRunSchema.safeParse(body);
@@ -198,6 +200,9 @@ function NewRunForm({ session, onCreated }: { session: Session; onCreated: (run:
             </Field>
             <Field label="Seed">
               <input name="seed" type="number" value={seed} onChange={(e) => setSeed(e.target.value)} placeholder="random" />
+            </Field>
+            <Field label="Model alias">
+              <input name="model" value={model} onChange={(e) => setModel(e.target.value)} />
             </Field>
           </div>
         </div>
