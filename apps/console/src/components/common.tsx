@@ -48,7 +48,7 @@ export function ProgressBar({ run }: { run: Run }) {
     <div className="progress" title={`${finished(run)} of ${run.counts.total} finished`} role="progressbar" aria-valuenow={finished(run)} aria-valuemax={run.counts.total}>
       <div className="progress-completed" style={{ width: part(run.counts.completed) }} />
       <div className="progress-failed" style={{ width: part(run.counts.failed) }} />
-      <div className="progress-cancelled" style={{ width: part(run.counts.cancelled) }} />
+      <div className="progress-cancelled" style={{ width: part(run.counts.cancelled + (run.counts.budget_exhausted ?? 0)) }} />
       <div className="progress-running" style={{ width: part(run.counts.running) }} />
     </div>
   );

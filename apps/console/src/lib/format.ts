@@ -28,7 +28,7 @@ export function percent(x: number | null | undefined, digits = 0): string {
 export const isActive = (run: Pick<Run, 'status'>) => run.status === 'queued' || run.status === 'running';
 
 /** Samples finished either way: the progress bar's filled part. */
-export const finished = (run: Run) => run.counts.completed + run.counts.failed + run.counts.cancelled;
+export const finished = (run: Run) => run.counts.completed + run.counts.failed + run.counts.cancelled + (run.counts.budget_exhausted ?? 0);
 
 /**
  * Samples per second since the run started, up to its end (or now). A run's own figure, so the
@@ -48,4 +48,8 @@ export function eta(run: Run, now = Date.now()): number | null {
   const rate = runRate(run, now);
   if (!rate || rate.perSecond <= 0 || !isActive(run)) return null;
   return ((run.counts.pending + run.counts.running) / rate.perSecond) * 1000;
+}
+
+export function formatCost(usd: number | undefined): string | null {
+  return usd === undefined ? null : `$${usd < 1 ? usd.toFixed(4) : usd.toFixed(2)}`;
 }

@@ -3,7 +3,7 @@ import { PAIR_FLAGS, PAIR_FORMATS, QualityReportSchema, RunSchema, SampleListSch
 import type { Session } from '../lib/session';
 import { useNow, useResource } from '../lib/hooks';
 import { download } from '../lib/download';
-import { eta, formatDuration, formatNumber, formatTime, isActive, percent, runRate, shortId } from '../lib/format';
+import { eta, formatCost, formatDuration, formatNumber, formatTime, isActive, percent, runRate, shortId } from '../lib/format';
 import { href } from '../lib/router';
 import { ErrorView, KeyValue, Loading, ProgressBar, Section, StatusBadge } from '../components/common';
 
@@ -49,6 +49,8 @@ export function RunPage({ session, runId }: { session: Session; runId: string })
           <Stat label="pending" value={r.counts.pending} />
           <Stat label="failed" value={r.counts.failed} tone={r.counts.failed ? 'bad' : undefined} />
           <Stat label="cancelled" value={r.counts.cancelled} />
+          {r.counts.budget_exhausted !== undefined ? <Stat label="stopped by the budget" value={r.counts.budget_exhausted} tone={r.counts.budget_exhausted ? 'bad' : undefined} /> : null}
+          {r.usage.cost_usd !== undefined ? <Stat label="cost" value={formatCost(r.usage.cost_usd)} /> : null}
           <Stat label="model calls" value={formatNumber(r.usage.calls)} />
           <Stat label="prompt tokens" value={formatNumber(r.usage.prompt_tokens)} />
           <Stat label="completion tokens" value={formatNumber(r.usage.completion_tokens)} />
@@ -77,6 +79,10 @@ export function RunPage({ session, runId }: { session: Session; runId: string })
               ['constitution', <a href={href(`/constitutions/${r.constitution.name}/${r.constitution.version}`)}>{`${r.constitution.name}@${r.constitution.version}`}</a>],
               ['sha256', <span className="mono small">{r.constitution.sha256.slice(0, 16)}…</span>],
               ['mode', `${r.mode}${r.verify ? ' (verified)' : ''}`],
+              ...(r.mode === 'ai-feedback' || r.verify
+                ? ([['judge', `${r.candidates !== undefined && r.mode === 'ai-feedback' ? `${r.candidates} candidates, ` : ''}ensemble ${r.ensemble ?? 1}${r.cot ? ', chain of thought' : ''}, min margin ${r.min_margin ?? 0}`]] as [string, string][])
+                : []),
+              ...(r.budget ? ([['budget', [r.budget.tokens !== undefined ? `${formatNumber(r.budget.tokens)} tokens` : null, formatCost(r.budget.cost_usd)].filter(Boolean).join(' or ')]] as [string, string][]) : []),
               ['rounds', r.rounds],
               ['model', `${r.model}${r.simulated ? ' (simulator)' : ''}`],
               ['feedback model', r.feedback_model ?? '—'],

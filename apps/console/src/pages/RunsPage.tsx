@@ -2,7 +2,7 @@ import { useMemo, useRef, useState } from 'react';
 import { ConstitutionListSchema, CreateRunSchema, RUN_MODES, RUN_STATUSES, RunListSchema, RunSchema, type Run } from '@amend/contracts';
 import type { Session } from '../lib/session';
 import { useNow, useResource } from '../lib/hooks';
-import { eta, formatDuration, formatNumber, formatTime, isActive, runRate, shortId } from '../lib/format';
+import { eta, formatCost, formatDuration, formatNumber, formatTime, isActive, runRate, shortId } from '../lib/format';
 import { href, navigate, useRoute } from '../lib/router';
 import { ErrorView, Field, Loading, ProgressBar, Section, StatusBadge } from '../components/common';
 
@@ -114,9 +114,13 @@ function RunRow({ run, now }: { run: Run; now: number }) {
         {run.counts.completed}/{run.counts.total}
         {run.counts.failed ? <span className="bad"> · {run.counts.failed} failed</span> : null}
         {run.counts.cancelled ? <span className="muted"> · {run.counts.cancelled} cancelled</span> : null}
+        {run.counts.budget_exhausted ? <span className="bad"> · {run.counts.budget_exhausted} over budget</span> : null}
       </td>
       <td className="num">{formatNumber(run.usage.calls)}</td>
-      <td className="num">{formatNumber(run.usage.prompt_tokens + run.usage.completion_tokens)}</td>
+      <td className="num">
+        {formatNumber(run.usage.prompt_tokens + run.usage.completion_tokens)}
+        {run.usage.cost_usd !== undefined ? <div className="muted small">{formatCost(run.usage.cost_usd)}</div> : null}
+      </td>
       <td className="num">
         {rate ? `${rate.perSecond.toFixed(1)}/s` : '—'}
         {left !== null ? <div className="muted small">ETA {formatDuration(left)}</div> : null}
