@@ -1,5 +1,13 @@
 import { z } from 'zod';
 import {
+  CreateKey,
+  CreatedKey,
+  CreatedKeySchema,
+  Key,
+  KeyListSchema,
+  KeySchema,
+  RunVerify,
+  RunVerifySchema,
   ConstitutionDiff,
   ConstitutionDiffSchema,
   ConstitutionDocument,
@@ -75,7 +83,7 @@ export interface ApiClientOptions {
 type Query = Record<string, string | number | undefined>;
 
 interface CallOptions {
-  method?: 'GET' | 'POST';
+  method?: 'GET' | 'POST' | 'DELETE';
   query?: Query;
   body?: unknown;
   /** A body sent as is (e.g. YAML), instead of `body` as JSON. */
@@ -177,6 +185,29 @@ export class ApiClient {
 
   getReport(runId: string): Promise<QualityReport> {
     return this.json(QualityReportSchema, `/v1/runs/${seg(runId)}/report`, {});
+  }
+
+  /** `GET /v1/runs/{id}/audit/verify` (auditors): every chain and the seal recomputed by the server. */
+  verifyRunAudit(runId: string): Promise<RunVerify> {
+    // A run of a million events takes a while to recompute: no short deadline.
+    return this.json(RunVerifySchema, `/v1/runs/${seg(runId)}/audit/verify`, { timeoutMs: null });
+  }
+
+  /** The run's audit bundle (JSON Lines), unread: the caller streams it to a file. */
+  auditExportStream(runId: string): Promise<ReadableStream<Uint8Array>> {
+    return this.stream(`/v1/runs/${seg(runId)}/audit/export`, {});
+  }
+
+  createKey(body: CreateKey): Promise<CreatedKey> {
+    return this.json(CreatedKeySchema, '/v1/keys', { method: 'POST', body });
+  }
+
+  listKeys(query: { team?: string; role?: string; revoked?: 'true' } = {}) {
+    return this.json(KeyListSchema, '/v1/keys', { query });
+  }
+
+  revokeKey(id: string): Promise<Key> {
+    return this.json(KeySchema, `/v1/keys/${seg(id)}`, { method: 'DELETE' });
   }
 
   sftStream(runId: string): Promise<ReadableStream<Uint8Array>> {

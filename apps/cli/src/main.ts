@@ -4,6 +4,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { PAIR_FLAGS, PAIR_FORMATS, PairFormat, RUN_MODES, RUN_STATUSES, RunStatus, SAMPLE_STATUSES, SampleStatus } from '@amend/contracts';
 import { ApiClient } from './api-client';
 import { addConstitutionCommands } from './constitution-commands';
+import { addAuditCommands, addKeysCommands } from './audit-commands';
 import { parseApiUrl, parseInteger, parseDecimal } from './arg-parsers';
 import { copyStream, downloadToFile } from './download';
 import { createProgressReporter } from './progress';
@@ -206,6 +207,8 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     });
 
   addConstitutionCommands(program, { client, out, err, setExitCode: (code) => (exitCode = code), cwd: io.cwd });
+  addAuditCommands(program, { client, out, err, setExitCode: (code) => (exitCode = code), cwd: io.cwd });
+  addKeysCommands(program, { client, out, err, setExitCode: (code) => (exitCode = code), cwd: io.cwd });
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -91,6 +91,22 @@ describe('verifying a run', () => {
     expect(verify(runId, tampered).first_failure).toMatchObject({ reason: 'inserted', event_id: extra.event_id });
   });
 
+  it('tells an event added past a chain\'s end from one whose seq was edited and rehashed', () => {
+    const { runId, events, inChain } = fixture();
+    const last = inChain[4];
+    const far = { ...structuredClone(last), event_id: randomUUID(), seq: 40, prev_hash: last.hash, id: 'far' };
+    far.hash = eventHash(last.hash!, far);
+    const appended = clone(events);
+    appended.splice(appended.findIndex((e) => e.event_id === last.event_id) + 1, 0, far);
+    expect(verify(runId, appended).first_failure).toMatchObject({ reason: 'inserted', event_id: far.event_id });
+
+    const renumbered = clone(events);
+    const middle = renumbered.find((e) => e.event_id === inChain[2].event_id)!;
+    middle.seq = 7;
+    middle.hash = eventHash(middle.prev_hash!, middle);
+    expect(verify(runId, renumbered).first_failure).toMatchObject({ reason: 'content_changed', event_id: inChain[2].event_id });
+  });
+
   it('names an edited seal, whether or not its hash was recomputed', () => {
     const { runId, events } = fixture();
     const seal = events.find((e) => e.type === SEAL_EVENT)!;

@@ -324,6 +324,12 @@ function walkChain(chain: string, entries: Entry[]): Found | undefined {
       return fail(e, 'inserted', `the event is not part of ${chain}: the next event links to the one before it`);
     }
     if (!e.intact) return fail(e, 'content_changed', `${e.why ?? 'it was changed'}`);
+    if (e.prev_hash === expectedPrev) {
+      // Linked to the event before it, yet at another position: rewritten and rehashed in place
+      // when more of the chain follows, otherwise an event added after the chain's end.
+      if (next) return fail(e, 'content_changed', `its seq is ${e.seq} where ${expectedSeq} belongs: the event was rewritten`);
+      return fail(e, 'inserted', `the event claims seq ${e.seq} after seq ${expectedSeq - 1} of ${chain}: it is not part of the chain`);
+    }
     if (e.seq > expectedSeq) {
       return fail(
         e,

@@ -51,7 +51,10 @@ export function createDb(opts: DbOptions): Kysely<Database> {
 export async function openDatabase(opts: DbOptions): Promise<Kysely<Database>> {
   await ensureDatabase(opts.url);
   const db = createDb(opts);
-  await sql`create schema if not exists ${sql.id(opts.schema)}`.execute(db);
+  // Only when missing: CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the
+  // schema exists, which the application's role (amend_app) does not have.
+  const exists = await sql`select 1 from pg_namespace where nspname = ${opts.schema}`.execute(db);
+  if (exists.rows.length === 0) await sql`create schema if not exists ${sql.id(opts.schema)}`.execute(db);
   // Concurrent boots (api + worker) must not both run the migration: Kysely's migrator locks too,
   // but the lock table itself is created racily, so serialise on an advisory lock first.
   await db.connection().execute(async (conn) => {

@@ -1,0 +1,163 @@
+import { createReadStream, existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Option, type Command } from 'commander';
+import { verifyBundle, type VerifyFailure } from '@amend/audit';
+import { KEY_ROLE_NAMES, type CreateKey, type Key, type KeyRoleName } from '@amend/contracts';
+import type { ApiClient } from './api-client';
+import { parseInteger } from './arg-parsers';
+import { downloadToFile } from './download';
+
+type Print = (s: string) => void;
+
+export interface AuditCommandsContext {
+  client: (cmd: Command) => ApiClient;
+  out: Print;
+  err: Print;
+  setExitCode: (code: number) => void;
+  cwd?: string;
+}
+
+/** Exit code of `amend audit verify` when the trail does not verify (1 is for errors: unreachable, 401...). */
+export const EXIT_NOT_INTACT = 2;
+const SHOWN_FAILURES = 10;
+
+interface ReportLike {
+  ok: boolean;
+  events: number;
+  chains: number;
+  sealed: boolean;
+  root: string | null;
+  computed_root: string | null;
+  first_failure: VerifyFailure | null;
+  failures: VerifyFailure[];
+  failures_total: number;
+}
+
+function describeFailure(f: VerifyFailure): string {
+  const what = f.event_id ? `event ${f.event_id}${f.type ? ` (${f.type})` : ''}` : f.type ? `a ${f.type} event` : 'events';
+  const where = f.chain ? ` in ${f.chain}${f.seq !== null ? ` at seq ${f.seq}` : ''}` : '';
+  return `${f.reason.replace('_', ' ')}: ${what}${where}: ${f.message}`;
+}
+
+export function renderVerify(subject: string, r: ReportLike): string {
+  const scope = `${r.events} events in ${r.chains} chains, ${r.sealed ? `sealed (root ${r.root})` : 'not sealed'}`;
+  if (r.ok) return `${subject}: intact. ${scope}`;
+  const lines = [`${subject}: NOT intact. ${scope}`, `first: ${describeFailure(r.first_failure!)}`];
+  const rest = r.failures.slice(1, SHOWN_FAILURES);
+  if (rest.length) lines.push('also:', ...rest.map((f) => `  ${describeFailure(f)}`));
+  if (r.failures_total > SHOWN_FAILURES) lines.push(`  ... ${r.failures_total - SHOWN_FAILURES} more (--json for the list)`);
+  return lines.join('\n');
+}
+
+/**
+ * `amend audit ...` for auditors: verify a run on the server or an exported bundle offline (no
+ * database, no server: the file carries everything), and export a run's bundle.
+ */
+export function addAuditCommands(program: Command, ctx: AuditCommandsContext): void {
+  const { out, err } = ctx;
+  const cwd = ctx.cwd ?? process.cwd();
+  const group = program.command('audit').description("verify and export a run's tamper-evident audit trail (auditor keys)");
+
+  group
+    .command('verify')
+    .description(`recompute a run's hash chains and seal; exit 0 intact, ${EXIT_NOT_INTACT} not intact, 1 error`)
+    .argument('[run]', 'run id, verified by the server')
+    .option('-f, --file <bundle>', 'verify an exported bundle offline instead (amend audit export)')
+    .option('--json', 'print the full report as JSON')
+    .action(async (runId: string | undefined, opts: { file?: string; json?: boolean }, cmd: Command) => {
+      if (!!runId === !!opts.file) {
+        err('give either a run id or --file <bundle.jsonl>');
+        return ctx.setExitCode(1);
+      }
+      let subject: string;
+      let report: ReportLike;
+      if (opts.file) {
+        const path = resolve(cwd, opts.file);
+        if (!existsSync(path)) throw new Error(`no such file: ${opts.file}`);
+        const lines = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
+        const bundle = await verifyBundle(lines);
+        subject = `bundle ${opts.file} (run ${bundle.run_id}, ${bundle.run_status}, exported ${bundle.exported_at})`;
+        report = bundle;
+        if (opts.json) out(JSON.stringify(bundle, null, 2));
+      } else {
+        const result = await ctx.client(cmd).verifyRunAudit(runId!);
+        subject = `run ${result.run_id} (${result.run_status})`;
+        report = result;
+        if (opts.json) out(JSON.stringify(result, null, 2));
+      }
+      if (!opts.json) out(renderVerify(subject, report));
+      ctx.setExitCode(report.ok ? 0 : EXIT_NOT_INTACT);
+    });
+
+  group
+    .command('export')
+    .description("download a run's audit bundle (JSON Lines) for offline verification and archiving")
+    .argument('<run>', 'run id')
+    .option('-o, --out <file>', 'where to write it (default audit-<run>.jsonl)')
+    .action(async (runId: string, opts: { out?: string }, cmd: Command) => {
+      const path = resolve(cwd, opts.out ?? `audit-${runId}.jsonl`);
+      const copied = await downloadToFile(await ctx.client(cmd).auditExportStream(runId), path);
+      err(`${copied.lines} lines written to ${path}; check it any time with: amend audit verify --file ${opts.out ?? `audit-${runId}.jsonl`}`);
+    });
+}
+
+function renderKey(k: Key): string {
+  const limits = Object.entries(k.limits)
+    .filter(([, v]) => v !== null)
+    .map(([name, v]) => `${name}=${v}`)
+    .join(' ');
+  const revoked = k.revoked_at ? `  REVOKED ${k.revoked_at}` : '';
+  return `${k.id}  ${`${k.prefix}...`.padEnd(14)} ${k.role.padEnd(9)} ${k.team.padEnd(16)} ${k.name ?? ''}${limits ? `  ${limits}` : ''}${revoked}`.trimEnd();
+}
+
+/** `amend keys ...` for admins: create (the key is printed once), list, revoke. */
+export function addKeysCommands(program: Command, ctx: AuditCommandsContext): void {
+  const { out, err } = ctx;
+  const group = program.command('keys').description('create, list and revoke API keys (admin keys)');
+
+  group
+    .command('create')
+    .description('create a key with one role and one team; it is printed once, store it now')
+    .addOption(new Option('--role <role>', 'what the key may do').choices(KEY_ROLE_NAMES).makeOptionMandatory())
+    .requiredOption('--team <team>', "the team whose runs the key works with (auditors and admins: any team)")
+    .option('--name <name>', 'who or what the key is for')
+    .option('--rpm <n>', 'requests per minute (default: the server\'s)', parseInteger)
+    .option('--concurrent-runs <n>', 'runs queued or running at once (default: the server\'s)', parseInteger)
+    .option('--prompts-per-run <n>', 'prompts per run (default: the server\'s)', parseInteger)
+    .option('--json', 'print the created key as JSON')
+    .action(async (opts: { role: KeyRoleName; team: string; name?: string; rpm?: number; concurrentRuns?: number; promptsPerRun?: number; json?: boolean }, cmd: Command) => {
+      const limits = {
+        ...(opts.rpm !== undefined ? { requests_per_minute: opts.rpm } : {}),
+        ...(opts.concurrentRuns !== undefined ? { concurrent_runs: opts.concurrentRuns } : {}),
+        ...(opts.promptsPerRun !== undefined ? { prompts_per_run: opts.promptsPerRun } : {}),
+      };
+      const body: CreateKey = { role: opts.role, team: opts.team, ...(opts.name ? { name: opts.name } : {}), ...(Object.keys(limits).length ? { limits } : {}) };
+      const created = await ctx.client(cmd).createKey(body);
+      if (opts.json) return void out(JSON.stringify(created, null, 2));
+      out(created.key);
+      err(`${created.role} key for team ${created.team} (id ${created.id}). This is the only time the key is shown; the server keeps its hash.`);
+    });
+
+  group
+    .command('list')
+    .description('list keys (never the keys themselves)')
+    .option('--team <team>', 'only this team')
+    .addOption(new Option('--role <role>', 'only this role').choices(KEY_ROLE_NAMES))
+    .option('--revoked', 'include revoked keys')
+    .option('--json', 'print the list as JSON')
+    .action(async (opts: { team?: string; role?: string; revoked?: boolean; json?: boolean }, cmd: Command) => {
+      const { keys } = await ctx.client(cmd).listKeys({ team: opts.team, role: opts.role, revoked: opts.revoked ? 'true' : undefined });
+      if (opts.json) return void out(JSON.stringify({ keys }, null, 2));
+      out(keys.length ? keys.map(renderKey).join('\n') : 'no keys');
+    });
+
+  group
+    .command('revoke')
+    .description('revoke a key: every request with it is refused from now on')
+    .argument('<id>', 'key id (amend keys list)')
+    .action(async (id: string, _opts: unknown, cmd: Command) => {
+      const key = await ctx.client(cmd).revokeKey(id);
+      out(`revoked ${key.id} (${key.prefix}..., ${key.role}, team ${key.team}) at ${key.revoked_at}`);
+    });
+}
