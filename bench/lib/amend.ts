@@ -1,0 +1,244 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import IORedis from 'ioredis';
+import { Client } from 'pg';
+import type { Run } from '@amend/contracts';
+import { SAMPLES_QUEUE } from '../../libs/runtime/src/tokens';
+import { ROOT, TS_NODE_ARGS, cpuDelta, cpuMs, cpuMsByPid, cpuTimes, fetchWithin, pidsByComm, freePort, spawnChild, statusKb, stopChild, until, type Child } from './proc';
+import { CONSTITUTION, ROUNDS, SEED, benchPrompts } from './workload';
+
+export const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export interface AmendOptions {
+  simulatorUrl: string;
+  n: number;
+  concurrency: number;
+  timeoutMs: number;
+  /** When set, the API and the worker write a .cpuprofile of the measured window here. */
+  cpuProfDir?: string;
+  label: string;
+  log: (line: string) => void;
+  /** Called right before POST /v1/runs, for the caller's own snapshots. */
+  onStart?: () => void;
+}
+
+export interface AmendMeasurement {
+  pairs: number;
+  failed: number;
+  /** From just before POST to the run's finished_at (see README: no 250 ms polling bias). */
+  elapsed_ms: number;
+  /** From just before POST to the poll that saw `completed`. */
+  observed_ms: number;
+  api_cpu_ms: number;
+  worker_cpu_ms: number;
+  /** The kernel's share of worker_cpu_ms (socket writes and reads, mostly). */
+  worker_sys_ms: number;
+  worker_peak_rss_kb: number;
+  /** Worker VmRSS right before the POST: runtime, ts-node, modules, idle pools. */
+  worker_idle_rss_kb: number;
+  api_peak_rss_kb: number;
+  /** CPU of the Postgres backends serving this API and worker (found by application_name). */
+  pg_cpu_ms: number;
+  pg_backends: number;
+  /** CPU of the redis-server process (shared with anything else using it). */
+  redis_cpu_ms: number;
+  usage_calls: number;
+  profiles: string[];
+}
+
+/** Tags of schemas and queue prefixes created and not yet dropped, for cleanup on an interrupt. */
+export const pendingCleanups = new Set<string>();
+
+/**
+ * Amend as deployed: the API and the worker each in its own process, on a fresh Postgres schema
+ * and queue prefix; one run of N prompts submitted over REST and polled until completed.
+ */
+export async function measureAmend(o: AmendOptions): Promise<AmendMeasurement> {
+  const tag = `bench_${randomBytes(5).toString('hex')}`;
+  pendingCleanups.add(tag);
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const env: Record<string, string> = {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    // application_name lets the harness find this run's Postgres backends and count their CPU.
+    DATABASE_URL: withApplicationName(DATABASE_URL, tag),
+    DATABASE_SCHEMA: tag,
+    REDIS_URL,
+    QUEUE_PREFIX: tag,
+    WORKER_CONCURRENCY: String(o.concurrency),
+    LOG_LEVEL: 'warn',
+    CONSTITUTIONS_DIR: join(ROOT, 'constitutions'),
+    AMEND_MODELS: JSON.stringify({ default: { base_url: o.simulatorUrl, model: 'sim' } }),
+    // Registered at boot where the API has keys; the bench makes a submitter key with it.
+    AMEND_ADMIN_KEY: `amd_${randomBytes(32).toString('base64url')}`,
+  };
+  const profiling = o.cpuProfDir !== undefined;
+  const preload = profiling ? ['-r', join(ROOT, 'bench/lib/cpu-profile-preload.ts')] : [];
+  const stdio = profiling ? (['ignore', 'pipe', 'pipe', 'ipc'] as const) : undefined;
+  let api: Child | undefined;
+  let worker: Child | undefined;
+  const queue = new Queue(SAMPLES_QUEUE, { prefix: tag, connection: redisConnection() });
+  queue.on('error', () => undefined);
+  try {
+    // Both boot at once, as in a deployment; migrations serialise on an advisory lock.
+    api = spawnChild('api', [...TS_NODE_ARGS, ...preload, join(ROOT, 'apps/api/src/main.ts')], env, stdio && { stdio: [...stdio] });
+    worker = spawnChild('worker', [...TS_NODE_ARGS, ...preload, join(ROOT, 'apps/worker/src/main.ts')], env, stdio && { stdio: [...stdio] });
+    const children = [api, worker];
+    await until('the API to be ready (GET /ready)', async () => ((await fetchWithin(`${base}/ready`, {}, 3_000)).ok ? true : undefined), {
+      timeoutMs: 120_000,
+      intervalMs: 200,
+      children,
+    });
+    await until('the worker to take jobs', async () => ((await queue.getWorkersCount()) > 0 ? true : undefined), {
+      timeoutMs: 120_000,
+      intervalMs: 200,
+      children,
+    });
+    o.log(`${o.label}: API pid ${api.pid} and worker pid ${worker.pid} ready`);
+
+    const headers = await submitterHeaders(base, env.AMEND_ADMIN_KEY);
+    const body = JSON.stringify({ constitution: CONSTITUTION, prompts: benchPrompts(o.n), rounds: ROUNDS, seed: SEED });
+    if (profiling) for (const c of children) c.proc.send({ cpuProf: 'start' });
+    const workerIdleRss = statusKb(worker.pid, 'VmRSS');
+    o.onStart?.();
+    const pg0 = cpuMsByPid(await backendPids(tag));
+    const redisPids = pidsByComm('redis-server');
+    const redis0 = cpuMsByPid(redisPids);
+    const apiCpu0 = cpuMs(api.pid);
+    const workerCpu0 = cpuMs(worker.pid);
+    const workerSys0 = cpuTimes(worker.pid).system;
+    const t0 = Date.now();
+    const created = await fetchWithin(`${base}/v1/runs`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body }, 60_000);
+    if (created.status !== 202) throw new Error(`POST /v1/runs answered ${created.status}: ${(await created.text()).slice(0, 500)}`);
+    const runId = ((await created.json()) as Run).id;
+
+    let observedAt = 0;
+    const run = await until(
+      `run ${runId} to complete`,
+      async () => {
+        const res = await fetchWithin(`${base}/v1/runs/${runId}`, { headers }, 10_000);
+        if (!res.ok) throw new Error(`GET /v1/runs/${runId} answered ${res.status}`);
+        const r = (await res.json()) as Run;
+        if (r.status === 'failed' || r.status === 'cancelled') throw Object.assign(new Error(`run ended ${r.status}: ${JSON.stringify(r.failures)}`), { fatal: true });
+        if (r.status !== 'completed') return undefined;
+        observedAt = Date.now();
+        return r;
+      },
+      { timeoutMs: o.timeoutMs, intervalMs: 250, children },
+    );
+    const apiCpu = cpuMs(api.pid) - apiCpu0;
+    const workerCpu = cpuMs(worker.pid) - workerCpu0;
+    const workerSys = cpuTimes(worker.pid).system - workerSys0;
+    const redisCpu = cpuDelta(redis0, cpuMsByPid(redisPids));
+    const pg1 = cpuMsByPid(await backendPids(tag));
+    const pgCpu = cpuDelta(pg0, pg1);
+    const workerRss = statusKb(worker.pid, 'VmHWM');
+    const apiRss = statusKb(api.pid, 'VmHWM');
+
+    const profiles: string[] = [];
+    if (profiling) {
+      for (const c of children) {
+        const file = join(o.cpuProfDir!, `${o.label.replace(/[^a-z0-9]+/gi, '-')}-${c.name}.cpuprofile`);
+        c.proc.send({ cpuProf: 'stop', file });
+        await until(`${c.name}'s CPU profile`, async () => (existsSync(file) ? true : undefined), { timeoutMs: 30_000, intervalMs: 100 });
+        profiles.push(file);
+      }
+    }
+
+    const observed = observedAt - t0;
+    const finished = run.finished_at ? Date.parse(run.finished_at) - t0 : NaN;
+    // finished_at is the service's own clock (same machine); fall back to the poll if it looks off.
+    const elapsed = Number.isFinite(finished) && finished > 0 && finished <= observed + 50 ? finished : observed;
+    return {
+      pairs: run.counts.completed,
+      failed: run.counts.failed,
+      elapsed_ms: elapsed,
+      observed_ms: observed,
+      api_cpu_ms: apiCpu,
+      worker_cpu_ms: workerCpu,
+      worker_sys_ms: workerSys,
+      worker_peak_rss_kb: workerRss,
+      worker_idle_rss_kb: workerIdleRss,
+      api_peak_rss_kb: apiRss,
+      pg_cpu_ms: pgCpu,
+      pg_backends: pg1.size,
+      redis_cpu_ms: redisCpu,
+      usage_calls: run.usage.calls,
+      profiles,
+    };
+  } finally {
+    await Promise.all([stopChild(worker, 10_000), stopChild(api, 10_000)]);
+    await queue.close().catch(() => undefined);
+    // A failed drop is logged, never allowed to hide the error that ended the measurement.
+    await dropAmendState(tag).catch((e: Error) => o.log(`${o.label}: could not drop schema and queue ${tag}: ${e.message}`));
+  }
+}
+
+/**
+ * Authorization for POST /v1/runs: a submitter key made with the admin key, without a rate limit
+ * that the 250 ms polling could hit. An API without keys (404 on /v1/keys) needs no header.
+ */
+async function submitterHeaders(base: string, adminKey: string): Promise<Record<string, string>> {
+  const res = await fetchWithin(`${base}/v1/keys`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ role: 'submitter', team: 'bench', name: 'bench', limits: { requests_per_minute: 1_000_000 } }),
+  });
+  if (res.status === 404) return {};
+  if (res.status !== 201) throw new Error(`POST /v1/keys answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
+  const { key } = (await res.json()) as { key: string };
+  return { authorization: `Bearer ${key}` };
+}
+
+function withApplicationName(url: string, name: string): string {
+  const u = new URL(url);
+  u.searchParams.set('application_name', name);
+  return u.toString();
+}
+
+/** Pids of the Postgres backends whose application_name is `tag`. */
+async function backendPids(tag: string): Promise<number[]> {
+  const pg = new Client({ connectionString: DATABASE_URL, connectionTimeoutMillis: 5_000 });
+  try {
+    await pg.connect();
+    const r = await pg.query<{ pid: number }>('select pid from pg_stat_activity where application_name = $1', [tag]);
+    return r.rows.map((x) => x.pid);
+  } finally {
+    await pg.end().catch(() => undefined);
+  }
+}
+
+function redisConnection() {
+  const u = new URL(REDIS_URL);
+  return { host: u.hostname, port: Number(u.port || 6379), maxRetriesPerRequest: null };
+}
+
+/** Drops the bench schema and every key of its queue prefix. */
+export async function dropAmendState(tag: string): Promise<void> {
+  const pg = new Client({ connectionString: DATABASE_URL, connectionTimeoutMillis: 5_000 });
+  try {
+    await pg.connect();
+    await pg.query(`drop schema if exists "${tag}" cascade`);
+  } finally {
+    await pg.end().catch(() => undefined);
+  }
+  const redis = new IORedis(REDIS_URL, { maxRetriesPerRequest: 2, lazyConnect: true });
+  try {
+    await redis.connect();
+    let cursor = '0';
+    let rounds = 0;
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${tag}:*`, 'COUNT', 1000);
+      if (keys.length) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0' && ++rounds < 100_000);
+  } finally {
+    redis.disconnect();
+  }
+  pendingCleanups.delete(tag);
+}
+

@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConstitutionFile } from '@amend/constitution';
+import { SamplingSchema } from '@amend/contracts';
+import type { RunSpec, SampleSpec } from '@amend/pipeline';
+import { ROOT, statusKb } from './proc';
+
+export const CONSTITUTION = 'amend-core';
+export const CONSTITUTION_FILE = join(ROOT, 'constitutions/amend-core/1.0.0.yaml');
+/** Fixed so that every system samples the same principle mix run after run. */
+export const SEED = 20_260_101;
+export const ROUNDS = 1;
+export const CALLS_PER_PAIR = 1 + 2 * ROUNDS;
+
+/** N prompts: the 40 demo prompts of examples/prompts.jsonl, cycled. */
+export function benchPrompts(n: number): string[] {
+  const base = readFileSync(join(ROOT, 'examples/prompts.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => (JSON.parse(l) as { prompt: string }).prompt);
+  return Array.from({ length: n }, (_, i) => base[i % base.length]);
+}
+
+/** The run Amend would build for POST {constitution: amend-core, rounds: 1, seed: SEED}, for the clients that plan calls themselves. */
+export function benchRunSpec(): RunSpec {
+  const loaded = loadConstitutionFile(CONSTITUTION_FILE);
+  return {
+    id: randomUUID(),
+    mode: 'critique-revise',
+    rounds: ROUNDS,
+    seed: SEED,
+    model: 'default',
+    feedback_model: null,
+    sampling: SamplingSchema.parse({}),
+    constitution: loaded.constitution,
+    constitutionRef: { name: loaded.constitution.name, version: loaded.constitution.version, sha256: loaded.sha256 },
+  };
+}
+
+export function benchSamples(prompts: string[]): SampleSpec[] {
+  return prompts.map((prompt, index) => ({ id: randomUUID(), index, external_id: null, prompt }));
+}
+
+/** Runs `task(i)` for i in 0..n-1, at most `concurrency` at a time; counts failures instead of stopping. */
+export async function promisePool(n: number, concurrency: number, task: (i: number) => Promise<void>): Promise<{ failures: number; firstError?: string }> {
+  let next = 0;
+  let failures = 0;
+  let firstError: string | undefined;
+  const lane = async () => {
+    while (next < n) {
+      const i = next++;
+      try {
+        await task(i);
+      } catch (e) {
+        failures++;
+        firstError ??= e instanceof Error ? e.message : String(e);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, lane));
+  return { failures, firstError };
+}
+
+/** What a client child prints as its last stdout line. */
+export interface ClientResult {
+  pairs: number;
+  failures: number;
+  first_error?: string;
+  elapsed_ms: number;
+  cpu_ms: number;
+  /** The kernel's share of cpu_ms. */
+  sys_ms: number;
+  /** Peak resident set of the client process (VmHWM), kB. */
+  peak_rss_kb: number;
+  /** Resident set right before the first call (VmRSS), kB. */
+  idle_rss_kb: number;
+}
+
+export interface ClientJob {
+  baseURL: string;
+  n: number;
+  concurrency: number;
+  /** Per-call timeout; a stuck call fails its prompt instead of hanging the bench. */
+  timeoutMs: number;
+}
+
+/** Tells the harness the measured window starts now (it snapshots machine and simulator CPU). */
+export function announceStart(): number {
+  const idle = statusKb('self', 'VmRSS');
+  process.stdout.write('\nBENCH_START\n');
+  return idle;
+}
+
+export function readJob(): ClientJob {
+  const raw = process.env.BENCH_JOB;
+  if (!raw) throw new Error('BENCH_JOB is not set: this file is started by bench/run.ts');
+  return JSON.parse(raw) as ClientJob;
+}

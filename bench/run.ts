@@ -1,0 +1,496 @@
+/**
+ * `npm run bench -- --n 2000 --latency-ms 200 --concurrency 64,256 --systems amend,naive,langchain
+ *  --scenarios efficiency,overhead`
+ *
+ * Amend (API + worker processes, Postgres, Redis) against a naive `openai` Promise pool and
+ * LangChain.js's ConstitutionalChain, all calling the OpenAI-compatible HTTP simulator, which runs
+ * in its own process so that its CPU is not counted as anyone's. See bench/README.md.
+ */
+import { execSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { dropAmendState, measureAmend, pendingCleanups } from './lib/amend';
+import { ROOT, TS_NODE_ARGS, killAllChildren, machineJiffies, spawnChild, stopChild, until } from './lib/proc';
+import { startSimulator, type SimulatorChild } from './lib/simulator';
+import { CALLS_PER_PAIR, CONSTITUTION, ROUNDS, type ClientResult } from './lib/workload';
+
+const SYSTEMS = ['amend', 'naive', 'langchain'] as const;
+const SCENARIOS = ['efficiency', 'overhead'] as const;
+type System = (typeof SYSTEMS)[number];
+type Scenario = (typeof SCENARIOS)[number];
+
+interface Options {
+  n: number;
+  latencyMs: number;
+  concurrency: number[];
+  overheadConcurrency: number;
+  systems: System[];
+  scenarios: Scenario[];
+  timeoutS: number;
+  repeat: number;
+  results: string | false;
+  json?: string;
+  cpuProf?: string;
+}
+
+interface Row {
+  scenario: Scenario;
+  system: System;
+  concurrency: number;
+  latency_ms: number;
+  n: number;
+  status: 'ok' | 'skipped' | 'error';
+  note?: string;
+  pairs?: number;
+  elapsed_ms?: number;
+  pairs_per_s?: number;
+  /** C / (3 x latency): what C pairs in flight allow when nothing but the model takes time. */
+  ideal_pairs_per_s?: number;
+  efficiency?: number;
+  /** CPU of the system's own processes (API + worker, or the client process) per pair. */
+  cpu_ms_per_pair?: number;
+  /** Peak RSS of the worker (Amend) or of the client process. */
+  peak_rss_mb?: number;
+  /** Resident before the measured window started (runtime, ts-node, modules). */
+  idle_rss_mb?: number;
+  model_calls?: number;
+  max_in_flight?: number;
+  sim_cpu_ms_per_pair?: number;
+  /** Amend only: the Postgres backends of its API and worker. */
+  pg_cpu_ms_per_pair?: number;
+  /** Amend only: the redis-server process. */
+  redis_cpu_ms_per_pair?: number;
+  /** Machine CPU used by none of the above: Postgres background processes, the harness, anything else running. */
+  rest_cpu_ms_per_pair?: number;
+  /** Share of all cores busy during the measured window. */
+  machine_busy_pct?: number;
+  detail?: Record<string, unknown>;
+}
+
+const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+
+function positiveInt(name: string, min = 1, max = 1_000_000) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}`);
+    return n;
+  };
+}
+
+function listOf<T extends string>(allowed: readonly T[]) {
+  return (value: string): T[] => {
+    const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+    const bad = items.filter((s) => !allowed.includes(s as T));
+    if (bad.length || items.length === 0) throw new InvalidArgumentError(`expected a comma-separated list of ${allowed.join(', ')}`);
+    return [...new Set(items)] as T[];
+  };
+}
+
+export function parseArgs(argv: string[]): Options {
+  const program = new Command('bench')
+    .description('Amend vs a naive openai Promise pool vs LangChain ConstitutionalChain, against the HTTP simulator')
+    .option('--n <prompts>', 'prompts per measurement', positiveInt('--n', 1, 100_000), 2000)
+    .option('--latency-ms <ms>', 'simulator latency of the efficiency scenario', positiveInt('--latency-ms', 1, 60_000), 200)
+    .option(
+      '--concurrency <list>',
+      'concurrencies of the efficiency scenario (worker concurrency / pool size)',
+      (v: string) => v.split(',').map((s) => positiveInt('--concurrency', 1, 4096)(s.trim())),
+      [64, 256],
+    )
+    .option('--overhead-concurrency <c>', 'concurrency of the overhead scenario (latency 0)', positiveInt('--overhead-concurrency', 1, 4096), 256)
+    .option('--systems <list>', 'amend,naive,langchain', listOf(SYSTEMS), [...SYSTEMS])
+    .option('--scenarios <list>', 'efficiency,overhead', listOf(SCENARIOS), [...SCENARIOS])
+    .option('--repeat <k>', 'measure each row k times and keep the fastest (noise on a shared machine only slows things down)', positiveInt('--repeat', 1, 20), 1)
+    .option('--timeout-s <s>', 'give up on one measurement after this long', positiveInt('--timeout-s', 10, 3600), 300)
+    .option('--results <file>', 'where to write the Markdown report', join(ROOT, 'bench/RESULTS.md'))
+    .option('--no-results', 'do not write the Markdown report')
+    .option('--json <file>', 'also write every figure as JSON here')
+    .option('--cpu-prof <dir>', "write .cpuprofile files of Amend's API and worker for each measured window here")
+    .exitOverride();
+  program.parse(argv, { from: 'user' });
+  const o = program.opts<Options & { results: string | false }>();
+  return { ...o, results: o.results === false ? false : resolve(o.results), cpuProf: o.cpuProf && resolve(o.cpuProf) };
+}
+
+/** Why LangChain cannot run here, or undefined when it can. */
+function langchainUnavailable(): string | undefined {
+  const major = Number(process.versions.node.split('.')[0]);
+  for (const pkg of ['@langchain/classic', '@langchain/openai', '@langchain/core']) {
+    const file = join(ROOT, 'node_modules', pkg, 'package.json');
+    if (!existsSync(file)) return `${pkg} is not installed (npm install)`;
+    const meta = JSON.parse(readFileSync(file, 'utf8')) as { version: string; engines?: { node?: string } };
+    const need = /^>=\s*(\d+)/.exec(meta.engines?.node ?? '')?.[1];
+    if (need && major < Number(need)) return `${pkg}@${meta.version} needs node ${meta.engines?.node}, this is ${process.version}`;
+  }
+  return undefined;
+}
+
+function cpuSnapshot(sim: SimulatorChild) {
+  return { machine: machineJiffies(), sim: sim.cpuMs() };
+}
+
+/** Figures every system shares: simulator calls and CPU, machine load, throughput, efficiency. */
+async function finish(
+  row: Row,
+  sim: SimulatorChild,
+  before: ReturnType<typeof cpuSnapshot>,
+  after: ReturnType<typeof cpuSnapshot>,
+  ownCpuMs: number,
+  pairs: number,
+  elapsedMs: number,
+  storeCpu: { pg: number; redis: number } = { pg: 0, redis: 0 },
+): Promise<Row> {
+  const stats = await sim.stats();
+  const busyMs = ((after.machine.busy - before.machine.busy) * 1000) / 100;
+  const simMs = after.sim - before.sim;
+  const per = (x: number) => (pairs > 0 ? x / pairs : NaN);
+  row.pairs = pairs;
+  row.elapsed_ms = elapsedMs;
+  row.pairs_per_s = pairs / (elapsedMs / 1000);
+  if (row.latency_ms > 0) {
+    row.ideal_pairs_per_s = row.concurrency / ((CALLS_PER_PAIR * row.latency_ms) / 1000);
+    row.efficiency = row.pairs_per_s / row.ideal_pairs_per_s;
+  }
+  row.cpu_ms_per_pair = per(ownCpuMs);
+  row.model_calls = stats.calls;
+  row.max_in_flight = stats.max_in_flight;
+  row.sim_cpu_ms_per_pair = per(simMs);
+  if (row.system === 'amend') {
+    row.pg_cpu_ms_per_pair = per(storeCpu.pg);
+    row.redis_cpu_ms_per_pair = per(storeCpu.redis);
+  }
+  row.rest_cpu_ms_per_pair = per(Math.max(0, busyMs - ownCpuMs - simMs - storeCpu.pg - storeCpu.redis));
+  row.machine_busy_pct = (100 * (after.machine.busy - before.machine.busy)) / Math.max(1, after.machine.total - before.machine.total);
+  if (pairs !== row.n) row.note = `${row.n - pairs} of ${row.n} prompts gave no pair`;
+  const foreignCores = ((row.rest_cpu_ms_per_pair ?? 0) * row.pairs_per_s) / 1000;
+  if (foreignCores >= 0.3) {
+    row.note = [row.note, `shared machine: other processes used ${foreignCores.toFixed(2)} cores meanwhile`].filter(Boolean).join('; ');
+  }
+  if (stats.calls !== row.n * CALLS_PER_PAIR) row.note = [row.note, `simulator saw ${stats.calls} calls, expected ${row.n * CALLS_PER_PAIR}`].filter(Boolean).join('; ');
+  const non200 = Object.entries(stats.by_status).filter(([s]) => s !== '200');
+  if (non200.length) row.note = [row.note, `non-200 answers: ${JSON.stringify(Object.fromEntries(non200))}`].filter(Boolean).join('; ');
+  return row;
+}
+
+async function runAmend(row: Row, sim: SimulatorChild, o: Options): Promise<Row> {
+  if (o.cpuProf) mkdirSync(o.cpuProf, { recursive: true });
+  let before: ReturnType<typeof cpuSnapshot> | undefined;
+  const m = await measureAmend({
+    simulatorUrl: sim.url,
+    n: row.n,
+    concurrency: row.concurrency,
+    timeoutMs: o.timeoutS * 1000,
+    cpuProfDir: o.cpuProf,
+    label: `${row.scenario}-amend-c${row.concurrency}-l${row.latency_ms}`,
+    log,
+    onStart: () => (before = cpuSnapshot(sim)),
+  });
+  const after = cpuSnapshot(sim);
+  row.peak_rss_mb = m.worker_peak_rss_kb / 1024;
+  row.idle_rss_mb = m.worker_idle_rss_kb / 1024;
+  row.detail = { ...m };
+  if (m.failed > 0) row.note = `${m.failed} samples failed`;
+  if (m.usage_calls !== row.n * CALLS_PER_PAIR) row.note = [row.note, `run usage.calls ${m.usage_calls}`].filter(Boolean).join('; ');
+  return finish(row, sim, before!, after, m.api_cpu_ms + m.worker_cpu_ms, m.pairs, m.elapsed_ms, { pg: m.pg_cpu_ms, redis: m.redis_cpu_ms });
+}
+
+async function runClient(row: Row, sim: SimulatorChild, o: Options, file: string): Promise<Row> {
+  const job = { baseURL: sim.url, n: row.n, concurrency: row.concurrency, timeoutMs: 60_000 };
+  const child = spawnChild(row.system, [...TS_NODE_ARGS, join(ROOT, file)], {
+    BENCH_JOB: JSON.stringify(job),
+    // LangChain: no tracing to LangSmith, whatever the caller's environment says.
+    LANGSMITH_TRACING: 'false',
+    LANGCHAIN_TRACING_V2: 'false',
+  });
+  try {
+    await until(`${row.system} to start`, async () => (child.output().includes('BENCH_START') ? true : undefined), {
+      timeoutMs: 120_000,
+      intervalMs: 10,
+      children: [child],
+    });
+    const before = cpuSnapshot(sim);
+    const line = await until(`${row.system} to finish`, async () => /BENCH_RESULT (\{.*\})/.exec(child.output())?.[1], {
+      timeoutMs: o.timeoutS * 1000,
+      intervalMs: 10,
+      children: [child],
+    });
+    const after = cpuSnapshot(sim);
+    const r = JSON.parse(line) as ClientResult;
+    row.peak_rss_mb = r.peak_rss_kb / 1024;
+    row.idle_rss_mb = r.idle_rss_kb / 1024;
+    row.detail = { ...r };
+    if (r.failures) row.note = `${r.failures} prompts failed, first: ${r.first_error}`;
+    const out = await finish(row, sim, before, after, r.cpu_ms, r.pairs, r.elapsed_ms);
+    if (r.failures) out.note = `${r.failures} prompts failed (${r.first_error}); ${out.note ?? ''}`.replace(/; $/, '');
+    return out;
+  } finally {
+    await stopChild(child, 3_000);
+  }
+}
+
+async function measure(system: System, scenario: Scenario, concurrency: number, latencyMs: number, o: Options, skip?: string): Promise<Row> {
+  const row: Row = { scenario, system, concurrency, latency_ms: latencyMs, n: o.n, status: 'ok' };
+  if (skip) return { ...row, status: 'skipped', note: skip };
+  const label = `${scenario} ${system} C=${concurrency} L=${latencyMs}ms N=${o.n}`;
+  log(`${label}: starting`);
+  const started = Date.now();
+  let sim: SimulatorChild | undefined;
+  try {
+    sim = await startSimulator(latencyMs);
+    const out =
+      system === 'amend'
+        ? await runAmend(row, sim, o)
+        : await runClient(row, sim, o, system === 'naive' ? 'bench/clients/naive.ts' : 'bench/clients/langchain.ts');
+    log(`${label}: ${fmt(out.pairs_per_s, 1)} pairs/s, ${fmt(out.cpu_ms_per_pair, 2)} CPU ms/pair (${((Date.now() - started) / 1000).toFixed(0)} s with boot)`);
+    return out;
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    log(`${label}: FAILED: ${msg}`);
+    // First line says what failed; the last line of a child's output usually says why.
+    // eslint-disable-next-line no-control-regex
+    const lines = msg.split('\n').map((l) => l.replace(/\x1b\[[0-9;]*m/g, '').trim()).filter(Boolean);
+    const why = [...lines.slice(1)].reverse().find((l) => /error/i.test(l)) ?? lines[lines.length - 1];
+    const note = lines.length > 1 ? `${lines[0]} ${why.slice(why.search(/\w*Error/) >= 0 ? why.search(/\w*Error/) : 0)}` : (lines[0] ?? 'unknown error');
+    return { ...row, status: 'error', note: note.slice(0, 300) };
+  } finally {
+    await sim?.stop();
+  }
+}
+
+/** `--repeat k`: the fastest of k measurements, the others' pairs/s in its note. */
+async function measureBest(system: System, scenario: Scenario, concurrency: number, latencyMs: number, o: Options, skip?: string): Promise<Row> {
+  const tries: Row[] = [];
+  for (let i = 0; i < (skip ? 1 : o.repeat); i++) tries.push(await measure(system, scenario, concurrency, latencyMs, o, skip));
+  if (tries.length === 1) return tries[0];
+  const ok = tries.filter((r) => r.status === 'ok');
+  if (ok.length === 0) return tries[tries.length - 1];
+  const best = ok.reduce((a, b) => ((b.pairs_per_s ?? 0) > (a.pairs_per_s ?? 0) ? b : a));
+  const all = tries.map((r) => (r.status === 'ok' ? fmt(r.pairs_per_s, 1) : r.status)).join(', ');
+  best.note = [`best of ${tries.length} (pairs/s ${all})`, best.note].filter(Boolean).join('; ');
+  return best;
+}
+
+const fmt = (x: number | undefined, digits: number) => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(digits));
+
+const COLUMNS: [string, (r: Row) => string, 'l' | 'r'][] = [
+  ['scenario', (r) => r.scenario, 'l'],
+  ['system', (r) => r.system, 'l'],
+  ['C', (r) => String(r.concurrency), 'r'],
+  ['latency', (r) => `${r.latency_ms} ms`, 'r'],
+  ['pairs/s', (r) => fmt(r.pairs_per_s, 1), 'r'],
+  ['ideal/s', (r) => fmt(r.ideal_pairs_per_s, 1), 'r'],
+  ['efficiency', (r) => fmt(r.efficiency, 3), 'r'],
+  ['CPU ms/pair', (r) => fmt(r.cpu_ms_per_pair, 2), 'r'],
+  ['peak RSS MB', (r) => fmt(r.peak_rss_mb, 0), 'r'],
+  ['model calls', (r) => (r.model_calls === undefined ? '-' : String(r.model_calls)), 'r'],
+  ['wall s', (r) => fmt(r.elapsed_ms === undefined ? undefined : r.elapsed_ms / 1000, 2), 'r'],
+  ['sim CPU ms/pair', (r) => fmt(r.sim_cpu_ms_per_pair, 2), 'r'],
+  ['pg CPU ms/pair', (r) => fmt(r.pg_cpu_ms_per_pair, 2), 'r'],
+  ['redis CPU ms/pair', (r) => fmt(r.redis_cpu_ms_per_pair, 2), 'r'],
+  ['other CPU ms/pair', (r) => fmt(r.rest_cpu_ms_per_pair, 2), 'r'],
+  ['machine busy', (r) => (r.machine_busy_pct === undefined ? '-' : `${r.machine_busy_pct.toFixed(0)}%`), 'r'],
+  ['note', (r) => (r.status === 'skipped' ? `skipped: ${r.note}` : r.status === 'error' ? `error: ${r.note}` : (r.note ?? '')), 'l'],
+];
+
+export function table(rows: Row[]): string {
+  const cells = [COLUMNS.map(([h]) => h), ...rows.map((r) => COLUMNS.map(([, f]) => f(r)))];
+  const widths = COLUMNS.map((_, i) => Math.max(...cells.map((c) => c[i].length)));
+  const line = (c: string[]) =>
+    c
+      .map((v, i) => (COLUMNS[i][2] === 'r' ? v.padStart(widths[i]) : v.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
+  return [line(cells[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
+}
+
+const NAMES: Record<System, string> = { amend: 'Amend', naive: 'naive', langchain: 'LangChain' };
+
+/** Best efficiency possible with N prompts in C lanes of equal length: the last wave is partly empty. */
+export function waveCeiling(n: number, c: number): number {
+  return n / c / Math.ceil(n / c);
+}
+
+/** One bullet per measurement: what bounds its pairs/s, its CPU, its RSS and its call count. */
+export function explain(r: Row, cores: number): string {
+  const who = `${NAMES[r.system]}, ${r.scenario}, C=${r.concurrency}, ${r.latency_ms} ms`;
+  if (r.status !== 'ok') return `- **${who}**: ${r.status === 'skipped' ? 'skipped' : 'failed'}: ${r.note}.`;
+  const s: string[] = [];
+  const busy = r.machine_busy_pct ?? 0;
+  const amend = r.system === 'amend';
+  const own = amend ? 'the API and the worker' : `the ${NAMES[r.system]} client process`;
+  const split = [
+    `${own} ${fmt(r.cpu_ms_per_pair, 2)}`,
+    `the simulator ${fmt(r.sim_cpu_ms_per_pair, 2)}`,
+    ...(amend ? [`Amend's Postgres backends ${fmt(r.pg_cpu_ms_per_pair, 2)}`, `Redis ${fmt(r.redis_cpu_ms_per_pair, 2)}`] : []),
+    `everything else (${amend ? 'Postgres background processes, ' : ''}the harness, other users of the machine) ${fmt(r.rest_cpu_ms_per_pair, 2)} CPU ms per pair`,
+  ].join(', ');
+  const ofBound = r.latency_ms > 0 ? ` (${fmt(r.efficiency, 3)} of the latency bound ${fmt(r.ideal_pairs_per_s, 1)})` : '';
+  const ceiling = waveCeiling(r.n, r.concurrency);
+  // Busiest single process: a Node process runs its JavaScript on one thread.
+  const ownCore = (r.pairs_per_s ?? 0) * (r.cpu_ms_per_pair ?? 0) / 10;
+  if (r.latency_ms > 0 && (r.efficiency ?? 0) >= 0.9 * ceiling) {
+    s.push(
+      `${fmt(r.pairs_per_s, 1)} pairs/s is ${fmt(r.efficiency, 3)} of the latency bound C / (3 × ${r.latency_ms} ms) = ${fmt(r.ideal_pairs_per_s, 1)}: bounded by the backend's latency (three sequential calls per pair, C pairs in flight; ${r.n} prompts in lanes of ${r.concurrency} leave the last wave partly empty, so ${ceiling.toFixed(3)} is the ceiling). The machine was ${busy.toFixed(0)}% busy.`,
+    );
+  } else if (busy >= 85) {
+    s.push(`${fmt(r.pairs_per_s, 1)} pairs/s${ofBound} is bounded by CPU: the ${cores} cores were ${busy.toFixed(0)}% busy, split ${split}.`);
+  } else if (!amend && ownCore >= 85) {
+    s.push(`${fmt(r.pairs_per_s, 1)} pairs/s${ofBound} is bounded by one core: ${own} used ${ownCore.toFixed(0)}% of a core (Node runs JavaScript on one thread) with the machine ${busy.toFixed(0)}% busy; split ${split}.`);
+  } else {
+    s.push(
+      `${fmt(r.pairs_per_s, 1)} pairs/s${ofBound} is below the latency bound (ceiling ${ceiling.toFixed(3)} for ${r.n} prompts in lanes of ${r.concurrency}) with the machine ${busy.toFixed(0)}% busy: time per pair outside the model calls${amend ? ' (waits on Postgres and Redis between calls, the queue hand-off, one event loop in the worker)' : ''} bounds it; split ${split}.`,
+    );
+  }
+  s.push(
+    `CPU ${fmt(r.cpu_ms_per_pair, 2)} ms/pair is ${own}'s own user+system time over the measured window divided by pairs${amend ? ': three model calls plus, per call, a checkpoint transaction with its audit event, the pair, BullMQ job traffic, and the API answering the POST and the polls' : r.system === 'naive' ? ': three HTTP calls through the openai SDK (JSON encode and decode, undici) and the call planning' : ': three HTTP calls through ChatOpenAI plus LangChain prompt templating, callbacks and run bookkeeping'}.`,
+  );
+  s.push(
+    `Peak RSS ${fmt(r.peak_rss_mb, 0)} MB (${amend ? 'worker' : 'client'}); ${fmt(r.idle_rss_mb, 0)} MB of it was resident before the window (Node, ts-node and the TypeScript compiler it loads, the modules), the rest is the load: C conversations in flight, sockets, buffers, garbage not yet collected.`,
+  );
+  s.push(`Model calls ${r.model_calls} counted by the simulator (expected ${r.n * CALLS_PER_PAIR}; at most ${r.max_in_flight} in flight).`);
+  if (r.note) s.push(`Note: ${r.note}.`);
+  return `- **${who}**: ${s.join(' ')}`;
+}
+
+function machine(): Record<string, string> {
+  const sh = (cmd: string) => {
+    try {
+      return execSync(cmd, { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    } catch {
+      return '?';
+    }
+  };
+  return {
+    nproc: sh('nproc'),
+    cpu: cpus()[0]?.model ?? '?',
+    memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    node: process.version,
+    os: sh('. /etc/os-release && echo "$PRETTY_NAME"') + ` (kernel ${sh('uname -r')})`,
+    postgres: sh(`psql -h 127.0.0.1 -U postgres -d test -Atc 'show server_version' 2>/dev/null`),
+    redis: sh(`redis-cli -h 127.0.0.1 INFO server 2>/dev/null | sed -n 's/^redis_version://p'`),
+    commit: sh('git rev-parse --short HEAD'),
+    dirty: sh('git status --porcelain -- apps libs constitutions | wc -l'),
+  };
+}
+
+const NOTES_BEGIN = '<!-- BEGIN NOTES (kept across runs) -->';
+const NOTES_END = '<!-- END NOTES -->';
+
+function markdown(rows: Row[], o: Options, m: Record<string, string>, startedAt: Date, totalS: number): string {
+  const previous = o.results && existsSync(o.results) ? readFileSync(o.results, 'utf8') : '';
+  const notes =
+    previous.includes(NOTES_BEGIN) && previous.includes(NOTES_END)
+      ? previous.slice(previous.indexOf(NOTES_BEGIN), previous.indexOf(NOTES_END) + NOTES_END.length)
+      : `${NOTES_BEGIN}\n${NOTES_END}`;
+  const cores = Number(m.nproc) || cpus().length;
+  const lc = (() => {
+    try {
+      return ['@langchain/classic', '@langchain/openai', '@langchain/core']
+        .map((p) => `${p}@${(JSON.parse(readFileSync(join(ROOT, 'node_modules', p, 'package.json'), 'utf8')) as { version: string }).version}`)
+        .join(', ');
+    } catch {
+      return 'not installed';
+    }
+  })();
+  return [
+    '# Amend benchmark results',
+    '',
+    `Generated by \`npm run bench\` (bench/run.ts) on ${startedAt.toISOString()}; the whole run took ${totalS.toFixed(0)} s.`,
+    'Regenerate with the command below; the Notes section at the end is kept across runs.',
+    '',
+    '## Machine',
+    '',
+    `- ${m.nproc} cores (${m.cpu}), ${m.memory}, ${m.os}`,
+    `- Node ${m.node}; Postgres ${m.postgres} and Redis ${m.redis} on 127.0.0.1, shared with the services and the simulator`,
+    `- commit ${m.commit}${m.dirty !== '0' && m.dirty !== '?' ? ` with ${m.dirty} uncommitted changes in apps/, libs/, constitutions/ (the working tree is what ran)` : ''}; LangChain: ${lc}`,
+    '',
+    '## Parameters',
+    '',
+    '```',
+    `npm run bench -- --n ${o.n}${o.repeat > 1 ? ` --repeat ${o.repeat}` : ''} --latency-ms ${o.latencyMs} --concurrency ${o.concurrency.join(',')} --overhead-concurrency ${o.overheadConcurrency} --systems ${o.systems.join(',')} --scenarios ${o.scenarios.join(',')}`,
+    '```',
+    '',
+    `- ${o.n} prompts per measurement (examples/prompts.jsonl cycled), constitution \`${CONSTITUTION}\`, ${ROUNDS} round: draft, critique, revision = ${CALLS_PER_PAIR} calls per pair.`,
+    `- efficiency: simulator latency ${o.latencyMs} ms, concurrency ${o.concurrency.join(' and ')}; overhead: latency 0, concurrency ${o.overheadConcurrency}.`,
+    '- Every measurement gets a fresh simulator process; Amend also gets fresh API and worker processes, a fresh Postgres schema and queue prefix (dropped afterwards).',
+    '- Nothing is warmed up: the window starts at the POST (Amend) or at the first call (clients), after boot.',
+    '',
+    '## Results',
+    '',
+    '```',
+    table(rows),
+    '```',
+    '',
+    'Columns are described in bench/README.md. efficiency = pairs/s ÷ (C / (3 × latency)); CPU ms/pair counts only the system\'s own processes (Amend: API + worker; clients: their one process), the simulator and the rest of the machine are shown apart.',
+    '',
+    '## What bounds each figure',
+    '',
+    ...rows.map((r) => explain(r, cores)),
+    '',
+    '## Notes',
+    '',
+    notes,
+    '',
+  ].join('\n');
+}
+
+async function main(): Promise<number> {
+  let o: Options;
+  try {
+    o = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    return (e as { exitCode?: number }).exitCode ?? 1;
+  }
+  const startedAt = new Date();
+  const lcSkip = o.systems.includes('langchain') ? langchainUnavailable() : undefined;
+  if (lcSkip) log(`LangChain skipped: ${lcSkip}`);
+  const plan: { scenario: Scenario; concurrency: number; latency: number }[] = [];
+  for (const scenario of o.scenarios) {
+    if (scenario === 'efficiency') for (const c of o.concurrency) plan.push({ scenario, concurrency: c, latency: o.latencyMs });
+    else plan.push({ scenario, concurrency: o.overheadConcurrency, latency: 0 });
+  }
+  const rows: Row[] = [];
+  for (const p of plan) {
+    for (const system of o.systems) {
+      rows.push(await measureBest(system, p.scenario, p.concurrency, p.latency, o, system === 'langchain' ? lcSkip : undefined));
+    }
+  }
+  const totalS = (Date.now() - startedAt.getTime()) / 1000;
+  process.stdout.write(`\n${table(rows)}\n\nTotal ${totalS.toFixed(0)} s.\n`);
+  if (o.results) {
+    writeFileSync(o.results, markdown(rows, o, machine(), startedAt, totalS));
+    log(`wrote ${o.results}`);
+  }
+  if (o.json) {
+    writeFileSync(resolve(o.json), JSON.stringify({ started_at: startedAt, options: o, machine: machine(), rows }, null, 2));
+    log(`wrote ${o.json}`);
+  }
+  return rows.some((r) => r.status === 'error') ? 2 : 0;
+}
+
+let interrupted = false;
+async function interrupt(signal: string) {
+  if (interrupted) return;
+  interrupted = true;
+  log(`${signal}: stopping every child and dropping bench schemas`);
+  killAllChildren();
+  const drops = Promise.allSettled([...pendingCleanups].map((tag) => dropAmendState(tag)));
+  await Promise.race([drops, new Promise((r) => setTimeout(r, 10_000))]);
+  process.exit(130);
+}
+
+if (require.main === module) {
+  process.on('SIGINT', () => void interrupt('SIGINT'));
+  process.on('SIGTERM', () => void interrupt('SIGTERM'));
+  process.on('exit', killAllChildren);
+  main().then(
+    (code) => process.exit(code),
+    (e) => {
+      console.error(e instanceof Error ? e.stack : e);
+      killAllChildren();
+      process.exit(1);
+    },
+  );
+}
