@@ -1,13 +1,16 @@
 /**
  * `npm run demo`: starts the API and a worker in this process, registers the bundled
  * constitutions, submits examples/prompts.jsonl as one run through the CLI (progress bar and
- * all), writes the pairs to a JSONL file and exits. Uses the built-in simulator unless
- * AMEND_MODELS points the `default` alias (or DEMO_MODEL) elsewhere.
+ * all), writes the pairs to a JSONL file, verifies the run's audit trail and exits. Uses the
+ * built-in simulator unless AMEND_MODELS points the `default` alias (or DEMO_MODEL) elsewhere.
+ * It makes its own keys (an admin key unless AMEND_ADMIN_KEY is set, a submitter and an auditor
+ * of team `demo`) and revokes them at the end; with --serve it prints them instead.
  *
  *   npm run demo -- [--constitution amend-core] [--rounds 2] [--out out/demo-pairs.jsonl] [--serve]
  */
 import 'reflect-metadata';
 import { createServer } from 'node:net';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Command } from 'commander';
@@ -41,6 +44,9 @@ async function main() {
   const env: NodeJS.ProcessEnv = { LOG_LEVEL: 'warn', CONSTITUTIONS_DIR: join(ROOT, 'constitutions'), ...process.env };
   // With no model configured, the simulator answers with a little latency so the progress is visible.
   env.AMEND_MODELS ??= JSON.stringify({ default: { simulator: true, latency_ms: 300 } });
+  // Every route needs a key: without an operator's admin key the demo makes one for itself.
+  const ownAdminKey = !env.AMEND_ADMIN_KEY;
+  env.AMEND_ADMIN_KEY ||= `amd_${randomBytes(32).toString('base64url')}`;
   const config = loadConfig(env);
   const model = process.env.DEMO_MODEL ?? 'default';
   // The demo should not fail because something else already listens on 3000.
@@ -53,25 +59,57 @@ async function main() {
   const worker = await createWorkerApp(config);
   console.log(`API at ${url} (OpenAPI at ${url}/docs), worker concurrency ${config.WORKER_CONCURRENCY}`);
 
+  const admin = config.AMEND_ADMIN_KEY!;
+  const submitter = await createKey(url, admin, 'submitter');
+  const auditor = await createKey(url, admin, 'auditor');
+  const io = (key: { key: string }) => ({ stdout: process.stdout, stderr: process.stderr, env: { ...process.env, AMEND_API_KEY: key.key } });
+
   const out = resolve(opts.out);
   mkdirSync(dirname(out), { recursive: true });
-  const code = await runCli([
-    '--api', url,
-    'run', resolve(opts.prompts),
-    '--constitution', opts.constitution,
-    '--rounds', String(opts.rounds),
-    '--model', model,
-    '--format', opts.format,
-    '--out', out,
-  ]);
+  const code = await runCli(
+    [
+      '--api', url,
+      'run', resolve(opts.prompts),
+      '--constitution', opts.constitution,
+      '--rounds', String(opts.rounds),
+      '--model', model,
+      '--format', opts.format,
+      '--out', out,
+    ],
+    io(submitter),
+  );
+  if (code === 0) {
+    // What an auditor would do next: recompute the run's hash chains and its seal.
+    const runs = (await (await fetch(`${url}/v1/runs?limit=1`, { headers: { authorization: `Bearer ${submitter.key}` } })).json()) as { runs: { id: string }[] };
+    await runCli(['--api', url, 'audit', 'verify', runs.runs[0].id], io(auditor));
+  }
 
   if (opts.serve && code === 0) {
-    console.log(`\nStill serving at ${url}; Ctrl-C to stop.`);
+    console.log(`\nStill serving at ${url}; Ctrl-C to stop. Keys for curl, the CLI (AMEND_API_KEY) and ${url}/console/:`);
+    console.log(`  submitter (team demo): ${submitter.key}\n  auditor:               ${auditor.key}`);
+    if (ownAdminKey) console.log(`  admin:                 ${admin}`);
     return;
+  }
+  // Keys nobody will see again are revoked, so demos do not pile up usable keys in the database.
+  for (const k of [submitter, auditor]) await fetch(`${url}/v1/keys/${k.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${admin}` } });
+  if (ownAdminKey) {
+    const me = (await (await fetch(`${url}/v1/keys/me`, { headers: { authorization: `Bearer ${admin}` } })).json()) as { id: string };
+    await fetch(`${url}/v1/keys/${me.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${admin}` } });
   }
   await worker.close();
   await api.close();
   process.exit(code);
+}
+
+/** A key of the demo team, created through the API like any admin would. */
+async function createKey(url: string, adminKey: string, role: 'submitter' | 'auditor'): Promise<{ id: string; key: string }> {
+  const res = await fetch(`${url}/v1/keys`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ role, team: 'demo', name: `npm run demo (${role})` }),
+  });
+  if (res.status !== 201) throw new Error(`could not create the demo's ${role} key (${res.status}): ${await res.text()}`);
+  return (await res.json()) as { id: string; key: string };
 }
 
 main().catch((err) => {
