@@ -26,6 +26,8 @@ export async function createApiApp(config: Config): Promise<NestExpressApplicati
       .setTitle('Amend')
       .setDescription('Constitutional-AI critique-and-revise service: prompts in, preference pairs out.')
       .setVersion('1')
+      // Every /v1 route needs "Authorization: Bearer amd_..." (auth/); /health, /ready and /docs do not.
+      .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'amd_ API key', description: 'an Amend API key, amd_...' })
       .build(),
   );
   SwaggerModule.setup('docs', app, cleanupOpenApiDoc(doc), { jsonDocumentUrl: 'docs/openapi.json' });
