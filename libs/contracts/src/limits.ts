@@ -2,7 +2,7 @@
  * Limits that the request schemas enforce. Read from the environment at call time so the
  * operator (and each test) can set them; the defaults are the documented ones.
  */
-function intEnv(name: string, fallback: number): number {
+export function intEnv(name: string, fallback: number): number {
   const v = process.env[name];
   if (v === undefined || v === '') return fallback;
   const n = Number(v);

@@ -4,21 +4,10 @@ import { bundleEnd, bundleHeader } from '@amend/audit';
 import type { RunVerify } from '@amend/contracts';
 import { Store, type AuditQuery } from '@amend/store';
 import { ApiError } from '../errors/api-error';
+import { NdjsonWriter } from '../common/ndjson';
 
 const FINISHED = ['completed', 'failed', 'cancelled'];
 
-/** Resolves when the client has taken the buffered lines, or went away. */
-function drainedOrClosed(res: Response): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
-}
 
 /** Auditors' reads: events, verification and the exported bundle. Nothing here writes. */
 @Injectable()
@@ -69,21 +58,16 @@ export class AuditService {
   /** The JSON Lines bundle: header, every event chain by chain, end line; paced by the client. */
   async export(runId: string, res: Response): Promise<void> {
     const run = await this.run(runId);
-    res.status(200).setHeader('Content-Type', 'application/x-ndjson; charset=utf-8');
+    const out = new NdjsonWriter(res);
     res.setHeader('Content-Disposition', `attachment; filename="audit-${runId}.jsonl"`);
-    let closed = false;
-    res.on('close', () => (closed = true));
-    const write = async (value: unknown) => {
-      if (!res.write(JSON.stringify(value) + '\n')) await drainedOrClosed(res);
-    };
-    await write(bundleHeader(run));
+    await out.write(bundleHeader(run));
     let n = 0;
     for await (const e of this.store.audit.streamRun(runId)) {
-      if (closed) return;
-      await write(e);
+      if (out.isClosed) return;
+      await out.write(e);
       n++;
     }
-    await write(bundleEnd(n));
-    res.end();
+    await out.write(bundleEnd(n));
+    out.end();
   }
 }

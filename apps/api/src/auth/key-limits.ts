@@ -1,14 +1,6 @@
-import { LIMITS } from '@amend/contracts';
+import { LIMITS, intEnv } from '@amend/contracts';
 import type { StoredKey } from '@amend/store';
 import type { Principal } from './principal';
-
-function intEnv(name: string, fallback: number): number {
-  const v = process.env[name];
-  if (v === undefined || v === '') return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got "${v}"`);
-  return n;
-}
 
 /**
  * Server defaults of the per-key limits, read at call time like the request limits so the operator

@@ -5,24 +5,13 @@ import type { Response } from 'express';
 import { PairsQuerySchema, type PairRecord } from '@amend/contracts';
 import { formatPair, toSft } from '@amend/pipeline';
 import { Store } from '@amend/store';
+import { NdjsonWriter } from '../common/ndjson';
 import { RunsService } from '../runs/runs.service';
 import { uuidPipe } from '../runs/runs.controller';
 import { ReviewsService } from '../reviews/reviews.service';
 import { Allow } from '../auth/access.decorators';
 import { Caller, teamScope, type Principal } from '../auth/principal';
 
-/** Resolves when the client has taken the buffered lines, or went away. */
-function drainedOrClosed(res: Response): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
-}
 
 class PairsQueryDto extends createZodDto(PairsQuerySchema) {}
 
@@ -58,13 +47,11 @@ export class PairsController {
 
   /** One JSON line per pair, written as Postgres pages arrive and paused while the client is slow. */
   private async streamLines<T>(res: Response, source: AsyncIterable<T>, project: (p: T) => object) {
-    res.status(200).setHeader('Content-Type', 'application/x-ndjson; charset=utf-8');
-    let closed = false;
-    res.on('close', () => (closed = true));
+    const out = new NdjsonWriter(res);
     for await (const pair of source) {
-      if (closed) return;
-      if (!res.write(JSON.stringify(project(pair)) + '\n')) await drainedOrClosed(res);
+      if (out.isClosed) return;
+      await out.write(project(pair));
     }
-    res.end();
+    out.end();
   }
 }
