@@ -33,6 +33,7 @@ interface Options {
   results: string | false;
   json?: string;
   cpuProf?: string;
+  reportFrom?: string;
 }
 
 interface Row {
@@ -58,14 +59,18 @@ interface Row {
   model_calls?: number;
   max_in_flight?: number;
   sim_cpu_ms_per_pair?: number;
-  /** Amend only: the Postgres backends of its API and worker. */
+  /** Amend only: the Postgres backends of its API and worker, plus Postgres's background processes. */
   pg_cpu_ms_per_pair?: number;
+  /** Amend only: the background processes' part of pg_cpu_ms_per_pair. */
+  pg_background_cpu_ms_per_pair?: number;
   /** Amend only: the redis-server process. */
   redis_cpu_ms_per_pair?: number;
   /** Machine CPU used by none of the above: Postgres background processes, the harness, anything else running. */
   rest_cpu_ms_per_pair?: number;
   /** Share of all cores busy during the measured window. */
   machine_busy_pct?: number;
+  /** Cores used by the busiest process of the system: Amend's worker, or the client. One event loop tops out near 1. */
+  loop_cores?: number;
   detail?: Record<string, unknown>;
 }
 
@@ -107,6 +112,7 @@ export function parseArgs(argv: string[]): Options {
     .option('--results <file>', 'where to write the Markdown report', join(ROOT, 'bench/RESULTS.md'))
     .option('--no-results', 'do not write the Markdown report')
     .option('--json <file>', 'also write every figure as JSON here')
+    .option('--report-from <json>', 'measure nothing: rewrite the report from a --json file of an earlier run')
     .option('--cpu-prof <dir>', "write .cpuprofile files of Amend's API and worker for each measured window here")
     .exitOverride();
   program.parse(argv, { from: 'user' });
@@ -140,7 +146,7 @@ async function finish(
   ownCpuMs: number,
   pairs: number,
   elapsedMs: number,
-  storeCpu: { pg: number; redis: number } = { pg: 0, redis: 0 },
+  storeCpu: { pg: number; pgBackground: number; redis: number } = { pg: 0, pgBackground: 0, redis: 0 },
 ): Promise<Row> {
   const stats = await sim.stats();
   const busyMs = ((after.machine.busy - before.machine.busy) * 1000) / 100;
@@ -158,10 +164,11 @@ async function finish(
   row.max_in_flight = stats.max_in_flight;
   row.sim_cpu_ms_per_pair = per(simMs);
   if (row.system === 'amend') {
-    row.pg_cpu_ms_per_pair = per(storeCpu.pg);
+    row.pg_cpu_ms_per_pair = per(storeCpu.pg + storeCpu.pgBackground);
+    row.pg_background_cpu_ms_per_pair = per(storeCpu.pgBackground);
     row.redis_cpu_ms_per_pair = per(storeCpu.redis);
   }
-  row.rest_cpu_ms_per_pair = per(Math.max(0, busyMs - ownCpuMs - simMs - storeCpu.pg - storeCpu.redis));
+  row.rest_cpu_ms_per_pair = per(Math.max(0, busyMs - ownCpuMs - simMs - storeCpu.pg - storeCpu.pgBackground - storeCpu.redis));
   row.machine_busy_pct = (100 * (after.machine.busy - before.machine.busy)) / Math.max(1, after.machine.total - before.machine.total);
   if (pairs !== row.n) row.note = `${row.n - pairs} of ${row.n} prompts gave no pair`;
   const foreignCores = ((row.rest_cpu_ms_per_pair ?? 0) * row.pairs_per_s) / 1000;
@@ -188,12 +195,13 @@ async function runAmend(row: Row, sim: SimulatorChild, o: Options): Promise<Row>
     onStart: () => (before = cpuSnapshot(sim)),
   });
   const after = cpuSnapshot(sim);
+  row.loop_cores = m.worker_cpu_ms / m.elapsed_ms;
   row.peak_rss_mb = m.worker_peak_rss_kb / 1024;
   row.idle_rss_mb = m.worker_idle_rss_kb / 1024;
   row.detail = { ...m };
   if (m.failed > 0) row.note = `${m.failed} samples failed`;
   if (m.usage_calls !== row.n * CALLS_PER_PAIR) row.note = [row.note, `run usage.calls ${m.usage_calls}`].filter(Boolean).join('; ');
-  return finish(row, sim, before!, after, m.api_cpu_ms + m.worker_cpu_ms, m.pairs, m.elapsed_ms, { pg: m.pg_cpu_ms, redis: m.redis_cpu_ms });
+  return finish(row, sim, before!, after, m.api_cpu_ms + m.worker_cpu_ms, m.pairs, m.elapsed_ms, { pg: m.pg_cpu_ms, pgBackground: m.pg_background_cpu_ms, redis: m.redis_cpu_ms });
 }
 
 async function runClient(row: Row, sim: SimulatorChild, o: Options, file: string): Promise<Row> {
@@ -218,6 +226,7 @@ async function runClient(row: Row, sim: SimulatorChild, o: Options, file: string
     });
     const after = cpuSnapshot(sim);
     const r = JSON.parse(line) as ClientResult;
+    row.loop_cores = r.cpu_ms / r.elapsed_ms;
     row.peak_rss_mb = r.peak_rss_kb / 1024;
     row.idle_rss_mb = r.idle_rss_kb / 1024;
     row.detail = { ...r };
@@ -323,24 +332,31 @@ export function explain(r: Row, cores: number): string {
   const split = [
     `${own} ${fmt(r.cpu_ms_per_pair, 2)}`,
     `the simulator ${fmt(r.sim_cpu_ms_per_pair, 2)}`,
-    ...(amend ? [`Amend's Postgres backends ${fmt(r.pg_cpu_ms_per_pair, 2)}`, `Redis ${fmt(r.redis_cpu_ms_per_pair, 2)}`] : []),
-    `everything else (${amend ? 'Postgres background processes, ' : ''}the harness, other users of the machine) ${fmt(r.rest_cpu_ms_per_pair, 2)} CPU ms per pair`,
+    ...(amend
+      ? [
+          `Postgres ${fmt(r.pg_cpu_ms_per_pair, 2)} (Amend's backends ${fmt((r.pg_cpu_ms_per_pair ?? NaN) - (r.pg_background_cpu_ms_per_pair ?? 0), 2)}, background processes ${fmt(r.pg_background_cpu_ms_per_pair, 2)})`,
+          `Redis ${fmt(r.redis_cpu_ms_per_pair, 2)}`,
+        ]
+      : []),
+    `everything else (the harness, other users of the machine) ${fmt(r.rest_cpu_ms_per_pair, 2)} CPU ms per pair`,
   ].join(', ');
   const ofBound = r.latency_ms > 0 ? ` (${fmt(r.efficiency, 3)} of the latency bound ${fmt(r.ideal_pairs_per_s, 1)})` : '';
   const ceiling = waveCeiling(r.n, r.concurrency);
-  // Busiest single process: a Node process runs its JavaScript on one thread.
-  const ownCore = (r.pairs_per_s ?? 0) * (r.cpu_ms_per_pair ?? 0) / 10;
+  const loop = r.loop_cores ?? 0;
+  const loopName = amend ? 'the worker process' : `the ${NAMES[r.system]} client process`;
   if (r.latency_ms > 0 && (r.efficiency ?? 0) >= 0.9 * ceiling) {
     s.push(
       `${fmt(r.pairs_per_s, 1)} pairs/s is ${fmt(r.efficiency, 3)} of the latency bound C / (3 × ${r.latency_ms} ms) = ${fmt(r.ideal_pairs_per_s, 1)}: bounded by the backend's latency (three sequential calls per pair, C pairs in flight; ${r.n} prompts in lanes of ${r.concurrency} leave the last wave partly empty, so ${ceiling.toFixed(3)} is the ceiling). The machine was ${busy.toFixed(0)}% busy.`,
     );
+  } else if (loop >= 0.75) {
+    s.push(
+      `${fmt(r.pairs_per_s, 1)} pairs/s${ofBound} is bounded by one event loop: ${loopName} used ${loop.toFixed(2)} cores (its JavaScript runs on one thread; GC and I/O threads add a little) with the machine ${busy.toFixed(0)}% busy; split ${split}.`,
+    );
   } else if (busy >= 85) {
-    s.push(`${fmt(r.pairs_per_s, 1)} pairs/s${ofBound} is bounded by CPU: the ${cores} cores were ${busy.toFixed(0)}% busy, split ${split}.`);
-  } else if (!amend && ownCore >= 85) {
-    s.push(`${fmt(r.pairs_per_s, 1)} pairs/s${ofBound} is bounded by one core: ${own} used ${ownCore.toFixed(0)}% of a core (Node runs JavaScript on one thread) with the machine ${busy.toFixed(0)}% busy; split ${split}.`);
+    s.push(`${fmt(r.pairs_per_s, 1)} pairs/s${ofBound} is bounded by CPU: the ${cores} cores were ${busy.toFixed(0)}% busy (${loopName} alone ${loop.toFixed(2)} cores), split ${split}.`);
   } else {
     s.push(
-      `${fmt(r.pairs_per_s, 1)} pairs/s${ofBound} is below the latency bound (ceiling ${ceiling.toFixed(3)} for ${r.n} prompts in lanes of ${r.concurrency}) with the machine ${busy.toFixed(0)}% busy: time per pair outside the model calls${amend ? ' (waits on Postgres and Redis between calls, the queue hand-off, one event loop in the worker)' : ''} bounds it; split ${split}.`,
+      `${fmt(r.pairs_per_s, 1)} pairs/s${ofBound} is below the latency bound (ceiling ${ceiling.toFixed(3)} for ${r.n} prompts in lanes of ${r.concurrency}) with the machine ${busy.toFixed(0)}% busy and ${loopName} at ${loop.toFixed(2)} cores: time per pair outside the model calls${amend ? ' (Postgres round trips of the checkpoints and audit events between calls, the queue hand-off, waiting for the shared event loop)' : ''} bounds it, not CPU; split ${split}.`,
     );
   }
   s.push(
@@ -349,7 +365,9 @@ export function explain(r: Row, cores: number): string {
   s.push(
     `Peak RSS ${fmt(r.peak_rss_mb, 0)} MB (${amend ? 'worker' : 'client'}); ${fmt(r.idle_rss_mb, 0)} MB of it was resident before the window (Node, ts-node and the TypeScript compiler it loads, the modules), the rest is the load: C conversations in flight, sockets, buffers, garbage not yet collected.`,
   );
-  s.push(`Model calls ${r.model_calls} counted by the simulator (expected ${r.n * CALLS_PER_PAIR}; at most ${r.max_in_flight} in flight).`);
+  s.push(
+    `Model calls ${r.model_calls} counted by the simulator (expected ${r.n * CALLS_PER_PAIR}; at most ${r.max_in_flight} in flight${r.latency_ms === 0 ? ': with latency 0 it answers each request as soon as it has read the body, so requests seldom overlap inside it' : ''}).`,
+  );
   if (r.note) s.push(`Note: ${r.note}.`);
   return `- **${who}**: ${s.join(' ')}`;
 }
@@ -443,6 +461,12 @@ async function main(): Promise<number> {
   } catch (e) {
     return (e as { exitCode?: number }).exitCode ?? 1;
   }
+  if (o.reportFrom) {
+    const saved = JSON.parse(readFileSync(resolve(o.reportFrom), 'utf8')) as { started_at: string; total_s?: number; options: Options; machine: Record<string, string>; rows: Row[] };
+    process.stdout.write(`${table(saved.rows)}\n`);
+    if (o.results) writeFileSync(o.results, markdown(saved.rows, { ...saved.options, results: o.results }, saved.machine, new Date(saved.started_at), saved.total_s ?? NaN));
+    return 0;
+  }
   const startedAt = new Date();
   const lcSkip = o.systems.includes('langchain') ? langchainUnavailable() : undefined;
   if (lcSkip) log(`LangChain skipped: ${lcSkip}`);
@@ -464,7 +488,7 @@ async function main(): Promise<number> {
     log(`wrote ${o.results}`);
   }
   if (o.json) {
-    writeFileSync(resolve(o.json), JSON.stringify({ started_at: startedAt, options: o, machine: machine(), rows }, null, 2));
+    writeFileSync(resolve(o.json), JSON.stringify({ started_at: startedAt, total_s: totalS, options: o, machine: machine(), rows }, null, 2));
     log(`wrote ${o.json}`);
   }
   return rows.some((r) => r.status === 'error') ? 2 : 0;

@@ -6,7 +6,7 @@ import IORedis from 'ioredis';
 import { Client } from 'pg';
 import type { Run } from '@amend/contracts';
 import { SAMPLES_QUEUE } from '../../libs/runtime/src/tokens';
-import { ROOT, TS_NODE_ARGS, cpuDelta, cpuMs, cpuMsByPid, cpuTimes, fetchWithin, pidsByComm, freePort, spawnChild, statusKb, stopChild, until, type Child } from './proc';
+import { ROOT, TS_NODE_ARGS, cpuDelta, cpuMs, cpuMsByPid, cpuTimes, fetchWithin, pidsByComm, postgresBackgroundPids, freePort, spawnChild, statusKb, stopChild, until, type Child } from './proc';
 import { CONSTITUTION, ROUNDS, SEED, benchPrompts } from './workload';
 
 export const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -43,6 +43,8 @@ export interface AmendMeasurement {
   /** CPU of the Postgres backends serving this API and worker (found by application_name). */
   pg_cpu_ms: number;
   pg_backends: number;
+  /** CPU of Postgres's background processes (checkpointer, WAL writer, autovacuum...), shared with other users of the server. */
+  pg_background_cpu_ms: number;
   /** CPU of the redis-server process (shared with anything else using it). */
   redis_cpu_ms: number;
   usage_calls: number;
@@ -106,6 +108,7 @@ export async function measureAmend(o: AmendOptions): Promise<AmendMeasurement> {
     const workerIdleRss = statusKb(worker.pid, 'VmRSS');
     o.onStart?.();
     const pg0 = cpuMsByPid(await backendPids(tag));
+    const pgBg0 = cpuMsByPid(postgresBackgroundPids());
     const redisPids = pidsByComm('redis-server');
     const redis0 = cpuMsByPid(redisPids);
     const apiCpu0 = cpuMs(api.pid);
@@ -136,6 +139,7 @@ export async function measureAmend(o: AmendOptions): Promise<AmendMeasurement> {
     const redisCpu = cpuDelta(redis0, cpuMsByPid(redisPids));
     const pg1 = cpuMsByPid(await backendPids(tag));
     const pgCpu = cpuDelta(pg0, pg1);
+    const pgBgCpu = cpuDelta(pgBg0, cpuMsByPid(postgresBackgroundPids()));
     const workerRss = statusKb(worker.pid, 'VmHWM');
     const apiRss = statusKb(api.pid, 'VmHWM');
 
@@ -166,6 +170,7 @@ export async function measureAmend(o: AmendOptions): Promise<AmendMeasurement> {
       api_peak_rss_kb: apiRss,
       pg_cpu_ms: pgCpu,
       pg_backends: pg1.size,
+      pg_background_cpu_ms: pgBgCpu,
       redis_cpu_ms: redisCpu,
       usage_calls: run.usage.calls,
       profiles,

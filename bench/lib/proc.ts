@@ -179,3 +179,18 @@ export function pidsByComm(comm: string): number[] {
   }
   return pids;
 }
+
+/**
+ * Postgres's own background processes (checkpointer, background writer, WAL writer, autovacuum):
+ * the work they do follows from the writes of whoever uses the server.
+ */
+export function postgresBackgroundPids(): number[] {
+  return pidsByComm('postgres').filter((pid) => {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      return /postgres: .*?(checkpointer|background writer|walwriter|autovacuum)/.test(cmd);
+    } catch {
+      return false;
+    }
+  });
+}
