@@ -222,12 +222,15 @@ function redisConnection() {
   return { host: u.hostname, port: Number(u.port || 6379), maxRetriesPerRequest: null };
 }
 
-/** Drops the bench schema and every key of its queue prefix. */
+/** Drops the bench schema and every key of its queue prefix; one failing does not skip the other. */
 export async function dropAmendState(tag: string): Promise<void> {
+  const errors: string[] = [];
   const pg = new Client({ connectionString: DATABASE_URL, connectionTimeoutMillis: 5_000 });
   try {
     await pg.connect();
     await pg.query(`drop schema if exists "${tag}" cascade`);
+  } catch (e) {
+    errors.push(`Postgres: ${(e as Error).message}`);
   } finally {
     await pg.end().catch(() => undefined);
   }
@@ -241,9 +244,12 @@ export async function dropAmendState(tag: string): Promise<void> {
       if (keys.length) await redis.del(...keys);
       cursor = next;
     } while (cursor !== '0' && ++rounds < 100_000);
+  } catch (e) {
+    errors.push(`Redis: ${(e as Error).message}`);
   } finally {
     redis.disconnect();
   }
+  if (errors.length) throw new Error(errors.join('; '));
   pendingCleanups.delete(tag);
 }
 
