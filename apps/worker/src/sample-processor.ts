@@ -58,6 +58,9 @@ export class SampleProcessor {
       metadata: (item.sample.metadata as unknown as Record<string, unknown> | null) ?? null,
     };
     const records = [...item.records];
+    // The sample chain's head as loaded; each checkpoint advances it, so the next one can be a
+    // single statement guarded by it.
+    const head = { seq: item.sample.audit_seq, hash: item.sample.audit_hash };
 
     for (let call = planNextCall(run, sample, records); call; call = planNextCall(run, sample, records)) {
       if (await this.guard.exhausted(item, WORKER_ACTOR)) return 'budget_exhausted';
@@ -103,6 +106,7 @@ export class SampleProcessor {
         },
         pair: pair && { record: pair, event: { type: 'pair.emitted', actor: WORKER_ACTOR, payload: { pair } } },
         spend: this.guard.spend(item, call.request.alias, result.usage),
+        head,
       });
       if (outcome === 'duplicate') {
         // Another worker saved this stage first (this job had stalled): it owns the sample now.

@@ -39,7 +39,8 @@ const PAGE = 1_000;
 /**
  * Appends events to their chains inside the caller's transaction (or a new one), so an event
  * commits with the state change it records. Each chain is locked before its head is read:
- * a sample chain by the sample row (the worker already holds it), a run chain by the run row,
+ * a sample chain by the sample row (the worker already holds it; the row also keeps the chain's
+ * head, updated here, for the checkpoint's one-statement path), a run chain by the run row,
  * the global chain by a transaction-scoped advisory lock. A unique (chain, seq) index backs the
  * locks up: a fork fails instead of committing.
  *
@@ -95,6 +96,12 @@ export async function insertAuditEvents(db: Db, events: AuditEventInput[]): Prom
       .returning('id')
       .execute();
     linked.forEach((e, i) => rows.push({ ...e, id: String(inserted[i].id) }));
+    const sampleId = group[0].sample_id;
+    if (sampleId && chain === `sample:${sampleId}`) {
+      // The sample row keeps its chain's head for the one-statement checkpoint (migration 0008).
+      const last = linked[linked.length - 1];
+      await tx.updateTable('samples').set({ audit_seq: last.seq, audit_hash: last.hash }).where('id', '=', sampleId).execute();
+    }
   }
   for (const runId of reseal) await sealRun(tx, runId, 'amend:reseal');
   return rows;

@@ -73,6 +73,9 @@ export interface SamplesTable {
   /** What this sample's calls cost at the run's prices (0 without prices). */
   cost_usd: Counter;
   updated_at: Timestamp;
+  /** Head of the sample's audit chain: seq of its last event (-1 when empty) and that event's hash (GENESIS when empty). */
+  audit_seq: ColumnType<number, number | undefined, number>;
+  audit_hash: ColumnType<string, string | undefined, string>;
 }
 
 export interface StageRecordsTable {

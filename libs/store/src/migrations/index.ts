@@ -6,6 +6,7 @@ import { auditChain } from './0004_audit_chain';
 import { keys } from './0005_keys';
 import { budget } from './0006_budget';
 import { reviews } from './0007_reviews';
+import { sampleChainHead } from './0008_sample_chain_head';
 
 /**
  * Every migration, by name; applied in name order. Add a file `NNNN_what.ts` and one line here.
@@ -19,4 +20,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0005_keys': keys,
   '0006_budget': budget,
   '0007_reviews': reviews,
+  '0008_sample_chain_head': sampleChainHead,
 };
