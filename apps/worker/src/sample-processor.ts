@@ -62,7 +62,8 @@ export class SampleProcessor {
     // single statement guarded by it.
     const head = { seq: item.sample.audit_seq, hash: item.sample.audit_hash };
 
-    for (let call = planNextCall(run, sample, records); call; call = planNextCall(run, sample, records)) {
+    let next: PlannedCall | null = planNextCall(run, sample, records);
+    for (let call = next; call; call = next) {
       if (await this.guard.exhausted(item, WORKER_ACTOR)) return 'budget_exhausted';
       let result;
       try {
@@ -79,12 +80,14 @@ export class SampleProcessor {
       const record = recordCall(call, result);
       const last = isLastCall(run, call);
       const pair = last ? assemblePair(run, sample, [...records, record], randomUUID()) : undefined;
+      // Planned once: its stage is the checkpoint's next stage, and it is the loop's next call.
+      next = last ? null : planNextCall(run, sample, [...records, record]);
       const outcome = await this.store.samples.checkpoint({
         sampleId,
         runId: item.run.id,
         idx: item.sample.idx,
         record,
-        nextStage: last ? 'done' : (planNextCall(run, sample, [...records, record])?.stage ?? 'done'),
+        nextStage: next?.stage ?? 'done',
         event: {
           type: call.stage === 'comparison' ? 'judgement.made' : `${call.stage}.generated`,
           actor: WORKER_ACTOR,
