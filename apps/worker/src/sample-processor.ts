@@ -47,7 +47,8 @@ export class SampleProcessor {
     const item = await this.store.samples.loadForWork(sampleId);
     if (!item || item.run.status === 'cancelled') return 'skipped';
     if (!(await this.store.samples.claim(sampleId))) return 'skipped';
-    await this.store.runs.markRunning(item.run.id);
+    // Only the run's first samples find it queued; once running, the update would match nothing.
+    if (item.run.status === 'queued') await this.store.runs.markRunning(item.run.id);
 
     const run = await this.runSpec(item);
     const sample: SampleSpec = {

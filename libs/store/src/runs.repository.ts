@@ -249,6 +249,12 @@ export class RunsRepository {
    * so the last committer always sees every sample finished.
    */
   async finalizeIfDone(id: string): Promise<RunStatus | null> {
+    // One read first: while any sample is unfinished (the common case, every sample but the last)
+    // there is nothing to close, and no transaction is needed. A sample that finishes after this
+    // read runs this check itself after its own commit, so the last one always gets through.
+    const unfinished = await sql<{ n: number }>`
+      select 1 as n from samples where run_id = ${id} and status in ('pending', 'running') limit 1`.execute(this.db);
+    if (unfinished.rows.length > 0) return null;
     return this.db.transaction().execute(async (tx) => {
       const status = await this.finalizeIn(tx, id);
       // The run's last change and its seal commit together: a finished run is always sealed.
