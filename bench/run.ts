@@ -14,12 +14,15 @@ import { Command, InvalidArgumentError } from 'commander';
 import { dropAmendState, measureAmend, pendingCleanups } from './lib/amend';
 import { ROOT, TS_NODE_ARGS, killAllChildren, machineJiffies, spawnChild, stopChild, until } from './lib/proc';
 import { startSimulator, type SimulatorChild } from './lib/simulator';
+import { SCALE_SCENARIOS, meets, runScale, type ScaleResult, type ScaleScenario } from './lib/scale';
 import { CALLS_PER_PAIR, CONSTITUTION, ROUNDS, type ClientResult } from './lib/workload';
 
 const SYSTEMS = ['amend', 'naive', 'langchain'] as const;
-const SCENARIOS = ['efficiency', 'overhead'] as const;
+const THROUGHPUT_SCENARIOS = ['efficiency', 'overhead'] as const;
+const SCENARIOS = [...THROUGHPUT_SCENARIOS, ...SCALE_SCENARIOS] as const;
 type System = (typeof SYSTEMS)[number];
-type Scenario = (typeof SCENARIOS)[number];
+type Scenario = (typeof THROUGHPUT_SCENARIOS)[number];
+type AnyScenario = (typeof SCENARIOS)[number];
 
 interface Options {
   n: number;
@@ -27,8 +30,15 @@ interface Options {
   concurrency: number[];
   overheadConcurrency: number;
   systems: System[];
-  scenarios: Scenario[];
+  scenarios: AnyScenario[];
   timeoutS: number;
+  ingestPrompts: number;
+  exportPairs: number;
+  exportCli: boolean;
+  memoryInFlight: number;
+  memoryLatencyMs: number;
+  prefixRounds: number;
+  prefixPrompts: number;
   repeat: number;
   results: string | false;
   json?: string;
@@ -106,7 +116,14 @@ export function parseArgs(argv: string[]): Options {
     )
     .option('--overhead-concurrency <c>', 'concurrency of the overhead scenario (latency 0)', positiveInt('--overhead-concurrency', 1, 4096), 256)
     .option('--systems <list>', 'amend,naive,langchain', listOf(SYSTEMS), [...SYSTEMS])
-    .option('--scenarios <list>', 'efficiency,overhead', listOf(SCENARIOS), [...SCENARIOS])
+    .option('--scenarios <list>', `${SCENARIOS.join(',')} (default: all but export, which takes 6-8 minutes; add it with --scenarios ...,export or 'all')`, (v: string) => (v.trim() === 'all' ? [...SCENARIOS] : listOf(SCENARIOS)(v)), SCENARIOS.filter((s) => s !== 'export'))
+    .option('--ingest-prompts <n>', 'ingest: prompts in the one run', positiveInt('--ingest-prompts', 1, 10_000_000), 100_000)
+    .option('--export-pairs <n>', 'export: pairs cloned in SQL and streamed', positiveInt('--export-pairs', 1, 100_000_000), 1_000_000)
+    .option('--no-export-cli', 'export: skip the `amend pairs --out` download')
+    .option('--memory-in-flight <c>', 'memory: WORKER_CONCURRENCY and the calls in flight to reach', positiveInt('--memory-in-flight', 1, 4096), 512)
+    .option('--memory-latency-ms <ms>', 'memory: simulator latency, long enough to hold the calls in flight', positiveInt('--memory-latency-ms', 100, 60_000), 2000)
+    .option('--prefix-rounds <k>', 'prefix: rounds of the small run', positiveInt('--prefix-rounds', 1, 8), 4)
+    .option('--prefix-prompts <n>', 'prefix: prompts of the small run', positiveInt('--prefix-prompts', 1, 1000), 8)
     .option('--repeat <k>', 'measure each row k times and keep the fastest (noise on a shared machine only slows things down)', positiveInt('--repeat', 1, 20), 1)
     .option('--timeout-s <s>', 'give up on one measurement after this long', positiveInt('--timeout-s', 10, 3600), 300)
     .option('--results <file>', 'where to write the Markdown report', join(ROOT, 'bench/RESULTS.md'))
@@ -314,6 +331,38 @@ export function table(rows: Row[]): string {
   return [line(cells[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
 }
 
+/** The scale scenarios: one line per figure, with the issue's target where it sets one. */
+export function scaleTable(results: ScaleResult[]): string {
+  const cells: string[][] = [['scenario', 'figure', 'value', 'target', 'met', 'wall s', 'note']];
+  for (const r of results) {
+    if (r.status !== 'ok') {
+      cells.push([r.scenario, '-', '-', '-', '-', fmt(r.wall_s, 0), `error: ${r.note}`]);
+      continue;
+    }
+    r.figures.forEach((f, i) => {
+      const unit = f.unit === 'share' ? '' : ` ${f.unit}`;
+      const met = meets(f);
+      cells.push([
+        i === 0 ? r.scenario : '',
+        f.metric,
+        `${fmt(f.value, f.digits)}${unit}`,
+        f.target ? `${f.target.op} ${f.target.value}${unit}` : '',
+        met === undefined ? '' : met ? 'yes' : 'NO',
+        i === 0 ? fmt(r.wall_s, 0) : '',
+        i === 0 ? (r.note ?? '') : '',
+      ]);
+    });
+  }
+  const widths = cells[0].map((_, i) => Math.max(...cells.map((c) => c[i].length)));
+  const right = [false, false, true, true, false, true, false];
+  const line = (c: string[]) =>
+    c
+      .map((v, i) => (right[i] ? v.padStart(widths[i]) : v.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
+  return [line(cells[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
+}
+
 const NAMES: Record<System, string> = { amend: 'Amend', naive: 'naive', langchain: 'LangChain' };
 
 /** Best efficiency possible with N prompts in C lanes of equal length: the last wave is partly empty. */
@@ -396,7 +445,7 @@ function machine(): Record<string, string> {
 const NOTES_BEGIN = '<!-- BEGIN NOTES (kept across runs) -->';
 const NOTES_END = '<!-- END NOTES -->';
 
-function markdown(rows: Row[], o: Options, m: Record<string, string>, startedAt: Date, totalS: number): string {
+function markdown(rows: Row[], o: Options, m: Record<string, string>, startedAt: Date, totalS: number, scale: ScaleResult[] = []): string {
   const previous = o.results && existsSync(o.results) ? readFileSync(o.results, 'utf8') : '';
   const notes =
     previous.includes(NOTES_BEGIN) && previous.includes(NOTES_END)
@@ -438,7 +487,7 @@ function markdown(rows: Row[], o: Options, m: Record<string, string>, startedAt:
     '## Results',
     '',
     '```',
-    table(rows),
+    rows.length ? table(rows) : '(no throughput scenario in this run)',
     '```',
     '',
     'Columns are described in bench/README.md. efficiency = pairs/s ÷ (C / (3 × latency)); CPU ms/pair counts only the system\'s own processes (Amend: API + worker; clients: their one process), the simulator and the rest of the machine are shown apart.',
@@ -447,6 +496,20 @@ function markdown(rows: Row[], o: Options, m: Record<string, string>, startedAt:
     '',
     ...rows.map((r) => explain(r, cores)),
     '',
+    ...(scale.length
+      ? [
+          '## Scale: ingest, export, memory, prefix reuse',
+          '',
+          `Parameters: ingest ${(o.ingestPrompts ?? 100_000).toLocaleString('en')} prompts in one run (instant simulator, one worker at C=64); export ${(o.exportPairs ?? 1_000_000).toLocaleString('en')} pairs cloned in SQL from a real pair, streamed by GET /v1/runs/{id}/pairs${o.exportCli === false ? '' : ' and by `amend pairs --out`'}; memory WORKER_CONCURRENCY=${o.memoryInFlight ?? 512}, simulator latency ${o.memoryLatencyMs ?? 2000} ms; prefix reuse ${o.prefixPrompts ?? 8} prompts at rounds ${o.prefixRounds ?? 4}. Each scenario has its own simulator, API, worker, schema and queue prefix.`,
+          '',
+          '```',
+          scaleTable(scale),
+          '```',
+          '',
+          ...scale.map((r) => `- **${r.scenario}**: ${r.status === 'ok' ? r.bound : `failed: ${r.note}`}${r.status === 'ok' && r.note ? ` Note: ${r.note}.` : ''}`),
+          '',
+        ]
+      : []),
     '## Notes',
     '',
     notes,
@@ -462,16 +525,17 @@ async function main(): Promise<number> {
     return (e as { exitCode?: number }).exitCode ?? 1;
   }
   if (o.reportFrom) {
-    const saved = JSON.parse(readFileSync(resolve(o.reportFrom), 'utf8')) as { started_at: string; total_s?: number; options: Options; machine: Record<string, string>; rows: Row[] };
-    process.stdout.write(`${table(saved.rows)}\n`);
-    if (o.results) writeFileSync(o.results, markdown(saved.rows, { ...saved.options, results: o.results }, saved.machine, new Date(saved.started_at), saved.total_s ?? NaN));
+    const saved = JSON.parse(readFileSync(resolve(o.reportFrom), 'utf8')) as { started_at: string; total_s?: number; options: Options; machine: Record<string, string>; rows: Row[]; scale?: ScaleResult[] };
+    const scale = saved.scale ?? [];
+    process.stdout.write(`${[saved.rows.length ? table(saved.rows) : '', scale.length ? scaleTable(scale) : ''].filter(Boolean).join('\n\n')}\n`);
+    if (o.results) writeFileSync(o.results, markdown(saved.rows, { ...o, ...saved.options, results: o.results }, saved.machine, new Date(saved.started_at), saved.total_s ?? NaN, scale));
     return 0;
   }
   const startedAt = new Date();
   const lcSkip = o.systems.includes('langchain') ? langchainUnavailable() : undefined;
   if (lcSkip) log(`LangChain skipped: ${lcSkip}`);
   const plan: { scenario: Scenario; concurrency: number; latency: number }[] = [];
-  for (const scenario of o.scenarios) {
+  for (const scenario of o.scenarios.filter((x): x is Scenario => (THROUGHPUT_SCENARIOS as readonly string[]).includes(x))) {
     if (scenario === 'efficiency') for (const c of o.concurrency) plan.push({ scenario, concurrency: c, latency: o.latencyMs });
     else plan.push({ scenario, concurrency: o.overheadConcurrency, latency: 0 });
   }
@@ -481,17 +545,23 @@ async function main(): Promise<number> {
       rows.push(await measureBest(system, p.scenario, p.concurrency, p.latency, o, system === 'langchain' ? lcSkip : undefined));
     }
   }
+  const scale: ScaleResult[] = [];
+  for (const scenario of o.scenarios.filter((x): x is ScaleScenario => (SCALE_SCENARIOS as readonly string[]).includes(x))) {
+    scale.push(await runScale(scenario, { ...o, log }));
+  }
+  // A scenario given up on by its time bound may still hold a schema or queue keys: drop them.
+  await Promise.allSettled([...pendingCleanups].map((tag) => dropAmendState(tag)));
   const totalS = (Date.now() - startedAt.getTime()) / 1000;
-  process.stdout.write(`\n${table(rows)}\n\nTotal ${totalS.toFixed(0)} s.\n`);
+  process.stdout.write(`\n${[rows.length ? table(rows) : '', scale.length ? scaleTable(scale) : ''].filter(Boolean).join('\n\n')}\n\nTotal ${totalS.toFixed(0)} s.\n`);
   if (o.results) {
-    writeFileSync(o.results, markdown(rows, o, machine(), startedAt, totalS));
+    writeFileSync(o.results, markdown(rows, o, machine(), startedAt, totalS, scale));
     log(`wrote ${o.results}`);
   }
   if (o.json) {
-    writeFileSync(resolve(o.json), JSON.stringify({ started_at: startedAt, total_s: totalS, options: o, machine: machine(), rows }, null, 2));
+    writeFileSync(resolve(o.json), JSON.stringify({ started_at: startedAt, total_s: totalS, options: o, machine: machine(), rows, scale }, null, 2));
     log(`wrote ${o.json}`);
   }
-  return rows.some((r) => r.status === 'error') ? 2 : 0;
+  return rows.some((r) => r.status === 'error') || scale.some((r) => r.status === 'error') ? 2 : 0;
 }
 
 let interrupted = false;

@@ -187,11 +187,11 @@ export async function measureAmend(o: AmendOptions): Promise<AmendMeasurement> {
  * Authorization for POST /v1/runs: a submitter key made with the admin key, without a rate limit
  * that the 250 ms polling could hit. An API without keys (404 on /v1/keys) needs no header.
  */
-async function submitterHeaders(base: string, adminKey: string): Promise<Record<string, string>> {
+export async function submitterHeaders(base: string, adminKey: string, limits: Record<string, number> = {}): Promise<Record<string, string>> {
   const res = await fetchWithin(`${base}/v1/keys`, {
     method: 'POST',
     headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ role: 'submitter', team: 'bench', name: 'bench', limits: { requests_per_minute: 1_000_000 } }),
+    body: JSON.stringify({ role: 'submitter', team: 'bench', name: 'bench', limits: { requests_per_minute: 1_000_000, ...limits } }),
   });
   if (res.status === 404) return {};
   if (res.status !== 201) throw new Error(`POST /v1/keys answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
@@ -199,14 +199,14 @@ async function submitterHeaders(base: string, adminKey: string): Promise<Record<
   return { authorization: `Bearer ${key}` };
 }
 
-function withApplicationName(url: string, name: string): string {
+export function withApplicationName(url: string, name: string): string {
   const u = new URL(url);
   u.searchParams.set('application_name', name);
   return u.toString();
 }
 
 /** Pids of the Postgres backends whose application_name is `tag`. */
-async function backendPids(tag: string): Promise<number[]> {
+export async function backendPids(tag: string): Promise<number[]> {
   const pg = new Client({ connectionString: DATABASE_URL, connectionTimeoutMillis: 5_000 });
   try {
     await pg.connect();
@@ -217,7 +217,7 @@ async function backendPids(tag: string): Promise<number[]> {
   }
 }
 
-function redisConnection() {
+export function redisConnection() {
   const u = new URL(REDIS_URL);
   return { host: u.hostname, port: Number(u.port || 6379), maxRetriesPerRequest: null };
 }
