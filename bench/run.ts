@@ -116,7 +116,7 @@ export function parseArgs(argv: string[]): Options {
     )
     .option('--overhead-concurrency <c>', 'concurrency of the overhead scenario (latency 0)', positiveInt('--overhead-concurrency', 1, 4096), 256)
     .option('--systems <list>', 'amend,naive,langchain', listOf(SYSTEMS), [...SYSTEMS])
-    .option('--scenarios <list>', `${SCENARIOS.join(',')} (default: all but export, which takes 6-8 minutes; add it with --scenarios ...,export or 'all')`, (v: string) => (v.trim() === 'all' ? [...SCENARIOS] : listOf(SCENARIOS)(v)), SCENARIOS.filter((s) => s !== 'export'))
+    .option('--scenarios <list>', `${SCENARIOS.join(',')} or all`, (v: string) => (v.trim() === 'all' ? [...SCENARIOS] : listOf(SCENARIOS)(v)), [...SCENARIOS])
     .option('--ingest-prompts <n>', 'ingest: prompts in the one run', positiveInt('--ingest-prompts', 1, 10_000_000), 100_000)
     .option('--export-pairs <n>', 'export: pairs cloned in SQL and streamed', positiveInt('--export-pairs', 1, 100_000_000), 1_000_000)
     .option('--no-export-cli', 'export: skip the `amend pairs --out` download')
