@@ -10,8 +10,7 @@ import { ConstitutionalChain, ConstitutionalPrinciple, LLMChain } from '@langcha
 import { PromptTemplate } from '@langchain/core/prompts';
 import { ChatOpenAI } from '@langchain/openai';
 import { samplePrinciple } from '@amend/pipeline';
-import { statusKb } from '../lib/proc';
-import { announceStart, benchPrompts, benchRunSpec, benchSamples, promisePool, readJob, type ClientResult } from '../lib/workload';
+import { benchPrompts, benchRunSpec, benchSamples, measurePairs, readJob, runClientMain } from '../lib/workload';
 
 async function main() {
   const job = readJob();
@@ -39,35 +38,12 @@ async function main() {
     ]),
   );
 
-  const idleRss = announceStart();
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  let pairs = 0;
-  const { failures, firstError } = await promisePool(samples.length, job.concurrency, async (i) => {
+  await measurePairs(samples.length, job.concurrency, async (i) => {
     const sample = samples[i];
     const principle = samplePrinciple(run.constitution.principles, run.seed, sample.id, 1);
     const out = await chains.get(principle.id)!.invoke({ question: sample.prompt });
-    if (typeof out.output === 'string' && out.output.length > 0) pairs++;
+    return typeof out.output === 'string' && out.output.length > 0;
   });
-  const elapsed = performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
-  const result: ClientResult = {
-    pairs,
-    failures,
-    first_error: firstError,
-    elapsed_ms: elapsed,
-    cpu_ms: (cpu.user + cpu.system) / 1000,
-    sys_ms: cpu.system / 1000,
-    peak_rss_kb: statusKb('self', 'VmHWM'),
-    idle_rss_kb: idleRss,
-  };
-  process.stdout.write(`\nBENCH_RESULT ${JSON.stringify(result)}\n`);
 }
 
-main().then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e instanceof Error ? e.stack : e);
-    process.exit(1);
-  },
-);
+runClientMain(main);

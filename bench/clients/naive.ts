@@ -7,8 +7,7 @@ import OpenAI from 'openai';
 import type { StageRecord } from '@amend/contracts';
 import { chatRequestBody } from '@amend/llm';
 import { planNextCall, recordCall } from '@amend/pipeline';
-import { statusKb } from '../lib/proc';
-import { announceStart, benchPrompts, benchRunSpec, benchSamples, promisePool, readJob, type ClientResult } from '../lib/workload';
+import { benchPrompts, benchRunSpec, benchSamples, measurePairs, readJob, runClientMain } from '../lib/workload';
 
 async function main() {
   const job = readJob();
@@ -16,11 +15,7 @@ async function main() {
   const samples = benchSamples(benchPrompts(job.n));
   const client = new OpenAI({ baseURL: job.baseURL, apiKey: 'unused', maxRetries: 0, timeout: job.timeoutMs });
 
-  const idleRss = announceStart();
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  let pairs = 0;
-  const { failures, firstError } = await promisePool(samples.length, job.concurrency, async (i) => {
+  await measurePairs(samples.length, job.concurrency, async (i) => {
     const sample = samples[i];
     const records: StageRecord[] = [];
     let last = '';
@@ -43,27 +38,8 @@ async function main() {
       );
       last = text;
     }
-    if (last) pairs++;
+    return last.length > 0;
   });
-  const elapsed = performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
-  const result: ClientResult = {
-    pairs,
-    failures,
-    first_error: firstError,
-    elapsed_ms: elapsed,
-    cpu_ms: (cpu.user + cpu.system) / 1000,
-    sys_ms: cpu.system / 1000,
-    peak_rss_kb: statusKb('self', 'VmHWM'),
-    idle_rss_kb: idleRss,
-  };
-  process.stdout.write(`\nBENCH_RESULT ${JSON.stringify(result)}\n`);
 }
 
-main().then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e instanceof Error ? e.stack : e);
-    process.exit(1);
-  },
-);
+runClientMain(main);

@@ -92,6 +92,44 @@ export function announceStart(): number {
   return idle;
 }
 
+/**
+ * A client child's measured window: from BENCH_START to the last pair, then its ClientResult as
+ * the last stdout line. `makePair(i)` makes the pair of prompt i and says whether it did.
+ */
+export async function measurePairs(n: number, concurrency: number, makePair: (i: number) => Promise<boolean>): Promise<void> {
+  const idleRss = announceStart();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  let pairs = 0;
+  const { failures, firstError } = await promisePool(n, concurrency, async (i) => {
+    if (await makePair(i)) pairs++;
+  });
+  const elapsed = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const result: ClientResult = {
+    pairs,
+    failures,
+    first_error: firstError,
+    elapsed_ms: elapsed,
+    cpu_ms: (cpu.user + cpu.system) / 1000,
+    sys_ms: cpu.system / 1000,
+    peak_rss_kb: statusKb('self', 'VmHWM'),
+    idle_rss_kb: idleRss,
+  };
+  process.stdout.write(`\nBENCH_RESULT ${JSON.stringify(result)}\n`);
+}
+
+/** Runs a client child's main and exits with its outcome. */
+export function runClientMain(main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(0),
+    (e) => {
+      console.error(e instanceof Error ? e.stack : e);
+      process.exit(1);
+    },
+  );
+}
+
 export function readJob(): ClientJob {
   const raw = process.env.BENCH_JOB;
   if (!raw) throw new Error('BENCH_JOB is not set: this file is started by bench/run.ts');
