@@ -12,7 +12,7 @@ import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { dropAmendState, measureAmend, pendingCleanups } from './lib/amend';
-import { ROOT, TS_NODE_ARGS, killAllChildren, machineJiffies, spawnChild, stopChild, until } from './lib/proc';
+import { ROOT, TS_NODE_ARGS, getAmendFrom, setAmendFrom, type AmendFrom, killAllChildren, machineJiffies, spawnChild, stopChild, until } from './lib/proc';
 import { startSimulator, type SimulatorChild } from './lib/simulator';
 import { SCALE_SCENARIOS, meets, runScale, type ScaleResult, type ScaleScenario } from './lib/scale';
 import { CALLS_PER_PAIR, CONSTITUTION, ROUNDS, type ClientResult } from './lib/workload';
@@ -124,6 +124,10 @@ export function parseArgs(argv: string[]): Options {
     .option('--memory-latency-ms <ms>', 'memory: simulator latency, long enough to hold the calls in flight', positiveInt('--memory-latency-ms', 100, 60_000), 2000)
     .option('--prefix-rounds <k>', 'prefix: rounds of the small run', positiveInt('--prefix-rounds', 1, 8), 4)
     .option('--prefix-prompts <n>', 'prefix: prompts of the small run', positiveInt('--prefix-prompts', 1, 1000), 8)
+    .option('--amend-from <build|source>', "run Amend's API and worker compiled (build, as in production) or through ts-node (source)", (v: string) => {
+      if (v !== 'build' && v !== 'source') throw new Error('--amend-from takes build or source');
+      return v;
+    }, 'build')
     .option('--repeat <k>', 'measure each row k times and keep the fastest (noise on a shared machine only slows things down)', positiveInt('--repeat', 1, 20), 1)
     .option('--timeout-s <s>', 'give up on one measurement after this long', positiveInt('--timeout-s', 10, 3600), 300)
     .option('--results <file>', 'where to write the Markdown report', join(ROOT, 'bench/RESULTS.md'))
@@ -133,7 +137,8 @@ export function parseArgs(argv: string[]): Options {
     .option('--cpu-prof <dir>', "write .cpuprofile files of Amend's API and worker for each measured window here")
     .exitOverride();
   program.parse(argv, { from: 'user' });
-  const o = program.opts<Options & { results: string | false }>();
+  const o = program.opts<Options & { results: string | false; amendFrom: AmendFrom }>();
+  setAmendFrom(o.amendFrom);
   return { ...o, results: o.results === false ? false : resolve(o.results), cpuProf: o.cpuProf && resolve(o.cpuProf) };
 }
 
@@ -412,7 +417,7 @@ export function explain(r: Row, cores: number): string {
     `CPU ${fmt(r.cpu_ms_per_pair, 2)} ms/pair is ${own}'s own user+system time over the measured window divided by pairs${amend ? ': three model calls plus, per call, a checkpoint transaction with its audit event, the pair, BullMQ job traffic, and the API answering the POST and the polls' : r.system === 'naive' ? ': three HTTP calls through the openai SDK (JSON encode and decode, undici) and the call planning' : ': three HTTP calls through ChatOpenAI plus LangChain prompt templating, callbacks and run bookkeeping'}.`,
   );
   s.push(
-    `Peak RSS ${fmt(r.peak_rss_mb, 0)} MB (${amend ? 'worker' : 'client'}); ${fmt(r.idle_rss_mb, 0)} MB of it was resident before the window (Node, ts-node and the TypeScript compiler it loads, the modules), the rest is the load: C conversations in flight, sockets, buffers, garbage not yet collected.`,
+    `Peak RSS ${fmt(r.peak_rss_mb, 0)} MB (${amend ? 'worker' : 'client'}); ${fmt(r.idle_rss_mb, 0)} MB of it was resident before the window (${amend && getAmendFrom() === 'build' ? 'Node and the modules' : 'Node, ts-node and the TypeScript compiler it loads, the modules'}), the rest is the load: C conversations in flight, sockets, buffers, garbage not yet collected.`,
   );
   s.push(
     `Model calls ${r.model_calls} counted by the simulator (expected ${r.n * CALLS_PER_PAIR}; at most ${r.max_in_flight} in flight${r.latency_ms === 0 ? ': with latency 0 it answers each request as soon as it has read the body, so requests seldom overlap inside it' : ''}).`,
@@ -476,11 +481,12 @@ function markdown(rows: Row[], o: Options, m: Record<string, string>, startedAt:
     '## Parameters',
     '',
     '```',
-    `npm run bench -- --n ${o.n}${o.repeat > 1 ? ` --repeat ${o.repeat}` : ''} --latency-ms ${o.latencyMs} --concurrency ${o.concurrency.join(',')} --overhead-concurrency ${o.overheadConcurrency} --systems ${o.systems.join(',')} --scenarios ${o.scenarios.join(',')}`,
+    `npm run bench -- --n ${o.n}${o.repeat > 1 ? ` --repeat ${o.repeat}` : ''} --latency-ms ${o.latencyMs} --concurrency ${o.concurrency.join(',')} --overhead-concurrency ${o.overheadConcurrency} --systems ${o.systems.join(',')} --scenarios ${o.scenarios.join(',')}${getAmendFrom() === 'source' ? ' --amend-from source' : ''}`,
     '```',
     '',
     `- ${o.n} prompts per measurement (examples/prompts.jsonl cycled), constitution \`${CONSTITUTION}\`, ${ROUNDS} round: draft, critique, revision = ${CALLS_PER_PAIR} calls per pair.`,
     `- efficiency: simulator latency ${o.latencyMs} ms, concurrency ${o.concurrency.join(' and ')}; overhead: latency 0, concurrency ${o.overheadConcurrency}.`,
+    `- Amend's API and worker run ${getAmendFrom() === 'build' ? 'compiled (tsc into node_modules/.cache, as the Docker image runs them)' : 'from source through ts-node'}; the naive and LangChain clients and the simulator run through ts-node.`,
     '- Every measurement gets a fresh simulator process; Amend also gets fresh API and worker processes, a fresh Postgres schema and queue prefix (dropped afterwards).',
     '- Nothing is warmed up: the window starts at the POST (Amend) or at the first call (clients), after boot.',
     '',

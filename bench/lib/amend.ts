@@ -6,7 +6,7 @@ import IORedis from 'ioredis';
 import { Client } from 'pg';
 import type { Run } from '@amend/contracts';
 import { SAMPLES_QUEUE } from '../../libs/runtime/src/tokens';
-import { ROOT, TS_NODE_ARGS, cpuDelta, cpuMs, cpuMsByPid, cpuTimes, fetchWithin, pidsByComm, postgresBackgroundPids, freePort, spawnChild, statusKb, stopChild, until, type Child } from './proc';
+import { ROOT, amendProcess, cpuDelta, cpuMs, cpuMsByPid, cpuTimes, fetchWithin, pidsByComm, postgresBackgroundPids, freePort, spawnChild, statusKb, stopChild, until, type Child } from './proc';
 import { CONSTITUTION, ROUNDS, SEED, benchPrompts } from './workload';
 
 export const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -87,8 +87,10 @@ export async function measureAmend(o: AmendOptions): Promise<AmendMeasurement> {
   queue.on('error', () => undefined);
   try {
     // Both boot at once, as in a deployment; migrations serialise on an advisory lock.
-    api = spawnChild('api', [...TS_NODE_ARGS, ...preload, join(ROOT, 'apps/api/src/main.ts')], env, stdio && { stdio: [...stdio] });
-    worker = spawnChild('worker', [...TS_NODE_ARGS, ...preload, join(ROOT, 'apps/worker/src/main.ts')], env, stdio && { stdio: [...stdio] });
+    const apiProc = amendProcess('apps/api/src/main', preload);
+    const workerProc = amendProcess('apps/worker/src/main', preload);
+    api = spawnChild('api', apiProc.args, { ...env, ...apiProc.env }, stdio && { stdio: [...stdio] });
+    worker = spawnChild('worker', workerProc.args, { ...env, ...workerProc.env }, stdio && { stdio: [...stdio] });
     const children = [api, worker];
     await until('the API to be ready (GET /ready)', async () => ((await fetchWithin(`${base}/ready`, {}, 3_000)).ok ? true : undefined), {
       timeoutMs: 120_000,

@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
@@ -7,6 +7,48 @@ export const ROOT = join(__dirname, '..', '..');
 
 /** `node -r ts-node/register/transpile-only -r tsconfig-paths/register`, as the brief and the tests run services. */
 export const TS_NODE_ARGS = ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register'];
+
+/**
+ * How Amend's own API and worker are started: `build` runs the compiled JavaScript, as the Docker
+ * image and any production deployment do (ts-node alone holds ~90 MB and some CPU); `source`
+ * runs the TypeScript through ts-node, as `npm start` and the tests do. The clients and the
+ * simulator always run from source: they are not what is measured against the targets.
+ */
+export type AmendFrom = 'build' | 'source';
+let amendFrom: AmendFrom = 'build';
+let buildDir: string | undefined;
+
+export function setAmendFrom(from: AmendFrom): void {
+  amendFrom = from;
+}
+
+export function getAmendFrom(): AmendFrom {
+  return amendFrom;
+}
+
+/** Compiles apps/ and libs/ once per bench run into a fresh folder (never the repo's dist/). */
+function amendBuild(): string {
+  if (!buildDir) {
+    // Inside node_modules/.cache so that the compiled files resolve the repo's node_modules.
+    const cache = join(ROOT, 'node_modules', '.cache');
+    mkdirSync(cache, { recursive: true });
+    const dir = mkdtempSync(join(cache, 'amend-bench-build-'));
+    const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', dir], { cwd: ROOT, encoding: 'utf8' });
+    if (tsc.status !== 0) throw new Error(`building Amend for the bench failed:\n${tsc.stdout}${tsc.stderr}`);
+    buildDir = dir;
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return buildDir;
+}
+
+/** Node arguments and extra env to start one of Amend's entry points (`apps/api/src/main`), with optional TypeScript preloads. */
+export function amendProcess(entry: string, preload: string[] = []): { args: string[]; env: Record<string, string> } {
+  if (amendFrom === 'source') return { args: [...TS_NODE_ARGS, ...preload, join(ROOT, `${entry}.ts`)], env: {} };
+  const dir = amendBuild();
+  // tsconfig-paths maps @amend/* under the build (TS_NODE_BASEURL); a preload, being TypeScript, still needs ts-node.
+  const preloadArgs = preload.length ? ['-r', 'ts-node/register/transpile-only', ...preload] : [];
+  return { args: ['-r', 'tsconfig-paths/register', ...preloadArgs, join(dir, `${entry}.js`)], env: { TS_NODE_BASEURL: dir } };
+}
 
 const CLK_TCK = 100; // getconf CLK_TCK on Linux x86-64 and arm64
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Run, Sample } from '@amend/contracts';
 import { Client } from 'pg';
 import { DATABASE_URL, backendPids } from './amend';
-import { ROOT, cpuDelta, cpuMs, cpuMsByPid, fetchWithin, machineJiffies, pidsByComm, sleep, spawnChild, statusKb, stopChild, until } from './proc';
+import { ROOT, cpuDelta, cpuMs, cpuMsByPid, fetchWithin, machineJiffies, pidsByComm, sleep, spawnChild, statusKb, stopChild, until, getAmendFrom } from './proc';
 import { startSimulator, type SimulatorChild } from './simulator';
 import { getJson, startStack, type Stack } from './stack';
 import { CONSTITUTION, SEED, benchPrompts } from './workload';
@@ -447,7 +447,7 @@ async function memory(o: ScaleOptions): Promise<ScaleResult> {
           { metric: `growth for ${c} calls in flight`, value: (peak - idle) / MB, unit: 'MB', digits: 0 },
         ],
         bound:
-          `${(idle / MB).toFixed(0)} MB is resident before any work (Node, ts-node with the TypeScript compiler, Nest, BullMQ, pg, the openai SDK); the ${((peak - idle) / MB).toFixed(0)} MB more is ${c} jobs with their sample, conversation and open request each ` +
+          `${(idle / MB).toFixed(0)} MB is resident before any work (Node${getAmendFrom() === 'source' ? ', ts-node with the TypeScript compiler' : ''}, Nest, BullMQ, pg, the openai SDK); the ${((peak - idle) / MB).toFixed(0)} MB more is ${c} jobs with their sample, conversation and open request each ` +
           `(sockets, undici buffers, AbortControllers, timers) plus garbage V8 has not collected yet. Sampled every 25 ms while the simulator (latency ${o.memoryLatencyMs} ms) held >= ${c} calls; worker VmHWM ${(hwm / MB).toFixed(0)} MB.`,
         detail: { prompts: n, concurrency: c, latency_ms: o.memoryLatencyMs, idle_rss_kb: idle, peak_rss_kb: peak, hwm_kb: hwm, samples, max_in_flight_seen: maxInFlight },
       };

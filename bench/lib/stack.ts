@@ -5,7 +5,7 @@ import { Client } from 'pg';
 import type { Run } from '@amend/contracts';
 import { SAMPLES_QUEUE } from '../../libs/runtime/src/tokens';
 import { DATABASE_URL, REDIS_URL, dropAmendState, pendingCleanups, redisConnection, submitterHeaders, withApplicationName } from './amend';
-import { ROOT, TS_NODE_ARGS, fetchWithin, freePort, spawnChild, stopChild, until, type Child } from './proc';
+import { ROOT, amendProcess, fetchWithin, freePort, spawnChild, stopChild, until, type Child } from './proc';
 
 export interface StackOptions {
   simulatorUrl: string;
@@ -80,10 +80,12 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     await dropAmendState(tag).catch((e: Error) => o.log(`${o.label}: could not drop schema and queue ${tag}: ${e.message}`));
   };
   try {
-    api = o.apiMemory
-      ? spawnChild('api', [...TS_NODE_ARGS, '-r', join(ROOT, 'bench/lib/memory-preload.ts'), join(ROOT, 'apps/api/src/main.ts')], env, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
-      : spawnChild('api', [...TS_NODE_ARGS, join(ROOT, 'apps/api/src/main.ts')], env);
-    if (o.worker !== false) worker = spawnChild('worker', [...TS_NODE_ARGS, join(ROOT, 'apps/worker/src/main.ts')], env);
+    const apiProc = amendProcess('apps/api/src/main', o.apiMemory ? ['-r', join(ROOT, 'bench/lib/memory-preload.ts')] : []);
+    api = spawnChild('api', apiProc.args, { ...env, ...apiProc.env }, o.apiMemory ? { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] } : {});
+    if (o.worker !== false) {
+      const workerProc = amendProcess('apps/worker/src/main');
+      worker = spawnChild('worker', workerProc.args, { ...env, ...workerProc.env });
+    }
     const children = [api, ...(worker ? [worker] : [])];
     await until('the API to be ready (GET /ready)', async () => ((await fetchWithin(`${base}/ready`, {}, 3_000)).ok ? true : undefined), {
       timeoutMs: 120_000,
