@@ -6,6 +6,7 @@ import IORedis from 'ioredis';
 import { Client } from 'pg';
 import type { Run } from '@amend/contracts';
 import { SAMPLES_QUEUE } from '../../libs/runtime/src/tokens';
+import { redisConnection } from '../../libs/runtime/src/redis-connection';
 import { ROOT, amendProcess, cpuDelta, cpuMs, cpuMsByPid, cpuTimes, fetchWithin, pidsByComm, postgresBackgroundPids, freePort, spawnChild, statusKb, stopChild, until, type Child } from './proc';
 import { CONSTITUTION, ROUNDS, SEED, benchPrompts } from './workload';
 
@@ -63,27 +64,13 @@ export async function measureAmend(o: AmendOptions): Promise<AmendMeasurement> {
   pendingCleanups.add(tag);
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const env: Record<string, string> = {
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    // application_name lets the harness find this run's Postgres backends and count their CPU.
-    DATABASE_URL: withApplicationName(DATABASE_URL, tag),
-    DATABASE_SCHEMA: tag,
-    REDIS_URL,
-    QUEUE_PREFIX: tag,
-    WORKER_CONCURRENCY: String(o.concurrency),
-    LOG_LEVEL: 'warn',
-    CONSTITUTIONS_DIR: join(ROOT, 'constitutions'),
-    AMEND_MODELS: JSON.stringify({ default: { base_url: o.simulatorUrl, model: 'sim' } }),
-    // Registered at boot where the API has keys; the bench makes a submitter key with it.
-    AMEND_ADMIN_KEY: `amd_${randomBytes(32).toString('base64url')}`,
-  };
+  const env = amendEnv(tag, port, o.concurrency, o.simulatorUrl);
   const profiling = o.cpuProfDir !== undefined;
   const preload = profiling ? ['-r', join(ROOT, 'bench/lib/cpu-profile-preload.ts')] : [];
   const stdio = profiling ? (['ignore', 'pipe', 'pipe', 'ipc'] as const) : undefined;
   let api: Child | undefined;
   let worker: Child | undefined;
-  const queue = new Queue(SAMPLES_QUEUE, { prefix: tag, connection: redisConnection() });
+  const queue = new Queue(SAMPLES_QUEUE, { prefix: tag, connection: benchRedisConnection() });
   queue.on('error', () => undefined);
   try {
     // Both boot at once, as in a deployment; migrations serialise on an advisory lock.
@@ -219,9 +206,30 @@ export async function backendPids(tag: string): Promise<number[]> {
   }
 }
 
-export function redisConnection() {
-  const u = new URL(REDIS_URL);
-  return { host: u.hostname, port: Number(u.port || 6379), maxRetriesPerRequest: null };
+/**
+ * The environment of one Amend under test: its own port, Postgres schema and queue prefix (the
+ * tag), the simulator as its `default` model, and an admin key the bench makes submitter keys with.
+ */
+export function amendEnv(tag: string, port: number, concurrency: number, simulatorUrl: string): Record<string, string> {
+  return {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    // application_name lets the harness find this run's Postgres backends and count their CPU.
+    DATABASE_URL: withApplicationName(DATABASE_URL, tag),
+    DATABASE_SCHEMA: tag,
+    REDIS_URL,
+    QUEUE_PREFIX: tag,
+    WORKER_CONCURRENCY: String(concurrency),
+    LOG_LEVEL: 'warn',
+    CONSTITUTIONS_DIR: join(ROOT, 'constitutions'),
+    AMEND_MODELS: JSON.stringify({ default: { base_url: simulatorUrl, model: 'sim' } }),
+    AMEND_ADMIN_KEY: `amd_${randomBytes(32).toString('base64url')}`,
+  };
+}
+
+/** The bench's BullMQ connection, built as the services build theirs. */
+export function benchRedisConnection() {
+  return redisConnection(REDIS_URL);
 }
 
 /** Drops the bench schema and every key of its queue prefix; one failing does not skip the other. */

@@ -4,7 +4,7 @@ import { Queue } from 'bullmq';
 import { Client } from 'pg';
 import type { Run } from '@amend/contracts';
 import { SAMPLES_QUEUE } from '../../libs/runtime/src/tokens';
-import { DATABASE_URL, REDIS_URL, dropAmendState, pendingCleanups, redisConnection, submitterHeaders, withApplicationName } from './amend';
+import { DATABASE_URL, amendEnv, benchRedisConnection, dropAmendState, pendingCleanups, submitterHeaders, withApplicationName } from './amend';
 import { ROOT, amendProcess, fetchWithin, freePort, spawnChild, stopChild, until, type Child } from './proc';
 
 export interface StackOptions {
@@ -50,22 +50,9 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   pendingCleanups.add(tag);
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const adminKey = `amd_${randomBytes(32).toString('base64url')}`;
-  const env: Record<string, string> = {
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    DATABASE_URL: withApplicationName(DATABASE_URL, tag),
-    DATABASE_SCHEMA: tag,
-    REDIS_URL,
-    QUEUE_PREFIX: tag,
-    WORKER_CONCURRENCY: String(o.concurrency ?? 64),
-    LOG_LEVEL: 'warn',
-    CONSTITUTIONS_DIR: join(ROOT, 'constitutions'),
-    AMEND_MODELS: JSON.stringify({ default: { base_url: o.simulatorUrl, model: 'sim' } }),
-    AMEND_ADMIN_KEY: adminKey,
-    ...o.env,
-  };
-  const queue = new Queue(SAMPLES_QUEUE, { prefix: tag, connection: redisConnection() });
+  const env: Record<string, string> = { ...amendEnv(tag, port, o.concurrency ?? 64, o.simulatorUrl), ...o.env };
+  const adminKey = env.AMEND_ADMIN_KEY;
+  const queue = new Queue(SAMPLES_QUEUE, { prefix: tag, connection: benchRedisConnection() });
   queue.on('error', () => undefined);
   let api: Child | undefined;
   let worker: Child | undefined;

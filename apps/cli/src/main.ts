@@ -21,7 +21,7 @@ import {
   renderRunsTable,
   renderSample,
 } from './render';
-import { buildCreateRunBody } from './run-request';
+import { buildCreateRunBody, type RunFlags } from './run-request';
 import { renderQualityReport } from './report-render';
 import { waitForRun } from './wait-for-run';
 
@@ -220,21 +220,8 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
   }
 }
 
-interface RunCommandOptions {
-  constitution: string;
-  rounds?: number;
-  seed?: number;
-  model?: string;
-  feedbackModel?: string;
-  mode?: string;
-  temperature?: number;
-  topP?: number;
-  maxTokens?: number;
-  candidates?: number;
-  ensemble?: number;
-  cot?: boolean;
-  verify?: boolean;
-  minMargin?: number;
+/** The run's own flags plus how `amend run` waits and downloads. */
+interface RunCommandOptions extends RunFlags {
   out?: string;
   format: PairFormat;
   idempotencyKey?: string;
