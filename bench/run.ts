@@ -14,7 +14,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { dropAmendState, measureAmend, pendingCleanups } from './lib/amend';
 import { ROOT, TS_NODE_ARGS, getAmendFrom, setAmendFrom, type AmendFrom, killAllChildren, machineJiffies, spawnChild, stopChild, until } from './lib/proc';
 import { startSimulator, type SimulatorChild } from './lib/simulator';
-import { SCALE_SCENARIOS, meets, runScale, type ScaleResult, type ScaleScenario } from './lib/scale';
+import { SCALE_SCENARIOS, meets, runScale, type ScaleOptions, type ScaleResult, type ScaleScenario } from './lib/scale';
 import { CALLS_PER_PAIR, CONSTITUTION, ROUNDS, type ClientResult } from './lib/workload';
 
 const SYSTEMS = ['amend', 'naive', 'langchain'] as const;
@@ -24,21 +24,14 @@ type System = (typeof SYSTEMS)[number];
 type Scenario = (typeof THROUGHPUT_SCENARIOS)[number];
 type AnyScenario = (typeof SCENARIOS)[number];
 
-interface Options {
+/** The command line: the scale scenarios' options plus the throughput runs' and the report's. */
+interface Options extends Omit<ScaleOptions, 'log'> {
   n: number;
   latencyMs: number;
   concurrency: number[];
   overheadConcurrency: number;
   systems: System[];
   scenarios: AnyScenario[];
-  timeoutS: number;
-  ingestPrompts: number;
-  exportPairs: number;
-  exportCli: boolean;
-  memoryInFlight: number;
-  memoryLatencyMs: number;
-  prefixRounds: number;
-  prefixPrompts: number;
   repeat: number;
   results: string | false;
   json?: string;

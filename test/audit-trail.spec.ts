@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { Client } from 'pg';
 import { eventHash, verifyBundle } from '@amend/audit';
 import { AuditEventPageSchema, RunSchema, RunVerifySchema, SampleAuditSchema, VerifyReportSchema, type RunVerify } from '@amend/contracts';
 import { runCli } from '../apps/cli/src/main';
 import { cleanup, json, ndjson, startStack, testEnv, waitFor, type Stack } from './support/stack';
+import { capture } from './support/capture';
 
 const env = testEnv('audit', {
   AMEND_MODELS: JSON.stringify({ default: { simulator: true }, slow: { simulator: true, latency_ms: 1500 } }),
@@ -63,17 +63,6 @@ async function finishedRun(body: Record<string, unknown>): Promise<string> {
   const { id } = await json(res);
   await waitFor(async () => ['completed', 'failed', 'cancelled'].includes(RunSchema.parse(await json(await stack.fetch(`/v1/runs/${id}`))).status), { what: `run ${id}` });
   return id;
-}
-
-function capture() {
-  let text = '';
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      text += chunk.toString();
-      cb();
-    },
-  });
-  return { stream, text: () => text };
 }
 
 async function amend(key: string, ...argv: string[]) {

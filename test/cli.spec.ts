@@ -1,25 +1,14 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { ConversationalPairLineSchema, H4PairLineSchema } from '@amend/contracts';
 import { runCli } from '../apps/cli/src/main';
 import { cleanup, ndjson, startStack, testEnv, type Stack } from './support/stack';
+import { capture } from './support/capture';
 
 const env = testEnv('cli');
 let stack: Stack;
 const dir = mkdtempSync(join(tmpdir(), 'amend-cli-'));
-
-function capture() {
-  let text = '';
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      text += chunk.toString();
-      cb();
-    },
-  });
-  return { stream, text: () => text };
-}
 
 async function cli(...argv: string[]) {
   const out = capture();
