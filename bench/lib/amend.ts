@@ -104,20 +104,14 @@ export async function measureAmend(o: AmendOptions): Promise<AmendMeasurement> {
     const workerCpu0 = cpuMs(worker.pid);
     const workerSys0 = cpuTimes(worker.pid).system;
     const t0 = Date.now();
-    const created = await fetchWithin(`${base}/v1/runs`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body }, 60_000);
-    if (created.status !== 202) throw new Error(`POST /v1/runs answered ${created.status}: ${(await created.text()).slice(0, 500)}`);
-    const runId = ((await created.json()) as Run).id;
+    const runId = (await postRun(base, headers, body, 60_000)).id;
 
     let observedAt = 0;
     const run = await until(
       `run ${runId} to complete`,
       async () => {
-        const res = await fetchWithin(`${base}/v1/runs/${runId}`, { headers }, 10_000);
-        if (!res.ok) throw new Error(`GET /v1/runs/${runId} answered ${res.status}`);
-        const r = (await res.json()) as Run;
-        if (r.status === 'failed' || r.status === 'cancelled') throw Object.assign(new Error(`run ended ${r.status}: ${JSON.stringify(r.failures)}`), { fatal: true });
-        if (r.status !== 'completed') return undefined;
-        observedAt = Date.now();
+        const r = await pollCompleted(base, headers, runId);
+        if (r) observedAt = Date.now();
         return r;
       },
       { timeoutMs: o.timeoutMs, intervalMs: 250, children },
@@ -225,6 +219,22 @@ export function amendEnv(tag: string, port: number, concurrency: number, simulat
     AMEND_MODELS: JSON.stringify({ default: { base_url: simulatorUrl, model: 'sim' } }),
     AMEND_ADMIN_KEY: `amd_${randomBytes(32).toString('base64url')}`,
   };
+}
+
+/** POST /v1/runs; anything but a 202 is an error naming the status and the body. */
+export async function postRun(base: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<Run> {
+  const res = await fetchWithin(`${base}/v1/runs`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body }, timeoutMs);
+  if (res.status !== 202) throw new Error(`POST /v1/runs answered ${res.status}: ${(await res.text()).slice(0, 500)}`);
+  return (await res.json()) as Run;
+}
+
+/** One poll of a run: the run once completed, undefined while it goes on; failed or cancelled ends the wait. */
+export async function pollCompleted(base: string, headers: Record<string, string>, runId: string): Promise<Run | undefined> {
+  const res = await fetchWithin(`${base}/v1/runs/${runId}`, { headers }, 10_000);
+  if (!res.ok) throw new Error(`GET /v1/runs/${runId} answered ${res.status}`);
+  const r = (await res.json()) as Run;
+  if (r.status === 'failed' || r.status === 'cancelled') throw Object.assign(new Error(`run ended ${r.status}: ${JSON.stringify(r.failures)}`), { fatal: true });
+  return r.status === 'completed' ? r : undefined;
 }
 
 /** The bench's BullMQ connection, built as the services build theirs. */

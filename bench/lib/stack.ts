@@ -4,7 +4,7 @@ import { Queue } from 'bullmq';
 import { Client } from 'pg';
 import type { Run } from '@amend/contracts';
 import { SAMPLES_QUEUE } from '../../libs/runtime/src/tokens';
-import { DATABASE_URL, amendEnv, benchRedisConnection, dropAmendState, pendingCleanups, submitterHeaders, withApplicationName } from './amend';
+import { DATABASE_URL, amendEnv, benchRedisConnection, dropAmendState, pendingCleanups, pollCompleted, postRun, submitterHeaders, withApplicationName } from './amend';
 import { ROOT, amendProcess, fetchWithin, freePort, spawnChild, stopChild, until, type Child } from './proc';
 
 export interface StackOptions {
@@ -117,21 +117,11 @@ export async function startStack(o: StackOptions): Promise<Stack> {
         await stopChild(worker, 10_000);
         stack.worker = undefined;
       },
-      createRun: async (body, timeoutMs = 60_000) => {
-        const res = await fetchWithin(`${base}/v1/runs`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body) }, timeoutMs);
-        if (res.status !== 202) throw new Error(`POST /v1/runs answered ${res.status}: ${(await res.text()).slice(0, 500)}`);
-        return (await res.json()) as Run;
-      },
+      createRun: (body, timeoutMs = 60_000) => postRun(base, headers, JSON.stringify(body), timeoutMs),
       waitCompleted: (runId, timeoutMs) =>
         until(
           `run ${runId} to complete`,
-          async () => {
-            const res = await fetchWithin(`${base}/v1/runs/${runId}`, { headers }, 10_000);
-            if (!res.ok) throw new Error(`GET /v1/runs/${runId} answered ${res.status}`);
-            const r = (await res.json()) as Run;
-            if (r.status === 'failed' || r.status === 'cancelled') throw Object.assign(new Error(`run ended ${r.status}: ${JSON.stringify(r.failures)}`), { fatal: true });
-            return r.status === 'completed' ? r : undefined;
-          },
+          () => pollCompleted(base, headers, runId),
           { timeoutMs, intervalMs: 200, children: [theApi, ...(stack.worker ? [stack.worker] : [])] },
         ),
       close,
