@@ -195,11 +195,6 @@ export class AuditRepository {
     return this.chain(`sample:${sampleId}`);
   }
 
-  /** A page of a run's events in the order written. */
-  async listForRun(runId: string, afterId = '0', limit = 500): Promise<StoredAuditEvent[]> {
-    return (await this.search({ run: runId, after: afterId, limit })).events;
-  }
-
   /** One chain in stored order: the whole critique log of a sample, or the global chain. */
   async chain(chain: string): Promise<StoredAuditEvent[]> {
     const rows = await this.db.selectFrom('audit_events').selectAll().where('chain', '=', chain).orderBy('id').execute();

@@ -29,9 +29,4 @@ export class PairsRepository {
       after = rows[rows.length - 1].idx;
     }
   }
-
-  async count(runId: string): Promise<number> {
-    const r = await this.db.selectFrom('pairs').select((eb) => eb.fn.countAll<string>().as('n')).where('run_id', '=', runId).executeTakeFirstOrThrow();
-    return Number(r.n);
-  }
 }
