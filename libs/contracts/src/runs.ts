@@ -165,6 +165,12 @@ export const StageRecordSchema = z.object({
   usage: UsageSchema,
   latency_ms: z.number(),
   simulated: z.boolean(),
+  /**
+   * Why the backend stopped (`stop`, `length` when cut at max_tokens, ...), as it reported it; null
+   * when it said nothing or the stage was saved before this was recorded. A pair with a `length`
+   * stage is flagged `truncated`.
+   */
+  finish_reason: z.string().nullable().optional(),
   created_at: z.string().optional(),
   /** Comparison stages: the options shown and the label read from the answer. */
   judgement: ComparisonJudgementSchema.optional(),

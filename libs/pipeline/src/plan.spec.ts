@@ -79,6 +79,7 @@ describe('planning the calls of a sample', () => {
       usage: { prompt_tokens: 103, completion_tokens: 13 },
       latency_ms: 12.5,
       simulated: true,
+      finish_reason: 'stop',
     });
     expect(record.messages).not.toBe(call.request.messages);
     expect(record).not.toHaveProperty('created_at');

@@ -100,6 +100,7 @@ export function recordCall(call: PlannedCall, result: ChatResult): StageRecord {
     usage: { prompt_tokens: result.usage.prompt_tokens, completion_tokens: result.usage.completion_tokens },
     latency_ms: result.latency_ms,
     simulated: result.simulated,
+    finish_reason: result.finish_reason ?? null,
     ...(call.comparison && { judgement: comparisonLabel(result, call.comparison.options, call.comparison.cot) }),
   };
 }

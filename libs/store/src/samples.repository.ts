@@ -35,9 +35,9 @@ export interface SampleChainHead {
 function fastCheckpointText(events: number, pair: boolean, budgeted: boolean): string {
   // $1 sample id, $2 run id, $3 prompt tokens, $4 completion tokens, $5 cost, $6 next stage,
   // $7 next status, $8 new head seq, $9 new head hash, $10 expected head seq, $11 expected head hash,
-  // $12..$23 the stage record, then per event 8 parameters, then the pair (4), then the spend (2).
+  // $12..$24 the stage record, then per event 8 parameters, then the pair (4), then the spend (2).
   const ev: string[] = [];
-  let n = 24;
+  let n = 25;
   for (let i = 0; i < events; i++, n += 8) {
     ev.push(`($${n}::uuid, $${n + 1}::int, $${n + 2}::text, $${n + 3}::text, $${n + 4}::timestamptz, $${n + 5}::jsonb, $${n + 6}::text, $${n + 7}::text)`);
   }
@@ -49,8 +49,8 @@ function fastCheckpointText(events: number, pair: boolean, budgeted: boolean): s
       where id = $1::uuid and status = 'running' and audit_seq = $10::int and audit_hash = $11::text
       returning id
     ), st as (
-      insert into stage_records (sample_id, seq, stage, round, principle_id, messages, text, model, prompt_tokens, completion_tokens, latency_ms, simulated, judgement)
-      select s.id, $12::int, $13::text, $14::int, $15::text, $16::jsonb, $17::text, $18::text, $19::int, $20::int, $21::int, $22::boolean, $23::jsonb from s
+      insert into stage_records (sample_id, seq, stage, round, principle_id, messages, text, model, prompt_tokens, completion_tokens, latency_ms, simulated, judgement, finish_reason)
+      select s.id, $12::int, $13::text, $14::int, $15::text, $16::jsonb, $17::text, $18::text, $19::int, $20::int, $21::int, $22::boolean, $23::jsonb, $24::text from s
     ), ev as (
       insert into audit_events (event_id, seq, type, actor, at, payload, prev_hash, hash, chain, run_id, sample_id)
       select v.*, 'sample:' || s.id, $2::uuid, s.id from s cross join (values ${ev.join(', ')}) as v(event_id, seq, type, actor, at, payload, prev_hash, hash)
@@ -100,6 +100,7 @@ function toStageRecord(r: any): StageRecord {
     usage: { prompt_tokens: r.prompt_tokens, completion_tokens: r.completion_tokens },
     latency_ms: r.latency_ms,
     simulated: r.simulated,
+    finish_reason: r.finish_reason ?? null,
     created_at: r.created_at instanceof Date ? r.created_at.toISOString() : r.created_at,
     ...(r.judgement != null && { judgement: r.judgement }),
   };
@@ -208,6 +209,7 @@ export class SamplesRepository {
       Math.round(record.latency_ms),
       record.simulated,
       record.judgement ? JSON.stringify(record.judgement) : null,
+      record.finish_reason ?? null,
     ];
     linked.forEach((e, i) => params.push(e.event_id, e.seq, e.type, e.actor, e.at, payloads[i].text, e.prev_hash, e.hash));
     if (input.pair) {
@@ -252,6 +254,7 @@ export class SamplesRepository {
           latency_ms: Math.round(record.latency_ms),
           simulated: record.simulated,
           judgement: record.judgement ? JSON.stringify(record.judgement) : null,
+          finish_reason: record.finish_reason ?? null,
         })
         .onConflict((oc) => oc.columns(['sample_id', 'seq']).doNothing())
         .returning('seq')

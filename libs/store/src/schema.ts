@@ -91,6 +91,8 @@ export interface StageRecordsTable {
   completion_tokens: number;
   latency_ms: number;
   simulated: boolean;
+  /** As the backend reported it; null when it did not, or for stages saved before migration 0010. */
+  finish_reason: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Timestamp;
   /** Comparison stages: ComparisonJudgement. */
   judgement: Json | null;

@@ -7,6 +7,7 @@ import { keys } from './0005_keys';
 import { budget } from './0006_budget';
 import { reviews } from './0007_reviews';
 import { sampleChainHead } from './0008_sample_chain_head';
+import { stageFinishReason } from './0010_stage_finish_reason';
 
 /**
  * Every migration, by name; applied in name order. Add a file `NNNN_what.ts` and one line here.
@@ -21,4 +22,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0006_budget': budget,
   '0007_reviews': reviews,
   '0008_sample_chain_head': sampleChainHead,
+  '0010_stage_finish_reason': stageFinishReason,
 };
