@@ -40,7 +40,7 @@ async function main() {
 
   await measurePairs(samples.length, job.concurrency, async (i) => {
     const sample = samples[i];
-    const principle = samplePrinciple(run.constitution.principles, run.seed, sample.id, 1);
+    const principle = samplePrinciple(run.constitution.principles, run.seed, sample.index, 1);
     const out = await chains.get(principle.id)!.invoke({ question: sample.prompt });
     return typeof out.output === 'string' && out.output.length > 0;
   });

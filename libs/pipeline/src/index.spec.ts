@@ -8,7 +8,7 @@ const api: {
   planNextCall: (run: RunSpec, sample: SampleSpec, done: StageRecord[]) => PlannedCall | null;
   recordCall: (call: PlannedCall, result: ChatResult) => StageRecord;
   isLastCall: (run: RunSpec, call: PlannedCall) => boolean;
-  samplePrinciple: (principles: Principle[], seed: number, sampleId: string, round: number) => Principle;
+  samplePrinciple: (principles: Principle[], seed: number, sampleIndex: number, round: number) => Principle;
   assemblePair: (run: RunSpec, sample: SampleSpec, records: StageRecord[], pairId: string) => PairRecord;
   formatPair: (pair: PairRecord, format: PairFormat) => object;
   toSft: (pair: PairRecord) => object;

@@ -37,6 +37,15 @@ describe('planning the calls of a sample', () => {
     expect(stageAt(6)).toEqual({ stage: 'revision', round: 3 });
   });
 
+  it('plans the same principles and seeds for the same prompt position in another run, whatever the sample id', () => {
+    // A rerun (or a manifest replay) stores new sample ids; the draws must not depend on them.
+    const again = runToEnd(makeRun({ rounds: 3, id: '11111111-2222-4333-8444-555555555555' }), makeSample({ id: '99999999-8888-4777-8666-555555555555' }));
+    expect(again.calls).toEqual(calls);
+    // Another position draws anew.
+    const other = runToEnd(run, makeSample({ index: 4 })).calls;
+    expect(other.map((c) => c.request.seed)).not.toEqual(calls.map((c) => c.request.seed));
+  });
+
   it('returns null once every stage is done', () => {
     expect(planNextCall(run, sample, records)).toBeNull();
   });
@@ -56,12 +65,12 @@ describe('planning the calls of a sample', () => {
     for (const call of calls) {
       expect(call.request.alias).toBe('default');
       expect(call.request.sampling).toEqual(run.sampling);
-      expect(call.request.seed).toBe(requestSeed(run.seed, sample.id, call.seq));
+      expect(call.request.seed).toBe(requestSeed(run.seed, sample.index, call.seq));
       expect(Number.isInteger(call.request.seed) && call.request.seed! >= 0 && call.request.seed! < 2 ** 31).toBe(true);
     }
     expect(new Set(calls.map((c) => c.request.seed)).size).toBe(calls.length);
     expect(runToEnd(makeRun({ rounds: 3 }), makeSample()).calls).toEqual(calls);
-    expect(requestSeed(43, sample.id, 0)).not.toBe(requestSeed(42, sample.id, 0));
+    expect(requestSeed(43, sample.index, 0)).not.toBe(requestSeed(42, sample.index, 0));
   });
 
   it('records the exact request messages and what the backend reported', () => {

@@ -43,11 +43,12 @@ export function stageAt(seq: number): { stage: StageName; round: number } {
 }
 
 /**
- * The seed passed to the backend for call `seq`, so a rerun of the same run asks each call with
- * the same seed. Keyed apart from principle sampling so the two draws are independent.
+ * The seed passed to the backend for call `seq`, so a rerun of the same run (or a replay of its
+ * manifest) asks each call with the same seed. Keyed by the sample's index like the principles,
+ * and apart from them so the two draws are independent.
  */
-export function requestSeed(runSeed: number, sampleId: string, seq: number): number {
-  return int31FromKey(`request:${runSeed}:${sampleId}:${seq}`);
+export function requestSeed(runSeed: number, sampleIndex: number, seq: number): number {
+  return int31FromKey(`request:${runSeed}:${sampleIndex}:${seq}`);
 }
 
 /**
@@ -78,7 +79,7 @@ export function planNextCall(run: RunSpec, sample: SampleSpec, done: StageRecord
 
 /** Call `seq`, from the records before it (already checked) and the call before it. */
 function callAt(run: RunSpec, sample: SampleSpec, seq: number, records: readonly StageRecord[], previous: PlannedCall | null): PlannedCall {
-  const seed = requestSeed(run.seed, sample.id, seq);
+  const seed = requestSeed(run.seed, sample.index, seq);
   if (run.mode === 'ai-feedback') return feedbackCallAt(run, sample, seq, records, seed);
   const revisions = revisionCalls(run);
   if (seq < revisions) {
@@ -122,7 +123,7 @@ function plannedCall(
   if (stage === 'draft' || previous === null) {
     messages = openingMessages(run.constitution, sample.prompt);
   } else {
-    const principle = samplePrinciple(selectPrinciples(run.constitution.principles, run.principles), run.seed, sample.id, round);
+    const principle = samplePrinciple(selectPrinciples(run.constitution.principles, run.principles), run.seed, sample.index, round);
     principleId = principle.id;
     messages = continueConversation(
       previous.messages,
@@ -139,7 +140,7 @@ function plannedCall(
       alias: run.model,
       messages,
       sampling: { ...run.sampling },
-      seed: requestSeed(run.seed, sample.id, seq),
+      seed: requestSeed(run.seed, sample.index, seq),
     },
   };
 }

@@ -37,7 +37,7 @@ describe('restricting a run to some principles', () => {
     const selected = selectPrinciples(all, { ids: ['b', 'd'] });
     const counts: Record<string, number> = {};
     for (let i = 0; i < 10_000; i++) {
-      const id = samplePrinciple(selected, 11, sampleId(i), 1).id;
+      const id = samplePrinciple(selected, 11, i, 1).id;
       counts[id] = (counts[id] ?? 0) + 1;
     }
     expect(Object.keys(counts).sort()).toEqual(['b', 'd']);
@@ -48,7 +48,7 @@ describe('restricting a run to some principles', () => {
   it('plans every critique and revision of a restricted run with a selected principle', () => {
     const run = makeRun({ rounds: 8, principles: { tags: ['privacy'] } });
     for (let i = 0; i < 20; i++) {
-      const { calls } = runToEnd(run, makeSample({ id: sampleId(i) }));
+      const { calls } = runToEnd(run, makeSample({ id: sampleId(i), index: i }));
       expect(new Set(calls.slice(1).map((c) => c.principle_id))).toEqual(new Set(['private']));
     }
   });

@@ -216,15 +216,21 @@ describe('verified revisions', () => {
 
 describe('ensemble principles', () => {
   it('are distinct principles with a comparison question, drawn the same way every time', () => {
-    const a = judgePrinciples(judged.principles, null, 3, 42, 'sample-1');
+    const a = judgePrinciples(judged.principles, null, 3, 42, 1);
     expect(new Set(a.map((p) => p.id)).size).toBe(3);
     expect(a.every((p) => p.id !== 'private')).toBe(true);
-    expect(judgePrinciples(judged.principles, null, 3, 42, 'sample-1')).toEqual(a);
-    const firsts = new Set(Array.from({ length: 40 }, (_, i) => judgePrinciples(judged.principles, null, 1, 42, `s-${i}`)[0].id));
+    expect(judgePrinciples(judged.principles, null, 3, 42, 1)).toEqual(a);
+    const firsts = new Set(Array.from({ length: 40 }, (_, i) => judgePrinciples(judged.principles, null, 1, 42, i)[0].id));
     expect(firsts.size).toBe(3);
   });
 
+  it('and the candidates and comparisons depend on the prompt position, not on the sample id', () => {
+    const run = feedbackRun({ candidates: 3, ensemble: 2 });
+    const plan = (id: string) => runToEnd(run, makeSample({ id }), answers()).calls;
+    expect(plan('99999999-8888-4777-8666-555555555555')).toEqual(plan('7c2f0e9a-1b3d-4e5f-8a6b-9c0d1e2f3a4b'));
+  });
+
   it('respect the run principle selector', () => {
-    expect(judgePrinciples(judged.principles, { tags: ['honesty'] }, 1, 1, 's').map((p) => p.id)).toEqual(['honest']);
+    expect(judgePrinciples(judged.principles, { tags: ['honesty'] }, 1, 1, 0).map((p) => p.id)).toEqual(['honest']);
   });
 });

@@ -13,14 +13,14 @@ export function comparisonPrinciples(principles: Principle[], selector: Principl
 }
 
 /** The key whose hash decides ensemble draw `k`; distinct from revision rounds' keys, so the draws are independent. */
-export function judgeKey(seed: number, sampleId: string, k: number): string {
-  return `judge:${seed}:${sampleId}:${k}`;
+export function judgeKey(seed: number, sampleIndex: number, k: number): string {
+  return `judge:${seed}:${sampleIndex}:${k}`;
 }
 
 /**
  * The `ensemble` comparison principles of one sample: distinct principles drawn in turn with
  * probability proportional to `weight` among those not drawn yet, each draw a function of
- * (run seed, sample id, draw index) only, like the revision principles. Every comparison of the
+ * (run seed, sample index, draw index) only, like the revision principles. Every comparison of the
  * sample uses the same ensemble, so the scores of its candidates are comparable.
  */
 export function judgePrinciples(
@@ -28,7 +28,7 @@ export function judgePrinciples(
   selector: PrincipleSelector | null | undefined,
   ensemble: number,
   seed: number,
-  sampleId: string,
+  sampleIndex: number,
 ): ComparisonPrinciple[] {
   const pool = comparisonPrinciples(principles, selector);
   if (pool.length === 0) {
@@ -41,7 +41,7 @@ export function judgePrinciples(
   const drawn: ComparisonPrinciple[] = [];
   for (let k = 0; k < ensemble; k++) {
     const total = remaining.reduce((s, p) => s + p.weight, 0);
-    const target = uniformFromKey(judgeKey(seed, sampleId, k)) * total;
+    const target = uniformFromKey(judgeKey(seed, sampleIndex, k)) * total;
     let at = remaining.length - 1;
     let cumulative = 0;
     for (let i = 0; i < remaining.length; i++) {

@@ -27,7 +27,7 @@ export function assembleFeedbackPair(run: RunSpec, sample: SampleSpec, sorted: S
   for (let i = f.candidates - 1; i >= 0; i--) {
     if (i !== chosen && (score[i] < score[rejected] || rejected === chosen)) rejected = i;
   }
-  const ensemble = judgePrinciples(run.constitution.principles, run.principles, f.ensemble, run.seed, sample.id);
+  const ensemble = judgePrinciples(run.constitution.principles, run.principles, f.ensemble, run.seed, sample.index);
   const judgement = pairJudgement('ai-feedback', chosen, rejected, comparisons, ensemble.map((p) => p.id), f.cot);
   const chosenText = candidates[chosen].text;
   const rejectedText = candidates[rejected].text;
@@ -83,7 +83,7 @@ export function verification(
 ): { judgement: PairJudgement; disagrees: boolean; feedbackModel: string | null } {
   const f = feedbackOf(run);
   const comparisons = asked(comparisonSlots(2, f.ensemble), verifyRecords);
-  const ensemble = judgePrinciples(run.constitution.principles, run.principles, f.ensemble, run.seed, sample.id);
+  const ensemble = judgePrinciples(run.constitution.principles, run.principles, f.ensemble, run.seed, sample.index);
   // Options: 0 the draft, 1 the final revision, which is chosen whatever the judge says.
   const judgement = pairJudgement('verify', 1, 0, comparisons, ensemble.map((p) => p.id), f.cot);
   return { judgement, disagrees: !prefersBy(judgement.p_chosen, f.min_margin), feedbackModel: verifyRecords[0]?.model ?? null };

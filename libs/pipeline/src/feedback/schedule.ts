@@ -89,7 +89,7 @@ function comparisonCall(
   seed: number,
 ): PlannedCall {
   const { ensemble, cot } = feedbackOf(run);
-  const principle = judgePrinciples(run.constitution.principles, run.principles, ensemble, run.seed, sample.id)[slot.k];
+  const principle = judgePrinciples(run.constitution.principles, run.principles, ensemble, run.seed, sample.index)[slot.k];
   const [a, b] = slot.xFirst ? [0, 1] : [1, 0];
   return {
     seq,
