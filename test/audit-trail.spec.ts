@@ -17,7 +17,6 @@ let pg: Client;
 let auditor: string;
 let runId: string;
 const dir = mkdtempSync(join(tmpdir(), 'amend-audit-'));
-const S = () => `"${env.DATABASE_SCHEMA}"`;
 
 interface Row {
   id: string;

@@ -13,7 +13,7 @@ import { Client } from 'pg';
 import { DATABASE_URL, backendPids } from './amend';
 import { ROOT, cpuDelta, cpuMs, cpuMsByPid, fetchWithin, machineJiffies, pidsByComm, sleep, spawnChild, statusKb, stopChild, until, getAmendFrom } from './proc';
 import { startSimulator, type SimulatorChild } from './simulator';
-import { getJson, startStack, type Stack } from './stack';
+import { getJson, startStack } from './stack';
 import { CONSTITUTION, SEED, benchPrompts } from './workload';
 
 export const SCALE_SCENARIOS = ['ingest', 'export', 'memory', 'prefix'] as const;

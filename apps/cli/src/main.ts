@@ -332,7 +332,7 @@ function parseEnvUrl(value: string): string {
   try {
     return parseApiUrl(value);
   } catch (e) {
-    throw new Error(`AMEND_URL: ${(e as Error).message}`);
+    throw new Error(`AMEND_URL: ${(e as Error).message}`, { cause: e });
   }
 }
 

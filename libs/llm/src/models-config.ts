@@ -99,6 +99,7 @@ export function parseModelsConfig(json: string | undefined): ModelsConfig {
     throw new Error(
       `AMEND_MODELS is not valid JSON${at ? ` (at position ${at})` : ''}: expected an object like ` +
         `{"default": {"base_url": "https://api.openai.com/v1", "model": "gpt-4o-mini", "api_key_env": "OPENAI_API_KEY"}}`,
+      { cause: e },
     );
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {

@@ -1,5 +1,5 @@
 export type { RunSpec, SampleSpec } from './spec';
-export type { PlannedCall } from './plan';
+export type { PlannedCall } from './planned-call';
 export { planNextCall, recordCall, isLastCall, callsPerSample } from './plan';
 export { samplePrinciple } from './principle-sampler';
 export { selectPrinciples, checkSelector } from './principle-selection';

@@ -3,23 +3,14 @@ import { continueConversation, openingMessages } from './conversation';
 import { PipelineError } from './errors';
 import { samplePrinciple } from './principle-sampler';
 import { selectPrinciples } from './principle-selection';
-import type { ChatRequest, ChatResult } from './ports';
+import type { ChatResult } from './ports';
+import type { PlannedCall } from './planned-call';
 import { assertPlannable, type RunSpec, type SampleSpec } from './spec';
 import { int31FromKey } from './seeded';
 import { comparisonLabel } from './feedback/label';
 import { feedbackCallAt, feedbackCallCount, verifyCallAt, verifyCallCount } from './feedback/schedule';
 
-/** One model call the worker should make next, and where its output belongs. */
-export interface PlannedCall {
-  seq: number;
-  stage: StageName;
-  /** 0 for the draft, 1..rounds for critique and revision; candidate number; ensemble draw of a comparison. */
-  round: number;
-  principle_id: string | null;
-  request: ChatRequest;
-  /** Comparisons: what (A) and (B) are, and whether the model reasons first (the label is read differently). */
-  comparison?: { options: [string, string]; cot: boolean };
-}
+export type { PlannedCall } from './planned-call';
 
 type CallCountOf = Pick<RunSpec, 'rounds'> & Partial<Pick<RunSpec, 'mode' | 'feedback'>>;
 

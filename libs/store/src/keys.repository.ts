@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Database, ApiKeysTable } from './schema';
 import { insertAuditEvents } from './audit-events';
 
@@ -132,14 +132,4 @@ export class KeysRepository {
     });
   }
 
-  /** Runs of this creator that are still queued or running: counted against its concurrent-runs limit. */
-  async activeRuns(createdBy: string, db: Kysely<Database> | Transaction<Database> = this.db): Promise<number> {
-    const r = await db
-      .selectFrom('runs')
-      .select((eb) => eb.fn.countAll<string>().as('n'))
-      .where('created_by', '=', createdBy)
-      .where('status', 'in', ['queued', 'running'])
-      .executeTakeFirstOrThrow();
-    return Number(r.n);
-  }
 }

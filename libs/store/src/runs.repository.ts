@@ -54,8 +54,11 @@ export class RunsRepository {
     run: NewRun,
     samples: NewSample[],
     event: Omit<AuditEventInput, 'run_id' | 'sample_id'>,
-    /** Runs first inside the transaction (a per-key limit that must not race); throwing aborts the run. */
-    opts: { beforeInsert?: (tx: Transaction<Database>) => Promise<void> } = {},
+    /**
+     * A per-key limit that must not race: inside the transaction, under a lock per key, the
+     * count of the key's queued and running runs is passed to `check`; throwing aborts the run.
+     */
+    opts: { activeRuns?: { createdBy: string; check: (active: number) => void } } = {},
   ): Promise<{ id: string; created: boolean }> {
     if (run.idempotency_key) {
       const prior = await this.findByIdempotencyKey(run.team, run.idempotency_key, run.request_sha256);
@@ -63,7 +66,11 @@ export class RunsRepository {
     }
     try {
       await this.db.transaction().execute(async (tx) => {
-        await opts.beforeInsert?.(tx);
+        if (opts.activeRuns) {
+          const { createdBy, check } = opts.activeRuns;
+          await sql`select pg_advisory_xact_lock(hashtextextended(${'amend.runs.' + createdBy}, 0))`.execute(tx);
+          check(await activeRunsOf(tx, createdBy));
+        }
         await tx
           .insertInto('runs')
           .values({
@@ -302,4 +309,15 @@ export class RunsRepository {
     const rows = await this.db.selectFrom('runs').select('id').where('status', 'in', ['queued', 'running']).execute();
     return rows.map((r) => r.id);
   }
+}
+
+/** Queued and running runs created by a key (the concurrent-runs limit counts these). */
+async function activeRunsOf(db: Kysely<Database> | Transaction<Database>, createdBy: string): Promise<number> {
+  const r = await db
+    .selectFrom('runs')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('created_by', '=', createdBy)
+    .where('status', 'in', ['queued', 'running'])
+    .executeTakeFirstOrThrow();
+  return Number(r.n);
 }

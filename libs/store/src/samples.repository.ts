@@ -389,4 +389,15 @@ export class SamplesRepository {
       .limit(limit)
       .execute();
   }
+
+  /** Samples of unfinished runs by status, for the metrics: bounded by the runs under way, not the whole history. */
+  async countsOfActiveRuns(): Promise<Partial<Record<SampleStatus, number>>> {
+    const rows = await this.db
+      .selectFrom('samples')
+      .select(['status', (eb) => eb.fn.countAll<string>().as('n')])
+      .where('run_id', 'in', (eb) => eb.selectFrom('runs').select('id').where('status', 'in', ['queued', 'running']))
+      .groupBy('status')
+      .execute();
+    return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+  }
 }

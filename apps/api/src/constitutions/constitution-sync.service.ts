@@ -47,7 +47,7 @@ export class ConstitutionSyncService implements OnApplicationBootstrap {
       } catch (e) {
         // Refuse to start rather than serve two different texts under one version number.
         if (e instanceof StoreError && e.code === 'constitution_immutable') {
-          throw new Error(`refusing to start: ${file.path}: ${e.message}`);
+          throw new Error(`refusing to start: ${file.path}: ${e.message}`, { cause: e });
         }
         throw e;
       }

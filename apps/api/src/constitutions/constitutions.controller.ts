@@ -29,7 +29,6 @@ class PublishResultDto extends createZodDto(PublishResultSchema) {}
 class ConstitutionListDto extends createZodDto(ConstitutionListSchema) {}
 class ConstitutionSummaryDto extends createZodDto(ConstitutionSummarySchema) {}
 class ConstitutionVersionDto extends createZodDto(ConstitutionVersionSchema) {}
-class ConstitutionDocumentDto extends createZodDto(ConstitutionDocumentSchema) {}
 class ConstitutionDiffDto extends createZodDto(ConstitutionDiffSchema) {}
 class DiffQueryDto extends createZodDto(DiffQuerySchema) {}
 class GetConstitutionQueryDto extends createZodDto(GetConstitutionQuerySchema) {}

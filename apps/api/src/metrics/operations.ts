@@ -1,7 +1,6 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
-import { sql } from 'kysely';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
@@ -22,7 +21,7 @@ export function mountOperations(app: NestExpressApplication, config: Config): vo
   const store = app.get(Store);
   const queue = app.get<Queue>(getQueueToken(SAMPLES_QUEUE));
   metrics.watchQueue(config.QUEUE_PREFIX, queue);
-  metrics.watchSamples(`${config.DATABASE_SCHEMA}@${config.DATABASE_URL}`, () => activeSampleCounts(store));
+  metrics.watchSamples(`${config.DATABASE_SCHEMA}@${config.DATABASE_URL}`, () => store.samples.countsOfActiveRuns());
 
   app.use('/metrics', (req: any, res: any, next: any) => {
     if (req.method !== 'GET' || (req.path !== '/' && req.path !== '')) return next();
@@ -36,13 +35,4 @@ export function mountOperations(app: NestExpressApplication, config: Config): vo
   board.setBasePath(QUEUE_BOARD_PATH);
   createBullBoard({ queues: [new BullMQAdapter(queue, { readOnlyMode: false })], serverAdapter: board });
   app.use(QUEUE_BOARD_PATH, requireAdmin(config.AMEND_ADMIN_KEY, store), board.getRouter());
-}
-
-/** Samples of unfinished runs by status: bounded by the runs under way, not the whole history. */
-async function activeSampleCounts(store: Store): Promise<Record<string, number>> {
-  const rows = await sql<{ status: string; n: string }>`
-    select s.status, count(*) as n from samples s
-    where s.run_id in (select id from runs where status in ('queued', 'running'))
-    group by s.status`.execute(store.db);
-  return Object.fromEntries(rows.rows.map((r) => [r.status, Number(r.n)]));
 }

@@ -2,7 +2,7 @@ import { Controller, Get, Param, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { createZodDto } from 'nestjs-zod';
 import type { Response } from 'express';
-import { PairsQuerySchema, type PairRecord } from '@amend/contracts';
+import { PairsQuerySchema } from '@amend/contracts';
 import { formatPair, toSft } from '@amend/pipeline';
 import { Store } from '@amend/store';
 import { NdjsonWriter } from '../common/ndjson';

@@ -1,11 +1,10 @@
 import { createHash, randomInt, randomUUID } from 'node:crypto';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import canonicalize from 'canonicalize';
-import { sql, type Transaction } from 'kysely';
 import type { CreateRun, Run } from '@amend/contracts';
-import { Store, type Database } from '@amend/store';
+import { Store } from '@amend/store';
 import { ModelRegistry } from '@amend/llm';
 import { ConstitutionCache, JOB_PRIORITY, SAMPLES_QUEUE, enqueueSamples } from '@amend/runtime';
 import { checkSelector } from '@amend/pipeline';
@@ -129,7 +128,7 @@ export class RunsService {
         actor,
         payload: { ...settings, samples: samples.length },
       },
-      { beforeInsert: (tx) => this.checkActiveRuns(tx, caller) },
+      { activeRuns: { createdBy: actor, check: (active) => assertUnderActiveLimit(active, caller) } },
     );
     if (result.created) {
       // Once committed the run is safe in Postgres, so the 202 does not wait for Redis: a
@@ -143,24 +142,6 @@ export class RunsService {
     return { run: await this.get(result.id, caller.team), created: result.created };
   }
 
-  /**
-   * The concurrent-runs limit of the caller's key, checked inside the run's own transaction under
-   * a lock per key, so two submissions at once cannot both take the last slot.
-   */
-  private async checkActiveRuns(tx: Transaction<Database>, caller: Principal): Promise<void> {
-    await sql`select pg_advisory_xact_lock(hashtextextended(${'amend.runs.' + caller.actor}, 0))`.execute(tx);
-    const active = await this.store.keys.activeRuns(caller.actor, tx);
-    if (active >= caller.limits.concurrent_runs) {
-      throw new ApiError(
-        429,
-        'too_many_active_runs',
-        `this key has ${active} runs queued or running, its limit; wait for one to finish or cancel one`,
-        { limit: caller.limits.concurrent_runs, active },
-        { 'Retry-After': String(ACTIVE_RUNS_RETRY_S) },
-      );
-    }
-  }
-
   /** The run if `team` may see it (undefined: any team, for auditors); another team's run is a 404, ids do not leak. */
   async get(id: string, team: string | undefined): Promise<Run> {
     const run = await this.store.runs.view(id, team);
@@ -172,5 +153,22 @@ export class RunsService {
     await this.get(id, caller.team);
     await this.store.runs.cancel(id, caller.actor);
     return this.get(id, caller.team);
+  }
+}
+
+/**
+ * The concurrent-runs limit of the caller's key. The store counts the key's active runs inside
+ * the run's own transaction under a lock per key, so two submissions at once cannot both take
+ * the last slot.
+ */
+function assertUnderActiveLimit(active: number, caller: Principal): void {
+  if (active >= caller.limits.concurrent_runs) {
+    throw new ApiError(
+      429,
+      'too_many_active_runs',
+      `this key has ${active} runs queued or running, its limit; wait for one to finish or cancel one`,
+      { limit: caller.limits.concurrent_runs, active },
+      { 'Retry-After': String(ACTIVE_RUNS_RETRY_S) },
+    );
   }
 }

@@ -34,7 +34,7 @@ export function useResource<T>(load: () => Promise<T>, deps: unknown[], opts: { 
     }
   }, []);
 
-  // eslint-disable-next-line react-hooks/exhaustive-deps
+  // The caller's deps decide when to reload; run is stable.
   useEffect(() => {
     setState({ loading: true });
     void run();
@@ -46,7 +46,7 @@ export function useResource<T>(load: () => Promise<T>, deps: unknown[], opts: { 
       if (!pollRef.current || pollRef.current(stateRef.current)) void run();
     }, opts.pollMs);
     return () => window.clearInterval(timer);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // Restart the timer when the poll interval or the caller's deps change; run is stable.
   }, [opts.pollMs, ...deps]);
 
   return {
@@ -69,7 +69,7 @@ export function useKeys(handler: (e: KeyboardEvent) => void, deps: unknown[]): v
     };
     window.addEventListener('keydown', on);
     return () => window.removeEventListener('keydown', on);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // The caller's deps decide when to re-subscribe, as with useEffect.
   }, deps);
 }
 

@@ -147,7 +147,7 @@ function RunTrail({ session, runId }: { session: Session; runId: string }) {
     setEvents([]);
     setCursor(undefined);
     void load(undefined);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // Start over only when the run or the key changes, not each time load is recreated.
   }, [runId, session.key]);
 
   const samples = [...new Set(events.map((e) => e.sample_id).filter((s): s is string => !!s))];

@@ -128,9 +128,8 @@ describe('RateLimitedModel', () => {
     sim.setScript([{ status: 429, retryAfterS: 1 }, 'ok']);
     sim.resetStats();
     const l = limiter('model429', { limits: { max_in_flight: 4 } });
-    let model!: RateLimitedModel;
     const waits: LimiterWait[] = [];
-    const adapter = new OpenAICompatibleModel({
+    const adapter: OpenAICompatibleModel = new OpenAICompatibleModel({
       alias: 'model429',
       baseURL: sim.url,
       model: 'sim',
@@ -138,7 +137,7 @@ describe('RateLimitedModel', () => {
       onRetry: (e) => void model.onRetry(e),
       beforeRetryAttempt: (n, s) => model.beforeRetryAttempt(n, s),
     });
-    model = new RateLimitedModel(adapter, l, (w) => waits.push(w));
+    const model: RateLimitedModel = new RateLimitedModel(adapter, l, (w) => waits.push(w));
     const started = Date.now();
     const result = await model.complete(req);
     expect(result.attempts).toBe(2);

@@ -1,6 +1,6 @@
 import type { StageRecord } from '@amend/contracts';
 import { openingMessages } from '../conversation';
-import type { PlannedCall } from '../plan';
+import type { PlannedCall } from '../planned-call';
 import { feedbackOf, type RunSpec, type SampleSpec } from '../spec';
 import { TOP_LOGPROBS, comparisonMessages } from './comparison-prompt';
 import { judgePrinciples } from './judge-principles';
