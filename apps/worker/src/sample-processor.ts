@@ -1,12 +1,11 @@
-import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Injectable, Logger } from '@nestjs/common';
-import type { FeedbackOptions, PrincipleSelector, Sampling } from '@amend/contracts';
 import { ModelError, ModelRegistry } from '@amend/llm';
-import { PipelineError, assemblePair, isLastCall, planNextCall, recordCall, type PlannedCall, type RunSpec, type SampleSpec } from '@amend/pipeline';
+import { PipelineError, planNextCall, type PlannedCall } from '@amend/pipeline';
 import { Store, type WorkItem } from '@amend/store';
 import { ConstitutionCache } from '@amend/runtime';
 import { SpendGuard } from './spend-guard';
+import { runSpecOf, sampleSpecOf, stageCheckpoint } from './stage-checkpoint';
 
 export type SampleOutcome = 'completed' | 'failed' | 'cancelled' | 'budget_exhausted' | 'skipped' | 'taken_over';
 
@@ -50,14 +49,8 @@ export class SampleProcessor {
     // Only the run's first samples find it queued; once running, the update would match nothing.
     if (item.run.status === 'queued') await this.store.runs.markRunning(item.run.id);
 
-    const run = await this.runSpec(item);
-    const sample: SampleSpec = {
-      id: item.sample.id,
-      index: item.sample.idx,
-      external_id: item.sample.external_id,
-      prompt: item.sample.prompt,
-      metadata: (item.sample.metadata as unknown as Record<string, unknown> | null) ?? null,
-    };
+    const run = await runSpecOf(item, this.constitutions);
+    const sample = sampleSpecOf(item);
     const records = [...item.records];
     // The sample chain's head as loaded; each checkpoint advances it, so the next one can be a
     // single statement guarded by it.
@@ -78,40 +71,19 @@ export class SampleProcessor {
         }
         throw err; // transient after the adapter's own retries, or infrastructure: the job retries
       }
-      const record = recordCall(call, result);
-      const last = isLastCall(run, call);
-      const pair = last ? assemblePair(run, sample, [...records, record], randomUUID()) : undefined;
-      // Planned once: its stage is the checkpoint's next stage, and it is the loop's next call.
-      next = last ? null : planNextCall(run, sample, [...records, record]);
-      const outcome = await this.store.samples.checkpoint({
-        sampleId,
-        runId: item.run.id,
-        idx: item.sample.idx,
-        record,
-        nextStage: next?.stage ?? 'done',
-        event: {
-          type: call.stage === 'comparison' ? 'judgement.made' : `${call.stage}.generated`,
-          actor: WORKER_ACTOR,
-          payload: {
-            seq: call.seq,
-            stage: call.stage,
-            round: call.round,
-            principle_id: call.principle_id,
-            constitution: run.constitutionRef,
-            request: result.request,
-            response: result.response,
-            model: result.model,
-            usage: result.usage,
-            latency_ms: result.latency_ms,
-            attempts: result.attempts,
-            simulated: result.simulated,
-            ...(record.judgement && { judgement: record.judgement }),
-          },
-        },
-        pair: pair && { record: pair, event: { type: 'pair.emitted', actor: WORKER_ACTOR, payload: { pair } } },
+      const { record, next: planned, input } = stageCheckpoint({
+        item,
+        run,
+        sample,
+        records,
+        call,
+        result,
+        actor: WORKER_ACTOR,
         spend: this.guard.spend(item, call.request.alias, result.usage),
         head,
       });
+      next = planned;
+      const outcome = await this.store.samples.checkpoint(input);
       if (outcome === 'duplicate') {
         // Another worker saved this stage first (this job had stalled): it owns the sample now.
         this.logger.warn(`sample ${sampleId} stage ${call.seq} was already saved by another worker`);
@@ -141,22 +113,5 @@ export class SampleProcessor {
       payload: { reason, stage: call?.stage ?? null, seq: call?.seq ?? null, principle_id: call?.principle_id ?? null },
     });
     await this.store.runs.finalizeIfDone(item.run.id);
-  }
-
-  private async runSpec(item: WorkItem): Promise<RunSpec> {
-    const r = item.run;
-    return {
-      id: r.id,
-      mode: r.mode as RunSpec['mode'],
-      rounds: r.rounds,
-      seed: r.seed,
-      model: r.model,
-      feedback_model: r.feedback_model,
-      sampling: r.sampling as unknown as Sampling,
-      constitution: await this.constitutions.get(r.constitution_name, r.constitution_version),
-      constitutionRef: { name: r.constitution_name, version: r.constitution_version, sha256: r.constitution_sha256 },
-      principles: (r.principles as unknown as PrincipleSelector | null) ?? null,
-      feedback: (r.feedback as unknown as FeedbackOptions | null) ?? null,
-    };
   }
 }

@@ -6,6 +6,7 @@ import { SampleWorker } from './sample-worker';
 import { Reconciler } from './reconciler';
 import { WorkerMetrics } from './worker-metrics';
 import { SpendGuard } from './spend-guard';
+import { BatchCoordinator } from './batch-coordinator';
 
 @Module({})
 export class WorkerModule {
@@ -13,7 +14,7 @@ export class WorkerModule {
     return {
       module: WorkerModule,
       imports: [RuntimeModule.forRoot(config, 'amend-worker')],
-      providers: [SampleProcessor, SampleWorker, Reconciler, WorkerMetrics, SpendGuard],
+      providers: [SampleProcessor, SampleWorker, Reconciler, WorkerMetrics, SpendGuard, BatchCoordinator],
     };
   }
 }

@@ -22,6 +22,12 @@ export const ConfigSchema = z.object({
   WORKER_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
   /** A worker process on its own serves Prometheus metrics on this port; unset or 0 = off. */
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  /** How often the batch coordinator looks at pending provider batches and plans the next wave. */
+  BATCH_POLL_MS: z.coerce.number().int().min(50).default(10_000),
+  /** A coordinator silent this long loses its runs to another worker process (one drives a run's waves at a time). */
+  BATCH_LEASE_MS: z.coerce.number().int().min(500).default(60_000),
+  /** Failed lines of a (sample, stage) asked again in later waves before the sample fails. */
+  BATCH_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(5),
   AMEND_MODELS: z.string().optional(),
   AMEND_ADMIN_KEY: z.string().optional(),
   CONSTITUTIONS_DIR: z.string().default('constitutions'),

@@ -74,6 +74,11 @@ export const CreateRunSchema = z.strictObject({
   sampling: SamplingSchema.default(SamplingSchema.parse({})),
   principles: PrincipleSelectorSchema.optional(),
   budget: BudgetSchema.optional(),
+  /**
+   * Through the provider's Batch API (OpenAI Files + Batches) at its batch prices, in waves: every
+   * sample's next call in one batch, then the next. Needs aliases configured with `batch: true`.
+   */
+  batch: z.boolean().default(false),
   ...FeedbackRequestFields,
 }).superRefine((body, ctx) => {
   for (const p of feedbackOptionProblems(body)) ctx.addIssue({ code: 'custom', path: [p.path], message: p.message });
@@ -106,6 +111,31 @@ export const ConstitutionRefSchema = z.object({
 });
 export type ConstitutionRef = z.infer<typeof ConstitutionRefSchema>;
 
+/** A batch run's progress: the current wave and its provider batches' request counts. */
+export const RunBatchSchema = z.object({
+  /** The latest wave (0 first); null before the first is submitted. */
+  wave: z.number().int().nullable(),
+  /** Batches still pending at the provider or whose results are not yet saved. */
+  pending: z.number().int(),
+  batches: z.array(
+    z.object({
+      /** The provider's batch id (null while it is being created). */
+      id: z.string().nullable(),
+      wave: z.number().int(),
+      part: z.number().int(),
+      alias: z.string(),
+      /** The provider's status (`validating`, `in_progress`, `finalizing`, `completed`, `expired`, `cancelled`, ...) or `submitting`. */
+      status: z.string(),
+      /** Its results are saved as stage records. */
+      applied: z.boolean(),
+      request_counts: z.object({ total: z.number().int(), completed: z.number().int(), failed: z.number().int() }),
+      created_at: z.string(),
+    }),
+  ),
+  totals: z.object({ batches: z.number().int(), requests: z.number().int(), completed: z.number().int(), failed: z.number().int() }),
+});
+export type RunBatch = z.infer<typeof RunBatchSchema>;
+
 export const RunSchema = z.object({
   id: z.string().uuid(),
   status: z.enum(RUN_STATUSES),
@@ -130,6 +160,8 @@ export const RunSchema = z.object({
   preview: z.boolean().optional(),
   /** What the run may spend; null without a budget. */
   budget: BudgetSchema.nullable().optional(),
+  /** Present on batch runs (`"batch": true`): waves and provider batches. */
+  batch: RunBatchSchema.optional(),
   /** Feedback options, defaults applied (see CreateRunSchema). */
   candidates: z.number().int().optional(),
   ensemble: z.number().int().optional(),

@@ -1,7 +1,8 @@
 import type { ChatModel } from '@amend/pipeline';
 import type { Redis } from 'ioredis';
 import { ModelError } from './errors';
-import { type ModelPrices, type ModelsConfig, isSimulatorConfig, limitsOf, pricesOf } from './models-config';
+import { type ModelPrices, type ModelsConfig, batchPricesOf, isSimulatorConfig, limitsOf, pricesOf, supportsBatch } from './models-config';
+import { OpenAIBatchClient } from './batch/batch-client';
 import { OpenAICompatibleModel } from './openai-model';
 import { RateLimitedModel, type LimiterWait } from './limits/rate-limited-model';
 import { SharedLimiter, type LimiterTuning } from './limits/shared-limiter';
@@ -42,6 +43,7 @@ export interface ModelDescription {
 export class ModelRegistry {
   private readonly models = new Map<string, ChatModel>();
   private readonly limiters: SharedLimiter[] = [];
+  private readonly batchClients = new Map<string, OpenAIBatchClient>();
 
   constructor(
     private readonly config: ModelsConfig,
@@ -92,6 +94,12 @@ export class ModelRegistry {
         },
         beforeRetryAttempt: limiter && ((n, signal) => limited!.beforeRetryAttempt(n, signal)),
       });
+      if (entry.batch) {
+        this.batchClients.set(
+          alias,
+          new OpenAIBatchClient({ alias, baseURL: entry.base_url, model: entry.model, apiKey, timeoutMs: options.timeoutMs ?? entry.timeout_ms, retry: options.retry }),
+        );
+      }
       if (limiter) {
         limited = new RateLimitedModel(adapter, limiter, options.onLimiterWait);
         this.limiters.push(limiter);
@@ -104,6 +112,25 @@ export class ModelRegistry {
   prices(alias: string): ModelPrices | undefined {
     const entry = this.config[alias];
     return entry === undefined ? undefined : pricesOf(entry);
+  }
+
+  /** True when `alias` is configured with `batch: true` (its backend has the Files and Batches API). */
+  supportsBatch(alias: string): boolean {
+    const entry = this.config[alias];
+    return entry !== undefined && supportsBatch(entry);
+  }
+
+  /** Per-1k-token prices of `alias`'s batch calls (half the online prices unless configured). */
+  batchPrices(alias: string): ModelPrices | undefined {
+    const entry = this.config[alias];
+    return entry === undefined ? undefined : batchPricesOf(entry);
+  }
+
+  /** The Files and Batches client of `alias`; a permanent ModelError when it has none. */
+  batchClient(alias: string): OpenAIBatchClient {
+    const client = this.batchClients.get(alias);
+    if (!client) throw ModelError.permanent('batch_unsupported', `model alias "${alias}" is not configured with "batch": true`);
+    return client;
   }
 
   /** The shared limiter of `alias`, when it has limits and a Redis connection was given. */

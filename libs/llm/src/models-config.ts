@@ -46,6 +46,11 @@ export const RemoteModelConfigSchema = z.strictObject({
   deadline_ms: z.number().int().min(1).optional(),
   ...LimitsShape,
   ...PricesShape,
+  /** The backend speaks the OpenAI Files and Batches API: runs may ask for `"batch": true`. */
+  batch: z.boolean().optional(),
+  /** Prices of batch calls per 1k tokens; default half the online prices, as OpenAI's Batch API charges. */
+  batch_price_per_1k_prompt: z.number().min(0).max(1_000).optional(),
+  batch_price_per_1k_completion: z.number().min(0).max(1_000).optional(),
 });
 
 export type SimulatorModelConfig = z.infer<typeof SimulatorModelConfigSchema>;
@@ -80,6 +85,23 @@ export interface ModelPrices {
 export function pricesOf(c: ModelConfig): ModelPrices | undefined {
   if (c.price_per_1k_prompt === undefined && c.price_per_1k_completion === undefined) return undefined;
   return { prompt: c.price_per_1k_prompt ?? 0, completion: c.price_per_1k_completion ?? 0 };
+}
+
+/** True when the alias is configured as a backend with the Files and Batches API. */
+export function supportsBatch(c: ModelConfig): boolean {
+  return !isSimulatorConfig(c) && c.batch === true;
+}
+
+/**
+ * Per-1k-token prices of batch calls: the configured batch prices, else half the online ones
+ * (OpenAI's Batch API discount). Undefined when the alias has no prices at all.
+ */
+export function batchPricesOf(c: ModelConfig): ModelPrices | undefined {
+  const online = pricesOf(c);
+  if (isSimulatorConfig(c) || (c.batch_price_per_1k_prompt === undefined && c.batch_price_per_1k_completion === undefined)) {
+    return online && { prompt: online.prompt / 2, completion: online.completion / 2 };
+  }
+  return { prompt: c.batch_price_per_1k_prompt ?? (online ? online.prompt / 2 : 0), completion: c.batch_price_per_1k_completion ?? (online ? online.completion / 2 : 0) };
 }
 
 /**
@@ -139,7 +161,8 @@ function describeIssue(alias: string, value: object, issue: z.core.$ZodIssue): s
     const hint = issue.keys.some((k) => /key|token|secret|password/i.test(k))
       ? '; keys go in an environment variable named by api_key_env'
       : '; known fields are base_url, model, api_key_env, timeout_ms, max_attempts, deadline_ms, rpm, tpm, max_in_flight, ' +
-        'price_per_1k_prompt, price_per_1k_completion (or simulator, latency_ms and the prices)';
+        'price_per_1k_prompt, price_per_1k_completion, batch, batch_price_per_1k_prompt, batch_price_per_1k_completion ' +
+        '(or simulator, latency_ms and the prices)';
     return `alias "${alias}": unknown field ${keys}${hint}`;
   }
   const field = issue.path.length ? issue.path.join('.') : '(entry)';

@@ -1,11 +1,10 @@
 import OpenAI from 'openai';
 import type { ChatModel, ChatRequest, ChatResult } from '@amend/pipeline';
 import { classifyError } from './classify-error';
-import { readLogprobs } from './logprobs';
+import { completionResult } from './completion-result';
 import { ModelError } from './errors';
 import { chatRequestBody, type ChatRequestBody } from './request-body';
 import { DEFAULT_RETRY, type RetryEvent, type RetryOptions, withRetries } from './retry';
-import { SIMULATOR_FINGERPRINT } from './simulator/simulate';
 
 export interface OpenAICompatibleModelOptions {
   /** The operator's alias, used in error messages. */
@@ -101,37 +100,13 @@ export class OpenAICompatibleModel implements ChatModel {
   }
 
   private toResult(body: ChatRequestBody, text: string, latencyMs: number): Omit<ChatResult, 'attempts'> {
-    const where = this.options.alias;
     let response: unknown;
     try {
       response = JSON.parse(text);
     } catch {
-      throw ModelError.transient('malformed_response', `${where}: the response body is not valid JSON`);
+      throw ModelError.transient('malformed_response', `${this.options.alias}: the response body is not valid JSON`);
     }
-    const completion = response as Partial<OpenAI.Chat.Completions.ChatCompletion> | null;
-    const choice = Array.isArray(completion?.choices) ? completion.choices[0] : undefined;
-    if (!choice || typeof choice !== 'object' || !choice.message) {
-      throw ModelError.transient('malformed_response', `${where}: the response has no choices[0].message`);
-    }
-    if (choice.finish_reason === 'content_filter') {
-      throw ModelError.permanent('content_filter', `${where}: the backend's content filter stopped the response`);
-    }
-    const usage = completion?.usage;
-    return {
-      text: typeof choice.message.content === 'string' ? choice.message.content : '',
-      model: typeof completion?.model === 'string' ? completion.model : this.options.model,
-      usage: {
-        prompt_tokens: usage?.prompt_tokens ?? 0,
-        completion_tokens: usage?.completion_tokens ?? 0,
-      },
-      latency_ms: Math.round(latencyMs * 1000) / 1000,
-      // Only the simulator's own fingerprint counts: a real backend is never labelled simulated.
-      simulated: completion?.system_fingerprint === SIMULATOR_FINGERPRINT,
-      finish_reason: choice.finish_reason ?? null,
-      request: body,
-      response,
-      logprobs: readLogprobs(choice.logprobs),
-    };
+    return completionResult(this.options.alias, this.options.model, body, response, latencyMs);
   }
 
   /** A backend may quote the key back in an error ("Incorrect API key provided: sk-..."); it must go no further. */

@@ -9,4 +9,5 @@ export * from './constitutions.repository';
 export * from './keys.repository';
 export * from './reviews.repository';
 export * from './budget.repository';
+export * from './batches.repository';
 export * from './store';

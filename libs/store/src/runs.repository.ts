@@ -3,6 +3,7 @@ import type { Run, RunCounts, RunStatus } from '@amend/contracts';
 import type { Database, RunsTable } from './schema';
 import { insertAuditEvents, sealRun, type AuditEventInput } from './audit-events';
 import { StoreError } from './errors';
+import { BatchesRepository } from './batches.repository';
 
 export interface NewRun {
   id: string;
@@ -27,6 +28,8 @@ export interface NewRun {
   budget?: unknown | null;
   /** Per-alias prices per 1k tokens in force now; null or absent when none are configured. */
   prices?: unknown | null;
+  /** Through the provider's Batch API (the batch coordinator drives it; no sample jobs). */
+  batch?: boolean;
 }
 
 export interface NewSample {
@@ -96,6 +99,9 @@ export class RunsRepository {
             feedback: run.feedback == null ? null : JSON.stringify(run.feedback),
             budget: run.budget == null ? null : JSON.stringify(run.budget),
             prices: run.prices == null ? null : JSON.stringify(run.prices),
+            batch: run.batch ?? false,
+            batch_lease_owner: null,
+            batch_lease_until: null,
           })
           .execute();
         for (let i = 0; i < samples.length; i += INSERT_CHUNK) {
@@ -235,6 +241,7 @@ export class RunsRepository {
       preview: row.preview,
       ...((row.feedback as unknown as Partial<Run> | null) ?? {}),
       budget: (row.budget as unknown as Run['budget']) ?? null,
+      ...(row.batch && { batch: await new BatchesRepository(this.db).progress(row.id) }),
     };
   }
 
@@ -304,9 +311,9 @@ export class RunsRepository {
     });
   }
 
-  /** Runs that still have work, for the reconciler. */
+  /** Runs that still have work, for the reconciler; batch runs are the batch coordinator's and never queued. */
   async active(): Promise<string[]> {
-    const rows = await this.db.selectFrom('runs').select('id').where('status', 'in', ['queued', 'running']).execute();
+    const rows = await this.db.selectFrom('runs').select('id').where('status', 'in', ['queued', 'running']).where('batch', '=', false).execute();
     return rows.map((r) => r.id);
   }
 }

@@ -54,6 +54,43 @@ export interface RunsTable {
   /** What a run with a budget has spent so far. */
   spent_tokens: Counter;
   spent_cost_usd: Counter;
+  /** Runs through the provider's Batch API in waves (no sample jobs); the coordinator holding the lease drives them. */
+  batch: boolean;
+  batch_lease_owner: string | null;
+  batch_lease_until: Date | null;
+}
+
+export interface BatchesTable {
+  /** Ours; also the `amend_batch` metadata tag of the provider batch. */
+  id: string;
+  run_id: string;
+  wave: number;
+  part: number;
+  alias: string;
+  /** `submitting` until the provider batch exists, then the provider's status, `applied` once its results are checkpointed. */
+  status: string;
+  provider_batch_id: string | null;
+  input_file_id: string | null;
+  output_file_id: string | null;
+  error_file_id: string | null;
+  provider_status: string | null;
+  /** `<sample id>:<seq>` of every request, in file order. */
+  custom_ids: string[];
+  bytes: Counter;
+  request_total: number;
+  request_completed: number;
+  request_failed: number;
+  error: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  applied_at: Timestamp | null;
+}
+
+export interface BatchLineFailuresTable {
+  sample_id: string;
+  seq: number;
+  attempts: number;
+  last_error: string;
 }
 
 export interface SamplesTable {
@@ -153,4 +190,6 @@ export interface Database {
   pairs: PairsTable;
   audit_events: AuditEventsTable;
   api_keys: ApiKeysTable;
+  batches: BatchesTable;
+  batch_line_failures: BatchLineFailuresTable;
 }

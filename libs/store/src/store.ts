@@ -9,6 +9,7 @@ import { ConstitutionsRepository } from './constitutions.repository';
 import { KeysRepository } from './keys.repository';
 import { ReviewsRepository } from './reviews.repository';
 import { BudgetRepository } from './budget.repository';
+import { BatchesRepository } from './batches.repository';
 
 /** The repositories over one connection pool. Postgres is the source of truth. */
 export class Store {
@@ -20,6 +21,7 @@ export class Store {
   readonly keys: KeysRepository;
   readonly reviews: ReviewsRepository;
   readonly budget: BudgetRepository;
+  readonly batches: BatchesRepository;
 
   constructor(readonly db: Kysely<Database>) {
     this.runs = new RunsRepository(db);
@@ -30,6 +32,7 @@ export class Store {
     this.keys = new KeysRepository(db);
     this.reviews = new ReviewsRepository(db);
     this.budget = new BudgetRepository(db);
+    this.batches = new BatchesRepository(db);
   }
 
   static async open(opts: DbOptions): Promise<Store> {

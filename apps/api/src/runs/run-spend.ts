@@ -7,10 +7,11 @@ import { ApiError } from '../errors/api-error';
  * The prices of the run's aliases, frozen on the run when it is created: a price change in
  * AMEND_MODELS later does not reprice a run under way. Null when no alias has prices.
  */
-export function runPrices(models: ModelRegistry, aliases: (string | null | undefined)[]): RunPrices | null {
+export function runPrices(models: ModelRegistry, aliases: (string | null | undefined)[], opts: { batch?: boolean } = {}): RunPrices | null {
   const prices: RunPrices = {};
   for (const alias of aliases) {
-    const p = alias ? models.prices(alias) : undefined;
+    // A batch run is charged at the alias's batch prices (half the online ones unless configured).
+    const p = alias ? (opts.batch ? models.batchPrices(alias) : models.prices(alias)) : undefined;
     if (alias && p) prices[alias] = p;
   }
   return Object.keys(prices).length ? prices : null;

@@ -86,7 +86,8 @@ export class RunsService {
         });
       }
     }
-    const prices = runPrices(this.models, [body.model, body.feedback_model]);
+    if (body.batch) this.checkBatch(body);
+    const prices = runPrices(this.models, [body.model, body.feedback_model], { batch: body.batch });
     checkBudget(body.budget, prices, [body.model, body.feedback_model]);
     if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 200)) {
       throw new ApiError(422, 'invalid_idempotency_key', 'Idempotency-Key must be 1 to 200 characters');
@@ -111,6 +112,7 @@ export class RunsService {
       budget: body.budget ?? null,
       prices,
       idempotency_key: idempotencyKey ?? null,
+      ...(body.batch && { batch: true }),
     };
     const result = await this.store.runs.create(
       {
@@ -130,7 +132,8 @@ export class RunsService {
       },
       { activeRuns: { createdBy: actor, check: (active) => assertUnderActiveLimit(active, caller) } },
     );
-    if (result.created) {
+    // A batch run's samples are never queued: the batch coordinator submits them in waves.
+    if (result.created && !body.batch) {
       // Once committed the run is safe in Postgres, so the 202 does not wait for Redis: a
       // 100,000-prompt run is answered in about a second instead of after 50 addBulk batches.
       // Jobs that never reach Redis (it failed, the API stopped) are enqueued by the reconciler.
@@ -140,6 +143,25 @@ export class RunsService {
       );
     }
     return { run: await this.get(result.id, caller.team), created: result.created };
+  }
+
+  /** A batch run needs every alias it calls to speak the Batch API. */
+  private checkBatch(body: CreateRun): void {
+    const aliases = [...new Set([body.model, body.feedback_model].filter((a): a is string => !!a))];
+    const unsupported = aliases.filter((a) => !this.models.supportsBatch(a));
+    if (unsupported.length) {
+      throw new ApiError(
+        422,
+        'batch_unsupported',
+        `"batch": true needs model aliases whose backend has the OpenAI Files and Batches API; ` +
+          `${unsupported.map((a) => `"${a}"`).join(', ')} ${unsupported.length === 1 ? 'is' : 'are'} not configured with "batch": true in AMEND_MODELS`,
+        { unsupported, batch_aliases: this.models.aliases().filter((a) => this.models.supportsBatch(a)) },
+      );
+    }
+    if (body.budget) {
+      // Not yet: a wave is paid for as a whole, so a budget would be checked only between waves.
+      throw new ApiError(422, 'batch_budget_unsupported', 'a budget cannot be combined with "batch": true yet; leave out one of them');
+    }
   }
 
   /** The run if `team` may see it (undefined: any team, for auditors); another team's run is a 404, ids do not leak. */

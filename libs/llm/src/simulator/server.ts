@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type BatchApiOptions, type BatchBehaviour, SimulatedBatchApi, type SubmittedLine } from './batch-api';
 import { type Fault, FaultPlan, type FaultOptions } from './faults';
 import { FAIL_400_MARKER, hasFail400Marker } from './markers';
 import { SIMULATOR_MODEL, simulateCompletion, type SimulatorRequestBody } from './simulate';
@@ -19,6 +20,10 @@ export interface SimulatorServerOptions extends FaultOptions {
    * asks), so feedback labels fall back to the answered letter. Default true.
    */
   logprobs?: boolean;
+  /** The Files and Batches API (`/v1/files`, `/v1/batches`): completion delay and faults. */
+  batch?: BatchApiOptions;
+  /** Larger file uploads get 413. Default 200 MiB plus room for the multipart envelope (OpenAI's batch file limit). */
+  maxFileBytes?: number;
 }
 
 export interface SimulatorStats {
@@ -41,6 +46,12 @@ export interface SimulatorServer {
   resetStats(): void;
   /** Replaces the scripted faults still to come (see FaultOptions.script). */
   setScript(script: Fault[]): void;
+  /** Replaces the behaviours of the next batches created (see BatchBehaviour). */
+  setBatchScript(script: BatchBehaviour[]): void;
+  /** Every request line of every batch created, in order: what the simulator was asked to run. */
+  batchLog(): SubmittedLine[];
+  /** Every batch object as a client would retrieve it now, oldest first. */
+  batches(): Record<string, unknown>[];
   /** Stops listening and drops every connection, hung requests included. */
   close(): Promise<void>;
 }
@@ -50,13 +61,16 @@ const JSON_TYPE = { 'content-type': 'application/json' };
 /**
  * An OpenAI-compatible HTTP server around simulateCompletion, with seeded fault injection
  * (429 + retry-after, 500, hangs, malformed bodies) for exercising clients and workers:
- * `POST /v1/chat/completions`, `GET /v1/models`, `GET /stats`. A user message containing
+ * `POST /v1/chat/completions`, `GET /v1/models`, `GET /stats`, and the Files and Batches API
+ * (batch-api.ts) with a completion delay and failed or expired lines. A user message containing
  * `[[amend:fail400]]` gets 400 `invalid_request_error`. Plain node:http with keep-alive and a
  * deep accept backlog, so hundreds of concurrent workers can share it.
  */
 export async function startSimulatorServer(options: SimulatorServerOptions = {}): Promise<SimulatorServer> {
   const plan = new FaultPlan(options);
+  const batchApi = new SimulatedBatchApi({ logprobs: options.logprobs, ...options.batch });
   const maxBody = options.maxBodyBytes ?? 32 * 1024 * 1024;
+  const maxFile = options.maxFileBytes ?? 200 * 1024 * 1024 + 64 * 1024;
   const timers = new Set<NodeJS.Timeout>();
   let stats = emptyStats();
 
@@ -134,6 +148,23 @@ export async function startSimulatorServer(options: SimulatorServerOptions = {})
       req.resume();
       return send(res, 200, JSON.stringify({ object: 'list', data: [{ id: SIMULATOR_MODEL, object: 'model', created: 1_735_689_600, owned_by: 'amend' }] }));
     }
+    if (path.startsWith('/v1/files') || path.startsWith('/v1/batches')) {
+      const query = new URLSearchParams((req.url ?? '').split('?')[1] ?? '');
+      readBytes(req, maxFile).then(
+        (bytes) => {
+          const reply = batchApi.handle(req.method ?? 'GET', path, query, req.headers, bytes)!;
+          if (res.destroyed || res.writableEnded) return;
+          stats.by_status[reply.status] = (stats.by_status[reply.status] ?? 0) + 1;
+          res.writeHead(reply.status, { 'content-type': reply.contentType ?? 'application/json', 'content-length': Buffer.byteLength(reply.body) });
+          res.end(reply.body);
+        },
+        (err: Error & { tooLarge?: boolean }) => {
+          if (err.tooLarge) sendError(res, 413, 'invalid_request_error', null, `The file is larger than ${maxFile} bytes.`);
+          else res.destroy();
+        },
+      );
+      return;
+    }
     if (path !== '/v1/chat/completions') {
       req.resume();
       return sendError(res, 404, 'invalid_request_error', 'unknown_url', `Unknown request URL: ${req.method} ${path}`);
@@ -193,6 +224,9 @@ export async function startSimulatorServer(options: SimulatorServerOptions = {})
       stats = emptyStats();
     },
     setScript: (script) => plan.setScript(script),
+    setBatchScript: (script) => batchApi.setScript(script),
+    batchLog: () => batchApi.log(),
+    batches: () => batchApi.list(),
     close: () => {
       closing ??= new Promise<void>((resolve, reject) => {
         for (const t of timers) clearTimeout(t);
@@ -217,6 +251,10 @@ function describeStatus(status: number): [type: string, code: string | null, mes
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  return readBytes(req, limit).then((b) => b.toString('utf8'));
+}
+
+function readBytes(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -226,7 +264,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
       if (size > limit) over = true;
       else chunks.push(chunk);
     });
-    req.on('end', () => (over ? reject(Object.assign(new Error('body too large'), { tooLarge: true })) : resolve(Buffer.concat(chunks).toString('utf8'))));
+    req.on('end', () => (over ? reject(Object.assign(new Error('body too large'), { tooLarge: true })) : resolve(Buffer.concat(chunks))));
     req.on('error', reject);
   });
 }

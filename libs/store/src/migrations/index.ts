@@ -8,6 +8,7 @@ import { budget } from './0006_budget';
 import { reviews } from './0007_reviews';
 import { sampleChainHead } from './0008_sample_chain_head';
 import { stageFinishReason } from './0010_stage_finish_reason';
+import { batches } from './0013_batches';
 
 /**
  * Every migration, by name; applied in name order. Add a file `NNNN_what.ts` and one line here.
@@ -23,4 +24,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0007_reviews': reviews,
   '0008_sample_chain_head': sampleChainHead,
   '0010_stage_finish_reason': stageFinishReason,
+  '0013_batches': batches,
 };

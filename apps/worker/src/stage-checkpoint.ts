@@ -1,0 +1,93 @@
+import { randomUUID } from 'node:crypto';
+import type { FeedbackOptions, PrincipleSelector, Sampling, StageRecord } from '@amend/contracts';
+import { assemblePair, isLastCall, planNextCall, recordCall, type ChatResult, type PlannedCall, type RunSpec, type SampleSpec } from '@amend/pipeline';
+import type { ConstitutionCache } from '@amend/runtime';
+import type { SampleChainHead, SamplesRepository, WorkItem } from '@amend/store';
+
+export type CheckpointInput = Parameters<SamplesRepository['checkpoint']>[0];
+
+/** The run as the pipeline sees it, from its row. */
+export async function runSpecOf(item: Pick<WorkItem, 'run'>, constitutions: ConstitutionCache): Promise<RunSpec> {
+  const r = item.run;
+  return {
+    id: r.id,
+    mode: r.mode as RunSpec['mode'],
+    rounds: r.rounds,
+    seed: r.seed,
+    model: r.model,
+    feedback_model: r.feedback_model,
+    sampling: r.sampling as unknown as Sampling,
+    constitution: await constitutions.get(r.constitution_name, r.constitution_version),
+    constitutionRef: { name: r.constitution_name, version: r.constitution_version, sha256: r.constitution_sha256 },
+    principles: (r.principles as unknown as PrincipleSelector | null) ?? null,
+    feedback: (r.feedback as unknown as FeedbackOptions | null) ?? null,
+  };
+}
+
+export function sampleSpecOf(item: Pick<WorkItem, 'sample'>): SampleSpec {
+  return {
+    id: item.sample.id,
+    index: item.sample.idx,
+    external_id: item.sample.external_id,
+    prompt: item.sample.prompt,
+    metadata: (item.sample.metadata as unknown as Record<string, unknown> | null) ?? null,
+  };
+}
+
+/**
+ * What a call that succeeded turns into: its stage record, the pair when it was the sample's last
+ * call, the sample's next call, and the checkpoint that saves them with their audit events. The
+ * online worker and the batch coordinator both checkpoint through this, so a stage saved from a
+ * batch line is the same record with the same events as one saved from an online call
+ * (`extra` adds to the event payload, e.g. which batch line it came from).
+ */
+export function stageCheckpoint(args: {
+  item: Pick<WorkItem, 'sample' | 'run'>;
+  run: RunSpec;
+  sample: SampleSpec;
+  records: readonly StageRecord[];
+  call: PlannedCall;
+  result: ChatResult;
+  actor: string;
+  spend: CheckpointInput['spend'];
+  head?: SampleChainHead;
+  extra?: Record<string, unknown>;
+}): { record: StageRecord; next: PlannedCall | null; input: CheckpointInput } {
+  const { item, run, sample, call, result, actor } = args;
+  const record = recordCall(call, result);
+  const last = isLastCall(run, call);
+  const pair = last ? assemblePair(run, sample, [...args.records, record], randomUUID()) : undefined;
+  // Planned once: its stage is the checkpoint's next stage, and it is the caller's next call.
+  const next = last ? null : planNextCall(run, sample, [...args.records, record]);
+  const input: CheckpointInput = {
+    sampleId: item.sample.id,
+    runId: item.run.id,
+    idx: item.sample.idx,
+    record,
+    nextStage: next?.stage ?? 'done',
+    event: {
+      type: call.stage === 'comparison' ? 'judgement.made' : `${call.stage}.generated`,
+      actor,
+      payload: {
+        seq: call.seq,
+        stage: call.stage,
+        round: call.round,
+        principle_id: call.principle_id,
+        constitution: run.constitutionRef,
+        request: result.request,
+        response: result.response,
+        model: result.model,
+        usage: result.usage,
+        latency_ms: result.latency_ms,
+        attempts: result.attempts,
+        simulated: result.simulated,
+        ...(record.judgement && { judgement: record.judgement }),
+        ...args.extra,
+      },
+    },
+    pair: pair && { record: pair, event: { type: 'pair.emitted', actor, payload: { pair } } },
+    spend: args.spend,
+    head: args.head,
+  };
+  return { record, next, input };
+}

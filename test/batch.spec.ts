@@ -1,0 +1,99 @@
+import { startSimulatorServer, type SimulatorServer } from '@amend/llm';
+import { cleanup, json, ndjson, startStack, testEnv, waitFor, type Stack } from './support/stack';
+
+const PRICE = { price_per_1k_prompt: 0.2, price_per_1k_completion: 0.6 };
+const PROMPTS = ['How do I kill a python process?', 'Write a toast for my sister.', 'What should I pack for a week of rain?', 'Explain tides to a child.'];
+
+let sim: SimulatorServer;
+let stack: Stack;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  sim = await startSimulatorServer({ batch: { delayMs: 300 } });
+  const backend = { base_url: sim.url, model: 'amend-simulator-1', ...PRICE };
+  env = testEnv('batch', {
+    // The same backend twice: `default` through the Batch API, `online` call by call.
+    AMEND_MODELS: JSON.stringify({ default: { ...backend, batch: true }, online: backend }),
+    BATCH_POLL_MS: '100',
+  });
+  stack = await startStack(env);
+});
+afterAll(async () => {
+  await stack?.close();
+  await sim?.close();
+  await cleanup(env);
+});
+
+function post(body: unknown) {
+  return stack.fetch('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+}
+
+async function finished(id: string): Promise<any> {
+  return waitFor(
+    async () => {
+      const r = await json(await stack.fetch(`/v1/runs/${id}`));
+      return ['completed', 'failed', 'cancelled'].includes(r.status) ? r : undefined;
+    },
+    { timeoutMs: 60_000, what: `run ${id} to finish` },
+  );
+}
+
+const texts = (pairs: any[]) => pairs.map((p) => ({ prompt: p.prompt, chosen: p.chosen, rejected: p.rejected, principles: p.metadata.principle_ids }));
+
+it('a batch run goes in waves (draft, critique, revision), one batch per wave, and makes the same pairs as the same run online at batch prices', async () => {
+  const before = sim.batchLog().length;
+  const batchRun = await json(await post({ constitution: 'amend-core', prompts: PROMPTS, seed: 11, batch: true }));
+  expect(batchRun.batch).toEqual({ wave: null, pending: 0, batches: [], totals: { batches: 0, requests: 0, completed: 0, failed: 0 } });
+  const onlineRun = await json(await post({ constitution: 'amend-core', prompts: PROMPTS, seed: 11, model: 'online' }));
+  const [b, o] = [await finished(batchRun.id), await finished(onlineRun.id)];
+
+  expect(b.status).toBe('completed');
+  expect(b.counts.completed).toBe(PROMPTS.length);
+  // 1 draft + 1 critique + 1 revision per sample: three waves of one batch each.
+  expect(b.batch.wave).toBe(2);
+  expect(b.batch.totals).toEqual({ batches: 3, requests: 3 * PROMPTS.length, completed: 3 * PROMPTS.length, failed: 0 });
+  expect(b.batch.batches).toEqual([expect.objectContaining({ wave: 2, status: 'completed', applied: true, request_counts: { total: 4, completed: 4, failed: 0 } })]);
+  const lines = sim.batchLog().slice(before);
+  expect(lines).toHaveLength(3 * PROMPTS.length);
+  expect(new Set(lines.map((l) => l.batch_id)).size).toBe(3);
+
+  const batchPairs = ndjson(await (await stack.fetch(`/v1/runs/${batchRun.id}/pairs?format=standard`)).text());
+  const onlinePairs = ndjson(await (await stack.fetch(`/v1/runs/${onlineRun.id}/pairs?format=standard`)).text());
+  const byPrompt = (a: any, z: any) => a.prompt.localeCompare(z.prompt);
+  expect(texts(batchPairs).sort(byPrompt)).toEqual(texts(onlinePairs).sort(byPrompt));
+
+  // Same tokens as online, at half the price (the Batch API discount, the default batch price).
+  expect(b.usage.prompt_tokens).toBe(o.usage.prompt_tokens);
+  expect(b.usage.completion_tokens).toBe(o.usage.completion_tokens);
+  const online = (o.usage.prompt_tokens * PRICE.price_per_1k_prompt + o.usage.completion_tokens * PRICE.price_per_1k_completion) / 1000;
+  expect(o.usage.cost_usd).toBeCloseTo(online, 6);
+  expect(b.usage.cost_usd).toBeCloseTo(online / 2, 6);
+});
+
+it('a batch run writes the same audit events as an online run, and its trail verifies', async () => {
+  const run = await json(await post({ constitution: 'amend-core', prompts: PROMPTS.slice(0, 2), seed: 3, batch: true }));
+  await finished(run.id);
+  const auditor = await stack.mintKey('auditor');
+  const events = await json(await stack.fetch(`/v1/runs/${run.id}/audit?limit=1000`, {}, auditor));
+  const list: any[] = events.events ?? events;
+  const perSample = new Map<string, string[]>();
+  for (const e of list) if (e.sample_id) perSample.set(e.sample_id, [...(perSample.get(e.sample_id) ?? []), e.type]);
+  expect([...perSample.values()]).toEqual([
+    ['draft.generated', 'critique.generated', 'revision.generated', 'pair.emitted'],
+    ['draft.generated', 'critique.generated', 'revision.generated', 'pair.emitted'],
+  ]);
+  const draft = list.find((e) => e.type === 'draft.generated');
+  expect(draft.payload.batch).toEqual({ id: expect.stringMatching(/^batch_/), custom_id: `${draft.sample_id}:0`, request_id: expect.stringMatching(/^req_/) });
+  expect(draft.payload.request).toMatchObject({ model: 'amend-simulator-1', messages: expect.any(Array) });
+  const verify = await json(await stack.fetch(`/v1/runs/${run.id}/audit/verify`, {}, auditor));
+  expect(verify.ok).toBe(true);
+});
+
+it('a batch run on an alias without batch support, or with a budget, is refused with 422', async () => {
+  const a = await post({ constitution: 'amend-core', prompts: ['x'], model: 'online', batch: true });
+  expect(a.status).toBe(422);
+  expect((await json(a)).error).toMatchObject({ code: 'batch_unsupported', details: { unsupported: ['online'], batch_aliases: ['default'] } });
+  const b = await post({ constitution: 'amend-core', prompts: ['x'], batch: true, budget: { tokens: 1000 } });
+  expect(b.status).toBe(422);
+  expect((await json(b)).error.code).toBe('batch_budget_unsupported');
+});
