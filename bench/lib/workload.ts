@@ -6,8 +6,9 @@ import { SamplingSchema } from '@amend/contracts';
 import type { RunSpec, SampleSpec } from '@amend/pipeline';
 import { ROOT, statusKb } from './proc';
 
-export const CONSTITUTION = 'amend-core';
-export const CONSTITUTION_FILE = join(ROOT, 'constitutions/amend-core/1.0.0.yaml');
+/** The paper's constitution (24 few-shot messages) by default; BENCH_CONSTITUTION=amend-core for the short one. */
+export const CONSTITUTION = process.env.BENCH_CONSTITUTION || 'anthropic-cai';
+export const CONSTITUTION_FILE = join(ROOT, `constitutions/${CONSTITUTION}/1.0.0.yaml`);
 /** Fixed so that every system samples the same principle mix run after run. */
 export const SEED = 20_260_101;
 export const ROUNDS = 1;

@@ -20,6 +20,7 @@ export const WORKER_ACTOR = `worker:${hostname()}:${process.pid}`;
 @Injectable()
 export class SampleProcessor {
   private readonly logger = new Logger('SampleProcessor');
+  private readonly finishChecks = new Map<string, { again: boolean; done: Promise<void> }>();
 
   constructor(
     private readonly store: Store,
@@ -43,9 +44,9 @@ export class SampleProcessor {
   }
 
   private async walk(sampleId: string, signal?: AbortSignal): Promise<SampleOutcome> {
-    const item = await this.store.samples.loadForWork(sampleId);
-    if (!item || item.run.status === 'cancelled') return 'skipped';
-    if (!(await this.store.samples.claim(sampleId))) return 'skipped';
+    // One statement: the claim, the sample, its run's status and the stages already saved.
+    const item = await this.store.samples.claimForWork(sampleId);
+    if (!item) return 'skipped';
     // Only the run's first samples find it queued; once running, the update would match nothing.
     if (item.run.status === 'queued') await this.store.runs.markRunning(item.run.id);
 
@@ -96,9 +97,10 @@ export class SampleProcessor {
       if (record.simulated && !item.run.simulated) {
         await this.store.runs.markSimulated(item.run.id);
         item.run.simulated = true;
+        this.store.samples.noteSimulated(item.run.id);
       }
       if (outcome === 'completed') {
-        await this.store.runs.finalizeIfDone(item.run.id);
+        await this.finishCheck(item.run.id);
         return 'completed';
       }
     }
@@ -112,6 +114,32 @@ export class SampleProcessor {
       actor: WORKER_ACTOR,
       payload: { reason, stage: call?.stage ?? null, seq: call?.seq ?? null, principle_id: call?.principle_id ?? null },
     });
-    await this.store.runs.finalizeIfDone(item.run.id);
+    await this.finishCheck(item.run.id);
+  }
+
+  /**
+   * Closes the run if no sample is left, once per group of samples that finish together: a caller
+   * that comes while a check of its run is going waits for one more check that starts after it
+   * (its own commit is then visible), so the last sample of a run is always seen.
+   */
+  finishCheck(runId: string): Promise<void> {
+    const going = this.finishChecks.get(runId);
+    if (going) {
+      going.again = true;
+      return going.done;
+    }
+    const entry = { again: false, done: Promise.resolve() };
+    entry.done = (async () => {
+      try {
+        do {
+          entry.again = false;
+          await this.store.runs.finalizeIfDone(runId);
+        } while (entry.again);
+      } finally {
+        this.finishChecks.delete(runId);
+      }
+    })();
+    this.finishChecks.set(runId, entry);
+    return entry.done;
   }
 }

@@ -31,6 +31,13 @@ export async function ensureDatabase(url: string): Promise<void> {
   }
 }
 
+const pools = new WeakMap<Kysely<Database>, Pool>();
+
+/** The pg pool under a Kysely made by `createDb`: for named prepared statements, which Kysely does not send. */
+export function poolOf(db: Kysely<Database>): Pool | undefined {
+  return pools.get(db);
+}
+
 export function createDb(opts: DbOptions): Kysely<Database> {
   const pool = new Pool({
     connectionString: opts.url,
@@ -44,7 +51,9 @@ export function createDb(opts: DbOptions): Kysely<Database> {
   // it on the client, where the pool listens only while the client is idle. The statement that
   // follows fails instead, and the job or request that ran it is retried or answered 503.
   pool.on('connect', (client) => client.on('error', () => undefined));
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  pools.set(db, pool);
+  return db;
 }
 
 /** Database exists, schema exists, migrations applied: ready for the repositories. */

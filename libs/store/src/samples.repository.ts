@@ -1,9 +1,11 @@
-import { randomUUID } from 'node:crypto';
 import { CompiledQuery, sql, type Kysely } from 'kysely';
-import { linkEvents } from '@amend/audit';
-import type { PairRecord, RunUsage, SampleStatus, StageRecord } from '@amend/contracts';
+import type { Pool } from 'pg';
+import type { RunUsage, SampleStatus, StageRecord } from '@amend/contracts';
 import type { Database, RunsTable, SamplesTable } from './schema';
 import { insertAuditEvents, type AuditEventInput } from './audit-events';
+import { CheckpointBatcher, type CheckpointEvent, type CheckpointInput, type CheckpointOutcome } from './checkpoint';
+
+export type { CheckpointEvent, CheckpointInput, CheckpointOutcome, SampleChainHead } from './checkpoint';
 
 export type SampleRow = Omit<SamplesTable, 'audit_seq' | 'audit_hash'> & { updated_at: Date; audit_seq: number; audit_hash: string };
 export type RunRowForWork = RunsTable & { created_at: Date };
@@ -14,79 +16,7 @@ export interface WorkItem {
   records: StageRecord[];
 }
 
-export type CheckpointOutcome = 'saved' | 'completed' | 'duplicate' | 'stopped';
-
-type Event = Omit<AuditEventInput, 'run_id' | 'sample_id'>;
-
-/** Head of a sample's audit chain: seq of its last event (-1 when empty) and that event's hash. */
-export interface SampleChainHead {
-  seq: number;
-  hash: string;
-}
-
-/**
- * The checkpoint in one statement (one round trip, its own transaction): the sample row is
- * updated only while it is `running` and its chain head is still the one the caller holds, and
- * the stage record, the pair and the audit events are inserted only when that update matched.
- * The row lock the update takes is the chain lock; the guard on the head makes it optimistic, and
- * the unique keys (stage_records (sample_id, seq), audit_events (chain, seq), pairs) make a
- * conflict fail the whole statement rather than commit half of it.
- */
-function fastCheckpointText(events: number, pair: boolean, budgeted: boolean): string {
-  // $1 sample id, $2 run id, $3 prompt tokens, $4 completion tokens, $5 cost, $6 next stage,
-  // $7 next status, $8 new head seq, $9 new head hash, $10 expected head seq, $11 expected head hash,
-  // $12..$24 the stage record, then per event 8 parameters, then the pair (4), then the spend (2).
-  const ev: string[] = [];
-  let n = 25;
-  for (let i = 0; i < events; i++, n += 8) {
-    ev.push(`($${n}::uuid, $${n + 1}::int, $${n + 2}::text, $${n + 3}::text, $${n + 4}::timestamptz, $${n + 5}::jsonb, $${n + 6}::text, $${n + 7}::text)`);
-  }
-  const parts = [
-    `with s as (
-      update samples set calls = calls + 1, prompt_tokens = prompt_tokens + $3::bigint,
-        completion_tokens = completion_tokens + $4::bigint, cost_usd = cost_usd + $5::numeric,
-        stage = $6::text, status = $7::text, audit_seq = $8::int, audit_hash = $9::text, updated_at = now()
-      where id = $1::uuid and status = 'running' and audit_seq = $10::int and audit_hash = $11::text
-      returning id
-    ), st as (
-      insert into stage_records (sample_id, seq, stage, round, principle_id, messages, text, model, prompt_tokens, completion_tokens, latency_ms, simulated, judgement, finish_reason)
-      select s.id, $12::int, $13::text, $14::int, $15::text, $16::jsonb, $17::text, $18::text, $19::int, $20::int, $21::int, $22::boolean, $23::jsonb, $24::text from s
-    ), ev as (
-      insert into audit_events (event_id, seq, type, actor, at, payload, prev_hash, hash, chain, run_id, sample_id)
-      select v.*, 'sample:' || s.id, $2::uuid, s.id from s cross join (values ${ev.join(', ')}) as v(event_id, seq, type, actor, at, payload, prev_hash, hash)
-    )`,
-  ];
-  if (pair) {
-    parts.push(`, p as (
-      insert into pairs (id, run_id, sample_id, idx, record, flags)
-      select $${n}::uuid, $2::uuid, s.id, $${n + 1}::int, $${n + 2}::jsonb, $${n + 3}::text[] from s
-    )`);
-    n += 4;
-  }
-  if (budgeted) {
-    parts.push(`, r as (
-      update runs set spent_tokens = spent_tokens + $${n}::bigint, spent_cost_usd = spent_cost_usd + $${n + 1}::numeric
-      where id = $2::uuid and exists (select 1 from s)
-    )`);
-    n += 2;
-  }
-  parts.push(' select count(*)::int as n from s');
-  return parts.join('');
-}
-
-const fastCheckpointTexts = new Map<string, string>();
-function fastCheckpointSql(events: number, pair: boolean, budgeted: boolean): string {
-  const key = `${events}:${pair}:${budgeted}`;
-  let text = fastCheckpointTexts.get(key);
-  if (!text) fastCheckpointTexts.set(key, (text = fastCheckpointText(events, pair, budgeted)));
-  return text;
-}
-
-/** `asStoredJson` and the text stored, from one JSON.stringify: JSON.stringify(JSON.parse(t)) === t. */
-function storedJson(value: unknown): { value: unknown; text: string } {
-  const text = JSON.stringify(value ?? null);
-  return { value: JSON.parse(text), text };
-}
+type Event = CheckpointEvent;
 
 function toStageRecord(r: any): StageRecord {
   return {
@@ -110,8 +40,75 @@ function usageOf(row: { calls: number; prompt_tokens: unknown; completion_tokens
   return { calls: row.calls, prompt_tokens: Number(row.prompt_tokens), completion_tokens: Number(row.completion_tokens) };
 }
 
+/** Runs kept per process: a run's settings never change, only its status, spend and `simulated` flag. */
+const RUN_CACHE_MAX = 1_000;
+
+/**
+ * Claims a sample for work and reads what the worker needs in one round trip: pending or running
+ * -> running unless its run was cancelled, with its run's status and the stages already paid for.
+ */
+const CLAIM_FOR_WORK_SQL = `with c as (
+  update samples set status = 'running', updated_at = now()
+  where id = $1::uuid and status in ('pending', 'running')
+    and not exists (select 1 from runs where runs.id = samples.run_id and runs.status = 'cancelled')
+  returning *
+)
+select c.*, (select status from runs where runs.id = c.run_id) as run_status,
+  coalesce((select json_agg(json_build_object(
+      'seq', r.seq, 'stage', r.stage, 'round', r.round, 'principle_id', r.principle_id, 'messages', r.messages, 'text', r.text,
+      'model', r.model, 'prompt_tokens', r.prompt_tokens, 'completion_tokens', r.completion_tokens, 'latency_ms', r.latency_ms,
+      'simulated', r.simulated, 'judgement', r.judgement, 'finish_reason', r.finish_reason,
+      'created_at', to_char(r.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) order by r.seq)
+    from stage_records r where r.sample_id = c.id), '[]'::json) as records
+from c`;
+
 export class SamplesRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  private readonly batcher?: CheckpointBatcher;
+  private readonly runs = new Map<string, RunRowForWork>();
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly pool?: Pool,
+  ) {
+    if (pool) this.batcher = new CheckpointBatcher(pool);
+  }
+
+  /**
+   * Claims the sample (pending or running -> running) and loads everything a worker needs to
+   * continue it, in one statement; the run's settings come from a per-process cache. Undefined
+   * when the sample is gone, finished or cancelled, or its run was cancelled.
+   */
+  async claimForWork(sampleId: string): Promise<WorkItem | undefined> {
+    const r = this.pool
+      ? await this.pool.query({ name: 'amend_claim_for_work_2', text: CLAIM_FOR_WORK_SQL, values: [sampleId] })
+      : await this.db.executeQuery(CompiledQuery.raw(CLAIM_FOR_WORK_SQL, [sampleId]));
+    const row = r.rows[0] as (SampleRow & { run_status: string; records: any[] }) | undefined;
+    if (!row) return undefined;
+    const { run_status, records, ...sample } = row;
+    const run = await this.cachedRun(sample.run_id);
+    return { sample: sample as SampleRow, run: { ...run, status: run_status }, records: records.map(toStageRecord) };
+  }
+
+  private async cachedRun(runId: string): Promise<RunRowForWork> {
+    let run = this.runs.get(runId);
+    if (!run) {
+      run = (await this.db.selectFrom('runs').selectAll().where('id', '=', runId).executeTakeFirstOrThrow()) as RunRowForWork;
+      if (this.runs.size >= RUN_CACHE_MAX) this.runs.clear();
+      this.runs.set(runId, run);
+    }
+    return run;
+  }
+
+  /** Checkpoints that went through the group commit and the statements that carried them. */
+  groupStats(): { checkpoints: number; statements: number } {
+    return { ...(this.batcher?.stats ?? { checkpoints: 0, statements: 0 }) };
+  }
+
+  /** The run answered through the simulator: later claims of this process see it flagged without asking. */
+  noteSimulated(runId: string): void {
+    const run = this.runs.get(runId);
+    if (run) run.simulated = true;
+  }
 
   /** Everything a worker needs to continue a sample: the sample, its run, the stages already paid for. */
   async loadForWork(sampleId: string): Promise<WorkItem | undefined> {
@@ -136,105 +133,19 @@ export class SamplesRepository {
   /**
    * Saves one stage's output with its audit event in one transaction; with `pair`, also the pair
    * and its event, and the sample completes. A stage already saved (another worker got there
-   * first after a stall) is a `duplicate` and nothing is written.
+   * first after a stall) is a `duplicate` and nothing is written. With the chain head it joins the
+   * process's group commit (checkpoint.ts); the locking transaction takes every other case.
    */
-  async checkpoint(input: {
-    sampleId: string;
-    runId: string;
-    idx: number;
-    record: StageRecord;
-    nextStage: string;
-    event: Event;
-    pair?: { record: PairRecord; event: Event };
-    /** What the call cost at the run's prices, and whether the run has a budget to count it against. */
-    spend?: { costUsd: number; budgeted: boolean };
-    /**
-     * The sample chain's head as the caller last saw it (from `loadForWork`, then from its own
-     * checkpoints): with it the checkpoint is one statement guarded by that head, falling back to
-     * the locking transaction when the head moved or the sample is no longer running. Advanced in
-     * place when the checkpoint saves.
-     */
-    head?: SampleChainHead;
-  }): Promise<CheckpointOutcome> {
-    if (input.head) {
-      const fast = await this.checkpointFast(input as typeof input & { head: SampleChainHead });
-      if (fast) return fast;
+  async checkpoint(input: CheckpointInput): Promise<CheckpointOutcome> {
+    if (input.head && this.batcher) {
+      const grouped = await this.batcher.submit(input);
+      if (grouped) return grouped;
     }
     return this.checkpointLocked(input);
   }
 
-  /** The one-statement checkpoint; undefined when it did not apply (nothing was written). */
-  private async checkpointFast(input: Parameters<SamplesRepository['checkpoint']>[0] & { head: SampleChainHead }): Promise<CheckpointOutcome | undefined> {
-    const { record, head } = input;
-    const at = new Date().toISOString();
-    const chain = `sample:${input.sampleId}`;
-    const payloads = [storedJson(input.event.payload), ...(input.pair ? [storedJson(input.pair.event.payload)] : [])];
-    const events = [input.event, ...(input.pair ? [input.pair.event] : [])];
-    const linked = linkEvents(
-      head,
-      events.map((e, i) => ({
-        event_id: randomUUID(),
-        chain,
-        run_id: input.runId,
-        sample_id: input.sampleId,
-        type: e.type,
-        actor: e.actor,
-        at,
-        payload: payloads[i].value,
-      })),
-    );
-    const last = linked[linked.length - 1];
-    const costUsd = input.spend?.costUsd ?? 0;
-    const params: unknown[] = [
-      input.sampleId,
-      input.runId,
-      record.usage.prompt_tokens,
-      record.usage.completion_tokens,
-      costUsd,
-      input.pair ? 'done' : input.nextStage,
-      input.pair ? 'completed' : 'running',
-      last.seq,
-      last.hash,
-      head.seq,
-      head.hash,
-      record.seq,
-      record.stage,
-      record.round,
-      record.principle_id,
-      JSON.stringify(record.messages),
-      record.text,
-      record.model,
-      record.usage.prompt_tokens,
-      record.usage.completion_tokens,
-      Math.round(record.latency_ms),
-      record.simulated,
-      record.judgement ? JSON.stringify(record.judgement) : null,
-      record.finish_reason ?? null,
-    ];
-    linked.forEach((e, i) => params.push(e.event_id, e.seq, e.type, e.actor, e.at, payloads[i].text, e.prev_hash, e.hash));
-    if (input.pair) {
-      params.push(input.pair.record.id, input.idx, JSON.stringify(input.pair.record), input.pair.record.metadata.flags ?? []);
-    }
-    const budgeted = !!input.spend?.budgeted;
-    if (budgeted) params.push(record.usage.prompt_tokens + record.usage.completion_tokens, costUsd);
-    let matched: number;
-    try {
-      const r = await this.db.executeQuery<{ n: number }>(CompiledQuery.raw(fastCheckpointSql(linked.length, !!input.pair, budgeted), params));
-      matched = r.rows[0]?.n ?? 0;
-    } catch (e: any) {
-      // A unique key refused the stage, an event or the pair: someone else wrote first. The
-      // statement was its own transaction, so nothing of it committed; the locked path sorts it out.
-      if (e?.code === '23505') return undefined;
-      throw e;
-    }
-    if (matched !== 1) return undefined;
-    head.seq = last.seq;
-    head.hash = last.hash;
-    return input.pair ? 'completed' : 'saved';
-  }
-
   /** The checkpoint as one transaction that locks the sample row first; every case, including the unusual ones. */
-  private async checkpointLocked(input: Parameters<SamplesRepository['checkpoint']>[0]): Promise<CheckpointOutcome> {
+  private async checkpointLocked(input: CheckpointInput): Promise<CheckpointOutcome> {
     const { record } = input;
     return this.db.transaction().execute(async (tx) => {
       const current = await tx.selectFrom('samples').select('status').where('id', '=', input.sampleId).forUpdate().executeTakeFirst();

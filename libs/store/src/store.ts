@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from './schema';
-import { openDatabase, type DbOptions } from './connect';
+import { openDatabase, poolOf, type DbOptions } from './connect';
 import { RunsRepository } from './runs.repository';
 import { SamplesRepository } from './samples.repository';
 import { PairsRepository } from './pairs.repository';
@@ -25,7 +25,7 @@ export class Store {
 
   constructor(readonly db: Kysely<Database>) {
     this.runs = new RunsRepository(db);
-    this.samples = new SamplesRepository(db);
+    this.samples = new SamplesRepository(db, poolOf(db));
     this.pairs = new PairsRepository(db);
     this.audit = new AuditRepository(db);
     this.constitutions = new ConstitutionsRepository(db);

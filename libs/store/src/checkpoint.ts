@@ -1,0 +1,301 @@
+import { randomUUID } from 'node:crypto';
+import type { Pool } from 'pg';
+import { linkEvents } from '@amend/audit';
+import type { PairRecord, StageRecord } from '@amend/contracts';
+import type { AuditEventInput } from './audit-events';
+
+export type CheckpointOutcome = 'saved' | 'completed' | 'duplicate' | 'stopped';
+
+export type CheckpointEvent = Omit<AuditEventInput, 'run_id' | 'sample_id'>;
+
+/** Head of a sample's audit chain: seq of its last event (-1 when empty) and that event's hash. */
+export interface SampleChainHead {
+  seq: number;
+  hash: string;
+}
+
+/** One stage's output to save: what `SamplesRepository.checkpoint` takes (and batch mode calls). */
+export interface CheckpointInput {
+  sampleId: string;
+  runId: string;
+  idx: number;
+  record: StageRecord;
+  nextStage: string;
+  event: CheckpointEvent;
+  pair?: { record: PairRecord; event: CheckpointEvent };
+  /** What the call cost at the run's prices, and whether the run has a budget to count it against. */
+  spend?: { costUsd: number; budgeted: boolean };
+  /**
+   * The sample chain's head as the caller last saw it (from the claim, then from its own
+   * checkpoints): with it the checkpoint joins a group commit guarded by that head, falling back to
+   * the locking transaction when the head moved or the sample is no longer running. Advanced in
+   * place when the checkpoint saves.
+   */
+  head?: SampleChainHead;
+}
+
+/**
+ * The columns of one group commit, each sent as one array parameter and read back with `unnest`,
+ * so the statement's text is the same for any number of checkpoints and is prepared once per
+ * connection (a named statement). `cast` is the element type; jsonb travels as text.
+ */
+interface Column<T> {
+  name: string;
+  cast: string;
+  value: (row: T) => unknown;
+}
+
+interface SampleRow {
+  input: CheckpointInput;
+  newSeq: number;
+  newHash: string;
+}
+interface EventRow {
+  sampleId: string;
+  runId: string;
+  event_id: string;
+  seq: number;
+  type: string;
+  actor: string;
+  at: string;
+  payload: string;
+  prev_hash: string;
+  hash: string;
+}
+
+const SAMPLE_COLUMNS: Column<SampleRow>[] = [
+  { name: 'id', cast: 'uuid', value: (r) => r.input.sampleId },
+  { name: 'run_id', cast: 'uuid', value: (r) => r.input.runId },
+  { name: 'expect_seq', cast: 'int', value: (r) => r.input.head!.seq },
+  { name: 'expect_hash', cast: 'text', value: (r) => r.input.head!.hash },
+  { name: 'new_seq', cast: 'int', value: (r) => r.newSeq },
+  { name: 'new_hash', cast: 'text', value: (r) => r.newHash },
+  { name: 'next_stage', cast: 'text', value: (r) => (r.input.pair ? 'done' : r.input.nextStage) },
+  { name: 'next_status', cast: 'text', value: (r) => (r.input.pair ? 'completed' : 'running') },
+  { name: 'cost_usd', cast: 'numeric', value: (r) => r.input.spend?.costUsd ?? 0 },
+  { name: 'budgeted', cast: 'boolean', value: (r) => !!r.input.spend?.budgeted },
+  // The stage record (one per checkpoint).
+  { name: 'seq', cast: 'int', value: (r) => r.input.record.seq },
+  { name: 'stage', cast: 'text', value: (r) => r.input.record.stage },
+  { name: 'round', cast: 'int', value: (r) => r.input.record.round },
+  { name: 'principle_id', cast: 'text', value: (r) => r.input.record.principle_id },
+  { name: 'messages', cast: 'jsonb', value: (r) => JSON.stringify(r.input.record.messages) },
+  { name: 'text', cast: 'text', value: (r) => r.input.record.text },
+  { name: 'model', cast: 'text', value: (r) => r.input.record.model },
+  { name: 'prompt_tokens', cast: 'int', value: (r) => r.input.record.usage.prompt_tokens },
+  { name: 'completion_tokens', cast: 'int', value: (r) => r.input.record.usage.completion_tokens },
+  { name: 'latency_ms', cast: 'int', value: (r) => Math.round(r.input.record.latency_ms) },
+  { name: 'simulated', cast: 'boolean', value: (r) => r.input.record.simulated },
+  { name: 'judgement', cast: 'jsonb', value: (r) => (r.input.record.judgement ? JSON.stringify(r.input.record.judgement) : null) },
+  { name: 'finish_reason', cast: 'text', value: (r) => r.input.record.finish_reason ?? null },
+];
+
+const EVENT_COLUMNS: Column<EventRow>[] = [
+  { name: 'sample_id', cast: 'uuid', value: (e) => e.sampleId },
+  { name: 'run_id', cast: 'uuid', value: (e) => e.runId },
+  { name: 'event_id', cast: 'uuid', value: (e) => e.event_id },
+  { name: 'seq', cast: 'int', value: (e) => e.seq },
+  { name: 'type', cast: 'text', value: (e) => e.type },
+  { name: 'actor', cast: 'text', value: (e) => e.actor },
+  { name: 'at', cast: 'timestamptz', value: (e) => e.at },
+  { name: 'payload', cast: 'jsonb', value: (e) => e.payload },
+  { name: 'prev_hash', cast: 'text', value: (e) => e.prev_hash },
+  { name: 'hash', cast: 'text', value: (e) => e.hash },
+];
+
+type PairRow = CheckpointInput & { pair: NonNullable<CheckpointInput['pair']> };
+const PAIR_COLUMNS: Column<PairRow>[] = [
+  { name: 'id', cast: 'uuid', value: (p) => p.pair.record.id },
+  { name: 'run_id', cast: 'uuid', value: (p) => p.runId },
+  { name: 'sample_id', cast: 'uuid', value: (p) => p.sampleId },
+  { name: 'idx', cast: 'int', value: (p) => p.idx },
+  { name: 'record', cast: 'jsonb', value: (p) => JSON.stringify(p.pair.record) },
+  // An array per pair cannot be an element of an array parameter (unnest would flatten it): as JSON.
+  { name: 'flags', cast: 'jsonb', value: (p) => JSON.stringify(p.pair.record.metadata.flags ?? []) },
+];
+
+/** `unnest($n::type[], ...) as alias(columns)`, numbering parameters from `next.n`. */
+function unnest<T>(columns: Column<T>[], alias: string, next: { n: number }): string {
+  const args = columns.map((c) => `$${next.n++}::${c.cast === 'jsonb' ? 'text' : c.cast}[]`).join(', ');
+  return `unnest(${args}) as ${alias}(${columns.map((c) => c.name).join(', ')})`;
+}
+function col<T>(columns: Column<T>[], alias: string, name: string): string {
+  const c = columns.find((x) => x.name === name)!;
+  return c.cast === 'jsonb' ? `${alias}.${name}::jsonb` : `${alias}.${name}`;
+}
+
+/**
+ * The group commit, one statement (its own transaction): every sample row is updated only while it
+ * is `running` and its chain head is still the one its caller holds; the stage records, audit
+ * events and pairs are inserted only for the rows that matched, and the run's spend grows by what
+ * the matched ones cost. The row lock the update takes is the chain lock; the guard on the head
+ * makes it optimistic, and the unique keys (stage_records (sample_id, seq), audit_events
+ * (chain, seq), pairs) make a conflict fail the whole statement rather than commit half of it.
+ * Returns the ids of the samples that matched.
+ */
+export const GROUP_CHECKPOINT_SQL = (() => {
+  const next = { n: 1 };
+  const s = (n: string) => col(SAMPLE_COLUMNS, 'i', n);
+  const e = (n: string) => col(EVENT_COLUMNS, 'e', n);
+  const p = (n: string) => col(PAIR_COLUMNS, 'p', n);
+  const text = `with i as (
+  select * from ${unnest(SAMPLE_COLUMNS, 'i', next)}
+), s as (
+  update samples set calls = samples.calls + 1, prompt_tokens = samples.prompt_tokens + i.prompt_tokens,
+    completion_tokens = samples.completion_tokens + i.completion_tokens, cost_usd = samples.cost_usd + i.cost_usd,
+    stage = i.next_stage, status = i.next_status, audit_seq = i.new_seq, audit_hash = i.new_hash, updated_at = now()
+  from i
+  where samples.id = i.id and samples.status = 'running' and samples.audit_seq = i.expect_seq and samples.audit_hash = i.expect_hash
+  returning samples.id
+), st as (
+  insert into stage_records (sample_id, seq, stage, round, principle_id, messages, text, model, prompt_tokens, completion_tokens, latency_ms, simulated, judgement, finish_reason)
+  select i.id, ${s('seq')}, ${s('stage')}, ${s('round')}, ${s('principle_id')}, ${s('messages')}, ${s('text')}, ${s('model')}, ${s('prompt_tokens')},
+    ${s('completion_tokens')}, ${s('latency_ms')}, ${s('simulated')}, ${s('judgement')}, ${s('finish_reason')}
+  from i join s on s.id = i.id
+), ev as (
+  insert into audit_events (event_id, seq, type, actor, at, payload, prev_hash, hash, chain, run_id, sample_id)
+  select ${e('event_id')}, ${e('seq')}, ${e('type')}, ${e('actor')}, ${e('at')}, ${e('payload')}, ${e('prev_hash')}, ${e('hash')},
+    'sample:' || e.sample_id, ${e('run_id')}, ${e('sample_id')}
+  from ${unnest(EVENT_COLUMNS, 'e', next)} join s on s.id = e.sample_id
+), p as (
+  insert into pairs (id, run_id, sample_id, idx, record, flags)
+  select ${p('id')}, ${p('run_id')}, ${p('sample_id')}, ${p('idx')}, ${p('record')},
+    array(select jsonb_array_elements_text(${p('flags')}))
+  from ${unnest(PAIR_COLUMNS, 'p', next)} join s on s.id = p.sample_id
+), r as (
+  update runs set spent_tokens = runs.spent_tokens + b.tokens, spent_cost_usd = runs.spent_cost_usd + b.cost
+  from (select i.run_id, sum(i.prompt_tokens + i.completion_tokens) as tokens, sum(i.cost_usd) as cost
+        from i join s on s.id = i.id where i.budgeted group by i.run_id) b
+  where runs.id = b.run_id
+)
+select id from s`;
+  return text;
+})();
+
+/** Named, so each connection parses and plans it once; the version changes with its text. */
+export const GROUP_CHECKPOINT_NAME = 'amend_group_checkpoint_2';
+
+/** The statement's parameters for these checkpoints: one array per column. */
+export function groupCheckpointParams(inputs: CheckpointInput[], at = new Date().toISOString()): { values: unknown[]; rows: SampleRow[] } {
+  const rows: SampleRow[] = [];
+  const events: EventRow[] = [];
+  for (const input of inputs) {
+    const chain = `sample:${input.sampleId}`;
+    const list = [input.event, ...(input.pair ? [input.pair.event] : [])];
+    const payloads = list.map((ev) => JSON.stringify(ev.payload ?? null));
+    const linked = linkEvents(
+      input.head!,
+      list.map((ev, k) => ({
+        event_id: randomUUID(),
+        chain,
+        run_id: input.runId,
+        sample_id: input.sampleId,
+        type: ev.type,
+        actor: ev.actor,
+        at,
+        // What is hashed is what the column will read back: JSON.parse(JSON.stringify(x)).
+        payload: JSON.parse(payloads[k]) as unknown,
+      })),
+    );
+    linked.forEach((l, k) =>
+      events.push({ sampleId: input.sampleId, runId: input.runId, event_id: l.event_id, seq: l.seq, type: l.type, actor: l.actor, at, payload: payloads[k], prev_hash: l.prev_hash, hash: l.hash }),
+    );
+    const last = linked[linked.length - 1];
+    rows.push({ input, newSeq: last.seq, newHash: last.hash });
+  }
+  const pairs = inputs.filter((x): x is PairRow => !!x.pair);
+  const values = [
+    ...SAMPLE_COLUMNS.map((c) => rows.map(c.value)),
+    ...EVENT_COLUMNS.map((c) => events.map(c.value)),
+    ...PAIR_COLUMNS.map((c) => pairs.map(c.value)),
+  ];
+  return { values, rows };
+}
+
+interface Pending {
+  input: CheckpointInput;
+  resolve: (outcome: CheckpointOutcome | undefined) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * Group commit: checkpoints that arrive while a commit is in flight wait for it and then go
+ * together as one statement; with none in flight a checkpoint goes at once (no timer, so no added
+ * latency at low load). Each resolves only after the commit that holds it: `saved` or `completed`,
+ * or undefined when its guard did not match or a unique key refused the group (nothing of it was
+ * written), and the caller takes the locking path.
+ */
+export class CheckpointBatcher {
+  private queue: Pending[] = [];
+  private flushing = false;
+  /** Checkpoints submitted and statements sent, for tests and metrics. */
+  readonly stats = { checkpoints: 0, statements: 0 };
+  /** The most checkpoints in one statement, so one commit stays bounded. */
+  static readonly MAX_BATCH = 512;
+
+  constructor(private readonly pool: Pool) {}
+
+  submit(input: CheckpointInput): Promise<CheckpointOutcome | undefined> {
+    this.stats.checkpoints++;
+    return new Promise((resolve, reject) => {
+      this.queue.push({ input, resolve, reject });
+      if (!this.flushing) void this.flushLoop();
+    });
+  }
+
+  private async flushLoop(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.take();
+        await this.flush(batch);
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  /** The next group: at most MAX_BATCH, one checkpoint per sample (a second one waits for the next group). */
+  private take(): Pending[] {
+    const seen = new Set<string>();
+    const batch: Pending[] = [];
+    const rest: Pending[] = [];
+    for (const p of this.queue) {
+      if (batch.length < CheckpointBatcher.MAX_BATCH && !seen.has(p.input.sampleId)) {
+        seen.add(p.input.sampleId);
+        batch.push(p);
+      } else rest.push(p);
+    }
+    this.queue = rest;
+    return batch;
+  }
+
+  private async flush(batch: Pending[]): Promise<void> {
+    let rows: SampleRow[];
+    let matched: Set<string>;
+    try {
+      const params = groupCheckpointParams(batch.map((p) => p.input));
+      rows = params.rows;
+      this.stats.statements++;
+      const r = await this.pool.query<{ id: string }>({ name: GROUP_CHECKPOINT_NAME, text: GROUP_CHECKPOINT_SQL, values: params.values });
+      matched = new Set(r.rows.map((x) => x.id));
+    } catch (e: any) {
+      // A unique key refused one of them (someone else wrote first) or two groups from different
+      // processes locked rows in opposite orders: the statement was its own transaction, nothing of
+      // it committed, and each checkpoint takes the locking path on its own.
+      if (e?.code === '23505' || e?.code === '40P01') {
+        for (const p of batch) p.resolve(undefined);
+        return;
+      }
+      for (const p of batch) p.reject(e);
+      return;
+    }
+    batch.forEach((p, k) => {
+      if (!matched.has(p.input.sampleId)) return p.resolve(undefined);
+      const head = p.input.head!;
+      head.seq = rows[k].newSeq;
+      head.hash = rows[k].newHash;
+      p.resolve(p.input.pair ? 'completed' : 'saved');
+    });
+  }
+}

@@ -1,0 +1,159 @@
+import { randomUUID } from 'node:crypto';
+import type { PairRecord, StageRecord } from '@amend/contracts';
+import { Store, type CheckpointInput } from '@amend/store';
+import { cleanup, startStack, testEnv, type Stack } from './support/stack';
+
+/**
+ * The checkpoint's two paths (the group commit and the locking transaction) against a real
+ * Postgres, driven by hand: no worker runs, so the test decides which path each checkpoint takes.
+ */
+const env = testEnv('checkpoint');
+let stack: Stack;
+let store: Store;
+
+beforeAll(async () => {
+  stack = await startStack(env, { workers: 0 });
+  store = stack.api.get(Store);
+}, 60_000);
+
+afterAll(async () => {
+  await stack?.close();
+  await cleanup(env);
+});
+
+async function newRun(prompts: number): Promise<{ runId: string; samples: { id: string; idx: number }[] }> {
+  const res = await stack.fetch('/v1/runs', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ constitution: 'amend-core', prompts: Array.from({ length: prompts }, (_, i) => `prompt ${i}`), seed: 1 }),
+  });
+  const runId = ((await res.json()) as { id: string }).id;
+  const { samples } = await store.samples.list(runId, { limit: 1000 });
+  return { runId, samples: samples.map((s) => ({ id: s.id, idx: s.index })) };
+}
+
+/** Three stages by hand (draft, critique, revision + pair), the same content whatever the sample. */
+function stages(runId: string, sampleId: string): Omit<CheckpointInput, 'head'>[] {
+  const names = ['draft', 'critique', 'revision'] as const;
+  return names.map((stage, seq) => {
+    const record: StageRecord = {
+      seq,
+      stage,
+      round: seq === 0 ? 0 : 1,
+      principle_id: seq === 0 ? null : 'p1',
+      messages: [
+        { role: 'user', content: 'hello' },
+        { role: 'assistant', content: `answer ${seq}` },
+      ],
+      text: `text of ${stage}`,
+      model: 'm',
+      usage: { prompt_tokens: 10 + seq, completion_tokens: 5 },
+      latency_ms: 3,
+      simulated: true,
+      finish_reason: seq === 1 ? 'length' : 'stop',
+    };
+    const last = seq === 2;
+    const pair = { id: randomUUID(), run_id: runId, sample_id: sampleId, chosen: 'c', rejected: 'r', metadata: { flags: ['rejected_by_judge'] } } as unknown as PairRecord;
+    return {
+      sampleId,
+      runId,
+      idx: 0,
+      record,
+      nextStage: last ? 'done' : names[seq + 1],
+      event: { type: `${stage}.generated`, actor: 'test', payload: { seq, stage } },
+      ...(last && { pair: { record: pair, event: { type: 'pair.emitted', actor: 'test', payload: { n: 1 } } } }),
+      spend: { costUsd: 0.5, budgeted: false },
+    };
+  });
+}
+
+async function rowsOf(sampleId: string) {
+  const db = store.db;
+  const sample = await db.selectFrom('samples').select(['status', 'stage', 'calls', 'prompt_tokens', 'completion_tokens', 'cost_usd', 'audit_seq']).where('id', '=', sampleId).executeTakeFirstOrThrow();
+  const records = await db
+    .selectFrom('stage_records')
+    .select(['seq', 'stage', 'round', 'principle_id', 'messages', 'text', 'model', 'prompt_tokens', 'completion_tokens', 'latency_ms', 'simulated', 'judgement', 'finish_reason'])
+    .where('sample_id', '=', sampleId)
+    .orderBy('seq')
+    .execute();
+  const events = await db.selectFrom('audit_events').select(['seq', 'type', 'actor', 'payload', 'chain']).where('sample_id', '=', sampleId).orderBy('seq').execute();
+  const pairs = await db.selectFrom('pairs').select(['flags']).where('sample_id', '=', sampleId).execute();
+  return { sample, records, events: events.map((e) => ({ ...e, chain: e.chain.replace(sampleId, 'S') })), pairs };
+}
+
+describe('checkpoints', () => {
+  it('the group commit and the locking transaction write the same rows', async () => {
+    const { runId, samples } = await newRun(2);
+    const [a, b] = samples;
+    const grouped = (await store.samples.claimForWork(a.id))!;
+    await store.samples.claimForWork(b.id);
+    const head = { seq: grouped.sample.audit_seq, hash: grouped.sample.audit_hash };
+    const outA: string[] = [];
+    for (const s of stages(runId, a.id)) outA.push(await store.samples.checkpoint({ ...s, head }));
+    const outB: string[] = [];
+    // Without a head, every checkpoint takes the locking path.
+    for (const s of stages(runId, b.id)) outB.push(await store.samples.checkpoint(s));
+    expect(outA).toEqual(['saved', 'saved', 'completed']);
+    expect(outB).toEqual(['saved', 'saved', 'completed']);
+    const rowsA = await rowsOf(a.id);
+    expect(rowsA.records).toHaveLength(3);
+    expect(rowsA.events.map((e) => e.type)).toEqual(['draft.generated', 'critique.generated', 'revision.generated', 'pair.emitted']);
+    expect(rowsA.pairs).toEqual([{ flags: ['rejected_by_judge'] }]);
+    expect(rowsA.sample).toMatchObject({ status: 'completed', stage: 'done', calls: 3, audit_seq: 3 });
+    expect(Number(rowsA.sample.prompt_tokens)).toBe(10 + 11 + 12);
+    expect(Number(rowsA.sample.cost_usd)).toBe(1.5);
+    expect(rowsA).toEqual(await rowsOf(b.id));
+    // The head the caller holds moved with the saves: it is the chain's last event.
+    expect(head.seq).toBe(3);
+    for (const s of [a, b]) expect((await store.audit.verifyChain(`sample:${s.id}`)).ok).toBe(true);
+  });
+
+  it('checkpoints of many samples made together share commits, and each resolves with its own outcome', async () => {
+    const { runId, samples } = await newRun(40);
+    const heads = new Map<string, { seq: number; hash: string }>();
+    for (const s of samples) {
+      const item = (await store.samples.claimForWork(s.id))!;
+      heads.set(s.id, { seq: item.sample.audit_seq, hash: item.sample.audit_hash });
+    }
+    const before = store.samples.groupStats();
+    const outcomes = await Promise.all(
+      samples.map(async (s) => {
+        const out: string[] = [];
+        for (const st of stages(runId, s.id)) out.push(await store.samples.checkpoint({ ...st, idx: s.idx, head: heads.get(s.id) }));
+        return out;
+      }),
+    );
+    const after = store.samples.groupStats();
+    for (const o of outcomes) expect(o).toEqual(['saved', 'saved', 'completed']);
+    const statements = after.statements - before.statements;
+    expect(after.checkpoints - before.checkpoints).toBe(40 * 3);
+    // 120 checkpoints went in far fewer statements: each waited for the commit in flight at most.
+    expect(statements).toBeLessThan(40 * 3);
+    const counts = await store.db.selectFrom('samples').select((eb) => eb.fn.countAll<number>().as('n')).where('run_id', '=', runId).where('status', '=', 'completed').executeTakeFirstOrThrow();
+    expect(Number(counts.n)).toBe(40);
+    const pairs = await store.db.selectFrom('pairs').select((eb) => eb.fn.countAll<number>().as('n')).where('run_id', '=', runId).executeTakeFirstOrThrow();
+    expect(Number(pairs.n)).toBe(40);
+  });
+
+  it('a checkpoint whose head moved, or whose sample was cancelled, takes the locking path', async () => {
+    const { runId, samples } = await newRun(2);
+    const [a, b] = samples;
+    await store.samples.claimForWork(a.id);
+    await store.samples.claimForWork(b.id);
+    const [draftA] = stages(runId, a.id);
+    // A head this caller did not see (another worker saved meanwhile): the guard does not match.
+    const stale = { seq: 7, hash: 'f'.repeat(64) };
+    expect(await store.samples.checkpoint({ ...draftA, head: stale })).toBe('saved');
+    expect(stale.seq).toBe(0); // advanced to the real head by the locked path
+    // The same stage again: already saved, nothing written.
+    expect(await store.samples.checkpoint({ ...draftA, head: { ...stale } })).toBe('duplicate');
+
+    const itemB = (await store.samples.claimForWork(b.id))!;
+    await store.runs.cancel(runId, 'test');
+    await store.db.updateTable('samples').set({ status: 'cancelled' }).where('id', '=', b.id).execute();
+    const [draftB] = stages(runId, b.id);
+    expect(await store.samples.checkpoint({ ...draftB, head: { seq: itemB.sample.audit_seq, hash: itemB.sample.audit_hash } })).toBe('stopped');
+    // A cancelled run's sample is not claimed again.
+    expect(await store.samples.claimForWork(b.id)).toBeUndefined();
+  });
+});
