@@ -84,8 +84,8 @@ export function readResultFile(text: string, alias: string): BatchLineResult[] {
       continue;
     }
     if (response && typeof response.status_code === 'number') {
-      const body = response.body?.error ?? response.body;
-      const apiError = APIError.generate(response.status_code, body, body?.message, new Headers());
+      // The SDK reads an online error answer the same way: the parsed body, whose `error` holds code, type and message.
+      const apiError = APIError.generate(response.status_code, response.body, undefined, new Headers());
       out.push({ custom_id: line.custom_id, ok: false, error: classifyError(apiError, `${alias} (batch)`) });
       continue;
     }

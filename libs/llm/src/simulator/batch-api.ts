@@ -25,6 +25,8 @@ export interface BatchBehaviour {
   error?: { lines: number; code?: string };
   /** The batch expires after answering only its first `after` requests; the rest are `batch_expired`. */
   expire?: { after: number };
+  /** This batch's completion delay instead of the server's. */
+  delayMs?: number;
 }
 
 export interface BatchApiOptions {
@@ -206,7 +208,7 @@ export class SimulatedBatchApi {
         ? Math.min(lines.length, scripted.expire?.after ?? lines.length)
         : this.random() < (this.options.expireRate ?? 0) ? Math.floor(lines.length / 2) : lines.length,
       createdMs: nowMs,
-      doneMs: nowMs + (this.options.delayMs ?? 0),
+      doneMs: nowMs + (scripted?.delayMs ?? this.options.delayMs ?? 0),
     };
     if ('errors' in parsed) {
       // An invalid input file fails the whole batch at validation, as OpenAI's does.
