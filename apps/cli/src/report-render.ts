@@ -18,6 +18,7 @@ const COLUMNS: [string, number, (f: QualityFigures) => string][] = [
   ['orders agree', 13, (f) => pct(f.judge.order_agreement)],
   ['A wins', 7, (f) => pct(f.judge.a_wins)],
   ['bias', 7, (f) => signed(f.judge.position_bias)],
+  ['hard', 7, (f) => pct(f.judge.hard_label_share ?? null)],
 ];
 
 export function renderQualityReport(report: QualityReport): string {
@@ -34,7 +35,8 @@ export function renderQualityReport(report: QualityReport): string {
     '',
     `flags: ${Object.entries(report.overall.flags).map(([k, v]) => `${k} ${v}`).join(', ')}`,
     `no-op: normalised edit distance below ${report.thresholds.noop_edit_distance}; min_margin ${report.thresholds.min_margin}`,
-    'judged = comparisons of chosen against rejected (each order counts); bias = mean P(A) - 0.5',
+    'judged = comparisons of chosen against rejected (each order counts); bias = mean P(A) - 0.5;',
+    'hard = labels without log-probabilities at the answer letter, or with no readable letter',
   ];
   return lines.join('\n');
 }

@@ -10,8 +10,12 @@ export const PAIR_FLAGS = ['noop', 'rejected_by_judge', 'refusal_drift', 'low_ma
 export const PairFlagSchema = z.enum(PAIR_FLAGS);
 export type PairFlag = (typeof PAIR_FLAGS)[number];
 
-/** Where a probability came from: the answer token's log-probabilities, or the sampled letter alone. */
-export const LABEL_SOURCES = ['logprobs', 'hard'] as const;
+/**
+ * Where a probability came from: the log-probabilities at the answer letter's position, the
+ * answered letter alone (`hard`: 1 or 0), or nowhere (`unreadable`: no letter could be read, e.g.
+ * a chain of thought cut off before its final answer; p = 0.5, no preference).
+ */
+export const LABEL_SOURCES = ['logprobs', 'hard', 'unreadable'] as const;
 export const LabelSourceSchema = z.enum(LABEL_SOURCES);
 export type LabelSource = (typeof LABEL_SOURCES)[number];
 
@@ -96,6 +100,13 @@ export const ComparisonJudgementSchema = z.object({
   answer: z.enum(['A', 'B']).nullable(),
   /** The answer position's most likely tokens, as the backend returned them; null without log-probabilities. */
   top_logprobs: z.array(TopLogprobSchema).nullable(),
+  /**
+   * How the letter was obtained: read from free text (`text`), after the assistant's reply was
+   * prefilled with "The answer is: (" (`prefill`), or constrained to A/B (`guided_choice`).
+   */
+  answer_mode: z.enum(['text', 'prefill', 'guided_choice']).optional(),
+  /** Index of the answer letter's token among the returned positions; null without log-probabilities. */
+  answer_position: z.number().int().nullable().optional(),
 });
 export type ComparisonJudgement = z.infer<typeof ComparisonJudgementSchema>;
 
@@ -103,7 +114,7 @@ export type ComparisonJudgement = z.infer<typeof ComparisonJudgementSchema>;
 export const PairJudgementSchema = z.object({
   /** Probability that chosen is the better response: both orders and every ensemble principle averaged. */
   p_chosen: z.number().min(0).max(1),
-  /** `hard` when any comparison of chosen against rejected had no log-probabilities. */
+  /** `hard` when any comparison of chosen against rejected had no log-probabilities at its letter, `unreadable` when any had no letter. */
   label_source: LabelSourceSchema,
   kind: z.enum(['ai-feedback', 'verify']),
   /** The comparison principles (the ensemble), in draw order. */
@@ -156,7 +167,12 @@ export const QualityFiguresSchema = z.object({
     a_wins: rate,
     /** Mean P(A) - 0.5 over comparisons: how far the label leans to the first option. */
     position_bias: z.number().nullable(),
+    /** Comparisons labelled from the answered letter alone (no log-probabilities at the letter). */
     hard_labels: z.number().int(),
+    /** Comparisons whose answer letter could not be read (p = 0.5): no label at all. */
+    unreadable_labels: z.number().int(),
+    /** (hard + unreadable) / comparisons: the share of labels that are not soft. */
+    hard_label_share: rate,
     /** Mean p(chosen) of judged pairs. */
     mean_p_chosen: z.number().nullable(),
   }),

@@ -52,7 +52,7 @@ export class ModelRegistry {
     const env = options.env ?? process.env;
     for (const [alias, entry] of Object.entries(config)) {
       if (isSimulatorConfig(entry)) {
-        this.models.set(alias, new SimulatorModel({ latencyMs: entry.latency_ms }));
+        this.models.set(alias, new SimulatorModel({ latencyMs: entry.latency_ms, judgeStyle: entry.judge_style, judgeAnswer: entry.judge_answer }));
         continue;
       }
       let apiKey: string | undefined;
@@ -93,6 +93,7 @@ export class ModelRegistry {
           options.onRetry?.(alias, e);
         },
         beforeRetryAttempt: limiter && ((n, signal) => limited!.beforeRetryAttempt(n, signal)),
+        judgeAnswer: entry.judge_answer,
       });
       if (entry.batch) {
         this.batchClients.set(

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { JUDGE_ANSWER_MODES } from './request-body';
+import { JUDGE_STYLES } from './simulator/judge';
 
 /** The same shape the REST contract accepts for `model` (libs/contracts runs.ts). */
 const ALIAS = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -19,10 +21,16 @@ const LimitsShape = {
   max_in_flight: z.number().int().min(1).max(100_000).optional(),
 };
 
+/** How an alias's backend can pin down a multiple-choice answer (request-body.ts JUDGE_ANSWER_MODES). */
+const judgeAnswer = z.enum(JUDGE_ANSWER_MODES).optional();
+
 export const SimulatorModelConfigSchema = z.strictObject({
   simulator: z.literal(true),
   /** Artificial latency of the in-process simulator, for demos. */
   latency_ms: z.number().int().min(0).max(60_000).optional(),
+  /** How the simulated judge words a one-letter answer: "A", "(A)", "The answer is (A)", "**A**". */
+  judge_style: z.enum(JUDGE_STYLES).optional(),
+  judge_answer: judgeAnswer,
   ...PricesShape,
 });
 
@@ -44,6 +52,8 @@ export const RemoteModelConfigSchema = z.strictObject({
   max_attempts: z.number().int().min(1).max(100).optional(),
   /** Overall budget for one call across its retries. */
   deadline_ms: z.number().int().min(1).optional(),
+  /** `prefill` where the backend continues a final assistant message (vLLM), `guided_choice`/`structured_outputs` where it constrains output; default `text`. */
+  judge_answer: judgeAnswer,
   ...LimitsShape,
   ...PricesShape,
   /** The backend speaks the OpenAI Files and Batches API: runs may ask for `"batch": true`. */
@@ -161,8 +171,8 @@ function describeIssue(alias: string, value: object, issue: z.core.$ZodIssue): s
     const hint = issue.keys.some((k) => /key|token|secret|password/i.test(k))
       ? '; keys go in an environment variable named by api_key_env'
       : '; known fields are base_url, model, api_key_env, timeout_ms, max_attempts, deadline_ms, rpm, tpm, max_in_flight, ' +
-        'price_per_1k_prompt, price_per_1k_completion, batch, batch_price_per_1k_prompt, batch_price_per_1k_completion ' +
-        '(or simulator, latency_ms and the prices)';
+        'price_per_1k_prompt, price_per_1k_completion, batch, batch_price_per_1k_prompt, batch_price_per_1k_completion, judge_answer ' +
+        '(or simulator, latency_ms, judge_style, judge_answer and the prices)';
     return `alias "${alias}": unknown field ${keys}${hint}`;
   }
   const field = issue.path.length ? issue.path.join('.') : '(entry)';

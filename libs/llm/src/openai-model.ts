@@ -3,7 +3,7 @@ import type { ChatModel, ChatRequest, ChatResult } from '@amend/pipeline';
 import { classifyError } from './classify-error';
 import { completionResult } from './completion-result';
 import { ModelError } from './errors';
-import { chatRequestBody, type ChatRequestBody } from './request-body';
+import { appliedAnswerMode, chatRequestBody, type ChatRequestBody, type JudgeAnswerMode } from './request-body';
 import { DEFAULT_RETRY, type RetryEvent, type RetryOptions, withRetries } from './retry';
 
 export interface OpenAICompatibleModelOptions {
@@ -25,6 +25,8 @@ export interface OpenAICompatibleModelOptions {
    * `complete`): the shared rate limiter holds retries here while the backend asked for a pause.
    */
   beforeRetryAttempt?: (attempt: number, signal?: AbortSignal) => Promise<void>;
+  /** What the backend can do for a multiple-choice answer (AMEND_MODELS `judge_answer`); default `text`. */
+  judgeAnswer?: JudgeAnswerMode;
 }
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
@@ -56,7 +58,8 @@ export class OpenAICompatibleModel implements ChatModel {
    * failed attempts and backoff shows in `attempts` instead.
    */
   async complete(req: ChatRequest, signal?: AbortSignal): Promise<ChatResult> {
-    const body = chatRequestBody(this.options.model, req);
+    const body = chatRequestBody(this.options.model, req, this.options.judgeAnswer);
+    const answerMode = appliedAnswerMode(req, this.options.judgeAnswer);
     const gate = this.options.beforeRetryAttempt;
     const { value, attempts } = await withRetries(
       async (n) => {
@@ -67,7 +70,7 @@ export class OpenAICompatibleModel implements ChatModel {
       signal,
       this.options.onRetry,
     );
-    return { ...value, attempts };
+    return { ...value, attempts, ...(answerMode && { answer_mode: answerMode }) };
   }
 
   /** One HTTP call, its timeout covering the body as well as the headers. */

@@ -93,7 +93,12 @@ export function recordCall(call: PlannedCall, result: ChatResult): StageRecord {
     latency_ms: result.latency_ms,
     simulated: result.simulated,
     finish_reason: result.finish_reason ?? null,
-    ...(call.comparison && { judgement: comparisonLabel(result, call.comparison.options, call.comparison.cot) }),
+    ...(call.comparison && {
+      judgement: comparisonLabel(result, call.comparison.options, call.comparison.cot, {
+        mode: result.answer_mode,
+        prefix: call.request.answer?.prefix,
+      }),
+    }),
   };
 }
 

@@ -16,6 +16,13 @@ export interface ChatRequest {
   logprobs?: boolean;
   top_logprobs?: number;
   max_tokens?: number;
+  /**
+   * Comparisons without chain-of-thought: the answer is one of `choices`, written after `prefix`.
+   * An alias configured for it (AMEND_MODELS `judge_answer`) prefills the assistant's reply with
+   * `prefix` or constrains the output to `choices`, and says so in ChatResult.answer_mode; any
+   * other backend gets the request as is and the letter is read from the text.
+   */
+  answer?: { prefix: string; choices: [string, string] };
 }
 
 /** One position of the answer with its most likely alternatives (OpenAI `choices[0].logprobs.content[]`). */
@@ -41,6 +48,11 @@ export interface ChatResult {
   attempts: number;
   /** Per answer position, when log-probabilities were asked for and the backend returned them; else null or absent. */
   logprobs?: TokenLogprobs[] | null;
+  /**
+   * Set when the backend applied the request's `answer`: `prefill` (text and logprobs continue
+   * after `answer.prefix`) or `guided_choice` (text is one of `answer.choices`). Absent otherwise.
+   */
+  answer_mode?: 'prefill' | 'guided_choice';
 }
 
 export interface ChatModel {

@@ -38,8 +38,11 @@ describe('the simulator as a feedback model', () => {
   });
 
   it('prefers the careful response whichever position it is shown in, leaning a little towards (A)', () => {
-    const label = (a: string, b: string) =>
-      comparisonLabel({ text: '', logprobs: readLogprobs(simulateCompletion(comparison(a, b)).choices[0].logprobs) }, ['x', 'y'], false);
+    const read = (body: SimulatorRequestBody) => {
+      const choice = simulateCompletion(body).choices[0];
+      return comparisonLabel({ text: choice.message.content ?? '', logprobs: readLogprobs(choice.logprobs) }, ['x', 'y'], false);
+    };
+    const label = (a: string, b: string) => read(comparison(a, b));
     const carefulFirst = label(CAREFUL, CARELESS);
     const carefulSecond = label(CARELESS, CAREFUL);
     expect(carefulFirst.label_source).toBe('logprobs');
@@ -47,7 +50,7 @@ describe('the simulator as a feedback model', () => {
     expect(carefulSecond.p_a).toBeLessThan(0.5);
     // Same texts: only the lean towards (A) and the noise remain.
     const ties = Array.from({ length: 40 }, (_, seed) =>
-      comparisonLabel({ text: '', logprobs: readLogprobs(simulateCompletion(comparison(CAREFUL, CAREFUL, { seed })).choices[0].logprobs) }, ['x', 'y'], false).p_a,
+      read(comparison(CAREFUL, CAREFUL, { seed })).p_a,
     );
     expect(ties.reduce((s, p) => s + p, 0) / ties.length).toBeGreaterThan(0.55);
   });

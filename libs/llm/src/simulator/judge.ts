@@ -87,6 +87,37 @@ export interface JudgeAnswer {
 }
 
 /**
+ * How the simulated judge words a one-letter answer, as chat models do: `letter` "A", `paren`
+ * "(A)", `answer-is` "The answer is (A)", `bold` "**A**". Tokens are split as a BPE tokenizer
+ * would, so the letter is not the first token except in `letter`; at the tokens before it the
+ * letters are among the alternatives with no preference, so a reader that looks at the first
+ * position gets a tie.
+ */
+export const JUDGE_STYLES = ['letter', 'paren', 'answer-is', 'bold'] as const;
+export type JudgeStyle = (typeof JUDGE_STYLES)[number];
+
+/** Tokens before the letter and after it, per style. */
+const STYLE_TOKENS: Record<JudgeStyle, [string[], string[]]> = {
+  letter: [[], []],
+  paren: [['('], [')']],
+  'answer-is': [['The', ' answer', ' is', ' ('], [')']],
+  bold: [['**'], ['**']],
+};
+
+/** How the request pins the answer down: prefilled "The answer is: (" continued, or constrained to the letters. */
+export type AnswerConstraint = 'prefill' | 'choice' | null;
+
+/** Alternatives at a position before the letter: the expected token, then the letters at even odds. */
+function leadAlternatives(token: string, topN: number): { token: string; logprob: number }[] {
+  return [
+    { token, logprob: Math.log(0.9) },
+    { token: 'A', logprob: Math.log(0.03) },
+    { token: 'B', logprob: Math.log(0.03) },
+    { token: 'I', logprob: Math.log(0.02) },
+  ].slice(0, Math.max(topN, 1));
+}
+
+/**
  * The judge's answer. Greedy (temperature 0) answers the more likely letter; otherwise the letter
  * is sampled from P(A) with the request's own randomness, so hard labels are honest samples.
  */
@@ -94,14 +125,23 @@ export function judgeAnswer(
   c: ComparisonReading,
   pick: Pick,
   uniform: (salt: string) => number,
-  opts: { temperature: number; logprobs: boolean; topLogprobs: number },
+  opts: { temperature: number; logprobs: boolean; topLogprobs: number; style?: JudgeStyle; constraint?: AnswerConstraint },
 ): JudgeAnswer {
   const pA = judgeProbability(c, uniform('judge-noise'));
   const letter = opts.temperature === 0 ? (pA >= 0.5 ? 'A' : 'B') : uniform('judge-sample') < pA ? 'A' : 'B';
   const alternatives = answerAlternatives(pA, opts.topLogprobs);
   const own = alternatives.find((t) => t.token === letter)?.logprob ?? Math.log(Math.max(letter === 'A' ? pA : 1 - pA, 1e-12));
   if (!c.cot) {
-    return { text: letter, logprobs: opts.logprobs ? { content: [position(letter, own, alternatives)], refusal: null } : null };
+    // Constrained output is the letter alone; a prefilled reply continues with the letter and
+    // closes the parenthesis; otherwise the style decides the wording.
+    const [before, after] =
+      opts.constraint === 'choice' ? [[], []] : opts.constraint === 'prefill' ? [[], [')']] : STYLE_TOKENS[opts.style ?? 'letter'];
+    const content = [
+      ...before.map((t) => position(t, Math.log(0.9), leadAlternatives(t, opts.topLogprobs))),
+      position(letter, own, alternatives),
+      ...after.map((t) => position(t, -0.01, [])),
+    ];
+    return { text: content.map((p) => p.token).join(''), logprobs: opts.logprobs ? { content, refusal: null } : null };
   }
   const [better, worse] = letter === 'A' ? ['(A)', '(B)'] : ['(B)', '(A)'];
   const reasoning = pick(

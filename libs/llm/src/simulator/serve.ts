@@ -1,4 +1,5 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { JUDGE_STYLES, type JudgeStyle } from './judge';
 import { startSimulatorServer, type SimulatorServerOptions } from './server';
 
 /*
@@ -31,6 +32,7 @@ export function parseServeArgs(argv: string[]): SimulatorServerOptions {
     .option('--seed <n>', 'seed of the fault PRNG', number(0, 2 ** 32 - 1, true), 1)
     .option('--api-key <key>', 'require this bearer key (401 otherwise)')
     .option('--no-logprobs', 'answer like a backend without log-probabilities (feedback labels become hard)')
+    .addOption(new Option('--judge-style <style>', 'how the judge words a one-letter answer: A, (A), The answer is (A), **A**').choices(JUDGE_STYLES))
     .exitOverride();
   program.parse(argv, { from: 'user' });
   const o = program.opts<{
@@ -45,6 +47,7 @@ export function parseServeArgs(argv: string[]): SimulatorServerOptions {
     seed: number;
     apiKey?: string;
     logprobs: boolean;
+    judgeStyle?: JudgeStyle;
   }>();
   return {
     host: o.host,
@@ -58,6 +61,7 @@ export function parseServeArgs(argv: string[]): SimulatorServerOptions {
     seed: o.seed,
     apiKey: o.apiKey,
     ...(o.logprobs === false && { logprobs: false }),
+    ...(o.judgeStyle && { judgeStyle: o.judgeStyle }),
   };
 }
 

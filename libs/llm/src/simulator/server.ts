@@ -4,6 +4,7 @@ import { type BatchApiOptions, type BatchBehaviour, SimulatedBatchApi, type Subm
 import { type Fault, FaultPlan, type FaultOptions } from './faults';
 import { FAIL_400_MARKER, hasFail400Marker } from './markers';
 import { SIMULATOR_MODEL, simulateCompletion, type SimulatorRequestBody } from './simulate';
+import type { JudgeStyle } from './judge';
 
 export interface SimulatorServerOptions extends FaultOptions {
   host?: string;
@@ -24,6 +25,8 @@ export interface SimulatorServerOptions extends FaultOptions {
   batch?: BatchApiOptions;
   /** Larger file uploads get 413. Default 200 MiB plus room for the multipart envelope (OpenAI's batch file limit). */
   maxFileBytes?: number;
+  /** How the simulated judge words a one-letter answer (judge.ts); default "A". */
+  judgeStyle?: JudgeStyle;
 }
 
 export interface SimulatorStats {
@@ -108,7 +111,7 @@ export async function startSimulatorServer(options: SimulatorServerOptions = {})
     });
     function reply(fault: Exclude<Fault, 'hang'>): void {
       if (fault === 'ok') {
-        const completion = simulateCompletion(body);
+        const completion = simulateCompletion(body, { judgeStyle: options.judgeStyle });
         if (options.logprobs === false) completion.choices[0].logprobs = null;
         return send(res, 200, JSON.stringify(completion));
       }

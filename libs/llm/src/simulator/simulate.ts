@@ -3,7 +3,7 @@ import type OpenAI from 'openai';
 import { type IncomingMessage, toTurns } from './conversation';
 import { readStage } from './stage';
 import { critiqueText, draftText, revisionText, type Pick } from './texts';
-import { judgeAnswer, readComparison, type JudgeAnswer } from './judge';
+import { judgeAnswer, readComparison, type AnswerConstraint, type JudgeAnswer, type JudgeStyle } from './judge';
 import { NOOP_MARKER, REFUSE_DRAFT_MARKER, REFUSE_MARKER, withoutMarkers } from './markers';
 
 export const SIMULATOR_MODEL = 'amend-simulator-1';
@@ -23,6 +23,16 @@ export interface SimulatorRequestBody {
   seed?: number;
   logprobs?: boolean | null;
   top_logprobs?: number | null;
+  /** vLLM's prefill: continue the final assistant message. */
+  continue_final_message?: boolean;
+  /** vLLM's guided decoding, old and new parameter names. */
+  guided_choice?: string[];
+  structured_outputs?: { choice?: string[] };
+}
+
+export interface SimulateOptions {
+  /** How the judge words a one-letter answer (judge.ts JUDGE_STYLES); default "A". */
+  judgeStyle?: JudgeStyle;
 }
 
 /** The refusals the simulator gives under `[[amend:refuse]]`. */
@@ -41,7 +51,7 @@ export type SimulatedCompletion = OpenAI.Chat.Completions.ChatCompletion;
  * Pure: no clock, no randomness, no I/O. The `[[amend:fail400]]` marker is NOT handled here
  * (see markers.ts): the callers decide how to fail.
  */
-export function simulateCompletion(body: SimulatorRequestBody): SimulatedCompletion {
+export function simulateCompletion(body: SimulatorRequestBody, options: SimulateOptions = {}): SimulatedCompletion {
   const turns = toTurns(body.messages ?? []);
   const digest = sha256(stableJson(body));
   const pick: Pick = (options, salt) => options[sha256(digest + salt).readUInt32BE(0) % options.length];
@@ -61,6 +71,8 @@ export function simulateCompletion(body: SimulatorRequestBody): SimulatedComplet
       temperature: body.temperature ?? 1,
       logprobs: body.logprobs === true,
       topLogprobs: body.top_logprobs ?? 0,
+      style: options.judgeStyle,
+      constraint: answerConstraint(body, turns),
     });
     text = answer.text;
     logprobs = answer.logprobs;
@@ -105,6 +117,13 @@ export function simulateCompletion(body: SimulatorRequestBody): SimulatedComplet
       total_tokens: promptTokens + completionTokens,
     },
   };
+}
+
+/** A request that prefills the reply (a final assistant turn to continue) or constrains it to choices. */
+function answerConstraint(body: SimulatorRequestBody, turns: readonly { role: string }[]): AnswerConstraint {
+  if (body.guided_choice?.length || body.structured_outputs?.choice?.length) return 'choice';
+  if (body.continue_final_message && turns[turns.length - 1]?.role === 'assistant') return 'prefill';
+  return null;
 }
 
 /** The usual rule of thumb for English with BPE tokenizers: about four characters a token. */

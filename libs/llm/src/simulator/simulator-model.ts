@@ -1,6 +1,7 @@
 import type { ChatModel, ChatRequest, ChatResult } from '@amend/pipeline';
 import { ModelError } from '../errors';
-import { chatRequestBody } from '../request-body';
+import { appliedAnswerMode, chatRequestBody, type JudgeAnswerMode } from '../request-body';
+import type { JudgeStyle } from './judge';
 import { readLogprobs } from '../logprobs';
 import { sleep } from '../retry';
 import { FAIL_400_MARKER, hasFail400Marker } from './markers';
@@ -9,6 +10,10 @@ import { SIMULATOR_MODEL, simulateCompletion } from './simulate';
 export interface SimulatorModelOptions {
   /** Artificial delay per call, for demos that should look like a real model at work. */
   latencyMs?: number;
+  /** How the simulated judge words a one-letter answer (judge.ts); default "A". */
+  judgeStyle?: JudgeStyle;
+  /** Act as a backend that prefills or constrains multiple-choice answers (request-body.ts). */
+  judgeAnswer?: JudgeAnswerMode;
 }
 
 /**
@@ -21,7 +26,7 @@ export class SimulatorModel implements ChatModel {
   async complete(req: ChatRequest, signal?: AbortSignal): Promise<ChatResult> {
     signal?.throwIfAborted();
     const started = performance.now();
-    const request = chatRequestBody(SIMULATOR_MODEL, req);
+    const request = chatRequestBody(SIMULATOR_MODEL, req, this.options.judgeAnswer);
     if (this.options.latencyMs) await sleep(this.options.latencyMs, signal);
     if (hasFail400Marker(request.messages)) {
       // Same outcome as the HTTP simulator's 400, so pipeline tests can exercise a permanent failure in process.
@@ -32,7 +37,7 @@ export class SimulatorModel implements ChatModel {
         { attempts: 1 },
       );
     }
-    const response = simulateCompletion(request);
+    const response = simulateCompletion(request, { judgeStyle: this.options.judgeStyle });
     const choice = response.choices[0];
     return {
       text: choice.message.content ?? '',
@@ -48,6 +53,7 @@ export class SimulatorModel implements ChatModel {
       response,
       attempts: 1,
       logprobs: readLogprobs(choice.logprobs),
+      ...(appliedAnswerMode(req, this.options.judgeAnswer) && { answer_mode: appliedAnswerMode(req, this.options.judgeAnswer) }),
     };
   }
 }

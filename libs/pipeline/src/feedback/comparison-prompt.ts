@@ -6,6 +6,17 @@ import type { ChatMessage } from '@amend/contracts';
  */
 export const TOP_LOGPROBS = 20;
 
+/**
+ * Tokens a comparison without chain-of-thought may answer in. One token was too few: a chat
+ * model's first token is often "The", "(" or "**", and the letter comes later ("The answer is
+ * (B)" is 6 tokens, "**The answer is: (B)**" about 10). The label is read at the letter's own
+ * position, wherever it stands (label.ts).
+ */
+export const ANSWER_MAX_TOKENS = 16;
+
+/** What an alias that continues a final assistant message is prefilled with; the letter comes next. */
+export const ANSWER_PREFIX = 'The answer is: (';
+
 /** The opening of every comparison request; the simulator recognises comparisons by it. */
 export const COMPARISON_OPENING = 'Consider the following conversation between a human and an assistant:';
 

@@ -77,9 +77,16 @@ describe('planning an ai-feedback sample', () => {
     expect(one.request.logprobs).toBeUndefined();
   });
 
-  it('asks the feedback model for one token with its log-probabilities, quoting prompt, question and both candidates', () => {
+  it('asks the feedback model for a short answer with its log-probabilities, quoting prompt, question and both candidates', () => {
     const [, , first, second] = calls;
-    expect(first.request).toMatchObject({ alias: 'judge', logprobs: true, top_logprobs: TOP_LOGPROBS, max_tokens: 1, sampling: { temperature: 0 } });
+    expect(first.request).toMatchObject({
+      alias: 'judge',
+      logprobs: true,
+      top_logprobs: TOP_LOGPROBS,
+      max_tokens: 16,
+      sampling: { temperature: 0 },
+      answer: { prefix: 'The answer is: (', choices: ['A', 'B'] },
+    });
     const text = first.request.messages[0].content;
     expect(first.request.messages).toHaveLength(1);
     expect(text).toContain(`Human: ${sample.prompt}`);

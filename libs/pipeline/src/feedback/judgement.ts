@@ -73,7 +73,12 @@ export function pairJudgement(
   const pChosen = mean([...first, ...second]);
   return {
     p_chosen: pChosen,
-    label_source: direct.some((c) => c.record.judgement.label_source === 'hard') ? 'hard' : 'logprobs',
+    // The weakest label behind it: one unreadable answer makes the pair's label unreadable-backed.
+    label_source: direct.some((c) => c.record.judgement.label_source === 'unreadable')
+      ? 'unreadable'
+      : direct.some((c) => c.record.judgement.label_source === 'hard')
+        ? 'hard'
+        : 'logprobs',
     kind,
     principle_ids: principleIds,
     orders: { chosen_first: mean(first), chosen_second: mean(second) },

@@ -13,11 +13,12 @@ export type Letter = 'A' | 'B';
 export const COT_CLAMP: readonly [number, number] = [0.4, 0.6];
 
 /**
- * The option letter a token stands for: `A`, ` A`, `(A`, `(A)`, `A)`, `A.` are all (A). Only the
- * capital letter counts: a lowercase `a` at the answer position is far more often an article.
+ * The option letter a token stands for: `A`, ` A`, `(A`, ` (A`, `(A)`, `A)`, `A.`, `**A` are all
+ * (A). Only the capital letter counts: a lowercase `a` at the answer position is far more often
+ * an article.
  */
 export function optionLetter(token: string): Letter | null {
-  const core = token.trim().replace(/^\(/, '').replace(/[).:]$/, '');
+  const core = token.trim().replace(/^[*_]*[([]?/, '').replace(/[)\].:,]?[*_]*$/, '');
   return core === 'A' || core === 'B' ? core : null;
 }
 
@@ -43,67 +44,123 @@ export function softLabel(alternatives: readonly TopLogprob[]): number | null {
   return a / (a + b);
 }
 
-/**
- * The position that carries the answer: the first one without chain-of-thought (the request asks
- * for one token), the last one whose token is a letter with it (the reasoning comes first and the
- * answer closes it).
- */
-export function answerPosition(positions: readonly TokenLogprobs[] | null | undefined, cot: boolean): TokenLogprobs | null {
-  if (!positions || positions.length === 0) return null;
-  if (!cot) return positions[0];
-  for (let i = positions.length - 1; i >= 0; i--) {
-    if (optionLetter(positions[i].token) !== null) return positions[i];
-  }
-  return null;
+/** Where the answer letter stands in a text: the letter and its character offset. */
+export interface AnswerSpot {
+  letter: Letter;
+  offset: number;
 }
 
-/** The letter a text answers: the first letter-like word without chain-of-thought, the concluding one with it. */
-export function answeredLetter(text: string, cot: boolean): Letter | null {
+// The letter itself: a capital A or B not followed by a letter or digit ("A" in "An" is no answer).
+const LETTER = String.raw`([AB])(?![A-Za-z0-9])`;
+// "The answer is:", "Answer:", "The final answer is", with any markdown around.
+const ANSWER_IS = String.raw`(?:[Tt]he\s+)?(?:[Ff]inal\s+)?[Aa]nswer(?:\s+is)?\s*:?\s*[*_]*\s*`;
+// A reply that opens with the answer: "A", "(A)", "**A**", "> (B)", "The answer is (A)", "Option B".
+const LEADING = new RegExp(String.raw`^[\s>#*_"'\x60]*(?:${ANSWER_IS})?(?:(?:[Oo]ption|[Rr]esponse|[Cc]hoice)\s+)?[([]?\s*${LETTER}`);
+const ANSWER_PHRASE = new RegExp(String.raw`[Aa]nswer(?:\s+is)?\s*:?\s*[*_]*\s*[([]?\s*${LETTER}`, 'g');
+
+/**
+ * The answer letter of a comparison reply and where it stands.
+ *
+ * Without chain-of-thought the reply should open with the answer (after any "The answer is",
+ * markdown or parenthesis); failing that, the first "answer is (X)" anywhere counts. With
+ * chain-of-thought only the reply's final "The answer is: (X)" counts, never a letter quoted in
+ * the reasoning; a reply cut off at max_tokens counts only if that final answer closes it, since
+ * an "answer is" met mid-reasoning is not the conclusion. Null when no answer can be read.
+ */
+export function findAnswer(text: string, cot: boolean, finishReason?: string | null): AnswerSpot | null {
+  const spot = (m: RegExpExecArray | RegExpMatchArray): AnswerSpot => ({
+    letter: m[1] as Letter,
+    offset: (m.index ?? 0) + m[0].length - 1,
+  });
   if (!cot) {
-    const first = /^[\s"'*]*(?:the answer is:?\s*)?\(?([AB])\b/i.exec(text);
-    return first && (first[1] === 'A' || first[1] === 'B') ? first[1] : null;
+    const lead = LEADING.exec(text);
+    if (lead) return spot(lead);
+    const first = [...text.matchAll(ANSWER_PHRASE)][0];
+    return first ? spot(first) : null;
   }
-  const concluding = [...text.matchAll(/answer is:?\s*\(?([AB])\)?/gi)];
-  if (concluding.length > 0) return concluding[concluding.length - 1][1].toUpperCase() as Letter;
-  const options = [...text.matchAll(/\(([AB])\)/g)];
-  return options.length > 0 ? (options[options.length - 1][1] as Letter) : null;
+  const all = [...text.matchAll(ANSWER_PHRASE)];
+  if (all.length === 0) return null;
+  const last = spot(all[all.length - 1]);
+  if (finishReason === 'length' && !/^[)\].*_\s]*$/.test(text.slice(last.offset + 1))) return null;
+  return last;
+}
+
+/** The letter a reply answers (see findAnswer). */
+export function answeredLetter(text: string, cot: boolean, finishReason?: string | null): Letter | null {
+  return findAnswer(text, cot, finishReason)?.letter ?? null;
+}
+
+/**
+ * Index of the returned position that holds the character at `offset` of the reply: the tokens,
+ * concatenated, spell the reply. When they do not (a backend that returns byte-level or cleaned
+ * tokens), the position whose token is a spelling of the letter: the first without
+ * chain-of-thought, the last with it.
+ */
+export function positionOf(positions: readonly TokenLogprobs[], text: string, spot: AnswerSpot, cot: boolean): number | null {
+  let start = 0;
+  for (let i = 0; i < positions.length; i++) {
+    const token = positions[i].token;
+    const end = start + token.length;
+    if (text.slice(start, end) !== token) break;
+    if (spot.offset >= start && spot.offset < end) return i;
+    start = end;
+  }
+  const order = positions.map((_, i) => i);
+  if (cot) order.reverse();
+  return order.find((i) => optionLetter(positions[i].token) === spot.letter) ?? null;
+}
+
+/** What the backend did with the request's `answer` (ChatResult.answer_mode), and the prefix it continued after. */
+export interface AnswerContext {
+  mode?: 'prefill' | 'guided_choice';
+  prefix?: string;
+}
+
+/**
+ * The label of one comparison call, read at the answer letter:
+ *
+ * 1. find the letter in the reply (findAnswer; after a prefill, in prefix + reply);
+ * 2. find the returned position that holds it (positionOf), and normalise P(A) against P(B) over
+ *    the spellings of the two letters among that position's alternatives only (softLabel):
+ *    `logprobs`;
+ * 3. no log-probabilities, or none for either letter at that position: the letter as a hard 1 or
+ *    0, `hard`;
+ * 4. no letter: p = 0.5, `unreadable`; it is no label, and the report counts it.
+ *
+ * With chain-of-thought the probability is clamped to [0.4, 0.6], hard labels included.
+ */
+export function comparisonLabel(
+  result: { text: string; logprobs?: readonly TokenLogprobs[] | null; finish_reason?: string | null },
+  options: readonly [string, string],
+  cot: boolean,
+  context: AnswerContext = {},
+): ComparisonJudgement {
+  const prefix = context.mode === 'prefill' ? (context.prefix ?? '') : '';
+  const full = prefix + result.text;
+  const spot = findAnswer(full, cot, result.finish_reason);
+  const positions = result.logprobs && result.logprobs.length > 0 ? result.logprobs : null;
+  const at = spot && positions ? positionOf(positions, result.text, { ...spot, offset: spot.offset - prefix.length }, cot) : null;
+  const position = at === null || !positions ? null : positions[at];
+  let p: number | null = null;
+  if (position) p = softLabel([{ token: position.token, logprob: position.logprob }, ...position.top_logprobs]);
+  let source: LabelSource = 'logprobs';
+  if (p === null) {
+    source = spot ? 'hard' : 'unreadable';
+    p = spot ? (spot.letter === 'A' ? 1 : 0) : 0.5;
+  }
+  return {
+    options: [options[0], options[1]],
+    p_a: cot && source !== 'unreadable' ? clamp(p, COT_CLAMP) : p,
+    label_source: source,
+    answer: spot?.letter ?? null,
+    top_logprobs: position ? position.top_logprobs.map((t) => ({ token: t.token, logprob: t.logprob })) : null,
+    answer_mode: context.mode ?? 'text',
+    answer_position: position ? at : null,
+  };
 }
 
 export function clamp(p: number, [lo, hi]: readonly [number, number]): number {
   return Math.min(hi, Math.max(lo, p));
-}
-
-/**
- * The label of one comparison call. Log-probabilities when the backend returned them and the
- * answer position has either letter; otherwise the answered letter as a hard 1 or 0, marked
- * `hard`; an answer naming neither letter is 0.5 (no preference), also `hard`. With
- * chain-of-thought the probability is clamped to [0.4, 0.6], hard labels included.
- */
-export function comparisonLabel(
-  result: { text: string; logprobs?: readonly TokenLogprobs[] | null },
-  options: readonly [string, string],
-  cot: boolean,
-): ComparisonJudgement {
-  const position = answerPosition(result.logprobs, cot);
-  let alternatives: TopLogprob[] | null = null;
-  let p: number | null = null;
-  if (position) {
-    alternatives = [{ token: position.token, logprob: position.logprob }, ...position.top_logprobs];
-    p = softLabel(alternatives);
-  }
-  const answer = answeredLetter(result.text, cot) ?? (position ? optionLetter(position.token) : null);
-  let source: LabelSource = 'logprobs';
-  if (p === null) {
-    source = 'hard';
-    p = answer === 'A' ? 1 : answer === 'B' ? 0 : 0.5;
-  }
-  return {
-    options: [options[0], options[1]],
-    p_a: cot ? clamp(p, COT_CLAMP) : p,
-    label_source: source,
-    answer,
-    top_logprobs: position ? position.top_logprobs.map((t) => ({ token: t.token, logprob: t.logprob })) : null,
-  };
 }
 
 /**

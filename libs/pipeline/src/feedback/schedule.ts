@@ -2,7 +2,7 @@ import type { StageRecord } from '@amend/contracts';
 import { openingMessages } from '../conversation';
 import type { PlannedCall } from '../planned-call';
 import { feedbackOf, type RunSpec, type SampleSpec } from '../spec';
-import { TOP_LOGPROBS, comparisonMessages } from './comparison-prompt';
+import { ANSWER_MAX_TOKENS, ANSWER_PREFIX, TOP_LOGPROBS, comparisonMessages } from './comparison-prompt';
 import { judgePrinciples } from './judge-principles';
 
 /*
@@ -100,13 +100,14 @@ function comparisonCall(
     request: {
       alias: run.feedback_model ?? run.model,
       messages: comparisonMessages(sample.prompt, principle.comparison, texts[a], texts[b], cot),
-      // One answer token, read from its log-probabilities; greedy so that a backend without them
-      // answers with its most likely letter. Chain-of-thought samples its reasoning like the policy.
+      // A short answer, read at the letter's position from its log-probabilities; greedy so that a
+      // backend without them answers with its most likely letter. Chain-of-thought samples its
+      // reasoning like the policy and ends with "The answer is: (X)".
       sampling: cot ? { ...run.sampling } : { ...run.sampling, temperature: 0, top_p: 1 },
       seed,
       logprobs: true,
       top_logprobs: TOP_LOGPROBS,
-      ...(cot ? {} : { max_tokens: 1 }),
+      ...(cot ? {} : { max_tokens: ANSWER_MAX_TOKENS, answer: { prefix: ANSWER_PREFIX, choices: ['A', 'B'] as [string, string] } }),
     },
   };
 }

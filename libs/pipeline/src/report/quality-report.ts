@@ -17,6 +17,7 @@ class Tally {
   aWins = 0;
   pASum = 0;
   hard = 0;
+  unreadable = 0;
   orderPairs = 0;
   orderAgreements = 0;
 
@@ -41,6 +42,7 @@ class Tally {
       // A tie counts half: it is neither a win for (A) nor for (B).
       this.aWins += c.p_a > 0.5 ? 1 : c.p_a === 0.5 ? 0.5 : 0;
       if (c.label_source === 'hard') this.hard++;
+      else if (c.label_source === 'unreadable') this.unreadable++;
     }
     // The two orders of one principle: did they pick the same response?
     const byPrinciple = new Map<string, Comparison[]>();
@@ -70,6 +72,8 @@ class Tally {
         a_wins: share(this.aWins, this.comparisons),
         position_bias: this.comparisons > 0 ? round(this.pASum / this.comparisons - 0.5) : null,
         hard_labels: this.hard,
+        unreadable_labels: this.unreadable,
+        hard_label_share: share(this.hard + this.unreadable, this.comparisons),
         mean_p_chosen: this.judged > 0 ? round(this.pChosenSum / this.judged) : null,
       },
     };
