@@ -154,7 +154,7 @@ describe('an ai-feedback run on the simulator', () => {
     expect(sample.stages[2].judgement!.top_logprobs!.length).toBeGreaterThan(2);
     const events = await stack.api.get(Store).audit.listForSample(sample.id);
     expect(events.map((e) => e.type)).toEqual(['candidate.generated', 'candidate.generated', 'judgement.made', 'judgement.made', 'pair.emitted']);
-    expect((events[2].payload as any).request).toMatchObject({ logprobs: true, top_logprobs: 20, max_tokens: 1 });
+    expect((events[2].payload as any).request).toMatchObject({ logprobs: true, top_logprobs: 20, max_tokens: 16 });
   });
 });
 
