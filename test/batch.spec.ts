@@ -97,3 +97,75 @@ it('a batch run on an alias without batch support, or with a budget, is refused 
   expect(b.status).toBe(422);
   expect((await json(b)).error.code).toBe('batch_budget_unsupported');
 });
+
+/** The (sample, stage) custom ids the simulator was sent for this run, with how often, from its own log. */
+async function submitted(runId: string, since: number): Promise<Map<string, number>> {
+  const samples = await json(await stack.fetch(`/v1/runs/${runId}/samples?limit=1000`));
+  const ids = new Set<string>(samples.samples.map((s: any) => s.id));
+  const counts = new Map<string, number>();
+  for (const l of sim.batchLog().slice(since)) if (ids.has(l.custom_id.split(':')[0])) counts.set(l.custom_id, (counts.get(l.custom_id) ?? 0) + 1);
+  return counts;
+}
+
+it('failed lines are asked again in the next wave when transient (a 500, a timeout) and fail their sample when permanent (a 400), as online', async () => {
+  const since = sim.batchLog().length;
+  // The first batch: its first line answered 500, its second timed out.
+  sim.setBatchScript([{ status: { lines: 1, status: 500 }, error: { lines: 1, code: 'request_timeout' } }]);
+  const prompts = ['Name a fruit.', 'Name a colour.', 'Name a bird.', 'Name a tree. [[amend:fail400]]'];
+  const run = await finished((await json(await post({ constitution: 'amend-core', prompts, batch: true }))).id);
+  const counts = await submitted(run.id, since);
+  const failedSample = (await json(await stack.fetch(`/v1/runs/${run.id}/samples?status=failed`))).samples;
+
+  expect(run.status).toBe('completed');
+  expect(run.counts).toMatchObject({ completed: 3, failed: 1 });
+  expect(failedSample).toHaveLength(1);
+  expect(failedSample[0].failure_reason).toMatch(/^bad_request: default \(batch\): HTTP 400/);
+  // The 400 is not asked again; the two transient drafts are asked twice (unless the 400 sat on one of the first two lines).
+  expect(counts.get(`${failedSample[0].id}:0`)).toBe(1);
+  const twice = [...counts].filter(([, n]) => n === 2).map(([id]) => id);
+  expect(twice.every((id) => id.endsWith(':0'))).toBe(true);
+  expect(twice.length).toBeGreaterThanOrEqual(1);
+  expect([...counts.values()].every((n) => n <= 2)).toBe(true);
+  expect(counts.size).toBe(3 * 3 + 1);
+  expect(run.batch.totals.failed).toBeGreaterThanOrEqual(2);
+});
+
+it('an expired batch is resubmitted for exactly what it left unanswered', async () => {
+  const since = sim.batchLog().length;
+  sim.setBatchScript([{ expire: { after: 1 } }]);
+  const run = await finished((await json(await post({ constitution: 'amend-core', prompts: PROMPTS.slice(0, 3), batch: true }))).id);
+  const counts = await submitted(run.id, since);
+  expect(run.status).toBe('completed');
+  expect(run.counts.completed).toBe(3);
+  expect([...counts].filter(([, n]) => n === 2).map(([id]) => id.split(':')[1])).toEqual(['0', '0']);
+  expect(counts.size).toBe(9);
+  const first = sim.batches().find((b: any) => b.status === 'expired' && b.request_counts.completed === 1);
+  expect(first).toBeDefined();
+});
+
+it('cancelling a batch run cancels its pending batch at the provider and submits nothing more', async () => {
+  sim.setBatchScript([{ delayMs: 120_000 }]);
+  const created = await json(await post({ constitution: 'amend-core', prompts: PROMPTS, batch: true }));
+  const pending = await waitFor(
+    async () => {
+      const r = await json(await stack.fetch(`/v1/runs/${created.id}`));
+      return r.batch.batches[0]?.id && r.batch.batches[0].status === 'in_progress' ? r.batch.batches[0] : undefined;
+    },
+    { timeoutMs: 30_000, what: 'the first wave to be pending' },
+  );
+  expect(pending.request_counts.total).toBe(PROMPTS.length);
+  const res = await stack.fetch(`/v1/runs/${created.id}/cancel`, { method: 'POST' });
+  expect(res.status).toBe(200);
+  const settled = await waitFor(
+    async () => {
+      const r = await json(await stack.fetch(`/v1/runs/${created.id}`));
+      return r.batch.pending === 0 ? r : undefined;
+    },
+    { timeoutMs: 30_000, what: 'the cancelled batch to settle' },
+  );
+  expect(sim.batches().find((b) => b.id === pending.id)).toMatchObject({ status: 'cancelled', cancelled_at: expect.any(Number) });
+  expect(settled.status).toBe('cancelled');
+  expect(settled.counts.cancelled).toBe(PROMPTS.length);
+  expect(settled.batch.batches).toEqual([expect.objectContaining({ id: pending.id, status: 'cancelled', applied: true })]);
+  expect(settled.batch.totals.batches).toBe(1);
+});
