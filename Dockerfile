@@ -49,6 +49,7 @@ COPY --from=build /app/apps/console/dist ./apps/console/dist
 COPY package.json tsconfig.json ./
 COPY bin ./bin
 COPY constitutions ./constitutions
+COPY evalsets ./evalsets
 COPY examples ./examples
 # Files stay root-owned and read-only to the service; only out/ (demo output) is writable.
 RUN mkdir -p /app/out && chown node:node /app/out

@@ -20,8 +20,8 @@ let pg: Client;
 /** Keys of team alpha (the caller's own team) for every role, and a submitter of team beta. */
 const keys = {} as Record<Role, string>;
 let betaSubmitter: string;
-const own = {} as Record<'run' | 'sample' | 'pair' | 'key', string>;
-const other = {} as Record<'run' | 'sample' | 'pair' | 'key', string>;
+const own = {} as Record<'run' | 'sample' | 'pair' | 'key' | 'evaluation', string>;
+const other = {} as Record<'run' | 'sample' | 'pair' | 'key' | 'evaluation', string>;
 /** Published by the matrix's author, so deprecating it in the matrix harms nothing else. */
 const CONSTITUTION = { name: 'matrix-check', version: '1.0.0' };
 
@@ -38,6 +38,13 @@ async function finishedRun(key: string): Promise<{ run: string; sample: string; 
   return { run: id, sample: samples.samples[0].id, pair };
 }
 
+/** An evaluation of the author's team (its report is not needed, only its id). */
+async function evaluation(authorKey: string): Promise<string> {
+  const res = await stack.fetch('/v1/evaluations', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ baseline: 'amend-core@1.0.0', candidate: 'amend-core', prompts: ['Tell me a short joke.'] }) }, authorKey);
+  expect(res.status).toBe(202);
+  return (await json(res)).id;
+}
+
 async function keyId(key: string): Promise<string> {
   return (await json(await stack.fetch('/v1/keys/me', {}, key))).id;
 }
@@ -52,8 +59,8 @@ beforeAll(async () => {
   expect((await stack.fetch('/v1/constitutions', { method: 'POST', headers: { 'content-type': 'application/yaml' }, body: yaml }, keys.author)).status).toBe(201);
   const a = await finishedRun(keys.submitter);
   const b = await finishedRun(betaSubmitter);
-  Object.assign(own, a, { key: await keyId(await stack.mintKey('submitter', 'alpha')) });
-  Object.assign(other, b, { key: await keyId(await stack.mintKey('submitter', 'beta')) });
+  Object.assign(own, a, { key: await keyId(await stack.mintKey('submitter', 'alpha')), evaluation: await evaluation(keys.author) });
+  Object.assign(other, b, { key: await keyId(await stack.mintKey('submitter', 'beta')), evaluation: await evaluation(await stack.mintKey('author', 'beta')) });
 });
 afterAll(async () => {
   await pg?.end();
@@ -70,6 +77,7 @@ function urlFor(route: RouteEntry, scope: 'own' | 'other'): string {
     if (param === 'id' && before.endsWith('/samples/')) return ids.sample;
     if (param === 'id' && before.endsWith('/pairs/')) return ids.pair;
     if (param === 'id' && before.endsWith('/keys/')) return ids.key;
+    if (param === 'id' && before.endsWith('/evaluations/')) return ids.evaluation;
     if (param === 'name' && before.endsWith('/constitutions/')) return CONSTITUTION.name;
     if (param === 'version') return CONSTITUTION.version;
     throw new Error(`${route.method} ${route.path}: the matrix has no value for :${param}; add one to urlFor`);
@@ -77,7 +85,7 @@ function urlFor(route: RouteEntry, scope: 'own' | 'other'): string {
 }
 
 /** Routes whose path names a run, sample or pair: a team's data, 404 to other teams. */
-const teamOwned = (route: RouteEntry) => /\/(runs|samples|pairs)\/:id/.test(route.path);
+const teamOwned = (route: RouteEntry) => /\/(runs|samples|pairs|evaluations)\/:id/.test(route.path);
 
 describe('the route table', () => {
   it('gives every route Nest serves an access rule', () => {

@@ -26,6 +26,8 @@ import { MeController } from './console/me.controller';
 import { KeysService } from './keys/keys.service';
 import { AuditController } from './audit/audit.controller';
 import { AuditService } from './audit/audit.service';
+import { EvaluationsController } from './evaluations/evaluations.controller';
+import { EvaluationsService } from './evaluations/evaluations.service';
 
 @Module({})
 export class ApiModule {
@@ -33,7 +35,7 @@ export class ApiModule {
     return {
       module: ApiModule,
       imports: [RuntimeModule.forRoot(config, 'amend-api'), TerminusModule, DiscoveryModule],
-      controllers: [RunsController, SamplesController, PairsController, ConstitutionsController, HealthController, ReviewsController, ReportsController, MeController, KeysController, AuditController],
+      controllers: [RunsController, SamplesController, PairsController, ConstitutionsController, HealthController, ReviewsController, ReportsController, MeController, KeysController, AuditController, EvaluationsController],
       providers: [
         RunsService,
         ReviewsService,
@@ -43,6 +45,7 @@ export class ApiModule {
         PreviewService,
         KeysService,
         AuditService,
+        EvaluationsService,
         RateLimiter,
         RouteTable,
         // Every route passes this guard: a key, a role its @Allow lists, the key's rate (auth/).

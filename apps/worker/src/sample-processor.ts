@@ -1,13 +1,16 @@
 import { hostname } from 'node:os';
 import { Injectable, Logger } from '@nestjs/common';
+import { InjectQueue } from '@nestjs/bullmq';
+import type { Queue } from 'bullmq';
 import { ModelError, ModelRegistry } from '@amend/llm';
-import { PipelineError, planNextCall, type PlannedCall } from '@amend/pipeline';
-import { Store, type WorkItem } from '@amend/store';
-import { ConstitutionCache } from '@amend/runtime';
+import { PipelineError, planNextCall, sharedDraftResult, type ChatResult, type PlannedCall } from '@amend/pipeline';
+import { Store, type RunEvaluationLink, type TwinSample, type WorkItem } from '@amend/store';
+import { ConstitutionCache, SAMPLES_QUEUE, closeEvaluation, releaseCandidateTwin } from '@amend/runtime';
 import { SpendGuard } from './spend-guard';
 import { runSpecOf, sampleSpecOf, stageCheckpoint } from './stage-checkpoint';
 
-export type SampleOutcome = 'completed' | 'failed' | 'cancelled' | 'budget_exhausted' | 'skipped' | 'taken_over';
+/** `waiting`: an evaluation's candidate sample whose baseline twin has not finished; its job is put back, delayed. */
+export type SampleOutcome = 'completed' | 'failed' | 'cancelled' | 'budget_exhausted' | 'skipped' | 'taken_over' | 'waiting';
 
 /** Who wrote an event: this worker process. */
 export const WORKER_ACTOR = `worker:${hostname()}:${process.pid}`;
@@ -27,6 +30,7 @@ export class SampleProcessor {
     private readonly models: ModelRegistry,
     private readonly constitutions: ConstitutionCache,
     private readonly guard: SpendGuard,
+    @InjectQueue(SAMPLES_QUEUE) private readonly queue: Queue,
   ) {}
 
   async process(sampleId: string, signal?: AbortSignal): Promise<SampleOutcome> {
@@ -50,8 +54,22 @@ export class SampleProcessor {
     // Only the run's first samples find it queued; once running, the update would match nothing.
     if (item.run.status === 'queued') await this.store.runs.markRunning(item.run.id);
 
+    // An evaluation's candidate starts from its baseline twin's draft and is judged against its
+    // final answer, so it waits for that sample to finish (its job comes back when it does).
+    const link = evaluationOf(item);
+    let twin: TwinSample | undefined;
+    if (link?.role === 'candidate') {
+      twin = await this.store.evaluations.twin(link.baseline_run_id as string, item.sample.idx, item.run.rounds);
+      if (twin && ['pending', 'running'].includes(twin.status) && item.records.length === 0) return 'waiting';
+      if (!twin || twin.status !== 'completed' || !twin.draft || twin.final === null) {
+        const why = twin ? `is ${twin.status}${twin.failure_reason ? ` (${twin.failure_reason})` : ''}` : 'is missing';
+        await this.fail(item, `baseline_unfinished: the baseline's sample of this prompt ${why}; there is no answer to compare with`);
+        return 'failed';
+      }
+    }
+
     const run = await runSpecOf(item, this.constitutions);
-    const sample = sampleSpecOf(item);
+    const sample = { ...sampleSpecOf(item), ...(twin?.final != null && { baseline: { final: twin.final } }) };
     const records = [...item.records];
     // The sample chain's head as loaded; each checkpoint advances it, so the next one can be a
     // single statement guarded by it.
@@ -59,18 +77,24 @@ export class SampleProcessor {
 
     let next: PlannedCall | null = planNextCall(run, sample, records);
     for (let call = next; call; call = next) {
-      if (await this.guard.exhausted(item, WORKER_ACTOR)) return 'budget_exhausted';
-      let result;
-      try {
-        // Each call names its alias: the policy model, or the feedback model for comparisons.
-        const alias = call.request.alias;
-        result = await this.guard.timed(alias, call.stage, () => this.models.get(alias).complete(call.request, signal));
-      } catch (err) {
-        if (err instanceof ModelError && err.kind === 'permanent') {
-          await this.fail(item, `${err.code}: ${err.message}`, call);
-          return 'failed';
+      const shared = call.stage === 'draft' && twin?.draft ? twin : undefined;
+      if (!shared && (await this.guard.exhausted(item, WORKER_ACTOR))) return 'budget_exhausted';
+      let result: ChatResult;
+      if (shared?.draft) {
+        // The same draft for both constitutions: the baseline's, copied, not asked again.
+        result = sharedDraftResult({ ...shared.draft, sample_id: shared.id, run_id: link?.baseline_run_id as string });
+      } else {
+        try {
+          // Each call names its alias: the policy model, or the feedback model for comparisons.
+          const alias = call.request.alias;
+          result = await this.guard.timed(alias, call.stage, () => this.models.get(alias).complete(call.request, signal));
+        } catch (err) {
+          if (err instanceof ModelError && err.kind === 'permanent') {
+            await this.fail(item, `${err.code}: ${err.message}`, call);
+            return 'failed';
+          }
+          throw err; // transient after the adapter's own retries, or infrastructure: the job retries
         }
-        throw err; // transient after the adapter's own retries, or infrastructure: the job retries
       }
       const { record, next: planned, input } = stageCheckpoint({
         item,
@@ -82,6 +106,8 @@ export class SampleProcessor {
         actor: WORKER_ACTOR,
         spend: this.guard.spend(item, call.request.alias, result.usage),
         head,
+        ...(shared && { type: 'draft.shared', extra: { shared_from: { run_id: link?.baseline_run_id, sample_id: shared.id, seq: 0 } } }),
+        ...(link?.role === 'candidate' && call.stage === 'comparison' && { extra: { evaluation_id: link.id, dimension: call.principle_id } }),
       });
       next = planned;
       const outcome = await this.store.samples.checkpoint(input);
@@ -100,7 +126,7 @@ export class SampleProcessor {
         this.store.samples.noteSimulated(item.run.id);
       }
       if (outcome === 'completed') {
-        await this.finishCheck(item.run.id);
+        await this.settle(item);
         return 'completed';
       }
     }
@@ -114,7 +140,21 @@ export class SampleProcessor {
       actor: WORKER_ACTOR,
       payload: { reason, stage: call?.stage ?? null, seq: call?.seq ?? null, principle_id: call?.principle_id ?? null },
     });
+    await this.settle(item);
+  }
+
+  /**
+   * After a sample finished: closes its run if it was the last; for an evaluation, lets the
+   * candidate twin go (baseline side) and writes the report once both runs are closed.
+   */
+  async settle(item: Pick<WorkItem, 'sample' | 'run'>): Promise<void> {
     await this.finishCheck(item.run.id);
+    const link = evaluationOf(item);
+    if (!link) return;
+    if (link.role === 'baseline') await releaseCandidateTwin(this.store, this.queue, link, item.sample.idx);
+    if (await closeEvaluation(this.store, link.id, WORKER_ACTOR)) {
+      this.logger.log({ evaluation_id: link.id }, 'evaluation judged: report written');
+    }
   }
 
   /**
@@ -142,4 +182,8 @@ export class SampleProcessor {
     this.finishChecks.set(runId, entry);
     return entry.done;
   }
+}
+
+function evaluationOf(item: Pick<WorkItem, 'run'>): RunEvaluationLink | null {
+  return (item.run.evaluation as unknown as RunEvaluationLink | null) ?? null;
 }

@@ -1,9 +1,12 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { WaitingError, Worker, type Job } from 'bullmq';
+import { DelayedError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Config, SampleJob } from '@amend/contracts';
 import { AmendMetrics, CONFIG, SAMPLES_QUEUE, redisConnection } from '@amend/runtime';
 import { Store } from '@amend/store';
 import { SampleProcessor } from './sample-processor';
+
+/** How long a candidate sample waits before looking at its baseline twin again, if nothing moved it up. */
+const TWIN_WAIT_MS = 5_000;
 
 /**
  * The BullMQ worker. Built by hand rather than with @Processor because its concurrency and lock
@@ -39,9 +42,16 @@ export class SampleWorker implements OnApplicationBootstrap, BeforeApplicationSh
   private async handle(job: Job<SampleJob>, token?: string, signal?: AbortSignal) {
     try {
       const outcome = await this.processor.process(job.data.sample_id, signal);
+      if (outcome === 'waiting') {
+        // An evaluation's candidate whose baseline twin is not finished: the twin's worker moves
+        // this job up when it finishes (releaseCandidateTwin); the delay is only the fallback.
+        await job.moveToDelayed(Date.now() + TWIN_WAIT_MS, token);
+        throw new DelayedError();
+      }
       if (outcome !== 'skipped' && outcome !== 'taken_over') this.metrics.sampleFinished(outcome, outcome === 'completed');
       return outcome;
     } catch (err) {
+      if (err instanceof DelayedError) throw err;
       if (this.draining && signal?.aborted) {
         // Shutdown outlasted its grace: the job goes back to the queue as it was, no attempt spent.
         // Its sample resumes at its first unsaved stage on the next worker.

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FeedbackOptions, PrincipleSelector, Sampling, StageRecord } from '@amend/contracts';
 import { assemblePair, isLastCall, planNextCall, recordCall, type ChatResult, type PlannedCall, type RunSpec, type SampleSpec } from '@amend/pipeline';
 import type { ConstitutionCache } from '@amend/runtime';
-import type { SampleChainHead, SamplesRepository, WorkItem } from '@amend/store';
+import type { RunEvaluationLink, SampleChainHead, SamplesRepository, WorkItem } from '@amend/store';
 
 export type CheckpointInput = Parameters<SamplesRepository['checkpoint']>[0];
 
@@ -21,6 +21,7 @@ export async function runSpecOf(item: Pick<WorkItem, 'run'>, constitutions: Cons
     constitutionRef: { name: r.constitution_name, version: r.constitution_version, sha256: r.constitution_sha256 },
     principles: (r.principles as unknown as PrincipleSelector | null) ?? null,
     feedback: (r.feedback as unknown as FeedbackOptions | null) ?? null,
+    evaluation: r.evaluation ? { role: (r.evaluation as unknown as RunEvaluationLink).role } : null,
   };
 }
 
@@ -52,10 +53,12 @@ export function stageCheckpoint(args: {
   spend: CheckpointInput['spend'];
   head?: SampleChainHead;
   extra?: Record<string, unknown>;
+  /** The event type when it is not the call's own (`draft.shared`: an evaluation's candidate copied the baseline's draft). */
+  type?: string;
 }): { record: StageRecord; next: PlannedCall | null; input: CheckpointInput } {
   const { item, run, sample, call, result, actor } = args;
   const record = recordCall(call, result);
-  const last = isLastCall(run, call);
+  const last = isLastCall(run, call, sample);
   const pair = last ? assemblePair(run, sample, [...args.records, record], randomUUID()) : undefined;
   // Planned once: its stage is the checkpoint's next stage, and it is the caller's next call.
   const next = last ? null : planNextCall(run, sample, [...args.records, record]);
@@ -66,7 +69,7 @@ export function stageCheckpoint(args: {
     record,
     nextStage: next?.stage ?? 'done',
     event: {
-      type: call.stage === 'comparison' ? 'judgement.made' : `${call.stage}.generated`,
+      type: args.type ?? (call.stage === 'comparison' ? 'judgement.made' : `${call.stage}.generated`),
       actor,
       payload: {
         seq: call.seq,

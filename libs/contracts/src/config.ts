@@ -31,6 +31,8 @@ export const ConfigSchema = z.object({
   AMEND_MODELS: z.string().optional(),
   AMEND_ADMIN_KEY: z.string().optional(),
   CONSTITUTIONS_DIR: z.string().default('constitutions'),
+  /** Bundled evaluation sets, one folder each with a set.json (evaluations' `eval_set`). */
+  EVALSETS_DIR: z.string().default('evalsets'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type Config = z.infer<typeof ConfigSchema>;

@@ -11,3 +11,4 @@ export * from './reviews';
 export * from './keys';
 export * from './audit';
 export * from './key-self';
+export * from './evaluations';

@@ -18,3 +18,8 @@ export type { PairLine, ConversationalPairLine, StandardPairLine, H4PairLine, Sf
 export { PipelineError } from './errors';
 export type { PipelineErrorCode } from './errors';
 export * from './ports';
+export { RUBRIC_REF, RUBRIC_QUESTIONS, dimensionsFor } from './evaluation/rubric';
+export { EVALUATION_LABELS, evaluationJudgeCount, sharedDraftResult, isCandidate } from './evaluation/judge-calls';
+export { buildEvaluationReport, wilson, outcomeOf, kindOf, candidateProbabilities, TIE_MARGIN } from './evaluation/report';
+export type { PromptOutcome, JudgeLabel } from './evaluation/report';
+export { estimateEvaluation } from './evaluation/estimate';

@@ -16,7 +16,7 @@ export function assemblePair(run: RunSpec, sample: SampleSpec, records: StageRec
   if (planNextCall(run, sample, records) !== null) {
     throw new PipelineError(
       'incomplete_records',
-      `sample ${sample.id}: ${records.length} of ${callsPerSample(run)} stages done; a pair needs all of them`,
+      `sample ${sample.id}: ${records.length} of ${callsPerSample(run, sample)} stages done; a pair needs all of them`,
     );
   }
   const sorted = [...records].sort((a, b) => a.seq - b.seq);

@@ -9,18 +9,21 @@ import { assertPlannable, type RunSpec, type SampleSpec } from './spec';
 import { int31FromKey } from './seeded';
 import { comparisonLabel } from './feedback/label';
 import { feedbackCallAt, feedbackCallCount, verifyCallAt, verifyCallCount } from './feedback/schedule';
+import { evaluationJudgeCallAt, evaluationJudgeCount } from './evaluation/judge-calls';
 
 export type { PlannedCall } from './planned-call';
 
-type CallCountOf = Pick<RunSpec, 'rounds'> & Partial<Pick<RunSpec, 'mode' | 'feedback'>>;
+type CallCountOf = Pick<RunSpec, 'rounds'> & Partial<Pick<RunSpec, 'mode' | 'feedback' | 'evaluation'>>;
 
 /**
  * Model calls per sample. critique-revise: one draft, then a critique and a revision per round,
  * then 2 comparisons per ensemble principle with verify. ai-feedback: see feedback/schedule.ts.
+ * An evaluation's candidate adds its judge calls (evaluation/judge-calls.ts), which depend on the
+ * sample, so it needs one.
  */
-export function callsPerSample(run: CallCountOf): number {
+export function callsPerSample(run: CallCountOf, sample?: Pick<SampleSpec, 'prompt' | 'metadata'>): number {
   if (run.mode === 'ai-feedback') return feedbackCallCount(run);
-  return revisionCalls(run) + verifyCallCount(run);
+  return revisionCalls(run) + verifyCallCount(run) + evaluationJudgeCount(run, sample);
 }
 
 function revisionCalls(run: Pick<RunSpec, 'rounds'>): number {
@@ -55,7 +58,7 @@ export function requestSeed(runSeed: number, sampleIndex: number, seq: number): 
 export function planNextCall(run: RunSpec, sample: SampleSpec, done: StageRecord[]): PlannedCall | null {
   assertPlannable(run);
   const records = [...done].sort((a, b) => a.seq - b.seq);
-  const total = callsPerSample(run);
+  const total = callsPerSample(run, sample);
   if (records.length > total) {
     throw inconsistent(sample, `${records.length} stage records for a ${run.rounds}-round sample, which makes ${total} calls`);
   }
@@ -76,6 +79,7 @@ function callAt(run: RunSpec, sample: SampleSpec, seq: number, records: readonly
   if (seq < revisions) {
     return plannedCall(run, sample, seq, previous && { messages: previous.request.messages, answer: records[seq - 1].text });
   }
+  if (run.evaluation) return evaluationJudgeCallAt(run, sample, seq, seq - revisions, records[revisions - 1].text);
   return verifyCallAt(run, sample, seq, seq - revisions, records[0].text, records[revisions - 1].text, seed);
 }
 
@@ -103,8 +107,8 @@ export function recordCall(call: PlannedCall, result: ChatResult): StageRecord {
 }
 
 /** True for the last call of the sample (final revision, or last comparison): its checkpoint is written with the pair. */
-export function isLastCall(run: CallCountOf, call: Pick<PlannedCall, 'seq'>): boolean {
-  return call.seq === callsPerSample(run) - 1;
+export function isLastCall(run: CallCountOf, call: Pick<PlannedCall, 'seq'>, sample?: Pick<SampleSpec, 'prompt' | 'metadata'>): boolean {
+  return call.seq === callsPerSample(run, sample) - 1;
 }
 
 function plannedCall(

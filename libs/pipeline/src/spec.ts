@@ -20,6 +20,11 @@ export interface RunSpec {
   principles?: PrincipleSelector | null;
   /** Candidates, ensemble, chain-of-thought, verify, min_margin; FEEDBACK_DEFAULTS when absent. */
   feedback?: FeedbackOptions | null;
+  /**
+   * One side of a constitution A/B evaluation (evaluation/): the candidate's samples start from the
+   * baseline's draft and end with the judge's comparisons of the two final answers.
+   */
+  evaluation?: { role: 'baseline' | 'candidate' } | null;
 }
 
 /** The run's feedback options with the defaults filled in. */
@@ -42,6 +47,8 @@ export interface SampleSpec {
   prompt: string;
   /** The submitter's metadata of the prompt; `benign: boolean` there decides refusal drift. */
   metadata?: Record<string, unknown> | null;
+  /** An evaluation candidate's sample: the baseline sample's final answer, which the judge compares with. */
+  baseline?: { final: string } | null;
 }
 
 /** Same bounds as CreateRunSchema; the paper used 4 rounds, and past 8 revisions stop changing. */
@@ -49,7 +56,7 @@ export const MIN_ROUNDS = 1;
 export const MAX_ROUNDS = 8;
 
 export function assertPlannable(
-  run: Pick<RunSpec, 'mode' | 'rounds' | 'constitution' | 'constitutionRef' | 'principles'> & Partial<Pick<RunSpec, 'feedback'>>,
+  run: Pick<RunSpec, 'mode' | 'rounds' | 'constitution' | 'constitutionRef' | 'principles'> & Partial<Pick<RunSpec, 'feedback' | 'evaluation'>>,
 ): void {
   if (run.mode !== 'critique-revise' && run.mode !== 'ai-feedback') {
     throw new PipelineError('invalid_run', `mode "${String(run.mode)}" is not supported; use "critique-revise" or "ai-feedback"`);
@@ -68,6 +75,9 @@ export function assertPlannable(
   // Fails before the draft, not at the first critique, when the selection names what is not there.
   selectPrinciples(c.principles, run.principles);
   if (isJudged(run)) assertJudgeable(run);
+  if (run.evaluation && (run.mode !== 'critique-revise' || feedbackOf(run).verify)) {
+    throw new PipelineError('invalid_run', 'an evaluation run is critique-revise without verify');
+  }
 }
 
 /** Feedback options in range, and enough comparison questions for the ensemble. */

@@ -4,3 +4,4 @@ export * from './constitution-cache';
 export * from './runtime.module';
 export * from './redis-connection';
 export * from './metrics';
+export * from './evaluation-closer';

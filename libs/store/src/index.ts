@@ -10,4 +10,5 @@ export * from './keys.repository';
 export * from './reviews.repository';
 export * from './budget.repository';
 export * from './batches.repository';
+export * from './evaluations.repository';
 export * from './store';

@@ -30,6 +30,8 @@ export interface NewRun {
   prices?: unknown | null;
   /** Through the provider's Batch API (the batch coordinator drives it; no sample jobs). */
   batch?: boolean;
+  /** `{id, role, baseline_run_id?}` when the run is one side of an evaluation. */
+  evaluation?: unknown | null;
 }
 
 export interface NewSample {
@@ -45,6 +47,51 @@ type RunRow = RunsTable & { created_at: Date; started_at: Date | null; finished_
 const TERMINAL: RunStatus[] = ['completed', 'failed', 'cancelled'];
 /** Rows per INSERT: unnest keeps one statement per chunk regardless of the prompt count. */
 const INSERT_CHUNK = 10_000;
+
+/** The run row and its samples, inside the caller's transaction (a run, or the two runs of an evaluation). */
+export async function insertRun(tx: Transaction<Database>, run: NewRun, samples: NewSample[]): Promise<void> {
+  await tx
+    .insertInto('runs')
+    .values({
+      id: run.id,
+      team: run.team,
+      status: 'queued',
+      mode: run.mode,
+      constitution_name: run.constitution.name,
+      constitution_version: run.constitution.version,
+      constitution_sha256: run.constitution.sha256,
+      rounds: run.rounds,
+      seed: run.seed,
+      model: run.model,
+      feedback_model: run.feedback_model,
+      sampling: JSON.stringify(run.sampling),
+      total: samples.length,
+      simulated: run.simulated,
+      idempotency_key: run.idempotency_key,
+      request_sha256: run.request_sha256,
+      created_by: run.created_by,
+      principles: run.principles == null ? null : JSON.stringify(run.principles),
+      preview: run.preview ?? false,
+      feedback: run.feedback == null ? null : JSON.stringify(run.feedback),
+      budget: run.budget == null ? null : JSON.stringify(run.budget),
+      prices: run.prices == null ? null : JSON.stringify(run.prices),
+      batch: run.batch ?? false,
+      batch_lease_owner: null,
+      batch_lease_until: null,
+      evaluation: run.evaluation == null ? null : JSON.stringify(run.evaluation),
+    })
+    .execute();
+  for (let i = 0; i < samples.length; i += INSERT_CHUNK) {
+    const chunk = samples.slice(i, i + INSERT_CHUNK);
+    await sql`
+      insert into samples (id, run_id, idx, external_id, prompt, metadata, status, stage)
+      select s.id, ${run.id}::uuid, s.idx, s.external_id, s.prompt, s.metadata, 'pending', 'draft'
+      from unnest(${chunk.map((s) => s.id)}::uuid[], ${chunk.map((s) => s.idx)}::int[],
+                  ${chunk.map((s) => s.external_id)}::text[], ${chunk.map((s) => s.prompt)}::text[],
+                  ${chunk.map((s) => (s.metadata == null ? null : JSON.stringify(s.metadata)))}::jsonb[])
+        as s(id, idx, external_id, prompt, metadata)`.execute(tx);
+  }
+}
 
 export class RunsRepository {
   constructor(private readonly db: Kysely<Database>) {}
@@ -74,46 +121,7 @@ export class RunsRepository {
           await sql`select pg_advisory_xact_lock(hashtextextended(${'amend.runs.' + createdBy}, 0))`.execute(tx);
           check(await activeRunsOf(tx, createdBy));
         }
-        await tx
-          .insertInto('runs')
-          .values({
-            id: run.id,
-            team: run.team,
-            status: 'queued',
-            mode: run.mode,
-            constitution_name: run.constitution.name,
-            constitution_version: run.constitution.version,
-            constitution_sha256: run.constitution.sha256,
-            rounds: run.rounds,
-            seed: run.seed,
-            model: run.model,
-            feedback_model: run.feedback_model,
-            sampling: JSON.stringify(run.sampling),
-            total: samples.length,
-            simulated: run.simulated,
-            idempotency_key: run.idempotency_key,
-            request_sha256: run.request_sha256,
-            created_by: run.created_by,
-            principles: run.principles == null ? null : JSON.stringify(run.principles),
-            preview: run.preview ?? false,
-            feedback: run.feedback == null ? null : JSON.stringify(run.feedback),
-            budget: run.budget == null ? null : JSON.stringify(run.budget),
-            prices: run.prices == null ? null : JSON.stringify(run.prices),
-            batch: run.batch ?? false,
-            batch_lease_owner: null,
-            batch_lease_until: null,
-          })
-          .execute();
-        for (let i = 0; i < samples.length; i += INSERT_CHUNK) {
-          const chunk = samples.slice(i, i + INSERT_CHUNK);
-          await sql`
-            insert into samples (id, run_id, idx, external_id, prompt, metadata, status, stage)
-            select s.id, ${run.id}::uuid, s.idx, s.external_id, s.prompt, s.metadata, 'pending', 'draft'
-            from unnest(${chunk.map((s) => s.id)}::uuid[], ${chunk.map((s) => s.idx)}::int[],
-                        ${chunk.map((s) => s.external_id)}::text[], ${chunk.map((s) => s.prompt)}::text[],
-                        ${chunk.map((s) => (s.metadata == null ? null : JSON.stringify(s.metadata)))}::jsonb[])
-              as s(id, idx, external_id, prompt, metadata)`.execute(tx);
-        }
+        await insertRun(tx, run, samples);
         await insertAuditEvents(tx, [{ ...event, run_id: run.id, sample_id: null }]);
       });
     } catch (e: any) {
@@ -163,6 +171,8 @@ export class RunsRepository {
       .selectFrom('runs')
       .selectAll()
       .where('preview', '=', false)
+      // The two runs of an evaluation are read through it (GET /v1/evaluations/{id}).
+      .where('evaluation', 'is', null)
       .orderBy('created_at', 'desc')
       .orderBy('id', 'desc')
       .limit(opts.limit + 1);
@@ -319,7 +329,7 @@ export class RunsRepository {
 }
 
 /** Queued and running runs created by a key (the concurrent-runs limit counts these). */
-async function activeRunsOf(db: Kysely<Database> | Transaction<Database>, createdBy: string): Promise<number> {
+export async function activeRunsOf(db: Kysely<Database> | Transaction<Database>, createdBy: string): Promise<number> {
   const r = await db
     .selectFrom('runs')
     .select((eb) => eb.fn.countAll<string>().as('n'))

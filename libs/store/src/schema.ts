@@ -58,6 +58,8 @@ export interface RunsTable {
   batch: boolean;
   batch_lease_owner: string | null;
   batch_lease_until: Date | null;
+  /** `{id, role: 'baseline' | 'candidate', baseline_run_id?}` for the runs of an evaluation; null otherwise. */
+  evaluation: ColumnType<unknown | null, string | null | undefined, string | null>;
 }
 
 export interface BatchesTable {
@@ -182,6 +184,28 @@ export interface ApiKeysTable {
   revoked_by: string | null;
 }
 
+export interface EvaluationsTable {
+  id: string;
+  team: string;
+  status: string;
+  baseline_run_id: string;
+  candidate_run_id: string;
+  eval_set: string | null;
+  model: string;
+  judge_model: string;
+  rounds: number;
+  seed: number;
+  /** The rubric's name, version and sha256. */
+  rubric: Json;
+  /** EvaluationEstimate, as shown before the start. */
+  estimate: Json;
+  /** EvaluationReport once both runs are finished. */
+  report: Json | null;
+  created_by: string;
+  created_at: Timestamp;
+  finished_at: Timestamp | null;
+}
+
 export interface Database {
   constitutions: ConstitutionsTable;
   runs: RunsTable;
@@ -192,4 +216,5 @@ export interface Database {
   api_keys: ApiKeysTable;
   batches: BatchesTable;
   batch_line_failures: BatchLineFailuresTable;
+  evaluations: EvaluationsTable;
 }

@@ -10,6 +10,7 @@ import { KeysRepository } from './keys.repository';
 import { ReviewsRepository } from './reviews.repository';
 import { BudgetRepository } from './budget.repository';
 import { BatchesRepository } from './batches.repository';
+import { EvaluationsRepository } from './evaluations.repository';
 
 /** The repositories over one connection pool. Postgres is the source of truth. */
 export class Store {
@@ -22,6 +23,7 @@ export class Store {
   readonly reviews: ReviewsRepository;
   readonly budget: BudgetRepository;
   readonly batches: BatchesRepository;
+  readonly evaluations: EvaluationsRepository;
 
   constructor(readonly db: Kysely<Database>) {
     this.runs = new RunsRepository(db);
@@ -33,6 +35,7 @@ export class Store {
     this.reviews = new ReviewsRepository(db);
     this.budget = new BudgetRepository(db);
     this.batches = new BatchesRepository(db);
+    this.evaluations = new EvaluationsRepository(db);
   }
 
   static async open(opts: DbOptions): Promise<Store> {

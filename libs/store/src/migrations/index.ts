@@ -8,6 +8,7 @@ import { budget } from './0006_budget';
 import { reviews } from './0007_reviews';
 import { sampleChainHead } from './0008_sample_chain_head';
 import { stageFinishReason } from './0010_stage_finish_reason';
+import { evaluations } from './0012_evaluations';
 import { batches } from './0013_batches';
 
 /**
@@ -24,5 +25,6 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0007_reviews': reviews,
   '0008_sample_chain_head': sampleChainHead,
   '0010_stage_finish_reason': stageFinishReason,
+  '0012_evaluations': evaluations,
   '0013_batches': batches,
 };

@@ -1,0 +1,335 @@
+import { randomInt, randomUUID } from 'node:crypto';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { InjectQueue } from '@nestjs/bullmq';
+import type { Queue } from 'bullmq';
+import {
+  EVALUATION_LIMITS,
+  type Config,
+  type ConstitutionRef,
+  type CreateEvaluation,
+  type EvalSet,
+  type Evaluation,
+  type EvaluationEstimate,
+  type EvaluationStatus,
+  type PromptItem,
+} from '@amend/contracts';
+import type { Constitution } from '@amend/constitution';
+import { Store, type EvaluationRow, type NewRun, type NewSample, type RunEvaluationLink } from '@amend/store';
+import { ModelRegistry } from '@amend/llm';
+import { CONFIG, ConstitutionCache, JOB_PRIORITY, SAMPLES_QUEUE, closeEvaluation, enqueueSamples } from '@amend/runtime';
+import { RUBRIC_REF, estimateEvaluation } from '@amend/pipeline';
+import { createHash } from 'node:crypto';
+import { ApiError } from '../errors/api-error';
+import type { Principal } from '../auth/principal';
+import { checkBudget, runPrices } from '../runs/run-spend';
+import { loadEvalSets, type LoadedEvalSet } from './eval-sets';
+
+const ACTIVE_RUNS_RETRY_S = 30;
+
+/** What a request resolves to before anything is stored: shared by the estimate and the start. */
+interface Prepared {
+  baseline: { ref: ConstitutionRef; constitution: Constitution };
+  candidate: { ref: ConstitutionRef; constitution: Constitution };
+  prompts: PromptItem[];
+  seed: number;
+  judgeModel: string;
+  prices: ReturnType<typeof runPrices>;
+  estimate: EvaluationEstimate;
+}
+
+/**
+ * A constitution A/B evaluation is two critique-revise runs over the same prompts and seed: the
+ * baseline's, and the candidate's, whose samples start from the baseline's drafts and end with
+ * the judge's comparisons of the two final answers (libs/pipeline evaluation/). Both go through
+ * the same queue, workers, checkpoints, budgets and audit trail as any run.
+ */
+@Injectable()
+export class EvaluationsService implements OnModuleInit {
+  private readonly logger = new Logger('EvaluationsService');
+  private sets?: Map<string, LoadedEvalSet>;
+
+  constructor(
+    private readonly store: Store,
+    private readonly models: ModelRegistry,
+    private readonly constitutions: ConstitutionCache,
+    @InjectQueue(SAMPLES_QUEUE) private readonly queue: Queue,
+    @Inject(CONFIG) private readonly config: Config,
+  ) {}
+
+  /** The bundled sets are read at boot, so a malformed one stops the API with its file's name. */
+  onModuleInit() {
+    this.loadedSets();
+  }
+
+  evalSets(): EvalSet[] {
+    return [...this.loadedSets().values()].map(({ items: _items, ...set }) => set);
+  }
+
+  private loadedSets(): Map<string, LoadedEvalSet> {
+    this.sets ??= loadEvalSets(this.config.EVALSETS_DIR);
+    return this.sets;
+  }
+
+  async estimate(body: CreateEvaluation, caller: Principal): Promise<EvaluationEstimate> {
+    return (await this.prepare(body, caller)).estimate;
+  }
+
+  async create(body: CreateEvaluation, caller: Principal): Promise<Evaluation> {
+    const p = await this.prepare(body, caller);
+    const id = randomUUID();
+    const baselineRunId = randomUUID();
+    const candidateRunId = randomUUID();
+    const samples = (): NewSample[] =>
+      p.prompts.map((item, idx) =>
+        typeof item === 'string'
+          ? { id: randomUUID(), idx, external_id: null, prompt: item, metadata: null }
+          : { id: randomUUID(), idx, external_id: item.id ?? null, prompt: item.prompt, metadata: item.metadata ?? null },
+      );
+    const simulated = this.models.isSimulator(body.model) || this.models.isSimulator(p.judgeModel);
+    const run = (runId: string, side: typeof p.baseline, link: RunEvaluationLink, feedbackModel: string | null): NewRun => ({
+      id: runId,
+      team: caller.team,
+      mode: 'critique-revise',
+      constitution: side.ref,
+      rounds: body.rounds,
+      seed: p.seed,
+      model: body.model,
+      feedback_model: feedbackModel,
+      sampling: body.sampling,
+      simulated,
+      created_by: caller.actor,
+      idempotency_key: null,
+      request_sha256: null,
+      budget: body.budget ?? null,
+      prices: p.prices,
+      evaluation: link,
+    });
+    const baseline = run(baselineRunId, p.baseline, { id, role: 'baseline' }, null);
+    const candidate = run(candidateRunId, p.candidate, { id, role: 'candidate', baseline_run_id: baselineRunId }, p.judgeModel);
+    const runEvent = (r: NewRun, n: number) => ({
+      type: 'run.created',
+      actor: caller.actor,
+      payload: {
+        constitution: r.constitution,
+        mode: r.mode,
+        rounds: r.rounds,
+        model: r.model,
+        feedback_model: r.feedback_model,
+        sampling: r.sampling,
+        principles: null,
+        feedback: null,
+        preview: false,
+        budget: r.budget,
+        prices: r.prices,
+        idempotency_key: null,
+        evaluation: r.evaluation,
+        samples: n,
+      },
+    });
+    const baselineSamples = samples();
+    const candidateSamples = samples();
+    await this.store.evaluations.create(
+      {
+        id,
+        team: caller.team,
+        eval_set: body.eval_set ?? null,
+        model: body.model,
+        judge_model: p.judgeModel,
+        rounds: body.rounds,
+        seed: p.seed,
+        rubric: RUBRIC_REF,
+        estimate: p.estimate,
+        created_by: caller.actor,
+      },
+      {
+        baseline: { run: baseline, samples: baselineSamples, event: runEvent(baseline, baselineSamples.length) },
+        candidate: { run: candidate, samples: candidateSamples, event: runEvent(candidate, candidateSamples.length) },
+      },
+      {
+        type: 'evaluation.created',
+        actor: caller.actor,
+        payload: {
+          evaluation_id: id,
+          baseline: p.baseline.ref,
+          candidate: p.candidate.ref,
+          baseline_run_id: baselineRunId,
+          candidate_run_id: candidateRunId,
+          eval_set: body.eval_set ?? null,
+          model: body.model,
+          judge_model: p.judgeModel,
+          rounds: body.rounds,
+          seed: p.seed,
+          rubric: RUBRIC_REF,
+          estimate: p.estimate,
+          prompts: p.prompts.length,
+          // The prompts as judged, fixed here so an auditor can tell the set was not changed later.
+          prompts_sha256: createHash('sha256').update(JSON.stringify(p.prompts)).digest('hex'),
+        },
+      },
+      { activeRuns: { createdBy: caller.actor, check: (active) => this.checkActiveRuns(active, caller) } },
+    );
+    // Only the baseline's samples now: each candidate sample is enqueued when its baseline twin
+    // finishes (the worker does it), and the reconciler covers anything lost on the way.
+    void enqueueSamples(this.queue, baselineRunId, baselineSamples.map((s) => s.id), { priority: JOB_PRIORITY.run }).catch((err) =>
+      this.logger.warn(`evaluation ${id}: enqueue failed, the reconciler will retry: ${(err as Error).message}`),
+    );
+    return this.get(id, caller.team);
+  }
+
+  /** The evaluation if `team` may see it (undefined: any team, for auditors); another team's is a 404. */
+  async get(id: string, team: string | undefined): Promise<Evaluation> {
+    let row = await this.store.evaluations.row(id, team);
+    if (!row) throw new ApiError(404, 'evaluation_not_found', `no evaluation ${id}`);
+    let view = await this.view(row);
+    if (view.report === null && isTerminal(view.baseline.status) && isTerminal(view.candidate.status)) {
+      // Both runs are done but no worker wrote the report (it stopped in between): write it now.
+      if (await closeEvaluation(this.store, id, 'amend:api')) {
+        row = (await this.store.evaluations.row(id, team)) as EvaluationRow;
+        view = await this.view(row);
+      }
+    }
+    return view;
+  }
+
+  async list(query: { limit: number; cursor?: string }, team: string | undefined) {
+    const { rows, next_cursor } = await this.store.evaluations.list({ ...query, team });
+    const evaluations = await Promise.all(rows.map(async (r) => {
+      const { report: _report, ...rest } = await this.view(r);
+      return rest;
+    }));
+    return { evaluations, next_cursor };
+  }
+
+  private async view(row: EvaluationRow): Promise<Evaluation> {
+    const [baseline, candidate, shared] = await Promise.all([
+      this.store.runs.view(row.baseline_run_id),
+      this.store.runs.view(row.candidate_run_id),
+      this.store.evaluations.sharedDrafts(row.candidate_run_id),
+    ]);
+    if (!baseline || !candidate) throw new Error(`evaluation ${row.id} lost a run`);
+    let status = row.status as EvaluationStatus;
+    if (status === 'queued' || status === 'running') {
+      if ([baseline, candidate].some((r) => r.status === 'cancelled')) status = 'cancelled';
+      else status = baseline.status === 'queued' && candidate.status === 'queued' ? 'queued' : 'running';
+    }
+    const c = candidate.counts;
+    const side = (r: typeof baseline) => ({ constitution: r.constitution, run_id: r.id, status: r.status, counts: r.counts, usage: r.usage });
+    const usage: Evaluation['usage'] = {
+      // The candidate run counts each shared draft as a stage; no model was called for it.
+      calls: baseline.usage.calls + candidate.usage.calls - shared,
+      prompt_tokens: baseline.usage.prompt_tokens + candidate.usage.prompt_tokens,
+      completion_tokens: baseline.usage.completion_tokens + candidate.usage.completion_tokens,
+    };
+    if (baseline.usage.cost_usd !== undefined || candidate.usage.cost_usd !== undefined) {
+      usage.cost_usd = Math.round(((baseline.usage.cost_usd ?? 0) + (candidate.usage.cost_usd ?? 0)) * 1e6) / 1e6;
+    }
+    return {
+      id: row.id,
+      status,
+      baseline: side(baseline),
+      candidate: side(candidate),
+      eval_set: row.eval_set,
+      model: row.model,
+      judge_model: row.judge_model,
+      rounds: row.rounds,
+      seed: row.seed,
+      progress: { total: c.total, judged: c.completed, failed: c.failed + c.cancelled + (c.budget_exhausted ?? 0) },
+      estimate: row.estimate as unknown as EvaluationEstimate,
+      usage,
+      simulated: baseline.simulated || candidate.simulated,
+      created_at: row.created_at.toISOString(),
+      finished_at: row.finished_at?.toISOString() ?? null,
+      report: (row.report as unknown as Evaluation['report']) ?? null,
+    };
+  }
+
+  private async prepare(body: CreateEvaluation, caller: Principal): Promise<Prepared> {
+    const baseline = await this.resolve(body.baseline, 'baseline');
+    const candidate = await this.resolve(body.candidate, 'candidate');
+    const judgeModel = body.judge_model ?? body.model;
+    for (const alias of new Set([body.model, judgeModel])) {
+      if (!this.models.aliases().includes(alias)) {
+        throw new ApiError(422, 'unknown_model', `no model alias "${alias}"; configured aliases: ${this.models.aliases().join(', ')}`, {
+          available: this.models.aliases(),
+        });
+      }
+    }
+    const prices = runPrices(this.models, [body.model, judgeModel]);
+    checkBudget(body.budget, prices, [body.model, judgeModel]);
+    const seed = body.seed ?? randomInt(0, 2 ** 31 - 1);
+    const prompts = body.prompts ?? this.setPrompts(body.eval_set as string, body.limit, seed);
+    const max = Math.min(caller.limits.prompts_per_run, EVALUATION_LIMITS.prompts());
+    if (prompts.length > max) {
+      throw new ApiError(
+        422,
+        'too_many_prompts',
+        `an evaluation of this key may have at most ${max} prompts and this one has ${prompts.length}; ` + (body.eval_set ? 'set "limit"' : 'split it'),
+        { limit: max, prompts: prompts.length },
+      );
+    }
+    const chars = (c: Constitution) => ({
+      opening: (c.system?.length ?? 0) + c.examples.reduce((s, e) => s + e.messages.reduce((t, m) => t + m.content.length, 0), 0),
+      request: Math.max(...c.principles.map((pr) => Math.max(pr.critique.length, pr.revision.length))),
+    });
+    const b = chars(baseline.constitution);
+    const k = chars(candidate.constitution);
+    const estimate = estimateEvaluation({
+      prompts: prompts.map((item) => (typeof item === 'string' ? { prompt: item } : { prompt: item.prompt, metadata: item.metadata ?? null })),
+      rounds: body.rounds,
+      max_tokens: body.sampling.max_tokens,
+      opening_chars: { baseline: b.opening, candidate: k.opening },
+      request_chars: { baseline: b.request, candidate: k.request },
+      budget: body.budget ?? null,
+    });
+    return { baseline, candidate, prompts, seed, judgeModel, prices, estimate };
+  }
+
+  private async resolve(spec: string, field: 'baseline' | 'candidate') {
+    const [name, version] = spec.split('@');
+    const row = await this.store.constitutions.resolve(name, version);
+    if (!row) {
+      const all = await this.store.constitutions.all();
+      throw new ApiError(404, 'constitution_not_found', `${field}: no constitution "${spec}"; available: ${all.map((c) => `${c.name}@${c.version}`).join(', ') || 'none'}`, {
+        field,
+        available: all.map((c) => `${c.name}@${c.version}`),
+      });
+    }
+    return { ref: { name: row.name, version: row.version, sha256: row.sha256 }, constitution: await this.constitutions.get(row.name, row.version) };
+  }
+
+  /**
+   * A bundled set's prompts; with `limit`, that many drawn by the evaluation's seed, red-team and
+   * benign in the set's proportions, kept in the set's order.
+   */
+  private setPrompts(name: string, limit: number | undefined, seed: number): PromptItem[] {
+    const set = this.loadedSets().get(name);
+    if (!set) {
+      const names = [...this.loadedSets().keys()];
+      throw new ApiError(404, 'eval_set_not_found', `no evaluation set "${name}"; bundled: ${names.join(', ') || 'none'}`, { available: names });
+    }
+    if (limit === undefined || limit >= set.items.length) return set.items;
+    const key = (i: number) => createHash('sha256').update(`${seed}:${i}`).digest().readUInt32BE(0);
+    const indexed = set.items.map((item, i) => ({ item, i, red: typeof item !== 'string' && item.metadata?.benign === false }));
+    const red = indexed.filter((x) => x.red).sort((a, b) => key(a.i) - key(b.i));
+    const benign = indexed.filter((x) => !x.red).sort((a, b) => key(a.i) - key(b.i));
+    const takeRed = Math.round((limit * red.length) / set.items.length);
+    return [...red.slice(0, takeRed), ...benign.slice(0, limit - takeRed)].sort((a, b) => a.i - b.i).map((x) => x.item);
+  }
+
+  /** An evaluation starts two runs: both count against the key's concurrent-runs limit. */
+  private checkActiveRuns(active: number, caller: Principal): void {
+    if (active + 2 > caller.limits.concurrent_runs) {
+      throw new ApiError(
+        429,
+        'too_many_active_runs',
+        `an evaluation starts 2 runs and this key has ${active} queued or running of its limit ${caller.limits.concurrent_runs}; wait for one to finish`,
+        { limit: caller.limits.concurrent_runs, active },
+        { 'Retry-After': String(ACTIVE_RUNS_RETRY_S) },
+      );
+    }
+  }
+}
+
+function isTerminal(status: string): boolean {
+  return status === 'completed' || status === 'failed' || status === 'cancelled';
+}

@@ -1,0 +1,64 @@
+import type { Budget, EvaluationEstimate } from '@amend/contracts';
+import { RUBRIC_QUESTIONS, dimensionsFor } from './rubric';
+
+/** The usual rule of thumb for English with BPE tokenizers (the simulator counts the same way). */
+const CHARS_PER_TOKEN = 4;
+/** The comparison prompt's fixed text around the prompt, the question and the two answers. */
+const COMPARISON_OVERHEAD_CHARS = 160;
+
+export interface EstimateInput {
+  prompts: { prompt: string; metadata?: Record<string, unknown> | null }[];
+  rounds: number;
+  max_tokens: number;
+  /** Characters of each constitution's opening before the prompt: system message and few-shot examples. */
+  opening_chars: { baseline: number; candidate: number };
+  /** Characters of each constitution's longest critique or revision request. */
+  request_chars: { baseline: number; candidate: number };
+  budget: Budget | null;
+}
+
+const tokens = (chars: number) => Math.ceil(chars / CHARS_PER_TOKEN);
+
+/**
+ * Calls (exact) and tokens (an upper bound: every answer as long as max_tokens allows) of an
+ * evaluation, before it starts. Each call of a critique-revise sample resends the conversation so
+ * far, so tokens grow with rounds: call i costs the conversation before it plus max_tokens.
+ */
+export function estimateEvaluation(input: EstimateInput): EvaluationEstimate {
+  const m = input.max_tokens;
+  const policyTokens = (opening: number, request: number, prompt: string, skipDraft: boolean) => {
+    let context = tokens(opening + prompt.length);
+    let total = 0;
+    for (let call = 0; call <= 2 * input.rounds; call++) {
+      if (!(skipDraft && call === 0)) total += context + m;
+      context += m + tokens(request);
+    }
+    return total;
+  };
+  let total = 0;
+  let calls = 0;
+  let redTeam = 0;
+  const judgeCalls = (benign: boolean) => 2 * (benign ? 7 : 6);
+  for (const p of input.prompts) {
+    const dims = dimensionsFor(p.prompt, p.metadata);
+    const benign = dims.length === 7;
+    if (!benign) redTeam++;
+    const judge = dims.reduce((s, d) => s + 2 * (tokens(COMPARISON_OVERHEAD_CHARS + p.prompt.length + RUBRIC_QUESTIONS[d].length) + 2 * m + 1), 0);
+    total +=
+      policyTokens(input.opening_chars.baseline, input.request_chars.baseline, p.prompt, false) +
+      policyTokens(input.opening_chars.candidate, input.request_chars.candidate, p.prompt, true) +
+      judge;
+    calls += 1 + 2 * input.rounds + 2 * input.rounds + judgeCalls(benign);
+  }
+  const n = input.prompts.length;
+  return {
+    prompts: n,
+    red_team: redTeam,
+    benign: n - redTeam,
+    calls_per_prompt: { baseline: 1 + 2 * input.rounds, candidate: 2 * input.rounds, judge_benign: judgeCalls(true), judge_red_team: judgeCalls(false) },
+    calls,
+    tokens_per_prompt: n ? Math.ceil(total / n) : 0,
+    tokens: total,
+    budget_per_run: input.budget,
+  };
+}

@@ -1,0 +1,86 @@
+import type { RubricDimension, StageRecord } from '@amend/contracts';
+import { PipelineError } from '../errors';
+import { TOP_LOGPROBS, comparisonMessages } from '../feedback/comparison-prompt';
+import type { PlannedCall } from '../planned-call';
+import { int31FromKey } from '../seeded';
+import type { RunSpec, SampleSpec } from '../spec';
+import { RUBRIC_QUESTIONS, dimensionsFor } from './rubric';
+
+/*
+ * The judge calls of an evaluation's candidate sample. After the candidate's final revision, for
+ * each rubric dimension the prompt is judged on, in dimension order: the candidate's final answer
+ * shown as (A) against the baseline's, then the baseline's as (A). 2 calls per dimension.
+ */
+
+/** Option labels of evaluation comparisons. */
+export const EVALUATION_LABELS = { baseline: 'baseline', candidate: 'candidate' } as const;
+
+export function isCandidate(run: Pick<RunSpec, 'evaluation'>): boolean {
+  return run.evaluation?.role === 'candidate';
+}
+
+/** Judge calls a sample makes after its revisions: none outside an evaluation's candidate run. */
+export function evaluationJudgeCount(run: Pick<RunSpec, 'evaluation'>, sample: Pick<SampleSpec, 'prompt' | 'metadata'> | undefined): number {
+  if (!isCandidate(run)) return 0;
+  if (!sample) throw new PipelineError('invalid_run', 'an evaluation candidate sample is needed to count its judge calls');
+  return 2 * dimensionsFor(sample.prompt, sample.metadata).length;
+}
+
+/**
+ * The judge's request seed: one per (evaluation seed, prompt index, dimension), the same for both
+ * orders, so that two identical answers (an A/A evaluation) give two identical requests and
+ * exactly P = 0.5 once the orders are averaged, on any deterministic backend.
+ */
+export function judgeSeed(runSeed: number, index: number, dimension: RubricDimension): number {
+  return int31FromKey(`evaluation-judge:${runSeed}:${index}:${dimension}`);
+}
+
+/** Judge call `offset` (0-based) after the candidate's revisions; `candidateFinal` is the last revision's text. */
+export function evaluationJudgeCallAt(run: RunSpec, sample: SampleSpec, seq: number, offset: number, candidateFinal: string): PlannedCall {
+  const baselineFinal = sample.baseline?.final;
+  if (baselineFinal === undefined) {
+    throw new PipelineError('invalid_run', `sample ${sample.id}: the baseline's final answer is needed to judge the candidate's`);
+  }
+  const dimensions = dimensionsFor(sample.prompt, sample.metadata);
+  const dimension = dimensions[Math.floor(offset / 2)];
+  const candidateFirst = offset % 2 === 0;
+  const [a, b] = candidateFirst ? [candidateFinal, baselineFinal] : [baselineFinal, candidateFinal];
+  const { baseline, candidate } = EVALUATION_LABELS;
+  return {
+    seq,
+    stage: 'comparison',
+    round: offset + 1,
+    principle_id: dimension,
+    comparison: { options: candidateFirst ? [candidate, baseline] : [baseline, candidate], cot: false },
+    request: {
+      alias: run.feedback_model ?? run.model,
+      messages: comparisonMessages(sample.prompt, RUBRIC_QUESTIONS[dimension], a, b, false),
+      // One greedy answer token read from its log-probabilities, as for RL-CAI labels.
+      sampling: { ...run.sampling, temperature: 0, top_p: 1 },
+      seed: judgeSeed(run.seed, sample.index, dimension),
+      logprobs: true,
+      top_logprobs: TOP_LOGPROBS,
+      max_tokens: 1,
+    },
+  };
+}
+
+/**
+ * The candidate's draft is the baseline's: the same text, not a second call. Its record is what
+ * the candidate's conversation continues from (the candidate constitution's own opening messages,
+ * the shared draft as the answer), so both constitutions critique and revise the same draft.
+ * No call is made, so it costs nothing and carries no latency.
+ */
+export function sharedDraftResult(source: Pick<StageRecord, 'text' | 'model' | 'simulated'> & { sample_id: string; run_id: string; finish_reason?: string | null }) {
+  return {
+    text: source.text,
+    model: source.model,
+    usage: { prompt_tokens: 0, completion_tokens: 0 },
+    latency_ms: 0,
+    simulated: source.simulated,
+    finish_reason: source.finish_reason ?? null,
+    request: { shared_from: { run_id: source.run_id, sample_id: source.sample_id, seq: 0 } },
+    response: null,
+    attempts: 0,
+  };
+}

@@ -1,0 +1,248 @@
+import { sql, type Kysely } from 'kysely';
+import type { ComparisonJudgement, EvaluationReport, EvaluationStatus } from '@amend/contracts';
+import type { Database, EvaluationsTable } from './schema';
+import { insertAuditEvents, type AuditEventInput } from './audit-events';
+import { activeRunsOf, insertRun, type NewRun, type NewSample } from './runs.repository';
+import { StoreError } from './errors';
+
+export interface NewEvaluation {
+  id: string;
+  team: string;
+  eval_set: string | null;
+  model: string;
+  judge_model: string;
+  rounds: number;
+  seed: number;
+  rubric: unknown;
+  estimate: unknown;
+  created_by: string;
+}
+
+export type EvaluationRow = EvaluationsTable & { created_at: Date; finished_at: Date | null };
+
+/** The run row's `evaluation`: which evaluation, which side, and for the candidate where its drafts come from. */
+export interface RunEvaluationLink {
+  id: string;
+  role: 'baseline' | 'candidate';
+  baseline_run_id?: string;
+}
+
+/** What a candidate sample needs of its baseline twin (the sample of the same index in the baseline run). */
+export interface TwinSample {
+  id: string;
+  status: string;
+  failure_reason: string | null;
+  draft: { text: string; model: string; simulated: boolean; finish_reason?: string | null } | null;
+  /** The final revision's text once the twin completed. */
+  final: string | null;
+}
+
+/** One prompt of an evaluation as the report reads it. */
+export interface EvaluationPromptRow {
+  index: number;
+  external_id: string | null;
+  prompt: string;
+  metadata: Record<string, unknown> | null;
+  baseline: string | null;
+  candidate: string | null;
+  judged: boolean;
+  labels: { dimension: string; options: [string, string]; p_a: number; label_source: 'logprobs' | 'hard' }[];
+}
+
+type Event = Omit<AuditEventInput, 'run_id' | 'sample_id'>;
+const TERMINAL = ['completed', 'failed', 'cancelled'];
+
+export class EvaluationsRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /**
+   * The evaluation, its two runs with their samples, and their events in one transaction:
+   * `run.created` on each run's chain, then `evaluation.created` on both, so either run's trail
+   * says what it belongs to.
+   */
+  async create(
+    evaluation: NewEvaluation,
+    runs: { baseline: { run: NewRun; samples: NewSample[]; event: Event }; candidate: { run: NewRun; samples: NewSample[]; event: Event } },
+    created: Event,
+    /** As for a run: the key's queued and running runs, counted under its lock, passed to `check` (which may throw). */
+    opts: { activeRuns?: { createdBy: string; check: (active: number) => void } } = {},
+  ): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      if (opts.activeRuns) {
+        const { createdBy, check } = opts.activeRuns;
+        await sql`select pg_advisory_xact_lock(hashtextextended(${'amend.runs.' + createdBy}, 0))`.execute(tx);
+        check(await activeRunsOf(tx, createdBy));
+      }
+      for (const side of [runs.baseline, runs.candidate]) await insertRun(tx, side.run, side.samples);
+      await tx
+        .insertInto('evaluations')
+        .values({
+          id: evaluation.id,
+          team: evaluation.team,
+          status: 'queued',
+          baseline_run_id: runs.baseline.run.id,
+          candidate_run_id: runs.candidate.run.id,
+          eval_set: evaluation.eval_set,
+          model: evaluation.model,
+          judge_model: evaluation.judge_model,
+          rounds: evaluation.rounds,
+          seed: evaluation.seed,
+          rubric: JSON.stringify(evaluation.rubric),
+          estimate: JSON.stringify(evaluation.estimate),
+          created_by: evaluation.created_by,
+        })
+        .execute();
+      const events: AuditEventInput[] = [];
+      for (const side of [runs.baseline, runs.candidate]) {
+        events.push({ ...side.event, run_id: side.run.id, sample_id: null }, { ...created, run_id: side.run.id, sample_id: null });
+      }
+      await insertAuditEvents(tx, events);
+    });
+  }
+
+  async row(id: string, team?: string): Promise<EvaluationRow | undefined> {
+    let q = this.db.selectFrom('evaluations').selectAll().where('id', '=', id);
+    if (team) q = q.where('team', '=', team);
+    return (await q.executeTakeFirst()) as EvaluationRow | undefined;
+  }
+
+  async list(opts: { limit: number; cursor?: string; team?: string }): Promise<{ rows: EvaluationRow[]; next_cursor: string | null }> {
+    let q = this.db.selectFrom('evaluations').selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(opts.limit + 1);
+    if (opts.team) q = q.where('team', '=', opts.team);
+    if (opts.cursor) {
+      const [at, id] = Buffer.from(opts.cursor, 'base64url').toString().split('|');
+      if (!at || !id || Number.isNaN(Date.parse(at)) || !/^[0-9a-f-]{36}$/i.test(id)) throw new StoreError('not_found', 'cursor is not one this API returned');
+      q = q.where(sql<boolean>`(created_at, id) < (${new Date(at)}, ${id}::uuid)`);
+    }
+    const rows = (await q.execute()) as EvaluationRow[];
+    const page = rows.slice(0, opts.limit);
+    const last = page[page.length - 1];
+    return {
+      rows: page,
+      next_cursor: rows.length > opts.limit && last ? Buffer.from(`${last.created_at.toISOString()}|${last.id}`).toString('base64url') : null,
+    };
+  }
+
+  /** The baseline sample of the same prompt as a candidate sample, with its draft and final answer. */
+  async twin(baselineRunId: string, idx: number, rounds: number): Promise<TwinSample | undefined> {
+    const sample = await this.db
+      .selectFrom('samples')
+      .select(['id', 'status', 'failure_reason'])
+      .where('run_id', '=', baselineRunId)
+      .where('idx', '=', idx)
+      .executeTakeFirst();
+    if (!sample) return undefined;
+    const records = await this.db
+      .selectFrom('stage_records')
+      .selectAll()
+      .where('sample_id', '=', sample.id)
+      .where('seq', 'in', [0, 2 * rounds])
+      .execute();
+    const draft = records.find((r) => r.seq === 0) as (typeof records)[number] & { finish_reason?: string | null } | undefined;
+    const final = records.find((r) => r.seq === 2 * rounds);
+    return {
+      ...sample,
+      draft: draft ? { text: draft.text, model: draft.model, simulated: draft.simulated, finish_reason: draft.finish_reason ?? null } : null,
+      final: sample.status === 'completed' && final ? final.text : null,
+    };
+  }
+
+  /** The candidate sample of the same prompt as a baseline sample: enqueued once the baseline's is finished. */
+  async candidateTwin(candidateRunId: string, idx: number): Promise<{ id: string; status: string } | undefined> {
+    return this.db.selectFrom('samples').select(['id', 'status']).where('run_id', '=', candidateRunId).where('idx', '=', idx).executeTakeFirst();
+  }
+
+  /** Every prompt of the evaluation with both final answers and the judge's labels, in prompt order. */
+  async prompts(row: Pick<EvaluationRow, 'baseline_run_id' | 'candidate_run_id' | 'rounds'>): Promise<EvaluationPromptRow[]> {
+    const finalSeq = 2 * row.rounds;
+    const samples = await sql<{
+      idx: number;
+      external_id: string | null;
+      prompt: string;
+      metadata: Record<string, unknown> | null;
+      candidate_id: string;
+      candidate_status: string;
+      baseline_final: string | null;
+      candidate_final: string | null;
+    }>`
+      select c.idx, c.external_id, c.prompt, c.metadata, c.id as candidate_id, c.status as candidate_status,
+        (select text from stage_records where sample_id = b.id and seq = ${finalSeq}) as baseline_final,
+        (select text from stage_records where sample_id = c.id and seq = ${finalSeq}) as candidate_final
+      from samples c join samples b on b.run_id = ${row.baseline_run_id} and b.idx = c.idx
+      where c.run_id = ${row.candidate_run_id}
+      order by c.idx`.execute(this.db);
+    const comparisons = await sql<{ sample_id: string; principle_id: string; judgement: ComparisonJudgement }>`
+      select sr.sample_id, sr.principle_id, sr.judgement from stage_records sr join samples c on c.id = sr.sample_id
+      where c.run_id = ${row.candidate_run_id} and sr.stage = 'comparison' order by sr.sample_id, sr.seq`.execute(this.db);
+    const bySample = new Map<string, EvaluationPromptRow['labels']>();
+    for (const c of comparisons.rows) {
+      const list = bySample.get(c.sample_id) ?? [];
+      list.push({ dimension: c.principle_id, options: c.judgement.options, p_a: c.judgement.p_a, label_source: c.judgement.label_source });
+      bySample.set(c.sample_id, list);
+    }
+    return samples.rows.map((s) => ({
+      index: s.idx,
+      external_id: s.external_id,
+      prompt: s.prompt,
+      metadata: s.metadata,
+      baseline: s.baseline_final,
+      candidate: s.candidate_final,
+      judged: s.candidate_status === 'completed',
+      labels: bySample.get(s.candidate_id) ?? [],
+    }));
+  }
+
+  /**
+   * Writes the report once both runs are finished, with `evaluation.judged` on the candidate
+   * run's chain (a run already sealed is sealed again). Returns false when a run is still going
+   * or the report was already written; the evaluation row lock makes concurrent callers take turns.
+   */
+  async finish(
+    id: string,
+    build: (row: EvaluationRow, runs: { baseline: string; candidate: string }) => Promise<EvaluationReport>,
+    actor: string,
+  ): Promise<boolean> {
+    return this.db.transaction().execute(async (tx) => {
+      const row = (await tx.selectFrom('evaluations').selectAll().where('id', '=', id).forUpdate().executeTakeFirst()) as EvaluationRow | undefined;
+      if (!row || row.report !== null) return false;
+      const runs = await tx.selectFrom('runs').select(['id', 'status']).where('id', 'in', [row.baseline_run_id, row.candidate_run_id]).execute();
+      const status = (runId: string) => runs.find((r) => r.id === runId)?.status ?? 'failed';
+      const baseline = status(row.baseline_run_id);
+      const candidate = status(row.candidate_run_id);
+      if (!TERMINAL.includes(baseline) || !TERMINAL.includes(candidate)) return false;
+      const report = await build(row, { baseline, candidate });
+      const final: EvaluationStatus =
+        baseline === 'cancelled' || candidate === 'cancelled' ? 'cancelled' : report.prompts.judged > 0 ? 'completed' : 'failed';
+      await tx
+        .updateTable('evaluations')
+        .set({ status: final, report: JSON.stringify(report), finished_at: sql`now()` })
+        .where('id', '=', id)
+        .execute();
+      await insertAuditEvents(tx, [
+        {
+          run_id: row.candidate_run_id,
+          sample_id: null,
+          type: 'evaluation.judged',
+          actor,
+          payload: {
+            evaluation_id: id,
+            status: final,
+            baseline_run_id: row.baseline_run_id,
+            candidate_run_id: row.candidate_run_id,
+            rubric: report.rubric,
+            method: report.method,
+            prompts: report.prompts,
+            dimensions: report.dimensions,
+            refusals: report.refusals,
+          },
+        },
+      ]);
+      return true;
+    });
+  }
+
+  /** Marks the evaluation running once either run has started (only from queued). */
+  async markRunning(id: string): Promise<void> {
+    await this.db.updateTable('evaluations').set({ status: 'running' }).where('id', '=', id).where('status', '=', 'queued').execute();
+  }
+}
