@@ -202,6 +202,15 @@ export class EvaluationsRepository {
     build: (row: EvaluationRow, runs: { baseline: string; candidate: string }) => Promise<EvaluationReport>,
     actor: string,
   ): Promise<boolean> {
+    // Without a lock first: after every sample of an evaluation the worker asks, and nearly always
+    // a run is still going.
+    const runsOf = await this.db
+      .selectFrom('evaluations')
+      .innerJoin('runs', (j) => j.on((eb) => eb.or([eb('runs.id', '=', eb.ref('evaluations.baseline_run_id')), eb('runs.id', '=', eb.ref('evaluations.candidate_run_id'))])))
+      .select(['runs.status', 'evaluations.report'])
+      .where('evaluations.id', '=', id)
+      .execute();
+    if (runsOf.length < 2 || runsOf[0].report !== null || runsOf.some((r) => !TERMINAL.includes(r.status))) return false;
     return this.db.transaction().execute(async (tx) => {
       const row = (await tx.selectFrom('evaluations').selectAll().where('id', '=', id).forUpdate().executeTakeFirst()) as EvaluationRow | undefined;
       if (!row || row.report !== null) return false;
@@ -241,8 +250,11 @@ export class EvaluationsRepository {
     });
   }
 
-  /** Marks the evaluation running once either run has started (only from queued). */
-  async markRunning(id: string): Promise<void> {
-    await this.db.updateTable('evaluations').set({ status: 'running' }).where('id', '=', id).where('status', '=', 'queued').execute();
+  /** Candidate samples whose draft was copied from the baseline: stage records, not model calls. */
+  async sharedDrafts(candidateRunId: string): Promise<number> {
+    const r = await sql<{ n: string }>`
+      select count(*) as n from stage_records sr join samples c on c.id = sr.sample_id
+      where c.run_id = ${candidateRunId} and sr.seq = 0`.execute(this.db);
+    return Number(r.rows[0]?.n ?? 0);
   }
 }
