@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { rowIdCursor } from './bounds';
 
 export const AuditEventSchema = z.object({
   /** Row id: the order events were written in, and the paging cursor. */
@@ -32,12 +33,12 @@ export const AuditEventsQuerySchema = z.strictObject({
   type: z.string().min(1).max(100).optional(),
   since: isoTime.optional(),
   until: isoTime.optional(),
-  cursor: z.string().regex(/^\d+$/, 'a cursor this API returned').optional(),
+  cursor: rowIdCursor().optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(200),
 });
 
 export const RunAuditQuerySchema = z.strictObject({
-  cursor: z.string().regex(/^\d+$/, 'a cursor this API returned').optional(),
+  cursor: rowIdCursor().optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(500),
 });
 

@@ -1,3 +1,4 @@
+export * from './bounds';
 export * from './chat';
 export * from './errors';
 export * from './limits';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LIMITS } from './limits';
+import { indexCursor } from './bounds';
 import { PairRecordSchema } from './pairs';
 import { REVIEW_DECISIONS, REVIEW_STATUSES } from './review-fields';
 
@@ -72,7 +73,7 @@ export const ListReviewsQuerySchema = z.strictObject({
   status: z.enum(REVIEW_FILTERS).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
   /** The `next_cursor` of the previous page (a pair's sample index). */
-  cursor: z.coerce.number().int().min(-1).optional(),
+  cursor: indexCursor().optional(),
 });
 
 export const ReviewCountsSchema = z.object({

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { SamplingSchema, UsageSchema } from './chat';
 import { LIMITS } from './limits';
+import { indexCursor } from './bounds';
 import { ComparisonJudgementSchema, FeedbackRequestFields, feedbackOptionProblems } from './feedback';
 
 /** critique-revise: SL-CAI (revision beats draft); ai-feedback: RL-CAI (a feedback model picks among candidates). */
@@ -230,7 +231,7 @@ export type Sample = z.infer<typeof SampleSchema>;
 export const ListSamplesQuerySchema = z.strictObject({
   status: z.enum(SAMPLE_STATUSES).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
-  cursor: z.coerce.number().int().min(-1).optional(),
+  cursor: indexCursor().optional(),
 });
 export const SampleListSchema = z.object({
   samples: z.array(SampleSummarySchema),
