@@ -45,6 +45,9 @@ export interface NewSample {
 type RunRow = RunsTable & { created_at: Date; started_at: Date | null; finished_at: Date | null };
 
 const TERMINAL: RunStatus[] = ['completed', 'failed', 'cancelled'];
+/** A run list cursor is `created_at` as toISOString writes it (four-digit years only) and the run id. */
+const CURSOR_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Rows per INSERT: unnest keeps one statement per chunk regardless of the prompt count. */
 const INSERT_CHUNK = 10_000;
 
@@ -180,7 +183,10 @@ export class RunsRepository {
     if (opts.status) q = q.where('status', '=', opts.status);
     if (opts.cursor) {
       const [at, id] = Buffer.from(opts.cursor, 'base64url').toString().split('|');
-      if (!at || !id) throw new StoreError('not_found', 'cursor is not one this API returned');
+      // Checked here, not by Postgres: a made-up time or id is the caller's error, not a 500.
+      if (!at || !id || !CURSOR_TIME.test(at) || Number.isNaN(Date.parse(at)) || !UUID.test(id)) {
+        throw new StoreError('not_found', 'cursor is not one this API returned');
+      }
       q = q.where(sql<boolean>`(created_at, id) < (${new Date(at)}, ${id}::uuid)`);
     }
     const rows = (await q.execute()) as RunRow[];
