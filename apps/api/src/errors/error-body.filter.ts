@@ -2,7 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@n
 import type { Response } from 'express';
 import { ZodValidationException } from 'nestjs-zod';
 import { ZodError } from 'zod';
-import { StoreError } from '@amend/store';
+import { StoreError, inputDataException } from '@amend/store';
 import { ConstitutionError } from '@amend/constitution';
 import type { ErrorBody } from '@amend/contracts';
 import { ApiError } from './api-error';
@@ -65,6 +65,15 @@ export function toErrorResponse(exception: unknown): { status: number; body: Err
     const details = typeof res === 'object' && res !== null && !('message' in res) ? res : undefined;
     return { status, body: { error: { code, message: Array.isArray(message) ? message.join('; ') : String(message), details } } };
   }
+  // Last line of defence: a value that passed validation but not Postgres (past int4, not a UUID,
+  // a NUL in a text) is the request's fault. Each one is a missing bound; the filter logs it.
+  const data = inputDataException(exception);
+  if (data) {
+    return {
+      status: 422,
+      body: { error: { code: 'invalid_value', message: `${data.message}; check the request's numbers, ids and texts`, details: { sqlstate: data.sqlstate, reason: data.detail } } },
+    };
+  }
   // Postgres unreachable: say so with 503 instead of hanging or a bare 500.
   const pgCode = (exception as any)?.code;
   // Connection-level SQLSTATEs (class 08, 57P01-57P03) and socket errors; pg says "Connection
@@ -87,6 +96,7 @@ export class ErrorBodyFilter implements ExceptionFilter {
     const res = host.switchToHttp().getResponse<Response>();
     const { status, body } = toErrorResponse(exception);
     if (status >= 500) this.logger.error(exception instanceof Error ? exception.stack : String(exception));
+    else if (body.error.code === 'invalid_value') this.logger.warn(`a request value failed in Postgres (${(body.error.details as { sqlstate: string }).sqlstate}); bound it in its schema: ${exception instanceof Error ? exception.stack : String(exception)}`);
     if (res.headersSent) {
       // A stream already under way cannot change status: end it so the client sees a short body.
       res.end();
