@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req, Res, type PipeTransform } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { createZodDto, ZodResponse } from 'nestjs-zod';
 import type { Request, Response } from 'express';
@@ -37,6 +37,19 @@ class PreviewRequestDto extends createZodDto(PreviewRequestSchema) {}
 class PreviewResultDto extends createZodDto(PreviewResultSchema) {}
 
 const SEMVER = /^\d+\.\d+\.\d+$/;
+/** The pattern of a constitution's name (libs/constitution schema). */
+const NAME = /^[a-z0-9][a-z0-9-]*$/;
+
+/**
+ * A name that cannot exist is not looked up: like an id that is not a UUID it is a 404, and a
+ * NUL in it would otherwise reach Postgres, which cannot compare it with text (a 500).
+ */
+const namePipe: PipeTransform<string, string> = {
+  transform(name: string) {
+    if (!NAME.test(name)) throw new ApiError(404, 'constitution_not_found', `no constitution "${name.slice(0, 100)}"; names are lowercase slugs such as "harmless"`);
+    return name;
+  },
+};
 
 function checkVersion(name: string, version: string, allowLatest = true): void {
   if (!SEMVER.test(version) && !(allowLatest && version === 'latest')) {
@@ -110,7 +123,7 @@ export class ConstitutionsController {
   @Allow('submitter', 'author', 'auditor')
   @ApiOperation({ summary: 'The versions of one constitution' })
   @ZodResponse({ type: ConstitutionSummaryDto })
-  versions(@Param('name') name: string) {
+  versions(@Param('name', namePipe) name: string) {
     return this.constitutions.versions(name);
   }
 
@@ -119,7 +132,7 @@ export class ConstitutionsController {
   @Allow('submitter', 'author', 'auditor')
   @ApiOperation({ summary: 'What changed between two versions: principles added, removed and changed (word-level), examples, system, metadata' })
   @ZodResponse({ type: ConstitutionDiffDto })
-  diff(@Param('name') name: string, @Query() query: DiffQueryDto) {
+  diff(@Param('name', namePipe) name: string, @Query() query: DiffQueryDto) {
     return this.constitutions.diff(name, query.from, query.to);
   }
 
@@ -130,7 +143,7 @@ export class ConstitutionsController {
   })
   @ApiProduces('application/json', 'application/yaml')
   async get(
-    @Param('name') name: string,
+    @Param('name', namePipe) name: string,
     @Param('version') version: string,
     @Query() query: GetConstitutionQueryDto,
     @Headers('accept') accept: string | undefined,
@@ -156,7 +169,7 @@ export class ConstitutionsController {
     summary: 'Deprecate a version: it stays readable and runs may still name it exactly, but a bare name no longer resolves to it',
   })
   @ZodResponse({ type: ConstitutionVersionDto })
-  async deprecate(@Param('name') name: string, @Param('version') version: string, @Body() body: unknown, @Req() req: Request) {
+  async deprecate(@Param('name', namePipe) name: string, @Param('version') version: string, @Body() body: unknown, @Req() req: Request) {
     checkVersion(name, version, false);
     const { reason } = DeprecateBodySchema.parse(body ?? {});
     const { version: v } = await this.constitutions.deprecate(name, version, { actor: actorOf(req), reason });
@@ -171,7 +184,7 @@ export class ConstitutionsController {
     description: 'A preview is a small run flagged `preview`, left out of run lists. Answers 504 (and cancels it) if it does not finish within timeout_ms.',
   })
   @ZodResponse({ type: PreviewResultDto })
-  preview(@Param('name') name: string, @Param('version') version: string, @Body() body: PreviewRequestDto, @Caller() caller: Principal) {
+  preview(@Param('name', namePipe) name: string, @Param('version') version: string, @Body() body: PreviewRequestDto, @Caller() caller: Principal) {
     checkVersion(name, version);
     return this.resolveAndPreview(name, version, body, caller);
   }
