@@ -81,6 +81,12 @@ describe('the contract an answer is checked against', () => {
     else expect(got).toContain(problem);
   });
 
+  it('counts a 4xx whose code says validation missed it (the filter caught it in Postgres) as a problem', () => {
+    const invalidValue = JSON.stringify({ error: { code: 'invalid_value', message: 'a number is out of the range the database stores' } });
+    expect(contractProblem(op, { status: 422, contentType: 'application/json', text: invalidValue }, ['invalid_value'])).toContain('invalid_value');
+    expect(contractProblem(op, { status: 422, contentType: 'application/json', text: invalidValue })).toBeNull();
+  });
+
   it('sends a request as generated: path ids encoded, queries repeated for arrays, the caller’s key', () => {
     const [op2] = operations({
       paths: { '/v1/runs/{id}/samples': { get: { parameters: [{ name: 'id', in: 'path', schema: { type: 'string' } }, { name: 'status', in: 'query', schema: { type: 'string' } }] } } },

@@ -385,8 +385,11 @@ export interface Answer {
   text: string;
 }
 
-/** Why an answer breaks the contract, or null: no 5xx, and every 4xx is `{error: {code, message}}`. */
-export function contractProblem(op: Operation, answer: Answer): string | null {
+/**
+ * Why an answer breaks the contract, or null: no 5xx, and every 4xx is `{error: {code, message}}`
+ * with none of `forbiddenCodes` (codes that mean the server caught what validation should have).
+ */
+export function contractProblem(op: Operation, answer: Answer, forbiddenCodes: string[] = []): string | null {
   const { status } = answer;
   if (status >= 500) {
     if (!op.declared5xx.includes(status)) return `answered ${status}`;
@@ -404,6 +407,7 @@ export function contractProblem(op: Operation, answer: Answer): string | null {
   if (!e || typeof e.code !== 'string' || !e.code || typeof e.message !== 'string' || !e.message) {
     return `answered ${status} without {error: {code, message}}`;
   }
+  if (forbiddenCodes.includes(e.code)) return `answered ${status} ${e.code}: ${e.message}`;
   return null;
 }
 
