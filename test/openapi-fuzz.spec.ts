@@ -133,7 +133,7 @@ it(
         answer = await send(op, sent);
         sendMs += Date.now() - t0;
       } catch (e) {
-        throw new Error(`no answer (${(e as Error).message})\n\n${describeRequest(sent, null, keys)}`);
+        throw new Error(`no answer (${(e as Error).message})\n\n${describeRequest(sent, null, keys)}`, { cause: e });
       }
       const counts = seen.get(op.name) ?? new Map<number, number>();
       counts.set(answer.status, (counts.get(answer.status) ?? 0) + 1);
