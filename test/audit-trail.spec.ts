@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { eventHash, verifyBundle } from '@amend/audit';
-import { AuditEventPageSchema, RunSchema, RunVerifySchema, SampleAuditSchema, VerifyReportSchema, type RunVerify } from '@amend/contracts';
+import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
+import { AuditEventPageSchema, RunSchema, RunVerifySchema, SampleAuditSchema, SampleSchema, VerifyReportSchema, type RunVerify } from '@amend/contracts';
 import { runCli } from '../apps/cli/src/main';
 import { cleanup, json, ndjson, startStack, testEnv, waitFor, type Stack } from './support/stack';
 import { capture } from './support/capture';
@@ -51,6 +53,8 @@ async function tamper(statements: string | string[], params: unknown[][] = []): 
 async function restore(): Promise<void> {
   await tamper(['delete from audit_events', 'insert into audit_events select * from audit_snapshot']);
 }
+
+const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 
 async function rows(id = runId): Promise<Row[]> {
   return (await pg.query(`select id::text, event_id, chain, seq, type, prev_hash, hash from audit_events where run_id = $1 order by chain, audit_events.id`, [id])).rows;
@@ -103,8 +107,39 @@ describe('the audit trail of a finished run', () => {
     expect(log.chain.ok).toBe(true);
     const critique = log.events[1].payload as any;
     expect(critique).toMatchObject({ principle_id: expect.any(String), constitution: { name: 'amend-core' }, model: expect.any(String), usage: expect.any(Object) });
-    expect(critique.request.messages.length).toBeGreaterThan(2);
     expect(typeof critique.response).not.toBe('undefined');
+    // The payload names the messages by hash; the event carries them, exactly as the stage record has them.
+    const sample = SampleSchema.parse(await json(await stack.fetch(`/v1/samples/${sampleId}`, {}, auditor)));
+    const sent = log.events[1].messages!;
+    expect(sent).toEqual(sample.stages[1].messages);
+    expect(sent.length).toBeGreaterThan(2);
+    // Recomputed here with the RFC 8785 package and node's sha256: the first name covers the
+    // constitution's few-shot prefix as one array, every other name one message.
+    const refs = critique.request.messages_sha256 as string[];
+    const k = sent.length - (refs.length - 1);
+    expect(k).toBeGreaterThan(1);
+    expect(refs).toEqual([sha256(canonicalize(sent.slice(0, k))!), ...sent.slice(k).map((m) => sha256(canonicalize(m)!))]);
+    // Every call of every sample names the same prefix blob: stored once.
+    expect(new Set(log.events.slice(0, 5).map((e) => (e.payload as any).request.messages_sha256[0])).size).toBe(1);
+    // pair.emitted names the pair row by the hash of its canonical JSON.
+    const pairRecord = (await pg.query('select record from pairs where sample_id = $1', [sampleId])).rows[0].record;
+    expect((log.events[5].payload as any).pair_sha256).toBe(sha256(canonicalize(pairRecord)!));
+  });
+
+  it('a blob whose stored text was changed: content changed, naming the event that sent it', async () => {
+    const target = (await rows()).find((r) => r.type === 'critique.generated')!;
+    const payload = (await pg.query('select payload from audit_events where id = $1', [target.id])).rows[0].payload;
+    const last = payload.request.messages_sha256.at(-1);
+    const original = (await pg.query('select content from content_blobs where sha256 = $1', [last])).rows[0].content;
+    await pg.query(`update content_blobs set content = jsonb_set(content, '{content}', '"Say something else."') where sha256 = $1`, [last]);
+    try {
+      const r = await verify();
+      expect(r.ok).toBe(false);
+      expect(r.first_failure).toMatchObject({ reason: 'content_changed', type: 'critique.generated' });
+    } finally {
+      await pg.query('update content_blobs set content = $2 where sha256 = $1', [last, JSON.stringify(original)]);
+    }
+    expect((await verify()).ok).toBe(true);
   });
 
   it('pages every team\'s events by run, type and time', async () => {

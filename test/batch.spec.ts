@@ -84,7 +84,9 @@ it('a batch run writes the same audit events as an online run, and its trail ver
   ]);
   const draft = list.find((e) => e.type === 'draft.generated');
   expect(draft.payload.batch).toEqual({ id: expect.stringMatching(/^batch_/), custom_id: `${draft.sample_id}:0`, request_id: expect.stringMatching(/^req_/) });
-  expect(draft.payload.request).toMatchObject({ model: 'amend-simulator-1', messages: expect.any(Array) });
+  // The payload names the messages by hash; the event carries them (stored once, content-addressed).
+  expect(draft.payload.request).toMatchObject({ model: 'amend-simulator-1', messages_sha256: expect.any(Array) });
+  expect(draft.messages).toEqual(expect.arrayContaining([expect.objectContaining({ role: 'user' })]));
   const verify = await json(await stack.fetch(`/v1/runs/${run.id}/audit/verify`, {}, auditor));
   expect(verify.ok).toBe(true);
 });

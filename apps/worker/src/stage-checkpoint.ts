@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { asStoredJson, contentSha256, messageRefs, prefixSegment, type ContentMessage, type PrefixSegment } from '@amend/audit';
+import type { Constitution } from '@amend/constitution';
 import type { FeedbackOptions, PrincipleSelector, Sampling, StageRecord } from '@amend/contracts';
 import { assemblePair, isLastCall, planNextCall, recordCall, type ChatResult, type PlannedCall, type RunSpec, type SampleSpec } from '@amend/pipeline';
 import type { ConstitutionCache } from '@amend/runtime';
@@ -35,6 +37,25 @@ export function sampleSpecOf(item: Pick<WorkItem, 'sample'>): SampleSpec {
   };
 }
 
+const prefixes = new WeakMap<Constitution, PrefixSegment | null>();
+
+/**
+ * The constitution's few-shot prefix (system message and example conversations, as the draft call
+ * opens with them) as one blob, hashed once per constitution version per process: stored once,
+ * named by every call that starts with it.
+ */
+export function fewShotPrefix(constitution: Constitution): PrefixSegment | null {
+  let prefix = prefixes.get(constitution);
+  if (prefix === undefined) {
+    const messages: ContentMessage[] = [];
+    if (constitution.system !== undefined) messages.push({ role: 'system', content: constitution.system });
+    for (const example of constitution.examples) for (const m of example.messages) messages.push({ role: m.role, content: m.content });
+    prefix = messages.length > 0 ? prefixSegment(messages) : null;
+    prefixes.set(constitution, prefix);
+  }
+  return prefix;
+}
+
 /**
  * What a call that succeeded turns into: its stage record, the pair when it was the sample's last
  * call, the sample's next call, and the checkpoint that saves them with their audit events. The
@@ -62,6 +83,10 @@ export function stageCheckpoint(args: {
   const pair = last ? assemblePair(run, sample, [...args.records, record], randomUUID()) : undefined;
   // Planned once: its stage is the checkpoint's next stage, and it is the caller's next call.
   const next = last ? null : planNextCall(run, sample, [...args.records, record]);
+  // The conversation is stored once: the stage record and the event name the messages sent by
+  // hash (the few-shot prefix as one blob), the blobs go in with the checkpoint.
+  const { messages: sent, ...params } = result.request as { messages?: ContentMessage[] } & Record<string, unknown>;
+  const content = messageRefs(sent ?? record.messages, fewShotPrefix(run.constitution));
   const input: CheckpointInput = {
     sampleId: item.sample.id,
     runId: item.run.id,
@@ -77,7 +102,7 @@ export function stageCheckpoint(args: {
         round: call.round,
         principle_id: call.principle_id,
         constitution: run.constitutionRef,
-        request: result.request,
+        request: { ...params, messages_sha256: content.refs },
         response: result.response,
         model: result.model,
         usage: result.usage,
@@ -88,9 +113,11 @@ export function stageCheckpoint(args: {
         ...args.extra,
       },
     },
-    pair: pair && { record: pair, event: { type: 'pair.emitted', actor, payload: { pair } } },
+    // The pair is its row; the event names it by the hash of its canonical JSON as stored.
+    pair: pair && { record: pair, event: { type: 'pair.emitted', actor, payload: { pair_id: pair.id, pair_sha256: contentSha256(asStoredJson(pair)) } } },
     spend: args.spend,
     head: args.head,
+    content,
   };
   return { record, next, input };
 }

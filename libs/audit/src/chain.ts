@@ -35,6 +35,11 @@ export interface ChainedEvent extends EventContent {
   id?: string;
   prev_hash: string | null;
   hash: string | null;
+  /**
+   * A model call's messages as stored (blobs expanded), beside the content: the payload names them
+   * by hash (`request.messages_sha256`) and the verifier re-hashes these against those names.
+   */
+  messages?: unknown;
 }
 
 export function contentOf(e: EventContent): EventContent {

@@ -4,3 +4,4 @@ export * from './merkle';
 export * from './seal';
 export * from './verifier';
 export * from './bundle';
+export * from './content';

@@ -1,4 +1,5 @@
 import { GENESIS, chainOf, eventHash, type ChainedEvent } from './chain';
+import { checkMessageRefs } from './content';
 import { SEAL_EVENT, sealRoot, type ChainHead, type SealPayload } from './seal';
 
 /**
@@ -104,6 +105,15 @@ export class AuditVerifier {
       try {
         entry.intact = eventHash(entry.prev_hash, e) === entry.hash;
         if (!entry.intact) entry.why = 'its hash is not the hash of its content';
+        else {
+          // The hash covers the names of the messages; the stored messages must be what they name.
+          const refs = messagesSha256Of(e.payload);
+          const why = refs === undefined ? null : checkMessageRefs(refs, e.messages);
+          if (why) {
+            entry.intact = false;
+            entry.why = why;
+          }
+        }
       } catch (err) {
         entry.why = `its content cannot be canonicalised (${(err as Error).message})`;
       }
@@ -344,4 +354,10 @@ function walkChain(chain: string, entries: Entry[]): Found | undefined {
     return fail(e, 'content_changed', `the event does not link to the event before it (prev_hash ${e.prev_hash})`);
   }
   return undefined;
+}
+
+/** `payload.request.messages_sha256` of a model call's event; undefined for any other event. */
+export function messagesSha256Of(payload: unknown): unknown {
+  const request = (payload as { request?: { messages_sha256?: unknown } } | null)?.request;
+  return request && typeof request === 'object' && 'messages_sha256' in request ? request.messages_sha256 : undefined;
 }

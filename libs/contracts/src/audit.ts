@@ -15,6 +15,11 @@ export const AuditEventSchema = z.object({
   payload: z.unknown(),
   prev_hash: z.string(),
   hash: z.string(),
+  /**
+   * A model call's exact messages, read from the blobs its payload names by hash
+   * (`payload.request.messages_sha256`); outside the hashed content, re-hashed by the verifier.
+   */
+  messages: z.array(z.object({ role: z.string(), content: z.string() })).optional(),
 });
 export type AuditEvent = z.infer<typeof AuditEventSchema>;
 

@@ -25,6 +25,7 @@ export interface AuditEventInput {
 /** An event as stored: content, position in its chain, link and hash. */
 export interface StoredAuditEvent extends ChainedEvent {
   id: string;
+  messages?: { role: string; content: string }[];
   prev_hash: string;
   hash: string;
 }
@@ -152,8 +153,17 @@ export interface AuditQuery {
   limit: number;
 }
 
+/**
+ * A model call's messages, expanded from the blobs its payload names (`request.messages_sha256`),
+ * read with the event so an auditor gets the exact messages sent in the same request and the
+ * verifier can re-hash them; null for other events.
+ */
+const eventMessages = sql<unknown>`case when jsonb_typeof(payload->'request'->'messages_sha256') = 'array'
+  then amend_messages(array(select jsonb_array_elements_text(payload->'request'->'messages_sha256'))) end`;
+
 function toStored(r: any): StoredAuditEvent {
   return {
+    ...(r.messages != null && { messages: r.messages }),
     id: String(r.id),
     event_id: r.event_id,
     chain: r.chain,
@@ -178,7 +188,7 @@ export class AuditRepository {
 
   /** Events in the order they were written, filtered; `next` is the cursor of the following page. */
   async search(q: AuditQuery): Promise<{ events: StoredAuditEvent[]; next: string | null }> {
-    let query = this.db.selectFrom('audit_events').selectAll().orderBy('id').limit(q.limit + 1);
+    let query = this.db.selectFrom('audit_events').selectAll().select(eventMessages.as('messages')).orderBy('id').limit(q.limit + 1);
     if (q.run) query = query.where('run_id', '=', q.run);
     if (q.sample) query = query.where('sample_id', '=', q.sample);
     if (q.type) query = query.where('type', '=', q.type);
@@ -197,7 +207,7 @@ export class AuditRepository {
 
   /** One chain in stored order: the whole critique log of a sample, or the global chain. */
   async chain(chain: string): Promise<StoredAuditEvent[]> {
-    const rows = await this.db.selectFrom('audit_events').selectAll().where('chain', '=', chain).orderBy('id').execute();
+    const rows = await this.db.selectFrom('audit_events').selectAll().select(eventMessages.as('messages')).where('chain', '=', chain).orderBy('id').execute();
     return rows.map(toStored);
   }
 
@@ -208,7 +218,14 @@ export class AuditRepository {
   async *streamRun(runId: string, pageSize = PAGE): AsyncGenerator<StoredAuditEvent> {
     let after: { chain: string; id: string } | null = null;
     for (;;) {
-      let q = this.db.selectFrom('audit_events').selectAll().where('run_id', '=', runId).orderBy('chain').orderBy('id').limit(pageSize);
+      let q = this.db
+        .selectFrom('audit_events')
+        .selectAll()
+        .select(eventMessages.as('messages'))
+        .where('run_id', '=', runId)
+        .orderBy('chain')
+        .orderBy('id')
+        .limit(pageSize);
       if (after) q = q.where(sql<boolean>`(chain, id) > (${after.chain}, ${after.id}::bigint)`);
       const rows = await q.execute();
       for (const r of rows) yield toStored(r);

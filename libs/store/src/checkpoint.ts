@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
-import { linkEvents } from '@amend/audit';
+import { linkEvents, messageRefs, type ContentBlob, type MessageRefs } from '@amend/audit';
 import type { PairRecord, StageRecord } from '@amend/contracts';
 import type { AuditEventInput } from './audit-events';
 
@@ -32,6 +32,34 @@ export interface CheckpointInput {
    * place when the checkpoint saves.
    */
   head?: SampleChainHead;
+  /**
+   * The names and blobs of `record.messages` (the caller's, with the constitution's few-shot
+   * prefix as one segment); computed here, one blob per message, when absent.
+   */
+  content?: MessageRefs;
+}
+
+/** The content of a checkpoint's messages: what the caller gave, else one blob per message. */
+export function contentOf(input: CheckpointInput): MessageRefs {
+  return (input.content ??= messageRefs(input.record.messages));
+}
+
+/** Blob names this process has seen committed: they are not sent again. Blobs are never deleted. */
+export class KnownBlobs {
+  private readonly known = new Set<string>();
+  static readonly MAX = 200_000;
+
+  /** The blobs of these checkpoints not known to be stored, each once, sorted by name (one lock order for every writer). */
+  unknown(inputs: CheckpointInput[]): ContentBlob[] {
+    const out = new Map<string, ContentBlob>();
+    for (const input of inputs) for (const b of contentOf(input).blobs) if (!this.known.has(b.sha256)) out.set(b.sha256, b);
+    return [...out.values()].sort((a, b) => (a.sha256 < b.sha256 ? -1 : a.sha256 > b.sha256 ? 1 : 0));
+  }
+
+  committed(blobs: ContentBlob[]): void {
+    if (this.known.size + blobs.length > KnownBlobs.MAX) this.known.clear();
+    for (const b of blobs) this.known.add(b.sha256);
+  }
 }
 
 /**
@@ -79,7 +107,8 @@ const SAMPLE_COLUMNS: Column<SampleRow>[] = [
   { name: 'stage', cast: 'text', value: (r) => r.input.record.stage },
   { name: 'round', cast: 'int', value: (r) => r.input.record.round },
   { name: 'principle_id', cast: 'text', value: (r) => r.input.record.principle_id },
-  { name: 'messages', cast: 'jsonb', value: (r) => JSON.stringify(r.input.record.messages) },
+  // An array per row cannot be an element of an array parameter: the names joined by commas.
+  { name: 'message_refs', cast: 'text', value: (r) => contentOf(r.input).refs.join(',') },
   { name: 'text', cast: 'text', value: (r) => r.input.record.text },
   { name: 'model', cast: 'text', value: (r) => r.input.record.model },
   { name: 'prompt_tokens', cast: 'int', value: (r) => r.input.record.usage.prompt_tokens },
@@ -101,6 +130,11 @@ const EVENT_COLUMNS: Column<EventRow>[] = [
   { name: 'payload', cast: 'jsonb', value: (e) => e.payload },
   { name: 'prev_hash', cast: 'text', value: (e) => e.prev_hash },
   { name: 'hash', cast: 'text', value: (e) => e.hash },
+];
+
+const BLOB_COLUMNS: Column<ContentBlob>[] = [
+  { name: 'sha256', cast: 'text', value: (b) => b.sha256 },
+  { name: 'content', cast: 'jsonb', value: (b) => b.json },
 ];
 
 type PairRow = CheckpointInput & { pair: NonNullable<CheckpointInput['pair']> };
@@ -148,8 +182,8 @@ export const GROUP_CHECKPOINT_SQL = (() => {
   where samples.id = i.id and samples.status = 'running' and samples.audit_seq = i.expect_seq and samples.audit_hash = i.expect_hash
   returning samples.id
 ), st as (
-  insert into stage_records (sample_id, seq, stage, round, principle_id, messages, text, model, prompt_tokens, completion_tokens, latency_ms, simulated, judgement, finish_reason)
-  select i.id, ${s('seq')}, ${s('stage')}, ${s('round')}, ${s('principle_id')}, ${s('messages')}, ${s('text')}, ${s('model')}, ${s('prompt_tokens')},
+  insert into stage_records (sample_id, seq, stage, round, principle_id, message_refs, text, model, prompt_tokens, completion_tokens, latency_ms, simulated, judgement, finish_reason)
+  select i.id, ${s('seq')}, ${s('stage')}, ${s('round')}, ${s('principle_id')}, string_to_array(i.message_refs, ','), ${s('text')}, ${s('model')}, ${s('prompt_tokens')},
     ${s('completion_tokens')}, ${s('latency_ms')}, ${s('simulated')}, ${s('judgement')}, ${s('finish_reason')}
   from i join s on s.id = i.id
 ), ev as (
@@ -162,21 +196,25 @@ export const GROUP_CHECKPOINT_SQL = (() => {
   select ${p('id')}, ${p('run_id')}, ${p('sample_id')}, ${p('idx')}, ${p('record')},
     array(select jsonb_array_elements_text(${p('flags')}))
   from ${unnest(PAIR_COLUMNS, 'p', next)} join s on s.id = p.sample_id
+), b as (
+  insert into content_blobs (sha256, content)
+  select ${col(BLOB_COLUMNS, 'b', 'sha256')}, ${col(BLOB_COLUMNS, 'b', 'content')} from ${unnest(BLOB_COLUMNS, 'b', next)} order by 1
+  on conflict do nothing
 ), r as (
-  update runs set spent_tokens = runs.spent_tokens + b.tokens, spent_cost_usd = runs.spent_cost_usd + b.cost
+  update runs set spent_tokens = runs.spent_tokens + t.tokens, spent_cost_usd = runs.spent_cost_usd + t.cost
   from (select i.run_id, sum(i.prompt_tokens + i.completion_tokens) as tokens, sum(i.cost_usd) as cost
-        from i join s on s.id = i.id where i.budgeted group by i.run_id) b
-  where runs.id = b.run_id
+        from i join s on s.id = i.id where i.budgeted group by i.run_id) t
+  where runs.id = t.run_id
 )
 select id from s`;
   return text;
 })();
 
 /** Named, so each connection parses and plans it once; the version changes with its text. */
-export const GROUP_CHECKPOINT_NAME = 'amend_group_checkpoint_2';
+export const GROUP_CHECKPOINT_NAME = 'amend_group_checkpoint_3';
 
 /** The statement's parameters for these checkpoints: one array per column. */
-export function groupCheckpointParams(inputs: CheckpointInput[], at = new Date().toISOString()): { values: unknown[]; rows: SampleRow[] } {
+export function groupCheckpointParams(inputs: CheckpointInput[], blobs: ContentBlob[], at = new Date().toISOString()): { values: unknown[]; rows: SampleRow[] } {
   const rows: SampleRow[] = [];
   const events: EventRow[] = [];
   for (const input of inputs) {
@@ -208,6 +246,7 @@ export function groupCheckpointParams(inputs: CheckpointInput[], at = new Date()
     ...SAMPLE_COLUMNS.map((c) => rows.map(c.value)),
     ...EVENT_COLUMNS.map((c) => events.map(c.value)),
     ...PAIR_COLUMNS.map((c) => pairs.map(c.value)),
+    ...BLOB_COLUMNS.map((c) => blobs.map(c.value)),
   ];
   return { values, rows };
 }
@@ -233,7 +272,10 @@ export class CheckpointBatcher {
   /** The most checkpoints in one statement, so one commit stays bounded. */
   static readonly MAX_BATCH = 512;
 
-  constructor(private readonly pool: Pool) {}
+  constructor(
+    private readonly pool: Pool,
+    private readonly blobs: KnownBlobs,
+  ) {}
 
   submit(input: CheckpointInput): Promise<CheckpointOutcome | undefined> {
     this.stats.checkpoints++;
@@ -274,11 +316,15 @@ export class CheckpointBatcher {
     let rows: SampleRow[];
     let matched: Set<string>;
     try {
-      const params = groupCheckpointParams(batch.map((p) => p.input));
+      const inputs = batch.map((p) => p.input);
+      const blobs = this.blobs.unknown(inputs);
+      const params = groupCheckpointParams(inputs, blobs);
       rows = params.rows;
       this.stats.statements++;
       const r = await this.pool.query<{ id: string }>({ name: GROUP_CHECKPOINT_NAME, text: GROUP_CHECKPOINT_SQL, values: params.values });
       matched = new Set(r.rows.map((x) => x.id));
+      // The blobs went in whether or not their sample's guard matched.
+      this.blobs.committed(blobs);
     } catch (e: any) {
       // A unique key refused one of them (someone else wrote first) or two groups from different
       // processes locked rows in opposite orders: the statement was its own transaction, nothing of

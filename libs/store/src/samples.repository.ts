@@ -3,7 +3,7 @@ import type { Pool } from 'pg';
 import type { RunUsage, SampleStatus, StageRecord } from '@amend/contracts';
 import type { Database, RunsTable, SamplesTable } from './schema';
 import { insertAuditEvents, type AuditEventInput } from './audit-events';
-import { CheckpointBatcher, type CheckpointEvent, type CheckpointInput, type CheckpointOutcome } from './checkpoint';
+import { CheckpointBatcher, KnownBlobs, contentOf, type CheckpointEvent, type CheckpointInput, type CheckpointOutcome } from './checkpoint';
 
 export type { CheckpointEvent, CheckpointInput, CheckpointOutcome, SampleChainHead } from './checkpoint';
 
@@ -55,7 +55,7 @@ const CLAIM_FOR_WORK_SQL = `with c as (
 )
 select c.*, (select status from runs where runs.id = c.run_id) as run_status,
   coalesce((select json_agg(json_build_object(
-      'seq', r.seq, 'stage', r.stage, 'round', r.round, 'principle_id', r.principle_id, 'messages', r.messages, 'text', r.text,
+      'seq', r.seq, 'stage', r.stage, 'round', r.round, 'principle_id', r.principle_id, 'messages', coalesce(r.messages, amend_messages(r.message_refs)), 'text', r.text,
       'model', r.model, 'prompt_tokens', r.prompt_tokens, 'completion_tokens', r.completion_tokens, 'latency_ms', r.latency_ms,
       'simulated', r.simulated, 'judgement', r.judgement, 'finish_reason', r.finish_reason,
       'created_at', to_char(r.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) order by r.seq)
@@ -65,12 +65,13 @@ from c`;
 export class SamplesRepository {
   private readonly batcher?: CheckpointBatcher;
   private readonly runs = new Map<string, RunRowForWork>();
+  private readonly blobs = new KnownBlobs();
 
   constructor(
     private readonly db: Kysely<Database>,
     private readonly pool?: Pool,
   ) {
-    if (pool) this.batcher = new CheckpointBatcher(pool);
+    if (pool) this.batcher = new CheckpointBatcher(pool, this.blobs);
   }
 
   /**
@@ -115,7 +116,13 @@ export class SamplesRepository {
     const sample = (await this.db.selectFrom('samples').selectAll().where('id', '=', sampleId).executeTakeFirst()) as SampleRow | undefined;
     if (!sample) return undefined;
     const run = (await this.db.selectFrom('runs').selectAll().where('id', '=', sample.run_id).executeTakeFirstOrThrow()) as RunRowForWork;
-    const records = await this.db.selectFrom('stage_records').selectAll().where('sample_id', '=', sampleId).orderBy('seq').execute();
+    const records = await this.db
+      .selectFrom('stage_records')
+      .selectAll()
+      .select(sql<unknown>`coalesce(messages, amend_messages(message_refs))`.as('messages'))
+      .where('sample_id', '=', sampleId)
+      .orderBy('seq')
+      .execute();
     return { sample, run, records: records.map(toStageRecord) };
   }
 
@@ -147,8 +154,17 @@ export class SamplesRepository {
   /** The checkpoint as one transaction that locks the sample row first; every case, including the unusual ones. */
   private async checkpointLocked(input: CheckpointInput): Promise<CheckpointOutcome> {
     const { record } = input;
-    return this.db.transaction().execute(async (tx) => {
+    const content = contentOf(input);
+    const blobs = this.blobs.unknown([input]);
+    const outcome = await this.db.transaction().execute(async (tx) => {
       const current = await tx.selectFrom('samples').select('status').where('id', '=', input.sampleId).forUpdate().executeTakeFirst();
+      if (blobs.length > 0) {
+        await tx
+          .insertInto('content_blobs')
+          .values(blobs.map((b) => ({ sha256: b.sha256, content: b.json })))
+          .onConflict((oc) => oc.column('sha256').doNothing())
+          .execute();
+      }
       const inserted = await tx
         .insertInto('stage_records')
         .values({
@@ -157,7 +173,7 @@ export class SamplesRepository {
           stage: record.stage,
           round: record.round,
           principle_id: record.principle_id,
-          messages: JSON.stringify(record.messages),
+          message_refs: content.refs,
           text: record.text,
           model: record.model,
           prompt_tokens: record.usage.prompt_tokens,
@@ -221,6 +237,8 @@ export class SamplesRepository {
       if (!running) return 'stopped';
       return completes ? 'completed' : 'saved';
     });
+    this.blobs.committed(blobs);
+    return outcome;
   }
 
   async fail(sampleId: string, runId: string, reason: string, event: Event): Promise<void> {
@@ -272,7 +290,14 @@ export class SamplesRepository {
     if (team) q = q.where('runs.team', '=', team);
     const s = await q.executeTakeFirst();
     if (!s) return undefined;
-    const stages = await this.db.selectFrom('stage_records').selectAll().where('sample_id', '=', sampleId).orderBy('seq').execute();
+    const stages = await this.db
+      .selectFrom('stage_records')
+      .selectAll()
+      // Rows since migration 0009 name their messages; the blobs are expanded in the same query.
+      .select(sql<unknown>`coalesce(messages, amend_messages(message_refs))`.as('messages'))
+      .where('sample_id', '=', sampleId)
+      .orderBy('seq')
+      .execute();
     return {
       id: s.id,
       run_id: s.run_id,

@@ -123,7 +123,10 @@ export interface StageRecordsTable {
   stage: string;
   round: number;
   principle_id: string | null;
-  messages: Json;
+  /** Rows written before migration 0009; later rows keep `message_refs` instead. */
+  messages: Json | null;
+  /** Names (sha256) of the messages sent, blobs in `content_blobs` (@amend/audit content.ts). */
+  message_refs: string[] | null;
   text: string;
   model: string;
   prompt_tokens: number;
@@ -163,6 +166,12 @@ export interface AuditEventsTable {
   seq: number;
   prev_hash: string;
   hash: string;
+}
+
+/** A message, or a few-shot prefix (an array of messages), under the sha256 of its canonical JSON. */
+export interface ContentBlobsTable {
+  sha256: string;
+  content: Json;
 }
 
 export interface ApiKeysTable {
@@ -213,6 +222,7 @@ export interface Database {
   stage_records: StageRecordsTable;
   pairs: PairsTable;
   audit_events: AuditEventsTable;
+  content_blobs: ContentBlobsTable;
   api_keys: ApiKeysTable;
   batches: BatchesTable;
   batch_line_failures: BatchLineFailuresTable;

@@ -7,6 +7,7 @@ import { keys } from './0005_keys';
 import { budget } from './0006_budget';
 import { reviews } from './0007_reviews';
 import { sampleChainHead } from './0008_sample_chain_head';
+import { contentBlobs } from './0009_content_blobs';
 import { stageFinishReason } from './0010_stage_finish_reason';
 import { evaluations } from './0012_evaluations';
 import { batches } from './0013_batches';
@@ -24,6 +25,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0006_budget': budget,
   '0007_reviews': reviews,
   '0008_sample_chain_head': sampleChainHead,
+  '0009_content_blobs': contentBlobs,
   '0010_stage_finish_reason': stageFinishReason,
   '0012_evaluations': evaluations,
   '0013_batches': batches,
