@@ -92,6 +92,7 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     .option('--ensemble <n>', 'ai-feedback or --verify: comparison principles averaged per label (default 1)', parseInteger)
     .option('--cot', 'ai-feedback or --verify: the feedback model reasons first; labels clamped to [0.4, 0.6]')
     .option('--verify', 'critique-revise: the feedback model judges draft against revision; pairs it does not back are flagged')
+    .option('--batch', "through the provider's Batch API at batch prices, in waves (needs a model alias with batch: true)")
     .option('--min-margin <m>', 'flag pairs whose judged margin p(chosen) - p(rejected) is below this (default 0)', parseDecimal)
     .option('--temperature <t>', 'sampling temperature', parseDecimal)
     .option('--top-p <p>', 'nucleus sampling top_p', parseDecimal)

@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import type { Run } from '@amend/contracts';
-import { createProgressReporter, formatDuration, progressStats } from './progress';
+import { createProgressReporter, formatBatch, formatDuration, progressLine, progressStats } from './progress';
 
 function run(counts: Partial<Run['counts']>, status: Run['status'] = 'running'): Run {
   return {
@@ -96,5 +96,20 @@ describe('progress', () => {
     now = 10_000;
     progress.stop(run({ completed: 40, failed: 5, pending: 55 }));
     expect(text()).toMatch(/45\/100 done \| 40 completed, 5 failed \| 4\.0 pairs\/s \| ETA 12s/);
+  });
+
+  it("shows a batch run's wave and each batch's request counts, and nothing for an online run", () => {
+    const counts = (total: number, completed: number, failed: number) => ({ total, completed, failed });
+    const batch = (status: string, c: { total: number; completed: number; failed: number }) =>
+      ({ id: 'batch_1', wave: 2, part: 0, alias: 'default', status, applied: false, request_counts: c, created_at: '2025-01-01T00:00:00.000Z' });
+    const r: Run = {
+      ...run({ pending: 100 }),
+      batch: { wave: 2, pending: 2, batches: [batch('in_progress', counts(50_000, 12_000, 3)), batch('validating', counts(20, 0, 0))], totals: { batches: 4, requests: 100_040, completed: 62_000, failed: 3 } },
+    };
+    expect(formatBatch(r)).toBe('wave 2: in_progress 12003/50000, 3 failed; validating 0/20');
+    expect(formatBatch({ ...r, batch: { wave: null, pending: 0, batches: [], totals: { batches: 0, requests: 0, completed: 0, failed: 0 } } })).toBe('wave 0: submitting');
+    expect(formatBatch(run({}))).toBeNull();
+    const s = progressStats(r, []);
+    expect(progressLine(r.id, r.status, s, formatBatch(r))).toMatch(/ETA -- \| wave 2: in_progress 12003\/50000, 3 failed; validating 0\/20$/);
   });
 });

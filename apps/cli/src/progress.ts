@@ -63,13 +63,28 @@ export function formatRate(rate: number | null): string {
   return rate >= 10 ? rate.toFixed(0) : rate.toFixed(1);
 }
 
+/**
+ * A batch run's wave and its batches' request counts (`wave 1: in_progress 40/100, 2 failed`);
+ * null for an online run. Samples finish only at the last wave, so this is what moves meanwhile.
+ */
+export function formatBatch(run: Run): string | null {
+  const b = run.batch;
+  if (!b) return null;
+  if (b.wave === null) return 'wave 0: submitting';
+  const batches = b.batches.map((x) => {
+    const c = x.request_counts;
+    return `${x.status} ${c.completed + c.failed}/${c.total}${c.failed ? `, ${c.failed} failed` : ''}`;
+  });
+  return `wave ${b.wave}: ${batches.join('; ') || 'planning'}`;
+}
+
 /** The one-line form, for logs and pipes where a redrawn bar would be noise. */
-export function progressLine(runId: string, status: string, s: ProgressStats): string {
+export function progressLine(runId: string, status: string, s: ProgressStats, batch: string | null = null): string {
   const pct = s.total > 0 ? Math.floor((100 * s.done) / s.total) : 0;
   const cancelled = s.cancelled > 0 ? `, ${s.cancelled} cancelled` : '';
   return (
     `run ${runId} ${status}: ${s.done}/${s.total} done (${pct}%), ${s.completed} completed, ${s.failed} failed` +
-    `${cancelled}, ${formatRate(s.pairsPerSecond)} pairs/s, ETA ${formatDuration(s.etaSeconds)}`
+    `${cancelled}, ${formatRate(s.pairsPerSecond)} pairs/s, ETA ${formatDuration(s.etaSeconds)}${batch ? ` | ${batch}` : ''}`
   );
 }
 
@@ -106,7 +121,7 @@ function barReporter(stream: NodeJS.WritableStream, observe: (run: Run) => Progr
   const bar = new SingleBar({
     stream: stream as NodeJS.WriteStream,
     format:
-      ' {bar} {percentage}% | {value}/{total} done | {completed} completed, {failed} failed | {rate} pairs/s | ETA {eta_text}',
+      ' {bar} {percentage}% | {value}/{total} done | {completed} completed, {failed} failed | {rate} pairs/s | ETA {eta_text}{batch}',
     barsize: 30,
     hideCursor: true,
     clearOnComplete: false,
@@ -121,6 +136,7 @@ function barReporter(stream: NodeJS.WritableStream, observe: (run: Run) => Progr
       failed: s.failed,
       rate: formatRate(s.pairsPerSecond),
       eta_text: formatDuration(s.etaSeconds),
+      batch: run.batch ? ` | ${formatBatch(run)}` : '',
     };
     if (!started) {
       bar.start(s.total, s.done, payload);
@@ -148,7 +164,7 @@ function lineReporter(
   let lastPrinted: number | null = null;
   let lastLine = '';
   const print = (run: Run, force: boolean) => {
-    const line = progressLine(run.id, run.status, observe(run));
+    const line = progressLine(run.id, run.status, observe(run), formatBatch(run));
     const due = lastPrinted === null || now() - lastPrinted >= intervalMs;
     if ((force && line !== lastLine) || due) {
       stream.write(`${line}\n`);

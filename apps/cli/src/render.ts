@@ -1,6 +1,6 @@
 import type { Run, Sample } from '@amend/contracts';
 import { ApiError, ConstitutionList } from './api-client';
-import { doneOf, formatDuration } from './progress';
+import { doneOf, formatBatch, formatDuration } from './progress';
 
 /** Human-readable text for what the CLI prints. Pure: values in, strings out. */
 
@@ -104,6 +104,9 @@ export function renderRunStatus(run: Run): string {
     ],
     ['samples', formatCounts(run)],
     ['usage', formatUsage(run)],
+    ...(run.batch
+      ? ([['batch', `${formatBatch(run)} (${run.batch.totals.batches} batches, ${run.batch.totals.requests} requests so far)`]] as [string, string][])
+      : []),
     ['created', run.created_at],
   ];
   if (run.started_at) rows.push(['started', run.started_at]);

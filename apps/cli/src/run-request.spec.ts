@@ -46,6 +46,11 @@ describe('amend run flags -> POST /v1/runs body', () => {
     expect(CreateRunSchema.parse(body).sampling).toEqual({ temperature: 0.2, top_p: 0.9, max_tokens: 256 });
   });
 
+  it('--batch asks for the Batch API, and leaving it out sends no batch field', () => {
+    expect(buildCreateRunBody({ constitution: 'harmless', batch: true }, prompts)).toEqual({ constitution: 'harmless', prompts, batch: true });
+    expect(buildCreateRunBody({ constitution: 'harmless', batch: false }, prompts)).not.toHaveProperty('batch');
+  });
+
   it('sends a partial sampling object so the server fills in the rest', () => {
     const body = buildCreateRunBody({ constitution: 'harmless', temperature: 0 }, prompts);
     expect(body.sampling).toEqual({ temperature: 0 });

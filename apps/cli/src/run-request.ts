@@ -20,6 +20,7 @@ export interface RunFlags {
   cot?: boolean;
   verify?: boolean;
   minMargin?: number;
+  batch?: boolean;
 }
 
 /** A body field mapped back to the flag that sets it, so errors name what the user typed. */
@@ -38,6 +39,7 @@ const FLAG_OF_FIELD: Record<string, string> = {
   cot: '--cot',
   verify: '--verify',
   min_margin: '--min-margin',
+  batch: '--batch',
 };
 
 export class RunFlagsError extends Error {
@@ -63,6 +65,7 @@ export function buildCreateRunBody(flags: RunFlags, prompts: PromptItem[]): Crea
   if (flags.cot) body.cot = true;
   if (flags.verify) body.verify = true;
   if (flags.minMargin !== undefined) body.min_margin = flags.minMargin;
+  if (flags.batch) body.batch = true;
 
   const sampling: NonNullable<CreateRunBody['sampling']> = {};
   if (flags.temperature !== undefined) sampling.temperature = flags.temperature;

@@ -50,7 +50,17 @@ export function RunPage({ session, runId }: { session: Session; runId: string })
           <Stat label="failed" value={r.counts.failed} tone={r.counts.failed ? 'bad' : undefined} />
           <Stat label="cancelled" value={r.counts.cancelled} />
           {r.counts.budget_exhausted !== undefined ? <Stat label="stopped by the budget" value={r.counts.budget_exhausted} tone={r.counts.budget_exhausted ? 'bad' : undefined} /> : null}
-          {r.usage.cost_usd !== undefined ? <Stat label="cost" value={formatCost(r.usage.cost_usd)} /> : null}
+          {r.usage.cost_usd !== undefined ? <Stat label={r.batch ? 'cost (batch prices)' : 'cost'} value={formatCost(r.usage.cost_usd)} /> : null}
+          {r.batch ? (
+            <Stat
+              label="Batch API wave"
+              testId="batch-wave"
+              value={r.batch.wave === null ? 'submitting' : `wave ${r.batch.wave}`}
+              sub={r.batch.batches
+                .map((b) => `${b.status} ${b.request_counts.completed + b.request_counts.failed}/${b.request_counts.total}${b.request_counts.failed ? `, ${b.request_counts.failed} failed` : ''}`)
+                .join('; ')}
+            />
+          ) : null}
           <Stat label="model calls" value={formatNumber(r.usage.calls)} />
           <Stat label="prompt tokens" value={formatNumber(r.usage.prompt_tokens)} />
           <Stat label="completion tokens" value={formatNumber(r.usage.completion_tokens)} />
