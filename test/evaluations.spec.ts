@@ -12,6 +12,8 @@ import {
   type Sample,
 } from '@amend/contracts';
 import { isRefusal, wilson } from '@amend/pipeline';
+import { runCli } from '../apps/cli/src/main';
+import { capture } from './support/capture';
 import { ROOT, cleanup, json, startStack, testEnv, waitFor, type Stack } from './support/stack';
 
 /*
@@ -85,6 +87,14 @@ describe('an A/A evaluation (a constitution version against itself)', () => {
     expect(report.dimensions.find((d) => d.dimension === 'harmlessness')?.n).toBe(24);
     expect(evaluation.status).toBe('completed');
     expect(evaluation.simulated).toBe(true);
+    // On the deterministic simulator the same draft, principles (keyed by prompt index) and seeds
+    // give the same final answers, and the judge's two orders of identical answers cancel exactly.
+    for (const d of report.dimensions) expect(d).toMatchObject({ ties: d.n, win_rate: 0.5 });
+    expect(report.most_different).toEqual([]);
+    console.log(
+      `A/A amend-core@1.0.0 on amend-edge (24 prompts): ${report.dimensions.map((d) => `${d.dimension} ${d.win_rate} [${d.ci95!.map((x) => x.toFixed(3)).join(', ')}]`).join('; ')}; ` +
+        `calls ${evaluation.usage.calls} (estimate ${evaluation.estimate.calls}), tokens ${evaluation.usage.prompt_tokens + evaluation.usage.completion_tokens} (estimate at most ${evaluation.estimate.tokens})`,
+    );
   });
 
   it('critiques and revises the same draft on both sides: the candidate copies the baseline draft, calling no model', async () => {
@@ -237,18 +247,63 @@ describe('who sees evaluations', () => {
   });
 });
 
+describe('amend eval', () => {
+  async function amend(...argv: string[]) {
+    const out = capture();
+    const err = capture();
+    const code = await runCli(['--api', stack.url, ...argv], {
+      stdout: out.stream,
+      stderr: err.stream,
+      env: { AMEND_API_KEY: keys.author },
+      tty: false,
+      pollIntervalMs: 100,
+      progressIntervalMs: 0,
+    });
+    return { code, out: out.text(), err: err.text() };
+  }
+
+  it('shows the cost before it starts, progress while it goes, then the report with a forest plot per dimension', async () => {
+    const r = await amend('eval', 'amend-core@1.0.0', 'anthropic-cai', '--set', 'amend-edge', '--limit', '6', '--seed', '4');
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/cost before start: 6 prompts \(3 red-team, 3 benign\)/);
+    expect(r.err).toMatch(/calls per prompt: baseline 3, candidate 2 \(the draft is shared\), judge 14 benign \/ 12 red-team/);
+    expect(r.err).toMatch(/calls: 108; tokens at most \d+/);
+    expect(r.err).toMatch(/evaluation [0-9a-f-]{36} (queued|running): \d+\/12 done/);
+    const id = /evaluation ([0-9a-f-]{36})/.exec(r.out)![1];
+    const e = EvaluationSchema.parse(await json(await stack.fetch(`/v1/evaluations/${id}`, {}, keys.author)));
+    expect(r.out).toContain(`evaluation ${id} completed: amend-core@1.0.0 (baseline) vs anthropic-cai@1.0.0 (candidate)`);
+    expect(r.out).toContain('usage: 108 calls of 108 estimated');
+    for (const d of e.report!.dimensions) {
+      const row = r.out.split('\n').find((l) => l.trimStart().startsWith(d.dimension + ' '))!;
+      expect(row).toContain(`[${d.ci95![0].toFixed(3)}, ${d.ci95![1].toFixed(3)}]`);
+      expect(row).toMatch(/\[[ o|+-]{41}\]/);
+    }
+    expect(r.out).toMatch(/red-team\s+3\s/);
+    expect(r.out).toContain('note: the built-in simulator answered');
+  });
+
+  it('stops after the cost with --dry-run, and refuses neither or both of --prompts and --set', async () => {
+    const before = EvaluationListSchema.parse(await json(await stack.fetch('/v1/evaluations?limit=100', {}, keys.author))).evaluations.length;
+    const dry = await amend('eval', 'amend-core@1.0.0', 'amend-core', '--set', 'xstest', '--limit', '20', '--dry-run');
+    expect(dry.code).toBe(0);
+    expect(dry.err).toMatch(/cost before start: 20 prompts/);
+    expect(EvaluationListSchema.parse(await json(await stack.fetch('/v1/evaluations?limit=100', {}, keys.author))).evaluations).toHaveLength(before);
+    expect((await amend('eval', 'amend-core@1.0.0', 'amend-core')).code).toBe(2);
+  });
+});
+
 describe('bad input', () => {
   it.each([
-    ['both prompts and a set', { baseline: 'amend-core@1.0.0', candidate: 'amend-core', prompts: ['x'], eval_set: 'xstest' }, 422, 'validation'],
-    ['neither', { baseline: 'amend-core@1.0.0', candidate: 'amend-core' }, 422, 'validation'],
-    ['a baseline without its version', { baseline: 'amend-core', candidate: 'amend-core', prompts: ['x'] }, 422, 'validation'],
-    ['an unknown field', { baseline: 'amend-core@1.0.0', candidate: 'amend-core', prompts: ['x'], mode: 'ai-feedback' }, 422, 'validation'],
-    ['an unknown set', { baseline: 'amend-core@1.0.0', candidate: 'amend-core', eval_set: 'nope' }, 404, 'eval_set_not_found'],
-    ['an unknown constitution', { baseline: 'amend-core@9.9.9', candidate: 'amend-core', prompts: ['x'] }, 404, 'constitution_not_found'],
-    ['an unknown judge model', { baseline: 'amend-core@1.0.0', candidate: 'amend-core', prompts: ['x'], judge_model: 'gpt-judge' }, 422, 'unknown_model'],
-    ['too many prompts (AMEND_MAX_EVALUATION_PROMPTS 60)', { baseline: 'amend-core@1.0.0', candidate: 'amend-core', prompts: Array(61).fill('x') }, 422, 'validation'],
-    ['a set larger than the limit', { baseline: 'amend-core@1.0.0', candidate: 'amend-core', eval_set: 'xstest' }, 422, 'too_many_prompts'],
-  ])('%s: %i with an error body', async (_what, body, status, code) => {
+    ['both prompts and a set', 422, 'validation', { baseline: 'amend-core@1.0.0', candidate: 'amend-core', prompts: ['x'], eval_set: 'xstest' }],
+    ['neither', 422, 'validation', { baseline: 'amend-core@1.0.0', candidate: 'amend-core' }],
+    ['a baseline without its version', 422, 'validation', { baseline: 'amend-core', candidate: 'amend-core', prompts: ['x'] }],
+    ['an unknown field', 422, 'validation', { baseline: 'amend-core@1.0.0', candidate: 'amend-core', prompts: ['x'], mode: 'ai-feedback' }],
+    ['an unknown set', 404, 'eval_set_not_found', { baseline: 'amend-core@1.0.0', candidate: 'amend-core', eval_set: 'nope' }],
+    ['an unknown constitution', 404, 'constitution_not_found', { baseline: 'amend-core@9.9.9', candidate: 'amend-core', prompts: ['x'] }],
+    ['an unknown judge model', 422, 'unknown_model', { baseline: 'amend-core@1.0.0', candidate: 'amend-core', prompts: ['x'], judge_model: 'gpt-judge' }],
+    ['too many prompts (AMEND_MAX_EVALUATION_PROMPTS 60)', 422, 'validation', { baseline: 'amend-core@1.0.0', candidate: 'amend-core', prompts: Array(61).fill('x') }],
+    ['a set larger than the limit', 422, 'too_many_prompts', { baseline: 'amend-core@1.0.0', candidate: 'amend-core', eval_set: 'xstest' }],
+  ])('%s: %i with an error body', async (_what, status, code, body) => {
     const res = await post('/v1/evaluations', body);
     expect(res.status).toBe(status);
     const error = ErrorBodySchema.parse(await json(res)).error;

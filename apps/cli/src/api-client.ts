@@ -1,5 +1,12 @@
 import { z } from 'zod';
 import {
+  EvalSetListSchema,
+  EvaluationEstimateSchema,
+  EvaluationListSchema,
+  EvaluationSchema,
+  type CreateEvaluation,
+  type Evaluation,
+  type EvaluationEstimate,
   CreateKey,
   CreatedKey,
   CreatedKeySchema,
@@ -92,6 +99,9 @@ interface CallOptions {
   signal?: AbortSignal;
   timeoutMs?: number | null;
 }
+
+/** What `amend eval` sends: the evaluation request with the server's defaults left to the server. */
+export type EvaluationBody = Partial<CreateEvaluation> & Pick<CreateEvaluation, 'baseline' | 'candidate'>;
 
 /** A typed client for the Amend REST API: one method per endpoint the CLI uses. */
 export class ApiClient {
@@ -208,6 +218,27 @@ export class ApiClient {
 
   revokeKey(id: string): Promise<Key> {
     return this.json(KeySchema, `/v1/keys/${seg(id)}`, { method: 'DELETE' });
+  }
+
+  /** The request body of an evaluation, as sent (the server fills in defaults). */
+  estimateEvaluation(body: EvaluationBody): Promise<EvaluationEstimate> {
+    return this.json(EvaluationEstimateSchema, '/v1/evaluations/estimate', { method: 'POST', body });
+  }
+
+  createEvaluation(body: EvaluationBody): Promise<Evaluation> {
+    return this.json(EvaluationSchema, '/v1/evaluations', { method: 'POST', body, timeoutMs: null });
+  }
+
+  getEvaluation(id: string, signal?: AbortSignal): Promise<Evaluation> {
+    return this.json(EvaluationSchema, `/v1/evaluations/${seg(id)}`, { signal });
+  }
+
+  listEvaluations(query: { limit?: number; cursor?: string } = {}) {
+    return this.json(EvaluationListSchema, '/v1/evaluations', { query });
+  }
+
+  listEvalSets() {
+    return this.json(EvalSetListSchema, '/v1/evaluations/sets', {});
   }
 
   sftStream(runId: string): Promise<ReadableStream<Uint8Array>> {

@@ -5,6 +5,7 @@ import { PAIR_FLAGS, PAIR_FORMATS, PairFormat, RUN_MODES, RUN_STATUSES, RunStatu
 import { ApiClient } from './api-client';
 import { addConstitutionCommands } from './constitution-commands';
 import { addAuditCommands, addKeysCommands } from './audit-commands';
+import { addEvalCommands } from './eval-commands';
 import { parseApiUrl, parseInteger, parseDecimal } from './arg-parsers';
 import { copyStream, downloadToFile } from './download';
 import { createProgressReporter } from './progress';
@@ -210,6 +211,17 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
   addConstitutionCommands(program, { client, out, err, setExitCode: (code) => (exitCode = code), cwd: io.cwd });
   addAuditCommands(program, { client, out, err, setExitCode: (code) => (exitCode = code), cwd: io.cwd });
   addKeysCommands(program, { client, out, err, setExitCode: (code) => (exitCode = code), cwd: io.cwd });
+  addEvalCommands(program, {
+    client,
+    out,
+    err,
+    setExitCode: (code) => (exitCode = code),
+    stderr: io.stderr,
+    tty: io.tty ?? (io.stderr as { isTTY?: boolean }).isTTY === true,
+    pollIntervalMs: io.pollIntervalMs,
+    progressIntervalMs: io.progressIntervalMs,
+    signal: io.signal,
+  });
 
   try {
     await program.parseAsync(argv, { from: 'user' });

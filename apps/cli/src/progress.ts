@@ -1,6 +1,16 @@
 import { SingleBar } from 'cli-progress';
 import type { Run } from '@amend/contracts';
 
+/** What a progress bar follows: a run, or anything counted like one (an evaluation's two runs). */
+export type Progressable = Pick<Run, 'id' | 'status' | 'counts'> & Partial<Pick<Run, 'batch'>>;
+
+/** How the lines name what moves: `run ... pairs/s` by default. */
+export interface ProgressWords {
+  subject: string;
+  unit: string;
+}
+const RUN_WORDS: ProgressWords = { subject: 'run', unit: 'pairs' };
+
 /** One observation of a run's counts, at a local time in ms. */
 export interface ProgressPoint {
   at: number;
@@ -21,7 +31,7 @@ export interface ProgressStats {
   etaSeconds: number | null;
 }
 
-export function doneOf(run: Run): number {
+export function doneOf(run: Progressable): number {
   return run.counts.completed + run.counts.failed + run.counts.cancelled;
 }
 
@@ -29,7 +39,7 @@ export function doneOf(run: Run): number {
  * Rates over a sliding window rather than since submission: a run that waited in the queue behind
  * another one would otherwise show a rate (and an ETA) dragged down by the wait.
  */
-export function progressStats(run: Run, history: ProgressPoint[], windowMs = 30_000): ProgressStats {
+export function progressStats(run: Progressable, history: ProgressPoint[], windowMs = 30_000): ProgressStats {
   const base = {
     total: run.counts.total,
     done: doneOf(run),
@@ -67,7 +77,7 @@ export function formatRate(rate: number | null): string {
  * A batch run's wave and its batches' request counts (`wave 1: in_progress 40/100, 2 failed`);
  * null for an online run. Samples finish only at the last wave, so this is what moves meanwhile.
  */
-export function formatBatch(run: Run): string | null {
+export function formatBatch(run: Progressable): string | null {
   const b = run.batch;
   if (!b) return null;
   if (b.wave === null) return 'wave 0: submitting';
@@ -79,19 +89,19 @@ export function formatBatch(run: Run): string | null {
 }
 
 /** The one-line form, for logs and pipes where a redrawn bar would be noise. */
-export function progressLine(runId: string, status: string, s: ProgressStats, batch: string | null = null): string {
+export function progressLine(runId: string, status: string, s: ProgressStats, batch: string | null = null, words: ProgressWords = RUN_WORDS): string {
   const pct = s.total > 0 ? Math.floor((100 * s.done) / s.total) : 0;
   const cancelled = s.cancelled > 0 ? `, ${s.cancelled} cancelled` : '';
   return (
-    `run ${runId} ${status}: ${s.done}/${s.total} done (${pct}%), ${s.completed} completed, ${s.failed} failed` +
-    `${cancelled}, ${formatRate(s.pairsPerSecond)} pairs/s, ETA ${formatDuration(s.etaSeconds)}${batch ? ` | ${batch}` : ''}`
+    `${words.subject} ${runId} ${status}: ${s.done}/${s.total} done (${pct}%), ${s.completed} completed, ${s.failed} failed` +
+    `${cancelled}, ${formatRate(s.pairsPerSecond)} ${words.unit}/s, ETA ${formatDuration(s.etaSeconds)}${batch ? ` | ${batch}` : ''}`
   );
 }
 
 export interface ProgressReporter {
-  update(run: Run): void;
+  update(run: Progressable): void;
   /** The run reached its end (or the wait stopped): draw the last state and release the terminal. */
-  stop(run?: Run): void;
+  stop(run?: Progressable): void;
 }
 
 export interface ProgressOptions {
@@ -100,6 +110,8 @@ export interface ProgressOptions {
   /** How often lines are printed in non-TTY mode. */
   lineIntervalMs?: number;
   now?: () => number;
+  /** Default: `run` and `pairs`. */
+  words?: ProgressWords;
 }
 
 /** History kept for the sliding window; older points are dropped. */
@@ -108,20 +120,21 @@ const HISTORY_MS = 60_000;
 export function createProgressReporter(stream: NodeJS.WritableStream, opts: ProgressOptions): ProgressReporter {
   const now = opts.now ?? Date.now;
   const history: ProgressPoint[] = [];
-  const observe = (run: Run): ProgressStats => {
+  const observe = (run: Progressable): ProgressStats => {
     const at = now();
     history.push({ at, done: doneOf(run), completed: run.counts.completed });
     while (history.length > 2 && at - history[0].at > HISTORY_MS) history.shift();
     return progressStats(run, history);
   };
-  return opts.tty ? barReporter(stream, observe) : lineReporter(stream, observe, now, opts.lineIntervalMs ?? 5_000);
+  const words = opts.words ?? RUN_WORDS;
+  return opts.tty ? barReporter(stream, observe, words) : lineReporter(stream, observe, now, opts.lineIntervalMs ?? 5_000, words);
 }
 
-function barReporter(stream: NodeJS.WritableStream, observe: (run: Run) => ProgressStats): ProgressReporter {
+function barReporter(stream: NodeJS.WritableStream, observe: (run: Progressable) => ProgressStats, words: ProgressWords): ProgressReporter {
   const bar = new SingleBar({
     stream: stream as NodeJS.WriteStream,
     format:
-      ' {bar} {percentage}% | {value}/{total} done | {completed} completed, {failed} failed | {rate} pairs/s | ETA {eta_text}{batch}',
+      ` {bar} {percentage}% | {value}/{total} done | {completed} completed, {failed} failed | {rate} ${words.unit}/s | ETA {eta_text}{batch}`,
     barsize: 30,
     hideCursor: true,
     clearOnComplete: false,
@@ -129,7 +142,7 @@ function barReporter(stream: NodeJS.WritableStream, observe: (run: Run) => Progr
     barIncompleteChar: '\u2591',
   });
   let started = false;
-  const draw = (run: Run) => {
+  const draw = (run: Progressable) => {
     const s = observe(run);
     const payload = {
       completed: s.completed,
@@ -157,14 +170,15 @@ function barReporter(stream: NodeJS.WritableStream, observe: (run: Run) => Progr
 
 function lineReporter(
   stream: NodeJS.WritableStream,
-  observe: (run: Run) => ProgressStats,
+  observe: (run: Progressable) => ProgressStats,
   now: () => number,
   intervalMs: number,
+  words: ProgressWords,
 ): ProgressReporter {
   let lastPrinted: number | null = null;
   let lastLine = '';
-  const print = (run: Run, force: boolean) => {
-    const line = progressLine(run.id, run.status, observe(run), formatBatch(run));
+  const print = (run: Progressable, force: boolean) => {
+    const line = progressLine(run.id, run.status, observe(run), formatBatch(run), words);
     const due = lastPrinted === null || now() - lastPrinted >= intervalMs;
     if ((force && line !== lastLine) || due) {
       stream.write(`${line}\n`);

@@ -144,8 +144,11 @@ export const EvaluationReportSchema = z.object({
   /** Share of final answers that refuse (libs/pipeline report/refusal.ts), per side, on red-team and on benign prompts. */
   refusals: z.object({ red_team: RateSchema, benign: RateSchema }),
   most_different: z.array(DifferentPromptSchema),
-  /** Label sources of the judge calls: `hard` where the backend returned no log-probabilities. */
-  label_sources: z.object({ logprobs: z.number().int(), hard: z.number().int() }),
+  /**
+   * Label sources of the judge calls: `hard` where the backend returned no log-probabilities,
+   * `unreadable` where the answer had no letter (that prompt is left out of that dimension).
+   */
+  label_sources: z.object({ logprobs: z.number().int(), hard: z.number().int(), unreadable: z.number().int() }),
   simulated: z.boolean(),
 });
 export type EvaluationReport = z.infer<typeof EvaluationReportSchema>;

@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import type { ComparisonJudgement, EvaluationReport, EvaluationStatus } from '@amend/contracts';
+import type { ComparisonJudgement, EvaluationReport, EvaluationStatus, LabelSource } from '@amend/contracts';
 import type { Database, EvaluationsTable } from './schema';
 import { insertAuditEvents, type AuditEventInput } from './audit-events';
 import { activeRunsOf, insertRun, type NewRun, type NewSample } from './runs.repository';
@@ -46,7 +46,7 @@ export interface EvaluationPromptRow {
   baseline: string | null;
   candidate: string | null;
   judged: boolean;
-  labels: { dimension: string; options: [string, string]; p_a: number; label_source: 'logprobs' | 'hard' }[];
+  labels: { dimension: string; options: [string, string]; p_a: number; label_source: LabelSource }[];
 }
 
 type Event = Omit<AuditEventInput, 'run_id' | 'sample_id'>;

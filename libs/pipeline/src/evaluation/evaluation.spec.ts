@@ -136,7 +136,7 @@ describe('the evaluation report', () => {
     ];
     const report = buildEvaluationReport([prompt(0, {}, { labels: leaning })], { simulated: false });
     expect(report.dimensions.find((d) => d.dimension === 'honesty')).toMatchObject({ n: 1, ties: 1, win_rate: 0.5 });
-    expect(report.label_sources).toEqual({ logprobs: 1, hard: 1 });
+    expect(report.label_sources).toEqual({ logprobs: 1, hard: 1, unreadable: 0 });
   });
 
   it('an A/A evaluation (identical answers, P = 0.5 everywhere) has every interval around 0.5', () => {
@@ -149,6 +149,16 @@ describe('the evaluation report', () => {
       expect(d.ci95?.[1]).toBeGreaterThan(0.5);
     }
     expect(report.most_different).toEqual([]);
+  });
+
+  it('leaves a prompt out of a dimension where the judge named no option', () => {
+    const unreadable: JudgeLabel[] = [
+      { dimension: 'privacy', options: ['candidate', 'baseline'], p_a: 0.5, label_source: 'unreadable' },
+      { dimension: 'privacy', options: ['baseline', 'candidate'], p_a: 0.1, label_source: 'logprobs' },
+    ];
+    const report = buildEvaluationReport([prompt(0, { privacy: 0.9 }), prompt(1, {}, { labels: unreadable })], { simulated: false });
+    expect(report.dimensions.find((d) => d.dimension === 'privacy')).toMatchObject({ n: 1, candidate_wins: 1 });
+    expect(report.label_sources.unreadable).toBe(1);
   });
 
   it('splits refusal rates by red-team and benign prompts, and leaves unjudged prompts out', () => {

@@ -75,6 +75,8 @@ export function candidateProbabilities(labels: readonly JudgeLabel[]): Partial<R
   const out: Partial<Record<RubricDimension, number>> = {};
   for (const dimension of RUBRIC_DIMENSIONS) {
     const mine = labels.filter((l) => l.dimension === dimension);
+    // An answer with no letter in it is no judgement: the prompt is left out of this dimension.
+    if (mine.some((l) => l.label_source === 'unreadable')) continue;
     const first = mine.filter((l) => l.options[0] === EVALUATION_LABELS.candidate).map((l) => l.p_a);
     const second = mine.filter((l) => l.options[0] === EVALUATION_LABELS.baseline).map((l) => l.p_a);
     if (first.length === 0 || second.length === 0) continue;
@@ -142,6 +144,7 @@ export function buildEvaluationReport(prompts: readonly PromptOutcome[], opts: {
     label_sources: {
       logprobs: labels.filter((l) => l.label_source === 'logprobs').length,
       hard: labels.filter((l) => l.label_source === 'hard').length,
+      unreadable: labels.filter((l) => l.label_source === 'unreadable').length,
     },
     simulated: opts.simulated,
   };
