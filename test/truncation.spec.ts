@@ -1,6 +1,6 @@
 import { RunSchema, SampleSchema, type StageRecord } from '@amend/contracts';
 import { Store } from '@amend/store';
-import { cleanup, json, startStack, testEnv, waitFor, type Stack } from './support/stack';
+import { cleanup, json, ndjson, startStack, testEnv, waitFor, type Stack } from './support/stack';
 
 /*
  * Truncation: every stage keeps the backend's finish_reason, through both checkpoint paths (the
@@ -46,6 +46,40 @@ describe('finish_reason on stage records', () => {
     expect((await stagesOf(cut.id)).map((s) => s.finish_reason)).toEqual(['length', 'length', 'length']);
     const whole = await finishedRun({ constitution: 'amend-core', prompts: ['How do I bake bread at home?'], seed: 1 });
     expect((await stagesOf(whole.id)).map((s) => s.finish_reason)).toEqual(['stop', 'stop', 'stop']);
+  });
+
+  it('flags a pair with a stage cut at max_tokens as truncated, leaves it out of pairs and SFT by default, and the report counts it', async () => {
+    const cut = await finishedRun({ constitution: 'amend-core', prompts: ['How do I bake bread at home?', 'How do I fix a flat tyre?'], seed: 2, sampling: { max_tokens: 3 } });
+    const lines = async (path: string) => ndjson(await (await stack.fetch(path)).text());
+    expect(await lines(`/v1/runs/${cut.id}/pairs`)).toEqual([]);
+    expect(await lines(`/v1/runs/${cut.id}/sft`)).toEqual([]);
+    const all = await lines(`/v1/runs/${cut.id}/pairs?exclude=`);
+    expect(all).toHaveLength(2);
+    expect(all.every((l) => l.metadata.flags.includes('truncated'))).toBe(true);
+    expect(await lines(`/v1/runs/${cut.id}/sft?exclude=noop`)).toHaveLength(2);
+    expect(await lines(`/v1/runs/${cut.id}/pairs?exclude=truncated`)).toEqual([]);
+    const report = await json(await stack.fetch(`/v1/runs/${cut.id}/report`));
+    expect(report.overall.flags.truncated).toBe(2);
+    const whole = await finishedRun({ constitution: 'amend-core', prompts: ['How do I bake bread at home?'], seed: 2 });
+    const kept = await lines(`/v1/runs/${whole.id}/pairs`);
+    expect(kept).toHaveLength(1);
+    expect(kept[0].metadata.flags ?? []).not.toContain('truncated');
+  });
+
+  it('SFT follows reviews: a swap trains on the other text, a rejected pair is left out, reviewed=accepted keeps only accepted', async () => {
+    const run = await finishedRun({ constitution: 'amend-core', prompts: ['How do I bake bread at home?', 'How do I fix a flat tyre?', 'How do I sleep better?'], seed: 5 });
+    const pairs = ndjson(await (await stack.fetch(`/v1/runs/${run.id}/pairs`)).text());
+    const byIndex = new Map(pairs.map((p) => [p.sample_index, p]));
+    const review = (pairId: string, body: Record<string, unknown>) => post(`/v1/pairs/${pairId}/review`, { reason: 'checked by hand', ...body });
+    expect((await review(byIndex.get(0).id, { decision: 'swap' })).status).toBeLessThan(300);
+    expect((await review(byIndex.get(1).id, { decision: 'reject' })).status).toBeLessThan(300);
+    const sft = ndjson(await (await stack.fetch(`/v1/runs/${run.id}/sft`)).text());
+    expect(sft.map((l) => l.sample_index).sort()).toEqual([0, 2]);
+    const swapped = sft.find((l) => l.sample_index === 0);
+    expect(swapped.messages[swapped.messages.length - 1].content).toBe(byIndex.get(0).rejected[0].content);
+    expect(swapped.review).toMatchObject({ decision: 'swap', status: 'accepted' });
+    const accepted = ndjson(await (await stack.fetch(`/v1/runs/${run.id}/sft?reviewed=accepted`)).text());
+    expect(accepted.map((l) => l.sample_index)).toEqual([0]);
   });
 
   it('is kept by the locking checkpoint path too', async () => {

@@ -6,9 +6,16 @@ import { z } from 'zod';
  */
 
 /** Per-pair quality flags. A flagged pair is kept; the export can leave it out (`exclude=`). */
-export const PAIR_FLAGS = ['noop', 'rejected_by_judge', 'refusal_drift', 'low_margin'] as const;
+/**
+ * `truncated`: a stage that produced text (draft, critique, revision, candidate) stopped at
+ * max_tokens (finish_reason `length`); such pairs are left out of the exports by default.
+ */
+export const PAIR_FLAGS = ['noop', 'rejected_by_judge', 'refusal_drift', 'low_margin', 'truncated'] as const;
+/** What `exclude` is when a pairs or SFT export does not say: a cut-off text must not be trained on unasked. */
+export const DEFAULT_EXCLUDE: readonly PairFlag[] = ['truncated'];
 export const PairFlagSchema = z.enum(PAIR_FLAGS);
 export type PairFlag = (typeof PAIR_FLAGS)[number];
+
 
 /**
  * Where a probability came from: the log-probabilities at the answer letter's position, the

@@ -42,7 +42,10 @@ export const PairRecordSchema = z.object({
   id: z.string().uuid(),
   run_id: z.string().uuid(),
   sample_id: z.string().uuid(),
+  /** The user's (last) turn. */
   prompt: z.string(),
+  /** Multi-turn prompts: the whole conversation, ending with the user turn that `prompt` is. Absent for a single-turn prompt. */
+  prompt_messages: z.array(ChatMessageSchema).optional(),
   draft: z.string(),
   chosen: z.string(),
   rejected: z.string(),
@@ -58,6 +61,13 @@ export type PairRecord = z.infer<typeof PairRecordSchema>;
 const common = {
   id: z.string().uuid(),
   run_id: z.string().uuid(),
+  sample_id: z.string().uuid(),
+  /** The prompt's position in the run's request (what seeds are keyed by). */
+  sample_index: z.number().int(),
+  /** Judged pairs: P(better) of chosen and of rejected (UltraFeedback-style), and score_chosen - score_rejected (TRL's reward `margin`). */
+  score_chosen: z.number().optional(),
+  score_rejected: z.number().optional(),
+  margin: z.number().optional(),
   reason: z.string(),
   category: z.array(z.string()),
   metadata: PairMetadataSchema,
@@ -72,7 +82,12 @@ export const ConversationalPairLineSchema = z.strictObject({
   rejected: z.array(ChatMessageSchema).length(1),
   ...common,
 });
-/** TRL standard preference format (plain strings). */
+/**
+ * TRL standard preference format (plain strings). TRL tokenizes prompt and chosen apart and
+ * concatenates the token ids with nothing between them, so the strings are written to join:
+ * the prompt is the Anthropic HH transcript "\n\nHuman: ...\n\nAssistant:" and chosen/rejected
+ * start with a space (prompt + chosen is an HH-RLHF line).
+ */
 export const StandardPairLineSchema = z.strictObject({
   prompt: z.string(),
   chosen: z.string(),
@@ -93,18 +108,30 @@ export const H4PairLineSchema = z.strictObject({
   rejected: z.array(ChatMessageSchema),
   ...common,
 });
-/** SFT record: prompt and final revision. */
+/** SFT record: the prompt (conversation) and the final revision as its last assistant turn. */
 export const SftLineSchema = z.strictObject({
-  messages: z.array(ChatMessageSchema).length(2),
+  messages: z.array(ChatMessageSchema).min(2),
   id: z.string().uuid(),
   run_id: z.string().uuid(),
+  sample_id: z.string().uuid(),
+  sample_index: z.number().int(),
   metadata: PairMetadataSchema,
+  review: ExportReviewSchema.optional(),
 });
 
 export const PairsQuerySchema = z.strictObject({
   format: z.enum(PAIR_FORMATS).default('conversational'),
   /** `accepted`: only pairs a reviewer accepted, swapped or edited (the reviewed preference records). */
   reviewed: z.enum(['accepted'], { error: 'reviewed takes "accepted" (only pairs a reviewer accepted, swapped or edited)' }).optional(),
-  /** Leave out pairs carrying any of these flags, e.g. `noop,rejected_by_judge,refusal_drift`. */
+  /**
+   * Leave out pairs carrying any of these flags, e.g. `noop,rejected_by_judge,refusal_drift`.
+   * Default `truncated` (DEFAULT_EXCLUDE); `exclude=` (empty) keeps every pair.
+   */
+  exclude: ExcludeFlagsSchema.optional(),
+});
+
+/** `GET /v1/runs/{id}/sft`: the same filters as the pairs export. */
+export const SftQuerySchema = z.strictObject({
+  reviewed: z.enum(['accepted'], { error: 'reviewed takes "accepted" (only pairs a reviewer accepted, swapped or edited)' }).optional(),
   exclude: ExcludeFlagsSchema.optional(),
 });

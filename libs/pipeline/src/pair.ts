@@ -3,7 +3,7 @@ import { PipelineError } from './errors';
 import { callsPerSample, planNextCall } from './plan';
 import { feedbackOf, type RunSpec, type SampleSpec } from './spec';
 import { assembleFeedbackPair, verification } from './feedback/pair';
-import { pairFlags } from './report/flags';
+import { pairFlags, truncatedStages } from './report/flags';
 
 /**
  * The preference pair of a finished sample: chosen = the final revision, rejected = the draft
@@ -46,6 +46,7 @@ export function assemblePair(run: RunSpec, sample: SampleSpec, records: StageRec
     promptMetadata: sample.metadata,
     judgeDisagrees: verified?.disagrees ?? null,
     judgeFlag: 'rejected_by_judge',
+    truncated: truncatedStages(sorted),
   });
 
   return {

@@ -2,7 +2,7 @@ import { Controller, Get, Param, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { createZodDto } from 'nestjs-zod';
 import type { Response } from 'express';
-import { PairsQuerySchema } from '@amend/contracts';
+import { DEFAULT_EXCLUDE, PairsQuerySchema, SftQuerySchema } from '@amend/contracts';
 import { formatPair, toSft } from '@amend/pipeline';
 import { Store } from '@amend/store';
 import { NdjsonWriter } from '../common/ndjson';
@@ -14,6 +14,7 @@ import { Caller, teamScope, type Principal } from '../auth/principal';
 
 
 class PairsQueryDto extends createZodDto(PairsQuerySchema) {}
+class SftQueryDto extends createZodDto(SftQuerySchema) {}
 
 @ApiTags('pairs')
 @ApiBearerAuth()
@@ -31,8 +32,9 @@ export class PairsController {
   async pairs(@Param('id', uuidPipe) id: string, @Query() query: PairsQueryDto, @Res() res: Response, @Caller() caller: Principal) {
     await this.runs.get(id, teamScope(caller));
     // Reviews apply to every export (swaps, edits, review fields); `reviewed=accepted` keeps only accepted pairs.
-    // `exclude=noop,rejected_by_judge,...` leaves flagged pairs out in SQL, before reviews apply.
-    const stored = this.store.pairs.stream(id, undefined, { exclude: query.exclude });
+    // `exclude=noop,rejected_by_judge,...` leaves flagged pairs out in SQL, before reviews apply;
+    // without it, truncated pairs are left out (DEFAULT_EXCLUDE).
+    const stored = this.store.pairs.stream(id, undefined, { exclude: query.exclude ?? DEFAULT_EXCLUDE });
     const pairs = this.reviews.reviewed(id, stored, { onlyAccepted: query.reviewed === 'accepted' });
     await this.streamLines(res, pairs, ({ pair, review }) => ({ ...formatPair(pair, query.format), ...(review ? { review } : {}) }));
   }
@@ -40,9 +42,13 @@ export class PairsController {
   @Get('sft')
   @Allow('submitter', 'auditor')
   @ApiProduces('application/x-ndjson')
-  async sft(@Param('id', uuidPipe) id: string, @Res() res: Response, @Caller() caller: Principal) {
+  async sft(@Param('id', uuidPipe) id: string, @Query() query: SftQueryDto, @Res() res: Response, @Caller() caller: Principal) {
     await this.runs.get(id, teamScope(caller));
-    await this.streamLines(res, this.store.pairs.stream(id), toSft);
+    // Like the pairs export: flags left out in SQL, then reviews applied (a swap or an edit changes
+    // the text trained on); a pair a reviewer rejected is no SFT target, so it is left out too.
+    const stored = this.store.pairs.stream(id, undefined, { exclude: query.exclude ?? DEFAULT_EXCLUDE });
+    const pairs = this.reviews.reviewed(id, stored, { onlyAccepted: query.reviewed === 'accepted' });
+    await this.streamLines(res, withoutRejected(pairs), ({ pair, review }) => ({ ...toSft(pair), ...(review ? { review } : {}) }));
   }
 
   /** One JSON line per pair, written as Postgres pages arrive and paused while the client is slow. */
@@ -54,4 +60,8 @@ export class PairsController {
     }
     out.end();
   }
+}
+
+async function* withoutRejected<T extends { review?: { status: string } }>(source: AsyncIterable<T>): AsyncGenerator<T> {
+  for await (const item of source) if (item.review?.status !== 'rejected') yield item;
 }

@@ -28,7 +28,12 @@ export function decideReview(decision: ReviewDecision, current: PairTexts, edit:
 
 /** The pair as a reviewer left it: the texts of its latest review. */
 export function applyReview(pair: PairRecord, review: PairReview | null | undefined): PairRecord {
-  return review ? { ...pair, chosen: review.chosen, rejected: review.rejected } : pair;
+  if (!review || (review.chosen === pair.chosen && review.rejected === pair.rejected)) return pair;
+  const { score_chosen, score_rejected, ...metadata } = pair.metadata ?? ({} as PairRecord['metadata']);
+  const swapped = review.chosen === pair.rejected && review.rejected === pair.chosen;
+  // The judge's scores follow the texts: swapped with them, dropped for texts a reviewer wrote.
+  const scores = swapped && score_chosen !== undefined ? { score_chosen: score_rejected, score_rejected: score_chosen } : {};
+  return { ...pair, chosen: review.chosen, rejected: review.rejected, metadata: { ...metadata, ...scores } };
 }
 
 /** The review fields an exported line carries. */

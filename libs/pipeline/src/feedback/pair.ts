@@ -1,5 +1,5 @@
 import type { PairJudgement, PairRecord, StageRecord } from '@amend/contracts';
-import { pairFlags } from '../report/flags';
+import { pairFlags, truncatedStages } from '../report/flags';
 import { feedbackOf, type RunSpec, type SampleSpec } from '../spec';
 import { judgePrinciples } from './judge-principles';
 import { asked, pairJudgement, scores, winMatrix } from './judgement';
@@ -38,6 +38,7 @@ export function assembleFeedbackPair(run: RunSpec, sample: SampleSpec, sorted: S
     promptMetadata: sample.metadata,
     judgeDisagrees: !prefersBy(judgement.p_chosen, f.min_margin),
     judgeFlag: 'low_margin',
+    truncated: truncatedStages(sorted),
   });
   const category = [...new Set(ensemble.flatMap((p) => p.tags))];
   // The reason is the judge's own, where it gave one: its reasoning on the first direct comparison.

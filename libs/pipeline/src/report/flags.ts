@@ -13,6 +13,8 @@ export interface FlagInputs {
   judgeDisagrees?: boolean | null;
   /** Which flag the judge's disagreement raises: ai-feedback pairs are `low_margin`, verified revisions `rejected_by_judge`. */
   judgeFlag?: 'low_margin' | 'rejected_by_judge';
+  /** Some text stage of the pair stopped at max_tokens. */
+  truncated?: boolean;
 }
 
 /**
@@ -20,7 +22,17 @@ export interface FlagInputs {
  * - `noop`: chosen and rejected are the same text, or nearly (normalised edit distance);
  * - `rejected_by_judge` / `low_margin`: the feedback model does not prefer chosen by min_margin;
  * - `refusal_drift`: chosen refuses a benign prompt that rejected answered without refusing,
- *   the over-refusal a harmlessness revision (or a harmlessness judge) can train in.
+ *   the over-refusal a harmlessness revision (or a harmlessness judge) can train in;
+ * - `truncated`: a stage whose text the pair is made of (draft, critique, revision, candidate)
+ *   stopped at max_tokens. Comparisons are not counted here: a cut-off judge answer is no label
+ *   (`unreadable`) and shows in the report's hard_label_share instead.
+ */
+export function truncatedStages(records: readonly { stage: string; finish_reason?: string | null }[]): boolean {
+  return records.some((r) => r.stage !== 'comparison' && r.finish_reason === 'length');
+}
+
+/**
+ * The flags, as listed above.
  */
 export function pairFlags(input: FlagInputs): PairFlag[] {
   const flags: PairFlag[] = [];
@@ -30,5 +42,6 @@ export function pairFlags(input: FlagInputs): PairFlag[] {
     flags.push('refusal_drift');
   }
   if (input.judgeDisagrees && input.judgeFlag === 'low_margin') flags.push('low_margin');
+  if (input.truncated) flags.push('truncated');
   return flags;
 }
