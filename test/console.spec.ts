@@ -219,7 +219,7 @@ describe('the web console', () => {
     expect(reviewed.review).toMatchObject({ decision: 'swap', reviewer: 'Ana Lopez', actor: `key:${keys.submitter.id}` });
     const exported = ndjson(await (await api(`/v1/runs/${runId}/pairs?format=standard&reviewed=accepted`, keys.submitter.key)).text());
     expect(exported).toHaveLength(1);
-    expect(exported[0].chosen).toBe(reviewed.pair.rejected);
+    expect(exported[0].chosen).toBe(` ${reviewed.pair.rejected}`);
     expect(exported[0].review).toMatchObject({ decision: 'swap', status: 'accepted', reviewer: 'Ana Lopez', reason: 'The draft answers the question; the revision hedges.' });
   });
 

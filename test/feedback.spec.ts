@@ -362,7 +362,7 @@ describe('resuming an ai-feedback sample', () => {
         expect(stages.slice(0, 3).map((r) => r.text)).toEqual(saved.map((r) => r.text));
         expect(stages[3].judgement!.options).toEqual(['candidate-2', 'candidate-1']);
         const [line] = ndjson(await (await own.fetch(`/v1/runs/${runId}/pairs?format=standard`)).text());
-        expect([line.chosen, line.rejected].sort()).toEqual([saved[0].text, saved[1].text].sort());
+        expect([line.chosen, line.rejected].sort()).toEqual([` ${saved[0].text}`, ` ${saved[1].text}`].sort());
       } finally {
         await worker.close();
       }

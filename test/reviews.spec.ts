@@ -114,11 +114,12 @@ describe('human review of pairs', () => {
     for (const l of lines) StandardPairLineSchema.parse(l);
     expect(lines.map((l) => l.review.decision).sort()).toEqual(['accept', 'edit', 'swap']);
     const edit = lines.find((l) => l.review.decision === 'edit');
-    expect(edit.chosen).toBe('Water it once a month in winter.');
+    // standard strings continue the HH prompt, so they start with a space.
+    expect(edit.chosen).toBe(' Water it once a month in winter.');
     expect(edit.review).toMatchObject({ status: 'accepted', reviewer: submitter, reason: 'tightened the wording' });
     const swap = lines.find((l) => l.review.decision === 'swap');
     const detail = PairReviewDetailSchema.parse(await json(await get(`/v1/pairs/${swap.id}/review`)));
-    expect(swap.chosen).toBe(detail.pair.rejected);
+    expect(swap.chosen).toBe(` ${detail.pair.rejected}`);
 
     const all = ndjson(await (await get(`/v1/runs/${runId}/pairs`)).text());
     expect(all).toHaveLength(6);
