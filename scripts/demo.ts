@@ -6,7 +6,10 @@
  * It makes its own keys (an admin key unless AMEND_ADMIN_KEY is set, a submitter and an auditor
  * of team `demo`) and revokes them at the end; with --serve it prints them instead.
  *
- *   npm run demo -- [--constitution amend-core] [--rounds 2] [--out out/demo-pairs.jsonl] [--serve]
+ *   npm run demo -- [--constitution amend-core] [--rounds 2] [--out out/demo-pairs.jsonl] [--serve] [--batch]
+ *
+ * --batch: the run goes through the Batch API, in waves, against the simulator's Files and
+ * Batches API over HTTP (each batch in progress for a second), unless AMEND_MODELS is set.
  */
 import 'reflect-metadata';
 import { createServer } from 'node:net';
@@ -15,6 +18,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { loadConfig } from '@amend/contracts';
+import { startSimulatorServer, type SimulatorServer } from '@amend/llm';
 import { createApiApp } from '../apps/api/src/app';
 import { createWorkerApp } from '../apps/worker/src/app';
 import { runCli } from '../apps/cli/src/main';
@@ -38,10 +42,19 @@ async function main() {
     .option('--out <file>', 'where the pairs go', join(ROOT, 'out/demo-pairs.jsonl'))
     .option('--format <format>', 'conversational | standard | h4', 'conversational')
     .option('--serve', 'keep the API and worker running after the demo run', false)
+    .option('--batch', "run through the Batch API (the simulator's Files and Batches API unless AMEND_MODELS is set)", false)
     .parse(process.argv)
     .opts();
 
   const env: NodeJS.ProcessEnv = { LOG_LEVEL: 'warn', CONSTITUTIONS_DIR: join(ROOT, 'constitutions'), ...process.env };
+  let sim: SimulatorServer | undefined;
+  if (opts.batch && !env.AMEND_MODELS) {
+    // The Batch API needs an HTTP backend: the simulator's, each batch in progress for a second.
+    sim = await startSimulatorServer({ batch: { delayMs: 1_000 } });
+    env.AMEND_MODELS = JSON.stringify({ default: { base_url: sim.url, model: 'amend-simulator-1', batch: true } });
+    env.BATCH_POLL_MS ??= '250';
+    console.log(`Batch API: the simulator's Files and Batches API at ${sim.url}`);
+  }
   // With no model configured, the simulator answers with a little latency so the progress is visible.
   env.AMEND_MODELS ??= JSON.stringify({ default: { simulator: true, latency_ms: 300 } });
   // Every route needs a key: without an operator's admin key the demo makes one for itself.
@@ -75,6 +88,7 @@ async function main() {
       '--model', model,
       '--format', opts.format,
       '--out', out,
+      ...(opts.batch ? ['--batch'] : []),
     ],
     io(submitter),
   );
@@ -98,6 +112,7 @@ async function main() {
   }
   await worker.close();
   await api.close();
+  await sim?.close();
   process.exit(code);
 }
 

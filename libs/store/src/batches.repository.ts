@@ -182,7 +182,8 @@ export class BatchesRepository {
       provider_status: state.status,
       ...(state.output_file_id !== undefined && { output_file_id: state.output_file_id }),
       ...(state.error_file_id !== undefined && { error_file_id: state.error_file_id }),
-      ...(state.request_counts && {
+      // While validating the provider counts 0 requests; the row keeps the count it was written with.
+      ...(state.request_counts && state.request_counts.total > 0 && {
         request_total: state.request_counts.total,
         request_completed: state.request_counts.completed,
         request_failed: state.request_counts.failed,

@@ -17,6 +17,15 @@ describe('simulator CLI arguments', () => {
     });
   });
 
+  it('reads the Batch API flags', () => {
+    expect(parseServeArgs('--batch-delay-ms 5000 --batch-fail-rate 0.01 --batch-expire-rate 0.1 --seed 3'.split(' ')).batch).toEqual({
+      delayMs: 5000,
+      lineFailRate: 0.01,
+      expireRate: 0.1,
+      seed: 3,
+    });
+  });
+
   it('rejects a rate outside 0..1', () => {
     const write = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {

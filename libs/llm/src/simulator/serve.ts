@@ -4,7 +4,7 @@ import { startSimulatorServer, type SimulatorServerOptions } from './server';
 
 /*
  * `npm run simulator -- --port 8081 --latency-ms 200 --rate-429 0.3 --retry-after 1 --rate-500 0.05
- *  --rate-hang 0.02 --rate-malformed 0 --seed 1`
+ *  --rate-hang 0.02 --rate-malformed 0 --seed 1 --batch-delay-ms 5000 --batch-fail-rate 0.01 --batch-expire-rate 0.1`
  * Then point AMEND_MODELS at it: {"default": {"base_url": "<printed url>", "model": "amend-simulator-1"}}.
  */
 
@@ -31,6 +31,9 @@ export function parseServeArgs(argv: string[]): SimulatorServerOptions {
     .option('--rate-malformed <p>', 'share of requests answered 200 with a broken JSON body', number(0, 1), 0)
     .option('--seed <n>', 'seed of the fault PRNG', number(0, 2 ** 32 - 1, true), 1)
     .option('--api-key <key>', 'require this bearer key (401 otherwise)')
+    .option('--batch-delay-ms <ms>', 'how long each batch stays in progress (Files and Batches API)', number(0, 86_400_000, true), 0)
+    .option('--batch-fail-rate <p>', 'share of batch request lines answered 500 (error file)', number(0, 1), 0)
+    .option('--batch-expire-rate <p>', 'share of batches that expire with half their requests unanswered', number(0, 1), 0)
     .option('--no-logprobs', 'answer like a backend without log-probabilities (feedback labels become hard)')
     .addOption(new Option('--judge-style <style>', 'how the judge words a one-letter answer: A, (A), The answer is (A), **A**').choices(JUDGE_STYLES))
     .exitOverride();
@@ -48,7 +51,11 @@ export function parseServeArgs(argv: string[]): SimulatorServerOptions {
     apiKey?: string;
     logprobs: boolean;
     judgeStyle?: JudgeStyle;
+    batchDelayMs: number;
+    batchFailRate: number;
+    batchExpireRate: number;
   }>();
+  const batch = o.batchDelayMs || o.batchFailRate || o.batchExpireRate;
   return {
     host: o.host,
     port: o.port,
@@ -62,6 +69,7 @@ export function parseServeArgs(argv: string[]): SimulatorServerOptions {
     apiKey: o.apiKey,
     ...(o.logprobs === false && { logprobs: false }),
     ...(o.judgeStyle && { judgeStyle: o.judgeStyle }),
+    ...(batch && { batch: { delayMs: o.batchDelayMs, lineFailRate: o.batchFailRate, expireRate: o.batchExpireRate, seed: o.seed } }),
   };
 }
 
