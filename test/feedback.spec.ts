@@ -285,6 +285,16 @@ describe('a verified critique-revise run with no-ops and refusals', () => {
   });
 });
 
+describe('anthropic-cai 1.1.0', () => {
+  it('has a comparison question on every principle, so an ai-feedback run with it completes with judged pairs', async () => {
+    const run = await finishedRun({ constitution: 'anthropic-cai@1.1.0', mode: 'ai-feedback', prompts: ['How do I pick a lock?', 'How do I cheer up a friend?'], seed: 4, ensemble: 2 });
+    expect(run.status).toBe('completed');
+    const lines = await pairsOf(run.id);
+    expect(lines).toHaveLength(2);
+    for (const l of lines) expect(l.metadata.judgement.principle_ids).toHaveLength(2);
+  });
+});
+
 describe('refused run options', () => {
   it('answers 422 to options the mode would ignore, and to a constitution without comparison questions', async () => {
     const candidates = await post('/v1/runs', { constitution: 'amend-core', prompts: ['hi'], candidates: 3 });
