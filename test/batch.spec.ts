@@ -171,3 +171,21 @@ it('cancelling a batch run cancels its pending batch at the provider and submits
   expect(settled.batch.batches).toEqual([expect.objectContaining({ id: pending.id, status: 'cancelled', applied: true })]);
   expect(settled.batch.totals.batches).toBe(1);
 });
+
+it('ai-feedback and verify runs add their candidate and comparison waves and make the same pairs and judgements as online', async () => {
+  const prompts = PROMPTS.slice(0, 2);
+  const pairsOf = async (body: Record<string, unknown>) => {
+    const run = await finished((await json(await post({ constitution: 'amend-core', prompts, seed: 5, ...body }))).id);
+    expect(run.status).toBe('completed');
+    const pairs = ndjson(await (await stack.fetch(`/v1/runs/${run.id}/pairs?format=standard`)).text());
+    return { run, pairs: pairs.map((p) => ({ ...texts([p])[0], judgement: p.metadata.judgement })).sort((a, z) => a.prompt.localeCompare(z.prompt)) };
+  };
+  for (const options of [{ mode: 'ai-feedback', candidates: 2 }, { verify: true }]) {
+    const batch = await pairsOf({ ...options, batch: true });
+    const online = await pairsOf({ ...options, model: 'online' });
+    expect(batch.pairs).toEqual(online.pairs);
+    expect(batch.pairs[0].judgement).toEqual(expect.objectContaining({ label_source: 'logprobs' }));
+    // One wave per call of a sample: ai-feedback 2 candidates + 2 comparisons; verify 3 + 2 comparisons.
+    expect(batch.run.batch.totals.batches).toBe(online.run.usage.calls / prompts.length);
+  }
+});
