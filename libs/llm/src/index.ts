@@ -36,3 +36,4 @@ export {
   type SimulatorServerOptions,
   type SimulatorStats,
 } from './simulator/server';
+export { pooledFetch, modelAgent, closeModelAgent } from './transport';

@@ -5,6 +5,7 @@ import { completionResult } from './completion-result';
 import { ModelError } from './errors';
 import { appliedAnswerMode, chatRequestBody, type ChatRequestBody, type JudgeAnswerMode } from './request-body';
 import { DEFAULT_RETRY, type RetryEvent, type RetryOptions, withRetries } from './retry';
+import { pooledFetch } from './transport';
 
 export interface OpenAICompatibleModelOptions {
   /** The operator's alias, used in error messages. */
@@ -50,6 +51,8 @@ export class OpenAICompatibleModel implements ChatModel {
       apiKey: options.apiKey ?? 'unused',
       maxRetries: 0,
       timeout: this.timeoutMs,
+      // A pooled keep-alive transport (transport.ts); the SDK stays the API surface.
+      fetch: pooledFetch,
     });
   }
 
