@@ -11,6 +11,18 @@ export const ConfigSchema = z.object({
   /** Prefix of every BullMQ key; tests give each file its own. */
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('amend'),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(4096).default(64),
+  /**
+   * Postgres connections per process. Unset: sized to the work, WORKER_CONCURRENCY / 8 + 8
+   * between 10 and 40 (checkpoints share group commits, so a worker needs few; claims and the
+   * API's requests take the rest).
+   */
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(1000).optional(),
+  /**
+   * `off` lets Postgres acknowledge a commit before its WAL reaches disk (an operator's choice,
+   * docs/scaling.md): a Postgres crash (not a process crash) can then lose the last fraction of a
+   * second of checkpoints, whose calls are paid again. The default stays durable.
+   */
+  DATABASE_SYNCHRONOUS_COMMIT: z.enum(['on', 'off']).default('on'),
   /** How long a worker may go silent before its jobs count as stalled and move to another worker. */
   WORKER_LOCK_MS: z.coerce.number().int().min(1000).default(30_000),
   /** The reconciler re-enqueues unfinished samples Redis lost, at boot and this often. */

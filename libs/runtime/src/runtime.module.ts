@@ -4,7 +4,7 @@ import { BullModule } from '@nestjs/bullmq';
 import IORedis from 'ioredis';
 import { LoggerModule } from 'nestjs-pino';
 import type { Config } from '@amend/contracts';
-import { Store } from '@amend/store';
+import { Store, defaultPoolSize } from '@amend/store';
 import { ModelRegistry, parseModelsConfig } from '@amend/llm';
 import { CONFIG, SAMPLES_QUEUE } from './tokens';
 import { ConstitutionCache } from './constitution-cache';
@@ -78,7 +78,16 @@ export class RuntimeModule {
         { provide: CONFIG, useValue: config },
         {
           provide: Store,
-          useFactory: () => Store.open({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA }),
+          useFactory: () => {
+            const poolSize = config.DATABASE_POOL_SIZE ?? defaultPoolSize(config.WORKER_CONCURRENCY);
+            return Store.open({
+              url: config.DATABASE_URL,
+              schema: config.DATABASE_SCHEMA,
+              poolSize,
+              synchronousCommit: config.DATABASE_SYNCHRONOUS_COMMIT,
+              warm: Math.min(poolSize, 8),
+            });
+          },
         },
         // Connects on first use: an API, which makes no model calls, never opens it.
         { provide: LIMITER_REDIS, useFactory: () => new IORedis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: true }) },

@@ -27,11 +27,16 @@ export async function enqueueSamples(
   queue: Queue,
   runId: string,
   sampleIds: string[],
-  opts: { priority?: number } = {},
+  opts: { priority?: number; firstChunk?: number } = {},
 ): Promise<void> {
   const priority = opts.priority ?? JOB_PRIORITY.run;
-  for (let i = 0; i < sampleIds.length; i += ADD_CHUNK) {
-    const chunk = sampleIds.slice(i, i + ADD_CHUNK);
+  // The first chunk small (about 2 x the workers' concurrency) so workers start on it while the
+  // rest of a large run is still being added.
+  const first = Math.max(1, Math.min(opts.firstChunk ?? ADD_CHUNK, ADD_CHUNK));
+  for (let i = 0; i < sampleIds.length; ) {
+    const size = i === 0 ? first : ADD_CHUNK;
+    const chunk = sampleIds.slice(i, i + size);
+    i += size;
     await queue.addBulk(
       chunk.map((id) => ({
         name: 'sample',

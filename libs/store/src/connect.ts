@@ -7,6 +7,15 @@ export interface DbOptions {
   url: string;
   schema: string;
   poolSize?: number;
+  /** Postgres `synchronous_commit` for this pool's sessions; default on (durable). */
+  synchronousCommit?: 'on' | 'off';
+  /** Open this many connections at boot, so the first jobs do not each pay for a connect. */
+  warm?: number;
+}
+
+/** Connections for a worker of this concurrency (and the API beside it): few, as checkpoints share commits. */
+export function defaultPoolSize(concurrency: number): number {
+  return Math.min(40, Math.max(10, Math.ceil(concurrency / 8) + 8));
 }
 
 /** Creates the database named in the URL when it is missing and the user may (DESIGN.md). */
@@ -43,7 +52,7 @@ export function createDb(opts: DbOptions): Kysely<Database> {
     connectionString: opts.url,
     max: opts.poolSize ?? 20,
     // Every connection works in the configured schema; tests give each file its own.
-    options: `-c search_path=${opts.schema}`,
+    options: `-c search_path=${opts.schema}${opts.synchronousCommit === 'off' ? ' -c synchronous_commit=off' : ''}`,
   });
   // An idle client error (Postgres restarted) must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
@@ -74,5 +83,10 @@ export async function openDatabase(opts: DbOptions): Promise<Kysely<Database>> {
       await sql`select pg_advisory_unlock(hashtext(${'amend-migrate:' + opts.schema}))`.execute(conn);
     }
   });
+  const pool = poolOf(db);
+  if (pool && opts.warm) {
+    // As many queries at once as connections wanted: the pool opens one for each.
+    await Promise.all(Array.from({ length: Math.min(opts.warm, opts.poolSize ?? 20) }, () => pool.query('select 1')));
+  }
   return db;
 }

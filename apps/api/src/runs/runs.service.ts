@@ -1,12 +1,12 @@
 import { createHash, randomInt, randomUUID } from 'node:crypto';
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import canonicalize from 'canonicalize';
-import type { CreateRun, Run } from '@amend/contracts';
+import type { Config, CreateRun, Run } from '@amend/contracts';
 import { Store } from '@amend/store';
 import { ModelRegistry } from '@amend/llm';
-import { ConstitutionCache, JOB_PRIORITY, SAMPLES_QUEUE, enqueueSamples } from '@amend/runtime';
+import { CONFIG, ConstitutionCache, JOB_PRIORITY, SAMPLES_QUEUE, enqueueSamples } from '@amend/runtime';
 import { checkSelector } from '@amend/pipeline';
 import { ApiError } from '../errors/api-error';
 import { feedbackOptionsFor } from './feedback-options';
@@ -25,6 +25,7 @@ export class RunsService {
     private readonly models: ModelRegistry,
     @InjectQueue(SAMPLES_QUEUE) private readonly queue: Queue,
     private readonly constitutions: ConstitutionCache,
+    @Inject(CONFIG) private readonly config: Config,
   ) {}
 
   /**
@@ -138,7 +139,8 @@ export class RunsService {
       // 100,000-prompt run is answered in about a second instead of after 50 addBulk batches.
       // Jobs that never reach Redis (it failed, the API stopped) are enqueued by the reconciler.
       const priority = opts.preview ? JOB_PRIORITY.preview : JOB_PRIORITY.run;
-      void enqueueSamples(this.queue, result.id, samples.map((s) => s.id), { priority }).catch((err) =>
+      const firstChunk = 2 * this.config.WORKER_CONCURRENCY;
+      void enqueueSamples(this.queue, result.id, samples.map((s) => s.id), { priority, firstChunk }).catch((err) =>
         this.logger.warn(`run ${result.id}: enqueue failed, the reconciler will retry: ${(err as Error).message}`),
       );
     }
