@@ -5,6 +5,8 @@ export * from './audit-events';
 export * from './runs.repository';
 export * from './samples.repository';
 export * from './pairs.repository';
+export * from './pair-lines';
+export * from './checkpoint';
 export * from './constitutions.repository';
 export * from './keys.repository';
 export * from './reviews.repository';

@@ -1,12 +1,48 @@
+import type { Readable } from 'node:stream';
 import { sql, type Kysely } from 'kysely';
+import type { Pool } from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
 import type { PairFlag, PairRecord } from '@amend/contracts';
 import type { Database } from './schema';
+import { pairLinesCopy, type LineFormat } from './pair-lines';
 
 /** Rows fetched per round trip while streaming: memory stays bounded by this, not by the run size. */
 const PAGE = 500;
 
 export class PairsRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly pool?: Pool,
+  ) {}
+
+  /** True when export lines can be streamed by COPY (a pool made by createDb is at hand). */
+  get canCopy(): boolean {
+    return !!this.pool;
+  }
+
+  /**
+   * A run's export lines as Postgres builds them (pair-lines.ts), streamed by `COPY ... TO STDOUT`:
+   * the bytes go from the connection to the caller as they come, one line per pair with its
+   * newline, paused while the reader is slow (the stream's backpressure pauses the socket). The
+   * connection goes back to the pool when the stream ends, and is dropped when it is destroyed early.
+   */
+  async copyLines(runId: string, format: LineFormat, opts: { exclude?: readonly PairFlag[] } = {}): Promise<Readable> {
+    if (!this.pool) throw new Error('copyLines needs the pool that createDb made');
+    const text = pairLinesCopy(runId, format, opts.exclude);
+    const client = await this.pool.connect();
+    let released = false;
+    const release = (err?: Error) => {
+      if (released) return;
+      released = true;
+      // A COPY cut short leaves the connection mid-protocol: drop it rather than reuse it.
+      client.release(err);
+    };
+    const stream = client.query(copyTo(text));
+    stream.on('end', () => release());
+    stream.on('error', (err) => release(err));
+    stream.on('close', () => release(new Error('export stream closed before its end')));
+    return stream;
+  }
 
   /**
    * Every pair of a run in sample order, fetched page by page with a keyset cursor, so a stream of

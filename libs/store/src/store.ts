@@ -28,7 +28,7 @@ export class Store {
   constructor(readonly db: Kysely<Database>) {
     this.runs = new RunsRepository(db);
     this.samples = new SamplesRepository(db, poolOf(db));
-    this.pairs = new PairsRepository(db);
+    this.pairs = new PairsRepository(db, poolOf(db));
     this.audit = new AuditRepository(db);
     this.constitutions = new ConstitutionsRepository(db);
     this.keys = new KeysRepository(db);
