@@ -11,6 +11,8 @@ import { ConstitutionDiffPage } from './pages/ConstitutionDiffPage';
 import { ConstitutionEditorPage } from './pages/ConstitutionEditorPage';
 import { AuditPage } from './pages/AuditPage';
 import { KeysPage } from './pages/KeysPage';
+import { EvaluationsPage } from './pages/EvaluationsPage';
+import { EvaluationPage } from './pages/EvaluationPage';
 import { Loading } from './components/common';
 
 export function App() {
@@ -73,6 +75,11 @@ export function App() {
               Constitutions
             </a>
           )}
+          {session.can.readEvaluations && (
+            <a href={href('/evaluations')} className={route.path[0] === 'evaluations' ? 'active' : ''}>
+              Evaluations
+            </a>
+          )}
           {session.can.audit && (
             <a href={href('/audit')} className={route.path[0] === 'audit' ? 'active' : ''}>
               Audit
@@ -119,6 +126,8 @@ function Page({ session }: { session: Session }) {
       return <ConstitutionPage session={session} name={a} version={b ?? null} />;
     case 'keys':
       return <KeysPage session={session} />;
+    case 'evaluations':
+      return a ? <EvaluationPage session={session} id={a} /> : <EvaluationsPage session={session} />;
     case 'audit':
       return <AuditPage session={session} kind={a === 'runs' || a === 'samples' ? a : null} id={b ?? null} />;
     default:

@@ -13,6 +13,10 @@ export interface Abilities {
   preview: boolean;
   audit: boolean;
   manageKeys: boolean;
+  /** Read constitution A/B evaluations (authors of the team, auditors and admins of every team). */
+  readEvaluations: boolean;
+  /** Start one. */
+  evaluate: boolean;
 }
 
 export interface Session {
@@ -37,6 +41,8 @@ export function abilitiesOf(role: Role): Abilities {
     preview: role === 'author',
     audit: role === 'auditor',
     manageKeys: role === 'admin',
+    readEvaluations: role === 'author' || role === 'auditor' || role === 'admin',
+    evaluate: role === 'author' || role === 'admin',
   };
 }
 
