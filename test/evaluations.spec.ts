@@ -140,7 +140,9 @@ describe('an A/B evaluation', () => {
 
   it('compares the newest candidate version against the exact baseline', () => {
     expect(evaluation.baseline.constitution).toMatchObject({ name: 'amend-core', version: '1.0.0' });
-    expect(evaluation.candidate.constitution).toMatchObject({ name: 'anthropic-cai', version: '1.0.0' });
+    const list = await json(await stack.fetch('/v1/constitutions', {}, keys.author));
+    const latest = list.constitutions.find((c: { name: string }) => c.name === 'anthropic-cai').latest;
+    expect(evaluation.candidate.constitution).toMatchObject({ name: 'anthropic-cai', version: latest });
     expect(evaluation.candidate.constitution.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(evaluation.report?.rubric).toMatchObject({ name: 'amend-rubric', version: '1.0.0' });
   });
@@ -271,7 +273,7 @@ describe('amend eval', () => {
     expect(r.err).toMatch(/evaluation [0-9a-f-]{36} (queued|running): \d+\/12 done/);
     const id = /evaluation ([0-9a-f-]{36})/.exec(r.out)![1];
     const e = EvaluationSchema.parse(await json(await stack.fetch(`/v1/evaluations/${id}`, {}, keys.author)));
-    expect(r.out).toContain(`evaluation ${id} completed: amend-core@1.0.0 (baseline) vs anthropic-cai@1.0.0 (candidate)`);
+    expect(r.out).toContain(`evaluation ${id} completed: amend-core@1.0.0 (baseline) vs ${e.candidate.constitution.name}@${e.candidate.constitution.version} (candidate)`);
     expect(r.out).toContain('usage: 108 calls of 108 estimated');
     for (const d of e.report!.dimensions) {
       const row = r.out.split('\n').find((l) => l.trimStart().startsWith(d.dimension + ' '))!;
