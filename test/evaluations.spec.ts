@@ -138,7 +138,7 @@ describe('an A/B evaluation', () => {
     expect(evaluation.usage.calls).toBe(e.calls);
   });
 
-  it('compares the newest candidate version against the exact baseline', () => {
+  it('compares the newest candidate version against the exact baseline', async () => {
     expect(evaluation.baseline.constitution).toMatchObject({ name: 'amend-core', version: '1.0.0' });
     const list = await json(await stack.fetch('/v1/constitutions', {}, keys.author));
     const latest = list.constitutions.find((c: { name: string }) => c.name === 'anthropic-cai').latest;
