@@ -61,6 +61,8 @@ export const CreateRunSchema = z.strictObject({
   constitution: z
     .string()
     .regex(/^[a-z0-9][a-z0-9-]*(@\d+\.\d+\.\d+)?$/, 'a constitution "name" or "name@x.y.z"'),
+  /** Pins the constitution's content: the run is refused (422) unless the version resolved has this sha256. */
+  constitution_sha256: z.string().regex(/^[0-9a-f]{64}$/, 'the sha256 of a constitution version (64 hex digits)').optional(),
   prompts: z
     .array(PromptItemSchema)
     .min(1, 'a run needs at least one prompt')
@@ -85,6 +87,24 @@ export const CreateRunSchema = z.strictObject({
   for (const p of feedbackOptionProblems(body)) ctx.addIssue({ code: 'custom', path: [p.path], message: p.message });
 });
 export type CreateRun = z.infer<typeof CreateRunSchema>;
+
+/**
+ * `GET /v1/runs/{id}/manifest`: a `POST /v1/runs` body that replays the run: its prompts in
+ * order (ids and metadata kept), the constitution pinned by version and sha256, the model
+ * aliases, sampling, seed, mode and options. Principles and request seeds are keyed by (seed,
+ * prompt index, round), so on the simulator or any deterministic backend it makes the same pairs.
+ */
+export const RunManifestSchema = z.looseObject({
+  constitution: z.string(),
+  constitution_sha256: z.string(),
+  prompts: z.array(PromptItemSchema),
+  mode: z.enum(RUN_MODES),
+  rounds: z.number().int(),
+  seed: z.number().int(),
+  model: z.string(),
+  sampling: SamplingSchema,
+});
+export type RunManifest = z.infer<typeof RunManifestSchema>;
 
 export const RunCountsSchema = z.object({
   total: z.number().int(),

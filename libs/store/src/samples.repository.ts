@@ -336,4 +336,15 @@ export class SamplesRepository {
       .execute();
     return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
   }
+
+  /** The prompts of a run in request order, as submitted (for its manifest). */
+  async prompts(runId: string): Promise<{ idx: number; prompt: string; external_id: string | null; metadata: Record<string, unknown> | null }[]> {
+    const rows = await this.db
+      .selectFrom('samples')
+      .select(['idx', 'prompt', 'external_id', 'metadata'])
+      .where('run_id', '=', runId)
+      .orderBy('idx')
+      .execute();
+    return rows.map((r) => ({ idx: r.idx, prompt: r.prompt, external_id: r.external_id, metadata: (r.metadata as Record<string, unknown> | null) ?? null }));
+  }
 }

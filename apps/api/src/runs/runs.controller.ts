@@ -2,7 +2,7 @@ import { Body, Controller, Get, Headers, HttpCode, Param, ParseUUIDPipe, Post, Q
 import { ApiBearerAuth, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { createZodDto, ZodResponse } from 'nestjs-zod';
 import type { Request, Response } from 'express';
-import { CreateRunSchema, ListRunsQuerySchema, RunListSchema, RunSchema } from '@amend/contracts';
+import { CreateRunSchema, ListRunsQuerySchema, RunListSchema, RunManifestSchema, RunSchema } from '@amend/contracts';
 import { Store } from '@amend/store';
 import { RunsService } from './runs.service';
 import { ApiError } from '../errors/api-error';
@@ -13,6 +13,7 @@ class CreateRunDto extends createZodDto(CreateRunSchema) {}
 class ListRunsQueryDto extends createZodDto(ListRunsQuerySchema) {}
 class RunDto extends createZodDto(RunSchema) {}
 class RunListDto extends createZodDto(RunListSchema) {}
+class RunManifestDto extends createZodDto(RunManifestSchema) {}
 
 export const uuidPipe = new ParseUUIDPipe({
   exceptionFactory: () => new ApiError(404, 'not_found', 'no such id (ids are UUIDs)'),
@@ -59,6 +60,14 @@ export class RunsController {
   @ZodResponse({ type: RunDto })
   get(@Param('id', uuidPipe) id: string, @Caller() caller: Principal) {
     return this.runs.get(id, teamScope(caller));
+  }
+
+  @Get(':id/manifest')
+  @Allow('submitter', 'auditor')
+  @ApiOperation({ summary: 'A POST /v1/runs body that replays this run: prompts, constitution pinned by version and sha256, models, sampling, seed, options' })
+  @ZodResponse({ type: RunManifestDto })
+  manifest(@Param('id', uuidPipe) id: string, @Caller() caller: Principal) {
+    return this.runs.manifest(id, teamScope(caller));
   }
 
   @Post(':id/cancel')

@@ -3,7 +3,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import canonicalize from 'canonicalize';
-import type { Config, CreateRun, Run } from '@amend/contracts';
+import type { Config, CreateRun, PromptItem, Run, RunManifest } from '@amend/contracts';
 import { Store } from '@amend/store';
 import { ModelRegistry } from '@amend/llm';
 import { CONFIG, ConstitutionCache, JOB_PRIORITY, SAMPLES_QUEUE, enqueueSamples } from '@amend/runtime';
@@ -61,6 +61,15 @@ export class RunsService {
       throw new ApiError(404, 'constitution_not_found', `no constitution "${body.constitution}"; available: ${[...new Set(all.map((c) => c.name))].join(', ') || 'none'}`, {
         available: all.map((c) => `${c.name}@${c.version}`),
       });
+    }
+    if (body.constitution_sha256 && body.constitution_sha256 !== constitution.sha256) {
+      throw new ApiError(
+        422,
+        'constitution_sha256_mismatch',
+        `${constitution.name}@${constitution.version} has sha256 ${constitution.sha256}, not the ${body.constitution_sha256} this request pins; ` +
+          'name the version that has it, or drop constitution_sha256',
+        { constitution: `${constitution.name}@${constitution.version}`, sha256: constitution.sha256 },
+      );
     }
     if (body.principles) {
       const { principles } = await this.constitutions.get(constitution.name, constitution.version);
@@ -171,6 +180,37 @@ export class RunsService {
     const run = await this.store.runs.view(id, team);
     if (!run) throw new ApiError(404, 'run_not_found', `no run ${id}`);
     return run;
+  }
+
+  /** A POST /v1/runs body that replays the run (RunManifestSchema). */
+  async manifest(id: string, team: string | undefined): Promise<RunManifest> {
+    const run = await this.get(id, team);
+    const prompts: PromptItem[] = (await this.store.samples.prompts(id)).map((p) =>
+      p.external_id === null && p.metadata === null
+        ? p.prompt
+        : { ...(p.external_id !== null && { id: p.external_id }), prompt: p.prompt, ...(p.metadata !== null && { metadata: p.metadata }) },
+    );
+    const judged = run.mode === 'ai-feedback' || run.verify === true;
+    return {
+      constitution: `${run.constitution.name}@${run.constitution.version}`,
+      constitution_sha256: run.constitution.sha256,
+      prompts,
+      mode: run.mode,
+      rounds: run.rounds,
+      seed: run.seed,
+      model: run.model,
+      ...(run.feedback_model && { feedback_model: run.feedback_model }),
+      sampling: run.sampling,
+      ...(run.principles && { principles: run.principles }),
+      ...(run.budget && { budget: run.budget }),
+      // Only the options the mode takes: POST /v1/runs refuses the others.
+      ...(run.mode === 'ai-feedback' && run.candidates !== undefined && { candidates: run.candidates }),
+      ...(run.mode === 'critique-revise' && run.verify && { verify: true }),
+      ...(judged && run.ensemble !== undefined && { ensemble: run.ensemble }),
+      ...(judged && run.cot !== undefined && { cot: run.cot }),
+      ...(judged && run.min_margin !== undefined && { min_margin: run.min_margin }),
+      ...(run.batch && { batch: true }),
+    };
   }
 
   async cancel(id: string, caller: Principal): Promise<Run> {
