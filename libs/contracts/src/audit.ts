@@ -28,9 +28,14 @@ export const AuditEventPageSchema = z.object({
   next_cursor: z.string().nullable(),
 });
 
+// Years 1-9999: JavaScript dates reach year -271821, Postgres timestamps only 4713 BC (a 500 before).
 const isoTime = z
   .string()
-  .refine((s) => !Number.isNaN(Date.parse(s)), 'an ISO 8601 time, e.g. 2025-01-31T12:00:00Z');
+  .max(100)
+  .refine((s) => {
+    const year = new Date(s).getUTCFullYear();
+    return year >= 1 && year <= 9999;
+  }, 'an ISO 8601 time between the years 1 and 9999, e.g. 2025-01-31T12:00:00Z');
 
 export const AuditEventsQuerySchema = z.strictObject({
   run: z.string().uuid().optional(),
