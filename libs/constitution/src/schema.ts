@@ -7,15 +7,18 @@ export const PrincipleSchema = z.strictObject({
   revision: z.string().trim().min(1),
   comparison: z.string().trim().min(1).optional(),
   tags: z.array(z.string().min(1)).default([]),
-  weight: z.number().positive().default(1),
+  // Bounded so that a sum of weights stays finite.
+  weight: z.number().positive().max(1_000_000).default(1),
 });
 export type Principle = z.infer<typeof PrincipleSchema>;
 
 export const ExampleSchema = z.strictObject({ messages: z.array(ChatMessageSchema).min(1) });
 
 export const ConstitutionSchema = z.strictObject({
-  name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'a lowercase slug such as "harmless"'),
-  version: z.string().regex(/^\d+\.\d+\.\d+$/, 'a semantic version such as 1.0.0'),
+  // Bounded: the name is a key column and goes into Location headers; 64 like a team name.
+  name: z.string().max(64).regex(/^[a-z0-9][a-z0-9-]*$/, 'a lowercase slug such as "harmless", up to 64 characters'),
+  // Each number fits an int4 and a double exactly, as versions are compared numerically.
+  version: z.string().regex(/^\d{1,9}\.\d{1,9}\.\d{1,9}$/, 'a semantic version such as 1.0.0 (up to 9 digits a number)'),
   title: z.string().optional(),
   description: z.string().optional(),
   changelog: z.string().optional(),

@@ -36,9 +36,9 @@ class H4ImportQueryDto extends createZodDto(H4ImportQuerySchema) {}
 class PreviewRequestDto extends createZodDto(PreviewRequestSchema) {}
 class PreviewResultDto extends createZodDto(PreviewResultSchema) {}
 
-const SEMVER = /^\d+\.\d+\.\d+$/;
+const SEMVER = /^\d{1,9}\.\d{1,9}\.\d{1,9}$/;
 /** The pattern of a constitution's name (libs/constitution schema). */
-const NAME = /^[a-z0-9][a-z0-9-]*$/;
+const NAME = /^[a-z0-9][a-z0-9-]{0,63}$/;
 
 /**
  * A name that cannot exist is not looked up: like an id that is not a UUID it is a 404, and a
