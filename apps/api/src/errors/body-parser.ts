@@ -5,6 +5,50 @@ import { LIMITS, type ErrorBody } from '@amend/contracts';
 /** Media types a constitution may be published as, besides JSON. */
 export const YAML_MEDIA_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
 
+const NUL_TEXT = 'text.nul';
+const NUL_MESSAGE = (where: string) => `${where} holds the NUL character, which Postgres cannot store in a text; remove it`;
+
+/**
+ * Whether JSON text has a `\u0000` escape in a string (an escaped backslash followed by "u0000"
+ * does not count). Postgres text and jsonb cannot hold NUL, so every body that would carry one
+ * into the database is refused here, once, instead of failing (22021, 22P05) wherever it lands.
+ * A raw NUL byte is not valid JSON and fails parsing anyway.
+ */
+export function hasNulEscape(buf: Buffer): boolean {
+  for (let i = buf.indexOf('\\u0000'); i !== -1; i = buf.indexOf('\\u0000', i + 1)) {
+    let slashes = 0;
+    for (let j = i - 1; j >= 0 && buf[j] === 0x5c; j--) slashes++;
+    if (slashes % 2 === 0) return true;
+  }
+  return false;
+}
+
+type WithSurrogateEscapes = Request & { surrogateEscapes?: boolean };
+/** A high surrogate without a low one after it, or a low one without a high one before it (String#isWellFormed is ES2024). */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Whether every string (and key) of a parsed JSON value is well-formed Unicode. JSON may escape
+ * half a surrogate pair (`"\\ud800"`); Postgres refuses it in jsonb (22P02), wherever it lands.
+ */
+export function wellFormed(value: unknown): boolean {
+  const stack = [value];
+  while (stack.length) {
+    const v = stack.pop();
+    if (typeof v === 'string') {
+      if (LONE_SURROGATE.test(v)) return false;
+    } else if (Array.isArray(v)) {
+      for (const x of v) stack.push(x);
+    } else if (v !== null && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (LONE_SURROGATE.test(k)) return false;
+        stack.push(x);
+      }
+    }
+  }
+  return true;
+}
+
 /** The JSON text of a constitution request as received, so schema errors can name its lines. */
 export type WithRawBody = Request & { rawBody?: string };
 
@@ -17,15 +61,33 @@ export function jsonBodyParser() {
   const yamlLimit = LIMITS.constitutionBytes();
   const parse = express.json({
     limit,
-    // Only constitution bodies are kept as text: they are small, a run's body can be 100 MB.
     verify: (req: IncomingMessage, _res, buf) => {
+      if (hasNulEscape(buf)) throw Object.assign(new Error('NUL in a JSON string'), { type: NUL_TEXT });
+      // A surrogate can only come as an escape (UTF-8 has none): look closer after parsing.
+      if (buf.includes('\\ud') || buf.includes('\\uD')) (req as WithSurrogateEscapes).surrogateEscapes = true;
+      // Only constitution bodies are kept as text: they are small, a run's body can be 100 MB.
       if (req.url?.startsWith('/v1/constitutions') && buf.length <= yamlLimit) (req as WithRawBody).rawBody = buf.toString('utf8');
     },
   });
   const yaml = express.text({ type: YAML_MEDIA_TYPES, limit: yamlLimit });
+  const nulInUrl = (req: Request, res: Response, next: NextFunction) => {
+    if (!/%00/.test(req.url)) return next();
+    res.status(422).json({ error: { code: 'invalid_text', message: NUL_MESSAGE('the URL (%00)') } } satisfies ErrorBody);
+  };
+  const lonelySurrogates = (req: WithSurrogateEscapes, res: Response, next: NextFunction) => {
+    if (!req.surrogateEscapes || wellFormed(req.body)) return next();
+    res.status(422).json({
+      error: {
+        code: 'invalid_text',
+        message: 'a string of the body holds a lone UTF-16 surrogate (an escape such as \\ud800 without its pair), which is not text Postgres can store; send well-formed Unicode',
+      },
+    } satisfies ErrorBody);
+  };
   return [
+    nulInUrl,
     parse,
     yaml,
+    lonelySurrogates,
     (err: any, req: Request, res: Response, next: NextFunction) => {
       if (!err) return next();
       let status = 400;
@@ -42,6 +104,9 @@ export function jsonBodyParser() {
             details: { limit_bytes: isYaml ? yamlLimit : limit },
           },
         };
+      } else if (err.type === NUL_TEXT) {
+        status = 422;
+        body = { error: { code: 'invalid_text', message: NUL_MESSAGE('a string of the body (\\u0000)') } };
       } else if (err.type === 'encoding.unsupported' || err.type === 'charset.unsupported') {
         status = 415;
         body = { error: { code: 'unsupported_encoding', message: err.message } };
