@@ -10,6 +10,7 @@ import {
   materialize,
   operations,
   type Answer,
+  type FuzzRequest,
   type Keys,
   type Operation,
 } from './support/fuzz/openapi-fuzzer';
@@ -135,6 +136,7 @@ it(
       } catch (e) {
         throw new Error(`no answer (${(e as Error).message})\n\n${describeRequest(sent, null, keys)}`, { cause: e });
       }
+      if (process.env.FUZZ_DEBUG_OP === op.name) console.log(describeRequest(sent, answer, keys).slice(0, 1500));
       const counts = seen.get(op.name) ?? new Map<number, number>();
       counts.set(answer.status, (counts.get(answer.status) ?? 0) + 1);
       seen.set(op.name, counts);
@@ -151,16 +153,22 @@ it(
     });
 
     const started = Date.now();
-    const out = await fc.check(property, { seed: SEED, numRuns: RUNS, ...(PATH ? { path: PATH, endOnFailure: true } : {}) });
+    // The sweep first (fast-check runs `examples` before generating), then random requests.
+    const sweep = ops.flatMap((op) => generator.edgeCases(op)).map((r) => [r] as [FuzzRequest]);
+    const out = await fc.check(property, { seed: SEED, numRuns: sweep.length + RUNS, examples: sweep, ...(PATH ? { path: PATH, endOnFailure: true } : {}) });
     const tookS = (Date.now() - started) / 1000;
     if (out.failed) {
       const replay = `replay: FUZZ_SEED=${out.seed}${out.counterexamplePath ? ` FUZZ_PATH=${out.counterexamplePath}` : ''} npx jest test/openapi-fuzz.spec.ts`;
       const error = out.errorInstance instanceof Error ? out.errorInstance.message : String(out.errorInstance);
-      throw new Error(`${replay}\n\n${fc.defaultReportMessage(out)}\n\nThe shrunk request ${error}\n\n${replay}`);
+      const generated = fc.stringify(out.counterexample);
+      throw new Error(
+        `${replay}\n\nFailed after ${out.numRuns} requests (the first ${sweep.length} are the sweep), shrunk ${out.numShrinks} time(s).\n` +
+          `Generated: ${generated.length > 1500 ? `${generated.slice(0, 1500)}... (${generated.length} chars)` : generated}\n\nThe request ${error}\n\n${replay}`,
+      );
     }
     if (process.env.FUZZ_VERBOSE || RUNS > 5000) {
       const lines = [...seen].sort().map(([name, c]) => `${name.padEnd(52)} ${[...c].sort().map(([s, n]) => `${s}x${n}`).join(' ')}`);
-      console.log(`fuzz seed ${SEED}: ${out.numRuns} requests in ${tookS.toFixed(1)} s (${(sendMs / 1000).toFixed(1)} s waiting for answers)\n${lines.join('\n')}`);
+      console.log(`fuzz seed ${SEED}: ${out.numRuns} requests (${sweep.length} of the sweep) in ${tookS.toFixed(1)} s (${(sendMs / 1000).toFixed(1)} s waiting for answers)\n${lines.join('\n')}`);
     }
 
     // Every operation was reached, and by a caller the service let through (not only 401s).

@@ -107,6 +107,27 @@ export function pathParamProp(path: string, param: string): string {
   return before && !before.startsWith('{') ? `${singular(before)}_id` : 'any_id';
 }
 
+/** The sweep's edge values: few, each one a different way a value has reached Postgres or a parser unchecked. */
+const NUMBER_SWEEP = ['-1', '2147483648', '-2147483649', '9007199254740991', '9007199254740993', '9223372036854775808', '1e400', '1.5', 'abc', ''];
+const STRING_SWEEP = ['', '\u0000', '\ud800', '😀', 'a'.repeat(700), "'", '2147483648', '-271821-04-20T00:00:00Z'];
+const CONSTRAINED_SWEEP = ['', '\u0000', 'a'.repeat(700)];
+const PATH_SWEEP = ['\u0000', '\ud800', 'a'.repeat(700), '2147483648', '00000000-0000-0000-0000-000000000000'];
+const BODY_NUMBER_SWEEP: unknown[] = [-1, 2 ** 31, Number.MAX_SAFE_INTEGER, 2 ** 63, 1e308, 0.5, new RawJson('1e400'), '1', null];
+const BODY_STRING_SWEEP: unknown[] = ['', '\u0000', '\ud800', 'a'.repeat(3000), 'a'.repeat(70_000), 1, null, {}];
+const BODY_OTHER_SWEEP: unknown[] = [null, '', 0, [], {}, [null]];
+
+/** A string schema that only takes some values (an enum, a pattern, a format). */
+function constrained(s: Schema): boolean {
+  return Array.isArray(s.enum) || typeof s.pattern === 'string' || typeof s.format === 'string' || s.const !== undefined;
+}
+
+/** A numeric schema's own bounds and one past them. */
+function bounds(s: Schema): number[] {
+  const out: number[] = [];
+  for (const v of [s.minimum, s.maximum, s.exclusiveMinimum, s.exclusiveMaximum]) if (typeof v === 'number') out.push(v - 1, v, v + 1);
+  return out;
+}
+
 /** Raw path segments (not URL-encoded): escapes that do not decode, dot segments, encoded slashes. */
 const RAW_SEGMENTS = ['%', '%zz', '%E0%A4%A', '%C0%AF', '%00', '.', '..', '%2e%2e', '%2F', 'a%2Fb', '%25', ';', 'a;b=c', '~', '*', '%F0%9F%98%80'];
 
@@ -130,6 +151,58 @@ export class RequestGenerator {
   request(): fc.Arbitrary<FuzzRequest> {
     // Built once per operation: rebuilding arbitraries per value (chain) costs more than the request.
     return fc.oneof(...this.ops.map((op) => this.forOperation(op)));
+  }
+
+  /**
+   * One request per (parameter or top-level body field, edge value), everything else valid: the
+   * sweep that runs before the random requests, so an unbounded cursor or a field that reaches
+   * Postgres unchecked is found on every run, not once in a while.
+   */
+  edgeCases(op: Operation): FuzzRequest[] {
+    const allowed = this.rolesOf(op);
+    const caller: Caller = (ROLES.find((r) => !allowed || allowed.includes(r)) ?? 'submitter') as Caller;
+    const path: Record<string, PathValue> = {};
+    for (const p of op.params.filter((x) => x.in === 'path')) path[p.name] = new Known(pathParamProp(op.path, p.name), 0);
+    const required = op.params.filter((p) => p.in !== 'path' && p.required).map((p) => [p.name, this.params.minimal(p.schema, p.name)] as [string, unknown]);
+    const [contentType, bodySchema] = Object.entries(op.body?.content ?? {})[0] ?? [];
+    const body: Body | undefined = contentType ? { kind: 'value', contentType, value: this.values.minimal(bodySchema) } : undefined;
+    const base: FuzzRequest = { op: op.name, caller, path, query: required.filter(([n]) => op.params.some((p) => p.name === n && p.in === 'query')), headers: [], body };
+    const out: FuzzRequest[] = [base];
+    for (const p of op.params) {
+      const schema = this.params.resolve(p.schema);
+      const numeric = ['integer', 'number'].includes(schema.type);
+      // A value off an enum or a pattern stops at validation whatever it is: a few edges suffice there.
+      const edges: unknown[] = numeric
+        ? [...NUMBER_SWEEP, ...bounds(schema).map(String)]
+        : p.in === 'path'
+          ? PATH_SWEEP
+          : constrained(schema)
+            ? CONSTRAINED_SWEEP
+            : STRING_SWEEP;
+      for (const e of edges) {
+        if (p.in === 'path') out.push({ ...base, path: { ...path, [p.name]: e as string } });
+        else if (p.in === 'query') out.push({ ...base, query: [...base.query.filter(([n]) => n !== p.name), [p.name, e]] });
+        else out.push({ ...base, headers: [[p.name, e]] });
+      }
+      if (p.in === 'path') for (const raw of ['%zz', '%00']) out.push({ ...base, path: { ...path, [p.name]: { raw } } });
+    }
+    const resolved = bodySchema ? this.values.resolve(bodySchema) : undefined;
+    if (body?.kind === 'value' && resolved?.properties && body.value && typeof body.value === 'object' && !Array.isArray(body.value)) {
+      for (const [field, sub] of Object.entries<Schema>(resolved.properties)) {
+        const s = this.values.resolve(sub);
+        const t = Array.isArray(s.type) ? s.type : [s.type];
+        const edges: unknown[] =
+          t.includes('integer') || t.includes('number')
+            ? [...BODY_NUMBER_SWEEP, ...bounds(s)]
+            : t.includes('string')
+              ? constrained(s)
+                ? CONSTRAINED_SWEEP
+                : BODY_STRING_SWEEP
+              : BODY_OTHER_SWEEP;
+        for (const e of edges) out.push({ ...base, body: { ...body, value: { ...(body.value as object), [field]: e } } });
+      }
+    }
+    return out;
   }
 
   forOperation(op: Operation): fc.Arbitrary<FuzzRequest> {
@@ -209,6 +282,7 @@ export class RequestGenerator {
     const typed = types.map((contentType) => {
       const schema = op.body!.content[contentType];
       return fc.oneof(
+        { weight: 2, arbitrary: fc.record({ kind: fc.constant('value' as const), contentType: fc.constant(contentType), value: fc.constant(this.values.minimal(schema)) }) },
         { weight: 3, arbitrary: fc.record({ kind: fc.constant('value' as const), contentType: fc.constant(contentType), value: this.values.value(schema, 'valid') }) },
         { weight: 5, arbitrary: fc.record({ kind: fc.constant('value' as const), contentType: fc.constant(contentType), value: this.values.value(schema, 'mixed') }) },
         { weight: 1, arbitrary: fc.record({ kind: fc.constant('value' as const), contentType: fc.constant(contentType), value: this.values.invalid(schema) }) },
@@ -256,14 +330,28 @@ export class KnownValues {
     return this.pools.has(prop) || this.pools.has(`next_${prop}`) || /(^|_)id$/.test(prop);
   }
 
-  /** The `n`th value known under `prop` (or an id-like fallback); a made-up UUID when none is known. */
-  pick(prop: string, n: number): string {
+  /**
+   * The `n`th value known under `prop` (or an id-like fallback) that matches `pattern`; with a
+   * pattern and none under `prop`, the `n`th matching value under any property; else `fallback`,
+   * else a made-up UUID.
+   */
+  pick(prop: string, n: number, pattern?: string, fallback?: string): string {
+    const re = pattern ? new RegExp(pattern) : undefined;
+    const fits = (v: string) => !re || re.test(v);
     // `cursor` is known from the `next_cursor` of a page.
     for (const p of [prop, `next_${prop}`, `${prop}_id`, `${singular(prop)}_id`, /(^|_)id$/.test(prop) ? 'any_id' : '']) {
-      const pool = this.pools.get(p);
+      const pool = this.pools.get(p)?.filter(fits);
       if (pool?.length) return pool[n % pool.length];
     }
-    return `00000000-0000-4000-8000-${String(n % 1e12).padStart(12, '0')}`;
+    if (re) {
+      const any = [...new Set([...this.pools.values()].flat())].filter(fits);
+      if (any.length) return any[n % any.length];
+    }
+    return fallback ?? `00000000-0000-4000-8000-${String(n % 1e12).padStart(12, '0')}`;
+  }
+
+  resolve(k: Known): string {
+    return this.pick(k.prop, k.n, k.pattern, k.fallback);
   }
 
   /**
@@ -293,7 +381,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** JSON text of a generated value: `RawJson` written as is, `Known` resolved. */
 export function toJson(v: unknown, known: KnownValues): string {
   if (v instanceof RawJson) return v.text;
-  if (v instanceof Known) return JSON.stringify(known.pick(v.prop, v.n));
+  if (v instanceof Known) return JSON.stringify(known.resolve(v));
   if (Array.isArray(v)) return `[${v.map((x) => toJson(x, known)).join(',')}]`;
   if (v !== null && typeof v === 'object') {
     return `{${Object.keys(v)
@@ -305,7 +393,7 @@ export function toJson(v: unknown, known: KnownValues): string {
 
 /** A query or header value as text: arrays repeat the name, objects use the bracket syntax. */
 function flatten(name: string, v: unknown, known: KnownValues, out: [string, string][]) {
-  if (v instanceof Known) out.push([name, known.pick(v.prop, v.n)]);
+  if (v instanceof Known) out.push([name, known.resolve(v)]);
   else if (v instanceof RawJson) out.push([name, v.text]);
   else if (Array.isArray(v)) for (const item of v.slice(0, 4)) flatten(name, item, known, out);
   else if (v !== null && typeof v === 'object') for (const [k, x] of Object.entries(v).slice(0, 4)) flatten(`${name}[${k}]`, x, known, out);
@@ -326,7 +414,7 @@ export function materialize(op: Operation, req: FuzzRequest, known: KnownValues,
   let path = op.path;
   for (const p of op.params.filter((x) => x.in === 'path')) {
     const v = req.path[p.name];
-    const segment = v instanceof Known ? encode(known.pick(v.prop, v.n)) : typeof v === 'object' ? v.raw : encode(v);
+    const segment = v instanceof Known ? encode(known.resolve(v)) : typeof v === 'object' ? v.raw : encode(v);
     path = path.replace(`{${p.name}}`, segment);
   }
   const pairs: [string, string][] = [];

@@ -12,14 +12,20 @@ import fc from 'fast-check';
 
 export type Schema = Record<string, any>;
 
-/** A string the server handed out under `prop` (a run id, a constitution name...), the `n`th one known when sent. */
+/**
+ * A string the server handed out under `prop` (a run id, a constitution name...), the `n`th one
+ * known when sent. With a `pattern`, only values that match it, from any property if none under
+ * `prop` does (`fuzz-c@1.0.0` for a "name@x.y.z" field of a new route); `fallback` if none at all.
+ */
 export class Known {
   constructor(
     readonly prop: string,
     readonly n: number,
+    readonly pattern?: string,
+    readonly fallback?: string,
   ) {}
   toString() {
-    return `Known(${this.prop}#${this.n})`;
+    return `Known(${this.prop}#${this.n}${this.pattern ? ` ~ /${this.pattern}/` : ''})`;
   }
 }
 
@@ -198,9 +204,11 @@ export class SchemaValues {
         { weight: 1, arbitrary: fc.string({ minLength, maxLength: max, unit: 'grapheme' }) },
       );
     }
-    if (!prop || !this.opts.known?.(prop)) return base;
+    const pattern = typeof s.pattern === 'string' ? s.pattern : undefined;
+    if (!pattern && (!prop || !this.opts.known?.(prop))) return base;
     // Real names and ids: without them every request stops at "not found".
-    return fc.oneof({ weight: 3, arbitrary: fc.nat().map((n) => new Known(prop, n)) }, { weight: 2, arbitrary: base });
+    const fallback = fc.sample(base, { numRuns: 1, seed: 0 })[0];
+    return fc.oneof({ weight: 3, arbitrary: fc.nat().map((n) => new Known(prop, n, pattern, fallback)) }, { weight: 2, arbitrary: base });
   }
 
   private range(s: Schema, integer: boolean): [number, number] {
@@ -215,6 +223,42 @@ export class SchemaValues {
       max = Math.floor(max);
     }
     return [min, Math.max(min, max)];
+  }
+
+  /**
+   * The smallest valid value, without randomness: required fields only, the documented default or
+   * the lower bound, a known name or id where there is one. The base the sweep changes one field of.
+   */
+  minimal(schema: Schema | undefined, prop = '', depth = 0): unknown {
+    const s = this.resolve(schema);
+    if (s.const !== undefined) return s.const;
+    if (s.default !== undefined) return s.default;
+    if (Array.isArray(s.enum) && s.enum.length) return s.enum[0];
+    const alt = s.anyOf ?? s.oneOf;
+    if (Array.isArray(alt) && alt.length) return this.minimal(alt[0], prop, depth);
+    const type = this.types(s).find((t) => t !== 'null') ?? (this.nullable(s) ? 'null' : 'object');
+    switch (type) {
+      case 'string':
+        if (typeof s.pattern === 'string') return new Known(prop, 0, s.pattern, fc.sample(patternString(s.pattern, s.minLength ?? 0, s.maxLength), { numRuns: 1, seed: 0 })[0]);
+        if (prop && this.opts.known?.(prop)) return new Known(prop, 0);
+        if (s.format === 'uuid') return '00000000-0000-4000-8000-000000000000';
+        return 'What is the capital of France?'.slice(0, s.maxLength ?? 100).padEnd(s.minLength ?? 0, '.');
+      case 'integer':
+      case 'number':
+        return this.range(s, type === 'integer')[0] === -1e9 ? 1 : this.range(s, type === 'integer')[0];
+      case 'boolean':
+        return false;
+      case 'array':
+        return Array.from({ length: Math.max(1, s.minItems ?? 0) }, () => this.minimal(s.items, singular(prop), depth + 1));
+      case 'object': {
+        if (depth > 4) return {};
+        const out: Record<string, unknown> = {};
+        for (const k of s.required ?? []) out[k] = this.minimal(s.properties?.[k], k, depth + 1);
+        return out;
+      }
+      default:
+        return null;
+    }
   }
 
   /** On and just past the schema's edges, and the edges of int4, int8 and doubles. */
