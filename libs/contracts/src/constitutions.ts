@@ -7,8 +7,8 @@ import { ConstitutionRefSchema, RUN_STATUSES, RunUsageSchema, SAMPLE_STATUSES, S
 /** REST payloads of the constitution registry (`/v1/constitutions...`). */
 
 /** Bounded as in the constitution schema (libs/constitution). */
-const slug = z.string().max(64).regex(/^[a-z0-9][a-z0-9-]*$/, 'a lowercase slug such as "harmless", up to 64 characters');
-const semver = z.string().regex(/^\d{1,9}\.\d{1,9}\.\d{1,9}$/, 'a semantic version such as 1.0.0 (up to 9 digits a number)');
+const slug = z.string().max(64).regex(/^[a-z0-9][a-z0-9-]*$/, 'a lowercase slug such as "harmless"');
+const semver = z.string().regex(/^\d{1,9}\.\d{1,9}\.\d{1,9}$/, 'a semantic version such as 1.0.0');
 
 /** One published version, without its content. */
 export const ConstitutionVersionSchema = z.object({
