@@ -12,7 +12,9 @@ describe('values generated from a JSON Schema', () => {
   it('valid values of schemas without refinements are accepted by the zod schemas they were written from', () => {
     for (const schema of [CreateKeySchema, SamplingSchema, ListRunsQuerySchema]) {
       const json = jsonSchema(schema);
-      const rejected = sample(new SchemaValues(json).value(json, 'valid')).filter((v) => !schema.safeParse(v).success);
+      // Placeholders for names the server knows resolve to the pattern's own example when none is known.
+      const resolved = sample(new SchemaValues(json).value(json, 'valid')).map((v) => JSON.parse(toJson(v, new KnownValues())));
+      const rejected = resolved.filter((v) => !schema.safeParse(v).success);
       expect(rejected).toEqual([]);
     }
   });
