@@ -23,7 +23,7 @@ import {
  * FUZZ_SEED replays a run (the seed is printed on failure, FUZZ_PATH too, to go straight to the
  * shrunk counterexample); FUZZ_RUNS sets the number of requests (`npm run fuzz` for a long run).
  */
-const RUNS = Number(process.env.FUZZ_RUNS ?? 2500);
+const RUNS = Number(process.env.FUZZ_RUNS ?? 1500);
 const SEED = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) : (Date.now() ^ (Math.random() * 0x7fffffff)) | 0;
 const PATH = process.env.FUZZ_PATH;
 
