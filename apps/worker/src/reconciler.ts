@@ -51,10 +51,14 @@ export class Reconciler implements OnApplicationBootstrap, OnApplicationShutdown
   async reconcile(): Promise<number> {
     let requeued = 0;
     for (const runId of await this.store.runs.active()) {
+      // An evaluation's candidate samples are enqueued when their baseline twins finish; here only
+      // those whose twin has finished, so the reconciler does not start a waiting loop for the rest.
+      const twinsOf = await this.store.evaluations.baselineRunOf(runId);
       for (let after = -1; ; ) {
         const page = await this.store.samples.unfinished(runId, after, PAGE);
         if (page.length === 0) break;
-        const missing = await missingJobs(this.queue, page.map((s) => s.id));
+        const ready = twinsOf ? await this.store.evaluations.twinFinished(twinsOf, page.map((s) => s.id)) : page.map((s) => s.id);
+        const missing = await missingJobs(this.queue, ready);
         await enqueueSamples(this.queue, runId, missing);
         requeued += missing.length;
         after = page[page.length - 1].idx;

@@ -250,6 +250,23 @@ export class EvaluationsRepository {
     });
   }
 
+  /** The baseline run of a candidate run; undefined for any other run. */
+  async baselineRunOf(runId: string): Promise<string | undefined> {
+    const row = await this.db.selectFrom('runs').select('evaluation').where('id', '=', runId).executeTakeFirst();
+    const link = row?.evaluation as RunEvaluationLink | null | undefined;
+    return link?.role === 'candidate' ? link.baseline_run_id : undefined;
+  }
+
+  /** Of these candidate samples, those whose baseline twin has finished (completed, failed or stopped). */
+  async twinFinished(baselineRunId: string, candidateIds: string[]): Promise<string[]> {
+    if (candidateIds.length === 0) return [];
+    const r = await sql<{ id: string }>`
+      select c.id from samples c join samples b on b.run_id = ${baselineRunId} and b.idx = c.idx
+      where c.id = any(${candidateIds}::uuid[]) and b.status not in ('pending', 'running')`.execute(this.db);
+    const ready = new Set(r.rows.map((x) => x.id));
+    return candidateIds.filter((id) => ready.has(id));
+  }
+
   /** Candidate samples whose draft was copied from the baseline: stage records, not model calls. */
   async sharedDrafts(candidateRunId: string): Promise<number> {
     const r = await sql<{ n: string }>`
