@@ -12,6 +12,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Command } from 'commander';
 import { sql } from 'kysely';
 import { AuditVerifier, bundleEnd, bundleHeader, verifyBundle } from '@amend/audit';
+import { stageEventType, type StageName } from '@amend/contracts';
 import { Store, insertAuditEvents, type StoredAuditEvent } from '@amend/store';
 
 const EVENTS_PER_SAMPLE = 6; // draft, (critique, revision) x 2, pair: a two-round critique-revise sample
@@ -71,10 +72,10 @@ async function main() {
       await sql`insert into samples (id, run_id, idx, prompt, status, stage)
         select s.id, ${runId}::uuid, s.idx, 'prompt', 'running', 'draft' from unnest(${ids}::uuid[], ${ids.map((_, i) => i)}::int[]) as s(id, idx)`.execute(store.db);
       // One transaction per stage, as the worker checkpoints, a few samples at a time.
-      const stages = ['draft', 'critique', 'revision', 'critique', 'revision'];
+      const stages: StageName[] = ['draft', 'critique', 'revision', 'critique', 'revision'];
       const writeSample = async (sampleId: string, i: number) => {
         for (let k = 0; k < stages.length; k++) {
-          await insertAuditEvents(store.db, [{ run_id: runId, sample_id: sampleId, type: `${stages[k]}.generated`, actor: 'worker:bench', payload: payload(stages[k], k, i) }]);
+          await insertAuditEvents(store.db, [{ run_id: runId, sample_id: sampleId, type: stageEventType(stages[k]), actor: 'worker:bench', payload: payload(stages[k], k, i) }]);
         }
         await store.db.updateTable('samples').set({ status: 'completed', stage: 'done' }).where('id', '=', sampleId).execute();
         await insertAuditEvents(store.db, [{ run_id: runId, sample_id: sampleId, type: 'pair.emitted', actor: 'worker:bench', payload: { pair: { id: randomUUID(), chosen: payload('revision', 4, i).response, rejected: payload('draft', 0, i).response } } }]);

@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { Command } from 'commander';
-import { loadConfig, QualityReportSchema, RunSchema, type Run } from '@amend/contracts';
+import { isRunFinished, loadConfig, QualityReportSchema, RunSchema, type Run } from '@amend/contracts';
 import { createApiApp } from '../apps/api/src/app';
 import { createWorkerApp } from '../apps/worker/src/app';
 import { renderQualityReport } from '../apps/cli/src/report-render';
@@ -71,7 +71,7 @@ async function main() {
       const started = Date.now();
       const created = RunSchema.parse(await call('/v1/runs', { method: 'POST', body: JSON.stringify({ constitution: 'amend-core', seed: 2024, ...body }) }, key));
       let run: Run = created;
-      while (!['completed', 'failed', 'cancelled'].includes(run.status)) {
+      while (!isRunFinished(run.status)) {
         await new Promise((r) => setTimeout(r, 250));
         run = RunSchema.parse(await call(`/v1/runs/${created.id}`, {}, key));
       }

@@ -6,7 +6,7 @@ import { Client } from 'pg';
 import { eventHash, verifyBundle } from '@amend/audit';
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
-import { AuditEventPageSchema, RunSchema, RunVerifySchema, SampleAuditSchema, SampleSchema, VerifyReportSchema, type RunVerify } from '@amend/contracts';
+import { AuditEventPageSchema, isRunFinished, RunSchema, RunVerifySchema, SampleAuditSchema, SampleSchema, VerifyReportSchema, type RunVerify } from '@amend/contracts';
 import { runCli } from '../apps/cli/src/main';
 import { cleanup, json, ndjson, startStack, testEnv, waitFor, type Stack } from './support/stack';
 import { capture } from './support/capture';
@@ -64,7 +64,7 @@ async function finishedRun(body: Record<string, unknown>): Promise<string> {
   const res = await stack.fetch('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   expect(res.status).toBe(202);
   const { id } = await json(res);
-  await waitFor(async () => ['completed', 'failed', 'cancelled'].includes(RunSchema.parse(await json(await stack.fetch(`/v1/runs/${id}`))).status), { what: `run ${id}` });
+  await waitFor(async () => isRunFinished(RunSchema.parse(await json(await stack.fetch(`/v1/runs/${id}`))).status), { what: `run ${id}` });
   return id;
 }
 

@@ -12,7 +12,7 @@ import {
   PublishResultSchema,
   RunSchema,
 } from '@amend/contracts';
-import { loadConfig } from '@amend/contracts';
+import { isRunFinished, loadConfig } from '@amend/contracts';
 import { createApiApp } from '../apps/api/src/app';
 import { ROOT, cleanup, json, ndjson, startStack, testEnv, waitFor, type Stack } from './support/stack';
 
@@ -61,7 +61,7 @@ async function waitForRun(id: string) {
   return waitFor(
     async () => {
       const run = RunSchema.parse(await json(await get(`/v1/runs/${id}`)));
-      return ['completed', 'failed', 'cancelled'].includes(run.status) ? run : undefined;
+      return isRunFinished(run.status) ? run : undefined;
     },
     { timeoutMs: 60_000, what: `run ${id} to finish` },
   );

@@ -6,6 +6,7 @@ import {
   SampleSchema,
   SftLineSchema,
   StandardPairLineSchema,
+  isRunFinished,
 } from '@amend/contracts';
 import { cleanup, json, ndjson, startStack, testEnv, waitFor, type Stack } from './support/stack';
 
@@ -28,7 +29,7 @@ async function waitForRun(id: string) {
   return waitFor(
     async () => {
       const run = RunSchema.parse(await json(await get(`/v1/runs/${id}`)));
-      return ['completed', 'failed', 'cancelled'].includes(run.status) ? run : undefined;
+      return isRunFinished(run.status) ? run : undefined;
     },
     { timeoutMs: 90_000, what: `run ${id} to finish` },
   );

@@ -8,6 +8,8 @@ import {
   RunSchema,
   SampleSchema,
   StandardPairLineSchema,
+  isRunFinished,
+  stageEventType,
   type QualityReport,
 } from '@amend/contracts';
 import { ConstitutionSchema } from '@amend/constitution';
@@ -84,7 +86,7 @@ async function finishedRun(body: Record<string, unknown>) {
   return waitFor(
     async () => {
       const run = RunSchema.parse(await json(await get(`/v1/runs/${id}`)));
-      return ['completed', 'failed', 'cancelled'].includes(run.status) ? run : undefined;
+      return isRunFinished(run.status) ? run : undefined;
     },
     { timeoutMs: 90_000, what: `run ${id} to finish` },
   );
@@ -350,7 +352,7 @@ describe('resuming an ai-feedback sample', () => {
         const call = planNextCall(spec, sample, saved)!;
         const record = recordCall(call, await model.complete(call.request));
         const next = planNextCall(spec, sample, [...saved, record])!;
-        await store.samples.checkpoint({ sampleId, runId, idx: 0, record, nextStage: next.stage, event: { type: `${call.stage}.generated`, actor: 'test', payload: {} } });
+        await store.samples.checkpoint({ sampleId, runId, idx: 0, record, nextStage: next.stage, event: { type: stageEventType(call.stage), actor: 'test', payload: {} } });
         saved.push(record);
       }
       expect(saved.map((r) => r.stage)).toEqual(['candidate', 'candidate', 'comparison']);

@@ -103,7 +103,7 @@ describe('finish_reason on stage records', () => {
         simulated: true,
         finish_reason,
       });
-      const event = { type: 'draft.generated', actor: 'test', payload: {} };
+      const event = { type: 'draft.generated' as const, actor: 'test', payload: {} };
       // No head: the locking transaction.
       expect(await store.samples.checkpoint({ sampleId, runId, idx: 0, record: record(0, 'length'), nextStage: 'critique', event })).toBe('saved');
       const item = (await store.samples.loadForWork(sampleId))!;

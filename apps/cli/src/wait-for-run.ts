@@ -1,11 +1,5 @@
-import type { Run, RunStatus } from '@amend/contracts';
+import { isRunFinished, type Run } from '@amend/contracts';
 import { ApiClient, ApiError } from './api-client';
-
-export const TERMINAL_STATUSES: readonly RunStatus[] = ['completed', 'failed', 'cancelled'];
-
-export function isTerminal(run: Run): boolean {
-  return TERMINAL_STATUSES.includes(run.status);
-}
 
 export interface WaitOptions {
   intervalMs: number;
@@ -34,7 +28,7 @@ export async function waitForRun(client: ApiClient, runId: string, opts: WaitOpt
       last = await client.getRun(runId, opts.signal);
       failures = 0;
       opts.onUpdate(last);
-      if (isTerminal(last)) return { kind: 'terminal', run: last };
+      if (isRunFinished(last.status)) return { kind: 'terminal', run: last };
       await sleep(opts.intervalMs, opts.signal);
     } catch (err) {
       if (opts.signal?.aborted) break;

@@ -1,7 +1,7 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import type { Run } from '@amend/contracts';
+import { isRunFinished, type Run } from '@amend/contracts';
 
 /**
  * A stand-in for the Amend API that speaks the v1 contract closely enough to drive the CLI
@@ -116,7 +116,7 @@ export class StubApi {
   }
 
   private advance(run: Run): void {
-    if (run.status === 'completed' || run.status === 'failed' || run.status === 'cancelled') return;
+    if (isRunFinished(run.status)) return;
     run.status = 'running';
     run.started_at ??= new Date().toISOString();
     if (this.opts.endless || run.counts.pending === 0) return;

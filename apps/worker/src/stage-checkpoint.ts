@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { asStoredJson, contentSha256, messageRefs, prefixSegment, type ContentMessage, type PrefixSegment } from '@amend/audit';
 import type { Constitution } from '@amend/constitution';
-import type { FeedbackOptions, PrincipleSelector, Sampling, StageRecord } from '@amend/contracts';
+import { stageEventType, type AuditEventType, type FeedbackOptions, type PrincipleSelector, type Sampling, type StageRecord } from '@amend/contracts';
 import { assemblePair, isLastCall, planNextCall, recordCall, type ChatResult, type PlannedCall, type RunSpec, type SampleSpec } from '@amend/pipeline';
 import type { ConstitutionCache } from '@amend/runtime';
 import type { RunEvaluationLink, SampleChainHead, SamplesRepository, WorkItem } from '@amend/store';
@@ -75,7 +75,7 @@ export function stageCheckpoint(args: {
   head?: SampleChainHead;
   extra?: Record<string, unknown>;
   /** The event type when it is not the call's own (`draft.shared`: an evaluation's candidate copied the baseline's draft). */
-  type?: string;
+  type?: AuditEventType;
 }): { record: StageRecord; next: PlannedCall | null; input: CheckpointInput } {
   const { item, run, sample, call, result, actor } = args;
   const record = recordCall(call, result);
@@ -94,7 +94,7 @@ export function stageCheckpoint(args: {
     record,
     nextStage: next?.stage ?? 'done',
     event: {
-      type: args.type ?? (call.stage === 'comparison' ? 'judgement.made' : `${call.stage}.generated`),
+      type: args.type ?? stageEventType(call.stage),
       actor,
       payload: {
         seq: call.seq,

@@ -1,3 +1,4 @@
+import { isRunFinished } from '@amend/contracts';
 import { AuditVerifier, type VerifyReport } from './verifier';
 import type { ChainedEvent } from './chain';
 
@@ -9,7 +10,6 @@ import type { ChainedEvent } from './chain';
  */
 export const BUNDLE_KIND = 'amend.audit.bundle';
 export const BUNDLE_END_KIND = 'amend.audit.end';
-const FINISHED = ['completed', 'failed', 'cancelled'];
 
 export interface BundleHeader {
   kind: typeof BUNDLE_KIND;
@@ -62,7 +62,7 @@ export async function verifyBundle(lines: AsyncIterable<string> | Iterable<strin
     if (!header) {
       if (value?.kind !== BUNDLE_KIND) throw new Error(`not an Amend audit bundle: line ${lineNo} is not a "${BUNDLE_KIND}" header`);
       header = value as BundleHeader;
-      verifier = new AuditVerifier({ runId: header.run_id, expectSealed: FINISHED.includes(header.run_status) });
+      verifier = new AuditVerifier({ runId: header.run_id, expectSealed: isRunFinished(header.run_status) });
       continue;
     }
     if (value?.kind === BUNDLE_END_KIND) {

@@ -1,7 +1,8 @@
+import type { AuditEventType } from '@amend/contracts';
 import { canonicalJson } from './canonical';
 import { leafHash, merkleRootOfLeafHashes } from './merkle';
 
-export const SEAL_EVENT = 'run.sealed';
+export const SEAL_EVENT = 'run.sealed' satisfies AuditEventType;
 export const SEAL_ALGORITHM = 'rfc6962-sha256';
 
 /** The head of one chain when the run was sealed: how many events it had and the hash of the last. */

@@ -1,5 +1,51 @@
 import { z } from 'zod';
 import { rowIdCursor } from './bounds';
+import type { StageName } from './runs';
+
+/**
+ * Every kind of audit event, a closed set: the writers, the verifier and the console agree on
+ * these spellings, and a new kind is added here first. Stage events are named after the stage
+ * (`draft.generated`), except a comparison, whose output is a judgement.
+ */
+export const AUDIT_EVENT_TYPES = [
+  'run.created',
+  'run.cancelled',
+  'run.budget_exhausted',
+  'run.sealed',
+  'draft.generated',
+  'critique.generated',
+  'revision.generated',
+  'candidate.generated',
+  'judgement.made',
+  'sample.failed',
+  'pair.emitted',
+  'pair.reviewed',
+  // An evaluation's candidate run reuses the baseline's draft instead of asking for its own.
+  'draft.shared',
+  'evaluation.created',
+  'evaluation.judged',
+  'constitution.published',
+  'constitution.deprecated',
+  'key.created',
+  'key.revoked',
+] as const;
+export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
+
+/** The event that records one model call of a sample. */
+export function stageEventType(stage: StageName): AuditEventType {
+  switch (stage) {
+    case 'draft':
+      return 'draft.generated';
+    case 'critique':
+      return 'critique.generated';
+    case 'revision':
+      return 'revision.generated';
+    case 'candidate':
+      return 'candidate.generated';
+    case 'comparison':
+      return 'judgement.made';
+  }
+}
 
 export const AuditEventSchema = z.object({
   /** Row id: the order events were written in, and the paging cursor. */

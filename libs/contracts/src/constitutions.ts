@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ChatMessageSchema, SamplingSchema } from './chat';
-import { LIMITS } from './limits';
+import { LIMITS, ROUNDS } from './limits';
 import { PairRecordSchema } from './pairs';
 import { ConstitutionRefSchema, RUN_STATUSES, RunUsageSchema, SAMPLE_STATUSES, StageRecordSchema } from './runs';
 
@@ -164,7 +164,7 @@ export const PreviewRequestSchema = z.strictObject({
     .max(PREVIEW_MAX_PROMPTS, `a preview takes at most ${PREVIEW_MAX_PROMPTS} prompts; submit a run for more`),
   /** Try one principle only; all principles (sampled by weight) when omitted. */
   principle: z.string().min(1).optional(),
-  rounds: z.number().int().min(1).max(8).default(1),
+  rounds: z.number().int().min(ROUNDS.min).max(ROUNDS.max).default(1),
   seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
   model: alias.default('default'),
   sampling: SamplingSchema.optional(),

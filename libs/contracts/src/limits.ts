@@ -18,3 +18,6 @@ export const LIMITS = {
   /** A constitution body (YAML or JSON); the bundled ones are 10-20 KB. */
   constitutionBytes: () => intEnv('AMEND_MAX_CONSTITUTION_BYTES', 1024 * 1024),
 };
+
+/** Critique-revise rounds per sample: the paper used 4, and past 8 the revisions stop changing. */
+export const ROUNDS = { min: 1, max: 8 } as const;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { SamplingSchema, UsageSchema } from './chat';
-import { LIMITS } from './limits';
+import { LIMITS, ROUNDS } from './limits';
 import { indexCursor } from './bounds';
 import { ComparisonJudgementSchema, FeedbackRequestFields, feedbackOptionProblems } from './feedback';
 
@@ -11,6 +11,23 @@ export const RUN_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancel
 export const SAMPLE_STATUSES = ['pending', 'running', 'completed', 'failed', 'cancelled', 'budget_exhausted'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 export type SampleStatus = (typeof SAMPLE_STATUSES)[number];
+
+/** A run in one of these has stopped for good: its events are sealed and its status never changes again. */
+export const FINISHED_RUN_STATUSES = ['completed', 'failed', 'cancelled'] as const satisfies readonly RunStatus[];
+/** A run in one of these still has work to do, and counts against its key's concurrent-runs limit. */
+export const ACTIVE_RUN_STATUSES = ['queued', 'running'] as const satisfies readonly RunStatus[];
+/** A sample in one of these may still make model calls; every other status is final. */
+export const UNFINISHED_SAMPLE_STATUSES = ['pending', 'running'] as const satisfies readonly SampleStatus[];
+
+/** True once a run has stopped for good (accepts the status as a plain string, as read from an audit bundle). */
+export function isRunFinished(status: string): boolean {
+  return (FINISHED_RUN_STATUSES as readonly string[]).includes(status);
+}
+
+/** True once a sample will make no more model calls, whichever way it ended. */
+export function isSampleFinished(status: string): boolean {
+  return !(UNFINISHED_SAMPLE_STATUSES as readonly string[]).includes(status);
+}
 
 const promptText = z
   .string()
@@ -70,7 +87,7 @@ export const CreateRunSchema = z.strictObject({
       message: 'too many prompts for one run (AMEND_MAX_PROMPTS)',
     }),
   mode: z.enum(RUN_MODES).default('critique-revise'),
-  rounds: z.number().int().min(1).max(8).default(1),
+  rounds: z.number().int().min(ROUNDS.min).max(ROUNDS.max).default(1),
   seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
   model: alias.default('default'),
   feedback_model: alias.optional(),

@@ -1,5 +1,5 @@
 import type { Constitution } from '@amend/constitution';
-import { FEEDBACK_DEFAULTS, MAX_CANDIDATES, MAX_ENSEMBLE, type ConstitutionRef, type FeedbackOptions, type PrincipleSelector, type Sampling } from '@amend/contracts';
+import { FEEDBACK_DEFAULTS, MAX_CANDIDATES, MAX_ENSEMBLE, ROUNDS, type ConstitutionRef, type FeedbackOptions, type PrincipleSelector, type Sampling } from '@amend/contracts';
 import { PipelineError } from './errors';
 import { selectPrinciples } from './principle-selection';
 import { comparisonPrinciples } from './feedback/judge-principles';
@@ -51,18 +51,14 @@ export interface SampleSpec {
   baseline?: { final: string } | null;
 }
 
-/** Same bounds as CreateRunSchema; the paper used 4 rounds, and past 8 revisions stop changing. */
-export const MIN_ROUNDS = 1;
-export const MAX_ROUNDS = 8;
-
 export function assertPlannable(
   run: Pick<RunSpec, 'mode' | 'rounds' | 'constitution' | 'constitutionRef' | 'principles'> & Partial<Pick<RunSpec, 'feedback' | 'evaluation'>>,
 ): void {
   if (run.mode !== 'critique-revise' && run.mode !== 'ai-feedback') {
     throw new PipelineError('invalid_run', `mode "${String(run.mode)}" is not supported; use "critique-revise" or "ai-feedback"`);
   }
-  if (!Number.isInteger(run.rounds) || run.rounds < MIN_ROUNDS || run.rounds > MAX_ROUNDS) {
-    throw new PipelineError('invalid_run', `rounds must be an integer from ${MIN_ROUNDS} to ${MAX_ROUNDS}, got ${run.rounds}`);
+  if (!Number.isInteger(run.rounds) || run.rounds < ROUNDS.min || run.rounds > ROUNDS.max) {
+    throw new PipelineError('invalid_run', `rounds must be an integer from ${ROUNDS.min} to ${ROUNDS.max}, got ${run.rounds}`);
   }
   const { constitution: c, constitutionRef: ref } = run;
   if (c.name !== ref.name || c.version !== ref.version) {

@@ -11,13 +11,14 @@ import {
   type ChainedEvent,
   type VerifyReport,
 } from '@amend/audit';
+import { isRunFinished, isSampleFinished, type AuditEventType } from '@amend/contracts';
 import type { Database } from './schema';
 
 /** One audit event as the application hands it to the store; the store chains and hashes it. */
 export interface AuditEventInput {
   run_id: string | null;
   sample_id: string | null;
-  type: string;
+  type: AuditEventType;
   actor: string;
   payload: unknown;
 }
@@ -32,8 +33,6 @@ export interface StoredAuditEvent extends ChainedEvent {
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-const FINISHED = ['completed', 'failed', 'cancelled'];
-const ACTIVE_SAMPLE = ['pending', 'running'];
 /** Rows per round trip while streaming a run's events. */
 const PAGE = 1_000;
 
@@ -120,12 +119,12 @@ async function lockChain(tx: Transaction<Database>, chain: string, e: AuditEvent
   }
   if (e.sample_id) {
     const sample = await tx.selectFrom('samples').select(['status', 'run_id']).where('id', '=', e.sample_id).forUpdate().executeTakeFirst();
-    if (!sample || ACTIVE_SAMPLE.includes(sample.status)) return undefined;
+    if (!sample || !isSampleFinished(sample.status)) return undefined;
     const run = await tx.selectFrom('runs').select('status').where('id', '=', sample.run_id).executeTakeFirst();
-    return run && FINISHED.includes(run.status) ? sample.run_id : undefined;
+    return run && isRunFinished(run.status) ? sample.run_id : undefined;
   }
   const run = await tx.selectFrom('runs').select('status').where('id', '=', e.run_id as string).forUpdate().executeTakeFirst();
-  return run && FINISHED.includes(run.status) ? (e.run_id as string) : undefined;
+  return run && isRunFinished(run.status) ? (e.run_id as string) : undefined;
 }
 
 /**

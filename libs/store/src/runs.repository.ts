@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
-import type { Run, RunCounts, RunStatus } from '@amend/contracts';
+import { ACTIVE_RUN_STATUSES, UNFINISHED_SAMPLE_STATUSES, isRunFinished, type Run, type RunCounts, type RunStatus } from '@amend/contracts';
 import type { Database, RunsTable } from './schema';
 import { insertAuditEvents, sealRun, type AuditEventInput } from './audit-events';
 import { StoreError } from './errors';
@@ -36,7 +36,8 @@ export interface NewRun {
 
 export interface NewSample {
   id: string;
-  idx: number;
+  /** Position of the prompt in the request (the `idx` column). */
+  index: number;
   external_id: string | null;
   prompt: string;
   metadata: unknown | null;
@@ -44,10 +45,13 @@ export interface NewSample {
 
 type RunRow = RunsTable & { created_at: Date; started_at: Date | null; finished_at: Date | null };
 
-const TERMINAL: RunStatus[] = ['completed', 'failed', 'cancelled'];
 /** A run list cursor is `created_at` as toISOString writes it (four-digit years only) and the run id. */
 const CURSOR_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// Inlined as literals, not parameters, so that the planner can match the partial indexes on them.
+const UNFINISHED_SAMPLE = sql.join(UNFINISHED_SAMPLE_STATUSES.map((s) => sql.lit(s)));
+const ACTIVE_RUN = sql.join(ACTIVE_RUN_STATUSES.map((s) => sql.lit(s)));
+
 /** Rows per INSERT: unnest keeps one statement per chunk regardless of the prompt count. */
 const INSERT_CHUNK = 10_000;
 
@@ -89,7 +93,7 @@ export async function insertRun(tx: Transaction<Database>, run: NewRun, samples:
     await sql`
       insert into samples (id, run_id, idx, external_id, prompt, metadata, status, stage)
       select s.id, ${run.id}::uuid, s.idx, s.external_id, s.prompt, s.metadata, 'pending', 'draft'
-      from unnest(${chunk.map((s) => s.id)}::uuid[], ${chunk.map((s) => s.idx)}::int[],
+      from unnest(${chunk.map((s) => s.id)}::uuid[], ${chunk.map((s) => s.index)}::int[],
                   ${chunk.map((s) => s.external_id)}::text[], ${chunk.map((s) => s.prompt)}::text[],
                   ${chunk.map((s) => (s.metadata == null ? null : JSON.stringify(s.metadata)))}::jsonb[])
         as s(id, idx, external_id, prompt, metadata)`.execute(tx);
@@ -283,7 +287,7 @@ export class RunsRepository {
     // there is nothing to close, and no transaction is needed. A sample that finishes after this
     // read runs this check itself after its own commit, so the last one always gets through.
     const unfinished = await sql<{ n: number }>`
-      select 1 as n from samples where run_id = ${id} and status in ('pending', 'running') limit 1`.execute(this.db);
+      select 1 as n from samples where run_id = ${id} and status in (${UNFINISHED_SAMPLE}) limit 1`.execute(this.db);
     if (unfinished.rows.length > 0) return null;
     return this.db.transaction().execute(async (tx) => {
       const status = await this.finalizeIn(tx, id);
@@ -300,8 +304,8 @@ export class RunsRepository {
                       then 'completed' else 'failed' end,
         finished_at = now(),
         started_at = coalesce(started_at, now())
-      where id = ${id} and status in ('queued', 'running')
-        and not exists (select 1 from samples where run_id = ${id} and status in ('pending', 'running'))
+      where id = ${id} and status in (${ACTIVE_RUN})
+        and not exists (select 1 from samples where run_id = ${id} and status in (${UNFINISHED_SAMPLE}))
       returning status`.execute(tx);
     return updated.rows[0]?.status ?? null;
   }
@@ -311,12 +315,12 @@ export class RunsRepository {
     return this.db.transaction().execute(async (tx) => {
       const run = await tx.selectFrom('runs').select('status').where('id', '=', id).forUpdate().executeTakeFirst();
       if (!run) throw new StoreError('not_found', `no run ${id}`);
-      if (TERMINAL.includes(run.status as RunStatus)) return 'already_finished';
+      if (isRunFinished(run.status)) return 'already_finished';
       const cancelled = await tx
         .updateTable('samples')
         .set({ status: 'cancelled', updated_at: sql`now()` })
         .where('run_id', '=', id)
-        .where('status', 'in', ['pending', 'running'])
+        .where('status', 'in', UNFINISHED_SAMPLE_STATUSES)
         .executeTakeFirst();
       await tx.updateTable('runs').set({ status: 'cancelled', finished_at: sql`now()` }).where('id', '=', id).execute();
       // An event on a finished run seals it: this one seals the cancelled run in this transaction.
@@ -329,7 +333,7 @@ export class RunsRepository {
 
   /** Runs that still have work, for the reconciler; batch runs are the batch coordinator's and never queued. */
   async active(): Promise<string[]> {
-    const rows = await this.db.selectFrom('runs').select('id').where('status', 'in', ['queued', 'running']).where('batch', '=', false).execute();
+    const rows = await this.db.selectFrom('runs').select('id').where('status', 'in', ACTIVE_RUN_STATUSES).where('batch', '=', false).execute();
     return rows.map((r) => r.id);
   }
 }
@@ -340,7 +344,7 @@ export async function activeRunsOf(db: Kysely<Database> | Transaction<Database>,
     .selectFrom('runs')
     .select((eb) => eb.fn.countAll<string>().as('n'))
     .where('created_by', '=', createdBy)
-    .where('status', 'in', ['queued', 'running'])
+    .where('status', 'in', ACTIVE_RUN_STATUSES)
     .executeTakeFirstOrThrow();
   return Number(r.n);
 }

@@ -1,6 +1,6 @@
 import { CompiledQuery, sql, type Kysely } from 'kysely';
 import type { Pool } from 'pg';
-import type { RunUsage, SampleStatus, StageRecord } from '@amend/contracts';
+import { ACTIVE_RUN_STATUSES, UNFINISHED_SAMPLE_STATUSES, type RunUsage, type SampleStatus, type StageRecord } from '@amend/contracts';
 import type { Database, RunsTable, SamplesTable } from './schema';
 import { insertAuditEvents, type AuditEventInput } from './audit-events';
 import { CheckpointBatcher, KnownBlobs, contentOf, type CheckpointEvent, type CheckpointInput, type CheckpointOutcome } from './checkpoint';
@@ -132,7 +132,7 @@ export class SamplesRepository {
       .updateTable('samples')
       .set({ status: 'running', updated_at: sql`now()` })
       .where('id', '=', sampleId)
-      .where('status', 'in', ['pending', 'running'])
+      .where('status', 'in', UNFINISHED_SAMPLE_STATUSES)
       .executeTakeFirst();
     return Number(r.numUpdatedRows) === 1;
   }
@@ -247,7 +247,7 @@ export class SamplesRepository {
         .updateTable('samples')
         .set({ status: 'failed', failure_reason: reason, updated_at: sql`now()` })
         .where('id', '=', sampleId)
-        .where('status', 'in', ['pending', 'running'])
+        .where('status', 'in', UNFINISHED_SAMPLE_STATUSES)
         .executeTakeFirst();
       // A sample that already finished (completed, cancelled) did not fail: the trail says what happened.
       if (Number(failed.numUpdatedRows) === 0) return;
@@ -319,7 +319,7 @@ export class SamplesRepository {
       .selectFrom('samples')
       .select(['id', 'idx'])
       .where('run_id', '=', runId)
-      .where('status', 'in', ['pending', 'running'])
+      .where('status', 'in', UNFINISHED_SAMPLE_STATUSES)
       .where('idx', '>', afterIdx)
       .orderBy('idx')
       .limit(limit)
@@ -331,7 +331,7 @@ export class SamplesRepository {
     const rows = await this.db
       .selectFrom('samples')
       .select(['status', (eb) => eb.fn.countAll<string>().as('n')])
-      .where('run_id', 'in', (eb) => eb.selectFrom('runs').select('id').where('status', 'in', ['queued', 'running']))
+      .where('run_id', 'in', (eb) => eb.selectFrom('runs').select('id').where('status', 'in', ACTIVE_RUN_STATUSES))
       .groupBy('status')
       .execute();
     return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));

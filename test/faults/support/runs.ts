@@ -1,3 +1,4 @@
+import { isRunFinished } from '@amend/contracts';
 import type { ChildProcess } from 'node:child_process';
 import { json, spawnWorker, waitFor, type Stack } from '../../support/stack';
 
@@ -22,7 +23,7 @@ export function waitForRun(stack: Stack, id: string, timeoutMs: number, what = '
   return waitFor(
     async () => {
       const r = await runView(stack, id);
-      return ['completed', 'failed', 'cancelled'].includes(r.status) ? r : undefined;
+      return isRunFinished(r.status) ? r : undefined;
     },
     { timeoutMs, intervalMs: 200, what },
   );

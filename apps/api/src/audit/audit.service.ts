@@ -1,12 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import type { Response } from 'express';
 import { bundleEnd, bundleHeader } from '@amend/audit';
-import type { RunVerify } from '@amend/contracts';
+import { isRunFinished, type RunVerify } from '@amend/contracts';
 import { Store, type AuditQuery } from '@amend/store';
 import { ApiError } from '../errors/api-error';
 import { NdjsonWriter } from '../common/ndjson';
-
-const FINISHED = ['completed', 'failed', 'cancelled'];
 
 
 /** Auditors' reads: events, verification and the exported bundle. Nothing here writes. */
@@ -39,7 +37,7 @@ export class AuditService {
   async verifyRun(runId: string): Promise<RunVerify> {
     const run = await this.run(runId);
     const started = performance.now();
-    const report = await this.store.audit.verifyRun(runId, { finished: FINISHED.includes(run.status) });
+    const report = await this.store.audit.verifyRun(runId, { finished: isRunFinished(run.status) });
     return { run_id: runId, run_status: run.status, verified_at: new Date().toISOString(), took_ms: Math.round(performance.now() - started), ...report };
   }
 

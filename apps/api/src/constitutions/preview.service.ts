@@ -1,12 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Injectable } from '@nestjs/common';
-import { CreateRunSchema, type PairRecord, type PreviewRequest, type PreviewResult, type RunStatus } from '@amend/contracts';
+import { CreateRunSchema, isRunFinished, type PairRecord, type PreviewRequest, type PreviewResult, type RunStatus } from '@amend/contracts';
 import { Store } from '@amend/store';
 import { ApiError } from '../errors/api-error';
 import { RunsService } from '../runs/runs.service';
 import type { Principal } from '../auth/principal';
 
-const TERMINAL: RunStatus[] = ['completed', 'failed', 'cancelled'];
 /** First poll soon (a simulator preview takes tens of milliseconds), then back off to this. */
 const MAX_POLL_MS = 250;
 
@@ -36,7 +35,7 @@ export class PreviewService {
 
     const deadline = Date.now() + req.timeout_ms;
     let status = run.status;
-    for (let wait = 20; !TERMINAL.includes(status); wait = Math.min(wait * 2, MAX_POLL_MS)) {
+    for (let wait = 20; !isRunFinished(status); wait = Math.min(wait * 2, MAX_POLL_MS)) {
       if (Date.now() >= deadline) {
         // Nobody is waiting for the result any more: free the workers for real runs.
         await this.store.runs.cancel(run.id, caller.actor);

@@ -80,10 +80,10 @@ export class EvaluationsService implements OnModuleInit {
     const baselineRunId = randomUUID();
     const candidateRunId = randomUUID();
     const samples = (): NewSample[] =>
-      p.prompts.map((item, idx) =>
+      p.prompts.map((item, index) =>
         typeof item === 'string'
-          ? { id: randomUUID(), idx, external_id: null, prompt: item, metadata: null }
-          : { id: randomUUID(), idx, external_id: item.id ?? null, prompt: item.prompt, metadata: item.metadata ?? null },
+          ? { id: randomUUID(), index, external_id: null, prompt: item, metadata: null }
+          : { id: randomUUID(), index, external_id: item.id ?? null, prompt: item.prompt, metadata: item.metadata ?? null },
       );
     const simulated = this.models.isSimulator(body.model) || this.models.isSimulator(p.judgeModel);
     const run = (runId: string, side: typeof p.baseline, link: RunEvaluationLink, feedbackModel: string | null): NewRun => ({
@@ -107,7 +107,7 @@ export class EvaluationsService implements OnModuleInit {
     const baseline = run(baselineRunId, p.baseline, { id, role: 'baseline' }, null);
     const candidate = run(candidateRunId, p.candidate, { id, role: 'candidate', baseline_run_id: baselineRunId }, p.judgeModel);
     const runEvent = (r: NewRun, n: number) => ({
-      type: 'run.created',
+      type: 'run.created' as const,
       actor: caller.actor,
       payload: {
         constitution: r.constitution,

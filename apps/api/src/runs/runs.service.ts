@@ -102,10 +102,10 @@ export class RunsService {
     if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 200)) {
       throw new ApiError(422, 'invalid_idempotency_key', 'Idempotency-Key must be 1 to 200 characters');
     }
-    const samples = body.prompts.map((p, idx) =>
+    const samples = body.prompts.map((p, index) =>
       typeof p === 'string'
-        ? { id: randomUUID(), idx, external_id: null, prompt: p, metadata: null }
-        : { id: randomUUID(), idx, external_id: p.id ?? null, prompt: p.prompt, metadata: p.metadata ?? null },
+        ? { id: randomUUID(), index, external_id: null, prompt: p, metadata: null }
+        : { id: randomUUID(), index, external_id: p.id ?? null, prompt: p.prompt, metadata: p.metadata ?? null },
     );
     const id = randomUUID();
     // What the run is, stored on it and recorded as such in its run.created event.

@@ -1,4 +1,4 @@
-import type { Run } from '@amend/contracts';
+import { isRunFinished, type Run } from '@amend/contracts';
 
 export const shortId = (id: string) => id.slice(0, 8);
 
@@ -25,7 +25,7 @@ export function percent(x: number | null | undefined, digits = 0): string {
   return x === null || x === undefined ? '—' : `${(x * 100).toFixed(digits)}%`;
 }
 
-export const isActive = (run: Pick<Run, 'status'>) => run.status === 'queued' || run.status === 'running';
+export const isActive = (run: Pick<Run, 'status'>) => !isRunFinished(run.status);
 
 /** Samples finished either way: the progress bar's filled part. */
 export const finished = (run: Run) => run.counts.completed + run.counts.failed + run.counts.cancelled + (run.counts.budget_exhausted ?? 0);

@@ -1,5 +1,5 @@
 import { useMemo, useRef, useState } from 'react';
-import { ConstitutionListSchema, CreateRunSchema, RUN_MODES, RUN_STATUSES, RunListSchema, RunSchema, type Run } from '@amend/contracts';
+import { ConstitutionListSchema, CreateRunSchema, ROUNDS, RUN_MODES, RUN_STATUSES, RunListSchema, RunSchema, type Run } from '@amend/contracts';
 import type { Session } from '../lib/session';
 import { useNow, useResource } from '../lib/hooks';
 import { eta, formatCost, formatDuration, formatNumber, formatTime, isActive, runRate, shortId } from '../lib/format';
@@ -200,7 +200,7 @@ function NewRunForm({ session, onCreated }: { session: Session; onCreated: (run:
               </select>
             </Field>
             <Field label="Rounds">
-              <input name="rounds" type="number" min={1} max={8} value={rounds} onChange={(e) => setRounds(Number(e.target.value))} />
+              <input name="rounds" type="number" min={ROUNDS.min} max={ROUNDS.max} value={rounds} onChange={(e) => setRounds(Number(e.target.value))} />
             </Field>
             <Field label="Seed">
               <input name="seed" type="number" value={seed} onChange={(e) => setSeed(e.target.value)} placeholder="random" />
