@@ -20,3 +20,25 @@ export class PipelineError extends Error {
     super(message);
   }
 }
+
+/** Why a run's options cannot be planned; the API answers each with a 422 of this code. */
+export type RunProblemCode =
+  | 'invalid_mode'
+  | 'invalid_rounds'
+  | 'constitution_mismatch'
+  | 'no_principles'
+  | 'unknown_principles'
+  | 'invalid_feedback_options'
+  | 'no_comparison_principles'
+  | 'ensemble_too_large'
+  | 'invalid_evaluation_run';
+
+/**
+ * A reason the pipeline refuses a run, as a value: the API checks a submission with the same
+ * function the worker plans with (`runProblem`) and maps it to a 422, so the rule lives once.
+ */
+export interface RunProblem {
+  code: RunProblemCode;
+  message: string;
+  details?: Record<string, unknown>;
+}

@@ -1,6 +1,6 @@
 import type { Principle } from '@amend/constitution';
 import type { PrincipleSelector } from '@amend/contracts';
-import { PipelineError } from './errors';
+import { PipelineError, type RunProblem } from './errors';
 
 /** What a selector names that the constitution does not have, and what it does have. */
 export interface SelectorProblem {
@@ -17,12 +17,7 @@ export interface SelectorProblem {
 export function selectPrinciples(principles: Principle[], selector: PrincipleSelector | null | undefined): Principle[] {
   if (!selector) return principles;
   const problem = checkSelector(principles, selector);
-  if (problem) {
-    throw new PipelineError(
-      'invalid_run',
-      `the run selects unknown principle ${problem.kind} ${problem.unknown.join(', ')}; valid ${problem.kind}: ${problem.valid.join(', ')}`,
-    );
-  }
+  if (problem) throw new PipelineError('invalid_run', selectorProblem(problem, 'the run').message);
   if ('ids' in selector) {
     const ids = new Set(selector.ids);
     return principles.filter((p) => ids.has(p.id));
@@ -38,4 +33,14 @@ export function checkSelector(principles: Principle[], selector: PrincipleSelect
   const asked = 'ids' in selector ? selector.ids : selector.tags;
   const unknown = [...new Set(asked.filter((x) => !valid.includes(x)))];
   return unknown.length > 0 ? { kind, unknown, valid } : undefined;
+}
+
+/** A selector naming what `where` does not have, as the problem the API answers with a 422. */
+export function selectorProblem(problem: SelectorProblem, where: string): RunProblem {
+  const { kind, unknown, valid } = problem;
+  return {
+    code: 'unknown_principles',
+    message: `${where} has no principle ${kind} ${unknown.map((x) => `"${x}"`).join(', ')}; valid ${kind}: ${valid.join(', ')}`,
+    details: { unknown, [`valid_${kind}`]: valid },
+  };
 }

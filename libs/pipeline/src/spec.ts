@@ -1,8 +1,8 @@
 import type { Constitution } from '@amend/constitution';
 import { FEEDBACK_DEFAULTS, MAX_CANDIDATES, MAX_ENSEMBLE, ROUNDS, type ConstitutionRef, type FeedbackOptions, type PrincipleSelector, type Sampling } from '@amend/contracts';
-import { PipelineError } from './errors';
-import { selectPrinciples } from './principle-selection';
-import { comparisonPrinciples } from './feedback/judge-principles';
+import { PipelineError, type RunProblem } from './errors';
+import { checkSelector, selectorProblem } from './principle-selection';
+import { comparisonPoolProblem, comparisonPrinciples } from './feedback/judge-principles';
 
 /** What the pipeline needs to know about a run: its options and its constitution version. */
 export interface RunSpec {
@@ -51,51 +51,53 @@ export interface SampleSpec {
   baseline?: { final: string } | null;
 }
 
-export function assertPlannable(
-  run: Pick<RunSpec, 'mode' | 'rounds' | 'constitution' | 'constitutionRef' | 'principles'> & Partial<Pick<RunSpec, 'feedback' | 'evaluation'>>,
-): void {
+/** What `runProblem` looks at: the run's options and its constitution (by name, version and principles). */
+export type PlannableRun = Pick<RunSpec, 'mode' | 'rounds' | 'constitutionRef' | 'principles'> &
+  Partial<Pick<RunSpec, 'feedback' | 'evaluation'>> & { constitution: Pick<Constitution, 'name' | 'version' | 'principles'> };
+
+/**
+ * The first reason these options cannot be planned, or null. The API refuses a submission with
+ * it (a 422 of its code) and the worker's plan throws it, so both apply the same rules.
+ */
+export function runProblem(run: PlannableRun): RunProblem | null {
   if (run.mode !== 'critique-revise' && run.mode !== 'ai-feedback') {
-    throw new PipelineError('invalid_run', `mode "${String(run.mode)}" is not supported; use "critique-revise" or "ai-feedback"`);
+    return { code: 'invalid_mode', message: `mode "${String(run.mode)}" is not supported; use "critique-revise" or "ai-feedback"` };
   }
   if (!Number.isInteger(run.rounds) || run.rounds < ROUNDS.min || run.rounds > ROUNDS.max) {
-    throw new PipelineError('invalid_run', `rounds must be an integer from ${ROUNDS.min} to ${ROUNDS.max}, got ${run.rounds}`);
+    return { code: 'invalid_rounds', message: `rounds must be an integer from ${ROUNDS.min} to ${ROUNDS.max}, got ${run.rounds}` };
   }
   const { constitution: c, constitutionRef: ref } = run;
+  const name = `${c.name}@${c.version}`;
   if (c.name !== ref.name || c.version !== ref.version) {
     // Pairs cite constitutionRef; planning with another version would misattribute every principle.
-    throw new PipelineError('invalid_run', `run cites ${ref.name}@${ref.version} but was given ${c.name}@${c.version}`);
+    return { code: 'constitution_mismatch', message: `run cites ${ref.name}@${ref.version} but was given ${name}` };
   }
-  if (run.constitution.principles.length === 0) {
-    throw new PipelineError('invalid_run', `constitution ${run.constitution.name}@${run.constitution.version} has no principles`);
-  }
+  if (c.principles.length === 0) return { code: 'no_principles', message: `constitution ${name} has no principles` };
   // Fails before the draft, not at the first critique, when the selection names what is not there.
-  selectPrinciples(c.principles, run.principles);
-  if (isJudged(run)) assertJudgeable(run);
+  const selector = run.principles && checkSelector(c.principles, run.principles);
+  if (selector) return selectorProblem(selector, name);
   if (run.evaluation && (run.mode !== 'critique-revise' || feedbackOf(run).verify)) {
-    throw new PipelineError('invalid_run', 'an evaluation run is critique-revise without verify');
+    return { code: 'invalid_evaluation_run', message: 'an evaluation run is critique-revise without verify' };
   }
+  return isJudged(run) ? judgeableProblem(run, run.principles ? `${name} (as selected)` : name) : null;
+}
+
+/** Throws the run's problem, if any, as a PipelineError (the worker fails the sample with its message). */
+export function assertPlannable(run: PlannableRun): void {
+  const problem = runProblem(run);
+  if (problem) throw new PipelineError('invalid_run', problem.message);
 }
 
 /** Feedback options in range, and enough comparison questions for the ensemble. */
-function assertJudgeable(run: Pick<RunSpec, 'mode' | 'constitution' | 'principles' | 'feedback'>): void {
+function judgeableProblem(run: PlannableRun, where: string): RunProblem | null {
   const f = feedbackOf(run);
+  const invalid = (message: string): RunProblem => ({ code: 'invalid_feedback_options', message });
   if (run.mode === 'ai-feedback' && (!Number.isInteger(f.candidates) || f.candidates < 2 || f.candidates > MAX_CANDIDATES)) {
-    throw new PipelineError('invalid_run', `candidates must be an integer from 2 to ${MAX_CANDIDATES}, got ${f.candidates}`);
+    return invalid(`candidates must be an integer from 2 to ${MAX_CANDIDATES}, got ${f.candidates}`);
   }
   if (!Number.isInteger(f.ensemble) || f.ensemble < 1 || f.ensemble > MAX_ENSEMBLE) {
-    throw new PipelineError('invalid_run', `ensemble must be an integer from 1 to ${MAX_ENSEMBLE}, got ${f.ensemble}`);
+    return invalid(`ensemble must be an integer from 1 to ${MAX_ENSEMBLE}, got ${f.ensemble}`);
   }
-  if (!(f.min_margin >= 0 && f.min_margin <= 1)) {
-    throw new PipelineError('invalid_run', `min_margin must be from 0 to 1, got ${f.min_margin}`);
-  }
-  const pool = comparisonPrinciples(run.constitution.principles, run.principles);
-  if (pool.length === 0) {
-    throw new PipelineError(
-      'invalid_run',
-      `no principle of ${run.constitution.name}@${run.constitution.version} (as selected) has a \`comparison\` question, which the feedback model answers`,
-    );
-  }
-  if (f.ensemble > pool.length) {
-    throw new PipelineError('invalid_run', `ensemble ${f.ensemble} is more than the ${pool.length} principles with a comparison question`);
-  }
+  if (!(f.min_margin >= 0 && f.min_margin <= 1)) return invalid(`min_margin must be from 0 to 1, got ${f.min_margin}`);
+  return comparisonPoolProblem(comparisonPrinciples(run.constitution.principles, run.principles), f.ensemble, where);
 }

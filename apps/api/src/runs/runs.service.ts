@@ -3,13 +3,12 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import canonicalize from 'canonicalize';
-import type { Config, CreateRun, PromptItem, Run, RunManifest } from '@amend/contracts';
+import { resolveFeedbackOptions, type Config, type CreateRun, type PromptItem, type Run, type RunManifest } from '@amend/contracts';
 import { Store } from '@amend/store';
 import { ModelRegistry } from '@amend/llm';
 import { CONFIG, ConstitutionCache, JOB_PRIORITY, SAMPLES_QUEUE, enqueueSamples } from '@amend/runtime';
-import { checkSelector } from '@amend/pipeline';
+import { runProblem } from '@amend/pipeline';
 import { ApiError } from '../errors/api-error';
-import { feedbackOptionsFor } from './feedback-options';
 import type { Principal } from '../auth/principal';
 import { checkBudget, runPrices } from './run-spend';
 
@@ -71,24 +70,18 @@ export class RunsService {
         { constitution: `${constitution.name}@${constitution.version}`, sha256: constitution.sha256 },
       );
     }
-    if (body.principles) {
-      const { principles } = await this.constitutions.get(constitution.name, constitution.version);
-      const problem = checkSelector(principles, body.principles);
-      if (problem) {
-        throw new ApiError(
-          422,
-          'unknown_principles',
-          `${constitution.name}@${constitution.version} has no principle ${problem.kind} ${problem.unknown.map((x) => `"${x}"`).join(', ')}; ` +
-            `valid ${problem.kind}: ${problem.valid.join(', ')}`,
-          { unknown: problem.unknown, [`valid_${problem.kind}`]: problem.valid },
-        );
-      }
-    }
-    const feedback = await feedbackOptionsFor(
-      body,
-      async () => (await this.constitutions.get(constitution.name, constitution.version)).principles,
-      `${constitution.name}@${constitution.version}`,
-    );
+    // Stored null for plain critique-revise (nothing is judged), resolved for ai-feedback and verify.
+    const feedback = body.mode === 'ai-feedback' || body.verify === true ? resolveFeedbackOptions(body) : null;
+    // The worker plans with the same rules (runProblem): what it would refuse is a 422 now.
+    const problem = runProblem({
+      mode: body.mode,
+      rounds: body.rounds,
+      constitution: await this.constitutions.get(constitution.name, constitution.version),
+      constitutionRef: constitution,
+      principles: body.principles ?? null,
+      feedback,
+    });
+    if (problem) throw new ApiError(422, problem.code, problem.message, problem.details);
     for (const alias of [body.model, body.feedback_model].filter((a): a is string => !!a)) {
       if (!this.models.aliases().includes(alias)) {
         throw new ApiError(422, 'unknown_model', `no model alias "${alias}"; configured aliases: ${this.models.aliases().join(', ')}`, {

@@ -1,6 +1,6 @@
 import type { Principle } from '@amend/constitution';
 import type { PrincipleSelector } from '@amend/contracts';
-import { PipelineError } from '../errors';
+import { PipelineError, type RunProblem } from '../errors';
 import { selectPrinciples } from '../principle-selection';
 import { uniformFromKey } from '../seeded';
 
@@ -10,6 +10,32 @@ export type ComparisonPrinciple = Principle & { comparison: string };
 /** The principles of a run (after its selector) that carry a `comparison` question, in constitution order. */
 export function comparisonPrinciples(principles: Principle[], selector: PrincipleSelector | null | undefined): ComparisonPrinciple[] {
   return selectPrinciples(principles, selector).filter((p): p is ComparisonPrinciple => typeof p.comparison === 'string' && p.comparison.trim() !== '');
+}
+
+/**
+ * The feedback model can only be asked a principle's `comparison` question, so an ensemble needs
+ * that many distinct principles with one. `where` names the constitution in the message.
+ */
+export function comparisonPoolProblem(pool: readonly ComparisonPrinciple[], ensemble: number, where: string): RunProblem | null {
+  if (pool.length === 0) {
+    return {
+      code: 'no_comparison_principles',
+      message:
+        `the feedback model answers a principle's \`comparison\` question, and no principle of ${where} has one; ` +
+        'use a constitution that has them (e.g. amend-core) or publish a version that adds them',
+    };
+  }
+  if (ensemble > pool.length) {
+    const ids = pool.map((p) => p.id);
+    return {
+      code: 'ensemble_too_large',
+      message:
+        `ensemble ${ensemble} is more than the ${pool.length} principles of ${where} with a comparison question ` +
+        `(${ids.join(', ')}); ask for at most ${pool.length}`,
+      details: { comparison_principles: ids },
+    };
+  }
+  return null;
 }
 
 /** The key whose hash decides ensemble draw `k`; distinct from revision rounds' keys, so the draws are independent. */
@@ -31,12 +57,8 @@ export function judgePrinciples(
   sampleIndex: number,
 ): ComparisonPrinciple[] {
   const pool = comparisonPrinciples(principles, selector);
-  if (pool.length === 0) {
-    throw new PipelineError('invalid_run', 'no principle of this run has a `comparison` question, which the feedback model needs');
-  }
-  if (ensemble > pool.length) {
-    throw new PipelineError('invalid_run', `ensemble ${ensemble} is more than the ${pool.length} principles with a comparison question`);
-  }
+  const problem = comparisonPoolProblem(pool, ensemble, 'this run');
+  if (problem) throw new PipelineError('invalid_run', problem.message);
   const remaining = [...pool];
   const drawn: ComparisonPrinciple[] = [];
   for (let k = 0; k < ensemble; k++) {
