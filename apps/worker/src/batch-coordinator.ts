@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import type { Config } from '@amend/contracts';
+import { isRunFinished, type Config } from '@amend/contracts';
 import {
   BATCH_LIMITS,
   ModelError,
@@ -135,7 +135,7 @@ export class BatchCoordinator implements OnApplicationBootstrap, OnApplicationSh
       if (!(await this.advance(batch, cancelled))) open++;
       await this.renew(runId);
     }
-    if (open > 0 || cancelled || !['queued', 'running'].includes(row.status)) return;
+    if (open > 0 || cancelled || isRunFinished(row.status)) return;
     await this.submitWave(runId);
   }
 

@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database, BatchesTable } from './schema';
+import { ACTIVE_RUN } from './status-sql';
 
 export type BatchRow = Omit<BatchesTable, 'created_at' | 'updated_at' | 'applied_at'> & {
   created_at: Date;
@@ -44,7 +45,7 @@ export class BatchesRepository {
   async runsToDrive(): Promise<string[]> {
     const rows = await sql<{ id: string }>`
       select r.id from runs r
-      where r.batch and (r.status in ('queued', 'running')
+      where r.batch and (r.status in (${ACTIVE_RUN})
         or exists (select 1 from batches b where b.run_id = r.id and b.status not in ('applied', 'abandoned')))
       order by r.created_at`.execute(this.db);
     return rows.rows.map((r) => r.id);

@@ -3,6 +3,7 @@ import { ACTIVE_RUN_STATUSES, UNFINISHED_SAMPLE_STATUSES, isRunFinished, type Ru
 import type { Database, RunsTable } from './schema';
 import { insertAuditEvents, sealRun, type AuditEventInput } from './audit-events';
 import { StoreError } from './errors';
+import { ACTIVE_RUN, UNFINISHED_SAMPLE } from './status-sql';
 import { BatchesRepository } from './batches.repository';
 
 export interface NewRun {
@@ -48,9 +49,6 @@ type RunRow = RunsTable & { created_at: Date; started_at: Date | null; finished_
 /** A run list cursor is `created_at` as toISOString writes it (four-digit years only) and the run id. */
 const CURSOR_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-// Inlined as literals, not parameters, so that the planner can match the partial indexes on them.
-const UNFINISHED_SAMPLE = sql.join(UNFINISHED_SAMPLE_STATUSES.map((s) => sql.lit(s)));
-const ACTIVE_RUN = sql.join(ACTIVE_RUN_STATUSES.map((s) => sql.lit(s)));
 
 /** Rows per INSERT: unnest keeps one statement per chunk regardless of the prompt count. */
 const INSERT_CHUNK = 10_000;
