@@ -1,3 +1,4 @@
+import { isRunFinished } from '@amend/contracts';
 import { startSimulatorServer, type SimulatorServer } from '@amend/llm';
 import { cleanup, json, ndjson, startStack, testEnv, waitFor, type Stack } from './support/stack';
 
@@ -32,7 +33,7 @@ async function finished(id: string): Promise<any> {
   return waitFor(
     async () => {
       const r = await json(await stack.fetch(`/v1/runs/${id}`));
-      return ['completed', 'failed', 'cancelled'].includes(r.status) ? r : undefined;
+      return isRunFinished(r.status) ? r : undefined;
     },
     { timeoutMs: 60_000, what: `run ${id} to finish` },
   );

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
+import { isSampleFinished } from '@amend/contracts';
 import { ModelError, ModelRegistry } from '@amend/llm';
 import { PipelineError, planNextCall, sharedDraftResult, type ChatResult, type PlannedCall } from '@amend/pipeline';
 import { Store, type RunEvaluationLink, type TwinSample, type WorkItem } from '@amend/store';
@@ -60,7 +61,7 @@ export class SampleProcessor {
     let twin: TwinSample | undefined;
     if (link?.role === 'candidate') {
       twin = await this.store.evaluations.twin(link.baseline_run_id as string, item.sample.idx, item.run.rounds);
-      if (twin && ['pending', 'running'].includes(twin.status) && item.records.length === 0) return 'waiting';
+      if (twin && !isSampleFinished(twin.status) && item.records.length === 0) return 'waiting';
       if (!twin || twin.status !== 'completed' || !twin.draft || twin.final === null) {
         const why = twin ? `is ${twin.status}${twin.failure_reason ? ` (${twin.failure_reason})` : ''}` : 'is missing';
         await this.fail(item, `baseline_unfinished: the baseline's sample of this prompt ${why}; there is no answer to compare with`);

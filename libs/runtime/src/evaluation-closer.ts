@@ -1,3 +1,4 @@
+import { isSampleFinished } from '@amend/contracts';
 import type { Queue } from 'bullmq';
 import { buildEvaluationReport, type PromptOutcome } from '@amend/pipeline';
 import type { RunEvaluationLink, Store } from '@amend/store';
@@ -29,7 +30,7 @@ export async function releaseCandidateTwin(store: Store, queue: Queue, link: Run
   const row = await store.evaluations.row(link.id);
   if (!row) return;
   const twin = await store.evaluations.candidateTwin(row.candidate_run_id, idx);
-  if (!twin || !['pending', 'running'].includes(twin.status)) return;
+  if (!twin || isSampleFinished(twin.status)) return;
   const job = await queue.getJob(twin.id);
   if (!job) {
     await enqueueSamples(queue, row.candidate_run_id, [twin.id]);

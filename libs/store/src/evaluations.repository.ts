@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import type { ComparisonJudgement, EvaluationReport, EvaluationStatus, LabelSource } from '@amend/contracts';
+import { isRunFinished, type ComparisonJudgement, type EvaluationReport, type EvaluationStatus, type LabelSource } from '@amend/contracts';
 import type { Database, EvaluationsTable } from './schema';
 import { insertAuditEvents, type AuditEventInput } from './audit-events';
 import { activeRunsOf, insertRun, type NewRun, type NewSample } from './runs.repository';
@@ -50,7 +50,6 @@ export interface EvaluationPromptRow {
 }
 
 type Event = Omit<AuditEventInput, 'run_id' | 'sample_id'>;
-const TERMINAL = ['completed', 'failed', 'cancelled'];
 
 export class EvaluationsRepository {
   constructor(private readonly db: Kysely<Database>) {}
@@ -210,7 +209,7 @@ export class EvaluationsRepository {
       .select(['runs.status', 'evaluations.report'])
       .where('evaluations.id', '=', id)
       .execute();
-    if (runsOf.length < 2 || runsOf[0].report !== null || runsOf.some((r) => !TERMINAL.includes(r.status))) return false;
+    if (runsOf.length < 2 || runsOf[0].report !== null || runsOf.some((r) => !isRunFinished(r.status))) return false;
     return this.db.transaction().execute(async (tx) => {
       const row = (await tx.selectFrom('evaluations').selectAll().where('id', '=', id).forUpdate().executeTakeFirst()) as EvaluationRow | undefined;
       if (!row || row.report !== null) return false;
@@ -218,7 +217,7 @@ export class EvaluationsRepository {
       const status = (runId: string) => runs.find((r) => r.id === runId)?.status ?? 'failed';
       const baseline = status(row.baseline_run_id);
       const candidate = status(row.candidate_run_id);
-      if (!TERMINAL.includes(baseline) || !TERMINAL.includes(candidate)) return false;
+      if (!isRunFinished(baseline) || !isRunFinished(candidate)) return false;
       const report = await build(row, { baseline, candidate });
       const final: EvaluationStatus =
         baseline === 'cancelled' || candidate === 'cancelled' ? 'cancelled' : report.prompts.judged > 0 ? 'completed' : 'failed';
