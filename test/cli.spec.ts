@@ -1,4 +1,5 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import YAML from 'yaml';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConversationalPairLineSchema, H4PairLineSchema } from '@amend/contracts';
@@ -53,4 +54,34 @@ it('amend run exits 1 with the server\'s error for an unknown constitution', asy
   const run = await cli('run', prompts, '--constitution', 'no-such-thing');
   expect(run.code).toBe(1);
   expect(run.stderr).toContain('constitution_not_found');
+});
+
+it('amend export --hf writes train/test splits and a dataset card whose front matter names the splits, constitution, models and counts', async () => {
+  const prompts = join(dir, 'hf-prompts.jsonl');
+  writeFileSync(prompts, Array.from({ length: 10 }, (_, i) => JSON.stringify({ id: `h${i}`, prompt: `How do I fold shirt ${i}?` })).join('\n'));
+  const run = await cli('run', prompts, '--constitution', 'amend-core', '--seed', '3', '--out', join(dir, 'hf-pairs.jsonl'));
+  expect(run.code).toBe(0);
+  const runId = ndjson(readFileSync(join(dir, 'hf-pairs.jsonl'), 'utf8'))[0].run_id;
+  const folder = join(dir, 'hf');
+  const exported = await cli('export', runId, '--hf', folder, '--test-size', '0.2', '--seed', '7');
+  expect(exported.code).toBe(0);
+  const train = ndjson(readFileSync(join(folder, 'train.jsonl'), 'utf8'));
+  const test = ndjson(readFileSync(join(folder, 'test.jsonl'), 'utf8'));
+  // 20% of 10, exactly; every pair in one split only.
+  expect([train.length, test.length]).toEqual([8, 2]);
+  expect(new Set([...train, ...test].map((l) => l.sample_index)).size).toBe(10);
+  [...train, ...test].forEach((l) => ConversationalPairLineSchema.parse(l));
+  const card = readFileSync(join(folder, 'README.md'), 'utf8');
+  const front = YAML.parse(card.split('---\n')[1]);
+  expect(front.configs).toEqual([{ config_name: 'default', data_files: [{ split: 'train', path: 'train.jsonl' }, { split: 'test', path: 'test.jsonl' }] }]);
+  expect(front.license).toBe('other');
+  expect(front.amend.constitution).toMatchObject({ name: 'amend-core', version: '1.0.0' });
+  expect(front.amend.constitution.sha256).toMatch(/^[0-9a-f]{64}$/);
+  expect(front.amend.counts).toMatchObject({ train: 8, test: 2, total: 10 });
+  expect(front.amend.quality_report.pairs).toBe(10);
+  expect(front.amend.models.policy).toBe('default');
+  // Same seed, same split.
+  const again = join(dir, 'hf2');
+  await cli('export', runId, '--hf', again, '--test-size', '0.2', '--seed', '7');
+  expect(readFileSync(join(again, 'test.jsonl'), 'utf8')).toBe(readFileSync(join(folder, 'test.jsonl'), 'utf8'));
 });
