@@ -9,8 +9,11 @@ export const ConfigSchema = z.object({
   /** Postgres schema holding Amend's tables; tests give each file its own. */
   DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('public'),
   /** Prefix of every BullMQ key; tests give each file its own. */
-  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('amend'),
+  /** `{amend}` (a hash tag) keeps every key of the queue in one Redis Cluster slot, as BullMQ needs there. */
+  QUEUE_PREFIX: z.string().regex(/^(\{[A-Za-z0-9_.-]+\}|[A-Za-z0-9_.-]+)$/).default('amend'),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(4096).default(64),
+  /** Worker processes `start:worker` forks (one event loop per core), each with WORKER_CONCURRENCY. */
+  WORKER_PROCESSES: z.coerce.number().int().min(1).max(256).default(1),
   /**
    * Postgres connections per process. Unset: sized to the work, WORKER_CONCURRENCY / 8 + 8
    * between 10 and 40 (checkpoints share group commits, so a worker needs few; claims and the
