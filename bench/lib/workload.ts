@@ -23,7 +23,7 @@ export function benchPrompts(n: number): string[] {
   return Array.from({ length: n }, (_, i) => base[i % base.length]);
 }
 
-/** The run Amend would build for POST {constitution: amend-core, rounds: 1, seed: SEED}, for the clients that plan calls themselves. */
+/** The run Amend would build for POST {constitution: CONSTITUTION, rounds: 1, seed: SEED}, for the clients that plan calls themselves. */
 export function benchRunSpec(): RunSpec {
   const loaded = loadConstitutionFile(CONSTITUTION_FILE);
   return {
