@@ -302,7 +302,7 @@ describe('refused run options', () => {
     const candidates = await post('/v1/runs', { constitution: 'amend-core', prompts: ['hi'], candidates: 3 });
     expect(candidates.status).toBe(422);
     expect((await json(candidates)).error.message).toMatch(/candidates applies to mode "ai-feedback"/);
-    const noQuestions = await post('/v1/runs', { constitution: 'anthropic-cai', mode: 'ai-feedback', prompts: ['hi'] });
+    const noQuestions = await post('/v1/runs', { constitution: 'anthropic-cai@1.0.0', mode: 'ai-feedback', prompts: ['hi'] });
     expect(noQuestions.status).toBe(422);
     expect((await json(noQuestions)).error.code).toBe('no_comparison_principles');
     const tooMany = await post('/v1/runs', { constitution: 'amend-core', mode: 'ai-feedback', prompts: ['hi'], ensemble: 16 });

@@ -45,7 +45,7 @@ describe('amend constitution (offline commands)', () => {
       expect(await runCli(['constitution', 'validate'], c.io)).toBe(0);
       expect(c.stdout()).toMatch(/^ok {2}constitutions\/amend-core\/1\.0\.0\.yaml {2}amend-core@1\.0\.0 {2}sha256 [0-9a-f]{12}$/m);
       expect(c.stdout()).toContain('anthropic-cai@1.0.0');
-      expect(c.stderr()).toContain('2 file(s) checked: 2 valid, 0 with problems');
+      expect(c.stderr()).toContain('3 file(s) checked: 3 valid, 0 with problems');
     });
 
     it('exits 1 and names file, line, column, field and fix for every problem in the folder', async () => {
