@@ -65,6 +65,21 @@ export default tseslint.config(
     ignores: ['libs/store/**'],
     rules: { 'no-restricted-imports': ['error', { patterns: [DATABASE_RULE] }] },
   },
+  {
+    // Controllers are thin: HTTP in and out, the work in a service (one per noun).
+    files: ['apps/api/src/**/*.controller.ts'],
+    // Not yet: the pairs export (COPY streaming, landed in parallel) still reads the Store itself.
+    ignores: ['apps/api/src/pairs/pairs.controller.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [DATABASE_RULE],
+          paths: [{ name: '@amend/store', importNames: ['Store'], message: 'Controllers go through a service; the service holds the Store.' }],
+        },
+      ],
+    },
+  },
   { files: ['libs/pipeline/**/*.ts'], rules: pure('libs/pipeline') },
   { files: ['libs/contracts/**/*.ts'], rules: pure('libs/contracts') },
 );

@@ -14,6 +14,8 @@ import { ConstitutionSyncService } from './constitutions/constitution-sync.servi
 import { ConstitutionsService } from './constitutions/constitutions.service';
 import { PreviewService } from './constitutions/preview.service';
 import { HealthController } from './health/health.controller';
+import { ReadinessService } from './health/readiness.service';
+import { SamplesService } from './samples/samples.service';
 import { ReviewsController } from './reviews/reviews.controller';
 import { ReviewsService } from './reviews/reviews.service';
 import { ReportsController } from './reports/reports.controller';
@@ -38,6 +40,8 @@ export class ApiModule {
       controllers: [RunsController, SamplesController, PairsController, ConstitutionsController, HealthController, ReviewsController, ReportsController, MeController, KeysController, AuditController, EvaluationsController],
       providers: [
         RunsService,
+        SamplesService,
+        ReadinessService,
         ReviewsService,
         ReportsService,
         ConstitutionSyncService,

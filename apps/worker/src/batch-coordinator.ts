@@ -18,8 +18,8 @@ import {
 import { PipelineError, planNextCall, type PlannedCall, type RunSpec } from '@amend/pipeline';
 import { CONFIG, ConstitutionCache } from '@amend/runtime';
 import { PROVIDER_TERMINAL, Store, type BatchRow, type NewBatch, type ProviderState, type WorkItem } from '@amend/store';
-import { SampleProcessor, WORKER_ACTOR } from './sample-processor';
-import { SpendGuard } from './spend-guard';
+import { SampleOrchestrator, WORKER_ACTOR } from './sample-orchestrator';
+import { SpendMeter } from './spend-meter';
 import { runSpecOf, sampleSpecOf, stageCheckpoint } from './stage-checkpoint';
 
 /** Samples planned or applied at once: enough to keep Postgres busy, few enough for the pool. */
@@ -69,8 +69,8 @@ export class BatchCoordinator implements OnApplicationBootstrap, OnApplicationSh
     private readonly store: Store,
     private readonly models: ModelRegistry,
     private readonly constitutions: ConstitutionCache,
-    private readonly processor: SampleProcessor,
-    private readonly guard: SpendGuard,
+    private readonly orchestrator: SampleOrchestrator,
+    private readonly meter: SpendMeter,
     @Inject(CONFIG) private readonly config: Config,
   ) {}
 
@@ -197,7 +197,7 @@ export class BatchCoordinator implements OnApplicationBootstrap, OnApplicationSh
       try {
         call = planNextCall(run, sample, item.records);
       } catch (err) {
-        if (err instanceof PipelineError) return this.processor.fail(item, `${err.code}: ${err.message}`);
+        if (err instanceof PipelineError) return this.orchestrator.fail(item, `${err.code}: ${err.message}`);
         throw err;
       }
       if (!call || call.seq !== seq) return; // saved already
@@ -226,7 +226,7 @@ export class BatchCoordinator implements OnApplicationBootstrap, OnApplicationSh
         call,
         result,
         actor: WORKER_ACTOR,
-        spend: this.guard.spend(item, call.request.alias, result.usage),
+        spend: this.meter.spend(item, call.request.alias, result.usage),
         head: { seq: item.sample.audit_seq, hash: item.sample.audit_hash },
         extra: { batch: { id: remote.id, custom_id: id, request_id: line.request_id } },
       });
@@ -240,11 +240,11 @@ export class BatchCoordinator implements OnApplicationBootstrap, OnApplicationSh
   private async lineFailed(item: WorkItem, call: PlannedCall, error: ModelError): Promise<void> {
     if (item.sample.status !== 'running' && item.sample.status !== 'pending') return;
     const reason = `${error.code}: ${error.message}`;
-    if (error.kind === 'permanent') return this.processor.fail(item, reason, call);
+    if (error.kind === 'permanent') return this.orchestrator.fail(item, reason, call);
     // A request the provider never ran (the batch expired or was cancelled) has not failed: it is simply asked again.
     if (error.code === 'batch_expired' || error.code === 'batch_cancelled') return;
     const attempts = await this.store.batches.lineFailed(item.sample.id, call.seq, reason);
-    if (attempts >= this.config.BATCH_MAX_ATTEMPTS) await this.processor.fail(item, `retries exhausted: ${reason}`, call);
+    if (attempts >= this.config.BATCH_MAX_ATTEMPTS) await this.orchestrator.fail(item, `retries exhausted: ${reason}`, call);
   }
 
   /** Plans every unfinished sample's next call and submits them as the next wave; closes the run when there are none. */
@@ -270,7 +270,7 @@ export class BatchCoordinator implements OnApplicationBootstrap, OnApplicationSh
         try {
           call = planNextCall(runSpec, sampleSpecOf(item), item.records);
         } catch (err) {
-          if (err instanceof PipelineError) return this.processor.fail(item, `${err.code}: ${err.message}`);
+          if (err instanceof PipelineError) return this.orchestrator.fail(item, `${err.code}: ${err.message}`);
           throw err;
         }
         if (!call) return;

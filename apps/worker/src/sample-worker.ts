@@ -3,7 +3,7 @@ import { DelayedError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Config, SampleJob } from '@amend/contracts';
 import { AmendMetrics, CONFIG, SAMPLES_QUEUE, redisConnection } from '@amend/runtime';
 import { Store } from '@amend/store';
-import { SampleProcessor } from './sample-processor';
+import { SampleOrchestrator } from './sample-orchestrator';
 
 /** How long a candidate sample waits before looking at its baseline twin again, if nothing moved it up. */
 const TWIN_WAIT_MS = 5_000;
@@ -15,15 +15,15 @@ const TWIN_WAIT_MS = 5_000;
 @Injectable()
 export class SampleWorker implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger('SampleWorker');
-  private readonly metrics = AmendMetrics.get();
   private worker?: Worker<SampleJob>;
   /** Set once shutdown began: an aborted job is then handed back, not failed. */
   private draining = false;
 
   constructor(
     @Inject(CONFIG) private readonly config: Config,
-    private readonly processor: SampleProcessor,
+    private readonly orchestrator: SampleOrchestrator,
     private readonly store: Store,
+    private readonly metrics: AmendMetrics,
   ) {}
 
   onApplicationBootstrap() {
@@ -41,7 +41,7 @@ export class SampleWorker implements OnApplicationBootstrap, BeforeApplicationSh
 
   private async handle(job: Job<SampleJob>, token?: string, signal?: AbortSignal) {
     try {
-      const outcome = await this.processor.process(job.data.sample_id, signal);
+      const outcome = await this.orchestrator.process(job.data.sample_id, signal);
       if (outcome === 'waiting') {
         // An evaluation's candidate whose baseline twin is not finished: the twin's worker moves
         // this job up when it finishes (releaseCandidateTwin); the delay is only the fallback.
@@ -63,7 +63,7 @@ export class SampleWorker implements OnApplicationBootstrap, BeforeApplicationSh
       if (job.attemptsMade + 1 >= attempts) {
         // Out of retries: the sample fails with its reason instead of staying stuck.
         const item = await this.store.samples.loadForWork(job.data.sample_id);
-        if (item) await this.processor.fail(item, `retries exhausted: ${(err as Error).message}`);
+        if (item) await this.orchestrator.fail(item, `retries exhausted: ${(err as Error).message}`);
       }
       throw err;
     }

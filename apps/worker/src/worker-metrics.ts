@@ -12,18 +12,18 @@ import { AmendMetrics, CONFIG, SAMPLES_QUEUE, listeningPort, serveMetrics } from
 @Injectable()
 export class WorkerMetrics implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('WorkerMetrics');
-  private readonly metrics = AmendMetrics.get();
   private server?: Server;
 
   constructor(
     @Inject(CONFIG) private readonly config: Config,
     @InjectQueue(SAMPLES_QUEUE) private readonly queue: Queue,
+    private readonly metrics: AmendMetrics,
   ) {}
 
   async onApplicationBootstrap() {
     this.metrics.watchQueue(this.config.QUEUE_PREFIX, this.queue);
     if (this.config.METRICS_PORT > 0) {
-      this.server = await serveMetrics(this.config.METRICS_PORT, this.config.HOST);
+      this.server = await serveMetrics(this.metrics, this.config.METRICS_PORT, this.config.HOST);
       this.logger.log(`metrics on http://${this.config.HOST}:${listeningPort(this.server)}/metrics`);
     }
   }

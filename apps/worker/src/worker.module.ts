@@ -1,11 +1,11 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import type { Config } from '@amend/contracts';
 import { RuntimeModule } from '@amend/runtime';
-import { SampleProcessor } from './sample-processor';
+import { SampleOrchestrator } from './sample-orchestrator';
 import { SampleWorker } from './sample-worker';
 import { Reconciler } from './reconciler';
 import { WorkerMetrics } from './worker-metrics';
-import { SpendGuard } from './spend-guard';
+import { SpendMeter } from './spend-meter';
 import { BatchCoordinator } from './batch-coordinator';
 
 @Module({})
@@ -14,7 +14,7 @@ export class WorkerModule {
     return {
       module: WorkerModule,
       imports: [RuntimeModule.forRoot(config, 'amend-worker')],
-      providers: [SampleProcessor, SampleWorker, Reconciler, WorkerMetrics, SpendGuard, BatchCoordinator],
+      providers: [SampleOrchestrator, SampleWorker, Reconciler, WorkerMetrics, SpendMeter, BatchCoordinator],
     };
   }
 }

@@ -135,3 +135,4 @@ export const SftQuerySchema = z.strictObject({
   reviewed: z.enum(['accepted'], { error: 'reviewed takes "accepted" (only pairs a reviewer accepted, swapped or edited)' }).optional(),
   exclude: ExcludeFlagsSchema.optional(),
 });
+export type PairsQuery = z.infer<typeof PairsQuerySchema>;

@@ -219,6 +219,7 @@ export const ListRunsQuerySchema = z.strictObject({
   cursor: z.string().optional(),
   status: z.enum(RUN_STATUSES).optional(),
 });
+export type ListRunsQuery = z.infer<typeof ListRunsQuerySchema>;
 
 export const StageNameSchema = z.enum(['draft', 'critique', 'revision', 'candidate', 'comparison']);
 export type StageName = z.infer<typeof StageNameSchema>;
@@ -270,6 +271,7 @@ export const ListSamplesQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   cursor: indexCursor().optional(),
 });
+export type ListSamplesQuery = z.infer<typeof ListSamplesQuerySchema>;
 export const SampleListSchema = z.object({
   samples: z.array(SampleSummarySchema),
   next_cursor: z.number().int().nullable(),

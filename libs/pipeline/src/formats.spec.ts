@@ -6,7 +6,7 @@ import {
   StandardPairLineSchema,
 } from '@amend/contracts';
 import { formatPair, toSft } from './formats';
-import { assemblePair } from './pair';
+import { assemblePair } from './assemble-pair';
 import { makeRun, makeSample, runToEnd } from './testing/fixtures';
 
 const run = makeRun({ rounds: 2 });

@@ -1,11 +1,11 @@
-export type { RunSpec, SampleSpec, PlannableRun } from './spec';
-export { runProblem } from './spec';
+export type { RunSpec, SampleSpec, PlannableRun } from './run-spec';
+export { runProblem } from './run-spec';
 export type { PlannedCall } from './planned-call';
 export { planNextCall, recordCall, isLastCall, callsPerSample } from './plan';
 export { samplePrinciple } from './principle-sampler';
 export { selectPrinciples } from './principle-selection';
 export type { SelectorProblem } from './principle-selection';
-export { assemblePair } from './pair';
+export { assemblePair } from './assemble-pair';
 export { comparisonPrinciples, judgePrinciples } from './feedback/judge-principles';
 export { comparisonLabel, findAnswer, softLabel, bothOrders, prefersBy, COT_CLAMP } from './feedback/label';
 export type { AnswerContext, AnswerSpot } from './feedback/label';

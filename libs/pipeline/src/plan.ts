@@ -5,7 +5,7 @@ import { samplePrinciple } from './principle-sampler';
 import { selectPrinciples } from './principle-selection';
 import type { ChatResult } from './ports';
 import type { PlannedCall } from './planned-call';
-import { assertPlannable, type RunSpec, type SampleSpec } from './spec';
+import { assertPlannable, type RunSpec, type SampleSpec } from './run-spec';
 import { int31FromKey } from './seeded';
 import { comparisonLabel } from './feedback/label';
 import { feedbackCallAt, feedbackCallCount, verifyCallAt, verifyCallCount } from './feedback/schedule';

@@ -1,6 +1,6 @@
 import type { FeedbackOptions } from '@amend/contracts';
 import { planNextCall } from './plan';
-import { runProblem, type RunSpec } from './spec';
+import { runProblem, type RunSpec } from './run-spec';
 import { PipelineError, type RunProblemCode } from './errors';
 import { constitution, makeRun, makeSample } from './testing/fixtures';
 

@@ -25,7 +25,10 @@ function within<T>(p: Promise<T>, ms: number): Promise<T> {
 export class AmendMetrics {
   private static instance?: AmendMetrics;
 
-  /** The process's one instance (tests start several stacks in one process). */
+  /**
+   * The process's one instance, since prom-client's default registry is one per process (tests
+   * start several stacks in one process). Nest code gets it injected from RuntimeModule.
+   */
   static get(): AmendMetrics {
     return (AmendMetrics.instance ??= new AmendMetrics());
   }
@@ -168,8 +171,7 @@ export class AmendMetrics {
 }
 
 /** The worker's own /metrics when it runs without the API (METRICS_PORT). */
-export async function serveMetrics(port: number, host: string): Promise<Server> {
-  const metrics = AmendMetrics.get();
+export async function serveMetrics(metrics: AmendMetrics, port: number, host: string): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
       res.writeHead(404, { 'content-type': 'application/json' });

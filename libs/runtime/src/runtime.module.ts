@@ -76,6 +76,8 @@ export class RuntimeModule {
       ],
       providers: [
         { provide: CONFIG, useValue: config },
+        // The process's one registry (prom-client's default), handed to whoever records or serves metrics.
+        { provide: AmendMetrics, useFactory: () => AmendMetrics.get() },
         {
           provide: Store,
           useFactory: () => {
@@ -93,9 +95,8 @@ export class RuntimeModule {
         { provide: LIMITER_REDIS, useFactory: () => new IORedis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: true }) },
         {
           provide: ModelRegistry,
-          inject: [LIMITER_REDIS],
-          useFactory: (redis: IORedis) => {
-            const metrics = AmendMetrics.get();
+          inject: [LIMITER_REDIS, AmendMetrics],
+          useFactory: (redis: IORedis, metrics: AmendMetrics) => {
             const logger = new Logger('RateLimiter');
             return new ModelRegistry(parseModelsConfig(config.AMEND_MODELS), {
               redis,
@@ -110,7 +111,7 @@ export class RuntimeModule {
         ConstitutionCache,
         StoreCloser,
       ],
-      exports: [CONFIG, Store, ModelRegistry, ConstitutionCache, BullModule],
+      exports: [CONFIG, Store, ModelRegistry, ConstitutionCache, BullModule, AmendMetrics],
     };
   }
 }

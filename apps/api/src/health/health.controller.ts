@@ -1,12 +1,8 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
-import { InjectQueue } from '@nestjs/bullmq';
-import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { Store } from '@amend/store';
-import { SAMPLES_QUEUE } from '@amend/runtime';
 import { Public } from '../auth/access.decorators';
+import { ReadinessService } from './readiness.service';
 
 /** Readiness probes give up after this long, so /ready answers 503 instead of hanging. */
 const PROBE_TIMEOUT_MS = 2_000;
@@ -21,8 +17,7 @@ export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly indicator: HealthIndicatorService,
-    private readonly store: Store,
-    @InjectQueue(SAMPLES_QUEUE) private readonly queue: Queue,
+    private readonly readiness: ReadinessService,
   ) {}
 
   @Get('health')
@@ -36,8 +31,8 @@ export class HealthController {
   @HealthCheck()
   ready() {
     return this.health.check([
-      () => this.probe('postgres', () => this.store.ping()),
-      () => this.probe('redis', async () => void (await ((await this.queue.client) as unknown as Redis).ping())),
+      () => this.probe('postgres', () => this.readiness.postgres()),
+      () => this.probe('redis', () => this.readiness.redis()),
     ]);
   }
 

@@ -17,7 +17,7 @@ export const QUEUE_BOARD_PATH = '/admin/queues';
  * at /admin/queues (admins only). Mounted as plain Express routes, outside the v1 API.
  */
 export function mountOperations(app: NestExpressApplication, config: Config): void {
-  const metrics = AmendMetrics.get();
+  const metrics = app.get(AmendMetrics);
   const store = app.get(Store);
   const queue = app.get<Queue>(getQueueToken(SAMPLES_QUEUE));
   metrics.watchQueue(config.QUEUE_PREFIX, queue);

@@ -3,7 +3,6 @@ import { ApiBearerAuth, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger
 import { createZodDto, ZodResponse } from 'nestjs-zod';
 import type { Request, Response } from 'express';
 import { CreateRunSchema, ListRunsQuerySchema, RunListSchema, RunManifestSchema, RunSchema } from '@amend/contracts';
-import { Store } from '@amend/store';
 import { RunsService } from './runs.service';
 import { ApiError } from '../errors/api-error';
 import { Allow } from '../auth/access.decorators';
@@ -25,7 +24,6 @@ export const uuidPipe = new ParseUUIDPipe({
 export class RunsController {
   constructor(
     private readonly runs: RunsService,
-    private readonly store: Store,
   ) {}
 
   @Post()
@@ -52,7 +50,7 @@ export class RunsController {
   @ApiOperation({ summary: "Runs of the caller's team, newest first (an auditor's: every team's)" })
   @ZodResponse({ type: RunListDto })
   list(@Query() query: ListRunsQueryDto, @Caller() caller: Principal) {
-    return this.store.runs.list({ ...query, team: teamScope(caller) });
+    return this.runs.list(query, caller);
   }
 
   @Get(':id')

@@ -3,13 +3,13 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import canonicalize from 'canonicalize';
-import { resolveFeedbackOptions, type Config, type CreateRun, type PromptItem, type Run, type RunManifest } from '@amend/contracts';
+import { resolveFeedbackOptions, type Config, type CreateRun, type ListRunsQuery, type PromptItem, type Run, type RunManifest } from '@amend/contracts';
 import { Store } from '@amend/store';
 import { ModelRegistry } from '@amend/llm';
 import { CONFIG, ConstitutionCache, JOB_PRIORITY, SAMPLES_QUEUE, enqueueSamples } from '@amend/runtime';
 import { runProblem } from '@amend/pipeline';
 import { ApiError } from '../errors/api-error';
-import type { Principal } from '../auth/principal';
+import { teamScope, type Principal } from '../auth/principal';
 import { checkBudget, runPrices } from './run-spend';
 
 /** A submission may wait this long before asking again when its key has too many runs going. */
@@ -166,6 +166,11 @@ export class RunsService {
       // Not yet: a wave is paid for as a whole, so a budget would be checked only between waves.
       throw new ApiError(422, 'batch_budget_unsupported', 'a budget cannot be combined with "batch": true yet; leave out one of them');
     }
+  }
+
+  /** Runs of the caller's team, newest first (an auditor's: every team's). */
+  list(query: ListRunsQuery, caller: Principal) {
+    return this.store.runs.list({ ...query, team: teamScope(caller) });
   }
 
   /** The run if `team` may see it (undefined: any team, for auditors); another team's run is a 404, ids do not leak. */

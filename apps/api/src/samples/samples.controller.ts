@@ -2,12 +2,10 @@ import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { createZodDto, ZodResponse } from 'nestjs-zod';
 import { ListSamplesQuerySchema, SampleListSchema, SampleSchema } from '@amend/contracts';
-import { Store } from '@amend/store';
-import { RunsService } from '../runs/runs.service';
+import { SamplesService } from './samples.service';
 import { uuidPipe } from '../runs/runs.controller';
-import { ApiError } from '../errors/api-error';
 import { Allow } from '../auth/access.decorators';
-import { Caller, teamScope, type Principal } from '../auth/principal';
+import { Caller, type Principal } from '../auth/principal';
 
 class ListSamplesQueryDto extends createZodDto(ListSamplesQuerySchema) {}
 class SampleListDto extends createZodDto(SampleListSchema) {}
@@ -17,25 +15,19 @@ class SampleDto extends createZodDto(SampleSchema) {}
 @ApiBearerAuth()
 @Controller('v1')
 export class SamplesController {
-  constructor(
-    private readonly store: Store,
-    private readonly runs: RunsService,
-  ) {}
+  constructor(private readonly samples: SamplesService) {}
 
   @Get('runs/:id/samples')
   @Allow('submitter', 'auditor')
   @ZodResponse({ type: SampleListDto })
-  async list(@Param('id', uuidPipe) runId: string, @Query() query: ListSamplesQueryDto, @Caller() caller: Principal) {
-    await this.runs.get(runId, teamScope(caller));
-    return this.store.samples.list(runId, query);
+  list(@Param('id', uuidPipe) runId: string, @Query() query: ListSamplesQueryDto, @Caller() caller: Principal) {
+    return this.samples.list(runId, query, caller);
   }
 
   @Get('samples/:id')
   @Allow('submitter', 'auditor')
   @ZodResponse({ type: SampleDto })
-  async get(@Param('id', uuidPipe) id: string, @Caller() caller: Principal) {
-    const sample = await this.store.samples.detail(id, teamScope(caller));
-    if (!sample) throw new ApiError(404, 'sample_not_found', `no sample ${id}`);
-    return sample;
+  get(@Param('id', uuidPipe) id: string, @Caller() caller: Principal) {
+    return this.samples.get(id, caller);
   }
 }

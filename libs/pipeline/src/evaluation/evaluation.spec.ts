@@ -1,5 +1,5 @@
 import { RUBRIC_DIMENSIONS } from '@amend/contracts';
-import { assemblePair } from '../pair';
+import { assemblePair } from '../assemble-pair';
 import { callsPerSample, isLastCall } from '../plan';
 import { fakeResult, makeRun, makeSample, runToEnd } from '../testing/fixtures';
 import { estimateEvaluation } from './estimate';

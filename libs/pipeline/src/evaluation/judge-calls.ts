@@ -3,7 +3,7 @@ import { PipelineError } from '../errors';
 import { TOP_LOGPROBS, comparisonMessages } from '../feedback/comparison-prompt';
 import type { PlannedCall } from '../planned-call';
 import { int31FromKey } from '../seeded';
-import type { RunSpec, SampleSpec } from '../spec';
+import type { RunSpec, SampleSpec } from '../run-spec';
 import { RUBRIC_QUESTIONS, dimensionsFor } from './rubric';
 
 /*

@@ -1,9 +1,9 @@
 import { PairRecordSchema, type FeedbackOptions } from '@amend/contracts';
 import { PipelineError } from '../errors';
-import { assemblePair } from '../pair';
+import { assemblePair } from '../assemble-pair';
 import { callsPerSample, isLastCall, planNextCall, type PlannedCall } from '../plan';
 import type { ChatResult } from '../ports';
-import type { RunSpec } from '../spec';
+import type { RunSpec } from '../run-spec';
 import { constitution, fakeResult, makeRun, makeSample, runToEnd } from '../testing/fixtures';
 import { COMPARISON_OPENING, TOP_LOGPROBS } from './comparison-prompt';
 import { judgePrinciples } from './judge-principles';

@@ -1,7 +1,7 @@
 import type { StageRecord } from '@amend/contracts';
 import { openingMessages } from '../conversation';
 import type { PlannedCall } from '../planned-call';
-import { feedbackOf, type RunSpec, type SampleSpec } from '../spec';
+import { feedbackOf, type RunSpec, type SampleSpec } from '../run-spec';
 import { ANSWER_MAX_TOKENS, ANSWER_PREFIX, TOP_LOGPROBS, comparisonMessages } from './comparison-prompt';
 import { judgePrinciples } from './judge-principles';
 

@@ -2,7 +2,7 @@ import type { Constitution } from '@amend/constitution';
 import type { StageRecord } from '@amend/contracts';
 import { planNextCall, recordCall, type PlannedCall } from '../plan';
 import type { ChatResult } from '../ports';
-import type { RunSpec, SampleSpec } from '../spec';
+import type { RunSpec, SampleSpec } from '../run-spec';
 
 /** In-process stand-ins for unit tests: a small constitution, a run, a sample, a fake model. */
 export const constitution: Constitution = {

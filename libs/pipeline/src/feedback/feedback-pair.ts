@@ -1,6 +1,6 @@
 import type { PairJudgement, PairRecord, StageRecord } from '@amend/contracts';
 import { pairFlags, truncatedStages } from '../report/flags';
-import { feedbackOf, type RunSpec, type SampleSpec } from '../spec';
+import { feedbackOf, type RunSpec, type SampleSpec } from '../run-spec';
 import { judgePrinciples } from './judge-principles';
 import { asked, pairJudgement, scores, winMatrix } from './judgement';
 import { prefersBy } from './label';

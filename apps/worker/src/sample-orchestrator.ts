@@ -7,7 +7,7 @@ import { ModelError, ModelRegistry } from '@amend/llm';
 import { PipelineError, planNextCall, sharedDraftResult, type ChatResult, type PlannedCall } from '@amend/pipeline';
 import { Store, type RunEvaluationLink, type TwinSample, type WorkItem } from '@amend/store';
 import { ConstitutionCache, SAMPLES_QUEUE, closeEvaluation, releaseCandidateTwin } from '@amend/runtime';
-import { SpendGuard } from './spend-guard';
+import { SpendMeter } from './spend-meter';
 import { runSpecOf, sampleSpecOf, stageCheckpoint } from './stage-checkpoint';
 
 /** `waiting`: an evaluation's candidate sample whose baseline twin has not finished; its job is put back, delayed. */
@@ -17,20 +17,21 @@ export type SampleOutcome = 'completed' | 'failed' | 'cancelled' | 'budget_exhau
 export const WORKER_ACTOR = `worker:${hostname()}:${process.pid}`;
 
 /**
- * Walks one sample through its stages. After every model call the stage is checkpointed in
+ * Walks one sample through its stages; SampleWorker, the BullMQ consumer, calls it per job and
+ * the batch coordinator uses its failure path. After every model call the stage is checkpointed in
  * Postgres with its audit event, so a retried or recovered job resumes at the first unfinished
  * stage and never pays again for a call that succeeded.
  */
 @Injectable()
-export class SampleProcessor {
-  private readonly logger = new Logger('SampleProcessor');
+export class SampleOrchestrator {
+  private readonly logger = new Logger('SampleOrchestrator');
   private readonly finishChecks = new Map<string, { again: boolean; done: Promise<void> }>();
 
   constructor(
     private readonly store: Store,
     private readonly models: ModelRegistry,
     private readonly constitutions: ConstitutionCache,
-    private readonly guard: SpendGuard,
+    private readonly meter: SpendMeter,
     @InjectQueue(SAMPLES_QUEUE) private readonly queue: Queue,
   ) {}
 
@@ -79,7 +80,7 @@ export class SampleProcessor {
     let next: PlannedCall | null = planNextCall(run, sample, records);
     for (let call = next; call; call = next) {
       const shared = call.stage === 'draft' && twin?.draft ? twin : undefined;
-      if (!shared && (await this.guard.exhausted(item, WORKER_ACTOR))) return 'budget_exhausted';
+      if (!shared && (await this.meter.exhausted(item, WORKER_ACTOR))) return 'budget_exhausted';
       let result: ChatResult;
       if (shared?.draft) {
         // The same draft for both constitutions: the baseline's, copied, not asked again.
@@ -88,7 +89,7 @@ export class SampleProcessor {
         try {
           // Each call names its alias: the policy model, or the feedback model for comparisons.
           const alias = call.request.alias;
-          result = await this.guard.timed(alias, call.stage, () => this.models.get(alias).complete(call.request, signal));
+          result = await this.meter.timed(alias, call.stage, () => this.models.get(alias).complete(call.request, signal));
         } catch (err) {
           if (err instanceof ModelError && err.kind === 'permanent') {
             await this.fail(item, `${err.code}: ${err.message}`, call);
@@ -105,7 +106,7 @@ export class SampleProcessor {
         call,
         result,
         actor: WORKER_ACTOR,
-        spend: this.guard.spend(item, call.request.alias, result.usage),
+        spend: this.meter.spend(item, call.request.alias, result.usage),
         head,
         ...(shared && { type: 'draft.shared', extra: { shared_from: { run_id: link?.baseline_run_id, sample_id: shared.id, seq: 0 } } }),
         ...(link?.role === 'candidate' && call.stage === 'comparison' && { extra: { evaluation_id: link.id, dimension: call.principle_id } }),

@@ -1,6 +1,6 @@
 import { PairRecordSchema } from '@amend/contracts';
 import { PipelineError } from './errors';
-import { assemblePair } from './pair';
+import { assemblePair } from './assemble-pair';
 import { constitution, fakeResult, makeRun, makeSample, runToEnd } from './testing/fixtures';
 
 const PAIR_ID = '5d1e8b7a-2c3f-4a6b-9d0e-1f2a3b4c5d6e';

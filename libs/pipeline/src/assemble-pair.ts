@@ -1,14 +1,14 @@
 import type { PairRecord, StageRecord } from '@amend/contracts';
 import { PipelineError } from './errors';
 import { callsPerSample, planNextCall } from './plan';
-import { feedbackOf, type RunSpec, type SampleSpec } from './spec';
-import { assembleFeedbackPair, verification } from './feedback/pair';
+import { feedbackOf, type RunSpec, type SampleSpec } from './run-spec';
+import { assembleFeedbackPair, verification } from './feedback/feedback-pair';
 import { pairFlags, truncatedStages } from './report/flags';
 
 /**
  * The preference pair of a finished sample: chosen = the final revision, rejected = the draft
  * (SL-CAI); with verify, the feedback model's judgement of the two is added and a pair it does
- * not back is flagged `rejected_by_judge`. ai-feedback pairs: feedback/pair.ts. The records are
+ * not back is flagged `rejected_by_judge`. ai-feedback pairs: feedback/feedback-pair.ts. The records are
  * checked against the plan first, so a pair is never assembled from a partial or mismatched
  * checkpoint.
  */

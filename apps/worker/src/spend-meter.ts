@@ -4,15 +4,17 @@ import { AmendMetrics } from '@amend/runtime';
 import { Store, budgetReached, callCost, type RunPrices, type WorkItem } from '@amend/store';
 
 /**
- * What the processor does around each model call that is not the pipeline: the run's budget
+ * What the orchestrator does around each model call that is not the pipeline: the run's budget
  * (checked before the call), the call's cost (at the prices frozen on the run), and metrics.
  */
 @Injectable()
-export class SpendGuard {
-  private readonly logger = new Logger('SpendGuard');
-  private readonly metrics = AmendMetrics.get();
+export class SpendMeter {
+  private readonly logger = new Logger('SpendMeter');
 
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    private readonly metrics: AmendMetrics,
+  ) {}
 
   /**
    * True when the run has reached its budget: then this sample and the run's waiting samples
