@@ -12,6 +12,8 @@ import { authHeaders, cleanup, json, randomKey, startStack, testEnv, waitFor, ty
 const env = testEnv('access', {
   // The matrix sends a few hundred requests per key; the rate limit has its own test below.
   AMEND_KEY_REQUESTS_PER_MINUTE: '100000',
+  // The matrix sends every route without a key, and bad keys: failed authentications per address have their own test (abuse.spec.ts).
+  AMEND_AUTH_FAILURES_PER_MINUTE: '100000',
   AMEND_MODELS: JSON.stringify({ default: { simulator: true }, slow: { simulator: true, latency_ms: 5000 } }),
 });
 let stack: Stack;
@@ -293,10 +295,13 @@ describe('per-key limits', () => {
 });
 
 describe('pages outside the v1 API', () => {
-  it('keeps /health, /ready, /docs and /metrics public and the queue dashboard for admins', async () => {
-    for (const path of ['/health', '/ready', '/docs/openapi.json', '/metrics']) expect((await fetch(stack.url + path)).status).toBe(200);
+  it('keeps /health, /ready and /docs public, /metrics for admins and auditors, and the queue dashboard for operator admins', async () => {
+    for (const path of ['/health', '/ready', '/docs/openapi.json']) expect((await fetch(stack.url + path)).status).toBe(200);
+    expect((await fetch(`${stack.url}/metrics`)).status).toBe(401);
+    expect((await stack.fetch('/metrics', {}, keys.auditor)).status).toBe(200);
     expect((await fetch(`${stack.url}/admin/queues`)).status).toBe(401);
     expect((await stack.fetch('/admin/queues', {}, keys.submitter)).status).toBe(403);
-    expect((await stack.fetch('/admin/queues', {}, keys.admin)).status).toBe(200);
+    expect((await stack.fetch('/admin/queues', {}, keys.admin)).status).toBe(403);
+    expect((await stack.fetch('/admin/queues', {}, stack.adminKey)).status).toBe(200);
   });
 });

@@ -22,7 +22,9 @@ it('/metrics counts model calls, tokens, latency, limiter waits, queue depth, sa
   const id = (await json(res)).id;
   await waitFor(async () => (await json(await stack.fetch(`/v1/runs/${id}`))).status === 'completed', { timeoutMs: 30_000 });
 
-  const metrics = await fetch(`${stack.url}/metrics`);
+  // Metrics name aliases and token volumes: on the API port they take an admin or auditor key.
+  expect((await fetch(`${stack.url}/metrics`)).status).toBe(401);
+  const metrics = await fetch(`${stack.url}/metrics`, { headers: { authorization: `Bearer ${stack.adminKey}` } });
   expect(metrics.status).toBe(200);
   expect(metrics.headers.get('content-type')).toContain('text/plain');
   const text = await metrics.text();
@@ -36,7 +38,7 @@ it('/metrics counts model calls, tokens, latency, limiter waits, queue depth, sa
   expect(text).toMatch(/amend_pairs_total [1-9]/);
 });
 
-it('the queue dashboard answers only admins: 401 asking for credentials, 403 for other keys, 200 for the admin key as bearer or basic password', async () => {
+it('the queue dashboard answers only operator admins: 401 asking for credentials, 403 for other keys, 200 for the admin key as bearer or basic password', async () => {
   const board = (headers: Record<string, string> = {}) => fetch(`${stack.url}/admin/queues`, { headers });
   const anonymous = await board();
   expect(anonymous.status).toBe(401);
@@ -51,6 +53,24 @@ it('the queue dashboard answers only admins: 401 asking for credentials, 403 for
   const queues = await fetch(`${stack.url}/admin/queues/api/queues`, { headers: { authorization: basic } });
   expect(queues.status).toBe(200);
   expect(JSON.stringify(await queues.json())).toContain('samples');
+  // An admin scoped to one team does not see every team's jobs.
+  const teamAdmin = await stack.mintKey('admin', 'alpha');
+  expect((await board({ authorization: `Bearer ${teamAdmin}` })).status).toBe(403);
+});
+
+it('the queue dashboard takes the same keys as the API: a revoked admin key, the bootstrap one included, opens nothing', async () => {
+  const operator = await stack.mintKey('admin', 'admin');
+  const board = (key: string, init: RequestInit = {}) => fetch(`${stack.url}/admin/queues/api/queues`, { ...init, headers: { authorization: `Bearer ${key}` } });
+  expect((await board(operator)).status).toBe(200);
+  const me = await json(await stack.fetch('/v1/keys/me', {}, stack.adminKey));
+  expect((await stack.fetch(`/v1/keys/${me.id}`, { method: 'DELETE' }, operator)).status).toBe(200);
+  const revoked = await board(stack.adminKey);
+  expect(revoked.status).toBe(401);
+  expect((await fetch(`${stack.url}/admin/queues`, { headers: { authorization: `Basic ${Buffer.from(`x:${stack.adminKey}`).toString('base64')}` } })).status).toBe(401);
+  // Read-only unless the operator enables actions: pausing the queue is refused.
+  const pause = await board(operator, { method: 'PUT' });
+  expect((await fetch(`${stack.url}/admin/queues/api/queues/pause`, { method: 'PUT', headers: { authorization: `Bearer ${operator}` } })).status).toBe(405);
+  expect(pause.status).toBe(405);
 });
 
 it('a worker with METRICS_PORT serves its metrics there', async () => {

@@ -223,7 +223,13 @@ export function amendEnv(tag: string, port: number, concurrency: number, simulat
 
 /** POST /v1/runs; anything but a 202 is an error naming the status and the body. */
 export async function postRun(base: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<Run> {
-  const res = await fetchWithin(`${base}/v1/runs`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body }, timeoutMs);
+  // A JSON body is limited to a few MB; larger runs go as JSON Lines, as `amend run` sends them.
+  let upload = { contentType: 'application/json', text: body };
+  if (Buffer.byteLength(body) > 2 * 1024 * 1024) {
+    const { prompts, ...options } = JSON.parse(body) as { prompts: unknown[] };
+    upload = { contentType: 'application/x-ndjson', text: [JSON.stringify(options), ...prompts.map((p) => JSON.stringify(p))].join('\n') + '\n' };
+  }
+  const res = await fetchWithin(`${base}/v1/runs`, { method: 'POST', headers: { ...headers, 'content-type': upload.contentType }, body: upload.text }, timeoutMs);
   if (res.status !== 202) throw new Error(`POST /v1/runs answered ${res.status}: ${(await res.text()).slice(0, 500)}`);
   return (await res.json()) as Run;
 }

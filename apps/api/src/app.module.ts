@@ -22,6 +22,7 @@ import { ReportsController } from './reports/reports.controller';
 import { ReportsService } from './reports/reports.service';
 import { AuthGuard } from './auth/auth.guard';
 import { RateLimiter } from './auth/rate-limiter';
+import { Authenticator } from './auth/authenticator';
 import { RouteTable } from './auth/route-table';
 import { KeysController } from './keys/keys.controller';
 import { MeController } from './console/me.controller';
@@ -51,6 +52,7 @@ export class ApiModule {
         AuditService,
         EvaluationsService,
         RateLimiter,
+        Authenticator,
         RouteTable,
         // Every route passes this guard: a key, a role its @Allow lists, the key's rate (auth/).
         { provide: APP_GUARD, useClass: AuthGuard },

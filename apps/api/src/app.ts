@@ -6,6 +6,9 @@ import { Logger } from 'nestjs-pino';
 import type { Config } from '@amend/contracts';
 import { ApiModule } from './app.module';
 import { jsonBodyParser } from './errors/body-parser';
+import { Authenticator } from './auth/authenticator';
+import { preBodyAuth } from './auth/pre-body-auth';
+import { securityHeaders } from './security-headers';
 import { mountOperations } from './metrics/operations';
 import { mountConsole } from './console/serve-console';
 
@@ -16,10 +19,22 @@ export async function createApiApp(config: Config): Promise<NestExpressApplicati
     bufferLogs: true,
   });
   app.useLogger(app.get(Logger));
+  // Express names itself in X-Powered-By unless told not to; nobody needs to know.
+  app.disable('x-powered-by');
+  if (config.AMEND_TRUST_PROXY) app.set('trust proxy', config.AMEND_TRUST_PROXY);
+  app.use(securityHeaders());
+  // Keys first, bodies after: nothing unauthenticated is read into memory.
+  app.use(preBodyAuth(app.get(Authenticator)));
   app.use(...jsonBodyParser());
-  mountOperations(app, config);
+  const operations = await mountOperations(app, config);
   mountConsole(app);
   app.enableShutdownHooks();
+  // The metrics port (if any) closes with the app.
+  const close = app.close.bind(app);
+  app.close = async () => {
+    await operations.close();
+    await close();
+  };
   const doc = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()

@@ -87,6 +87,9 @@ export interface ApiClientOptions {
   timeoutMs?: number;
 }
 
+/** Above this a run is uploaded as JSON Lines (the server's JSON limit is 4 MiB by default). */
+const JSON_UPLOAD_MAX_BYTES = 2 * 1024 * 1024;
+
 type Query = Record<string, string | number | undefined>;
 
 interface CallOptions {
@@ -120,7 +123,15 @@ export class ApiClient {
   createRun(body: CreateRunBody, opts: { idempotencyKey?: string; signal?: AbortSignal } = {}): Promise<Run> {
     const headers: Record<string, string> = {};
     if (opts.idempotencyKey) headers['idempotency-key'] = opts.idempotencyKey;
-    // 100,000 prompts take a while to upload and store: no short deadline here.
+    // A large run goes as JSON Lines, which the server streams into the run instead of reading
+    // whole (its JSON bodies are limited to a few MB): the options on the first line, then one
+    // prompt a line. 100,000 prompts take a while to upload and store: no short deadline here.
+    const { prompts, ...options } = body;
+    const text = JSON.stringify(body);
+    if (Buffer.byteLength(text) > JSON_UPLOAD_MAX_BYTES) {
+      const lines = [JSON.stringify(options), ...prompts.map((p) => JSON.stringify(p))].join('\n') + '\n';
+      return this.json(RunSchema, '/v1/runs', { method: 'POST', rawBody: { contentType: 'application/x-ndjson', text: lines }, headers, signal: opts.signal, timeoutMs: null });
+    }
     return this.json(RunSchema, '/v1/runs', { method: 'POST', body, headers, signal: opts.signal, timeoutMs: null });
   }
 

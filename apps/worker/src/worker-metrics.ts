@@ -3,7 +3,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdo
 import { InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import type { Config } from '@amend/contracts';
-import { AmendMetrics, CONFIG, SAMPLES_QUEUE, listeningPort, serveMetrics } from '@amend/runtime';
+import { AmendMetrics, CONFIG, SAMPLES_QUEUE, acquireMetricsServer, listeningPort } from '@amend/runtime';
 
 /**
  * The worker's metrics: always recorded in the process's registry (an API in the same process
@@ -12,7 +12,7 @@ import { AmendMetrics, CONFIG, SAMPLES_QUEUE, listeningPort, serveMetrics } from
 @Injectable()
 export class WorkerMetrics implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('WorkerMetrics');
-  private server?: Server;
+  private server?: { server: Server; release: () => Promise<void> };
 
   constructor(
     @Inject(CONFIG) private readonly config: Config,
@@ -23,14 +23,13 @@ export class WorkerMetrics implements OnApplicationBootstrap, OnApplicationShutd
   async onApplicationBootstrap() {
     this.metrics.watchQueue(this.config.QUEUE_PREFIX, this.queue);
     if (this.config.METRICS_PORT > 0) {
-      this.server = await serveMetrics(this.metrics, this.config.METRICS_PORT, this.config.HOST);
-      this.logger.log(`metrics on http://${this.config.HOST}:${listeningPort(this.server)}/metrics`);
+      this.server = await acquireMetricsServer(this.metrics, this.config.METRICS_PORT, this.config.HOST);
+      this.logger.log(`metrics on http://${this.config.HOST}:${listeningPort(this.server.server)}/metrics`);
     }
   }
 
   async onApplicationShutdown() {
     this.metrics.unwatchQueue(this.config.QUEUE_PREFIX, this.queue);
-    const server = this.server;
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    await this.server?.release();
   }
 }

@@ -44,8 +44,25 @@ export function parseConstitutionYaml(text: string, file: string | null = null):
     });
     throw new ConstitutionError('constitution_syntax', file, issues);
   }
-  return validateConstitution(doc.toJS(), { file, locate: yamlLocator(doc, lineCounter) });
+  let content: unknown;
+  try {
+    // Aliases expand: a few nested ones ("billion laughs") make gigabytes. yaml counts the
+    // expansion and refuses past this (its default, stated here so it is not lost).
+    content = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (e) {
+    throw new ConstitutionError('constitution_syntax', file, [
+      {
+        path: '(yaml)',
+        message: firstLine((e as Error).message),
+        fix: `a constitution needs few or no YAML aliases (*name); write the text out instead (at most ${MAX_ALIAS_COUNT} alias expansions)`,
+      },
+    ]);
+  }
+  return validateConstitution(content, { file, locate: yamlLocator(doc, lineCounter) });
 }
+
+/** Alias expansions a constitution may use (see parseConstitutionYaml). */
+const MAX_ALIAS_COUNT = 100;
 
 /**
  * A locator into `text` parsed as YAML (JSON is YAML too), so issues found in content that was

@@ -48,6 +48,27 @@ export const ConfigSchema = z.object({
   CONSTITUTIONS_DIR: z.string().default('constitutions'),
   /** Bundled evaluation sets, one folder each with a set.json (evaluations' `eval_set`). */
   EVALSETS_DIR: z.string().default('evalsets'),
+  /**
+   * Express's `trust proxy`: behind a reverse proxy, whose X-Forwarded-For names the client
+   * address that failed authentications are counted against ("loopback", a hop count, subnets).
+   * Unset: the socket's peer address.
+   */
+  AMEND_TRUST_PROXY: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v === '' ? undefined : /^\d+$/.test(v) ? Number(v) : v === 'true' ? true : v)),
+  /** Failed authentications per client address per minute before the address gets 429 (key guessing, floods without a key). */
+  AMEND_AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).default(30),
+  /** With Redis down, refuse requests (503) instead of serving them without rate limits. */
+  AMEND_RATE_LIMITS_FAIL_CLOSED: z
+    .enum(['true', 'false', '1', '0', ''])
+    .optional()
+    .transform((v) => v === 'true' || v === '1'),
+  /** The queue dashboard may pause, retry, clean and remove jobs (off: it only shows them). */
+  AMEND_QUEUE_DASHBOARD_ACTIONS: z
+    .enum(['true', 'false', '1', '0', ''])
+    .optional()
+    .transform((v) => v === 'true' || v === '1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type Config = z.infer<typeof ConfigSchema>;

@@ -13,8 +13,14 @@ export function intEnv(name: string, fallback: number): number {
 export const LIMITS = {
   promptsPerRun: () => intEnv('AMEND_MAX_PROMPTS', 100_000),
   promptChars: () => intEnv('AMEND_MAX_PROMPT_CHARS', 32_000),
-  /** Body size in bytes: 100,000 prompts of ~1 KB each fit. */
-  bodyBytes: () => intEnv('AMEND_MAX_BODY_BYTES', 128 * 1024 * 1024),
+  /**
+   * A JSON body in bytes, read into memory only after the key was checked: a few thousand
+   * prompts. Larger runs stream as JSON Lines (`Content-Type: application/x-ndjson`), which is
+   * never held whole.
+   */
+  bodyBytes: () => intEnv('AMEND_MAX_BODY_BYTES', 4 * 1024 * 1024),
+  /** A streamed (JSON Lines) run upload in bytes: bounded by prompts per run and prompt size anyway. */
+  streamedBodyBytes: () => intEnv('AMEND_MAX_STREAMED_BODY_BYTES', 1024 * 1024 * 1024),
   /** A constitution body (YAML or JSON); the bundled ones are 10-20 KB. */
   constitutionBytes: () => intEnv('AMEND_MAX_CONSTITUTION_BYTES', 1024 * 1024),
 };

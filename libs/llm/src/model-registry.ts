@@ -109,6 +109,11 @@ export class ModelRegistry {
     }
   }
 
+  /** The largest max_tokens a run may ask of `alias`, when the operator set one in AMEND_MODELS. */
+  maxTokens(alias: string): number | undefined {
+    return this.config[alias]?.max_tokens;
+  }
+
   /** Per-1k-token prices of `alias`, when configured: what runs report as `usage.cost_usd`. */
   prices(alias: string): ModelPrices | undefined {
     const entry = this.config[alias];

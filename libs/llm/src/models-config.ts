@@ -23,6 +23,13 @@ const LimitsShape = {
 
 /** How an alias's backend can pin down a multiple-choice answer (request-body.ts JUDGE_ANSWER_MODES). */
 const judgeAnswer = z.enum(JUDGE_ANSWER_MODES).optional();
+/**
+ * The largest `sampling.max_tokens` a run may ask of this alias (422 above); unset takes the
+ * operator's AMEND_MAX_COMPLETION_TOKENS. What one call can cost is bounded by it.
+ */
+const CapShape = {
+  max_tokens: z.number().int().min(1).max(1_000_000).optional(),
+};
 
 export const SimulatorModelConfigSchema = z.strictObject({
   simulator: z.literal(true),
@@ -32,6 +39,7 @@ export const SimulatorModelConfigSchema = z.strictObject({
   judge_style: z.enum(JUDGE_STYLES).optional(),
   judge_answer: judgeAnswer,
   ...PricesShape,
+  ...CapShape,
 });
 
 export const RemoteModelConfigSchema = z.strictObject({
@@ -61,6 +69,7 @@ export const RemoteModelConfigSchema = z.strictObject({
   /** Prices of batch calls per 1k tokens; default half the online prices, as OpenAI's Batch API charges. */
   batch_price_per_1k_prompt: z.number().min(0).max(1_000).optional(),
   batch_price_per_1k_completion: z.number().min(0).max(1_000).optional(),
+  ...CapShape,
 });
 
 export type SimulatorModelConfig = z.infer<typeof SimulatorModelConfigSchema>;
@@ -171,8 +180,8 @@ function describeIssue(alias: string, value: object, issue: z.core.$ZodIssue): s
     const hint = issue.keys.some((k) => /key|token|secret|password/i.test(k))
       ? '; keys go in an environment variable named by api_key_env'
       : '; known fields are base_url, model, api_key_env, timeout_ms, max_attempts, deadline_ms, rpm, tpm, max_in_flight, ' +
-        'price_per_1k_prompt, price_per_1k_completion, batch, batch_price_per_1k_prompt, batch_price_per_1k_completion, judge_answer ' +
-        '(or simulator, latency_ms, judge_style, judge_answer and the prices)';
+        'price_per_1k_prompt, price_per_1k_completion, batch, batch_price_per_1k_prompt, batch_price_per_1k_completion, judge_answer, max_tokens ' +
+        '(or simulator, latency_ms, judge_style, judge_answer, max_tokens and the prices)';
     return `alias "${alias}": unknown field ${keys}${hint}`;
   }
   const field = issue.path.length ? issue.path.join('.') : '(entry)';

@@ -196,6 +196,38 @@ export async function serveMetrics(metrics: AmendMetrics, port: number, host: st
   return server;
 }
 
+const sharedServers = new Map<string, { server: Promise<Server>; users: number }>();
+
+/**
+ * The process's metrics server on `port`, opened on first use and closed when its last user
+ * lets go: with `npm start` the API and the worker share a process, a registry and METRICS_PORT.
+ */
+export async function acquireMetricsServer(metrics: AmendMetrics, port: number, host: string): Promise<{ server: Server; release: () => Promise<void> }> {
+  const id = `${host}:${port}`;
+  let entry = sharedServers.get(id);
+  if (!entry) sharedServers.set(id, (entry = { server: serveMetrics(metrics, port, host), users: 0 }));
+  entry.users++;
+  const held = entry;
+  let server: Server;
+  try {
+    server = await held.server;
+  } catch (e) {
+    sharedServers.delete(id);
+    throw e;
+  }
+  let released = false;
+  return {
+    server,
+    release: async () => {
+      if (released) return;
+      released = true;
+      if (--held.users > 0) return;
+      sharedServers.delete(id);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
 export function listeningPort(server: Server): number {
   return (server.address() as AddressInfo).port;
 }

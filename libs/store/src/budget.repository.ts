@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Budget } from '@amend/contracts';
 import type { Database } from './schema';
 import { insertAuditEvents } from './audit-events';
@@ -77,5 +77,23 @@ export class BudgetRepository {
       }
       return n;
     });
+  }
+
+  /**
+   * Tokens a team has spent or reserved today (UTC), for its daily quota: a run still going counts
+   * its token budget (what it may yet spend), a finished one what it spent. Called inside the new
+   * run's transaction under a per-team lock, so two submissions cannot both take the last tokens.
+   */
+  async teamTokensToday(team: string, tx: Transaction<Database>): Promise<number> {
+    await sql`select pg_advisory_xact_lock(hashtextextended(${'amend.quota.' + team} || current_schema(), 0))`.execute(tx);
+    const r = await sql<{ n: string }>`
+      select coalesce(sum(case
+        when r.status in ('queued', 'running') and (r.budget->>'tokens') is not null then (r.budget->>'tokens')::bigint
+        when r.budget is not null then r.spent_tokens
+        else (select coalesce(sum(s.prompt_tokens + s.completion_tokens), 0) from samples s where s.run_id = r.id)
+      end), 0) as n
+      from runs r
+      where r.team = ${team} and r.created_at >= date_trunc('day', now() at time zone 'utc') at time zone 'utc'`.execute(tx);
+    return Number(r.rows[0]?.n ?? 0);
   }
 }

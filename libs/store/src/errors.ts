@@ -1,7 +1,7 @@
 /** Typed store errors; the API maps them to HTTP in one filter. */
 export class StoreError extends Error {
   constructor(
-    readonly code: 'not_found' | 'conflict' | 'idempotency_key_reused' | 'constitution_immutable',
+    readonly code: 'not_found' | 'conflict' | 'idempotency_key_reused' | 'constitution_immutable' | 'invalid_cursor' | 'forbidden',
     message: string,
     readonly details?: unknown,
   ) {

@@ -44,6 +44,16 @@ export interface NewSample {
   metadata: unknown | null;
 }
 
+export interface RunCreateOptions {
+  /**
+   * A per-key limit that must not race: inside the transaction, under a lock per key, the
+   * count of the key's queued and running runs is passed to `check`; throwing aborts the run.
+   */
+  activeRuns?: { createdBy: string; check: (active: number) => void };
+  /** Runs inside the run's transaction before the run is stored (a team quota); throwing aborts the run. */
+  beforeInsert?: (tx: Transaction<Database>) => Promise<void>;
+}
+
 type RunRow = RunsTable & { created_at: Date; started_at: Date | null; finished_at: Date | null };
 
 /** A run list cursor is `created_at` as toISOString writes it (four-digit years only) and the run id. */
@@ -113,7 +123,7 @@ export class RunsRepository {
      * A per-key limit that must not race: inside the transaction, under a lock per key, the
      * count of the key's queued and running runs is passed to `check`; throwing aborts the run.
      */
-    opts: { activeRuns?: { createdBy: string; check: (active: number) => void } } = {},
+    opts: RunCreateOptions = {},
   ): Promise<{ id: string; created: boolean }> {
     if (run.idempotency_key) {
       const prior = await this.findByIdempotencyKey(run.team, run.idempotency_key, run.request_sha256);
@@ -121,11 +131,8 @@ export class RunsRepository {
     }
     try {
       await this.db.transaction().execute(async (tx) => {
-        if (opts.activeRuns) {
-          const { createdBy, check } = opts.activeRuns;
-          await sql`select pg_advisory_xact_lock(hashtextextended(${'amend.runs.' + createdBy}, 0))`.execute(tx);
-          check(await activeRunsOf(tx, createdBy));
-        }
+        await checkActiveRuns(tx, opts);
+        await opts.beforeInsert?.(tx);
         await insertRun(tx, run, samples);
         await insertAuditEvents(tx, [{ ...event, run_id: run.id, sample_id: null }]);
       });
@@ -138,6 +145,54 @@ export class RunsRepository {
       throw e;
     }
     return { id: run.id, created: true };
+  }
+
+  /**
+   * Like `create`, for a run whose prompts arrive as a stream (a JSON Lines upload): the run row
+   * first, then the samples chunk by chunk as `chunks` yields them, so the upload is never held
+   * whole; the count, the request hash (known once the stream ends) and the `run.created` event
+   * last, all in one transaction. An error thrown by `chunks` (a bad line) rolls everything back.
+   */
+  async createStreamed(
+    run: NewRun,
+    chunks: AsyncIterable<NewSample[]>,
+    finish: () => { request_sha256: string | null; event: Omit<AuditEventInput, 'run_id' | 'sample_id'> },
+    opts: RunCreateOptions = {},
+  ): Promise<{ id: string; created: boolean; total: number }> {
+    let total = 0;
+    if (run.idempotency_key) {
+      const prior = await this.db.selectFrom('runs').select(['id', 'request_sha256']).where('team', '=', run.team).where('idempotency_key', '=', run.idempotency_key).executeTakeFirst();
+      if (prior) {
+        // A repeat: read the body through only to compare its hash with the first one's.
+        for await (const chunk of chunks) total += chunk.length;
+        const { request_sha256 } = finish();
+        await this.findByIdempotencyKey(run.team, run.idempotency_key, request_sha256);
+        return { id: prior.id, created: false, total };
+      }
+    }
+    try {
+      await this.db.transaction().execute(async (tx) => {
+        await checkActiveRuns(tx, opts);
+        await opts.beforeInsert?.(tx);
+        await insertRun(tx, run, []);
+        for await (const chunk of chunks) {
+          if (chunk.length === 0) continue;
+          await insertSamples(tx, run.id, chunk);
+          total += chunk.length;
+        }
+        const done = finish();
+        run.request_sha256 = done.request_sha256;
+        await tx.updateTable('runs').set({ total, request_sha256: run.request_sha256 }).where('id', '=', run.id).execute();
+        await insertAuditEvents(tx, [{ ...done.event, run_id: run.id, sample_id: null }]);
+      });
+    } catch (e: any) {
+      // Another upload with the same key committed first, before this one's body was read.
+      if (e?.code === '23505' && run.idempotency_key) {
+        throw new StoreError('conflict', 'a run with this Idempotency-Key was created while this one was uploading; ask for it again with the same key');
+      }
+      throw e;
+    }
+    return { id: run.id, created: true, total };
   }
 
   private async findByIdempotencyKey(team: string, key: string, requestSha: string | null): Promise<string | undefined> {
@@ -345,4 +400,22 @@ export async function activeRunsOf(db: Kysely<Database> | Transaction<Database>,
     .where('status', 'in', ACTIVE_RUN_STATUSES)
     .executeTakeFirstOrThrow();
   return Number(r.n);
+}
+
+async function checkActiveRuns(tx: Transaction<Database>, opts: RunCreateOptions): Promise<void> {
+  if (!opts.activeRuns) return;
+  const { createdBy, check } = opts.activeRuns;
+  await sql`select pg_advisory_xact_lock(hashtextextended(${'amend.runs.' + createdBy}, 0))`.execute(tx);
+  check(await activeRunsOf(tx, createdBy));
+}
+
+/** One chunk of samples in one statement: unnest keeps it one statement regardless of the chunk size. */
+async function insertSamples(tx: Transaction<Database>, runId: string, chunk: NewSample[]): Promise<void> {
+  await sql`
+    insert into samples (id, run_id, idx, external_id, prompt, metadata, status, stage)
+    select s.id, ${runId}::uuid, s.idx, s.external_id, s.prompt, s.metadata, 'pending', 'draft'
+    from unnest(${chunk.map((s) => s.id)}::uuid[], ${chunk.map((s) => s.idx)}::int[],
+                ${chunk.map((s) => s.external_id)}::text[], ${chunk.map((s) => s.prompt)}::text[],
+                ${chunk.map((s) => (s.metadata == null ? null : JSON.stringify(s.metadata)))}::jsonb[])
+      as s(id, idx, external_id, prompt, metadata)`.execute(tx);
 }

@@ -23,3 +23,15 @@ export function generateKey(): { key: string; hash: string; prefix: string } {
   const key = KEY_PREFIX + randomBytes(KEY_BYTES).toString('base64url');
   return { key, hash: hashKey(key), prefix: displayPrefix(key) };
 }
+
+/**
+ * Whether a key chosen by an operator (AMEND_ADMIN_KEY) is as strong as a generated one: at least
+ * 32 bytes of base64url after the prefix, and not a pattern (a run of one character, a short
+ * cycle). 43 random base64url characters have ~30 distinct ones; fewer than 16 is no accident.
+ */
+export function strongEnough(key: string): boolean {
+  if (!looksLikeKey(key)) return false;
+  const body = key.slice(KEY_PREFIX.length);
+  if (Buffer.from(body, 'base64url').length < KEY_BYTES) return false;
+  return new Set(body).size >= 16;
+}

@@ -5,6 +5,7 @@ import { ApiError } from '../errors/api-error';
 import { Allow, Public } from './access.decorators';
 import { generateKey } from './api-key';
 import { AuthGuard } from './auth.guard';
+import { Authenticator } from './authenticator';
 import type { RateLimiter } from './rate-limiter';
 
 class Routes {
@@ -29,10 +30,10 @@ const stored: StoredKey = {
   revoked_by: null,
 };
 const store = { keys: { byHash: async (hash: string) => (hash === issued.hash ? stored : undefined) } } as unknown as Store;
-const limiter = { take: async () => ({ allowed: true }) } as unknown as RateLimiter;
+const limiter = { take: async () => ({ allowed: true }), authFailuresExceeded: async () => null, recordAuthFailure: async () => null } as unknown as RateLimiter;
 
 function context(handler: keyof Routes, authorization?: string): { ctx: ExecutionContext; req: any } {
-  const req: any = { method: 'GET', path: '/x', headers: authorization ? { authorization } : {} };
+  const req: any = { method: 'GET', path: '/x', ip: '127.0.0.1', headers: authorization ? { authorization } : {} };
   const ctx = {
     getType: () => 'http',
     getHandler: () => Routes.prototype[handler],
@@ -53,7 +54,7 @@ async function refusal(p: Promise<unknown>): Promise<{ status: number; code: str
 }
 
 describe('the access guard', () => {
-  const guard = new AuthGuard(new Reflector(), store, limiter);
+  const guard = new AuthGuard(new Reflector(), new Authenticator(store, limiter), limiter);
 
   it('refuses a route that has no access rule, even with a valid key', async () => {
     expect(await refusal(guard.canActivate(context('unruled', `Bearer ${issued.key}`).ctx))).toEqual({ status: 403, code: 'no_access_rule' });

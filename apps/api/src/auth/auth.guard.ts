@@ -1,9 +1,8 @@
 import { CanActivate, ExecutionContext, Injectable, Logger } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { Store } from '@amend/store';
 import { ApiError } from '../errors/api-error';
 import { ACCESS_RULE, type AccessRule } from './access.decorators';
-import { hashKey, looksLikeKey } from './api-key';
+import { Authenticator } from './authenticator';
 import { effectiveLimits } from './key-limits';
 import { RateLimiter } from './rate-limiter';
 import type { WithPrincipal } from './principal';
@@ -13,15 +12,13 @@ import type { WithPrincipal } from './principal';
  * through; otherwise a valid key (401), a role the rule lists (403) and a request within the key's
  * rate (429). Teams are checked where the data is read: another team's run is a 404.
  */
-const INVALID_TOKEN = { 'WWW-Authenticate': 'Bearer realm="amend", error="invalid_token"' };
-
 @Injectable()
 export class AuthGuard implements CanActivate {
   private readonly logger = new Logger('AuthGuard');
 
   constructor(
     private readonly reflector: Reflector,
-    private readonly store: Store,
+    private readonly authenticator: Authenticator,
     private readonly limiter: RateLimiter,
   ) {}
 
@@ -35,20 +32,7 @@ export class AuthGuard implements CanActivate {
     }
     if (rule.public) return true;
 
-    const header = req.headers.authorization;
-    if (!header) {
-      throw new ApiError(401, 'unauthenticated', 'this route needs an API key: send "Authorization: Bearer amd_..." (AMEND_API_KEY for the CLI)', undefined, {
-        'WWW-Authenticate': 'Bearer realm="amend"',
-      });
-    }
-    const token = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
-    if (!token || !looksLikeKey(token)) {
-      throw new ApiError(401, 'invalid_key', 'the Authorization header is not "Bearer amd_..." with an Amend API key', undefined, INVALID_TOKEN);
-    }
-    const key = await this.store.keys.byHash(hashKey(token));
-    if (!key || key.revoked_at) {
-      throw new ApiError(401, 'invalid_key', key ? 'this API key was revoked; ask an admin for a new one' : 'this API key is not known', undefined, INVALID_TOKEN);
-    }
+    const key = await this.authenticator.authenticate(req);
     const limits = effectiveLimits(key);
     const rate = await this.limiter.take(key.id, limits.requests_per_minute);
     if (!rate.allowed) {

@@ -100,7 +100,8 @@ export function jsonBodyParser() {
             code: 'body_too_large',
             message: isYaml
               ? `the constitution is larger than the limit of ${yamlLimit} bytes (AMEND_MAX_CONSTITUTION_BYTES)`
-              : `the body is larger than the limit of ${limit} bytes (AMEND_MAX_BODY_BYTES); split the prompts over several runs`,
+              : `the body is larger than the limit of ${limit} bytes (AMEND_MAX_BODY_BYTES); send a large run as JSON Lines ` +
+                '(Content-Type: application/x-ndjson: a first line with the run options, then one prompt a line), which is streamed',
             details: { limit_bytes: isYaml ? yamlLimit : limit },
           },
         };

@@ -15,6 +15,8 @@ const STORE_STATUS: Record<StoreError['code'], number> = {
   conflict: 409,
   idempotency_key_reused: 409,
   constitution_immutable: 409,
+  invalid_cursor: 422,
+  forbidden: 403,
 };
 
 function zodDetails(err: ZodError) {

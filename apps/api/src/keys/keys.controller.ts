@@ -21,18 +21,21 @@ export class KeysController {
 
   @Post()
   @Allow('admin')
-  @ApiOperation({ summary: 'Create a key with one role and one team; the key is in this answer only, store it now' })
+  @ApiOperation({
+    summary: 'Create a key with one role and one team; the key is in this answer only, store it now',
+    description: 'Operator admins (team "admin") create keys of every team; an admin of another team creates keys of its own team only, and no auditors.',
+  })
   @ZodResponse({ status: 201, type: CreatedKeyDto })
   create(@Body() body: CreateKeyDto, @Caller() caller: Principal) {
-    return this.keys.create(body, caller.actor);
+    return this.keys.create(body, caller);
   }
 
   @Get()
   @Allow('admin')
   @ApiOperation({ summary: 'List keys (never the keys themselves): by team or role, revoked ones with revoked=true' })
   @ZodResponse({ type: KeyListDto })
-  async list(@Query() query: ListKeysQueryDto) {
-    return { keys: await this.keys.list(query) };
+  async list(@Query() query: ListKeysQueryDto, @Caller() caller: Principal) {
+    return { keys: await this.keys.list(query, caller) };
   }
 
   @Delete(':id')
@@ -40,6 +43,6 @@ export class KeysController {
   @ApiOperation({ summary: 'Revoke a key: refused from the next request on; revoking twice is harmless' })
   @ZodResponse({ type: KeyDto })
   revoke(@Param('id', uuidPipe) id: string, @Caller() caller: Principal) {
-    return this.keys.revoke(id, caller.actor);
+    return this.keys.revoke(id, caller);
   }
 }

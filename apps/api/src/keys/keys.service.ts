@@ -3,10 +3,12 @@ import type { Config, CreateKey, CreatedKey, Key } from '@amend/contracts';
 import { Store, type StoredKey } from '@amend/store';
 import { CONFIG } from '@amend/runtime';
 import { ApiError } from '../errors/api-error';
-import { displayPrefix, generateKey, hashKey, looksLikeKey } from '../auth/api-key';
+import { displayPrefix, generateKey, hashKey, strongEnough } from '../auth/api-key';
+import type { Principal } from '../auth/principal';
+import { OPERATOR_TEAM, isOperatorAdmin } from './key-scope';
 
-/** Team of the first admin key; admins manage the keys of every team, so its team names no data. */
-export const BOOTSTRAP_TEAM = 'admin';
+/** Team of the first admin key: the operator's, whose admins manage the keys of every team. */
+export const BOOTSTRAP_TEAM = OPERATOR_TEAM;
 
 export function toKeyView(k: StoredKey): Key {
   return {
@@ -44,8 +46,11 @@ export class KeysService implements OnApplicationBootstrap {
       }
       return;
     }
-    if (!looksLikeKey(key)) {
-      throw new Error('AMEND_ADMIN_KEY must be "amd_" followed by at least 20 of A-Z a-z 0-9 _ - (for example 32 random bytes in base64url)');
+    if (!strongEnough(key)) {
+      throw new Error(
+        'AMEND_ADMIN_KEY must be "amd_" followed by at least 32 random bytes in base64url (43 characters, not a pattern): ' +
+          `node -e "console.log('amd_'+require('crypto').randomBytes(32).toString('base64url'))"`,
+      );
     }
     const created = await this.store.keys.create({
       hash: hashKey(key),
@@ -58,7 +63,22 @@ export class KeysService implements OnApplicationBootstrap {
     if (created) this.logger.log(`registered the admin key from AMEND_ADMIN_KEY (${created.prefix}..., id ${created.id})`);
   }
 
-  async create(body: CreateKey, actor: string): Promise<CreatedKey> {
+  /**
+   * An operator admin (team "admin") creates keys of any team and role. An admin of another team
+   * is scoped to it: keys of its own team only, and no auditors (who read every team's data).
+   */
+  async create(body: CreateKey, caller: Pick<Principal, 'role' | 'team' | 'actor'>): Promise<CreatedKey> {
+    const actor = caller.actor;
+    if (!isOperatorAdmin(caller)) {
+      if (body.team !== caller.team) {
+        throw new ApiError(403, 'forbidden', `an admin of team "${caller.team}" creates keys of its own team only; ask an operator admin (team "${OPERATOR_TEAM}") for a key of "${body.team}"`, {
+          team: caller.team,
+        });
+      }
+      if (body.role === 'auditor') {
+        throw new ApiError(403, 'forbidden', `auditors read every team's data: only an operator admin (team "${OPERATOR_TEAM}") creates them`, { team: caller.team });
+      }
+    }
     const { key, hash, prefix } = generateKey();
     const stored = await this.store.keys.create({
       hash,
@@ -76,8 +96,11 @@ export class KeysService implements OnApplicationBootstrap {
     return { ...toKeyView(stored), key };
   }
 
-  async list(q: { team?: string; role?: Key['role']; revoked?: 'true' | 'false' }): Promise<Key[]> {
-    return (await this.store.keys.list({ team: q.team, role: q.role, includeRevoked: q.revoked === 'true' })).map(toKeyView);
+  /** A team-scoped admin lists its own team's keys whatever `team` it asks for. */
+  async list(q: { team?: string; role?: Key['role']; revoked?: 'true' | 'false' }, caller: Pick<Principal, 'role' | 'team'>): Promise<Key[]> {
+    const team = isOperatorAdmin(caller) ? q.team : caller.team;
+    if (q.team !== undefined && q.team !== team) return [];
+    return (await this.store.keys.list({ team, role: q.role, includeRevoked: q.revoked === 'true' })).map(toKeyView);
   }
 
   async get(id: string): Promise<Key> {
@@ -86,8 +109,13 @@ export class KeysService implements OnApplicationBootstrap {
     return toKeyView(key);
   }
 
-  async revoke(id: string, actor: string): Promise<Key> {
-    const result = await this.store.keys.revoke(id, actor);
+  /** Another team's key is a 404 to a team-scoped admin, as if it did not exist. */
+  async revoke(id: string, caller: Pick<Principal, 'role' | 'team' | 'actor'>): Promise<Key> {
+    if (!isOperatorAdmin(caller)) {
+      const key = await this.store.keys.get(id);
+      if (!key || key.team !== caller.team) throw new ApiError(404, 'key_not_found', `no key ${id}`);
+    }
+    const result = await this.store.keys.revoke(id, caller.actor);
     if (!result) throw new ApiError(404, 'key_not_found', `no key ${id}`);
     return toKeyView(result.key);
   }

@@ -1,15 +1,14 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import type { Store } from '@amend/store';
-
-function sha256(s: string): string {
-  return createHash('sha256').update(s, 'utf8').digest('hex');
-}
+import type { Role } from '../auth/access.decorators';
+import { bearerToken, type Authenticator } from '../auth/authenticator';
+import { ApiError } from '../errors/api-error';
+import { toErrorResponse } from '../errors/error-body.filter';
+import { isOperatorAdmin } from '../keys/key-scope';
 
 /** The token of `Authorization: Bearer <key>` (scripts) or the password of `Basic` (browsers, which then resend it for every asset). */
 export function adminToken(header: string | undefined): string | undefined {
   if (!header) return undefined;
-  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+  const bearer = bearerToken(header);
   if (bearer) return bearer;
   const basic = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header)?.[1];
   if (!basic) return undefined;
@@ -19,27 +18,27 @@ export function adminToken(header: string | undefined): string | undefined {
 }
 
 /**
- * Admins only: the operator's AMEND_ADMIN_KEY, or any API key with the admin role (once keys
- * are registered, AMEND_ADMIN_KEY is one of them). Without either configured the page is off.
- * The comparison hashes first, so it takes the same time whatever the key's length.
+ * Pages outside the v1 API (the queue dashboard, /metrics) take the same keys as the API: a
+ * stored key that is not revoked (AMEND_ADMIN_KEY is one once registered, and a revoked one opens
+ * nothing), with one of `roles`; failed attempts count against the client address like the API's.
+ * `operatorOnly`: an admin scoped to one team is refused (the dashboard shows every team's jobs).
+ * A browser is asked for the key as a Basic password.
  */
-export function requireAdmin(adminKey: string | undefined, store: Store) {
-  const expected = adminKey ? sha256(adminKey) : undefined;
+export function requireKey(authenticator: Authenticator, what: string, roles: Role[], opts: { operatorOnly?: boolean; basicPrompt?: boolean } = {}) {
   return (req: Request, res: Response, next: NextFunction) => {
-    const refuse = (status: number, code: string, message: string) => {
-      if (status === 401) res.setHeader('WWW-Authenticate', 'Basic realm="amend-admin", charset="UTF-8"');
-      res.status(status).json({ error: { code, message } });
+    const refuse = (err: unknown) => {
+      const { status, body } = toErrorResponse(err);
+      if (err instanceof ApiError && err.headers) res.set(err.headers);
+      if (status === 401 && opts.basicPrompt) res.setHeader('WWW-Authenticate', 'Basic realm="amend-admin", charset="UTF-8"');
+      res.status(status).json(body);
     };
     const token = adminToken(req.headers.authorization);
-    if (!token) return refuse(401, 'unauthenticated', 'the queue dashboard is for admins: send "Authorization: Bearer <admin key>" (a browser asks for it: any user name, the key as password)');
-    const hash = sha256(token);
-    if (expected && timingSafeEqual(Buffer.from(hash, 'hex'), Buffer.from(expected, 'hex'))) return next();
-    store.keys.byHash(hash).then(
-      (key) => {
-        if (key && !key.revoked_at && key.role === 'admin') return next();
-        refuse(key && !key.revoked_at ? 403 : 401, key && !key.revoked_at ? 'forbidden' : 'invalid_key', key && !key.revoked_at ? 'the queue dashboard needs an admin key' : 'this key is not an admin key');
-      },
-      () => refuse(503, 'unavailable', 'the database is unavailable; retry shortly'),
-    );
+    authenticator.authenticate(req, token).then((key) => {
+      if (!roles.includes(key.role) || (opts.operatorOnly && !isOperatorAdmin(key))) {
+        const needs = opts.operatorOnly ? 'an operator admin key (team "admin")' : `a key with the role ${roles.join(' or ')}`;
+        return refuse(new ApiError(403, 'forbidden', `${what} needs ${needs}`, { role: key.role, team: key.team }));
+      }
+      next();
+    }, refuse);
   };
 }

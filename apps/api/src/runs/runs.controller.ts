@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, ParseUUIDPipe, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiConsumes, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { createZodDto, ZodResponse } from 'nestjs-zod';
 import type { Request, Response } from 'express';
 import { CreateRunSchema, ListRunsQuerySchema, RunListSchema, RunManifestSchema, RunSchema } from '@amend/contracts';
@@ -28,18 +28,27 @@ export class RunsController {
 
   @Post()
   @Allow('submitter')
-  @ApiOperation({ summary: 'Create a run: one job per prompt, answered 202 while workers process it' })
+  @ApiOperation({
+    summary: 'Create a run: one job per prompt, answered 202 while workers process it',
+    description:
+      'A JSON body up to AMEND_MAX_BODY_BYTES (4 MiB by default), or a JSON Lines upload of any size (`Content-Type: application/x-ndjson`): ' +
+      'the first line the run options (this body without `prompts`), then one prompt a line (a string or {id?, prompt, metadata?}), streamed into the run.',
+  })
+  @ApiConsumes('application/json', 'application/x-ndjson')
+  @ApiBody({ type: CreateRunDto })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'the same key and body return the same run' })
   @ZodResponse({ status: 202, type: RunDto })
   async create(
-    @Body() body: CreateRunDto,
+    @Body() body: unknown,
     @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
     @Caller() caller: Principal,
     @Headers('idempotency-key') key?: string,
   ) {
     // A replay answers exactly as the first request did (202), marked by a header.
-    const { run, created } = await this.runs.create(body, req.body, key, caller);
+    const { run, created } = req.is('application/x-ndjson')
+      ? await this.runs.createStreamed(req, key, caller)
+      : await this.runs.create(CreateRunSchema.parse(body ?? {}), body, key, caller);
     if (!created) res.setHeader('Idempotent-Replayed', 'true');
     res.setHeader('Location', `/v1/runs/${run.id}`);
     return run;

@@ -3,14 +3,21 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import canonicalize from 'canonicalize';
-import { resolveFeedbackOptions, type Config, type CreateRun, type ListRunsQuery, type PromptItem, type Run, type RunManifest } from '@amend/contracts';
-import { Store } from '@amend/store';
+import type { Readable } from 'node:stream';
+import split2 from 'split2';
+import { ZodValidationException } from 'nestjs-zod';
+import { CreateRunSchema, LIMITS, PromptItemSchema, resolveFeedbackOptions, type Config, type CreateRun, type ListRunsQuery, type PromptItem, type Run, type RunManifest } from '@amend/contracts';
+import { Store, type NewSample, type RunCreateOptions } from '@amend/store';
 import { ModelRegistry } from '@amend/llm';
 import { CONFIG, ConstitutionCache, JOB_PRIORITY, SAMPLES_QUEUE, enqueueSamples } from '@amend/runtime';
 import { runProblem } from '@amend/pipeline';
 import { ApiError } from '../errors/api-error';
 import { teamScope, type Principal } from '../auth/principal';
 import { checkBudget, runPrices } from './run-spend';
+import { OPERATOR_LIMITS, budgetWithinQuota, checkCallLimits, effectiveBudget } from './operator-limits';
+
+/** Prompts stored per statement while a JSON Lines upload streams in. */
+const STREAM_CHUNK = 5_000;
 
 /** A submission may wait this long before asking again when its key has too many runs going. */
 const ACTIVE_RUNS_RETRY_S = 30;
@@ -38,15 +45,126 @@ export class RunsService {
     caller: Principal,
     opts: { preview?: boolean } = {},
   ): Promise<{ run: Run; created: boolean }> {
-    const actor = caller.actor;
-    if (body.prompts.length > caller.limits.prompts_per_run) {
+    this.checkPromptCount(body.prompts.length, caller);
+    const prepared = await this.prepare(body, idempotencyKey, caller, opts);
+    const samples = body.prompts.map((p, idx) => newSample(p, idx));
+    const result = await this.store.runs.create(
+      { ...prepared.run, request_sha256: idempotencyKey ? createHash('sha256').update(canonicalize(rawBody) ?? '').digest('hex') : null },
+      samples,
+      { type: 'run.created', actor: caller.actor, payload: { ...prepared.settings, samples: samples.length } },
+      prepared.createOptions,
+    );
+    // A batch run's samples are never queued: the batch coordinator submits them in waves.
+    if (result.created && !body.batch) this.enqueue(result.id, samples.map((s) => s.id), opts);
+    return { run: await this.get(result.id, caller.team), created: result.created };
+  }
+
+  /**
+   * A run uploaded as JSON Lines (`Content-Type: application/x-ndjson`): the first line holds the
+   * run's options (CreateRun without `prompts`), every further line one prompt (a string or
+   * `{id?, prompt, metadata?}`). Lines are validated and stored a chunk at a time as they arrive,
+   * so a 100,000-prompt upload is never held whole; a bad line is a 422 that names it, and nothing
+   * of the run is kept. The Idempotency-Key compares the sha256 of the bytes uploaded.
+   */
+  async createStreamed(source: Readable, idempotencyKey: string | undefined, caller: Principal): Promise<{ run: Run; created: boolean }> {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    const byteLimit = LIMITS.streamedBodyBytes();
+    source.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      hash.update(chunk);
+      if (bytes > byteLimit) {
+        source.destroy(new ApiError(413, 'body_too_large', `the upload is larger than the limit of ${byteLimit} bytes (AMEND_MAX_STREAMED_BODY_BYTES)`, { limit_bytes: byteLimit }));
+      }
+    });
+    const lines = source.pipe(split2()) as AsyncIterable<string> & Readable;
+    source.on('error', (err) => lines.destroy(err));
+    const iterator = lines[Symbol.asyncIterator]();
+    let lineNo = 0;
+    const nextLine = async (): Promise<{ line: string; no: number } | undefined> => {
+      for (;;) {
+        const r = await iterator.next();
+        if (r.done) return undefined;
+        lineNo++;
+        if (r.value.trim()) return { line: r.value, no: lineNo };
+      }
+    };
+    const first = await nextLine();
+    if (!first) throw new ApiError(422, 'invalid_request', 'the upload is empty: the first line must hold the run options, then one prompt a line');
+    const header = parseLine(first);
+    if (header === null || typeof header !== 'object' || Array.isArray(header)) {
+      throw lineError(first.no, 'the first line must be a JSON object with the run options (constitution, mode, rounds, ...)');
+    }
+    if ('prompts' in header) throw lineError(first.no, 'the first line holds the run options only; put each prompt on a line of its own after it');
+    // The options are checked by the same schema as a JSON body, with a stand-in prompt.
+    const parsed = CreateRunSchema.safeParse({ ...header, prompts: ['-'] });
+    if (!parsed.success) throw new ZodValidationException(parsed.error);
+    const body = parsed.data;
+    const prepared = await this.prepare(body, idempotencyKey, caller, {});
+    const sampleIds: string[] = [];
+    const checkCount = (n: number) => this.checkPromptCount(n, caller);
+    async function* chunks(): AsyncGenerator<NewSample[]> {
+      let chunk: NewSample[] = [];
+      for (let line = await nextLine(); line; line = await nextLine()) {
+        const item = PromptItemSchema.safeParse(parseLine(line));
+        if (!item.success) {
+          const issue = item.error.issues[0];
+          throw lineError(line.no, `prompt ${sampleIds.length}: ${issue?.message ?? 'not a prompt'} (a line is a string or {"id"?, "prompt", "metadata"?})`);
+        }
+        const sample = newSample(item.data, sampleIds.length);
+        sampleIds.push(sample.id);
+        checkCount(sampleIds.length);
+        chunk.push(sample);
+        if (chunk.length >= STREAM_CHUNK) {
+          yield chunk;
+          chunk = [];
+        }
+      }
+      if (sampleIds.length === 0) throw new ApiError(422, 'invalid_request', 'prompts: a run needs at least one prompt (one a line after the options line)');
+      yield chunk;
+    }
+    const result = await this.store.runs.createStreamed(
+      { ...prepared.run, request_sha256: null },
+      chunks(),
+      () => ({
+        request_sha256: idempotencyKey ? hash.digest('hex') : null,
+        event: { type: 'run.created', actor: caller.actor, payload: { ...prepared.settings, samples: sampleIds.length, upload: 'ndjson' } },
+      }),
+      prepared.createOptions,
+    );
+    if (result.created && !body.batch) this.enqueue(result.id, sampleIds, {});
+    return { run: await this.get(result.id, caller.team), created: result.created };
+  }
+
+  private checkPromptCount(count: number, caller: Principal): void {
+    if (count > caller.limits.prompts_per_run) {
       throw new ApiError(
         422,
         'too_many_prompts',
-        `this key may submit at most ${caller.limits.prompts_per_run} prompts per run and the run has ${body.prompts.length}; split it`,
-        { limit: caller.limits.prompts_per_run, prompts: body.prompts.length },
+        `this key may submit at most ${caller.limits.prompts_per_run} prompts per run and the run has ${count}${count === caller.limits.prompts_per_run + 1 ? ' or more' : ''}; split it`,
+        { limit: caller.limits.prompts_per_run, prompts: count },
       );
     }
+  }
+
+  private enqueue(runId: string, sampleIds: string[], opts: { preview?: boolean }): void {
+    // Once committed the run is safe in Postgres, so the 202 does not wait for Redis: a
+    // 100,000-prompt run is answered in about a second instead of after 50 addBulk batches.
+    // Jobs that never reach Redis (it failed, the API stopped) are enqueued by the reconciler.
+    const priority = opts.preview ? JOB_PRIORITY.preview : JOB_PRIORITY.run;
+    const firstChunk = 2 * this.config.WORKER_CONCURRENCY;
+    void enqueueSamples(this.queue, runId, sampleIds, { priority, firstChunk }).catch((err) =>
+      this.logger.warn(`run ${runId}: enqueue failed, the reconciler will retry: ${(err as Error).message}`),
+    );
+  }
+
+  /**
+   * Everything about a run but its prompts: the constitution it resolves to, its principles,
+   * feedback options, models, budget and the operator's limits. Refusals come here, before a
+   * prompt is stored. `beforeInsert` runs inside the run's transaction: the key's concurrent runs
+   * and the team's daily quota, which must not race.
+   */
+  private async prepare(body: CreateRun, idempotencyKey: string | undefined, caller: Principal, opts: { preview?: boolean }) {
     const [name, version] = body.constitution.split('@');
     const constitution = await this.store.constitutions.resolve(name, version);
     if (!constitution) {
@@ -82,25 +200,23 @@ export class RunsService {
       feedback,
     });
     if (problem) throw new ApiError(422, problem.code, problem.message, problem.details);
-    for (const alias of [body.model, body.feedback_model].filter((a): a is string => !!a)) {
+    const aliases = [body.model, body.feedback_model].filter((a): a is string => !!a);
+    for (const alias of aliases) {
       if (!this.models.aliases().includes(alias)) {
         throw new ApiError(422, 'unknown_model', `no model alias "${alias}"; configured aliases: ${this.models.aliases().join(', ')}`, {
           available: this.models.aliases(),
         });
       }
     }
+    checkCallLimits(body, feedback, (alias) => this.models.maxTokens(alias), aliases);
     if (body.batch) this.checkBatch(body);
     const prices = runPrices(this.models, [body.model, body.feedback_model], { batch: body.batch });
-    checkBudget(body.budget, prices, [body.model, body.feedback_model]);
+    // A batch run takes no budget yet (checkBatch), so the operator's default does not apply to it.
+    const budget = body.batch ? null : effectiveBudget(body.budget);
+    checkBudget(budget ?? undefined, prices, [body.model, body.feedback_model]);
     if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 200)) {
       throw new ApiError(422, 'invalid_idempotency_key', 'Idempotency-Key must be 1 to 200 characters');
     }
-    const samples = body.prompts.map((p, index) =>
-      typeof p === 'string'
-        ? { id: randomUUID(), index, external_id: null, prompt: p, metadata: null }
-        : { id: randomUUID(), index, external_id: p.id ?? null, prompt: p.prompt, metadata: p.metadata ?? null },
-    );
-    const id = randomUUID();
     // What the run is, stored on it and recorded as such in its run.created event.
     const settings = {
       constitution: { name: constitution.name, version: constitution.version, sha256: constitution.sha256 },
@@ -112,41 +228,29 @@ export class RunsService {
       principles: body.principles ?? null,
       feedback,
       preview: opts.preview ?? false,
-      budget: body.budget ?? null,
+      budget,
       prices,
       idempotency_key: idempotencyKey ?? null,
       ...(body.batch && { batch: true }),
     };
-    const result = await this.store.runs.create(
-      {
-        id,
-        team: caller.team,
-        ...settings,
-        seed: body.seed ?? randomInt(0, 2 ** 31 - 1),
-        simulated: this.models.isSimulator(body.model),
-        created_by: actor,
-        request_sha256: idempotencyKey ? createHash('sha256').update(canonicalize(rawBody) ?? '').digest('hex') : null,
-      },
-      samples,
-      {
-        type: 'run.created',
-        actor,
-        payload: { ...settings, samples: samples.length },
-      },
-      { activeRuns: { createdBy: actor, check: (active) => assertUnderActiveLimit(active, caller) } },
-    );
-    // A batch run's samples are never queued: the batch coordinator submits them in waves.
-    if (result.created && !body.batch) {
-      // Once committed the run is safe in Postgres, so the 202 does not wait for Redis: a
-      // 100,000-prompt run is answered in about a second instead of after 50 addBulk batches.
-      // Jobs that never reach Redis (it failed, the API stopped) are enqueued by the reconciler.
-      const priority = opts.preview ? JOB_PRIORITY.preview : JOB_PRIORITY.run;
-      const firstChunk = 2 * this.config.WORKER_CONCURRENCY;
-      void enqueueSamples(this.queue, result.id, samples.map((s) => s.id), { priority, firstChunk }).catch((err) =>
-        this.logger.warn(`run ${result.id}: enqueue failed, the reconciler will retry: ${(err as Error).message}`),
-      );
-    }
-    return { run: await this.get(result.id, caller.team), created: result.created };
+    const run = {
+      id: randomUUID(),
+      team: caller.team,
+      ...settings,
+      seed: body.seed ?? randomInt(0, 2 ** 31 - 1),
+      simulated: this.models.isSimulator(body.model),
+      created_by: caller.actor,
+    };
+    const beforeInsert: NonNullable<RunCreateOptions['beforeInsert']> = async (tx) => {
+      const quota = OPERATOR_LIMITS.teamDailyTokens();
+      if (quota !== undefined) {
+        const remaining = quota - (await this.store.budget.teamTokensToday(caller.team, tx));
+        // The run's own row and its run.created event carry the budget the quota left it.
+        run.budget = settings.budget = budgetWithinQuota(settings.budget, remaining, quota);
+      }
+    };
+    const createOptions: RunCreateOptions = { activeRuns: { createdBy: caller.actor, check: (active) => assertUnderActiveLimit(active, caller) }, beforeInsert };
+    return { settings, run, createOptions };
   }
 
   /** A batch run needs every alias it calls to speak the Batch API. */
@@ -210,12 +314,29 @@ export class RunsService {
       ...(run.batch && { batch: true }),
     };
   }
-
   async cancel(id: string, caller: Principal): Promise<Run> {
     await this.get(id, caller.team);
     await this.store.runs.cancel(id, caller.actor);
     return this.get(id, caller.team);
   }
+}
+
+function newSample(p: PromptItem, index: number): NewSample {
+  return typeof p === 'string'
+    ? { id: randomUUID(), index, external_id: null, prompt: p, metadata: null }
+    : { id: randomUUID(), index, external_id: p.id ?? null, prompt: p.prompt, metadata: p.metadata ?? null };
+}
+
+function parseLine(l: { line: string; no: number }): unknown {
+  try {
+    return JSON.parse(l.line);
+  } catch (e) {
+    throw new ApiError(400, 'invalid_json', `line ${l.no} is not valid JSON: ${(e as Error).message}`, { line: l.no });
+  }
+}
+
+function lineError(no: number, message: string): ApiError {
+  return new ApiError(422, 'invalid_request', `line ${no}: ${message}`, { line: no });
 }
 
 /**
