@@ -202,10 +202,11 @@ describe('the web console', () => {
     // A decision without a reason is refused in the page, before anything is sent.
     await page.click('button:has-text("Swap chosen / rejected")');
     await page.waitForSelector('text=Give a reason first');
-    await page.fill('input[name=reviewer]', 'Ana Lopez');
+    await page.fill('input[name=note]', 'Ana Lopez');
     await page.fill('textarea[name=reason]', 'The draft answers the question; the revision hedges.');
     await page.click('button:has-text("Swap chosen / rejected")');
-    await page.waitForSelector('[data-testid=review-status]:text-is("accepted (swap by Ana Lopez)")');
+    // The reviewer is the key (named "ana" by the admin), whatever the form says; the form's text is the note.
+    await page.waitForSelector('[data-testid=review-status]:text-is("accepted (swap by ana)")');
     await page.waitForSelector('[data-testid=review-history] li');
     expect(await page.textContent('[data-testid=review-counts]')).toContain('1 accepted');
     await page.locator('#review').scrollIntoViewIfNeeded();
@@ -216,11 +217,11 @@ describe('the web console', () => {
     expect(list.items).toHaveLength(1);
     const reviewed = list.items[0];
     expect(reviewed.pair.metadata.sample_index).toBe(1);
-    expect(reviewed.review).toMatchObject({ decision: 'swap', reviewer: 'Ana Lopez', actor: `key:${keys.submitter.id}` });
+    expect(reviewed.review).toMatchObject({ decision: 'swap', reviewer: 'ana', reviewer_key_id: keys.submitter.id, note: 'Ana Lopez', actor: `key:${keys.submitter.id}` });
     const exported = ndjson(await (await api(`/v1/runs/${runId}/pairs?format=standard&reviewed=accepted`, keys.submitter.key)).text());
     expect(exported).toHaveLength(1);
     expect(exported[0].chosen).toBe(` ${reviewed.pair.rejected}`);
-    expect(exported[0].review).toMatchObject({ decision: 'swap', status: 'accepted', reviewer: 'Ana Lopez', reason: 'The draft answers the question; the revision hedges.' });
+    expect(exported[0].review).toMatchObject({ decision: 'swap', status: 'accepted', reviewer: 'ana', reviewer_key_id: keys.submitter.id, note: 'Ana Lopez', reason: 'The draft answers the question; the revision hedges.' });
   });
 
   it('lets an author write a new version with live validation errors, publish it, and diff it', async () => {

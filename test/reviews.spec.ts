@@ -47,12 +47,16 @@ describe('human review of pairs', () => {
     expect(second.next_cursor).toBeNull();
   });
 
-  it('accepts, rejects, swaps and edits with reviewer and reason, each audited as pair.reviewed', async () => {
+  it('accepts, rejects, swaps and edits with a reason, the reviewer being the key (a name in the body is only a note), each audited as pair.reviewed', async () => {
     const [a, b, c, d] = (await reviewList()).items.map((i) => i.pair);
-    const accept = await post(`/v1/pairs/${a.id}/review`, { decision: 'accept', reason: 'the revision is better', reviewer: 'ana', base_review_id: null });
+    const keyId = submitter.slice('key:'.length);
+    const accept = await post(`/v1/pairs/${a.id}/review`, { decision: 'accept', reason: 'the revision is better', note: 'alice (team lead)', base_review_id: null });
     expect(accept.status).toBe(201);
     const accepted = PairReviewDetailSchema.parse(await json(accept));
-    expect(accepted.review).toMatchObject({ decision: 'accept', status: 'accepted', reviewer: 'ana', reason: 'the revision is better', chosen: a.chosen });
+    expect(accepted.review).toMatchObject({ decision: 'accept', status: 'accepted', reviewer: submitter, reviewer_key_id: keyId, note: 'alice (team lead)', reason: 'the revision is better', chosen: a.chosen });
+    // The old `reviewer` field no longer names the reviewer: it is kept as the note.
+    const claimed = PairReviewDetailSchema.parse(await json(await post(`/v1/pairs/${a.id}/review`, { decision: 'accept', reason: 'still better', reviewer: 'alice (team lead)' })));
+    expect(claimed.review).toMatchObject({ reviewer: submitter, reviewer_key_id: keyId, note: 'alice (team lead)' });
 
     expect((await post(`/v1/pairs/${b.id}/review`, { decision: 'reject', reason: 'both answers are off topic' })).status).toBe(201);
     const swapped = PairReviewDetailSchema.parse(await json(await post(`/v1/pairs/${c.id}/review`, { decision: 'swap', reason: 'the draft was better' })));

@@ -16,8 +16,12 @@ export type ReviewStatus = (typeof REVIEW_STATUSES)[number];
 export const ExportReviewSchema = z.object({
   status: z.enum(REVIEW_STATUSES),
   decision: z.enum(REVIEW_DECISIONS),
+  /** The key that reviewed (its name, or `key:<id>`), and its id. */
   reviewer: z.string(),
+  reviewer_key_id: z.string().uuid().nullable().optional(),
   reason: z.string(),
+  /** The reviewer's free text, when given. */
+  note: z.string().nullable().optional(),
   reviewed_at: z.string(),
   review_id: z.string().uuid(),
 });

@@ -16,7 +16,9 @@ export const ReviewRequestSchema = z
     decision: z.enum(REVIEW_DECISIONS),
     /** Why: stored with the review and in the audit trail. */
     reason: z.string().trim().min(1, 'give a reason; it is stored with the review and audited').max(4000),
-    /** The person reviewing; defaults to the caller's key. */
+    /** Free text kept with the review (who else looked, a ticket). The reviewer is always the key that sends the review. */
+    note: z.string().trim().min(1).max(2000).optional(),
+    /** Deprecated: taken as `note`. A body no longer names its reviewer. */
     reviewer: z.string().trim().min(1).max(200).optional(),
     /** `edit` only: the new chosen and/or rejected text. */
     chosen: text.optional(),
@@ -47,9 +49,14 @@ export const PairReviewSchema = z.object({
   sample_id: z.string().uuid(),
   decision: z.enum(REVIEW_DECISIONS),
   status: z.enum(REVIEW_STATUSES),
+  /** The key that reviewed: its name, or `key:<id>` for a key without one. */
   reviewer: z.string(),
-  /** The key that made the request (`anonymous` on a server without keys). */
+  /** The id of that key (null for reviews stored before keys were named here). */
+  reviewer_key_id: z.string().uuid().nullable().optional(),
+  /** The key that made the request (`key:<id>`). */
   actor: z.string(),
+  /** Free text from the review request (`note`). */
+  note: z.string().nullable().optional(),
   reason: z.string(),
   chosen: z.string(),
   rejected: z.string(),

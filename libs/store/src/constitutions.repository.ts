@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from './schema';
 import { insertAuditEvents } from './audit-events';
 import { StoreError } from './errors';
@@ -41,6 +41,31 @@ export interface NewConstitutionVersion {
   source: string;
   /** `file:<path>`, or the caller's identity over REST. */
   published_by: string;
+  /**
+   * The publisher's team: a name nobody owns yet becomes this team's; a name another team owns
+   * is refused (StoreError `forbidden`). `files`: the operator's own files, which claim a name
+   * nobody owns and are never refused.
+   */
+  owner: { team: string; files?: boolean };
+}
+
+/** Columns of a version with its deprecation, which lives in its own append-only table (migration 0011). */
+const VERSION_COLUMNS = sql`c.name, c.version, c.sha256, c.content, c.title, c.changelog, c.source, c.published_by, c.published_at,
+  d.deprecated_at, d.deprecated_by, d.reason as deprecation_reason`;
+const VERSIONS = sql`constitutions c left join constitution_deprecations d on d.name = c.name and d.version = c.version`;
+
+/** The team a constitution name belongs to; undefined when nobody has published it. */
+async function ownerOf(db: Kysely<Database> | Transaction<Database>, name: string): Promise<string | undefined> {
+  const r = await sql<{ team: string }>`select team from constitution_owners where name = ${name}`.execute(db);
+  return r.rows[0]?.team;
+}
+
+function notOwned(name: string, owner: string, team: string, what: string): StoreError {
+  return new StoreError('forbidden', `"${name}" belongs to team "${owner}"; only its authors ${what} (this key is of team "${team}"); publish under another name`, {
+    name,
+    owner_team: owner,
+    team,
+  });
 }
 
 export class ConstitutionsRepository {
@@ -70,6 +95,11 @@ export class ConstitutionsRepository {
         .returningAll()
         .executeTakeFirst();
       if (row) {
+        // A new version: its name is claimed by the publisher's team, or must already be that team's.
+        await sql`insert into constitution_owners (name, team, claimed_by) values (${input.name}, ${input.owner.team}, ${input.published_by})
+          on conflict (name) do nothing`.execute(tx);
+        const owner = await ownerOf(tx, input.name);
+        if (owner !== input.owner.team && !input.owner.files) throw notOwned(input.name, owner ?? '?', input.owner.team, 'publish versions of it');
         await insertAuditEvents(tx, [
           {
             run_id: null,
@@ -80,7 +110,7 @@ export class ConstitutionsRepository {
           },
         ]);
       }
-      return row as StoredConstitution | undefined;
+      return row ? ({ ...row, deprecated_at: null, deprecated_by: null, deprecation_reason: null } as StoredConstitution) : undefined;
     });
     if (inserted) return { created: true, version: inserted };
     const existing = await this.resolve(input.name, input.version);
@@ -117,55 +147,55 @@ export class ConstitutionsRepository {
   async deprecate(
     name: string,
     version: string,
-    by: { actor: string; reason?: string },
+    by: { actor: string; team: string; reason?: string },
   ): Promise<{ changed: boolean; version: StoredConstitution } | undefined> {
     return this.db.transaction().execute(async (tx) => {
-      const row = (await tx
-        .selectFrom('constitutions')
-        .selectAll()
-        .where('name', '=', name)
-        .where('version', '=', version)
-        .forUpdate()
-        .executeTakeFirst()) as StoredConstitution | undefined;
-      if (!row) return undefined;
-      if (row.deprecated_at) return { changed: false, version: row };
-      const updated = (await tx
-        .updateTable('constitutions')
-        .set({ deprecated_at: sql`now()`, deprecated_by: by.actor, deprecation_reason: by.reason ?? null })
-        .where('name', '=', name)
-        .where('version', '=', version)
-        .returningAll()
-        .executeTakeFirstOrThrow()) as StoredConstitution;
+      const current = await this.resolve(name, version, tx);
+      if (!current) return undefined;
+      const owner = await ownerOf(tx, name);
+      if (owner !== undefined && owner !== by.team) throw notOwned(name, owner, by.team, 'deprecate versions of it');
+      if (current.deprecated_at) return { changed: false, version: current };
+      // A row of its own; two deprecations at once: one inserts, the other finds it and changes nothing.
+      const inserted = await sql<{ seq: string }>`
+        insert into constitution_deprecations (name, version, deprecated_by, reason) values (${name}, ${version}, ${by.actor}, ${by.reason ?? null})
+        on conflict (name, version) do nothing returning seq`.execute(tx);
+      const updated = (await this.resolve(name, version, tx)) as StoredConstitution;
+      if (inserted.rows.length === 0) return { changed: false, version: updated };
       await insertAuditEvents(tx, [
         {
           run_id: null,
           sample_id: null,
           type: 'constitution.deprecated',
           actor: by.actor,
-          payload: { name, version, sha256: row.sha256, reason: by.reason ?? null },
+          payload: { name, version, sha256: current.sha256, reason: by.reason ?? null },
         },
       ]);
       return { changed: true, version: updated };
     });
   }
 
+  /** The team that owns `name` (the first to publish it; the operator's for bundled files). */
+  owner(name: string): Promise<string | undefined> {
+    return ownerOf(this.db, name);
+  }
+
   /** Every version of one constitution, oldest first. */
   async versions(name: string): Promise<StoredConstitution[]> {
-    const rows = (await this.db.selectFrom('constitutions').selectAll().where('name', '=', name).execute()) as StoredConstitution[];
+    const rows = (await sql<StoredConstitution>`select ${VERSION_COLUMNS} from ${VERSIONS} where c.name = ${name}`.execute(this.db)).rows;
     return rows.sort((a, b) => semverCompare(a.version, b.version));
   }
 
   async all(): Promise<StoredConstitution[]> {
-    const rows = await this.db.selectFrom('constitutions').selectAll().execute();
-    return rows.sort((a, b) => a.name.localeCompare(b.name) || semverCompare(a.version, b.version)) as StoredConstitution[];
+    const rows = (await sql<StoredConstitution>`select ${VERSION_COLUMNS} from ${VERSIONS}`.execute(this.db)).rows;
+    return rows.sort((a, b) => a.name.localeCompare(b.name) || semverCompare(a.version, b.version));
   }
 
   /** `version` omitted: the newest version that is not deprecated. */
-  async resolve(name: string, version?: string): Promise<StoredConstitution | undefined> {
-    let q = this.db.selectFrom('constitutions').selectAll().where('name', '=', name);
-    if (version) q = q.where('version', '=', version);
-    else q = q.where('deprecated_at', 'is', null);
-    const rows = (await q.execute()) as StoredConstitution[];
+  async resolve(name: string, version?: string, db: Kysely<Database> | Transaction<Database> = this.db): Promise<StoredConstitution | undefined> {
+    const rows = (
+      await sql<StoredConstitution>`select ${VERSION_COLUMNS} from ${VERSIONS} where c.name = ${name}
+        ${version ? sql`and c.version = ${version}` : sql`and d.name is null`}`.execute(db)
+    ).rows;
     rows.sort((a, b) => semverCompare(b.version, a.version));
     return rows[0];
   }

@@ -13,4 +13,5 @@ export * from './reviews.repository';
 export * from './budget.repository';
 export * from './batches.repository';
 export * from './evaluations.repository';
+export * from './dataset-hash';
 export * from './store';

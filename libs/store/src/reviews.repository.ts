@@ -15,6 +15,9 @@ export interface PairReviewsTable {
   decision: ReviewDecision;
   status: ReviewStatus;
   reviewer: string;
+  /** Migration 0011: the key that reviewed, and free text kept apart from who reviewed. */
+  reviewer_key_id: string | null;
+  note: string | null;
   actor: string;
   reason: string;
   chosen: string;
@@ -38,7 +41,10 @@ export interface ReviewOutcome extends PairTexts {
 
 export interface ReviewInput {
   decision: ReviewDecision;
+  /** The reviewing key's name (or `key:<id>`) and id. */
   reviewer: string;
+  reviewerKeyId: string | null;
+  note: string | null;
   actor: string;
   reason: string;
   /** The latest review id the reviewer saw (null: none); undefined skips the check. */
@@ -56,7 +62,9 @@ function toReview(r: ReviewRow): PairReview {
     decision: r.decision,
     status: r.status,
     reviewer: r.reviewer,
+    reviewer_key_id: r.reviewer_key_id ?? null,
     actor: r.actor,
+    note: r.note ?? null,
     reason: r.reason,
     chosen: r.chosen,
     rejected: r.rejected,
@@ -158,7 +166,10 @@ export class ReviewsRepository {
     audit: (review: PairReview, before: PairTexts) => Omit<AuditEventInput, 'run_id' | 'sample_id'>,
   ): Promise<PairReview> {
     return this.db.transaction().execute(async (tx) => {
-      const pair = await tx.selectFrom('pairs').select(['id', 'run_id', 'sample_id', 'record']).where('id', '=', pairId).forUpdate().executeTakeFirst();
+      // Reviews of one pair queue on a lock of their own: pairs rows are append-only, and
+      // SELECT ... FOR UPDATE would need UPDATE on them, which amend_app does not have.
+      await sql`select pg_advisory_xact_lock(hashtextextended(${'amend.review.' + pairId}, 0))`.execute(tx);
+      const pair = await tx.selectFrom('pairs').select(['id', 'run_id', 'sample_id', 'record']).where('id', '=', pairId).executeTakeFirst();
       if (!pair) throw new StoreError('not_found', `no pair ${pairId}`);
       const latest = await tx.selectFrom('pair_reviews').selectAll().where('pair_id', '=', pairId).orderBy('seq', 'desc').limit(1).executeTakeFirst();
       if (input.baseReviewId !== undefined && (latest?.id ?? null) !== input.baseReviewId) {
@@ -183,6 +194,8 @@ export class ReviewsRepository {
           decision: input.decision,
           status: outcome.status,
           reviewer: input.reviewer,
+          reviewer_key_id: input.reviewerKeyId,
+          note: input.note,
           actor: input.actor,
           reason: input.reason,
           chosen: outcome.chosen,

@@ -50,7 +50,7 @@ export class AuthGuard implements CanActivate {
         allowed_roles: rule.roles,
       });
     }
-    req.principal = { key_id: key.id, role: key.role, team: key.team, actor: `key:${key.id}`, limits };
+    req.principal = { key_id: key.id, role: key.role, team: key.team, actor: `key:${key.id}`, name: key.name, limits };
     return true;
   }
 }

@@ -9,6 +9,8 @@ export interface Principal {
   team: string;
   /** How events and rows name the caller: `key:<id>`, never the key. */
   actor: string;
+  /** The key's name as an admin gave it (null: none). */
+  name?: string | null;
   limits: { requests_per_minute: number; concurrent_runs: number; prompts_per_run: number };
 }
 

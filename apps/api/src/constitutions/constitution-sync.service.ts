@@ -4,6 +4,7 @@ import { loadConstitutionDir } from '@amend/constitution';
 import type { Config } from '@amend/contracts';
 import { Store, StoreError } from '@amend/store';
 import { CONFIG } from '@amend/runtime';
+import { OPERATOR_TEAM } from '../keys/key-scope';
 
 /**
  * Registers every file under constitutions/ at boot. Idempotent; a file whose content differs
@@ -43,6 +44,8 @@ export class ConstitutionSyncService implements OnApplicationBootstrap {
           changelog: c.changelog,
           source: 'file',
           published_by: `file:${file.path}`,
+          // Bundled names belong to the operator: only authors of the operator's team publish them over the API.
+          owner: { team: OPERATOR_TEAM, files: true },
         });
       } catch (e) {
         // Refuse to start rather than serve two different texts under one version number.

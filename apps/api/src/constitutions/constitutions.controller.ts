@@ -1,7 +1,7 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req, Res, type PipeTransform } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { createZodDto, ZodResponse } from 'nestjs-zod';
-import type { Request, Response } from 'express';
+import type { Response } from 'express';
 import { ConstitutionError, ConstitutionSchema, constitutionToYaml, exportH4 } from '@amend/constitution';
 import {
   ConstitutionDiffSchema,
@@ -22,7 +22,7 @@ import type { WithRawBody } from '../errors/body-parser';
 import { ConstitutionsService } from './constitutions.service';
 import { PreviewService } from './preview.service';
 import { Allow } from '../auth/access.decorators';
-import { Caller, actorOf, type Principal } from '../auth/principal';
+import { Caller, type Principal } from '../auth/principal';
 
 class ConstitutionBodyDto extends createZodDto(ConstitutionSchema) {}
 class PublishResultDto extends createZodDto(PublishResultSchema) {}
@@ -79,15 +79,16 @@ export class ConstitutionsController {
   @ApiOperation({
     summary: 'Publish a version (JSON or YAML body)',
     description:
+      'A name belongs to the team of the author who first published it (bundled names to the operator\'s team, "admin"); only authors of that team publish or deprecate its versions (403 otherwise). ' +
       'A published version is immutable: the same name and version with other content is 409 (publish the next version instead); ' +
       'with the same content it is 200 and nothing changes. 201 when the version is new. Schema errors are 422 with the located issues in details.',
   })
   @ApiConsumes('application/json', 'application/yaml', 'text/yaml')
   @ApiBody({ type: ConstitutionBodyDto })
   @ZodResponse({ status: 201, type: PublishResultDto })
-  async publish(@Body() body: unknown, @Req() req: WithRawBody, @Res({ passthrough: true }) res: Response) {
+  async publish(@Body() body: unknown, @Req() req: WithRawBody, @Res({ passthrough: true }) res: Response, @Caller() caller: Principal) {
     const constitution = this.constitutions.parseBody(body, req.rawBody);
-    const { created, version } = await this.constitutions.publish(constitution, { actor: actorOf(req), source: 'api' });
+    const { created, version } = await this.constitutions.publish(constitution, { actor: caller.actor, team: caller.team, source: 'api' });
     res.status(created ? 201 : 200);
     res.setHeader('Location', `/v1/constitutions/${version.name}/${version.version}`);
     return { ...version, created };
@@ -100,7 +101,7 @@ export class ConstitutionsController {
     description: 'Same immutability rules as a publish: 201 new, 200 same content, 409 other content.',
   })
   @ZodResponse({ status: 201, type: PublishResultDto })
-  async importH4(@Query() query: H4ImportQueryDto, @Body() body: unknown, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+  async importH4(@Query() query: H4ImportQueryDto, @Body() body: unknown, @Res({ passthrough: true }) res: Response, @Caller() caller: Principal) {
     if (body === undefined || typeof body !== 'object') {
       throw new ApiError(415, 'unsupported_media_type', 'send the H4 constitution as a JSON body (Content-Type: application/json)');
     }
@@ -113,7 +114,7 @@ export class ConstitutionsController {
       if (e instanceof ConstitutionError && e.code === 'constitution_syntax') throw new ConstitutionError('constitution_invalid', 'request body (H4)', e.issues);
       throw e;
     }
-    const { created, version } = await this.constitutions.publish(constitution, { actor: actorOf(req), source: 'h4-import' });
+    const { created, version } = await this.constitutions.publish(constitution, { actor: caller.actor, team: caller.team, source: 'h4-import' });
     res.status(created ? 201 : 200);
     res.setHeader('Location', `/v1/constitutions/${version.name}/${version.version}`);
     return { ...version, created };
@@ -169,10 +170,10 @@ export class ConstitutionsController {
     summary: 'Deprecate a version: it stays readable and runs may still name it exactly, but a bare name no longer resolves to it',
   })
   @ZodResponse({ type: ConstitutionVersionDto })
-  async deprecate(@Param('name', namePipe) name: string, @Param('version') version: string, @Body() body: unknown, @Req() req: Request) {
+  async deprecate(@Param('name', namePipe) name: string, @Param('version') version: string, @Body() body: unknown, @Caller() caller: Principal) {
     checkVersion(name, version, false);
     const { reason } = DeprecateBodySchema.parse(body ?? {});
-    const { version: v } = await this.constitutions.deprecate(name, version, { actor: actorOf(req), reason });
+    const { version: v } = await this.constitutions.deprecate(name, version, { actor: caller.actor, team: caller.team, reason });
     return v;
   }
 

@@ -47,7 +47,8 @@ export class ConstitutionsService {
     return validateConstitution(body, { file: BODY_LABEL, locate: locatorForText(rawJson) });
   }
 
-  async publish(c: Constitution, by: { actor: string; source: 'api' | 'h4-import' }): Promise<{ created: boolean; version: ConstitutionVersion }> {
+  /** `by.team`: the author's team, which owns the name once it publishes it first (only its authors publish it after). */
+  async publish(c: Constitution, by: { actor: string; team: string; source: 'api' | 'h4-import' }): Promise<{ created: boolean; version: ConstitutionVersion }> {
     const { created, version } = await this.store.constitutions.publish({
       name: c.name,
       version: c.version,
@@ -57,6 +58,7 @@ export class ConstitutionsService {
       changelog: c.changelog,
       source: by.source,
       published_by: by.actor,
+      owner: { team: by.team },
     });
     return { created, version: toVersion(version) };
   }
@@ -86,7 +88,7 @@ export class ConstitutionsService {
     return { document: { ...toVersion(row), content: row.content as Record<string, unknown> }, constitution };
   }
 
-  async deprecate(name: string, version: string, by: { actor: string; reason?: string }): Promise<{ changed: boolean; version: ConstitutionVersion }> {
+  async deprecate(name: string, version: string, by: { actor: string; team: string; reason?: string }): Promise<{ changed: boolean; version: ConstitutionVersion }> {
     const result = await this.store.constitutions.deprecate(name, version, by);
     if (!result) throw await this.notFound(name, version);
     return { changed: result.changed, version: toVersion(result.version) };

@@ -42,7 +42,9 @@ export function exportReview(review: PairReview): ExportReview {
     status: review.status,
     decision: review.decision,
     reviewer: review.reviewer,
+    reviewer_key_id: review.reviewer_key_id ?? null,
     reason: review.reason,
+    ...(review.note ? { note: review.note } : {}),
     reviewed_at: review.created_at,
     review_id: review.id,
   };

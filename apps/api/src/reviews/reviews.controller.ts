@@ -49,6 +49,6 @@ export class ReviewsController {
   })
   @ZodResponse({ status: 201, type: PairReviewDetailDto })
   review(@Param('id', uuidPipe) pairId: string, @Body() body: ReviewRequestDto, @Caller() caller: Principal) {
-    return this.reviews.review(pairId, body, { actor: caller.actor, team: teamScope(caller) });
+    return this.reviews.review(pairId, body, { actor: caller.actor, key_id: caller.key_id, name: caller.name, team: teamScope(caller) });
   }
 }

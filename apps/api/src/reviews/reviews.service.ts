@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { ExportReview, PairRecord, PairReviewDetail, ReviewList, ReviewRequest } from '@amend/contracts';
-import { Store, type ReviewFilter } from '@amend/store';
+import { Store, reviewSha256, type ReviewFilter } from '@amend/store';
 import { RunsService } from '../runs/runs.service';
 import { ApiError } from '../errors/api-error';
 import { applyReview, decideReview, exportReview } from './review-decision';
@@ -31,13 +31,23 @@ export class ReviewsService {
   }
 
   /** Records a review and its audit event (`pair.reviewed`) together; answers the pair as it is now. */
-  async review(pairId: string, body: ReviewRequest, { actor, team }: { actor: string; team: string | undefined }): Promise<PairReviewDetail> {
+  /** The reviewer is the caller's key (its name, or `key:<id>`), never a name in the body; the body's free text is the note. */
+  async review(pairId: string, body: ReviewRequest, caller: { actor: string; key_id: string; name?: string | null; team: string | undefined }): Promise<PairReviewDetail> {
+    const { actor, team } = caller;
     const runId = await this.store.reviews.runOf(pairId);
     if (!runId) throw pairNotFound(pairId);
     await this.checkRun(runId, pairId, team);
     await this.store.reviews.record(
       pairId,
-      { decision: body.decision, reviewer: body.reviewer ?? actor, actor, reason: body.reason, baseReviewId: body.base_review_id },
+      {
+        decision: body.decision,
+        reviewer: caller.name ?? actor,
+        reviewerKeyId: caller.key_id,
+        note: body.note ?? body.reviewer ?? null,
+        actor,
+        reason: body.reason,
+        baseReviewId: body.base_review_id,
+      },
       (current) => decideReview(body.decision, current, { chosen: body.chosen, rejected: body.rejected }),
       (review, before) => ({
         type: 'pair.reviewed',
@@ -48,7 +58,11 @@ export class ReviewsService {
           decision: review.decision,
           status: review.status,
           reviewer: review.reviewer,
+          reviewer_key_id: review.reviewer_key_id,
           reason: review.reason,
+          note: review.note ?? null,
+          // The review row as stored (texts included): the verifier compares every review row with it.
+          review_sha256: reviewSha256(review),
           // An edit's texts are the reviewer's own words: keep both sides so the trail shows what changed.
           ...(review.decision === 'edit'
             ? {

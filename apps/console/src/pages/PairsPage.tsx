@@ -18,7 +18,7 @@ import { ErrorView, KeyValue, Loading, Section } from '../components/common';
 import { WordDiff } from '../components/WordDiff';
 
 const PAGE = 100;
-const REVIEWER_KEY = 'amend.console.reviewer';
+const NOTE_KEY = 'amend.console.review-note';
 
 interface Loaded {
   items: ReviewedPair[];
@@ -313,7 +313,7 @@ function ReviewPanel({ session, item, onReviewed }: { session: Session; item: Re
   const { pair, review } = item;
   const chosen = review?.chosen ?? pair.chosen;
   const rejected = review?.rejected ?? pair.rejected;
-  const [reviewer, setReviewer] = useState(() => localStorage.getItem(REVIEWER_KEY) ?? '');
+  const [note, setNote] = useState(() => localStorage.getItem(NOTE_KEY) ?? '');
   const [reason, setReason] = useState('');
   const [editing, setEditing] = useState(false);
   const [editChosen, setEditChosen] = useState(chosen);
@@ -338,12 +338,12 @@ function ReviewPanel({ session, item, onReviewed }: { session: Session; item: Re
     }
     setBusy(true);
     setError(null);
-    if (reviewer.trim()) localStorage.setItem(REVIEWER_KEY, reviewer.trim());
+    if (note.trim()) localStorage.setItem(NOTE_KEY, note.trim());
     try {
       const body = {
         decision,
         reason: reason.trim(),
-        ...(reviewer.trim() ? { reviewer: reviewer.trim() } : {}),
+        ...(note.trim() ? { note: note.trim() } : {}),
         base_review_id: review?.id ?? null,
         ...(decision === 'edit' ? { ...(editChosen !== chosen ? { chosen: editChosen } : {}), ...(editRejected !== rejected ? { rejected: editRejected } : {}) } : {}),
       };
@@ -386,8 +386,8 @@ function ReviewPanel({ session, item, onReviewed }: { session: Session; item: Re
         <div className="review-form">
           <div className="grid-2">
             <label className="field">
-              <span className="field-label">Reviewer</span>
-              <input name="reviewer" value={reviewer} onChange={(e) => setReviewer(e.target.value)} placeholder={session.actor ?? 'your name'} />
+              <span className="field-label">Note (the reviewer is your key)</span>
+              <input name="note" value={note} onChange={(e) => setNote(e.target.value)} placeholder="e.g. your name, a ticket" />
             </label>
             <label className="field">
               <span className="field-label">Reason</span>

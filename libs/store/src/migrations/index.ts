@@ -9,6 +9,7 @@ import { reviews } from './0007_reviews';
 import { sampleChainHead } from './0008_sample_chain_head';
 import { contentBlobs } from './0009_content_blobs';
 import { stageFinishReason } from './0010_stage_finish_reason';
+import { appendOnly } from './0011_append_only';
 import { evaluations } from './0012_evaluations';
 import { batches } from './0013_batches';
 
@@ -27,6 +28,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0008_sample_chain_head': sampleChainHead,
   '0009_content_blobs': contentBlobs,
   '0010_stage_finish_reason': stageFinishReason,
+  '0011_append_only': appendOnly,
   '0012_evaluations': evaluations,
   '0013_batches': batches,
 };
