@@ -63,10 +63,10 @@ beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   stack = await startStack(env);
   browser = await launchBrowser();
-  keys.admin = await createKey('admin', 'ops', 'console admin');
+  keys.admin = await createKey('admin', 'admin', 'console admin');
   keys.submitter = await createKey('submitter', 'ml', 'ana');
   keys.otherTeam = await createKey('submitter', 'other', 'bo');
-  keys.author = await createKey('author', 'policy', 'pat');
+  keys.author = await createKey('author', 'admin', 'pat');
   keys.auditor = await createKey('auditor', 'audit', 'ada');
 });
 beforeEach(() => {

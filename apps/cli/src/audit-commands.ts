@@ -32,6 +32,8 @@ interface ReportLike {
   first_failure: VerifyFailure | null;
   failures: VerifyFailure[];
   failures_total: number;
+  /** The server's comparison of the run's pair and review rows with their events. */
+  dataset?: { ok: boolean; pairs: number; reviews: number; failures: { kind: string; reason: string; id: string | null; message: string }[]; failures_total: number };
 }
 
 function describeFailure(f: VerifyFailure): string {
@@ -42,11 +44,19 @@ function describeFailure(f: VerifyFailure): string {
 
 export function renderVerify(subject: string, r: ReportLike): string {
   const scope = `${r.events} events in ${r.chains} chains, ${r.sealed ? `sealed (root ${r.root})` : 'not sealed'}`;
-  if (r.ok) return `${subject}: intact. ${scope}`;
-  const lines = [`${subject}: NOT intact. ${scope}`, `first: ${describeFailure(r.first_failure!)}`];
-  const rest = r.failures.slice(1, SHOWN_FAILURES);
-  if (rest.length) lines.push('also:', ...rest.map((f) => `  ${describeFailure(f)}`));
-  if (r.failures_total > SHOWN_FAILURES) lines.push(`  ... ${r.failures_total - SHOWN_FAILURES} more (--json for the list)`);
+  const rows = r.dataset ? `; ${r.dataset.pairs} pairs and ${r.dataset.reviews} reviews against their events` : '';
+  if (r.ok) return `${subject}: intact. ${scope}${rows}`;
+  const lines = [`${subject}: NOT intact. ${scope}${rows}`];
+  if (r.first_failure) {
+    lines.push(`first: ${describeFailure(r.first_failure)}`);
+    const rest = r.failures.slice(1, SHOWN_FAILURES);
+    if (rest.length) lines.push('also:', ...rest.map((f) => `  ${describeFailure(f)}`));
+    if (r.failures_total > SHOWN_FAILURES) lines.push(`  ... ${r.failures_total - SHOWN_FAILURES} more (--json for the list)`);
+  }
+  if (r.dataset && !r.dataset.ok) {
+    lines.push('dataset rows that differ from the trail:', ...r.dataset.failures.slice(0, SHOWN_FAILURES).map((f) => `  ${f.kind} ${f.id ?? '-'}: ${f.reason.replace('_', ' ')}: ${f.message}`));
+    if (r.dataset.failures_total > SHOWN_FAILURES) lines.push(`  ... ${r.dataset.failures_total - SHOWN_FAILURES} more (--json for the list)`);
+  }
   return lines.join('\n');
 }
 

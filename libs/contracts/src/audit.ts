@@ -121,11 +121,31 @@ export const VerifyReportSchema = z.object({
   failures_total: z.number().int(),
 });
 
+/** The run's dataset against its trail: every pair and review row compared with the event that recorded it. */
+export const DatasetVerifySchema = z.object({
+  ok: z.boolean(),
+  pairs: z.number().int(),
+  reviews: z.number().int(),
+  failures: z.array(
+    z.object({
+      kind: z.enum(['pair', 'review']),
+      reason: z.enum(['content_changed', 'missing_event', 'missing_row', 'duplicate_event']),
+      id: z.string().nullable(),
+      sample_id: z.string().nullable(),
+      event_id: z.string().nullable(),
+      message: z.string(),
+    }),
+  ),
+  failures_total: z.number().int(),
+});
+
 export const RunVerifySchema = VerifyReportSchema.extend({
   run_id: z.string().uuid(),
   run_status: z.string(),
   verified_at: z.string(),
   took_ms: z.number(),
+  /** `ok` above covers the chains and this; a row that differs from its event is named here. */
+  dataset: DatasetVerifySchema.optional(),
 });
 export type RunVerify = z.infer<typeof RunVerifySchema>;
 

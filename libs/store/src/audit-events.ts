@@ -13,6 +13,7 @@ import {
 } from '@amend/audit';
 import { isRunFinished, isSampleFinished, type AuditEventType } from '@amend/contracts';
 import type { Database } from './schema';
+import { verifyDataset, type DatasetReport } from './dataset-verifier';
 
 /** One audit event as the application hands it to the store; the store chains and hashes it. */
 export interface AuditEventInput {
@@ -239,6 +240,11 @@ export class AuditRepository {
     const verifier = new AuditVerifier({ runId, expectSealed: opts.finished });
     for await (const e of this.streamRun(runId)) verifier.add(e);
     return verifier.finish();
+  }
+
+  /** Compares every pair and review row of a run with the events that emitted them (dataset-verifier.ts). */
+  verifyDataset(runId: string): Promise<DatasetReport> {
+    return verifyDataset(this.db, runId);
   }
 
   /** Recomputes one chain that no seal covers: a sample's while its run goes on, or the global chain. */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { asStoredJson, canonicalJson } from '@amend/audit';
+import { asStoredJson, canonicalJson, contentSha256 } from '@amend/audit';
 import type { PairReview } from '@amend/contracts';
 
 function sha256(text: string): string {
@@ -8,7 +8,7 @@ function sha256(text: string): string {
 
 /** sha256 of the RFC 8785 JSON of a pair record as stored: what `pair.emitted` carries as `pair_sha256`. */
 export function pairRecordSha256(record: unknown): string {
-  return sha256(canonicalJson(asStoredJson(record)));
+  return contentSha256(asStoredJson(record));
 }
 
 /**

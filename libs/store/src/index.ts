@@ -14,4 +14,5 @@ export * from './budget.repository';
 export * from './batches.repository';
 export * from './evaluations.repository';
 export * from './dataset-hash';
+export * from './dataset-verifier';
 export * from './store';

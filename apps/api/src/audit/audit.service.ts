@@ -38,7 +38,17 @@ export class AuditService {
     const run = await this.run(runId);
     const started = performance.now();
     const report = await this.store.audit.verifyRun(runId, { finished: isRunFinished(run.status) });
-    return { run_id: runId, run_status: run.status, verified_at: new Date().toISOString(), took_ms: Math.round(performance.now() - started), ...report };
+    // The chains say the trail is intact; the dataset check says the pairs and reviews still are what it recorded.
+    const dataset = await this.store.audit.verifyDataset(runId);
+    return {
+      run_id: runId,
+      run_status: run.status,
+      verified_at: new Date().toISOString(),
+      took_ms: Math.round(performance.now() - started),
+      ...report,
+      ok: report.ok && dataset.ok,
+      dataset,
+    };
   }
 
   verifyGlobal() {

@@ -67,6 +67,7 @@ describe('a reviewed pair in the export', () => {
       status: 'accepted',
       decision: 'swap',
       reviewer: 'ana',
+      reviewer_key_id: null,
       reason: 'the draft answers the question',
       reviewed_at: '2026-01-01T00:00:00.000Z',
       review_id: review.id,
