@@ -322,3 +322,19 @@ describe('.ci/run', () => {
     expect(text).toMatch(/\bnpm test\b/);
   });
 });
+
+describe('database roles in docker-compose.yml', () => {
+  it('migrates once as the owner, then runs the API, workers and demo as amend_service (a member of amend_app)', () => {
+    const migrate = services.migrate;
+    expect(commandOf(migrate).join(' ')).toContain('dist/scripts/migrate.js');
+    expect(existsSync(join(ROOT, 'scripts/migrate.ts'))).toBe(true);
+    expect(new URL(envOf(migrate).DATABASE_URL!).username).toBe('postgres');
+    expect(envOf(migrate).AMEND_APP_ROLE).toBe('amend_service');
+    for (const name of ['api', 'worker', 'demo']) {
+      expect(new URL(envOf(services[name]).DATABASE_URL!).username).toBe('amend_service');
+    }
+    for (const name of ['api', 'demo']) {
+      expect(services[name].depends_on).toMatchObject({ migrate: { condition: 'service_completed_successfully' } });
+    }
+  });
+});
