@@ -63,7 +63,7 @@ describe('operator limits', () => {
 
   it('refuses more calls per prompt or more max_tokens than allowed with 422 naming the limit', async () => {
     // 4 candidates, ensemble 4: 4 + 4·3·4 = 52 calls per prompt, over the default 40.
-    expect(await limitOf(await postRun({ constitution: 'amend-core', prompts: ['x'], mode: 'ai-feedback', candidates: 4, ensemble: 4 }))).toBe('calls_per_prompt');
+    expect(await limitOf(await postRun({ constitution: 'amend-core@1.0.0', prompts: ['x'], mode: 'ai-feedback', candidates: 4, ensemble: 4 }))).toBe('calls_per_prompt');
     process.env.AMEND_MAX_CALLS_PER_PROMPT = '3';
     expect(await limitOf(await postRun({ constitution: 'amend-core', prompts: ['x'], rounds: 2 }))).toBe('calls_per_prompt');
     expect(await limitOf(await postRun({ constitution: 'amend-core', prompts: ['x'], sampling: { max_tokens: 32768 } }))).toBe('max_tokens');
