@@ -414,7 +414,7 @@ async function insertSamples(tx: Transaction<Database>, runId: string, chunk: Ne
   await sql`
     insert into samples (id, run_id, idx, external_id, prompt, metadata, status, stage)
     select s.id, ${runId}::uuid, s.idx, s.external_id, s.prompt, s.metadata, 'pending', 'draft'
-    from unnest(${chunk.map((s) => s.id)}::uuid[], ${chunk.map((s) => s.idx)}::int[],
+    from unnest(${chunk.map((s) => s.id)}::uuid[], ${chunk.map((s) => s.index)}::int[],
                 ${chunk.map((s) => s.external_id)}::text[], ${chunk.map((s) => s.prompt)}::text[],
                 ${chunk.map((s) => (s.metadata == null ? null : JSON.stringify(s.metadata)))}::jsonb[])
       as s(id, idx, external_id, prompt, metadata)`.execute(tx);
