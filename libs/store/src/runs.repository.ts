@@ -96,16 +96,7 @@ export async function insertRun(tx: Transaction<Database>, run: NewRun, samples:
       evaluation: run.evaluation == null ? null : JSON.stringify(run.evaluation),
     })
     .execute();
-  for (let i = 0; i < samples.length; i += INSERT_CHUNK) {
-    const chunk = samples.slice(i, i + INSERT_CHUNK);
-    await sql`
-      insert into samples (id, run_id, idx, external_id, prompt, metadata, status, stage)
-      select s.id, ${run.id}::uuid, s.idx, s.external_id, s.prompt, s.metadata, 'pending', 'draft'
-      from unnest(${chunk.map((s) => s.id)}::uuid[], ${chunk.map((s) => s.index)}::int[],
-                  ${chunk.map((s) => s.external_id)}::text[], ${chunk.map((s) => s.prompt)}::text[],
-                  ${chunk.map((s) => (s.metadata == null ? null : JSON.stringify(s.metadata)))}::jsonb[])
-        as s(id, idx, external_id, prompt, metadata)`.execute(tx);
-  }
+  for (let i = 0; i < samples.length; i += INSERT_CHUNK) await insertSamples(tx, run.id, samples.slice(i, i + INSERT_CHUNK));
 }
 
 export class RunsRepository {
