@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { DEFAULT_EXCLUDE, PAIR_FORMATS, RunSchema, type PairFlag, type PairRecord } from '@amend/contracts';
+import { DEFAULT_EXCLUDE, PAIR_FORMATS, RunSchema, isRunFinished, type PairFlag, type PairRecord } from '@amend/contracts';
 import { formatPair, toSft } from '@amend/pipeline';
 import { Store } from '@amend/store';
 import { cleanup, json, ndjson, startStack, testEnv, waitFor, type Stack } from './support/stack';
@@ -21,7 +21,7 @@ async function finishedRun(body: Record<string, unknown>): Promise<string> {
   const res = await stack.fetch('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   if (res.status !== 202) throw new Error(`run not created (${res.status}): ${await res.text()}`);
   const { id } = await json(res);
-  await waitFor(async () => ['completed', 'failed', 'cancelled'].includes(RunSchema.parse(await json(await stack.fetch(`/v1/runs/${id}`))).status), {
+  await waitFor(async () => isRunFinished(RunSchema.parse(await json(await stack.fetch(`/v1/runs/${id}`))).status), {
     timeoutMs: 90_000,
     what: `run ${id}`,
   });

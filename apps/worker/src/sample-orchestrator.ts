@@ -187,7 +187,7 @@ export class SampleOrchestrator {
 }
 
 function evaluationOf(item: Pick<WorkItem, 'run'>): RunEvaluationLink | null {
-  return (item.run.evaluation as unknown as RunEvaluationLink | null) ?? null;
+  return item.run.evaluation ?? null;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { Usage } from '@amend/contracts';
 import { AmendMetrics } from '@amend/runtime';
-import { Store, budgetReached, callCost, type RunPrices, type WorkItem } from '@amend/store';
+import { Store, budgetReached, callCost, type WorkItem } from '@amend/store';
 
 /**
  * What the orchestrator does around each model call that is not the pipeline: the run's budget
@@ -37,7 +37,7 @@ export class SpendMeter {
 
   /** What the checkpoint adds to the sample's cost (and the run's spend, when it has a budget). */
   spend(item: Pick<WorkItem, 'run'>, alias: string, usage: Usage): { costUsd: number; budgeted: boolean } {
-    return { costUsd: callCost(item.run.prices as unknown as RunPrices | null, alias, usage), budgeted: item.run.budget != null };
+    return { costUsd: callCost(item.run.prices, alias, usage), budgeted: item.run.budget != null };
   }
 
   /** Times one call for the metrics, by alias and stage. */

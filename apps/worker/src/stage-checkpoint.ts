@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { asStoredJson, contentSha256, messageRefs, prefixSegment, type ContentMessage, type PrefixSegment } from '@amend/audit';
 import type { Constitution } from '@amend/constitution';
-import { stageEventType, type AuditEventType, type FeedbackOptions, type PrincipleSelector, type Sampling, type StageRecord } from '@amend/contracts';
+import { stageEventType, type AuditEventType, type StageRecord } from '@amend/contracts';
 import { assemblePair, isLastCall, planNextCall, recordCall, type ChatResult, type PlannedCall, type RunSpec, type SampleSpec } from '@amend/pipeline';
 import type { ConstitutionCache } from '@amend/runtime';
-import type { RunEvaluationLink, SampleChainHead, SamplesRepository, WorkItem } from '@amend/store';
+import type { SampleChainHead, SamplesRepository, WorkItem } from '@amend/store';
 
 export type CheckpointInput = Parameters<SamplesRepository['checkpoint']>[0];
 
@@ -18,12 +18,12 @@ export async function runSpecOf(item: Pick<WorkItem, 'run'>, constitutions: Cons
     seed: r.seed,
     model: r.model,
     feedback_model: r.feedback_model,
-    sampling: r.sampling as unknown as Sampling,
+    sampling: r.sampling,
     constitution: await constitutions.get(r.constitution_name, r.constitution_version),
     constitutionRef: { name: r.constitution_name, version: r.constitution_version, sha256: r.constitution_sha256 },
-    principles: (r.principles as unknown as PrincipleSelector | null) ?? null,
-    feedback: (r.feedback as unknown as FeedbackOptions | null) ?? null,
-    evaluation: r.evaluation ? { role: (r.evaluation as unknown as RunEvaluationLink).role } : null,
+    principles: r.principles ?? null,
+    feedback: r.feedback ?? null,
+    evaluation: r.evaluation ? { role: r.evaluation.role } : null,
   };
 }
 
@@ -33,7 +33,7 @@ export function sampleSpecOf(item: Pick<WorkItem, 'sample'>): SampleSpec {
     index: item.sample.idx,
     external_id: item.sample.external_id,
     prompt: item.sample.prompt,
-    metadata: (item.sample.metadata as unknown as Record<string, unknown> | null) ?? null,
+    metadata: item.sample.metadata ?? null,
   };
 }
 

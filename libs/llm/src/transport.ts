@@ -21,6 +21,7 @@ export function modelAgent(): Agent {
 }
 
 /** A `fetch` for `new OpenAI({ fetch })` that sends over the pooled agent. */
+// eslint-disable-next-line no-restricted-syntax -- undici's fetch and the DOM `fetch` type differ in their Request/Response classes, not in behaviour.
 export const pooledFetch = ((url: string | URL, init?: Record<string, unknown>) =>
   undiciFetch(url, { ...(init as object), dispatcher: modelAgent() })) as unknown as typeof fetch;
 

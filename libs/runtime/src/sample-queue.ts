@@ -50,6 +50,7 @@ export async function enqueueSamples(
 /** The sample ids of `ids` that have no job in Redis (lost in a flush or restart). */
 export async function missingJobs(queue: Queue, ids: string[]): Promise<string[]> {
   if (ids.length === 0) return [];
+  // eslint-disable-next-line no-restricted-syntax -- BullMQ types its client as its own narrow IRedisClient; it is an ioredis client (pipeline, exists).
   const client = (await queue.client) as unknown as Redis;
   const pipeline = client.pipeline();
   for (const id of ids) pipeline.exists(queue.toKey(id));

@@ -1,6 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Budget } from '@amend/contracts';
-import type { Database } from './schema';
+import type { Database, RunPrices } from './schema';
 import { insertAuditEvents } from './audit-events';
 
 export interface RunSpend {
@@ -8,9 +8,6 @@ export interface RunSpend {
   spent_tokens: number;
   spent_cost_usd: number;
 }
-
-/** Per-alias prices per 1k tokens, as stored on the run. */
-export type RunPrices = Record<string, { prompt: number; completion: number }>;
 
 /** Cost of one call at the run's prices; 0 when the alias has none. */
 export function callCost(prices: RunPrices | null | undefined, alias: string, usage: { prompt_tokens: number; completion_tokens: number }): number {
@@ -41,7 +38,7 @@ export class BudgetRepository {
       .executeTakeFirst();
     if (!row) return undefined;
     return {
-      budget: (row.budget as unknown as Budget | null) ?? null,
+      budget: row.budget ?? null,
       spent_tokens: Number(row.spent_tokens),
       spent_cost_usd: Number(row.spent_cost_usd),
     };

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import { isRunFinished, type ComparisonJudgement, type EvaluationReport, type EvaluationStatus, type LabelSource } from '@amend/contracts';
 import type { Database, EvaluationsTable } from './schema';
 import { insertAuditEvents, type AuditEventInput } from './audit-events';
@@ -18,14 +18,7 @@ export interface NewEvaluation {
   created_by: string;
 }
 
-export type EvaluationRow = EvaluationsTable & { created_at: Date; finished_at: Date | null };
-
-/** The run row's `evaluation`: which evaluation, which side, and for the candidate where its drafts come from. */
-export interface RunEvaluationLink {
-  id: string;
-  role: 'baseline' | 'candidate';
-  baseline_run_id?: string;
-}
+export type EvaluationRow = Selectable<EvaluationsTable>;
 
 /** What a candidate sample needs of its baseline twin (the sample of the same index in the baseline run). */
 export interface TwinSample {
@@ -252,7 +245,7 @@ export class EvaluationsRepository {
   /** The baseline run of a candidate run; undefined for any other run. */
   async baselineRunOf(runId: string): Promise<string | undefined> {
     const row = await this.db.selectFrom('runs').select('evaluation').where('id', '=', runId).executeTakeFirst();
-    const link = row?.evaluation as RunEvaluationLink | null | undefined;
+    const link = row?.evaluation;
     return link?.role === 'candidate' ? link.baseline_run_id : undefined;
   }
 

@@ -60,7 +60,7 @@ export class PairsRepository {
         .where('idx', '>', after);
       if (exclude.length > 0) q = q.where(sql<boolean>`not (flags && ${exclude}::text[])`);
       const rows = await q.orderBy('idx').limit(pageSize).execute();
-      for (const r of rows) yield r.record as unknown as PairRecord;
+      for (const r of rows) yield r.record;
       if (rows.length < pageSize) return;
       after = rows[rows.length - 1].idx;
     }

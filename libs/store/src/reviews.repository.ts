@@ -1,31 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { sql, type Generated, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { PairRecord, PairReview, ReviewDecision, ReviewStatus } from '@amend/contracts';
-import type { Database } from './schema';
+import type { Database, PairReviewsTable } from './schema';
 import { insertAuditEvents, type AuditEventInput } from './audit-events';
 import { StoreError } from './errors';
 
-/** `pair_reviews` (migration 0007): one row per review, never updated. */
-export interface PairReviewsTable {
-  seq: Generated<string>;
-  id: string;
-  pair_id: string;
-  run_id: string;
-  sample_id: string;
-  decision: ReviewDecision;
-  status: ReviewStatus;
-  reviewer: string;
-  /** Migration 0011: the key that reviewed, and free text kept apart from who reviewed. */
-  reviewer_key_id: string | null;
-  note: string | null;
-  actor: string;
-  reason: string;
-  chosen: string;
-  rejected: string;
-  created_at: Generated<Date>;
-}
-
-type ReviewDb = Database & { pair_reviews: PairReviewsTable };
 type ReviewRow = Selectable<PairReviewsTable>;
 
 /** The texts a pair has now: the worker's, or those of its latest review. */
@@ -74,11 +53,7 @@ function toReview(r: ReviewRow): PairReview {
 
 /** Reviews of pairs. Reads never return another run's rows: callers check the run's team first. */
 export class ReviewsRepository {
-  private readonly db: Kysely<ReviewDb>;
-
-  constructor(db: Kysely<Database>) {
-    this.db = db as unknown as Kysely<ReviewDb>;
-  }
+  constructor(private readonly db: Kysely<Database>) {}
 
   /** The latest review of each pair of `runId`, filtered, in sample order, one page at a time. */
   async page(runId: string, opts: { status?: ReviewFilter; limit: number; cursor?: number }) {
@@ -126,7 +101,7 @@ export class ReviewsRepository {
     const pair = await this.db.selectFrom('pairs').select(['id', 'run_id', 'record']).where('id', '=', pairId).executeTakeFirst();
     if (!pair) return undefined;
     const history = (await this.db.selectFrom('pair_reviews').selectAll().where('pair_id', '=', pairId).orderBy('seq').execute()).map(toReview);
-    return { run_id: pair.run_id, pair: pair.record as unknown as PairRecord, review: history[history.length - 1] ?? null, history };
+    return { run_id: pair.run_id, pair: pair.record, review: history[history.length - 1] ?? null, history };
   }
 
   /** The run a pair belongs to, for access checks before anything else is read. */
@@ -181,7 +156,7 @@ export class ReviewsRepository {
           { latest_review: latest ? toReview(latest) : null },
         );
       }
-      const record = pair.record as unknown as PairRecord;
+      const record = pair.record;
       const before: PairTexts = latest ? { chosen: latest.chosen, rejected: latest.rejected } : { chosen: record.chosen, rejected: record.rejected };
       const outcome = decide(before, record);
       const row = await tx
@@ -204,7 +179,7 @@ export class ReviewsRepository {
         .returningAll()
         .executeTakeFirstOrThrow();
       const review = toReview(row);
-      await insertAuditEvents(tx as unknown as Transaction<Database>, [{ run_id: pair.run_id, sample_id: pair.sample_id, ...audit(review, before) }]);
+      await insertAuditEvents(tx, [{ run_id: pair.run_id, sample_id: pair.sample_id, ...audit(review, before) }]);
       return review;
     });
   }

@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { ACTIVE_RUN_STATUSES, UNFINISHED_SAMPLE_STATUSES, isRunFinished, type Run, type RunCounts, type RunStatus } from '@amend/contracts';
 import type { Database, RunsTable } from './schema';
 import { insertAuditEvents, sealRun, type AuditEventInput } from './audit-events';
@@ -54,7 +54,7 @@ export interface RunCreateOptions {
   beforeInsert?: (tx: Transaction<Database>) => Promise<void>;
 }
 
-type RunRow = RunsTable & { created_at: Date; started_at: Date | null; finished_at: Date | null };
+type RunRow = Selectable<RunsTable>;
 
 /** A run list cursor is `created_at` as toISOString writes it (four-digit years only) and the run id. */
 const CURSOR_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
@@ -293,7 +293,7 @@ export class RunsRepository {
       seed: row.seed,
       model: row.model,
       feedback_model: row.feedback_model,
-      sampling: row.sampling as unknown as Run['sampling'],
+      sampling: row.sampling,
       counts,
       usage,
       failures: failures.map((f) => ({ reason: f.failure_reason ?? 'unknown', count: Number(f.n) })),
@@ -301,10 +301,10 @@ export class RunsRepository {
       created_at: row.created_at.toISOString(),
       started_at: row.started_at?.toISOString() ?? null,
       finished_at: row.finished_at?.toISOString() ?? null,
-      principles: (row.principles as unknown as Run['principles']) ?? null,
+      principles: row.principles ?? null,
       preview: row.preview,
-      ...((row.feedback as unknown as Partial<Run> | null) ?? {}),
-      budget: (row.budget as unknown as Run['budget']) ?? null,
+      ...row.feedback,
+      budget: row.budget ?? null,
       ...(row.batch && { batch: await new BatchesRepository(this.db).progress(row.id) }),
     };
   }

@@ -1,14 +1,15 @@
-import { CompiledQuery, sql, type Kysely } from 'kysely';
+import { CompiledQuery, sql, type Kysely, type Selectable } from 'kysely';
 import type { Pool } from 'pg';
 import { ACTIVE_RUN_STATUSES, UNFINISHED_SAMPLE_STATUSES, type RunUsage, type SampleStatus, type StageRecord } from '@amend/contracts';
 import type { Database, RunsTable, SamplesTable } from './schema';
 import { insertAuditEvents, type AuditEventInput } from './audit-events';
+import { statusList, statusLiteral } from './status-sql';
 import { CheckpointBatcher, KnownBlobs, contentOf, type CheckpointEvent, type CheckpointInput, type CheckpointOutcome } from './checkpoint';
 
 export type { CheckpointEvent, CheckpointInput, CheckpointOutcome, SampleChainHead } from './checkpoint';
 
-export type SampleRow = Omit<SamplesTable, 'audit_seq' | 'audit_hash'> & { updated_at: Date; audit_seq: number; audit_hash: string };
-export type RunRowForWork = RunsTable & { created_at: Date };
+export type SampleRow = Selectable<SamplesTable>;
+export type RunRowForWork = Selectable<RunsTable>;
 
 export interface WorkItem {
   sample: SampleRow;
@@ -48,9 +49,9 @@ const RUN_CACHE_MAX = 1_000;
  * -> running unless its run was cancelled, with its run's status and the stages already paid for.
  */
 const CLAIM_FOR_WORK_SQL = `with c as (
-  update samples set status = 'running', updated_at = now()
-  where id = $1::uuid and status in ('pending', 'running')
-    and not exists (select 1 from runs where runs.id = samples.run_id and runs.status = 'cancelled')
+  update samples set status = ${statusLiteral('running')}, updated_at = now()
+  where id = $1::uuid and status in (${statusList(UNFINISHED_SAMPLE_STATUSES)})
+    and not exists (select 1 from runs where runs.id = samples.run_id and runs.status = ${statusLiteral('cancelled')})
   returning *
 )
 select c.*, (select status from runs where runs.id = c.run_id) as run_status,

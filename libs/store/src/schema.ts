@@ -1,6 +1,32 @@
 import type { ColumnType, Generated } from 'kysely';
+import type {
+  Budget,
+  ComparisonJudgement,
+  EvaluationEstimate,
+  EvaluationReport,
+  FeedbackOptions,
+  PairRecord,
+  PrincipleSelector,
+  ReviewDecision,
+  ReviewStatus,
+  Sampling,
+} from '@amend/contracts';
+
+/** Per-alias prices per 1k tokens, as stored on the run. */
+export type RunPrices = Record<string, { prompt: number; completion: number }>;
+
+/** The run row's `evaluation`: which evaluation, which side, and for the candidate where its drafts come from. */
+export interface RunEvaluationLink {
+  id: string;
+  role: 'baseline' | 'candidate';
+  baseline_run_id?: string;
+}
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+/**
+ * A jsonb column, read as the contract type it was written from (the store writes these columns
+ * only from values of that type, so a read needs no cast); written as JSON text.
+ */
 type Json<T = unknown> = ColumnType<T, string, string>;
 /** A bigint or numeric column with a default: pg returns it as a string; read it with Number(). */
 type Counter = ColumnType<unknown, string | number | undefined, string | number>;
@@ -32,7 +58,7 @@ export interface RunsTable {
   seed: number;
   model: string;
   feedback_model: string | null;
-  sampling: Json;
+  sampling: Json<Sampling>;
   total: number;
   simulated: boolean;
   idempotency_key: string | null;
@@ -42,15 +68,15 @@ export interface RunsTable {
   started_at: Timestamp | null;
   finished_at: Timestamp | null;
   /** FeedbackOptions of an ai-feedback or verified run; null for plain critique-revise. */
-  feedback: Json | null;
+  feedback: Json<FeedbackOptions> | null;
   /** PrincipleSelector restricting principle sampling; null for all principles. */
-  principles: Json | null;
+  principles: Json<PrincipleSelector> | null;
   /** A constitution preview: left out of run lists. */
   preview: boolean;
   /** Budget `{tokens?, cost_usd?}` of the run; null without one. */
-  budget: Json | null;
+  budget: Json<Budget> | null;
   /** Per-alias prices `{alias: {prompt, completion}}` (per 1k tokens) in force when the run was created. */
-  prices: Json | null;
+  prices: Json<RunPrices> | null;
   /** What a run with a budget has spent so far. */
   spent_tokens: Counter;
   spent_cost_usd: Counter;
@@ -59,7 +85,7 @@ export interface RunsTable {
   batch_lease_owner: string | null;
   batch_lease_until: Date | null;
   /** `{id, role: 'baseline' | 'candidate', baseline_run_id?}` for the runs of an evaluation; null otherwise. */
-  evaluation: ColumnType<unknown | null, string | null | undefined, string | null>;
+  evaluation: ColumnType<RunEvaluationLink | null, string | null | undefined, string | null>;
 }
 
 export interface BatchesTable {
@@ -101,7 +127,7 @@ export interface SamplesTable {
   idx: number;
   external_id: string | null;
   prompt: string;
-  metadata: Json | null;
+  metadata: Json<Record<string, unknown>> | null;
   status: string;
   /** The next stage to run, `done` once the pair is written. */
   stage: string;
@@ -137,7 +163,7 @@ export interface StageRecordsTable {
   finish_reason: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Timestamp;
   /** Comparison stages: ComparisonJudgement. */
-  judgement: Json | null;
+  judgement: Json<ComparisonJudgement> | null;
 }
 
 export interface PairsTable {
@@ -145,7 +171,7 @@ export interface PairsTable {
   run_id: string;
   sample_id: string;
   idx: number;
-  record: Json;
+  record: Json<PairRecord>;
   created_at: Timestamp;
   /** PairFlag values, also in record.metadata.flags: the export filters on this column. */
   flags: ColumnType<string[], string[] | undefined, string[]>;
@@ -207,12 +233,32 @@ export interface EvaluationsTable {
   /** The rubric's name, version and sha256. */
   rubric: Json;
   /** EvaluationEstimate, as shown before the start. */
-  estimate: Json;
+  estimate: Json<EvaluationEstimate>;
   /** EvaluationReport once both runs are finished. */
-  report: Json | null;
+  report: Json<EvaluationReport> | null;
   created_by: string;
   created_at: Timestamp;
   finished_at: Timestamp | null;
+}
+
+/** `pair_reviews` (migration 0007): one row per review, never updated. */
+export interface PairReviewsTable {
+  seq: Generated<string>;
+  id: string;
+  pair_id: string;
+  run_id: string;
+  sample_id: string;
+  decision: ReviewDecision;
+  status: ReviewStatus;
+  reviewer: string;
+  /** Migration 0011: the key that reviewed, and free text kept apart from who reviewed. */
+  reviewer_key_id: string | null;
+  note: string | null;
+  actor: string;
+  reason: string;
+  chosen: string;
+  rejected: string;
+  created_at: Generated<Date>;
 }
 
 export interface Database {
@@ -227,4 +273,5 @@ export interface Database {
   batches: BatchesTable;
   batch_line_failures: BatchLineFailuresTable;
   evaluations: EvaluationsTable;
+  pair_reviews: PairReviewsTable;
 }

@@ -234,12 +234,12 @@ export class EvaluationsService implements OnModuleInit {
       rounds: row.rounds,
       seed: row.seed,
       progress: { total: c.total, judged: c.completed, failed: c.failed + c.cancelled + (c.budget_exhausted ?? 0) },
-      estimate: row.estimate as unknown as EvaluationEstimate,
+      estimate: row.estimate,
       usage,
       simulated: baseline.simulated || candidate.simulated,
       created_at: row.created_at.toISOString(),
       finished_at: row.finished_at?.toISOString() ?? null,
-      report: (row.report as unknown as Evaluation['report']) ?? null,
+      report: row.report ?? null,
     };
   }
 

@@ -18,7 +18,7 @@ export class ReadinessService {
   }
 
   async redis(): Promise<void> {
-    // BullMQ types its client as its own RedisClient union; it is an ioredis client, which has ping.
+    // eslint-disable-next-line no-restricted-syntax -- BullMQ types its client as its own narrow IRedisClient; it is an ioredis client, which has ping.
     await ((await this.queue.client) as unknown as Redis).ping();
   }
 }
