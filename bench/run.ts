@@ -60,12 +60,18 @@ interface Row {
   /** Resident before the measured window started (runtime, ts-node, modules). */
   idle_rss_mb?: number;
   model_calls?: number;
+  /** Characters of message content the simulator received per pair: the same conversations cost the same. */
+  sent_kchars_per_pair?: number;
   max_in_flight?: number;
   sim_cpu_ms_per_pair?: number;
   /** Amend only: the Postgres backends of its API and worker, plus Postgres's background processes. */
   pg_cpu_ms_per_pair?: number;
   /** Amend only: the background processes' part of pg_cpu_ms_per_pair. */
   pg_background_cpu_ms_per_pair?: number;
+  /** Amend only: WAL bytes Postgres wrote per pair (any other writer to the server counts too). */
+  pg_wal_kb_per_pair?: number;
+  /** Amend only: growth of the schema's tables, TOAST and indexes per pair. */
+  pg_stored_kb_per_pair?: number;
   /** Amend only: the redis-server process. */
   redis_cpu_ms_per_pair?: number;
   /** Machine CPU used by none of the above: Postgres background processes, the harness, anything else running. */
@@ -176,6 +182,7 @@ async function finish(
   }
   row.cpu_ms_per_pair = per(ownCpuMs);
   row.model_calls = stats.calls;
+  row.sent_kchars_per_pair = per(stats.message_chars) / 1000;
   row.max_in_flight = stats.max_in_flight;
   row.sim_cpu_ms_per_pair = per(simMs);
   if (row.system === 'amend') {
@@ -214,6 +221,10 @@ async function runAmend(row: Row, sim: SimulatorChild, o: Options): Promise<Row>
   row.peak_rss_mb = m.worker_peak_rss_kb / 1024;
   row.idle_rss_mb = m.worker_idle_rss_kb / 1024;
   row.detail = { ...m };
+  if (m.pairs > 0) {
+    row.pg_wal_kb_per_pair = m.pg_wal_bytes / 1024 / m.pairs;
+    row.pg_stored_kb_per_pair = m.pg_stored_bytes / 1024 / m.pairs;
+  }
   if (m.failed > 0) row.note = `${m.failed} samples failed`;
   if (m.usage_calls !== row.n * CALLS_PER_PAIR) row.note = [row.note, `run usage.calls ${m.usage_calls}`].filter(Boolean).join('; ');
   return finish(row, sim, before!, after, m.api_cpu_ms + m.worker_cpu_ms, m.pairs, m.elapsed_ms, { pg: m.pg_cpu_ms, pgBackground: m.pg_background_cpu_ms, redis: m.redis_cpu_ms });
@@ -309,9 +320,12 @@ const COLUMNS: [string, (r: Row) => string, 'l' | 'r'][] = [
   ['CPU ms/pair', (r) => fmt(r.cpu_ms_per_pair, 2), 'r'],
   ['peak RSS MB', (r) => fmt(r.peak_rss_mb, 0), 'r'],
   ['model calls', (r) => (r.model_calls === undefined ? '-' : String(r.model_calls)), 'r'],
+  ['sent kchars/pair', (r) => fmt(r.sent_kchars_per_pair, 1), 'r'],
   ['wall s', (r) => fmt(r.elapsed_ms === undefined ? undefined : r.elapsed_ms / 1000, 2), 'r'],
   ['sim CPU ms/pair', (r) => fmt(r.sim_cpu_ms_per_pair, 2), 'r'],
   ['pg CPU ms/pair', (r) => fmt(r.pg_cpu_ms_per_pair, 2), 'r'],
+  ['WAL KB/pair', (r) => fmt(r.pg_wal_kb_per_pair, 1), 'r'],
+  ['stored KB/pair', (r) => fmt(r.pg_stored_kb_per_pair, 1), 'r'],
   ['redis CPU ms/pair', (r) => fmt(r.redis_cpu_ms_per_pair, 2), 'r'],
   ['other CPU ms/pair', (r) => fmt(r.rest_cpu_ms_per_pair, 2), 'r'],
   ['machine busy', (r) => (r.machine_busy_pct === undefined ? '-' : `${r.machine_busy_pct.toFixed(0)}%`), 'r'],
@@ -409,6 +423,11 @@ export function explain(r: Row, cores: number): string {
   s.push(
     `CPU ${fmt(r.cpu_ms_per_pair, 2)} ms/pair is ${own}'s own user+system time over the measured window divided by pairs${amend ? ': three model calls plus, per call, a checkpoint transaction with its audit event, the pair, BullMQ job traffic, and the API answering the POST and the polls' : r.system === 'naive' ? ': three HTTP calls through the openai SDK (JSON encode and decode, undici) and the call planning' : ': three HTTP calls through ChatOpenAI plus LangChain prompt templating, callbacks and run bookkeeping'}.`,
   );
+  if (amend && r.pg_wal_kb_per_pair !== undefined) {
+    s.push(
+      `Postgres wrote ${fmt(r.pg_wal_kb_per_pair, 1)} KB of WAL per pair and the schema grew ${fmt(r.pg_stored_kb_per_pair, 1)} KB per pair (tables, TOAST, indexes): the pair, its ${CALLS_PER_PAIR} stage records with the messages they added, their audit events and the queue-side sample rows.`,
+    );
+  }
   s.push(
     `Peak RSS ${fmt(r.peak_rss_mb, 0)} MB (${amend ? 'worker' : 'client'}); ${fmt(r.idle_rss_mb, 0)} MB of it was resident before the window (${amend && getAmendFrom() === 'build' ? 'Node and the modules' : 'Node, ts-node and the TypeScript compiler it loads, the modules'}), the rest is the load: C conversations in flight, sockets, buffers, garbage not yet collected.`,
   );

@@ -48,6 +48,10 @@ export interface AmendMeasurement {
   pg_background_cpu_ms: number;
   /** CPU of the redis-server process (shared with anything else using it). */
   redis_cpu_ms: number;
+  /** WAL Postgres wrote over the window (pg_current_wal_lsn difference; shared with other writers to the server). */
+  pg_wal_bytes: number;
+  /** Growth of the schema's tables, their TOAST and indexes over the window (pg_total_relation_size). */
+  pg_stored_bytes: number;
   usage_calls: number;
   profiles: string[];
 }
@@ -100,6 +104,7 @@ export async function measureAmend(o: AmendOptions): Promise<AmendMeasurement> {
     const pgBg0 = cpuMsByPid(postgresBackgroundPids());
     const redisPids = pidsByComm('redis-server');
     const redis0 = cpuMsByPid(redisPids);
+    const disk0 = await diskSnapshot(tag);
     const apiCpu0 = cpuMs(api.pid);
     const workerCpu0 = cpuMs(worker.pid);
     const workerSys0 = cpuTimes(worker.pid).system;
@@ -125,6 +130,7 @@ export async function measureAmend(o: AmendOptions): Promise<AmendMeasurement> {
     const pgBgCpu = cpuDelta(pgBg0, cpuMsByPid(postgresBackgroundPids()));
     const workerRss = statusKb(worker.pid, 'VmHWM');
     const apiRss = statusKb(api.pid, 'VmHWM');
+    const disk1 = await diskSnapshot(tag, disk0.lsn);
 
     const profiles: string[] = [];
     if (profiling) {
@@ -155,6 +161,8 @@ export async function measureAmend(o: AmendOptions): Promise<AmendMeasurement> {
       pg_backends: pg1.size,
       pg_background_cpu_ms: pgBgCpu,
       redis_cpu_ms: redisCpu,
+      pg_wal_bytes: disk1.walBytes,
+      pg_stored_bytes: disk1.storedBytes - disk0.storedBytes,
       usage_calls: run.usage.calls,
       profiles,
     };
@@ -186,6 +194,27 @@ export function withApplicationName(url: string, name: string): string {
   const u = new URL(url);
   u.searchParams.set('application_name', name);
   return u.toString();
+}
+
+/**
+ * What Postgres has written: the WAL position (and, given an earlier one, the bytes since) and the
+ * size on disk of the schema's tables with their TOAST and indexes.
+ */
+async function diskSnapshot(tag: string, sinceLsn?: string): Promise<{ lsn: string; walBytes: number; storedBytes: number }> {
+  const pg = new Client({ connectionString: DATABASE_URL, connectionTimeoutMillis: 5_000 });
+  try {
+    await pg.connect();
+    const r = await pg.query<{ lsn: string; wal: string | null; stored: string | null }>(
+      `select pg_current_wal_lsn()::text as lsn,
+              case when $2::text is null then null else pg_wal_lsn_diff(pg_current_wal_lsn(), $2::pg_lsn)::text end as wal,
+              (select sum(pg_total_relation_size(c.oid)) from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                where n.nspname = $1 and c.relkind = 'r')::text as stored`,
+      [tag, sinceLsn ?? null],
+    );
+    return { lsn: r.rows[0].lsn, walBytes: Number(r.rows[0].wal ?? 0), storedBytes: Number(r.rows[0].stored ?? 0) };
+  } finally {
+    await pg.end().catch(() => undefined);
+  }
 }
 
 /** Pids of the Postgres backends whose application_name is `tag`. */

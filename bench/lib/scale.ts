@@ -122,7 +122,9 @@ async function ingest(o: ScaleOptions): Promise<ScaleResult> {
       keyLimits: { prompts_per_run: n },
     });
     try {
-      const body = JSON.stringify({ constitution: CONSTITUTION, prompts: benchPrompts(n), rounds: 1, seed: SEED });
+      // Streamed as JSON Lines (the run's options, then a prompt a line), as `amend run` sends a
+      // large run: a JSON body is limited to a few MB (AMEND_MAX_BODY_BYTES).
+      const body = [JSON.stringify({ constitution: CONSTITUTION, rounds: 1, seed: SEED }), ...benchPrompts(n).map((prompt) => JSON.stringify({ prompt }))].join('\n') + '\n';
       const pg = await stack.pg();
       const pgPids0 = cpuMsByPid(await backendPids(stack.tag));
       const apiCpu0 = cpuMs(stack.api.pid);
@@ -148,7 +150,7 @@ async function ingest(o: ScaleOptions): Promise<ScaleResult> {
       let res: Response;
       let accepted: number;
       try {
-        res = await fetchWithin(`${stack.base}/v1/runs`, { method: 'POST', headers: { ...stack.headers, 'content-type': 'application/json' }, body }, o.timeoutS * 1000);
+        res = await fetchWithin(`${stack.base}/v1/runs`, { method: 'POST', headers: { ...stack.headers, 'content-type': 'application/x-ndjson' }, body }, o.timeoutS * 1000);
         accepted = Date.now() - t0;
       } finally {
         posting = false;
@@ -176,7 +178,7 @@ async function ingest(o: ScaleOptions): Promise<ScaleResult> {
       const loop = apiCpu / accepted;
       const enqueueMs = accepted - committed;
       const bound =
-        `The 202 comes after the API has parsed and validated the ${(body.length / 2 ** 20).toFixed(1)} MB body, stored the run and its ${n.toLocaleString('en')} samples in one transaction ` +
+        `The 202 comes after the API has read the ${(body.length / 2 ** 20).toFixed(1)} MB JSON Lines upload as a stream, validated each prompt, stored the run and its ${n.toLocaleString('en')} samples in one transaction ` +
         `(committed ${(committed / 1000).toFixed(2)} s after the POST), then enqueued one BullMQ job per sample (the remaining ${(enqueueMs / 1000).toFixed(2)} s${enqueueMs > accepted / 2 ? ': the larger part, each job a Redis script call carrying its own keys' : ''}). ` +
         `CPU during the POST: the API ${apiCpu.toFixed(0)} ms (${loop.toFixed(2)} cores${loop > 0.7 ? ': its one event loop bounds it' : ', so most of the time it waited on round trips'}), redis-server ${redisCpu.toFixed(0)} ms, and meanwhile the worker, already making pairs from the first jobs, ${workerCpu.toFixed(0)} ms with the API's and worker's Postgres backends ${pgCpu.toFixed(0)} ms: the machine was ${busy.toFixed(0)}% busy, so the enqueue shares the cores with the work it feeds. ` +
         (firstPair < accepted

@@ -55,7 +55,8 @@ describe('startSimulatorServer', () => {
     const base = sim.url.replace(/\/v1$/, '');
     const first = await (await fetch(`${base}/stats`)).json();
     const second = await (await fetch(`${base}/stats`)).json();
-    expect(first).toEqual({ calls: 3, by_status: { 200: 2, 400: 1 }, hung: 0, malformed: 0, in_flight: 0, max_in_flight: 1 });
+    // message_chars: 'hello' (5); the malformed body has none.
+    expect(first).toEqual({ calls: 3, by_status: { 200: 2, 400: 1 }, hung: 0, malformed: 0, in_flight: 0, max_in_flight: 1, message_chars: 5 });
     expect(second).toEqual(first);
   });
 

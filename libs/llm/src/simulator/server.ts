@@ -5,6 +5,7 @@ import { type Fault, FaultPlan, type FaultOptions } from './faults';
 import { FAIL_400_MARKER, hasFail400Marker } from './markers';
 import { SIMULATOR_MODEL, simulateCompletion, type SimulatorRequestBody } from './simulate';
 import type { JudgeStyle } from './judge';
+import { messageText } from './conversation';
 
 export interface SimulatorServerOptions extends FaultOptions {
   host?: string;
@@ -39,6 +40,11 @@ export interface SimulatorStats {
   malformed: number;
   in_flight: number;
   max_in_flight: number;
+  /**
+   * Characters of message content in the chat-completion requests it answered or failed on
+   * purpose: lets a benchmark check that different clients sent the same conversations.
+   */
+  message_chars: number;
 }
 
 export interface SimulatorServer {
@@ -194,6 +200,7 @@ export async function startSimulatorServer(options: SimulatorServerOptions = {})
         if (hasFail400Marker(body.messages)) {
           return sendError(res, 400, 'invalid_request_error', null, `The prompt contains ${FAIL_400_MARKER}, so the simulator refuses it.`);
         }
+        for (const m of body.messages) stats.message_chars += messageText(m.content).length;
         answerCompletion(res, body);
       },
       (err: Error & { tooLarge?: boolean }) => {
@@ -243,7 +250,7 @@ export async function startSimulatorServer(options: SimulatorServerOptions = {})
 }
 
 function emptyStats(): SimulatorStats {
-  return { calls: 0, by_status: {}, hung: 0, malformed: 0, in_flight: 0, max_in_flight: 0 };
+  return { calls: 0, by_status: {}, hung: 0, malformed: 0, in_flight: 0, max_in_flight: 0, message_chars: 0 };
 }
 
 function describeStatus(status: number): [type: string, code: string | null, message: string] {
