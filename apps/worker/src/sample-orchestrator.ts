@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import { isSampleFinished } from '@amend/contracts';
@@ -8,6 +8,7 @@ import { PipelineError, planNextCall, sharedDraftResult, type ChatResult, type P
 import { Store, type RunEvaluationLink, type TwinSample, type WorkItem } from '@amend/store';
 import { ConstitutionCache, SAMPLES_QUEUE, closeEvaluation, releaseCandidateTwin } from '@amend/runtime';
 import { SpendMeter } from './spend-meter';
+import type { ConstitutionSource, ModelsByAlias, SampleWorkStore } from './ports';
 import { runSpecOf, sampleSpecOf, stageCheckpoint } from './stage-checkpoint';
 
 /** `waiting`: an evaluation's candidate sample whose baseline twin has not finished; its job is put back, delayed. */
@@ -28,9 +29,9 @@ export class SampleOrchestrator {
   private readonly finishChecks = new Map<string, { again: boolean; done: Promise<void> }>();
 
   constructor(
-    private readonly store: Store,
-    private readonly models: ModelRegistry,
-    private readonly constitutions: ConstitutionCache,
+    @Inject(Store) private readonly store: SampleWorkStore,
+    @Inject(ModelRegistry) private readonly models: ModelsByAlias,
+    @Inject(ConstitutionCache) private readonly constitutions: ConstitutionSource,
     private readonly meter: SpendMeter,
     @InjectQueue(SAMPLES_QUEUE) private readonly queue: Queue,
   ) {}

@@ -1,7 +1,8 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { Usage } from '@amend/contracts';
 import { AmendMetrics } from '@amend/runtime';
 import { Store, budgetReached, callCost, type WorkItem } from '@amend/store';
+import { CLOCK, monotonicClock, type CallMetrics, type Clock, type SampleWorkStore } from './ports';
 
 /**
  * What the orchestrator does around each model call that is not the pipeline: the run's budget
@@ -12,8 +13,9 @@ export class SpendMeter {
   private readonly logger = new Logger('SpendMeter');
 
   constructor(
-    private readonly store: Store,
-    private readonly metrics: AmendMetrics,
+    @Inject(Store) private readonly store: Pick<SampleWorkStore, 'budget' | 'runs'>,
+    @Inject(AmendMetrics) private readonly metrics: CallMetrics,
+    @Optional() @Inject(CLOCK) private readonly clock: Clock = monotonicClock,
   ) {}
 
   /**
@@ -42,15 +44,15 @@ export class SpendMeter {
 
   /** Times one call for the metrics, by alias and stage. */
   async timed<T extends { usage: Usage }>(alias: string, stage: string, call: () => Promise<T>): Promise<T> {
-    const started = performance.now();
+    const started = this.clock.now();
     try {
       const result = await call();
-      this.metrics.modelCall(alias, stage, (performance.now() - started) / 1000, { usage: result.usage });
+      this.metrics.modelCall(alias, stage, (this.clock.now() - started) / 1000, { usage: result.usage });
       return result;
     } catch (error) {
       // A caller's abort (shutdown, cancel) is not a model outcome.
       if (!(error instanceof Error && error.name === 'AbortError') && typeof error !== 'string') {
-        this.metrics.modelCall(alias, stage, (performance.now() - started) / 1000, { error });
+        this.metrics.modelCall(alias, stage, (this.clock.now() - started) / 1000, { error });
       }
       throw error;
     }

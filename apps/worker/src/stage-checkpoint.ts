@@ -3,13 +3,13 @@ import { asStoredJson, contentSha256, messageRefs, prefixSegment, type ContentMe
 import type { Constitution } from '@amend/constitution';
 import { stageEventType, type AuditEventType, type StageRecord } from '@amend/contracts';
 import { assemblePair, isLastCall, planNextCall, recordCall, type ChatResult, type PlannedCall, type RunSpec, type SampleSpec } from '@amend/pipeline';
-import type { ConstitutionCache } from '@amend/runtime';
 import type { SampleChainHead, SamplesRepository, WorkItem } from '@amend/store';
+import type { ConstitutionSource } from './ports';
 
 export type CheckpointInput = Parameters<SamplesRepository['checkpoint']>[0];
 
 /** The run as the pipeline sees it, from its row. */
-export async function runSpecOf(item: Pick<WorkItem, 'run'>, constitutions: ConstitutionCache): Promise<RunSpec> {
+export async function runSpecOf(item: Pick<WorkItem, 'run'>, constitutions: ConstitutionSource): Promise<RunSpec> {
   const r = item.run;
   return {
     id: r.id,

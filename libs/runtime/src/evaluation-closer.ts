@@ -1,7 +1,7 @@
 import { isSampleFinished } from '@amend/contracts';
 import type { Queue } from 'bullmq';
 import { buildEvaluationReport, type PromptOutcome } from '@amend/pipeline';
-import type { RunEvaluationLink, Store } from '@amend/store';
+import type { EvaluationsRepository, RunEvaluationLink, RunsRepository } from '@amend/store';
 import { enqueueSamples } from './sample-queue';
 
 /**
@@ -9,7 +9,13 @@ import { enqueueSamples } from './sample-queue';
  * written). Called by the worker that closes either run, and by the API when an evaluation is
  * read, which covers a worker that stopped in between.
  */
-export async function closeEvaluation(store: Store, evaluationId: string, actor: string): Promise<boolean> {
+/** The store as evaluations close: a slice of Store, so a worker's port can carry it. */
+export interface EvaluationStore {
+  evaluations: Pick<EvaluationsRepository, 'row' | 'candidateTwin' | 'finish' | 'prompts'>;
+  runs: Pick<RunsRepository, 'row'>;
+}
+
+export async function closeEvaluation(store: EvaluationStore, evaluationId: string, actor: string): Promise<boolean> {
   return store.evaluations.finish(
     evaluationId,
     async (row) => {
@@ -25,7 +31,7 @@ export async function closeEvaluation(store: Store, evaluationId: string, actor:
  * A baseline sample finished (completed, failed or stopped): its candidate twin can go, so its
  * job is added now, or moved up if it was waiting in the delayed set.
  */
-export async function releaseCandidateTwin(store: Store, queue: Queue, link: RunEvaluationLink, idx: number): Promise<void> {
+export async function releaseCandidateTwin(store: EvaluationStore, queue: Queue, link: RunEvaluationLink, idx: number): Promise<void> {
   if (link.role !== 'baseline') return;
   const row = await store.evaluations.row(link.id);
   if (!row) return;

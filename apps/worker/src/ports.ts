@@ -1,0 +1,40 @@
+import type { Constitution } from '@amend/constitution';
+import type { ChatModel } from '@amend/pipeline';
+import type { AmendMetrics } from '@amend/runtime';
+import type { BudgetRepository, EvaluationsRepository, RunsRepository, SamplesRepository } from '@amend/store';
+
+/**
+ * What the orchestrator and its spend meter ask of their collaborators, each a slice of the real
+ * class: the worker module wires Store, ModelRegistry, ConstitutionCache and AmendMetrics to them
+ * (by those classes as Nest tokens), and a unit test wires in-process fakes.
+ */
+
+/** The store as a worker walking a sample uses it. */
+export interface SampleWorkStore {
+  samples: Pick<SamplesRepository, 'claimForWork' | 'loadForWork' | 'checkpoint' | 'fail' | 'noteSimulated'>;
+  runs: Pick<RunsRepository, 'markRunning' | 'markSimulated' | 'finalizeIfDone' | 'row'>;
+  /** An evaluation's twin samples, and its report once both runs are closed (libs/runtime evaluation-closer). */
+  evaluations: Pick<EvaluationsRepository, 'twin' | 'row' | 'candidateTwin' | 'finish' | 'prompts'>;
+  budget: Pick<BudgetRepository, 'spend' | 'exhaust'>;
+}
+
+/** A chat model by its operator-configured alias (ModelRegistry). */
+export interface ModelsByAlias {
+  get(alias: string): ChatModel;
+}
+
+/** Published constitution versions (ConstitutionCache). */
+export interface ConstitutionSource {
+  get(name: string, version: string): Promise<Constitution>;
+}
+
+/** The metric the spend meter records around each call. */
+export type CallMetrics = Pick<AmendMetrics, 'modelCall'>;
+
+/** Milliseconds on a monotonic clock, for call durations. */
+export interface Clock {
+  now(): number;
+}
+
+export const CLOCK = Symbol('worker clock');
+export const monotonicClock: Clock = { now: () => performance.now() };
