@@ -17,7 +17,7 @@ import {
 import type { ApiClient } from './api-client';
 import { parseInteger } from './arg-parsers';
 import { renderDiff, renderPreview } from './constitution-render';
-import { readPromptsFile } from './prompts-file';
+import { readPromptsFile, singleTurnPrompts } from './prompts-file';
 
 type Print = (s: string) => void;
 
@@ -154,7 +154,9 @@ export function addConstitutionCommands(program: Command, ctx: ConstitutionComma
     .option('--json', 'print the result as JSON')
     .action(async (refText: string, opts: PreviewOptions, cmd: Command) => {
       const ref = parseRef(refText);
-      const fromFile = opts.prompts ? (await readPromptsFile(resolvePath(opts.prompts))).map((p) => (typeof p === 'string' ? p : p.prompt)) : [];
+      const fromFile = opts.prompts
+        ? singleTurnPrompts(await readPromptsFile(resolvePath(opts.prompts)), opts.prompts, 'a preview').map((p) => (typeof p === 'string' ? p : p.prompt))
+        : [];
       const prompts = [...opts.prompt, ...fromFile];
       if (prompts.length === 0) throw new Error('give at least one prompt with --prompt or --prompts');
       const result = await ctx.client(cmd).previewConstitution(ref.name, ref.version, {

@@ -3,7 +3,7 @@ import type { Evaluation, EvaluationEstimate, EvaluationReport } from '@amend/co
 import type { ApiClient, EvaluationBody } from './api-client';
 import { parseDecimal, parseInteger } from './arg-parsers';
 import { createProgressReporter, type Progressable } from './progress';
-import { readPromptsFile } from './prompts-file';
+import { readPromptsFile, singleTurnPrompts } from './prompts-file';
 import { sleep } from './wait-for-run';
 
 type Print = (s: string) => void;
@@ -105,7 +105,7 @@ export function addEvalCommands(program: Command, ctx: EvalCommandsContext): voi
     const body: EvaluationBody = {
       baseline,
       candidate,
-      ...(opts.prompts ? { prompts: await readPromptsFile(opts.prompts) } : { eval_set: opts.set }),
+      ...(opts.prompts ? { prompts: singleTurnPrompts(await readPromptsFile(opts.prompts), opts.prompts, 'an evaluation') } : { eval_set: opts.set }),
       ...(opts.limit !== undefined && { limit: opts.limit }),
       ...(opts.rounds !== undefined && { rounds: opts.rounds }),
       ...(opts.seed !== undefined && { seed: opts.seed }),

@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatOfPath, parsePrompts, PromptsFileError, readPromptsFile } from './prompts-file';
+import { formatOfPath, parsePrompts, PromptsFileError, readPromptsFile, singleTurnPrompts } from './prompts-file';
 
 function failure(fn: () => unknown): PromptsFileError {
   try {
@@ -47,16 +47,39 @@ describe('prompts files', () => {
     });
 
     it('says which field is missing or unknown', () => {
-      expect(failure(() => parsePrompts('{"text": "hi"}', 'jsonl')).message).toMatch(/:1: the object has no "prompt" field/);
+      expect(failure(() => parsePrompts('{"text": "hi"}', 'jsonl')).message).toMatch(/:1: the object has neither a "prompt" field nor a "messages" conversation/);
       expect(failure(() => parsePrompts('"a"\n{"prompt": "hi", "tags": []}', 'jsonl')).message).toMatch(
-        /:2: Unrecognized key: "tags" \(allowed: "id", "prompt", "metadata"\)/,
+        /:2: Unrecognized key: "tags" \(allowed: "id", "prompt" or "messages", "metadata"; a message has "role" and "content"\)/,
       );
       expect(failure(() => parsePrompts('{"prompt": "hi", "id": 5}', 'jsonl')).message).toMatch(/:1: id: .*expected string/);
     });
 
     it('rejects a line that is neither a string nor an object', () => {
-      expect(failure(() => parsePrompts('"a"\n42', 'jsonl')).message).toMatch(/:2: expected a prompt string or an object .* got a number/);
+      expect(failure(() => parsePrompts('"a"\n42', 'jsonl')).message).toMatch(/:2: expected a prompt string, an object .* got a number/);
       expect(failure(() => parsePrompts('["a"]', 'jsonl')).message).toMatch(/:1: .* got an array/);
+    });
+
+    it('takes multi-turn prompts as {"messages": [...]} and names the line and message of a bad one', () => {
+      const conversation = [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: 'Hi' },
+        { role: 'assistant', content: 'Hello!' },
+        { role: 'user', content: 'How do I stop a process?' },
+      ];
+      const text = [JSON.stringify({ id: 'c1', messages: conversation, metadata: { source: 'hh' } }), '"plain"'].join('\n');
+      expect(parsePrompts(text, 'jsonl')).toEqual([{ id: 'c1', messages: conversation, metadata: { source: 'hh' } }, 'plain']);
+      const bad = '"ok"\n' + JSON.stringify({ messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }] });
+      expect(failure(() => parsePrompts(bad, 'jsonl', 'p.jsonl')).message).toBe(
+        'p.jsonl:2: messages.1: the conversation must end with a user turn (the one the draft answers), not with an assistant message',
+      );
+    });
+
+    it('a command that takes single-turn prompts refuses a conversation by its position', () => {
+      const items = parsePrompts('"a"\n{"messages": [{"role": "user", "content": "b"}]}', 'jsonl');
+      expect(failure(() => singleTurnPrompts(items, 'p.jsonl', 'an evaluation')).message).toBe(
+        'p.jsonl (item 2): an evaluation takes single-turn prompts; prompt 2 is a conversation ("messages")',
+      );
+      expect(singleTurnPrompts(['a', { id: 'x', prompt: 'b' }], 'p.jsonl', 'an evaluation')).toEqual(['a', { id: 'x', prompt: 'b' }]);
     });
 
     it('rejects an id used twice, naming both lines', () => {

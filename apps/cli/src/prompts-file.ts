@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { PromptItem, PromptItemSchema } from '@amend/contracts';
+import { PromptItem, PromptItemSchema, type TextPromptItem } from '@amend/contracts';
 
 export const PROMPTS_FORMATS = ['jsonl', 'json', 'txt'] as const;
 export type PromptsFormat = (typeof PROMPTS_FORMATS)[number];
@@ -85,7 +85,7 @@ function parseLines(text: string, format: 'jsonl' | 'txt', file: string): Locate
       } catch (err) {
         throw new PromptsFileError(
           file,
-          `not valid JSON (${(err as Error).message}); each line must be a JSON string or an object {"id"?, "prompt", "metadata"?}`,
+          `not valid JSON (${(err as Error).message}); each line must be a JSON string, an object {"id"?, "prompt", "metadata"?} or {"id"?, "messages", "metadata"?}`,
           { line },
         );
       }
@@ -116,12 +116,12 @@ function checkItem(value: unknown, file: string, where: { line?: number; item?: 
   if (typeof value !== 'string' && !isObject) {
     throw new PromptsFileError(
       file,
-      `expected a prompt string or an object {"id"?, "prompt", "metadata"?}, got ${kindOf(value)}`,
+      `expected a prompt string, an object {"id"?, "prompt", "metadata"?} or a conversation {"id"?, "messages", "metadata"?}, got ${kindOf(value)}`,
       where,
     );
   }
-  if (isObject && !('prompt' in (value as object))) {
-    throw new PromptsFileError(file, 'the object has no "prompt" field', where);
+  if (isObject && !('prompt' in (value as object)) && !('messages' in (value as object))) {
+    throw new PromptsFileError(file, 'the object has neither a "prompt" field nor a "messages" conversation', where);
   }
   const parsed = PromptItemSchema.safeParse(value);
   if (parsed.success) return parsed.data;
@@ -132,11 +132,23 @@ function checkItem(value: unknown, file: string, where: { line?: number; item?: 
   const reason = issues
     .map((i) => {
       const path = i.path.map(String).join('.');
-      const keys = i.code === 'unrecognized_keys' ? ` (allowed: "id", "prompt", "metadata")` : '';
+      const keys = i.code === 'unrecognized_keys' ? ` (allowed: "id", "prompt" or "messages", "metadata"; a message has "role" and "content")` : '';
       return (path ? `${path}: ` : '') + i.message + keys;
     })
     .join('; ');
   throw new PromptsFileError(file, reason, where);
+}
+
+/**
+ * The items of a command that takes single-turn prompts only (evaluations, previews): a
+ * multi-turn prompt there is an error naming it, not a conversation silently cut to its last turn.
+ */
+export function singleTurnPrompts(items: PromptItem[], file: string, what: string): TextPromptItem[] {
+  return items.map((p, i) => {
+    if (typeof p === 'string') return p;
+    if (p.prompt === undefined) throw new PromptsFileError(file, `${what} takes single-turn prompts; prompt ${i + 1} is a conversation ("messages")`, { item: i + 1 });
+    return { ...(p.id !== undefined && { id: p.id }), prompt: p.prompt, ...(p.metadata !== undefined && { metadata: p.metadata }) };
+  });
 }
 
 function checkUniqueIds(items: Located[], file: string, format: PromptsFormat): void {

@@ -74,6 +74,7 @@ function sampleRow(): SampleRow {
     idx: 0,
     external_id: null,
     prompt: 'How do I kill a python process?',
+    messages: null,
     metadata: null,
     status: 'running',
     stage: 'draft',

@@ -33,6 +33,7 @@ export function sampleSpecOf(item: Pick<WorkItem, 'sample'>): SampleSpec {
     index: item.sample.idx,
     external_id: item.sample.external_id,
     prompt: item.sample.prompt,
+    messages: item.sample.messages ?? null,
     metadata: item.sample.metadata ?? null,
   };
 }

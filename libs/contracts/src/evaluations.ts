@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { SamplingSchema } from './chat';
 import { intEnv } from './limits';
-import { BudgetSchema, ConstitutionRefSchema, PromptItemSchema, RunCountsSchema, RunUsageSchema } from './runs';
+import { BudgetSchema, ConstitutionRefSchema, TextPromptItemSchema, RunCountsSchema, RunUsageSchema } from './runs';
 
 /*
  * Constitution A/B evaluation: the same prompts through two constitution versions (the same
@@ -46,7 +46,7 @@ export const CreateEvaluationSchema = z
     candidate: nameOrVersioned,
     /** Your prompts; each may carry `metadata.benign` (true, or false for red-team). */
     prompts: z
-      .array(PromptItemSchema)
+      .array(TextPromptItemSchema)
       .min(1, 'an evaluation needs at least one prompt')
       .refine((a) => a.length <= EVALUATION_LIMITS.prompts(), { message: 'too many prompts for one evaluation (AMEND_MAX_EVALUATION_PROMPTS)' })
       .optional(),

@@ -13,6 +13,13 @@ export function intEnv(name: string, fallback: number): number {
 export const LIMITS = {
   promptsPerRun: () => intEnv('AMEND_MAX_PROMPTS', 100_000),
   promptChars: () => intEnv('AMEND_MAX_PROMPT_CHARS', 32_000),
+  /** Messages of a multi-turn prompt; each message is held to promptChars as well. */
+  promptMessages: () => intEnv('AMEND_MAX_PROMPT_MESSAGES', 64),
+  /**
+   * Characters of a multi-turn prompt, all messages together: twice a single prompt's limit by
+   * default, so a conversation and the constitution's few-shot prefix still fit a 32k context.
+   */
+  conversationChars: () => intEnv('AMEND_MAX_CONVERSATION_CHARS', 2 * intEnv('AMEND_MAX_PROMPT_CHARS', 32_000)),
   /**
    * A JSON body in bytes, read into memory only after the key was checked: a few thousand
    * prompts. Larger runs stream as JSON Lines (`Content-Type: application/x-ndjson`), which is

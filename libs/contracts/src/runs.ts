@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SamplingSchema, UsageSchema } from './chat';
+import { ChatMessageSchema, SamplingSchema, UsageSchema } from './chat';
 import { LIMITS, ROUNDS } from './limits';
 import { indexCursor } from './bounds';
 import { ComparisonJudgementSchema, FeedbackRequestFields, feedbackOptionProblems } from './feedback';
@@ -36,7 +36,8 @@ const promptText = z
     message: `prompt is longer than the limit (AMEND_MAX_PROMPT_CHARS)`,
   });
 
-export const PromptItemSchema = z.union([
+/** A single-turn prompt: a string or `{id?, prompt, metadata?}` (what an evaluation takes). */
+export const TextPromptItemSchema = z.union([
   promptText,
   z.strictObject({
     id: z.string().min(1).max(200).optional(),
@@ -44,7 +45,114 @@ export const PromptItemSchema = z.union([
     metadata: z.record(z.string(), z.unknown()).optional(),
   }),
 ]);
+export type TextPromptItem = z.infer<typeof TextPromptItemSchema>;
+
+/** One turn of a multi-turn prompt; each is held to the prompt limit, AMEND_MAX_PROMPT_CHARS. */
+const PROMPT_ROLES = ['system', 'user', 'assistant'] as const;
+export const PromptMessageSchema = z.strictObject({
+  // Refined before the enum: a wrong role then names its message instead of failing the whole prompt union.
+  role: z
+    .string()
+    .refine((r) => (PROMPT_ROLES as readonly string[]).includes(r), { message: 'role is "system", "user" or "assistant"' })
+    .pipe(z.enum(PROMPT_ROLES))
+    .meta({ enum: [...PROMPT_ROLES] }),
+  content: z
+    .string()
+    .refine((s) => s.trim().length > 0, { message: 'message is empty' })
+    .refine((s) => s.length <= LIMITS.promptChars(), { message: 'message is longer than the limit (AMEND_MAX_PROMPT_CHARS)' }),
+});
+export type PromptMessage = z.infer<typeof PromptMessageSchema>;
+
+/**
+ * Why a conversation cannot be a prompt, per message (index into the list), or an empty list. A
+ * prompt conversation is what chat templates accept and what the draft can answer: an optional
+ * system message first, then user and assistant turns alternating from a user turn, ending with
+ * the user turn the draft answers. Many templates (Mistral's, Gemma's) refuse two turns of one
+ * role in a row or a system message further down.
+ */
+export function conversationProblems(messages: readonly { role: string; content: string }[]): { index: number | null; message: string }[] {
+  const problems: { index: number | null; message: string }[] = [];
+  if (messages.length === 0) return [{ index: null, message: 'a conversation needs at least one message, ending with a user turn' }];
+  if (messages.length > LIMITS.promptMessages()) {
+    problems.push({ index: null, message: `a conversation has at most ${LIMITS.promptMessages()} messages (AMEND_MAX_PROMPT_MESSAGES), this one ${messages.length}` });
+  }
+  const total = messages.reduce((n, m) => n + m.content.length, 0);
+  if (total > LIMITS.conversationChars()) {
+    problems.push({ index: null, message: `the conversation has ${total} characters, more than the limit of ${LIMITS.conversationChars()} (AMEND_MAX_CONVERSATION_CHARS)` });
+  }
+  const first = messages[0]?.role === 'system' ? 1 : 0;
+  for (let i = 0; i < messages.length; i++) {
+    const role = messages[i].role;
+    if (role === 'system') {
+      if (i > 0) problems.push({ index: i, message: 'a system message may only be the first message' });
+      continue;
+    }
+    const expected = (i - first) % 2 === 0 ? 'user' : 'assistant';
+    if (role !== expected) {
+      problems.push({
+        index: i,
+        message:
+          i === first
+            ? 'the conversation starts with a user turn (after an optional system message)'
+            : `two ${role} turns in a row; user and assistant turns alternate`,
+      });
+    }
+  }
+  const last = messages.length - 1;
+  if (messages[last].role !== 'user') {
+    problems.push({ index: last, message: `the conversation must end with a user turn (the one the draft answers), not with ${messages[last].role === 'assistant' ? 'an assistant' : 'a system'} message` });
+  }
+  return problems;
+}
+
+/**
+ * A prompt of a run: a string, `{id?, prompt, metadata?}`, or a multi-turn conversation
+ * `{id?, messages: [{role, content}...], metadata?}` ending with a user turn (see
+ * conversationProblems). The draft answers the last user turn with the turns before it as context.
+ */
+export const PromptItemSchema = z.union([
+  promptText,
+  z
+    .strictObject({
+      id: z.string().min(1).max(200).optional(),
+      /** The prompt as one user message. */
+      prompt: promptText.optional(),
+      /** Or a conversation: optional system message, user and assistant turns alternating, the last a user turn. */
+      messages: z.array(PromptMessageSchema).optional(),
+      metadata: z.record(z.string(), z.unknown()).optional(),
+    })
+    .superRefine((item, ctx) => {
+      if (item.prompt !== undefined && item.messages !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['messages'], message: 'give "prompt" (one user message) or "messages" (a conversation), not both' });
+      } else if (item.prompt === undefined && item.messages === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['prompt'], message: 'a prompt object needs "prompt" (a string) or "messages" (a conversation ending with a user turn)' });
+      }
+      // A message with an unknown role has its own issue already; its place in the turns means nothing.
+      if (item.messages !== undefined && item.messages.every((m) => (PROMPT_ROLES as readonly string[]).includes(m.role))) {
+        for (const p of conversationProblems(item.messages)) {
+          ctx.addIssue({ code: 'custom', path: p.index === null ? ['messages'] : ['messages', p.index], message: p.message });
+        }
+      }
+    }),
+]);
 export type PromptItem = z.infer<typeof PromptItemSchema>;
+
+/** A prompt item taken apart: the last user turn, the whole conversation when it is multi-turn (null otherwise), id and metadata. */
+export function promptParts(item: PromptItem): {
+  external_id: string | null;
+  prompt: string;
+  messages: PromptMessage[] | null;
+  metadata: Record<string, unknown> | null;
+} {
+  if (typeof item === 'string') return { external_id: null, prompt: item, messages: null, metadata: null };
+  const messages = item.messages ?? null;
+  return {
+    external_id: item.id ?? null,
+    prompt: messages ? messages[messages.length - 1].content : (item.prompt ?? ''),
+    messages: messages && messages.map((m) => ({ role: m.role, content: m.content })),
+    metadata: item.metadata ?? null,
+  };
+}
 
 /**
  * Restricts a run to some principles of its constitution: those with any of `tags`, or exactly
@@ -260,7 +368,10 @@ export const SampleSummarySchema = z.object({
   usage: RunUsageSchema,
 });
 export const SampleSchema = SampleSummarySchema.extend({
+  /** The prompt, or the last user turn of a multi-turn prompt. */
   prompt: z.string(),
+  /** A multi-turn prompt's whole conversation, ending with the user turn `prompt` is; null for a single-turn prompt. */
+  messages: z.array(ChatMessageSchema).nullable().optional(),
   metadata: z.record(z.string(), z.unknown()).nullable(),
   stages: z.array(StageRecordSchema),
 });

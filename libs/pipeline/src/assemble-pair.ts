@@ -1,4 +1,5 @@
 import type { PairRecord, StageRecord } from '@amend/contracts';
+import { promptConversation } from './conversation';
 import { PipelineError } from './errors';
 import { callsPerSample, planNextCall } from './plan';
 import { feedbackOf, type RunSpec, type SampleSpec } from './run-spec';
@@ -54,6 +55,7 @@ export function assemblePair(run: RunSpec, sample: SampleSpec, records: StageRec
     run_id: run.id,
     sample_id: sample.id,
     prompt: sample.prompt,
+    ...(sample.messages && sample.messages.length > 0 ? { prompt_messages: promptConversation(sample) } : {}),
     draft: draft.text,
     chosen: last.revision,
     rejected: draft.text,

@@ -1,4 +1,6 @@
 import { continueConversation, openingMessages } from './conversation';
+import { assemblePair } from './assemble-pair';
+import { comparisonMessages } from './feedback/comparison-prompt';
 import { constitution, makeRun, makeSample, runToEnd } from './testing/fixtures';
 
 describe('conversation', () => {
@@ -74,5 +76,52 @@ describe('conversation', () => {
       const promptIndex = call.request.messages.findIndex((m) => m.content === prompt);
       expect(promptIndex).toBe(1 + 2 + 4);
     }
+  });
+
+  describe('a multi-turn prompt', () => {
+    const turns = [
+      { role: 'system' as const, content: 'Answer in one line.' },
+      { role: 'user' as const, content: 'What is ps?' },
+      { role: 'assistant' as const, content: 'A tool that lists processes.' },
+      { role: 'user' as const, content: 'How do I stop one?' },
+    ];
+    const sample = makeSample({ prompt: 'How do I stop one?', messages: turns });
+
+    it('drafts after the few-shot prefix, with the conversation as given, and every later call extends it', () => {
+      const { calls } = runToEnd(makeRun({ rounds: 2 }), sample);
+      expect(calls[0].request.messages).toEqual([
+        { role: 'system', content: 'You are a careful assistant.' },
+        { role: 'user', content: 'example 1 prompt' },
+        { role: 'assistant', content: 'example 1 draft' },
+        { role: 'user', content: 'example 2 prompt' },
+        { role: 'assistant', content: 'example 2 draft' },
+        { role: 'user', content: 'example 2 critique request' },
+        { role: 'assistant', content: 'example 2 critique' },
+        { role: 'system', content: 'Answer in one line.' },
+        { role: 'user', content: 'What is ps?' },
+        { role: 'assistant', content: 'A tool that lists processes.' },
+        { role: 'user', content: 'How do I stop one?' },
+      ]);
+      for (const call of calls.slice(1)) expect(call.request.messages.slice(0, 11)).toEqual(calls[0].request.messages);
+    });
+
+    it('keeps the conversation on the pair as prompt_messages, the last user turn as prompt', () => {
+      const run = makeRun({ rounds: 1 });
+      const { records } = runToEnd(run, sample);
+      const pair = assemblePair(run, sample, records, '00000000-0000-4000-8000-000000000001');
+      expect(pair.prompt).toBe('How do I stop one?');
+      expect(pair.prompt_messages).toEqual(turns);
+      const single = assemblePair(run, makeSample(), runToEnd(run, makeSample()).records, '00000000-0000-4000-8000-000000000002');
+      expect('prompt_messages' in single).toBe(false);
+    });
+
+    it('is quoted to the judge turn by turn; a single prompt stays one "Human:" line', () => {
+      expect(comparisonMessages(turns, 'Which is better?', 'one', 'two', false)[0].content).toBe(
+        'Consider the following conversation between a human and an assistant:\n' +
+          'System: Answer in one line.\nHuman: What is ps?\nAssistant: A tool that lists processes.\nHuman: How do I stop one?\n' +
+          'Which is better?\nOptions:\n(A) one\n(B) two\nThe answer is:',
+      );
+      expect(comparisonMessages([{ role: 'user', content: 'Hi' }], 'Q?', 'x', 'y', false)).toEqual(comparisonMessages('Hi', 'Q?', 'x', 'y', false));
+    });
   });
 });

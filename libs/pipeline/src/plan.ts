@@ -1,5 +1,5 @@
 import type { ChatMessage, StageName, StageRecord } from '@amend/contracts';
-import { continueConversation, openingMessages } from './conversation';
+import { continueConversation, openingMessages, promptConversation } from './conversation';
 import { PipelineError } from './errors';
 import { samplePrinciple } from './principle-sampler';
 import { selectPrinciples } from './principle-selection';
@@ -121,7 +121,7 @@ function plannedCall(
   let messages: ChatMessage[];
   let principleId: string | null = null;
   if (stage === 'draft' || previous === null) {
-    messages = openingMessages(run.constitution, sample.prompt);
+    messages = openingMessages(run.constitution, promptConversation(sample));
   } else {
     const principle = samplePrinciple(selectPrinciples(run.constitution.principles, run.principles), run.seed, sample.index, round);
     principleId = principle.id;

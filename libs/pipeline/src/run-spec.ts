@@ -1,5 +1,5 @@
 import type { Constitution } from '@amend/constitution';
-import { FEEDBACK_DEFAULTS, MAX_CANDIDATES, MAX_ENSEMBLE, ROUNDS, type ConstitutionRef, type FeedbackOptions, type PrincipleSelector, type Sampling } from '@amend/contracts';
+import { FEEDBACK_DEFAULTS, type ChatMessage, MAX_CANDIDATES, MAX_ENSEMBLE, ROUNDS, type ConstitutionRef, type FeedbackOptions, type PrincipleSelector, type Sampling } from '@amend/contracts';
 import { PipelineError, type RunProblem } from './errors';
 import { checkSelector, selectorProblem } from './principle-selection';
 import { comparisonPoolProblem, comparisonPrinciples } from './feedback/judge-principles';
@@ -44,7 +44,10 @@ export interface SampleSpec {
   index: number;
   /** The id the submitter gave the prompt, if any. */
   external_id: string | null;
+  /** The prompt, or the last user turn of a multi-turn prompt (what the draft answers). */
   prompt: string;
+  /** A multi-turn prompt: the whole conversation, ending with the user turn that `prompt` is. Null or absent for one string. */
+  messages?: readonly ChatMessage[] | null;
   /** The submitter's metadata of the prompt; `benign: boolean` there decides refusal drift. */
   metadata?: Record<string, unknown> | null;
   /** An evaluation candidate's sample: the baseline sample's final answer, which the judge compares with. */

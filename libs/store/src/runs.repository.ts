@@ -40,7 +40,10 @@ export interface NewSample {
   /** Position of the prompt in the request (the `idx` column). */
   index: number;
   external_id: string | null;
+  /** The prompt, or a multi-turn prompt's last user turn. */
   prompt: string;
+  /** A multi-turn prompt's whole conversation; null or absent for a single string. */
+  messages?: readonly { role: string; content: string }[] | null;
   metadata: unknown | null;
 }
 
@@ -403,10 +406,11 @@ async function checkActiveRuns(tx: Transaction<Database>, opts: RunCreateOptions
 /** One chunk of samples in one statement: unnest keeps it one statement regardless of the chunk size. */
 async function insertSamples(tx: Transaction<Database>, runId: string, chunk: NewSample[]): Promise<void> {
   await sql`
-    insert into samples (id, run_id, idx, external_id, prompt, metadata, status, stage)
-    select s.id, ${runId}::uuid, s.idx, s.external_id, s.prompt, s.metadata, 'pending', 'draft'
+    insert into samples (id, run_id, idx, external_id, prompt, messages, metadata, status, stage)
+    select s.id, ${runId}::uuid, s.idx, s.external_id, s.prompt, s.messages, s.metadata, 'pending', 'draft'
     from unnest(${chunk.map((s) => s.id)}::uuid[], ${chunk.map((s) => s.index)}::int[],
                 ${chunk.map((s) => s.external_id)}::text[], ${chunk.map((s) => s.prompt)}::text[],
+                ${chunk.map((s) => (s.messages == null ? null : JSON.stringify(s.messages)))}::jsonb[],
                 ${chunk.map((s) => (s.metadata == null ? null : JSON.stringify(s.metadata)))}::jsonb[])
-      as s(id, idx, external_id, prompt, metadata)`.execute(tx);
+      as s(id, idx, external_id, prompt, messages, metadata)`.execute(tx);
 }

@@ -1,6 +1,6 @@
 import { CompiledQuery, sql, type Kysely, type Selectable } from 'kysely';
 import type { Pool } from 'pg';
-import { ACTIVE_RUN_STATUSES, UNFINISHED_SAMPLE_STATUSES, type RunUsage, type SampleStatus, type StageRecord } from '@amend/contracts';
+import { ACTIVE_RUN_STATUSES, UNFINISHED_SAMPLE_STATUSES, type ChatMessage, type RunUsage, type SampleStatus, type StageRecord } from '@amend/contracts';
 import type { Database, RunsTable, SamplesTable } from './schema';
 import { insertAuditEvents, type AuditEventInput } from './audit-events';
 import { statusList, statusLiteral } from './status-sql';
@@ -10,6 +10,15 @@ export type { CheckpointEvent, CheckpointInput, CheckpointOutcome, SampleChainHe
 
 export type SampleRow = Selectable<SamplesTable>;
 export type RunRowForWork = Selectable<RunsTable>;
+
+/** A run's prompt as submitted. */
+export interface PromptRow {
+  idx: number;
+  prompt: string;
+  messages: ChatMessage[] | null;
+  external_id: string | null;
+  metadata: Record<string, unknown> | null;
+}
 
 export interface WorkItem {
   sample: SampleRow;
@@ -309,6 +318,7 @@ export class SamplesRepository {
       failure_reason: s.failure_reason,
       usage: usageOf(s),
       prompt: s.prompt,
+      messages: s.messages ?? null,
       metadata: (s.metadata as Record<string, unknown> | null) ?? null,
       stages: stages.map(toStageRecord),
     };
@@ -338,14 +348,20 @@ export class SamplesRepository {
     return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
   }
 
-  /** The prompts of a run in request order, as submitted (for its manifest). */
-  async prompts(runId: string): Promise<{ idx: number; prompt: string; external_id: string | null; metadata: Record<string, unknown> | null }[]> {
+  /** The prompts of a run in request order, as submitted (for its manifest); `messages` for a multi-turn prompt. */
+  async prompts(runId: string): Promise<PromptRow[]> {
     const rows = await this.db
       .selectFrom('samples')
-      .select(['idx', 'prompt', 'external_id', 'metadata'])
+      .select(['idx', 'prompt', 'messages', 'external_id', 'metadata'])
       .where('run_id', '=', runId)
       .orderBy('idx')
       .execute();
-    return rows.map((r) => ({ idx: r.idx, prompt: r.prompt, external_id: r.external_id, metadata: (r.metadata as Record<string, unknown> | null) ?? null }));
+    return rows.map((r) => ({
+      idx: r.idx,
+      prompt: r.prompt,
+      messages: r.messages ?? null,
+      external_id: r.external_id,
+      metadata: (r.metadata as Record<string, unknown> | null) ?? null,
+    }));
   }
 }

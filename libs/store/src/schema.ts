@@ -1,6 +1,7 @@
 import type { ColumnType, Generated } from 'kysely';
 import type {
   Budget,
+  ChatMessage,
   ComparisonJudgement,
   EvaluationEstimate,
   EvaluationReport,
@@ -126,7 +127,10 @@ export interface SamplesTable {
   run_id: string;
   idx: number;
   external_id: string | null;
+  /** The prompt, or the last user turn of a multi-turn prompt. */
   prompt: string;
+  /** A multi-turn prompt's conversation (ending with the user turn `prompt` is); null for a single string. Migration 0014. */
+  messages: ColumnType<ChatMessage[] | null, string | null | undefined, string | null>;
   metadata: Json<Record<string, unknown>> | null;
   status: string;
   /** The next stage to run, `done` once the pair is written. */

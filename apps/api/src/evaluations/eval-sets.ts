@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { EvalSet, PromptItem } from '@amend/contracts';
+import type { EvalSet, TextPromptItem } from '@amend/contracts';
 
 /*
  * Bundled evaluation sets: `evalsets/<name>/set.json` names the prompts file and its format.
@@ -21,7 +21,7 @@ const ManifestSchema = z.strictObject({
 const JsonlPromptSchema = z.strictObject({ id: z.string().min(1), prompt: z.string().min(1), kind: z.enum(['benign', 'red-team']) });
 
 export interface LoadedEvalSet extends EvalSet {
-  items: PromptItem[];
+  items: TextPromptItem[];
 }
 
 /** RFC 4180 CSV: quoted fields may hold commas, newlines and doubled quotes. */
@@ -57,7 +57,7 @@ export function parseCsv(text: string): string[][] {
   return rows.filter((r) => r.length > 1 || r[0] !== '');
 }
 
-function xstestItems(text: string): PromptItem[] {
+function xstestItems(text: string): TextPromptItem[] {
   const [header, ...rows] = parseCsv(text);
   const col = (name: string) => {
     const i = header.indexOf(name);
@@ -76,7 +76,7 @@ function xstestItems(text: string): PromptItem[] {
   });
 }
 
-function jsonlItems(text: string): PromptItem[] {
+function jsonlItems(text: string): TextPromptItem[] {
   return text
     .split('\n')
     .filter((l) => l.trim())

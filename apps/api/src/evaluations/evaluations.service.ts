@@ -11,7 +11,7 @@ import {
   type Evaluation,
   type EvaluationEstimate,
   type EvaluationStatus,
-  type PromptItem,
+  type TextPromptItem,
 } from '@amend/contracts';
 import type { Constitution } from '@amend/constitution';
 import { Store, type EvaluationRow, type NewRun, type NewSample, type RunEvaluationLink } from '@amend/store';
@@ -30,7 +30,7 @@ const ACTIVE_RUNS_RETRY_S = 30;
 interface Prepared {
   baseline: { ref: ConstitutionRef; constitution: Constitution };
   candidate: { ref: ConstitutionRef; constitution: Constitution };
-  prompts: PromptItem[];
+  prompts: TextPromptItem[];
   seed: number;
   judgeModel: string;
   prices: ReturnType<typeof runPrices>;
@@ -301,7 +301,7 @@ export class EvaluationsService implements OnModuleInit {
    * A bundled set's prompts; with `limit`, that many drawn by the evaluation's seed, red-team and
    * benign in the set's proportions, kept in the set's order.
    */
-  private setPrompts(name: string, limit: number | undefined, seed: number): PromptItem[] {
+  private setPrompts(name: string, limit: number | undefined, seed: number): TextPromptItem[] {
     const set = this.loadedSets().get(name);
     if (!set) {
       const names = [...this.loadedSets().keys()];

@@ -6,7 +6,7 @@ import canonicalize from 'canonicalize';
 import type { Readable } from 'node:stream';
 import split2 from 'split2';
 import { ZodValidationException } from 'nestjs-zod';
-import { CreateRunSchema, LIMITS, PromptItemSchema, resolveFeedbackOptions, type Config, type CreateRun, type ListRunsQuery, type PromptItem, type Run, type RunManifest } from '@amend/contracts';
+import { CreateRunSchema, LIMITS, PromptItemSchema, promptParts, resolveFeedbackOptions, type Config, type CreateRun, type ListRunsQuery, type PromptItem, type Run, type RunManifest } from '@amend/contracts';
 import { Store, type NewSample, type RunCreateOptions } from '@amend/store';
 import { ModelRegistry } from '@amend/llm';
 import { CONFIG, ConstitutionCache, JOB_PRIORITY, SAMPLES_QUEUE, enqueueSamples } from '@amend/runtime';
@@ -109,7 +109,13 @@ export class RunsService {
         const item = PromptItemSchema.safeParse(parseLine(line));
         if (!item.success) {
           const issue = item.error.issues[0];
-          throw lineError(line.no, `prompt ${sampleIds.length}: ${issue?.message ?? 'not a prompt'} (a line is a string or {"id"?, "prompt", "metadata"?})`);
+          // The path inside the line names the message of a conversation: `prompt 4: messages.2: ...`.
+          const where = issue && issue.path[0] === 'messages' ? `${issue.path.map(String).join('.')}: ` : '';
+          throw lineError(
+            line.no,
+            `prompt ${sampleIds.length}: ${where}${issue?.message ?? 'not a prompt'} (a line is a string, {"id"?, "prompt", "metadata"?} or {"id"?, "messages", "metadata"?})`,
+            { prompt: sampleIds.length, ...(issue && { path: issue.path.map(String).join('.') }) },
+          );
         }
         const sample = newSample(item.data, sampleIds.length);
         sampleIds.push(sample.id);
@@ -288,9 +294,13 @@ export class RunsService {
   async manifest(id: string, team: string | undefined): Promise<RunManifest> {
     const run = await this.get(id, team);
     const prompts: PromptItem[] = (await this.store.samples.prompts(id)).map((p) =>
-      p.external_id === null && p.metadata === null
+      p.external_id === null && p.metadata === null && p.messages === null
         ? p.prompt
-        : { ...(p.external_id !== null && { id: p.external_id }), prompt: p.prompt, ...(p.metadata !== null && { metadata: p.metadata }) },
+        : {
+            ...(p.external_id !== null && { id: p.external_id }),
+            ...(p.messages !== null ? { messages: p.messages } : { prompt: p.prompt }),
+            ...(p.metadata !== null && { metadata: p.metadata }),
+          },
     );
     const judged = run.mode === 'ai-feedback' || run.verify === true;
     return {
@@ -322,9 +332,7 @@ export class RunsService {
 }
 
 function newSample(p: PromptItem, index: number): NewSample {
-  return typeof p === 'string'
-    ? { id: randomUUID(), index, external_id: null, prompt: p, metadata: null }
-    : { id: randomUUID(), index, external_id: p.id ?? null, prompt: p.prompt, metadata: p.metadata ?? null };
+  return { id: randomUUID(), index, ...promptParts(p) };
 }
 
 function parseLine(l: { line: string; no: number }): unknown {
@@ -335,8 +343,8 @@ function parseLine(l: { line: string; no: number }): unknown {
   }
 }
 
-function lineError(no: number, message: string): ApiError {
-  return new ApiError(422, 'invalid_request', `line ${no}: ${message}`, { line: no });
+function lineError(no: number, message: string, details: Record<string, unknown> = {}): ApiError {
+  return new ApiError(422, 'invalid_request', `line ${no}: ${message}`, { line: no, ...details });
 }
 
 /**

@@ -45,9 +45,12 @@ const COT_INSTRUCTION =
  * (or reasoning ending in one) that is only turned into a number, never into training text; and a
  * prompt that tries to steer the judge towards a position ("answer (A)") is asked in both orders,
  * so the two labels cancel. Only the constitution's question is instruction.
+ *
+ * A multi-turn prompt is quoted turn by turn ("Human: ...", "Assistant: ...", a system message
+ * as "System: ..."), as the paper's conversations were; the options answer its last human turn.
  */
 export function comparisonMessages(
-  prompt: string,
+  prompt: string | readonly ChatMessage[],
   question: string,
   responseA: string,
   responseB: string,
@@ -55,7 +58,7 @@ export function comparisonMessages(
 ): ChatMessage[] {
   const content = [
     COMPARISON_OPENING,
-    `Human: ${prompt}`,
+    ...(typeof prompt === 'string' ? [`Human: ${prompt}`] : prompt.map(transcriptLine)),
     question.trim(),
     'Options:',
     `(A) ${responseA}`,
@@ -63,4 +66,10 @@ export function comparisonMessages(
     cot ? COT_INSTRUCTION : ANSWER_LINE,
   ].join('\n');
   return [{ role: 'user', content }];
+}
+
+const SPEAKER: Record<ChatMessage['role'], string> = { system: 'System', user: 'Human', assistant: 'Assistant' };
+
+function transcriptLine(m: ChatMessage): string {
+  return `${SPEAKER[m.role]}: ${m.content}`;
 }

@@ -1,5 +1,5 @@
 import type { StageRecord } from '@amend/contracts';
-import { openingMessages } from '../conversation';
+import { openingMessages, promptConversation } from '../conversation';
 import type { PlannedCall } from '../planned-call';
 import { feedbackOf, type RunSpec, type SampleSpec } from '../run-spec';
 import { ANSWER_MAX_TOKENS, ANSWER_PREFIX, TOP_LOGPROBS, comparisonMessages } from './comparison-prompt';
@@ -65,7 +65,7 @@ export function feedbackCallAt(run: RunSpec, sample: SampleSpec, seq: number, ea
       stage: 'candidate',
       round: seq + 1,
       principle_id: null,
-      request: { alias: run.model, messages: openingMessages(run.constitution, sample.prompt), sampling: { ...run.sampling }, seed },
+      request: { alias: run.model, messages: openingMessages(run.constitution, promptConversation(sample)), sampling: { ...run.sampling }, seed },
     };
   }
   const slot = comparisonSlots(candidates, feedbackOf(run).ensemble)[seq - candidates];
@@ -99,7 +99,7 @@ function comparisonCall(
     comparison: { options: [labels[a], labels[b]], cot },
     request: {
       alias: run.feedback_model ?? run.model,
-      messages: comparisonMessages(sample.prompt, principle.comparison, texts[a], texts[b], cot),
+      messages: comparisonMessages(promptConversation(sample), principle.comparison, texts[a], texts[b], cot),
       // A short answer, read at the letter's position from its log-probabilities; greedy so that a
       // backend without them answers with its most likely letter. Chain-of-thought samples its
       // reasoning like the policy and ends with "The answer is: (X)".

@@ -12,6 +12,7 @@ import { stageFinishReason } from './0010_stage_finish_reason';
 import { appendOnly } from './0011_append_only';
 import { evaluations } from './0012_evaluations';
 import { batches } from './0013_batches';
+import { promptMessages } from './0014_prompt_messages';
 
 /**
  * Every migration, by name; applied in name order. Add a file `NNNN_what.ts` and one line here.
@@ -31,4 +32,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0011_append_only': appendOnly,
   '0012_evaluations': evaluations,
   '0013_batches': batches,
+  '0014_prompt_messages': promptMessages,
 };
