@@ -210,6 +210,27 @@ describe('OpenAICompatibleModel against the HTTP simulator', () => {
     expect(err).toMatchObject({ kind: 'transient', code: 'connection_error', attempts: 2 });
     expect(err.message).toContain('ECONNREFUSED');
   });
+
+  it('retries an answer cut off in the middle of its body as transient', async () => {
+    // Headers promise 4,096 bytes, 20 arrive, then the socket closes: every attempt.
+    let calls = 0;
+    const cut: Server = createServer((req, res) => {
+      calls++;
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '4096' });
+      res.write('{"id":"chatcmpl-cut",');
+      setImmediate(() => res.socket?.destroy());
+    });
+    await new Promise<void>((r) => cut.listen(0, '127.0.0.1', r));
+    try {
+      const port = (cut.address() as AddressInfo).port;
+      const err = await rejection(model({ baseURL: `http://127.0.0.1:${port}/v1`, retry: { ...FAST, maxAttempts: 3 } }).complete(request()));
+      expect(err).toMatchObject({ kind: 'transient', attempts: 3 });
+      expect(calls).toBe(3);
+    } finally {
+      await new Promise((r) => cut.close(r));
+    }
+  });
 });
 
 describe('OpenAICompatibleModel with an API key', () => {
