@@ -13,7 +13,7 @@ import { Command } from 'commander';
 import { sql } from 'kysely';
 import { AuditVerifier, bundleEnd, bundleHeader, verifyBundle } from '@amend/audit';
 import { stageEventType, type StageName } from '@amend/contracts';
-import { Store, insertAuditEvents, type StoredAuditEvent } from '@amend/store';
+import { Store, insertAuditEvents, openDatabase, type StoredAuditEvent } from '@amend/store';
 
 const EVENTS_PER_SAMPLE = 6; // draft, (critique, revision) x 2, pair: a two-round critique-revise sample
 
@@ -53,13 +53,15 @@ async function main() {
   const repeat = Number(opts.repeat);
   const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
   const schema = `bench_audit_${randomBytes(4).toString('hex')}`;
-  const store = await Store.open({ url, schema });
+  // The store for what it offers (verify, stream); the bench's own handle for the rows it writes.
+  const db = await openDatabase({ url, schema });
+  const store = new Store(db);
   try {
     const samples = Math.max(1, Math.ceil((target - 2) / EVENTS_PER_SAMPLE));
     const runId = randomUUID();
     const [writeMs] = await time(async () => {
-      await store.db.insertInto('constitutions').values({ name: 'bench', version: '1.0.0', sha256: 'f'.repeat(64), content: '{}', source: 'file', published_by: 'bench' } as any).execute();
-      await store.db
+      await db.insertInto('constitutions').values({ name: 'bench', version: '1.0.0', sha256: 'f'.repeat(64), content: '{}', source: 'file', published_by: 'bench' } as any).execute();
+      await db
         .insertInto('runs')
         .values({
           id: runId, team: 'bench', status: 'running', mode: 'critique-revise', constitution_name: 'bench', constitution_version: '1.0.0',
@@ -67,18 +69,18 @@ async function main() {
           simulated: true, idempotency_key: null, request_sha256: null, created_by: 'bench',
         } as any)
         .execute();
-      await insertAuditEvents(store.db, [{ run_id: runId, sample_id: null, type: 'run.created', actor: 'bench', payload: { samples } }]);
+      await insertAuditEvents(db, [{ run_id: runId, sample_id: null, type: 'run.created', actor: 'bench', payload: { samples } }]);
       const ids = Array.from({ length: samples }, () => randomUUID());
       await sql`insert into samples (id, run_id, idx, prompt, status, stage)
-        select s.id, ${runId}::uuid, s.idx, 'prompt', 'running', 'draft' from unnest(${ids}::uuid[], ${ids.map((_, i) => i)}::int[]) as s(id, idx)`.execute(store.db);
+        select s.id, ${runId}::uuid, s.idx, 'prompt', 'running', 'draft' from unnest(${ids}::uuid[], ${ids.map((_, i) => i)}::int[]) as s(id, idx)`.execute(db);
       // One transaction per stage, as the worker checkpoints, a few samples at a time.
       const stages: StageName[] = ['draft', 'critique', 'revision', 'critique', 'revision'];
       const writeSample = async (sampleId: string, i: number) => {
         for (let k = 0; k < stages.length; k++) {
-          await insertAuditEvents(store.db, [{ run_id: runId, sample_id: sampleId, type: stageEventType(stages[k]), actor: 'worker:bench', payload: payload(stages[k], k, i) }]);
+          await insertAuditEvents(db, [{ run_id: runId, sample_id: sampleId, type: stageEventType(stages[k]), actor: 'worker:bench', payload: payload(stages[k], k, i) }]);
         }
-        await store.db.updateTable('samples').set({ status: 'completed', stage: 'done' }).where('id', '=', sampleId).execute();
-        await insertAuditEvents(store.db, [{ run_id: runId, sample_id: sampleId, type: 'pair.emitted', actor: 'worker:bench', payload: { pair: { id: randomUUID(), chosen: payload('revision', 4, i).response, rejected: payload('draft', 0, i).response } } }]);
+        await db.updateTable('samples').set({ status: 'completed', stage: 'done' }).where('id', '=', sampleId).execute();
+        await insertAuditEvents(db, [{ run_id: runId, sample_id: sampleId, type: 'pair.emitted', actor: 'worker:bench', payload: { pair: { id: randomUUID(), chosen: payload('revision', 4, i).response, rejected: payload('draft', 0, i).response } } }]);
       };
       for (let i = 0; i < ids.length; i += 16) await Promise.all(ids.slice(i, i + 16).map((id, j) => writeSample(id, i + j)));
       await store.runs.finalizeIfDone(runId);
@@ -118,7 +120,7 @@ async function main() {
     console.log(`  recompute only (events in memory):                                 ${fmt(cpu)}`);
     console.log(`  ${(report.events / (median(server) / 1000)).toFixed(0)} events/s on the server path; Node ${process.version}, ${repeat} repetitions`);
   } finally {
-    await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(store.db);
+    await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(db);
     await store.close();
   }
 }

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { PairRecord, StageRecord } from '@amend/contracts';
-import { Store, type CheckpointInput } from '@amend/store';
-import { cleanup, startStack, testEnv, type Stack } from './support/stack';
+import type { Kysely } from 'kysely';
+import { Store, type CheckpointInput, type Database } from '@amend/store';
+import { cleanup, startStack, testDatabase, testEnv, type Stack } from './support/stack';
 
 /**
  * The checkpoint's two paths (the group commit and the locking transaction) against a real
@@ -10,13 +11,16 @@ import { cleanup, startStack, testEnv, type Stack } from './support/stack';
 const env = testEnv('checkpoint');
 let stack: Stack;
 let store: Store;
+let db: Kysely<Database>;
 
 beforeAll(async () => {
   stack = await startStack(env, { workers: 0 });
   store = stack.api.get(Store);
+  db = testDatabase(env);
 }, 60_000);
 
 afterAll(async () => {
+  await db?.destroy();
   await stack?.close();
   await cleanup(env);
 });
@@ -68,7 +72,6 @@ function stages(runId: string, sampleId: string): Omit<CheckpointInput, 'head'>[
 }
 
 async function rowsOf(sampleId: string) {
-  const db = store.db;
   const sample = await db.selectFrom('samples').select(['status', 'stage', 'calls', 'prompt_tokens', 'completion_tokens', 'cost_usd', 'audit_seq']).where('id', '=', sampleId).executeTakeFirstOrThrow();
   const records = await db
     .selectFrom('stage_records')
@@ -129,9 +132,9 @@ describe('checkpoints', () => {
     expect(after.checkpoints - before.checkpoints).toBe(40 * 3);
     // 120 checkpoints went in far fewer statements: each waited for the commit in flight at most.
     expect(statements).toBeLessThan(40 * 3);
-    const counts = await store.db.selectFrom('samples').select((eb) => eb.fn.countAll<number>().as('n')).where('run_id', '=', runId).where('status', '=', 'completed').executeTakeFirstOrThrow();
+    const counts = await db.selectFrom('samples').select((eb) => eb.fn.countAll<number>().as('n')).where('run_id', '=', runId).where('status', '=', 'completed').executeTakeFirstOrThrow();
     expect(Number(counts.n)).toBe(40);
-    const pairs = await store.db.selectFrom('pairs').select((eb) => eb.fn.countAll<number>().as('n')).where('run_id', '=', runId).executeTakeFirstOrThrow();
+    const pairs = await db.selectFrom('pairs').select((eb) => eb.fn.countAll<number>().as('n')).where('run_id', '=', runId).executeTakeFirstOrThrow();
     expect(Number(pairs.n)).toBe(40);
   });
 
@@ -150,7 +153,7 @@ describe('checkpoints', () => {
 
     const itemB = (await store.samples.claimForWork(b.id))!;
     await store.runs.cancel(runId, 'test');
-    await store.db.updateTable('samples').set({ status: 'cancelled' }).where('id', '=', b.id).execute();
+    await db.updateTable('samples').set({ status: 'cancelled' }).where('id', '=', b.id).execute();
     const [draftB] = stages(runId, b.id);
     expect(await store.samples.checkpoint({ ...draftB, head: { seq: itemB.sample.audit_seq, hash: itemB.sample.audit_hash } })).toBe('stopped');
     // A cancelled run's sample is not claimed again.

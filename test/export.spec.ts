@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { DEFAULT_EXCLUDE, PAIR_FORMATS, RunSchema, isRunFinished, type PairFlag, type PairRecord } from '@amend/contracts';
 import { formatPair, toSft } from '@amend/pipeline';
-import { Store } from '@amend/store';
-import { cleanup, json, ndjson, startStack, testEnv, waitFor, type Stack } from './support/stack';
+import type { Kysely } from 'kysely';
+import { Store, type Database } from '@amend/store';
+import { cleanup, json, ndjson, startStack, testDatabase, testEnv, waitFor, type Stack } from './support/stack';
 
 /**
  * The export built by Postgres (libs/store pair-lines.ts, streamed by COPY) against the
@@ -12,6 +13,7 @@ import { cleanup, json, ndjson, startStack, testEnv, waitFor, type Stack } from 
 const env = testEnv('export');
 let stack: Stack;
 let store: Store;
+let db: Kysely<Database>;
 
 // Characters a line builder can get wrong: quotes, backslashes, newlines, tabs, control
 // characters, the COPY delimiters, non-ASCII and astral characters.
@@ -42,7 +44,7 @@ async function stored(runId: string, exclude: readonly PairFlag[] = DEFAULT_EXCL
 async function addCraftedPair(runId: string): Promise<void> {
   const [model] = await stored(runId, []);
   const sampleId = randomUUID();
-  await store.db.executeQuery({
+  await db.executeQuery({
     sql: `insert into samples select (jsonb_populate_record(null::samples, to_jsonb(s) || jsonb_build_object('id', $1::uuid, 'idx', 1000))).* from samples s where id = $2`,
     parameters: [sampleId, model.sample_id],
     query: { kind: 'RawNode' } as any,
@@ -60,7 +62,7 @@ async function addCraftedPair(runId: string): Promise<void> {
     ],
     metadata: { ...model.metadata, sample_index: 1000, judgement: { p_chosen: 0.7, source: 'logprobs' }, score_chosen: 0.7, score_rejected: 0.3 },
   };
-  await store.db.insertInto('pairs').values({ id: record.id, run_id: runId, sample_id: sampleId, idx: 1000, record: JSON.stringify(record), flags: [] }).execute();
+  await db.insertInto('pairs').values({ id: record.id, run_id: runId, sample_id: sampleId, idx: 1000, record: JSON.stringify(record), flags: [] }).execute();
 }
 
 let critiqueRun: string;
@@ -69,6 +71,7 @@ let feedbackRun: string;
 beforeAll(async () => {
   stack = await startStack(env);
   store = stack.api.get(Store);
+  db = testDatabase(env);
   const prompts = Array.from({ length: 12 }, (_, i) => `${awkward} #${i}`);
   critiqueRun = await finishedRun({ constitution: 'amend-core', prompts, rounds: 2, seed: 3, verify: true });
   feedbackRun = await finishedRun({ constitution: 'amend-core', mode: 'ai-feedback', prompts: prompts.slice(0, 6), seed: 4 });
@@ -76,6 +79,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
+  await db?.destroy();
   await stack?.close();
   await cleanup(env);
 });

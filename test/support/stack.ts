@@ -6,6 +6,8 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Client } from 'pg';
 import IORedis from 'ioredis';
 import { loadConfig, type Config } from '@amend/contracts';
+import { createDb, type Database } from '@amend/store';
+import type { Kysely } from 'kysely';
 import { createApiApp } from '../../apps/api/src/app';
 import { createWorkerApp } from '../../apps/worker/src/app';
 
@@ -100,6 +102,14 @@ export async function startStack(env: Record<string, string>, opts: { workers?: 
       await api.close();
     },
   };
+}
+
+/**
+ * A connection of the test's own to its schema, to fill or inspect tables from outside as an
+ * operator would (the Store keeps its handle private). Destroy it in afterAll.
+ */
+export function testDatabase(env: Record<string, string>): Kysely<Database> {
+  return createDb({ url: env.DATABASE_URL, schema: env.DATABASE_SCHEMA, poolSize: 2 });
 }
 
 /** Drops the test file's schema and queue keys. */

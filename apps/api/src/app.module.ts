@@ -9,6 +9,7 @@ import { RunsController } from './runs/runs.controller';
 import { RunsService } from './runs/runs.service';
 import { SamplesController } from './samples/samples.controller';
 import { PairsController } from './pairs/pairs.controller';
+import { PairsService } from './pairs/pairs.service';
 import { ConstitutionsController } from './constitutions/constitutions.controller';
 import { ConstitutionSyncService } from './constitutions/constitution-sync.service';
 import { ConstitutionsService } from './constitutions/constitutions.service';
@@ -42,6 +43,7 @@ export class ApiModule {
       providers: [
         RunsService,
         SamplesService,
+        PairsService,
         ReadinessService,
         ReviewsService,
         ReportsService,

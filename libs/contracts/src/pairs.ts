@@ -136,3 +136,4 @@ export const SftQuerySchema = z.strictObject({
   exclude: ExcludeFlagsSchema.optional(),
 });
 export type PairsQuery = z.infer<typeof PairsQuerySchema>;
+export type SftQuery = z.infer<typeof SftQuerySchema>;

@@ -12,7 +12,11 @@ import { BudgetRepository } from './budget.repository';
 import { BatchesRepository } from './batches.repository';
 import { EvaluationsRepository } from './evaluations.repository';
 
-/** The repositories over one connection pool. Postgres is the source of truth. */
+/**
+ * The repositories over one connection pool. Postgres is the source of truth. The database handle
+ * stays in here: everything outside libs/store asks a repository (tests and benchmarks that fill
+ * or inspect tables open their own connection with `createDb`, as an operator would).
+ */
 export class Store {
   readonly runs: RunsRepository;
   readonly samples: SamplesRepository;
@@ -25,7 +29,7 @@ export class Store {
   readonly batches: BatchesRepository;
   readonly evaluations: EvaluationsRepository;
 
-  constructor(readonly db: Kysely<Database>) {
+  constructor(private readonly db: Kysely<Database>) {
     this.runs = new RunsRepository(db);
     this.samples = new SamplesRepository(db, poolOf(db));
     this.pairs = new PairsRepository(db, poolOf(db));

@@ -1,0 +1,67 @@
+import type { Readable } from 'node:stream';
+import { Injectable } from '@nestjs/common';
+import { DEFAULT_EXCLUDE, type ExportReview, type PairFlag, type PairRecord, type PairsQuery, type SftQuery } from '@amend/contracts';
+import { formatPair, toSft } from '@amend/pipeline';
+import { Store, type LineFormat } from '@amend/store';
+import { RunsService } from '../runs/runs.service';
+import { ReviewsService } from '../reviews/reviews.service';
+import { teamScope, type Principal } from '../auth/principal';
+
+/**
+ * An export's lines, one of two ways: JSON Lines Postgres builds itself (`COPY ... TO STDOUT`,
+ * null when nothing can match), or objects built here, one per pair, for the controller to write.
+ */
+export type ExportLines = { kind: 'copy'; lines: Readable | null } | { kind: 'objects'; lines: AsyncIterable<object> };
+
+/** The pairs and SFT exports of a run, within the caller's team like the run itself. */
+@Injectable()
+export class PairsService {
+  constructor(
+    private readonly store: Store,
+    private readonly runs: RunsService,
+    private readonly reviews: ReviewsService,
+  ) {}
+
+  async pairs(runId: string, query: PairsQuery, caller: Principal): Promise<ExportLines> {
+    await this.runs.get(runId, teamScope(caller));
+    const exclude = query.exclude ?? DEFAULT_EXCLUDE;
+    const onlyAccepted = query.reviewed === 'accepted';
+    // A run nobody reviewed (the common case) streams lines Postgres builds, at disk speed.
+    if (await this.copyable(runId)) return this.copied(runId, query.format, exclude, onlyAccepted);
+    // Reviews apply to every export (swaps, edits, review fields); `reviewed=accepted` keeps only accepted pairs.
+    // `exclude=noop,rejected_by_judge,...` leaves flagged pairs out in SQL, before reviews apply;
+    // without it, truncated pairs are left out (DEFAULT_EXCLUDE).
+    const pairs = this.reviews.reviewed(runId, this.store.pairs.stream(runId, undefined, { exclude }), { onlyAccepted });
+    return { kind: 'objects', lines: project(pairs, (pair) => formatPair(pair, query.format)) };
+  }
+
+  async sft(runId: string, query: SftQuery, caller: Principal): Promise<ExportLines> {
+    await this.runs.get(runId, teamScope(caller));
+    const exclude = query.exclude ?? DEFAULT_EXCLUDE;
+    const onlyAccepted = query.reviewed === 'accepted';
+    if (await this.copyable(runId)) return this.copied(runId, 'sft', exclude, onlyAccepted);
+    // Like the pairs export: flags left out in SQL, then reviews applied (a swap or an edit changes
+    // the text trained on); a pair a reviewer rejected is no SFT target, so it is left out too.
+    const pairs = this.reviews.reviewed(runId, this.store.pairs.stream(runId, undefined, { exclude }), { onlyAccepted });
+    return { kind: 'objects', lines: project(withoutRejected(pairs), toSft) };
+  }
+
+  /** Reviews change lines (swaps, edits, review fields): only a run without any is exported by COPY. */
+  private async copyable(runId: string): Promise<boolean> {
+    return this.store.pairs.canCopy && !(await this.store.reviews.anyForRun(runId));
+  }
+
+  /** `none`: only accepted pairs were asked for and nobody reviewed any, so the export is empty. */
+  private async copied(runId: string, format: LineFormat, exclude: readonly PairFlag[], none: boolean): Promise<ExportLines> {
+    return { kind: 'copy', lines: none ? null : await this.store.pairs.copyLines(runId, format, { exclude }) };
+  }
+}
+
+/** Each pair as its line, with the review that shaped it. */
+async function* project(source: AsyncIterable<{ pair: PairRecord; review?: ExportReview }>, line: (pair: PairRecord) => object): AsyncGenerator<object> {
+  for await (const { pair, review } of source) yield { ...line(pair), ...(review ? { review } : {}) };
+}
+
+async function* withoutRejected<T extends { review?: { status: string } }>(source: AsyncIterable<T>): AsyncGenerator<T> {
+  for await (const item of source) if (item.review?.status !== 'rejected') yield item;
+}
