@@ -115,6 +115,7 @@ export function renderRunStatus(run: Run): string {
   if (took) rows.push([run.finished_at ? 'took' : 'running for', took]);
   const width = Math.max(...rows.map(([k]) => k.length));
   const lines = rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`);
+  if (run.stopped) lines.push(`stopped  ${run.stopped.message} (${run.stopped.samples_stopped} samples cancelled)`);
   const failures = formatFailures(run);
   if (failures.length) lines.push('failures', ...failures);
   return lines.join('\n');

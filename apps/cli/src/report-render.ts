@@ -28,6 +28,7 @@ export function renderQualityReport(report: QualityReport): string {
     [name.padEnd(nameWidth), ...cells.map((c, i) => c.padStart(COLUMNS[i][1]))].join(' ').trimEnd();
   const lines = [
     `run ${report.run_id} (${report.mode}, ${report.status})`,
+    ...(report.stopped ? [`STOPPED: ${report.stopped.message}`] : []),
     '',
     row('', COLUMNS.map(([h]) => h)),
     row('overall', COLUMNS.map(([, , cell]) => cell(report.overall))),

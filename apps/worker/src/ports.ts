@@ -1,7 +1,7 @@
 import type { Constitution } from '@amend/constitution';
 import type { ChatModel } from '@amend/pipeline';
 import type { AmendMetrics } from '@amend/runtime';
-import type { BudgetRepository, EvaluationsRepository, RunsRepository, SamplesRepository } from '@amend/store';
+import type { BudgetRepository, EvaluationsRepository, JudgeLabelsRepository, RunsRepository, SamplesRepository } from '@amend/store';
 
 /**
  * What the orchestrator and its spend meter ask of their collaborators, each a slice of the real
@@ -16,6 +16,8 @@ export interface SampleWorkStore {
   /** An evaluation's twin samples, and its report once both runs are closed (libs/runtime evaluation-closer). */
   evaluations: Pick<EvaluationsRepository, 'twin' | 'row' | 'candidateTwin' | 'finish' | 'prompts'>;
   budget: Pick<BudgetRepository, 'spend' | 'exhaust'>;
+  /** A run's judge labels so far, and stopping it when too many are hard or unreadable. */
+  judgeLabels: Pick<JudgeLabelsRepository, 'counts' | 'stop'>;
 }
 
 /** A chat model by its operator-configured alias (ModelRegistry). */

@@ -1,13 +1,14 @@
 import { Logger } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import type { Constitution } from '@amend/constitution';
-import type { StageName, StageRecord } from '@amend/contracts';
+import type { JudgeLabelCounts, RunStop, StageName, StageRecord } from '@amend/contracts';
 import { ModelError } from '@amend/llm';
 import type { ChatRequest, ChatResult } from '@amend/pipeline';
 import type { CheckpointInput, CheckpointOutcome, RunRowForWork, RunSpend, SampleRow, TwinSample, WorkItem } from '@amend/store';
 import type { Clock, ModelsByAlias, SampleWorkStore } from './ports';
 import { SampleOrchestrator, WORKER_ACTOR, type SampleOutcome } from './sample-orchestrator';
 import { SpendMeter } from './spend-meter';
+import { LabelGuard } from './label-guard';
 
 /**
  * The orchestrator's branches with in-process fakes for its ports (store, models, clock, metrics),
@@ -23,7 +24,7 @@ const BASELINE_RUN_ID = '5d0c6a44-0000-4000-8000-000000000003';
 const constitution: Constitution = {
   name: 'unit-core',
   version: '1.0.0',
-  principles: [{ id: 'harm', critique: 'Critique harm.', revision: 'Revise harm.', tags: ['harmlessness'], weight: 1 }],
+  principles: [{ id: 'harm', critique: 'Critique harm.', revision: 'Revise harm.', comparison: 'Which response is less harmful?', tags: ['harmlessness'], weight: 1 }],
   examples: [],
 };
 
@@ -63,6 +64,7 @@ function runRow(overrides: Partial<RunRowForWork> = {}): RunRowForWork {
     batch_lease_owner: null,
     batch_lease_until: null,
     evaluation: null,
+    stopped: null,
     ...overrides,
   };
 }
@@ -151,7 +153,7 @@ class FakeStore implements SampleWorkStore {
 
   constructor(
     private readonly item: WorkItem | undefined,
-    private readonly opts: { outcomes?: Partial<Record<number, CheckpointOutcome>>; spend?: RunSpend; twin?: TwinSample } = {},
+    private readonly opts: { outcomes?: Partial<Record<number, CheckpointOutcome>>; spend?: RunSpend; twin?: TwinSample; labels?: JudgeLabelCounts } = {},
   ) {}
 
   samples = {
@@ -184,6 +186,13 @@ class FakeStore implements SampleWorkStore {
     exhaust: async (runId: string, sampleId: string, actor: string) => (this.log.push(`budget.exhaust ${runId} ${sampleId} ${actor}`), 1),
   };
 
+  judgeLabels = {
+    counts: async (_runId: string) => (this.log.push('judgeLabels.counts'), this.opts.labels ?? { comparisons: 0, hard: 0, unreadable: 0 }),
+    stop: async (_runId: string, _actor: string, stop: Omit<RunStop, 'samples_stopped' | 'at'>) => (
+      this.log.push(`judgeLabels.stop ${stop.code} ${stop.hard_label_share}`), { ...stop, samples_stopped: 1, at: '2026-01-01T00:00:00.000Z' }
+    ),
+  };
+
   count(entry: string): number {
     return this.log.filter((e) => e === entry).length;
   }
@@ -200,6 +209,7 @@ interface Case {
   simulated?: boolean;
   spend?: RunSpend;
   twin?: TwinSample;
+  labels?: JudgeLabelCounts;
   expect: {
     outcome: SampleOutcome | { throws: string };
     /** Stages the model was asked for, in order (from the meter's metrics). */
@@ -214,6 +224,9 @@ interface Case {
     store?: Record<string, number>;
   };
 }
+
+/** A critique-revise run with verify: its pair ends with two comparisons (both orders) by the feedback model. */
+const VERIFIED = { candidates: 2, ensemble: 1, cot: false, verify: true, min_margin: 0 };
 
 const permanent = ModelError.permanent('context_length_exceeded', 'the prompt is longer than the context');
 const transient = ModelError.transient('server_error', 'upstream 503 after retries');
@@ -273,6 +286,33 @@ const cases: Case[] = [
     expect: { outcome: 'completed', called: ['draft', 'critique', 'revision'], saved: ['draft', 'critique', 'revision'], finalized: 1, store: { 'budget.spend': 3 } },
   },
   {
+    name: 'a run whose judge labels are past max_hard_label_share is stopped before the call, and the sample with it',
+    run: { feedback: { ...VERIFIED, max_hard_label_share: 0.25, hard_label_min_comparisons: 4 } },
+    // 3 of 10 labels not soft: 30% > 25%.
+    labels: { comparisons: 10, hard: 1, unreadable: 2 },
+    expect: { outcome: 'cancelled', called: [], saved: [], finalized: 1, store: { 'judgeLabels.counts': 1, 'judgeLabels.stop judge_labels 0.3': 1 } },
+  },
+  {
+    name: 'a run within max_hard_label_share goes on, counting its labels at most once per 500 ms of its calls',
+    run: { feedback: { ...VERIFIED, max_hard_label_share: 0.25, hard_label_min_comparisons: 4 } },
+    // 2 of 8: 25%, at the limit, not past it.
+    labels: { comparisons: 8, hard: 1, unreadable: 1 },
+    // Checks before the 5 calls at t = 1000, 1250, 1500, 1750, 2000 ms: counted at 1000, 1500 and 2000.
+    expect: { outcome: 'completed', called: ['draft', 'critique', 'revision', 'comparison', 'comparison'], saved: ['draft', 'critique', 'revision', 'comparison', 'comparison'], finalized: 1, store: { 'judgeLabels.counts': 3 } },
+  },
+  {
+    name: 'a run with fewer comparisons than hard_label_min_comparisons is not stopped, however bad its labels',
+    run: { feedback: { ...VERIFIED, max_hard_label_share: 0, hard_label_min_comparisons: 4 } },
+    labels: { comparisons: 3, hard: 0, unreadable: 3 },
+    expect: { outcome: 'completed', called: ['draft', 'critique', 'revision', 'comparison', 'comparison'], saved: ['draft', 'critique', 'revision', 'comparison', 'comparison'], finalized: 1, store: { 'judgeLabels.stop judge_labels 1': 0 } },
+  },
+  {
+    name: 'a run without max_hard_label_share never counts its labels',
+    run: { feedback: VERIFIED },
+    labels: { comparisons: 10, hard: 10, unreadable: 0 },
+    expect: { outcome: 'completed', called: ['draft', 'critique', 'revision', 'comparison', 'comparison'], saved: ['draft', 'critique', 'revision', 'comparison', 'comparison'], finalized: 1, store: { 'judgeLabels.counts': 0 } },
+  },
+  {
     name: 'a retried sample resumes at its first unsaved stage and does not pay for the draft again',
     run: { status: 'running' },
     records: [savedDraft],
@@ -310,11 +350,11 @@ describe('SampleOrchestrator with fakes', () => {
   it.each(cases)('$name', async (c) => {
     const clock = new FakeClock();
     const item: WorkItem = { sample: sampleRow(), run: runRow(c.run), records: c.records ?? [] };
-    const store = new FakeStore(c.unclaimable ? undefined : item, { outcomes: c.outcomes, spend: c.spend, twin: c.twin });
+    const store = new FakeStore(c.unclaimable ? undefined : item, { outcomes: c.outcomes, spend: c.spend, twin: c.twin, labels: c.labels });
     const metrics: { stage: string; seconds: number; error?: unknown }[] = [];
     const meter = new SpendMeter(store, { modelCall: (_alias, stage, seconds, outcome) => void metrics.push({ stage, seconds, ...outcome }) }, clock);
     const model = new FakeModel(clock, c.fail, c.simulated);
-    const orchestrator = new SampleOrchestrator(store, model, { get: async () => constitution }, meter, {} as Queue);
+    const orchestrator = new SampleOrchestrator(store, model, { get: async () => constitution }, meter, {} as Queue, new LabelGuard(store, clock));
 
     const outcome = orchestrator.process(SAMPLE_ID);
     if (typeof c.expect.outcome === 'object') await expect(outcome).rejects.toThrow(c.expect.outcome.throws);
@@ -334,7 +374,7 @@ describe('SampleOrchestrator with fakes', () => {
     const clock = new FakeClock();
     const store = new FakeStore({ sample: sampleRow(), run: runRow(), records: [] });
     const meter = new SpendMeter(store, { modelCall: () => undefined }, clock);
-    const orchestrator = new SampleOrchestrator(store, new FakeModel(clock), { get: async () => constitution }, meter, {} as Queue);
+    const orchestrator = new SampleOrchestrator(store, new FakeModel(clock), { get: async () => constitution }, meter, {} as Queue, new LabelGuard(store, clock));
 
     await expect(orchestrator.process(SAMPLE_ID)).resolves.toBe('completed');
 
@@ -354,7 +394,7 @@ describe('SampleOrchestrator with fakes', () => {
     const store = new FakeStore({ sample: sampleRow(), run: runRow(), records: [] });
     const meter = new SpendMeter(store, { modelCall: () => undefined }, clock);
     const model = new FakeModel(clock, (n) => (n === 2 ? permanent : undefined));
-    const orchestrator = new SampleOrchestrator(store, model, { get: async () => constitution }, meter, {} as Queue);
+    const orchestrator = new SampleOrchestrator(store, model, { get: async () => constitution }, meter, {} as Queue, new LabelGuard(store, clock));
 
     await expect(orchestrator.process(SAMPLE_ID)).resolves.toBe('failed');
 

@@ -8,6 +8,7 @@ import { PipelineError, planNextCall, sharedDraftResult, type ChatResult, type P
 import { Store, type RunEvaluationLink, type TwinSample, type WorkItem } from '@amend/store';
 import { ConstitutionCache, SAMPLES_QUEUE, closeEvaluation, releaseCandidateTwin } from '@amend/runtime';
 import { SpendMeter } from './spend-meter';
+import { LabelGuard } from './label-guard';
 import type { ConstitutionSource, ModelsByAlias, SampleWorkStore } from './ports';
 import { runSpecOf, sampleSpecOf, stageCheckpoint } from './stage-checkpoint';
 
@@ -34,6 +35,7 @@ export class SampleOrchestrator {
     @Inject(ConstitutionCache) private readonly constitutions: ConstitutionSource,
     private readonly meter: SpendMeter,
     @InjectQueue(SAMPLES_QUEUE) private readonly queue: Queue,
+    private readonly labels: LabelGuard,
   ) {}
 
   async process(sampleId: string, signal?: AbortSignal): Promise<SampleOutcome> {
@@ -82,6 +84,8 @@ export class SampleOrchestrator {
     for (let call = next; call; call = next) {
       const shared = call.stage === 'draft' && twin?.draft ? twin : undefined;
       if (!shared && (await this.meter.exhausted(item, WORKER_ACTOR))) return 'budget_exhausted';
+      // The run stopped for its judge's labels (max_hard_label_share): this sample was cancelled with it.
+      if (!shared && (await this.labels.stopped(item, WORKER_ACTOR))) return 'cancelled';
       let result: ChatResult;
       if (shared?.draft) {
         // The same draft for both constitutions: the baseline's, copied, not asked again.

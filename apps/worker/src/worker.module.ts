@@ -6,6 +6,7 @@ import { SampleWorker } from './sample-worker';
 import { Reconciler } from './reconciler';
 import { WorkerMetrics } from './worker-metrics';
 import { SpendMeter } from './spend-meter';
+import { LabelGuard } from './label-guard';
 import { BatchCoordinator } from './batch-coordinator';
 
 @Module({})
@@ -14,7 +15,7 @@ export class WorkerModule {
     return {
       module: WorkerModule,
       imports: [RuntimeModule.forRoot(config, 'amend-worker')],
-      providers: [SampleOrchestrator, SampleWorker, Reconciler, WorkerMetrics, SpendMeter, BatchCoordinator],
+      providers: [SampleOrchestrator, SampleWorker, Reconciler, WorkerMetrics, SpendMeter, LabelGuard, BatchCoordinator],
     };
   }
 }

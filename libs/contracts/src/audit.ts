@@ -11,6 +11,8 @@ export const AUDIT_EVENT_TYPES = [
   'run.created',
   'run.cancelled',
   'run.budget_exhausted',
+  // Too many of the run's judge labels were hard or unreadable (max_hard_label_share).
+  'run.stopped',
   'run.sealed',
   'draft.generated',
   'critique.generated',

@@ -46,7 +46,18 @@ export const FeedbackRequestFields = {
   verify: z.boolean().optional(),
   /** Margin p(chosen) - p(rejected) below which a pair is flagged (low_margin / rejected_by_judge). */
   min_margin: z.number().min(0).max(1).optional(),
+  /**
+   * ai-feedback or verify: stop the run once more than this share of its judge's labels are
+   * `hard` or `unreadable` (the report's `judge.hard_label_share`, over every comparison answered
+   * so far), after `hard_label_min_comparisons` of them. Unset: never stop for it.
+   */
+  max_hard_label_share: z.number().min(0).max(1).optional(),
+  /** Comparisons answered before max_hard_label_share applies (default 20): a few bad labels early are noise. */
+  hard_label_min_comparisons: z.number().int().min(1).max(1_000_000).optional(),
 };
+
+/** Comparisons answered before `max_hard_label_share` applies, unless the run says. */
+export const HARD_LABEL_MIN_COMPARISONS = 20;
 
 /** The feedback options of a run with every default applied, as stored and as the worker plans with. */
 export const FeedbackOptionsSchema = z.object({
@@ -55,6 +66,9 @@ export const FeedbackOptionsSchema = z.object({
   cot: z.boolean(),
   verify: z.boolean(),
   min_margin: z.number(),
+  /** Present only on runs that set it (and hard_label_min_comparisons with it, defaulted). */
+  max_hard_label_share: z.number().optional(),
+  hard_label_min_comparisons: z.number().int().optional(),
 });
 export type FeedbackOptions = z.infer<typeof FeedbackOptionsSchema>;
 
@@ -74,10 +88,13 @@ export function feedbackOptionProblems(body: FeedbackRequest): { path: string; m
     problems.push({ path: 'verify', message: 'verify applies to mode "critique-revise"; ai-feedback pairs are judged anyway' });
   }
   const judged = feedbackMode || body.verify === true;
-  for (const field of ['ensemble', 'cot', 'min_margin'] as const) {
+  for (const field of ['ensemble', 'cot', 'min_margin', 'max_hard_label_share', 'hard_label_min_comparisons'] as const) {
     if (!judged && body[field] !== undefined) {
       problems.push({ path: field, message: `${field} applies to mode "ai-feedback" or to "critique-revise" with verify: true` });
     }
+  }
+  if (judged && body.hard_label_min_comparisons !== undefined && body.max_hard_label_share === undefined) {
+    problems.push({ path: 'hard_label_min_comparisons', message: 'hard_label_min_comparisons applies with max_hard_label_share only' });
   }
   return problems;
 }
@@ -90,6 +107,58 @@ export function resolveFeedbackOptions(body: FeedbackRequest): FeedbackOptions {
     cot: body.cot ?? FEEDBACK_DEFAULTS.cot,
     verify: body.verify ?? FEEDBACK_DEFAULTS.verify,
     min_margin: body.min_margin ?? FEEDBACK_DEFAULTS.min_margin,
+    ...(body.max_hard_label_share !== undefined && {
+      max_hard_label_share: body.max_hard_label_share,
+      hard_label_min_comparisons: body.hard_label_min_comparisons ?? HARD_LABEL_MIN_COMPARISONS,
+    }),
+  };
+}
+
+/**
+ * Why a run stopped before its samples finished, other than a cancel: `judge_labels` when too
+ * many of its judge's labels were hard or unreadable (max_hard_label_share). Shown on the run
+ * and in its report; the samples it stopped are `cancelled` with the same message.
+ */
+export const RunStopSchema = z.object({
+  code: z.enum(['judge_labels']),
+  message: z.string(),
+  comparisons: z.number().int(),
+  hard_labels: z.number().int(),
+  unreadable_labels: z.number().int(),
+  hard_label_share: z.number(),
+  max_hard_label_share: z.number(),
+  samples_stopped: z.number().int(),
+  at: z.string(),
+});
+export type RunStop = z.infer<typeof RunStopSchema>;
+
+/** The judge's labels of a run so far: comparisons answered, and how many were hard or unreadable. */
+export interface JudgeLabelCounts {
+  comparisons: number;
+  hard: number;
+  unreadable: number;
+}
+
+/** The stop a run's label counts call for under its options, or null (too few comparisons yet, or within the limit). */
+export function judgeLabelStop(options: Pick<FeedbackOptions, 'max_hard_label_share' | 'hard_label_min_comparisons'> | null | undefined, counts: JudgeLabelCounts): Omit<RunStop, 'samples_stopped' | 'at'> | null {
+  const max = options?.max_hard_label_share;
+  if (max === undefined) return null;
+  const min = options?.hard_label_min_comparisons ?? HARD_LABEL_MIN_COMPARISONS;
+  if (counts.comparisons < min) return null;
+  const share = (counts.hard + counts.unreadable) / counts.comparisons;
+  if (share <= max) return null;
+  const pct = (x: number) => `${Math.round(x * 1000) / 10}%`;
+  return {
+    code: 'judge_labels',
+    message:
+      `stopped: ${counts.hard + counts.unreadable} of the judge's ${counts.comparisons} labels were hard or unreadable ` +
+      `(${counts.hard} hard, ${counts.unreadable} unreadable: ${pct(share)}), more than max_hard_label_share ${pct(max)}; ` +
+      'check that the feedback model returns log-probabilities and answers with a letter (AMEND_MODELS judge_answer)',
+    comparisons: counts.comparisons,
+    hard_labels: counts.hard,
+    unreadable_labels: counts.unreadable,
+    hard_label_share: Math.round(share * 1e4) / 1e4,
+    max_hard_label_share: max,
   };
 }
 
@@ -194,5 +263,7 @@ export const QualityReportSchema = z.object({
   /** A pair counts under every principle it used (revision rounds, ensemble), so counts may add to more than overall. */
   principles: z.record(z.string(), QualityFiguresSchema),
   thresholds: z.object({ noop_edit_distance: z.number(), min_margin: z.number() }),
+  /** Why the run stopped early (too many hard or unreadable judge labels); absent when it did not. */
+  stopped: RunStopSchema.optional(),
 });
 export type QualityReport = z.infer<typeof QualityReportSchema>;

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ChatMessageSchema, SamplingSchema, UsageSchema } from './chat';
 import { LIMITS, ROUNDS } from './limits';
 import { indexCursor } from './bounds';
-import { ComparisonJudgementSchema, FeedbackRequestFields, feedbackOptionProblems } from './feedback';
+import { ComparisonJudgementSchema, FeedbackRequestFields, RunStopSchema, feedbackOptionProblems } from './feedback';
 
 /** critique-revise: SL-CAI (revision beats draft); ai-feedback: RL-CAI (a feedback model picks among candidates). */
 export const RUN_MODES = ['critique-revise', 'ai-feedback'] as const;
@@ -314,6 +314,10 @@ export const RunSchema = z.object({
   cot: z.boolean().optional(),
   verify: z.boolean().optional(),
   min_margin: z.number().optional(),
+  max_hard_label_share: z.number().optional(),
+  hard_label_min_comparisons: z.number().int().optional(),
+  /** Why the run stopped before its samples finished (too many hard or unreadable judge labels); absent when it did not. */
+  stopped: RunStopSchema.optional(),
 });
 export type Run = z.infer<typeof RunSchema>;
 

@@ -13,6 +13,7 @@ export * from './reviews.repository';
 export * from './budget.repository';
 export * from './batches.repository';
 export * from './evaluations.repository';
+export * from './judge-labels.repository';
 export * from './dataset-hash';
 export * from './dataset-verifier';
 export * from './store';

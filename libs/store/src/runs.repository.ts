@@ -309,6 +309,7 @@ export class RunsRepository {
       ...row.feedback,
       budget: row.budget ?? null,
       ...(row.batch && { batch: await new BatchesRepository(this.db).progress(row.id) }),
+      ...(row.stopped != null && { stopped: row.stopped }),
     };
   }
 
@@ -347,7 +348,8 @@ export class RunsRepository {
   private async finalizeIn(tx: Transaction<Database>, id: string): Promise<RunStatus | null> {
     const updated = await sql<{ status: RunStatus }>`
       update runs set
-        status = case when exists (select 1 from samples where run_id = ${id} and status = 'completed')
+        -- A run stopped for its judge's labels failed at what it was asked, whatever pairs it made.
+        status = case when stopped is null and exists (select 1 from samples where run_id = ${id} and status = 'completed')
                       then 'completed' else 'failed' end,
         finished_at = now(),
         started_at = coalesce(started_at, now())

@@ -10,6 +10,7 @@ import type {
   PrincipleSelector,
   ReviewDecision,
   ReviewStatus,
+  RunStop,
   Sampling,
 } from '@amend/contracts';
 
@@ -87,6 +88,8 @@ export interface RunsTable {
   batch_lease_until: Date | null;
   /** `{id, role: 'baseline' | 'candidate', baseline_run_id?}` for the runs of an evaluation; null otherwise. */
   evaluation: ColumnType<RunEvaluationLink | null, string | null | undefined, string | null>;
+  /** Why the run stopped before its samples finished (too many hard or unreadable judge labels); null otherwise. Migration 0014_run_stopped. */
+  stopped: ColumnType<RunStop | null, string | null | undefined, string | null>;
 }
 
 export interface BatchesTable {

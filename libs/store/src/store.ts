@@ -11,6 +11,7 @@ import { ReviewsRepository } from './reviews.repository';
 import { BudgetRepository } from './budget.repository';
 import { BatchesRepository } from './batches.repository';
 import { EvaluationsRepository } from './evaluations.repository';
+import { JudgeLabelsRepository } from './judge-labels.repository';
 
 /**
  * The repositories over one connection pool. Postgres is the source of truth. The database handle
@@ -28,6 +29,7 @@ export class Store {
   readonly budget: BudgetRepository;
   readonly batches: BatchesRepository;
   readonly evaluations: EvaluationsRepository;
+  readonly judgeLabels: JudgeLabelsRepository;
 
   constructor(private readonly db: Kysely<Database>) {
     this.runs = new RunsRepository(db);
@@ -40,6 +42,7 @@ export class Store {
     this.budget = new BudgetRepository(db);
     this.batches = new BatchesRepository(db);
     this.evaluations = new EvaluationsRepository(db);
+    this.judgeLabels = new JudgeLabelsRepository(db);
   }
 
   static async open(opts: DbOptions): Promise<Store> {

@@ -13,6 +13,7 @@ export class ReportsService {
     const builder = new QualityReportBuilder();
     // Streamed page by page: memory is one page of pairs plus one tally per principle.
     for await (const pair of this.store.pairs.stream(run.id)) builder.add(pair);
-    return builder.build({ id: run.id, mode: run.mode, status: run.status, min_margin: run.min_margin ?? 0 });
+    const report = builder.build({ id: run.id, mode: run.mode, status: run.status, min_margin: run.min_margin ?? 0 });
+    return run.stopped ? { ...report, stopped: run.stopped } : report;
   }
 }

@@ -272,6 +272,10 @@ export class RunsService {
         { unsupported, batch_aliases: this.models.aliases().filter((a) => this.models.supportsBatch(a)) },
       );
     }
+    if (body.max_hard_label_share !== undefined) {
+      // Not yet: the batch coordinator does not count labels between waves.
+      throw new ApiError(422, 'batch_label_guard_unsupported', 'max_hard_label_share cannot be combined with "batch": true yet; leave out one of them');
+    }
     if (body.budget) {
       // Not yet: a wave is paid for as a whole, so a budget would be checked only between waves.
       throw new ApiError(422, 'batch_budget_unsupported', 'a budget cannot be combined with "batch": true yet; leave out one of them');
@@ -321,6 +325,8 @@ export class RunsService {
       ...(judged && run.ensemble !== undefined && { ensemble: run.ensemble }),
       ...(judged && run.cot !== undefined && { cot: run.cot }),
       ...(judged && run.min_margin !== undefined && { min_margin: run.min_margin }),
+      ...(judged && run.max_hard_label_share !== undefined && { max_hard_label_share: run.max_hard_label_share }),
+      ...(judged && run.max_hard_label_share !== undefined && run.hard_label_min_comparisons !== undefined && { hard_label_min_comparisons: run.hard_label_min_comparisons }),
       ...(run.batch && { batch: true }),
     };
   }

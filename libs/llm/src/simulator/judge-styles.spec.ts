@@ -2,7 +2,7 @@ import { ANSWER_MAX_TOKENS, ANSWER_PREFIX, TOP_LOGPROBS, bothOrders, comparisonL
 import { startSimulatorServer, type SimulatorServer } from './server';
 import { SimulatorModel } from './simulator-model';
 import { OpenAICompatibleModel } from '../openai-model';
-import { JUDGE_STYLES, type JudgeStyle } from './judge';
+import { LETTER_JUDGE_STYLES, type JudgeStyle } from './judge';
 import type { JudgeAnswerMode } from '../request-body';
 
 /*
@@ -54,9 +54,19 @@ describe('judge labels whatever the wording of the answer', () => {
     paren: /^\([AB]\)$/,
     'answer-is': /^The answer is \([AB]\)$/,
     bold: /^\*\*[AB]\*\*$/,
+    evasive: /^It depends on what the human needs; each response has merit\.$/,
   };
 
-  it.each(JUDGE_STYLES)('style %s: the same soft label in both orders with log-probabilities', async (style) => {
+  it('style evasive: no letter, so no label (unreadable, p = 0.5), with log-probabilities or without; a prefill still gets the letter', async () => {
+    const judge = new SimulatorModel({ judgeStyle: 'evasive' });
+    const first = await label(judge, CAREFUL, CARELESS);
+    expect(first.text).toMatch(wording.evasive);
+    expect(first.label).toMatchObject({ label_source: 'unreadable', p_a: 0.5, answer: null });
+    const prefilled = await label(new SimulatorModel({ judgeStyle: 'evasive', judgeAnswer: 'prefill' }), CAREFUL, CARELESS);
+    expect(prefilled.label.label_source).toBe('logprobs');
+  });
+
+  it.each(LETTER_JUDGE_STYLES)('style %s: the same soft label in both orders with log-probabilities', async (style) => {
     const judge = new SimulatorModel({ judgeStyle: style });
     const first = await label(judge, CAREFUL, CARELESS);
     const second = await label(judge, CARELESS, CAREFUL);
@@ -79,7 +89,7 @@ describe('judge labels whatever the wording of the answer', () => {
     const servers: SimulatorServer[] = [];
     afterAll(async () => Promise.all(servers.map((s) => s.close())));
 
-    it.each(JUDGE_STYLES)('style %s: a hard label with the letter the judge picked, in both orders', async (style) => {
+    it.each(LETTER_JUDGE_STYLES)('style %s: a hard label with the letter the judge picked, in both orders', async (style) => {
       const server = await startSimulatorServer({ logprobs: false, judgeStyle: style });
       servers.push(server);
       const judge = new OpenAICompatibleModel({ alias: 'judge', baseURL: server.url, model: 'amend-simulator-1' });

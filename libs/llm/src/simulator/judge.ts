@@ -93,11 +93,20 @@ export interface JudgeAnswer {
  * letters are among the alternatives with no preference, so a reader that looks at the first
  * position gets a tie.
  */
-export const JUDGE_STYLES = ['letter', 'paren', 'answer-is', 'bold'] as const;
+export const LETTER_JUDGE_STYLES = ['letter', 'paren', 'answer-is', 'bold'] as const;
+/**
+ * The lettered styles, and `evasive`: a judge that answers without a letter ("It depends on what
+ * the human needs; each response has merit."), every label unreadable, as a chat model that
+ * ignores the format does; for trying `max_hard_label_share`. A prefill or a constraint still
+ * gets the letter out of it.
+ */
+export const JUDGE_STYLES = [...LETTER_JUDGE_STYLES, 'evasive'] as const;
 export type JudgeStyle = (typeof JUDGE_STYLES)[number];
 
-/** Tokens before the letter and after it, per style. */
-const STYLE_TOKENS: Record<JudgeStyle, [string[], string[]]> = {
+const EVASIVE_TOKENS = ['It', ' depends', ' on', ' what', ' the', ' human', ' needs', ';', ' each', ' response', ' has', ' merit', '.'];
+
+/** Tokens before the letter and after it, per lettered style. */
+const STYLE_TOKENS: Record<(typeof LETTER_JUDGE_STYLES)[number], [string[], string[]]> = {
   letter: [[], []],
   paren: [['('], [')']],
   'answer-is': [['The', ' answer', ' is', ' ('], [')']],
@@ -131,11 +140,15 @@ export function judgeAnswer(
   const letter = opts.temperature === 0 ? (pA >= 0.5 ? 'A' : 'B') : uniform('judge-sample') < pA ? 'A' : 'B';
   const alternatives = answerAlternatives(pA, opts.topLogprobs);
   const own = alternatives.find((t) => t.token === letter)?.logprob ?? Math.log(Math.max(letter === 'A' ? pA : 1 - pA, 1e-12));
+  if (opts.style === 'evasive' && !opts.constraint) {
+    const content = EVASIVE_TOKENS.map((t) => position(t, Math.log(0.9), leadAlternatives(t, opts.topLogprobs)));
+    return { text: EVASIVE_TOKENS.join(''), logprobs: opts.logprobs ? { content, refusal: null } : null };
+  }
   if (!c.cot) {
     // Constrained output is the letter alone; a prefilled reply continues with the letter and
     // closes the parenthesis; otherwise the style decides the wording.
     const [before, after] =
-      opts.constraint === 'choice' ? [[], []] : opts.constraint === 'prefill' ? [[], [')']] : STYLE_TOKENS[opts.style ?? 'letter'];
+      opts.constraint === 'choice' ? [[], []] : opts.constraint === 'prefill' ? [[], [')']] : STYLE_TOKENS[opts.style === 'evasive' || !opts.style ? 'letter' : opts.style];
     const content = [
       ...before.map((t) => position(t, Math.log(0.9), leadAlternatives(t, opts.topLogprobs))),
       position(letter, own, alternatives),

@@ -13,6 +13,7 @@ import { appendOnly } from './0011_append_only';
 import { evaluations } from './0012_evaluations';
 import { batches } from './0013_batches';
 import { promptMessages } from './0014_prompt_messages';
+import { runStopped } from './0014_run_stopped';
 
 /**
  * Every migration, by name; applied in name order. Add a file `NNNN_what.ts` and one line here.
@@ -33,4 +34,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0012_evaluations': evaluations,
   '0013_batches': batches,
   '0014_prompt_messages': promptMessages,
+  '0014_run_stopped': runStopped,
 };

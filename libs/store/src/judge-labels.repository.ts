@@ -1,0 +1,45 @@
+import { sql, type Kysely } from 'kysely';
+import { isRunFinished, type JudgeLabelCounts, type RunStop } from '@amend/contracts';
+import type { Database } from './schema';
+import { insertAuditEvents } from './audit-events';
+import { UNFINISHED_SAMPLE } from './status-sql';
+
+/**
+ * The labels a run's judge has given so far, and stopping the run when too many of them are hard
+ * or unreadable (`max_hard_label_share`): what a team asks for when soft labels are the point.
+ */
+export class JudgeLabelsRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /** Every comparison answered in the run so far (each order counts once), by label source. */
+  async counts(runId: string): Promise<JudgeLabelCounts> {
+    const r = await sql<{ n: string; hard: string; unreadable: string }>`
+      select count(*) as n,
+        count(*) filter (where r.judgement->>'label_source' = 'hard') as hard,
+        count(*) filter (where r.judgement->>'label_source' = 'unreadable') as unreadable
+      from stage_records r join samples s on s.id = r.sample_id
+      where s.run_id = ${runId} and r.stage = 'comparison'`.execute(this.db);
+    const row = r.rows[0];
+    return { comparisons: Number(row?.n ?? 0), hard: Number(row?.hard ?? 0), unreadable: Number(row?.unreadable ?? 0) };
+  }
+
+  /**
+   * Stops the run: every sample not finished becomes `cancelled` with the stop's message (one in
+   * the middle of a call saves that call and stops at its checkpoint), the stop is kept on the run
+   * and recorded as `run.stopped`. Returns the stop as stored, or null when the run had already
+   * finished or stopped (another worker got there first).
+   */
+  async stop(runId: string, actor: string, stop: Omit<RunStop, 'samples_stopped' | 'at'>): Promise<RunStop | null> {
+    return this.db.transaction().execute(async (tx) => {
+      const run = await tx.selectFrom('runs').select(['status', 'stopped']).where('id', '=', runId).forUpdate().executeTakeFirst();
+      if (!run || isRunFinished(run.status) || run.stopped != null) return null;
+      const stopped = await sql`
+        update samples set status = 'cancelled', failure_reason = ${stop.message}, updated_at = now()
+        where run_id = ${runId} and status in (${UNFINISHED_SAMPLE})`.execute(tx);
+      const stored: RunStop = { ...stop, samples_stopped: Number(stopped.numAffectedRows ?? 0), at: new Date().toISOString() };
+      await tx.updateTable('runs').set({ stopped: JSON.stringify(stored) }).where('id', '=', runId).execute();
+      await insertAuditEvents(tx, [{ run_id: runId, sample_id: null, type: 'run.stopped', actor, payload: stored }]);
+      return stored;
+    });
+  }
+}
