@@ -1,11 +1,11 @@
 import { request as httpRequest } from 'node:http';
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { ErrorBodySchema, RunSchema } from '@amend/contracts';
 import { createApiApp } from '../apps/api/src/app';
 import { RateLimiter } from '../apps/api/src/auth/rate-limiter';
 import { loadConfig } from '@amend/contracts';
 import { freePort } from './faults/support/services';
-import { cleanup, json, randomKey, startStack, testEnv, waitFor, type Stack } from './support/stack';
+import { json, randomKey, stackForFile, testEnv, waitFor, type Stack } from './support/stack';
 
 /**
  * What the service does with traffic from outside that is not what a client should send: bodies
@@ -19,17 +19,7 @@ const env = testEnv('abuse', {
 });
 let stack: Stack;
 let pg: Client;
-
-beforeAll(async () => {
-  stack = await startStack(env, { workers: 0 });
-  pg = new Client({ connectionString: env.DATABASE_URL });
-  await pg.connect();
-});
-afterAll(async () => {
-  await pg?.end();
-  await stack?.close();
-  await cleanup(env);
-});
+stackForFile(env, { workers: 0 }, (started) => ({ stack, pg } = started));
 
 let addresses = 0;
 /** A client address of its own for one test (the API trusts X-Forwarded-For from loopback here). */

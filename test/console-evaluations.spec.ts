@@ -1,10 +1,8 @@
-import { mkdirSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { EvaluationSchema, RUBRIC_DIMENSIONS, type Evaluation } from '@amend/contracts';
-import { ensureConsoleBuilt, launchBrowser } from './support/browser';
-import { cleanup, json, ROOT, startStack, testEnv, type Stack } from './support/stack';
+import { ensureConsoleBuilt, launchBrowser, screenshotsDir, signInToConsole } from './support/browser';
+import { cleanup, json, startStack, testEnv, type Stack } from './support/stack';
 
 /**
  * The console's Evaluations pages in Debian's chromium against the real API, worker, Redis and
@@ -13,7 +11,7 @@ import { cleanup, json, ROOT, startStack, testEnv, type Stack } from './support/
  * different prompts with a word diff; every number on the page is the API's.
  */
 const env = testEnv('console_evaluations');
-const SHOTS = process.env.AMEND_SCREENSHOTS ? join(ROOT, process.env.AMEND_SCREENSHOTS) : mkdtempSync(join(tmpdir(), 'amend-console-eval-'));
+const SHOTS = screenshotsDir('amend-console-eval-');
 const UI_TIMEOUT = 90_000;
 
 let stack: Stack;
@@ -24,20 +22,12 @@ let submitter: string;
 let pageErrors: string[] = [];
 
 async function signIn(key: string): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1440, height: 1100 } });
-  const page = await context.newPage();
-  page.setDefaultTimeout(UI_TIMEOUT);
-  page.on('pageerror', (e) => pageErrors.push(`${e.name}: ${e.message}`));
-  await page.goto(`${stack.url}/console/`);
-  await page.fill('input[name=key]', key);
-  await page.click('button[type=submit]');
-  await page.waitForSelector('[data-testid=identity] .role');
-  return page;
+  const opts = { viewport: { width: 1440, height: 1100 }, timeoutMs: UI_TIMEOUT, onPageError: (e: string) => pageErrors.push(e) };
+  return (await signInToConsole(browser, stack.url, key, opts)).page;
 }
 
 beforeAll(async () => {
   ensureConsoleBuilt();
-  mkdirSync(SHOTS, { recursive: true });
   stack = await startStack(env);
   browser = await launchBrowser();
   author = await stack.mintKey('author', 'policy');

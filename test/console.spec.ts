@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { ConstitutionSummarySchema, CreatedKeySchema, ReviewListSchema, RunListSchema, type CreatedKey } from '@amend/contracts';
-import { ensureConsoleBuilt, launchBrowser } from './support/browser';
-import { cleanup, json, ndjson, ROOT, startStack, testEnv, type Stack } from './support/stack';
+import { ensureConsoleBuilt, launchBrowser, screenshotsDir, signInToConsole } from './support/browser';
+import { cleanup, json, ndjson, startStack, testEnv, type Stack } from './support/stack';
 
 /**
  * The web console in Debian's chromium against the real API, worker, Redis and Postgres. Each
@@ -18,7 +17,7 @@ const env = testEnv('console', {
   AMEND_ADMIN_KEY: ADMIN_KEY,
   AMEND_MODELS: JSON.stringify({ default: { simulator: true }, slow: { simulator: true, latency_ms: 3000 } }),
 });
-const SHOTS = process.env.AMEND_SCREENSHOTS ? join(ROOT, process.env.AMEND_SCREENSHOTS) : mkdtempSync(join(tmpdir(), 'amend-console-'));
+const SHOTS = screenshotsDir('amend-console-');
 /** Long enough for a run on the simulator on a busy 2-core machine; every wait ends as soon as the page shows it. */
 const UI_TIMEOUT = 60_000;
 
@@ -41,17 +40,14 @@ async function createKey(role: string, team: string, name: string): Promise<Crea
 let pageErrors: string[] = [];
 
 /** A fresh browser context (its own session storage), signed in with `key`. */
-async function signIn(key: string, shot?: string): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({ viewport: { width: 1440, height: 960 }, acceptDownloads: true });
-  const page = await context.newPage();
-  page.setDefaultTimeout(UI_TIMEOUT);
-  page.on('pageerror', (e) => pageErrors.push(`${e.name}: ${e.message}`));
-  await page.goto(`${stack.url}/console/`);
-  await page.fill('input[name=key]', key);
-  if (shot) await screenshot(page, shot);
-  await page.click('button[type=submit]');
-  await page.waitForSelector('[data-testid=identity] .role');
-  return { context, page };
+function signIn(key: string, shot?: string): Promise<{ context: BrowserContext; page: Page }> {
+  return signInToConsole(browser, stack.url, key, {
+    viewport: { width: 1440, height: 960 },
+    acceptDownloads: true,
+    timeoutMs: UI_TIMEOUT,
+    onPageError: (e) => pageErrors.push(e),
+    beforeSubmit: shot ? (page) => screenshot(page, shot) : undefined,
+  });
 }
 
 async function screenshot(page: Page, name: string) {
@@ -60,7 +56,6 @@ async function screenshot(page: Page, name: string) {
 
 beforeAll(async () => {
   ensureConsoleBuilt();
-  mkdirSync(SHOTS, { recursive: true });
   stack = await startStack(env);
   browser = await launchBrowser();
   keys.admin = await createKey('admin', 'admin', 'console admin');

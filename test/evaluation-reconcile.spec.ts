@@ -1,11 +1,11 @@
 import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { EvaluationSchema } from '@amend/contracts';
 import { CONFIG, SAMPLES_QUEUE, missingJobs } from '@amend/runtime';
 import { Store } from '@amend/store';
 import { Reconciler } from '../apps/worker/src/reconciler';
-import { cleanup, deleteQueueKeys, json, startStack, testEnv, type Stack } from './support/stack';
+import { deleteQueueKeys, json, stackForFile, testEnv, type Stack } from './support/stack';
 
 /*
  * The reconciler and an evaluation's candidate run: a candidate sample is enqueued once its
@@ -15,17 +15,7 @@ import { cleanup, deleteQueueKeys, json, startStack, testEnv, type Stack } from 
 const env = testEnv('evaluation_reconcile');
 let stack: Stack;
 let pg: Client;
-
-beforeAll(async () => {
-  stack = await startStack(env, { workers: 0 });
-  pg = new Client({ connectionString: env.DATABASE_URL });
-  await pg.connect();
-});
-afterAll(async () => {
-  await pg?.end();
-  await stack?.close();
-  await cleanup(env);
-});
+stackForFile(env, { workers: 0 }, (started) => ({ stack, pg } = started));
 
 it("re-enqueues a candidate sample only once its baseline twin has finished", async () => {
   const author = await stack.mintKey('author', 'policy');

@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { ROOT } from './stack';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -55,4 +56,33 @@ export function ensureConsoleBuilt(): void {
     encoding: 'utf8',
   });
   if (build.status !== 0) throw new Error(`console build failed:\n${build.stdout}\n${build.stderr}`);
+}
+
+/** Where a console test saves its pages: AMEND_SCREENSHOTS (npm run screenshots, for the README), else a new temporary folder. */
+export function screenshotsDir(prefix: string): string {
+  const dir = process.env.AMEND_SCREENSHOTS ? join(ROOT, process.env.AMEND_SCREENSHOTS) : mkdtempSync(join(tmpdir(), prefix));
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/**
+ * A fresh browser context (its own session storage) on the console at `url`, signed in with `key`.
+ * Uncaught page errors go to `onPageError`; `beforeSubmit` runs with the key typed in (a screenshot of the sign-in page).
+ */
+export async function signInToConsole(
+  browser: Browser,
+  url: string,
+  key: string,
+  opts: { viewport: { width: number; height: number }; timeoutMs: number; onPageError: (message: string) => void; acceptDownloads?: boolean; beforeSubmit?: (page: Page) => Promise<void> },
+): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport: opts.viewport, ...(opts.acceptDownloads && { acceptDownloads: true }) });
+  const page = await context.newPage();
+  page.setDefaultTimeout(opts.timeoutMs);
+  page.on('pageerror', (e) => opts.onPageError(`${e.name}: ${e.message}`));
+  await page.goto(`${url}/console/`);
+  await page.fill('input[name=key]', key);
+  await opts.beforeSubmit?.(page);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('[data-testid=identity] .role');
+  return { context, page };
 }

@@ -112,6 +112,27 @@ export function testDatabase(env: Record<string, string>): Kysely<Database> {
   return createDb({ url: env.DATABASE_URL, schema: env.DATABASE_SCHEMA, poolSize: 2 });
 }
 
+/**
+ * The frame most test files share: a stack (`workers` in process, default 1) and a pg client on its
+ * database as the owner, to read and write tables from outside, started before the file's tests
+ * and closed, with the schema and queue keys dropped, after them. `set` receives both.
+ */
+export function stackForFile(env: Record<string, string>, opts: { workers?: number }, set: (started: { stack: Stack; pg: Client }) => void): void {
+  let stack: Stack | undefined;
+  let pg: Client | undefined;
+  beforeAll(async () => {
+    stack = await startStack(env, opts);
+    pg = new Client({ connectionString: env.DATABASE_URL });
+    await pg.connect();
+    set({ stack, pg });
+  });
+  afterAll(async () => {
+    await pg?.end();
+    await stack?.close();
+    await cleanup(env);
+  });
+}
+
 /** Drops the test file's schema and queue keys. */
 export async function cleanup(env: Record<string, string>): Promise<void> {
   const pg = new Client({ connectionString: env.DATABASE_URL });

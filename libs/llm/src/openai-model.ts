@@ -1,4 +1,4 @@
-import OpenAI from 'openai';
+import type OpenAI from 'openai';
 import type { ChatModel, ChatRequest, ChatResult } from '@amend/pipeline';
 import { classifyError } from './classify-error';
 import { completionResult } from './completion-result';
@@ -6,19 +6,10 @@ import { ModelError } from './errors';
 import { appliedAnswerMode, chatRequestBody, type ChatRequestBody, type JudgeAnswerMode } from './request-body';
 import { DEFAULT_RETRY, type RetryEvent, type RetryOptions, withRetries } from './retry';
 import { pooledFetch } from './transport';
+import { backendClient, type BackendOptions } from './backend';
 
-export interface OpenAICompatibleModelOptions {
-  /** The operator's alias, used in error messages. */
-  alias: string;
-  baseURL: string;
-  /** The model id sent to the backend. */
-  model: string;
-  /** The key itself (already read from the environment); never logged or echoed. */
-  apiKey?: string;
-  /** Per attempt: connect, headers and body. Default 60 s. */
-  timeoutMs?: number;
-  /** Retry behaviour; tests shrink the delays. */
-  retry?: Partial<RetryOptions>;
+/** `timeoutMs` defaults to 60 s here. */
+export interface OpenAICompatibleModelOptions extends BackendOptions {
   /** Called before each backoff sleep: for logs and metrics. */
   onRetry?: (e: RetryEvent) => void;
   /**
@@ -45,15 +36,8 @@ export class OpenAICompatibleModel implements ChatModel {
   constructor(private readonly options: OpenAICompatibleModelOptions) {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
-    this.client = new OpenAI({
-      baseURL: options.baseURL,
-      // Local servers (vLLM, the simulator) take no key, but the SDK insists on one.
-      apiKey: options.apiKey ?? 'unused',
-      maxRetries: 0,
-      timeout: this.timeoutMs,
-      // A pooled keep-alive transport (transport.ts); the SDK stays the API surface.
-      fetch: pooledFetch,
-    });
+    // A pooled keep-alive transport (transport.ts); the SDK stays the API surface.
+    this.client = backendClient(options, this.timeoutMs, { fetch: pooledFetch });
   }
 
   /**

@@ -128,19 +128,18 @@ export class EvaluationsService implements OnModuleInit {
     });
     const baselineSamples = samples();
     const candidateSamples = samples();
+    // What the evaluation is, as stored on its row and as its `evaluation.created` event says.
+    const settings = {
+      eval_set: body.eval_set ?? null,
+      model: body.model,
+      judge_model: p.judgeModel,
+      rounds: body.rounds,
+      seed: p.seed,
+      rubric: RUBRIC_REF,
+      estimate: p.estimate,
+    };
     await this.store.evaluations.create(
-      {
-        id,
-        team: caller.team,
-        eval_set: body.eval_set ?? null,
-        model: body.model,
-        judge_model: p.judgeModel,
-        rounds: body.rounds,
-        seed: p.seed,
-        rubric: RUBRIC_REF,
-        estimate: p.estimate,
-        created_by: caller.actor,
-      },
+      { id, team: caller.team, ...settings, created_by: caller.actor },
       {
         baseline: { run: baseline, samples: baselineSamples, event: runEvent(baseline, baselineSamples.length) },
         candidate: { run: candidate, samples: candidateSamples, event: runEvent(candidate, candidateSamples.length) },
@@ -154,13 +153,7 @@ export class EvaluationsService implements OnModuleInit {
           candidate: p.candidate.ref,
           baseline_run_id: baselineRunId,
           candidate_run_id: candidateRunId,
-          eval_set: body.eval_set ?? null,
-          model: body.model,
-          judge_model: p.judgeModel,
-          rounds: body.rounds,
-          seed: p.seed,
-          rubric: RUBRIC_REF,
-          estimate: p.estimate,
+          ...settings,
           prompts: p.prompts.length,
           // The prompts as judged, fixed here so an auditor can tell the set was not changed later.
           prompts_sha256: createHash('sha256').update(JSON.stringify(p.prompts)).digest('hex'),

@@ -88,3 +88,25 @@ export function KeyValue({ items }: { items: [string, ReactNode][] }) {
     </dl>
   );
 }
+
+/** A numeric column: right-aligned, in a table's head and its cells (`className="num"`). */
+export const num = (label: string) => ({ label, num: true });
+
+/** A table's head row: plain strings are text columns, `num('n')` numeric ones. */
+export function TableHead({ columns }: { columns: (string | { label: string; num: boolean })[] }) {
+  return (
+    <thead>
+      <tr>
+        {columns.map((c) =>
+          typeof c === 'string' ? (
+            <th key={c}>{c}</th>
+          ) : (
+            <th key={c.label} className="num">
+              {c.label}
+            </th>
+          ),
+        )}
+      </tr>
+    </thead>
+  );
+}

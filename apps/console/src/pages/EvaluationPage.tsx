@@ -4,7 +4,7 @@ import type { Session } from '../lib/session';
 import { useResource } from '../lib/hooks';
 import { formatNumber, formatTime, percent } from '../lib/format';
 import { href } from '../lib/router';
-import { ErrorView, KeyValue, Loading, Section, StatusBadge } from '../components/common';
+import { ErrorView, KeyValue, Loading, Section, StatusBadge, TableHead, num } from '../components/common';
 import { WordDiff } from '../components/WordDiff';
 
 const POLL_MS = 1500;
@@ -102,18 +102,7 @@ function Report({ report }: { report: EvaluationReport }) {
           </ResponsiveContainer>
         </div>
         <table className="table" data-testid="dimension-table">
-          <thead>
-            <tr>
-              <th>dimension</th>
-              <th className="num">n</th>
-              <th className="num">candidate wins</th>
-              <th className="num">baseline wins</th>
-              <th className="num">ties</th>
-              <th className="num">win rate</th>
-              <th>95% interval</th>
-              <th>reading</th>
-            </tr>
-          </thead>
+          <TableHead columns={['dimension', num('n'), num('candidate wins'), num('baseline wins'), num('ties'), num('win rate'), '95% interval', 'reading']} />
           <tbody>
             {report.dimensions.map((d) => (
               <tr key={d.dimension} data-dimension={d.dimension}>
@@ -145,14 +134,7 @@ function Report({ report }: { report: EvaluationReport }) {
           </ResponsiveContainer>
         </div>
         <table className="table" data-testid="refusal-table">
-          <thead>
-            <tr>
-              <th>prompts</th>
-              <th className="num">n</th>
-              <th className="num">baseline refuses</th>
-              <th className="num">candidate refuses</th>
-            </tr>
-          </thead>
+          <TableHead columns={['prompts', num('n'), num('baseline refuses'), num('candidate refuses')]} />
           <tbody>
             {(['red_team', 'benign'] as const).map((k) => (
               <tr key={k} data-kind={k}>

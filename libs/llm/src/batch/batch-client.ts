@@ -1,17 +1,12 @@
-import OpenAI, { toFile } from 'openai';
+import type OpenAI from 'openai';
+import { toFile } from 'openai';
 import type { Batch } from 'openai/resources/batches';
 import { classifyError } from '../classify-error';
 import { DEFAULT_RETRY, type RetryOptions, withRetries } from '../retry';
+import { backendClient, type BackendOptions } from '../backend';
 
-export interface BatchClientOptions {
-  alias: string;
-  baseURL: string;
-  /** The model id every line of this alias's batches names. */
-  model: string;
-  apiKey?: string;
-  timeoutMs?: number;
-  retry?: Partial<RetryOptions>;
-}
+/** `timeoutMs` defaults to 120 s here (uploads of up to 200 MB). */
+export type BatchClientOptions = BackendOptions;
 
 export type ProviderBatch = Batch;
 
@@ -27,12 +22,7 @@ export class OpenAIBatchClient {
 
   constructor(private readonly options: BatchClientOptions) {
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
-    this.client = new OpenAI({
-      baseURL: options.baseURL,
-      apiKey: options.apiKey ?? 'unused',
-      maxRetries: 0,
-      timeout: options.timeoutMs ?? 120_000,
-    });
+    this.client = backendClient(options, options.timeoutMs ?? 120_000);
   }
 
   get alias(): string {
