@@ -65,11 +65,14 @@ function stages(runId: string, sampleId: string): Omit<CheckpointInput, 'head'>[
       record,
       nextStage: last ? 'done' : names[seq + 1],
       event: { type: `${stage}.generated`, actor: 'test', payload: { seq, stage } },
-      ...(last && { pair: { record: pair, event: { type: 'pair.emitted', actor: 'test', payload: { n: 1 } } } }),
+      ...(last && { pair: { record: pair, quality: QUALITY, event: { type: 'pair.emitted', actor: 'test', payload: { n: 1 } } } }),
       spend: { costUsd: 0.5, budgeted: false },
     };
   });
 }
+
+/** The report's figures of the pair, stored with it by either path. */
+const QUALITY = { chosen_chars: 1, rejected_chars: 1, chosen_refuses: false, rejected_refuses: false, p_chosen: null, principle_ids: ['p1'], comparisons: [] };
 
 async function rowsOf(sampleId: string) {
   const sample = await db.selectFrom('samples').select(['status', 'stage', 'calls', 'prompt_tokens', 'completion_tokens', 'cost_usd', 'audit_seq']).where('id', '=', sampleId).executeTakeFirstOrThrow();
@@ -80,7 +83,7 @@ async function rowsOf(sampleId: string) {
     .orderBy('seq')
     .execute();
   const events = await db.selectFrom('audit_events').select(['seq', 'type', 'actor', 'payload', 'chain']).where('sample_id', '=', sampleId).orderBy('seq').execute();
-  const pairs = await db.selectFrom('pairs').select(['flags']).where('sample_id', '=', sampleId).execute();
+  const pairs = await db.selectFrom('pairs').select(['flags', 'quality']).where('sample_id', '=', sampleId).execute();
   return { sample, records, events: events.map((e) => ({ ...e, chain: e.chain.replace(sampleId, 'S') })), pairs };
 }
 
@@ -101,7 +104,7 @@ describe('checkpoints', () => {
     const rowsA = await rowsOf(a.id);
     expect(rowsA.records).toHaveLength(3);
     expect(rowsA.events.map((e) => e.type)).toEqual(['draft.generated', 'critique.generated', 'revision.generated', 'pair.emitted']);
-    expect(rowsA.pairs).toEqual([{ flags: ['rejected_by_judge'] }]);
+    expect(rowsA.pairs).toEqual([{ flags: ['rejected_by_judge'], quality: QUALITY }]);
     expect(rowsA.sample).toMatchObject({ status: 'completed', stage: 'done', calls: 3, audit_seq: 3 });
     expect(Number(rowsA.sample.prompt_tokens)).toBe(10 + 11 + 12);
     expect(Number(rowsA.sample.cost_usd)).toBe(1.5);

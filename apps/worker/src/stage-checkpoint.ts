@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { asStoredJson, contentSha256, messageRefs, prefixSegment, type ContentMessage, type PrefixSegment } from '@amend/audit';
 import type { Constitution } from '@amend/constitution';
 import { stageEventType, type AuditEventType, type StageRecord } from '@amend/contracts';
-import { assemblePair, isLastCall, planNextCall, recordCall, type ChatResult, type PlannedCall, type RunSpec, type SampleSpec } from '@amend/pipeline';
+import { assemblePair, isLastCall, pairQuality, planNextCall, recordCall, type ChatResult, type PlannedCall, type RunSpec, type SampleSpec } from '@amend/pipeline';
 import type { SampleChainHead, SamplesRepository, WorkItem } from '@amend/store';
 import type { ConstitutionSource } from './ports';
 
@@ -114,8 +114,9 @@ export function stageCheckpoint(args: {
         ...args.extra,
       },
     },
-    // The pair is its row; the event names it by the hash of its canonical JSON as stored.
-    pair: pair && { record: pair, event: { type: 'pair.emitted', actor, payload: { pair_id: pair.id, pair_sha256: contentSha256(asStoredJson(pair)) } } },
+    // The pair is its row; the event names it by the hash of its canonical JSON as stored. Its
+    // quality figures are computed here, once, so the API's report never reads the texts again.
+    pair: pair && { record: pair, quality: pairQuality(pair), event: { type: 'pair.emitted', actor, payload: { pair_id: pair.id, pair_sha256: contentSha256(asStoredJson(pair)) } } },
     spend: args.spend,
     head: args.head,
     content,

@@ -213,6 +213,26 @@ export const PairJudgementSchema = z.object({
 });
 export type PairJudgement = z.infer<typeof PairJudgementSchema>;
 
+/**
+ * What the quality report needs of one pair, computed once by the worker as it emits the pair and
+ * stored beside it (`pairs.quality`): a report reads these few fields and the pair's flags (its
+ * no-op flag holds the edit-distance verdict), never the texts, so it never recomputes an edit
+ * distance over long outputs.
+ */
+export const PairQualitySchema = z.object({
+  chosen_chars: z.number().int().nonnegative(),
+  rejected_chars: z.number().int().nonnegative(),
+  chosen_refuses: z.boolean(),
+  rejected_refuses: z.boolean(),
+  /** The judgement's p_chosen; null without a judge. */
+  p_chosen: z.number().min(0).max(1).nullable(),
+  /** The principles the pair used (revision rounds, or the ai-feedback ensemble). */
+  principle_ids: z.array(z.string()),
+  /** The judgement's comparisons of chosen against rejected, as asked. */
+  comparisons: PairJudgementSchema.shape.comparisons,
+});
+export type PairQuality = z.infer<typeof PairQualitySchema>;
+
 /** `exclude=noop,rejected_by_judge` on the pairs export. */
 export const ExcludeFlagsSchema = z
   .string()

@@ -13,7 +13,8 @@ export { comparisonMessages, COMPARISON_OPENING, TOP_LOGPROBS, ANSWER_MAX_TOKENS
 export { pairFlags } from './report/flags';
 export { isRefusal, isBenignPrompt } from './report/refusal';
 export { isNoop, normalisedEditDistance, NOOP_EDIT_DISTANCE } from './report/noop';
-export { QualityReportBuilder } from './report/quality-report';
+export { QualityReportBuilder, QUALITY_REPORT_VERSION } from './report/quality-report';
+export { pairQuality } from './report/pair-quality';
 export { formatPair, toSft } from './formats';
 export type { PairLine, ConversationalPairLine, StandardPairLine, H4PairLine, SftLine } from './formats';
 export { PipelineError } from './errors';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import { linkEvents, messageRefs, type ContentBlob, type MessageRefs } from '@amend/audit';
-import type { PairRecord, StageRecord } from '@amend/contracts';
+import type { PairQuality, PairRecord, StageRecord } from '@amend/contracts';
 import type { AuditEventInput } from './audit-events';
 
 export type CheckpointOutcome = 'saved' | 'completed' | 'duplicate' | 'stopped';
@@ -22,7 +22,8 @@ export interface CheckpointInput {
   record: StageRecord;
   nextStage: string;
   event: CheckpointEvent;
-  pair?: { record: PairRecord; event: CheckpointEvent };
+  /** `quality`: what the report needs of the pair (PairQuality), stored with it so no report reads the texts again. */
+  pair?: { record: PairRecord; event: CheckpointEvent; quality?: PairQuality };
   /** What the call cost at the run's prices, and whether the run has a budget to count it against. */
   spend?: { costUsd: number; budgeted: boolean };
   /**
@@ -146,6 +147,7 @@ const PAIR_COLUMNS: Column<PairRow>[] = [
   { name: 'record', cast: 'jsonb', value: (p) => JSON.stringify(p.pair.record) },
   // An array per pair cannot be an element of an array parameter (unnest would flatten it): as JSON.
   { name: 'flags', cast: 'jsonb', value: (p) => JSON.stringify(p.pair.record.metadata.flags ?? []) },
+  { name: 'quality', cast: 'jsonb', value: (p) => (p.pair.quality ? JSON.stringify(p.pair.quality) : null) },
 ];
 
 /** `unnest($n::type[], ...) as alias(columns)`, numbering parameters from `next.n`. */
@@ -192,9 +194,9 @@ export const GROUP_CHECKPOINT_SQL = (() => {
     'sample:' || e.sample_id, ${e('run_id')}, ${e('sample_id')}
   from ${unnest(EVENT_COLUMNS, 'e', next)} join s on s.id = e.sample_id
 ), p as (
-  insert into pairs (id, run_id, sample_id, idx, record, flags)
+  insert into pairs (id, run_id, sample_id, idx, record, flags, quality)
   select ${p('id')}, ${p('run_id')}, ${p('sample_id')}, ${p('idx')}, ${p('record')},
-    array(select jsonb_array_elements_text(${p('flags')}))
+    array(select jsonb_array_elements_text(${p('flags')})), ${p('quality')}
   from ${unnest(PAIR_COLUMNS, 'p', next)} join s on s.id = p.sample_id
 ), b as (
   insert into content_blobs (sha256, content)
@@ -211,7 +213,7 @@ select id from s`;
 })();
 
 /** Named, so each connection parses and plans it once; the version changes with its text. */
-export const GROUP_CHECKPOINT_NAME = 'amend_group_checkpoint_3';
+export const GROUP_CHECKPOINT_NAME = 'amend_group_checkpoint_4';
 
 /** The statement's parameters for these checkpoints: one array per column. */
 export function groupCheckpointParams(inputs: CheckpointInput[], blobs: ContentBlob[], at = new Date().toISOString()): { values: unknown[]; rows: SampleRow[] } {

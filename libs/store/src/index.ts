@@ -14,6 +14,7 @@ export * from './budget.repository';
 export * from './batches.repository';
 export * from './evaluations.repository';
 export * from './judge-labels.repository';
+export * from './reports.repository';
 export * from './dataset-hash';
 export * from './dataset-verifier';
 export * from './store';

@@ -223,6 +223,7 @@ export class SamplesRepository {
             idx: input.idx,
             record: JSON.stringify(input.pair.record),
             flags: input.pair.record.metadata.flags ?? [],
+            quality: input.pair.quality ? JSON.stringify(input.pair.quality) : null,
           })
           .execute();
         events.push({ ...input.pair.event, run_id: input.runId, sample_id: input.sampleId });

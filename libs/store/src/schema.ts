@@ -6,8 +6,10 @@ import type {
   EvaluationEstimate,
   EvaluationReport,
   FeedbackOptions,
+  PairQuality,
   PairRecord,
   PrincipleSelector,
+  QualityReport,
   ReviewDecision,
   ReviewStatus,
   RunStop,
@@ -182,6 +184,16 @@ export interface PairsTable {
   created_at: Timestamp;
   /** PairFlag values, also in record.metadata.flags: the export filters on this column. */
   flags: ColumnType<string[], string[] | undefined, string[]>;
+  /** PairQuality, computed by the worker with the pair (migration 0015); null for older pairs. */
+  quality: ColumnType<PairQuality | null, string | null | undefined, string | null>;
+}
+
+export interface RunReportsTable {
+  run_id: string;
+  /** QUALITY_REPORT_VERSION of the code that computed it. */
+  version: string;
+  report: Json<QualityReport>;
+  created_at: Timestamp;
 }
 
 export interface AuditEventsTable {
@@ -281,4 +293,5 @@ export interface Database {
   batch_line_failures: BatchLineFailuresTable;
   evaluations: EvaluationsTable;
   pair_reviews: PairReviewsTable;
+  run_reports: RunReportsTable;
 }

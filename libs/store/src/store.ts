@@ -12,6 +12,7 @@ import { BudgetRepository } from './budget.repository';
 import { BatchesRepository } from './batches.repository';
 import { EvaluationsRepository } from './evaluations.repository';
 import { JudgeLabelsRepository } from './judge-labels.repository';
+import { ReportsRepository } from './reports.repository';
 
 /**
  * The repositories over one connection pool. Postgres is the source of truth. The database handle
@@ -30,6 +31,7 @@ export class Store {
   readonly batches: BatchesRepository;
   readonly evaluations: EvaluationsRepository;
   readonly judgeLabels: JudgeLabelsRepository;
+  readonly reports: ReportsRepository;
 
   constructor(private readonly db: Kysely<Database>) {
     this.runs = new RunsRepository(db);
@@ -43,6 +45,7 @@ export class Store {
     this.batches = new BatchesRepository(db);
     this.evaluations = new EvaluationsRepository(db);
     this.judgeLabels = new JudgeLabelsRepository(db);
+    this.reports = new ReportsRepository(db);
   }
 
   static async open(opts: DbOptions): Promise<Store> {

@@ -1,6 +1,12 @@
-import { PAIR_FLAGS, type PairRecord, type QualityFigures, type QualityReport } from '@amend/contracts';
-import { NOOP_EDIT_DISTANCE, isNoop } from './noop';
-import { isRefusal } from './refusal';
+import { PAIR_FLAGS, type PairQuality, type PairRecord, type QualityFigures, type QualityReport } from '@amend/contracts';
+import { NOOP_EDIT_DISTANCE } from './noop';
+import { pairQuality } from './pair-quality';
+
+/**
+ * The version of the report's figures, the key of a finished run's cached report (`run_reports`):
+ * a change to what the figures mean bumps it, and finished runs get their report computed again.
+ */
+export const QUALITY_REPORT_VERSION = '2';
 
 /** Running sums for one slice of a run's pairs (a principle, or all of them): constant memory per slice. */
 class Tally {
@@ -80,7 +86,7 @@ class Tally {
   }
 }
 
-type Comparison = NonNullable<PairRecord['metadata']['judgement']>['comparisons'][number];
+type Comparison = PairQuality['comparisons'][number];
 
 interface PairFacts {
   noop: boolean;
@@ -106,9 +112,12 @@ function round(x: number): number {
  * The quality report of a run, built from its pairs one at a time (feed it a stream): memory
  * grows with the number of principles, never with the number of pairs.
  *
- * - no-ops and refusal rates are computed from the texts (the rules of noop.ts and refusal.ts),
- *   so they also cover pairs stored before flags existed; refusal drift and the judge flags are
- *   the flags stored on each pair, decided when it was made (with the prompt's own `benign`).
+ * - a pair is read as its stored quality figures (pair-quality.ts, computed by the worker as it
+ *   emitted the pair) and its flags: the no-op share is the `noop` flag (the edit-distance verdict
+ *   made once, in the worker), refusal rates the stored refusal verdicts, refusal drift and the
+ *   judge flags the flags themselves. Nothing here reads a text, so a report costs the same for
+ *   long outputs as for short ones. (Pairs stored before migration 0003 have no flags: their
+ *   no-ops are not counted.)
  * - judge figures come from the comparisons of chosen against rejected kept in each pair's
  *   judgement: order agreement is the share of (principle, pair) whose two orders picked the
  *   same response; `a_wins` the share of comparisons (A) won, whatever was shown as (A), which is
@@ -120,24 +129,29 @@ export class QualityReportBuilder {
   private readonly overall = new Tally();
   private readonly byPrinciple = new Map<string, Tally>();
 
+  /** A pair as stored: its quality figures are computed here (pair-quality.ts), its no-op verdict read from its flags. */
   add(pair: PairRecord): void {
-    const judgement = pair.metadata.judgement;
+    this.addQuality(pairQuality(pair), pair.metadata.flags ?? []);
+  }
+
+  /** A pair by its stored quality figures and flags, as the worker saved them. */
+  addQuality(quality: PairQuality, flags: readonly string[]): void {
     const facts: PairFacts = {
-      noop: isNoop(pair.rejected, pair.chosen),
-      chosenChars: pair.chosen.length,
-      rejectedChars: pair.rejected.length,
-      chosenRefuses: isRefusal(pair.chosen),
-      rejectedRefuses: isRefusal(pair.rejected),
-      flags: pair.metadata.flags ?? [],
-      pChosen: judgement?.p_chosen ?? null,
+      noop: flags.includes('noop'),
+      chosenChars: quality.chosen_chars,
+      rejectedChars: quality.rejected_chars,
+      chosenRefuses: quality.chosen_refuses,
+      rejectedRefuses: quality.rejected_refuses,
+      flags,
+      pChosen: quality.p_chosen,
     };
     this.overall.addPair(facts);
-    const comparisons = judgement?.comparisons ?? [];
+    const comparisons = quality.comparisons;
     this.overall.addComparisons(comparisons);
-    const ids = new Set([...pair.metadata.principle_ids, ...comparisons.map((c) => c.principle_id)]);
+    const ids = new Set([...quality.principle_ids, ...comparisons.map((c) => c.principle_id)]);
     for (const id of ids) {
       const tally = this.tally(id);
-      if (pair.metadata.principle_ids.includes(id)) tally.addPair(facts);
+      if (quality.principle_ids.includes(id)) tally.addPair(facts);
       tally.addComparisons(comparisons.filter((c) => c.principle_id === id));
     }
   }

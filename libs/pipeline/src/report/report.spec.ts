@@ -1,6 +1,7 @@
 import type { PairRecord } from '@amend/contracts';
 import { pairFlags } from './flags';
 import { isNoop, normalisedEditDistance } from './noop';
+import { pairQuality } from './pair-quality';
 import { QualityReportBuilder } from './quality-report';
 import { isBenignPrompt, isRefusal } from './refusal';
 
@@ -139,5 +140,32 @@ describe('the quality report', () => {
       length_ratio: null,
       judge: { comparisons: 0, order_agreement: null, a_wins: null, position_bias: null },
     });
+  });
+});
+
+describe('the figures a report takes from a pair', () => {
+  it('are computed once from the pair (lengths, refusal verdicts, judgement) and read back without its texts', () => {
+    const judged = pair({ chosen: "I'm sorry, but I can't help with that.", rejected: 'Pick a park.', principles: ['harm'], comparisons: [['harm', 0.2], ['harm', 0.9]] });
+    expect(pairQuality(judged)).toEqual({
+      chosen_chars: 38,
+      rejected_chars: 12,
+      chosen_refuses: true,
+      rejected_refuses: false,
+      p_chosen: 0.7,
+      principle_ids: ['harm'],
+      comparisons: [
+        { principle_id: 'harm', a: 'draft', b: 'revision', p_a: 0.2, label_source: 'logprobs' },
+        { principle_id: 'harm', a: 'revision', b: 'draft', p_a: 0.9, label_source: 'logprobs' },
+      ],
+    });
+  });
+
+  it('take the no-op verdict from the stored flag (decided when the pair was made), not from an edit distance of the texts', () => {
+    const builder = new QualityReportBuilder();
+    // Equal texts but no flag: not a no-op to the report. Different texts flagged noop: a no-op.
+    builder.add(pair({ chosen: 'Same words.', rejected: 'Same words.', principles: ['a'] }));
+    builder.addQuality({ chosen_chars: 300, rejected_chars: 100, chosen_refuses: false, rejected_refuses: true, p_chosen: null, principle_ids: ['a'], comparisons: [] }, ['noop']);
+    const o = builder.build({ id: '00000000-0000-4000-8000-000000000001', mode: 'critique-revise', status: 'running', min_margin: 0 }).overall;
+    expect(o).toMatchObject({ pairs: 2, noop_share: 0.5, refusal_rate_chosen: 0, refusal_rate_rejected: 0.5, length_ratio: 2.8018 });
   });
 });

@@ -14,6 +14,7 @@ import { evaluations } from './0012_evaluations';
 import { batches } from './0013_batches';
 import { promptMessages } from './0014_prompt_messages';
 import { runStopped } from './0014_run_stopped';
+import { pairQuality } from './0015_pair_quality';
 
 /**
  * Every migration, by name; applied in name order. Add a file `NNNN_what.ts` and one line here.
@@ -35,4 +36,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0013_batches': batches,
   '0014_prompt_messages': promptMessages,
   '0014_run_stopped': runStopped,
+  '0015_pair_quality': pairQuality,
 };
