@@ -27,8 +27,9 @@ const other = {} as Record<'run' | 'sample' | 'pair' | 'key' | 'evaluation', str
 /** Published by the matrix's author, so deprecating it in the matrix harms nothing else. */
 const CONSTITUTION = { name: 'matrix-check', version: '1.0.0' };
 
-const TEAM_SCOPED: Role[] = ['submitter', 'author'];
 const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
+/** A constitution name that team beta owns (its author published it first). */
+const BETA_CONSTITUTION = { name: 'matrix-beta', version: '1.0.0' };
 
 async function finishedRun(key: string): Promise<{ run: string; sample: string; pair: string }> {
   const res = await stack.fetch('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ constitution: 'amend-core', prompts: ['How do I keep basil alive?', 'Tell me a short joke.'] }) }, key);
@@ -51,18 +52,24 @@ async function keyId(key: string): Promise<string> {
   return (await json(await stack.fetch('/v1/keys/me', {}, key))).id;
 }
 
+const yaml = (name: string, version: string) =>
+  `name: ${name}\nversion: ${version}\ntitle: Matrix\nprinciples:\n  - id: p\n    critique: Identify one problem.\n    revision: Fix it.\n`;
+
 beforeAll(async () => {
   stack = await startStack(env);
   pg = new Client({ connectionString: env.DATABASE_URL });
   await pg.connect();
   for (const role of ROLES) keys[role] = await stack.mintKey(role, 'alpha');
   betaSubmitter = await stack.mintKey('submitter', 'beta');
-  const yaml = `name: ${CONSTITUTION.name}\nversion: ${CONSTITUTION.version}\ntitle: Matrix\nprinciples:\n  - id: p\n    critique: Identify one problem.\n    revision: Fix it.\n`;
-  expect((await stack.fetch('/v1/constitutions', { method: 'POST', headers: { 'content-type': 'application/yaml' }, body: yaml }, keys.author)).status).toBe(201);
+  const betaAuthor = await stack.mintKey('author', 'beta');
+  const publish = (key: string, name: string, version: string) =>
+    stack.fetch('/v1/constitutions', { method: 'POST', headers: { 'content-type': 'application/yaml' }, body: yaml(name, version) }, key);
+  expect((await publish(keys.author, CONSTITUTION.name, CONSTITUTION.version)).status).toBe(201);
+  expect((await publish(betaAuthor, BETA_CONSTITUTION.name, BETA_CONSTITUTION.version)).status).toBe(201);
   const a = await finishedRun(keys.submitter);
   const b = await finishedRun(betaSubmitter);
   Object.assign(own, a, { key: await keyId(await stack.mintKey('submitter', 'alpha')), evaluation: await evaluation(keys.author) });
-  Object.assign(other, b, { key: await keyId(await stack.mintKey('submitter', 'beta')), evaluation: await evaluation(await stack.mintKey('author', 'beta')) });
+  Object.assign(other, b, { key: await keyId(await stack.mintKey('submitter', 'beta')), evaluation: await evaluation(betaAuthor) });
 });
 afterAll(async () => {
   await pg?.end();
@@ -70,74 +77,209 @@ afterAll(async () => {
   await cleanup(env);
 });
 
-/** A concrete URL for a route pattern: ids of the caller's team (`own`) or of the other team. */
-function urlFor(route: RouteEntry, scope: 'own' | 'other'): string {
-  const ids = scope === 'own' ? own : other;
-  return route.path.replace(/:([A-Za-z_]+)/g, (_m, param: string) => {
-    const before = route.path.slice(0, route.path.indexOf(`:${param}`));
-    if (param === 'id' && before.endsWith('/runs/')) return ids.run;
-    if (param === 'id' && before.endsWith('/samples/')) return ids.sample;
-    if (param === 'id' && before.endsWith('/pairs/')) return ids.pair;
-    if (param === 'id' && before.endsWith('/keys/')) return ids.key;
-    if (param === 'id' && before.endsWith('/evaluations/')) return ids.evaluation;
-    if (param === 'name' && before.endsWith('/constitutions/')) return CONSTITUTION.name;
-    if (param === 'version') return CONSTITUTION.version;
-    throw new Error(`${route.method} ${route.path}: the matrix has no value for :${param}; add one to urlFor`);
-  });
+type Scope = 'own' | 'other';
+/** What the route does to the caller's own team's things and to another team's, once the role may call it. */
+type Crossing =
+  | 'none' // nothing of a team in the request: both scopes answer alike
+  | 'team_data' // a run, sample, pair or evaluation: another team's is 404, except to the roles in `readsEveryTeam`
+  | 'constitution_owner' // a write to a constitution name: another team's name is 403
+  | 'key_admin'; // a key of another team: 404 to revoke, 403 to create, for an admin scoped to its team
+
+interface Expected {
+  roles: Role[];
+  ok: number;
+  crossing: Crossing;
+  /** team_data: the roles that read every team's (auditors, unless said). */
+  readsEveryTeam?: Role[];
+  /** A concrete request for the scope: path, and a valid body for writes. */
+  request: (scope: Scope) => { path: string; body?: { type: string; text: string } };
 }
 
-/** Routes whose path names a run, sample or pair: a team's data, 404 to other teams. */
-const teamOwned = (route: RouteEntry) => /\/(runs|samples|pairs|evaluations)\/:id/.test(route.path);
+let versionCounter = 0;
+const jsonBody = (value: unknown) => ({ type: 'application/json', text: JSON.stringify(value) });
+const ids = (scope: Scope) => (scope === 'own' ? own : other);
+const cname = (scope: Scope) => (scope === 'own' ? CONSTITUTION : BETA_CONSTITUTION);
+const READERS: Role[] = ['submitter', 'auditor'];
+const CONSTITUTION_READERS: Role[] = ['submitter', 'author', 'auditor'];
+/** README "Compare two versions": authors and admins start evaluations; auditors and admins read every team's. */
+const EVALUATION_READERS: Role[] = ['author', 'auditor', 'admin'];
+const EVALUATION_BODY = { baseline: 'amend-core@1.0.0', candidate: 'amend-core', prompts: ['Name a hardy houseplant.'] };
+
+/**
+ * Who may call what, written out by hand from DESIGN.md "Security" and the README's role table,
+ * not read from the decorators under test: a route Nest serves that is missing here fails the
+ * test, and so does a row for a route that no longer exists.
+ */
+const EXPECTED: Record<string, Expected> = {
+  'GET /health': { roles: [], ok: 200, crossing: 'none', request: () => ({ path: '/health' }) },
+  'GET /ready': { roles: [], ok: 200, crossing: 'none', request: () => ({ path: '/ready' }) },
+  'POST /v1/runs': {
+    roles: ['submitter'],
+    ok: 202,
+    crossing: 'none',
+    request: () => ({ path: '/v1/runs', body: jsonBody({ constitution: 'amend-core', prompts: ['Name a hardy houseplant.'] }) }),
+  },
+  'GET /v1/runs': { roles: READERS, ok: 200, crossing: 'none', request: () => ({ path: '/v1/runs?limit=5' }) },
+  'GET /v1/runs/:id': { roles: READERS, ok: 200, crossing: 'team_data', request: (s) => ({ path: `/v1/runs/${ids(s).run}` }) },
+  'GET /v1/runs/:id/manifest': { roles: READERS, ok: 200, crossing: 'team_data', request: (s) => ({ path: `/v1/runs/${ids(s).run}/manifest` }) },
+  'POST /v1/runs/:id/cancel': { roles: ['submitter'], ok: 200, crossing: 'team_data', request: (s) => ({ path: `/v1/runs/${ids(s).run}/cancel`, body: jsonBody({}) }) },
+  'GET /v1/runs/:id/samples': { roles: READERS, ok: 200, crossing: 'team_data', request: (s) => ({ path: `/v1/runs/${ids(s).run}/samples` }) },
+  'GET /v1/samples/:id': { roles: READERS, ok: 200, crossing: 'team_data', request: (s) => ({ path: `/v1/samples/${ids(s).sample}` }) },
+  'GET /v1/runs/:id/pairs': { roles: READERS, ok: 200, crossing: 'team_data', request: (s) => ({ path: `/v1/runs/${ids(s).run}/pairs` }) },
+  'GET /v1/runs/:id/sft': { roles: READERS, ok: 200, crossing: 'team_data', request: (s) => ({ path: `/v1/runs/${ids(s).run}/sft` }) },
+  'GET /v1/runs/:id/report': { roles: READERS, ok: 200, crossing: 'team_data', request: (s) => ({ path: `/v1/runs/${ids(s).run}/report` }) },
+  'GET /v1/runs/:id/reviews': { roles: READERS, ok: 200, crossing: 'team_data', request: (s) => ({ path: `/v1/runs/${ids(s).run}/reviews` }) },
+  'GET /v1/pairs/:id/review': { roles: READERS, ok: 200, crossing: 'team_data', request: (s) => ({ path: `/v1/pairs/${ids(s).pair}/review` }) },
+  'POST /v1/pairs/:id/review': {
+    roles: ['submitter'],
+    ok: 201,
+    crossing: 'team_data',
+    request: (s) => ({ path: `/v1/pairs/${ids(s).pair}/review`, body: jsonBody({ decision: 'accept', reason: 'the matrix reviews it' }) }),
+  },
+  'GET /v1/runs/:id/audit': { roles: ['auditor'], ok: 200, crossing: 'team_data', request: (s) => ({ path: `/v1/runs/${ids(s).run}/audit` }) },
+  'GET /v1/runs/:id/audit/verify': { roles: ['auditor'], ok: 200, crossing: 'team_data', request: (s) => ({ path: `/v1/runs/${ids(s).run}/audit/verify` }) },
+  'GET /v1/runs/:id/audit/export': { roles: ['auditor'], ok: 200, crossing: 'team_data', request: (s) => ({ path: `/v1/runs/${ids(s).run}/audit/export` }) },
+  'GET /v1/samples/:id/audit': { roles: ['auditor'], ok: 200, crossing: 'team_data', request: (s) => ({ path: `/v1/samples/${ids(s).sample}/audit` }) },
+  'GET /v1/audit/events': { roles: ['auditor'], ok: 200, crossing: 'none', request: () => ({ path: '/v1/audit/events?limit=5' }) },
+  'GET /v1/audit/verify': { roles: ['auditor'], ok: 200, crossing: 'none', request: () => ({ path: '/v1/audit/verify' }) },
+  'GET /v1/constitutions': { roles: CONSTITUTION_READERS, ok: 200, crossing: 'none', request: () => ({ path: '/v1/constitutions' }) },
+  'POST /v1/constitutions': {
+    roles: ['author'],
+    ok: 201,
+    crossing: 'constitution_owner',
+    request: (s) => ({ path: '/v1/constitutions', body: { type: 'application/yaml', text: yaml(cname(s).name, `1.1.${++versionCounter}`) } }),
+  },
+  'POST /v1/constitutions/import': {
+    roles: ['author'],
+    ok: 201,
+    crossing: 'constitution_owner',
+    request: (s) => ({
+      path: `/v1/constitutions/import?format=h4&name=${cname(s).name}&version=2.0.${++versionCounter}`,
+      body: jsonBody({ constitutions: [{ critic: 'Identify one problem.', revision: 'Fix it.' }] }),
+    }),
+  },
+  'GET /v1/constitutions/:name': { roles: CONSTITUTION_READERS, ok: 200, crossing: 'none', request: (s) => ({ path: `/v1/constitutions/${cname(s).name}` }) },
+  'GET /v1/constitutions/:name/diff': {
+    roles: CONSTITUTION_READERS,
+    ok: 200,
+    crossing: 'none',
+    request: (s) => ({ path: `/v1/constitutions/${cname(s).name}/diff?from=${cname(s).version}&to=${cname(s).version}` }),
+  },
+  'GET /v1/constitutions/:name/:version': { roles: CONSTITUTION_READERS, ok: 200, crossing: 'none', request: (s) => ({ path: `/v1/constitutions/${cname(s).name}/${cname(s).version}` }) },
+  'POST /v1/constitutions/:name/:version/deprecate': {
+    roles: ['author'],
+    ok: 200,
+    crossing: 'constitution_owner',
+    request: (s) => ({ path: `/v1/constitutions/${cname(s).name}/${cname(s).version}/deprecate`, body: jsonBody({ reason: 'the matrix deprecates it' }) }),
+  },
+  'POST /v1/constitutions/:name/:version/preview': {
+    roles: ['author'],
+    ok: 200,
+    // Previewing reads a constitution, whoever owns it.
+    crossing: 'none',
+    request: (s) => ({ path: `/v1/constitutions/${cname(s).name}/${cname(s).version}/preview`, body: jsonBody({ prompts: ['Name a hardy houseplant.'] }) }),
+  },
+  'POST /v1/evaluations': { roles: ['author', 'admin'], ok: 202, crossing: 'none', request: () => ({ path: '/v1/evaluations', body: jsonBody(EVALUATION_BODY) }) },
+  'POST /v1/evaluations/estimate': { roles: ['author', 'admin'], ok: 200, crossing: 'none', request: () => ({ path: '/v1/evaluations/estimate', body: jsonBody(EVALUATION_BODY) }) },
+  'GET /v1/evaluations': { roles: EVALUATION_READERS, ok: 200, crossing: 'none', request: () => ({ path: '/v1/evaluations' }) },
+  'GET /v1/evaluations/sets': { roles: EVALUATION_READERS, ok: 200, crossing: 'none', request: () => ({ path: '/v1/evaluations/sets' }) },
+  'GET /v1/evaluations/:id': {
+    roles: EVALUATION_READERS,
+    ok: 200,
+    crossing: 'team_data',
+    readsEveryTeam: ['auditor', 'admin'],
+    request: (s) => ({ path: `/v1/evaluations/${ids(s).evaluation}` }),
+  },
+  'POST /v1/keys': {
+    roles: ['admin'],
+    ok: 201,
+    crossing: 'key_admin',
+    request: (s) => ({ path: '/v1/keys', body: jsonBody({ role: 'submitter', team: s === 'own' ? 'alpha' : 'beta', name: 'matrix' }) }),
+  },
+  'GET /v1/keys': { roles: ['admin'], ok: 200, crossing: 'none', request: () => ({ path: '/v1/keys' }) },
+  'DELETE /v1/keys/:id': { roles: ['admin'], ok: 200, crossing: 'key_admin', request: (s) => ({ path: `/v1/keys/${ids(s).key}` }) },
+  'GET /v1/keys/me': { roles: ['submitter', 'author', 'auditor', 'admin'], ok: 200, crossing: 'none', request: () => ({ path: '/v1/keys/me' }) },
+};
+
+/** What the hand table says a role gets from a route for its own team's things or another team's. */
+function expectedStatus(e: Expected, role: Role, scope: Scope): number {
+  if (!e.roles.includes(role)) return 403;
+  if (scope === 'own') return e.ok;
+  switch (e.crossing) {
+    case 'none':
+      return e.ok;
+    case 'team_data':
+      return (e.readsEveryTeam ?? ['auditor']).includes(role) ? e.ok : 404;
+    case 'constitution_owner':
+      return 403;
+    case 'key_admin':
+      return e.ok === 201 ? 403 : 404;
+  }
+}
 
 describe('the route table', () => {
-  it('gives every route Nest serves an access rule', () => {
+  it('gives every route Nest serves an access rule, and the hand-written table has a row for each (and none for a route that is gone)', async () => {
     const routes = stack.api.get(RouteTable).routes();
-    expect(routes.length).toBeGreaterThan(20);
     const unruled = routes.filter((r) => !r.rule).map((r) => `${r.method} ${r.path} (${r.controller}.${r.handler})`);
     expect(unruled).toEqual([]);
+    const served = routes.map((r) => `${r.method} ${r.path}`).sort();
+    expect(served.filter((r) => !(r in EXPECTED))).toEqual([]);
+    expect(Object.keys(EXPECTED).filter((r) => !served.includes(r))).toEqual([]);
+  });
+
+  it('has a row for every operation the OpenAPI document lists', async () => {
+    const doc = await json(await fetch(`${stack.url}/docs/openapi.json`));
+    const listed = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) =>
+      Object.keys(ops)
+        .filter((m) => ['get', 'post', 'put', 'patch', 'delete'].includes(m))
+        .map((m) => `${m.toUpperCase()} ${path.replace(/\{([^}]+)\}/g, ':$1')}`),
+    );
+    expect(listed.length).toBeGreaterThan(30);
+    expect(listed.filter((op) => !(op in EXPECTED))).toEqual([]);
   });
 });
 
-describe('the role matrix: every route x every role x own and other team, from the route table', () => {
-  it('answers 401 without a key, 403 to a role the rule does not list, 404 for another team\'s run, sample or pair, and never 5xx', async () => {
+describe('the role matrix: every route x every role x own and other team, expected from the hand table', () => {
+  it('answers each cell as the table says, with valid bodies, so cross-team writes are really tried', async () => {
     const routes = stack.api.get(RouteTable).routes();
     const problems: string[] = [];
     let cells = 0;
-    const expectStatus = (what: string, status: number, ok: (s: number) => boolean, wanted: string) => {
-      cells++;
-      if (!ok(status)) problems.push(`${what}: ${status}, expected ${wanted}`);
-    };
+    const send = (route: RouteEntry, req: ReturnType<Expected['request']>, key: string | null) =>
+      stack.fetch(req.path, route.method === 'GET' ? {} : { method: route.method, ...(req.body ? { headers: { 'content-type': req.body.type }, body: req.body.text } : {}) }, key);
     for (const route of routes) {
-      const send = (url: string, key: string | null) =>
-        stack.fetch(url, route.method === 'GET' ? {} : { method: route.method, headers: { 'content-type': 'application/json' }, body: route.method === 'DELETE' ? undefined : '{}' }, key);
-      const label = (who: string, scope: string) => `${route.method} ${route.path} as ${who} (${scope})`;
-      if (!route.rule) continue; // reported by the test above
-      if (route.rule.public) {
-        const res = await send(urlFor(route, 'own'), null);
-        expectStatus(label('nobody', '-'), res.status, (s) => s < 400, '2xx/3xx');
+      const name = `${route.method} ${route.path}`;
+      const e = EXPECTED[name];
+      if (!e) continue; // reported by the test above
+      const check = async (who: string, scope: Scope, key: string | null, wanted: number) => {
+        cells++;
+        const res = await send(route, e.request(scope), key);
+        if (res.status !== wanted) problems.push(`${name} as ${who} (${scope}): ${res.status}, expected ${wanted}: ${(await res.text()).slice(0, 200)}`);
+        else await res.arrayBuffer();
+      };
+      if (e.roles.length === 0) {
+        await check('nobody', 'own', null, e.ok);
         continue;
       }
-      expectStatus(label('nobody', '-'), (await send(urlFor(route, 'own'), null)).status, (s) => s === 401, '401');
-      for (const role of ROLES) {
-        for (const scope of ['own', 'other'] as const) {
-          const res = await send(urlFor(route, scope), keys[role]);
-          const allowed = route.rule.roles.includes(role);
-          const what = label(role, scope);
-          if (res.status >= 500) problems.push(`${what}: ${res.status} ${await res.text()}`);
-          else if (!allowed) expectStatus(what, res.status, (s) => s === 403, '403');
-          // An admin is scoped to its team (keys/key-scope.ts): another team's key is a 404 to it, as a run is to a submitter.
-          else if (scope === 'other' && ((teamOwned(route) && TEAM_SCOPED.includes(role)) || (route.path === '/v1/keys/:id' && role === 'admin'))) {
-            // Exactly what an id that does not exist gets (a body error may come first: it says nothing about the id).
-            const unknown = (await send(urlFor(route, scope).replace(/[0-9a-f-]{36}/, UNKNOWN_ID), keys[role])).status;
-            expectStatus(what, res.status, (s) => s === unknown && (s === 404 || (route.method !== 'GET' && s === 422)), `${unknown}, as for an unknown id (404, or 422 for a bad body)`);
-          }
-          else expectStatus(what, res.status, (s) => ![401, 403, 404].includes(s) && s < 500, 'an answer (not 401/403/404/5xx)');
-        }
-      }
+      await check('nobody', 'own', null, 401);
+      for (const role of ROLES) for (const scope of ['own', 'other'] as const) await check(role, scope, keys[role], expectedStatus(e, role, scope));
     }
-    const keyed = routes.filter((r) => r.rule && !r.rule.public).length;
-    console.log(`role matrix: ${routes.length} routes (${keyed} with keys), ${ROLES.length} roles x 2 teams + no key: ${cells} cells checked`);
+    console.log(`role matrix: ${routes.length} routes, ${ROLES.length} roles x 2 teams + no key: ${cells} cells checked against the hand table`);
     expect(problems).toEqual([]);
+  });
+
+  it('answers another team\'s run, sample, pair and evaluation exactly as an unknown id', async () => {
+    const cases: [string, string][] = [
+      [`/v1/runs/${other.run}`, keys.submitter],
+      [`/v1/samples/${other.sample}`, keys.submitter],
+      [`/v1/pairs/${other.pair}/review`, keys.submitter],
+      [`/v1/evaluations/${other.evaluation}`, keys.author],
+    ];
+    for (const [path, key] of cases) {
+      const foreign = await stack.fetch(path, {}, key);
+      const unknown = await stack.fetch(path.replace(/[0-9a-f-]{36}/, UNKNOWN_ID), {}, key);
+      expect([foreign.status, unknown.status]).toEqual([404, 404]);
+      expect(ErrorBodySchema.parse(await json(foreign)).error.code).toBe(ErrorBodySchema.parse(await json(unknown)).error.code);
+    }
   });
 
   it('lists only the caller\'s team\'s runs to a submitter and every team\'s to an auditor', async () => {
