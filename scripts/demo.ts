@@ -6,7 +6,11 @@
  * It makes its own keys (an admin key unless AMEND_ADMIN_KEY is set, a submitter and an auditor
  * of team `demo`) and revokes them at the end; with --serve it prints them instead.
  *
- *   npm run demo -- [--constitution amend-core] [--rounds 2] [--out out/demo-pairs.jsonl] [--serve] [--batch]
+ *   npm run demo -- [--constitution amend-core] [--rounds 2 | --mode ai-feedback] [--out out/demo-pairs.jsonl] [--serve] [--batch] [--export DIR]
+ *
+ * --export DIR: also writes the run in every export format, DIR/{conversational,standard,h4,sft}.jsonl
+ * (every pair: `--exclude ''`), and the Hugging Face dataset folder DIR/hf, through the CLI: what
+ * scripts/check-trl.py loads with `datasets` and trains a DPOTrainer step on.
  *
  * --batch: the run goes through the Batch API, in waves, against the simulator's Files and
  * Batches API over HTTP (each batch in progress for a second), unless AMEND_MODELS is set.
@@ -41,8 +45,10 @@ async function main() {
     .option('--rounds <n>', 'critique/revision rounds', '2')
     .option('--out <file>', 'where the pairs go', join(ROOT, 'out/demo-pairs.jsonl'))
     .option('--format <format>', 'conversational | standard | h4', 'conversational')
+    .option('--mode <mode>', 'critique-revise | ai-feedback', 'critique-revise')
     .option('--serve', 'keep the API and worker running after the demo run', false)
     .option('--batch', "run through the Batch API (the simulator's Files and Batches API unless AMEND_MODELS is set)", false)
+    .option('--export <dir>', 'also write every export format and the --hf dataset folder of the run into this folder')
     .parse(process.argv)
     .opts();
 
@@ -84,7 +90,7 @@ async function main() {
       '--api', url,
       'run', resolve(opts.prompts),
       '--constitution', opts.constitution,
-      '--rounds', String(opts.rounds),
+      ...(opts.mode === 'ai-feedback' ? ['--mode', 'ai-feedback'] : ['--rounds', String(opts.rounds)]),
       '--model', model,
       '--format', opts.format,
       '--out', out,
@@ -96,6 +102,7 @@ async function main() {
     // What an auditor would do next: recompute the run's hash chains and its seal.
     const runs = (await (await fetch(`${url}/v1/runs?limit=1`, { headers: { authorization: `Bearer ${submitter.key}` } })).json()) as { runs: { id: string }[] };
     await runCli(['--api', url, 'audit', 'verify', runs.runs[0].id], io(auditor));
+    if (opts.export) await exportAll(url, runs.runs[0].id, resolve(opts.export as string), io(submitter));
   }
 
   if (opts.serve && code === 0) {
@@ -114,6 +121,18 @@ async function main() {
   await api.close();
   await sim?.close();
   process.exit(code);
+}
+
+/** Every format of the run, and its Hugging Face dataset folder, as a team would download them. */
+async function exportAll(url: string, runId: string, dir: string, io: Parameters<typeof runCli>[1]): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  const cli = (args: string[]) => runCli(['--api', url, ...args], io);
+  for (const format of ['conversational', 'standard', 'h4']) {
+    await cli(['pairs', runId, '--format', format, '--exclude', '', '--out', join(dir, `${format}.jsonl`)]);
+  }
+  await cli(['sft', runId, '--exclude', '', '--out', join(dir, 'sft.jsonl')]);
+  await cli(['export', runId, '--hf', join(dir, 'hf'), '--exclude', '', '--test-size', '0.25', '--seed', '0']);
+  console.log(`Exports in ${dir}: conversational, standard, h4 and sft JSON Lines, and the dataset folder hf/`);
 }
 
 /** A key of the demo team, created through the API like any admin would. */

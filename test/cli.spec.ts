@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import YAML from 'yaml';
 import { tmpdir } from 'node:os';
@@ -73,7 +74,9 @@ it('amend export --hf writes train/test splits and a dataset card whose front ma
   [...train, ...test].forEach((l) => ConversationalPairLineSchema.parse(l));
   const card = readFileSync(join(folder, 'README.md'), 'utf8');
   const front = YAML.parse(card.split('---\n')[1]);
-  expect(front.configs).toEqual([{ config_name: 'default', data_files: [{ split: 'train', path: 'train.jsonl' }, { split: 'test', path: 'test.jsonl' }] }]);
+  // The config is named after the content (datasets caches a folder by its name and config name, not by its files).
+  const contentName = `amend-${createHash('sha256').update(readFileSync(join(folder, 'train.jsonl'))).update('\0').update(readFileSync(join(folder, 'test.jsonl'))).digest('hex').slice(0, 12)}`;
+  expect(front.configs).toEqual([{ config_name: contentName, default: true, data_files: [{ split: 'train', path: 'train.jsonl' }, { split: 'test', path: 'test.jsonl' }] }]);
   expect(front.license).toBe('other');
   expect(front.amend.constitution).toMatchObject({ name: 'amend-core', version: '1.0.0' });
   expect(front.amend.constitution.sha256).toMatch(/^[0-9a-f]{64}$/);
@@ -84,4 +87,8 @@ it('amend export --hf writes train/test splits and a dataset card whose front ma
   const again = join(dir, 'hf2');
   await cli('export', runId, '--hf', again, '--test-size', '0.2', '--seed', '7');
   expect(readFileSync(join(again, 'test.jsonl'), 'utf8')).toBe(readFileSync(join(folder, 'test.jsonl'), 'utf8'));
+  expect(YAML.parse(readFileSync(join(again, 'README.md'), 'utf8').split('---\n')[1]).configs[0].config_name).toBe(contentName);
+  // Another split of the same run is other content: another config name.
+  await cli('export', runId, '--hf', again, '--test-size', '0.3', '--seed', '7');
+  expect(YAML.parse(readFileSync(join(again, 'README.md'), 'utf8').split('---\n')[1]).configs[0].config_name).not.toBe(contentName);
 });

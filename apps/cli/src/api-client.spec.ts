@@ -49,4 +49,23 @@ describe('ApiClient', () => {
     await failure(client.getRun('../keys'));
     expect(urls).toEqual([`${base}/v1/runs?status=failed&limit=5`, `${base}/v1/runs/..%2Fkeys`]);
   });
+
+  it('sends the SFT export the same filters as the pairs export, an empty exclude included (keep every pair)', async () => {
+    const urls: string[] = [];
+    const spy: typeof fetch = async (input) => {
+      urls.push(String(input));
+      return new Response('', { status: 200 });
+    };
+    const client = new ApiClient({ baseUrl: base, fetch: spy });
+    await client.sftStream('r1', { exclude: 'noop,truncated', reviewed: 'accepted' });
+    await client.sftStream('r1', { exclude: '' });
+    await client.sftStream('r1');
+    await client.pairsStream('r1', 'h4', { reviewed: 'accepted' });
+    expect(urls).toEqual([
+      `${base}/v1/runs/r1/sft?exclude=noop%2Ctruncated&reviewed=accepted`,
+      `${base}/v1/runs/r1/sft?exclude=`,
+      `${base}/v1/runs/r1/sft`,
+      `${base}/v1/runs/r1/pairs?format=h4&reviewed=accepted`,
+    ]);
+  });
 });

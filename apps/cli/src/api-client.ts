@@ -200,8 +200,8 @@ export class ApiClient {
   }
 
   /** The JSON Lines body of a run's pairs, unread: the caller streams it. */
-  pairsStream(runId: string, format: PairFormat, opts: { exclude?: string } = {}): Promise<ReadableStream<Uint8Array>> {
-    return this.stream(`/v1/runs/${seg(runId)}/pairs`, { format, exclude: opts.exclude });
+  pairsStream(runId: string, format: PairFormat, opts: { exclude?: string; reviewed?: 'accepted' } = {}): Promise<ReadableStream<Uint8Array>> {
+    return this.stream(`/v1/runs/${seg(runId)}/pairs`, { format, exclude: opts.exclude, reviewed: opts.reviewed });
   }
 
   getReport(runId: string): Promise<QualityReport> {
@@ -252,8 +252,9 @@ export class ApiClient {
     return this.json(EvalSetListSchema, '/v1/evaluations/sets', {});
   }
 
-  sftStream(runId: string): Promise<ReadableStream<Uint8Array>> {
-    return this.stream(`/v1/runs/${seg(runId)}/sft`, {});
+  /** `GET /v1/runs/{id}/sft`, with the pairs export's filters (reviews are applied either way). */
+  sftStream(runId: string, opts: { exclude?: string; reviewed?: 'accepted' } = {}): Promise<ReadableStream<Uint8Array>> {
+    return this.stream(`/v1/runs/${seg(runId)}/sft`, { exclude: opts.exclude, reviewed: opts.reviewed });
   }
 
   private async json<S extends z.ZodType>(schema: S, path: string, opts: CallOptions): Promise<z.infer<S>> {

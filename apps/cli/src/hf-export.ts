@@ -38,12 +38,25 @@ export function splitLines(lines: readonly string[], testSize: number, seed: num
   };
 }
 
-export function datasetCard(run: Run, report: QualityReport, counts: { train: number; test: number }, opts: HfExportOptions): string {
+/**
+ * The name of the folder's one config: `amend-` and 12 hex digits of the sha256 of the two split
+ * files. `datasets` caches a folder under its base name, the config name and a hash that does not
+ * change with the files' content (seen with datasets 5.0.1): with the usual `default`, loading a
+ * second export into the same folder, or another folder of the same name, returned the first one's
+ * rows from the cache, or failed to cast them. A name that follows the content makes the cache
+ * follow it; `default: true` keeps `load_dataset(DIR)` picking it without being told.
+ */
+export function configName(train: string, test: string): string {
+  return `amend-${createHash('sha256').update(train).update('\0').update(test).digest('hex').slice(0, 12)}`;
+}
+
+export function datasetCard(run: Run, report: QualityReport, counts: { train: number; test: number }, opts: HfExportOptions, config = 'default'): string {
   const front = {
     license: opts.license,
     configs: [
       {
-        config_name: 'default',
+        config_name: config,
+        ...(config !== 'default' && { default: true }),
         data_files: [
           { split: 'train', path: 'train.jsonl' },
           { split: 'test', path: 'test.jsonl' },
@@ -98,9 +111,10 @@ export function writeHfFolder(dir: string, lines: readonly string[], run: Run, r
   const { train, test } = splitLines(lines, opts.testSize, opts.seed);
   mkdirSync(dir, { recursive: true });
   const jsonl = (xs: string[]) => (xs.length ? `${xs.join('\n')}\n` : '');
-  writeFileSync(join(dir, 'train.jsonl'), jsonl(train));
-  writeFileSync(join(dir, 'test.jsonl'), jsonl(test));
+  const [trainText, testText] = [jsonl(train), jsonl(test)];
+  writeFileSync(join(dir, 'train.jsonl'), trainText);
+  writeFileSync(join(dir, 'test.jsonl'), testText);
   const counts = { train: train.length, test: test.length };
-  writeFileSync(join(dir, 'README.md'), datasetCard(run, report, counts, opts));
+  writeFileSync(join(dir, 'README.md'), datasetCard(run, report, counts, opts, configName(trainText, testText)));
   return counts;
 }

@@ -122,20 +122,23 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     .description("stream a run's preference pairs as JSON Lines (also while it runs)")
     .argument('<run>', 'run id')
     .addOption(new Option('--format <format>', 'pairs format').choices(PAIR_FORMATS).default('conversational'))
-    .option('--exclude <flags>', `leave out pairs with any of these flags (comma-separated: ${PAIR_FLAGS.join(', ')})`)
+    .option('--exclude <flags>', `leave out pairs with any of these flags (default truncated; '' keeps all; comma-separated: ${PAIR_FLAGS.join(', ')})`)
+    .addOption(new Option('--reviewed <which>', 'only pairs a reviewer accepted, swapped or edited').choices(['accepted']))
     .option('-o, --out <file>', 'write to a file instead of stdout')
-    .action(async (runId: string, opts: { format: PairFormat; out?: string; exclude?: string }, cmd: Command) => {
-      const body = await client(cmd).pairsStream(runId, opts.format, { exclude: opts.exclude });
+    .action(async (runId: string, opts: { format: PairFormat; out?: string; exclude?: string; reviewed?: 'accepted' }, cmd: Command) => {
+      const body = await client(cmd).pairsStream(runId, opts.format, { exclude: opts.exclude, reviewed: opts.reviewed });
       exitCode = await emit(body, opts.out, 'pairs', io, err);
     });
 
   program
     .command('sft')
-    .description("stream a run's SFT records (prompt + final revision) as JSON Lines")
+    .description("stream a run's SFT records (prompt + final revision, reviews applied) as JSON Lines")
     .argument('<run>', 'run id')
+    .option('--exclude <flags>', `leave out pairs with any of these flags (default truncated; '' keeps all; comma-separated: ${PAIR_FLAGS.join(', ')})`)
+    .addOption(new Option('--reviewed <which>', 'only pairs a reviewer accepted, swapped or edited').choices(['accepted']))
     .option('-o, --out <file>', 'write to a file instead of stdout')
-    .action(async (runId: string, opts: { out?: string }, cmd: Command) => {
-      const body = await client(cmd).sftStream(runId);
+    .action(async (runId: string, opts: { out?: string; exclude?: string; reviewed?: 'accepted' }, cmd: Command) => {
+      const body = await client(cmd).sftStream(runId, { exclude: opts.exclude, reviewed: opts.reviewed });
       exitCode = await emit(body, opts.out, 'SFT records', io, err);
     });
 
