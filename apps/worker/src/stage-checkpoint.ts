@@ -13,7 +13,7 @@ export async function runSpecOf(item: Pick<WorkItem, 'run'>, constitutions: Cons
   const r = item.run;
   return {
     id: r.id,
-    mode: r.mode as RunSpec['mode'],
+    mode: r.mode,
     rounds: r.rounds,
     seed: r.seed,
     model: r.model,

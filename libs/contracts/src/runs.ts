@@ -6,6 +6,7 @@ import { ComparisonJudgementSchema, FeedbackRequestFields, RunStopSchema, feedba
 
 /** critique-revise: SL-CAI (revision beats draft); ai-feedback: RL-CAI (a feedback model picks among candidates). */
 export const RUN_MODES = ['critique-revise', 'ai-feedback'] as const;
+export type RunMode = (typeof RUN_MODES)[number];
 export const RUN_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
 /** `budget_exhausted`: the run reached its budget before this sample finished (see CreateRun `budget`). */
 export const SAMPLE_STATUSES = ['pending', 'running', 'completed', 'failed', 'cancelled', 'budget_exhausted'] as const;

@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
-import { ACTIVE_RUN_STATUSES, UNFINISHED_SAMPLE_STATUSES, isRunFinished, type Run, type RunCounts, type RunStatus } from '@amend/contracts';
+import { ACTIVE_RUN_STATUSES, UNFINISHED_SAMPLE_STATUSES, isRunFinished, type Run, type RunCounts, type RunMode, type RunStatus } from '@amend/contracts';
 import type { Database, RunsTable } from './schema';
 import { insertAuditEvents, sealRun, type AuditEventInput } from './audit-events';
 import { StoreError } from './errors';
@@ -9,7 +9,7 @@ import { BatchesRepository } from './batches.repository';
 export interface NewRun {
   id: string;
   team: string;
-  mode: string;
+  mode: RunMode;
   constitution: { name: string; version: string; sha256: string };
   rounds: number;
   seed: number;
@@ -289,8 +289,8 @@ export class RunsRepository {
       : [];
     return {
       id: row.id,
-      status: row.status as RunStatus,
-      mode: row.mode as Run['mode'],
+      status: row.status,
+      mode: row.mode,
       constitution: { name: row.constitution_name, version: row.constitution_version, sha256: row.constitution_sha256 },
       rounds: row.rounds,
       seed: row.seed,

@@ -1,6 +1,6 @@
 import { CompiledQuery, sql, type Kysely, type Selectable } from 'kysely';
 import type { Pool } from 'pg';
-import { ACTIVE_RUN_STATUSES, UNFINISHED_SAMPLE_STATUSES, type ChatMessage, type RunUsage, type SampleStatus, type StageRecord } from '@amend/contracts';
+import { ACTIVE_RUN_STATUSES, UNFINISHED_SAMPLE_STATUSES, type ChatMessage, type RunStatus, type RunUsage, type SampleStatus, type StageRecord } from '@amend/contracts';
 import type { Database, RunsTable, SamplesTable } from './schema';
 import { insertAuditEvents, type AuditEventInput } from './audit-events';
 import { statusList, statusLiteral } from './status-sql';
@@ -93,7 +93,7 @@ export class SamplesRepository {
     const r = this.pool
       ? await this.pool.query({ name: 'amend_claim_for_work_2', text: CLAIM_FOR_WORK_SQL, values: [sampleId] })
       : await this.db.executeQuery(CompiledQuery.raw(CLAIM_FOR_WORK_SQL, [sampleId]));
-    const row = r.rows[0] as (SampleRow & { run_status: string; records: any[] }) | undefined;
+    const row = r.rows[0] as (SampleRow & { run_status: RunStatus; records: any[] }) | undefined;
     if (!row) return undefined;
     const { run_status, records, ...sample } = row;
     const run = await this.cachedRun(sample.run_id);
@@ -283,7 +283,7 @@ export class SamplesRepository {
         run_id: r.run_id,
         index: r.idx,
         external_id: r.external_id,
-        status: r.status as SampleStatus,
+        status: r.status,
         stage: r.stage,
         failure_reason: r.failure_reason,
         usage: usageOf(r),
@@ -314,7 +314,7 @@ export class SamplesRepository {
       run_id: s.run_id,
       index: s.idx,
       external_id: s.external_id,
-      status: s.status as SampleStatus,
+      status: s.status,
       stage: s.stage,
       failure_reason: s.failure_reason,
       usage: usageOf(s),

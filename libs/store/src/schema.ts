@@ -5,6 +5,7 @@ import type {
   ComparisonJudgement,
   EvaluationEstimate,
   EvaluationReport,
+  EvaluationStatus,
   FeedbackOptions,
   PairQuality,
   PairRecord,
@@ -12,6 +13,9 @@ import type {
   QualityReport,
   ReviewDecision,
   ReviewStatus,
+  RunMode,
+  RunStatus,
+  SampleStatus,
   RunStop,
   Sampling,
 } from '@amend/contracts';
@@ -53,8 +57,8 @@ export interface ConstitutionsTable {
 export interface RunsTable {
   id: string;
   team: string;
-  status: string;
-  mode: string;
+  status: RunStatus;
+  mode: RunMode;
   constitution_name: string;
   constitution_version: string;
   constitution_sha256: string;
@@ -137,7 +141,7 @@ export interface SamplesTable {
   /** A multi-turn prompt's conversation (ending with the user turn `prompt` is); null for a single string. Migration 0014. */
   messages: ColumnType<ChatMessage[] | null, string | null | undefined, string | null>;
   metadata: Json<Record<string, unknown>> | null;
-  status: string;
+  status: SampleStatus;
   /** The next stage to run, `done` once the pair is written. */
   stage: string;
   failure_reason: string | null;
@@ -241,7 +245,7 @@ export interface ApiKeysTable {
 export interface EvaluationsTable {
   id: string;
   team: string;
-  status: string;
+  status: EvaluationStatus;
   baseline_run_id: string;
   candidate_run_id: string;
   eval_set: string | null;

@@ -10,7 +10,6 @@ import {
   type EvalSet,
   type Evaluation,
   type EvaluationEstimate,
-  type EvaluationStatus,
   type TextPromptItem,
 } from '@amend/contracts';
 import type { Constitution } from '@amend/constitution';
@@ -200,7 +199,7 @@ export class EvaluationsService implements OnModuleInit {
       this.store.evaluations.sharedDrafts(row.candidate_run_id),
     ]);
     if (!baseline || !candidate) throw new Error(`evaluation ${row.id} lost a run`);
-    let status = row.status as EvaluationStatus;
+    let status = row.status;
     if (status === 'queued' || status === 'running') {
       if ([baseline, candidate].some((r) => r.status === 'cancelled')) status = 'cancelled';
       else status = baseline.status === 'queued' && candidate.status === 'queued' ? 'queued' : 'running';
