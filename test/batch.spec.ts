@@ -190,3 +190,20 @@ it('ai-feedback and verify runs add their candidate and comparison waves and mak
     expect(batch.run.batch.totals.batches).toBe(online.run.usage.calls / prompts.length);
   }
 });
+
+it('a multi-turn prompt goes through the waves with its conversation and makes the same pair as online', async () => {
+  const messages = [
+    { role: 'system', content: 'Be brief.' },
+    { role: 'user', content: 'What does ps do?' },
+    { role: 'assistant', content: 'It lists processes.' },
+    { role: 'user', content: 'How do I stop one of them?' },
+  ];
+  const body = { constitution: 'amend-core', prompts: [{ id: 'mt', messages }], seed: 5 };
+  const [b, o] = [await json(await post({ ...body, batch: true })), await json(await post({ ...body, model: 'online' }))];
+  expect((await finished(b.id)).status).toBe('completed');
+  expect((await finished(o.id)).status).toBe('completed');
+  const [batchPair] = ndjson(await (await stack.fetch(`/v1/runs/${b.id}/pairs`)).text());
+  const [onlinePair] = ndjson(await (await stack.fetch(`/v1/runs/${o.id}/pairs`)).text());
+  expect(batchPair.prompt).toEqual(messages);
+  expect([batchPair.chosen, batchPair.rejected]).toEqual([onlinePair.chosen, onlinePair.rejected]);
+});
