@@ -193,9 +193,20 @@ function PairView({ session, item, onReviewed }: { session: Session; item: Revie
         {m.simulated ? <span className="badge subtle">simulated</span> : null}
       </div>
 
-      <Section title="Prompt">
-        <div className="text prompt">{pair.prompt}</div>
-      </Section>
+      {pair.prompt_messages?.length ? (
+        // A multi-turn prompt: the reviewer needs the turns before the one the answers reply to.
+        <Section title="Conversation (the answers reply to its last user turn)">
+          {pair.prompt_messages.map((m, i) => (
+            <div key={i} className={`text turn${i === pair.prompt_messages!.length - 1 ? ' prompt' : ''}`} data-testid="turn">
+              <span className="badge subtle">{m.role}</span> {m.content}
+            </div>
+          ))}
+        </Section>
+      ) : (
+        <Section title="Prompt">
+          <div className="text prompt">{pair.prompt}</div>
+        </Section>
+      )}
 
       <div className="grid-2">
         <Section title={pair.rounds.length ? 'Draft (rejected)' : 'Rejected'}>
