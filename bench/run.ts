@@ -17,7 +17,8 @@ import { startSimulator, type SimulatorChild } from './lib/simulator';
 import { SCALE_SCENARIOS, meets, runScale, type ScaleOptions, type ScaleResult, type ScaleScenario } from './lib/scale';
 import { CALLS_PER_PAIR, CONSTITUTION, ROUNDS, type ClientResult } from './lib/workload';
 
-const SYSTEMS = ['amend', 'naive', 'langchain'] as const;
+/** amend-2w: Amend with WORKER_PROCESSES=2, one worker event loop per core of this machine. */
+const SYSTEMS = ['amend', 'amend-2w', 'naive', 'langchain'] as const;
 const THROUGHPUT_SCENARIOS = ['efficiency', 'overhead'] as const;
 const SCENARIOS = [...THROUGHPUT_SCENARIOS, ...SCALE_SCENARIOS] as const;
 type System = (typeof SYSTEMS)[number];
@@ -114,7 +115,7 @@ export function parseArgs(argv: string[]): Options {
       [64, 256],
     )
     .option('--overhead-concurrency <c>', 'concurrency of the overhead scenario (latency 0)', positiveInt('--overhead-concurrency', 1, 4096), 256)
-    .option('--systems <list>', 'amend,naive,langchain', listOf(SYSTEMS), [...SYSTEMS])
+    .option('--systems <list>', 'amend,amend-2w,naive,langchain', listOf(SYSTEMS), [...SYSTEMS])
     .option('--scenarios <list>', `${SCENARIOS.join(',')} or all`, (v: string) => (v.trim() === 'all' ? [...SCENARIOS] : listOf(SCENARIOS)(v)), [...SCENARIOS])
     .option('--ingest-prompts <n>', 'ingest: prompts in the one run', positiveInt('--ingest-prompts', 1, 10_000_000), 100_000)
     .option('--export-pairs <n>', 'export: pairs cloned in SQL and streamed', positiveInt('--export-pairs', 1, 100_000_000), 1_000_000)
@@ -185,7 +186,7 @@ async function finish(
   row.sent_kchars_per_pair = per(stats.message_chars) / 1000;
   row.max_in_flight = stats.max_in_flight;
   row.sim_cpu_ms_per_pair = per(simMs);
-  if (row.system === 'amend') {
+  if (isAmend(row.system)) {
     row.pg_cpu_ms_per_pair = per(storeCpu.pg + storeCpu.pgBackground);
     row.pg_background_cpu_ms_per_pair = per(storeCpu.pgBackground);
     row.redis_cpu_ms_per_pair = per(storeCpu.redis);
@@ -203,7 +204,7 @@ async function finish(
   return row;
 }
 
-async function runAmend(row: Row, sim: SimulatorChild, o: Options): Promise<Row> {
+async function runAmend(row: Row, sim: SimulatorChild, o: Options, workerProcesses: number): Promise<Row> {
   if (o.cpuProf) mkdirSync(o.cpuProf, { recursive: true });
   let before: ReturnType<typeof cpuSnapshot> | undefined;
   const m = await measureAmend({
@@ -212,12 +213,13 @@ async function runAmend(row: Row, sim: SimulatorChild, o: Options): Promise<Row>
     concurrency: row.concurrency,
     timeoutMs: o.timeoutS * 1000,
     cpuProfDir: o.cpuProf,
-    label: `${row.scenario}-amend-c${row.concurrency}-l${row.latency_ms}`,
+    label: `${row.scenario}-${row.system}-c${row.concurrency}-l${row.latency_ms}`,
+    workerProcesses,
     log,
     onStart: () => (before = cpuSnapshot(sim)),
   });
   const after = cpuSnapshot(sim);
-  row.loop_cores = m.worker_cpu_ms / m.elapsed_ms;
+  row.loop_cores = m.worker_max_process_cpu_ms / m.elapsed_ms;
   row.peak_rss_mb = m.worker_peak_rss_kb / 1024;
   row.idle_rss_mb = m.worker_idle_rss_kb / 1024;
   row.detail = { ...m };
@@ -275,8 +277,8 @@ async function measure(system: System, scenario: Scenario, concurrency: number, 
   try {
     sim = await startSimulator(latencyMs);
     const out =
-      system === 'amend'
-        ? await runAmend(row, sim, o)
+      isAmend(system)
+        ? await runAmend(row, sim, o, system === 'amend-2w' ? 2 : 1)
         : await runClient(row, sim, o, system === 'naive' ? 'bench/clients/naive.ts' : 'bench/clients/langchain.ts');
     log(`${label}: ${fmt(out.pairs_per_s, 1)} pairs/s, ${fmt(out.cpu_ms_per_pair, 2)} CPU ms/pair (${((Date.now() - started) / 1000).toFixed(0)} s with boot)`);
     return out;
@@ -375,7 +377,8 @@ export function scaleTable(results: ScaleResult[]): string {
   return [line(cells[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
 }
 
-const NAMES: Record<System, string> = { amend: 'Amend', naive: 'naive', langchain: 'LangChain' };
+const NAMES: Record<System, string> = { amend: 'Amend', 'amend-2w': 'Amend (2 worker processes)', naive: 'naive', langchain: 'LangChain' };
+const isAmend = (s: System) => s === 'amend' || s === 'amend-2w';
 
 /** Best efficiency possible with N prompts in C lanes of equal length: the last wave is partly empty. */
 export function waveCeiling(n: number, c: number): number {
@@ -388,7 +391,7 @@ export function explain(r: Row, cores: number): string {
   if (r.status !== 'ok') return `- **${who}**: ${r.status === 'skipped' ? 'skipped' : 'failed'}: ${r.note}.`;
   const s: string[] = [];
   const busy = r.machine_busy_pct ?? 0;
-  const amend = r.system === 'amend';
+  const amend = isAmend(r.system);
   const own = amend ? 'the API and the worker' : `the ${NAMES[r.system]} client process`;
   const split = [
     `${own} ${fmt(r.cpu_ms_per_pair, 2)}`,
@@ -404,7 +407,7 @@ export function explain(r: Row, cores: number): string {
   const ofBound = r.latency_ms > 0 ? ` (${fmt(r.efficiency, 3)} of the latency bound ${fmt(r.ideal_pairs_per_s, 1)})` : '';
   const ceiling = waveCeiling(r.n, r.concurrency);
   const loop = r.loop_cores ?? 0;
-  const loopName = amend ? 'the worker process' : `the ${NAMES[r.system]} client process`;
+  const loopName = r.system === 'amend-2w' ? 'the busier worker process' : amend ? 'the worker process' : `the ${NAMES[r.system]} client process`;
   if (r.latency_ms > 0 && (r.efficiency ?? 0) >= 0.9 * ceiling) {
     s.push(
       `${fmt(r.pairs_per_s, 1)} pairs/s is ${fmt(r.efficiency, 3)} of the latency bound C / (3 × ${r.latency_ms} ms) = ${fmt(r.ideal_pairs_per_s, 1)}: bounded by the backend's latency (three sequential calls per pair, C pairs in flight; ${r.n} prompts in lanes of ${r.concurrency} leave the last wave partly empty, so ${ceiling.toFixed(3)} is the ceiling). The machine was ${busy.toFixed(0)}% busy.`,

@@ -7,7 +7,7 @@ import { Client } from 'pg';
 import type { Run } from '@amend/contracts';
 import { SAMPLES_QUEUE } from '../../libs/runtime/src/tokens';
 import { redisConnection } from '../../libs/runtime/src/redis-connection';
-import { ROOT, amendProcess, cpuDelta, cpuMs, cpuMsByPid, cpuTimes, fetchWithin, pidsByComm, postgresBackgroundPids, freePort, spawnChild, statusKb, stopChild, until, type Child } from './proc';
+import { ROOT, amendProcess, cpuDelta, cpuMs, cpuMsByPid, cpuTimes, withChildren, fetchWithin, pidsByComm, postgresBackgroundPids, freePort, spawnChild, statusKb, stopChild, until, type Child } from './proc';
 import { CONSTITUTION, ROUNDS, SEED, benchPrompts } from './workload';
 
 export const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -21,6 +21,8 @@ export interface AmendOptions {
   /** When set, the API and the worker write a .cpuprofile of the measured window here. */
   cpuProfDir?: string;
   label: string;
+  /** WORKER_PROCESSES of the worker: its primary forks that many workers on the one queue. */
+  workerProcesses?: number;
   log: (line: string) => void;
   /** Called right before POST /v1/runs, for the caller's own snapshots. */
   onStart?: () => void;
@@ -37,7 +39,11 @@ export interface AmendMeasurement {
   worker_cpu_ms: number;
   /** The kernel's share of worker_cpu_ms (socket writes and reads, mostly). */
   worker_sys_ms: number;
+  /** The largest peak VmHWM among the worker processes (each is a full worker). */
   worker_peak_rss_kb: number;
+  worker_processes: number;
+  /** The busiest worker process's CPU over the window: one event loop tops out near elapsed_ms. */
+  worker_max_process_cpu_ms: number;
   /** Worker VmRSS right before the POST: runtime, ts-node, modules, idle pools. */
   worker_idle_rss_kb: number;
   api_peak_rss_kb: number;
@@ -68,7 +74,8 @@ export async function measureAmend(o: AmendOptions): Promise<AmendMeasurement> {
   pendingCleanups.add(tag);
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const env = amendEnv(tag, port, o.concurrency, o.simulatorUrl);
+  const processes = o.workerProcesses ?? 1;
+  const env: Record<string, string> = { ...amendEnv(tag, port, o.concurrency, o.simulatorUrl), ...(processes > 1 ? { WORKER_PROCESSES: String(processes) } : {}) };
   const profiling = o.cpuProfDir !== undefined;
   const preload = profiling ? ['-r', join(ROOT, 'bench/lib/cpu-profile-preload.ts')] : [];
   const stdio = profiling ? (['ignore', 'pipe', 'pipe', 'ipc'] as const) : undefined;
@@ -88,7 +95,7 @@ export async function measureAmend(o: AmendOptions): Promise<AmendMeasurement> {
       intervalMs: 200,
       children,
     });
-    await until('the worker to take jobs', async () => ((await queue.getWorkersCount()) > 0 ? true : undefined), {
+    await until('the worker to take jobs', async () => ((await queue.getWorkersCount()) >= processes ? true : undefined), {
       timeoutMs: 120_000,
       intervalMs: 200,
       children,
@@ -98,7 +105,9 @@ export async function measureAmend(o: AmendOptions): Promise<AmendMeasurement> {
     const headers = await submitterHeaders(base, env.AMEND_ADMIN_KEY);
     const body = JSON.stringify({ constitution: CONSTITUTION, prompts: benchPrompts(o.n), rounds: ROUNDS, seed: SEED });
     if (profiling) for (const c of children) c.proc.send({ cpuProf: 'start' });
-    const workerIdleRss = statusKb(worker.pid, 'VmRSS');
+    // With WORKER_PROCESSES > 1 the work is done by the primary's children: count them all.
+    const workerPids = withChildren(worker.pid);
+    const workerIdleRss = Math.max(...workerPids.map((pid) => statusKb(pid, 'VmRSS')));
     o.onStart?.();
     const pg0 = cpuMsByPid(await backendPids(tag));
     const pgBg0 = cpuMsByPid(postgresBackgroundPids());
@@ -106,8 +115,8 @@ export async function measureAmend(o: AmendOptions): Promise<AmendMeasurement> {
     const redis0 = cpuMsByPid(redisPids);
     const disk0 = await diskSnapshot(tag);
     const apiCpu0 = cpuMs(api.pid);
-    const workerCpu0 = cpuMs(worker.pid);
-    const workerSys0 = cpuTimes(worker.pid).system;
+    const workerCpu0 = cpuMsByPid(workerPids);
+    const workerSys0 = sum(workerPids.map((pid) => cpuTimes(pid).system));
     const t0 = Date.now();
     const runId = (await postRun(base, headers, body, 60_000)).id;
 
@@ -122,13 +131,15 @@ export async function measureAmend(o: AmendOptions): Promise<AmendMeasurement> {
       { timeoutMs: o.timeoutMs, intervalMs: 250, children },
     );
     const apiCpu = cpuMs(api.pid) - apiCpu0;
-    const workerCpu = cpuMs(worker.pid) - workerCpu0;
-    const workerSys = cpuTimes(worker.pid).system - workerSys0;
+    const workerCpu1 = cpuMsByPid(workerPids);
+    const workerCpu = cpuDelta(workerCpu0, workerCpu1);
+    const workerMaxCpu = Math.max(...workerPids.map((pid) => (workerCpu1.get(pid) ?? 0) - (workerCpu0.get(pid) ?? 0)));
+    const workerSys = sum(workerPids.map((pid) => cpuTimes(pid).system)) - workerSys0;
     const redisCpu = cpuDelta(redis0, cpuMsByPid(redisPids));
     const pg1 = cpuMsByPid(await backendPids(tag));
     const pgCpu = cpuDelta(pg0, pg1);
     const pgBgCpu = cpuDelta(pgBg0, cpuMsByPid(postgresBackgroundPids()));
-    const workerRss = statusKb(worker.pid, 'VmHWM');
+    const workerRss = Math.max(...workerPids.map((pid) => statusKb(pid, 'VmHWM')));
     const apiRss = statusKb(api.pid, 'VmHWM');
     const disk1 = await diskSnapshot(tag, disk0.lsn);
 
@@ -155,6 +166,8 @@ export async function measureAmend(o: AmendOptions): Promise<AmendMeasurement> {
       worker_cpu_ms: workerCpu,
       worker_sys_ms: workerSys,
       worker_peak_rss_kb: workerRss,
+      worker_processes: workerPids.length > 1 ? workerPids.length - 1 : 1,
+      worker_max_process_cpu_ms: workerMaxCpu,
       worker_idle_rss_kb: workerIdleRss,
       api_peak_rss_kb: apiRss,
       pg_cpu_ms: pgCpu,
@@ -195,6 +208,8 @@ export function withApplicationName(url: string, name: string): string {
   u.searchParams.set('application_name', name);
   return u.toString();
 }
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
 /**
  * What Postgres has written: the WAL position (and, given an earlier one, the bytes since) and the

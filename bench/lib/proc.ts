@@ -116,6 +116,16 @@ export function cpuMs(pid: number): number {
   return t.user + t.system;
 }
 
+/** A process and its direct children (a cluster primary and its forked workers), from /proc. */
+export function withChildren(pid: number): number[] {
+  try {
+    const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+    return [pid, ...(kids ? kids.split(/\s+/).map(Number) : [])];
+  } catch {
+    return [pid];
+  }
+}
+
 /** User and system CPU time of one process, in ms, from /proc/<pid>/stat. */
 export function cpuTimes(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
