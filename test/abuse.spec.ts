@@ -5,7 +5,7 @@ import { createApiApp } from '../apps/api/src/app';
 import { RateLimiter } from '../apps/api/src/auth/rate-limiter';
 import { loadConfig } from '@amend/contracts';
 import { freePort } from './faults/support/services';
-import { json, randomKey, stackForFile, testEnv, waitFor, type Stack } from './support/stack';
+import { json, randomKey, pgForFile, stackForFile, testEnv, waitFor, type Stack } from './support/stack';
 
 /**
  * What the service does with traffic from outside that is not what a client should send: bodies
@@ -19,7 +19,8 @@ const env = testEnv('abuse', {
 });
 let stack: Stack;
 let pg: Client;
-stackForFile(env, { workers: 0 }, (started) => ({ stack, pg } = started));
+stackForFile(env, { workers: 0 }, (s) => (stack = s));
+pgForFile(env, (c) => (pg = c));
 
 let addresses = 0;
 /** A client address of its own for one test (the API trusts X-Forwarded-For from loopback here). */

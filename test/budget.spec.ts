@@ -1,4 +1,4 @@
-import { cleanup, json, ndjson, startStack, testEnv, waitFor, type Stack } from './support/stack';
+import { json, ndjson, stackForFile, testEnv, waitFor, type Stack } from './support/stack';
 
 const N = 10;
 const PRICE = { price_per_1k_prompt: 0.5, price_per_1k_completion: 1.5 };
@@ -9,14 +9,7 @@ const env = testEnv('budget', {
   WORKER_CONCURRENCY: '1',
 });
 let stack: Stack;
-
-beforeAll(async () => {
-  stack = await startStack(env);
-});
-afterAll(async () => {
-  await stack?.close();
-  await cleanup(env);
-});
+stackForFile(env, {}, (s) => (stack = s));
 
 function post(body: unknown) {
   return stack.fetch('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });

@@ -5,7 +5,7 @@ import { EvaluationSchema } from '@amend/contracts';
 import { CONFIG, SAMPLES_QUEUE, missingJobs } from '@amend/runtime';
 import { Store } from '@amend/store';
 import { Reconciler } from '../apps/worker/src/reconciler';
-import { deleteQueueKeys, json, stackForFile, testEnv, type Stack } from './support/stack';
+import { deleteQueueKeys, json, pgForFile, stackForFile, testEnv, type Stack } from './support/stack';
 
 /*
  * The reconciler and an evaluation's candidate run: a candidate sample is enqueued once its
@@ -15,7 +15,8 @@ import { deleteQueueKeys, json, stackForFile, testEnv, type Stack } from './supp
 const env = testEnv('evaluation_reconcile');
 let stack: Stack;
 let pg: Client;
-stackForFile(env, { workers: 0 }, (started) => ({ stack, pg } = started));
+stackForFile(env, { workers: 0 }, (s) => (stack = s));
+pgForFile(env, (c) => (pg = c));
 
 it("re-enqueues a candidate sample only once its baseline twin has finished", async () => {
   const author = await stack.mintKey('author', 'policy');

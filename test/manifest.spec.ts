@@ -1,5 +1,5 @@
 import { RunManifestSchema, RunSchema } from '@amend/contracts';
-import { cleanup, json, ndjson, startStack, testEnv, waitFor, type Stack } from './support/stack';
+import { json, ndjson, stackForFile, testEnv, waitFor, type Stack } from './support/stack';
 
 /*
  * Replay: GET /v1/runs/{id}/manifest is a body POST /v1/runs takes as is, and on the simulator
@@ -8,14 +8,7 @@ import { cleanup, json, ndjson, startStack, testEnv, waitFor, type Stack } from 
 
 const env = testEnv('manifest');
 let stack: Stack;
-
-beforeAll(async () => {
-  stack = await startStack(env);
-});
-afterAll(async () => {
-  await stack?.close();
-  await cleanup(env);
-});
+stackForFile(env, {}, (s) => (stack = s));
 
 const post = (body: unknown) => stack.fetch('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 

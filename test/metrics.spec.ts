@@ -1,17 +1,10 @@
 import { createWorkerApp } from '../apps/worker/src/app';
 import { freePort } from './faults/support/services';
-import { cleanup, json, startStack, testEnv, waitFor, type Stack } from './support/stack';
+import { json, stackForFile, testEnv, waitFor, type Stack } from './support/stack';
 
 const env = testEnv('metrics');
 let stack: Stack;
-
-beforeAll(async () => {
-  stack = await startStack(env);
-});
-afterAll(async () => {
-  await stack?.close();
-  await cleanup(env);
-});
+stackForFile(env, {}, (s) => (stack = s));
 
 it('/metrics counts model calls, tokens, latency, limiter waits, queue depth, samples and pairs after a run', async () => {
   const res = await stack.fetch('/v1/runs', {

@@ -1,6 +1,6 @@
 import { RunSchema, SampleSchema, type StageRecord } from '@amend/contracts';
 import { Store } from '@amend/store';
-import { cleanup, json, ndjson, startStack, testEnv, waitFor, type Stack } from './support/stack';
+import { cleanup, json, ndjson, stackForFile, startStack, testEnv, waitFor, type Stack } from './support/stack';
 
 /*
  * Truncation: every stage keeps the backend's finish_reason, through both checkpoint paths (the
@@ -9,14 +9,7 @@ import { cleanup, json, ndjson, startStack, testEnv, waitFor, type Stack } from 
 
 const env = testEnv('truncation');
 let stack: Stack;
-
-beforeAll(async () => {
-  stack = await startStack(env);
-});
-afterAll(async () => {
-  await stack?.close();
-  await cleanup(env);
-});
+stackForFile(env, {}, (s) => (stack = s));
 
 const post = (path: string, body: unknown) =>
   stack.fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });

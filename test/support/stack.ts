@@ -113,24 +113,30 @@ export function testDatabase(env: Record<string, string>): Kysely<Database> {
 }
 
 /**
- * The frame most test files share: a stack (`workers` in process, default 1) and a pg client on its
- * database as the owner, to read and write tables from outside, started before the file's tests
- * and closed, with the schema and queue keys dropped, after them. `set` receives both.
+ * The frame most test files share: a stack (`workers` in process, default 1) started before the
+ * file's tests and closed, with its schema and queue keys dropped, after them. `set` receives it.
  */
-export function stackForFile(env: Record<string, string>, opts: { workers?: number }, set: (started: { stack: Stack; pg: Client }) => void): void {
+export function stackForFile(env: Record<string, string>, opts: { workers?: number }, set: (stack: Stack) => void): void {
   let stack: Stack | undefined;
-  let pg: Client | undefined;
   beforeAll(async () => {
     stack = await startStack(env, opts);
-    pg = new Client({ connectionString: env.DATABASE_URL });
-    await pg.connect();
-    set({ stack, pg });
+    set(stack);
   });
   afterAll(async () => {
-    await pg?.end();
     await stack?.close();
     await cleanup(env);
   });
+}
+
+/** A pg client on the test database as its owner, to read and write tables from outside, for the file's tests. */
+export function pgForFile(env: Record<string, string>, set: (pg: Client) => void): void {
+  let pg: Client | undefined;
+  beforeAll(async () => {
+    pg = new Client({ connectionString: env.DATABASE_URL });
+    await pg.connect();
+    set(pg);
+  });
+  afterAll(() => pg?.end());
 }
 
 /** Drops the test file's schema and queue keys. */

@@ -1,11 +1,12 @@
-import { Controller, Get, Param, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { Get, Param, Query, Res } from '@nestjs/common';
+import { ApiOperation, ApiProduces } from '@nestjs/swagger';
 import { createZodDto, ZodResponse } from 'nestjs-zod';
 import type { Response } from 'express';
 import { AuditEventPageSchema, AuditEventsQuerySchema, RunAuditQuerySchema, RunVerifySchema, SampleAuditSchema, VerifyReportSchema } from '@amend/contracts';
 import { Allow } from '../auth/access.decorators';
 import { uuidPipe } from '../runs/runs.controller';
 import { AuditService } from './audit.service';
+import { V1Controller } from '../common/v1-controller';
 
 class AuditEventPageDto extends createZodDto(AuditEventPageSchema) {}
 class AuditEventsQueryDto extends createZodDto(AuditEventsQuerySchema) {}
@@ -15,9 +16,7 @@ class VerifyReportDto extends createZodDto(VerifyReportSchema) {}
 class SampleAuditDto extends createZodDto(SampleAuditSchema) {}
 
 /** DESIGN.md "Audit trail": auditors read every team's trail and verify it; nobody else does. */
-@ApiTags('audit')
-@ApiBearerAuth()
-@Controller('v1')
+@V1Controller('audit')
 export class AuditController {
   constructor(private readonly audit: AuditService) {}
 

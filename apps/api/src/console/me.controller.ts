@@ -1,15 +1,14 @@
-import { Controller, Get } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Get } from '@nestjs/common';
+import { ApiOperation } from '@nestjs/swagger';
 import { createZodDto, ZodResponse } from 'nestjs-zod';
 import { KeySelfSchema } from '@amend/contracts';
 import { Allow } from '../auth/access.decorators';
 import { Caller, type Principal } from '../auth/principal';
+import { V1Controller } from '../common/v1-controller';
 
 class KeySelfDto extends createZodDto(KeySelfSchema) {}
 
-@ApiTags('keys')
-@ApiBearerAuth()
-@Controller('v1/keys')
+@V1Controller('keys', 'keys')
 export class MeController {
   @Get('me')
   @Allow('submitter', 'author', 'auditor', 'admin')

@@ -1,5 +1,5 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req, Res, type PipeTransform } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { Body, Get, Headers, HttpCode, Param, Post, Query, Req, Res, type PipeTransform } from '@nestjs/common';
+import { ApiBody, ApiConsumes, ApiOperation, ApiProduces } from '@nestjs/swagger';
 import { createZodDto, ZodResponse } from 'nestjs-zod';
 import type { Response } from 'express';
 import { ConstitutionError, ConstitutionSchema, constitutionToYaml, exportH4 } from '@amend/constitution';
@@ -23,6 +23,7 @@ import { ConstitutionsService } from './constitutions.service';
 import { PreviewService } from './preview.service';
 import { Allow } from '../auth/access.decorators';
 import { Caller, type Principal } from '../auth/principal';
+import { V1Controller } from '../common/v1-controller';
 
 class ConstitutionBodyDto extends createZodDto(ConstitutionSchema) {}
 class PublishResultDto extends createZodDto(PublishResultSchema) {}
@@ -57,9 +58,7 @@ function checkVersion(name: string, version: string, allowLatest = true): void {
   }
 }
 
-@ApiTags('constitutions')
-@ApiBearerAuth()
-@Controller('v1/constitutions')
+@V1Controller('constitutions', 'constitutions')
 export class ConstitutionsController {
   constructor(
     private readonly constitutions: ConstitutionsService,

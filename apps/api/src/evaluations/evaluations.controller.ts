@@ -1,5 +1,5 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiOperation } from '@nestjs/swagger';
 import { createZodDto, ZodResponse } from 'nestjs-zod';
 import type { Response } from 'express';
 import {
@@ -14,6 +14,7 @@ import { Allow } from '../auth/access.decorators';
 import { Caller, type Principal } from '../auth/principal';
 import { uuidPipe } from '../runs/runs.controller';
 import { EvaluationsService } from './evaluations.service';
+import { V1Controller } from '../common/v1-controller';
 
 /** Auditors and admins read every team's evaluations; authors their own team's. */
 const readScope = (p: Principal) => (p.role === 'auditor' || p.role === 'admin' ? undefined : p.team);
@@ -25,9 +26,7 @@ class EvaluationListDto extends createZodDto(EvaluationListSchema) {}
 class EvaluationEstimateDto extends createZodDto(EvaluationEstimateSchema) {}
 class EvalSetListDto extends createZodDto(EvalSetListSchema) {}
 
-@ApiTags('evaluations')
-@ApiBearerAuth()
-@Controller('v1/evaluations')
+@V1Controller('evaluations', 'evaluations')
 export class EvaluationsController {
   constructor(private readonly evaluations: EvaluationsService) {}
 

@@ -1,11 +1,12 @@
-import { Body, Controller, Delete, Get, Param, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Delete, Get, Param, Post, Query } from '@nestjs/common';
+import { ApiOperation } from '@nestjs/swagger';
 import { createZodDto, ZodResponse } from 'nestjs-zod';
 import { CreateKeySchema, CreatedKeySchema, KeyListSchema, KeySchema, ListKeysQuerySchema } from '@amend/contracts';
 import { Allow } from '../auth/access.decorators';
 import { Caller, type Principal } from '../auth/principal';
 import { uuidPipe } from '../runs/runs.controller';
 import { KeysService } from './keys.service';
+import { V1Controller } from '../common/v1-controller';
 
 class CreateKeyDto extends createZodDto(CreateKeySchema) {}
 class CreatedKeyDto extends createZodDto(CreatedKeySchema) {}
@@ -13,9 +14,7 @@ class KeyDto extends createZodDto(KeySchema) {}
 class KeyListDto extends createZodDto(KeyListSchema) {}
 class ListKeysQueryDto extends createZodDto(ListKeysQuerySchema) {}
 
-@ApiTags('keys')
-@ApiBearerAuth()
-@Controller('v1/keys')
+@V1Controller('keys', 'keys')
 export class KeysController {
   constructor(private readonly keys: KeysService) {}
 

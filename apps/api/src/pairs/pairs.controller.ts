@@ -1,6 +1,6 @@
 import { pipeline } from 'node:stream/promises';
-import { Controller, Get, Param, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { Get, Param, Query, Res } from '@nestjs/common';
+import { ApiProduces } from '@nestjs/swagger';
 import { createZodDto } from 'nestjs-zod';
 import type { Response } from 'express';
 import { PairsQuerySchema, SftQuerySchema } from '@amend/contracts';
@@ -9,13 +9,12 @@ import { uuidPipe } from '../runs/runs.controller';
 import { Allow } from '../auth/access.decorators';
 import { Caller, type Principal } from '../auth/principal';
 import { PairsService, type ExportLines } from './pairs.service';
+import { V1Controller } from '../common/v1-controller';
 
 class PairsQueryDto extends createZodDto(PairsQuerySchema) {}
 class SftQueryDto extends createZodDto(SftQuerySchema) {}
 
-@ApiTags('pairs')
-@ApiBearerAuth()
-@Controller('v1/runs/:id')
+@V1Controller('pairs', 'runs/:id')
 export class PairsController {
   constructor(private readonly exports: PairsService) {}
 

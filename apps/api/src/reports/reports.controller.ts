@@ -1,5 +1,5 @@
-import { Controller, Get, Param } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Get, Param } from '@nestjs/common';
+import { ApiOperation } from '@nestjs/swagger';
 import { createZodDto, ZodResponse } from 'nestjs-zod';
 import { QualityReportSchema } from '@amend/contracts';
 import { RunsService } from '../runs/runs.service';
@@ -7,12 +7,11 @@ import { uuidPipe } from '../runs/runs.controller';
 import { ReportsService } from './reports.service';
 import { Allow } from '../auth/access.decorators';
 import { Caller, teamScope, type Principal } from '../auth/principal';
+import { V1Controller } from '../common/v1-controller';
 
 class QualityReportDto extends createZodDto(QualityReportSchema) {}
 
-@ApiTags('runs')
-@ApiBearerAuth()
-@Controller('v1/runs/:id')
+@V1Controller('runs', 'runs/:id')
 export class ReportsController {
   constructor(
     private readonly runs: RunsService,

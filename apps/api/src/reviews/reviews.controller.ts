@@ -1,11 +1,12 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { ApiOperation } from '@nestjs/swagger';
 import { createZodDto, ZodResponse } from 'nestjs-zod';
 import { ListReviewsQuerySchema, PairReviewDetailSchema, ReviewListSchema, ReviewRequestSchema } from '@amend/contracts';
 import { uuidPipe } from '../runs/runs.controller';
 import { Allow } from '../auth/access.decorators';
 import { Caller, teamScope, type Principal } from '../auth/principal';
 import { ReviewsService } from './reviews.service';
+import { V1Controller } from '../common/v1-controller';
 
 class ReviewRequestDto extends createZodDto(ReviewRequestSchema) {}
 class ListReviewsQueryDto extends createZodDto(ListReviewsQuerySchema) {}
@@ -16,9 +17,7 @@ class PairReviewDetailDto extends createZodDto(PairReviewDetailSchema) {}
  * Human review: a team's submitters review its pairs (the team's dataset); auditors read reviews
  * of every team and change nothing.
  */
-@ApiTags('reviews')
-@ApiBearerAuth()
-@Controller('v1')
+@V1Controller('reviews')
 export class ReviewsController {
   constructor(private readonly reviews: ReviewsService) {}
 

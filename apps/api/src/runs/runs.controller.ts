@@ -1,5 +1,5 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, ParseUUIDPipe, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiConsumes, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Get, Headers, HttpCode, Param, ParseUUIDPipe, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiBody, ApiConsumes, ApiHeader, ApiOperation } from '@nestjs/swagger';
 import { createZodDto, ZodResponse } from 'nestjs-zod';
 import type { Request, Response } from 'express';
 import { CreateRunSchema, ListRunsQuerySchema, RunListSchema, RunManifestSchema, RunSchema } from '@amend/contracts';
@@ -7,6 +7,7 @@ import { RunsService } from './runs.service';
 import { ApiError } from '../errors/api-error';
 import { Allow } from '../auth/access.decorators';
 import { Caller, teamScope, type Principal } from '../auth/principal';
+import { V1Controller } from '../common/v1-controller';
 
 class CreateRunDto extends createZodDto(CreateRunSchema) {}
 class ListRunsQueryDto extends createZodDto(ListRunsQuerySchema) {}
@@ -18,9 +19,7 @@ export const uuidPipe = new ParseUUIDPipe({
   exceptionFactory: () => new ApiError(404, 'not_found', 'no such id (ids are UUIDs)'),
 });
 
-@ApiTags('runs')
-@ApiBearerAuth()
-@Controller('v1/runs')
+@V1Controller('runs', 'runs')
 export class RunsController {
   constructor(
     private readonly runs: RunsService,

@@ -1,19 +1,17 @@
-import { Controller, Get, Param, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { Get, Param, Query } from '@nestjs/common';
 import { createZodDto, ZodResponse } from 'nestjs-zod';
 import { ListSamplesQuerySchema, SampleListSchema, SampleSchema } from '@amend/contracts';
 import { SamplesService } from './samples.service';
 import { uuidPipe } from '../runs/runs.controller';
 import { Allow } from '../auth/access.decorators';
 import { Caller, type Principal } from '../auth/principal';
+import { V1Controller } from '../common/v1-controller';
 
 class ListSamplesQueryDto extends createZodDto(ListSamplesQuerySchema) {}
 class SampleListDto extends createZodDto(SampleListSchema) {}
 class SampleDto extends createZodDto(SampleSchema) {}
 
-@ApiTags('samples')
-@ApiBearerAuth()
-@Controller('v1')
+@V1Controller('samples')
 export class SamplesController {
   constructor(private readonly samples: SamplesService) {}
 
