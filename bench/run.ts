@@ -15,7 +15,7 @@ import { dropAmendState, measureAmend, pendingCleanups } from './lib/amend';
 import { ROOT, TS_NODE_ARGS, getAmendFrom, setAmendFrom, type AmendFrom, killAllChildren, machineJiffies, spawnChild, stopChild, until } from './lib/proc';
 import { startSimulator, type SimulatorChild } from './lib/simulator';
 import { SCALE_SCENARIOS, meets, runScale, type ScaleOptions, type ScaleResult, type ScaleScenario } from './lib/scale';
-import { CALLS_PER_PAIR, CONSTITUTION, ROUNDS, type ClientResult } from './lib/workload';
+import { BENCH_CONSTITUTIONS, CALLS_PER_PAIR, ROUNDS, constitution, type ClientResult } from './lib/workload';
 
 /** amend-2w: Amend with WORKER_PROCESSES=2, one worker event loop per core of this machine. */
 const SYSTEMS = ['amend', 'amend-2w', 'naive', 'langchain'] as const;
@@ -32,6 +32,8 @@ interface Options extends Omit<ScaleOptions, 'log'> {
   concurrency: number[];
   overheadConcurrency: number;
   systems: System[];
+  /** The throughput scenarios run once per constitution; the scale ones on the first. */
+  constitutions: string[];
   scenarios: AnyScenario[];
   repeat: number;
   results: string | false;
@@ -43,6 +45,7 @@ interface Options extends Omit<ScaleOptions, 'log'> {
 interface Row {
   scenario: Scenario;
   system: System;
+  constitution: string;
   concurrency: number;
   latency_ms: number;
   n: number;
@@ -116,6 +119,7 @@ export function parseArgs(argv: string[]): Options {
     )
     .option('--overhead-concurrency <c>', 'concurrency of the overhead scenario (latency 0)', positiveInt('--overhead-concurrency', 1, 4096), 256)
     .option('--systems <list>', 'amend,amend-2w,naive,langchain', listOf(SYSTEMS), [...SYSTEMS])
+    .option('--constitutions <list>', `bundled constitutions the throughput scenarios run on (${BENCH_CONSTITUTIONS.join(', ')}); the scale scenarios use the first`, listOf(BENCH_CONSTITUTIONS), [...BENCH_CONSTITUTIONS])
     .option('--scenarios <list>', `${SCENARIOS.join(',')} or all`, (v: string) => (v.trim() === 'all' ? [...SCENARIOS] : listOf(SCENARIOS)(v)), [...SCENARIOS])
     .option('--ingest-prompts <n>', 'ingest: prompts in the one run', positiveInt('--ingest-prompts', 1, 10_000_000), 100_000)
     .option('--export-pairs <n>', 'export: pairs cloned in SQL and streamed', positiveInt('--export-pairs', 1, 100_000_000), 1_000_000)
@@ -268,9 +272,9 @@ async function runClient(row: Row, sim: SimulatorChild, o: Options, file: string
 }
 
 async function measure(system: System, scenario: Scenario, concurrency: number, latencyMs: number, o: Options, skip?: string): Promise<Row> {
-  const row: Row = { scenario, system, concurrency, latency_ms: latencyMs, n: o.n, status: 'ok' };
+  const row: Row = { scenario, system, constitution: constitution(), concurrency, latency_ms: latencyMs, n: o.n, status: 'ok' };
   if (skip) return { ...row, status: 'skipped', note: skip };
-  const label = `${scenario} ${system} C=${concurrency} L=${latencyMs}ms N=${o.n}`;
+  const label = `${scenario} ${system} ${row.constitution} C=${concurrency} L=${latencyMs}ms N=${o.n}`;
   log(`${label}: starting`);
   const started = Date.now();
   let sim: SimulatorChild | undefined;
@@ -313,6 +317,7 @@ const fmt = (x: number | undefined, digits: number) => (x === undefined || !Numb
 
 const COLUMNS: [string, (r: Row) => string, 'l' | 'r'][] = [
   ['scenario', (r) => r.scenario, 'l'],
+  ['constitution', (r) => r.constitution ?? '-', 'l'],
   ['system', (r) => r.system, 'l'],
   ['C', (r) => String(r.concurrency), 'r'],
   ['latency', (r) => `${r.latency_ms} ms`, 'r'],
@@ -387,7 +392,7 @@ export function waveCeiling(n: number, c: number): number {
 
 /** One bullet per measurement: what bounds its pairs/s, its CPU, its RSS and its call count. */
 export function explain(r: Row, cores: number): string {
-  const who = `${NAMES[r.system]}, ${r.scenario}, C=${r.concurrency}, ${r.latency_ms} ms`;
+  const who = `${NAMES[r.system]}, ${r.constitution ?? constitution()}, ${r.scenario}, C=${r.concurrency}, ${r.latency_ms} ms`;
   if (r.status !== 'ok') return `- **${who}**: ${r.status === 'skipped' ? 'skipped' : 'failed'}: ${r.note}.`;
   const s: string[] = [];
   const busy = r.machine_busy_pct ?? 0;
@@ -496,10 +501,10 @@ function markdown(rows: Row[], o: Options, m: Record<string, string>, startedAt:
     '## Parameters',
     '',
     '```',
-    `npm run bench -- --n ${o.n}${o.repeat > 1 ? ` --repeat ${o.repeat}` : ''} --latency-ms ${o.latencyMs} --concurrency ${o.concurrency.join(',')} --overhead-concurrency ${o.overheadConcurrency} --systems ${o.systems.join(',')} --scenarios ${o.scenarios.join(',')}${getAmendFrom() === 'source' ? ' --amend-from source' : ''}`,
+    `npm run bench -- --n ${o.n}${o.repeat > 1 ? ` --repeat ${o.repeat}` : ''} --latency-ms ${o.latencyMs} --concurrency ${o.concurrency.join(',')} --overhead-concurrency ${o.overheadConcurrency} --systems ${o.systems.join(',')} --constitutions ${(o.constitutions ?? [constitution()]).join(',')} --scenarios ${o.scenarios.join(',')}${getAmendFrom() === 'source' ? ' --amend-from source' : ''}`,
     '```',
     '',
-    `- ${o.n} prompts per measurement (examples/prompts.jsonl cycled), constitution \`${CONSTITUTION}\`, ${ROUNDS} round: draft, critique, revision = ${CALLS_PER_PAIR} calls per pair.`,
+    `- ${o.n} prompts per measurement (examples/prompts.jsonl cycled), constitutions ${(o.constitutions ?? [constitution()]).map((c) => `\`${c}\``).join(' and ')} (the scale scenarios: the first), ${ROUNDS} round: draft, critique, revision = ${CALLS_PER_PAIR} calls per pair.`,
     `- efficiency: simulator latency ${o.latencyMs} ms, concurrency ${o.concurrency.join(' and ')}; overhead: latency 0, concurrency ${o.overheadConcurrency}.`,
     `- Amend's API and worker run ${getAmendFrom() === 'build' ? 'compiled (tsc into node_modules/.cache, as the Docker image runs them)' : 'from source through ts-node'}; the naive and LangChain clients and the simulator run through ts-node.`,
     '- Every measurement gets a fresh simulator process; Amend also gets fresh API and worker processes, a fresh Postgres schema and queue prefix (dropped afterwards).',
@@ -561,11 +566,16 @@ async function main(): Promise<number> {
     else plan.push({ scenario, concurrency: o.overheadConcurrency, latency: 0 });
   }
   const rows: Row[] = [];
-  for (const p of plan) {
-    for (const system of o.systems) {
-      rows.push(await measureBest(system, p.scenario, p.concurrency, p.latency, o, system === 'langchain' ? lcSkip : undefined));
+  // The children (clients, Amend's services) and the Amend body read the constitution from here.
+  for (const name of o.constitutions) {
+    process.env.BENCH_CONSTITUTION = name;
+    for (const p of plan) {
+      for (const system of o.systems) {
+        rows.push(await measureBest(system, p.scenario, p.concurrency, p.latency, o, system === 'langchain' ? lcSkip : undefined));
+      }
     }
   }
+  process.env.BENCH_CONSTITUTION = o.constitutions[0];
   const scale: ScaleResult[] = [];
   for (const scenario of o.scenarios.filter((x): x is ScaleScenario => (SCALE_SCENARIOS as readonly string[]).includes(x))) {
     scale.push(await runScale(scenario, { ...o, log }));

@@ -8,7 +8,7 @@ import type { Run } from '@amend/contracts';
 import { SAMPLES_QUEUE } from '../../libs/runtime/src/tokens';
 import { redisConnection } from '../../libs/runtime/src/redis-connection';
 import { ROOT, amendProcess, cpuDelta, cpuMs, cpuMsByPid, cpuTimes, withChildren, fetchWithin, pidsByComm, postgresBackgroundPids, freePort, spawnChild, statusKb, stopChild, until, type Child } from './proc';
-import { CONSTITUTION, ROUNDS, SEED, benchPrompts } from './workload';
+import { constitution, ROUNDS, SEED, benchPrompts } from './workload';
 
 export const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -103,7 +103,7 @@ export async function measureAmend(o: AmendOptions): Promise<AmendMeasurement> {
     o.log(`${o.label}: API pid ${api.pid} and worker pid ${worker.pid} ready`);
 
     const headers = await submitterHeaders(base, env.AMEND_ADMIN_KEY);
-    const body = JSON.stringify({ constitution: CONSTITUTION, prompts: benchPrompts(o.n), rounds: ROUNDS, seed: SEED });
+    const body = JSON.stringify({ constitution: constitution(), prompts: benchPrompts(o.n), rounds: ROUNDS, seed: SEED });
     if (profiling) for (const c of children) c.proc.send({ cpuProf: 'start' });
     // With WORKER_PROCESSES > 1 the work is done by the primary's children: count them all.
     const workerPids = withChildren(worker.pid);

@@ -14,7 +14,7 @@ import { DATABASE_URL, backendPids } from './amend';
 import { ROOT, cpuDelta, cpuMs, cpuMsByPid, fetchWithin, machineJiffies, pidsByComm, sleep, spawnChild, statusKb, stopChild, until, getAmendFrom } from './proc';
 import { startSimulator, type SimulatorChild } from './simulator';
 import { getJson, startStack } from './stack';
-import { CONSTITUTION, SEED, benchPrompts } from './workload';
+import { constitution, SEED, benchPrompts } from './workload';
 
 export const SCALE_SCENARIOS = ['ingest', 'export', 'memory', 'prefix'] as const;
 export type ScaleScenario = (typeof SCALE_SCENARIOS)[number];
@@ -124,7 +124,7 @@ async function ingest(o: ScaleOptions): Promise<ScaleResult> {
     try {
       // Streamed as JSON Lines (the run's options, then a prompt a line), as `amend run` sends a
       // large run: a JSON body is limited to a few MB (AMEND_MAX_BODY_BYTES).
-      const body = [JSON.stringify({ constitution: CONSTITUTION, rounds: 1, seed: SEED }), ...benchPrompts(n).map((prompt) => JSON.stringify({ prompt }))].join('\n') + '\n';
+      const body = [JSON.stringify({ constitution: constitution(), rounds: 1, seed: SEED }), ...benchPrompts(n).map((prompt) => JSON.stringify({ prompt }))].join('\n') + '\n';
       const pg = await stack.pg();
       const pgPids0 = cpuMsByPid(await backendPids(stack.tag));
       const apiCpu0 = cpuMs(stack.api.pid);
@@ -232,7 +232,7 @@ async function exportScenario(o: ScaleOptions): Promise<ScaleResult> {
     const stack = await startStack({ simulatorUrl: sim.url, label: 'export', log: o.log, apiMemory: true });
     try {
       // A real pair to copy: a small run through the model pipeline.
-      const real = await stack.createRun({ constitution: CONSTITUTION, prompts: benchPrompts(2), rounds: 1, seed: SEED });
+      const real = await stack.createRun({ constitution: constitution(), prompts: benchPrompts(2), rounds: 1, seed: SEED });
       await stack.waitCompleted(real.id, 60_000);
       await stack.stopWorker();
       const pg = await stack.pg();
@@ -417,7 +417,7 @@ async function memory(o: ScaleOptions): Promise<ScaleResult> {
     try {
       const worker = stack.worker!;
       const idle = statusKb(worker.pid, 'VmRSS');
-      await stack.createRun({ constitution: CONSTITUTION, prompts: benchPrompts(n), rounds: 1, seed: SEED });
+      await stack.createRun({ constitution: constitution(), prompts: benchPrompts(n), rounds: 1, seed: SEED });
       // Wait for the simulator to hold C calls, then sample the worker for a few call latencies.
       await until(`${c} calls in flight`, async () => ((await sim.stats()).in_flight >= c ? true : undefined), {
         timeoutMs: o.timeoutS * 1000,
@@ -495,7 +495,7 @@ async function prefix(o: ScaleOptions): Promise<ScaleResult> {
   return withSimulator(0, async (sim) => {
     const stack = await startStack({ simulatorUrl: sim.url, label: 'prefix', log: o.log });
     try {
-      const run = await stack.createRun({ constitution: CONSTITUTION, prompts: benchPrompts(o.prefixPrompts), rounds: o.prefixRounds, seed: SEED });
+      const run = await stack.createRun({ constitution: constitution(), prompts: benchPrompts(o.prefixPrompts), rounds: o.prefixRounds, seed: SEED });
       await stack.waitCompleted(run.id, 120_000);
       const list = await getJson<{ samples: { id: string }[] }>(stack, `/v1/runs/${run.id}/samples?limit=1000`);
       const shares: PrefixShare[] = [];

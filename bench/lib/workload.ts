@@ -6,9 +6,16 @@ import { SamplingSchema } from '@amend/contracts';
 import type { RunSpec, SampleSpec } from '@amend/pipeline';
 import { ROOT, statusKb } from './proc';
 
-/** The paper's constitution (24 few-shot messages) by default; BENCH_CONSTITUTION=amend-core for the short one. */
-export const CONSTITUTION = process.env.BENCH_CONSTITUTION || 'anthropic-cai';
-export const CONSTITUTION_FILE = join(ROOT, `constitutions/${CONSTITUTION}/1.0.0.yaml`);
+/** The bundled constitutions; the paper's (24 few-shot messages) first, as the default. */
+export const BENCH_CONSTITUTIONS = ['anthropic-cai', 'amend-core'] as const;
+
+/**
+ * The constitution of the measurement going on: BENCH_CONSTITUTION, which the harness sets per
+ * row (and the client children inherit), else the paper's.
+ */
+export function constitution(): string {
+  return process.env.BENCH_CONSTITUTION || BENCH_CONSTITUTIONS[0];
+}
 /** Fixed so that every system samples the same principle mix run after run. */
 export const SEED = 20_260_101;
 export const ROUNDS = 1;
@@ -23,9 +30,9 @@ export function benchPrompts(n: number): string[] {
   return Array.from({ length: n }, (_, i) => base[i % base.length]);
 }
 
-/** The run Amend would build for POST {constitution: CONSTITUTION, rounds: 1, seed: SEED}, for the clients that plan calls themselves. */
+/** The run Amend would build for POST {constitution: constitution(), rounds: 1, seed: SEED}, for the clients that plan calls themselves. */
 export function benchRunSpec(): RunSpec {
-  const loaded = loadConstitutionFile(CONSTITUTION_FILE);
+  const loaded = loadConstitutionFile(join(ROOT, `constitutions/${constitution()}/1.0.0.yaml`));
   return {
     id: randomUUID(),
     mode: 'critique-revise',
