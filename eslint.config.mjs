@@ -24,6 +24,15 @@ const pure = (layer) => ({
   ],
 });
 
+/** What a controller may not import: the database, the Store, and (unless `v1` is false) Nest's bare @Controller. */
+const controllerImports = (v1) => ({
+  patterns: [DATABASE_RULE],
+  paths: [
+    { name: '@amend/store', importNames: ['Store'], message: 'Controllers go through a service; the service holds the Store.' },
+    ...(v1 ? [{ name: '@nestjs/common', importNames: ['Controller'], message: 'Use @V1Controller(tag, path) from common/v1-controller.ts.' }] : []),
+  ],
+});
+
 export default tseslint.config(
   { ignores: ['**/node_modules/**', '**/dist/**', 'docs/**', 'coverage/**'] },
   js.configs.recommended,
@@ -77,18 +86,12 @@ export default tseslint.config(
     },
   },
   {
-    // Controllers are thin: HTTP in and out, the work in a service (one per noun).
+    // Controllers are thin: HTTP in and out, the work in a service (one per noun); a v1 controller
+    // says what it is with @V1Controller (tag, bearer key, path), the health probes excepted.
     files: ['apps/api/src/**/*.controller.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [DATABASE_RULE],
-          paths: [{ name: '@amend/store', importNames: ['Store'], message: 'Controllers go through a service; the service holds the Store.' }],
-        },
-      ],
-    },
+    rules: { 'no-restricted-imports': ['error', controllerImports(true)] },
   },
+  { files: ['apps/api/src/health/health.controller.ts'], rules: { 'no-restricted-imports': ['error', controllerImports(false)] } },
   {
     // A double cast turns the type checker off for one value. The store reads jsonb columns as
     // their contract types (schema.ts), so the few that remain are at foreign type boundaries and

@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
-import { isRunFinished, type ComparisonJudgement, type EvaluationReport, type EvaluationStatus, type LabelSource } from '@amend/contracts';
+import { isRunFinished, type ComparisonJudgement, type EvaluationReport, type EvaluationStatus } from '@amend/contracts';
+import type { PromptOutcome } from '@amend/pipeline';
 import type { Database, EvaluationsTable } from './schema';
 import { insertAuditEvents, type AuditEventInput } from './audit-events';
 import { activeRunsOf, insertRun, type NewRun, type NewSample } from './runs.repository';
@@ -28,18 +29,6 @@ export interface TwinSample {
   draft: { text: string; model: string; simulated: boolean; finish_reason?: string | null } | null;
   /** The final revision's text once the twin completed. */
   final: string | null;
-}
-
-/** One prompt of an evaluation as the report reads it. */
-export interface EvaluationPromptRow {
-  index: number;
-  external_id: string | null;
-  prompt: string;
-  metadata: Record<string, unknown> | null;
-  baseline: string | null;
-  candidate: string | null;
-  judged: boolean;
-  labels: { dimension: string; options: [string, string]; p_a: number; label_source: LabelSource }[];
 }
 
 type Event = Omit<AuditEventInput, 'run_id' | 'sample_id'>;
@@ -145,7 +134,7 @@ export class EvaluationsRepository {
   }
 
   /** Every prompt of the evaluation with both final answers and the judge's labels, in prompt order. */
-  async prompts(row: Pick<EvaluationRow, 'baseline_run_id' | 'candidate_run_id' | 'rounds'>): Promise<EvaluationPromptRow[]> {
+  async prompts(row: Pick<EvaluationRow, 'baseline_run_id' | 'candidate_run_id' | 'rounds'>): Promise<PromptOutcome[]> {
     const finalSeq = 2 * row.rounds;
     const samples = await sql<{
       idx: number;
@@ -166,7 +155,7 @@ export class EvaluationsRepository {
     const comparisons = await sql<{ sample_id: string; principle_id: string; judgement: ComparisonJudgement }>`
       select sr.sample_id, sr.principle_id, sr.judgement from stage_records sr join samples c on c.id = sr.sample_id
       where c.run_id = ${row.candidate_run_id} and sr.stage = 'comparison' order by sr.sample_id, sr.seq`.execute(this.db);
-    const bySample = new Map<string, EvaluationPromptRow['labels']>();
+    const bySample = new Map<string, PromptOutcome['labels']>();
     for (const c of comparisons.rows) {
       const list = bySample.get(c.sample_id) ?? [];
       list.push({ dimension: c.principle_id, options: c.judgement.options, p_a: c.judgement.p_a, label_source: c.judgement.label_source });

@@ -126,14 +126,19 @@ export class SamplesRepository {
     const sample = (await this.db.selectFrom('samples').selectAll().where('id', '=', sampleId).executeTakeFirst()) as SampleRow | undefined;
     if (!sample) return undefined;
     const run = (await this.db.selectFrom('runs').selectAll().where('id', '=', sample.run_id).executeTakeFirstOrThrow()) as RunRowForWork;
-    const records = await this.db
+    return { sample, run, records: await this.stageRecords(sampleId) };
+  }
+
+  /** A sample's stages in order; rows since migration 0009 name their messages, expanded from the blobs in the same query. */
+  private async stageRecords(sampleId: string): Promise<StageRecord[]> {
+    const rows = await this.db
       .selectFrom('stage_records')
       .selectAll()
       .select(sql<unknown>`coalesce(messages, amend_messages(message_refs))`.as('messages'))
       .where('sample_id', '=', sampleId)
       .orderBy('seq')
       .execute();
-    return { sample, run, records: records.map(toStageRecord) };
+    return rows.map(toStageRecord);
   }
 
   /** pending -> running; false when the sample is no longer waiting for work (finished or cancelled). */
@@ -301,14 +306,7 @@ export class SamplesRepository {
     if (team) q = q.where('runs.team', '=', team);
     const s = await q.executeTakeFirst();
     if (!s) return undefined;
-    const stages = await this.db
-      .selectFrom('stage_records')
-      .selectAll()
-      // Rows since migration 0009 name their messages; the blobs are expanded in the same query.
-      .select(sql<unknown>`coalesce(messages, amend_messages(message_refs))`.as('messages'))
-      .where('sample_id', '=', sampleId)
-      .orderBy('seq')
-      .execute();
+    const stages = await this.stageRecords(sampleId);
     return {
       id: s.id,
       run_id: s.run_id,
@@ -320,8 +318,8 @@ export class SamplesRepository {
       usage: usageOf(s),
       prompt: s.prompt,
       messages: s.messages ?? null,
-      metadata: (s.metadata as Record<string, unknown> | null) ?? null,
-      stages: stages.map(toStageRecord),
+      metadata: s.metadata ?? null,
+      stages,
     };
   }
 
