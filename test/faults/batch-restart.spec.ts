@@ -4,7 +4,8 @@ import { Client } from 'pg';
 import { startSimulatorServer, type SimulatorServer } from '@amend/llm';
 import { createWorkerApp } from '../../apps/worker/src/app';
 import { cleanup, startStack, testEnv, waitFor, type Stack } from '../support/stack';
-import { createRun, exited, printFigures, prompts, runView, startWorker, waitForRun } from './support/runs';
+import { runFigures } from './support/services';
+import { createRun, exited, exportFigures, printFigures, prompts, runView, startWorker, waitForRun } from './support/runs';
 
 const N = 12;
 
@@ -74,11 +75,16 @@ it('a coordinator killed while its batch is pending, twice, is replaced by the n
     children.push(worker);
     const batch = await pendingWave(runId, wave);
     worker.kill('SIGKILL');
+    const [view, atKill] = await Promise.all([runView(stack, runId), runFigures(env, runId)]);
     await exited(worker);
     // The kill hit while the batch was pending: the simulator still has it in progress afterwards.
     const after = sim.batches().find((b) => b.id === batch.id)!;
     expect(after.status).toBe('in_progress');
-    kills.push(`wave ${wave} ${String(batch.id)} ${String(after.status)}`);
+    // ... and while the run was going: the waves before it saved (a stage of every sample each), the rest not.
+    expect(view.status).toBe('running');
+    expect(atKill.stages).toBe(wave * N);
+    expect(atKill.pairs).toBe(0);
+    kills.push(`wave ${wave} ${String(batch.id)} ${String(after.status)}, run ${view.status} with ${atKill.stages} of ${3 * N} stages saved`);
   }
   // The third coordinator runs in this process: it needs no killing, and spares a third process start on a busy machine.
   const third = await createWorkerApp(stack.config);
@@ -93,6 +99,10 @@ it('a coordinator killed while its batch is pending, twice, is replaced by the n
   expect(run.batch.totals).toEqual({ batches: 3, requests: 3 * N, completed: 3 * N, failed: 0 });
   const stages = await pg.query('select count(*)::int as n from stage_records s join samples x on x.id = s.sample_id where x.run_id = $1', [runId]);
   expect(stages.rows[0].n).toBe(3 * N);
+  // Each pair emitted once in the trail and exported once, counted per sample.
+  const f = await runFigures(env, runId);
+  expect([f.emitted, f.emittedTwice, f.stageEventsTwice]).toEqual([N, 0, 0]);
+  expect(await exportFigures(stack, runId)).toEqual({ lines: N, samples: N, duplicated: 0 });
 }, 300_000);
 
 it('a batch created at the provider whose id was never saved (killed in between) is found by its metadata tag, not submitted again', async () => {

@@ -1,8 +1,9 @@
 import type { ChildProcess } from 'node:child_process';
+import { Client } from 'pg';
 import { FAIL_400_MARKER, startSimulatorServer, type SimulatorServer } from '@amend/llm';
 import { cleanup, json, startStack, testEnv, type Stack } from '../support/stack';
 import { runFigures } from './support/services';
-import { createRun, headers, printFigures, prompts, waitForRun, startWorker } from './support/runs';
+import { createRun, exportFigures, headers, printFigures, prompts, waitForRun, startWorker } from './support/runs';
 
 const N = 12;
 const BAD = [2, 5, 11];
@@ -25,6 +26,22 @@ afterAll(async () => {
   await cleanup(env);
 });
 
+/** pair.emitted events written after the run's first sample.failed, in the order the trail was written. */
+async function pairsAfterFirstFailure(runId: string): Promise<number> {
+  const pg = new Client({ connectionString: env.DATABASE_URL, options: `-c search_path=${env.DATABASE_SCHEMA}` });
+  await pg.connect();
+  try {
+    const r = await pg.query(
+      `select count(*)::int as n from audit_events where run_id = $1 and type = 'pair.emitted'
+         and id > (select min(id) from audit_events where run_id = $1 and type = 'sample.failed')`,
+      [runId],
+    );
+    return r.rows[0].n;
+  } finally {
+    await pg.end();
+  }
+}
+
 it('a permanent 400 fails only the samples whose prompts cause it, each with the reason, and the run goes on', async () => {
   const texts = prompts(N, 'fail400').map((p, i) => (BAD.includes(i) ? `${p} ${FAIL_400_MARKER}` : p));
   const runId = await createRun(stack, { constitution: 'anthropic-cai', prompts: texts });
@@ -32,8 +49,15 @@ it('a permanent 400 fails only the samples whose prompts cause it, each with the
   const run = await waitForRun(stack, runId, 60_000);
   const failed = await json(await fetch(`${stack.url}/v1/runs/${runId}/samples?status=failed`, { headers: headers(stack) }));
   const f = await runFigures(env, runId);
+  const exported = await exportFigures(stack, runId);
+  const after = await pairsAfterFirstFailure(runId);
   const stats = sim.stats();
-  printFigures('fault fail-400', { N, samples: f.samples, pairs: f.pairs, failed: run.counts.failed, lost: f.lost, duplicated: f.duplicated, calls: stats.calls, 'extra model calls': stats.calls - 3 * (N - BAD.length) - BAD.length });
+  printFigures('fault fail-400', { N, samples: f.samples, pairs: f.pairs, failed: run.counts.failed, lost: f.lost, 'pairs emitted after the first failure': after, 'emitted twice': f.emittedTwice, 'exported twice': exported.duplicated, calls: stats.calls, 'extra model calls': stats.calls - 3 * (N - BAD.length) - BAD.length });
+
+  // The 400s hit a run that was going, and it went on: pairs were emitted after the first sample failed.
+  expect(after).toBeGreaterThan(0);
+  expect([f.emitted, f.emittedTwice]).toEqual([N - BAD.length, 0]);
+  expect(exported).toEqual({ lines: N - BAD.length, samples: N - BAD.length, duplicated: 0 });
 
   expect(run.status).toBe('completed');
   expect(run.counts).toMatchObject({ total: N, completed: N - BAD.length, failed: BAD.length });

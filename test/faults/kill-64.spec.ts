@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { startSimulatorServer, type SimulatorServer } from '@amend/llm';
 import { cleanup, startStack, testEnv, waitFor, type Stack } from '../support/stack';
 import { runFigures } from './support/services';
-import { createRun, exited, printFigures, prompts, waitForRun, startWorker } from './support/runs';
+import { atFault, createRun, describeAtFault, exited, exportFigures, printFigures, prompts, runView, waitForRun, startWorker } from './support/runs';
 
 const N = 192;
 const IN_FLIGHT = 64;
@@ -34,22 +34,37 @@ it('a worker killed with 64 calls in flight loses no sample, duplicates no pair 
   const runId = await createRun(stack, { constitution: 'anthropic-cai', prompts: prompts(N, 'kill64') });
   const first = startWorker(env);
   children.push(first);
-  await waitFor(async () => sim.stats().in_flight >= IN_FLIGHT, { timeoutMs: 60_000, intervalMs: 20, what: `${IN_FLIGHT} calls in flight` });
+  // Mid-run: the first samples have their pairs and every slot holds a call.
+  await waitFor(async () => (await runView(stack, runId)).counts.completed >= IN_FLIGHT / 4 && sim.stats().in_flight >= IN_FLIGHT, {
+    timeoutMs: 60_000,
+    intervalMs: 20,
+    what: `some pairs made and ${IN_FLIGHT} calls in flight`,
+  });
   const inFlightAtKill = sim.stats().in_flight;
   first.kill('SIGKILL');
+  const at = await atFault(stack, env, runId, runFigures);
   await exited(first);
 
   children.push(startWorker(env));
   const run = await waitForRun(stack, runId, 90_000, 'the second worker to finish the run');
   const f = await runFigures(env, runId);
+  const exported = await exportFigures(stack, runId);
   const calls = sim.stats().calls;
   const extra = calls - 3 * N;
-  printFigures('fault kill-64', { N, samples: f.samples, pairs: f.pairs, lost: f.lost, duplicated: f.duplicated, 'in flight at kill': inFlightAtKill, calls, 'extra model calls': extra });
+  printFigures('fault kill-64', { N, 'at kill': describeAtFault(at), samples: f.samples, pairs: f.pairs, lost: f.lost, 'pair.emitted events': f.emitted, 'emitted twice': f.emittedTwice, 'stage events twice': f.stageEventsTwice, 'exported lines': exported.lines, 'exported twice': exported.duplicated, 'in flight at kill': inFlightAtKill, calls, 'extra model calls': extra });
+
+  // The kill hit a run that was going: some pairs made, some samples not finished.
+  expect(at.status).toBe('running');
+  expect(at.pairs).toBeGreaterThan(0);
+  expect(at.pairs).toBeLessThan(N);
+  expect(at.unfinished).toBeGreaterThan(0);
 
   expect(run.counts).toMatchObject({ total: N, completed: N, failed: 0 });
   expect(f.lost).toBe(0);
   expect(f.duplicated).toBe(0);
   expect(f.pairs).toBe(N);
+  expect([f.emitted, f.emittedTwice, f.stageEventsTwice]).toEqual([N, 0, 0]);
+  expect(exported).toEqual({ lines: N, samples: N, duplicated: 0 });
   expect(f.stages).toBe(3 * N); // every paid stage saved exactly once
   expect(inFlightAtKill).toBeGreaterThanOrEqual(IN_FLIGHT);
   expect(extra).toBeGreaterThanOrEqual(0);

@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { startSimulatorServer, type SimulatorServer } from '@amend/llm';
 import { json, startStack, testEnv, waitFor, type Stack } from '../support/stack';
 import { OwnPostgres, runFigures } from './support/services';
-import { createRun, headers, printFigures, prompts, runView, waitForRun, startWorker } from './support/runs';
+import { atFault, createRun, describeAtFault, exportFigures, headers, printFigures, prompts, runView, waitForRun, startWorker } from './support/runs';
 
 const N = 64;
 /** "Never hangs": an answer within this long, while Postgres is down. */
@@ -44,10 +44,11 @@ it('a Postgres restart mid-run: the API answers 503 with the error body while it
   const runId = await createRun(stack, { constitution: 'anthropic-cai', prompts: prompts(N, 'pg') });
   const worker = startWorker(env);
   children.push(worker);
-  const before = await waitFor(async () => {
+  await waitFor(async () => {
     const r = await runView(stack, runId);
     return r.counts.completed >= N / 4 ? r : undefined;
   }, { timeoutMs: 60_000, what: 'a quarter of the samples' });
+  const before = await atFault(stack, env, runId, runFigures);
 
   pg.stop();
   const ready = await getWithin('/ready');
@@ -59,20 +60,28 @@ it('a Postgres restart mid-run: the API answers 503 with the error body while it
     throw e;
   });
   const f = await runFigures(env, runId);
+  const exported = await exportFigures(stack, runId);
   const calls = sim.stats().calls;
   printFigures('fault postgres-restart', {
     N,
+    'at stop': describeAtFault(before),
     samples: f.samples,
     pairs: f.pairs,
     lost: f.lost,
-    duplicated: f.duplicated,
-    'completed at stop': before.counts.completed,
+    'emitted twice': f.emittedTwice,
+    'stage events twice': f.stageEventsTwice,
+    'exported twice': exported.duplicated,
     'GET /ready while down': ready.status,
     'GET /v1/runs/{id} while down': `${run.status} ${run.body?.error?.code}`,
     calls,
     'extra model calls': calls - 3 * N,
   });
 
+  // Postgres went down under a run that was going: some pairs made, some samples not finished.
+  expect(before.status).toBe('running');
+  expect(before.pairs).toBeGreaterThan(0);
+  expect(before.pairs).toBeLessThan(N);
+  expect(before.unfinished).toBeGreaterThan(0);
   expect(ready.status).toBe(503);
   expect(ready.body.error).toMatchObject({ code: 'unavailable' });
   expect(run.status).toBe(503);
@@ -81,4 +90,6 @@ it('a Postgres restart mid-run: the API answers 503 with the error body while it
   expect(f.lost).toBe(0);
   expect(f.duplicated).toBe(0);
   expect(f.stages).toBe(3 * N);
+  expect([f.emitted, f.emittedTwice, f.stageEventsTwice]).toEqual([N, 0, 0]);
+  expect(exported).toEqual({ lines: N, samples: N, duplicated: 0 });
 });

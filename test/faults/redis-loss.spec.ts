@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { startSimulatorServer, type SimulatorServer } from '@amend/llm';
 import { cleanup, deleteQueueKeys, startStack, testEnv, type Stack } from '../support/stack';
 import { OwnRedis, runFigures } from './support/services';
-import { createRun, printFigures, prompts, runView, waitForRun, startWorker } from './support/runs';
+import { atFault, createRun, describeAtFault, exportFigures, printFigures, prompts, runView, waitForRun, startWorker, type AtFault } from './support/runs';
 import { waitFor } from '../support/stack';
 
 const N = 64;
@@ -40,11 +40,22 @@ async function setUp(extra: Record<string, string> = {}) {
   return { env, stack };
 }
 
-async function midRun(stack: Stack, runId: string) {
-  return waitFor(async () => {
+async function midRun(stack: Stack, env: Record<string, string>, runId: string): Promise<AtFault> {
+  await waitFor(async () => {
     const r = await runView(stack, runId);
     return r.counts.completed >= N / 4 ? r : undefined;
   }, { timeoutMs: 60_000, what: 'a quarter of the samples' });
+  return atFault(stack, env, runId, runFigures);
+}
+
+/** The loss hit a run that was going (some pairs made, some samples not finished), and nothing came out twice. */
+async function expectRecovered(stack: Stack, env: Record<string, string>, runId: string, at: AtFault, f: Awaited<ReturnType<typeof runFigures>>) {
+  expect(at.status).toBe('running');
+  expect(at.pairs).toBeGreaterThan(0);
+  expect(at.pairs).toBeLessThan(N);
+  expect(at.unfinished).toBeGreaterThan(0);
+  expect([f.emitted, f.emittedTwice, f.stageEventsTwice]).toEqual([N, 0, 0]);
+  expect(await exportFigures(stack, runId)).toEqual({ lines: N, samples: N, duplicated: 0 });
 }
 
 it("Redis losing every key of the run's queue mid-run: the run completes from Postgres, nothing lost or duplicated", async () => {
@@ -52,17 +63,18 @@ it("Redis losing every key of the run's queue mid-run: the run completes from Po
   sim.resetStats();
   const runId = await createRun(stack, { constitution: 'anthropic-cai', prompts: prompts(N, 'flush') });
   children.push(startWorker(env));
-  const before = await midRun(stack, runId);
+  const before = await midRun(stack, env, runId);
   // Other test files share this Redis: delete this test's keys, never FLUSHALL.
   await deleteQueueKeys(env);
   const run = await waitForRun(stack, runId, 90_000, 'the run to complete after its queue was emptied');
   const f = await runFigures(env, runId);
   const calls = sim.stats().calls;
-  printFigures('fault redis-flush', { N, samples: f.samples, pairs: f.pairs, lost: f.lost, duplicated: f.duplicated, 'completed at flush': before.counts.completed, calls, 'extra model calls': calls - 3 * N });
+  printFigures('fault redis-flush', { N, 'at flush': describeAtFault(before), samples: f.samples, pairs: f.pairs, lost: f.lost, 'emitted twice': f.emittedTwice, 'stage events twice': f.stageEventsTwice, calls, 'extra model calls': calls - 3 * N });
   expect(run.counts).toMatchObject({ total: N, completed: N, failed: 0 });
   expect(f.lost).toBe(0);
   expect(f.duplicated).toBe(0);
   expect(f.stages).toBe(3 * N);
+  await expectRecovered(stack, env, runId, before, f);
 });
 
 it('a restart of a Redis that keeps nothing on disk mid-run: workers and API reconnect and the run completes, nothing lost or duplicated', async () => {
@@ -71,16 +83,17 @@ it('a restart of a Redis that keeps nothing on disk mid-run: workers and API rec
   sim.resetStats();
   const runId = await createRun(stack, { constitution: 'anthropic-cai', prompts: prompts(N, 'restart') });
   children.push(startWorker(env));
-  const before = await midRun(stack, runId);
+  const before = await midRun(stack, env, runId);
   await redis.stop();
   await redis.start();
   const keysAfterRestart = await redis.keys();
   const run = await waitForRun(stack, runId, 90_000, 'the run to complete after Redis restarted empty');
   const f = await runFigures(env, runId);
   const calls = sim.stats().calls;
-  printFigures('fault redis-restart', { N, samples: f.samples, pairs: f.pairs, lost: f.lost, duplicated: f.duplicated, 'completed at restart': before.counts.completed, 'keys right after restart': keysAfterRestart, calls, 'extra model calls': calls - 3 * N });
+  printFigures('fault redis-restart', { N, 'at restart': describeAtFault(before), samples: f.samples, pairs: f.pairs, lost: f.lost, 'emitted twice': f.emittedTwice, 'stage events twice': f.stageEventsTwice, 'keys right after restart': keysAfterRestart, calls, 'extra model calls': calls - 3 * N });
   expect(run.counts).toMatchObject({ total: N, completed: N, failed: 0 });
   expect(f.lost).toBe(0);
   expect(f.duplicated).toBe(0);
   expect(f.stages).toBe(3 * N);
+  await expectRecovered(stack, env, runId, before, f);
 });

@@ -4,7 +4,7 @@ import { startSimulatorServer, type SimulatorServer } from '@amend/llm';
 import { redisConnection } from '@amend/runtime';
 import { cleanup, startStack, testEnv, waitFor, type Stack } from '../support/stack';
 import { runFigures } from './support/services';
-import { createRun, exited, printFigures, prompts, waitForRun, startWorker } from './support/runs';
+import { atFault, createRun, describeAtFault, exited, exportFigures, printFigures, prompts, runView, waitForRun, startWorker } from './support/runs';
 
 const N = 48;
 const CONCURRENCY = 16;
@@ -36,12 +36,20 @@ async function setUp(latencyMs: number, graceMs: number) {
   return { sim, env, stack };
 }
 
-/** SIGTERM once the worker has all its slots busy; returns the exit and what was in flight. */
-async function terminateMidRun(sim: SimulatorServer, worker: ChildProcess) {
-  await waitFor(async () => sim.stats().in_flight >= CONCURRENCY, { timeoutMs: 60_000, intervalMs: 20, what: 'every slot busy' });
+/**
+ * SIGTERM once the worker has all its slots busy (and, with `pairsFirst`, that many pairs made);
+ * returns the exit, what was in flight, and the run as it stood when the signal was sent.
+ */
+async function terminateMidRun(sim: SimulatorServer, worker: ChildProcess, stack: Stack, env: Record<string, string>, runId: string, pairsFirst = 0) {
+  await waitFor(async () => sim.stats().in_flight >= CONCURRENCY && (pairsFirst === 0 || (await runView(stack, runId)).counts.completed >= pairsFirst), {
+    timeoutMs: 60_000,
+    intervalMs: 20,
+    what: `every slot busy${pairsFirst ? ` and ${pairsFirst} pairs made` : ''}`,
+  });
   const inFlight = sim.stats().in_flight;
   worker.kill('SIGTERM');
-  return { exit: await exited(worker), inFlight };
+  const at = await atFault(stack, env, runId, runFigures);
+  return { exit: await exited(worker), inFlight, at };
 }
 
 async function failedJobs(env: Record<string, string>): Promise<number> {
@@ -58,17 +66,25 @@ it('on SIGTERM a worker lets its calls in flight finish, exits with code 0, and 
   const runId = await createRun(stack, { constitution: 'anthropic-cai', prompts: prompts(N, 'sigterm-grace') });
   const first = startWorker(env);
   children.push(first);
-  const { exit, inFlight } = await terminateMidRun(sim, first);
+  const { exit, inFlight, at } = await terminateMidRun(sim, first, stack, env, runId, CONCURRENCY / 4);
   const atExit = await runFigures(env, runId);
 
   children.push(startWorker(env));
   const run = await waitForRun(stack, runId, 60_000, 'the second worker to finish the run');
   const f = await runFigures(env, runId);
+  const exported = await exportFigures(stack, runId);
   const calls = sim.stats().calls;
-  printFigures('fault sigterm (within grace)', { N, samples: f.samples, pairs: f.pairs, lost: f.lost, duplicated: f.duplicated, 'in flight at SIGTERM': inFlight, 'exit code': exit.code, calls, 'extra model calls': calls - 3 * N });
+  printFigures('fault sigterm (within grace)', { N, 'at SIGTERM': describeAtFault(at), samples: f.samples, pairs: f.pairs, lost: f.lost, 'emitted twice': f.emittedTwice, 'stage events twice': f.stageEventsTwice, 'exported twice': exported.duplicated, 'in flight at SIGTERM': inFlight, 'exit code': exit.code, calls, 'extra model calls': calls - 3 * N });
 
+  // The signal came while the run was going: some pairs made, some samples not finished.
+  expect(at.status).toBe('running');
+  expect(at.pairs).toBeGreaterThan(0);
+  expect(at.pairs).toBeLessThan(N);
+  expect(at.unfinished).toBeGreaterThan(0);
   expect(exit).toEqual({ code: 0, signal: null });
   expect(atExit.completed).toBeLessThan(N);
+  expect([f.emitted, f.emittedTwice, f.stageEventsTwice]).toEqual([N, 0, 0]);
+  expect(exported).toEqual({ lines: N, samples: N, duplicated: 0 });
   expect(run.counts).toMatchObject({ total: N, completed: N, failed: 0 });
   expect(f.lost).toBe(0);
   expect(f.duplicated).toBe(0);
@@ -82,7 +98,7 @@ it('calls that outlast the grace period are aborted and their jobs handed back: 
   const runId = await createRun(stack, { constitution: 'anthropic-cai', prompts: prompts(N, 'sigterm-abort') });
   const first = startWorker(env);
   children.push(first);
-  const { exit, inFlight } = await terminateMidRun(sim, first);
+  const { exit, inFlight, at } = await terminateMidRun(sim, first, stack, env, runId);
   // Handed back, not left to stall: the jobs wait in the queue before any lock could expire.
   const queue = new Queue('samples', { prefix: env.QUEUE_PREFIX, connection: redisConnection(env.REDIS_URL) });
   const waiting = (await queue.getJobCounts('waiting', 'prioritized')) as Record<string, number>;
@@ -91,14 +107,20 @@ it('calls that outlast the grace period are aborted and their jobs handed back: 
   children.push(startWorker(env));
   const run = await waitForRun(stack, runId, 90_000, 'the second worker to finish the run');
   const f = await runFigures(env, runId);
+  const exported = await exportFigures(stack, runId);
   const calls = sim.stats().calls;
-  printFigures('fault sigterm (grace exceeded)', { N, samples: f.samples, pairs: f.pairs, lost: f.lost, duplicated: f.duplicated, 'in flight at SIGTERM': inFlight, 'exit code': exit.code, 'jobs waiting after exit': waiting.waiting + waiting.prioritized, calls, 'extra model calls': calls - 3 * N });
+  printFigures('fault sigterm (grace exceeded)', { N, 'at SIGTERM': describeAtFault(at), samples: f.samples, pairs: f.pairs, lost: f.lost, 'emitted twice': f.emittedTwice, 'stage events twice': f.stageEventsTwice, 'exported twice': exported.duplicated, 'in flight at SIGTERM': inFlight, 'exit code': exit.code, 'jobs waiting after exit': waiting.waiting + waiting.prioritized, calls, 'extra model calls': calls - 3 * N });
 
+  // One round of 3 s calls: the signal came with the run going and every sample's first call in flight (none could be done yet).
+  expect(at).toMatchObject({ status: 'running', pairs: 0, unfinished: N });
   expect(exit).toEqual({ code: 0, signal: null });
   expect(waiting.waiting + waiting.prioritized).toBe(N);
   expect(run.counts).toMatchObject({ total: N, completed: N, failed: 0 });
   expect(f.lost).toBe(0);
   expect(f.duplicated).toBe(0);
   expect(calls - 3 * N).toBeLessThanOrEqual(inFlight);
+  // An aborted call's stage was never saved, so nothing of it can appear twice.
+  expect([f.emitted, f.emittedTwice, f.stageEventsTwice]).toEqual([N, 0, 0]);
+  expect(exported).toEqual({ lines: N, samples: N, duplicated: 0 });
   expect(await failedJobs(env)).toBe(0);
 });

@@ -1,8 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { startSimulatorServer, type SimulatorServer } from '@amend/llm';
-import { cleanup, startStack, testEnv, type Stack } from '../support/stack';
+import { cleanup, startStack, testEnv, waitFor, type Stack } from '../support/stack';
 import { recordingProxy, runFigures, type Exchange } from './support/services';
-import { createRun, printFigures, prompts, waitForRun, startWorker } from './support/runs';
+import { atFault, createRun, describeAtFault, exportFigures, printFigures, prompts, waitForRun, startWorker } from './support/runs';
 
 const N = 12;
 const RETRY_AFTER_S = 1;
@@ -48,8 +48,17 @@ function waitsAfter429(exchanges: Exchange[]): number[] {
 it('a backend storm of 429s, 500s and hangs completes every sample, and every retry after a 429 waits at least its retry-after', async () => {
   const runId = await createRun(stack, { constitution: 'anthropic-cai', prompts: prompts(N, 'storm') });
   children.push(startWorker(env));
+  // A moment in the middle of the run (some pairs made, some not) and the 429s answered until then.
+  const mid = await waitFor(
+    async () => {
+      const at = await atFault(stack, env, runId, runFigures);
+      return at.pairs > 0 && at.pairs < N ? { at, tooMany: sim.stats().by_status['429'] ?? 0 } : undefined;
+    },
+    { timeoutMs: 150_000, intervalMs: 50, what: 'the run half way through the storm' },
+  );
   const run = await waitForRun(stack, runId, 150_000, 'the run to come through the storm');
   const f = await runFigures(env, runId);
+  const exported = await exportFigures(stack, runId);
   const stats = sim.stats();
   const waits = waitsAfter429(proxy.exchanges);
   printFigures('fault storm', {
@@ -57,7 +66,11 @@ it('a backend storm of 429s, 500s and hangs completes every sample, and every re
     samples: f.samples,
     pairs: f.pairs,
     lost: f.lost,
-    duplicated: f.duplicated,
+    'mid-run': describeAtFault(mid.at),
+    '429s after mid-run': (stats.by_status['429'] ?? 0) - mid.tooMany,
+    'emitted twice': f.emittedTwice,
+    'stage events twice': f.stageEventsTwice,
+    'exported twice': exported.duplicated,
     calls: stats.calls,
     'extra model calls': stats.calls - 3 * N,
     '429s': stats.by_status['429'] ?? 0,
@@ -71,6 +84,12 @@ it('a backend storm of 429s, 500s and hangs completes every sample, and every re
   expect(f.lost).toBe(0);
   expect(f.duplicated).toBe(0);
   expect(stats.by_status['429']).toBeGreaterThan(0);
+  // The storm was still blowing while the run was going: 429s kept coming after some pairs were made and before the rest.
+  expect(mid.at.status).toBe('running');
+  expect((stats.by_status['429'] ?? 0) - mid.tooMany).toBeGreaterThan(0);
+  // Retried calls save their stage once and emit each pair once, in the trail and in the export.
+  expect([f.emitted, f.emittedTwice, f.stageEventsTwice]).toEqual([N, 0, 0]);
+  expect(exported).toEqual({ lines: N, samples: N, duplicated: 0 });
   expect(stats.hung).toBeGreaterThan(0);
   expect(waits.length).toBeGreaterThan(0);
   for (const w of waits) expect(w).toBeGreaterThanOrEqual(RETRY_AFTER_S * 1000);

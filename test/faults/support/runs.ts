@@ -1,6 +1,6 @@
 import { isRunFinished } from '@amend/contracts';
 import type { ChildProcess } from 'node:child_process';
-import { json, spawnWorker, waitFor, type Stack } from '../../support/stack';
+import { json, ndjson, spawnWorker, waitFor, type Stack } from '../../support/stack';
 
 /** Headers every v1 request of a fault test carries: the stack's submitter key once the API wants keys. */
 export function headers(stack: Stack): Record<string, string> {
@@ -60,4 +60,38 @@ export function startWorker(env: Record<string, string>): ChildProcess & { tail:
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   return child;
+}
+
+/**
+ * The run as it stood when a fault was made to hit: its status and counts from the API, and the
+ * pairs Postgres held. A fault test asserts from this that the run was still going (some samples
+ * done, some not) when the fault came, so that "nothing lost" is about a run the fault interrupted.
+ */
+export interface AtFault {
+  status: string;
+  completed: number;
+  unfinished: number;
+  pairs: number;
+}
+
+export async function atFault(stack: Stack, env: Record<string, string>, runId: string, figures: (env: Record<string, string>, runId: string) => Promise<{ pairs: number }>): Promise<AtFault> {
+  const [view, f] = await Promise.all([runView(stack, runId), figures(env, runId)]);
+  return { status: view.status, completed: view.counts.completed, unfinished: view.counts.pending + view.counts.running, pairs: f.pairs };
+}
+
+export function describeAtFault(a: AtFault): string {
+  return `${a.status}, ${a.completed} done, ${a.unfinished} not`;
+}
+
+/**
+ * The run's export, every line (no flag left out), counted per sample: a pair exported twice is two
+ * lines with one sample_id, whatever the database's keys say.
+ */
+export async function exportFigures(stack: Stack, runId: string): Promise<{ lines: number; samples: number; duplicated: number }> {
+  const res = await fetch(`${stack.url}/v1/runs/${runId}/pairs?exclude=`, { headers: headers(stack) });
+  if (res.status !== 200) throw new Error(`GET pairs answered ${res.status}: ${await res.text()}`);
+  const lines = ndjson(await res.text());
+  const perSample = new Map<string, number>();
+  for (const l of lines) perSample.set(l.sample_id, (perSample.get(l.sample_id) ?? 0) + 1);
+  return { lines: lines.length, samples: perSample.size, duplicated: [...perSample.values()].reduce((s, n) => s + n - 1, 0) };
 }

@@ -141,6 +141,17 @@ export async function runFigures(env: Record<string, string>, runId: string) {
       lost: await one(`select count(*) as n from samples s where run_id = $1 and (status in ('pending', 'running') or (status = 'completed' and not exists (select 1 from pairs p where p.sample_id = s.id)))`),
       duplicated: await one('select coalesce(sum(c - 1), 0) as n from (select count(*) as c from pairs where run_id = $1 group by sample_id having count(*) > 1) d'),
       stages: await one('select count(*) as n from stage_records r join samples s on s.id = r.sample_id where s.run_id = $1'),
+      // Counted in the audit trail, where no unique index stands in the way of a second copy: a pair
+      // emitted twice is two pair.emitted events of one sample (at different seqs of its chain), a
+      // call saved twice two stage events of one (sample, seq).
+      emitted: await one(`select count(*) as n from audit_events where run_id = $1 and type = 'pair.emitted'`),
+      emittedTwice: await one(
+        `select coalesce(sum(c - 1), 0) as n from (select count(*) as c from audit_events where run_id = $1 and type = 'pair.emitted' group by sample_id having count(*) > 1) d`,
+      ),
+      stageEventsTwice: await one(
+        `select coalesce(sum(c - 1), 0) as n from (select count(*) as c from audit_events where run_id = $1 and sample_id is not null and payload ? 'stage' and payload ? 'seq'
+           group by sample_id, payload->>'seq' having count(*) > 1) d`,
+      ),
     };
   } finally {
     await pg.end();
