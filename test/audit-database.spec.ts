@@ -50,6 +50,12 @@ describe('the application connected as a member of amend_app', () => {
     const auditor = await stack.mintKey('auditor', 'audit');
     const verified = await json(await stack.fetch(`/v1/runs/${id}/audit/verify`, {}, auditor));
     expect(verified).toMatchObject({ ok: true, sealed: true });
+    // The finished run's quality report is computed and kept by the application's role (run_reports: INSERT, no UPDATE).
+    const report = await stack.fetch(`/v1/runs/${id}/report`);
+    expect(report.status).toBe(200);
+    const first = await json(report);
+    expect(first.overall.pairs).toBe(2);
+    expect(await json(await stack.fetch(`/v1/runs/${id}/report`))).toEqual(first);
 
     app = new Client({ connectionString: url.toString(), options: `-c search_path=${env.DATABASE_SCHEMA}` });
     await app.connect();
@@ -59,11 +65,14 @@ describe('the application connected as a member of amend_app', () => {
       `truncate audit_events`,
       `alter table audit_events disable trigger audit_events_no_update_delete`,
       `set session_replication_role = replica`,
+      `update run_reports set report = '{}'`,
+      `delete from run_reports`,
     ]) {
       await expect(app.query(statement)).rejects.toMatchObject({ code: '42501' });
     }
     // What the application does need still works.
     expect((await app.query(`select count(*) from audit_events where run_id = $1`, [id])).rows[0].count).toBe('10');
+    expect((await app.query(`select count(*) from run_reports where run_id = $1`, [id])).rows[0].count).toBe('1');
     await app.query(`update runs set simulated = simulated where id = $1`, [id]);
   });
 });
