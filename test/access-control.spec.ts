@@ -319,6 +319,32 @@ describe('API keys', () => {
     expect(event.actor).toBe(`key:${await keyId(stack.adminKey)}`);
   });
 
+  it('scopes an admin outside the operator team to its team: no keys of other teams, no auditors, and a list of its own team only', async () => {
+    // [caller, role, team, status]: written from the README's role table.
+    const cases: [string, string, string, number][] = [
+      ['alpha admin', 'auditor', 'beta', 403],
+      ['alpha admin', 'auditor', 'alpha', 403],
+      ['alpha admin', 'submitter', 'beta', 403],
+      ['alpha admin', 'admin', 'admin', 403],
+      ['alpha admin', 'admin', 'alpha', 201],
+      ['alpha admin', 'author', 'alpha', 201],
+      ['operator admin', 'auditor', 'beta', 201],
+      ['operator admin', 'admin', 'beta', 201],
+    ];
+    const got = [];
+    for (const [caller, role, team] of cases) {
+      const key = caller === 'alpha admin' ? keys.admin : stack.adminKey;
+      const res = await stack.fetch('/v1/keys', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ role, team, name: 'scope' }) }, key);
+      got.push([caller, role, team, res.status]);
+    }
+    expect(got).toEqual(cases);
+    const listed = KeyListSchema.parse(await json(await stack.fetch('/v1/keys', {}, keys.admin))).keys;
+    expect(listed.length).toBeGreaterThan(0);
+    expect(new Set(listed.map((k) => k.team))).toEqual(new Set(['alpha']));
+    expect(KeyListSchema.parse(await json(await stack.fetch('/v1/keys?team=beta', {}, keys.admin))).keys).toEqual([]);
+    expect(KeyListSchema.parse(await json(await stack.fetch('/v1/keys?team=beta', {}, stack.adminKey))).keys.length).toBeGreaterThan(0);
+  });
+
   it('refuses a missing, malformed, unknown or revoked key with 401', async () => {
     const missing = await stack.fetch('/v1/runs', {}, null);
     expect(missing.status).toBe(401);
