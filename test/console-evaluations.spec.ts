@@ -1,8 +1,8 @@
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { EvaluationSchema, RUBRIC_DIMENSIONS, type Evaluation } from '@amend/contracts';
-import { ensureConsoleBuilt, launchBrowser, screenshotsDir, signInToConsole } from './support/browser';
-import { cleanup, json, startStack, testEnv, type Stack } from './support/stack';
+import { consoleForFile, screenshotsDir, type ConsoleFile } from './support/browser';
+import { json, testEnv, type Stack } from './support/stack';
 
 /**
  * The console's Evaluations pages in Debian's chromium against the real API, worker, Redis and
@@ -15,35 +15,20 @@ const SHOTS = screenshotsDir('amend-console-eval-');
 const UI_TIMEOUT = 90_000;
 
 let stack: Stack;
-let browser: Browser;
+let signInAs: ConsoleFile['signIn'];
+consoleForFile(env, { viewport: { width: 1440, height: 1100 }, timeoutMs: UI_TIMEOUT }, (file) => ({ stack, signIn: signInAs } = file));
 let author: string;
 let auditor: string;
 let submitter: string;
-let pageErrors: string[] = [];
 
 async function signIn(key: string): Promise<Page> {
-  const opts = { viewport: { width: 1440, height: 1100 }, timeoutMs: UI_TIMEOUT, onPageError: (e: string) => pageErrors.push(e) };
-  return (await signInToConsole(browser, stack.url, key, opts)).page;
+  return (await signInAs(key)).page;
 }
 
 beforeAll(async () => {
-  ensureConsoleBuilt();
-  stack = await startStack(env);
-  browser = await launchBrowser();
   author = await stack.mintKey('author', 'policy');
   auditor = await stack.mintKey('auditor', 'audit');
   submitter = await stack.mintKey('submitter', 'ml');
-});
-beforeEach(() => {
-  pageErrors = [];
-});
-afterEach(() => {
-  expect(pageErrors).toEqual([]);
-});
-afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
-  await cleanup(env);
 });
 
 describe('the Evaluations pages', () => {

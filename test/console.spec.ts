@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { ConstitutionSummarySchema, CreatedKeySchema, ReviewListSchema, RunListSchema, type CreatedKey } from '@amend/contracts';
-import { ensureConsoleBuilt, launchBrowser, screenshotsDir, signInToConsole } from './support/browser';
-import { cleanup, json, ndjson, startStack, testEnv, type Stack } from './support/stack';
+import { consoleForFile, screenshotsDir, type ConsoleFile } from './support/browser';
+import { json, ndjson, testEnv, type Stack } from './support/stack';
 
 /**
  * The web console in Debian's chromium against the real API, worker, Redis and Postgres. Each
@@ -22,7 +22,8 @@ const SHOTS = screenshotsDir('amend-console-');
 const UI_TIMEOUT = 60_000;
 
 let stack: Stack;
-let browser: Browser;
+let signInAs: ConsoleFile['signIn'];
+consoleForFile(env, { viewport: { width: 1440, height: 960 }, acceptDownloads: true, timeoutMs: UI_TIMEOUT }, (file) => ({ stack, signIn: signInAs } = file));
 const keys: Record<'submitter' | 'author' | 'auditor' | 'admin' | 'otherTeam', CreatedKey> = {} as never;
 let runId: string;
 
@@ -36,18 +37,9 @@ async function createKey(role: string, team: string, name: string): Promise<Crea
   return CreatedKeySchema.parse(await res.json());
 }
 
-/** Uncaught exceptions in any page: each test ends by expecting none. */
-let pageErrors: string[] = [];
-
-/** A fresh browser context (its own session storage), signed in with `key`. */
+/** A fresh browser context (its own session storage), signed in with `key`; `shot` saves the sign-in page first. */
 function signIn(key: string, shot?: string): Promise<{ context: BrowserContext; page: Page }> {
-  return signInToConsole(browser, stack.url, key, {
-    viewport: { width: 1440, height: 960 },
-    acceptDownloads: true,
-    timeoutMs: UI_TIMEOUT,
-    onPageError: (e) => pageErrors.push(e),
-    beforeSubmit: shot ? (page) => screenshot(page, shot) : undefined,
-  });
+  return signInAs(key, { beforeSubmit: shot ? (page) => screenshot(page, shot) : undefined });
 }
 
 async function screenshot(page: Page, name: string) {
@@ -55,25 +47,11 @@ async function screenshot(page: Page, name: string) {
 }
 
 beforeAll(async () => {
-  ensureConsoleBuilt();
-  stack = await startStack(env);
-  browser = await launchBrowser();
   keys.admin = await createKey('admin', 'admin', 'console admin');
   keys.submitter = await createKey('submitter', 'ml', 'ana');
   keys.otherTeam = await createKey('submitter', 'other', 'bo');
   keys.author = await createKey('author', 'admin', 'pat');
   keys.auditor = await createKey('auditor', 'audit', 'ada');
-});
-beforeEach(() => {
-  pageErrors = [];
-});
-afterEach(() => {
-  expect(pageErrors).toEqual([]);
-});
-afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
-  await cleanup(env);
 });
 
 describe('the web console', () => {

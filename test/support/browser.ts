@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, statSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { ROOT } from './stack';
+import { ROOT, cleanup, startStack, type Stack } from './stack';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -85,4 +85,49 @@ export async function signInToConsole(
   await page.click('button[type=submit]');
   await page.waitForSelector('[data-testid=identity] .role');
   return { context, page };
+}
+
+type SignInOptions = Parameters<typeof signInToConsole>[3];
+
+/** What a console test file works with: its stack, and a sign-in that opens a fresh context per call. */
+export interface ConsoleFile {
+  stack: Stack;
+  signIn(key: string, more?: Pick<SignInOptions, 'beforeSubmit'>): Promise<{ context: BrowserContext; page: Page }>;
+}
+
+/**
+ * The frame of a console test file: the console built, a stack and chromium started before its
+ * tests and closed after them, and each test ending by expecting no uncaught error in any page.
+ * `set` receives the stack and the sign-in; a file's own beforeAll (declared after) runs next.
+ */
+export function consoleForFile(
+  env: Record<string, string>,
+  opts: Omit<SignInOptions, 'onPageError' | 'beforeSubmit'>,
+  set: (file: ConsoleFile) => void,
+): void {
+  let stack: Stack | undefined;
+  let browser: Browser | undefined;
+  let pageErrors: string[] = [];
+  beforeAll(async () => {
+    ensureConsoleBuilt();
+    const started = await startStack(env);
+    stack = started;
+    const launched = await launchBrowser();
+    browser = launched;
+    set({
+      stack: started,
+      signIn: (key, more = {}) => signInToConsole(launched, started.url, key, { ...opts, ...more, onPageError: (e) => pageErrors.push(e) }),
+    });
+  });
+  beforeEach(() => {
+    pageErrors = [];
+  });
+  afterEach(() => {
+    expect(pageErrors).toEqual([]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+    await cleanup(env);
+  });
 }
