@@ -1,9 +1,9 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
-import { isRunFinished, type ComparisonJudgement, type EvaluationReport, type EvaluationStatus } from '@amend/contracts';
+import { isRunFinished, type ComparisonJudgement, type Evaluation, type EvaluationReport, type EvaluationStatus, type Run } from '@amend/contracts';
 import type { PromptOutcome } from '@amend/pipeline';
 import type { Database, EvaluationsTable } from './schema';
 import { insertAuditEvents, type AuditEventInput } from './audit-events';
-import { activeRunsOf, insertRun, type NewRun, type NewSample } from './runs.repository';
+import { RunsRepository, activeRunsOf, insertRun, type NewRun, type NewSample } from './runs.repository';
 import { StoreError } from './errors';
 
 export interface NewEvaluation {
@@ -87,7 +87,14 @@ export class EvaluationsRepository {
     return (await q.executeTakeFirst()) as EvaluationRow | undefined;
   }
 
-  async list(opts: { limit: number; cursor?: string; team?: string }): Promise<{ rows: EvaluationRow[]; next_cursor: string | null }> {
+  /** The evaluation as the API shows it, if `team` may see it (undefined: any team): its row with both runs' progress and usage. */
+  async view(id: string, team?: string): Promise<Evaluation | undefined> {
+    const row = await this.row(id, team);
+    return row ? this.toView(row) : undefined;
+  }
+
+  /** Evaluations newest first, one page at a time, without their reports. */
+  async list(opts: { limit: number; cursor?: string; team?: string }): Promise<{ evaluations: Omit<Evaluation, 'report'>[]; next_cursor: string | null }> {
     let q = this.db.selectFrom('evaluations').selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(opts.limit + 1);
     if (opts.team) q = q.where('team', '=', opts.team);
     if (opts.cursor) {
@@ -98,9 +105,55 @@ export class EvaluationsRepository {
     const rows = (await q.execute()) as EvaluationRow[];
     const page = rows.slice(0, opts.limit);
     const last = page[page.length - 1];
+    const evaluations = await Promise.all(
+      page.map(async (r) => {
+        const { report: _report, ...rest } = await this.toView(r);
+        return rest;
+      }),
+    );
     return {
-      rows: page,
+      evaluations,
       next_cursor: rows.length > opts.limit && last ? Buffer.from(`${last.created_at.toISOString()}|${last.id}`).toString('base64url') : null,
+    };
+  }
+
+  private async toView(row: EvaluationRow): Promise<Evaluation> {
+    const runs = new RunsRepository(this.db);
+    const [baseline, candidate, shared] = await Promise.all([runs.view(row.baseline_run_id), runs.view(row.candidate_run_id), this.sharedDrafts(row.candidate_run_id)]);
+    if (!baseline || !candidate) throw new Error(`evaluation ${row.id} lost a run`);
+    let status = row.status;
+    if (status === 'queued' || status === 'running') {
+      if ([baseline, candidate].some((r) => r.status === 'cancelled')) status = 'cancelled';
+      else status = baseline.status === 'queued' && candidate.status === 'queued' ? 'queued' : 'running';
+    }
+    const c = candidate.counts;
+    const side = (r: Run) => ({ constitution: r.constitution, run_id: r.id, status: r.status, counts: r.counts, usage: r.usage });
+    const usage: Evaluation['usage'] = {
+      // The candidate run counts each shared draft as a stage; no model was called for it.
+      calls: baseline.usage.calls + candidate.usage.calls - shared,
+      prompt_tokens: baseline.usage.prompt_tokens + candidate.usage.prompt_tokens,
+      completion_tokens: baseline.usage.completion_tokens + candidate.usage.completion_tokens,
+    };
+    if (baseline.usage.cost_usd !== undefined || candidate.usage.cost_usd !== undefined) {
+      usage.cost_usd = Math.round(((baseline.usage.cost_usd ?? 0) + (candidate.usage.cost_usd ?? 0)) * 1e6) / 1e6;
+    }
+    return {
+      id: row.id,
+      status,
+      baseline: side(baseline),
+      candidate: side(candidate),
+      eval_set: row.eval_set,
+      model: row.model,
+      judge_model: row.judge_model,
+      rounds: row.rounds,
+      seed: row.seed,
+      progress: { total: c.total, judged: c.completed, failed: c.failed + c.cancelled + (c.budget_exhausted ?? 0) },
+      estimate: row.estimate,
+      usage,
+      simulated: baseline.simulated || candidate.simulated,
+      created_at: row.created_at.toISOString(),
+      finished_at: row.finished_at?.toISOString() ?? null,
+      report: row.report ?? null,
     };
   }
 

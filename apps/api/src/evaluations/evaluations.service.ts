@@ -4,6 +4,7 @@ import { InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import {
   EVALUATION_LIMITS,
+  isRunFinished,
   type Config,
   type ConstitutionRef,
   type CreateEvaluation,
@@ -13,7 +14,7 @@ import {
   type TextPromptItem,
 } from '@amend/contracts';
 import type { Constitution } from '@amend/constitution';
-import { Store, type EvaluationRow, type NewRun, type NewSample, type RunEvaluationLink } from '@amend/store';
+import { Store, type NewRun, type NewSample, type RunEvaluationLink } from '@amend/store';
 import { ModelRegistry } from '@amend/llm';
 import { CONFIG, ConstitutionCache, JOB_PRIORITY, SAMPLES_QUEUE, closeEvaluation, enqueueSamples } from '@amend/runtime';
 import { RUBRIC_REF, estimateEvaluation } from '@amend/pipeline';
@@ -170,69 +171,17 @@ export class EvaluationsService implements OnModuleInit {
 
   /** The evaluation if `team` may see it (undefined: any team, for auditors); another team's is a 404. */
   async get(id: string, team: string | undefined): Promise<Evaluation> {
-    let row = await this.store.evaluations.row(id, team);
-    if (!row) throw new ApiError(404, 'evaluation_not_found', `no evaluation ${id}`);
-    let view = await this.view(row);
-    if (view.report === null && isTerminal(view.baseline.status) && isTerminal(view.candidate.status)) {
+    const view = await this.store.evaluations.view(id, team);
+    if (!view) throw new ApiError(404, 'evaluation_not_found', `no evaluation ${id}`);
+    if (view.report === null && isRunFinished(view.baseline.status) && isRunFinished(view.candidate.status)) {
       // Both runs are done but no worker wrote the report (it stopped in between): write it now.
-      if (await closeEvaluation(this.store, id, 'amend:api')) {
-        row = (await this.store.evaluations.row(id, team)) as EvaluationRow;
-        view = await this.view(row);
-      }
+      if (await closeEvaluation(this.store, id, 'amend:api')) return (await this.store.evaluations.view(id, team)) ?? view;
     }
     return view;
   }
 
   async list(query: { limit: number; cursor?: string }, team: string | undefined) {
-    const { rows, next_cursor } = await this.store.evaluations.list({ ...query, team });
-    const evaluations = await Promise.all(rows.map(async (r) => {
-      const { report: _report, ...rest } = await this.view(r);
-      return rest;
-    }));
-    return { evaluations, next_cursor };
-  }
-
-  private async view(row: EvaluationRow): Promise<Evaluation> {
-    const [baseline, candidate, shared] = await Promise.all([
-      this.store.runs.view(row.baseline_run_id),
-      this.store.runs.view(row.candidate_run_id),
-      this.store.evaluations.sharedDrafts(row.candidate_run_id),
-    ]);
-    if (!baseline || !candidate) throw new Error(`evaluation ${row.id} lost a run`);
-    let status = row.status;
-    if (status === 'queued' || status === 'running') {
-      if ([baseline, candidate].some((r) => r.status === 'cancelled')) status = 'cancelled';
-      else status = baseline.status === 'queued' && candidate.status === 'queued' ? 'queued' : 'running';
-    }
-    const c = candidate.counts;
-    const side = (r: typeof baseline) => ({ constitution: r.constitution, run_id: r.id, status: r.status, counts: r.counts, usage: r.usage });
-    const usage: Evaluation['usage'] = {
-      // The candidate run counts each shared draft as a stage; no model was called for it.
-      calls: baseline.usage.calls + candidate.usage.calls - shared,
-      prompt_tokens: baseline.usage.prompt_tokens + candidate.usage.prompt_tokens,
-      completion_tokens: baseline.usage.completion_tokens + candidate.usage.completion_tokens,
-    };
-    if (baseline.usage.cost_usd !== undefined || candidate.usage.cost_usd !== undefined) {
-      usage.cost_usd = Math.round(((baseline.usage.cost_usd ?? 0) + (candidate.usage.cost_usd ?? 0)) * 1e6) / 1e6;
-    }
-    return {
-      id: row.id,
-      status,
-      baseline: side(baseline),
-      candidate: side(candidate),
-      eval_set: row.eval_set,
-      model: row.model,
-      judge_model: row.judge_model,
-      rounds: row.rounds,
-      seed: row.seed,
-      progress: { total: c.total, judged: c.completed, failed: c.failed + c.cancelled + (c.budget_exhausted ?? 0) },
-      estimate: row.estimate,
-      usage,
-      simulated: baseline.simulated || candidate.simulated,
-      created_at: row.created_at.toISOString(),
-      finished_at: row.finished_at?.toISOString() ?? null,
-      report: row.report ?? null,
-    };
+    return this.store.evaluations.list({ ...query, team });
   }
 
   private async prepare(body: CreateEvaluation, caller: Principal): Promise<Prepared> {
@@ -320,8 +269,4 @@ export class EvaluationsService implements OnModuleInit {
       );
     }
   }
-}
-
-function isTerminal(status: string): boolean {
-  return status === 'completed' || status === 'failed' || status === 'cancelled';
 }
