@@ -1,6 +1,7 @@
 import type { PairRecord } from '@amend/contracts';
 import { pairFlags } from './flags';
-import { isNoop, normalisedEditDistance } from './noop';
+import { distance } from 'fastest-levenshtein';
+import { NOOP_EDIT_DISTANCE, isNoop, normalisedEditDistance } from './noop';
 import { pairQuality } from './pair-quality';
 import { QualityReportBuilder } from './quality-report';
 import { isBenignPrompt, isRefusal } from './refusal';
@@ -47,6 +48,50 @@ describe('no-op revisions', () => {
     expect(isNoop(draft, draft.replace('once a week and keep it', 'twice a month, keeping it'))).toBe(false);
     expect(isNoop(draft, 'Something else entirely.')).toBe(false);
     expect(normalisedEditDistance('abc', 'xyz')).toBe(1);
+  });
+
+  it('are decided as the plain edit distance decides them, for long texts too, without its cost where a cheaper bound settles it', () => {
+    // The definition, written out with the library's distance: trimmed, whitespace collapsed, over the longer length.
+    const byDefinition = (a: string, b: string) => {
+      const x = a.replace(/\s+/g, ' ').trim();
+      const y = b.replace(/\s+/g, ' ').trim();
+      const longest = Math.max(x.length, y.length);
+      return longest === 0 || distance(x, y) / longest < NOOP_EDIT_DISTANCE;
+    };
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const words = ['water', 'the', 'plant', 'once', 'a', 'week', 'keep', 'it', 'out', 'of', 'sun', 'and', 'wind', 'soil', 'dry'];
+    const text = (n: number) => Array.from({ length: n }, () => words[Math.floor(random() * words.length)]).join(' ');
+    const edit = (t: string, edits: number) => {
+      let out = t;
+      for (let i = 0; i < edits; i++) {
+        const at = Math.floor(random() * out.length);
+        out = random() < 0.5 ? out.slice(0, at) + 'x' + out.slice(at + 1) : out.slice(0, at) + out.slice(at + 2);
+      }
+      return out;
+    };
+    for (let i = 0; i < 300; i++) {
+      const a = text(5 + Math.floor(random() * 200));
+      // From a light touch to a rewrite, around the 5 % line.
+      const b = random() < 0.2 ? text(5 + Math.floor(random() * 200)) : edit(a, Math.floor(random() * (a.length / 8)));
+      expect([a.length, b.length, isNoop(a, b)]).toEqual([a.length, b.length, byDefinition(a, b)]);
+    }
+    // 138,000 characters, the case that held the API for 8 s: a few spots changed, a changed middle, another text.
+    const long = text(25_000).slice(0, 138_000);
+    const spots = long.slice(0, 1000) + 'Y' + long.slice(1001, 90_000) + 'Z' + long.slice(90_001);
+    // 8,000 characters of the middle replaced by a letter the texts never use: a distance of 8,000, 5.8 %.
+    const middle = long.slice(0, 60_000) + 'Q'.repeat(8_000) + long.slice(68_000);
+    // Another answer on another topic, sharing the common words: the q-gram bound settles it.
+    const topic = ['river', 'stone', 'bridge', 'the', 'a', 'and', 'of', 'walk', 'along', 'north', 'path', 'it', 'cold', 'water', 'map'];
+    const other = Array.from({ length: 25_000 }, () => topic[Math.floor(random() * topic.length)]).join(' ').slice(0, 138_000);
+    const timed = (b: string) => {
+      const t = Date.now();
+      const noop = isNoop(long, b);
+      return { noop, ms: Date.now() - t };
+    };
+    const results = [timed(spots), timed(middle), timed(other)];
+    expect(results.map((r) => r.noop)).toEqual([true, false, false]);
+    console.log(`isNoop on 138,000-character texts: a few spots ${results[0].ms} ms, a changed middle ${results[1].ms} ms, another text ${results[2].ms} ms`);
   });
 
   it('are flagged with refusal drift and judge flags in a fixed order', () => {
