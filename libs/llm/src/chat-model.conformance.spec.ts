@@ -16,6 +16,8 @@ import { SimulatorModel } from './simulator/simulator-model';
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** Fast backoff: a retry costs milliseconds; two attempts, so a fault scripted twice surfaces. */
 const RETRY = { maxAttempts: 2, baseDelayMs: 5, maxDelayMs: 20 };
+/** Per attempt: short, so an unanswered request (the `hang` fault) costs two of these; long enough for a busy machine to answer. */
+const ATTEMPT_MS = 2_000;
 /** Limits a test never reaches: the wrapper's admission and release run on every call. */
 const LIMITS = { rpm: 60_000, tpm: 100_000_000, max_in_flight: 8 };
 
@@ -59,7 +61,7 @@ describeChatModelConformance(
   'OpenAICompatibleModel over HTTP to the simulator',
   async () => {
     const sim = await startSimulatorServer({ port: 0 });
-    const model = new OpenAICompatibleModel({ alias: 'conformance', baseURL: sim.url, model: SIMULATOR_MODEL, timeoutMs: 10_000, retry: RETRY });
+    const model = new OpenAICompatibleModel({ alias: 'conformance', baseURL: sim.url, model: SIMULATOR_MODEL, timeoutMs: ATTEMPT_MS, retry: RETRY });
     return {
       model,
       stalled: () => (sim.setScript(['hang']), model),
@@ -76,7 +78,7 @@ describeChatModelConformance(
     const sim = await startSimulatorServer({ port: 0 });
     const { redis, prefix, close } = await limiterFor('conformance');
     const registry = new ModelRegistry(
-      parseModelsConfig(JSON.stringify({ conformance: { base_url: sim.url, model: SIMULATOR_MODEL, timeout_ms: 10_000, ...LIMITS } })),
+      parseModelsConfig(JSON.stringify({ conformance: { base_url: sim.url, model: SIMULATOR_MODEL, timeout_ms: ATTEMPT_MS, ...LIMITS } })),
       { redis, limitsPrefix: prefix, retry: RETRY },
     );
     const model = registry.get('conformance');

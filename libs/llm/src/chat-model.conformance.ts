@@ -23,7 +23,7 @@ export interface ConformanceSubject {
   /**
    * Scripts what the backend does with the next requests (HTTP implementations only: the
    * in-process simulator has no transport to fail). `calls()` counts requests the backend got.
-   * The subject's retry policy makes at most `maxAttempts` attempts.
+   * The subject's retry policy makes at most `maxAttempts` attempts, each given up after a few seconds at most.
    */
   faults?: { script(faults: Fault[]): void; calls(): number; maxAttempts: number };
   close(): Promise<void>;
@@ -90,6 +90,8 @@ const FAULTS: { fault: Fault; kind: 'transient' | 'permanent'; code: string; sta
   { fault: { status: 500 }, kind: 'transient', code: 'server_error', status: 500 },
   { fault: { status: 429, retryAfterMs: 1 }, kind: 'transient', code: 'rate_limited', status: 429 },
   { fault: 'malformed', kind: 'transient', code: 'malformed_response' },
+  // No answer within the implementation's own per-attempt timeout (the subject keeps it short).
+  { fault: 'hang', kind: 'transient', code: 'timeout' },
   { fault: { status: 401 }, kind: 'permanent', code: 'unauthorized', status: 401 },
   { fault: { status: 404 }, kind: 'permanent', code: 'not_found', status: 404 },
   { fault: { status: 422 }, kind: 'permanent', code: 'unprocessable_entity', status: 422 },
