@@ -86,6 +86,9 @@ it('verifies every pair and review against its event, and names a pair or review
   await owner.query(`set local session_replication_role = replica`);
   await owner.query(`update pairs set record = jsonb_set(record, '{chosen}', '"a better answer"') where id = $1`, [pairs[1]]);
   await owner.query(`update pair_reviews set reason = 'fine' where id = $1`, [review.id]);
+  // What is read instead of the record: the flags the export filters on, the figures the report adds up.
+  await owner.query(`update pairs set flags = '{noop}' where id = $1`, [pairs[2]]);
+  await owner.query(`update pairs set quality = jsonb_set(quality, '{chosen_refuses}', 'true') where id = $1`, [pairs[0]]);
   await owner.query(`commit`);
 
   const edited = await verify();
@@ -94,10 +97,14 @@ it('verifies every pair and review against its event, and names a pair or review
   expect(edited.first_failure).toBeNull();
   expect(edited.dataset!.failures.map((f) => [f.kind, f.id, f.reason]).sort()).toEqual(
     [
+      ['pair', pairs[0], 'content_changed'],
       ['pair', pairs[1], 'content_changed'],
+      ['pair', pairs[2], 'content_changed'],
       ['review', review.id, 'content_changed'],
     ].sort(),
   );
+  expect(edited.dataset!.failures.find((f) => f.id === pairs[2])!.message).toContain('flags column (noop)');
+  expect(edited.dataset!.failures.find((f) => f.id === pairs[0])!.message).toContain('quality figures');
 
   await owner.query(`begin`);
   await owner.query(`set local session_replication_role = replica`);

@@ -1,4 +1,7 @@
 import { sql, type Kysely } from 'kysely';
+import { canonicalJson } from '@amend/audit';
+import type { PairRecord } from '@amend/contracts';
+import { pairQuality } from '@amend/pipeline';
 import type { Database } from './schema';
 import { pairRecordSha256, reviewSha256 } from './dataset-hash';
 
@@ -33,7 +36,9 @@ const PAGE = 1_000;
  * whole `pair` in events written before hashes), and every review row against its `pair.reviewed`
  * event (its `review_sha256`, or the fields older events carry). A row edited behind the
  * service's back, a row without its event, an event without its row, and an event twice are
- * each named. Pages through the run, so memory does not grow with its size.
+ * each named. What is stored beside a pair and read instead of it (the `flags` column the export
+ * filters on, the `quality` figures the report adds up) must be what its record says. Pages through
+ * the run, so memory does not grow with its size.
  */
 export async function verifyDataset(db: Kysely<Database>, runId: string): Promise<DatasetReport> {
   const failures: DatasetFailure[] = [];
@@ -47,8 +52,8 @@ export async function verifyDataset(db: Kysely<Database>, runId: string): Promis
   let after = -1;
   for (;;) {
     const rows = (
-      await sql<{ id: string; sample_id: string; idx: number; record: unknown; events: { event_id: string; payload: any }[] | null }>`
-        select p.id, p.sample_id, p.idx, p.record,
+      await sql<{ id: string; sample_id: string; idx: number; record: PairRecord; flags: string[]; quality: unknown; events: { event_id: string; payload: any }[] | null }>`
+        select p.id, p.sample_id, p.idx, p.record, p.flags, p.quality,
           (select json_agg(json_build_object('event_id', e.event_id, 'payload', e.payload) order by e.id)
              from audit_events e where e.sample_id = p.sample_id and e.type = 'pair.emitted') as events
         from pairs p where p.run_id = ${runId} and p.idx > ${after} order by p.idx limit ${PAGE}`.execute(db)
@@ -76,6 +81,9 @@ export async function verifyDataset(db: Kysely<Database>, runId: string): Promis
           message: emitted === null ? `the pair.emitted event of pair ${row.id} names no pair` : `pair ${row.id} is not the pair its pair.emitted event recorded (sha256 ${stored}, emitted ${emitted})`,
         });
       }
+      // A record that is not what was emitted is named above; otherwise what is stored beside it must follow from it.
+      const derived = emitted === stored ? derivedColumnsDiffer(row) : null;
+      if (derived) fail({ kind: 'pair', reason: 'content_changed', id: row.id, sample_id: row.sample_id, event_id: events[0].event_id, message: `pair ${row.id}: ${derived}` });
     }
     if (rows.length < PAGE) break;
     after = rows[rows.length - 1].idx;
@@ -138,4 +146,19 @@ function olderReviewDiffers(row: any, p: any): boolean {
   if (p.edited?.chosen && p.edited.chosen.to !== row.chosen) return true;
   if (p.edited?.rejected && p.edited.rejected.to !== row.rejected) return true;
   return false;
+}
+
+/** What of a pair's flags column and stored report figures differs from its record, or null. */
+function derivedColumnsDiffer(row: { record: PairRecord; flags: string[]; quality: unknown }): string | null {
+  const flags = row.record?.metadata?.flags ?? [];
+  if (canonicalJson(row.flags ?? []) !== canonicalJson(flags)) return `its flags column (${(row.flags ?? []).join(', ') || 'none'}) is not its record's (${flags.join(', ') || 'none'})`;
+  // Pairs stored before migration 0015 have no figures: the report computes theirs from the record.
+  if (row.quality === null || row.quality === undefined) return null;
+  let expected: string;
+  try {
+    expected = canonicalJson(pairQuality(row.record));
+  } catch {
+    return 'its record is not a pair the report can read';
+  }
+  return canonicalJson(row.quality) === expected ? null : "the quality figures stored with it (read by the report) are not its record's";
 }
