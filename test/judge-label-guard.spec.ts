@@ -78,7 +78,7 @@ describe('max_hard_label_share', () => {
     expect(events.events).toHaveLength(1);
     expect(events.events[0].payload).toEqual(stopped);
     const verify = await json(await stack.fetch(`/v1/runs/${run.id}/audit/verify`, {}, auditor));
-    expect(verify.ok).toBe(true);
+    expect(verify).toMatchObject({ ok: true });
 
     // Its manifest carries the option, so a replay is guarded the same way.
     const manifest = RunManifestSchema.parse(await json(await stack.fetch(`/v1/runs/${run.id}/manifest`)));

@@ -25,9 +25,12 @@ export class JudgeLabelsRepository {
 
   /**
    * Stops the run: every sample not finished becomes `cancelled` with the stop's message (one in
-   * the middle of a call saves that call and stops at its checkpoint), the stop is kept on the run
-   * and recorded as `run.stopped`. Returns the stop as stored, or null when the run had already
-   * finished or stopped (another worker got there first).
+   * the middle of a call saves that call and stops at its checkpoint), the run ends `failed` with
+   * the stop kept on it, and `run.stopped` records it. All in one transaction, as a cancel: the
+   * event lands on a finished run and so seals it here, and a checkpoint that commits later sees
+   * the run finished and seals it again. (Closing the run in a second transaction left a window
+   * where a late checkpoint saw the run still going and the seal did not see its event.) Returns
+   * the stop as stored, or null when the run had already finished or stopped.
    */
   async stop(runId: string, actor: string, stop: Omit<RunStop, 'samples_stopped' | 'at'>): Promise<RunStop | null> {
     return this.db.transaction().execute(async (tx) => {
@@ -37,7 +40,11 @@ export class JudgeLabelsRepository {
         update samples set status = 'cancelled', failure_reason = ${stop.message}, updated_at = now()
         where run_id = ${runId} and status in (${UNFINISHED_SAMPLE})`.execute(tx);
       const stored: RunStop = { ...stop, samples_stopped: Number(stopped.numAffectedRows ?? 0), at: new Date().toISOString() };
-      await tx.updateTable('runs').set({ stopped: JSON.stringify(stored) }).where('id', '=', runId).execute();
+      await tx
+        .updateTable('runs')
+        .set({ stopped: JSON.stringify(stored), status: 'failed', finished_at: sql`now()`, started_at: sql`coalesce(started_at, now())` })
+        .where('id', '=', runId)
+        .execute();
       await insertAuditEvents(tx, [{ run_id: runId, sample_id: null, type: 'run.stopped', actor, payload: stored }]);
       return stored;
     });
