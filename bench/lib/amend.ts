@@ -75,7 +75,9 @@ export async function measureAmend(o: AmendOptions): Promise<AmendMeasurement> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const processes = o.workerProcesses ?? 1;
-  const env: Record<string, string> = { ...amendEnv(tag, port, o.concurrency, o.simulatorUrl), ...(processes > 1 ? { WORKER_PROCESSES: String(processes) } : {}) };
+  // C in flight in all: with several worker processes each takes its share (WORKER_CONCURRENCY is per process).
+  const perProcess = Math.ceil(o.concurrency / processes);
+  const env: Record<string, string> = { ...amendEnv(tag, port, perProcess, o.simulatorUrl), ...(processes > 1 ? { WORKER_PROCESSES: String(processes) } : {}) };
   const profiling = o.cpuProfDir !== undefined;
   const preload = profiling ? ['-r', join(ROOT, 'bench/lib/cpu-profile-preload.ts')] : [];
   const stdio = profiling ? (['ignore', 'pipe', 'pipe', 'ipc'] as const) : undefined;
