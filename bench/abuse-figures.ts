@@ -7,11 +7,12 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { freePort } from '../test/faults/support/services';
 import { ROOT, cleanup, randomKey, testEnv, waitFor } from '../test/support/stack';
+import { uploadBytes } from '../test/support/upload';
+import { runClientMain } from './lib/workload';
 
 const MB = 1024 * 1024;
 
@@ -21,39 +22,9 @@ function rssMb(pid: number): { rss: number; hwm: number } {
   return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
 }
 
-/** POSTs `total` bytes as fast as the socket takes them; the status and when it came. */
-function upload(url: string, total: number, headers: Record<string, string> = {}): Promise<{ status: number; ms: number; sent: number }> {
-  const u = new URL(url);
-  const t0 = performance.now();
-  return new Promise((resolve, reject) => {
-    let sent = 0;
-    let answered = false;
-    const req = httpRequest({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(total), ...headers } });
-    req.on('response', (res) => {
-      answered = true;
-      const ms = performance.now() - t0;
-      const at = sent;
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, ms, sent: at }));
-    });
-    req.on('error', (e: NodeJS.ErrnoException) => {
-      if (answered) return;
-      // The server answered and closed the connection while the body was still going out; the
-      // answer may be lost in the reset: count the close as the answer (status 0).
-      if (e.code === 'EPIPE' || e.code === 'ECONNRESET') resolve({ status: 0, ms: performance.now() - t0, sent });
-      else reject(e);
-    });
-    const chunk = Buffer.alloc(MB, 0x20);
-    const pump = () => {
-      while (!answered && sent < total) {
-        const n = Math.min(chunk.length, total - sent);
-        sent += n;
-        if (!req.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return void req.once('drain', pump);
-      }
-      if (!answered) req.end();
-    };
-    pump();
-  });
+/** POSTs `total` bytes as fast as the socket takes them; the status and when it came (a reset counts as the answer). */
+function upload(url: string, total: number, headers: Record<string, string> = {}) {
+  return uploadBytes(url, total, headers, { resetIsAnswer: true });
 }
 
 async function main() {
@@ -108,10 +79,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+runClientMain(main);
