@@ -290,6 +290,7 @@ async function exportScenario(o: ScaleOptions): Promise<ScaleResult> {
       const memBefore = await stack.apiMemory();
       const apiBefore = statusKb(stack.api.pid, 'VmRSS');
       const apiCpu0 = cpuMs(stack.api.pid);
+      const pgExport0 = cpuMsByPid(await backendPids(stack.tag));
       const rss = rssSampler(stack.api.pid, 50);
       // The API's own split of its memory every 250 ms; the one with the highest rss is kept.
       let memPeak: NodeJS.MemoryUsage | undefined;
@@ -320,6 +321,8 @@ async function exportScenario(o: ScaleOptions): Promise<ScaleResult> {
           ? ` The API's process.memoryUsage() before → at its highest sampled rss: V8 heap used ${mb(memBefore.heapUsed)} → ${mb(memPeak.heapUsed)} MB (heap reserved ${mb(memBefore.heapTotal)} → ${mb(memPeak.heapTotal)} MB), external ${mb(memBefore.external)} → ${mb(memPeak.external)} MB, array buffers ${mb(memBefore.arrayBuffers)} → ${mb(memPeak.arrayBuffers)} MB.`
           : '';
       const apiCpu = cpuMs(stack.api.pid) - apiCpu0;
+      // The API's Postgres backends (found by application_name): the one running the COPY builds the lines.
+      const pgExportCpu = cpuDelta(pgExport0, cpuMsByPid(await backendPids(stack.tag)));
       JSON.parse(got.first); // a whole pair per line, or this throws
       const lps = got.lines / (streamMs / 1000);
       o.log(`export: ${got.lines} lines in ${(streamMs / 1000).toFixed(1)} s, API RSS ${(apiBefore / MB).toFixed(0)} -> peak ${(apiPeak / MB).toFixed(0)} MB`);
@@ -339,6 +342,7 @@ async function exportScenario(o: ScaleOptions): Promise<ScaleResult> {
         api_rss_before_kb: apiBefore,
         api_rss_peak_kb: apiPeak,
         api_cpu_ms: apiCpu,
+        pg_cpu_ms: pgExportCpu,
         rss_samples: rss.samples(),
         api_memory_before: memBefore,
         api_memory_at_peak: memPeak,
@@ -388,13 +392,14 @@ async function exportScenario(o: ScaleOptions): Promise<ScaleResult> {
         }
       }
       const loop = apiCpu / streamMs;
+      const pgLoop = pgExportCpu / streamMs;
       return {
         scenario: 'export',
         status: 'ok',
         figures,
         bound:
-          `The stream reads pages of 500 pairs by keyset (idx > last) and writes one JSON line per pair, waiting for the socket to drain; the API process used ${loop.toFixed(2)} cores over the ${(streamMs / 1000).toFixed(1)} s (${loop > 0.7 ? 'its event loop bounds lines/s: JSON.parse of each jsonb record in the pg driver, then formatPair and JSON.stringify per line; no review lookup, the run has no reviews' : 'it waited on Postgres for pages, and on the reader'}), ` +
-          `${(got.bytes / 2 ** 30).toFixed(2)} GiB in all (${tpl.bytes} B per record). One page is held at a time (the stream holds no pair beyond it), so RSS growth is not retained pairs: it is where V8 lets the heap grow before a full collection, and socket and stream buffers.${split}` +
+          `Postgres builds the lines (libs/store/src/pair-lines.ts) and streams them by COPY ... TO STDOUT; the API pipes the bytes to the socket with backpressure. Its Postgres backends used ${pgLoop.toFixed(2)} cores over the ${(streamMs / 1000).toFixed(1)} s (${pgLoop > 0.8 ? 'one backend builds every line, so that one core bounds lines/s: detoasting and decompressing each lz4 record, reading its fields and writing the line as JSON text' : 'below one core: the reader or the socket set the pace'}) and the API process ${loop.toFixed(2)} cores; ` +
+          `${(got.bytes / 2 ** 30).toFixed(2)} GiB in all (${tpl.bytes} B per record). No pair is held beyond the stream's buffers, so RSS growth is not retained pairs: it is socket and stream buffers, and where V8 lets the heap grow before a full collection.${split}` +
           ` The ${n.toLocaleString('en')} pairs were cloned in SQL from a real pair in ${(insertMs / 1000).toFixed(0)} s (not part of the figures).` +
           cliBound,
         note: got.lines !== n ? `${got.lines} lines, expected ${n}` : undefined,
