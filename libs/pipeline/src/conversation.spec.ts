@@ -3,17 +3,22 @@ import { assemblePair } from './assemble-pair';
 import { comparisonMessages } from './feedback/comparison-prompt';
 import { constitution, makeRun, makeSample, runToEnd } from './testing/fixtures';
 
+/** The system message and few-shot examples of the test constitution, as the opening sends them (written out by hand). */
+const FEW_SHOT_PREFIX = [
+  { role: 'system', content: 'You are a careful assistant.' },
+  { role: 'user', content: 'example 1 prompt' },
+  { role: 'assistant', content: 'example 1 draft' },
+  { role: 'user', content: 'example 2 prompt' },
+  { role: 'assistant', content: 'example 2 draft' },
+  { role: 'user', content: 'example 2 critique request' },
+  { role: 'assistant', content: 'example 2 critique' },
+];
+
 describe('conversation', () => {
   it('starts the draft with the system message, then every few-shot message in order, then the prompt', () => {
     const messages = openingMessages(constitution, 'What is 2+2?');
     expect(messages).toEqual([
-      { role: 'system', content: 'You are a careful assistant.' },
-      { role: 'user', content: 'example 1 prompt' },
-      { role: 'assistant', content: 'example 1 draft' },
-      { role: 'user', content: 'example 2 prompt' },
-      { role: 'assistant', content: 'example 2 draft' },
-      { role: 'user', content: 'example 2 critique request' },
-      { role: 'assistant', content: 'example 2 critique' },
+      ...FEW_SHOT_PREFIX,
       { role: 'user', content: 'What is 2+2?' },
     ]);
   });
@@ -90,13 +95,7 @@ describe('conversation', () => {
     it('drafts after the few-shot prefix, with the conversation as given, and every later call extends it', () => {
       const { calls } = runToEnd(makeRun({ rounds: 2 }), sample);
       expect(calls[0].request.messages).toEqual([
-        { role: 'system', content: 'You are a careful assistant.' },
-        { role: 'user', content: 'example 1 prompt' },
-        { role: 'assistant', content: 'example 1 draft' },
-        { role: 'user', content: 'example 2 prompt' },
-        { role: 'assistant', content: 'example 2 draft' },
-        { role: 'user', content: 'example 2 critique request' },
-        { role: 'assistant', content: 'example 2 critique' },
+        ...FEW_SHOT_PREFIX,
         { role: 'system', content: 'Answer in one line.' },
         { role: 'user', content: 'What is ps?' },
         { role: 'assistant', content: 'A tool that lists processes.' },
