@@ -1,5 +1,5 @@
 import type { PairRecord, StageRecord } from '@amend/contracts';
-import { promptConversation } from './conversation';
+import { pairPrompt } from './conversation';
 import { PipelineError } from './errors';
 import { callsPerSample, planNextCall } from './plan';
 import { feedbackOf, type RunSpec, type SampleSpec } from './run-spec';
@@ -54,8 +54,7 @@ export function assemblePair(run: RunSpec, sample: SampleSpec, records: StageRec
     id: pairId,
     run_id: run.id,
     sample_id: sample.id,
-    prompt: sample.prompt,
-    ...(sample.messages && sample.messages.length > 0 ? { prompt_messages: promptConversation(sample) } : {}),
+    ...pairPrompt(sample),
     draft: draft.text,
     chosen: last.revision,
     rejected: draft.text,

@@ -25,6 +25,11 @@ export function promptConversation(sample: { prompt: string; messages?: readonly
   return sample.messages?.length ? sample.messages.map((m) => ({ role: m.role, content: m.content })) : [{ role: 'user', content: sample.prompt }];
 }
 
+/** A pair's prompt fields: the prompt text, and the conversation when the prompt is multi-turn. */
+export function pairPrompt(sample: { prompt: string; messages?: readonly ChatMessage[] | null }): { prompt: string; prompt_messages?: ChatMessage[] } {
+  return sample.messages?.length ? { prompt: sample.prompt, prompt_messages: promptConversation(sample) } : { prompt: sample.prompt };
+}
+
 /**
  * The next call's messages: the previous call's messages, the answer it got, and the next request.
  * Every call extends the previous one, so serving engines can reuse the shared prefix's KV cache.

@@ -1,5 +1,5 @@
 import type { PairJudgement, PairRecord, StageRecord } from '@amend/contracts';
-import { promptConversation } from '../conversation';
+import { pairPrompt } from '../conversation';
 import { pairFlags, truncatedStages } from '../report/flags';
 import { feedbackOf, type RunSpec, type SampleSpec } from '../run-spec';
 import { judgePrinciples } from './judge-principles';
@@ -50,8 +50,7 @@ export function assembleFeedbackPair(run: RunSpec, sample: SampleSpec, sorted: S
     id: pairId,
     run_id: run.id,
     sample_id: sample.id,
-    prompt: sample.prompt,
-    ...(sample.messages && sample.messages.length > 0 ? { prompt_messages: promptConversation(sample) } : {}),
+    ...pairPrompt(sample),
     // An ai-feedback pair has no draft to revise: the rejected candidate stands in for it (h4's init_response).
     draft: rejectedText,
     chosen: chosenText,
