@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { freePort } from '../test/faults/support/services';
 import { ROOT, cleanup, randomKey, testEnv, waitFor } from '../test/support/stack';
 import { uploadBytes } from '../test/support/upload';
-import { runClientMain } from './lib/workload';
+import { runMain } from './lib/workload';
 
 const MB = 1024 * 1024;
 
@@ -79,4 +79,4 @@ async function main() {
   }
 }
 
-runClientMain(main);
+runMain(main);

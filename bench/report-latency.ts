@@ -7,7 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import { cleanup, json, startStack, testEnv, waitFor } from '../test/support/stack';
 import { startGatedModel } from '../test/support/gated-model';
-import { runClientMain } from './lib/workload';
+import { runMain } from './lib/workload';
 
 const PAIRS = Number(process.argv[2] ?? 4);
 const CHARS = Number(process.argv[3] ?? 50_000);
@@ -65,4 +65,4 @@ async function main() {
   }
 }
 
-runClientMain(main);
+runMain(main);

@@ -18,7 +18,7 @@ import type { InputValues, PartialValues } from '@langchain/core/utils/types';
 import { ChatOpenAI } from '@langchain/openai';
 import type { StageRecord } from '@amend/contracts';
 import { planNextCall, recordCall, samplePrinciple, type PlannedCall, type RunSpec, type SampleSpec } from '@amend/pipeline';
-import { benchPrompts, benchRunSpec, benchSamples, measurePairs, readJob, runClientMain } from '../lib/workload';
+import { benchPrompts, benchRunSpec, benchSamples, measurePairs, readJob, runMain } from '../lib/workload';
 
 /** The sample a chain invocation works on: the templates plan its calls as Amend would. */
 const current = new AsyncLocalStorage<SampleSpec>();
@@ -112,4 +112,4 @@ async function main() {
   });
 }
 
-runClientMain(main);
+runMain(main);

@@ -7,7 +7,7 @@ import OpenAI from 'openai';
 import type { StageRecord } from '@amend/contracts';
 import { chatRequestBody } from '@amend/llm';
 import { planNextCall, recordCall } from '@amend/pipeline';
-import { benchPrompts, benchRunSpec, benchSamples, measurePairs, readJob, runClientMain } from '../lib/workload';
+import { benchPrompts, benchRunSpec, benchSamples, measurePairs, readJob, runMain } from '../lib/workload';
 
 async function main() {
   const job = readJob();
@@ -42,4 +42,4 @@ async function main() {
   });
 }
 
-runClientMain(main);
+runMain(main);

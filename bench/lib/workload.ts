@@ -127,8 +127,8 @@ export async function measurePairs(n: number, concurrency: number, makePair: (i:
   process.stdout.write(`\nBENCH_RESULT ${JSON.stringify(result)}\n`);
 }
 
-/** Runs a client child's main and exits with its outcome. */
-export function runClientMain(main: () => Promise<void>): void {
+/** Runs a bench script's main (a client child, or a measurement script) and exits with its outcome. */
+export function runMain(main: () => Promise<void>): void {
   main().then(
     () => process.exit(0),
     (e) => {
