@@ -82,6 +82,19 @@ export function EvaluationsPage({ session }: { session: Session }) {
   );
 }
 
+/** A constitution version to pick; the first one until the user picks. */
+function VersionField(props: { label: string; name: string; value: string; versions: string[]; onChange: (v: string) => void }) {
+  return (
+    <Field label={props.label}>
+      <select aria-label={props.name} value={props.value || props.versions[0] || ''} onChange={(e) => props.onChange(e.target.value)}>
+        {props.versions.map((v) => (
+          <option key={v}>{v}</option>
+        ))}
+      </select>
+    </Field>
+  );
+}
+
 function NewEvaluationForm({ session }: { session: Session }) {
   const constitutions = useResource(() => session.client.get(ConstitutionListSchema, '/v1/constitutions'), [session.key]);
   const sets = useResource(() => session.client.get(EvalSetListSchema, '/v1/evaluations/sets'), [session.key]);
@@ -128,20 +141,8 @@ function NewEvaluationForm({ session }: { session: Session }) {
   return (
     <Section title="New evaluation">
       <div className="form-grid" data-testid="new-evaluation">
-        <Field label="Baseline (in use)">
-          <select aria-label="baseline" value={baseline || versions[0] || ''} onChange={(e) => changed(setBaseline)(e.target.value)}>
-            {versions.map((v) => (
-              <option key={v}>{v}</option>
-            ))}
-          </select>
-        </Field>
-        <Field label="Candidate (new)">
-          <select aria-label="candidate" value={candidate || versions[0] || ''} onChange={(e) => changed(setCandidate)(e.target.value)}>
-            {versions.map((v) => (
-              <option key={v}>{v}</option>
-            ))}
-          </select>
-        </Field>
+        <VersionField label="Baseline (in use)" name="baseline" value={baseline} versions={versions} onChange={changed(setBaseline)} />
+        <VersionField label="Candidate (new)" name="candidate" value={candidate} versions={versions} onChange={changed(setCandidate)} />
         <Field label="Prompts">
           <select aria-label="prompt source" value={source} onChange={(e) => changed(setSource)(e.target.value as 'set' | 'prompts')}>
             <option value="set">a bundled set</option>
