@@ -1,6 +1,7 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { writeIn } from './testing';
 import { checkConstitutions } from './check';
 
 const head = 'name: harmless\nversion: 1.0.0\n';
@@ -13,12 +14,7 @@ describe('checking constitution files: one located message with a fix per kind o
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  function write(rel: string, text: string): string {
-    const path = join(dir, rel);
-    mkdirSync(join(path, '..'), { recursive: true });
-    writeFileSync(path, text);
-    return path;
-  }
+  const write = (rel: string, text: string) => writeIn(dir, rel, text);
 
   /** The single problem reported for one file, as the author reads it. */
   function problemIn(text: string, rel = 'harmless/1.0.0.yaml'): string {

@@ -1,6 +1,7 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { writeIn } from './testing';
 import { ConstitutionError } from './errors';
 import { compareVersions, loadConstitutionDir, loadConstitutionFile, parseConstitutionYaml } from './loader';
 import { constitutionSha256 } from './hash';
@@ -31,12 +32,7 @@ describe('constitution loader', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  function write(rel: string, text: string): string {
-    const path = join(dir, rel);
-    mkdirSync(join(path, '..'), { recursive: true });
-    writeFileSync(path, text);
-    return path;
-  }
+  const write = (rel: string, text: string) => writeIn(dir, rel, text);
 
   it('loads a file with its parsed content, defaults applied, and its content hash', () => {
     const path = write('harmless/1.0.0.yaml', valid());
