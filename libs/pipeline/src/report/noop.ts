@@ -49,6 +49,48 @@ function qgramLowerBound(x: string, y: string): number {
   return l1 / (2 * Q);
 }
 
+/** Character comparisons the insert/delete search may spend before the full distance takes over. */
+const INDEL_BUDGET = 20_000_000;
+
+/**
+ * The length of the shortest script of single-character deletions and insertions turning `a` into
+ * `b` (Myers 1986, the greedy forward search), or undefined when it is longer than `max`. Its
+ * cost grows with that length, O((n + m) · D), so texts that differ in a few spots far apart are
+ * settled in linear time. A substitution is one deletion and one insertion, so the edit distance
+ * is at most this length and at least half of it.
+ */
+export function indelDistanceWithin(a: string, b: string, max: number): number | undefined {
+  const n = a.length;
+  const m = b.length;
+  const off = max + 1;
+  // v[off + k]: the furthest x reached on diagonal k = x - y with d edits; -1 where none does.
+  const v = new Int32Array(2 * max + 3).fill(-1);
+  for (let d = 0; d <= max; d++) {
+    for (let k = -d; k <= d; k += 2) {
+      let x: number;
+      if (d === 0) x = 0;
+      else {
+        // From diagonal k + 1 by an insertion (y + 1), or from k - 1 by a deletion (x + 1).
+        const down = k + 1 <= d - 1 ? v[off + k + 1] : -1;
+        const right = k - 1 >= -(d - 1) && v[off + k - 1] >= 0 ? v[off + k - 1] + 1 : -1;
+        x = Math.max(down >= 0 && down - k <= m ? down : -1, right <= n ? right : -1);
+        if (x < 0) {
+          v[off + k] = -1;
+          continue;
+        }
+      }
+      let y = x - k;
+      while (x < n && y < m && a.charCodeAt(x) === b.charCodeAt(y)) {
+        x++;
+        y++;
+      }
+      v[off + k] = x;
+      if (x === n && y === m) return d;
+    }
+  }
+  return undefined;
+}
+
 /** Levenshtein distance over the longer length, after trimming and collapsing whitespace: 0 equal, 1 nothing shared. */
 export function normalisedEditDistance(a: string, b: string): number {
   const x = normalise(a);
@@ -61,9 +103,10 @@ export function normalisedEditDistance(a: string, b: string): number {
 
 /**
  * Whether `revised` is `original` or nearly. Cheap tests first, each exact: the length difference
- * and the q-gram bound are lower bounds of the distance (over them, not a no-op), and shared ends
- * are cut before the O(n·m) distance, which so runs only on the changed middle of texts that may
- * be a no-op. The worker decides this once per pair (the `noop` flag), on its own event loop:
+ * and the q-gram bound are lower bounds of the distance (over them, not a no-op), a short
+ * insert/delete script an upper bound (under it, a no-op), and shared ends are cut before the
+ * O(n·m) distance, which so runs only on the changed middle of texts that may be a no-op and
+ * differ in more than a few spots. The worker decides this once per pair (the `noop` flag), on its own event loop:
  * two unrelated 138,000-character texts took ~8 s of it with the distance alone.
  */
 export function isNoop(original: string, revised: string, threshold = NOOP_EDIT_DISTANCE): boolean {
@@ -77,5 +120,10 @@ export function isNoop(original: string, revised: string, threshold = NOOP_EDIT_
   const [u, v] = withoutSharedEnds(x, y);
   if (share(Math.max(u.length, v.length)) < threshold) return true;
   if (share(qgramLowerBound(u, v)) >= threshold) return false;
+  // A few edits far apart: a short insert/delete script is an upper bound that settles it. Its
+  // search may spend about what the distance would (u·v/32 word steps), and never past the budget.
+  const work = Math.min(INDEL_BUDGET, (u.length * v.length) / 32);
+  const indel = indelDistanceWithin(u, v, Math.min(Math.ceil(threshold * longest), Math.floor(work / (u.length + v.length))));
+  if (indel !== undefined && share(indel) < threshold) return true;
   return share(distance(u, v)) < threshold;
 }

@@ -1,7 +1,7 @@
 import type { PairRecord } from '@amend/contracts';
 import { pairFlags } from './flags';
 import { distance } from 'fastest-levenshtein';
-import { NOOP_EDIT_DISTANCE, isNoop, normalisedEditDistance } from './noop';
+import { NOOP_EDIT_DISTANCE, indelDistanceWithin, isNoop, normalisedEditDistance } from './noop';
 import { pairQuality } from './pair-quality';
 import { QualityReportBuilder } from './quality-report';
 import { isBenignPrompt, isRefusal } from './refusal';
@@ -92,6 +92,33 @@ describe('no-op revisions', () => {
     const results = [timed(spots), timed(middle), timed(other)];
     expect(results.map((r) => r.noop)).toEqual([true, false, false]);
     console.log(`isNoop on 138,000-character texts: a few spots ${results[0].ms} ms, a changed middle ${results[1].ms} ms, another text ${results[2].ms} ms`);
+  });
+
+  it('find the shortest insert/delete script within a bound, as the LCS table says', () => {
+    // The second implementation: deletions + insertions = n + m - 2 * LCS, from the textbook table.
+    const byLcs = (a: string, b: string) => {
+      const t = Array.from({ length: a.length + 1 }, () => new Array<number>(b.length + 1).fill(0));
+      for (let i = 1; i <= a.length; i++) for (let j = 1; j <= b.length; j++) t[i][j] = a[i - 1] === b[j - 1] ? t[i - 1][j - 1] + 1 : Math.max(t[i - 1][j], t[i][j - 1]);
+      return a.length + b.length - 2 * t[a.length][b.length];
+    };
+    let seed = 11;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const word = (n: number) => Array.from({ length: n }, () => 'abc'[Math.floor(random() * 3)]).join('');
+    const seen = { within: 0, over: 0 };
+    for (let i = 0; i < 500; i++) {
+      const a = word(Math.floor(random() * 30));
+      const b = random() < 0.5 ? word(Math.floor(random() * 30)) : a.slice(0, Math.floor(random() * a.length)) + word(3) + a.slice(Math.floor(random() * a.length));
+      const max = Math.floor(random() * 40);
+      const want = byLcs(a, b);
+      expect([a, b, max, indelDistanceWithin(a, b, max)]).toEqual([a, b, max, want <= max ? want : undefined]);
+      seen[want <= max ? 'within' : 'over']++;
+    }
+    // Both answers were exercised.
+    expect(seen.within).toBeGreaterThan(100);
+    expect(seen.over).toBeGreaterThan(50);
+    expect(indelDistanceWithin('', '', 0)).toBe(0);
+    expect(indelDistanceWithin('abc', '', 3)).toBe(3);
+    expect(indelDistanceWithin('', 'ab', 1)).toBeUndefined();
   });
 
   it('are flagged with refusal drift and judge flags in a fixed order', () => {
