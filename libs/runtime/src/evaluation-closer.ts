@@ -4,17 +4,17 @@ import { buildEvaluationReport, type PromptOutcome } from '@amend/pipeline';
 import type { EvaluationsRepository, RunEvaluationLink, RunsRepository } from '@amend/store';
 import { enqueueSamples } from './sample-queue';
 
-/**
- * Writes an evaluation's report once both of its runs are finished (false until then, and once
- * written). Called by the worker that closes either run, and by the API when an evaluation is
- * read, which covers a worker that stopped in between.
- */
 /** The store as evaluations close: a slice of Store, so a worker's port can carry it. */
 export interface EvaluationStore {
   evaluations: Pick<EvaluationsRepository, 'row' | 'candidateTwin' | 'finish' | 'prompts'>;
   runs: Pick<RunsRepository, 'row'>;
 }
 
+/**
+ * Writes an evaluation's report once both of its runs are finished (false until then, and once
+ * written). Called by the worker that closes either run, and by the API when an evaluation is
+ * read, which covers a worker that stopped in between.
+ */
 export async function closeEvaluation(store: EvaluationStore, evaluationId: string, actor: string): Promise<boolean> {
   return store.evaluations.finish(
     evaluationId,

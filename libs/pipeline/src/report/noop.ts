@@ -106,8 +106,9 @@ export function normalisedEditDistance(a: string, b: string): number {
  * and the q-gram bound are lower bounds of the distance (over them, not a no-op), a short
  * insert/delete script an upper bound (under it, a no-op), and shared ends are cut before the
  * O(n·m) distance, which so runs only on the changed middle of texts that may be a no-op and
- * differ in more than a few spots. The worker decides this once per pair (the `noop` flag), on its own event loop:
- * two unrelated 138,000-character texts took ~8 s of it with the distance alone.
+ * differ in more than a few spots. The worker decides this once per pair (the `noop` flag), on
+ * its own event loop: two unrelated 138,000-character texts took ~8 s of it with the distance
+ * alone.
  */
 export function isNoop(original: string, revised: string, threshold = NOOP_EDIT_DISTANCE): boolean {
   const x = normalise(original);
