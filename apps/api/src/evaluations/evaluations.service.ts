@@ -5,6 +5,7 @@ import type { Queue } from 'bullmq';
 import {
   EVALUATION_LIMITS,
   isRunFinished,
+  promptParts,
   type Config,
   type ConstitutionRef,
   type CreateEvaluation,
@@ -79,12 +80,8 @@ export class EvaluationsService implements OnModuleInit {
     const id = randomUUID();
     const baselineRunId = randomUUID();
     const candidateRunId = randomUUID();
-    const samples = (): NewSample[] =>
-      p.prompts.map((item, index) =>
-        typeof item === 'string'
-          ? { id: randomUUID(), index, external_id: null, prompt: item, metadata: null }
-          : { id: randomUUID(), index, external_id: item.id ?? null, prompt: item.prompt, metadata: item.metadata ?? null },
-      );
+    // As a run's samples are made from its prompts (runs.service newSample).
+    const samples = (): NewSample[] => p.prompts.map((item, index) => ({ id: randomUUID(), index, ...promptParts(item) }));
     const simulated = this.models.isSimulator(body.model) || this.models.isSimulator(p.judgeModel);
     const run = (runId: string, side: typeof p.baseline, link: RunEvaluationLink, feedbackModel: string | null): NewRun => ({
       id: runId,
