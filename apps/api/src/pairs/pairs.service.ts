@@ -23,27 +23,27 @@ export class PairsService {
   ) {}
 
   async pairs(runId: string, query: PairsQuery, caller: Principal): Promise<ExportLines> {
-    await this.runs.get(runId, teamScope(caller));
-    const exclude = query.exclude ?? DEFAULT_EXCLUDE;
-    const onlyAccepted = query.reviewed === 'accepted';
-    // A run nobody reviewed (the common case) streams lines Postgres builds, at disk speed.
-    if (await this.copyable(runId)) return this.copied(runId, query.format, exclude, onlyAccepted);
-    // Reviews apply to every export (swaps, edits, review fields); `reviewed=accepted` keeps only accepted pairs.
-    // `exclude=noop,rejected_by_judge,...` leaves flagged pairs out in SQL, before reviews apply;
-    // without it, truncated pairs are left out (DEFAULT_EXCLUDE).
-    const pairs = this.reviews.reviewed(runId, this.store.pairs.stream(runId, undefined, { exclude }), { onlyAccepted });
-    return { kind: 'objects', lines: project(pairs, (pair) => formatPair(pair, query.format)) };
+    return this.export(runId, query, caller, query.format, (pairs) => project(pairs, (pair) => formatPair(pair, query.format)));
   }
 
+  /** A pair a reviewer rejected is no SFT target, so it is left out too. */
   async sft(runId: string, query: SftQuery, caller: Principal): Promise<ExportLines> {
+    return this.export(runId, query, caller, 'sft', (pairs) => project(withoutRejected(pairs), toSft));
+  }
+
+  /**
+   * A run nobody reviewed (the common case) streams lines Postgres builds, at disk speed. Otherwise
+   * reviews apply to every export (swaps, edits, review fields) and `lines` makes the export's
+   * lines from the reviewed pairs. Either way `exclude=noop,rejected_by_judge,...` leaves flagged
+   * pairs out in SQL, before reviews apply (without it, truncated pairs: DEFAULT_EXCLUDE), and
+   * `reviewed=accepted` keeps only accepted pairs.
+   */
+  private async export(runId: string, query: Pick<SftQuery, 'exclude' | 'reviewed'>, caller: Principal, format: LineFormat, lines: (pairs: AsyncIterable<ReviewedPair>) => AsyncIterable<object>): Promise<ExportLines> {
     await this.runs.get(runId, teamScope(caller));
     const exclude = query.exclude ?? DEFAULT_EXCLUDE;
     const onlyAccepted = query.reviewed === 'accepted';
-    if (await this.copyable(runId)) return this.copied(runId, 'sft', exclude, onlyAccepted);
-    // Like the pairs export: flags left out in SQL, then reviews applied (a swap or an edit changes
-    // the text trained on); a pair a reviewer rejected is no SFT target, so it is left out too.
-    const pairs = this.reviews.reviewed(runId, this.store.pairs.stream(runId, undefined, { exclude }), { onlyAccepted });
-    return { kind: 'objects', lines: project(withoutRejected(pairs), toSft) };
+    if (await this.copyable(runId)) return this.copied(runId, format, exclude, onlyAccepted);
+    return { kind: 'objects', lines: lines(this.reviews.reviewed(runId, this.store.pairs.stream(runId, undefined, { exclude }), { onlyAccepted })) };
   }
 
   /** Reviews change lines (swaps, edits, review fields): only a run without any is exported by COPY. */
@@ -57,8 +57,11 @@ export class PairsService {
   }
 }
 
+/** A stored pair with the review that shaped it, if any. */
+type ReviewedPair = { pair: PairRecord; review?: ExportReview };
+
 /** Each pair as its line, with the review that shaped it. */
-async function* project(source: AsyncIterable<{ pair: PairRecord; review?: ExportReview }>, line: (pair: PairRecord) => object): AsyncGenerator<object> {
+async function* project(source: AsyncIterable<ReviewedPair>, line: (pair: PairRecord) => object): AsyncGenerator<object> {
   for await (const { pair, review } of source) yield { ...line(pair), ...(review ? { review } : {}) };
 }
 
