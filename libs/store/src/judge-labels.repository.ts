@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import { isRunFinished, type JudgeLabelCounts, type RunStop } from '@amend/contracts';
 import type { Database } from './schema';
 import { insertAuditEvents } from './audit-events';
-import { UNFINISHED_SAMPLE } from './status-sql';
+import { cancelUnfinishedSamples } from './runs.repository';
 
 /**
  * The labels a run's judge has given so far, and stopping the run when too many of them are hard
@@ -36,10 +36,8 @@ export class JudgeLabelsRepository {
     return this.db.transaction().execute(async (tx) => {
       const run = await tx.selectFrom('runs').select(['status', 'stopped']).where('id', '=', runId).forUpdate().executeTakeFirst();
       if (!run || isRunFinished(run.status) || run.stopped != null) return null;
-      const stopped = await sql`
-        update samples set status = 'cancelled', failure_reason = ${stop.message}, updated_at = now()
-        where run_id = ${runId} and status in (${UNFINISHED_SAMPLE})`.execute(tx);
-      const stored: RunStop = { ...stop, samples_stopped: Number(stopped.numAffectedRows ?? 0), at: new Date().toISOString() };
+      const stopped = await cancelUnfinishedSamples(tx, runId, stop.message);
+      const stored: RunStop = { ...stop, samples_stopped: stopped, at: new Date().toISOString() };
       await tx
         .updateTable('runs')
         .set({ stopped: JSON.stringify(stored), status: 'failed', finished_at: sql`now()`, started_at: sql`coalesce(started_at, now())` })

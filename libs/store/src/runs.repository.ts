@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
-import { ACTIVE_RUN_STATUSES, UNFINISHED_SAMPLE_STATUSES, isRunFinished, type Run, type RunCounts, type RunMode, type RunStatus } from '@amend/contracts';
+import { ACTIVE_RUN_STATUSES, isRunFinished, type Run, type RunCounts, type RunMode, type RunStatus } from '@amend/contracts';
 import type { Database, RunsTable } from './schema';
 import { insertAuditEvents, sealRun, type AuditEventInput } from './audit-events';
 import { StoreError } from './errors';
@@ -365,17 +365,10 @@ export class RunsRepository {
       const run = await tx.selectFrom('runs').select('status').where('id', '=', id).forUpdate().executeTakeFirst();
       if (!run) throw new StoreError('not_found', `no run ${id}`);
       if (isRunFinished(run.status)) return 'already_finished';
-      const cancelled = await tx
-        .updateTable('samples')
-        .set({ status: 'cancelled', updated_at: sql`now()` })
-        .where('run_id', '=', id)
-        .where('status', 'in', UNFINISHED_SAMPLE_STATUSES)
-        .executeTakeFirst();
+      const cancelled = await cancelUnfinishedSamples(tx, id);
       await tx.updateTable('runs').set({ status: 'cancelled', finished_at: sql`now()` }).where('id', '=', id).execute();
       // An event on a finished run seals it: this one seals the cancelled run in this transaction.
-      await insertAuditEvents(tx, [
-        { run_id: id, sample_id: null, type: 'run.cancelled', actor, payload: { samples_cancelled: Number(cancelled.numUpdatedRows) } },
-      ]);
+      await insertAuditEvents(tx, [{ run_id: id, sample_id: null, type: 'run.cancelled', actor, payload: { samples_cancelled: cancelled } }]);
       return 'cancelled';
     });
   }
@@ -385,6 +378,17 @@ export class RunsRepository {
     const rows = await this.db.selectFrom('runs').select('id').where('status', 'in', ACTIVE_RUN_STATUSES).where('batch', '=', false).execute();
     return rows.map((r) => r.id);
   }
+}
+
+/**
+ * Cancels every unfinished sample of a run, with `reason` as its failure reason when given (a
+ * cancel gives none); returns how many. For a transaction that also closes the run.
+ */
+export async function cancelUnfinishedSamples(tx: Transaction<Database>, runId: string, reason: string | null = null): Promise<number> {
+  const r = await sql`
+    update samples set status = 'cancelled', failure_reason = coalesce(${reason}, failure_reason), updated_at = now()
+    where run_id = ${runId} and status in (${UNFINISHED_SAMPLE})`.execute(tx);
+  return Number(r.numAffectedRows ?? 0);
 }
 
 /** Queued and running runs created by a key (the concurrent-runs limit counts these). */
