@@ -1,4 +1,4 @@
-import { continueConversation, openingMessages } from './conversation';
+import { continueConversation, openingMessages, promptConversation } from './conversation';
 import { assemblePair } from './assemble-pair';
 import { comparisonMessages } from './feedback/comparison-prompt';
 import { constitution, makeRun, makeSample, runToEnd } from './testing/fixtures';
@@ -16,7 +16,7 @@ const FEW_SHOT_PREFIX = [
 
 describe('conversation', () => {
   it('starts the draft with the system message, then every few-shot message in order, then the prompt', () => {
-    const messages = openingMessages(constitution, 'What is 2+2?');
+    const messages = openingMessages(constitution, promptConversation({ prompt: 'What is 2+2?' }));
     expect(messages).toEqual([
       ...FEW_SHOT_PREFIX,
       { role: 'user', content: 'What is 2+2?' },
@@ -25,13 +25,13 @@ describe('conversation', () => {
 
   it('starts with the first few-shot message when the constitution has no system message', () => {
     const { system: _omit, ...noSystem } = constitution;
-    const messages = openingMessages(noSystem, 'hi');
+    const messages = openingMessages(noSystem, promptConversation({ prompt: 'hi' }));
     expect(messages[0]).toEqual({ role: 'user', content: 'example 1 prompt' });
     expect(messages.filter((m) => m.role === 'system')).toEqual([]);
   });
 
   it('sends just the prompt as a user message when there are no examples and no system message', () => {
-    expect(openingMessages({ examples: [] }, 'hi')).toEqual([{ role: 'user', content: 'hi' }]);
+    expect(openingMessages({ examples: [] }, promptConversation({ prompt: 'hi' }))).toEqual([{ role: 'user', content: 'hi' }]);
   });
 
   it('continues a conversation with the answer as an assistant message and the next request as a user message', () => {

@@ -3,20 +3,19 @@ import type { ChatMessage } from '@amend/contracts';
 
 /**
  * The messages of the draft call: the constitution's system message, then every few-shot
- * example's messages in order, then the user's prompt as its own message, or a multi-turn
- * prompt's conversation as it was given (its own system message included), whose last user turn
- * the draft answers. The constitution's prefix stays first, the same for every prompt, so serving
+ * example's messages in order, then the sample's conversation (promptConversation: the prompt as
+ * one user message, or a multi-turn prompt's turns as given, its own system message included),
+ * whose last user turn the draft answers. The constitution's prefix stays first, the same for every prompt, so serving
  * engines reuse it. The prompt is data and is never spliced into an instruction string, so
  * instruction-like text in it stays the user's.
  */
-export function openingMessages(constitution: Pick<Constitution, 'system' | 'examples'>, prompt: string | readonly ChatMessage[]): ChatMessage[] {
+export function openingMessages(constitution: Pick<Constitution, 'system' | 'examples'>, conversation: readonly ChatMessage[]): ChatMessage[] {
   const messages: ChatMessage[] = [];
   if (constitution.system !== undefined) messages.push({ role: 'system', content: constitution.system });
   for (const example of constitution.examples) {
     for (const m of example.messages) messages.push({ role: m.role, content: m.content });
   }
-  if (typeof prompt === 'string') messages.push({ role: 'user', content: prompt });
-  else for (const m of prompt) messages.push({ role: m.role, content: m.content });
+  for (const m of conversation) messages.push({ role: m.role, content: m.content });
   return messages;
 }
 
