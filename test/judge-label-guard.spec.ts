@@ -1,5 +1,5 @@
 import { QualityReportSchema, RunManifestSchema, RunSchema, type Run } from '@amend/contracts';
-import { cleanup, json, ndjson, startStack, testEnv, waitFor, type Stack } from './support/stack';
+import { json, ndjson, stackForFile, testEnv, waitFor, type Stack } from './support/stack';
 
 /*
  * `max_hard_label_share`: a run whose judge answers without a readable letter is stopped once it
@@ -19,13 +19,9 @@ const env = testEnv('judge_label_guard', {
 let stack: Stack;
 let auditor: string;
 
+stackForFile(env, {}, (s) => (stack = s));
 beforeAll(async () => {
-  stack = await startStack(env);
   auditor = await stack.mintKey('auditor');
-});
-afterAll(async () => {
-  await stack?.close();
-  await cleanup(env);
 });
 
 const post = (body: unknown) => stack.fetch('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
