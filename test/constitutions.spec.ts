@@ -20,7 +20,7 @@ const env = testEnv('constitutions');
 let stack: Stack;
 let pg: Client;
 
-const h4Fixture = JSON.parse(readFileSync(join(ROOT, '../shared/fixtures/h4/constitution_anthropic.json'), 'utf8'));
+const h4Fixture = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/h4/constitution_anthropic.json'), 'utf8'));
 
 const yamlOf = (name: string, version: string, extra = '') => `name: ${name}
 version: ${version}
@@ -411,7 +411,7 @@ describe('the amend constitution commands against the API', () => {
   });
 
   it('imports H4 with --publish, and exports the published version back to the same H4 JSON', async () => {
-    const imported = await amend('constitution', 'import-h4', join(ROOT, '../shared/fixtures/h4/constitution_anthropic.json'), '--name', 'cli-h4', '--version', '1.0.0', '--publish');
+    const imported = await amend('constitution', 'import-h4', join(ROOT, 'test/fixtures/h4/constitution_anthropic.json'), '--name', 'cli-h4', '--version', '1.0.0', '--publish');
     expect(imported.code).toBe(0);
     expect(imported.err).toContain('wrote constitutions/cli-h4/1.0.0.yaml');
     expect(imported.err).toMatch(/published cli-h4@1\.0\.0 \(sha256 [0-9a-f]{64}\)/);

@@ -7,7 +7,7 @@ import { ANTHROPIC_CAI_OPTIONS } from '../../../libs/constitution/scripts/import
 import { CliIo, runCli } from './main';
 
 const ROOT = resolve(__dirname, '../../..');
-const FIXTURE = resolve(ROOT, '../shared/fixtures/h4/constitution_anthropic.json');
+const FIXTURE = resolve(ROOT, 'test/fixtures/h4/constitution_anthropic.json');
 
 function capture(cwd: string) {
   const stdout = new PassThrough();

@@ -23,7 +23,7 @@ export const ANTHROPIC_CAI_OPTIONS: H4ImportOptions = {
 
 if (require.main === module) {
   const root = resolve(__dirname, '../../..');
-  const input = process.argv[2] ?? resolve(root, '../shared/fixtures/h4/constitution_anthropic.json');
+  const input = process.argv[2] ?? resolve(root, 'test/fixtures/h4/constitution_anthropic.json');
   const output = process.argv[3] ?? resolve(root, 'constitutions/anthropic-cai/1.0.0.yaml');
   const constitution = importH4(JSON.parse(readFileSync(input, 'utf8')), ANTHROPIC_CAI_OPTIONS);
   const header =

@@ -8,7 +8,7 @@ import { loadConstitutionFile, parseConstitutionYaml } from './loader';
 import { constitutionToYaml } from './to-yaml';
 
 const root = resolve(__dirname, '../../..');
-const fixture = JSON.parse(readFileSync(resolve(root, '../shared/fixtures/h4/constitution_anthropic.json'), 'utf8'));
+const fixture = JSON.parse(readFileSync(resolve(root, 'test/fixtures/h4/constitution_anthropic.json'), 'utf8'));
 
 describe('H4 import and export', () => {
   const imported = importH4(fixture, ANTHROPIC_CAI_OPTIONS);
