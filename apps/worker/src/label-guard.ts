@@ -25,8 +25,11 @@ export class LabelGuard {
     @Optional() @Inject(CLOCK) private readonly clock: Clock = monotonicClock,
   ) {}
 
-  /** True when the run is stopped for its labels (by this check or an earlier one): the caller must not make the call. */
-  async stopped(item: Pick<WorkItem, 'run'>, actor: string): Promise<boolean> {
+  /**
+   * When the run's labels are past its limit, stops the run (once: a later check finds it stopped)
+   * and closes it; true then, or when an earlier check stopped it, and the caller must not make the call.
+   */
+  async stopRunIfLabelsBad(item: Pick<WorkItem, 'run'>, actor: string): Promise<boolean> {
     const options = item.run.feedback;
     if (options?.max_hard_label_share === undefined) return false;
     const stop = judgeLabelStop(options, await this.counts(item.run.id));

@@ -83,9 +83,9 @@ export class SampleOrchestrator {
     let next: PlannedCall | null = planNextCall(run, sample, records);
     for (let call = next; call; call = next) {
       const shared = call.stage === 'draft' && twin?.draft ? twin : undefined;
-      if (!shared && (await this.meter.exhausted(item, WORKER_ACTOR))) return 'budget_exhausted';
+      if (!shared && (await this.meter.stopIfBudgetReached(item, WORKER_ACTOR))) return 'budget_exhausted';
       // The run stopped for its judge's labels (max_hard_label_share): this sample was cancelled with it.
-      if (!shared && (await this.labels.stopped(item, WORKER_ACTOR))) return 'cancelled';
+      if (!shared && (await this.labels.stopRunIfLabelsBad(item, WORKER_ACTOR))) return 'cancelled';
       let result: ChatResult;
       if (shared?.draft) {
         // The same draft for both constitutions: the baseline's, copied, not asked again.

@@ -19,10 +19,11 @@ export class SpendMeter {
   ) {}
 
   /**
-   * True when the run has reached its budget: then this sample and the run's waiting samples
-   * have been stopped as `budget_exhausted` and the caller must not make the call.
+   * When the run has reached its budget, stops this sample and the run's waiting samples as
+   * `budget_exhausted` and closes the run if none is left going; true then, and the caller must
+   * not make the call.
    */
-  async exhausted(item: Pick<WorkItem, 'run' | 'sample'>, actor: string): Promise<boolean> {
+  async stopIfBudgetReached(item: Pick<WorkItem, 'run' | 'sample'>, actor: string): Promise<boolean> {
     if (item.run.budget == null) return false;
     const spend = await this.store.budget.spend(item.run.id);
     if (!spend || !budgetReached(spend)) return false;
