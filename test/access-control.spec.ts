@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Client } from 'pg';
-import { CreatedKeySchema, ErrorBodySchema, KeyListSchema, RunListSchema, RunSchema } from '@amend/contracts';
+import { CreatedKeySchema, ErrorBodySchema, KeyDirectorySchema, KeyListSchema, RunListSchema, RunSchema } from '@amend/contracts';
 import { loadConfig } from '@amend/contracts';
 import { PassThrough } from 'node:stream';
 import { createApiApp } from '../apps/api/src/app';
@@ -196,7 +196,7 @@ const EXPECTED: Record<string, Expected> = {
     crossing: 'key_admin',
     request: (s) => ({ path: '/v1/keys', body: jsonBody({ role: 'submitter', team: s === 'own' ? 'alpha' : 'beta', name: 'matrix' }) }),
   },
-  'GET /v1/keys': { roles: ['admin'], ok: 200, crossing: 'none', request: () => ({ path: '/v1/keys' }) },
+  'GET /v1/keys': { roles: ['admin', 'auditor'], ok: 200, crossing: 'none', request: () => ({ path: '/v1/keys' }) },
   'DELETE /v1/keys/:id': { roles: ['admin'], ok: 200, crossing: 'key_admin', request: (s) => ({ path: `/v1/keys/${ids(s).key}` }) },
   'GET /v1/keys/me': { roles: ['submitter', 'author', 'auditor', 'admin'], ok: 200, crossing: 'none', request: () => ({ path: '/v1/keys/me' }) },
 };
@@ -345,6 +345,39 @@ describe('API keys', () => {
     expect(KeyListSchema.parse(await json(await stack.fetch('/v1/keys?team=beta', {}, stack.adminKey))).keys.length).toBeGreaterThan(0);
   });
 
+  it('gives auditors the key directory (names, roles, teams, never a secret): their own team, or every team to the operator team', async () => {
+    const named = async (role: 'submitter' | 'auditor', team: string, name: string) => {
+      const res = await stack.fetch('/v1/keys', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ role, team, name }) }, stack.adminKey);
+      expect(res.status).toBe(201);
+      return CreatedKeySchema.parse(await json(res));
+    };
+    const alphaBot = await named('submitter', 'alpha', 'alpha ci bot');
+    const betaBot = await named('submitter', 'beta', 'beta ci bot');
+    const operatorAuditor = await named('auditor', 'admin', 'operator auditor');
+    const list = async (key: string, query = '') => {
+      const res = await stack.fetch(`/v1/keys${query}`, {}, key);
+      expect(res.status).toBe(200);
+      const text = await res.text();
+      return { text, keys: KeyDirectorySchema.parse(JSON.parse(text)).keys };
+    };
+    const alphaView = await list(keys.auditor);
+    expect(alphaView.keys.find((k) => k.id === alphaBot.id)).toEqual({ id: alphaBot.id, name: 'alpha ci bot', role: 'submitter', team: 'alpha', created_at: alphaBot.created_at, revoked_at: null });
+    expect(new Set(alphaView.keys.map((k) => k.team))).toEqual(new Set(['alpha']));
+    expect(alphaView.keys.map((k) => k.id)).not.toContain(betaBot.id);
+    // Asking for another team's keys gives none, as for a team-scoped admin.
+    expect((await list(keys.auditor, '?team=beta')).keys).toEqual([]);
+    const operatorView = await list(operatorAuditor.key);
+    expect(operatorView.keys.map((k) => k.id)).toEqual(expect.arrayContaining([alphaBot.id, betaBot.id, operatorAuditor.id]));
+    expect((await list(operatorAuditor.key, '?team=beta')).keys.map((k) => k.team)).toEqual(expect.arrayContaining(['beta']));
+    const hashes = (await pg.query(`select hash from "${env.DATABASE_SCHEMA}".api_keys where id = any($1)`, [[alphaBot.id, betaBot.id, operatorAuditor.id]])).rows.map((r) => r.hash as string);
+    expect(hashes).toHaveLength(3);
+    for (const view of [alphaView, operatorView]) {
+      for (const secret of [alphaBot.key, betaBot.key, operatorAuditor.key, keys.auditor, ...hashes, alphaBot.prefix]) expect(view.text).not.toContain(secret);
+      expect(view.text).not.toContain('"prefix"');
+      expect(view.text).not.toContain('"hash"');
+    }
+  });
+
   it('refuses a missing, malformed, unknown or revoked key with 401', async () => {
     const missing = await stack.fetch('/v1/runs', {}, null);
     expect(missing.status).toBe(401);
@@ -406,6 +439,16 @@ describe('amend keys', () => {
     const refused = await amend(keys.submitter, 'keys', 'list');
     expect(refused.code).toBe(1);
     expect(refused.err).toContain('forbidden');
+  });
+
+  it('lists the key directory to an auditor: names, roles and teams of its own team, no prefixes', async () => {
+    const made = await stack.fetch('/v1/keys', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ role: 'author', team: 'alpha', name: 'policy desk' }) }, stack.adminKey);
+    const created = CreatedKeySchema.parse(await json(made));
+    const listed = await amend(keys.auditor, 'keys', 'list');
+    expect(listed.code).toBe(0);
+    const line = listed.out.split('\n').find((l) => l.startsWith(created.id));
+    expect(line).toMatch(/author\s+alpha\s+policy desk$/);
+    expect(listed.out).not.toContain(created.prefix);
   });
 });
 

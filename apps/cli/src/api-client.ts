@@ -11,7 +11,7 @@ import {
   CreatedKey,
   CreatedKeySchema,
   Key,
-  KeyListSchema,
+  KeysAnswerSchema,
   KeySchema,
   RunVerify,
   RunVerifySchema,
@@ -224,7 +224,7 @@ export class ApiClient {
   }
 
   listKeys(query: { team?: string; role?: string; revoked?: 'true' } = {}) {
-    return this.json(KeyListSchema, '/v1/keys', { query });
+    return this.json(KeysAnswerSchema, '/v1/keys', { query });
   }
 
   revokeKey(id: string): Promise<Key> {

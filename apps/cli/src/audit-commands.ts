@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Option, type Command } from 'commander';
 import { verifyBundle, type VerifyFailure } from '@amend/audit';
-import { KEY_ROLE_NAMES, type CreateKey, type Key, type KeyRoleName } from '@amend/contracts';
+import { KEY_ROLE_NAMES, type CreateKey, type Key, type KeyDirectoryEntry, type KeyRoleName } from '@amend/contracts';
 import type { ApiClient } from './api-client';
 import { parseInteger } from './arg-parsers';
 import { downloadToFile } from './download';
@@ -112,7 +112,12 @@ export function addAuditCommands(program: Command, ctx: AuditCommandsContext): v
     });
 }
 
-function renderKey(k: Key): string {
+/** A key as admins see it (prefix, limits), or as the key directory gives it to auditors. */
+function renderKey(k: Key | KeyDirectoryEntry): string {
+  if (!('prefix' in k)) {
+    const revoked = k.revoked_at ? `  REVOKED ${k.revoked_at}` : '';
+    return `${k.id}  ${k.role.padEnd(9)} ${k.team.padEnd(16)} ${k.name ?? ''}${revoked}`.trimEnd();
+  }
   const limits = Object.entries(k.limits)
     .filter(([, v]) => v !== null)
     .map(([name, v]) => `${name}=${v}`)
@@ -151,7 +156,7 @@ export function addKeysCommands(program: Command, ctx: AuditCommandsContext): vo
 
   group
     .command('list')
-    .description('list keys (never the keys themselves)')
+    .description('list keys (never the keys themselves); auditors get the key directory: names, roles, teams')
     .option('--team <team>', 'only this team')
     .addOption(new Option('--role <role>', 'only this role').choices(KEY_ROLE_NAMES))
     .option('--revoked', 'include revoked keys')

@@ -45,6 +45,25 @@ export type CreatedKey = z.infer<typeof CreatedKeySchema>;
 
 export const KeyListSchema = z.object({ keys: z.array(KeySchema) });
 
+/**
+ * One entry of the key directory: who the actor `key:<id>` of an audit event is. What auditors
+ * read at `GET /v1/keys` and what an audit bundle carries; never the key, its hash or its prefix.
+ */
+export const KeyDirectoryEntrySchema = z.object({
+  id: z.string().uuid(),
+  name: z.string().nullable(),
+  role: z.enum(KEY_ROLE_NAMES),
+  team: z.string(),
+  created_at: z.string(),
+  revoked_at: z.string().nullable(),
+});
+export type KeyDirectoryEntry = z.infer<typeof KeyDirectoryEntrySchema>;
+
+export const KeyDirectorySchema = z.object({ keys: z.array(KeyDirectoryEntrySchema) });
+
+/** `GET /v1/keys`: admins get the keys with their prefixes and limits, auditors the directory. */
+export const KeysAnswerSchema = z.object({ keys: z.array(z.union([KeySchema, KeyDirectoryEntrySchema])) });
+
 export const ListKeysQuerySchema = z.strictObject({
   team: z.string().optional(),
   role: z.enum(KEY_ROLE_NAMES).optional(),

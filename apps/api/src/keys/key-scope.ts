@@ -10,3 +10,8 @@ export const OPERATOR_TEAM = 'admin';
 export function isOperatorAdmin(key: Pick<StoredKey, 'role' | 'team'>): boolean {
   return key.role === 'admin' && key.team === OPERATOR_TEAM;
 }
+
+/** Operator admins and the operator team's auditors see every team's keys; anyone else its own team's. */
+export function readsEveryTeamsKeys(key: Pick<StoredKey, 'role' | 'team'>): boolean {
+  return (key.role === 'admin' || key.role === 'auditor') && key.team === OPERATOR_TEAM;
+}

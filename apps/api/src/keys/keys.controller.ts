@@ -1,7 +1,7 @@
 import { Body, Delete, Get, Param, Post, Query } from '@nestjs/common';
 import { ApiOperation } from '@nestjs/swagger';
 import { createZodDto, ZodResponse } from 'nestjs-zod';
-import { CreateKeySchema, CreatedKeySchema, KeyListSchema, KeySchema, ListKeysQuerySchema } from '@amend/contracts';
+import { CreateKeySchema, CreatedKeySchema, KeySchema, KeysAnswerSchema, ListKeysQuerySchema } from '@amend/contracts';
 import { Allow } from '../auth/access.decorators';
 import { Caller, type Principal } from '../auth/principal';
 import { uuidPipe } from '../runs/runs.controller';
@@ -11,7 +11,7 @@ import { V1Controller } from '../common/v1-controller';
 class CreateKeyDto extends createZodDto(CreateKeySchema) {}
 class CreatedKeyDto extends createZodDto(CreatedKeySchema) {}
 class KeyDto extends createZodDto(KeySchema) {}
-class KeyListDto extends createZodDto(KeyListSchema) {}
+class KeysAnswerDto extends createZodDto(KeysAnswerSchema) {}
 class ListKeysQueryDto extends createZodDto(ListKeysQuerySchema) {}
 
 @V1Controller('keys', 'keys')
@@ -30,10 +30,16 @@ export class KeysController {
   }
 
   @Get()
-  @Allow('admin')
-  @ApiOperation({ summary: 'List keys (never the keys themselves): by team or role, revoked ones with revoked=true' })
-  @ZodResponse({ type: KeyListDto })
+  @Allow('admin', 'auditor')
+  @ApiOperation({
+    summary: 'List keys (never the keys themselves): by team or role, revoked ones with revoked=true',
+    description:
+      'Admins get each key with its prefix and limits. Auditors get the key directory (id, name, role, team, created and revoked), to name the actor `key:<id>` of an event: ' +
+      'their own team\'s keys, or every team\'s for auditors of the operator team ("admin").',
+  })
+  @ZodResponse({ type: KeysAnswerDto })
   async list(@Query() query: ListKeysQueryDto, @Caller() caller: Principal) {
+    if (caller.role === 'auditor') return { keys: await this.keys.directory(query, caller) };
     return { keys: await this.keys.list(query, caller) };
   }
 

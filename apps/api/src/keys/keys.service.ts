@@ -1,11 +1,11 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import type { Config, CreateKey, CreatedKey, Key } from '@amend/contracts';
+import type { Config, CreateKey, CreatedKey, Key, KeyDirectoryEntry } from '@amend/contracts';
 import { Store, type StoredKey } from '@amend/store';
 import { CONFIG } from '@amend/runtime';
 import { ApiError } from '../errors/api-error';
 import { displayPrefix, generateKey, hashKey, strongEnough } from '../auth/api-key';
 import type { Principal } from '../auth/principal';
-import { OPERATOR_TEAM, isOperatorAdmin } from './key-scope';
+import { OPERATOR_TEAM, isOperatorAdmin, readsEveryTeamsKeys } from './key-scope';
 
 /** Team of the first admin key: the operator's, whose admins manage the keys of every team. */
 export const BOOTSTRAP_TEAM = OPERATOR_TEAM;
@@ -22,6 +22,11 @@ export function toKeyView(k: StoredKey): Key {
     created_at: k.created_at.toISOString(),
     revoked_at: k.revoked_at?.toISOString() ?? null,
   };
+}
+
+/** Who a key is, for the directory: nothing that would let anyone use it (no hash, no prefix). */
+export function toDirectoryEntry(k: Pick<StoredKey, 'id' | 'name' | 'role' | 'team' | 'created_at' | 'revoked_at'>): KeyDirectoryEntry {
+  return { id: k.id, name: k.name, role: k.role, team: k.team, created_at: k.created_at.toISOString(), revoked_at: k.revoked_at?.toISOString() ?? null };
 }
 
 /**
@@ -101,6 +106,16 @@ export class KeysService implements OnApplicationBootstrap {
     const team = isOperatorAdmin(caller) ? q.team : caller.team;
     if (q.team !== undefined && q.team !== team) return [];
     return (await this.store.keys.list({ team, role: q.role, includeRevoked: q.revoked === 'true' })).map(toKeyView);
+  }
+
+  /**
+   * The key directory auditors read, to put a name, role and team to an event's `key:<id>`: their
+   * own team's keys, or every team's for the operator team's auditors (who audit every team).
+   */
+  async directory(q: { team?: string; role?: Key['role']; revoked?: 'true' | 'false' }, caller: Pick<Principal, 'role' | 'team'>): Promise<KeyDirectoryEntry[]> {
+    const team = readsEveryTeamsKeys(caller) ? q.team : caller.team;
+    if (q.team !== undefined && q.team !== team) return [];
+    return (await this.store.keys.list({ team, role: q.role, includeRevoked: q.revoked === 'true' })).map(toDirectoryEntry);
   }
 
   async get(id: string): Promise<Key> {
