@@ -11,6 +11,16 @@ const FRAMEWORKS = ['@nestjs/*', 'bullmq', 'ioredis', 'openai', 'express', 'undi
 /** Disk and network: the pure layers take inputs and return values. */
 const IO = ['fs', 'node:fs', 'fs/*', 'node:fs/*', 'http', 'node:http', 'https', 'node:https', 'net', 'node:net', 'child_process', 'node:child_process'];
 
+/**
+ * Where process.env may be read: the entry points, which pass it to loadConfig (the one schema,
+ * validated at boot); the CLI, whose variables (AMEND_URL, AMEND_KEY, ...) are its own; the model
+ * registry, which looks up the API-key variables AMEND_MODELS names (read once, at boot); tests.
+ * Everything else takes the parsed Config (a Nest provider in the apps, a parameter in libs).
+ */
+const ENV_READERS = ['apps/api/src/main.ts', 'apps/worker/src/main.ts', 'apps/all/main.ts', 'apps/cli/**', 'libs/llm/src/model-registry.ts', '**/*.spec.ts', '**/testing/**'];
+const PROCESS_ENV = { object: 'process', property: 'env', message: 'Configuration is read once at boot: add the variable to ConfigSchema (libs/contracts/src/config.ts) and take the Config (the CONFIG provider, or a parameter).' };
+const DB_HANDLE = { property: 'db', message: "The database handle is private to libs/store: add a repository method (tests open their own with createDb)." };
+
 const DATABASE_RULE = { group: DATABASE, message: 'The database belongs to libs/store: add a repository method there.' };
 const pure = (layer) => ({
   'no-restricted-imports': [
@@ -78,13 +88,11 @@ export default tseslint.config(
     // The Store keeps its database handle private; `store['db']` would get past the compiler, not past this.
     files: ['**/*.{ts,tsx}'],
     ignores: ['libs/store/**'],
-    rules: {
-      'no-restricted-properties': [
-        'error',
-        { property: 'db', message: "The database handle is private to libs/store: add a repository method (tests open their own with createDb)." },
-      ],
-    },
+    rules: { 'no-restricted-properties': ['error', DB_HANDLE] },
   },
+  // (These two replace the rule above for the service's own code, so they repeat its option.)
+  { files: ['apps/**/*.{ts,tsx}', 'libs/**/*.ts'], ignores: [...ENV_READERS, 'libs/store/**'], rules: { 'no-restricted-properties': ['error', DB_HANDLE, PROCESS_ENV] } },
+  { files: ['libs/store/**/*.ts'], ignores: ENV_READERS, rules: { 'no-restricted-properties': ['error', PROCESS_ENV] } },
   {
     // Controllers are thin: HTTP in and out, the work in a service (one per noun); a v1 controller
     // says what it is with @V1Controller (tag, bearer key, path), the health probes excepted.

@@ -10,7 +10,7 @@ import { loadConfig } from '@amend/contracts';
 import { openDatabase } from '@amend/store';
 
 async function main() {
-  const config = loadConfig();
+  const config = loadConfig(process.env);
   const db = await openDatabase({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, poolSize: 2 });
   try {
     const role = process.env.AMEND_APP_ROLE;

@@ -10,13 +10,9 @@ import {
 } from '@amend/contracts';
 import { cleanup, json, ndjson, startStack, testEnv, waitFor, type Stack } from './support/stack';
 
-const env = testEnv('e2e');
+// Limits small enough to hit in a test; the defaults are in docs/configuration.md.
+const env = testEnv('e2e', { AMEND_MAX_PROMPTS: '60', AMEND_MAX_PROMPT_CHARS: '2000', AMEND_MAX_BODY_BYTES: String(256 * 1024) });
 let stack: Stack;
-
-// Limits small enough to hit in a test; the defaults are documented in the README.
-process.env.AMEND_MAX_PROMPTS = '60';
-process.env.AMEND_MAX_PROMPT_CHARS = '2000';
-process.env.AMEND_MAX_BODY_BYTES = String(256 * 1024);
 
 const prompts = Array.from({ length: 50 }, (_, i) => ({ id: `p-${i}`, prompt: `Question ${i}: how do I keep my houseplants alive while travelling?` }));
 

@@ -24,8 +24,7 @@ import { ROOT, cleanup, json, startStack, testEnv, waitFor, type Stack } from '.
  * and other roles see nothing.
  */
 
-process.env.AMEND_MAX_EVALUATION_PROMPTS = '60';
-const env = testEnv('evaluations', { AMEND_KEY_REQUESTS_PER_MINUTE: '100000' });
+const env = testEnv('evaluations', { AMEND_KEY_REQUESTS_PER_MINUTE: '100000', AMEND_MAX_EVALUATION_PROMPTS: '60' });
 let stack: Stack;
 const keys = {} as Record<'author' | 'otherAuthor' | 'auditor' | 'submitter', string>;
 

@@ -165,11 +165,8 @@ describe('multi-turn prompts', () => {
   });
 
   it('the per-message, total and message-count limits are 422s naming the limit', async () => {
-    const saved = { ...process.env };
+    const undo = stack.reconfigure({ AMEND_MAX_PROMPT_CHARS: '100', AMEND_MAX_CONVERSATION_CHARS: '150', AMEND_MAX_PROMPT_MESSAGES: '5' });
     try {
-      process.env.AMEND_MAX_PROMPT_CHARS = '100';
-      process.env.AMEND_MAX_CONVERSATION_CHARS = '150';
-      process.env.AMEND_MAX_PROMPT_MESSAGES = '5';
       const turn = (role: string, n: number) => ({ role, content: 'x'.repeat(n) });
       const cases: [unknown[], string, RegExp][] = [
         [[turn('user', 101)], 'prompts.0.messages.0.content', /AMEND_MAX_PROMPT_CHARS/],
@@ -187,7 +184,7 @@ describe('multi-turn prompts', () => {
       const ok = await postJson({ constitution: 'amend-core', prompts: [{ messages: [turn('user', 100), turn('assistant', 49), turn('user', 1)] }] });
       expect(ok.status).toBe(202);
     } finally {
-      process.env = saved;
+      undo();
     }
   });
 

@@ -27,12 +27,6 @@ const RUNS = Number(process.env.FUZZ_RUNS ?? 1500);
 const SEED = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) : (Date.now() ^ (Math.random() * 0x7fffffff)) | 0;
 const PATH = process.env.FUZZ_PATH;
 
-// Limits that would otherwise answer most of the fuzzer's requests with 429 or 413 early.
-process.env.AMEND_KEY_REQUESTS_PER_MINUTE = '10000000';
-process.env.AMEND_KEY_CONCURRENT_RUNS = '1000000';
-process.env.AMEND_MAX_PROMPTS = '20';
-process.env.AMEND_MAX_BODY_BYTES = String(512 * 1024);
-
 // Quiet by default: a failing run prints the request; FUZZ_LOG_LEVEL=error shows the server's stack too.
 // The fuzzer sends made-up and malformed keys on purpose, all from one address: the per-address
 // limit on failed authentication (tested in abuse.spec) would otherwise answer everything 429.
@@ -40,6 +34,11 @@ const env = testEnv('openapi_fuzz', {
   WORKER_CONCURRENCY: '8',
   LOG_LEVEL: process.env.FUZZ_LOG_LEVEL ?? 'fatal',
   AMEND_AUTH_FAILURES_PER_MINUTE: '1000000',
+  // Limits that would otherwise answer most of the fuzzer's requests with 429 or 413 early.
+  AMEND_KEY_REQUESTS_PER_MINUTE: '10000000',
+  AMEND_KEY_CONCURRENT_RUNS: '1000000',
+  AMEND_MAX_PROMPTS: '20',
+  AMEND_MAX_BODY_BYTES: String(512 * 1024),
 });
 const LIMITS = { requests_per_minute: 1_000_000, concurrent_runs: 100_000 };
 let stack: Stack;

@@ -57,14 +57,13 @@ describe('operator limits', () => {
     expect(body.error.code).toBe('over_limit');
     return (body.error.details as { limit: string }).limit;
   };
-  afterEach(() => {
-    for (const k of ['AMEND_MAX_CALLS_PER_PROMPT', 'AMEND_RUN_BUDGET_TOKENS', 'AMEND_RUN_MAX_BUDGET_TOKENS', 'AMEND_TEAM_DAILY_TOKENS']) delete process.env[k];
-  });
+  let undo = () => {};
+  afterEach(() => undo());
 
   it('refuses more calls per prompt or more max_tokens than allowed with 422 naming the limit', async () => {
     // 4 candidates, ensemble 4: 4 + 4·3·4 = 52 calls per prompt, over the default 40.
     expect(await limitOf(await postRun({ constitution: 'amend-core@1.0.0', prompts: ['x'], mode: 'ai-feedback', candidates: 4, ensemble: 4 }))).toBe('calls_per_prompt');
-    process.env.AMEND_MAX_CALLS_PER_PROMPT = '3';
+    undo = stack.reconfigure({ AMEND_MAX_CALLS_PER_PROMPT: '3' });
     expect(await limitOf(await postRun({ constitution: 'amend-core', prompts: ['x'], rounds: 2 }))).toBe('calls_per_prompt');
     expect(await limitOf(await postRun({ constitution: 'amend-core', prompts: ['x'], sampling: { max_tokens: 32768 } }))).toBe('max_tokens');
     expect(await limitOf(await postRun({ constitution: 'amend-core', prompts: ['x'], model: 'capped', sampling: { max_tokens: 512 } }))).toBe('max_tokens');
@@ -72,14 +71,14 @@ describe('operator limits', () => {
   });
 
   it('gives a run without a budget the default, refuses one above the maximum, and holds a team to its daily tokens', async () => {
-    process.env.AMEND_RUN_BUDGET_TOKENS = '700';
-    process.env.AMEND_RUN_MAX_BUDGET_TOKENS = '1000';
+    undo = stack.reconfigure({ AMEND_RUN_BUDGET_TOKENS: '700', AMEND_RUN_MAX_BUDGET_TOKENS: '1000' });
     const run = RunSchema.parse(await json(await postRun({ constitution: 'amend-core', prompts: ['x'] })));
     expect(run.budget).toEqual({ tokens: 700 });
     expect(await limitOf(await postRun({ constitution: 'amend-core', prompts: ['x'], budget: { tokens: 5000 } }))).toBe('budget_tokens');
 
     const team = await stack.mintKey('submitter', 'quota');
-    process.env.AMEND_TEAM_DAILY_TOKENS = '1500';
+    undo();
+    undo = stack.reconfigure({ AMEND_RUN_BUDGET_TOKENS: '700', AMEND_RUN_MAX_BUDGET_TOKENS: '1000', AMEND_TEAM_DAILY_TOKENS: '1500' });
     expect((await postRun({ constitution: 'amend-core', prompts: ['x'] }, team)).status).toBe(202); // reserves 700
     expect((await postRun({ constitution: 'amend-core', prompts: ['x'] }, team)).status).toBe(202); // 1400
     const over = await postRun({ constitution: 'amend-core', prompts: ['x'], budget: { tokens: 200 } }, team);

@@ -5,7 +5,7 @@ import { createWorkerApp } from '../worker/src/app';
 
 /** `npm start`: API and worker in one process, for one machine. Scale out with start:api / start:worker. */
 async function main() {
-  const config = loadConfig();
+  const config = loadConfig(process.env);
   const api = await createApiApp(config);
   await api.listen(config.PORT, config.HOST);
   await createWorkerApp(config);

@@ -43,6 +43,12 @@ export interface Stack {
   adminKey: string;
   /** A submitter key of team `default`, minted at start: what `stack.fetch` sends unless told otherwise. */
   submitterKey: string;
+  /**
+   * Changes settings of the running stack as if it had booted with them (parsed by the boot schema,
+   * so a bad value throws here), for those the services read from the config on each request
+   * (request limits, budgets, key defaults). Returns the undo.
+   */
+  reconfigure(vars: Record<string, string>): () => void;
   /** Creates a key through `POST /v1/keys` as the admin and returns the key itself. */
   mintKey(role: KeyRole, team?: string, limits?: Record<string, number>): Promise<string>;
   /** fetch against the API (a path or a full URL) with `Authorization: Bearer <key>`, by default the submitter key. */
@@ -83,9 +89,19 @@ export async function startStack(env: Record<string, string>, opts: { workers?: 
     return ((await res.json()) as { key: string }).key;
   };
   const submitterKey = await mintKey('submitter');
+  const reconfigure = (vars: Record<string, string>) => {
+    const before = { ...config };
+    // The services hold this very object (the CONFIG provider's value), so they see the change.
+    Object.assign(config, loadConfig({ ...env, ...vars }));
+    return () => {
+      for (const k of Object.keys(config) as (keyof Config)[]) delete config[k];
+      Object.assign(config, before);
+    };
+  };
   return {
     env,
     config,
+    reconfigure,
     url,
     api,
     workers,

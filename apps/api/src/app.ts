@@ -25,7 +25,7 @@ export async function createApiApp(config: Config): Promise<NestExpressApplicati
   app.use(securityHeaders());
   // Keys first, bodies after: nothing unauthenticated is read into memory.
   app.use(preBodyAuth(app.get(Authenticator)));
-  app.use(...jsonBodyParser());
+  app.use(...jsonBodyParser(config));
   const operations = await mountOperations(app, config);
   mountConsole(app);
   app.enableShutdownHooks();

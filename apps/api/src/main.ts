@@ -3,7 +3,7 @@ import { loadConfig } from '@amend/contracts';
 import { createApiApp } from './app';
 
 async function main() {
-  const config = loadConfig();
+  const config = loadConfig(process.env);
   const app = await createApiApp(config);
   await app.listen(config.PORT, config.HOST);
 }

@@ -87,17 +87,6 @@ describe('prompts files', () => {
       const err = failure(() => parsePrompts(text, 'jsonl', 'p.jsonl'));
       expect(err.message).toBe('p.jsonl:3: id "x" is already used by line 1; ids must be unique within a run');
     });
-
-    it('applies the prompt length limit of the contract', () => {
-      const previous = process.env.AMEND_MAX_PROMPT_CHARS;
-      process.env.AMEND_MAX_PROMPT_CHARS = '10';
-      try {
-        expect(failure(() => parsePrompts('"short"\n"much longer than ten"', 'jsonl')).message).toMatch(/:2: .*longer than the limit/);
-      } finally {
-        if (previous === undefined) delete process.env.AMEND_MAX_PROMPT_CHARS;
-        else process.env.AMEND_MAX_PROMPT_CHARS = previous;
-      }
-    });
   });
 
   describe('.json', () => {
@@ -129,17 +118,6 @@ describe('prompts files', () => {
         '  indented {"not": "json"}',
         'last',
       ]);
-    });
-
-    it('names the line of a prompt over the length limit', () => {
-      const previous = process.env.AMEND_MAX_PROMPT_CHARS;
-      process.env.AMEND_MAX_PROMPT_CHARS = '5';
-      try {
-        expect(failure(() => parsePrompts('ok\n\nfar too long', 'txt', 'p.txt')).message).toMatch(/^p\.txt:3: .*longer than the limit/);
-      } finally {
-        if (previous === undefined) delete process.env.AMEND_MAX_PROMPT_CHARS;
-        else process.env.AMEND_MAX_PROMPT_CHARS = previous;
-      }
     });
   });
 

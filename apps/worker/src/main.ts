@@ -3,7 +3,7 @@ import cluster from 'node:cluster';
 import { loadConfig } from '@amend/contracts';
 import { createWorkerApp } from './app';
 
-const config = loadConfig();
+const config = loadConfig(process.env);
 
 if (config.WORKER_PROCESSES > 1 && cluster.isPrimary) {
   // One event loop per core: WORKER_PROCESSES workers, each a full worker (its own BullMQ

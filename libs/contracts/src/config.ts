@@ -1,6 +1,16 @@
 import { z } from 'zod';
 
-/** The service's environment, validated at boot (DESIGN.md "Configuration"). */
+/** An empty variable counts as unset (`FOO=` in a compose file or a shell), as it always has. */
+const unsetIfEmpty = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === '' ? undefined : v), schema);
+const positiveInt = (fallback: number) => unsetIfEmpty(z.coerce.number().int().min(1).default(fallback));
+const optionalPositiveInt = () => unsetIfEmpty(z.coerce.number().int().min(1).optional());
+const optionalPositive = () => unsetIfEmpty(z.coerce.number().positive().optional());
+
+/**
+ * The service's environment, validated once at boot (docs/configuration.md lists every variable):
+ * a bad value stops boot naming the variable, instead of failing the first request that reads it.
+ * Nothing else in the service reads process.env (the lint holds it to the entry points).
+ */
 export const ConfigSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().default('0.0.0.0'),
@@ -70,10 +80,60 @@ export const ConfigSchema = z.object({
     .optional()
     .transform((v) => v === 'true' || v === '1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  // Request limits (413 or 422 naming the variable when a request goes past one).
+  /** Prompts in one run. */
+  AMEND_MAX_PROMPTS: positiveInt(100_000),
+  /** Characters of one prompt, or of one message of a multi-turn prompt. */
+  AMEND_MAX_PROMPT_CHARS: positiveInt(32_000),
+  /** Messages of a multi-turn prompt. */
+  AMEND_MAX_PROMPT_MESSAGES: positiveInt(64),
+  /**
+   * Characters of a multi-turn prompt, all messages together. Unset: twice AMEND_MAX_PROMPT_CHARS,
+   * so a conversation and the constitution's few-shot prefix still fit a 32k context.
+   */
+  AMEND_MAX_CONVERSATION_CHARS: optionalPositiveInt(),
+  /**
+   * A JSON body in bytes, read into memory only after the key was checked: a few thousand
+   * prompts. Larger runs stream as JSON Lines, which is never held whole.
+   */
+  AMEND_MAX_BODY_BYTES: positiveInt(4 * 1024 * 1024),
+  /** A streamed (JSON Lines) run upload in bytes: bounded by prompts per run and prompt size anyway. */
+  AMEND_MAX_STREAMED_BODY_BYTES: positiveInt(1024 * 1024 * 1024),
+  /** A constitution body (YAML or JSON); the bundled ones are 10-20 KB. */
+  AMEND_MAX_CONSTITUTION_BYTES: positiveInt(1024 * 1024),
+  /**
+   * Prompts per evaluation. Each costs about 20 calls at one round (two constitutions and up to
+   * 14 judge calls), so 2,000 prompts are already ~40,000 calls; XSTest's 450 fit with room.
+   */
+  AMEND_MAX_EVALUATION_PROMPTS: positiveInt(2_000),
+
+  // What a run may spend (docs/architecture.md "Security": default and maximum budgets per run, spend quotas per team).
+  /** Model calls one prompt may cost (critique-revise 1 + 2·rounds [+ 2·ensemble with verify]; ai-feedback n + n(n-1)·ensemble). */
+  AMEND_MAX_CALLS_PER_PROMPT: positiveInt(40),
+  /** max_tokens per call, for aliases without their own `max_tokens` in AMEND_MODELS. */
+  AMEND_MAX_COMPLETION_TOKENS: positiveInt(8192),
+  /** The token budget of a run that asks for none; unset: none. */
+  AMEND_RUN_BUDGET_TOKENS: optionalPositiveInt(),
+  /** The cost budget (USD) of a run that asks for none; unset: none. */
+  AMEND_RUN_BUDGET_COST_USD: optionalPositive(),
+  /** The largest token budget a run may ask for; unset: no maximum. */
+  AMEND_RUN_MAX_BUDGET_TOKENS: optionalPositiveInt(),
+  /** The largest cost budget (USD) a run may ask for; unset: no maximum. */
+  AMEND_RUN_MAX_BUDGET_COST_USD: optionalPositive(),
+  /** Tokens a team's runs may spend per UTC day, reserved by each run's token budget when it is created; unset: no quota. */
+  AMEND_TEAM_DAILY_TOKENS: optionalPositiveInt(),
+
+  // Server defaults of the per-key limits; a key's own limits override them.
+  AMEND_KEY_REQUESTS_PER_MINUTE: positiveInt(600),
+  AMEND_KEY_CONCURRENT_RUNS: positiveInt(10),
+  /** Never above AMEND_MAX_PROMPTS. Unset: AMEND_MAX_PROMPTS. */
+  AMEND_KEY_PROMPTS_PER_RUN: optionalPositiveInt(),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/** The environment is a parameter (the entry points pass process.env), so this library reads none itself. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
   const parsed = ConfigSchema.safeParse(env);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ChatMessageSchema, SamplingSchema } from './chat';
-import { LIMITS, ROUNDS } from './limits';
+import { ROUNDS } from './limits';
 import { PairRecordSchema } from './pairs';
 import { ConstitutionRefSchema, RUN_STATUSES, RunUsageSchema, SAMPLE_STATUSES, StageRecordSchema } from './runs';
 
@@ -157,8 +157,7 @@ export const PreviewRequestSchema = z.strictObject({
     .array(
       z
         .string()
-        .refine((s) => s.trim().length > 0, { message: 'prompt is empty' })
-        .refine((s) => s.length <= LIMITS.promptChars(), { message: 'prompt is longer than the limit (AMEND_MAX_PROMPT_CHARS)' }),
+        .refine((s) => s.trim().length > 0, { message: 'prompt is empty' }),
     )
     .min(1, 'a preview needs at least one prompt')
     .max(PREVIEW_MAX_PROMPTS, `a preview takes at most ${PREVIEW_MAX_PROMPTS} prompts; submit a run for more`),

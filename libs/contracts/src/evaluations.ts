@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { SamplingSchema } from './chat';
-import { intEnv } from './limits';
 import { BudgetSchema, ConstitutionRefSchema, TextPromptItemSchema, RunCountsSchema, RunUsageSchema } from './runs';
 
 /*
@@ -24,11 +23,6 @@ export const PROMPT_KINDS = ['red-team', 'benign'] as const;
 export type PromptKind = (typeof PROMPT_KINDS)[number];
 
 export const EVALUATION_LIMITS = {
-  /**
-   * Prompts per evaluation. Each costs about 20 calls at one round (two constitutions and up to
-   * 14 judge calls), so 2,000 prompts are already ~40,000 calls; XSTest's 450 fit with room.
-   */
-  prompts: () => intEnv('AMEND_MAX_EVALUATION_PROMPTS', 2_000),
   /** Prompts shown side by side in the report as the most different. */
   mostDifferent: 10,
 };
@@ -48,7 +42,6 @@ export const CreateEvaluationSchema = z
     prompts: z
       .array(TextPromptItemSchema)
       .min(1, 'an evaluation needs at least one prompt')
-      .refine((a) => a.length <= EVALUATION_LIMITS.prompts(), { message: 'too many prompts for one evaluation (AMEND_MAX_EVALUATION_PROMPTS)' })
       .optional(),
     /** A bundled set instead of prompts (GET /v1/evaluations/sets). */
     eval_set: evalSetName.optional(),

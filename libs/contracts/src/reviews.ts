@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { LIMITS } from './limits';
 import { indexCursor } from './bounds';
 import { PairRecordSchema } from './pairs';
 import { REVIEW_DECISIONS, REVIEW_STATUSES } from './review-fields';
@@ -8,8 +7,7 @@ import { REVIEW_DECISIONS, REVIEW_STATUSES } from './review-fields';
 
 const text = z
   .string()
-  .refine((s) => s.trim().length > 0, { message: 'the text is empty' })
-  .refine((s) => s.length <= LIMITS.promptChars() * 4, { message: 'the text is longer than the limit (4 x AMEND_MAX_PROMPT_CHARS)' });
+  .refine((s) => s.trim().length > 0, { message: 'the text is empty' });
 
 export const ReviewRequestSchema = z
   .strictObject({

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ChatMessageSchema, SamplingSchema, UsageSchema } from './chat';
-import { LIMITS, ROUNDS } from './limits';
+import { ROUNDS } from './limits';
 import { indexCursor } from './bounds';
 import { ComparisonJudgementSchema, FeedbackRequestFields, RunStopSchema, feedbackOptionProblems } from './feedback';
 
@@ -32,10 +32,7 @@ export function isSampleFinished(status: string): boolean {
 
 const promptText = z
   .string()
-  .refine((s) => s.trim().length > 0, { message: 'prompt is empty' })
-  .refine((s) => s.length <= LIMITS.promptChars(), {
-    message: `prompt is longer than the limit (AMEND_MAX_PROMPT_CHARS)`,
-  });
+  .refine((s) => s.trim().length > 0, { message: 'prompt is empty' });
 
 /** A single-turn prompt: a string or `{id?, prompt, metadata?}` (what an evaluation takes). */
 export const TextPromptItemSchema = z.union([
@@ -48,7 +45,7 @@ export const TextPromptItemSchema = z.union([
 ]);
 export type TextPromptItem = z.infer<typeof TextPromptItemSchema>;
 
-/** One turn of a multi-turn prompt; each is held to the prompt limit, AMEND_MAX_PROMPT_CHARS. */
+/** One turn of a multi-turn prompt; the API holds each to AMEND_MAX_PROMPT_CHARS (promptLimitIssues). */
 const PROMPT_ROLES = ['system', 'user', 'assistant'] as const;
 export const PromptMessageSchema = z.strictObject({
   // Refined before the enum: a wrong role then names its message instead of failing the whole prompt union.
@@ -59,8 +56,7 @@ export const PromptMessageSchema = z.strictObject({
     .meta({ enum: [...PROMPT_ROLES] }),
   content: z
     .string()
-    .refine((s) => s.trim().length > 0, { message: 'message is empty' })
-    .refine((s) => s.length <= LIMITS.promptChars(), { message: 'message is longer than the limit (AMEND_MAX_PROMPT_CHARS)' }),
+    .refine((s) => s.trim().length > 0, { message: 'message is empty' }),
 });
 export type PromptMessage = z.infer<typeof PromptMessageSchema>;
 
@@ -74,13 +70,6 @@ export type PromptMessage = z.infer<typeof PromptMessageSchema>;
 export function conversationProblems(messages: readonly { role: string; content: string }[]): { index: number | null; message: string }[] {
   const problems: { index: number | null; message: string }[] = [];
   if (messages.length === 0) return [{ index: null, message: 'a conversation needs at least one message, ending with a user turn' }];
-  if (messages.length > LIMITS.promptMessages()) {
-    problems.push({ index: null, message: `a conversation has at most ${LIMITS.promptMessages()} messages (AMEND_MAX_PROMPT_MESSAGES), this one ${messages.length}` });
-  }
-  const total = messages.reduce((n, m) => n + m.content.length, 0);
-  if (total > LIMITS.conversationChars()) {
-    problems.push({ index: null, message: `the conversation has ${total} characters, more than the limit of ${LIMITS.conversationChars()} (AMEND_MAX_CONVERSATION_CHARS)` });
-  }
   const first = messages[0]?.role === 'system' ? 1 : 0;
   for (let i = 0; i < messages.length; i++) {
     const role = messages[i].role;
@@ -191,10 +180,7 @@ export const CreateRunSchema = z.strictObject({
   constitution_sha256: z.string().regex(/^[0-9a-f]{64}$/, 'the sha256 of a constitution version (64 hex digits)').optional(),
   prompts: z
     .array(PromptItemSchema)
-    .min(1, 'a run needs at least one prompt')
-    .refine((a) => a.length <= LIMITS.promptsPerRun(), {
-      message: 'too many prompts for one run (AMEND_MAX_PROMPTS)',
-    }),
+    .min(1, 'a run needs at least one prompt'),
   mode: z.enum(RUN_MODES).default('critique-revise'),
   rounds: z.number().int().min(ROUNDS.min).max(ROUNDS.max).default(1),
   seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),

@@ -1,5 +1,6 @@
 import { Reflector } from '@nestjs/core';
 import type { ExecutionContext } from '@nestjs/common';
+import { loadConfig } from '@amend/contracts';
 import type { Store, StoredKey } from '@amend/store';
 import { ApiError } from '../errors/api-error';
 import { Allow, Public } from './access.decorators';
@@ -54,7 +55,7 @@ async function refusal(p: Promise<unknown>): Promise<{ status: number; code: str
 }
 
 describe('the access guard', () => {
-  const guard = new AuthGuard(new Reflector(), new Authenticator(store, limiter), limiter);
+  const guard = new AuthGuard(new Reflector(), new Authenticator(store, limiter), limiter, loadConfig({}));
 
   it('refuses a route that has no access rule, even with a valid key', async () => {
     expect(await refusal(guard.canActivate(context('unruled', `Bearer ${issued.key}`).ctx))).toEqual({ status: 403, code: 'no_access_rule' });

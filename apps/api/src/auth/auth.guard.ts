@@ -1,4 +1,6 @@
-import { CanActivate, ExecutionContext, Injectable, Logger } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Inject, Injectable, Logger } from '@nestjs/common';
+import type { Config } from '@amend/contracts';
+import { CONFIG } from '@amend/runtime';
 import { Reflector } from '@nestjs/core';
 import { ApiError } from '../errors/api-error';
 import { ACCESS_RULE, type AccessRule } from './access.decorators';
@@ -20,6 +22,7 @@ export class AuthGuard implements CanActivate {
     private readonly reflector: Reflector,
     private readonly authenticator: Authenticator,
     private readonly limiter: RateLimiter,
+    @Inject(CONFIG) private readonly config: Config,
   ) {}
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
@@ -33,7 +36,7 @@ export class AuthGuard implements CanActivate {
     if (rule.public) return true;
 
     const key = await this.authenticator.authenticate(req);
-    const limits = effectiveLimits(key);
+    const limits = effectiveLimits(key, this.config);
     const rate = await this.limiter.take(key.id, limits.requests_per_minute);
     if (!rate.allowed) {
       throw new ApiError(

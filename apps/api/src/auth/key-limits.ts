@@ -1,22 +1,18 @@
-import { LIMITS, intEnv } from '@amend/contracts';
+import type { Config } from '@amend/contracts';
 import type { StoredKey } from '@amend/store';
 import type { Principal } from './principal';
 
-/**
- * Server defaults of the per-key limits, read at call time like the request limits so the operator
- * (and each test) can set them; a key's own limits override them.
- */
-export const KEY_LIMIT_DEFAULTS = {
-  requestsPerMinute: () => intEnv('AMEND_KEY_REQUESTS_PER_MINUTE', 600),
-  concurrentRuns: () => intEnv('AMEND_KEY_CONCURRENT_RUNS', 10),
-  /** Never above the server's own limit of prompts per run. */
-  promptsPerRun: () => Math.min(intEnv('AMEND_KEY_PROMPTS_PER_RUN', LIMITS.promptsPerRun()), LIMITS.promptsPerRun()),
-};
+export type KeyLimitSettings = Pick<Config, 'AMEND_KEY_REQUESTS_PER_MINUTE' | 'AMEND_KEY_CONCURRENT_RUNS' | 'AMEND_KEY_PROMPTS_PER_RUN' | 'AMEND_MAX_PROMPTS'>;
 
-export function effectiveLimits(key: Pick<StoredKey, 'requests_per_minute' | 'concurrent_runs' | 'prompts_per_run'>): Principal['limits'] {
+/**
+ * A key's limits: its own where set, else the server defaults (AMEND_KEY_*), and prompts per run
+ * never above the server's own limit (AMEND_MAX_PROMPTS).
+ */
+export function effectiveLimits(key: Pick<StoredKey, 'requests_per_minute' | 'concurrent_runs' | 'prompts_per_run'>, config: KeyLimitSettings): Principal['limits'] {
+  const maxPrompts = config.AMEND_MAX_PROMPTS;
   return {
-    requests_per_minute: key.requests_per_minute ?? KEY_LIMIT_DEFAULTS.requestsPerMinute(),
-    concurrent_runs: key.concurrent_runs ?? KEY_LIMIT_DEFAULTS.concurrentRuns(),
-    prompts_per_run: Math.min(key.prompts_per_run ?? KEY_LIMIT_DEFAULTS.promptsPerRun(), LIMITS.promptsPerRun()),
+    requests_per_minute: key.requests_per_minute ?? config.AMEND_KEY_REQUESTS_PER_MINUTE,
+    concurrent_runs: key.concurrent_runs ?? config.AMEND_KEY_CONCURRENT_RUNS,
+    prompts_per_run: Math.min(key.prompts_per_run ?? config.AMEND_KEY_PROMPTS_PER_RUN ?? maxPrompts, maxPrompts),
   };
 }

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import {
   ConstitutionSchema,
   constitutionSha256,
@@ -9,8 +9,9 @@ import {
   validateConstitution,
   type Constitution,
 } from '@amend/constitution';
-import { LIMITS, type ConstitutionDiff, type ConstitutionDocument, type ConstitutionList, type ConstitutionVersion } from '@amend/contracts';
+import { type Config, type ConstitutionDiff, type ConstitutionDocument, type ConstitutionList, type ConstitutionVersion } from '@amend/contracts';
 import { Store, type StoredConstitution } from '@amend/store';
+import { CONFIG } from '@amend/runtime';
 import { ApiError } from '../errors/api-error';
 
 /** How a request body names itself in located errors (`request body:3:5: principles[0]...`). */
@@ -23,7 +24,10 @@ const BODY_LABEL = 'request body';
  */
 @Injectable()
 export class ConstitutionsService {
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    @Inject(CONFIG) private readonly config: Config,
+  ) {}
 
   /**
    * The constitution in a publish request: YAML text, or JSON already parsed (with its raw text,
@@ -32,7 +36,7 @@ export class ConstitutionsService {
    */
   parseBody(body: unknown, rawJson: string | undefined): Constitution {
     if (typeof body === 'string') {
-      if (Buffer.byteLength(body) > LIMITS.constitutionBytes()) throw tooLarge();
+      if (Buffer.byteLength(body) > this.config.AMEND_MAX_CONSTITUTION_BYTES) throw tooLarge(this.config.AMEND_MAX_CONSTITUTION_BYTES);
       return parseConstitutionYaml(body, BODY_LABEL);
     }
     if (body === undefined) {
@@ -43,7 +47,7 @@ export class ConstitutionsService {
           '(Content-Type: application/yaml or text/yaml); this request had no body of either type',
       );
     }
-    if (rawJson === undefined) throw tooLarge();
+    if (rawJson === undefined) throw tooLarge(this.config.AMEND_MAX_CONSTITUTION_BYTES);
     return validateConstitution(body, { file: BODY_LABEL, locate: locatorForText(rawJson) });
   }
 
@@ -111,8 +115,7 @@ export class ConstitutionsService {
   }
 }
 
-function tooLarge(): ApiError {
-  const limit = LIMITS.constitutionBytes();
+function tooLarge(limit: number): ApiError {
   return new ApiError(413, 'body_too_large', `the constitution is larger than the limit of ${limit} bytes (AMEND_MAX_CONSTITUTION_BYTES)`, {
     limit_bytes: limit,
   });

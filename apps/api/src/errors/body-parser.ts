@@ -1,6 +1,6 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { IncomingMessage } from 'node:http';
-import { LIMITS, type ErrorBody } from '@amend/contracts';
+import type { Config, ErrorBody } from '@amend/contracts';
 
 /** Media types a constitution may be published as, besides JSON. */
 export const YAML_MEDIA_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
@@ -56,9 +56,9 @@ export type WithRawBody = Request & { rawBody?: string };
  * JSON bodies with an explicit size limit, and YAML bodies (as text) for publishing
  * constitutions; parser failures answer with the design's error body.
  */
-export function jsonBodyParser() {
-  const limit = LIMITS.bodyBytes();
-  const yamlLimit = LIMITS.constitutionBytes();
+export function jsonBodyParser(config: Pick<Config, 'AMEND_MAX_BODY_BYTES' | 'AMEND_MAX_CONSTITUTION_BYTES'>) {
+  const limit = config.AMEND_MAX_BODY_BYTES;
+  const yamlLimit = config.AMEND_MAX_CONSTITUTION_BYTES;
   const parse = express.json({
     limit,
     verify: (req: IncomingMessage, _res, buf) => {

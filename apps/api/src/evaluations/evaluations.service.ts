@@ -3,9 +3,10 @@ import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import {
-  EVALUATION_LIMITS,
+  evaluationLimitIssues,
   isRunFinished,
   promptParts,
+  requestLimits,
   type Config,
   type ConstitutionRef,
   type CreateEvaluation,
@@ -21,6 +22,7 @@ import { CONFIG, ConstitutionCache, JOB_PRIORITY, SAMPLES_QUEUE, closeEvaluation
 import { RUBRIC_REF, estimateEvaluation } from '@amend/pipeline';
 import { createHash } from 'node:crypto';
 import { ApiError } from '../errors/api-error';
+import { throwIfOverLimits } from '../common/request-limits';
 import type { Principal } from '../auth/principal';
 import { checkBudget, runPrices } from '../runs/run-spend';
 import { loadEvalSets, type LoadedEvalSet } from './eval-sets';
@@ -182,6 +184,7 @@ export class EvaluationsService implements OnModuleInit {
   }
 
   private async prepare(body: CreateEvaluation, caller: Principal): Promise<Prepared> {
+    throwIfOverLimits(evaluationLimitIssues(body, requestLimits(this.config)));
     const baseline = await this.resolve(body.baseline, 'baseline');
     const candidate = await this.resolve(body.candidate, 'candidate');
     const judgeModel = body.judge_model ?? body.model;
@@ -196,7 +199,7 @@ export class EvaluationsService implements OnModuleInit {
     checkBudget(body.budget, prices, [body.model, judgeModel]);
     const seed = body.seed ?? randomInt(0, 2 ** 31 - 1);
     const prompts = body.prompts ?? this.setPrompts(body.eval_set as string, body.limit, seed);
-    const max = Math.min(caller.limits.prompts_per_run, EVALUATION_LIMITS.prompts());
+    const max = Math.min(caller.limits.prompts_per_run, this.config.AMEND_MAX_EVALUATION_PROMPTS);
     if (prompts.length > max) {
       throw new ApiError(
         422,

@@ -1,8 +1,10 @@
-import { Injectable } from '@nestjs/common';
-import type { ExportReview, PairRecord, PairReviewDetail, ReviewList, ReviewRequest } from '@amend/contracts';
+import { Inject, Injectable } from '@nestjs/common';
+import { requestLimits, reviewLimitIssues, type Config, type ExportReview, type PairRecord, type PairReviewDetail, type ReviewList, type ReviewRequest } from '@amend/contracts';
+import { CONFIG } from '@amend/runtime';
 import { Store, reviewSha256, type ReviewFilter } from '@amend/store';
 import { RunsService } from '../runs/runs.service';
 import { ApiError } from '../errors/api-error';
+import { throwIfOverLimits } from '../common/request-limits';
 import { applyReview, decideReview, exportReview } from './review-decision';
 
 /** Pairs looked up per query while exporting: bounds memory like the pairs stream's own pages. */
@@ -13,6 +15,7 @@ export class ReviewsService {
   constructor(
     private readonly store: Store,
     private readonly runs: RunsService,
+    @Inject(CONFIG) private readonly config: Config,
   ) {}
 
   /** A run's pairs with their latest review, in sample order (the review queue). */
@@ -34,6 +37,7 @@ export class ReviewsService {
   /** The reviewer is the caller's key (its name, or `key:<id>`), never a name in the body; the body's free text is the note. */
   async review(pairId: string, body: ReviewRequest, caller: { actor: string; key_id: string; name?: string | null; team: string | undefined }): Promise<PairReviewDetail> {
     const { actor, team } = caller;
+    throwIfOverLimits(reviewLimitIssues(body, requestLimits(this.config)));
     const runId = await this.store.reviews.runOf(pairId);
     if (!runId) throw pairNotFound(pairId);
     await this.checkRun(runId, pairId, team);

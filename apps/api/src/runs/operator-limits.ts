@@ -1,38 +1,21 @@
-import { intEnv, type Budget, type CreateRun, type FeedbackOptions } from '@amend/contracts';
+import type { Budget, Config, CreateRun, FeedbackOptions } from '@amend/contracts';
 import { ApiError } from '../errors/api-error';
 
-/** A positive number from the environment, or undefined when unset. */
-function optionalNumber(name: string): number | undefined {
-  const v = process.env[name];
-  if (v === undefined || v === '') return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got "${v}"`);
-  return n;
-}
-
-function optionalInt(name: string): number | undefined {
-  return process.env[name] === undefined || process.env[name] === '' ? undefined : intEnv(name, 1);
-}
-
 /**
- * What the operator lets one run spend (DESIGN.md "Security": default and maximum budgets per run,
- * spend quotas per team). Read at call time like the other limits. Unset budget settings mean no
- * default and no maximum; the calls-per-prompt and max_tokens caps are always on.
+ * What the operator lets one run spend (docs/architecture.md "Security": default and maximum
+ * budgets per run, spend quotas per team), from the configuration validated at boot. Unset budget
+ * settings mean no default and no maximum; the calls-per-prompt and max_tokens caps are always on.
  */
-export const OPERATOR_LIMITS = {
-  /** Model calls one prompt may cost (critique-revise 1 + 2·rounds [+ 2·ensemble with verify]; ai-feedback n + n(n-1)·ensemble). */
-  callsPerPrompt: () => intEnv('AMEND_MAX_CALLS_PER_PROMPT', 40),
-  /** max_tokens per call, for aliases without their own `max_tokens` in AMEND_MODELS. */
-  completionTokens: () => intEnv('AMEND_MAX_COMPLETION_TOKENS', 8192),
-  /** The budget a run without one gets. */
-  defaultBudgetTokens: () => optionalInt('AMEND_RUN_BUDGET_TOKENS'),
-  defaultBudgetCostUsd: () => optionalNumber('AMEND_RUN_BUDGET_COST_USD'),
-  /** The largest budget a run may ask for. */
-  maxBudgetTokens: () => optionalInt('AMEND_RUN_MAX_BUDGET_TOKENS'),
-  maxBudgetCostUsd: () => optionalNumber('AMEND_RUN_MAX_BUDGET_COST_USD'),
-  /** Tokens a team's runs may spend per UTC day, reserved by each run's token budget when it is created. */
-  teamDailyTokens: () => optionalInt('AMEND_TEAM_DAILY_TOKENS'),
-};
+export type OperatorLimits = Pick<
+  Config,
+  | 'AMEND_MAX_CALLS_PER_PROMPT'
+  | 'AMEND_MAX_COMPLETION_TOKENS'
+  | 'AMEND_RUN_BUDGET_TOKENS'
+  | 'AMEND_RUN_BUDGET_COST_USD'
+  | 'AMEND_RUN_MAX_BUDGET_TOKENS'
+  | 'AMEND_RUN_MAX_BUDGET_COST_USD'
+  | 'AMEND_TEAM_DAILY_TOKENS'
+>;
 
 /** Model calls one prompt costs with these options (README "Calls per pair"). */
 export function callsPerPrompt(body: Pick<CreateRun, 'mode' | 'rounds'>, feedback: FeedbackOptions | null): number {
@@ -48,9 +31,15 @@ function overLimit(limit: string, setting: string, message: string, details: Rec
 }
 
 /** 422 naming the limit when the run asks for more calls per prompt or more max_tokens than the operator allows. */
-export function checkCallLimits(body: Pick<CreateRun, 'mode' | 'rounds' | 'sampling'>, feedback: FeedbackOptions | null, aliasMaxTokens: (alias: string) => number | undefined, aliases: string[]): void {
+export function checkCallLimits(
+  body: Pick<CreateRun, 'mode' | 'rounds' | 'sampling'>,
+  feedback: FeedbackOptions | null,
+  aliasMaxTokens: (alias: string) => number | undefined,
+  aliases: string[],
+  limits: OperatorLimits,
+): void {
   const calls = callsPerPrompt(body, feedback);
-  const maxCalls = OPERATOR_LIMITS.callsPerPrompt();
+  const maxCalls = limits.AMEND_MAX_CALLS_PER_PROMPT;
   if (calls > maxCalls) {
     throw overLimit('calls_per_prompt', 'AMEND_MAX_CALLS_PER_PROMPT', `these options cost ${calls} model calls per prompt and the limit is ${maxCalls}; use fewer rounds, candidates or ensemble principles`, {
       maximum: maxCalls,
@@ -58,7 +47,7 @@ export function checkCallLimits(body: Pick<CreateRun, 'mode' | 'rounds' | 'sampl
     });
   }
   for (const alias of aliases) {
-    const cap = aliasMaxTokens(alias) ?? OPERATOR_LIMITS.completionTokens();
+    const cap = aliasMaxTokens(alias) ?? limits.AMEND_MAX_COMPLETION_TOKENS;
     if (body.sampling.max_tokens > cap) {
       throw overLimit('max_tokens', aliasMaxTokens(alias) !== undefined ? `AMEND_MODELS.${alias}.max_tokens` : 'AMEND_MAX_COMPLETION_TOKENS', `sampling.max_tokens ${body.sampling.max_tokens} is more than model alias "${alias}" allows (${cap})`, {
         maximum: cap,
@@ -73,17 +62,17 @@ export function checkCallLimits(body: Pick<CreateRun, 'mode' | 'rounds' | 'sampl
  * The budget a run is stored with: its own, checked against the maxima, or the default. Null when
  * neither the run nor the operator set one.
  */
-export function effectiveBudget(requested: Budget | undefined): Budget | null {
-  const maxTokens = OPERATOR_LIMITS.maxBudgetTokens();
-  const maxCost = OPERATOR_LIMITS.maxBudgetCostUsd();
+export function effectiveBudget(requested: Budget | undefined, limits: OperatorLimits): Budget | null {
+  const maxTokens = limits.AMEND_RUN_MAX_BUDGET_TOKENS;
+  const maxCost = limits.AMEND_RUN_MAX_BUDGET_COST_USD;
   if (requested?.tokens !== undefined && maxTokens !== undefined && requested.tokens > maxTokens) {
     throw overLimit('budget_tokens', 'AMEND_RUN_MAX_BUDGET_TOKENS', `budget.tokens ${requested.tokens} is more than a run may have, ${maxTokens}`, { maximum: maxTokens, requested: requested.tokens });
   }
   if (requested?.cost_usd !== undefined && maxCost !== undefined && requested.cost_usd > maxCost) {
     throw overLimit('budget_cost_usd', 'AMEND_RUN_MAX_BUDGET_COST_USD', `budget.cost_usd ${requested.cost_usd} is more than a run may have, ${maxCost}`, { maximum: maxCost, requested: requested.cost_usd });
   }
-  const tokens = requested?.tokens ?? (requested?.cost_usd === undefined ? OPERATOR_LIMITS.defaultBudgetTokens() : undefined);
-  const cost = requested?.cost_usd ?? (requested?.tokens === undefined ? OPERATOR_LIMITS.defaultBudgetCostUsd() : undefined);
+  const tokens = requested?.tokens ?? (requested?.cost_usd === undefined ? limits.AMEND_RUN_BUDGET_TOKENS : undefined);
+  const cost = requested?.cost_usd ?? (requested?.tokens === undefined ? limits.AMEND_RUN_BUDGET_COST_USD : undefined);
   // A maximum with no request and no default: the run gets the maximum, so "max" really bounds every run.
   const budget: Budget = {
     ...((tokens ?? maxTokens) !== undefined && { tokens: tokens ?? maxTokens }),

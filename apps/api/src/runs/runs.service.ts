@@ -6,15 +6,16 @@ import canonicalize from 'canonicalize';
 import type { Readable } from 'node:stream';
 import split2 from 'split2';
 import { ZodValidationException } from 'nestjs-zod';
-import { CreateRunSchema, LIMITS, PromptItemSchema, promptParts, resolveFeedbackOptions, type Config, type CreateRun, type ListRunsQuery, type PromptItem, type Run, type RunManifest } from '@amend/contracts';
+import { CreateRunSchema, PromptItemSchema, promptLimitIssues, requestLimits, runLimitIssues, promptParts, resolveFeedbackOptions, type Config, type CreateRun, type ListRunsQuery, type PromptItem, type Run, type RunManifest } from '@amend/contracts';
 import { Store, type NewSample, type RunCreateOptions } from '@amend/store';
 import { ModelRegistry } from '@amend/llm';
 import { CONFIG, ConstitutionCache, JOB_PRIORITY, SAMPLES_QUEUE, enqueueSamples } from '@amend/runtime';
 import { runProblem } from '@amend/pipeline';
 import { ApiError } from '../errors/api-error';
+import { throwIfOverLimits } from '../common/request-limits';
 import { teamScope, type Principal } from '../auth/principal';
 import { checkBudget, runPrices } from './run-spend';
-import { OPERATOR_LIMITS, budgetWithinQuota, checkCallLimits, effectiveBudget } from './operator-limits';
+import { budgetWithinQuota, checkCallLimits, effectiveBudget } from './operator-limits';
 
 /** Prompts stored per statement while a JSON Lines upload streams in. */
 const STREAM_CHUNK = 5_000;
@@ -45,6 +46,7 @@ export class RunsService {
     caller: Principal,
     opts: { preview?: boolean } = {},
   ): Promise<{ run: Run; created: boolean }> {
+    throwIfOverLimits(runLimitIssues(body, requestLimits(this.config)));
     this.checkPromptCount(body.prompts.length, caller);
     const prepared = await this.prepare(body, idempotencyKey, caller, opts);
     const samples = body.prompts.map((p, idx) => newSample(p, idx));
@@ -69,7 +71,7 @@ export class RunsService {
   async createStreamed(source: Readable, idempotencyKey: string | undefined, caller: Principal): Promise<{ run: Run; created: boolean }> {
     const hash = createHash('sha256');
     let bytes = 0;
-    const byteLimit = LIMITS.streamedBodyBytes();
+    const byteLimit = this.config.AMEND_MAX_STREAMED_BODY_BYTES;
     source.on('data', (chunk: Buffer) => {
       bytes += chunk.length;
       hash.update(chunk);
@@ -103,12 +105,14 @@ export class RunsService {
     const prepared = await this.prepare(body, idempotencyKey, caller, {});
     const sampleIds: string[] = [];
     const checkCount = (n: number) => this.checkPromptCount(n, caller);
+    const limits = requestLimits(this.config);
     async function* chunks(): AsyncGenerator<NewSample[]> {
       let chunk: NewSample[] = [];
       for (let line = await nextLine(); line; line = await nextLine()) {
         const item = PromptItemSchema.safeParse(parseLine(line));
-        if (!item.success) {
-          const issue = item.error.issues[0];
+        const overLimit = item.success ? promptLimitIssues(item.data, limits)[0] : undefined;
+        if (!item.success || overLimit) {
+          const issue = item.success ? overLimit : item.error.issues[0];
           // The path inside the line names the message of a conversation: `prompt 4: messages.2: ...`.
           const where = issue && issue.path[0] === 'messages' ? `${issue.path.map(String).join('.')}: ` : '';
           throw lineError(
@@ -214,11 +218,11 @@ export class RunsService {
         });
       }
     }
-    checkCallLimits(body, feedback, (alias) => this.models.maxTokens(alias), aliases);
+    checkCallLimits(body, feedback, (alias) => this.models.maxTokens(alias), aliases, this.config);
     if (body.batch) this.checkBatch(body);
     const prices = runPrices(this.models, [body.model, body.feedback_model], { batch: body.batch });
     // A batch run takes no budget yet (checkBatch), so the operator's default does not apply to it.
-    const budget = body.batch ? null : effectiveBudget(body.budget);
+    const budget = body.batch ? null : effectiveBudget(body.budget, this.config);
     checkBudget(budget ?? undefined, prices, [body.model, body.feedback_model]);
     if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 200)) {
       throw new ApiError(422, 'invalid_idempotency_key', 'Idempotency-Key must be 1 to 200 characters');
@@ -248,7 +252,7 @@ export class RunsService {
       created_by: caller.actor,
     };
     const beforeInsert: NonNullable<RunCreateOptions['beforeInsert']> = async (tx) => {
-      const quota = OPERATOR_LIMITS.teamDailyTokens();
+      const quota = this.config.AMEND_TEAM_DAILY_TOKENS;
       if (quota !== undefined) {
         const remaining = quota - (await this.store.budget.teamTokensToday(caller.team, tx));
         // The run's own row and its run.created event carry the budget the quota left it.
