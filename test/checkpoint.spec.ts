@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { PairRecord, StageRecord } from '@amend/contracts';
 import type { Kysely } from 'kysely';
-import { Store, type CheckpointInput, type Database } from '@amend/store';
+import { Store, type CheckpointInput, type Database, type SampleChainHead } from '@amend/store';
 import { cleanup, startStack, testDatabase, testEnv, type Stack } from './support/stack';
 
 /**
@@ -93,12 +93,17 @@ describe('checkpoints', () => {
     const [a, b] = samples;
     const grouped = (await store.samples.claimForWork(a.id))!;
     await store.samples.claimForWork(b.id);
-    const head = { seq: grouped.sample.audit_seq, hash: grouped.sample.audit_hash };
+    const claimed = { seq: grouped.sample.audit_seq, hash: grouped.sample.audit_hash };
+    let head: SampleChainHead | undefined = claimed;
     const outA: string[] = [];
-    for (const s of stages(runId, a.id)) outA.push(await store.samples.checkpoint({ ...s, head }));
+    for (const s of stages(runId, a.id)) {
+      const saved = await store.samples.checkpoint({ ...s, head });
+      outA.push(saved.outcome);
+      head = 'head' in saved ? saved.head : undefined;
+    }
     const outB: string[] = [];
     // Without a head, every checkpoint takes the locking path.
-    for (const s of stages(runId, b.id)) outB.push(await store.samples.checkpoint(s));
+    for (const s of stages(runId, b.id)) outB.push((await store.samples.checkpoint(s)).outcome);
     expect(outA).toEqual(['saved', 'saved', 'completed']);
     expect(outB).toEqual(['saved', 'saved', 'completed']);
     const rowsA = await rowsOf(a.id);
@@ -109,8 +114,10 @@ describe('checkpoints', () => {
     expect(Number(rowsA.sample.prompt_tokens)).toBe(10 + 11 + 12);
     expect(Number(rowsA.sample.cost_usd)).toBe(1.5);
     expect(rowsA).toEqual(await rowsOf(b.id));
-    // The head the caller holds moved with the saves: it is the chain's last event.
-    expect(head.seq).toBe(3);
+    // Each save returned the chain's new head, and the claim's was left as it was: the last is the pair's event.
+    expect(head?.seq).toBe(3);
+    expect(head?.hash).toBe((await db.selectFrom('samples').select('audit_hash').where('id', '=', a.id).executeTakeFirstOrThrow()).audit_hash);
+    expect(claimed.seq).toBe(grouped.sample.audit_seq);
     for (const s of [a, b]) expect((await store.audit.verifyChain(`sample:${s.id}`)).ok).toBe(true);
   });
 
@@ -125,7 +132,12 @@ describe('checkpoints', () => {
     const outcomes = await Promise.all(
       samples.map(async (s) => {
         const out: string[] = [];
-        for (const st of stages(runId, s.id)) out.push(await store.samples.checkpoint({ ...st, idx: s.idx, head: heads.get(s.id) }));
+        let head = heads.get(s.id);
+        for (const st of stages(runId, s.id)) {
+          const saved = await store.samples.checkpoint({ ...st, idx: s.idx, head });
+          out.push(saved.outcome);
+          head = 'head' in saved ? saved.head : undefined;
+        }
         return out;
       }),
     );
@@ -149,16 +161,17 @@ describe('checkpoints', () => {
     const [draftA] = stages(runId, a.id);
     // A head this caller did not see (another worker saved meanwhile): the guard does not match.
     const stale = { seq: 7, hash: 'f'.repeat(64) };
-    expect(await store.samples.checkpoint({ ...draftA, head: stale })).toBe('saved');
-    expect(stale.seq).toBe(0); // advanced to the real head by the locked path
+    const saved = await store.samples.checkpoint({ ...draftA, head: stale });
+    // The locked path returns the real head: the draft's event, the chain's first.
+    expect(saved).toEqual({ outcome: 'saved', head: { seq: 0, hash: expect.stringMatching(/^[0-9a-f]{64}$/) } });
     // The same stage again: already saved, nothing written.
-    expect(await store.samples.checkpoint({ ...draftA, head: { ...stale } })).toBe('duplicate');
+    expect(await store.samples.checkpoint({ ...draftA, head: 'head' in saved ? saved.head : undefined })).toEqual({ outcome: 'duplicate' });
 
     const itemB = (await store.samples.claimForWork(b.id))!;
     await store.runs.cancel(runId, 'test');
     await db.updateTable('samples').set({ status: 'cancelled' }).where('id', '=', b.id).execute();
     const [draftB] = stages(runId, b.id);
-    expect(await store.samples.checkpoint({ ...draftB, head: { seq: itemB.sample.audit_seq, hash: itemB.sample.audit_hash } })).toBe('stopped');
+    expect((await store.samples.checkpoint({ ...draftB, head: { seq: itemB.sample.audit_seq, hash: itemB.sample.audit_hash } })).outcome).toBe('stopped');
     // A cancelled run's sample is not claimed again.
     expect(await store.samples.claimForWork(b.id)).toBeUndefined();
   });

@@ -98,12 +98,12 @@ describe('finish_reason on stage records', () => {
       });
       const event = { type: 'draft.generated' as const, actor: 'test', payload: {} };
       // No head: the locking transaction.
-      expect(await store.samples.checkpoint({ sampleId, runId, idx: 0, record: record(0, 'length'), nextStage: 'critique', event })).toBe('saved');
+      expect((await store.samples.checkpoint({ sampleId, runId, idx: 0, record: record(0, 'length'), nextStage: 'critique', event })).outcome).toBe('saved');
       const item = (await store.samples.loadForWork(sampleId))!;
       // With the head: the one-statement path.
       const head = { seq: item.sample.audit_seq, hash: item.sample.audit_hash };
-      expect(await store.samples.checkpoint({ sampleId, runId, idx: 0, record: record(1, null), nextStage: 'revision', event, head })).toBe('saved');
-      expect(head.seq).toBe(item.sample.audit_seq + 1);
+      const saved = await store.samples.checkpoint({ sampleId, runId, idx: 0, record: record(1, null), nextStage: 'revision', event, head });
+      expect(saved).toEqual({ outcome: 'saved', head: { seq: item.sample.audit_seq + 1, hash: expect.any(String) } });
       const stored = (await store.samples.loadForWork(sampleId))!.records;
       expect(stored.map((r) => r.finish_reason)).toEqual(['length', null]);
     } finally {

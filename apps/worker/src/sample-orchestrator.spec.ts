@@ -4,7 +4,7 @@ import type { Constitution } from '@amend/constitution';
 import type { JudgeLabelCounts, RunStop, StageName, StageRecord } from '@amend/contracts';
 import { ModelError } from '@amend/llm';
 import type { ChatRequest, ChatResult } from '@amend/pipeline';
-import type { CheckpointInput, CheckpointOutcome, RunRowForWork, RunSpend, SampleRow, TwinSample, WorkItem } from '@amend/store';
+import type { CheckpointInput, CheckpointOutcome, CheckpointResult, RunRowForWork, RunSpend, SampleRow, TwinSample, WorkItem } from '@amend/store';
 import type { Clock, ModelsByAlias, SampleWorkStore } from './ports';
 import { SampleOrchestrator, WORKER_ACTOR, type SampleOutcome } from './sample-orchestrator';
 import { SpendMeter } from './spend-meter';
@@ -159,9 +159,11 @@ class FakeStore implements SampleWorkStore {
   samples = {
     claimForWork: async (_id: string) => this.item && { ...this.item, records: [...this.item.records] },
     loadForWork: async (_id: string) => this.item,
-    checkpoint: async (input: CheckpointInput): Promise<CheckpointOutcome> => {
+    checkpoint: async (input: CheckpointInput): Promise<CheckpointResult> => {
       const n = this.checkpoints.push(input) - 1;
-      return this.opts.outcomes?.[n] ?? (input.pair ? 'completed' : 'saved');
+      const outcome = this.opts.outcomes?.[n] ?? (input.pair ? 'completed' : 'saved');
+      // The head after checkpoint n, as the store returns it: the next checkpoint must be guarded by it.
+      return outcome === 'duplicate' ? { outcome } : { outcome, head: { seq: n, hash: `head after checkpoint ${n}` } };
     },
     fail: async (sampleId: string, runId: string, reason: string, event: { payload: unknown }) => {
       this.failures.push({ sampleId, runId, reason, payload: event.payload });
@@ -370,7 +372,7 @@ describe('SampleOrchestrator with fakes', () => {
     for (const [entry, n] of Object.entries(c.expect.store ?? {})) expect([entry, store.count(entry)]).toEqual([entry, n]);
   });
 
-  it('checkpoints carry the sequence, the pair only on the last one, and the chain head from the claim', async () => {
+  it('checkpoints carry the sequence, the pair only on the last one, and the chain head from the claim, then from the checkpoint before', async () => {
     const clock = new FakeClock();
     const store = new FakeStore({ sample: sampleRow(), run: runRow(), records: [] });
     const meter = new SpendMeter(store, { modelCall: () => undefined }, clock);
@@ -386,7 +388,11 @@ describe('SampleOrchestrator with fakes', () => {
     const pair = store.checkpoints[2].pair?.record;
     // Chosen is the final revision, rejected the draft (DESIGN.md, critique-revise).
     expect([pair?.chosen, pair?.rejected]).toEqual(['answer 2', 'answer 0']);
-    expect(store.checkpoints[0].head).toEqual({ seq: -1, hash: '0'.repeat(64) });
+    expect(store.checkpoints.map((i) => i.head)).toEqual([
+      { seq: -1, hash: '0'.repeat(64) },
+      { seq: 0, hash: 'head after checkpoint 0' },
+      { seq: 1, hash: 'head after checkpoint 1' },
+    ]);
   });
 
   it("a permanent error's sample.failed event names the stage, the call and the principle", async () => {

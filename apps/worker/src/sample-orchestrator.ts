@@ -5,7 +5,7 @@ import type { Queue } from 'bullmq';
 import { isSampleFinished } from '@amend/contracts';
 import { ModelError, ModelRegistry } from '@amend/llm';
 import { PipelineError, planNextCall, sharedDraftResult, type ChatResult, type PlannedCall } from '@amend/pipeline';
-import { Store, type RunEvaluationLink, type TwinSample, type WorkItem } from '@amend/store';
+import { Store, type RunEvaluationLink, type SampleChainHead, type TwinSample, type WorkItem } from '@amend/store';
 import { ConstitutionCache, SAMPLES_QUEUE, closeEvaluation, releaseCandidateTwin } from '@amend/runtime';
 import { SpendMeter } from './spend-meter';
 import { LabelGuard } from './label-guard';
@@ -76,9 +76,9 @@ export class SampleOrchestrator {
     const run = await runSpecOf(item, this.constitutions);
     const sample = { ...sampleSpecOf(item), ...(twin?.final != null && { baseline: { final: twin.final } }) };
     const records = [...item.records];
-    // The sample chain's head as loaded; each checkpoint advances it, so the next one can be a
-    // single statement guarded by it.
-    const head = { seq: item.sample.audit_seq, hash: item.sample.audit_hash };
+    // The sample chain's head as claimed, then as each checkpoint returns it, so the next one can
+    // be a single statement guarded by it.
+    let head: SampleChainHead = { seq: item.sample.audit_seq, hash: item.sample.audit_hash };
 
     let next: PlannedCall | null = planNextCall(run, sample, records);
     for (let call = next; call; call = next) {
@@ -117,13 +117,14 @@ export class SampleOrchestrator {
         ...(link?.role === 'candidate' && call.stage === 'comparison' && { extra: { evaluation_id: link.id, dimension: call.principle_id } }),
       });
       next = planned;
-      const outcome = await this.store.samples.checkpoint(input);
-      if (outcome === 'duplicate') {
+      const saved = await this.store.samples.checkpoint(input);
+      if (saved.outcome === 'duplicate') {
         // Another worker saved this stage first (this job had stalled): it owns the sample now.
         this.logger.warn(`sample ${sampleId} stage ${call.seq} was already saved by another worker`);
         return 'taken_over';
       }
-      if (outcome === 'stopped') return 'cancelled';
+      if (saved.outcome === 'stopped') return 'cancelled';
+      head = saved.head;
       records.push(record);
       // A run on an alias configured as a real backend that is answered by the simulator over HTTP
       // is still labelled simulated: the label follows what answered, not the configuration.
@@ -132,7 +133,7 @@ export class SampleOrchestrator {
         item.run.simulated = true;
         this.store.samples.noteSimulated(item.run.id);
       }
-      if (outcome === 'completed') {
+      if (saved.outcome === 'completed') {
         await this.settle(item);
         return 'completed';
       }

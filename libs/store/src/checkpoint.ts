@@ -6,6 +6,13 @@ import type { AuditEventInput } from './audit-events';
 
 export type CheckpointOutcome = 'saved' | 'completed' | 'duplicate' | 'stopped';
 
+/**
+ * What a checkpoint did: with `saved`, `completed` (the pair went in) and `stopped` (saved, but the
+ * sample was no longer running), the sample chain's head after its events, for the next checkpoint
+ * of the same sample; a `duplicate` wrote nothing.
+ */
+export type CheckpointResult = { outcome: 'saved' | 'completed' | 'stopped'; head: SampleChainHead } | { outcome: 'duplicate' };
+
 export type CheckpointEvent = Omit<AuditEventInput, 'run_id' | 'sample_id'>;
 
 /** Head of a sample's audit chain: seq of its last event (-1 when empty) and that event's hash. */
@@ -20,6 +27,7 @@ export interface CheckpointInput {
   runId: string;
   idx: number;
   record: StageRecord;
+  /** The sample's stage once this one is saved, as its caller planned it: `done` with the pair. */
   nextStage: string;
   event: CheckpointEvent;
   /** `quality`: what the report needs of the pair (PairQuality), stored with it so no report reads the texts again. */
@@ -28,9 +36,8 @@ export interface CheckpointInput {
   spend?: { costUsd: number; budgeted: boolean };
   /**
    * The sample chain's head as the caller last saw it (from the claim, then from its own
-   * checkpoints): with it the checkpoint joins a group commit guarded by that head, falling back to
-   * the locking transaction when the head moved or the sample is no longer running. Advanced in
-   * place when the checkpoint saves.
+   * checkpoints' results): with it the checkpoint joins a group commit guarded by that head,
+   * falling back to the locking transaction when the head moved or the sample is no longer running.
    */
   head?: SampleChainHead;
   /**
@@ -99,7 +106,7 @@ const SAMPLE_COLUMNS: Column<SampleRow>[] = [
   { name: 'expect_hash', cast: 'text', value: (r) => r.input.head!.hash },
   { name: 'new_seq', cast: 'int', value: (r) => r.newSeq },
   { name: 'new_hash', cast: 'text', value: (r) => r.newHash },
-  { name: 'next_stage', cast: 'text', value: (r) => (r.input.pair ? 'done' : r.input.nextStage) },
+  { name: 'next_stage', cast: 'text', value: (r) => r.input.nextStage },
   { name: 'next_status', cast: 'text', value: (r) => (r.input.pair ? 'completed' : 'running') },
   { name: 'cost_usd', cast: 'numeric', value: (r) => r.input.spend?.costUsd ?? 0 },
   { name: 'budgeted', cast: 'boolean', value: (r) => !!r.input.spend?.budgeted },
@@ -255,16 +262,16 @@ export function groupCheckpointParams(inputs: CheckpointInput[], blobs: ContentB
 
 interface Pending {
   input: CheckpointInput;
-  resolve: (outcome: CheckpointOutcome | undefined) => void;
+  resolve: (result: CheckpointResult | undefined) => void;
   reject: (err: unknown) => void;
 }
 
 /**
  * Group commit: checkpoints that arrive while a commit is in flight wait for it and then go
  * together as one statement; with none in flight a checkpoint goes at once (no timer, so no added
- * latency at low load). Each resolves only after the commit that holds it: `saved` or `completed`,
- * or undefined when its guard did not match or a unique key refused the group (nothing of it was
- * written), and the caller takes the locking path.
+ * latency at low load). Each resolves only after the commit that holds it: `saved` or `completed`
+ * with the new head, or undefined when its guard did not match or a unique key refused the group
+ * (nothing of it was written), and the caller takes the locking path.
  */
 export class CheckpointBatcher {
   private queue: Pending[] = [];
@@ -279,7 +286,7 @@ export class CheckpointBatcher {
     private readonly blobs: KnownBlobs,
   ) {}
 
-  submit(input: CheckpointInput): Promise<CheckpointOutcome | undefined> {
+  submit(input: CheckpointInput): Promise<CheckpointResult | undefined> {
     this.stats.checkpoints++;
     return new Promise((resolve, reject) => {
       this.queue.push({ input, resolve, reject });
@@ -340,10 +347,7 @@ export class CheckpointBatcher {
     }
     batch.forEach((p, k) => {
       if (!matched.has(p.input.sampleId)) return p.resolve(undefined);
-      const head = p.input.head!;
-      head.seq = rows[k].newSeq;
-      head.hash = rows[k].newHash;
-      p.resolve(p.input.pair ? 'completed' : 'saved');
+      p.resolve({ outcome: p.input.pair ? 'completed' : 'saved', head: { seq: rows[k].newSeq, hash: rows[k].newHash } });
     });
   }
 }

@@ -4,9 +4,9 @@ import { ACTIVE_RUN_STATUSES, UNFINISHED_SAMPLE_STATUSES, type ChatMessage, type
 import type { Database, RunsTable, SamplesTable } from './schema';
 import { insertAuditEvents, type AuditEventInput } from './audit-events';
 import { statusList, statusLiteral } from './status-sql';
-import { CheckpointBatcher, KnownBlobs, contentOf, type CheckpointEvent, type CheckpointInput, type CheckpointOutcome } from './checkpoint';
+import { CheckpointBatcher, KnownBlobs, contentOf, type CheckpointEvent, type CheckpointInput, type CheckpointResult } from './checkpoint';
 
-export type { CheckpointEvent, CheckpointInput, CheckpointOutcome, SampleChainHead } from './checkpoint';
+export type { CheckpointEvent, CheckpointInput, CheckpointOutcome, CheckpointResult, SampleChainHead } from './checkpoint';
 
 export type SampleRow = Selectable<SamplesTable>;
 export type RunRowForWork = Selectable<RunsTable>;
@@ -156,9 +156,10 @@ export class SamplesRepository {
    * Saves one stage's output with its audit event in one transaction; with `pair`, also the pair
    * and its event, and the sample completes. A stage already saved (another worker got there
    * first after a stall) is a `duplicate` and nothing is written. With the chain head it joins the
-   * process's group commit (checkpoint.ts); the locking transaction takes every other case.
+   * process's group commit (checkpoint.ts); the locking transaction takes every other case. The
+   * sample's stage becomes `input.nextStage` as given; the result holds the chain's new head.
    */
-  async checkpoint(input: CheckpointInput): Promise<CheckpointOutcome> {
+  async checkpoint(input: CheckpointInput): Promise<CheckpointResult> {
     if (input.head && this.batcher) {
       const grouped = await this.batcher.submit(input);
       if (grouped) return grouped;
@@ -167,11 +168,11 @@ export class SamplesRepository {
   }
 
   /** The checkpoint as one transaction that locks the sample row first; every case, including the unusual ones. */
-  private async checkpointLocked(input: CheckpointInput): Promise<CheckpointOutcome> {
+  private async checkpointLocked(input: CheckpointInput): Promise<CheckpointResult> {
     const { record } = input;
     const content = contentOf(input);
     const blobs = this.blobs.unknown([input]);
-    const outcome = await this.db.transaction().execute(async (tx) => {
+    const result = await this.db.transaction().execute(async (tx): Promise<CheckpointResult> => {
       const current = await tx.selectFrom('samples').select('status').where('id', '=', input.sampleId).forUpdate().executeTakeFirst();
       if (blobs.length > 0) {
         await tx
@@ -201,7 +202,7 @@ export class SamplesRepository {
         .onConflict((oc) => oc.columns(['sample_id', 'seq']).doNothing())
         .returning('seq')
         .executeTakeFirst();
-      if (!inserted) return 'duplicate';
+      if (!inserted) return { outcome: 'duplicate' };
       const running = current?.status === 'running';
       const completes = running && !!input.pair;
       await tx
@@ -211,7 +212,7 @@ export class SamplesRepository {
           prompt_tokens: sql`prompt_tokens + ${record.usage.prompt_tokens}`,
           completion_tokens: sql`completion_tokens + ${record.usage.completion_tokens}`,
           ...(input.spend?.costUsd ? { cost_usd: sql`cost_usd + ${input.spend.costUsd}` } : {}),
-          stage: completes ? 'done' : input.nextStage,
+          stage: input.nextStage,
           ...(completes ? { status: 'completed' } : {}),
           updated_at: sql`now()`,
         })
@@ -234,11 +235,8 @@ export class SamplesRepository {
         events.push({ ...input.pair.event, run_id: input.runId, sample_id: input.sampleId });
       }
       const stored = await insertAuditEvents(tx, events);
-      const newHead = stored.filter((e) => e.sample_id === input.sampleId && e.chain === `sample:${input.sampleId}`).pop();
-      if (input.head && newHead) {
-        input.head.seq = newHead.seq;
-        input.head.hash = newHead.hash;
-      }
+      const last = stored.filter((e) => e.sample_id === input.sampleId && e.chain === `sample:${input.sampleId}`).pop()!;
+      const head = { seq: last.seq, hash: last.hash };
       if (input.spend?.budgeted) {
         // Last, so the run row (shared by every sample of the run) stays locked as briefly as possible.
         await tx
@@ -250,11 +248,11 @@ export class SamplesRepository {
           .where('id', '=', input.runId)
           .execute();
       }
-      if (!running) return 'stopped';
-      return completes ? 'completed' : 'saved';
+      if (!running) return { outcome: 'stopped', head };
+      return { outcome: completes ? 'completed' : 'saved', head };
     });
     this.blobs.committed(blobs);
-    return outcome;
+    return result;
   }
 
   async fail(sampleId: string, runId: string, reason: string, event: Event): Promise<void> {
