@@ -1,5 +1,5 @@
 /**
- * The figures of the README section "AI feedback (RLAIF), verification and the quality report":
+ * The quality figures of bench/RESULTS.md#figures-moved-from-the-readme (docs/ml-teams.md#calls-per-pair links them):
  * one 200-prompt run per mode on the built-in simulator, through the real API, worker, queue and
  * Postgres (its own schema, dropped at the end), each with its quality report and calls per pair.
  *

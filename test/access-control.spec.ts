@@ -101,12 +101,12 @@ const ids = (scope: Scope) => (scope === 'own' ? own : other);
 const cname = (scope: Scope) => (scope === 'own' ? CONSTITUTION : BETA_CONSTITUTION);
 const READERS: Role[] = ['submitter', 'auditor'];
 const CONSTITUTION_READERS: Role[] = ['submitter', 'author', 'auditor'];
-/** README "Compare two versions": authors and admins start evaluations; auditors and admins read every team's. */
+/** docs/policy-authors.md#ab-evaluations: authors and admins start evaluations; auditors and admins read every team's. */
 const EVALUATION_READERS: Role[] = ['author', 'auditor', 'admin'];
 const EVALUATION_BODY = { baseline: 'amend-core@1.0.0', candidate: 'amend-core', prompts: ['Name a hardy houseplant.'] };
 
 /**
- * Who may call what, written out by hand from DESIGN.md "Security" and the README's role table,
+ * Who may call what, written out by hand from the role table of docs/architecture.md#roles-and-access,
  * not read from the decorators under test: a route Nest serves that is missing here fails the
  * test, and so does a row for a route that no longer exists.
  */
@@ -320,7 +320,7 @@ describe('API keys', () => {
   });
 
   it('scopes an admin outside the operator team to its team: no keys of other teams, no auditors, and a list of its own team only', async () => {
-    // [caller, role, team, status]: written from the README's role table.
+    // [caller, role, team, status]: written from the role table of docs/architecture.md#roles-and-access.
     const cases: [string, string, string, number][] = [
       ['alpha admin', 'auditor', 'beta', 403],
       ['alpha admin', 'auditor', 'alpha', 403],

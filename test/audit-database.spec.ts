@@ -34,7 +34,7 @@ describe('the application connected as a member of amend_app', () => {
   });
 
   it('runs the whole flow, and may not update, delete, truncate or unprotect audit rows', async () => {
-    // The owner migrates once; the operator's login role joins amend_app (README).
+    // The owner migrates once; the operator's login role joins amend_app (docs/operators.md#the-database-role).
     const owner = await startStack(env, { workers: 0 });
     await owner.close();
     await admin.query(`create role ${role} login in role amend_app`);

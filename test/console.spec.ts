@@ -9,7 +9,7 @@ import { json, ndjson, testEnv, type Stack } from './support/stack';
 /**
  * The web console in Debian's chromium against the real API, worker, Redis and Postgres. Each
  * test signs in with a key of the role it plays. With AMEND_SCREENSHOTS=<dir> (npm run
- * screenshots) the pages are saved there for the README; otherwise to a temporary folder.
+ * screenshots) the pages are saved there for docs/console.md; otherwise to a temporary folder.
  */
 const ADMIN_KEY = `amd_${randomBytes(32).toString('base64url')}`;
 // `slow`: a simulator that takes seconds per call, so a run is still going when the page cancels it.

@@ -31,7 +31,7 @@ export interface AmendOptions {
 export interface AmendMeasurement {
   pairs: number;
   failed: number;
-  /** From just before POST to the run's finished_at (see README: no 250 ms polling bias). */
+  /** From just before POST to the run's finished_at (see bench/README.md, pairs/s: no 250 ms polling bias). */
   elapsed_ms: number;
   /** From just before POST to the poll that saw `completed`. */
   observed_ms: number;

@@ -58,7 +58,7 @@ export function ensureConsoleBuilt(): void {
   if (build.status !== 0) throw new Error(`console build failed:\n${build.stdout}\n${build.stderr}`);
 }
 
-/** Where a console test saves its pages: AMEND_SCREENSHOTS (npm run screenshots, for the README), else a new temporary folder. */
+/** Where a console test saves its pages: AMEND_SCREENSHOTS (npm run screenshots, for docs/console.md), else a new temporary folder. */
 export function screenshotsDir(prefix: string): string {
   const dir = process.env.AMEND_SCREENSHOTS ? join(ROOT, process.env.AMEND_SCREENSHOTS) : mkdtempSync(join(tmpdir(), prefix));
   mkdirSync(dir, { recursive: true });

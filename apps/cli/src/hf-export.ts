@@ -87,7 +87,7 @@ export function datasetCard(run: Run, report: QualityReport, counts: { train: nu
     `Preference pairs made by Amend (a constitutional-AI critique-and-revise service) with the constitution **${c.name}@${c.version}** (sha256 \`${c.sha256}\`), ` +
       `mode \`${run.mode}\`, policy model alias \`${run.model}\`${run.feedback_model ? `, feedback model alias \`${run.feedback_model}\`` : ''}.`,
     '',
-    `Format \`${opts.format}\` (see Amend's README, "Export formats"): ${
+    `Format \`${opts.format}\` (see Amend's docs/ml-teams.md, "Export formats"): ${
       opts.format === 'conversational'
         ? "TRL's conversational preference format (prompt as messages, chosen/rejected one assistant message each)"
         : opts.format === 'standard'

@@ -13,8 +13,8 @@ import { LabelGuard } from './label-guard';
 /**
  * The orchestrator's branches with in-process fakes for its ports (store, models, clock, metrics),
  * table-driven as immich tests its job service: no Postgres, no Redis, no Nest. Expected outcomes
- * and stage sequences come from DESIGN.md (critique-revise at one round is draft, critique,
- * revision; the pair is written with the last checkpoint), written out by hand below.
+ * and stage sequences come from docs/architecture.md#stage-machine (critique-revise at one round is
+ * draft, critique, revision; the pair is written with the last checkpoint), written out by hand below.
  */
 
 const RUN_ID = '5d0c6a44-0000-4000-8000-000000000001';
@@ -386,7 +386,7 @@ describe('SampleOrchestrator with fakes', () => {
       [2, 'done', 'revision.generated', true],
     ]);
     const pair = store.checkpoints[2].pair?.record;
-    // Chosen is the final revision, rejected the draft (DESIGN.md, critique-revise).
+    // Chosen is the final revision, rejected the draft (docs/architecture.md#pipeline-modes, critique-revise).
     expect([pair?.chosen, pair?.rejected]).toEqual(['answer 2', 'answer 0']);
     expect(store.checkpoints.map((i) => i.head)).toEqual([
       { seq: -1, hash: '0'.repeat(64) },

@@ -7,7 +7,7 @@ export const GENESIS = '0'.repeat(64);
 /** The chain of events that are not about a run: constitutions published or deprecated, keys created or revoked. */
 export const GLOBAL_CHAIN = 'global';
 
-/** Chains are per sample (one writer at a time) plus one per run for run-level events (DESIGN.md "Audit trail"). */
+/** Chains are per sample (one writer at a time) plus one per run for run-level events (docs/architecture.md#chains-and-seals). */
 export function chainOf(e: { run_id: string | null; sample_id: string | null }): string {
   if (e.sample_id) return `sample:${e.sample_id}`;
   if (e.run_id) return `run:${e.run_id}`;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { canonicalJson } from './canonical';
 
 /**
- * Content-addressed conversations (DESIGN.md "Audit trail"): a model call's messages are stored
+ * Content-addressed conversations (docs/architecture.md#content-addressing): a model call's messages are stored
  * once, as blobs named by the sha256 (hex) of their RFC 8785 canonical JSON, and the stage record
  * and the audit event hold the list of names, `messages_sha256`. The first name may be a
  * *segment*, a JSON array of messages (the constitution's few-shot prefix, the same for every call

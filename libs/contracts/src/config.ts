@@ -108,7 +108,7 @@ export const ConfigSchema = z.object({
    */
   AMEND_MAX_EVALUATION_PROMPTS: positiveInt(2_000),
 
-  // What a run may spend (docs/architecture.md "Security": default and maximum budgets per run, spend quotas per team).
+  // What a run may spend (docs/architecture.md#roles-and-access: default and maximum budgets per run, spend quotas per team).
   /** Model calls one prompt may cost (critique-revise 1 + 2·rounds [+ 2·ensemble with verify]; ai-feedback n + n(n-1)·ensemble). */
   AMEND_MAX_CALLS_PER_PROMPT: positiveInt(40),
   /** max_tokens per call, for aliases without their own `max_tokens` in AMEND_MODELS. */

@@ -5,7 +5,7 @@ import { BudgetSchema, ConstitutionRefSchema, TextPromptItemSchema, RunCountsSch
 /*
  * Constitution A/B evaluation: the same prompts through two constitution versions (the same
  * draft per prompt, the same seed), then a judge compares the two final answers per rubric
- * dimension in both orders. DESIGN.md "Pipeline modes" for the runs it is made of.
+ * dimension in both orders. docs/architecture.md#evaluations for the runs it is made of.
  */
 
 /**

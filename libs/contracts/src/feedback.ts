@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 /*
  * RL-CAI (AI feedback), verified revisions, pair flags and the quality report: the contracts the
- * API, the worker and the CLI share. DESIGN.md "Pipeline modes" and "Outputs".
+ * API, the worker and the CLI share. docs/architecture.md#pipeline-modes and docs/ml-teams.md#export-formats.
  */
 
 /** Per-pair quality flags. A flagged pair is kept; the export can leave it out (`exclude=`). */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** DESIGN.md "Security": one role and one team per key. */
+/** docs/architecture.md#roles-and-access: one role and one team per key. */
 export const KEY_ROLE_NAMES = ['submitter', 'author', 'auditor', 'admin'] as const;
 export type KeyRoleName = (typeof KEY_ROLE_NAMES)[number];
 

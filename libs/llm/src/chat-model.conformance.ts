@@ -84,7 +84,7 @@ function simulatorAnswer(req: ChatRequest): string {
   return simulateCompletion(body).choices[0].message.content ?? '';
 }
 
-/** Transport faults on every attempt, and what the caller must see: a hand-written table (README "Error codes"). */
+/** Transport faults on every attempt, and what the caller must see: a hand-written table (libs/llm/README.md, "Error codes"). */
 const FAULTS: { fault: Fault; kind: 'transient' | 'permanent'; code: string; status?: number }[] = [
   { fault: { status: 503 }, kind: 'transient', code: 'server_error', status: 503 },
   { fault: { status: 500 }, kind: 'transient', code: 'server_error', status: 500 },

@@ -1,7 +1,7 @@
 /**
  * Whether a failed model call can succeed if asked again. The pipeline fails a sample on a
  * permanent error (its reason is recorded and the run goes on) and lets the retry layer
- * absorb transient ones; DESIGN.md "Errors and bad input".
+ * absorb transient ones; docs/architecture.md#errors-and-retries.
  */
 export type ModelErrorKind = 'permanent' | 'transient';
 

@@ -124,7 +124,7 @@ export function batchPricesOf(c: ModelConfig): ModelPrices | undefined {
 }
 
 /**
- * Parses the AMEND_MODELS environment variable (DESIGN.md "Configuration"). Unset or blank
+ * Parses the AMEND_MODELS environment variable (docs/architecture.md#models). Unset or blank
  * means the built-in simulator under the alias `default`. Every error names the alias and
  * field, and never echoes the input: a key pasted where it does not belong must not reach a
  * boot log.

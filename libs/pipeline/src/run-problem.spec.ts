@@ -11,7 +11,7 @@ const judged = {
 };
 const feedback = (f: Partial<FeedbackOptions> = {}): FeedbackOptions => ({ candidates: 2, ensemble: 1, cot: false, verify: false, min_margin: 0, ...f });
 
-// Expected codes by hand, from the rules as the API documents them (docs and README: 422 codes).
+// Expected codes by hand, from the rules as the API documents them (docs/ml-teams.md#errors: 422 codes).
 const cases: { name: string; run: Partial<RunSpec>; code: RunProblemCode | null }[] = [
   { name: 'a plain critique-revise run', run: {}, code: null },
   { name: 'an unknown mode', run: { mode: 'debate' as RunSpec['mode'] }, code: 'invalid_mode' },

@@ -18,7 +18,7 @@ export function defaultPoolSize(concurrency: number): number {
   return Math.min(40, Math.max(10, Math.ceil(concurrency / 8) + 8));
 }
 
-/** Creates the database named in the URL when it is missing and the user may (DESIGN.md). */
+/** Creates the database named in the URL when it is missing and the user may (docs/architecture.md#postgres-and-redis). */
 export async function ensureDatabase(url: string): Promise<void> {
   const target = new URL(url);
   const dbName = decodeURIComponent(target.pathname.replace(/^\//, '')) || 'postgres';

@@ -15,7 +15,7 @@ class RunVerifyDto extends createZodDto(RunVerifySchema) {}
 class VerifyReportDto extends createZodDto(VerifyReportSchema) {}
 class SampleAuditDto extends createZodDto(SampleAuditSchema) {}
 
-/** DESIGN.md "Audit trail": auditors read every team's trail and verify it; nobody else does. */
+/** docs/architecture.md#roles-and-access: auditors read every team's trail and verify it; nobody else does. */
 @V1Controller('audit')
 export class AuditController {
   constructor(private readonly audit: AuditService) {}

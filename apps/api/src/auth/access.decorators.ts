@@ -10,7 +10,7 @@ export const ACCESS_RULE = 'amend:access';
 export type AccessRule = { public: true } | { public: false; roles: Role[] };
 
 /**
- * Who may call a route (DESIGN.md "Security"): the roles listed, with a key. This decorator on
+ * Who may call a route (docs/architecture.md#roles-and-access): the roles listed, with a key. This decorator on
  * each handler is the route table; the role-matrix test is generated from it.
  */
 export const Allow = (...roles: [Role, ...Role[]]) => SetMetadata(ACCESS_RULE, { public: false, roles } satisfies AccessRule);

@@ -2,7 +2,7 @@ import type { Budget, Config, CreateRun, FeedbackOptions } from '@amend/contract
 import { ApiError } from '../errors/api-error';
 
 /**
- * What the operator lets one run spend (docs/architecture.md "Security": default and maximum
+ * What the operator lets one run spend (docs/architecture.md#roles-and-access: default and maximum
  * budgets per run, spend quotas per team), from the configuration validated at boot. Unset budget
  * settings mean no default and no maximum; the calls-per-prompt and max_tokens caps are always on.
  */
@@ -17,7 +17,7 @@ export type OperatorLimits = Pick<
   | 'AMEND_TEAM_DAILY_TOKENS'
 >;
 
-/** Model calls one prompt costs with these options (README "Calls per pair"). */
+/** Model calls one prompt costs with these options (docs/ml-teams.md#calls-per-pair). */
 export function callsPerPrompt(body: Pick<CreateRun, 'mode' | 'rounds'>, feedback: FeedbackOptions | null): number {
   if (body.mode === 'ai-feedback') {
     const n = feedback?.candidates ?? 2;

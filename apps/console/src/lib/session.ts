@@ -29,7 +29,7 @@ export interface Session {
   client: Client;
 }
 
-/** The API's access rules (DESIGN.md "Security"), as the routes' @Allow decorators state them. */
+/** The API's access rules (docs/architecture.md#roles-and-access), as the routes' @Allow decorators state them. */
 export function abilitiesOf(role: Role): Abilities {
   return {
     readRuns: role === 'submitter' || role === 'auditor',

@@ -40,7 +40,7 @@ const COT_INSTRUCTION =
  * the paper measured, and it is the portable one: several chat templates served by vLLM refuse
  * two user messages in a row, and giving the responses the assistant role would make the judge
  * read them as its own words. Quoting the user's prompt here does not break the rule that the
- * prompt is data (DESIGN.md): this request is not the policy's conversation, which keeps the
+ * prompt is data (docs/architecture.md#conversations-and-seeds): this request is not the policy's conversation, which keeps the
  * prompt as its own message and never sees this text; what the judge writes back is one letter
  * (or reasoning ending in one) that is only turned into a number, never into training text; and a
  * prompt that tries to steer the judge towards a position ("answer (A)") is asked in both orders,

@@ -6,7 +6,7 @@ const BATCH = 2_000;
 const FINISHED = ['completed', 'failed', 'cancelled'];
 
 /**
- * Hash chains over the audit trail (DESIGN.md "Audit trail"): every event gets its chain
+ * Hash chains over the audit trail (docs/architecture.md#chains-and-seals): every event gets its chain
  * (`sample:<id>`, `run:<id>` or `global`), its position `seq`, `prev_hash` and `hash`; events
  * written before this migration are chained in row order and finished runs sealed. Then the table
  * becomes append-only (a trigger refuses UPDATE, DELETE and TRUNCATE, for every role, owner

@@ -1,7 +1,7 @@
 import { Kysely, Migration, sql } from 'kysely';
 
 /**
- * API keys (DESIGN.md "Security"): one role and one team each, stored as the sha256 of the key,
+ * API keys (docs/architecture.md#roles-and-access): one role and one team each, stored as the sha256 of the key,
  * never the key. Per-key limits override the server defaults when set. Revoking sets
  * `revoked_at`; a key row is never deleted, so its id in old audit events still means something.
  */

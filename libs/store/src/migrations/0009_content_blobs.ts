@@ -1,7 +1,7 @@
 import { Kysely, Migration, sql } from 'kysely';
 
 /**
- * A conversation stored once (DESIGN.md "Vocabulary and data flow"): `content_blobs` holds each
+ * A conversation stored once (docs/architecture.md#content-addressing): `content_blobs` holds each
  * message, and each constitution version's few-shot prefix as one array, under the sha256 of its
  * canonical JSON (@amend/audit content.ts). A stage record keeps the list of names
  * (`message_refs`) instead of the messages, which stay readable through `amend_messages(refs)`;

@@ -1,6 +1,6 @@
 import { Kysely, Migration, sql } from 'kysely';
 
-/** Tables whose rows, once written, never change: a correction is a new row (DESIGN.md "Security"). */
+/** Tables whose rows, once written, never change: a correction is a new row (docs/architecture.md#append-only-tables). */
 export const APPEND_ONLY_TABLES = ['pairs', 'pair_reviews', 'stage_records', 'constitutions', 'constitution_owners', 'constitution_deprecations', 'run_reports'] as const;
 
 /**
