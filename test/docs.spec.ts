@@ -25,7 +25,12 @@ function walk(dir: string, out: string[] = []): string[] {
 
 const repoFiles = walk(ROOT);
 const repoBasenames = new Set(repoFiles.map((f) => basename(f)));
-const docFiles = [join(ROOT, 'README.md'), ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join(ROOT, 'docs', f))];
+const docFiles = [
+  join(ROOT, 'README.md'),
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => join(ROOT, 'docs', f)),
+];
 // This file's own examples name documents that do not exist, on purpose.
 const codeFiles = CODE.flatMap((d) => walk(join(ROOT, d))).filter((f) => /\.(ts|tsx|mts|js|mjs|py|sh)$/.test(f) && f !== __filename);
 
@@ -127,7 +132,9 @@ describe('the documentation', () => {
 
   it('the heading anchors are the ones GitHub makes', () => {
     // Hand-written from GitHub's rendering of these headings.
-    const anchors = headingAnchors('# Amend\n## The stage machine\n## Chains and seals: per sample, run, global\n### `npm test`\n## The stage machine\n```\n# not a heading\n```\n');
+    const anchors = headingAnchors(
+      '# Amend\n## The stage machine\n## Chains and seals: per sample, run, global\n### `npm test`\n## The stage machine\n```\n# not a heading\n```\n',
+    );
     expect([...anchors]).toEqual(['amend', 'the-stage-machine', 'chains-and-seals-per-sample-run-global', 'npm-test', 'the-stage-machine-1']);
     expect(linkTargets('see [a](docs/a.md#x), ![b](docs/b.png "t") and `[c](no.md)`\n```\n[d](no.md)\n```')).toEqual(['docs/a.md#x', 'docs/b.png']);
   });
