@@ -130,6 +130,13 @@ describe('the documentation', () => {
     expect(broken).toEqual([]);
   });
 
+  it('README.md and docs/*.md quote no throughput or per-pair figure: those live in bench/RESULTS.md, which they link', () => {
+    const figure = /\d[\d,.]*\s*(pairs\/s|lines\/s|samples\/s|calls\/s|KB\/pair|ms\/pair|(ms|KB|MB) per pair|pairs per second)/g;
+    const quoted = docFiles.flatMap((doc) => [...readFileSync(doc, 'utf8').matchAll(figure)].map((m) => `${relative(ROOT, doc)}: ${m[0]}`));
+    expect(quoted).toEqual([]);
+    expect('one worker makes 97.1 pairs/s; 15.5 KB per pair'.match(figure)).toEqual(['97.1 pairs/s', '15.5 KB per pair']);
+  });
+
   it('the heading anchors are the ones GitHub makes', () => {
     // Hand-written from GitHub's rendering of these headings.
     const anchors = headingAnchors(
