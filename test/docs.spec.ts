@@ -31,6 +31,8 @@ const docFiles = [
     .filter((f) => f.endsWith('.md'))
     .map((f) => join(ROOT, 'docs', f)),
 ];
+/** Every Markdown file of the repository: the guides above, and the READMEs and notes beside the code. */
+const markdownFiles = repoFiles.filter((f) => f.endsWith('.md'));
 // This file's own examples name documents that do not exist, on purpose.
 const codeFiles = CODE.flatMap((d) => walk(join(ROOT, d))).filter((f) => /\.(ts|tsx|mts|js|mjs|py|sh)$/.test(f) && f !== __filename);
 
@@ -111,9 +113,10 @@ describe('the documentation', () => {
     expect(lines).toBeLessThanOrEqual(300);
   });
 
-  it('every relative link of README.md and docs/*.md names a file of the repository, and every #anchor a heading of it', () => {
+  it('every relative link of every Markdown file (README.md, docs/*.md and the rest) names a file of the repository, and every #anchor a heading of it', () => {
     const broken: string[] = [];
-    for (const doc of docFiles) {
+    expect(markdownFiles.map((f) => relative(ROOT, f))).toEqual(expect.arrayContaining(docFiles.map((f) => relative(ROOT, f))));
+    for (const doc of markdownFiles) {
       const text = readFileSync(doc, 'utf8');
       for (const target of linkTargets(text)) {
         if (isExternal(target)) continue;
