@@ -131,13 +131,14 @@ describe('the audit trail of a finished run', () => {
     const payload = (await pg.query('select payload from audit_events where id = $1', [target.id])).rows[0].payload;
     const last = payload.request.messages_sha256.at(-1);
     const original = (await pg.query('select content from content_blobs where sha256 = $1', [last])).rows[0].content;
-    await pg.query(`update content_blobs set content = jsonb_set(content, '{content}', '"Say something else."') where sha256 = $1`, [last]);
+    // Blobs are append-only too (migration 0016): the edit is made with triggers off.
+    await tamper(`update content_blobs set content = jsonb_set(content, '{content}', '"Say something else."') where sha256 = $1`, [[last]]);
     try {
       const r = await verify();
       expect(r.ok).toBe(false);
       expect(r.first_failure).toMatchObject({ reason: 'content_changed', type: 'critique.generated' });
     } finally {
-      await pg.query('update content_blobs set content = $2 where sha256 = $1', [last, JSON.stringify(original)]);
+      await tamper('update content_blobs set content = $2 where sha256 = $1', [[last, JSON.stringify(original)]]);
     }
     expect((await verify()).ok).toBe(true);
   });

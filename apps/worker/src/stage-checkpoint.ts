@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { asStoredJson, contentSha256, messageRefs, prefixSegment, type ContentMessage, type PrefixSegment } from '@amend/audit';
+import { asStoredJson, contentSha256, messageRefs, prefixSegment, textSha256, type ContentMessage, type PrefixSegment } from '@amend/audit';
 import type { Constitution } from '@amend/constitution';
 import { stageEventType, type AuditEventType, type StageRecord } from '@amend/contracts';
 import { assemblePair, isLastCall, pairQuality, planNextCall, recordCall, type ChatResult, type PlannedCall, type RunSpec, type SampleSpec } from '@amend/pipeline';
@@ -105,6 +105,9 @@ export function stageCheckpoint(args: {
         constitution: run.constitutionRef,
         request: { ...params, messages_sha256: content.refs },
         response: result.response,
+        // The stage record's text and finish reason as stored, so verify can hold the row to the trail.
+        text_sha256: textSha256(record.text),
+        finish_reason: record.finish_reason ?? null,
         model: result.model,
         usage: result.usage,
         latency_ms: result.latency_ms,

@@ -115,3 +115,11 @@ export function checkMessageRefs(refs: unknown, messages: unknown): string | nul
 export function contentSha256(value: unknown): string {
   return sha256Hex(canonicalJson(value));
 }
+
+/**
+ * sha256 (hex) of a text as UTF-8, nothing else: the `text_sha256` of a model call's event, which
+ * an auditor can recompute with `printf '%s' "$text" | sha256sum`.
+ */
+export function textSha256(text: string): string {
+  return sha256Hex(text);
+}

@@ -41,7 +41,26 @@ export interface VerifyReport {
   /** The first failure of each broken chain or seal, in the order the events were read (at most 100). */
   failures: VerifyFailure[];
   failures_total: number;
+  /**
+   * Samples whose content was erased (an `erasure` event in their chain): who, when and why. Their
+   * model calls' message blobs may be gone; that is not a failure, and their chains still verify.
+   */
+  erased?: ErasedSample[];
 }
+
+/** An `erasure` event as the verifier read it. */
+export interface ErasedSample {
+  chain: string;
+  sample_id: string | null;
+  event_id: string;
+  /** Who erased (the event's actor), when (its time) and why (its payload's reason). */
+  by: string;
+  at: string;
+  reason: string | null;
+}
+
+/** The event type that erases a sample's content (docs/audit.md "Erasure"). */
+export const ERASURE_EVENT = 'erasure';
 
 export interface VerifyOptions {
   /** The run whose events these are: its chain holds the seals. */
@@ -63,6 +82,8 @@ interface Entry {
   /** The stored hash is the hash of the stored content. */
   intact: boolean;
   why?: string;
+  /** The event is intact but the message blobs it names are not what they were: a failure unless the sample was erased. */
+  blobWhy?: string;
 }
 
 interface Found extends VerifyFailure {
@@ -79,6 +100,7 @@ export class AuditVerifier {
   private readonly seals: { entry: Entry; payload: Partial<SealPayload> }[] = [];
   private readonly runChain: string | null;
   private readonly extra: Found[] = [];
+  private readonly erased = new Map<string, ErasedSample>();
   private count = 0;
 
   constructor(private readonly opts: VerifyOptions = {}) {
@@ -109,9 +131,11 @@ export class AuditVerifier {
           // The hash covers the names of the messages; the stored messages must be what they name.
           const refs = messagesSha256Of(e.payload);
           const why = refs === undefined ? null : checkMessageRefs(refs, e.messages);
-          if (why) {
-            entry.intact = false;
-            entry.why = why;
+          // Judged in finish(): an erasure later in the chain takes the blobs away on purpose.
+          if (why) entry.blobWhy = why;
+          if (e.type === ERASURE_EVENT && !this.erased.has(chain)) {
+            const reason = (e.payload as { reason?: unknown } | null)?.reason;
+            this.erased.set(chain, { chain, sample_id: e.sample_id ?? null, event_id: entry.event_id, by: String(e.actor), at: String(e.at), reason: typeof reason === 'string' ? reason : null });
           }
         }
       } catch (err) {
@@ -134,6 +158,14 @@ export class AuditVerifier {
     const broken = new Set<string>();
     const heads: ChainHead[] = [];
     for (const [chain, entries] of this.chains) {
+      if (!this.erased.has(chain)) {
+        for (const e of entries) {
+          if (e.blobWhy && e.intact) {
+            e.intact = false;
+            e.why = e.blobWhy;
+          }
+        }
+      }
       const f = walkChain(chain, entries);
       if (f) {
         found.push(f);
@@ -160,6 +192,7 @@ export class AuditVerifier {
       first_failure: failures[0] ?? null,
       failures: failures.slice(0, MAX_FAILURES),
       failures_total: failures.length,
+      ...(this.erased.size > 0 && { erased: [...this.erased.values()].slice(0, MAX_FAILURES) }),
     };
   }
 

@@ -30,6 +30,8 @@ export const AUDIT_EVENT_TYPES = [
   'constitution.deprecated',
   'key.created',
   'key.revoked',
+  // A sample's content was erased (POST /v1/samples/{id}/erase): who, when and why; its hashes stay.
+  'erasure',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
@@ -121,13 +123,52 @@ export const VerifyReportSchema = z.object({
   first_failure: VerifyFailureSchema.nullable(),
   failures: z.array(VerifyFailureSchema),
   failures_total: z.number().int(),
+  /** Samples whose content was erased (an `erasure` event in their chain): who, when, why. Their chains still verify. */
+  erased: z
+    .array(z.object({ chain: z.string(), sample_id: z.string().nullable(), event_id: z.string(), by: z.string(), at: z.string(), reason: z.string().nullable() }))
+    .optional(),
 });
+
+/** Tables whose rows a read path serves, as verify names them. */
+export const VERIFIED_TABLES = ['runs', 'samples', 'stage_records', 'content_blobs', 'constitutions', 'evaluations', 'api_keys'] as const;
+
+/**
+ * Every row a read path serves, held to the events that committed to it (docs/audit.md "What
+ * verify covers"): a row that differs is named by table, key and field, with what the trail says
+ * and which read paths serve it; rows an erasure blanked are counted apart, with who, when, why.
+ */
+export const RowsVerifySchema = z.object({
+  ok: z.boolean(),
+  checked: z.object(Object.fromEntries(VERIFIED_TABLES.map((t) => [t, z.number().int()])) as Record<(typeof VERIFIED_TABLES)[number], z.ZodNumber>),
+  failures: z.array(
+    z.object({
+      reason: z.enum(['altered', 'missing']),
+      table: z.enum(VERIFIED_TABLES),
+      key: z.string(),
+      field: z.string(),
+      expected: z.string().nullable(),
+      found: z.string().nullable(),
+      read_paths: z.array(z.string()),
+      event_id: z.string().nullable(),
+      message: z.string(),
+    }),
+  ),
+  failures_total: z.number().int(),
+  erased: z.array(
+    z.object({ table: z.string(), key: z.string(), sample_id: z.string(), event_id: z.string(), by: z.string(), at: z.string(), reason: z.string().nullable() }),
+  ),
+  erased_samples: z.number().int(),
+  erased_rows: z.number().int(),
+});
+export type RowsVerify = z.infer<typeof RowsVerifySchema>;
 
 /** The run's dataset against its trail: every pair and review row compared with the event that recorded it. */
 export const DatasetVerifySchema = z.object({
   ok: z.boolean(),
   pairs: z.number().int(),
   reviews: z.number().int(),
+  /** Pairs and reviews an erasure blanked: counted, not failures. */
+  erased: z.number().int().optional(),
   failures: z.array(
     z.object({
       kind: z.enum(['pair', 'review']),
@@ -148,6 +189,8 @@ export const RunVerifySchema = VerifyReportSchema.extend({
   took_ms: z.number(),
   /** `ok` above covers the chains and this; a row that differs from its event is named here. */
   dataset: DatasetVerifySchema.optional(),
+  /** `ok` covers this too: every row a read path serves (stage records, blobs, samples, the run, its constitution, evaluation and keys). */
+  rows: RowsVerifySchema.optional(),
 });
 export type RunVerify = z.infer<typeof RunVerifySchema>;
 

@@ -14,6 +14,7 @@ import {
 import { isRunFinished, isSampleFinished, type AuditEventType } from '@amend/contracts';
 import type { Database } from './schema';
 import { verifyDataset, type DatasetReport } from './dataset-verifier';
+import { verifyRows, type RowsReport } from './row-verifier';
 
 /** One audit event as the application hands it to the store; the store chains and hashes it. */
 export interface AuditEventInput {
@@ -245,6 +246,11 @@ export class AuditRepository {
   /** Compares every pair and review row of a run with the events that emitted them (dataset-verifier.ts). */
   verifyDataset(runId: string): Promise<DatasetReport> {
     return verifyDataset(this.db, runId);
+  }
+
+  /** Holds every row a read path serves for the run to the events that committed to it (row-verifier.ts). */
+  verifyRows(runId: string): Promise<RowsReport> {
+    return verifyRows(this.db, runId);
   }
 
   /** Recomputes one chain that no seal covers: a sample's while its run goes on, or the global chain. */

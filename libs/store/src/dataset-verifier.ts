@@ -4,6 +4,7 @@ import type { PairRecord } from '@amend/contracts';
 import { pairQuality } from '@amend/pipeline';
 import type { Database } from './schema';
 import { pairRecordSha256, reviewSha256 } from './dataset-hash';
+import { erasuresOf } from './row-verifier';
 
 /** Why a dataset row does not match the trail. */
 export type DatasetFailureReason = 'content_changed' | 'missing_event' | 'missing_row' | 'duplicate_event';
@@ -23,6 +24,8 @@ export interface DatasetReport {
   ok: boolean;
   pairs: number;
   reviews: number;
+  /** Pairs and reviews of erased samples whose texts the erasure blanked: not failures. */
+  erased?: number;
   failures: DatasetFailure[];
   failures_total: number;
 }
@@ -43,6 +46,8 @@ const PAGE = 1_000;
 export async function verifyDataset(db: Kysely<Database>, runId: string): Promise<DatasetReport> {
   const failures: DatasetFailure[] = [];
   let total = 0;
+  let erased = 0;
+  const erasures = await erasuresOf(db, runId);
   const fail = (f: DatasetFailure) => {
     total++;
     if (failures.length < MAX_FAILURES) failures.push(f);
@@ -71,6 +76,10 @@ export async function verifyDataset(db: Kysely<Database>, runId: string): Promis
       const payload = events[0].payload ?? {};
       const stored = pairRecordSha256(row.record);
       const emitted = typeof payload.pair_sha256 === 'string' ? payload.pair_sha256 : payload.pair !== undefined ? pairRecordSha256(payload.pair) : null;
+      if (emitted !== stored && erasures.has(row.sample_id) && (row.record as { erased?: unknown }).erased === true) {
+        erased++;
+        continue;
+      }
       if (emitted !== stored) {
         fail({
           kind: 'pair',
@@ -118,6 +127,10 @@ export async function verifyDataset(db: Kysely<Database>, runId: string): Promis
       if (events.length > 1) fail({ ...base, reason: 'duplicate_event', event_id: events[1].event_id, message: `review ${row.id} was audited ${events.length} times` });
       const p = events[0].payload ?? {};
       const changed = typeof p.review_sha256 === 'string' ? p.review_sha256 !== reviewSha256(row) : olderReviewDiffers(row, p);
+      if (changed && erasures.has(row.sample_id) && row.chosen === '' && row.rejected === '') {
+        erased++;
+        continue;
+      }
       if (changed) {
         fail({ ...base, reason: 'content_changed', event_id: events[0].event_id, message: `review ${row.id} is not the review its pair.reviewed event recorded` });
       }
@@ -135,7 +148,7 @@ export async function verifyDataset(db: Kysely<Database>, runId: string): Promis
   for (const e of orphanReviews) {
     fail({ kind: 'review', reason: 'missing_row', id: e.review_id, sample_id: e.sample_id, event_id: e.event_id, message: `review ${e.review_id} that event ${e.event_id} recorded is not in pair_reviews (deleted?)` });
   }
-  return { ok: total === 0, pairs, reviews, failures, failures_total: total };
+  return { ok: total === 0, pairs, reviews, ...(erased > 0 && { erased }), failures, failures_total: total };
 }
 
 /** Events written before review_sha256: the fields they carry, and an edit's new texts. */

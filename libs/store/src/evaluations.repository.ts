@@ -3,7 +3,7 @@ import { isRunFinished, type ComparisonJudgement, type Evaluation, type Evaluati
 import type { PromptOutcome } from '@amend/pipeline';
 import type { Database, EvaluationsTable } from './schema';
 import { insertAuditEvents, type AuditEventInput } from './audit-events';
-import { RunsRepository, activeRunsOf, insertRun, type NewRun, type NewSample } from './runs.repository';
+import { RunsRepository, activeRunsOf, committedEvent, insertRun, type NewRun, type NewSample } from './runs.repository';
 import { StoreError } from './errors';
 
 export interface NewEvaluation {
@@ -54,7 +54,8 @@ export class EvaluationsRepository {
         await sql`select pg_advisory_xact_lock(hashtextextended(${'amend.runs.' + createdBy}, 0))`.execute(tx);
         check(await activeRunsOf(tx, createdBy));
       }
-      for (const side of [runs.baseline, runs.candidate]) await insertRun(tx, side.run, side.samples);
+      const commitments = [];
+      for (const side of [runs.baseline, runs.candidate]) commitments.push(await insertRun(tx, side.run, side.samples));
       await tx
         .insertInto('evaluations')
         .values({
@@ -74,8 +75,8 @@ export class EvaluationsRepository {
         })
         .execute();
       const events: AuditEventInput[] = [];
-      for (const side of [runs.baseline, runs.candidate]) {
-        events.push({ ...side.event, run_id: side.run.id, sample_id: null }, { ...created, run_id: side.run.id, sample_id: null });
+      for (const [i, side] of [runs.baseline, runs.candidate].entries()) {
+        events.push({ ...committedEvent(side.event, commitments[i]), run_id: side.run.id, sample_id: null }, { ...created, run_id: side.run.id, sample_id: null });
       }
       await insertAuditEvents(tx, events);
     });

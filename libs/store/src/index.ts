@@ -17,4 +17,6 @@ export * from './judge-labels.repository';
 export * from './reports.repository';
 export * from './dataset-hash';
 export * from './dataset-verifier';
+export * from './row-verifier';
+export * from './sample-commitment';
 export * from './store';

@@ -3,6 +3,7 @@ import { ACTIVE_RUN_STATUSES, isRunFinished, type Run, type RunCounts, type RunM
 import type { Database, RunsTable } from './schema';
 import { insertAuditEvents, sealRun, type AuditEventInput } from './audit-events';
 import { StoreError } from './errors';
+import { sampleCommitmentBlob, sampleEntry } from './sample-commitment';
 import { ACTIVE_RUN, UNFINISHED_SAMPLE } from './status-sql';
 import { BatchesRepository } from './batches.repository';
 
@@ -66,8 +67,24 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Rows per INSERT: unnest keeps one statement per chunk regardless of the prompt count. */
 const INSERT_CHUNK = 10_000;
 
+/**
+ * What a run's `run.created` event commits to beyond the settings its caller records: the seed,
+ * the team and the sample blobs (sample-commitment.ts). The row verifier compares the run and
+ * sample rows with it.
+ */
+export interface RunCommitment {
+  seed: number;
+  team: string;
+  samples_sha256: string[];
+}
+
+/** The event's payload with the commitment added. */
+export function committedEvent<E extends { payload: unknown }>(event: E, c: RunCommitment): E {
+  return { ...event, payload: { ...(event.payload as object), seed: c.seed, team: c.team, samples_sha256: c.samples_sha256 } };
+}
+
 /** The run row and its samples, inside the caller's transaction (a run, or the two runs of an evaluation). */
-export async function insertRun(tx: Transaction<Database>, run: NewRun, samples: NewSample[]): Promise<void> {
+export async function insertRun(tx: Transaction<Database>, run: NewRun, samples: NewSample[]): Promise<RunCommitment> {
   await tx
     .insertInto('runs')
     .values({
@@ -99,7 +116,9 @@ export async function insertRun(tx: Transaction<Database>, run: NewRun, samples:
       evaluation: run.evaluation == null ? null : JSON.stringify(run.evaluation),
     })
     .execute();
-  for (let i = 0; i < samples.length; i += INSERT_CHUNK) await insertSamples(tx, run.id, samples.slice(i, i + INSERT_CHUNK));
+  const commitment: RunCommitment = { seed: run.seed, team: run.team, samples_sha256: [] };
+  for (let i = 0; i < samples.length; i += INSERT_CHUNK) commitment.samples_sha256.push(await insertSamples(tx, run.id, samples.slice(i, i + INSERT_CHUNK)));
+  return commitment;
 }
 
 export class RunsRepository {
@@ -127,8 +146,8 @@ export class RunsRepository {
       await this.db.transaction().execute(async (tx) => {
         await checkActiveRuns(tx, opts);
         await opts.beforeInsert?.(tx);
-        await insertRun(tx, run, samples);
-        await insertAuditEvents(tx, [{ ...event, run_id: run.id, sample_id: null }]);
+        const commitment = await insertRun(tx, run, samples);
+        await insertAuditEvents(tx, [{ ...committedEvent(event, commitment), run_id: run.id, sample_id: null }]);
       });
     } catch (e: any) {
       // Two requests with the same key raced: the loser returns the winner's run.
@@ -168,16 +187,16 @@ export class RunsRepository {
       await this.db.transaction().execute(async (tx) => {
         await checkActiveRuns(tx, opts);
         await opts.beforeInsert?.(tx);
-        await insertRun(tx, run, []);
+        const commitment = await insertRun(tx, run, []);
         for await (const chunk of chunks) {
           if (chunk.length === 0) continue;
-          await insertSamples(tx, run.id, chunk);
+          commitment.samples_sha256.push(await insertSamples(tx, run.id, chunk));
           total += chunk.length;
         }
         const done = finish();
         run.request_sha256 = done.request_sha256;
         await tx.updateTable('runs').set({ total, request_sha256: run.request_sha256 }).where('id', '=', run.id).execute();
-        await insertAuditEvents(tx, [{ ...done.event, run_id: run.id, sample_id: null }]);
+        await insertAuditEvents(tx, [{ ...committedEvent(done.event, commitment), run_id: run.id, sample_id: null }]);
       });
     } catch (e: any) {
       // Another upload with the same key committed first, before this one's body was read.
@@ -409,8 +428,13 @@ async function checkActiveRuns(tx: Transaction<Database>, opts: RunCreateOptions
   check(await activeRunsOf(tx, createdBy));
 }
 
-/** One chunk of samples in one statement: unnest keeps it one statement regardless of the chunk size. */
-async function insertSamples(tx: Transaction<Database>, runId: string, chunk: NewSample[]): Promise<void> {
+/**
+ * One chunk of samples in one statement: unnest keeps it one statement regardless of the chunk
+ * size. Answers the name of the chunk's commitment blob (sample-commitment.ts), stored with it.
+ */
+async function insertSamples(tx: Transaction<Database>, runId: string, chunk: NewSample[]): Promise<string> {
+  const blob = sampleCommitmentBlob(chunk.map((s) => sampleEntry({ id: s.id, idx: s.index, external_id: s.external_id, prompt: s.prompt, messages: s.messages, metadata: s.metadata })));
+  await tx.insertInto('content_blobs').values({ sha256: blob.sha256, content: blob.json }).onConflict((oc) => oc.column('sha256').doNothing()).execute();
   await sql`
     insert into samples (id, run_id, idx, external_id, prompt, messages, metadata, status, stage)
     select s.id, ${runId}::uuid, s.idx, s.external_id, s.prompt, s.messages, s.metadata, 'pending', 'draft'
@@ -419,4 +443,5 @@ async function insertSamples(tx: Transaction<Database>, runId: string, chunk: Ne
                 ${chunk.map((s) => (s.messages == null ? null : JSON.stringify(s.messages)))}::jsonb[],
                 ${chunk.map((s) => (s.metadata == null ? null : JSON.stringify(s.metadata)))}::jsonb[])
       as s(id, idx, external_id, prompt, messages, metadata)`.execute(tx);
+  return blob.sha256;
 }

@@ -40,14 +40,17 @@ export class AuditService {
     const report = await this.store.audit.verifyRun(runId, { finished: isRunFinished(run.status) });
     // The chains say the trail is intact; the dataset check says the pairs and reviews still are what it recorded.
     const dataset = await this.store.audit.verifyDataset(runId);
+    // And the rows the read paths serve (stage records, blobs, samples, run, constitution, evaluation, keys).
+    const rows = await this.store.audit.verifyRows(runId);
     return {
       run_id: runId,
       run_status: run.status,
       verified_at: new Date().toISOString(),
       took_ms: Math.round(performance.now() - started),
       ...report,
-      ok: report.ok && dataset.ok,
+      ok: report.ok && dataset.ok && rows.ok,
       dataset,
+      rows,
     };
   }
 

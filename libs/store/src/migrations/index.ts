@@ -15,6 +15,7 @@ import { batches } from './0013_batches';
 import { promptMessages } from './0014_prompt_messages';
 import { runStopped } from './0014_run_stopped';
 import { pairQuality } from './0015_pair_quality';
+import { erasure } from './0016_erasure';
 
 /**
  * Every migration, by name; applied in name order. Add a file `NNNN_what.ts` and one line here.
@@ -37,4 +38,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0014_prompt_messages': promptMessages,
   '0014_run_stopped': runStopped,
   '0015_pair_quality': pairQuality,
+  '0016_erasure': erasure,
 };
