@@ -22,8 +22,8 @@ let pg: Client;
 /** Keys of team alpha (the caller's own team) for every role, and a submitter of team beta. */
 const keys = {} as Record<Role, string>;
 let betaSubmitter: string;
-const own = {} as Record<'run' | 'sample' | 'pair' | 'key' | 'evaluation', string>;
-const other = {} as Record<'run' | 'sample' | 'pair' | 'key' | 'evaluation', string>;
+const own = {} as Record<'run' | 'sample' | 'pair' | 'key' | 'evaluation' | 'erasable_run' | 'erasable_sample', string>;
+const other = {} as Record<'run' | 'sample' | 'pair' | 'key' | 'evaluation' | 'erasable_run' | 'erasable_sample', string>;
 /** Published by the matrix's author, so deprecating it in the matrix harms nothing else. */
 const CONSTITUTION = { name: 'matrix-check', version: '1.0.0' };
 
@@ -68,8 +68,10 @@ beforeAll(async () => {
   expect((await publish(betaAuthor, BETA_CONSTITUTION.name, BETA_CONSTITUTION.version)).status).toBe(201);
   const a = await finishedRun(keys.submitter);
   const b = await finishedRun(betaSubmitter);
-  Object.assign(own, a, { key: await keyId(await stack.mintKey('submitter', 'alpha')), evaluation: await evaluation(keys.author) });
-  Object.assign(other, b, { key: await keyId(await stack.mintKey('submitter', 'beta')), evaluation: await evaluation(betaAuthor) });
+  // Runs of their own for the erasure routes, so erasing leaves the runs the other rows read whole.
+  const [ea, eb] = [await finishedRun(keys.submitter), await finishedRun(betaSubmitter)];
+  Object.assign(own, a, { key: await keyId(await stack.mintKey('submitter', 'alpha')), evaluation: await evaluation(keys.author), erasable_run: ea.run, erasable_sample: ea.sample });
+  Object.assign(other, b, { key: await keyId(await stack.mintKey('submitter', 'beta')), evaluation: await evaluation(betaAuthor), erasable_run: eb.run, erasable_sample: eb.sample });
 });
 afterAll(async () => {
   await pg?.end();
@@ -198,6 +200,21 @@ const EXPECTED: Record<string, Expected> = {
   },
   'GET /v1/keys': { roles: ['admin', 'auditor'], ok: 200, crossing: 'none', request: () => ({ path: '/v1/keys' }) },
   'DELETE /v1/keys/:id': { roles: ['admin'], ok: 200, crossing: 'key_admin', request: (s) => ({ path: `/v1/keys/${ids(s).key}` }) },
+  // docs/audit.md "Erasure": admins only; an admin outside the operator team erases in its own team (another team's ids are 404s).
+  'POST /v1/samples/:id/erase': {
+    roles: ['admin'],
+    ok: 200,
+    crossing: 'team_data',
+    readsEveryTeam: [],
+    request: (s) => ({ path: `/v1/samples/${ids(s).erasable_sample}/erase`, body: jsonBody({ reason: 'the matrix erases it' }) }),
+  },
+  'POST /v1/runs/:id/erase': {
+    roles: ['admin'],
+    ok: 200,
+    crossing: 'team_data',
+    readsEveryTeam: [],
+    request: (s) => ({ path: `/v1/runs/${ids(s).erasable_run}/erase`, body: jsonBody({ reason: 'the matrix erases it' }) }),
+  },
   'GET /v1/keys/me': { roles: ['submitter', 'author', 'auditor', 'admin'], ok: 200, crossing: 'none', request: () => ({ path: '/v1/keys/me' }) },
 };
 

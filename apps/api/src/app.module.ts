@@ -32,6 +32,8 @@ import { AuditController } from './audit/audit.controller';
 import { AuditService } from './audit/audit.service';
 import { EvaluationsController } from './evaluations/evaluations.controller';
 import { EvaluationsService } from './evaluations/evaluations.service';
+import { ErasureController } from './erasure/erasure.controller';
+import { ErasureService } from './erasure/erasure.service';
 
 @Module({})
 export class ApiModule {
@@ -39,7 +41,7 @@ export class ApiModule {
     return {
       module: ApiModule,
       imports: [RuntimeModule.forRoot(config, 'amend-api'), TerminusModule, DiscoveryModule],
-      controllers: [RunsController, SamplesController, PairsController, ConstitutionsController, HealthController, ReviewsController, ReportsController, MeController, KeysController, AuditController, EvaluationsController],
+      controllers: [RunsController, SamplesController, PairsController, ConstitutionsController, HealthController, ReviewsController, ReportsController, MeController, KeysController, AuditController, EvaluationsController, ErasureController],
       providers: [
         RunsService,
         SamplesService,
@@ -53,6 +55,7 @@ export class ApiModule {
         KeysService,
         AuditService,
         EvaluationsService,
+        ErasureService,
         RateLimiter,
         Authenticator,
         RouteTable,

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Option, type Command } from 'commander';
 import { verifyBundle, type VerifyFailure } from '@amend/audit';
-import { KEY_ROLE_NAMES, type CreateKey, type Key, type KeyDirectoryEntry, type KeyRoleName } from '@amend/contracts';
+import { KEY_ROLE_NAMES, type RowsVerify, type CreateKey, type Key, type KeyDirectoryEntry, type KeyRoleName } from '@amend/contracts';
 import type { ApiClient } from './api-client';
 import { parseInteger } from './arg-parsers';
 import { downloadToFile } from './download';
@@ -34,6 +34,8 @@ interface ReportLike {
   failures_total: number;
   /** The server's comparison of the run's pair and review rows with their events. */
   dataset?: { ok: boolean; pairs: number; reviews: number; failures: { kind: string; reason: string; id: string | null; message: string }[]; failures_total: number };
+  /** The server's comparison of every row a read path serves with the events that committed to it. */
+  rows?: RowsVerify;
 }
 
 function describeFailure(f: VerifyFailure): string {
@@ -44,8 +46,9 @@ function describeFailure(f: VerifyFailure): string {
 
 export function renderVerify(subject: string, r: ReportLike): string {
   const scope = `${r.events} events in ${r.chains} chains, ${r.sealed ? `sealed (root ${r.root})` : 'not sealed'}`;
-  const rows = r.dataset ? `; ${r.dataset.pairs} pairs and ${r.dataset.reviews} reviews against their events` : '';
-  if (r.ok) return `${subject}: intact. ${scope}${rows}`;
+  const rows = (r.dataset ? `; ${r.dataset.pairs} pairs and ${r.dataset.reviews} reviews against their events` : '') + (r.rows ? `; ${checkedRows(r.rows)}` : '');
+  const erased = r.rows?.erased_samples ? `\n${r.rows.erased_samples} sample(s) erased (content removed, hashes kept):\n${r.rows.erased.map((e) => `  ${e.sample_id} by ${e.by} at ${e.at}: ${e.reason ?? '(no reason)'}`).join('\n')}` : '';
+  if (r.ok) return `${subject}: intact. ${scope}${rows}${erased}`;
   const lines = [`${subject}: NOT intact. ${scope}${rows}`];
   if (r.first_failure) {
     lines.push(`first: ${describeFailure(r.first_failure)}`);
@@ -53,11 +56,28 @@ export function renderVerify(subject: string, r: ReportLike): string {
     if (rest.length) lines.push('also:', ...rest.map((f) => `  ${describeFailure(f)}`));
     if (r.failures_total > SHOWN_FAILURES) lines.push(`  ... ${r.failures_total - SHOWN_FAILURES} more (--json for the list)`);
   }
+  lines.push(...renderRows(r.rows));
   if (r.dataset && !r.dataset.ok) {
     lines.push('dataset rows that differ from the trail:', ...r.dataset.failures.slice(0, SHOWN_FAILURES).map((f) => `  ${f.kind} ${f.id ?? '-'}: ${f.reason.replace('_', ' ')}: ${f.message}`));
     if (r.dataset.failures_total > SHOWN_FAILURES) lines.push(`  ... ${r.dataset.failures_total - SHOWN_FAILURES} more (--json for the list)`);
   }
   return lines.join('\n');
+}
+
+function checkedRows(r: RowsVerify): string {
+  const c = r.checked;
+  return `${c.stage_records} stage records, ${c.samples} samples, ${c.content_blobs} message blobs, the run, its constitution, ${c.evaluations ? `${c.evaluations} evaluation report(s), ` : ''}${c.api_keys} acting key(s) against the trail`;
+}
+
+/** Each altered row by table, key and field, with what the trail says and who serves it. */
+function renderRows(r: RowsVerify | undefined): string[] {
+  if (!r || r.ok) return [];
+  const lines = ['rows that differ from the trail (table key field: found / the trail says; served by):'];
+  for (const f of r.failures.slice(0, SHOWN_FAILURES)) {
+    lines.push(`  ${f.reason === 'missing' ? 'MISSING ' : ''}${f.table} ${f.key} ${f.field}: ${f.found ?? 'null'} / ${f.expected ?? 'null'}; served by ${f.read_paths.join(', ')}`);
+  }
+  if (r.failures_total > SHOWN_FAILURES) lines.push(`  ... ${r.failures_total - SHOWN_FAILURES} more (--json for the list)`);
+  return lines;
 }
 
 /**

@@ -153,15 +153,19 @@ export function renderSample(sample: Sample, opts: { messages?: boolean } = {}):
   if (sample.failure_reason) out.push(`failure  ${sample.failure_reason}`);
   out.push(`usage    ${n(u.calls)} calls, ${n(u.prompt_tokens)} prompt + ${n(u.completion_tokens)} completion tokens`);
   if (sample.metadata && Object.keys(sample.metadata).length) out.push(`metadata ${JSON.stringify(sample.metadata)}`);
-  out.push('', '── prompt', indent(sample.prompt));
+  const v = sample.verification;
+  if (v) out.push(`trail    ${verificationLine(v)}`);
+  out.push('', '── prompt', indent(v?.status === 'erased' ? '(erased)' : sample.prompt));
   for (const stage of [...sample.stages].sort((a, b) => a.seq - b.seq)) {
     const round = stage.stage === 'draft' ? '' : ` round ${stage.round}`;
     const principle = stage.principle_id ? ` · principle ${stage.principle_id}` : '';
     const sim = stage.simulated ? ' (simulated)' : '';
+    // The marker the read path computed: what is shown is what the trail committed to (or why not).
+    const mark = stage.verified === undefined ? '' : stage.verified ? ' · ✓ verified' : v?.status === 'erased' ? ' · erased' : ' · ✗ NOT VERIFIED';
     out.push(
       '',
       `── ${stage.stage}${round}${principle} · ${stage.model}${sim} · ` +
-        `${stage.usage.prompt_tokens}+${stage.usage.completion_tokens} tokens · ${Math.round(stage.latency_ms)} ms`,
+        `${stage.usage.prompt_tokens}+${stage.usage.completion_tokens} tokens · ${Math.round(stage.latency_ms)} ms${mark}`,
     );
     if (opts.messages) {
       for (const m of stage.messages) out.push(`  [${m.role}]`, indent(m.content, 4));
@@ -175,6 +179,18 @@ export function renderSample(sample: Sample, opts: { messages?: boolean } = {}):
     }
   }
   return out.join('\n');
+}
+
+/** One line on whether what is shown is what the audit trail committed to. */
+export function verificationLine(v: NonNullable<Sample['verification']>): string {
+  switch (v.status) {
+    case 'verified':
+      return 'verified: every stage and the prompt are what the audit trail recorded';
+    case 'erased':
+      return `erased by ${v.erasure?.by ?? 'unknown'} at ${v.erasure?.at ?? '?'}${v.erasure?.reason ? ` (${v.erasure.reason})` : ''}; the trail keeps its hashes`;
+    case 'altered':
+      return `ALTERED: ${v.altered.join(', ')} differ from the audit trail (amend audit verify on the run names every row)`;
+  }
 }
 
 export function renderConstitutions(list: ConstitutionList): string {

@@ -13,3 +13,4 @@ export * from './keys';
 export * from './audit';
 export * from './key-self';
 export * from './evaluations';
+export * from './erasure';

@@ -344,8 +344,27 @@ export const StageRecordSchema = z.object({
   created_at: z.string().optional(),
   /** Comparison stages: the options shown and the label read from the answer. */
   judgement: ComparisonJudgementSchema.optional(),
+  /**
+   * Read paths only (GET /v1/samples/{id}): true when this stage, as shown, is what its audit event
+   * committed to (text, model, usage, finish reason, the messages re-hashed against their names)
+   * and that event is intact in the sample's chain. `amend audit verify` checks the whole run.
+   */
+  verified: z.boolean().optional(),
 });
 export type StageRecord = z.infer<typeof StageRecordSchema>;
+
+/**
+ * What the sample read path says of what it shows: `verified` (every stage and the prompt are what
+ * the trail committed to), `erased` (an erasure removed the content; who, when, why), `altered`
+ * (something shown differs from the trail: the fields are named).
+ */
+export const SampleVerificationSchema = z.object({
+  status: z.enum(['verified', 'erased', 'altered']),
+  erasure: z.object({ event_id: z.string(), by: z.string(), at: z.string(), reason: z.string().nullable() }).nullable(),
+  /** `samples.<field>` or `stage_records.<seq>.<field>` of what differs from the trail, and why the chain failed if it did. */
+  altered: z.array(z.string()),
+});
+export type SampleVerification = z.infer<typeof SampleVerificationSchema>;
 
 export const SampleSummarySchema = z.object({
   id: z.string().uuid(),
@@ -365,6 +384,7 @@ export const SampleSchema = SampleSummarySchema.extend({
   messages: z.array(ChatMessageSchema).nullable().optional(),
   metadata: z.record(z.string(), z.unknown()).nullable(),
   stages: z.array(StageRecordSchema),
+  verification: SampleVerificationSchema.optional(),
 });
 export type Sample = z.infer<typeof SampleSchema>;
 

@@ -19,4 +19,5 @@ export * from './dataset-hash';
 export * from './dataset-verifier';
 export * from './row-verifier';
 export * from './sample-commitment';
+export * from './erasure.repository';
 export * from './store';

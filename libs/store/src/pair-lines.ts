@@ -87,7 +87,7 @@ const LINE: Record<LineFormat, string> = {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const FLAG = /^[a-z_]+$/;
 
-/** The query whose rows are the lines, in sample order; `exclude` leaves out pairs with any of those flags. */
+/** The query whose rows are the lines, in sample order; `exclude` leaves out pairs with any of those flags, and erased pairs are always left out. */
 export function pairLinesQuery(runId: string, format: LineFormat, exclude: readonly PairFlag[] = []): string {
   // COPY takes no parameters: the values are checked and quoted here.
   if (!UUID.test(runId)) throw new RangeError(`not a run id: ${runId}`);
@@ -99,7 +99,7 @@ export function pairLinesQuery(runId: string, format: LineFormat, exclude: reado
   // `record || '{}'` under OFFSET 0 detoasts it once per row instead of once per field (a
   // planner-flattened `select p.record as r` fetched and decompressed it each time: half the time).
   return `select (${LINE[format]})::text from pairs p cross join lateral (select p.record || '{}'::jsonb as r offset 0) x cross join lateral (select ${CONV} as conv) c
-    where run_id = ${escapeLiteral(runId)}${filter} order by idx`;
+    where run_id = ${escapeLiteral(runId)}${filter} and not (r ? 'erased') order by idx`;
 }
 
 /**

@@ -45,6 +45,22 @@ export class PairsRepository {
   }
 
   /**
+   * How many of a run's pairs an export leaves out, by why: `erased`, and each excluded flag (a
+   * pair with two such flags counts under both). What `Amend-Excluded` says before the stream.
+   */
+  async excluded(runId: string, exclude: readonly PairFlag[] = []): Promise<Record<string, number>> {
+    const flags = [...new Set(exclude)];
+    const r = await sql<{ why: string; n: string }>`
+      select 'erased' as why, count(*) as n from pairs where run_id = ${runId} and record ? 'erased'
+      union all
+      select f as why, count(*) as n from pairs cross join unnest(flags) f
+        where run_id = ${runId} and f = any(${flags}::text[]) and not (record ? 'erased') group by f`.execute(this.db);
+    const out: Record<string, number> = {};
+    for (const row of r.rows) if (Number(row.n) > 0) out[row.why] = Number(row.n);
+    return out;
+  }
+
+  /**
    * Every pair of a run in sample order, fetched page by page with a keyset cursor, so a stream of
    * a million pairs holds one page at a time and a run still going yields what exists so far.
    * `exclude` leaves out pairs carrying any of those flags (in SQL, on the flags column).
@@ -57,7 +73,9 @@ export class PairsRepository {
         .selectFrom('pairs')
         .select(['idx', 'record'])
         .where('run_id', '=', runId)
-        .where('idx', '>', after);
+        .where('idx', '>', after)
+        // An erased pair has no texts left to export (docs/audit.md "Erasure").
+        .where(sql<boolean>`not (record ? 'erased')`);
       if (exclude.length > 0) q = q.where(sql<boolean>`not (flags && ${exclude}::text[])`);
       const rows = await q.orderBy('idx').limit(pageSize).execute();
       for (const r of rows) yield r.record;

@@ -4,6 +4,7 @@ import { ACTIVE_RUN_STATUSES, UNFINISHED_SAMPLE_STATUSES, type ChatMessage, type
 import type { Database, RunsTable, SamplesTable } from './schema';
 import { insertAuditEvents, type AuditEventInput } from './audit-events';
 import { statusList, statusLiteral } from './status-sql';
+import { verifySample } from './sample-verification';
 import { CheckpointBatcher, KnownBlobs, contentOf, type CheckpointEvent, type CheckpointInput, type CheckpointResult } from './checkpoint';
 
 export type { CheckpointEvent, CheckpointInput, CheckpointOutcome, CheckpointResult, SampleChainHead } from './checkpoint';
@@ -295,6 +296,13 @@ export class SamplesRepository {
     };
   }
 
+  /** The sample's row, if `team` may see it (undefined: any team). */
+  async row(sampleId: string, team?: string): Promise<SampleRow | undefined> {
+    let q = this.db.selectFrom('samples').innerJoin('runs', 'runs.id', 'samples.run_id').selectAll('samples').where('samples.id', '=', sampleId);
+    if (team) q = q.where('runs.team', '=', team);
+    return (await q.executeTakeFirst()) as SampleRow | undefined;
+  }
+
   async detail(sampleId: string, team?: string) {
     let q = this.db
       .selectFrom('samples')
@@ -304,7 +312,8 @@ export class SamplesRepository {
     if (team) q = q.where('runs.team', '=', team);
     const s = await q.executeTakeFirst();
     if (!s) return undefined;
-    const stages = await this.stageRecords(sampleId);
+    const [records, checked] = await Promise.all([this.stageRecords(sampleId), verifySample(this.db, s)]);
+    const stages = records.map((r) => ({ ...r, verified: checked.stages.get(r.seq) ?? false }));
     return {
       id: s.id,
       run_id: s.run_id,
@@ -318,6 +327,7 @@ export class SamplesRepository {
       messages: s.messages ?? null,
       metadata: s.metadata ?? null,
       stages,
+      verification: checked.verification,
     };
   }
 

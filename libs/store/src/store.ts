@@ -13,6 +13,7 @@ import { BatchesRepository } from './batches.repository';
 import { EvaluationsRepository } from './evaluations.repository';
 import { JudgeLabelsRepository } from './judge-labels.repository';
 import { ReportsRepository } from './reports.repository';
+import { ErasureRepository } from './erasure.repository';
 
 /**
  * The repositories over one connection pool. Postgres is the source of truth. The database handle
@@ -32,6 +33,7 @@ export class Store {
   readonly evaluations: EvaluationsRepository;
   readonly judgeLabels: JudgeLabelsRepository;
   readonly reports: ReportsRepository;
+  readonly erasure: ErasureRepository;
 
   constructor(private readonly db: Kysely<Database>) {
     this.runs = new RunsRepository(db);
@@ -46,6 +48,7 @@ export class Store {
     this.evaluations = new EvaluationsRepository(db);
     this.judgeLabels = new JudgeLabelsRepository(db);
     this.reports = new ReportsRepository(db);
+    this.erasure = new ErasureRepository(db);
   }
 
   static async open(opts: DbOptions): Promise<Store> {

@@ -39,6 +39,9 @@ export class PairsController {
  * JSON line each as Postgres pages arrive, paused while the client is slow.
  */
 async function send(res: Response, out: ExportLines): Promise<void> {
+  // docs/audit.md "Erasure": an export says what it left out, before the stream (`erased=1,truncated=3`).
+  const excluded = Object.entries(out.excluded ?? {});
+  res.setHeader('Amend-Excluded', excluded.length ? excluded.map(([why, n]) => `${why}=${n}`).join(',') : 'none');
   if (out.kind === 'objects') {
     const writer = new NdjsonWriter(res);
     for await (const line of out.lines) {

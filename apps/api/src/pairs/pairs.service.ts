@@ -11,7 +11,10 @@ import { teamScope, type Principal } from '../auth/principal';
  * An export's lines, one of two ways: JSON Lines Postgres builds itself (`COPY ... TO STDOUT`,
  * null when nothing can match), or objects built here, one per pair, for the controller to write.
  */
-export type ExportLines = { kind: 'copy'; lines: Readable | null } | { kind: 'objects'; lines: AsyncIterable<object> };
+export type ExportLines = ({ kind: 'copy'; lines: Readable | null } | { kind: 'objects'; lines: AsyncIterable<object> }) & {
+  /** Pairs left out, by why (`erased`, or an excluded flag): the `Amend-Excluded` header. */
+  excluded?: Record<string, number>;
+};
 
 /** The pairs and SFT exports of a run, within the caller's team like the run itself. */
 @Injectable()
@@ -42,8 +45,9 @@ export class PairsService {
     await this.runs.get(runId, teamScope(caller));
     const exclude = query.exclude ?? DEFAULT_EXCLUDE;
     const onlyAccepted = query.reviewed === 'accepted';
-    if (await this.copyable(runId)) return this.copied(runId, format, exclude, onlyAccepted);
-    return { kind: 'objects', lines: lines(this.reviews.reviewed(runId, this.store.pairs.stream(runId, undefined, { exclude }), { onlyAccepted })) };
+    const excluded = await this.store.pairs.excluded(runId, exclude);
+    if (await this.copyable(runId)) return { ...(await this.copied(runId, format, exclude, onlyAccepted)), excluded };
+    return { kind: 'objects', lines: lines(this.reviews.reviewed(runId, this.store.pairs.stream(runId, undefined, { exclude }), { onlyAccepted })), excluded };
   }
 
   /** Reviews change lines (swaps, edits, review fields): only a run without any is exported by COPY. */

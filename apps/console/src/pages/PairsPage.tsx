@@ -3,6 +3,8 @@ import {
   PairReviewDetailSchema,
   REVIEW_FILTERS,
   ReviewListSchema,
+  SampleSchema,
+  type SampleVerification,
   type PairRecord,
   type PairReview,
   type ReviewDecision,
@@ -170,6 +172,48 @@ function PairListItem({ item, active, onClick }: { item: ReviewedPair; active: b
   );
 }
 
+/**
+ * Whether what this page shows is what the audit trail recorded (docs/audit.md "What verify
+ * covers"): the sample read path holds its prompt, every stage and the pair's record to their
+ * events. Verified, erased (who, when, why) or altered (what differs).
+ */
+function TrailBadge({ session, sampleId }: { session: Session; sampleId: string }) {
+  const [v, setV] = useState<SampleVerification | null | 'unknown'>(null);
+  useEffect(() => {
+    let live = true;
+    setV(null);
+    session.client
+      .get(SampleSchema, `/v1/samples/${sampleId}`)
+      .then((s) => live && setV(s.verification ?? 'unknown'))
+      .catch(() => live && setV('unknown'));
+    return () => {
+      live = false;
+    };
+  }, [session.client, sampleId]);
+  if (v === null) return <span className="badge subtle">checking the trail…</span>;
+  if (v === 'unknown') return <span className="badge subtle" data-testid="trail-badge">trail not checked</span>;
+  if (v.status === 'verified') {
+    return (
+      <span className="badge trail-verified" data-testid="trail-badge" title="The prompt, every stage and this pair are what the audit trail recorded">
+        ✓ verified
+      </span>
+    );
+  }
+  if (v.status === 'erased') {
+    const e = v.erasure;
+    return (
+      <span className="badge subtle" data-testid="trail-badge" title={e ? `erased by ${e.by} at ${e.at}${e.reason ? `: ${e.reason}` : ''}` : 'erased'}>
+        erased{e ? ` ${formatTime(e.at)}${e.reason ? ` · ${e.reason}` : ''}` : ''}
+      </span>
+    );
+  }
+  return (
+    <span className="badge bad" data-testid="trail-badge" title={`differs from the audit trail: ${v.altered.join(', ')}`}>
+      ✗ altered: {v.altered.join(', ')}
+    </span>
+  );
+}
+
 function PairView({ session, item, onReviewed }: { session: Session; item: ReviewedPair; onReviewed: (d: { pair: PairRecord; review: PairReview | null }) => void }) {
   const { pair, review } = item;
   const m = pair.metadata;
@@ -191,6 +235,7 @@ function PairView({ session, item, onReviewed }: { session: Session; item: Revie
           </span>
         ))}
         {m.simulated ? <span className="badge subtle">simulated</span> : null}
+        <TrailBadge session={session} sampleId={pair.sample_id} />
       </div>
 
       {pair.prompt_messages?.length ? (
