@@ -20,6 +20,14 @@ export function assemblePair(run: RunSpec, sample: SampleSpec, records: StageRec
       `sample ${sample.id}: ${records.length} of ${callsPerSample(run, sample)} stages done; a pair needs all of them`,
     );
   }
+  return pairOfCheckedRecords(run, sample, records, pairId);
+}
+
+/**
+ * The pair of records that planNextCall has just found complete and consistent (nextStep), without
+ * checking them a second time: the check re-reads every record's messages.
+ */
+export function pairOfCheckedRecords(run: RunSpec, sample: SampleSpec, records: readonly StageRecord[], pairId: string): PairRecord {
   const sorted = [...records].sort((a, b) => a.seq - b.seq);
   if (run.mode === 'ai-feedback') return assembleFeedbackPair(run, sample, sorted, pairId);
   const draft = sorted[0];

@@ -6,6 +6,7 @@ export { samplePrinciple } from './principle-sampler';
 export { selectPrinciples } from './principle-selection';
 export type { SelectorProblem } from './principle-selection';
 export { assemblePair } from './assemble-pair';
+export { nextStep, type NextStep } from './next-step';
 export { comparisonPrinciples, judgePrinciples } from './feedback/judge-principles';
 export { comparisonLabel, findAnswer, softLabel, bothOrders, prefersBy, COT_CLAMP } from './feedback/label';
 export type { AnswerContext, AnswerSpot } from './feedback/label';

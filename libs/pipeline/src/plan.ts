@@ -55,7 +55,7 @@ export function requestSeed(runSeed: number, sampleIndex: number, seq: number): 
  * checkpoint belongs to another run configuration or was altered, and continuing would build a
  * pair from mismatched parts, so it throws a PipelineError with code `inconsistent_records`.
  */
-export function planNextCall(run: RunSpec, sample: SampleSpec, done: StageRecord[]): PlannedCall | null {
+export function planNextCall(run: RunSpec, sample: SampleSpec, done: readonly StageRecord[]): PlannedCall | null {
   assertPlannable(run);
   const records = [...done].sort((a, b) => a.seq - b.seq);
   const total = callsPerSample(run, sample);
