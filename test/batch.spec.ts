@@ -207,3 +207,35 @@ it('a multi-turn prompt goes through the waves with its conversation and makes t
   expect(batchPair.prompt).toEqual(messages);
   expect([batchPair.chosen, batchPair.rejected]).toEqual([onlinePair.chosen, onlinePair.rejected]);
 });
+
+it('a batch run saves the same stage records and pairs as the same run online, stage for stage', async () => {
+  // Two rounds and a verified pair: every kind of critique-revise stage, the comparisons included.
+  const body = { constitution: 'amend-core', prompts: PROMPTS.slice(0, 2), seed: 17, rounds: 2, verify: true };
+  const [b, o] = [await json(await post({ ...body, batch: true })), await json(await post({ ...body, model: 'online' }))];
+  expect((await finished(b.id)).status).toBe('completed');
+  expect((await finished(o.id)).status).toBe('completed');
+  /** Each sample's saved stages in prompt order, without what differs by how the answer came (the call's latency, the row's time). */
+  const stagesOf = async (runId: string) => {
+    const { samples } = await json(await stack.fetch(`/v1/runs/${runId}/samples?limit=100`));
+    const out = [];
+    for (const s of samples.sort((x: any, z: any) => x.index - z.index)) {
+      const detail = await json(await stack.fetch(`/v1/samples/${s.id}`));
+      out.push({ status: detail.status, stage: detail.stage, usage: detail.usage, stages: detail.stages.map(({ latency_ms: _l, created_at: _c, ...rest }: any) => rest) });
+    }
+    return out;
+  };
+  /** Pairs in prompt order, without their own ids and their run's and samples'. */
+  const pairsOf = async (runId: string) =>
+    ndjson(await (await stack.fetch(`/v1/runs/${runId}/pairs`)).text())
+      .map(({ id: _i, run_id: _r, sample_id: _s, ...rest }) => rest)
+      .sort((x, z) => x.metadata.sample_index - z.metadata.sample_index);
+  const [batchStages, onlineStages] = [await stagesOf(b.id), await stagesOf(o.id)];
+  // 1 draft + 2 x (critique, revision) + 2 comparisons per sample.
+  expect(batchStages.map((s) => s.stages.map((r: any) => `${r.stage} ${r.round}`))).toEqual(
+    Array(2).fill(['draft 0', 'critique 1', 'revision 1', 'critique 2', 'revision 2', 'comparison 1', 'comparison 1']),
+  );
+  expect(batchStages).toEqual(onlineStages);
+  const [batchPairs, onlinePairs] = [await pairsOf(b.id), await pairsOf(o.id)];
+  expect(batchPairs).toHaveLength(2);
+  expect(batchPairs).toEqual(onlinePairs);
+});

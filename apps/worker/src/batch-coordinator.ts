@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { isRunFinished, type Config } from '@amend/contracts';
+import { isRunFinished, isSampleFinished, type Config } from '@amend/contracts';
 import {
   BATCH_LIMITS,
   ModelError,
@@ -15,12 +15,11 @@ import {
   type OpenAIBatchClient,
   type ProviderBatch,
 } from '@amend/llm';
-import { PipelineError, planNextCall, type PlannedCall, type RunSpec } from '@amend/pipeline';
+import { nextStep, type PlannedCall, type RunSpec } from '@amend/pipeline';
 import { CONFIG, ConstitutionCache } from '@amend/runtime';
 import { PROVIDER_TERMINAL, Store, type BatchRow, type NewBatch, type ProviderState, type WorkItem } from '@amend/store';
-import { SampleOrchestrator, WORKER_ACTOR } from './sample-orchestrator';
-import { SpendMeter } from './spend-meter';
-import { runSpecOf, sampleSpecOf, stageCheckpoint } from './stage-checkpoint';
+import { SampleOrchestrator, WORKER_ACTOR, type SampleState } from './sample-orchestrator';
+import { runSpecOf, sampleSpecOf } from './stage-checkpoint';
 
 /** Samples planned or applied at once: enough to keep Postgres busy, few enough for the pool. */
 const CONCURRENCY = 8;
@@ -70,7 +69,6 @@ export class BatchCoordinator implements OnApplicationBootstrap, OnApplicationSh
     private readonly models: ModelRegistry,
     private readonly constitutions: ConstitutionCache,
     private readonly orchestrator: SampleOrchestrator,
-    private readonly meter: SpendMeter,
     @Inject(CONFIG) private readonly config: Config,
   ) {}
 
@@ -192,14 +190,8 @@ export class BatchCoordinator implements OnApplicationBootstrap, OnApplicationSh
       const key = item.run.id;
       const run = runCache.get(key) ?? (await runSpecOf(item, this.constitutions));
       runCache.set(key, run);
-      const sample = sampleSpecOf(item);
-      let call: PlannedCall | null;
-      try {
-        call = planNextCall(run, sample, item.records);
-      } catch (err) {
-        if (err instanceof PipelineError) return this.orchestrator.fail(item, `${err.code}: ${err.message}`);
-        throw err;
-      }
+      const state: SampleState = { item, run, sample: sampleSpecOf(item), records: item.records, head: { seq: item.sample.audit_seq, hash: item.sample.audit_hash } };
+      const call = await this.nextCall(state);
       if (!call || call.seq !== seq) return; // saved already
       const line = results.get(id);
       if (!line) {
@@ -218,31 +210,32 @@ export class BatchCoordinator implements OnApplicationBootstrap, OnApplicationSh
         if (err instanceof ModelError) return this.lineFailed(item, call, err);
         throw err;
       }
-      const { record, input } = stageCheckpoint({
-        item,
-        run,
-        sample,
-        records: item.records,
-        call,
-        result,
-        actor: WORKER_ACTOR,
-        spend: this.meter.spend(item, call.request.alias, result.usage),
-        head: { seq: item.sample.audit_seq, hash: item.sample.audit_hash },
-        extra: { batch: { id: remote.id, custom_id: id, request_id: line.request_id } },
-      });
-      await this.store.samples.checkpoint(input);
-      if (record.simulated && !item.run.simulated) await this.store.runs.markSimulated(item.run.id);
+      await this.orchestrator.applyStage(state, call, result, { extra: { batch: { id: remote.id, custom_id: id, request_id: line.request_id } } });
     });
     await this.store.runs.finalizeIfDone(batch.run_id);
   }
 
+  /**
+   * The sample's next call, as the online walk plans it; null when every call is made, or when its
+   * records cannot be continued and the sample was failed for it (as online).
+   */
+  private async nextCall(state: SampleState): Promise<PlannedCall | null> {
+    try {
+      const step = nextStep(state.run, state.sample, state.records, randomUUID);
+      return step.kind === 'call' ? step.call : null;
+    } catch (err) {
+      if (await this.orchestrator.failIfPermanent(state.item, err)) return null;
+      throw err;
+    }
+  }
+
   /** A line that did not answer, by the online rules: permanent fails the sample, transient waits for the next wave (up to the attempt limit). */
   private async lineFailed(item: WorkItem, call: PlannedCall, error: ModelError): Promise<void> {
-    if (item.sample.status !== 'running' && item.sample.status !== 'pending') return;
-    const reason = `${error.code}: ${error.message}`;
-    if (error.kind === 'permanent') return this.orchestrator.fail(item, reason, call);
+    if (isSampleFinished(item.sample.status)) return;
+    if (await this.orchestrator.failIfPermanent(item, error, call)) return;
     // A request the provider never ran (the batch expired or was cancelled) has not failed: it is simply asked again.
     if (error.code === 'batch_expired' || error.code === 'batch_cancelled') return;
+    const reason = `${error.code}: ${error.message}`;
     const attempts = await this.store.batches.lineFailed(item.sample.id, call.seq, reason);
     if (attempts >= this.config.BATCH_MAX_ATTEMPTS) await this.orchestrator.fail(item, `retries exhausted: ${reason}`, call);
   }
@@ -264,15 +257,9 @@ export class BatchCoordinator implements OnApplicationBootstrap, OnApplicationSh
       after = page[page.length - 1].idx;
       await eachLimit(page, CONCURRENCY, async ({ id }) => {
         const item = await this.store.samples.loadForWork(id);
-        if (!item || (item.sample.status !== 'running' && item.sample.status !== 'pending')) return;
+        if (!item || isSampleFinished(item.sample.status)) return;
         runSpec ??= await runSpecOf(item, this.constitutions);
-        let call: PlannedCall | null;
-        try {
-          call = planNextCall(runSpec, sampleSpecOf(item), item.records);
-        } catch (err) {
-          if (err instanceof PipelineError) return this.orchestrator.fail(item, `${err.code}: ${err.message}`);
-          throw err;
-        }
+        const call = await this.nextCall({ item, run: runSpec, sample: sampleSpecOf(item), records: item.records, head: { seq: item.sample.audit_seq, hash: item.sample.audit_hash } });
         if (!call) return;
         const alias = call.request.alias;
         const client = this.models.batchClient(alias);

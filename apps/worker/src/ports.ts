@@ -11,7 +11,7 @@ import type { BudgetRepository, EvaluationsRepository, JudgeLabelsRepository, Ru
 
 /** The store as a worker walking a sample uses it. */
 export interface SampleWorkStore {
-  samples: Pick<SamplesRepository, 'claimForWork' | 'loadForWork' | 'checkpoint' | 'fail' | 'noteSimulated'>;
+  samples: Pick<SamplesRepository, 'claimForWork' | 'loadForWork' | 'checkpoint' | 'fail'>;
   runs: Pick<RunsRepository, 'markRunning' | 'markSimulated' | 'finalizeIfDone' | 'row'>;
   /** An evaluation's twin samples, and its report once both runs are closed (libs/runtime evaluation-closer). */
   evaluations: Pick<EvaluationsRepository, 'twin' | 'row' | 'candidateTwin' | 'finish' | 'prompts'>;

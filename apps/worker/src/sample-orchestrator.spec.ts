@@ -168,7 +168,6 @@ class FakeStore implements SampleWorkStore {
     fail: async (sampleId: string, runId: string, reason: string, event: { payload: unknown }) => {
       this.failures.push({ sampleId, runId, reason, payload: event.payload });
     },
-    noteSimulated: (_runId: string) => void this.log.push('noteSimulated'),
   };
   runs = {
     markRunning: async (_id: string) => void this.log.push('markRunning'),
@@ -323,7 +322,7 @@ const cases: Case[] = [
   {
     name: 'a run answered by the simulator is labelled simulated once, however many calls it answered',
     simulated: true,
-    expect: { outcome: 'completed', called: ['draft', 'critique', 'revision'], saved: ['draft', 'critique', 'revision'], finalized: 1, store: { markSimulated: 1, noteSimulated: 1 } },
+    expect: { outcome: 'completed', called: ['draft', 'critique', 'revision'], saved: ['draft', 'critique', 'revision'], finalized: 1, store: { markSimulated: 1 } },
   },
   {
     name: "an evaluation's candidate waits, without a call, while its baseline twin is unfinished",

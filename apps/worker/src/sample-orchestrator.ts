@@ -1,10 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
-import { isSampleFinished } from '@amend/contracts';
+import { isSampleFinished, type StageRecord } from '@amend/contracts';
 import { ModelError, ModelRegistry } from '@amend/llm';
-import { PipelineError, planNextCall, sharedDraftResult, type ChatResult, type PlannedCall } from '@amend/pipeline';
+import { PipelineError, nextStep, recordCall, sharedDraftResult, type ChatResult, type NextStep, type PlannedCall, type RunSpec, type SampleSpec } from '@amend/pipeline';
 import { Store, type RunEvaluationLink, type SampleChainHead, type TwinSample, type WorkItem } from '@amend/store';
 import { ConstitutionCache, SAMPLES_QUEUE, closeEvaluation, releaseCandidateTwin } from '@amend/runtime';
 import { SpendMeter } from './spend-meter';
@@ -15,14 +16,30 @@ import { runSpecOf, sampleSpecOf, stageCheckpoint } from './stage-checkpoint';
 /** `waiting`: an evaluation's candidate sample whose baseline twin has not finished; its job is put back, delayed. */
 export type SampleOutcome = 'completed' | 'failed' | 'cancelled' | 'budget_exhausted' | 'skipped' | 'taken_over' | 'waiting';
 
+/** A sample as the worker continues it: its rows, its run and itself as the pipeline sees them, its stages saved so far and its chain head. */
+export interface SampleState {
+  item: Pick<WorkItem, 'sample' | 'run'>;
+  run: RunSpec;
+  sample: SampleSpec;
+  records: readonly StageRecord[];
+  head: SampleChainHead;
+}
+
+/** How a stage's audit event differs from its call's own (stageCheckpoint). */
+export type StageEvent = Pick<Parameters<typeof stageCheckpoint>[0], 'type' | 'extra'>;
+
+/** What applying a stage did: when saved, the sample as it now stands and its next step. */
+export type AppliedStage = { outcome: 'saved'; state: SampleState; next: NextStep } | { outcome: 'completed' | 'stopped' | 'duplicate' };
+
 /** Who wrote an event: this worker process. */
 export const WORKER_ACTOR = `worker:${hostname()}:${process.pid}`;
 
 /**
- * Walks one sample through its stages; SampleWorker, the BullMQ consumer, calls it per job and
- * the batch coordinator uses its failure path. After every model call the stage is checkpointed in
- * Postgres with its audit event, so a retried or recovered job resumes at the first unfinished
- * stage and never pays again for a call that succeeded.
+ * Walks one sample through its stages; SampleWorker, the BullMQ consumer, calls it per job, and
+ * the batch coordinator applies its answers and failures through it. After every model call the
+ * stage is checkpointed in Postgres with its audit event, so a retried or recovered job resumes at
+ * the first unfinished stage and never pays again for a call that succeeded. What comes next is
+ * the pipeline's nextStep, asked of the records saved so far (docs/worker-path.md).
  */
 @Injectable()
 export class SampleOrchestrator {
@@ -43,12 +60,11 @@ export class SampleOrchestrator {
       return await this.walk(sampleId, signal);
     } catch (err) {
       // Inconsistent checkpoints or an invalid run fail the same way on every retry: fail the sample.
-      if (err instanceof PipelineError) {
-        const item = await this.store.samples.loadForWork(sampleId);
-        if (item) await this.fail(item, `${err.code}: ${err.message}`);
-        return 'failed';
-      }
-      throw err;
+      const reason = permanentFailure(err);
+      if (reason === null) throw err;
+      const item = await this.store.samples.loadForWork(sampleId);
+      if (item) await this.fail(item, reason);
+      return 'failed';
     }
   }
 
@@ -75,13 +91,12 @@ export class SampleOrchestrator {
 
     const run = await runSpecOf(item, this.constitutions);
     const sample = { ...sampleSpecOf(item), ...(twin?.final != null && { baseline: { final: twin.final } }) };
-    const records = [...item.records];
-    // The sample chain's head as claimed, then as each checkpoint returns it, so the next one can
-    // be a single statement guarded by it.
-    let head: SampleChainHead = { seq: item.sample.audit_seq, hash: item.sample.audit_hash };
+    // The chain head as claimed; each checkpoint returns the next, so the one after can be a
+    // single statement guarded by it.
+    let state: SampleState = { item, run, sample, records: item.records, head: { seq: item.sample.audit_seq, hash: item.sample.audit_hash } };
 
-    let next: PlannedCall | null = planNextCall(run, sample, records);
-    for (let call = next; call; call = next) {
+    for (let step = nextStep(run, sample, item.records, randomUUID); step.kind === 'call'; ) {
+      const call = step.call;
       const shared = call.stage === 'draft' && twin?.draft ? twin : undefined;
       if (!shared && (await this.meter.stopIfBudgetReached(item, WORKER_ACTOR))) return 'budget_exhausted';
       // The run stopped for its judge's labels (max_hard_label_share): this sample was cancelled with it.
@@ -96,49 +111,69 @@ export class SampleOrchestrator {
           const alias = call.request.alias;
           result = await this.meter.timed(alias, call.stage, () => this.models.get(alias).complete(call.request, signal));
         } catch (err) {
-          if (err instanceof ModelError && err.kind === 'permanent') {
-            await this.fail(item, `${err.code}: ${err.message}`, call);
-            return 'failed';
-          }
+          if (await this.failIfPermanent(item, err, call)) return 'failed';
           throw err; // transient after the adapter's own retries, or infrastructure: the job retries
         }
       }
-      const { record, next: planned, input } = stageCheckpoint({
-        item,
-        run,
-        sample,
-        records,
-        call,
-        result,
-        actor: WORKER_ACTOR,
-        spend: this.meter.spend(item, call.request.alias, result.usage),
-        head,
+      const applied = await this.applyStage(state, call, result, {
         ...(shared && { type: 'draft.shared', extra: { shared_from: { run_id: link?.baseline_run_id, sample_id: shared.id, seq: 0 } } }),
         ...(link?.role === 'candidate' && call.stage === 'comparison' && { extra: { evaluation_id: link.id, dimension: call.principle_id } }),
       });
-      next = planned;
-      const saved = await this.store.samples.checkpoint(input);
-      if (saved.outcome === 'duplicate') {
-        // Another worker saved this stage first (this job had stalled): it owns the sample now.
-        this.logger.warn(`sample ${sampleId} stage ${call.seq} was already saved by another worker`);
-        return 'taken_over';
-      }
-      if (saved.outcome === 'stopped') return 'cancelled';
-      head = saved.head;
-      records.push(record);
-      // A run on an alias configured as a real backend that is answered by the simulator over HTTP
-      // is still labelled simulated: the label follows what answered, not the configuration.
-      if (record.simulated && !item.run.simulated) {
-        await this.store.runs.markSimulated(item.run.id);
-        item.run.simulated = true;
-        this.store.samples.noteSimulated(item.run.id);
-      }
-      if (saved.outcome === 'completed') {
-        await this.settle(item);
-        return 'completed';
+      switch (applied.outcome) {
+        case 'duplicate':
+          // Another worker saved this stage first (this job had stalled): it owns the sample now.
+          this.logger.warn(`sample ${sampleId} stage ${call.seq} was already saved by another worker`);
+          return 'taken_over';
+        case 'stopped':
+          return 'cancelled';
+        case 'completed':
+          return 'completed';
+        case 'saved':
+          ({ state, next: step } = applied);
       }
     }
     return 'skipped';
+  }
+
+  /**
+   * A call that answered, applied to its sample: its stage record and the sample's next step (the
+   * stage that follows, or the pair, which completes the sample) are checkpointed with their audit
+   * events; a run answered by the simulator is labelled so; a completed sample is settled. The
+   * online walk and the batch coordinator both apply their answers here, so a stage saved from a
+   * batch line is the same record with the same events as one saved online (`event.extra` adds to
+   * the event's payload, e.g. which batch line it came from).
+   */
+  async applyStage(state: SampleState, call: PlannedCall, result: ChatResult, event: StageEvent = {}): Promise<AppliedStage> {
+    const { item, run, sample } = state;
+    const record = recordCall(call, result);
+    const records = [...state.records, record];
+    const next = nextStep(run, sample, records, randomUUID);
+    const saved = await this.store.samples.checkpoint(
+      stageCheckpoint({ item, run, call, result, record, next, actor: WORKER_ACTOR, spend: this.meter.spend(item, call.request.alias, result.usage), head: state.head, ...event }),
+    );
+    if (saved.outcome === 'duplicate' || saved.outcome === 'stopped') return { outcome: saved.outcome };
+    // A run on an alias configured as a real backend that is answered by the simulator over HTTP
+    // is still labelled simulated: the label follows what answered, not the configuration.
+    if (record.simulated && !item.run.simulated) {
+      await this.store.runs.markSimulated(item.run.id);
+      item.run.simulated = true;
+    }
+    if (saved.outcome === 'completed') {
+      await this.settle(item);
+      return { outcome: 'completed' };
+    }
+    return { outcome: 'saved', state: { ...state, records, head: saved.head }, next };
+  }
+
+  /**
+   * Fails the sample when `err` would fail it the same way on every retry (permanentFailure) and
+   * says so; anything else is the caller's to throw, for the job or the batch wave to retry.
+   */
+  async failIfPermanent(item: Pick<WorkItem, 'sample' | 'run'>, err: unknown, call?: PlannedCall): Promise<boolean> {
+    const reason = permanentFailure(err);
+    if (reason === null) return false;
+    await this.fail(item, reason, call);
+    return true;
   }
 
   /** Marks the sample failed with its reason (the run goes on) and closes the run if it was the last. */
@@ -190,6 +225,16 @@ export class SampleOrchestrator {
     this.finishChecks.set(runId, entry);
     return entry.done;
   }
+}
+
+/**
+ * The reason a sample fails for `err` when no retry can cure it: checkpoints the plan cannot
+ * continue or a run it cannot plan (PipelineError), or a model's permanent refusal (a 400, a
+ * context too long, a content filter); null for anything else (transient, infrastructure).
+ */
+export function permanentFailure(err: unknown): string | null {
+  if (err instanceof PipelineError || (err instanceof ModelError && err.kind === 'permanent')) return `${err.code}: ${err.message}`;
+  return null;
 }
 
 function evaluationOf(item: Pick<WorkItem, 'run'>): RunEvaluationLink | null {

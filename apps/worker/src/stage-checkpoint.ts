@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { asStoredJson, contentSha256, messageRefs, prefixSegment, textSha256, type ContentMessage, type PrefixSegment } from '@amend/audit';
 import type { Constitution } from '@amend/constitution';
 import { stageEventType, type AuditEventType, type StageRecord } from '@amend/contracts';
-import { assemblePair, isLastCall, pairQuality, planNextCall, recordCall, type ChatResult, type PlannedCall, type RunSpec, type SampleSpec } from '@amend/pipeline';
+import { pairQuality, type ChatResult, type NextStep, type PlannedCall, type RunSpec, type SampleSpec } from '@amend/pipeline';
 import type { SampleChainHead, SamplesRepository, WorkItem } from '@amend/store';
 import type { ConstitutionSource } from './ports';
 
@@ -58,42 +57,37 @@ export function fewShotPrefix(constitution: Constitution): PrefixSegment | null 
 }
 
 /**
- * What a call that succeeded turns into: its stage record, the pair when it was the sample's last
- * call, the sample's next call, and the checkpoint that saves them with their audit events. The
- * online worker and the batch coordinator both checkpoint through this, so a stage saved from a
- * batch line is the same record with the same events as one saved from an online call
- * (`extra` adds to the event payload, e.g. which batch line it came from).
+ * The checkpoint of a call that succeeded: its stage record with its audit event, the stage that
+ * follows it or, when the sample's next step is its pair, the pair with its event, and the
+ * conversation's blobs. SampleOrchestrator.applyStage builds every checkpoint here, for the online
+ * walk and the batch waves alike.
  */
 export function stageCheckpoint(args: {
   item: Pick<WorkItem, 'sample' | 'run'>;
   run: RunSpec;
-  sample: SampleSpec;
-  records: readonly StageRecord[];
   call: PlannedCall;
   result: ChatResult;
+  record: StageRecord;
+  next: NextStep;
   actor: string;
   spend: CheckpointInput['spend'];
   head?: SampleChainHead;
   extra?: Record<string, unknown>;
   /** The event type when it is not the call's own (`draft.shared`: an evaluation's candidate copied the baseline's draft). */
   type?: AuditEventType;
-}): { record: StageRecord; next: PlannedCall | null; input: CheckpointInput } {
-  const { item, run, sample, call, result, actor } = args;
-  const record = recordCall(call, result);
-  const last = isLastCall(run, call, sample);
-  const pair = last ? assemblePair(run, sample, [...args.records, record], randomUUID()) : undefined;
-  // Planned once: its stage is the checkpoint's next stage, and it is the caller's next call.
-  const next = last ? null : planNextCall(run, sample, [...args.records, record]);
+}): CheckpointInput {
+  const { item, run, call, result, record, next, actor } = args;
+  const pair = next.kind === 'pair' ? next.pair : undefined;
   // The conversation is stored once: the stage record and the event name the messages sent by
   // hash (the few-shot prefix as one blob), the blobs go in with the checkpoint.
   const { messages: sent, ...params } = result.request as { messages?: ContentMessage[] } & Record<string, unknown>;
   const content = messageRefs(sent ?? record.messages, fewShotPrefix(run.constitution));
-  const input: CheckpointInput = {
+  return {
     sampleId: item.sample.id,
     runId: item.run.id,
     idx: item.sample.idx,
     record,
-    nextStage: next?.stage ?? 'done',
+    nextStage: next.kind === 'call' ? next.call.stage : 'done',
     event: {
       type: args.type ?? stageEventType(call.stage),
       actor,
@@ -124,5 +118,4 @@ export function stageCheckpoint(args: {
     head: args.head,
     content,
   };
-  return { record, next, input };
 }

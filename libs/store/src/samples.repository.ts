@@ -51,12 +51,13 @@ function usageOf(row: { calls: number; prompt_tokens: unknown; completion_tokens
   return { calls: row.calls, prompt_tokens: Number(row.prompt_tokens), completion_tokens: Number(row.completion_tokens) };
 }
 
-/** Runs kept per process: a run's settings never change, only its status, spend and `simulated` flag. */
+/** Runs kept per process: a run's settings never change, only its status, spend and `simulated` flag (read with each claim). */
 const RUN_CACHE_MAX = 1_000;
 
 /**
  * Claims a sample for work and reads what the worker needs in one round trip: pending or running
- * -> running unless its run was cancelled, with its run's status and the stages already paid for.
+ * -> running unless its run was cancelled, with its run's status and `simulated` flag (which
+ * change while it goes) and the stages already paid for.
  */
 const CLAIM_FOR_WORK_SQL = `with c as (
   update samples set status = ${statusLiteral('running')}, updated_at = now()
@@ -64,14 +65,14 @@ const CLAIM_FOR_WORK_SQL = `with c as (
     and not exists (select 1 from runs where runs.id = samples.run_id and runs.status = ${statusLiteral('cancelled')})
   returning *
 )
-select c.*, (select status from runs where runs.id = c.run_id) as run_status,
+select c.*, runs.status as run_status, runs.simulated as run_simulated,
   coalesce((select json_agg(json_build_object(
       'seq', r.seq, 'stage', r.stage, 'round', r.round, 'principle_id', r.principle_id, 'messages', coalesce(r.messages, amend_messages(r.message_refs)), 'text', r.text,
       'model', r.model, 'prompt_tokens', r.prompt_tokens, 'completion_tokens', r.completion_tokens, 'latency_ms', r.latency_ms,
       'simulated', r.simulated, 'judgement', r.judgement, 'finish_reason', r.finish_reason,
       'created_at', to_char(r.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) order by r.seq)
     from stage_records r where r.sample_id = c.id), '[]'::json) as records
-from c`;
+from c join runs on runs.id = c.run_id`;
 
 export class SamplesRepository {
   private readonly batcher?: CheckpointBatcher;
@@ -92,13 +93,13 @@ export class SamplesRepository {
    */
   async claimForWork(sampleId: string): Promise<WorkItem | undefined> {
     const r = this.pool
-      ? await this.pool.query({ name: 'amend_claim_for_work_2', text: CLAIM_FOR_WORK_SQL, values: [sampleId] })
+      ? await this.pool.query({ name: 'amend_claim_for_work_3', text: CLAIM_FOR_WORK_SQL, values: [sampleId] })
       : await this.db.executeQuery(CompiledQuery.raw(CLAIM_FOR_WORK_SQL, [sampleId]));
-    const row = r.rows[0] as (SampleRow & { run_status: RunStatus; records: any[] }) | undefined;
+    const row = r.rows[0] as (SampleRow & { run_status: RunStatus; run_simulated: boolean; records: any[] }) | undefined;
     if (!row) return undefined;
-    const { run_status, records, ...sample } = row;
+    const { run_status, run_simulated, records, ...sample } = row;
     const run = await this.cachedRun(sample.run_id);
-    return { sample: sample as SampleRow, run: { ...run, status: run_status }, records: records.map(toStageRecord) };
+    return { sample: sample as SampleRow, run: { ...run, status: run_status, simulated: run_simulated }, records: records.map(toStageRecord) };
   }
 
   private async cachedRun(runId: string): Promise<RunRowForWork> {
@@ -114,12 +115,6 @@ export class SamplesRepository {
   /** Checkpoints that went through the group commit and the statements that carried them. */
   groupStats(): { checkpoints: number; statements: number } {
     return { ...(this.batcher?.stats ?? { checkpoints: 0, statements: 0 }) };
-  }
-
-  /** The run answered through the simulator: later claims of this process see it flagged without asking. */
-  noteSimulated(runId: string): void {
-    const run = this.runs.get(runId);
-    if (run) run.simulated = true;
   }
 
   /** Everything a worker needs to continue a sample: the sample, its run, the stages already paid for. */
