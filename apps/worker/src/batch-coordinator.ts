@@ -18,8 +18,8 @@ import {
 import { nextStep, type PlannedCall, type RunSpec } from '@amend/pipeline';
 import { CONFIG, ConstitutionCache } from '@amend/runtime';
 import { PROVIDER_TERMINAL, Store, type BatchRow, type NewBatch, type ProviderState, type WorkItem } from '@amend/store';
-import { SampleOrchestrator, WORKER_ACTOR, type SampleState } from './sample-orchestrator';
-import { runSpecOf, sampleSpecOf } from './stage-checkpoint';
+import { SampleOrchestrator, WORKER_ACTOR, sampleState, type SampleState } from './sample-orchestrator';
+import { runSpecOf } from './stage-checkpoint';
 
 /** Samples planned or applied at once: enough to keep Postgres busy, few enough for the pool. */
 const CONCURRENCY = 8;
@@ -190,7 +190,7 @@ export class BatchCoordinator implements OnApplicationBootstrap, OnApplicationSh
       const key = item.run.id;
       const run = runCache.get(key) ?? (await runSpecOf(item, this.constitutions));
       runCache.set(key, run);
-      const state: SampleState = { item, run, sample: sampleSpecOf(item), records: item.records, head: { seq: item.sample.audit_seq, hash: item.sample.audit_hash } };
+      const state = sampleState(item, run);
       const call = await this.nextCall(state);
       if (!call || call.seq !== seq) return; // saved already
       const line = results.get(id);
@@ -259,7 +259,7 @@ export class BatchCoordinator implements OnApplicationBootstrap, OnApplicationSh
         const item = await this.store.samples.loadForWork(id);
         if (!item || isSampleFinished(item.sample.status)) return;
         runSpec ??= await runSpecOf(item, this.constitutions);
-        const call = await this.nextCall({ item, run: runSpec, sample: sampleSpecOf(item), records: item.records, head: { seq: item.sample.audit_seq, hash: item.sample.audit_hash } });
+        const call = await this.nextCall(sampleState(item, runSpec));
         if (!call) return;
         const alias = call.request.alias;
         const client = this.models.batchClient(alias);

@@ -25,6 +25,11 @@ export interface SampleState {
   head: SampleChainHead;
 }
 
+/** The state of a claimed or loaded sample: its records and chain head as read with it. */
+export function sampleState(item: Pick<WorkItem, 'sample' | 'run' | 'records'>, run: RunSpec, sample: SampleSpec = sampleSpecOf(item)): SampleState {
+  return { item, run, sample, records: item.records, head: { seq: item.sample.audit_seq, hash: item.sample.audit_hash } };
+}
+
 /** How a stage's audit event differs from its call's own (stageCheckpoint). */
 export type StageEvent = Pick<Parameters<typeof stageCheckpoint>[0], 'type' | 'extra'>;
 
@@ -93,7 +98,7 @@ export class SampleOrchestrator {
     const sample = { ...sampleSpecOf(item), ...(twin?.final != null && { baseline: { final: twin.final } }) };
     // The chain head as claimed; each checkpoint returns the next, so the one after can be a
     // single statement guarded by it.
-    let state: SampleState = { item, run, sample, records: item.records, head: { seq: item.sample.audit_seq, hash: item.sample.audit_hash } };
+    let state = sampleState(item, run, sample);
 
     for (let step = nextStep(run, sample, item.records, randomUUID); step.kind === 'call'; ) {
       const call = step.call;
