@@ -44,7 +44,7 @@ export const WORKER_ACTOR = `worker:${hostname()}:${process.pid}`;
  * the batch coordinator applies its answers and failures through it. After every model call the
  * stage is checkpointed in Postgres with its audit event, so a retried or recovered job resumes at
  * the first unfinished stage and never pays again for a call that succeeded. What comes next is
- * the pipeline's nextStep, asked of the records saved so far (docs/architecture.md, "Stage machine").
+ * the pipeline's nextStep, asked of the records saved so far (docs/architecture.md#stage-machine).
  */
 @Injectable()
 export class SampleOrchestrator {

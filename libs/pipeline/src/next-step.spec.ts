@@ -7,9 +7,9 @@ import type { RunSpec, SampleSpec } from './run-spec';
 import { constitution, fakeResult, makeRun, makeSample } from './testing/fixtures';
 
 /**
- * The stage machine of docs/architecture.md ("Stage machine"), step by step: each table row is a run's options and
- * the calls its sample makes, written out by hand from the design (draft -> (critique ->
- * revision) x rounds -> [judgement] -> pair; ai-feedback: candidates, then every two candidates
+ * The stage machine (docs/architecture.md#stage-machine), step by step: each table row is a run's
+ * options and the calls its sample makes, written out by hand from the design (draft -> (critique
+ * -> revision) x rounds -> [judgement] -> pair; ai-feedback: candidates, then every two candidates
  * compared in both orders per ensemble principle), then the pair.
  */
 

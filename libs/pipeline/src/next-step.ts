@@ -12,7 +12,7 @@ export type NextStep = { kind: 'call'; call: PlannedCall } | { kind: 'pair'; pai
 
 /**
  * The sample's stage machine, decided only from its run and the stage records checkpointed so far
- * (docs/architecture.md, "Stage machine"):
+ * (docs/architecture.md#stage-machine):
  *
  *   critique-revise: draft -> (critique -> revision) x rounds -> [comparisons] -> pair
  *     (comparisons: 2 per ensemble principle with verify; 2 per rubric dimension for an
