@@ -100,7 +100,7 @@ export class SampleOrchestrator {
     // single statement guarded by it.
     let state = sampleState(item, run, sample);
 
-    for (let step = nextStep(run, sample, item.records, randomUUID); step.kind === 'call'; ) {
+    for (let step = nextStep(run, sample, state.records, randomUUID); step.kind === 'call'; ) {
       const call = step.call;
       const shared = call.stage === 'draft' && twin?.draft ? twin : undefined;
       if (!shared && (await this.meter.stopIfBudgetReached(item, WORKER_ACTOR))) return 'budget_exhausted';
