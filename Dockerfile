@@ -13,14 +13,13 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 
-# --- build: TypeScript to dist/ ------------------------------------------------------------
+# --- build: TypeScript to dist/, the console to apps/console/dist (both by `npm run build`) --
 FROM deps AS build
 COPY tsconfig.json tsconfig.build.json nest-cli.json ./
 COPY apps ./apps
 COPY libs ./libs
 COPY scripts ./scripts
 RUN npm run build \
- && npm run build:console \
  && test -f apps/console/dist/index.html \
  && test -f dist/apps/api/src/main.js \
  && test -f dist/apps/worker/src/main.js \

@@ -1,4 +1,6 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as ts from 'typescript';
 import { parse } from 'yaml';
@@ -309,6 +311,39 @@ describe('Dockerfile', () => {
     expect(buildOutputOf(sourceOf(argv[3]))).toBe(argv[3]);
     const health = steps.find((i) => i.keyword === 'HEALTHCHECK')!.args;
     for (const script of health.match(/\bbin\/[\w.-]+/g) ?? []) expect(existsSync(join(ROOT, script))).toBe(true);
+  });
+});
+
+describe('npm run build and npm run start:prod', () => {
+  const scripts = JSON.parse(read('package.json')).scripts as Record<string, string>;
+
+  it('builds the server and the console in one command, which the Docker build runs', () => {
+    expect(scripts.build).toMatch(/tsc -p tsconfig\.build\.json/);
+    expect(scripts.build).toMatch(/npm run build:console\b/);
+    const runs = dockerfile()
+      .filter((i) => i.keyword === 'RUN')
+      .map((i) => i.args);
+    // The image checks for the console's index.html right after `npm run build`, with no separate console step.
+    expect(runs.some((r) => /\bnpm run build\b/.test(r) && /apps\/console\/dist\/index\.html/.test(r) && !/build:console/.test(r))).toBe(true);
+  });
+
+  it('starts the compiled API and worker without compiling anything', () => {
+    expect(scripts['start:prod']).toBe('node bin/start-prod.js');
+    const launcher = read('bin/start-prod.js');
+    expect(launcher).not.toMatch(/require\('(ts-node|typescript)|child_process/);
+    expect(launcher).toMatch(/'apps', 'all', 'main\.js'/);
+    expect(buildOutputOf('apps/all/main.ts')).toBe('dist/apps/all/main.js');
+  });
+
+  it('refuses to start without a build and says to run npm run build first', () => {
+    const empty = mkdtempSync(join(tmpdir(), 'amend-no-build-'));
+    try {
+      const r = spawnSync(process.execPath, [join(ROOT, 'bin/start-prod.js')], { cwd: ROOT, env: { ...process.env, TS_NODE_BASEURL: empty }, encoding: 'utf8', timeout: 30_000 });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain('run `npm run build` first');
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
   });
 });
 
