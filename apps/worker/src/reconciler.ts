@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdo
 import { InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import type { Config } from '@amend/contracts';
-import { CONFIG, SAMPLES_QUEUE, enqueueSamples, missingJobs } from '@amend/runtime';
+import { CONFIG, SAMPLES_QUEUE, closeEvaluation, enqueueSamples, missingJobs } from '@amend/runtime';
 import { Store } from '@amend/store';
 
 const PAGE = 5_000;
@@ -65,6 +65,10 @@ export class Reconciler implements OnApplicationBootstrap, OnApplicationShutdown
       }
       // A run whose samples all finished while no worker was there to close it.
       await this.store.runs.finalizeIfDone(runId);
+    }
+    // An evaluation whose runs both closed while no closer got to write its report.
+    for (const evaluationId of await this.store.evaluations.unclosed()) {
+      if (await closeEvaluation(this.store, evaluationId, 'amend:reconciler')) this.logger.warn({ evaluation_id: evaluationId }, 'evaluation report written by the reconciler');
     }
     return requeued;
   }

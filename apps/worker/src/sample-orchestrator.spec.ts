@@ -179,7 +179,7 @@ class FakeStore implements SampleWorkStore {
     twin: async () => this.opts.twin,
     row: async () => undefined,
     candidateTwin: async () => undefined,
-    finish: async () => false,
+    finish: async () => 'runs_going' as const,
     prompts: async () => [],
   };
   budget = {

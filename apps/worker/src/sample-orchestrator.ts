@@ -221,7 +221,7 @@ export class SampleOrchestrator {
       try {
         do {
           entry.again = false;
-          await finalizeRetryingDeadlocks(() => this.store.runs.finalizeIfDone(runId));
+          await this.store.runs.finalizeIfDone(runId);
         } while (entry.again);
       } finally {
         this.finishChecks.delete(runId);
@@ -244,20 +244,4 @@ export function permanentFailure(err: unknown): string | null {
 
 function evaluationOf(item: Pick<WorkItem, 'run'>): RunEvaluationLink | null {
   return item.run.evaluation ?? null;
-}
-
-/**
- * Two worker processes closing the same run can deadlock in Postgres (40P01): the victim's
- * transaction rolled back whole, so asking again is safe, and needed, since this may be the
- * run's last check.
- */
-async function finalizeRetryingDeadlocks(finalize: () => Promise<unknown>): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await finalize();
-      return;
-    } catch (err) {
-      if ((err as { code?: string })?.code !== '40P01' || attempt >= 5) throw err;
-    }
-  }
 }

@@ -36,6 +36,23 @@ export const ConfigSchema = z.object({
    * second of checkpoints, whose calls are paid again. The default stays durable.
    */
   DATABASE_SYNCHRONOUS_COMMIT: z.enum(['on', 'off']).default('on'),
+  /*
+   * Time limits on the service's Postgres sessions (docs/concurrency.md): the last line against a
+   * hang, each answered as an error that is retried or reported. 0 turns one off. The migrate step
+   * runs without them, and an export's COPY has its own statement limit.
+   */
+  /** `lock_timeout`: the longest one statement waits for a row or table lock. */
+  DATABASE_LOCK_TIMEOUT_MS: unsetIfEmpty(z.coerce.number().int().min(0).default(10_000)),
+  /** `statement_timeout`: the longest one statement runs (exports: DATABASE_EXPORT_TIMEOUT_MS). */
+  DATABASE_STATEMENT_TIMEOUT_MS: unsetIfEmpty(z.coerce.number().int().min(0).default(60_000)),
+  /** `idle_in_transaction_session_timeout`: a transaction left idle this long is ended by Postgres. */
+  DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: unsetIfEmpty(z.coerce.number().int().min(0).default(60_000)),
+  /** The longest a query waits for a free pool connection before it fails (pg's connectionTimeoutMillis). */
+  DATABASE_POOL_WAIT_TIMEOUT_MS: unsetIfEmpty(z.coerce.number().int().min(0).default(30_000)),
+  /** `statement_timeout` of an export's COPY, which streams at the reader's pace. */
+  DATABASE_EXPORT_TIMEOUT_MS: unsetIfEmpty(z.coerce.number().int().min(0).default(3_600_000)),
+  /** /ready answers 503 while a query of this process has waited this long for a pool connection. */
+  READY_POOL_WAIT_MS: positiveInt(5_000),
   /** How long a worker may go silent before its jobs count as stalled and move to another worker. */
   WORKER_LOCK_MS: z.coerce.number().int().min(1000).default(30_000),
   /** The reconciler re-enqueues unfinished samples Redis lost, at boot and this often. */

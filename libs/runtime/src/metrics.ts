@@ -18,6 +18,14 @@ const WAIT_BUCKETS = [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60];
 
 type SampleCounts = () => Promise<Record<string, number>>;
 
+/** A Postgres pool of this process as the metrics and /ready see it (libs/store PoolHealth). */
+export interface PoolView {
+  total: number;
+  idle: number;
+  waiting: number;
+  oldestWaitMs: number;
+}
+
 function within<T>(p: Promise<T>, ms: number): Promise<T> {
   return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error('scrape timeout')), ms).unref())]);
 }
@@ -74,6 +82,12 @@ export class AmendMetrics {
     labelNames: ['status'] as const,
   });
   readonly pairs = new Counter({ name: 'amend_pairs_total', help: 'Preference pairs this process made' });
+  readonly dbTimeouts = new Counter({
+    name: 'amend_db_timeouts_total',
+    help: 'Postgres statements that gave up, by kind: lock_timeout (a lock not granted in DATABASE_LOCK_TIMEOUT_MS) or statement_timeout',
+    labelNames: ['kind'] as const,
+  });
+  private readonly poolSources = new Map<string, () => PoolView>();
 
   private constructor() {
     collectDefaultMetrics();
@@ -94,6 +108,30 @@ export class AmendMetrics {
             }
           }),
         );
+      },
+    });
+    const pools = this.poolSources;
+    new Gauge({
+      name: 'amend_db_pool_clients',
+      help: 'Postgres pool of this process by pool (app:schema) and state: total connections, idle ones, queries waiting for one',
+      labelNames: ['pool', 'state'] as const,
+      collect() {
+        this.reset();
+        for (const [pool, view] of pools) {
+          const v = view();
+          this.set({ pool, state: 'total' }, v.total);
+          this.set({ pool, state: 'idle' }, v.idle);
+          this.set({ pool, state: 'waiting' }, v.waiting);
+        }
+      },
+    });
+    new Gauge({
+      name: 'amend_db_pool_oldest_wait_seconds',
+      help: 'How long the query waiting longest for a pool connection has waited, by pool (0: none waits); /ready fails past READY_POOL_WAIT_MS',
+      labelNames: ['pool'] as const,
+      collect() {
+        this.reset();
+        for (const [pool, view] of pools) this.set({ pool }, view().oldestWaitMs / 1000);
       },
     });
     const sources = this.sampleSources;
@@ -124,6 +162,25 @@ export class AmendMetrics {
   unwatchQueue(prefix: string, queue: Queue): void {
     if (this.queues.get(prefix) === queue) this.queues.delete(prefix);
   }
+
+  /** A Postgres pool of this process, reported under `key` (app:schema) and checked by /ready. */
+  watchPool(key: string, view: () => PoolView): void {
+    this.poolSources.set(key, view);
+  }
+
+  unwatchPool(key: string): void {
+    this.poolSources.delete(key);
+  }
+
+  /** Every watched pool of this process: with `npm start` the API's and the worker's. */
+  poolViews(): [string, PoolView][] {
+    return [...this.poolSources].map(([key, view]) => [key, view()]);
+  }
+
+  /** Wired to the store's onTimeout. */
+  readonly onDbTimeout = (kind: string): void => {
+    this.dbTimeouts.inc({ kind });
+  };
 
   watchSamples(key: string, counts: SampleCounts): void {
     this.sampleSources.set(key, counts);

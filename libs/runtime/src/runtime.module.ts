@@ -4,7 +4,7 @@ import { BullModule } from '@nestjs/bullmq';
 import IORedis from 'ioredis';
 import { LoggerModule } from 'nestjs-pino';
 import type { Config } from '@amend/contracts';
-import { Store, defaultPoolSize } from '@amend/store';
+import { Store, defaultPoolSize, type SessionLimits } from '@amend/store';
 import { ModelRegistry, parseModelsConfig } from '@amend/llm';
 import { CONFIG, SAMPLES_QUEUE } from './tokens';
 import { ConstitutionCache } from './constitution-cache';
@@ -27,13 +27,37 @@ class ModelsCloser implements OnApplicationShutdown {
   }
 }
 
+const POOL_KEY = Symbol('amend.pool-key');
+
+/** The pool's name in the metrics and /ready: the app and its schema. */
+export function poolKey(app: string, config: Pick<Config, 'DATABASE_SCHEMA'>): string {
+  return `${app}:${config.DATABASE_SCHEMA}`;
+}
+
+/** The time limits of the service's Postgres sessions, from the config (docs/concurrency.md). */
+export function sessionLimits(config: Config): SessionLimits {
+  return {
+    lockTimeoutMs: config.DATABASE_LOCK_TIMEOUT_MS,
+    statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
+    idleInTransactionTimeoutMs: config.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    poolWaitTimeoutMs: config.DATABASE_POOL_WAIT_TIMEOUT_MS,
+    exportTimeoutMs: config.DATABASE_EXPORT_TIMEOUT_MS,
+  };
+}
+
 @Injectable()
 class StoreCloser implements OnApplicationShutdown {
-  constructor(@Inject(Store) private readonly store: Store) {}
+  constructor(
+    @Inject(Store) private readonly store: Store,
+    @Inject(AmendMetrics) private readonly metrics: AmendMetrics,
+    @Inject(POOL_KEY) private readonly key: string,
+  ) {}
   async onApplicationShutdown() {
+    this.metrics.unwatchPool(this.key);
     await this.store.close();
   }
 }
+
 
 /**
  * What the API and the worker share: validated config, the Postgres store, the model aliases,
@@ -80,15 +104,20 @@ export class RuntimeModule {
         { provide: AmendMetrics, useFactory: () => AmendMetrics.get() },
         {
           provide: Store,
-          useFactory: () => {
+          inject: [AmendMetrics],
+          useFactory: async (metrics: AmendMetrics) => {
             const poolSize = config.DATABASE_POOL_SIZE ?? defaultPoolSize(config.WORKER_CONCURRENCY);
-            return Store.open({
+            const store = await Store.open({
               url: config.DATABASE_URL,
               schema: config.DATABASE_SCHEMA,
               poolSize,
               synchronousCommit: config.DATABASE_SYNCHRONOUS_COMMIT,
               warm: Math.min(poolSize, 8),
+              limits: sessionLimits(config),
+              onTimeout: metrics.onDbTimeout,
             });
+            metrics.watchPool(poolKey(name, config), () => store.poolHealth());
+            return store;
           },
         },
         // Connects on first use: an API, which makes no model calls, never opens it.
@@ -109,6 +138,7 @@ export class RuntimeModule {
         },
         ModelsCloser,
         ConstitutionCache,
+        { provide: POOL_KEY, useValue: poolKey(name, config) },
         StoreCloser,
       ],
       exports: [CONFIG, Store, ModelRegistry, ConstitutionCache, BullModule, AmendMetrics],

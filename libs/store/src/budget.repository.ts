@@ -2,6 +2,7 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Budget } from '@amend/contracts';
 import type { Database, RunPrices } from './schema';
 import { insertAuditEvents } from './audit-events';
+import { BUSY, untilNotBusy, type Busy } from './lock-retry';
 
 export interface RunSpend {
   budget: Budget | null;
@@ -50,7 +51,16 @@ export class BudgetRepository {
    * (it is paid for) and stop at their next one. Returns how many samples this stopped.
    */
   async exhaust(runId: string, sampleId: string, actor: string, spend: RunSpend): Promise<number> {
+    // Every sample in flight of the run asks once the budget is reached: the run's row first, and a
+    // caller that finds it held (another stop, a budgeted checkpoint) looks again once it is free
+    // rather than queueing on it with a pool connection (lock-retry.ts).
+    return untilNotBusy(`stopping run ${runId} at its budget`, () => this.exhaustOnce(runId, sampleId, actor, spend));
+  }
+
+  private exhaustOnce(runId: string, sampleId: string, actor: string, spend: RunSpend): Promise<number | Busy> {
     return this.db.transaction().execute(async (tx) => {
+      const locked = await tx.selectFrom('runs').select('id').where('id', '=', runId).forUpdate().skipLocked().executeTakeFirst();
+      if (!locked) return (await tx.selectFrom('runs').select('id').where('id', '=', runId).executeTakeFirst()) ? BUSY : 0;
       const reason = `budget_exhausted: the run spent ${spend.spent_tokens} tokens${
         spend.budget?.cost_usd !== undefined ? ` and $${spend.spent_cost_usd.toFixed(6)}` : ''
       } of its budget ${JSON.stringify(spend.budget)}`;

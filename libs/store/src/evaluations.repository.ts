@@ -1,10 +1,11 @@
-import { sql, type Kysely, type Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { isRunFinished, type ComparisonJudgement, type Evaluation, type EvaluationReport, type EvaluationStatus, type Run } from '@amend/contracts';
 import type { PromptOutcome } from '@amend/pipeline';
 import type { Database, EvaluationsTable } from './schema';
 import { insertAuditEvents, type AuditEventInput } from './audit-events';
 import { RunsRepository, activeRunsOf, committedEvent, insertRun, type NewRun, type NewSample } from './runs.repository';
 import { StoreError } from './errors';
+import { ACTIVE_RUN } from './status-sql';
 
 export interface NewEvaluation {
   id: string;
@@ -32,6 +33,15 @@ export interface TwinSample {
 }
 
 type Event = Omit<AuditEventInput, 'run_id' | 'sample_id'>;
+
+/** The report from the prompts' outcomes: pure and synchronous, as it runs while the evaluation's row is held. */
+export type ReportBuilder = (prompts: PromptOutcome[], runs: { simulated: boolean }) => EvaluationReport;
+
+/**
+ * What a close did: `written` the report; `already` found it written; `runs_going` found a run
+ * still going; `busy` found another session closing it (or about to); `missing` found no evaluation.
+ */
+export type EvaluationCloseOutcome = 'written' | 'already' | 'runs_going' | 'busy' | 'missing';
 
 export class EvaluationsRepository {
   constructor(private readonly db: Kysely<Database>) {}
@@ -188,55 +198,19 @@ export class EvaluationsRepository {
   }
 
   /** Every prompt of the evaluation with both final answers and the judge's labels, in prompt order. */
-  async prompts(row: Pick<EvaluationRow, 'baseline_run_id' | 'candidate_run_id' | 'rounds'>): Promise<PromptOutcome[]> {
-    const finalSeq = 2 * row.rounds;
-    const samples = await sql<{
-      idx: number;
-      external_id: string | null;
-      prompt: string;
-      metadata: Record<string, unknown> | null;
-      candidate_id: string;
-      candidate_status: string;
-      baseline_final: string | null;
-      candidate_final: string | null;
-    }>`
-      select c.idx, c.external_id, c.prompt, c.metadata, c.id as candidate_id, c.status as candidate_status,
-        (select text from stage_records where sample_id = b.id and seq = ${finalSeq}) as baseline_final,
-        (select text from stage_records where sample_id = c.id and seq = ${finalSeq}) as candidate_final
-      from samples c join samples b on b.run_id = ${row.baseline_run_id} and b.idx = c.idx
-      where c.run_id = ${row.candidate_run_id}
-      order by c.idx`.execute(this.db);
-    const comparisons = await sql<{ sample_id: string; principle_id: string; judgement: ComparisonJudgement }>`
-      select sr.sample_id, sr.principle_id, sr.judgement from stage_records sr join samples c on c.id = sr.sample_id
-      where c.run_id = ${row.candidate_run_id} and sr.stage = 'comparison' order by sr.sample_id, sr.seq`.execute(this.db);
-    const bySample = new Map<string, PromptOutcome['labels']>();
-    for (const c of comparisons.rows) {
-      const list = bySample.get(c.sample_id) ?? [];
-      list.push({ dimension: c.principle_id, options: c.judgement.options, p_a: c.judgement.p_a, label_source: c.judgement.label_source });
-      bySample.set(c.sample_id, list);
-    }
-    return samples.rows.map((s) => ({
-      index: s.idx,
-      external_id: s.external_id,
-      prompt: s.prompt,
-      metadata: s.metadata,
-      baseline: s.baseline_final,
-      candidate: s.candidate_final,
-      judged: s.candidate_status === 'completed',
-      labels: bySample.get(s.candidate_id) ?? [],
-    }));
+  prompts(row: Pick<EvaluationRow, 'baseline_run_id' | 'candidate_run_id' | 'rounds'>): Promise<PromptOutcome[]> {
+    return promptOutcomes(this.db, row);
   }
 
   /**
    * Writes the report once both runs are finished, with `evaluation.judged` on the candidate
-   * run's chain (a run already sealed is sealed again). Returns false when a run is still going
-   * or the report was already written; the evaluation row lock makes concurrent callers take turns.
+   * run's chain (a run already sealed is sealed again): `written`, or why not. One caller writes:
+   * the others do not queue on the evaluation's row (issue 23: each queued caller held a pool
+   * connection, and the holder then waited for one) but answer `busy` at once, and the caller
+   * decides whether to look again (lock-retry.ts). Everything the report needs is read in the
+   * transaction, and `build` is synchronous, so nothing reaches the pool while the row is held.
    */
-  async finish(
-    id: string,
-    build: (row: EvaluationRow, runs: { baseline: string; candidate: string }) => Promise<EvaluationReport>,
-    actor: string,
-  ): Promise<boolean> {
+  async finish(id: string, build: ReportBuilder, actor: string): Promise<EvaluationCloseOutcome> {
     // Without a lock first: after every sample of an evaluation the worker asks, and nearly always
     // a run is still going.
     const runsOf = await this.db
@@ -245,16 +219,19 @@ export class EvaluationsRepository {
       .select(['runs.status', 'evaluations.report'])
       .where('evaluations.id', '=', id)
       .execute();
-    if (runsOf.length < 2 || runsOf[0].report !== null || runsOf.some((r) => !isRunFinished(r.status))) return false;
-    return this.db.transaction().execute(async (tx) => {
-      const row = (await tx.selectFrom('evaluations').selectAll().where('id', '=', id).forUpdate().executeTakeFirst()) as EvaluationRow | undefined;
-      if (!row || row.report !== null) return false;
-      const runs = await tx.selectFrom('runs').select(['id', 'status']).where('id', 'in', [row.baseline_run_id, row.candidate_run_id]).execute();
+    if (runsOf.length < 2) return 'missing';
+    if (runsOf[0].report !== null) return 'already';
+    if (runsOf.some((r) => !isRunFinished(r.status))) return 'runs_going';
+    return this.db.transaction().execute(async (tx): Promise<EvaluationCloseOutcome> => {
+      const row = (await tx.selectFrom('evaluations').selectAll().where('id', '=', id).forUpdate().skipLocked().executeTakeFirst()) as EvaluationRow | undefined;
+      if (!row) return 'busy';
+      if (row.report !== null) return 'already';
+      const runs = await tx.selectFrom('runs').select(['id', 'status', 'simulated']).where('id', 'in', [row.baseline_run_id, row.candidate_run_id]).execute();
       const status = (runId: string) => runs.find((r) => r.id === runId)?.status ?? 'failed';
       const baseline = status(row.baseline_run_id);
       const candidate = status(row.candidate_run_id);
-      if (!isRunFinished(baseline) || !isRunFinished(candidate)) return false;
-      const report = await build(row, { baseline, candidate });
+      if (!isRunFinished(baseline) || !isRunFinished(candidate)) return 'runs_going';
+      const report = build(await promptOutcomes(tx, row), { simulated: runs.some((r) => r.simulated) });
       const final: EvaluationStatus =
         baseline === 'cancelled' || candidate === 'cancelled' ? 'cancelled' : report.prompts.judged > 0 ? 'completed' : 'failed';
       await tx
@@ -281,8 +258,16 @@ export class EvaluationsRepository {
           },
         },
       ]);
-      return true;
+      return 'written';
     });
+  }
+
+  /** Evaluations whose two runs are finished and whose report is not written (a closer stopped in between), for the reconciler. */
+  async unclosed(): Promise<string[]> {
+    const rows = await sql<{ id: string }>`
+      select e.id from evaluations e join runs b on b.id = e.baseline_run_id join runs c on c.id = e.candidate_run_id
+      where e.report is null and b.status not in (${ACTIVE_RUN}) and c.status not in (${ACTIVE_RUN})`.execute(this.db);
+    return rows.rows.map((r) => r.id);
   }
 
   /** The baseline run of a candidate run; undefined for any other run. */
@@ -309,4 +294,44 @@ export class EvaluationsRepository {
       where c.run_id = ${candidateRunId} and sr.seq = 0`.execute(this.db);
     return Number(r.rows[0]?.n ?? 0);
   }
+}
+
+/** Every prompt of the evaluation with both final answers and the judge's labels, in prompt order; on `db`, the transaction when closing. */
+async function promptOutcomes(db: Kysely<Database> | Transaction<Database>, row: Pick<EvaluationRow, 'baseline_run_id' | 'candidate_run_id' | 'rounds'>): Promise<PromptOutcome[]> {
+  const finalSeq = 2 * row.rounds;
+  const samples = await sql<{
+    idx: number;
+    external_id: string | null;
+    prompt: string;
+    metadata: Record<string, unknown> | null;
+    candidate_id: string;
+    candidate_status: string;
+    baseline_final: string | null;
+    candidate_final: string | null;
+  }>`
+    select c.idx, c.external_id, c.prompt, c.metadata, c.id as candidate_id, c.status as candidate_status,
+      (select text from stage_records where sample_id = b.id and seq = ${finalSeq}) as baseline_final,
+      (select text from stage_records where sample_id = c.id and seq = ${finalSeq}) as candidate_final
+    from samples c join samples b on b.run_id = ${row.baseline_run_id} and b.idx = c.idx
+    where c.run_id = ${row.candidate_run_id}
+    order by c.idx`.execute(db);
+  const comparisons = await sql<{ sample_id: string; principle_id: string; judgement: ComparisonJudgement }>`
+    select sr.sample_id, sr.principle_id, sr.judgement from stage_records sr join samples c on c.id = sr.sample_id
+    where c.run_id = ${row.candidate_run_id} and sr.stage = 'comparison' order by sr.sample_id, sr.seq`.execute(db);
+  const bySample = new Map<string, PromptOutcome['labels']>();
+  for (const c of comparisons.rows) {
+    const list = bySample.get(c.sample_id) ?? [];
+    list.push({ dimension: c.principle_id, options: c.judgement.options, p_a: c.judgement.p_a, label_source: c.judgement.label_source });
+    bySample.set(c.sample_id, list);
+  }
+  return samples.rows.map((s) => ({
+    index: s.idx,
+    external_id: s.external_id,
+    prompt: s.prompt,
+    metadata: s.metadata,
+    baseline: s.baseline_final,
+    candidate: s.candidate_final,
+    judged: s.candidate_status === 'completed',
+    labels: bySample.get(s.candidate_id) ?? [],
+  }));
 }

@@ -20,4 +20,5 @@ export * from './dataset-verifier';
 export * from './row-verifier';
 export * from './sample-commitment';
 export * from './erasure.repository';
+export * from './lock-retry';
 export * from './store';

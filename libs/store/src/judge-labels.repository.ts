@@ -3,6 +3,7 @@ import { isRunFinished, type JudgeLabelCounts, type RunStop } from '@amend/contr
 import type { Database } from './schema';
 import { insertAuditEvents } from './audit-events';
 import { cancelUnfinishedSamples } from './runs.repository';
+import { BUSY, untilNotBusy, type Busy } from './lock-retry';
 
 /**
  * The labels a run's judge has given so far, and stopping the run when too many of them are hard
@@ -33,9 +34,19 @@ export class JudgeLabelsRepository {
    * the stop as stored, or null when the run had already finished or stopped.
    */
   async stop(runId: string, actor: string, stop: Omit<RunStop, 'samples_stopped' | 'at'>): Promise<RunStop | null> {
+    // Every sample in flight of the run asks at once: one stops it, the others do not queue on the
+    // run's row (lock-retry.ts) but look again once the holder is gone, and find it stopped.
+    return untilNotBusy(`stopping run ${runId}`, () => this.stopOnce(runId, actor, stop));
+  }
+
+  private stopOnce(runId: string, actor: string, stop: Omit<RunStop, 'samples_stopped' | 'at'>): Promise<RunStop | null | Busy> {
     return this.db.transaction().execute(async (tx) => {
-      const run = await tx.selectFrom('runs').select(['status', 'stopped']).where('id', '=', runId).forUpdate().executeTakeFirst();
-      if (!run || isRunFinished(run.status) || run.stopped != null) return null;
+      const run = await tx.selectFrom('runs').select(['status', 'stopped']).where('id', '=', runId).forUpdate().skipLocked().executeTakeFirst();
+      if (!run) {
+        const seen = await tx.selectFrom('runs').select(['status', 'stopped']).where('id', '=', runId).executeTakeFirst();
+        return seen && !isRunFinished(seen.status) && seen.stopped == null ? BUSY : null;
+      }
+      if (isRunFinished(run.status) || run.stopped != null) return null;
       const stopped = await cancelUnfinishedSamples(tx, runId, stop.message);
       const stored: RunStop = { ...stop, samples_stopped: stopped, at: new Date().toISOString() };
       await tx

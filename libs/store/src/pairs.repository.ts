@@ -5,6 +5,7 @@ import { to as copyTo } from 'pg-copy-streams';
 import type { PairFlag, PairRecord } from '@amend/contracts';
 import type { Database } from './schema';
 import { pairLinesCopy, type LineFormat } from './pair-lines';
+import { exportTimeoutOf } from './connect';
 
 /** Rows fetched per round trip while streaming: memory stays bounded by this, not by the run size. */
 const PAGE = 500;
@@ -37,10 +38,33 @@ export class PairsRepository {
       // A COPY cut short leaves the connection mid-protocol: drop it rather than reuse it.
       client.release(err);
     };
+    // The COPY streams at the reader's pace, so a million pairs to a slow reader outlast the
+    // session's statement_timeout: it gets its own (DATABASE_EXPORT_TIMEOUT_MS) for this
+    // transaction only, and the connection goes back to the pool with the session's.
+    const limit = exportTimeoutOf(this.pool);
+    if (limit !== undefined) {
+      try {
+        await client.query('begin');
+        await client.query(`set local statement_timeout = ${Math.floor(limit)}`);
+      } catch (err) {
+        release(err as Error);
+        throw err;
+      }
+    }
     const stream = client.query(copyTo(text));
-    stream.on('end', () => release());
+    let ended = false;
+    stream.on('end', () => {
+      ended = true;
+      if (limit === undefined) return release();
+      client.query('commit').then(
+        () => release(),
+        (err: Error) => release(err),
+      );
+    });
     stream.on('error', (err) => release(err));
-    stream.on('close', () => release(new Error('export stream closed before its end')));
+    stream.on('close', () => {
+      if (!ended) release(new Error('export stream closed before its end'));
+    });
     return stream;
   }
 

@@ -6,6 +6,7 @@ import { StoreError } from './errors';
 import { sampleCommitmentBlob, sampleEntry } from './sample-commitment';
 import { ACTIVE_RUN, UNFINISHED_SAMPLE } from './status-sql';
 import { BatchesRepository } from './batches.repository';
+import { BUSY, untilNotBusy, type Busy } from './lock-retry';
 
 export interface NewRun {
   id: string;
@@ -346,17 +347,29 @@ export class RunsRepository {
   }
 
   /**
-   * Closes the run once no sample is pending or running. Called after each sample's last commit,
-   * so the last committer always sees every sample finished.
+   * Closes (and seals) the run once no sample is pending or running; the run's status, or null when
+   * it is still going or already closed. Called after each sample's last commit, so the last
+   * committer always sees every sample finished. The one finalize of every caller: a session that
+   * holds the run row (another finalizer, a cancel, a budgeted checkpoint) is not queued on
+   * (SKIP LOCKED); this looks again once it is gone, as it does after a deadlock (40P01) or a lock
+   * wait past lock_timeout (55P03), both of which rolled the attempt back whole (lock-retry.ts).
    */
   async finalizeIfDone(id: string): Promise<RunStatus | null> {
+    return untilNotBusy(`closing run ${id}`, () => this.finalizeOnce(id));
+  }
+
+  private async finalizeOnce(id: string): Promise<RunStatus | null | Busy> {
     // One read first: while any sample is unfinished (the common case, every sample but the last)
-    // there is nothing to close, and no transaction is needed. A sample that finishes after this
-    // read runs this check itself after its own commit, so the last one always gets through.
-    const unfinished = await sql<{ n: number }>`
-      select 1 as n from samples where run_id = ${id} and status in (${UNFINISHED_SAMPLE}) limit 1`.execute(this.db);
-    if (unfinished.rows.length > 0) return null;
+    // or the run is closed already there is nothing to do, and no transaction is needed. A sample
+    // that finishes after this read runs this check itself after its own commit, so the last one
+    // always gets through.
+    const open = await sql<{ n: number }>`
+      select 1 as n from runs where id = ${id} and status in (${ACTIVE_RUN})
+        and not exists (select 1 from samples where run_id = ${id} and status in (${UNFINISHED_SAMPLE}))`.execute(this.db);
+    if (open.rows.length === 0) return null;
     return this.db.transaction().execute(async (tx) => {
+      const locked = await sql`select 1 from runs where id = ${id} and status in (${ACTIVE_RUN}) for update skip locked`.execute(tx);
+      if (locked.rows.length === 0) return BUSY;
       const status = await this.finalizeIn(tx, id);
       // The run's last change and its seal commit together: a finished run is always sealed.
       if (status) await sealRun(tx, id, 'amend:finalize');

@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from './schema';
-import { openDatabase, poolOf, type DbOptions } from './connect';
+import { openDatabase, poolHealth, poolOf, type DbOptions, type PoolHealth } from './connect';
 import { RunsRepository } from './runs.repository';
 import { SamplesRepository } from './samples.repository';
 import { PairsRepository } from './pairs.repository';
@@ -57,6 +57,19 @@ export class Store {
 
   async ping(): Promise<void> {
     await sql`select 1`.execute(this.db);
+  }
+
+  /** Connections, idle ones and queries waiting for one, now (for /ready and the metrics). */
+  poolHealth(): PoolHealth {
+    return poolHealth(this.db) ?? { total: 0, idle: 0, waiting: 0, oldestWaitMs: 0 };
+  }
+
+  /** The time limits a session of this pool works under, as Postgres reports them (SHOW). */
+  async sessionLimits(): Promise<{ lock_timeout: string; statement_timeout: string; idle_in_transaction_session_timeout: string }> {
+    const r = await sql<{ lock_timeout: string; statement_timeout: string; idle_in_transaction_session_timeout: string }>`
+      select current_setting('lock_timeout') as lock_timeout, current_setting('statement_timeout') as statement_timeout,
+        current_setting('idle_in_transaction_session_timeout') as idle_in_transaction_session_timeout`.execute(this.db);
+    return r.rows[0];
   }
 
   close(): Promise<void> {

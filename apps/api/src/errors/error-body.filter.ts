@@ -2,7 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@n
 import type { Response } from 'express';
 import { ZodValidationException } from 'nestjs-zod';
 import { ZodError } from 'zod';
-import { StoreError, inputDataException } from '@amend/store';
+import { StillBusyError, StoreError, inputDataException, timeoutKindOf } from '@amend/store';
 import { ConstitutionError } from '@amend/constitution';
 import type { ErrorBody } from '@amend/contracts';
 import { ApiError } from './api-error';
@@ -76,6 +76,12 @@ export function toErrorResponse(exception: unknown): { status: number; body: Err
       body: { error: { code: 'invalid_value', message: `${data.message}; check the request's numbers, ids and texts`, details: { sqlstate: data.sqlstate, reason: data.detail } } },
     };
   }
+  // A lock not granted within lock_timeout, a statement past statement_timeout, a row another
+  // session kept busy, or no pool connection within DATABASE_POOL_WAIT_TIMEOUT_MS: the database is
+  // busy, not broken; the client retries (docs/concurrency.md).
+  if (isDatabaseBusy(exception)) {
+    return { status: 503, body: { error: { code: 'database_busy', message: 'the database is busy; retry shortly', details: { reason: databaseBusyReason(exception) } } } };
+  }
   // Postgres unreachable: say so with 503 instead of hanging or a bare 500.
   const pgCode = (exception as any)?.code;
   // Connection-level SQLSTATEs (class 08, 57P01-57P03) and socket errors; pg says "Connection
@@ -90,6 +96,16 @@ export function toErrorResponse(exception: unknown): { status: number; body: Err
   return { status: 500, body: { error: { code: 'internal_error', message: 'an unexpected error occurred; it has been logged' } } };
 }
 
+function databaseBusyReason(exception: unknown): string {
+  if (exception instanceof StillBusyError) return 'row_busy';
+  return timeoutKindOf(exception) ?? 'pool_wait_timeout';
+}
+
+function isDatabaseBusy(exception: unknown): boolean {
+  // pg-pool's message when connectionTimeoutMillis passes with no free connection.
+  return exception instanceof StillBusyError || timeoutKindOf(exception) !== undefined || /^timeout exceeded when trying to connect/.test((exception as Error)?.message ?? '');
+}
+
 @Catch()
 export class ErrorBodyFilter implements ExceptionFilter {
   private readonly logger = new Logger('Errors');
@@ -97,7 +113,9 @@ export class ErrorBodyFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost) {
     const res = host.switchToHttp().getResponse<Response>();
     const { status, body } = toErrorResponse(exception);
-    if (status >= 500) this.logger.error(exception instanceof Error ? exception.stack : String(exception));
+    // A busy database is a state, not a bug: one line, no stack (amend_db_timeouts_total counts them).
+    if (body.error.code === 'database_busy') this.logger.warn(`database busy (${String((body.error.details as { reason: string }).reason)}): ${(exception as Error)?.message ?? String(exception)}`);
+    else if (status >= 500) this.logger.error(exception instanceof Error ? exception.stack : String(exception));
     else if (body.error.code === 'invalid_value') this.logger.warn(`a request value failed in Postgres (${(body.error.details as { sqlstate: string }).sqlstate}); bound it in its schema: ${exception instanceof Error ? exception.stack : String(exception)}`);
     if (res.headersSent) {
       // A stream already under way cannot change status: end it so the client sees a short body.
@@ -105,6 +123,7 @@ export class ErrorBodyFilter implements ExceptionFilter {
       return;
     }
     if (exception instanceof ApiError && exception.headers) res.set(exception.headers);
+    if (body.error.code === 'database_busy') res.set('retry-after', '1');
     res.status(status).json(body);
   }
 }

@@ -174,7 +174,8 @@ export class EvaluationsService implements OnModuleInit {
     if (!view) throw new ApiError(404, 'evaluation_not_found', `no evaluation ${id}`);
     if (view.report === null && isRunFinished(view.baseline.status) && isRunFinished(view.candidate.status)) {
       // Both runs are done but no worker wrote the report (it stopped in between): write it now.
-      if (await closeEvaluation(this.store, id, 'amend:api')) return (await this.store.evaluations.view(id, team)) ?? view;
+      // At once (no wait): a GET does not queue behind the worker that is writing it; the client asks again.
+      if (await closeEvaluation(this.store, id, 'amend:api', { wait: false })) return (await this.store.evaluations.view(id, team)) ?? view;
     }
     return view;
   }

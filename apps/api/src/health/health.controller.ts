@@ -33,6 +33,8 @@ export class HealthController {
   @HealthCheck()
   ready() {
     return this.health.check([
+      // First: it answers at once, where the ping below would itself wait for a connection.
+      () => this.probe('postgres_pool', () => this.readiness.pools()),
       () => this.probe('postgres', () => this.readiness.postgres()),
       () => this.probe('redis', () => this.readiness.redis()),
     ]);
