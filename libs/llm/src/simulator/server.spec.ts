@@ -134,8 +134,8 @@ describe('startSimulatorServer', () => {
     expect(results.filter((r) => r.status === 200)).toHaveLength(n);
     const stats = sim.stats();
     expect(stats).toMatchObject({ calls: n, by_status: { 200: n }, in_flight: 0 });
-    // How many overlap depends on how fast this one process can send; dozens at least.
-    expect(stats.max_in_flight).toBeGreaterThanOrEqual(50);
+    // How many overlap here depends on how fast this process sends (a loaded machine sends slowly):
+    // that requests are served concurrently is the next test's, with hung requests and no timing.
   });
 
   it('holds 600 requests open at once on 600 connections', async () => {
