@@ -9,10 +9,10 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { freePort } from '../test/faults/support/services';
 import { ROOT, cleanup, randomKey, testEnv, waitFor } from '../test/support/stack';
 import { uploadBytes } from '../test/support/upload';
 import { runMain } from './lib/workload';
+import { freePort } from '../test/support/free-port';
 
 const MB = 1024 * 1024;
 

@@ -3,9 +3,9 @@ import { ErrorBodySchema, RunSchema } from '@amend/contracts';
 import { createApiApp } from '../apps/api/src/app';
 import { RateLimiter } from '../apps/api/src/auth/rate-limiter';
 import { loadConfig } from '@amend/contracts';
-import { freePort } from './faults/support/services';
-import { json, randomKey, pgForFile, stackForFile, testEnv, waitFor, type Stack } from './support/stack';
+import { json, pgForFile, randomKey, stackForFile, testEnv, waitFor, type Stack } from './support/stack';
 import { uploadBytes } from './support/upload';
+import { freePort } from './support/free-port';
 
 /**
  * What the service does with traffic from outside that is not what a client should send: bodies

@@ -7,7 +7,7 @@ import { createApiApp } from '../apps/api/src/app';
 import { runCli } from '../apps/cli/src/main';
 import { RouteTable, type RouteEntry } from '../apps/api/src/auth/route-table';
 import { ROLES, type Role } from '../apps/api/src/auth/access.decorators';
-import { authHeaders, cleanup, json, randomKey, startStack, testEnv, waitFor, type Stack } from './support/stack';
+import { authHeaders, json, pgForFile, randomKey, stackForFile, testEnv, waitFor, type Stack } from './support/stack';
 
 const env = testEnv('access', {
   // The matrix sends a few hundred requests per key; the rate limit has its own test below.
@@ -55,10 +55,9 @@ async function keyId(key: string): Promise<string> {
 const yaml = (name: string, version: string) =>
   `name: ${name}\nversion: ${version}\ntitle: Matrix\nprinciples:\n  - id: p\n    critique: Identify one problem.\n    revision: Fix it.\n`;
 
+stackForFile(env, {}, (s) => (stack = s));
+pgForFile(env, (c) => (pg = c));
 beforeAll(async () => {
-  stack = await startStack(env);
-  pg = new Client({ connectionString: env.DATABASE_URL });
-  await pg.connect();
   for (const role of ROLES) keys[role] = await stack.mintKey(role, 'alpha');
   betaSubmitter = await stack.mintKey('submitter', 'beta');
   const betaAuthor = await stack.mintKey('author', 'beta');
@@ -72,11 +71,6 @@ beforeAll(async () => {
   const [ea, eb] = [await finishedRun(keys.submitter), await finishedRun(betaSubmitter)];
   Object.assign(own, a, { key: await keyId(await stack.mintKey('submitter', 'alpha')), evaluation: await evaluation(keys.author), erasable_run: ea.run, erasable_sample: ea.sample });
   Object.assign(other, b, { key: await keyId(await stack.mintKey('submitter', 'beta')), evaluation: await evaluation(betaAuthor), erasable_run: eb.run, erasable_sample: eb.sample });
-});
-afterAll(async () => {
-  await pg?.end();
-  await stack?.close();
-  await cleanup(env);
 });
 
 type Scope = 'own' | 'other';

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { AuditEventPageSchema, isRunFinished, RunSchema, RunVerifySchema, SampleAuditSchema, SampleSchema, VerifyReportSchema, type RunVerify } from '@amend/contracts';
 import { runCli } from '../apps/cli/src/main';
-import { cleanup, json, ndjson, startStack, testEnv, waitFor, type Stack } from './support/stack';
+import { json, ndjson, pgForFile, stackForFile, testEnv, waitFor, type Stack } from './support/stack';
 import { capture } from './support/capture';
 
 const env = testEnv('audit', {
@@ -75,20 +75,14 @@ async function amend(key: string, ...argv: string[]) {
   return { code, stdout: out.text(), stderr: err.text() };
 }
 
+stackForFile(env, {}, (s) => (stack = s));
+pgForFile(env, (c) => (pg = c), { searchPath: true });
 beforeAll(async () => {
-  stack = await startStack(env);
   auditor = await stack.mintKey('auditor', 'audit');
-  pg = new Client({ connectionString: env.DATABASE_URL, options: `-c search_path=${env.DATABASE_SCHEMA}` });
-  await pg.connect();
   // Row ids two apart leave a free id between any two events, where the insertion test puts its forgery.
   await pg.query('alter sequence audit_events_id_seq increment by 2');
   runId = await finishedRun({ constitution: 'amend-core', prompts: Array.from({ length: 8 }, (_, i) => `Question ${i}: how do I fix a squeaky door?`), rounds: 2, seed: 11 });
   await pg.query('create table audit_snapshot as select * from audit_events');
-});
-afterAll(async () => {
-  await pg?.end();
-  await stack?.close();
-  await cleanup(env);
 });
 
 describe('the audit trail of a finished run', () => {

@@ -1,6 +1,6 @@
 import { isRunFinished } from '@amend/contracts';
 import { startSimulatorServer, type SimulatorServer } from '@amend/llm';
-import { cleanup, json, ndjson, startStack, testEnv, waitFor, type Stack } from './support/stack';
+import { json, ndjson, stackForFile, testEnv, waitFor, type Stack } from './support/stack';
 
 const PRICE = { price_per_1k_prompt: 0.2, price_per_1k_completion: 0.6 };
 const PROMPTS = ['How do I kill a python process?', 'Write a toast for my sister.', 'What should I pack for a week of rain?', 'Explain tides to a child.'];
@@ -17,13 +17,9 @@ beforeAll(async () => {
     AMEND_MODELS: JSON.stringify({ default: { ...backend, batch: true }, online: backend }),
     BATCH_POLL_MS: '100',
   });
-  stack = await startStack(env);
 });
-afterAll(async () => {
-  await stack?.close();
-  await sim?.close();
-  await cleanup(env);
-});
+stackForFile(() => env, {}, (s) => (stack = s));
+afterAll(() => sim?.close());
 
 function post(body: unknown) {
   return stack.fetch('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { PairRecord, StageRecord } from '@amend/contracts';
 import type { Kysely } from 'kysely';
 import { Store, type CheckpointInput, type Database, type SampleChainHead } from '@amend/store';
-import { cleanup, startStack, testDatabase, testEnv, type Stack } from './support/stack';
+import { dbForFile, stackForFile, testEnv, type Stack } from './support/stack';
 
 /**
  * The checkpoint's two paths (the group commit and the locking transaction) against a real
@@ -13,17 +13,11 @@ let stack: Stack;
 let store: Store;
 let db: Kysely<Database>;
 
-beforeAll(async () => {
-  stack = await startStack(env, { workers: 0 });
-  store = stack.api.get(Store);
-  db = testDatabase(env);
-}, 60_000);
-
-afterAll(async () => {
-  await db?.destroy();
-  await stack?.close();
-  await cleanup(env);
+stackForFile(env, { workers: 0 }, (s) => {
+  stack = s;
+  store = s.api.get(Store);
 });
+dbForFile(env, (d) => (db = d));
 
 async function newRun(prompts: number): Promise<{ runId: string; samples: { id: string; idx: number }[] }> {
   const res = await stack.fetch('/v1/runs', {

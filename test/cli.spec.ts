@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConversationalPairLineSchema, H4PairLineSchema } from '@amend/contracts';
 import { runCli } from '../apps/cli/src/main';
-import { cleanup, ndjson, startStack, testEnv, type Stack } from './support/stack';
+import { ndjson, stackForFile, testEnv, type Stack } from './support/stack';
 import { capture } from './support/capture';
 
 const env = testEnv('cli');
@@ -19,13 +19,7 @@ async function cli(...argv: string[]) {
   return { code, stdout: out.text(), stderr: err.text() };
 }
 
-beforeAll(async () => {
-  stack = await startStack(env);
-});
-afterAll(async () => {
-  await stack?.close();
-  await cleanup(env);
-});
+stackForFile(env, {}, (s) => (stack = s));
 
 it('amend run submits a prompts file to the running API, follows it to the end and downloads the pairs', async () => {
   const prompts = join(dir, 'prompts.jsonl');

@@ -1,5 +1,5 @@
 import { ErrorBodySchema, PreviewResultSchema, RunListSchema, RunSchema } from '@amend/contracts';
-import { cleanup, json, startStack, testEnv, type Stack } from './support/stack';
+import { json, stackForFile, testEnv, type Stack } from './support/stack';
 
 // One sample at a time, with a little model latency, so that queue order is observable.
 const env = testEnv('preview', {
@@ -15,13 +15,9 @@ const post = (path: string, body: unknown) =>
   stack.fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }, keyFor(path));
 const get = (path: string) => stack.fetch(path, {}, keyFor(path));
 
+stackForFile(env, {}, (s) => (stack = s));
 beforeAll(async () => {
-  stack = await startStack(env);
   authorKey = await stack.mintKey('author');
-});
-afterAll(async () => {
-  await stack?.close();
-  await cleanup(env);
 });
 
 describe('previewing a constitution version on sample prompts', () => {

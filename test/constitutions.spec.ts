@@ -12,9 +12,9 @@ import {
   PublishResultSchema,
   RunSchema,
 } from '@amend/contracts';
-import { isRunFinished, loadConfig } from '@amend/contracts';
+import { loadConfig } from '@amend/contracts';
 import { createApiApp } from '../apps/api/src/app';
-import { ROOT, cleanup, json, ndjson, startStack, testEnv, waitFor, type Stack } from './support/stack';
+import { ROOT, json, ndjson, pgForFile, stackForFile, testEnv, waitForRun, type Stack } from './support/stack';
 
 const env = testEnv('constitutions');
 let stack: Stack;
@@ -57,27 +57,11 @@ async function auditEvents(type: string) {
   return r.rows as { actor: string; payload: any }[];
 }
 
-async function waitForRun(id: string) {
-  return waitFor(
-    async () => {
-      const run = RunSchema.parse(await json(await get(`/v1/runs/${id}`)));
-      return isRunFinished(run.status) ? run : undefined;
-    },
-    { timeoutMs: 60_000, what: `run ${id} to finish` },
-  );
-}
-
+stackForFile(env, {}, (s) => (stack = s));
+pgForFile(env, (c) => (pg = c));
 beforeAll(async () => {
-  stack = await startStack(env);
   authorKey = await stack.mintKey('author');
   authorActor = `key:${(await json(await stack.fetch('/v1/keys/me', {}, authorKey))).id}`;
-  pg = new Client({ connectionString: env.DATABASE_URL });
-  await pg.connect();
-});
-afterAll(async () => {
-  await pg?.end();
-  await stack?.close();
-  await cleanup(env);
 });
 
 describe('publishing a constitution version over REST', () => {
@@ -280,7 +264,7 @@ describe('runs restricted to some principles', () => {
     expect(res.status).toBe(202);
     const run = RunSchema.parse(await json(res));
     expect(run.principles).toEqual({ ids: ['privacy', 'honesty'] });
-    expect((await waitForRun(run.id)).status).toBe('completed');
+    expect((await waitForRun(stack, run.id)).status).toBe('completed');
     const pairs = ndjson(await (await get(`/v1/runs/${run.id}/pairs`)).text());
     expect(pairs).toHaveLength(6);
     for (const p of pairs) {
@@ -292,7 +276,7 @@ describe('runs restricted to some principles', () => {
 
   it('samples principles by tag', async () => {
     const run = RunSchema.parse(await json(await post('/v1/runs', { constitution: 'amend-core', prompts: ['a', 'b', 'c'], rounds: 2, principles: { tags: ['over-refusal'] } })));
-    await waitForRun(run.id);
+    await waitForRun(stack, run.id);
     const pairs = ndjson(await (await get(`/v1/runs/${run.id}/pairs`)).text());
     expect(new Set(pairs.flatMap((p) => p.metadata.principle_ids))).toEqual(new Set(['over-refusal']));
   });

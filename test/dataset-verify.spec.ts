@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { RunSchema, RunVerifySchema } from '@amend/contracts';
-import { cleanup, json, startStack, testEnv, waitFor, type Stack } from './support/stack';
+import { json, pgForFile, stackForFile, testEnv, waitFor, type Stack } from './support/stack';
 
 /**
  * The dataset is covered by verification, and the application's role cannot change it: pairs,
@@ -17,19 +17,15 @@ let auditor: string;
 
 const verify = async () => RunVerifySchema.parse(await json(await stack.fetch(`/v1/runs/${runId}/audit/verify`, {}, auditor)));
 
+stackForFile(env, {}, (s) => (stack = s));
+pgForFile(env, (c) => (owner = c), { searchPath: true });
 beforeAll(async () => {
-  stack = await startStack(env);
-  owner = new Client({ connectionString: env.DATABASE_URL, options: `-c search_path=${env.DATABASE_SCHEMA}` });
-  await owner.connect();
   auditor = await stack.mintKey('auditor', 'audit');
   const res = await stack.fetch('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ constitution: 'amend-core', prompts: ['a', 'b', 'c'] }) });
   runId = RunSchema.parse(await json(res)).id;
   await waitFor(async () => RunSchema.parse(await json(await stack.fetch(`/v1/runs/${runId}`))).status === 'completed', { what: 'the run' });
 });
 afterAll(async () => {
-  await owner?.end();
-  await stack?.close();
-  await cleanup(env);
   const admin = new Client({ connectionString: env.DATABASE_URL });
   await admin.connect();
   await admin.query(`drop role if exists ${role}`);

@@ -6,9 +6,8 @@ import {
   SampleSchema,
   SftLineSchema,
   StandardPairLineSchema,
-  isRunFinished,
 } from '@amend/contracts';
-import { cleanup, json, ndjson, startStack, testEnv, waitFor, type Stack } from './support/stack';
+import { json, ndjson, stackForFile, testEnv, waitForRun, type Stack } from './support/stack';
 
 // Limits small enough to hit in a test; the defaults are in docs/configuration.md.
 const env = testEnv('e2e', { AMEND_MAX_PROMPTS: '60', AMEND_MAX_PROMPT_CHARS: '2000', AMEND_MAX_BODY_BYTES: String(256 * 1024) });
@@ -21,23 +20,7 @@ async function post(path: string, body: unknown, headers: Record<string, string>
 }
 const get = (path: string) => stack.fetch(path);
 
-async function waitForRun(id: string) {
-  return waitFor(
-    async () => {
-      const run = RunSchema.parse(await json(await get(`/v1/runs/${id}`)));
-      return isRunFinished(run.status) ? run : undefined;
-    },
-    { timeoutMs: 90_000, what: `run ${id} to finish` },
-  );
-}
-
-beforeAll(async () => {
-  stack = await startStack(env);
-});
-afterAll(async () => {
-  await stack?.close();
-  await cleanup(env);
-});
+stackForFile(env, {}, (s) => (stack = s));
 
 describe('a run of 50 prompts on the simulator', () => {
   let runId: string;
@@ -49,7 +32,7 @@ describe('a run of 50 prompts on the simulator', () => {
   });
 
   it('completes with counts and usage that add up', async () => {
-    const run = await waitForRun(runId);
+    const run = await waitForRun(stack, runId);
     expect(run.status).toBe('completed');
     expect(run.counts).toEqual({ total: 50, pending: 0, running: 0, completed: 50, failed: 0, cancelled: 0 });
     expect(run.usage.calls).toBe(50 * 5); // draft + 2 x (critique, revision)

@@ -14,7 +14,7 @@ import {
 import { isRefusal, wilson } from '@amend/pipeline';
 import { runCli } from '../apps/cli/src/main';
 import { capture } from './support/capture';
-import { ROOT, cleanup, json, startStack, testEnv, waitFor, type Stack } from './support/stack';
+import { ROOT, json, stackForFile, testEnv, waitFor, type Stack } from './support/stack';
 
 /*
  * Constitution A/B evaluations end to end on the simulator: the real API, queue, worker and
@@ -47,16 +47,12 @@ async function samplesOf(runId: string): Promise<Sample[]> {
   return Promise.all(list.samples.map(async (s: { id: string }) => SampleSchema.parse(await json(await stack.fetch(`/v1/samples/${s.id}`, {}, keys.auditor)))));
 }
 
+stackForFile(env, {}, (s) => (stack = s));
 beforeAll(async () => {
-  stack = await startStack(env);
   keys.author = await stack.mintKey('author', 'alpha');
   keys.otherAuthor = await stack.mintKey('author', 'beta');
   keys.auditor = await stack.mintKey('auditor', 'audit');
   keys.submitter = await stack.mintKey('submitter', 'alpha');
-});
-afterAll(async () => {
-  await stack?.close();
-  await cleanup(env);
 });
 
 describe('an A/A evaluation (a constitution version against itself)', () => {

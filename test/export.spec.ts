@@ -3,7 +3,7 @@ import { DEFAULT_EXCLUDE, PAIR_FORMATS, RunSchema, isRunFinished, type PairFlag,
 import { formatPair, toSft } from '@amend/pipeline';
 import type { Kysely } from 'kysely';
 import { Store, type Database } from '@amend/store';
-import { cleanup, json, ndjson, startStack, testDatabase, testEnv, waitFor, type Stack } from './support/stack';
+import { dbForFile, json, ndjson, stackForFile, testEnv, waitFor, type Stack } from './support/stack';
 
 /**
  * The export built by Postgres (libs/store pair-lines.ts, streamed by COPY) against the
@@ -68,21 +68,18 @@ async function addCraftedPair(runId: string): Promise<void> {
 let critiqueRun: string;
 let feedbackRun: string;
 
+stackForFile(env, {}, (s) => {
+  stack = s;
+  store = s.api.get(Store);
+});
+dbForFile(env, (d) => (db = d));
 beforeAll(async () => {
-  stack = await startStack(env);
-  store = stack.api.get(Store);
-  db = testDatabase(env);
   const prompts = Array.from({ length: 12 }, (_, i) => `${awkward} #${i}`);
   critiqueRun = await finishedRun({ constitution: 'amend-core', prompts, rounds: 2, seed: 3, verify: true });
   feedbackRun = await finishedRun({ constitution: 'amend-core', mode: 'ai-feedback', prompts: prompts.slice(0, 6), seed: 4 });
   await addCraftedPair(critiqueRun);
 }, 180_000);
 
-afterAll(async () => {
-  await db?.destroy();
-  await stack?.close();
-  await cleanup(env);
-});
 
 describe('pairs exported by Postgres', () => {
   it.each(PAIR_FORMATS)('%s lines are exactly what formatPair makes of each stored pair, in sample order', async (format) => {

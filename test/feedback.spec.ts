@@ -18,7 +18,7 @@ import { planNextCall, recordCall, type RunSpec } from '@amend/pipeline';
 import { Store } from '@amend/store';
 import { runCli } from '../apps/cli/src/main';
 import { createWorkerApp } from '../apps/worker/src/app';
-import { cleanup, json, ndjson, startStack, testEnv, waitFor, type Stack } from './support/stack';
+import { cleanup, json, ndjson, stackForFile, startStack, testEnv, waitFor, type Stack } from './support/stack';
 
 /*
  * RL-CAI end to end: ai-feedback runs and verified critique-revise runs through the real API,
@@ -27,6 +27,7 @@ import { cleanup, json, ndjson, startStack, testEnv, waitFor, type Stack } from 
  * OpenAI-shaped log-probabilities over HTTP, and one that returns none.
  */
 
+let env: Record<string, string> | undefined;
 let stack: Stack;
 let noLogprobs: SimulatorServer;
 let openaiLike: { server: Server; url: string; comparisons: number };
@@ -97,21 +98,18 @@ const pairsOf = async (id: string, query = '') => ndjson(await (await get(`/v1/r
 beforeAll(async () => {
   noLogprobs = await startSimulatorServer({ logprobs: false });
   openaiLike = await startOpenAiLikeJudge();
-  const env = testEnv('feedback', {
+  env = testEnv('feedback', {
     AMEND_MODELS: JSON.stringify({
       default: { simulator: true },
       'judge-http': { base_url: openaiLike.url, model: 'gpt-judge-test', max_attempts: 1 },
       'judge-no-logprobs': { base_url: noLogprobs.url, model: 'amend-simulator-1', max_attempts: 1 },
     }),
   });
-  stack = await startStack(env);
 });
-
+stackForFile(() => env, {}, (s) => (stack = s));
 afterAll(async () => {
-  await stack?.close();
   await noLogprobs?.close();
   await new Promise((r) => openaiLike?.server.close(r));
-  if (stack) await cleanup(stack.env);
 });
 
 const questions = Array.from({ length: 20 }, (_, i) => `Question ${i}: how should I handle a disagreement with my flatmate about chores?`);

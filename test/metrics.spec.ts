@@ -1,6 +1,6 @@
 import { createWorkerApp } from '../apps/worker/src/app';
-import { freePort } from './faults/support/services';
 import { json, stackForFile, testEnv, waitFor, type Stack } from './support/stack';
+import { freePort } from './support/free-port';
 
 const env = testEnv('metrics');
 let stack: Stack;

@@ -1,5 +1,5 @@
 import { RunManifestSchema, RunSchema, SampleSchema } from '@amend/contracts';
-import { cleanup, json, ndjson, startStack, testEnv, waitFor, type Stack } from './support/stack';
+import { json, ndjson, stackForFile, testEnv, waitFor, type Stack } from './support/stack';
 
 /*
  * Multi-turn prompts: `{"messages": [...]}` ending with a user turn, accepted in a JSON body and
@@ -11,13 +11,7 @@ import { cleanup, json, ndjson, startStack, testEnv, waitFor, type Stack } from 
 const env = testEnv('multi_turn');
 let stack: Stack;
 
-beforeAll(async () => {
-  stack = await startStack(env);
-});
-afterAll(async () => {
-  await stack?.close();
-  await cleanup(env);
-});
+stackForFile(env, {}, (s) => (stack = s));
 
 const SYSTEM = 'You are a patient teacher of Unix.';
 const CONVERSATION = [

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { Pool } from 'undici';
 import { RouteTable } from '../apps/api/src/auth/route-table';
-import { cleanup, json, randomKey, startStack, testEnv, waitFor, type Stack } from './support/stack';
+import { json, randomKey, stackForFile, testEnv, waitFor, type Stack } from './support/stack';
 import {
   KnownValues,
   RequestGenerator,
@@ -54,8 +54,8 @@ async function call(method: string, path: string, key: string, body?: unknown) {
   return value;
 }
 
+stackForFile(env, {}, (s) => (stack = s));
 beforeAll(async () => {
-  stack = await startStack(env);
   pool = new Pool(stack.url, { connections: 4 });
   keys = {
     submitter: await stack.mintKey('submitter', 'default', LIMITS),
@@ -99,8 +99,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await pool?.close();
-  await stack?.close();
-  await cleanup(env);
 });
 
 async function send(op: Operation, sent: ReturnType<typeof materialize>): Promise<Answer> {

@@ -1,5 +1,5 @@
 import { ErrorBodySchema, RunSchema } from '@amend/contracts';
-import { cleanup, json, startStack, testEnv, type Stack } from './support/stack';
+import { json, stackForFile, testEnv, type Stack } from './support/stack';
 
 /** Constitution names belong to teams; the operator caps what one run may cost. */
 const env = testEnv('ownership', { AMEND_MODELS: JSON.stringify({ default: { simulator: true, latency_ms: 2000 }, capped: { simulator: true, max_tokens: 256 } }) });
@@ -15,15 +15,11 @@ const deprecate = (key: string, name: string, version: string) =>
 const postRun = (body: unknown, key = stack.submitterKey) =>
   stack.fetch('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }, key);
 
+stackForFile(env, { workers: 0 }, (s) => (stack = s));
 beforeAll(async () => {
-  stack = await startStack(env, { workers: 0 });
   keys.alpha = await stack.mintKey('author', 'alpha');
   keys.beta = await stack.mintKey('author', 'beta');
   keys.operator = await stack.mintKey('author', 'admin');
-});
-afterAll(async () => {
-  await stack?.close();
-  await cleanup(env);
 });
 
 describe('constitution ownership', () => {

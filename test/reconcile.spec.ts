@@ -1,16 +1,10 @@
-import { json, cleanup, deleteQueueKeys, startStack, testEnv, waitFor, type Stack } from './support/stack';
+import { deleteQueueKeys, json, stackForFile, testEnv, waitFor, type Stack } from './support/stack';
 import { createWorkerApp } from '../apps/worker/src/app';
 
 const env = testEnv('reconcile');
 let stack: Stack;
 
-beforeAll(async () => {
-  stack = await startStack(env, { workers: 0 });
-});
-afterAll(async () => {
-  await stack?.close();
-  await cleanup(env);
-});
+stackForFile(env, { workers: 0 }, (s) => (stack = s));
 
 it('samples whose jobs Redis lost are enqueued again from Postgres and the run completes', async () => {
   const res = await stack.fetch('/v1/runs', {

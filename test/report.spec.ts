@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { QualityReportSchema, RunSchema, isRunFinished, type QualityReport } from '@amend/contracts';
-import { cleanup, json, ndjson, startStack, testEnv, waitFor, type Stack } from './support/stack';
+import { json, ndjson, pgForFile, stackForFile, testEnv, waitFor, type Stack } from './support/stack';
 import { startGatedModel, type GatedModel } from './support/gated-model';
 
 /*
@@ -25,6 +25,7 @@ const PROMPTS = [
   `${base(6)} [[amend:refuse]] ${HOLD}`,
 ];
 
+let env: Record<string, string> | undefined;
 let stack: Stack;
 let model: GatedModel;
 let pg: Client;
@@ -32,21 +33,14 @@ let schema: string;
 
 beforeAll(async () => {
   model = await startGatedModel({ holdToken: HOLD });
-  const env = testEnv('report', {
+  env = testEnv('report', {
     AMEND_MODELS: JSON.stringify({ default: { simulator: true }, gated: { base_url: model.url, model: 'gated-sim', max_attempts: 1 } }),
   });
   schema = env.DATABASE_SCHEMA;
-  stack = await startStack(env);
-  pg = new Client({ connectionString: env.DATABASE_URL });
-  await pg.connect();
 });
-
-afterAll(async () => {
-  await model?.close();
-  await pg?.end();
-  await stack?.close();
-  if (stack) await cleanup(stack.env);
-});
+stackForFile(() => env, {}, (s) => (stack = s));
+pgForFile(() => env, (c) => (pg = c));
+afterAll(() => model?.close());
 
 const get = (path: string) => stack.fetch(path);
 const report = async (id: string): Promise<QualityReport> => QualityReportSchema.parse(await json(await get(`/v1/runs/${id}/report`)));

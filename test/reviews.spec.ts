@@ -7,7 +7,7 @@ import {
   StandardPairLineSchema,
 } from '@amend/contracts';
 import { Store } from '@amend/store';
-import { cleanup, json, ndjson, startStack, testEnv, waitFor, type Stack } from './support/stack';
+import { json, ndjson, stackForFile, testEnv, waitFor, type Stack } from './support/stack';
 
 const env = testEnv('reviews');
 let stack: Stack;
@@ -23,17 +23,13 @@ async function reviewList(query = '') {
   return ReviewListSchema.parse(await json(await get(`/v1/runs/${runId}/reviews${query}`)));
 }
 
+stackForFile(env, {}, (s) => (stack = s));
 beforeAll(async () => {
-  stack = await startStack(env);
   submitter = `key:${(await json(await get('/v1/keys/me'))).id}`;
   const prompts = Array.from({ length: 6 }, (_, i) => `Question ${i}: how should I water a cactus in winter?`);
   const res = await post('/v1/runs', { constitution: 'anthropic-cai', prompts, seed: 3 });
   runId = RunSchema.parse(await json(res)).id;
   await waitFor(async () => RunSchema.parse(await json(await get(`/v1/runs/${runId}`))).status === 'completed', { what: 'the run to complete' });
-});
-afterAll(async () => {
-  await stack?.close();
-  await cleanup(env);
 });
 
 describe('human review of pairs', () => {

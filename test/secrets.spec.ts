@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { startSimulatorServer } from '@amend/llm';
 import { ROOT, authHeaders, cleanup, json, randomKey, testEnv, waitFor } from './support/stack';
+import { freePort } from './support/free-port';
 
 /**
  * Secrets never reach a log or the audit trail: the API and worker run as `npm start` does, in
@@ -20,14 +21,6 @@ let child: ChildProcess;
 let logs = '';
 let env: Record<string, string>;
 let url: string;
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** Between Amend and the model: notes the Authorization header the backend receives, then forwards. */
 async function startProxy(target: string): Promise<string> {

@@ -7,8 +7,9 @@ import { Client } from 'pg';
 import type { Run } from '@amend/contracts';
 import { SAMPLES_QUEUE } from '../../libs/runtime/src/tokens';
 import { redisConnection } from '../../libs/runtime/src/redis-connection';
-import { ROOT, amendProcess, cpuDelta, cpuMs, cpuMsByPid, cpuTimes, withChildren, fetchWithin, pidsByComm, postgresBackgroundPids, freePort, spawnChild, statusKb, stopChild, until, type Child } from './proc';
+import { ROOT, amendProcess, cpuDelta, cpuMs, cpuMsByPid, cpuTimes, withChildren, fetchWithin, pidsByComm, postgresBackgroundPids, spawnChild, statusKb, stopChild, until, type Child } from './proc';
 import { constitution, ROUNDS, SEED, benchPrompts } from './workload';
+import { freePort } from '../../test/support/free-port';
 
 export const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';

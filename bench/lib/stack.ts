@@ -5,7 +5,8 @@ import { Client } from 'pg';
 import type { Run } from '@amend/contracts';
 import { SAMPLES_QUEUE } from '../../libs/runtime/src/tokens';
 import { DATABASE_URL, amendEnv, benchRedisConnection, dropAmendState, pendingCleanups, pollCompleted, postRun, submitterHeaders, withApplicationName } from './amend';
-import { ROOT, amendProcess, fetchWithin, freePort, spawnChild, stopChild, until, type Child } from './proc';
+import { ROOT, amendProcess, fetchWithin, spawnChild, stopChild, until, type Child } from './proc';
+import { freePort } from '../../test/support/free-port';
 
 export interface StackOptions {
   simulatorUrl: string;

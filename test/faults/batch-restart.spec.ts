@@ -3,9 +3,9 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { Client } from 'pg';
 import { startSimulatorServer, type SimulatorServer } from '@amend/llm';
 import { createWorkerApp } from '../../apps/worker/src/app';
-import { cleanup, startStack, testEnv, waitFor, type Stack } from '../support/stack';
+import { pgForFile, stackForFile, testEnv, waitFor, waitForRun, type Stack } from '../support/stack';
 import { runFigures } from './support/services';
-import { createRun, exited, exportFigures, printFigures, prompts, runView, startWorker, waitForRun } from './support/runs';
+import { createRun, exited, exportFigures, printFigures, prompts, runView, startWorker } from './support/runs';
 
 const N = 12;
 
@@ -24,20 +24,14 @@ beforeAll(async () => {
     BATCH_POLL_MS: '100',
     BATCH_LEASE_MS: '1500',
   });
-  stack = await startStack(env, { workers: 0 });
-  pg = new Client({ connectionString: env.DATABASE_URL });
-  await pg.connect();
-  await pg.query(`set search_path to "${env.DATABASE_SCHEMA}"`);
 });
-
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   for (const a of apps) await a.close();
-  await pg?.end();
-  await stack?.close();
-  await sim?.close();
-  await cleanup(env);
 });
+stackForFile(() => env, { workers: 0 }, (s) => (stack = s));
+pgForFile(() => env, (c) => (pg = c), { searchPath: true });
+afterAll(() => sim?.close());
 
 /** How many times the simulator was asked each (sample, stage), from its own log of submitted lines. */
 function submissions(runSamples: Set<string>): Map<string, number> {
@@ -96,7 +90,7 @@ it('a coordinator killed while its batch is pending, twice, is replaced by the n
   expect(run.counts).toMatchObject({ total: N, completed: N, failed: 0 });
   expect(counts.size).toBe(3 * N); // every (sample, stage): draft, critique, revision
   expect([...counts.values()].every((n) => n === 1)).toBe(true);
-  expect(run.batch.totals).toEqual({ batches: 3, requests: 3 * N, completed: 3 * N, failed: 0 });
+  expect(run.batch?.totals).toEqual({ batches: 3, requests: 3 * N, completed: 3 * N, failed: 0 });
   const stages = await pg.query('select count(*)::int as n from stage_records s join samples x on x.id = s.sample_id where x.run_id = $1', [runId]);
   expect(stages.rows[0].n).toBe(3 * N);
   // Each pair emitted once in the trail and exported once, counted per sample.

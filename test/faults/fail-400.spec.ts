@@ -1,9 +1,9 @@
 import type { ChildProcess } from 'node:child_process';
 import { Client } from 'pg';
 import { FAIL_400_MARKER, startSimulatorServer, type SimulatorServer } from '@amend/llm';
-import { cleanup, json, startStack, testEnv, type Stack } from '../support/stack';
+import { json, stackForFile, testEnv, waitForRun, type Stack } from '../support/stack';
 import { runFigures } from './support/services';
-import { createRun, exportFigures, headers, printFigures, prompts, waitForRun, startWorker } from './support/runs';
+import { createRun, exportFigures, headers, printFigures, prompts, startWorker } from './support/runs';
 
 const N = 12;
 const BAD = [2, 5, 11];
@@ -16,15 +16,12 @@ const children: ChildProcess[] = [];
 beforeAll(async () => {
   sim = await startSimulatorServer({ latencyMs: 10 });
   env = testEnv('fail400', { AMEND_MODELS: JSON.stringify({ default: { base_url: sim.url, model: 'sim-over-http' } }) });
-  stack = await startStack(env, { workers: 0 });
 });
-
-afterAll(async () => {
+afterAll(() => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  await stack?.close();
-  await sim?.close();
-  await cleanup(env);
 });
+stackForFile(() => env, { workers: 0 }, (s) => (stack = s));
+afterAll(() => sim?.close());
 
 /** pair.emitted events written after the run's first sample.failed, in the order the trail was written. */
 async function pairsAfterFirstFailure(runId: string): Promise<number> {

@@ -1,8 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { startSimulatorServer, type SimulatorServer } from '@amend/llm';
-import { cleanup, startStack, testEnv, waitFor, type Stack } from '../support/stack';
+import { stackForFile, testEnv, waitFor, waitForRun, type Stack } from '../support/stack';
 import { runFigures } from './support/services';
-import { atFault, createRun, describeAtFault, exited, exportFigures, printFigures, prompts, runView, waitForRun, startWorker } from './support/runs';
+import { atFault, createRun, describeAtFault, exited, exportFigures, printFigures, prompts, runView, startWorker } from './support/runs';
 
 const N = 192;
 const IN_FLIGHT = 64;
@@ -20,15 +20,12 @@ beforeAll(async () => {
     WORKER_CONCURRENCY: String(IN_FLIGHT),
     WORKER_LOCK_MS: '2000',
   });
-  stack = await startStack(env, { workers: 0 });
 });
-
-afterAll(async () => {
+afterAll(() => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  await stack?.close();
-  await sim?.close();
-  await cleanup(env);
 });
+stackForFile(() => env, { workers: 0 }, (s) => (stack = s));
+afterAll(() => sim?.close());
 
 it('a worker killed with 64 calls in flight loses no sample, duplicates no pair and repays at most those 64 calls', async () => {
   const runId = await createRun(stack, { constitution: 'anthropic-cai', prompts: prompts(N, 'kill64') });

@@ -1,8 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { startSimulatorServer, type SimulatorServer } from '@amend/llm';
-import { json, startStack, testEnv, waitFor, type Stack } from '../support/stack';
+import { json, startStack, testEnv, waitFor, waitForRun, type Stack } from '../support/stack';
 import { OwnPostgres, runFigures } from './support/services';
-import { atFault, createRun, describeAtFault, exportFigures, headers, printFigures, prompts, runView, waitForRun, startWorker } from './support/runs';
+import { atFault, createRun, describeAtFault, exportFigures, headers, printFigures, prompts, runView, startWorker } from './support/runs';
 
 const N = 64;
 /** "Never hangs": an answer within this long, while Postgres is down. */

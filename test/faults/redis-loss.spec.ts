@@ -1,8 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { startSimulatorServer, type SimulatorServer } from '@amend/llm';
-import { cleanup, deleteQueueKeys, startStack, testEnv, type Stack } from '../support/stack';
+import { cleanup, deleteQueueKeys, startStack, testEnv, waitForRun, type Stack } from '../support/stack';
 import { OwnRedis, runFigures } from './support/services';
-import { atFault, createRun, describeAtFault, exportFigures, printFigures, prompts, runView, waitForRun, startWorker, type AtFault } from './support/runs';
+import { atFault, createRun, describeAtFault, exportFigures, printFigures, prompts, runView, startWorker, type AtFault } from './support/runs';
 import { waitFor } from '../support/stack';
 
 const N = 64;

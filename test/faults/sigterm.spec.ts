@@ -2,9 +2,9 @@ import type { ChildProcess } from 'node:child_process';
 import { Queue } from 'bullmq';
 import { startSimulatorServer, type SimulatorServer } from '@amend/llm';
 import { redisConnection } from '@amend/runtime';
-import { cleanup, startStack, testEnv, waitFor, type Stack } from '../support/stack';
+import { cleanup, startStack, testEnv, waitFor, waitForRun, type Stack } from '../support/stack';
 import { runFigures } from './support/services';
-import { atFault, createRun, describeAtFault, exited, exportFigures, printFigures, prompts, runView, waitForRun, startWorker } from './support/runs';
+import { atFault, createRun, describeAtFault, exited, exportFigures, printFigures, prompts, runView, startWorker } from './support/runs';
 
 const N = 48;
 const CONCURRENCY = 16;

@@ -1,8 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { startSimulatorServer, type SimulatorServer } from '@amend/llm';
-import { cleanup, startStack, testEnv, waitFor, type Stack } from '../support/stack';
+import { stackForFile, testEnv, waitFor, waitForRun, type Stack } from '../support/stack';
 import { recordingProxy, runFigures, type Exchange } from './support/services';
-import { atFault, createRun, describeAtFault, exportFigures, printFigures, prompts, waitForRun, startWorker } from './support/runs';
+import { atFault, createRun, describeAtFault, exportFigures, printFigures, prompts, startWorker } from './support/runs';
 
 const N = 12;
 const RETRY_AFTER_S = 1;
@@ -23,15 +23,14 @@ beforeAll(async () => {
     }),
     WORKER_CONCURRENCY: '32',
   });
-  stack = await startStack(env, { workers: 0 });
 });
-
-afterAll(async () => {
+afterAll(() => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  await stack?.close();
+});
+stackForFile(() => env, { workers: 0 }, (s) => (stack = s));
+afterAll(async () => {
   await proxy?.close();
   await sim?.close();
-  await cleanup(env);
 });
 
 /** For each 429, how long until the same request (same body) arrived again. */

@@ -1,8 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { Client } from 'pg';
 import { startSimulatorServer, type SimulatorServer } from '@amend/llm';
-import { cleanup, ndjson, startStack, testEnv, type Stack } from '../support/stack';
-import { createRun, exited, printFigures, prompts, startWorker, waitForRun } from './support/runs';
+import { ndjson, stackForFile, testEnv, waitForRun, type Stack } from '../support/stack';
+import { createRun, exited, printFigures, prompts, startWorker } from './support/runs';
 
 const N = 96;
 
@@ -19,15 +19,12 @@ beforeAll(async () => {
     WORKER_CONCURRENCY: '16',
     WORKER_PROCESSES: '2',
   });
-  stack = await startStack(env, { workers: 0 });
 });
-
-afterAll(async () => {
+afterAll(() => {
   if (worker && worker.exitCode === null) worker.kill('SIGKILL');
-  await stack?.close();
-  await sim?.close();
-  await cleanup(env);
 });
+stackForFile(() => env, { workers: 0 }, (s) => (stack = s));
+afterAll(() => sim?.close());
 
 it('two worker processes (WORKER_PROCESSES=2) on one queue lose no sample and duplicate nothing, and both work during the run', async () => {
   worker = startWorker(env);

@@ -5,7 +5,7 @@ import type { INestApplicationContext } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Client } from 'pg';
 import IORedis from 'ioredis';
-import { loadConfig, type Config } from '@amend/contracts';
+import { isRunFinished, loadConfig, RunSchema, type Config, type Run } from '@amend/contracts';
 import { createDb, type Database } from '@amend/store';
 import type { Kysely } from 'kysely';
 import { createApiApp } from '../../apps/api/src/app';
@@ -128,31 +128,55 @@ export function testDatabase(env: Record<string, string>): Kysely<Database> {
   return createDb({ url: env.DATABASE_URL, schema: env.DATABASE_SCHEMA, poolSize: 2 });
 }
 
+/** A test file's environment, or a function giving it once an earlier `beforeAll` has built it (e.g. around a simulator's URL). */
+export type FileEnv = Record<string, string> | (() => Record<string, string> | undefined);
+
+const envOf = (env: FileEnv) => (typeof env === 'function' ? env() : env);
+
 /**
  * The frame most test files share: a stack (`workers` in process, default 1) started before the
  * file's tests and closed, with its schema and queue keys dropped, after them. `set` receives it.
+ * Hooks run in the order they are declared: a `beforeAll` after this one sees the stack, and an
+ * `afterAll` before it runs while the stack is still up.
  */
-export function stackForFile(env: Record<string, string>, opts: { workers?: number }, set: (stack: Stack) => void): void {
+export function stackForFile(env: FileEnv, opts: { workers?: number }, set: (stack: Stack) => void): void {
   let stack: Stack | undefined;
   beforeAll(async () => {
-    stack = await startStack(env, opts);
+    const e = envOf(env);
+    if (!e) throw new Error('stackForFile: the environment was not built by an earlier beforeAll');
+    stack = await startStack(e, opts);
     set(stack);
   });
   afterAll(async () => {
     await stack?.close();
-    await cleanup(env);
+    const e = envOf(env);
+    if (e) await cleanup(e);
   });
 }
 
-/** A pg client on the test database as its owner, to read and write tables from outside, for the file's tests. */
-export function pgForFile(env: Record<string, string>, set: (pg: Client) => void): void {
+/**
+ * A pg client on the test database as its owner, to read and write tables from outside, for the
+ * file's tests; with `searchPath`, unqualified names are the file's schema.
+ */
+export function pgForFile(env: FileEnv, set: (pg: Client) => void, opts: { searchPath?: boolean } = {}): void {
   let pg: Client | undefined;
   beforeAll(async () => {
-    pg = new Client({ connectionString: env.DATABASE_URL });
+    const e = envOf(env)!;
+    pg = new Client({ connectionString: e.DATABASE_URL, ...(opts.searchPath ? { options: `-c search_path=${e.DATABASE_SCHEMA}` } : {}) });
     await pg.connect();
     set(pg);
   });
   afterAll(() => pg?.end());
+}
+
+/** `testDatabase` for the file's tests, destroyed after them. */
+export function dbForFile(env: FileEnv, set: (db: Kysely<Database>) => void): void {
+  let db: Kysely<Database> | undefined;
+  beforeAll(() => {
+    db = testDatabase(envOf(env)!);
+    set(db);
+  });
+  afterAll(() => db?.destroy());
 }
 
 /** Drops the test file's schema and queue keys. */
@@ -190,6 +214,17 @@ export async function waitFor<T>(check: () => Promise<T | undefined | null | fal
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${opts.what ?? 'condition'}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 100));
   }
+}
+
+/** Polls the run until it is finished (completed, failed or cancelled) and returns it. */
+export function waitForRun(stack: Stack, id: string, timeoutMs = 90_000, what = `run ${id} to finish`): Promise<Run> {
+  return waitFor(
+    async () => {
+      const run = RunSchema.parse(await json(await stack.fetch(`/v1/runs/${id}`)));
+      return isRunFinished(run.status) ? run : undefined;
+    },
+    { timeoutMs, what },
+  );
 }
 
 /** A worker in its own process (ts-node), so a test can SIGKILL it. */

@@ -1,6 +1,5 @@
-import { isRunFinished } from '@amend/contracts';
 import type { ChildProcess } from 'node:child_process';
-import { json, ndjson, spawnWorker, waitFor, type Stack } from '../../support/stack';
+import { json, ndjson, spawnWorker, type Stack } from '../../support/stack';
 
 /** Headers every v1 request of a fault test carries: the stack's submitter key once the API wants keys. */
 export function headers(stack: Stack): Record<string, string> {
@@ -17,16 +16,6 @@ export async function createRun(stack: Stack, body: Record<string, unknown>): Pr
 
 export async function runView(stack: Stack, id: string): Promise<any> {
   return json(await fetch(`${stack.url}/v1/runs/${id}`, { headers: headers(stack) }));
-}
-
-export function waitForRun(stack: Stack, id: string, timeoutMs: number, what = 'the run to finish'): Promise<any> {
-  return waitFor(
-    async () => {
-      const r = await runView(stack, id);
-      return isRunFinished(r.status) ? r : undefined;
-    },
-    { timeoutMs, intervalMs: 200, what },
-  );
 }
 
 export function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
