@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Client } from 'pg';
 import { CreatedKeySchema, ErrorBodySchema, KeyDirectorySchema, KeyListSchema, RunListSchema, RunSchema } from '@amend/contracts';
-import { loadConfig } from '@amend/contracts';
+import { ABILITIES, abilitiesOf, loadConfig } from '@amend/contracts';
 import { PassThrough } from 'node:stream';
 import { createApiApp } from '../apps/api/src/app';
 import { runCli } from '../apps/cli/src/main';
@@ -236,6 +236,23 @@ describe('the route table', () => {
     const served = routes.map((r) => `${r.method} ${r.path}`).sort();
     expect(served.filter((r) => !(r in EXPECTED))).toEqual([]);
     expect(Object.keys(EXPECTED).filter((r) => !served.includes(r))).toEqual([]);
+  });
+
+  it("names on each route an ability whose roles are the hand table's, so the console offers each role exactly the routes it may call", async () => {
+    const problems: string[] = [];
+    const needed = new Set<string>();
+    for (const route of stack.api.get(RouteTable).routes()) {
+      const e = EXPECTED[`${route.method} ${route.path}`];
+      if (!e || !route.rule || route.rule.public) continue;
+      needed.add(route.rule.ability);
+      for (const role of ROLES) {
+        const offered = abilitiesOf(role)[route.rule.ability];
+        if (offered !== e.roles.includes(role)) problems.push(`${route.method} ${route.path} (${route.rule.ability}): the console ${offered ? 'offers' : 'hides'} it to ${role}`);
+      }
+    }
+    expect(problems).toEqual([]);
+    // An ability no route needs would be something the console offers that nothing serves.
+    expect(Object.keys(ABILITIES).filter((a) => !needed.has(a))).toEqual([]);
   });
 
   it('has a row for every operation the OpenAPI document lists', async () => {

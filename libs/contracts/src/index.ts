@@ -10,6 +10,7 @@ export * from './constitutions';
 export * from './review-fields';
 export * from './reviews';
 export * from './keys';
+export * from './access';
 export * from './audit';
 export * from './key-self';
 export * from './evaluations';

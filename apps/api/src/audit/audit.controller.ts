@@ -21,7 +21,7 @@ export class AuditController {
   constructor(private readonly audit: AuditService) {}
 
   @Get('runs/:id/audit')
-  @Allow('auditor')
+  @Allow('audit')
   @ApiOperation({ summary: "A run's audit events in the order written (run and sample chains), paged by cursor" })
   @ZodResponse({ type: AuditEventPageDto })
   runEvents(@Param('id', uuidPipe) id: string, @Query() query: RunAuditQueryDto) {
@@ -29,7 +29,7 @@ export class AuditController {
   }
 
   @Get('runs/:id/audit/verify')
-  @Allow('auditor')
+  @Allow('audit')
   @ApiOperation({ summary: "Recompute every chain of the run and its seal; names the first event that does not match and why" })
   @ZodResponse({ type: RunVerifyDto })
   verify(@Param('id', uuidPipe) id: string) {
@@ -37,7 +37,7 @@ export class AuditController {
   }
 
   @Get('runs/:id/audit/export')
-  @Allow('auditor')
+  @Allow('audit')
   @ApiProduces('application/x-ndjson')
   @ApiOperation({ summary: 'The run\'s trail as a JSON Lines bundle that `amend audit verify --file` checks offline' })
   async export(@Param('id', uuidPipe) id: string, @Res() res: Response) {
@@ -45,7 +45,7 @@ export class AuditController {
   }
 
   @Get('samples/:id/audit')
-  @Allow('auditor')
+  @Allow('audit')
   @ApiOperation({ summary: 'The whole critique log of one sample in order (every model call, judgement and the pair), with its chain checked' })
   @ZodResponse({ type: SampleAuditDto })
   sample(@Param('id', uuidPipe) id: string) {
@@ -53,7 +53,7 @@ export class AuditController {
   }
 
   @Get('audit/events')
-  @Allow('auditor')
+  @Allow('audit')
   @ApiOperation({ summary: 'Events of every team, filtered by run, sample, type and time, in the order written' })
   @ZodResponse({ type: AuditEventPageDto })
   events(@Query() query: AuditEventsQueryDto) {
@@ -61,7 +61,7 @@ export class AuditController {
   }
 
   @Get('audit/verify')
-  @Allow('auditor')
+  @Allow('audit')
   @ApiOperation({ summary: 'Recompute the chain of events outside runs: constitutions published or deprecated, keys created or revoked' })
   @ZodResponse({ type: VerifyReportDto })
   verifyGlobal() {

@@ -12,7 +12,7 @@ import type { RateLimiter } from './rate-limiter';
 class Routes {
   unruled() {}
   @Public() open() {}
-  @Allow('auditor') auditOnly() {}
+  @Allow('audit') auditOnly() {}
 }
 
 const issued = generateKey();
@@ -73,7 +73,7 @@ describe('the access guard', () => {
 
   it('names the caller by key id, never by the key', async () => {
     class Own {
-      @Allow('submitter') run() {}
+      @Allow('submitRuns') run() {}
     }
     const { ctx, req } = context('auditOnly', `Bearer ${issued.key}`);
     (ctx as any).getHandler = () => Own.prototype.run;

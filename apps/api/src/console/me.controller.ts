@@ -11,7 +11,7 @@ class KeySelfDto extends createZodDto(KeySelfSchema) {}
 @V1Controller('keys', 'keys')
 export class MeController {
   @Get('me')
-  @Allow('submitter', 'author', 'auditor', 'admin')
+  @Allow('readOwnKey')
   @ApiOperation({ summary: 'The key this request came with: its role, team and limits (never the key itself)' })
   @ZodResponse({ type: KeySelfDto })
   me(@Caller() caller: Principal) {

@@ -66,7 +66,7 @@ export class ConstitutionsController {
   ) {}
 
   @Get()
-  @Allow('submitter', 'author', 'auditor')
+  @Allow('readConstitutions')
   @ApiOperation({ summary: 'List constitutions with their versions; `latest` is what a bare name resolves to' })
   @ZodResponse({ type: ConstitutionListDto })
   list() {
@@ -74,7 +74,7 @@ export class ConstitutionsController {
   }
 
   @Post()
-  @Allow('author')
+  @Allow('publish')
   @ApiOperation({
     summary: 'Publish a version (JSON or YAML body)',
     description:
@@ -94,7 +94,7 @@ export class ConstitutionsController {
   }
 
   @Post('import')
-  @Allow('author')
+  @Allow('publish')
   @ApiOperation({
     summary: 'Import a Hugging Face H4 constitution (JSON body) and publish it as name@version',
     description: 'Same immutability rules as a publish: 201 new, 200 same content, 409 other content.',
@@ -120,7 +120,7 @@ export class ConstitutionsController {
   }
 
   @Get(':name')
-  @Allow('submitter', 'author', 'auditor')
+  @Allow('readConstitutions')
   @ApiOperation({ summary: 'The versions of one constitution' })
   @ZodResponse({ type: ConstitutionSummaryDto })
   versions(@Param('name', namePipe) name: string) {
@@ -129,7 +129,7 @@ export class ConstitutionsController {
 
   // Declared before ':name/:version' so that "diff" is not taken for a version.
   @Get(':name/diff')
-  @Allow('submitter', 'author', 'auditor')
+  @Allow('readConstitutions')
   @ApiOperation({ summary: 'What changed between two versions: principles added, removed and changed (word-level), examples, system, metadata' })
   @ZodResponse({ type: ConstitutionDiffDto })
   diff(@Param('name', namePipe) name: string, @Query() query: DiffQueryDto) {
@@ -137,7 +137,7 @@ export class ConstitutionsController {
   }
 
   @Get(':name/:version')
-  @Allow('submitter', 'author', 'auditor')
+  @Allow('readConstitutions')
   @ApiOperation({
     summary: 'One version with its content; YAML with `Accept: application/yaml` or `?format=yaml`, H4 JSON with `?format=h4`',
   })
@@ -163,7 +163,7 @@ export class ConstitutionsController {
   }
 
   @Post(':name/:version/deprecate')
-  @Allow('author')
+  @Allow('publish')
   @HttpCode(200)
   @ApiOperation({
     summary: 'Deprecate a version: it stays readable and runs may still name it exactly, but a bare name no longer resolves to it',
@@ -177,7 +177,7 @@ export class ConstitutionsController {
   }
 
   @Post(':name/:version/preview')
-  @Allow('author')
+  @Allow('preview')
   @HttpCode(200)
   @ApiOperation({
     summary: 'Run draft, critique and revision on up to 5 prompts (optionally one principle) at high queue priority and return the stages and pairs',

@@ -31,7 +31,7 @@ export class EvaluationsController {
   constructor(private readonly evaluations: EvaluationsService) {}
 
   @Post()
-  @Allow('author', 'admin')
+  @Allow('evaluate')
   @ApiOperation({ summary: 'Compare two constitution versions on the same prompts: two runs and a judge, answered 202 while workers go' })
   @ZodResponse({ status: 202, type: EvaluationDto })
   async create(@Body() body: CreateEvaluationDto, @Caller() caller: Principal, @Res({ passthrough: true }) res: Response) {
@@ -41,7 +41,7 @@ export class EvaluationsController {
   }
 
   @Post('estimate')
-  @Allow('author', 'admin')
+  @Allow('evaluate')
   @HttpCode(200)
   @ApiOperation({ summary: 'What the evaluation would cost (calls, tokens at most), without starting it' })
   @ZodResponse({ type: EvaluationEstimateDto })
@@ -50,7 +50,7 @@ export class EvaluationsController {
   }
 
   @Get()
-  @Allow('author', 'auditor', 'admin')
+  @Allow('readEvaluations')
   @ApiOperation({ summary: "Evaluations of the caller's team, newest first (an auditor's or admin's: every team's), without their reports" })
   @ZodResponse({ type: EvaluationListDto })
   list(@Query() query: ListEvaluationsQueryDto, @Caller() caller: Principal) {
@@ -58,7 +58,7 @@ export class EvaluationsController {
   }
 
   @Get('sets')
-  @Allow('author', 'auditor', 'admin')
+  @Allow('readEvaluations')
   @ApiOperation({ summary: 'Bundled evaluation sets (eval_set), with their licences' })
   @ZodResponse({ type: EvalSetListDto })
   sets() {
@@ -66,7 +66,7 @@ export class EvaluationsController {
   }
 
   @Get(':id')
-  @Allow('author', 'auditor', 'admin')
+  @Allow('readEvaluations')
   @ApiOperation({ summary: 'Progress, and the report once both runs are finished' })
   @ZodResponse({ type: EvaluationDto })
   get(@Param('id', uuidPipe) id: string, @Caller() caller: Principal) {

@@ -19,7 +19,7 @@ export class KeysController {
   constructor(private readonly keys: KeysService) {}
 
   @Post()
-  @Allow('admin')
+  @Allow('manageKeys')
   @ApiOperation({
     summary: 'Create a key with one role and one team; the key is in this answer only, store it now',
     description: 'Operator admins (team "admin") create keys of every team; an admin of another team creates keys of its own team only, and no auditors.',
@@ -30,7 +30,7 @@ export class KeysController {
   }
 
   @Get()
-  @Allow('admin', 'auditor')
+  @Allow('readKeys')
   @ApiOperation({
     summary: 'List keys (never the keys themselves): by team or role, revoked ones with revoked=true',
     description:
@@ -44,7 +44,7 @@ export class KeysController {
   }
 
   @Delete(':id')
-  @Allow('admin')
+  @Allow('manageKeys')
   @ApiOperation({ summary: 'Revoke a key: refused from the next request on; revoking twice is harmless' })
   @ZodResponse({ type: KeyDto })
   revoke(@Param('id', uuidPipe) id: string, @Caller() caller: Principal) {

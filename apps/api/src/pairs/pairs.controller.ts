@@ -19,14 +19,14 @@ export class PairsController {
   constructor(private readonly exports: PairsService) {}
 
   @Get('pairs')
-  @Allow('submitter', 'auditor')
+  @Allow('readRuns')
   @ApiProduces('application/x-ndjson')
   async pairs(@Param('id', uuidPipe) id: string, @Query() query: PairsQueryDto, @Res() res: Response, @Caller() caller: Principal) {
     await send(res, await this.exports.pairs(id, query, caller));
   }
 
   @Get('sft')
-  @Allow('submitter', 'auditor')
+  @Allow('readRuns')
   @ApiProduces('application/x-ndjson')
   async sft(@Param('id', uuidPipe) id: string, @Query() query: SftQueryDto, @Res() res: Response, @Caller() caller: Principal) {
     await send(res, await this.exports.sft(id, query, caller));

@@ -19,7 +19,7 @@ export class ReportsController {
   ) {}
 
   @Get('report')
-  @Allow('submitter', 'auditor')
+  @Allow('readRuns')
   @ApiOperation({
     summary: 'Quality report: per principle and overall, no-op revisions, length ratio, refusals and refusal drift, judge order agreement and position bias',
   })

@@ -22,7 +22,7 @@ export class ReviewsController {
   constructor(private readonly reviews: ReviewsService) {}
 
   @Get('runs/:id/reviews')
-  @Allow('submitter', 'auditor')
+  @Allow('readRuns')
   @ApiOperation({ summary: "A run's pairs with their latest human review, in sample order; filter by status (unreviewed, accepted, rejected)" })
   @ZodResponse({ type: ReviewListDto })
   list(@Param('id', uuidPipe) runId: string, @Query() query: ListReviewsQueryDto, @Caller() caller: Principal) {
@@ -30,7 +30,7 @@ export class ReviewsController {
   }
 
   @Get('pairs/:id/review')
-  @Allow('submitter', 'auditor')
+  @Allow('readRuns')
   @ApiOperation({ summary: 'One pair as the worker made it, its latest review and every review before' })
   @ZodResponse({ type: PairReviewDetailDto })
   detail(@Param('id', uuidPipe) pairId: string, @Caller() caller: Principal) {
@@ -38,7 +38,7 @@ export class ReviewsController {
   }
 
   @Post('pairs/:id/review')
-  @Allow('submitter')
+  @Allow('reviewPairs')
   @HttpCode(201)
   @ApiOperation({
     summary: 'Review a pair: accept, reject, swap chosen and rejected, or edit a text, with a reason (audited as pair.reviewed)',

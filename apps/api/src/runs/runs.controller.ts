@@ -26,7 +26,7 @@ export class RunsController {
   ) {}
 
   @Post()
-  @Allow('submitter')
+  @Allow('submitRuns')
   @ApiOperation({
     summary: 'Create a run: one job per prompt, answered 202 while workers process it',
     description:
@@ -54,7 +54,7 @@ export class RunsController {
   }
 
   @Get()
-  @Allow('submitter', 'auditor')
+  @Allow('readRuns')
   @ApiOperation({ summary: "Runs of the caller's team, newest first (an auditor's: every team's)" })
   @ZodResponse({ type: RunListDto })
   list(@Query() query: ListRunsQueryDto, @Caller() caller: Principal) {
@@ -62,14 +62,14 @@ export class RunsController {
   }
 
   @Get(':id')
-  @Allow('submitter', 'auditor')
+  @Allow('readRuns')
   @ZodResponse({ type: RunDto })
   get(@Param('id', uuidPipe) id: string, @Caller() caller: Principal) {
     return this.runs.get(id, teamScope(caller));
   }
 
   @Get(':id/manifest')
-  @Allow('submitter', 'auditor')
+  @Allow('readRuns')
   @ApiOperation({ summary: 'A POST /v1/runs body that replays this run: prompts, constitution pinned by version and sha256, models, sampling, seed, options' })
   @ZodResponse({ type: RunManifestDto })
   manifest(@Param('id', uuidPipe) id: string, @Caller() caller: Principal) {
@@ -77,7 +77,7 @@ export class RunsController {
   }
 
   @Post(':id/cancel')
-  @Allow('submitter')
+  @Allow('submitRuns')
   @HttpCode(200)
   @ApiOperation({ summary: 'Cancel pending samples; pairs made so far stay exportable' })
   @ZodResponse({ type: RunDto })

@@ -16,14 +16,14 @@ export class SamplesController {
   constructor(private readonly samples: SamplesService) {}
 
   @Get('runs/:id/samples')
-  @Allow('submitter', 'auditor')
+  @Allow('readRuns')
   @ZodResponse({ type: SampleListDto })
   list(@Param('id', uuidPipe) runId: string, @Query() query: ListSamplesQueryDto, @Caller() caller: Principal) {
     return this.samples.list(runId, query, caller);
   }
 
   @Get('samples/:id')
-  @Allow('submitter', 'auditor')
+  @Allow('readRuns')
   @ZodResponse({ type: SampleDto })
   get(@Param('id', uuidPipe) id: string, @Caller() caller: Principal) {
     return this.samples.get(id, caller);

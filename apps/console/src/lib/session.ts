@@ -1,23 +1,7 @@
-import { KeySelfSchema, type KeyRoleName } from '@amend/contracts';
+import { abilitiesOf, KeySelfSchema, type Abilities, type KeyRoleName } from '@amend/contracts';
 import { createClient, type Client } from './api';
 
 export type Role = KeyRoleName;
-
-/** What the signed-in key may do; the console offers exactly that. */
-export interface Abilities {
-  readRuns: boolean;
-  submitRuns: boolean;
-  reviewPairs: boolean;
-  readConstitutions: boolean;
-  publish: boolean;
-  preview: boolean;
-  audit: boolean;
-  manageKeys: boolean;
-  /** Read constitution A/B evaluations (authors of the team, auditors and admins of every team). */
-  readEvaluations: boolean;
-  /** Start one. */
-  evaluate: boolean;
-}
 
 export interface Session {
   key: string;
@@ -25,25 +9,9 @@ export interface Session {
   team: string;
   /** How audit events and reviews name the key (`key:<id>`). */
   actor: string;
+  /** What the key's role may do (the API's own table, libs/contracts/src/access.ts): the console offers exactly that. */
   can: Abilities;
   client: Client;
-}
-
-/** The API's access rules (docs/architecture.md#roles-and-access), as the routes' @Allow decorators state them. */
-export function abilitiesOf(role: Role): Abilities {
-  return {
-    readRuns: role === 'submitter' || role === 'auditor',
-    submitRuns: role === 'submitter',
-    // Reviewing changes a team's dataset: its submitters do it; auditors read and change nothing.
-    reviewPairs: role === 'submitter',
-    readConstitutions: role !== 'admin',
-    publish: role === 'author',
-    preview: role === 'author',
-    audit: role === 'auditor',
-    manageKeys: role === 'admin',
-    readEvaluations: role === 'author' || role === 'auditor' || role === 'admin',
-    evaluate: role === 'author' || role === 'admin',
-  };
 }
 
 const STORAGE = 'amend.console.key';

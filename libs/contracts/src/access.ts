@@ -1,0 +1,41 @@
+import type { KeyRoleName } from './keys';
+
+/**
+ * What each role may do, by name (docs/architecture.md#roles-and-access). Every API route names the one it
+ * needs (`@Allow('submitRuns')` in apps/api), and the console offers a signed-in key exactly these:
+ * one table, so the console cannot offer what the API refuses, nor hide what it allows.
+ */
+export const ABILITIES = {
+  /** Read runs and what they made: samples, pairs, the SFT view, reports, reviews. */
+  readRuns: ['submitter', 'auditor'],
+  /** Submit and cancel runs. */
+  submitRuns: ['submitter'],
+  /** Accept or reject pairs: that changes a team's dataset, so its submitters do it; auditors read and change nothing. */
+  reviewPairs: ['submitter'],
+  readConstitutions: ['submitter', 'author', 'auditor'],
+  /** Publish, import and deprecate constitution versions. */
+  publish: ['author'],
+  /** Try a constitution version on sample prompts. */
+  preview: ['author'],
+  /** Read and verify audit trails. */
+  audit: ['auditor'],
+  /** Create and revoke keys, and read them with their prefixes and limits. */
+  manageKeys: ['admin'],
+  /** List keys: admins as above, auditors the key directory that names the actors of events. */
+  readKeys: ['admin', 'auditor'],
+  /** Read constitution A/B evaluations (authors of the team, auditors and admins of every team). */
+  readEvaluations: ['author', 'auditor', 'admin'],
+  /** Estimate and start evaluations. */
+  evaluate: ['author', 'admin'],
+  /** Read one's own key (`GET /v1/keys/me`): how the console signs in. */
+  readOwnKey: ['submitter', 'author', 'auditor', 'admin'],
+} as const satisfies Record<string, readonly KeyRoleName[]>;
+
+export type Ability = keyof typeof ABILITIES;
+
+/** What a key of one role may do, ability by ability. */
+export type Abilities = Record<Ability, boolean>;
+
+export function abilitiesOf(role: KeyRoleName): Abilities {
+  return Object.fromEntries(Object.entries(ABILITIES).map(([ability, roles]) => [ability, (roles as readonly KeyRoleName[]).includes(role)])) as Abilities;
+}
