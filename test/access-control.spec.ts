@@ -2,12 +2,11 @@ import { createHash } from 'node:crypto';
 import { Client } from 'pg';
 import { CreatedKeySchema, ErrorBodySchema, KeyDirectorySchema, KeyListSchema, RunListSchema, RunSchema } from '@amend/contracts';
 import { ABILITIES, abilitiesOf, loadConfig } from '@amend/contracts';
-import { PassThrough } from 'node:stream';
 import { createApiApp } from '../apps/api/src/app';
-import { runCli } from '../apps/cli/src/main';
 import { RouteTable, type RouteEntry } from '../apps/api/src/auth/route-table';
 import { ROLES, type Role } from '../apps/api/src/auth/access.decorators';
 import { authHeaders, json, pgForFile, randomKey, stackForFile, testEnv, waitFor, type Stack } from './support/stack';
+import { amendCli } from './support/capture';
 
 const env = testEnv('access', {
   // The matrix sends a few hundred requests per key; the rate limit has its own test below.
@@ -436,16 +435,7 @@ describe('API keys', () => {
 });
 
 describe('amend keys', () => {
-  async function amend(key: string, ...argv: string[]) {
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let out = '';
-    let err = '';
-    stdout.on('data', (c: Buffer) => (out += c.toString()));
-    stderr.on('data', (c: Buffer) => (err += c.toString()));
-    const code = await runCli(['--api', stack.url, ...argv], { stdout, stderr, env: { AMEND_API_KEY: key }, tty: false });
-    return { code, out, err };
-  }
+  const amend = (key: string, ...argv: string[]) => amendCli(stack, key, argv);
 
   it('creates a key printed once, lists it without the key, and revokes it', async () => {
     const created = await amend(stack.adminKey, 'keys', 'create', '--role', 'submitter', '--team', 'gamma', '--name', 'ci', '--rpm', '30');

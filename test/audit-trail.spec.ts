@@ -7,9 +7,8 @@ import { eventHash, verifyBundle } from '@amend/audit';
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { AuditEventPageSchema, isRunFinished, RunSchema, RunVerifySchema, SampleAuditSchema, SampleSchema, VerifyReportSchema, type RunVerify } from '@amend/contracts';
-import { runCli } from '../apps/cli/src/main';
 import { json, ndjson, pgForFile, stackForFile, testEnv, waitFor, type Stack } from './support/stack';
-import { capture } from './support/capture';
+import { amendCli } from './support/capture';
 
 const env = testEnv('audit', {
   AMEND_MODELS: JSON.stringify({ default: { simulator: true }, slow: { simulator: true, latency_ms: 1500 } }),
@@ -68,12 +67,7 @@ async function finishedRun(body: Record<string, unknown>): Promise<string> {
   return id;
 }
 
-async function amend(key: string, ...argv: string[]) {
-  const out = capture();
-  const err = capture();
-  const code = await runCli(['--api', stack.url, ...argv], { stdout: out.stream, stderr: err.stream, env: { AMEND_API_KEY: key }, tty: false, cwd: dir } as any);
-  return { code, stdout: out.text(), stderr: err.text() };
-}
+const amend = (key: string, ...argv: string[]) => amendCli(stack, key, argv, { cwd: dir });
 
 stackForFile(env, {}, (s) => (stack = s));
 pgForFile(env, (c) => (pg = c), { searchPath: true });
@@ -342,7 +336,7 @@ describe('an exported bundle and the CLI', () => {
     expect(lines[0]).toMatchObject({ kind: 'amend.audit.bundle', run_id: runId, run_status: 'completed' });
     expect(lines[lines.length - 1]).toEqual({ kind: 'amend.audit.end', events: 50 });
     const offline = await amend('', 'audit', 'verify', '--file', bundlePath);
-    expect(offline.stdout).toContain('intact');
+    expect(offline.out).toContain('intact');
     expect(offline.code).toBe(0);
     expect(await verifyBundle(readFileSync(bundlePath, 'utf8').split('\n'))).toMatchObject({ ok: true, root: (await verify()).root });
   });
@@ -357,27 +351,27 @@ describe('an exported bundle and the CLI', () => {
     writeFileSync(edited, text.join('\n'));
     const result = await amend('', 'audit', 'verify', '--file', edited);
     expect(result.code).toBe(2);
-    expect(result.stdout).toContain('NOT intact');
-    expect(result.stdout).toContain(line.event_id);
-    expect(result.stdout).toContain('content changed');
+    expect(result.out).toContain('NOT intact');
+    expect(result.out).toContain(line.event_id);
+    expect(result.out).toContain('content changed');
   });
 
   it('amend audit verify RUN asks the server, and exits 2 once the database was tampered with', async () => {
     const ok = await amend(auditor, 'audit', 'verify', runId);
     expect(ok.code).toBe(0);
-    expect(ok.stdout).toContain(`run ${runId} (completed): intact`);
+    expect(ok.out).toContain(`run ${runId} (completed): intact`);
     const target = (await rows())[3];
     await tamper('delete from audit_events where id = $1', [[target.id]]);
     try {
       const bad = await amend(auditor, 'audit', 'verify', runId, '--json');
       expect(bad.code).toBe(2);
-      expect(JSON.parse(bad.stdout).first_failure.reason).toBe('missing');
+      expect(JSON.parse(bad.out).first_failure.reason).toBe('missing');
     } finally {
       await restore();
     }
     const submitter = await amend(stack.submitterKey, 'audit', 'verify', runId);
     expect(submitter.code).toBe(1);
-    expect(submitter.stderr).toContain('forbidden');
+    expect(submitter.err).toContain('forbidden');
   });
 });
 

@@ -15,6 +15,7 @@ import {
 import { loadConfig } from '@amend/contracts';
 import { createApiApp } from '../apps/api/src/app';
 import { ROOT, json, ndjson, pgForFile, stackForFile, testEnv, waitForRun, type Stack } from './support/stack';
+import { amendCli } from './support/capture';
 
 const env = testEnv('constitutions');
 let stack: Stack;
@@ -343,18 +344,7 @@ describe('the amend constitution commands against the API', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  async function amend(...args: string[]) {
-    const { PassThrough } = await import('node:stream');
-    const { runCli } = await import('../apps/cli/src/main');
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let out = '';
-    let err = '';
-    stdout.on('data', (c: Buffer) => (out += c.toString()));
-    stderr.on('data', (c: Buffer) => (err += c.toString()));
-    const code = await runCli([...args, '--api', stack.url], { stdout, stderr, env: { AMEND_API_KEY: authorKey }, cwd: dir });
-    return { code, out, err };
-  }
+  const amend = (...args: string[]) => amendCli(stack, authorKey, args, { cwd: dir });
 
   it('publishes a file, answers a republish as unchanged, and refuses an edited version naming the next one', async () => {
     writeFileSync(join(dir, 'constitutions/cli-kind/1.0.0.yaml'), yamlOf('cli-kind', '1.0.0'));

@@ -12,9 +12,8 @@ import {
   type Sample,
 } from '@amend/contracts';
 import { isRefusal, wilson } from '@amend/pipeline';
-import { runCli } from '../apps/cli/src/main';
-import { capture } from './support/capture';
 import { ROOT, json, stackForFile, testEnv, waitFor, type Stack } from './support/stack';
+import { amendCli } from './support/capture';
 
 /*
  * Constitution A/B evaluations end to end on the simulator: the real API, queue, worker and
@@ -245,19 +244,7 @@ describe('who sees evaluations', () => {
 });
 
 describe('amend eval', () => {
-  async function amend(...argv: string[]) {
-    const out = capture();
-    const err = capture();
-    const code = await runCli(['--api', stack.url, ...argv], {
-      stdout: out.stream,
-      stderr: err.stream,
-      env: { AMEND_API_KEY: keys.author },
-      tty: false,
-      pollIntervalMs: 100,
-      progressIntervalMs: 0,
-    });
-    return { code, out: out.text(), err: err.text() };
-  }
+  const amend = (...argv: string[]) => amendCli(stack, keys.author, argv, { pollIntervalMs: 100, progressIntervalMs: 0 });
 
   it('shows the cost before it starts, progress while it goes, then the report with a forest plot per dimension', async () => {
     const r = await amend('eval', 'amend-core@1.0.0', 'anthropic-cai', '--set', 'amend-edge', '--limit', '6', '--seed', '4');
