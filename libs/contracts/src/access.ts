@@ -27,6 +27,8 @@ export const ABILITIES = {
   readEvaluations: ['author', 'auditor', 'admin'],
   /** Estimate and start evaluations. */
   evaluate: ['author', 'admin'],
+  /** Erase a finished sample's or run's content, keeping its hashes and an erasure event in the trail. */
+  erase: ['admin'],
   /** Read one's own key (`GET /v1/keys/me`): how the console signs in. */
   readOwnKey: ['submitter', 'author', 'auditor', 'admin'],
 } as const satisfies Record<string, readonly KeyRoleName[]>;

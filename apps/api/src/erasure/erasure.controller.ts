@@ -17,7 +17,7 @@ export class ErasureController {
   constructor(private readonly erasure: ErasureService) {}
 
   @Post('samples/:id/erase')
-  @Allow('admin')
+  @Allow('erase')
   @HttpCode(200)
   @ApiOperation({ summary: "Erase a finished sample's content (prompt, metadata, stage texts, pair texts, unshared message blobs); its hashes and an `erasure` event stay in the trail" })
   @ZodResponse({ type: ErasureResultDto })
@@ -26,7 +26,7 @@ export class ErasureController {
   }
 
   @Post('runs/:id/erase')
-  @Allow('admin')
+  @Allow('erase')
   @HttpCode(200)
   @ApiOperation({ summary: "Erase every sample of a finished run (as the sample route does, each with its `erasure` event); samples already erased are left as they are" })
   @ZodResponse({ type: ErasureResultDto })
