@@ -43,6 +43,65 @@ const controllerImports = (v1) => ({
   ],
 });
 
+/** `X.transaction().execute(callback)`: the callback, or undefined. */
+function transactionCallback(call) {
+  const callee = call.callee;
+  if (callee?.type !== 'MemberExpression' || callee.property?.name !== 'execute') return undefined;
+  const inner = callee.object;
+  if (inner?.type !== 'CallExpression' || inner.callee?.type !== 'MemberExpression' || inner.callee.property?.name !== 'transaction') return undefined;
+  const fn = call.arguments[0];
+  return fn && (fn.type === 'ArrowFunctionExpression' || fn.type === 'FunctionExpression') ? fn : undefined;
+}
+
+/**
+ * Work inside a transaction uses that transaction only (docs/concurrency.md, issue 23): in a
+ * `.transaction().execute(async (tx) => ...)` callback, no `this.db` or `this.pool` (the pool, which
+ * a session holding locks may wait on forever), and no awaited callback handed in by the caller
+ * unless it is given `tx` (it could read through the pool while the locks are held).
+ */
+const noPoolInTransaction = {
+  meta: {
+    type: 'problem',
+    messages: {
+      pool: '`this.{{name}}` inside a transaction reaches the pool while the transaction holds its locks: use the transaction (`{{tx}}`).',
+      callback: 'An awaited callback from the caller inside a transaction may reach the pool while the locks are held: pass it the transaction, or make it synchronous and pure.',
+    },
+    schema: [],
+  },
+  create(context) {
+    const source = context.sourceCode;
+    /** The innermost transaction callback around `node`, with the call it was passed to. */
+    const enclosing = (node) => {
+      const ancestors = source.getAncestors(node);
+      for (let i = ancestors.length - 1; i > 0; i--) {
+        const parent = ancestors[i - 1];
+        if (parent.type === 'CallExpression' && transactionCallback(parent) === ancestors[i]) return { fn: ancestors[i], call: parent };
+      }
+      return undefined;
+    };
+    return {
+      MemberExpression(node) {
+        if (node.object.type !== 'ThisExpression' || node.computed || !['db', 'pool'].includes(node.property.name)) return;
+        const tx = enclosing(node);
+        if (tx) context.report({ node, messageId: 'pool', data: { name: node.property.name, tx: tx.fn.params[0]?.name ?? 'tx' } });
+      },
+      AwaitExpression(node) {
+        const call = node.argument?.type === 'CallExpression' ? node.argument : undefined;
+        if (!call || call.callee.type !== 'Identifier') return;
+        const tx = enclosing(node);
+        if (!tx) return;
+        const variable = source.getScope(node).references.find((r) => r.identifier === call.callee)?.resolved;
+        const def = variable?.defs[0];
+        // A parameter of a function around the transaction: the caller's callback.
+        if (def?.type !== 'Parameter' || !source.getAncestors(tx.call).includes(def.node)) return;
+        const txName = tx.fn.params[0]?.name;
+        if (txName && call.arguments.some((a) => a.type === 'Identifier' && a.name === txName)) return;
+        context.report({ node, messageId: 'callback' });
+      },
+    };
+  },
+};
+
 export default tseslint.config(
   { ignores: ['**/node_modules/**', '**/dist/**', 'docs/**', 'coverage/**'] },
   js.configs.recommended,
@@ -115,6 +174,12 @@ export default tseslint.config(
         },
       ],
     },
+  },
+  {
+    // Work inside a transaction uses that transaction only (issue 23; docs/concurrency.md).
+    files: ['libs/**/*.ts', 'apps/**/*.ts'],
+    plugins: { amend: { rules: { 'no-pool-in-transaction': noPoolInTransaction } } },
+    rules: { 'amend/no-pool-in-transaction': 'error' },
   },
   { files: ['libs/pipeline/**/*.ts'], rules: pure('libs/pipeline') },
   { files: ['libs/contracts/**/*.ts'], rules: pure('libs/contracts') },
