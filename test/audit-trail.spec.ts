@@ -95,7 +95,10 @@ describe('the audit trail of a finished run', () => {
     expect(log.chain.ok).toBe(true);
     const critique = log.events[1].payload as any;
     expect(critique).toMatchObject({ principle_id: expect.any(String), constitution: { name: 'amend-core' }, model: expect.any(String), usage: expect.any(Object) });
-    expect(typeof critique.response).not.toBe('undefined');
+    // The response body is named by hash (so an erasure can remove it) and read beside the event.
+    expect(critique.response).toBeUndefined();
+    expect(log.events[1].response).toMatchObject({ choices: [expect.objectContaining({ message: expect.any(Object) })] });
+    expect(critique.response_sha256).toBe(sha256(canonicalize(log.events[1].response)!));
     // The payload names the messages by hash; the event carries them, exactly as the stage record has them.
     const sample = SampleSchema.parse(await json(await stack.fetch(`/v1/samples/${sampleId}`, {}, auditor)));
     const sent = log.events[1].messages!;

@@ -84,6 +84,7 @@ describe('erasing one sample', () => {
   let prefix: string;
   let sharedPromptBlob: string;
   let privateBlobs: string[];
+  let responseBlobs: string[];
 
   beforeAll(async () => {
     const refs = (await pg.query(`select sample_id, message_refs from stage_records where sample_id = any($1::uuid[])`, [[...samplesA, ...samplesB]])).rows;
@@ -98,12 +99,14 @@ describe('erasing one sample', () => {
     const userBlob = (await pg.query(`select sha256 from content_blobs where content = $1::jsonb`, [JSON.stringify({ role: 'user', content: SHARED_PROMPT })])).rows;
     expect(userBlob).toHaveLength(1);
     sharedPromptBlob = userBlob[0].sha256;
+    responseBlobs = (await pg.query(`select payload->>'response_sha256' as sha from audit_events where chain = $1 and payload ? 'response_sha256'`, [`sample:${samplesA[0]}`])).rows.map((r) => r.sha);
+    expect((await pg.query(`select count(*) from content_blobs where sha256 = any($1::text[])`, [responseBlobs])).rows[0].count).toBe(String(responseBlobs.length));
     blobsBefore = new Map((await pg.query(`select sha256, content::text as c from content_blobs`)).rows.map((r) => [r.sha256, r.c]));
 
     const res = await post(`/v1/samples/${samplesA[0]}/erase`, { reason: 'data subject request #42' });
     expect(res.status).toBe(200);
     const body = ErasureResultSchema.parse(await json(res));
-    expect(body).toMatchObject({ run_id: runA, erased: [{ sample_id: samplesA[0] }], already_erased: 0, blobs_deleted: privateBlobs.length, reason: 'data subject request #42' });
+    expect(body).toMatchObject({ run_id: runA, erased: [{ sample_id: samplesA[0] }], already_erased: 0, blobs_deleted: privateBlobs.length + responseBlobs.length, reason: 'data subject request #42' });
   });
 
   it('removes the prompt, metadata, stage texts, pair texts and the blobs only it named; keeps every hash and id', async () => {
@@ -116,8 +119,12 @@ describe('erasing one sample', () => {
     expect(pair).toMatchObject({ erased: true, prompt: '', chosen: '', rejected: '', draft: '', rounds: [] });
     const left = new Set((await pg.query(`select sha256 from content_blobs where sha256 = any($1::text[])`, [privateBlobs])).rows.map((r) => r.sha256));
     expect(left.size).toBe(0);
+    // The model's response bodies, which the events name by hash, are gone too; the events are not.
+    expect(responseBlobs.length).toBeGreaterThan(0);
+    expect((await pg.query(`select count(*) from content_blobs where sha256 = any($1::text[])`, [responseBlobs])).rows[0].count).toBe('0');
+    expect((await pg.query(`select count(*) from audit_events where payload->>'response_sha256' = any($1::text[])`, [responseBlobs])).rows[0].count).toBe(String(responseBlobs.length));
     // Nothing of the private prompt is left in any table a read path serves.
-    for (const table of ['samples', 'stage_records', 'pairs', 'content_blobs', 'pair_reviews']) {
+    for (const table of ['samples', 'stage_records', 'pairs', 'content_blobs', 'pair_reviews', 'audit_events']) {
       const hits = (await pg.query(`select count(*) from ${table} t where t::text like $1`, [`%555-0100%`])).rows[0].count;
       expect(`${table}: ${hits}`).toBe(`${table}: 0`);
     }

@@ -1,4 +1,4 @@
-import { asStoredJson, contentSha256, messageRefs, prefixSegment, textSha256, type ContentMessage, type PrefixSegment } from '@amend/audit';
+import { asStoredJson, contentSha256, messageRefs, prefixSegment, responseBlob, textSha256, type ContentMessage, type PrefixSegment } from '@amend/audit';
 import type { Constitution } from '@amend/constitution';
 import { stageEventType, type AuditEventType, type StageRecord } from '@amend/contracts';
 import { pairQuality, type ChatResult, type NextStep, type PlannedCall, type RunSpec, type SampleSpec } from '@amend/pipeline';
@@ -82,6 +82,11 @@ export function stageCheckpoint(args: {
   // hash (the few-shot prefix as one blob), the blobs go in with the checkpoint.
   const { messages: sent, ...params } = result.request as { messages?: ContentMessage[] } & Record<string, unknown>;
   const content = messageRefs(sent ?? record.messages, fewShotPrefix(run.constitution));
+  // The response body is stored once too, by hash, so that erasing a sample can remove the model's
+  // words from the trail's reach without changing an event (docs/audit.md "Erasure").
+  // (A draft an evaluation shares was not asked for: it has no body, and says so inline.)
+  const response = result.response == null ? null : responseBlob(result.response);
+  if (response) content.blobs.push(response);
   return {
     sampleId: item.sample.id,
     runId: item.run.id,
@@ -98,7 +103,7 @@ export function stageCheckpoint(args: {
         principle_id: call.principle_id,
         constitution: run.constitutionRef,
         request: { ...params, messages_sha256: content.refs },
-        response: result.response,
+        ...(response ? { response_sha256: response.sha256 } : { response: null }),
         // The stage record's text and finish reason as stored, so verify can hold the row to the trail.
         text_sha256: textSha256(record.text),
         finish_reason: record.finish_reason ?? null,

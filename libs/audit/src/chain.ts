@@ -40,6 +40,8 @@ export interface ChainedEvent extends EventContent {
    * by hash (`request.messages_sha256`) and the verifier re-hashes these against those names.
    */
   messages?: unknown;
+  /** A model call's response body as stored, beside the content: the payload names it by `response_sha256`. */
+  response?: unknown;
 }
 
 export function contentOf(e: EventContent): EventContent {

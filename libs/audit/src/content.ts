@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { canonicalJson } from './canonical';
+import { asStoredJson, canonicalJson } from './canonical';
 
 /**
  * Content-addressed conversations (docs/architecture.md#content-addressing): a model call's messages are stored
@@ -122,4 +122,13 @@ export function contentSha256(value: unknown): string {
  */
 export function textSha256(text: string): string {
   return sha256Hex(text);
+}
+
+/**
+ * The blob of a model call's response body as stored (jsonb, read back): an event names it by
+ * `response_sha256`, so the body can be erased and the event still verifies.
+ */
+export function responseBlob(response: unknown): ContentBlob {
+  const json = canonicalJson(asStoredJson(response));
+  return { sha256: sha256Hex(json), json };
 }

@@ -1,5 +1,5 @@
 import { GENESIS, chainOf, eventHash, type ChainedEvent } from './chain';
-import { checkMessageRefs } from './content';
+import { checkMessageRefs, responseBlob } from './content';
 import { SEAL_EVENT, sealRoot, type ChainHead, type SealPayload } from './seal';
 
 /**
@@ -130,7 +130,7 @@ export class AuditVerifier {
         else {
           // The hash covers the names of the messages; the stored messages must be what they name.
           const refs = messagesSha256Of(e.payload);
-          const why = refs === undefined ? null : checkMessageRefs(refs, e.messages);
+          const why = (refs === undefined ? null : checkMessageRefs(refs, e.messages)) ?? checkResponse(e);
           // Judged in finish(): an erasure later in the chain takes the blobs away on purpose.
           if (why) entry.blobWhy = why;
           if (e.type === ERASURE_EVENT && !this.erased.has(chain)) {
@@ -387,6 +387,15 @@ function walkChain(chain: string, entries: Entry[]): Found | undefined {
     return fail(e, 'content_changed', `the event does not link to the event before it (prev_hash ${e.prev_hash})`);
   }
   return undefined;
+}
+
+/** Null when the event names no response body by hash, or the body stored beside it is that one; else why not. */
+function checkResponse(e: ChainedEvent): string | null {
+  const name = (e.payload as { response_sha256?: unknown } | null)?.response_sha256;
+  if (name === undefined) return null;
+  if (typeof name !== 'string') return 'its response_sha256 is not a hash';
+  if (e.response === undefined || e.response === null) return `the response body ${name} it names is missing`;
+  return responseBlob(e.response).sha256 === name ? null : `the stored response body ${name} does not hash to its name`;
 }
 
 /** `payload.request.messages_sha256` of a model call's event; undefined for any other event. */

@@ -70,6 +70,8 @@ export const AuditEventSchema = z.object({
    * (`payload.request.messages_sha256`); outside the hashed content, re-hashed by the verifier.
    */
   messages: z.array(z.object({ role: z.string(), content: z.string() })).optional(),
+  /** A model call's response body, read from the blob its payload names (`payload.response_sha256`); re-hashed by the verifier. */
+  response: z.unknown().optional(),
 });
 export type AuditEvent = z.infer<typeof AuditEventSchema>;
 

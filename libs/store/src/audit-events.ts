@@ -162,9 +162,13 @@ export interface AuditQuery {
 const eventMessages = sql<unknown>`case when jsonb_typeof(payload->'request'->'messages_sha256') = 'array'
   then amend_messages(array(select jsonb_array_elements_text(payload->'request'->'messages_sha256'))) end`;
 
+/** A model call's response body, read from the blob its payload names (`response_sha256`); null for other events. */
+const eventResponse = sql<unknown>`case when payload ? 'response_sha256' then (select b.content from content_blobs b where b.sha256 = payload->>'response_sha256') end`;
+
 function toStored(r: any): StoredAuditEvent {
   return {
     ...(r.messages != null && { messages: r.messages }),
+    ...(r.response != null && { response: r.response }),
     id: String(r.id),
     event_id: r.event_id,
     chain: r.chain,
@@ -189,7 +193,7 @@ export class AuditRepository {
 
   /** Events in the order they were written, filtered; `next` is the cursor of the following page. */
   async search(q: AuditQuery): Promise<{ events: StoredAuditEvent[]; next: string | null }> {
-    let query = this.db.selectFrom('audit_events').selectAll().select(eventMessages.as('messages')).orderBy('id').limit(q.limit + 1);
+    let query = this.db.selectFrom('audit_events').selectAll().select([eventMessages.as('messages'), eventResponse.as('response')]).orderBy('id').limit(q.limit + 1);
     if (q.run) query = query.where('run_id', '=', q.run);
     if (q.sample) query = query.where('sample_id', '=', q.sample);
     if (q.type) query = query.where('type', '=', q.type);
@@ -208,7 +212,7 @@ export class AuditRepository {
 
   /** One chain in stored order: the whole critique log of a sample, or the global chain. */
   async chain(chain: string): Promise<StoredAuditEvent[]> {
-    const rows = await this.db.selectFrom('audit_events').selectAll().select(eventMessages.as('messages')).where('chain', '=', chain).orderBy('id').execute();
+    const rows = await this.db.selectFrom('audit_events').selectAll().select([eventMessages.as('messages'), eventResponse.as('response')]).where('chain', '=', chain).orderBy('id').execute();
     return rows.map(toStored);
   }
 
@@ -222,7 +226,7 @@ export class AuditRepository {
       let q = this.db
         .selectFrom('audit_events')
         .selectAll()
-        .select(eventMessages.as('messages'))
+        .select([eventMessages.as('messages'), eventResponse.as('response')])
         .where('run_id', '=', runId)
         .orderBy('chain')
         .orderBy('id')

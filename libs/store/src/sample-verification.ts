@@ -22,7 +22,8 @@ export async function verifySample(
   const [events, records, entry, pairs] = await Promise.all([
     sql<any>`select id, event_id, chain, seq, run_id, sample_id, type, actor, at, payload, prev_hash, hash,
         case when jsonb_typeof(payload->'request'->'messages_sha256') = 'array'
-          then amend_messages(array(select jsonb_array_elements_text(payload->'request'->'messages_sha256'))) end as messages
+          then amend_messages(array(select jsonb_array_elements_text(payload->'request'->'messages_sha256'))) end as messages,
+        case when payload ? 'response_sha256' then (select b.content from content_blobs b where b.sha256 = payload->>'response_sha256') end as response
       from audit_events where chain = ${`sample:${sample.id}`} order by id`.execute(db),
     sql<any>`select seq, stage, round, principle_id, message_refs, text, model, prompt_tokens, completion_tokens, latency_ms, simulated, judgement, finish_reason,
         coalesce(messages, amend_messages(message_refs)) as expanded, messages is not null as legacy
@@ -31,7 +32,7 @@ export async function verifySample(
     db.selectFrom('pairs').select(['id', 'record']).where('sample_id', '=', sample.id).execute(),
   ]);
   const verifier = new AuditVerifier();
-  for (const r of events.rows) verifier.add({ ...r, id: String(r.id), at: new Date(r.at).toISOString() } as ChainedEvent);
+  for (const r of events.rows) verifier.add({ ...r, id: String(r.id), at: new Date(r.at).toISOString(), response: r.response ?? undefined } as ChainedEvent);
   const chain = verifier.finish();
   const erasure = chain.erased?.[0] ?? null;
   const altered: string[] = chain.ok ? [] : [`chain sample:${sample.id}: ${chain.first_failure?.message ?? 'broken'}`];

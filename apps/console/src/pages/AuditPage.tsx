@@ -256,7 +256,7 @@ function Timeline({ events, failures }: { events: AuditEvent[]; failures: z.infe
                 </span>
               ) : null}
             </div>
-            <Payload payload={e.payload} />
+            <Payload payload={e.payload} response={e.response} />
           </div>
         </li>
       ))}
@@ -276,13 +276,14 @@ function answerText(response: unknown): string | null {
 }
 
 /** Scalars as a summary line; conversations as chat; the answer and long texts folded; the rest as JSON. */
-function Payload({ payload }: { payload: unknown }) {
+function Payload({ payload, response }: { payload: unknown; response?: unknown }) {
   if (!payload || typeof payload !== 'object') return payload === undefined ? null : <div className="small mono">{JSON.stringify(payload)}</div>;
   const entries = Object.entries(payload as Record<string, unknown>);
   const scalars = entries.filter(([, v]) => v === null || ['string', 'number', 'boolean'].includes(typeof v)).filter(([, v]) => typeof v !== 'string' || v.length <= 120);
   const conversations: [string, Message[]][] = [];
   const texts: [string, string][] = [];
-  const answer = answerText((payload as Record<string, unknown>).response);
+  // Events name the response body by hash and it is read beside them; older events hold it inline.
+  const answer = answerText(response ?? (payload as Record<string, unknown>).response);
   if (answer !== null) texts.push(['response (the text the model answered)', answer]);
   for (const [k, v] of entries) {
     if (isMessages(v)) conversations.push([k, v]);

@@ -17,6 +17,7 @@ import { runStopped } from './0014_run_stopped';
 import { pairQuality } from './0015_pair_quality';
 import { erasure } from './0016_erasure';
 import { erasureSharedBlobs } from './0017_erasure_shared_blobs';
+import { erasureResponses } from './0018_erasure_responses';
 
 /**
  * Every migration, by name; applied in name order. Add a file `NNNN_what.ts` and one line here.
@@ -41,4 +42,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0015_pair_quality': pairQuality,
   '0016_erasure': erasure,
   '0017_erasure_shared_blobs': erasureSharedBlobs,
+  '0018_erasure_responses': erasureResponses,
 };
