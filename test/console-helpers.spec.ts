@@ -1,9 +1,27 @@
 import type { Run } from '@amend/contracts';
 import { ApiError } from '../apps/console/src/lib/api';
-import { eta, runRate } from '../apps/console/src/lib/format';
+import { eta, promptMetadataRows, runRate } from '../apps/console/src/lib/format';
 import { bumpPatch, compareSemver, nextVersionYaml, validateYaml } from '../apps/console/src/lib/versioning';
 
 /** The console's own logic, without a browser (test/console.spec.ts drives the pages). */
+describe("the pair page's prompt metadata", () => {
+  it('shows each key of the metadata handed in with the prompt, strings as they are and other values as JSON', () => {
+    expect(promptMetadataRows({ source: 'red-team-style', split: 'test', tags: ['a', 'b'], weight: 0.5, benign: true })).toEqual([
+      ['metadata.source', 'red-team-style'],
+      ['metadata.split', 'test'],
+      ['metadata.tags', '["a","b"]'],
+      ['metadata.weight', '0.5'],
+      ['metadata.benign', 'true'],
+    ]);
+  });
+
+  it('says there is none when the prompt had no metadata, or the pair predates it', () => {
+    expect(promptMetadataRows(null)).toEqual([['prompt metadata', '—']]);
+    expect(promptMetadataRows(undefined)).toEqual([['prompt metadata', '—']]);
+    expect(promptMetadataRows({})).toEqual([['prompt metadata', '—']]);
+  });
+});
+
 describe('the constitution editor', () => {
   const yaml = [
     'name: harmless',

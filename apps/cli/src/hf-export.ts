@@ -93,7 +93,8 @@ export function datasetCard(run: Run, report: QualityReport, counts: { train: nu
         : opts.format === 'standard'
           ? "TRL's standard preference format (HH transcript prompt; prompt + chosen is the full text)"
           : 'the columns of HuggingFaceH4/cai-conversation-harmless'
-    }. Every row also has id, run_id, sample_id, sample_index, reason, category and metadata.`,
+    }. Every row also has id, run_id, sample_id, sample_index, reason, category and metadata; ` +
+      `\`metadata.external_id\` is the prompt's id and \`metadata.prompt_metadata\` the metadata it was handed in with (null when none).`,
     '',
     `Splits: ${counts.train} train, ${counts.test} test (test_size ${opts.testSize}, seed ${opts.seed}, by sample index).`,
     run.simulated ? '\n**Made by the built-in simulator: for trying pipelines, not for training.**' : '',

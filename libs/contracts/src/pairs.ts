@@ -33,7 +33,13 @@ export const PairMetadataSchema = z.object({
   simulated: z.boolean(),
   seed: z.number().int(),
   sample_index: z.number().int(),
+  /** The prompt's `id` as handed in (REST, JSON Lines or a CLI file); null when it had none. */
   external_id: z.string().nullable(),
+  /**
+   * The prompt's `metadata` as handed in (provenance, split tags...), unchanged; null when it had
+   * none. Absent only on pairs written before it was carried.
+   */
+  prompt_metadata: z.record(z.string(), z.unknown()).nullable().optional(),
 });
 export type PairMetadata = z.infer<typeof PairMetadataSchema>;
 

@@ -62,8 +62,17 @@ describe('pair assembly', () => {
       seed: 42,
       sample_index: 3,
       external_id: 'demo-004',
+      prompt_metadata: null,
     });
     expect(pair.metadata.usage.prompt_tokens).toBe(7 * 100 + 21);
+  });
+
+  it("carries the prompt's metadata into the pair unchanged", () => {
+    const tagged = makeSample({ metadata: { source: 'hh', split: 'test', tags: ['a', 'b'], weight: 0.5 } });
+    const made = assemblePair(run, tagged, runToEnd(run, tagged).records, PAIR_ID);
+    expect(made.metadata.external_id).toBe('demo-004');
+    expect(made.metadata.prompt_metadata).toEqual({ source: 'hh', split: 'test', tags: ['a', 'b'], weight: 0.5 });
+    expect(PairRecordSchema.parse(made).metadata.prompt_metadata).toEqual({ source: 'hh', split: 'test', tags: ['a', 'b'], weight: 0.5 });
   });
 
   it('is marked simulated when any call was answered by the simulator', () => {

@@ -86,6 +86,7 @@ export function pairOfCheckedRecords(run: RunSpec, sample: SampleSpec, records: 
       seed: run.seed,
       sample_index: sample.index,
       external_id: sample.external_id,
+      prompt_metadata: sample.metadata ?? null,
     },
   };
 }

@@ -53,3 +53,13 @@ export function eta(run: Run, now = Date.now()): number | null {
 export function formatCost(usd: number | undefined): string | null {
   return usd === undefined ? null : `$${usd < 1 ? usd.toFixed(4) : usd.toFixed(2)}`;
 }
+
+/**
+ * A prompt's metadata as rows of the pair page, `metadata.<key>` and the value (strings as they
+ * are, anything else as JSON), in the order handed in; one `prompt metadata: —` row when it has none.
+ */
+export function promptMetadataRows(metadata: Record<string, unknown> | null | undefined): [string, string][] {
+  const entries = Object.entries(metadata ?? {});
+  if (entries.length === 0) return [['prompt metadata', '—']];
+  return entries.map(([k, v]) => [`metadata.${k}`, typeof v === 'string' ? v : JSON.stringify(v)]);
+}

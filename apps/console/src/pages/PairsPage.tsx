@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
 import {
   PairReviewDetailSchema,
   REVIEW_FILTERS,
@@ -14,7 +14,7 @@ import {
 import type { Session } from '../lib/session';
 import { ApiError } from '../lib/api';
 import { useKeys } from '../lib/hooks';
-import { formatTime, shortId } from '../lib/format';
+import { formatTime, promptMetadataRows, shortId } from '../lib/format';
 import { href, navigate } from '../lib/router';
 import { ErrorView, KeyValue, Loading, Section } from '../components/common';
 import { WordDiff } from '../components/WordDiff';
@@ -355,6 +355,7 @@ function PairView({ session, item, onReviewed }: { session: Session; item: Revie
               ['models', `${m.models.policy}${m.models.feedback ? ` · feedback ${m.models.feedback}` : ''}`],
               ['usage', `${m.usage.calls} calls · ${m.usage.prompt_tokens} + ${m.usage.completion_tokens} tokens`],
               ['prompt id', m.external_id ?? '—'],
+              ...promptMetadataRows(m.prompt_metadata).map(([k, v]): [string, ReactNode] => [k, <span className="mono small">{v}</span>]),
             ]}
           />
         </Section>

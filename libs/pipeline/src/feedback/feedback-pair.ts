@@ -72,6 +72,7 @@ export function assembleFeedbackPair(run: RunSpec, sample: SampleSpec, sorted: S
       seed: run.seed,
       sample_index: sample.index,
       external_id: sample.external_id,
+      prompt_metadata: sample.metadata ?? null,
     },
     candidates: candidates.map((c) => c.text),
   };
