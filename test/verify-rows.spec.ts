@@ -132,6 +132,7 @@ const critique = stage(0, 1);
 const sample = (i: number) => ({ where: 'id = $1', params: () => [sampleOf(i)], key: () => sampleOf(i) });
 const run = { where: 'id = $1', params: () => [runId], key: () => runId };
 let draftBlob: string;
+let responseBody: string;
 const blob = { where: 'sha256 = $1', params: () => [draftBlob], key: () => draftBlob };
 let submitterKeyId: string;
 const key = { where: 'id = $1::uuid', params: () => [submitterKeyId], key: () => submitterKeyId };
@@ -144,6 +145,7 @@ const TAMPERS: Tamper[] = [
   { what: "a stage's principle", table: 'stage_records', key: critique.key, field: 'principle_id', ...columnEdit('stage_records', critique.where, critique.params, 'principle_id', `'made-up'`) },
   { what: "a stage's message refs", table: 'stage_records', key: critique.key, field: 'message_refs', ...columnEdit('stage_records', critique.where, critique.params, 'message_refs', 'message_refs[1:1]') },
   { what: "a draft's message blob", table: 'content_blobs', key: blob.key, field: 'content', ...columnEdit('content_blobs', blob.where, blob.params, 'content', `jsonb_set(content, '{content}', '"forged"')`) },
+  { what: "a critique's response body", table: 'content_blobs', key: () => responseBody, field: 'content', ...columnEdit('content_blobs', 'sha256 = $1', () => [responseBody], 'content', `jsonb_set(content, '{choices,0,message,content}', '"forged"')`) },
   { what: "a sample's prompt", table: 'samples', key: sample(2).key, field: 'prompt', ...columnEdit('samples', sample(2).where, sample(2).params, 'prompt', `'Write a limerick.'`) },
   { what: "a sample's metadata", table: 'samples', key: sample(0).key, field: 'metadata', ...columnEdit('samples', sample(0).where, sample(0).params, 'metadata', `'{"source": "elsewhere", "n": 1}'`) },
   { what: "a sample's conversation", table: 'samples', key: sample(1).key, field: 'messages', ...columnEdit('samples', sample(1).where, sample(1).params, 'messages', `jsonb_set(messages, '{1,content}', '"Go away."')`) },
@@ -179,6 +181,7 @@ describe('a row edited behind the service’s back is named by table, key and fi
     // The draft's reply as the critique call sent it: a blob only sample 0 names.
     const refs: string[] = (await pg.query(`select message_refs from stage_records where sample_id = $1 and seq = 1`, [sampleOf(0)])).rows[0].message_refs;
     draftBlob = refs[refs.length - 2];
+    responseBody = (await pg.query(`select payload->>'response_sha256' as sha from audit_events where chain = $1 and type = 'critique.generated'`, [`sample:${sampleOf(0)}`])).rows[0].sha;
     submitterKeyId = (await pg.query(`select distinct substr(actor, 5) as id from audit_events where run_id = $1 and actor like 'key:%'`, [runId])).rows[0].id;
   });
 
@@ -193,9 +196,8 @@ describe('a row edited behind the service’s back is named by table, key and fi
       const named = v.rows!.failures.filter((f) => f.table === t.table && f.key === expectedKey && f.field === t.field);
       expect(named).toHaveLength(1);
       expect(named[0].read_paths.length).toBeGreaterThan(0);
-      // The chains themselves were not touched: only the row is named (a blob is also named by the event that names it).
-      if (t.table === 'content_blobs') expect(v.failures.map((f) => f.message)).toEqual([expect.stringContaining(draftBlob)]);
-      else expect(v.failures).toEqual([]);
+      // The chains themselves were not touched: only the row is named.
+      expect(v.failures).toEqual([]);
     } finally {
       await t.undo();
     }

@@ -67,6 +67,12 @@ export interface VerifyOptions {
   runId?: string;
   /** The run has finished, so a seal must be there (the API knows; a bundle says so in its header). */
   expectSealed?: boolean;
+  /**
+   * Recompute the chains only, without re-hashing the message and response blobs the events name
+   * (the events are then read without them): for a caller that re-hashes every blob once itself,
+   * as the server's row verification does, instead of once per event that names it.
+   */
+  chainsOnly?: boolean;
 }
 
 const MAX_FAILURES = 100;
@@ -127,16 +133,14 @@ export class AuditVerifier {
       try {
         entry.intact = eventHash(entry.prev_hash, e) === entry.hash;
         if (!entry.intact) entry.why = 'its hash is not the hash of its content';
+        else if (this.opts.chainsOnly) this.noteErasure(chain, entry, e);
         else {
           // The hash covers the names of the messages; the stored messages must be what they name.
           const refs = messagesSha256Of(e.payload);
           const why = (refs === undefined ? null : checkMessageRefs(refs, e.messages)) ?? checkResponse(e);
           // Judged in finish(): an erasure later in the chain takes the blobs away on purpose.
           if (why) entry.blobWhy = why;
-          if (e.type === ERASURE_EVENT && !this.erased.has(chain)) {
-            const reason = (e.payload as { reason?: unknown } | null)?.reason;
-            this.erased.set(chain, { chain, sample_id: e.sample_id ?? null, event_id: entry.event_id, by: String(e.actor), at: String(e.at), reason: typeof reason === 'string' ? reason : null });
-          }
+          this.noteErasure(chain, entry, e);
         }
       } catch (err) {
         entry.why = `its content cannot be canonicalised (${(err as Error).message})`;
@@ -146,6 +150,12 @@ export class AuditVerifier {
     if (!list) this.chains.set(chain, (list = []));
     list.push(entry);
     if (chain === this.runChain && e.type === SEAL_EVENT) this.seals.push({ entry, payload: (e.payload ?? {}) as Partial<SealPayload> });
+  }
+
+  private noteErasure(chain: string, entry: Entry, e: ChainedEvent): void {
+    if (e.type !== ERASURE_EVENT || this.erased.has(chain)) return;
+    const reason = (e.payload as { reason?: unknown } | null)?.reason;
+    this.erased.set(chain, { chain, sample_id: e.sample_id ?? null, event_id: entry.event_id, by: String(e.actor), at: String(e.at), reason: typeof reason === 'string' ? reason : null });
   }
 
   /** A problem outside the chains (a truncated bundle, say). */

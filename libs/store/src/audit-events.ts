@@ -220,13 +220,14 @@ export class AuditRepository {
    * Every event of a run, chain by chain, each chain in stored order: what the verifier and the
    * export read. Pages by keyset, so a run of any size streams in bounded memory.
    */
-  async *streamRun(runId: string, pageSize = PAGE): AsyncGenerator<StoredAuditEvent> {
+  async *streamRun(runId: string, pageSize = PAGE, opts: { content?: boolean } = {}): AsyncGenerator<StoredAuditEvent> {
     let after: { chain: string; id: string } | null = null;
+    const content = opts.content ?? true;
     for (;;) {
       let q = this.db
         .selectFrom('audit_events')
         .selectAll()
-        .select([eventMessages.as('messages'), eventResponse.as('response')])
+        .select([content ? eventMessages.as('messages') : sql<unknown>`null`.as('messages'), content ? eventResponse.as('response') : sql<unknown>`null`.as('response')])
         .where('run_id', '=', runId)
         .orderBy('chain')
         .orderBy('id')
@@ -240,10 +241,14 @@ export class AuditRepository {
     }
   }
 
-  /** Recomputes every chain of a run and its seals; a finished run must be sealed. */
-  async verifyRun(runId: string, opts: { finished: boolean }): Promise<VerifyReport> {
-    const verifier = new AuditVerifier({ runId, expectSealed: opts.finished });
-    for await (const e of this.streamRun(runId)) verifier.add(e);
+  /**
+   * Recomputes every chain of a run and its seals; a finished run must be sealed. With
+   * `chainsOnly` the blobs the events name are neither read nor re-hashed here: verifyRows does
+   * that once per blob (a run's few-shot prefix is named by every call).
+   */
+  async verifyRun(runId: string, opts: { finished: boolean; chainsOnly?: boolean }): Promise<VerifyReport> {
+    const verifier = new AuditVerifier({ runId, expectSealed: opts.finished, chainsOnly: opts.chainsOnly });
+    for await (const e of this.streamRun(runId, PAGE, { content: !opts.chainsOnly })) verifier.add(e);
     return verifier.finish();
   }
 

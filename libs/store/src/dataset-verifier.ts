@@ -60,7 +60,7 @@ export async function verifyDataset(db: Kysely<Database>, runId: string): Promis
       await sql<{ id: string; sample_id: string; idx: number; record: PairRecord; flags: string[]; quality: unknown; events: { event_id: string; payload: any }[] | null }>`
         select p.id, p.sample_id, p.idx, p.record, p.flags, p.quality,
           (select json_agg(json_build_object('event_id', e.event_id, 'payload', e.payload) order by e.id)
-             from audit_events e where e.sample_id = p.sample_id and e.type = 'pair.emitted') as events
+             from audit_events e where e.chain = 'sample:' || p.sample_id::text and e.type = 'pair.emitted') as events
         from pairs p where p.run_id = ${runId} and p.idx > ${after} order by p.idx limit ${PAGE}`.execute(db)
     ).rows;
     for (const row of rows) {
@@ -113,7 +113,7 @@ export async function verifyDataset(db: Kysely<Database>, runId: string): Promis
     const rows = (
       await sql<any>`
         select r.*, (select json_agg(json_build_object('event_id', e.event_id, 'payload', e.payload) order by e.id)
-             from audit_events e where e.sample_id = r.sample_id and e.type = 'pair.reviewed' and e.payload->>'review_id' = r.id::text) as events
+             from audit_events e where e.chain = 'sample:' || r.sample_id::text and e.type = 'pair.reviewed' and e.payload->>'review_id' = r.id::text) as events
         from pair_reviews r where r.run_id = ${runId} and r.seq > ${afterSeq}::bigint order by r.seq limit ${PAGE}`.execute(db)
     ).rows;
     for (const row of rows) {

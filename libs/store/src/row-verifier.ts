@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import { ERASURE_EVENT, asStoredJson, canonicalJson, messageBlob, segmentBlob, textSha256, type ContentMessage } from '@amend/audit';
+import { ERASURE_EVENT, asStoredJson, canonicalJson, messageBlob, responseBlob, segmentBlob, textSha256, type ContentMessage } from '@amend/audit';
 import { constitutionSha256, type Constitution } from '@amend/constitution';
 import type { Database } from './schema';
 import { SAMPLE_ENTRY_FIELDS, sampleEntry, type SampleEntry } from './sample-commitment';
@@ -131,6 +131,7 @@ export async function verifyRows(db: Kysely<Database>, runId: string): Promise<R
 
   const entries = await sampleEntries(db, f, runId, created);
   const blobs = new Map<string, { sample: string; live: boolean }>();
+  const responses = new Map<string, { sample: string; live: boolean }>();
   let after = -1;
   for (;;) {
     const samples = await db
@@ -158,6 +159,13 @@ export async function verifyRows(db: Kysely<Database>, runId: string): Promise<R
     for (const e of events.rows) {
       const k = `${e.sample_id}:${e.payload?.seq}`;
       if (!byKey.has(k)) byKey.set(k, e);
+      const body = e.payload?.response_sha256;
+      if (typeof body === 'string') {
+        const seen = responses.get(body);
+        const live = !erasures.has(e.sample_id);
+        if (!seen) responses.set(body, { sample: e.sample_id, live });
+        else if (live) seen.live = true;
+      }
     }
     for (const r of records) {
       checked.stage_records++;
@@ -184,7 +192,8 @@ export async function verifyRows(db: Kysely<Database>, runId: string): Promise<R
     }
   }
 
-  await checkBlobs(db, f, checked, blobs, erasures);
+  await checkBlobs(db, f, checked, blobs, erasures, 'message');
+  await checkBlobs(db, f, checked, responses, erasures, 'response');
   await checkEvaluation(db, f, checked, runId);
   await checkKeys(db, f, checked, runId);
 
@@ -340,8 +349,18 @@ function checkStage(f: Findings, r: any, e: { event_id: string; type: string; pa
 
 const clip = (s: string | null) => (s === null ? 'null' : s.length > 80 ? `${s.slice(0, 77)}...` : s);
 
-/** Re-hashes every blob the run's stage records name; a blob gone is erased when only erased samples named it. */
-async function checkBlobs(db: Kysely<Database>, f: Findings, checked: RowsReport['checked'], blobs: Map<string, { sample: string; live: boolean }>, erasures: Map<string, Erasure>): Promise<void> {
+/**
+ * Re-hashes every blob the run's stage records name (messages) or its events name (response
+ * bodies), once each; a blob gone is erased when only erased samples named it.
+ */
+async function checkBlobs(
+  db: Kysely<Database>,
+  f: Findings,
+  checked: RowsReport['checked'],
+  blobs: Map<string, { sample: string; live: boolean }>,
+  erasures: Map<string, Erasure>,
+  kind: 'message' | 'response',
+): Promise<void> {
   const names = [...blobs.keys()];
   for (let i = 0; i < names.length; i += BLOB_PAGE) {
     const page = names.slice(i, i + BLOB_PAGE);
@@ -353,18 +372,18 @@ async function checkBlobs(db: Kysely<Database>, f: Findings, checked: RowsReport
       if (!found.has(name)) {
         const erasure = erasures.get(ref.sample);
         if (!ref.live && erasure) f.erasedRow('content_blobs', name, ref.sample, erasure);
-        else f.fail({ ...base, reason: 'missing', expected: name, found: null, message: `message blob ${name} (named by sample ${ref.sample}) is gone` });
+        else f.fail({ ...base, reason: 'missing', expected: name, found: null, message: `${kind} blob ${name} (named by sample ${ref.sample}) is gone` });
         continue;
       }
       checked.content_blobs++;
       const content = found.get(name);
       let got: string;
       try {
-        got = Array.isArray(content) ? segmentBlob(content as ContentMessage[]).sha256 : messageBlob(content as ContentMessage).sha256;
+        got = kind === 'response' ? responseBlob(content).sha256 : Array.isArray(content) ? segmentBlob(content as ContentMessage[]).sha256 : messageBlob(content as ContentMessage).sha256;
       } catch (err) {
         got = `uncanonicalisable (${(err as Error).message})`;
       }
-      if (got !== name) f.fail({ ...base, expected: name, found: got, message: `message blob ${name} (named by sample ${ref.sample}) hashes to ${got}: its content was changed` });
+      if (got !== name) f.fail({ ...base, expected: name, found: got, message: `${kind} blob ${name} (named by sample ${ref.sample}) hashes to ${got}: its content was changed` });
     }
   }
 }
