@@ -15,6 +15,8 @@ import {
   KeySchema,
   RunVerify,
   RunVerifySchema,
+  VerifyReportSchema,
+
   ConstitutionDiff,
   ConstitutionDiffSchema,
   ConstitutionDocument,
@@ -212,6 +214,11 @@ export class ApiClient {
   verifyRunAudit(runId: string): Promise<RunVerify> {
     // A run of a million events takes a while to recompute: no short deadline.
     return this.json(RunVerifySchema, `/v1/runs/${seg(runId)}/audit/verify`, { timeoutMs: null });
+  }
+
+  /** `GET /v1/audit/verify` (auditors): the global chain (constitutions published, keys created and revoked) recomputed by the server. */
+  verifyGlobalAudit(): Promise<z.infer<typeof VerifyReportSchema>> {
+    return this.json(VerifyReportSchema, '/v1/audit/verify', { timeoutMs: null });
   }
 
   /** The run's audit bundle (JSON Lines), unread: the caller streams it to a file. */

@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Option, type Command } from 'commander';
-import { verifyBundle, type VerifyFailure } from '@amend/audit';
+import { checkDatasetFile, renderBundleSummary, verifyBundle, type BundleReport, type DatasetFileReport, type VerifyFailure } from '@amend/audit';
 import { KEY_ROLE_NAMES, type RowsVerify, type CreateKey, type Key, type KeyDirectoryEntry, type KeyRoleName } from '@amend/contracts';
 import type { ApiClient } from './api-client';
 import { parseInteger } from './arg-parsers';
@@ -80,9 +82,71 @@ function renderRows(r: RowsVerify | undefined): string[] {
   return lines;
 }
 
+function lineReader(path: string) {
+  return createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
+}
+
+async function fileSha256(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** The summary written beside a bundle when none is named: `audit-x.jsonl` -> `audit-x.html`. */
+export function defaultSummaryPath(bundle: string): string {
+  return bundle.replace(/\.jsonl?$/i, '') + '.html';
+}
+
+interface OfflineResult {
+  bundle: BundleReport;
+  dataset?: DatasetFileReport;
+  ok: boolean;
+}
+
+/** Checks a bundle (and a dataset file against it) from the files alone, and writes the summary if asked. */
+async function verifyOffline(cwd: string, file: string, opts: { dataset?: string; summary?: string }): Promise<OfflineResult> {
+  const path = resolve(cwd, file);
+  if (!existsSync(path)) throw new Error(`no such file: ${file}`);
+  const datasetPath = opts.dataset ? resolve(cwd, opts.dataset) : undefined;
+  if (datasetPath && !existsSync(datasetPath)) throw new Error(`no such file: ${opts.dataset}`);
+  const { pairs, ...bundle } = await verifyBundle(lineReader(path), { keepPairs: !!datasetPath });
+  const dataset = datasetPath ? await checkDatasetFile(lineReader(datasetPath), pairs ?? new Map()) : undefined;
+  if (opts.summary) {
+    const html = renderBundleSummary({ report: bundle, bundleFile: basename(path), bundleSha256: await fileSha256(path), ...(dataset && { dataset: { file: basename(datasetPath!), report: dataset } }) });
+    await writeFile(resolve(cwd, opts.summary), html);
+  }
+  return { bundle, dataset, ok: bundle.ok && (dataset?.ok ?? true) };
+}
+
+export function renderBundle(file: string, r: BundleReport, dataset?: { file: string; report: DatasetFileReport }): string {
+  const subject = `bundle ${file} (run ${r.run_id}, ${r.run_status}, exported ${r.exported_at})`;
+  const lines = [renderVerify(subject, { ...r, ok: r.ok })];
+  if (r.bundle_version !== null && r.bundle_version >= 2) {
+    const f = r.facts;
+    lines.push(
+      `  constitutions ${f.constitutions.map((c) => `${c.name}@${c.version}`).join(', ') || 'none'}; ${f.pairs} pairs, ${f.reviews} reviews, ${f.keys.length} keys; global chain ${r.global?.ok ? `intact (${r.global.events} events)` : 'NOT intact'}`,
+    );
+  } else lines.push('  a version 1 bundle: it holds the events only (no constitution texts, keys, pairs or manifest)');
+  if (!r.evidence.ok) {
+    lines.push('evidence that does not match the trail:', ...r.evidence.failures.slice(0, SHOWN_FAILURES).map((f) => `  ${f.kind}${f.id ? ` ${f.id}` : ''}${f.line !== null ? ` (line ${f.line})` : ''}: ${f.message}`));
+    if (r.evidence.failures_total > SHOWN_FAILURES) lines.push(`  ... ${r.evidence.failures_total - SHOWN_FAILURES} more (--json for the list)`);
+  }
+  if (dataset) {
+    const d = dataset.report;
+    const formats = Object.entries(d.formats).map(([k, n]) => `${k} ${n}`).join(', ');
+    if (d.ok) lines.push(`dataset ${dataset.file}: every line matches its pair (${d.matched} lines${formats ? `: ${formats}` : ''})`);
+    else {
+      lines.push(`dataset ${dataset.file}: ${d.failures_total} of ${d.lines} lines do NOT match their pair`, ...d.failures.slice(0, SHOWN_FAILURES).map((f) => `  ${f.message}`));
+      if (d.failures_total > SHOWN_FAILURES) lines.push(`  ... ${d.failures_total - SHOWN_FAILURES} more (--json for the list)`);
+    }
+  }
+  return lines.join('\n');
+}
+
 /**
- * `amend audit ...` for auditors: verify a run on the server or an exported bundle offline (no
- * database, no server: the file carries everything), and export a run's bundle.
+ * `amend audit ...` for auditors: verify a run on the server, the global chain, or an exported
+ * bundle offline (no database, no server: the file carries everything), check a dataset file
+ * against a bundle, and export a run's bundle with its one-page summary.
  */
 export function addAuditCommands(program: Command, ctx: AuditCommandsContext): void {
   const { out, err } = ctx;
@@ -91,44 +155,56 @@ export function addAuditCommands(program: Command, ctx: AuditCommandsContext): v
 
   group
     .command('verify')
-    .description(`recompute a run's hash chains and seal; exit 0 intact, ${EXIT_NOT_INTACT} not intact, 1 error`)
+    .description(`recompute a run's hash chains and seal, the global chain, or a bundle offline; exit 0 intact, ${EXIT_NOT_INTACT} not intact, 1 error`)
     .argument('[run]', 'run id, verified by the server')
-    .option('-f, --file <bundle>', 'verify an exported bundle offline instead (amend audit export)')
+    .option('-f, --file <bundle>', 'verify an exported bundle offline instead (amend audit export): no server, no database')
+    .option('--dataset <file>', 'with --file: check each line of a dataset file (any export format) against its pair in the bundle')
+    .option('--summary <file>', 'with --file: also write the one-page HTML summary of the bundle')
+    .option('--global', "verify the global chain on the server (constitutions published, keys created and revoked)")
     .option('--json', 'print the full report as JSON')
-    .action(async (runId: string | undefined, opts: { file?: string; json?: boolean }, cmd: Command) => {
-      if (!!runId === !!opts.file) {
-        err('give either a run id or --file <bundle.jsonl>');
+    .action(async (runId: string | undefined, opts: { file?: string; dataset?: string; summary?: string; global?: boolean; json?: boolean }, cmd: Command) => {
+      if ([!!runId, !!opts.file, !!opts.global].filter(Boolean).length !== 1) {
+        err('give one of: a run id, --file <bundle.jsonl>, or --global');
         return ctx.setExitCode(1);
       }
-      let subject: string;
-      let report: ReportLike;
-      if (opts.file) {
-        const path = resolve(cwd, opts.file);
-        if (!existsSync(path)) throw new Error(`no such file: ${opts.file}`);
-        const lines = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
-        const bundle = await verifyBundle(lines);
-        subject = `bundle ${opts.file} (run ${bundle.run_id}, ${bundle.run_status}, exported ${bundle.exported_at})`;
-        report = bundle;
-        if (opts.json) out(JSON.stringify(bundle, null, 2));
-      } else {
-        const result = await ctx.client(cmd).verifyRunAudit(runId!);
-        subject = `run ${result.run_id} (${result.run_status})`;
-        report = result;
-        if (opts.json) out(JSON.stringify(result, null, 2));
+      if ((opts.dataset || opts.summary) && !opts.file) {
+        err('--dataset and --summary go with --file <bundle.jsonl>: a dataset is checked against an exported bundle');
+        return ctx.setExitCode(1);
       }
-      if (!opts.json) out(renderVerify(subject, report));
-      ctx.setExitCode(report.ok ? 0 : EXIT_NOT_INTACT);
+      if (opts.file) {
+        const result = await verifyOffline(cwd, opts.file, opts);
+        if (opts.json) out(JSON.stringify({ ...result.bundle, ...(result.dataset && { dataset_file: result.dataset }) }, null, 2));
+        else out(renderBundle(opts.file, result.bundle, result.dataset && { file: opts.dataset!, report: result.dataset }));
+        if (opts.summary) err(`summary written to ${opts.summary}`);
+        return ctx.setExitCode(result.ok ? 0 : EXIT_NOT_INTACT);
+      }
+      if (opts.global) {
+        const report = await ctx.client(cmd).verifyGlobalAudit();
+        out(opts.json ? JSON.stringify(report, null, 2) : renderVerify('the global chain', report));
+        return ctx.setExitCode(report.ok ? 0 : EXIT_NOT_INTACT);
+      }
+      const result = await ctx.client(cmd).verifyRunAudit(runId!);
+      out(opts.json ? JSON.stringify(result, null, 2) : renderVerify(`run ${result.run_id} (${result.run_status})`, result));
+      ctx.setExitCode(result.ok ? 0 : EXIT_NOT_INTACT);
     });
 
   group
     .command('export')
-    .description("download a run's audit bundle (JSON Lines) for offline verification and archiving")
+    .description("download a run's audit bundle (JSON Lines) for offline verification and archiving, checked offline at once, with its one-page HTML summary beside it")
     .argument('<run>', 'run id')
     .option('-o, --out <file>', 'where to write it (default audit-<run>.jsonl)')
-    .action(async (runId: string, opts: { out?: string }, cmd: Command) => {
-      const path = resolve(cwd, opts.out ?? `audit-${runId}.jsonl`);
+    .option('--summary <file>', 'where to write the summary (default: the bundle\'s name with .html)')
+    .option('--no-summary', 'write no summary')
+    .action(async (runId: string, opts: { out?: string; summary?: string | false }, cmd: Command) => {
+      const file = opts.out ?? `audit-${runId}.jsonl`;
+      const path = resolve(cwd, file);
       const copied = await downloadToFile(await ctx.client(cmd).auditExportStream(runId), path);
-      err(`${copied.lines} lines written to ${path}; check it any time with: amend audit verify --file ${opts.out ?? `audit-${runId}.jsonl`}`);
+      const summary = opts.summary === false ? undefined : (opts.summary ?? defaultSummaryPath(file));
+      const result = await verifyOffline(cwd, file, { summary });
+      err(`${copied.lines} lines written to ${path}${summary ? `, summary to ${resolve(cwd, summary)}` : ''}`);
+      out(renderBundle(file, result.bundle));
+      err(`check it any time, offline: amend audit verify --file ${file}`);
+      ctx.setExitCode(result.ok ? 0 : EXIT_NOT_INTACT);
     });
 }
 

@@ -1,53 +1,206 @@
-import { isRunFinished } from '@amend/contracts';
+import { constitutionSha256, parseConstitutionYaml } from '@amend/constitution';
+import { isRunFinished, type KeyDirectoryEntry, type PairRecord, type PairReview } from '@amend/contracts';
+import { canonicalJson } from './canonical';
 import { AuditVerifier, type VerifyReport } from './verifier';
-import type { ChainedEvent } from './chain';
+import { GLOBAL_CHAIN, type ChainedEvent } from './chain';
+import { pairRecordSha256, reviewSha256 } from './record-hash';
 
 /**
- * The export of one run's audit trail as JSON Lines: a header line, one line per event (as
- * stored: content, `prev_hash`, `hash`) grouped by chain in stored order, and an end line with the
- * count, so a truncated file is told from a complete one. Everything needed to recompute the
- * chains and the seal is in the file; nothing else is.
+ * The evidence of one run for someone who has neither this service nor its database: JSON Lines,
+ * a header line, then the run's events (as stored: content, `prev_hash`, `hash`, and a model
+ * call's messages expanded from their blobs) grouped by chain in stored order, then lines of
+ * other kinds (`kind` says which), and an end line with the count of each kind, so a truncated
+ * file is told from a complete one:
+ *
+ * - `amend.audit.manifest`: the run's manifest (the POST /v1/runs body that replays it);
+ * - `amend.audit.constitution`: the full YAML of every constitution version the run used;
+ * - `amend.audit.global`: the global chain (constitutions published, keys created and revoked), whole;
+ * - `amend.audit.key`: the key directory entry of every key that acted (never a secret or a hash);
+ * - `amend.audit.pair`: each pair record with its `pair_sha256`;
+ * - `amend.audit.review`: each review row of the run's pairs, oldest first.
+ *
+ * Everything needed to recompute the chains, the seals, the message hashes, the constitutions'
+ * sha256 and the pairs' hashes is in the file; nothing else is. Version 1 bundles held the events
+ * only, and still verify.
  */
 export const BUNDLE_KIND = 'amend.audit.bundle';
 export const BUNDLE_END_KIND = 'amend.audit.end';
+export const BUNDLE_VERSION = 2;
+
+export const BUNDLE_LINE = {
+  manifest: 'amend.audit.manifest',
+  constitution: 'amend.audit.constitution',
+  global: 'amend.audit.global',
+  key: 'amend.audit.key',
+  pair: 'amend.audit.pair',
+  review: 'amend.audit.review',
+} as const;
 
 export interface BundleHeader {
   kind: typeof BUNDLE_KIND;
-  version: 1;
+  version: 1 | 2;
   run_id: string;
   run_status: string;
   exported_at: string;
   /** How to recompute, for a reader without this code. */
   hashing: string;
+  /** What the other lines are (version 2). */
+  contents?: string;
 }
 
 export const HASHING_DESCRIPTION =
   'hash = sha256(prev_hash || canonical JSON (RFC 8785) of {event_id, chain, seq, run_id, sample_id, type, actor, at, payload}), ' +
   'prev_hash as 64 hex characters, the first of each chain 64 zeros; run.sealed holds an RFC 6962 Merkle root over ' +
-  'the canonical JSON {chain, count, head} of every chain of the run';
+  'the canonical JSON {chain, count, head} of every chain of the run; a model call names its messages by the sha256 of ' +
+  'their canonical JSON (payload.request.messages_sha256, the first name may cover the few-shot prefix as one array); ' +
+  'pair_sha256 (pair.emitted) and review_sha256 (pair.reviewed) are the sha256 of the canonical JSON of the pair record ' +
+  'and of the review row without its time; a constitution sha256 is the sha256 of the canonical JSON of its parsed YAML';
+
+const CONTENTS_DESCRIPTION =
+  'lines without "kind": the run\'s events chain by chain; amend.audit.manifest: the run\'s manifest; amend.audit.constitution: ' +
+  'the YAML of each constitution version used; amend.audit.global: the global chain; amend.audit.key: the key directory of every ' +
+  'key that acted; amend.audit.pair: each pair record and its pair_sha256; amend.audit.review: each review; amend.audit.end: counts';
 
 export function bundleHeader(run: { id: string; status: string }, exportedAt = new Date()): BundleHeader {
-  return { kind: BUNDLE_KIND, version: 1, run_id: run.id, run_status: run.status, exported_at: exportedAt.toISOString(), hashing: HASHING_DESCRIPTION };
+  return {
+    kind: BUNDLE_KIND,
+    version: BUNDLE_VERSION,
+    run_id: run.id,
+    run_status: run.status,
+    exported_at: exportedAt.toISOString(),
+    hashing: HASHING_DESCRIPTION,
+    contents: CONTENTS_DESCRIPTION,
+  };
 }
 
-export function bundleEnd(events: number) {
-  return { kind: BUNDLE_END_KIND, events };
+export interface BundleCounts {
+  manifest: number;
+  constitutions: number;
+  global_events: number;
+  keys: number;
+  pairs: number;
+  reviews: number;
+}
+
+export function bundleEnd(events: number, counts?: BundleCounts) {
+  return { kind: BUNDLE_END_KIND, events, ...(counts && { counts }) };
+}
+
+export const manifestLine = (manifest: unknown) => ({ kind: BUNDLE_LINE.manifest, manifest });
+export const constitutionLine = (c: { name: string; version: string; sha256: string; yaml: string }) => ({ kind: BUNDLE_LINE.constitution, ...c });
+export const globalLine = (event: ChainedEvent) => ({ kind: BUNDLE_LINE.global, event });
+export const keyLine = (key: KeyDirectoryEntry) => ({ kind: BUNDLE_LINE.key, key });
+export const pairLine = (record: PairRecord) => ({ kind: BUNDLE_LINE.pair, pair_id: record.id, sample_id: record.sample_id, pair_sha256: pairRecordSha256(record), record });
+export const reviewLine = (review: PairReview) => ({ kind: BUNDLE_LINE.review, review });
+
+/** The constitution versions an event names (`payload.constitution` of run.created and of every model call). */
+export function constitutionRefOf(payload: unknown): { name: string; version: string; sha256: string } | undefined {
+  const c = (payload as { constitution?: { name?: unknown; version?: unknown; sha256?: unknown } } | null)?.constitution;
+  if (c && typeof c.name === 'string' && typeof c.version === 'string' && typeof c.sha256 === 'string') return { name: c.name, version: c.version, sha256: c.sha256 };
+  return undefined;
+}
+
+/** The key id of an actor `key:<id>`; undefined for workers and the system. */
+export function keyIdOfActor(actor: unknown): string | undefined {
+  return typeof actor === 'string' && actor.startsWith('key:') ? actor.slice('key:'.length) : undefined;
+}
+
+/** What in the bundle, beside the chains, does not match the trail. */
+export type EvidenceKind = 'file' | 'manifest' | 'constitution' | 'key' | 'pair' | 'review' | 'global';
+
+export interface EvidenceFailure {
+  kind: EvidenceKind;
+  /** The line of the bundle file (from 1); null for something missing. */
+  line: number | null;
+  /** What is named: a pair, review or key id, `name@version`, or null. */
+  id: string | null;
+  message: string;
+}
+
+export interface BundleFacts {
+  constitutions: { name: string; version: string; sha256: string }[];
+  /** Model aliases of the manifest, and the model ids the backends reported in the events. */
+  models: { aliases: string[]; reported: string[] };
+  samples: number;
+  pairs: number;
+  reviews: number;
+  keys: KeyDirectoryEntry[];
+  event_types: Record<string, number>;
+  mode: string | null;
+  seed: number | null;
 }
 
 export interface BundleReport extends VerifyReport {
   run_id: string | null;
   run_status: string | null;
   exported_at: string | null;
+  bundle_version: number | null;
+  /** The run's chains and seals alone (`ok` above also covers the evidence below). */
+  chains_ok: boolean;
+  evidence: { ok: boolean; failures: EvidenceFailure[]; failures_total: number };
+  /** The global chain as the bundle holds it (null in a version 1 bundle). */
+  global: VerifyReport | null;
+  facts: BundleFacts;
 }
 
-/** Verifies an exported bundle line by line with no database: the offline half of `amend audit verify`. */
-export async function verifyBundle(lines: AsyncIterable<string> | Iterable<string>): Promise<BundleReport> {
+/** A pair as the bundle holds it, with its latest review: what a dataset line is compared with. */
+export interface BundledPair {
+  record: PairRecord;
+  review: PairReview | null;
+  /** The record hashes to its `pair.emitted` event's `pair_sha256`. */
+  intact: boolean;
+}
+
+const MAX_FAILURES = 100;
+
+interface PairEvent {
+  event_id: string;
+  pair_id: string | null;
+  pair_sha256: string | null;
+}
+
+/**
+ * Verifies an exported bundle line by line with no database: the offline half of `amend audit
+ * verify`. With `keepPairs`, answers the pairs too (for checking a dataset file against them).
+ */
+export async function verifyBundle(
+  lines: AsyncIterable<string> | Iterable<string>,
+  opts: { keepPairs?: boolean } = {},
+): Promise<BundleReport & { pairs?: Map<string, BundledPair> }> {
   let header: BundleHeader | null = null;
   let verifier: AuditVerifier | null = null;
-  let end: { events: number } | null = null;
+  const global = new AuditVerifier();
+  let end: { events: number; counts?: Partial<BundleCounts> } | null = null;
   let lineNo = 0;
   let events = 0;
+  const counts: BundleCounts = { manifest: 0, constitutions: 0, global_events: 0, keys: 0, pairs: 0, reviews: 0 };
   const problems: { reason: 'missing' | 'inserted'; message: string }[] = [];
+  const evidence: EvidenceFailure[] = [];
+  let evidenceTotal = 0;
+  const fail = (f: EvidenceFailure) => {
+    evidenceTotal++;
+    if (evidence.length < MAX_FAILURES) evidence.push(f);
+  };
+
+  // What the run's events commit to, gathered as they pass.
+  const refs = new Map<string, { name: string; version: string; sha256: string }>();
+  const actors = new Set<string>();
+  const emitted = new Map<string, PairEvent>();
+  const reviewed = new Map<string, { event_id: string; review_sha256: string | null }>();
+  const reported = new Set<string>();
+  const eventTypes: Record<string, number> = {};
+  let runCreated: Record<string, any> | null = null;
+  // What the other lines hold.
+  let manifest: { line: number; value: Record<string, any> } | null = null;
+  const constitutions = new Map<string, { line: number; sha256: string }>();
+  const keys = new Map<string, { line: number; key: KeyDirectoryEntry }>();
+  const pairLines = new Map<string, { line: number; pair_id: string; sha256: string; record: PairRecord; claimed: unknown }>();
+  const reviewLines: { line: number; review: PairReview }[] = [];
+  // The global chain's commitments.
+  const published = new Map<string, string>();
+  const keyEvents = new Map<string, { created: Record<string, any> | null; revoked: boolean }>();
+  let lastGlobalAt: string | null = null;
+
   for await (const raw of lines as AsyncIterable<string>) {
     lineNo++;
     const line = raw.trim();
@@ -56,7 +209,7 @@ export async function verifyBundle(lines: AsyncIterable<string> | Iterable<strin
     try {
       value = JSON.parse(line);
     } catch {
-      problems.push({ reason: 'missing', message: `line ${lineNo} is not JSON: the event on it cannot be read` });
+      problems.push({ reason: 'missing', message: `line ${lineNo} is not JSON: what was on it cannot be read` });
       continue;
     }
     if (!header) {
@@ -65,21 +218,252 @@ export async function verifyBundle(lines: AsyncIterable<string> | Iterable<strin
       verifier = new AuditVerifier({ runId: header.run_id, expectSealed: isRunFinished(header.run_status) });
       continue;
     }
-    if (value?.kind === BUNDLE_END_KIND) {
+    const kind: unknown = value?.kind;
+    if (kind === BUNDLE_END_KIND) {
       end = value;
       continue;
     }
     if (end) problems.push({ reason: 'inserted', message: `line ${lineNo} comes after the end line` });
-    events++;
-    verifier!.add({ ...(value as ChainedEvent), id: (value as ChainedEvent).id ?? `line ${lineNo}` });
+    switch (kind) {
+      case undefined: {
+        events++;
+        const e = value as ChainedEvent;
+        verifier!.add({ ...e, id: e.id ?? `line ${lineNo}` });
+        eventTypes[String(e.type)] = (eventTypes[String(e.type)] ?? 0) + 1;
+        const ref = constitutionRefOf(e.payload);
+        if (ref) refs.set(`${ref.name}@${ref.version}#${ref.sha256}`, ref);
+        const actor = keyIdOfActor(e.actor);
+        if (actor) actors.add(actor);
+        const p = (e.payload ?? {}) as Record<string, any>;
+        if (typeof p.model === 'string') reported.add(p.model);
+        if (e.type === 'run.created' && !e.sample_id) runCreated = p;
+        if (e.type === 'pair.emitted' && e.sample_id) {
+          emitted.set(e.sample_id, { event_id: e.event_id, pair_id: typeof p.pair_id === 'string' ? p.pair_id : null, pair_sha256: typeof p.pair_sha256 === 'string' ? p.pair_sha256 : null });
+        }
+        if (e.type === 'pair.reviewed' && typeof p.review_id === 'string') {
+          reviewed.set(p.review_id, { event_id: e.event_id, review_sha256: typeof p.review_sha256 === 'string' ? p.review_sha256 : null });
+          if (typeof p.reviewer_key_id === 'string') actors.add(p.reviewer_key_id);
+        }
+        break;
+      }
+      case BUNDLE_LINE.manifest:
+        counts.manifest++;
+        if (value.manifest && typeof value.manifest === 'object') manifest = { line: lineNo, value: value.manifest };
+        else fail({ kind: 'manifest', line: lineNo, id: null, message: 'the manifest line holds no manifest' });
+        break;
+      case BUNDLE_LINE.constitution: {
+        counts.constitutions++;
+        const id = `${value.name}@${value.version}`;
+        let sha: string;
+        try {
+          const parsed = parseConstitutionYaml(String(value.yaml ?? ''));
+          sha = constitutionSha256(parsed);
+          if (`${parsed.name}@${parsed.version}` !== id) fail({ kind: 'constitution', line: lineNo, id, message: `the YAML on this line is ${parsed.name}@${parsed.version}, not ${id}` });
+        } catch (err) {
+          fail({ kind: 'constitution', line: lineNo, id, message: `the YAML of ${id} does not parse as a constitution (${firstLine((err as Error).message)})` });
+          break;
+        }
+        if (sha !== value.sha256) fail({ kind: 'constitution', line: lineNo, id, message: `the text of ${id} hashes to ${sha}, not the sha256 ${value.sha256} the line gives` });
+        constitutions.set(`${id}#${sha}`, { line: lineNo, sha256: sha });
+        break;
+      }
+      case BUNDLE_LINE.global: {
+        counts.global_events++;
+        const e = value.event as ChainedEvent;
+        if (!e || typeof e !== 'object') {
+          fail({ kind: 'global', line: lineNo, id: null, message: 'the line holds no event' });
+          break;
+        }
+        global.add({ ...e, id: e.id ?? `line ${lineNo}` });
+        if (e.chain !== GLOBAL_CHAIN) fail({ kind: 'global', line: lineNo, id: e.event_id ?? null, message: `event of chain ${e.chain} among the global chain's` });
+        lastGlobalAt = typeof e.at === 'string' ? e.at : lastGlobalAt;
+        const p = (e.payload ?? {}) as Record<string, any>;
+        if (e.type === 'constitution.published' && typeof p.name === 'string') published.set(`${p.name}@${p.version}`, String(p.sha256));
+        if ((e.type === 'key.created' || e.type === 'key.revoked') && typeof p.key_id === 'string') {
+          const k = keyEvents.get(p.key_id) ?? { created: null, revoked: false };
+          if (e.type === 'key.created') k.created = p;
+          else k.revoked = true;
+          keyEvents.set(p.key_id, k);
+        }
+        break;
+      }
+      case BUNDLE_LINE.key:
+        counts.keys++;
+        if (value.key && typeof value.key.id === 'string') {
+          for (const secret of ['hash', 'key', 'prefix'] as const) {
+            if (secret in value.key) fail({ kind: 'key', line: lineNo, id: value.key.id, message: `the key directory entry carries a "${secret}": it must name a key, never let anyone use it` });
+          }
+          keys.set(value.key.id, { line: lineNo, key: value.key });
+        } else fail({ kind: 'key', line: lineNo, id: null, message: 'the line holds no key directory entry' });
+        break;
+      case BUNDLE_LINE.pair: {
+        counts.pairs++;
+        const record = value.record as PairRecord;
+        let sha: string;
+        try {
+          sha = pairRecordSha256(record);
+        } catch (err) {
+          fail({ kind: 'pair', line: lineNo, id: value.pair_id ?? null, message: `the pair record cannot be canonicalised (${(err as Error).message})` });
+          break;
+        }
+        const sampleId = String(record?.sample_id ?? value.sample_id);
+        pairLines.set(sampleId, { line: lineNo, pair_id: String(record?.id ?? value.pair_id), sha256: sha, record, claimed: value.pair_sha256 });
+        break;
+      }
+      case BUNDLE_LINE.review:
+        counts.reviews++;
+        if (value.review && typeof value.review.id === 'string') reviewLines.push({ line: lineNo, review: value.review });
+        else fail({ kind: 'review', line: lineNo, id: null, message: 'the line holds no review' });
+        break;
+      default:
+        problems.push({ reason: 'inserted', message: `line ${lineNo} is of an unknown kind ${JSON.stringify(kind)}` });
+    }
   }
   if (!header || !verifier) throw new Error('not an Amend audit bundle: the file is empty');
-  if (!end) problems.push({ reason: 'missing', message: `the bundle has no end line: it is truncated after ${events} event(s)` });
-  else if (end.events !== events) {
-    problems.push({ reason: end.events > events ? 'missing' : 'inserted', message: `the end line counts ${end.events} event(s) and the bundle holds ${events}` });
+  if (!end) problems.push({ reason: 'missing', message: `the bundle has no end line: it is truncated after ${events} event(s) and ${lineNo} line(s)` });
+  else {
+    if (end.events !== events) {
+      problems.push({ reason: end.events > events ? 'missing' : 'inserted', message: `the end line counts ${end.events} event(s) and the bundle holds ${events}` });
+    }
+    for (const [k, n] of Object.entries(end.counts ?? {})) {
+      const held = counts[k as keyof BundleCounts];
+      if (held !== undefined && held !== n) fail({ kind: 'file', line: null, id: null, message: `the end line counts ${n} ${k.replace('_', ' ')} line(s) and the bundle holds ${held}` });
+    }
   }
   for (const { reason, message } of problems) {
     verifier.addProblem({ reason, chain: null, event_id: null, id: null, type: null, seq: null, message });
   }
-  return { run_id: header.run_id, run_status: header.run_status, exported_at: header.exported_at, ...verifier.finish() };
+  const chains = verifier.finish();
+  const v2 = header.version >= 2;
+  let globalReport: VerifyReport | null = null;
+  let latestReviews = new Map<string, PairReview>();
+
+  if (v2) {
+    globalReport = global.finish();
+    if (!globalReport.ok) {
+      const f = globalReport.first_failure!;
+      fail({ kind: 'global', line: null, id: f.event_id, message: `the global chain does not verify: ${f.reason.replace('_', ' ')} at seq ${f.seq}: ${f.message}` });
+    }
+    checkManifest(manifest, runCreated, counts.manifest, fail);
+    // Every constitution version the run's events name: its text is here, hashes to what they name, and was published so.
+    for (const [key, ref] of refs) {
+      const id = `${ref.name}@${ref.version}`;
+      if (!constitutions.has(key)) fail({ kind: 'constitution', line: null, id, message: `the run used ${id} (sha256 ${ref.sha256}) and no text of it with that hash is in the bundle` });
+      const pub = published.get(id);
+      if (pub !== undefined && pub !== ref.sha256) fail({ kind: 'constitution', line: null, id, message: `the global chain published ${id} with sha256 ${pub}, the run names ${ref.sha256}` });
+    }
+    checkKeys(actors, keys, keyEvents, lastGlobalAt, fail);
+    // Pairs against the events that emitted them, both ways.
+    for (const [sampleId, p] of pairLines) {
+      const ev = emitted.get(sampleId);
+      if (!ev) fail({ kind: 'pair', line: p.line, id: p.pair_id, message: `pair ${p.pair_id} has no pair.emitted event in the run's chains` });
+      else if (ev.pair_sha256 !== p.sha256) {
+        fail({ kind: 'pair', line: p.line, id: p.pair_id, message: `pair ${p.pair_id} is not the pair its pair.emitted event ${ev.event_id} recorded (sha256 ${p.sha256}, emitted ${ev.pair_sha256})` });
+      } else if (p.claimed !== p.sha256) fail({ kind: 'pair', line: p.line, id: p.pair_id, message: `pair ${p.pair_id} hashes to ${p.sha256}, not the pair_sha256 ${String(p.claimed)} its line gives` });
+    }
+    for (const [sampleId, ev] of emitted) {
+      if (!pairLines.has(sampleId)) fail({ kind: 'pair', line: null, id: ev.pair_id, message: `pair ${ev.pair_id ?? '?'} (event ${ev.event_id}, sample ${sampleId}) is not in the bundle` });
+    }
+    for (const { line, review } of reviewLines) {
+      const ev = reviewed.get(review.id);
+      if (!ev) fail({ kind: 'review', line, id: review.id, message: `review ${review.id} has no pair.reviewed event in the run's chains` });
+      else if (ev.review_sha256 !== null && ev.review_sha256 !== reviewSha256(review)) {
+        fail({ kind: 'review', line, id: review.id, message: `review ${review.id} is not the review its pair.reviewed event ${ev.event_id} recorded` });
+      }
+    }
+    const held = new Set(reviewLines.map((r) => r.review.id));
+    for (const [id, ev] of reviewed) if (!held.has(id)) fail({ kind: 'review', line: null, id, message: `review ${id} (event ${ev.event_id}) is not in the bundle` });
+    latestReviews = new Map(reviewLines.map((r) => [r.review.pair_id, r.review]));
+  }
+
+  const evidenceOk = evidenceTotal === 0;
+  const runCreatedModels = [runCreated?.model, runCreated?.feedback_model, manifest?.value.model, manifest?.value.feedback_model].filter((m): m is string => typeof m === 'string');
+  const report: BundleReport & { pairs?: Map<string, BundledPair> } = {
+    run_id: header.run_id,
+    run_status: header.run_status,
+    exported_at: header.exported_at,
+    bundle_version: header.version ?? null,
+    ...chains,
+    ok: chains.ok && evidenceOk,
+    chains_ok: chains.ok,
+    evidence: { ok: evidenceOk, failures: evidence, failures_total: evidenceTotal },
+    global: globalReport,
+    facts: {
+      constitutions: [...refs.values()],
+      models: { aliases: [...new Set(runCreatedModels)], reported: [...reported].sort() },
+      samples: Number(runCreated?.samples ?? new Set([...emitted.keys()]).size),
+      pairs: pairLines.size,
+      reviews: reviewLines.length,
+      keys: [...keys.values()].map((k) => k.key),
+      event_types: eventTypes,
+      mode: typeof runCreated?.mode === 'string' ? runCreated.mode : null,
+      seed: typeof manifest?.value.seed === 'number' ? manifest.value.seed : null,
+    },
+  };
+  if (opts.keepPairs) {
+    report.pairs = new Map(
+      [...pairLines].map(([sampleId, p]) => {
+        const ev = emitted.get(sampleId);
+        return [p.pair_id, { record: p.record, review: latestReviews.get(p.pair_id) ?? null, intact: !!ev && ev.pair_sha256 === p.sha256 && p.claimed === p.sha256 }];
+      }),
+    );
+  }
+  return report;
+}
+
+/** The manifest says what run.created recorded: constitution, mode, rounds, models, sampling, prompt count. */
+function checkManifest(manifest: { line: number; value: Record<string, any> } | null, created: Record<string, any> | null, lines: number, fail: (f: EvidenceFailure) => void): void {
+  if (lines > 1) fail({ kind: 'manifest', line: null, id: null, message: `${lines} manifest lines; a bundle has one` });
+  if (!manifest) return void fail({ kind: 'manifest', line: null, id: null, message: "the bundle has no manifest" });
+  if (!created) return void fail({ kind: 'manifest', line: manifest.line, id: null, message: 'the run chain has no run.created event to check the manifest against' });
+  const m = manifest.value;
+  const c = created.constitution ?? {};
+  const expect: [string, unknown, unknown][] = [
+    ['constitution', m.constitution, `${c.name}@${c.version}`],
+    ['constitution_sha256', m.constitution_sha256, c.sha256],
+    ['mode', m.mode, created.mode],
+    ['rounds', m.rounds, created.rounds],
+    ['model', m.model, created.model],
+    ['feedback_model', m.feedback_model ?? null, created.feedback_model ?? null],
+    ['sampling', m.sampling, created.sampling],
+    ['prompts', Array.isArray(m.prompts) ? m.prompts.length : null, created.samples],
+  ];
+  for (const [field, got, want] of expect) {
+    if (want === undefined) continue;
+    if (canonicalJson(got ?? null) !== canonicalJson(want ?? null)) {
+      fail({ kind: 'manifest', line: manifest.line, id: field, message: `the manifest's ${field}${field === 'prompts' ? ' (count)' : ''} is ${JSON.stringify(got)}, run.created recorded ${JSON.stringify(want)}` });
+    }
+  }
+}
+
+/** Every key that acted is in the directory, and each entry is what the global chain recorded of it. */
+function checkKeys(
+  actors: Set<string>,
+  keys: Map<string, { line: number; key: KeyDirectoryEntry }>,
+  events: Map<string, { created: Record<string, any> | null; revoked: boolean }>,
+  lastGlobalAt: string | null,
+  fail: (f: EvidenceFailure) => void,
+): void {
+  for (const id of actors) if (!keys.has(id)) fail({ kind: 'key', line: null, id, message: `key ${id} acted in the run and is not in the key directory` });
+  for (const [id, { line, key }] of keys) {
+    const ev = events.get(id);
+    if (!ev?.created) {
+      fail({ kind: 'key', line, id, message: `key ${id} has no key.created event in the global chain` });
+      continue;
+    }
+    for (const field of ['name', 'role', 'team'] as const) {
+      if ((ev.created[field] ?? null) !== (key[field] ?? null)) {
+        fail({ kind: 'key', line, id, message: `the directory gives key ${id} the ${field} ${JSON.stringify(key[field])}, its key.created event ${JSON.stringify(ev.created[field])}` });
+      }
+    }
+    if (ev.revoked && !key.revoked_at) fail({ kind: 'key', line, id, message: `key ${id} was revoked (key.revoked) and the directory says it is not` });
+    // A key revoked after the global chain was read has no event in the bundle yet.
+    if (!ev.revoked && key.revoked_at && (lastGlobalAt === null || key.revoked_at <= lastGlobalAt)) {
+      fail({ kind: 'key', line, id, message: `the directory says key ${id} was revoked at ${key.revoked_at}; the global chain has no key.revoked for it` });
+    }
+  }
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0];
 }

@@ -5,3 +5,6 @@ export * from './seal';
 export * from './verifier';
 export * from './bundle';
 export * from './content';
+export * from './record-hash';
+export * from './dataset-file';
+export * from './bundle-summary';

@@ -177,9 +177,9 @@ describe('verifying a run', () => {
   });
 });
 
-describe('an exported bundle', () => {
+describe('an exported bundle of version 1 (events only; version 2 in test/audit-bundle.spec.ts)', () => {
   const lines = (runId: string, events: ChainedEvent[], status = 'completed') => [
-    JSON.stringify(bundleHeader({ id: runId, status })),
+    JSON.stringify({ ...bundleHeader({ id: runId, status }), version: 1 }),
     ...events.map((e) => JSON.stringify(e)),
     JSON.stringify(bundleEnd(events.length)),
   ];

@@ -17,6 +17,7 @@ export { isNoop, normalisedEditDistance, NOOP_EDIT_DISTANCE } from './report/noo
 export { QualityReportBuilder, QUALITY_REPORT_VERSION } from './report/quality-report';
 export { pairQuality } from './report/pair-quality';
 export { formatPair, toSft } from './formats';
+export { applyReview, exportReview } from './review';
 export type { PairLine, ConversationalPairLine, StandardPairLine, H4PairLine, SftLine } from './formats';
 export { PipelineError } from './errors';
 export type { PipelineErrorCode, RunProblem, RunProblemCode } from './errors';

@@ -116,6 +116,17 @@ export class ReviewsRepository {
     return r !== undefined;
   }
 
+  /** Every review of a run's pairs, oldest first, page by page (the audit bundle holds them all). */
+  async *forRun(runId: string, pageSize = 1_000): AsyncGenerator<PairReview> {
+    let after = '0';
+    for (;;) {
+      const rows = await this.db.selectFrom('pair_reviews').selectAll().where('run_id', '=', runId).where('seq', '>', after).orderBy('seq').limit(pageSize).execute();
+      for (const r of rows) yield toReview(r);
+      if (rows.length < pageSize) return;
+      after = String(rows[rows.length - 1].seq);
+    }
+  }
+
   /** The latest review of each of `pairIds` that has one. */
   async latestFor(pairIds: string[]): Promise<Map<string, PairReview>> {
     if (pairIds.length === 0) return new Map();

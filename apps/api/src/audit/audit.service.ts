@@ -1,16 +1,33 @@
 import { Injectable } from '@nestjs/common';
 import type { Response } from 'express';
-import { bundleEnd, bundleHeader } from '@amend/audit';
+import {
+  bundleEnd,
+  bundleHeader,
+  constitutionLine,
+  constitutionRefOf,
+  globalLine,
+  keyIdOfActor,
+  keyLine,
+  manifestLine,
+  pairLine,
+  reviewLine,
+  type BundleCounts,
+} from '@amend/audit';
+import { ConstitutionSchema, constitutionToYaml } from '@amend/constitution';
 import { isRunFinished, type RunVerify } from '@amend/contracts';
 import { Store, type AuditQuery } from '@amend/store';
 import { ApiError } from '../errors/api-error';
 import { NdjsonWriter } from '../common/ndjson';
-
+import { RunsService } from '../runs/runs.service';
+import { toDirectoryEntry } from '../keys/keys.service';
 
 /** Auditors' reads: events, verification and the exported bundle. Nothing here writes. */
 @Injectable()
 export class AuditService {
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    private readonly runs: RunsService,
+  ) {}
 
   private async run(id: string) {
     const run = await this.store.runs.row(id);
@@ -67,19 +84,64 @@ export class AuditService {
     return { sample_id: sampleId, run_id: sample.run_id, chain, events };
   }
 
-  /** The JSON Lines bundle: header, every event chain by chain, end line; paced by the client. */
+  /**
+   * The JSON Lines bundle (libs/audit bundle.ts): header, every event of the run chain by chain,
+   * then the manifest, the constitution texts the events name, the global chain, the key directory
+   * of every key that acted, the pairs and the reviews, and an end line with the counts; paced by
+   * the client. The global chain is read before the keys, so a key revoked meanwhile is
+   * revoked in the directory without its event, which verify allows, never the other way round.
+   */
   async export(runId: string, res: Response): Promise<void> {
     const run = await this.run(runId);
+    const manifest = await this.runs.manifest(runId, undefined);
     const out = new NdjsonWriter(res);
     res.setHeader('Content-Disposition', `attachment; filename="audit-${runId}.jsonl"`);
     await out.write(bundleHeader(run));
     let n = 0;
+    const refs = new Map<string, { name: string; version: string }>();
+    const actors = new Set<string>();
     for await (const e of this.store.audit.streamRun(runId)) {
       if (out.isClosed) return;
       await out.write(e);
       n++;
+      const ref = constitutionRefOf(e.payload);
+      if (ref) refs.set(`${ref.name}@${ref.version}`, ref);
+      const actor = keyIdOfActor(e.actor);
+      if (actor) actors.add(actor);
     }
-    await out.write(bundleEnd(n));
+    const counts: BundleCounts = { manifest: 1, constitutions: 0, global_events: 0, keys: 0, pairs: 0, reviews: 0 };
+    await out.write(manifestLine(manifest));
+    for (const { name, version } of refs.values()) {
+      const stored = await this.store.constitutions.resolve(name, version);
+      if (!stored) continue; // verify names the version the run used and the bundle lacks
+      await out.write(constitutionLine({ name, version, sha256: stored.sha256, yaml: constitutionToYaml(ConstitutionSchema.parse(stored.content)) }));
+      counts.constitutions++;
+    }
+    for (const e of await this.store.audit.chain('global')) {
+      await out.write(globalLine(e));
+      counts.global_events++;
+    }
+    const reviews = [];
+    for await (const r of this.store.reviews.forRun(runId)) {
+      reviews.push(r);
+      if (r.reviewer_key_id) actors.add(r.reviewer_key_id);
+    }
+    for (const id of actors) {
+      const key = await this.store.keys.get(id);
+      if (!key) continue;
+      await out.write(keyLine(toDirectoryEntry(key)));
+      counts.keys++;
+    }
+    for await (const record of this.store.pairs.stream(runId)) {
+      if (out.isClosed) return;
+      await out.write(pairLine(record));
+      counts.pairs++;
+    }
+    for (const r of reviews) {
+      await out.write(reviewLine(r));
+      counts.reviews++;
+    }
+    await out.write(bundleEnd(n, counts));
     out.end();
   }
 }
