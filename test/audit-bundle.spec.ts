@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { CreatedKeySchema, RunSchema, isRunFinished, type Run } from '@amend/contracts';
+import { CreatedKeySchema, RunSchema, isRunFinished, type CreatedKey, type Run } from '@amend/contracts';
 import { runCli } from '../apps/cli/src/main';
 import { ROOT, cleanup, json, ndjson, startStack, testEnv, waitFor, type Stack } from './support/stack';
 import { capture } from './support/capture';
@@ -20,7 +20,7 @@ const env = testEnv('bundle');
 let stack: Stack;
 let pg: Client;
 let auditor: string;
-let submitter: { id: string; key: string };
+let submitter: CreatedKey;
 let run: Run;
 let reviewedPair: string;
 const dir = mkdtempSync(join(tmpdir(), 'amend-bundle-'));
@@ -143,7 +143,7 @@ describe('the bundle amend audit export writes', () => {
     expect(of('amend.audit.review').map((l) => l.review.pair_id)).toEqual([reviewedPair]);
     const global = of('amend.audit.global').map((l) => l.event);
     expect(global.map((e) => e.type)).toEqual(expect.arrayContaining(['constitution.published', 'key.created']));
-    expect(lines[lines.length - 1]).toEqual({ kind: 'amend.audit.end', events: events.length, counts: { manifest: 1, constitutions: 1, global_events: global.length, keys: keys.length, pairs: 4, reviews: 1 } });
+    expect(lines[lines.length - 1]).toEqual({ kind: 'amend.audit.end', events: events.length, counts: { manifest: 1, samples: 1, constitutions: 1, global_events: global.length, keys: keys.length, pairs: 4, reviews: 1 } });
     const text = readFileSync(bundlePath, 'utf8');
     const hashes = (await pg.query('select hash from api_keys')).rows.map((r) => r.hash as string);
     for (const secret of [submitter.key, auditor, stack.adminKey, ...hashes]) expect(text).not.toContain(secret);
@@ -181,6 +181,7 @@ describe('the bundle amend audit export writes', () => {
     ['a review', (l) => l.kind === 'amend.audit.review', (l) => (l.review.reason = oneByte(l.review.reason)), (l) => [`review ${l.review.id}`]],
     ['a key directory name', (l) => l.kind === 'amend.audit.key' && l.key.name === 'ml team ci', (l) => (l.key.name = oneByte(l.key.name)), (l) => [`key ${l.key.id}`, 'the name']],
     ['the manifest', (l) => l.kind === 'amend.audit.manifest', (l) => (l.manifest.rounds += 1), () => ["manifest's rounds"]],
+    ['a prompt of the manifest', (l) => l.kind === 'amend.audit.manifest', (l) => (l.manifest.prompts[1] = oneByte(l.manifest.prompts[1])), () => ["manifest's prompt 1 is not the sample run.created committed to: prompt differs"]],
     ['an event of the global chain', (l) => l.kind === 'amend.audit.global' && l.event.type === 'key.created', (l) => (l.event.payload.name = `${l.event.payload.name ?? ''}x`), (l) => ['global chain does not verify', l.event.event_id]],
   ];
   it.each(TAMPER)('names %s edited in the file, and exits 2', async (_what, pick, edit, named) => {

@@ -1,6 +1,7 @@
 import { constitutionSha256, parseConstitutionYaml } from '@amend/constitution';
 import { isRunFinished, type KeyDirectoryEntry, type PairRecord, type PairReview } from '@amend/contracts';
-import { canonicalJson } from './canonical';
+import { asStoredJson, canonicalJson } from './canonical';
+import { contentSha256 } from './content';
 import { AuditVerifier, type VerifyReport } from './verifier';
 import { GLOBAL_CHAIN, type ChainedEvent } from './chain';
 import { pairRecordSha256, reviewSha256 } from './record-hash';
@@ -13,6 +14,8 @@ import { pairRecordSha256, reviewSha256 } from './record-hash';
  * file is told from a complete one:
  *
  * - `amend.audit.manifest`: the run's manifest (the POST /v1/runs body that replays it);
+ * - `amend.audit.samples`: the sample commitment blobs `run.created` names (`samples_sha256`), which
+ *   vouch for the manifest's prompts;
  * - `amend.audit.constitution`: the full YAML of every constitution version the run used;
  * - `amend.audit.global`: the global chain (constitutions published, keys created and revoked), whole;
  * - `amend.audit.key`: the key directory entry of every key that acted (never a secret or a hash);
@@ -34,6 +37,7 @@ export const BUNDLE_LINE = {
   key: 'amend.audit.key',
   pair: 'amend.audit.pair',
   review: 'amend.audit.review',
+  samples: 'amend.audit.samples',
 } as const;
 
 export interface BundleHeader {
@@ -58,7 +62,7 @@ export const HASHING_DESCRIPTION =
 
 const CONTENTS_DESCRIPTION =
   'lines without "kind": the run\'s events chain by chain; amend.audit.manifest: the run\'s manifest; amend.audit.constitution: ' +
-  'the YAML of each constitution version used; amend.audit.global: the global chain; amend.audit.key: the key directory of every ' +
+  'the YAML of each constitution version used; amend.audit.samples: the sample commitments run.created names; amend.audit.global: the global chain; amend.audit.key: the key directory of every ' +
   'key that acted; amend.audit.pair: each pair record and its pair_sha256; amend.audit.review: each review; amend.audit.end: counts';
 
 export function bundleHeader(run: { id: string; status: string }, exportedAt = new Date()): BundleHeader {
@@ -75,6 +79,7 @@ export function bundleHeader(run: { id: string; status: string }, exportedAt = n
 
 export interface BundleCounts {
   manifest: number;
+  samples: number;
   constitutions: number;
   global_events: number;
   keys: number;
@@ -87,6 +92,7 @@ export function bundleEnd(events: number, counts?: BundleCounts) {
 }
 
 export const manifestLine = (manifest: unknown) => ({ kind: BUNDLE_LINE.manifest, manifest });
+export const samplesLine = (blob: { sha256: string; content: unknown }) => ({ kind: BUNDLE_LINE.samples, sha256: blob.sha256, entries: blob.content });
 export const constitutionLine = (c: { name: string; version: string; sha256: string; yaml: string }) => ({ kind: BUNDLE_LINE.constitution, ...c });
 export const globalLine = (event: ChainedEvent) => ({ kind: BUNDLE_LINE.global, event });
 export const keyLine = (key: KeyDirectoryEntry) => ({ kind: BUNDLE_LINE.key, key });
@@ -173,7 +179,7 @@ export async function verifyBundle(
   let end: { events: number; counts?: Partial<BundleCounts> } | null = null;
   let lineNo = 0;
   let events = 0;
-  const counts: BundleCounts = { manifest: 0, constitutions: 0, global_events: 0, keys: 0, pairs: 0, reviews: 0 };
+  const counts: BundleCounts = { manifest: 0, samples: 0, constitutions: 0, global_events: 0, keys: 0, pairs: 0, reviews: 0 };
   const problems: { reason: 'missing' | 'inserted'; message: string }[] = [];
   const evidence: EvidenceFailure[] = [];
   let evidenceTotal = 0;
@@ -192,6 +198,7 @@ export async function verifyBundle(
   let runCreated: Record<string, any> | null = null;
   // What the other lines hold.
   let manifest: { line: number; value: Record<string, any> } | null = null;
+  const sampleBlobs = new Map<string, { line: number; entries: unknown }>();
   const constitutions = new Map<string, { line: number; sha256: string }>();
   const keys = new Map<string, { line: number; key: KeyDirectoryEntry }>();
   const pairLines = new Map<string, { line: number; pair_id: string; sha256: string; record: PairRecord; claimed: unknown }>();
@@ -250,6 +257,10 @@ export async function verifyBundle(
         counts.manifest++;
         if (value.manifest && typeof value.manifest === 'object') manifest = { line: lineNo, value: value.manifest };
         else fail({ kind: 'manifest', line: lineNo, id: null, message: 'the manifest line holds no manifest' });
+        break;
+      case BUNDLE_LINE.samples:
+        counts.samples++;
+        sampleBlobs.set(String(value.sha256), { line: lineNo, entries: value.entries });
         break;
       case BUNDLE_LINE.constitution: {
         counts.constitutions++;
@@ -345,6 +356,7 @@ export async function verifyBundle(
       fail({ kind: 'global', line: null, id: f.event_id, message: `the global chain does not verify: ${f.reason.replace('_', ' ')} at seq ${f.seq}: ${f.message}` });
     }
     checkManifest(manifest, runCreated, counts.manifest, fail);
+    if (manifest && runCreated) checkPrompts(manifest, runCreated, sampleBlobs, fail);
     // Every constitution version the run's events name: its text is here, hashes to what they name, and was published so.
     for (const [key, ref] of refs) {
       const id = `${ref.name}@${ref.version}`;
@@ -426,6 +438,7 @@ function checkManifest(manifest: { line: number; value: Record<string, any> } | 
     ['model', m.model, created.model],
     ['feedback_model', m.feedback_model ?? null, created.feedback_model ?? null],
     ['sampling', m.sampling, created.sampling],
+    ['seed', m.seed, created.seed],
     ['prompts', Array.isArray(m.prompts) ? m.prompts.length : null, created.samples],
   ];
   for (const [field, got, want] of expect) {
@@ -434,6 +447,58 @@ function checkManifest(manifest: { line: number; value: Record<string, any> } | 
       fail({ kind: 'manifest', line: manifest.line, id: field, message: `the manifest's ${field}${field === 'prompts' ? ' (count)' : ''} is ${JSON.stringify(got)}, run.created recorded ${JSON.stringify(want)}` });
     }
   }
+}
+
+const hashOrNull = (v: unknown) => (v === null || v === undefined ? null : contentSha256(asStoredJson(v)));
+
+/**
+ * The manifest's prompts against the sample commitments `run.created` names (`samples_sha256`:
+ * blobs of `[id, idx, sha256 of external_id, of prompt, of messages, of metadata]` per sample, as
+ * libs/store sample-commitment.ts writes them): each blob hashes to its name, and prompt i of the
+ * manifest is the sample of index i. Runs created before the commitment name none: nothing to check.
+ */
+function checkPrompts(
+  manifest: { line: number; value: Record<string, any> },
+  created: Record<string, any>,
+  blobs: Map<string, { line: number; entries: unknown }>,
+  fail: (f: EvidenceFailure) => void,
+): void {
+  const names: unknown = created.samples_sha256;
+  if (!Array.isArray(names)) return;
+  const entries: unknown[][] = [];
+  for (const name of names) {
+    const blob = blobs.get(String(name));
+    if (!blob) return void fail({ kind: 'manifest', line: null, id: String(name), message: `the sample commitment ${String(name)} that run.created names is not in the bundle` });
+    let sha: string;
+    try {
+      sha = contentSha256(blob.entries);
+    } catch {
+      sha = '';
+    }
+    if (sha !== name || !Array.isArray(blob.entries)) {
+      return void fail({ kind: 'manifest', line: blob.line, id: String(name), message: `the sample commitment on this line does not hash to its name ${String(name)}` });
+    }
+    entries.push(...(blob.entries as unknown[][]));
+  }
+  const prompts: unknown[] = Array.isArray(manifest.value.prompts) ? manifest.value.prompts : [];
+  const byIndex = new Map(entries.map((e) => [Number(e[1]), e]));
+  let named = 0;
+  prompts.forEach((item, i) => {
+    const entry = byIndex.get(i);
+    const p = (typeof item === 'string' ? { prompt: item } : (item ?? {})) as { id?: unknown; prompt?: unknown; messages?: unknown; metadata?: unknown };
+    const fields: string[] = [];
+    if (!entry) fields.push('the whole prompt (no sample of that index)');
+    else {
+      if (hashOrNull(p.id) !== entry[2]) fields.push('id');
+      // A multi-turn prompt's `prompt` column is derived from its messages: the messages vouch for it.
+      if (p.messages === undefined && contentSha256(String(p.prompt ?? '')) !== entry[3]) fields.push('prompt');
+      if (hashOrNull(p.messages) !== entry[4]) fields.push('messages');
+      if (hashOrNull(p.metadata) !== entry[5]) fields.push('metadata');
+    }
+    if (fields.length && named++ < 20) {
+      fail({ kind: 'manifest', line: manifest.line, id: `prompts[${i}]`, message: `the manifest's prompt ${i} is not the sample run.created committed to: ${fields.join(', ')} differ${fields.length === 1 ? 's' : ''}` });
+    }
+  });
 }
 
 /** Every key that acted is in the directory, and each entry is what the global chain recorded of it. */

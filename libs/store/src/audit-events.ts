@@ -262,6 +262,12 @@ export class AuditRepository {
     return verifyRows(this.db, runId);
   }
 
+  /** Content blobs by name, as stored (the audit bundle carries a run's sample commitments); absent names are left out. */
+  async contentBlobs(names: string[]): Promise<{ sha256: string; content: unknown }[]> {
+    if (names.length === 0) return [];
+    return this.db.selectFrom('content_blobs').select(['sha256', 'content']).where('sha256', 'in', names).execute();
+  }
+
   /** Recomputes one chain that no seal covers: a sample's while its run goes on, or the global chain. */
   async verifyChain(chain: string): Promise<VerifyReport> {
     const verifier = new AuditVerifier();

@@ -11,6 +11,7 @@ import {
   manifestLine,
   pairLine,
   reviewLine,
+  samplesLine,
   type BundleCounts,
 } from '@amend/audit';
 import { ConstitutionSchema, constitutionToYaml } from '@amend/constitution';
@@ -100,6 +101,7 @@ export class AuditService {
     let n = 0;
     const refs = new Map<string, { name: string; version: string }>();
     const actors = new Set<string>();
+    let samplesSha256: string[] = [];
     for await (const e of this.store.audit.streamRun(runId)) {
       if (out.isClosed) return;
       await out.write(e);
@@ -108,9 +110,18 @@ export class AuditService {
       if (ref) refs.set(`${ref.name}@${ref.version}`, ref);
       const actor = keyIdOfActor(e.actor);
       if (actor) actors.add(actor);
+      const names = (e.payload as { samples_sha256?: unknown } | null)?.samples_sha256;
+      if (e.type === 'run.created' && !e.sample_id && Array.isArray(names)) samplesSha256 = names.map(String);
     }
-    const counts: BundleCounts = { manifest: 1, constitutions: 0, global_events: 0, keys: 0, pairs: 0, reviews: 0 };
+    const counts: BundleCounts = { manifest: 1, samples: 0, constitutions: 0, global_events: 0, keys: 0, pairs: 0, reviews: 0 };
     await out.write(manifestLine(manifest));
+    // The commitments vouch for the manifest's prompts: one blob per 10,000 samples, read one at a time.
+    for (const name of samplesSha256) {
+      for (const blob of await this.store.audit.contentBlobs([name])) {
+        await out.write(samplesLine(blob));
+        counts.samples++;
+      }
+    }
     for (const { name, version } of refs.values()) {
       const stored = await this.store.constitutions.resolve(name, version);
       if (!stored) continue; // verify names the version the run used and the bundle lacks
