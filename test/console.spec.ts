@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Client } from 'pg';
 import type { BrowserContext, Page } from 'playwright-core';
 import { ConstitutionSummarySchema, CreatedKeySchema, ReviewListSchema, RunListSchema, type CreatedKey } from '@amend/contracts';
 import { consoleForFile, screenshotsDir, type ConsoleFile } from './support/browser';
@@ -257,6 +258,51 @@ describe('the web console', () => {
     expect(await result.getAttribute('data-ok')).toBe('true');
     expect(await result.textContent()).toContain('Intact');
     await screenshot(page, 'audit');
+    await context.close();
+  });
+
+  it('shows an operator auditor a run’s samples by prompt and status, key ids by name, and a failing sample as a link to its event', async () => {
+    const operatorAuditor = await createKey('auditor', 'admin', 'olga');
+    const { context, page } = await signIn(operatorAuditor.key);
+    await page.goto(`${stack.url}/console/#/audit/runs/${runId}`);
+    // The run was created by the key named "ana" (submitter of team ml): the page says so, not key:<id>.
+    const actor = page.locator(`[data-type="run.created"] [data-actor="key:${keys.submitter.id}"]`);
+    await actor.waitFor();
+    expect(await actor.textContent()).toBe('ana (submitter, ml)');
+    const rows = page.locator('[data-testid=audit-samples] tr');
+    await page.waitForSelector('[data-testid=audit-samples] tr:nth-child(12)');
+    expect(await rows.count()).toBe(12);
+    const first = await rows.first().textContent();
+    expect(first).toContain('#0');
+    expect(first).toContain('completed');
+    expect(first).toContain('Question 0: how do I keep basil alive on a windowsill?');
+
+    // An event of one sample edited behind the service's back (as the owner, triggers off).
+    const pg = new Client({ connectionString: env.DATABASE_URL, options: `-c search_path=${env.DATABASE_SCHEMA}` });
+    await pg.connect();
+    const target = (await pg.query(`select id, event_id, sample_id, payload from audit_events where run_id = $1 and type = 'critique.generated' order by id limit 1`, [runId])).rows[0];
+    const setPayload = async (payload: unknown) => {
+      await pg.query('begin');
+      await pg.query('set local session_replication_role = replica');
+      await pg.query('update audit_events set payload = $1 where id = $2', [JSON.stringify(payload), target.id]);
+      await pg.query('commit');
+    };
+    await setPayload({ ...target.payload, principle_id: 'forged' });
+    try {
+      await page.click('button:has-text("Verify trail")');
+      const result = await page.waitForSelector('[data-testid=verify-result][data-ok=false]');
+      await page.waitForSelector(`[data-testid=audit-samples] tr.bad[data-sample="${target.sample_id}"]`);
+      const link = page.locator('[data-testid=verify-result] a.failure-link').first();
+      expect(await link.getAttribute('href')).toBe(`#/audit/samples/${target.sample_id}?event=${target.event_id}`);
+      expect(await result.textContent()).toContain(`sample:${target.sample_id}`);
+      await screenshot(page, 'audit-run');
+      await link.click();
+      await page.waitForSelector(`[data-testid=timeline] > li.focus#event-${target.event_id}`);
+      expect(await page.locator(`[data-testid=timeline] > li.focus`).getAttribute('data-type')).toBe('critique.generated');
+    } finally {
+      await setPayload(target.payload);
+      await pg.end();
+    }
     await context.close();
   });
 });

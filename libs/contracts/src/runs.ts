@@ -376,6 +376,8 @@ export const SampleSummarySchema = z.object({
   stage: z.string(),
   failure_reason: z.string().nullable(),
   usage: RunUsageSchema,
+  /** The first 120 characters of the prompt, in lists (the console's audit page shows it). */
+  prompt_preview: z.string().optional(),
 });
 export const SampleSchema = SampleSummarySchema.extend({
   /** The prompt, or the last user turn of a multi-turn prompt. */

@@ -51,6 +51,9 @@ function usageOf(row: { calls: number; prompt_tokens: unknown; completion_tokens
   return { calls: row.calls, prompt_tokens: Number(row.prompt_tokens), completion_tokens: Number(row.completion_tokens) };
 }
 
+/** Characters of a prompt a sample list shows (the console's audit page): enough to tell samples apart. */
+const PROMPT_PREVIEW = 120;
+
 /** Runs kept per process: a run's settings never change, only its status, spend and `simulated` flag (read with each claim). */
 const RUN_CACHE_MAX = 1_000;
 
@@ -269,6 +272,7 @@ export class SamplesRepository {
     let q = this.db
       .selectFrom('samples')
       .select(['id', 'run_id', 'idx', 'external_id', 'status', 'stage', 'failure_reason', 'calls', 'prompt_tokens', 'completion_tokens'])
+      .select(sql<string>`left(prompt, ${PROMPT_PREVIEW})`.as('prompt_preview'))
       .where('run_id', '=', runId)
       .orderBy('idx')
       .limit(opts.limit + 1);
@@ -286,6 +290,7 @@ export class SamplesRepository {
         stage: r.stage,
         failure_reason: r.failure_reason,
         usage: usageOf(r),
+        prompt_preview: r.prompt_preview,
       })),
       next_cursor: rows.length > opts.limit ? page[page.length - 1].idx : null,
     };

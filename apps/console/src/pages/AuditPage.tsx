@@ -2,10 +2,12 @@ import { useEffect, useState, type FormEvent } from 'react';
 import type { z } from 'zod';
 import {
   AuditEventPageSchema,
+  KeysAnswerSchema,
   RunListSchema,
   RunSchema,
   RunVerifySchema,
   SampleAuditSchema,
+  SampleListSchema,
   SampleSchema,
   type AuditEvent,
   type RunVerify,
@@ -14,13 +16,39 @@ import {
 import type { Session } from '../lib/session';
 import { useResource } from '../lib/hooks';
 import { formatTime, shortId } from '../lib/format';
-import { href, navigate } from '../lib/router';
+import { href, navigate, parseHash } from '../lib/router';
 import { ErrorView, KeyValue, Loading, Section, StatusBadge } from '../components/common';
 
 export function AuditPage({ session, kind, id }: { session: Session; kind: 'runs' | 'samples' | null; id: string | null }) {
   if (kind === 'samples' && id) return <SampleTrail session={session} sampleId={id} />;
   if (kind === 'runs' && id) return <RunTrail session={session} runId={id} />;
   return <AuditHome session={session} />;
+}
+
+/** Who each `key:<id>` is, from the key directory auditors read (`GET /v1/keys`); empty until it loads or if refused. */
+type KeyNames = Map<string, { name: string | null; role: string; team: string }>;
+
+function useKeyNames(session: Session): KeyNames {
+  const keys = useResource(() => session.client.get(KeysAnswerSchema, '/v1/keys?revoked=true'), [session.key]);
+  return new Map((keys.data?.keys ?? []).map((k) => [k.id, { name: k.name, role: k.role, team: k.team }]));
+}
+
+/** An actor by name where the directory knows the key (the id in the tooltip), else as the trail spells it. */
+function Actor({ actor, names }: { actor: string; names: KeyNames }) {
+  const key = actor.startsWith('key:') ? names.get(actor.slice(4)) : undefined;
+  if (!key) return <span className="mono">{actor}</span>;
+  return (
+    <span className="actor" title={actor} data-actor={actor}>
+      {key.name ?? `unnamed ${key.role} key`} <span className="muted">({key.role}, {key.team})</span>
+    </span>
+  );
+}
+
+/** Where a failure of the verify report can be seen: the sample's trail, at the event, or the run's. */
+function failureHref(f: { chain?: string | null; event_id?: string | null }): string | null {
+  if (f.chain?.startsWith('sample:')) return href(`/audit/samples/${f.chain.slice('sample:'.length)}`, { event: f.event_id ?? undefined });
+  if (f.chain?.startsWith('run:')) return href(`/audit/runs/${f.chain.slice('run:'.length)}`, { event: f.event_id ?? undefined });
+  return null;
 }
 
 function AuditHome({ session }: { session: Session }) {
@@ -92,7 +120,9 @@ function SampleTrail({ session, sampleId }: { session: Session; sampleId: string
   const sample = useResource(() => session.client.get(SampleSchema, `/v1/samples/${sampleId}`), [sampleId, session.key]);
   const trail = useResource(() => session.client.get(SampleAuditSchema, `/v1/samples/${sampleId}/audit`), [sampleId, session.key]);
   const [verify, setVerify] = useState<RunVerify | null>(null);
+  const names = useKeyNames(session);
   const runId = trail.data?.run_id ?? sample.data?.run_id;
+  const focus = parseHash(window.location.hash).query.get('event');
 
   return (
     <div className="page">
@@ -122,7 +152,7 @@ function SampleTrail({ session, sampleId }: { session: Session; sampleId: string
       <Section title="Trail">
         {trail.error ? <ErrorView error={trail.error} what="The audit trail" /> : null}
         {!trail.data && !trail.error ? <Loading what="the trail" /> : null}
-        {trail.data ? <Timeline events={trail.data.events} failures={[...(verify?.failures ?? []), ...trail.data.chain.failures]} /> : null}
+        {trail.data ? <Timeline events={trail.data.events} failures={[...(verify?.failures ?? []), ...trail.data.chain.failures]} names={names} focus={focus} /> : null}
       </Section>
     </div>
   );
@@ -133,6 +163,9 @@ function RunTrail({ session, runId }: { session: Session; runId: string }) {
   const [cursor, setCursor] = useState<string | null | undefined>(undefined);
   const [error, setError] = useState<unknown>(null);
   const [verify, setVerify] = useState<RunVerify | null>(null);
+  const names = useKeyNames(session);
+  const focus = parseHash(window.location.hash).query.get('event');
+  const list = useResource(() => session.client.get(SampleListSchema, `/v1/runs/${runId}/samples?limit=1000`), [runId, session.key]);
 
   const load = async (after: string | undefined) => {
     try {
@@ -166,20 +199,65 @@ function RunTrail({ session, runId }: { session: Session; runId: string }) {
       {cursor !== undefined ? (
         <>
           <Section title={`Run events (${runLevel.length})`}>
-            <Timeline events={runLevel} failures={verify?.failures ?? []} />
+            <Timeline events={runLevel} failures={verify?.failures ?? []} names={names} focus={focus} />
           </Section>
-          <Section title={`Samples (${samples.length}${cursor ? ' so far' : ''})`} actions={cursor ? <button onClick={() => load(cursor)}>Load more events</button> : null}>
-            <div className="row wrap">
-              {samples.map((s) => (
-                <a key={s} className="mono small chip" href={href(`/audit/samples/${s}`)}>
-                  {shortId(s)}
-                </a>
-              ))}
-            </div>
+          <Section title={`Samples (${list.data ? `${list.data.samples.length}${list.data.next_cursor !== null ? '+' : ''}` : samples.length})`} actions={cursor ? <button onClick={() => load(cursor)}>Load more events</button> : null}>
+            {list.error ? <ErrorView error={list.error} what="The samples" /> : null}
+            <SampleRows samples={list.data?.samples ?? samples.map((id) => ({ id }))} bad={badSamples(verify)} />
+            {list.data?.next_cursor != null ? <div className="muted small">The first 1,000 samples; open any other by its id above.</div> : null}
           </Section>
         </>
       ) : null}
     </div>
+  );
+}
+
+/** The samples a verify report names: in a failing chain, or whose rows or pair differ from the trail. */
+function badSamples(report: RunVerify | null): Set<string> {
+  const bad = new Set<string>();
+  for (const f of report?.failures ?? []) if (f.chain?.startsWith('sample:')) bad.add(f.chain.slice('sample:'.length));
+  for (const f of report?.dataset?.failures ?? []) if (f.sample_id) bad.add(f.sample_id);
+  for (const f of report?.rows?.failures ?? []) {
+    const sample = rowSample(f);
+    if (sample) bad.add(sample);
+  }
+  return bad;
+}
+
+/** The sample a row verify names belongs to: a sample row's key is its id, a stage record's `<sample id>:<position>`. */
+function rowSample(f: { table: string; key: string }): string | null {
+  if (f.table === 'samples') return f.key;
+  if (f.table === 'stage_records') return f.key.split(':')[0] ?? null;
+  return null;
+}
+
+type SampleRow = { id: string; index?: number; status?: string; prompt_preview?: string };
+
+/** One row a sample: index, status and the start of its prompt, each a link to its trail; those verify named first and marked. */
+function SampleRows({ samples, bad }: { samples: SampleRow[]; bad: Set<string> }) {
+  const rows = [...samples].sort((a, b) => Number(bad.has(b.id)) - Number(bad.has(a.id)));
+  return (
+    <table className="table" data-testid="audit-samples">
+      <tbody>
+        {rows.map((s) => {
+          const to = href(`/audit/samples/${s.id}`);
+          return (
+            <tr key={s.id} className={bad.has(s.id) ? 'bad' : ''} data-sample={s.id}>
+              <td className="num">
+                <a href={to}>{s.index !== undefined ? `#${s.index}` : shortId(s.id)}</a>
+              </td>
+              <td>{s.status ? <StatusBadge status={s.status} /> : null}</td>
+              <td className="grow">
+                <a href={to} title={s.prompt_preview}>
+                  {s.prompt_preview === undefined ? <span className="mono">{shortId(s.id)}</span> : s.prompt_preview.length > 80 ? `${s.prompt_preview.slice(0, 80)}…` : s.prompt_preview || '(empty)'}
+                </a>
+              </td>
+              <td>{bad.has(s.id) ? <span className="badge bad">altered</span> : null}</td>
+            </tr>
+          );
+        })}
+      </tbody>
+    </table>
   );
 }
 
@@ -212,6 +290,9 @@ function VerifyButton({ session, runId, onResult }: { session: Session; runId: s
 
 function VerifyResult({ report }: { report: RunVerify }) {
   const failures = report.failures;
+  const rows = report.rows?.failures ?? [];
+  const dataset = report.dataset?.failures ?? [];
+  const problems = failures.length + rows.length + dataset.length;
   return (
     <div className={`notice ${report.ok ? 'ok' : 'error'} verify-result`} data-testid="verify-result" data-ok={report.ok}>
       <strong>{report.ok ? 'Intact.' : 'Altered.'}</strong>{' '}
@@ -219,36 +300,97 @@ function VerifyResult({ report }: { report: RunVerify }) {
         ? `Every hash recomputes${report.events !== undefined ? ` over ${report.events} event(s)` : ''}${report.chains !== undefined ? ` in ${report.chains} chain(s)` : ''}${
             report.sealed ? `, and the seal matches${report.seals && report.seals > 1 ? ` (${report.seals} seals)` : ''}` : ''
           }.`
-        : `${failures.length} problem(s); the first:`}
+        : `${problems} problem(s):`}
       {report.failures_total > failures.length ? ` (${report.failures_total} in all)` : ''}
-      {failures.length ? (
+      {problems ? (
         <ul>
-          {failures.map((f, i) => (
-            <li key={i}>
-              <span className="badge bad">{f.reason}</span> {f.type ? <span className="mono">{f.type}</span> : null}
-              {f.seq !== null && f.seq !== undefined ? ` at seq ${f.seq}` : ''}
-              {f.chain ? <span className="muted"> in {f.chain}</span> : null}: {f.message}
-            </li>
-          ))}
+          {failures.map((f, i) => {
+            const to = failureHref(f);
+            const what = (
+              <>
+                <span className="badge bad">{f.reason}</span> {f.type ? <span className="mono">{f.type}</span> : null}
+                {f.seq !== null && f.seq !== undefined ? ` at seq ${f.seq}` : ''}
+                {f.chain ? <span className="muted"> in {f.chain}</span> : null}
+              </>
+            );
+            return (
+              <li key={`c${i}`} data-failure="chain">
+                {to ? (
+                  <a href={to} className="failure-link">
+                    {what}
+                  </a>
+                ) : (
+                  what
+                )}
+                : {f.message}
+              </li>
+            );
+          })}
+          {rows.map((f, i) => {
+            const sample = rowSample(f);
+            const to = sample ? href(`/audit/samples/${sample}`, { event: f.event_id ?? undefined }) : null;
+            const what = (
+              <>
+                <span className="badge bad">{f.reason}</span> <span className="mono">{f.table}.{f.field}</span> <span className="muted mono">{f.key}</span>
+              </>
+            );
+            return (
+              <li key={`r${i}`} data-failure="row">
+                {to ? (
+                  <a href={to} className="failure-link">
+                    {what}
+                  </a>
+                ) : (
+                  what
+                )}
+                : {f.message}
+              </li>
+            );
+          })}
+          {dataset.map((f, i) => {
+            const what = (
+              <>
+                <span className="badge bad">{f.reason}</span> <span className="mono">{f.kind}</span> <span className="muted mono">{f.id ?? ''}</span>
+              </>
+            );
+            return (
+              <li key={`d${i}`} data-failure="dataset">
+                {f.sample_id ? (
+                  <a href={href(`/audit/samples/${f.sample_id}`, { event: f.event_id ?? undefined })} className="failure-link">
+                    {what}
+                  </a>
+                ) : (
+                  what
+                )}
+                : {f.message}
+              </li>
+            );
+          })}
         </ul>
       ) : null}
     </div>
   );
 }
 
-function Timeline({ events, failures }: { events: AuditEvent[]; failures: z.infer<typeof VerifyFailureSchema>[] }) {
+function Timeline({ events, failures, names, focus }: { events: AuditEvent[]; failures: z.infer<typeof VerifyFailureSchema>[]; names: KeyNames; focus?: string | null }) {
   const bad = new Set(failures.map((f) => f.event_id).filter(Boolean));
+  // A link from a verify failure names its event: bring it into view once it is on the page.
+  useEffect(() => {
+    if (focus) document.getElementById(`event-${focus}`)?.scrollIntoView({ block: 'center' });
+  }, [focus, events.length]);
   if (events.length === 0) return <div className="muted">No events.</div>;
   return (
     <ol className="timeline" data-testid="timeline">
       {events.map((e) => (
-        <li key={e.event_id} className={bad.has(e.event_id) ? 'bad' : ''} data-type={e.type}>
+        <li key={e.event_id} id={`event-${e.event_id}`} className={`${bad.has(e.event_id) ? 'bad' : ''}${focus === e.event_id ? ' focus' : ''}`} data-type={e.type}>
           <div className="timeline-dot" />
           <div className="timeline-body">
             <div className="row wrap">
               <span className="badge event">{e.type}</span>
               <span className="small">{formatTime(e.at)}</span>
-              <span className="muted small">by {e.actor}</span>
+              <span className="small">
+                <span className="muted">by</span> <Actor actor={e.actor} names={names} />
+              </span>
               {e.seq !== undefined ? <span className="muted small">seq {e.seq}</span> : null}
               {e.hash ? (
                 <span className="mono small muted" title={`prev ${e.prev_hash ?? '—'}\nhash ${e.hash}`}>
