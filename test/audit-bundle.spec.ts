@@ -290,3 +290,25 @@ describe('amend audit verify --global', () => {
     expect(submitterTry.code).toBe(1);
   });
 });
+
+describe('a bundle of a run with an erased sample', () => {
+  it('verifies offline, saying the sample was erased (who, when, why) rather than altered, and a dataset line of its pair as erased', async () => {
+    const sampleId = (await pg.query('select sample_id from pairs where id = $1', [reviewedPair])).rows[0].sample_id as string;
+    const res = await stack.fetch(`/v1/samples/${sampleId}/erase`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'data subject request 42' }) }, stack.adminKey);
+    expect(res.status).toBeLessThan(300);
+    const exported = await amend(auditor, 'audit', 'export', run.id, '--out', 'after-erasure.jsonl', '--no-summary');
+    expect(exported.code).toBe(0);
+    const text = readFileSync(join(dir, 'after-erasure.jsonl'), 'utf8');
+    // The erased prompt is nowhere in the bundle; the other prompts are.
+    expect(text).not.toContain('Name a hardy houseplant.');
+    expect(text).toContain('Tell me a short joke.');
+    const offline = await amendOffline('audit', 'verify', '--file', 'after-erasure.jsonl', '--dataset', 'conversational.jsonl');
+    expect(offline.stdout).toContain(': intact.');
+    expect(offline.stdout).toContain('1 sample(s) erased');
+    expect(offline.stdout).toContain(`${sampleId} by key:`);
+    expect(offline.stdout).toContain('data subject request 42');
+    const line = ndjson(readFileSync(join(dir, 'conversational.jsonl'), 'utf8')).findIndex((l) => l.id === reviewedPair) + 1;
+    expect(offline.stdout).toContain(`line ${line} (conversational, pair ${reviewedPair}): its sample was erased`);
+    expect(offline.code).toBe(0);
+  });
+});

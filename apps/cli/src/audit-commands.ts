@@ -109,8 +109,8 @@ async function verifyOffline(cwd: string, file: string, opts: { dataset?: string
   if (!existsSync(path)) throw new Error(`no such file: ${file}`);
   const datasetPath = opts.dataset ? resolve(cwd, opts.dataset) : undefined;
   if (datasetPath && !existsSync(datasetPath)) throw new Error(`no such file: ${opts.dataset}`);
-  const { pairs, ...bundle } = await verifyBundle(lineReader(path), { keepPairs: !!datasetPath });
-  const dataset = datasetPath ? await checkDatasetFile(lineReader(datasetPath), pairs ?? new Map()) : undefined;
+  const { pairs, erasedPairs, ...bundle } = await verifyBundle(lineReader(path), { keepPairs: !!datasetPath });
+  const dataset = datasetPath ? await checkDatasetFile(lineReader(datasetPath), pairs ?? new Map(), erasedPairs) : undefined;
   if (opts.summary) {
     const html = renderBundleSummary({ report: bundle, bundleFile: basename(path), bundleSha256: await fileSha256(path), ...(dataset && { dataset: { file: basename(datasetPath!), report: dataset } }) });
     await writeFile(resolve(cwd, opts.summary), html);
@@ -127,6 +127,12 @@ export function renderBundle(file: string, r: BundleReport, dataset?: { file: st
       `  constitutions ${f.constitutions.map((c) => `${c.name}@${c.version}`).join(', ') || 'none'}; ${f.pairs} pairs, ${f.reviews} reviews, ${f.keys.length} keys; global chain ${r.global?.ok ? `intact (${r.global.events} events)` : 'NOT intact'}`,
     );
   } else lines.push('  a version 1 bundle: it holds the events only (no constitution texts, keys, pairs or manifest)');
+  if (r.erasures.samples.length) {
+    lines.push(
+      `${r.erasures.samples.length} sample(s) erased (content removed, hashes kept; ${r.erasures.lines.length} bundle line(s) differ for that reason only):`,
+      ...r.erasures.samples.slice(0, SHOWN_FAILURES).map((e) => `  ${e.sample_id} by ${e.by} at ${e.at}: ${e.reason ?? '(no reason)'}`),
+    );
+  }
   if (!r.evidence.ok) {
     lines.push('evidence that does not match the trail:', ...r.evidence.failures.slice(0, SHOWN_FAILURES).map((f) => `  ${f.kind}${f.id ? ` ${f.id}` : ''}${f.line !== null ? ` (line ${f.line})` : ''}: ${f.message}`));
     if (r.evidence.failures_total > SHOWN_FAILURES) lines.push(`  ... ${r.evidence.failures_total - SHOWN_FAILURES} more (--json for the list)`);
@@ -134,11 +140,12 @@ export function renderBundle(file: string, r: BundleReport, dataset?: { file: st
   if (dataset) {
     const d = dataset.report;
     const formats = Object.entries(d.formats).map(([k, n]) => `${k} ${n}`).join(', ');
-    if (d.ok) lines.push(`dataset ${dataset.file}: every line matches its pair (${d.matched} lines${formats ? `: ${formats}` : ''})`);
+    if (d.ok) lines.push(`dataset ${dataset.file}: every line matches its pair (${d.matched} lines${formats ? `: ${formats}` : ''})${d.erased.length ? `, but ${d.erased.length} line(s) of erased pairs` : ''}`);
     else {
       lines.push(`dataset ${dataset.file}: ${d.failures_total} of ${d.lines} lines do NOT match their pair`, ...d.failures.slice(0, SHOWN_FAILURES).map((f) => `  ${f.message}`));
       if (d.failures_total > SHOWN_FAILURES) lines.push(`  ... ${d.failures_total - SHOWN_FAILURES} more (--json for the list)`);
     }
+    for (const e of d.erased.slice(0, SHOWN_FAILURES)) lines.push(`  line ${e.line} (${e.format}, pair ${e.id}): its sample was erased by ${e.erasure.by} at ${e.erasure.at} (${e.erasure.reason ?? 'no reason'}): not comparable`);
   }
   return lines.join('\n');
 }

@@ -74,6 +74,10 @@ ${row('Chains and seals', r.chains_ok ? 'every chain recomputes; the seal is the
 ${row('Global chain', r.global ? (r.global.ok ? `intact (${r.global.events} events)` : '<strong>does not verify</strong>') : 'not in this bundle')}
 ${row('Evidence', r.evidence.ok ? 'manifest, constitution texts, key directory, pairs and reviews match the trail' : `<strong>${r.evidence.failures_total} problem(s)</strong>`)}
 </table>
+${r.erasures.samples.length ? `<p>${r.erasures.samples.length} sample(s) were erased (content removed at a data subject's or operator's request, every hash kept); the chains and seals still verify:</p><ul>${r.erasures.samples
+    .slice(0, 50)
+    .map((e) => `<li><code>${esc(e.sample_id)}</code> by ${esc(e.by)} at ${esc(e.at)}: ${esc(e.reason ?? '(no reason)')}</li>`)
+    .join('')}</ul>` : ''}
 ${failures.length ? `<ul>${failures.map((x) => `<li>${esc(x)}</li>`).join('')}${more > 0 ? `<li>… ${more} more</li>` : ''}</ul>` : ''}
 ${dataset}
 <h2>How to check it again</h2>

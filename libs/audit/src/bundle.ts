@@ -2,7 +2,7 @@ import { constitutionSha256, parseConstitutionYaml } from '@amend/constitution';
 import { isRunFinished, type KeyDirectoryEntry, type PairRecord, type PairReview } from '@amend/contracts';
 import { asStoredJson, canonicalJson } from './canonical';
 import { contentSha256 } from './content';
-import { AuditVerifier, type VerifyReport } from './verifier';
+import { AuditVerifier, ERASURE_EVENT, type VerifyReport } from './verifier';
 import { GLOBAL_CHAIN, type ChainedEvent } from './chain';
 import { pairRecordSha256, reviewSha256 } from './record-hash';
 
@@ -146,7 +146,21 @@ export interface BundleReport extends VerifyReport {
   evidence: { ok: boolean; failures: EvidenceFailure[]; failures_total: number };
   /** The global chain as the bundle holds it (null in a version 1 bundle). */
   global: VerifyReport | null;
+  /**
+   * Samples whose content an erasure removed (an `erasure` event in their chain: who, when, why),
+   * and the bundle lines (pairs, reviews, manifest prompts) that differ from the trail for that
+   * reason alone: reported, not counted as altered.
+   */
+  erasures: { samples: Erasure[]; lines: { kind: EvidenceKind; line: number | null; id: string | null; sample_id: string }[] };
   facts: BundleFacts;
+}
+
+export interface Erasure {
+  sample_id: string;
+  event_id: string;
+  by: string;
+  at: string;
+  reason: string | null;
 }
 
 /** A pair as the bundle holds it, with its latest review: what a dataset line is compared with. */
@@ -155,6 +169,8 @@ export interface BundledPair {
   review: PairReview | null;
   /** The record hashes to its `pair.emitted` event's `pair_sha256`. */
   intact: boolean;
+  /** The sample's content was erased: its texts are gone, a dataset line of it cannot be compared. */
+  erased: Erasure | null;
 }
 
 const MAX_FAILURES = 100;
@@ -172,7 +188,7 @@ interface PairEvent {
 export async function verifyBundle(
   lines: AsyncIterable<string> | Iterable<string>,
   opts: { keepPairs?: boolean } = {},
-): Promise<BundleReport & { pairs?: Map<string, BundledPair> }> {
+): Promise<BundleReport & { pairs?: Map<string, BundledPair>; erasedPairs?: Map<string, Erasure> }> {
   let header: BundleHeader | null = null;
   let verifier: AuditVerifier | null = null;
   const global = new AuditVerifier();
@@ -194,6 +210,8 @@ export async function verifyBundle(
   const emitted = new Map<string, PairEvent>();
   const reviewed = new Map<string, { event_id: string; review_sha256: string | null }>();
   const reported = new Set<string>();
+  const erased = new Map<string, Erasure>();
+  const erasedLines: BundleReport['erasures']['lines'] = [];
   const eventTypes: Record<string, number> = {};
   let runCreated: Record<string, any> | null = null;
   // What the other lines hold.
@@ -244,6 +262,9 @@ export async function verifyBundle(
         const p = (e.payload ?? {}) as Record<string, any>;
         if (typeof p.model === 'string') reported.add(p.model);
         if (e.type === 'run.created' && !e.sample_id) runCreated = p;
+        if (e.type === ERASURE_EVENT && e.sample_id && !erased.has(e.sample_id)) {
+          erased.set(e.sample_id, { sample_id: e.sample_id, event_id: e.event_id, by: String(e.actor), at: String(e.at), reason: typeof p.reason === 'string' ? p.reason : null });
+        }
         if (e.type === 'pair.emitted' && e.sample_id) {
           emitted.set(e.sample_id, { event_id: e.event_id, pair_id: typeof p.pair_id === 'string' ? p.pair_id : null, pair_sha256: typeof p.pair_sha256 === 'string' ? p.pair_sha256 : null });
         }
@@ -356,7 +377,7 @@ export async function verifyBundle(
       fail({ kind: 'global', line: null, id: f.event_id, message: `the global chain does not verify: ${f.reason.replace('_', ' ')} at seq ${f.seq}: ${f.message}` });
     }
     checkManifest(manifest, runCreated, counts.manifest, fail);
-    if (manifest && runCreated) checkPrompts(manifest, runCreated, sampleBlobs, fail);
+    if (manifest && runCreated) checkPrompts(manifest, runCreated, sampleBlobs, erased, (i, sampleId) => erasedLines.push({ kind: 'manifest', line: manifest!.line, id: `prompts[${i}]`, sample_id: sampleId }), fail);
     // Every constitution version the run's events name: its text is here, hashes to what they name, and was published so.
     for (const [key, ref] of refs) {
       const id = `${ref.name}@${ref.version}`;
@@ -369,17 +390,22 @@ export async function verifyBundle(
     for (const [sampleId, p] of pairLines) {
       const ev = emitted.get(sampleId);
       if (!ev) fail({ kind: 'pair', line: p.line, id: p.pair_id, message: `pair ${p.pair_id} has no pair.emitted event in the run's chains` });
+      else if (ev.pair_sha256 !== p.sha256 && erased.has(sampleId)) erasedLines.push({ kind: 'pair', line: p.line, id: p.pair_id, sample_id: sampleId });
       else if (ev.pair_sha256 !== p.sha256) {
         fail({ kind: 'pair', line: p.line, id: p.pair_id, message: `pair ${p.pair_id} is not the pair its pair.emitted event ${ev.event_id} recorded (sha256 ${p.sha256}, emitted ${ev.pair_sha256})` });
       } else if (p.claimed !== p.sha256) fail({ kind: 'pair', line: p.line, id: p.pair_id, message: `pair ${p.pair_id} hashes to ${p.sha256}, not the pair_sha256 ${String(p.claimed)} its line gives` });
     }
     for (const [sampleId, ev] of emitted) {
-      if (!pairLines.has(sampleId)) fail({ kind: 'pair', line: null, id: ev.pair_id, message: `pair ${ev.pair_id ?? '?'} (event ${ev.event_id}, sample ${sampleId}) is not in the bundle` });
+      // The export leaves an erased pair out, as every export does.
+      if (!pairLines.has(sampleId) && erased.has(sampleId)) erasedLines.push({ kind: 'pair', line: null, id: ev.pair_id, sample_id: sampleId });
+      else if (!pairLines.has(sampleId)) fail({ kind: 'pair', line: null, id: ev.pair_id, message: `pair ${ev.pair_id ?? '?'} (event ${ev.event_id}, sample ${sampleId}) is not in the bundle` });
     }
     for (const { line, review } of reviewLines) {
       const ev = reviewed.get(review.id);
       if (!ev) fail({ kind: 'review', line, id: review.id, message: `review ${review.id} has no pair.reviewed event in the run's chains` });
-      else if (ev.review_sha256 !== null && ev.review_sha256 !== reviewSha256(review)) {
+      else if (ev.review_sha256 !== null && ev.review_sha256 !== reviewSha256(review) && erased.has(review.sample_id)) {
+        erasedLines.push({ kind: 'review', line, id: review.id, sample_id: review.sample_id });
+      } else if (ev.review_sha256 !== null && ev.review_sha256 !== reviewSha256(review)) {
         fail({ kind: 'review', line, id: review.id, message: `review ${review.id} is not the review its pair.reviewed event ${ev.event_id} recorded` });
       }
     }
@@ -390,7 +416,7 @@ export async function verifyBundle(
 
   const evidenceOk = evidenceTotal === 0;
   const runCreatedModels = [runCreated?.model, runCreated?.feedback_model, manifest?.value.model, manifest?.value.feedback_model].filter((m): m is string => typeof m === 'string');
-  const report: BundleReport & { pairs?: Map<string, BundledPair> } = {
+  const report: BundleReport & { pairs?: Map<string, BundledPair>; erasedPairs?: Map<string, Erasure> } = {
     run_id: header.run_id,
     run_status: header.run_status,
     exported_at: header.exported_at,
@@ -400,6 +426,7 @@ export async function verifyBundle(
     chains_ok: chains.ok,
     evidence: { ok: evidenceOk, failures: evidence, failures_total: evidenceTotal },
     global: globalReport,
+    erasures: { samples: [...erased.values()], lines: erasedLines },
     facts: {
       constitutions: [...refs.values()],
       models: { aliases: [...new Set(runCreatedModels)], reported: [...reported].sort() },
@@ -413,10 +440,15 @@ export async function verifyBundle(
     },
   };
   if (opts.keepPairs) {
+    // Pairs the export left out because their sample was erased: a dataset line of one is named as erased.
+    report.erasedPairs = new Map([...emitted].filter(([sampleId, ev]) => ev.pair_id && erased.has(sampleId)).map(([sampleId, ev]) => [ev.pair_id!, erased.get(sampleId)!]));
     report.pairs = new Map(
       [...pairLines].map(([sampleId, p]) => {
         const ev = emitted.get(sampleId);
-        return [p.pair_id, { record: p.record, review: latestReviews.get(p.pair_id) ?? null, intact: !!ev && ev.pair_sha256 === p.sha256 && p.claimed === p.sha256 }];
+        return [
+          p.pair_id,
+          { record: p.record, review: latestReviews.get(p.pair_id) ?? null, intact: !!ev && ev.pair_sha256 === p.sha256 && p.claimed === p.sha256, erased: erased.get(sampleId) ?? null },
+        ];
       }),
     );
   }
@@ -461,6 +493,8 @@ function checkPrompts(
   manifest: { line: number; value: Record<string, any> },
   created: Record<string, any>,
   blobs: Map<string, { line: number; entries: unknown }>,
+  erased: Map<string, Erasure>,
+  erasedPrompt: (index: number, sampleId: string) => void,
   fail: (f: EvidenceFailure) => void,
 ): void {
   const names: unknown = created.samples_sha256;
@@ -495,6 +529,8 @@ function checkPrompts(
       if (hashOrNull(p.messages) !== entry[4]) fields.push('messages');
       if (hashOrNull(p.metadata) !== entry[5]) fields.push('metadata');
     }
+    // An erased sample's prompt is gone from the manifest too; its commitment stays.
+    if (fields.length && entry && erased.has(String(entry[0]))) return erasedPrompt(i, String(entry[0]));
     if (fields.length && named++ < 20) {
       fail({ kind: 'manifest', line: manifest.line, id: `prompts[${i}]`, message: `the manifest's prompt ${i} is not the sample run.created committed to: ${fields.join(', ')} differ${fields.length === 1 ? 's' : ''}` });
     }

@@ -1,6 +1,6 @@
 import { applyReview, exportReview, formatPair, toSft } from '@amend/pipeline';
 import { asStoredJson, canonicalJson } from './canonical';
-import type { BundledPair } from './bundle';
+import type { BundledPair, Erasure } from './bundle';
 
 /**
  * A dataset file someone received, checked line by line against the pairs of an audit bundle
@@ -12,6 +12,14 @@ import type { BundledPair } from './bundle';
 export type DatasetFileFormat = 'conversational' | 'standard' | 'h4' | 'sft';
 
 export type DatasetLineReason = 'not_json' | 'unknown_format' | 'no_pair' | 'pair_altered' | 'differs';
+
+/** A line of a pair whose sample was erased after the file was exported: it cannot be compared, and is not called altered. */
+export interface DatasetErasedLine {
+  line: number;
+  id: string;
+  format: DatasetFileFormat;
+  erasure: { event_id: string; by: string; at: string; reason: string | null };
+}
 
 export interface DatasetLineFailure {
   /** Line number in the file, from 1. */
@@ -32,6 +40,7 @@ export interface DatasetFileReport {
   formats: Partial<Record<DatasetFileFormat, number>>;
   failures: DatasetLineFailure[];
   failures_total: number;
+  erased: DatasetErasedLine[];
 }
 
 const MAX_FAILURES = 1000;
@@ -58,12 +67,17 @@ function differingFields(got: Record<string, unknown>, want: Record<string, unkn
   return [...keys].filter((k) => !(k in got) || !(k in want) || canonicalJson(got[k]) !== canonicalJson(want[k])).sort();
 }
 
-export async function checkDatasetFile(lines: AsyncIterable<string> | Iterable<string>, pairs: Map<string, BundledPair>): Promise<DatasetFileReport> {
+export async function checkDatasetFile(
+  lines: AsyncIterable<string> | Iterable<string>,
+  pairs: Map<string, BundledPair>,
+  erasedPairs: Map<string, Erasure> = new Map(),
+): Promise<DatasetFileReport> {
   const failures: DatasetLineFailure[] = [];
   let total = 0;
   let count = 0;
   let matched = 0;
   const formats: DatasetFileReport['formats'] = {};
+  const erased: DatasetErasedLine[] = [];
   const fail = (f: Omit<DatasetLineFailure, 'fields'> & { fields?: string[] }) => {
     total++;
     if (failures.length < MAX_FAILURES) failures.push({ fields: [], ...f });
@@ -93,8 +107,18 @@ export async function checkDatasetFile(lines: AsyncIterable<string> | Iterable<s
     }
     formats[format] = (formats[format] ?? 0) + 1;
     const pair = id ? pairs.get(id) : undefined;
+    const gone = id && !pair ? erasedPairs.get(id) : undefined;
+    if (gone) {
+      erased.push({ line: lineNo, id: id!, format, erasure: { event_id: gone.event_id, by: gone.by, at: gone.at, reason: gone.reason } });
+      continue;
+    }
     if (!pair) {
       fail({ line: lineNo, reason: 'no_pair', id, format, message: id ? `line ${lineNo}: pair ${id} is not in the bundle` : `line ${lineNo} names no pair (no "id")` });
+      continue;
+    }
+    if (pair.erased && !pair.intact) {
+      const { event_id, by, at, reason } = pair.erased;
+      erased.push({ line: lineNo, id: id!, format, erasure: { event_id, by, at, reason } });
       continue;
     }
     if (!pair.intact) {
@@ -115,5 +139,5 @@ export async function checkDatasetFile(lines: AsyncIterable<string> | Iterable<s
     const fields = differingFields(line, want);
     fail({ line: lineNo, reason: 'differs', id, format, fields, message: `line ${lineNo} (${format}, pair ${id}) is not its pair's line: ${fields.join(', ')} differ${fields.length === 1 ? 's' : ''}` });
   }
-  return { ok: total === 0, lines: count, matched, formats, failures, failures_total: total };
+  return { ok: total === 0, lines: count, matched, formats, failures, failures_total: total, erased };
 }
