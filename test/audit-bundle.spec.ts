@@ -5,9 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { CreatedKeySchema, RunSchema, isRunFinished, type CreatedKey, type Run } from '@amend/contracts';
-import { runCli } from '../apps/cli/src/main';
 import { ROOT, cleanup, json, ndjson, startStack, testEnv, waitFor, type Stack } from './support/stack';
-import { capture } from './support/capture';
+import { amendCli } from './support/capture';
 
 /**
  * Evidence for a regulator (docs/audit.md): the bundle `amend audit export` writes carries what an
@@ -27,11 +26,10 @@ const dir = mkdtempSync(join(tmpdir(), 'amend-bundle-'));
 const bundlePath = join(dir, 'audit.jsonl');
 const FORMATS = ['conversational', 'standard', 'h4', 'sft'] as const;
 
+/** The CLI in process, in the test's folder, against the stack. */
 async function amend(key: string, ...argv: string[]) {
-  const out = capture();
-  const err = capture();
-  const code = await runCli(['--api', stack.url, ...argv], { stdout: out.stream, stderr: err.stream, env: { AMEND_API_KEY: key }, tty: false, cwd: dir } as any);
-  return { code, stdout: out.text(), stderr: err.text() };
+  const { code, out, err } = await amendCli(stack, key, argv, { cwd: dir });
+  return { code, stdout: out, stderr: err };
 }
 
 /** bin/amend.js in a process of its own whose database and server point nowhere. */
