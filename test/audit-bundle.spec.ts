@@ -167,7 +167,13 @@ describe('the bundle amend audit export writes', () => {
 
   // [what is edited, the line it is on, the edit, what the report must name]
   const TAMPER: [string, (l: any) => boolean, (l: any) => void, (l: any) => string[]][] = [
-    ['the response text of an event', (l) => l.type === 'revision.generated', (l) => (l.payload.response = oneByte(String(l.payload.response))), (l) => [l.event_id, 'content changed']],
+    ['the payload of an event', (l) => l.type === 'revision.generated', (l) => (l.payload.principle_id = oneByte(`${l.payload.principle_id}-x`)), (l) => [l.event_id, 'content changed']],
+    [
+      'the response body an event names by hash',
+      (l) => l.type === 'revision.generated',
+      (l) => (l.response.choices[0].message.content = oneByte(l.response.choices[0].message.content)),
+      (l) => [l.event_id, 'does not hash to its name'],
+    ],
     [
       'a message the event names by hash',
       (l) => l.type === 'critique.generated',

@@ -56,7 +56,8 @@ export const HASHING_DESCRIPTION =
   'hash = sha256(prev_hash || canonical JSON (RFC 8785) of {event_id, chain, seq, run_id, sample_id, type, actor, at, payload}), ' +
   'prev_hash as 64 hex characters, the first of each chain 64 zeros; run.sealed holds an RFC 6962 Merkle root over ' +
   'the canonical JSON {chain, count, head} of every chain of the run; a model call names its messages by the sha256 of ' +
-  'their canonical JSON (payload.request.messages_sha256, the first name may cover the few-shot prefix as one array); ' +
+  'their canonical JSON (payload.request.messages_sha256, the first name may cover the few-shot prefix as one array) ' +
+  'and its response body by the sha256 of its canonical JSON (payload.response_sha256), both expanded beside the event; ' +
   'pair_sha256 (pair.emitted) and review_sha256 (pair.reviewed) are the sha256 of the canonical JSON of the pair record ' +
   'and of the review row without its time; a constitution sha256 is the sha256 of the canonical JSON of its parsed YAML';
 
