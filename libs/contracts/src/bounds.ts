@@ -18,6 +18,3 @@ export const rowIdCursor = () =>
     .regex(/^\d{1,19}$/, 'a cursor this API returned')
     // zod runs a refinement after a failed regex too: only digits reach BigInt, which throws on others.
     .refine((s) => !/^\d{1,19}$/.test(s) || BigInt(s) <= INT8_MAX, 'a cursor this API returned');
-
-/** A path id: a UUID, as every id the API hands out is (`uuid` columns). */
-export const IdSchema = z.string().uuid();

@@ -54,7 +54,3 @@ export class ModelError extends Error {
     return new ModelError({ ...extra, kind: 'transient', code, message });
   }
 }
-
-export function isModelError(e: unknown): e is ModelError {
-  return e instanceof ModelError;
-}

@@ -131,12 +131,6 @@ export class BatchesRepository {
     return r.rows[0].attempts;
   }
 
-  /** The failed attempts of (sample, seq) so far, 0 for none. */
-  async attempts(sampleId: string, seq: number): Promise<number> {
-    const r = await this.db.selectFrom('batch_line_failures').select('attempts').where('sample_id', '=', sampleId).where('seq', '=', seq).executeTakeFirst();
-    return r?.attempts ?? 0;
-  }
-
   /** Pending samples of the run become running: they are part of the wave being planned. */
   async claimRun(runId: string): Promise<void> {
     await sql`update samples set status = 'running', updated_at = now() where run_id = ${runId} and status = 'pending'`.execute(this.db);

@@ -174,11 +174,6 @@ export class ConstitutionsRepository {
     });
   }
 
-  /** The team that owns `name` (the first to publish it; the operator's for bundled files). */
-  owner(name: string): Promise<string | undefined> {
-    return ownerOf(this.db, name);
-  }
-
   /** Every version of one constitution, oldest first. */
   async versions(name: string): Promise<StoredConstitution[]> {
     const rows = (await sql<StoredConstitution>`select ${VERSION_COLUMNS} from ${VERSIONS} where c.name = ${name}`.execute(this.db)).rows;

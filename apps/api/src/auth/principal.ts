@@ -31,7 +31,3 @@ export const Caller = createParamDecorator((_data: unknown, ctx: ExecutionContex
 export function teamScope(p: Principal): string | undefined {
   return p.role === 'auditor' ? undefined : p.team;
 }
-
-export function actorOf(req: Request): string {
-  return (req as WithPrincipal).principal?.actor ?? 'anonymous';
-}
