@@ -1,5 +1,5 @@
 import type { Run } from '@amend/contracts';
-import { ApiError } from '../apps/console/src/lib/api';
+import { ErrorAnswer } from '@amend/contracts';
 import { eta, promptMetadataRows, runRate } from '../apps/console/src/lib/format';
 import { bumpPatch, compareSemver, nextVersionYaml, validateYaml } from '../apps/console/src/lib/versioning';
 
@@ -91,10 +91,12 @@ describe('a run’s rate', () => {
 });
 
 describe('an error answer', () => {
-  it('is a missing route only for the generic 404 of a path the server does not have', () => {
-    expect(new ApiError(404, 'not_found', 'Cannot GET /v1/runs/x/report').routeMissing).toBe(true);
-    expect(new ApiError(404, 'run_not_found', 'no run x').routeMissing).toBe(false);
-    expect(new ApiError(404, 'not_found', 'no such id (ids are UUIDs)').routeMissing).toBe(false);
-    expect(new ApiError(403, 'forbidden', 'Cannot GET').routeMissing).toBe(false);
+  it('is a missing route for the code the server keeps for paths it does not have, whatever the message says', () => {
+    expect(new ErrorAnswer(404, 'not_found', 'Cannot GET /v1/runs/x/report').routeMissing).toBe(true);
+    expect(new ErrorAnswer(404, 'not_found', 'no route').routeMissing).toBe(true);
+    // A bad or unknown id has its noun's code (a non-UUID id too, since the catalogue).
+    expect(new ErrorAnswer(404, 'run_not_found', 'no such run (ids are UUIDs)').routeMissing).toBe(false);
+    expect(new ErrorAnswer(404, 'constitution_not_found', 'Cannot GET').routeMissing).toBe(false);
+    expect(new ErrorAnswer(403, 'forbidden', 'Cannot GET').routeMissing).toBe(false);
   });
 });

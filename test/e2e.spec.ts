@@ -1,11 +1,13 @@
 import {
   ConversationalPairLineSchema,
+  ERROR_CODES,
   ErrorBodySchema,
   H4PairLineSchema,
   RunSchema,
   SampleSchema,
   SftLineSchema,
   StandardPairLineSchema,
+  type ErrorCode,
 } from '@amend/contracts';
 import { json, ndjson, stackForFile, testEnv, waitForRun, type Stack } from './support/stack';
 
@@ -151,8 +153,10 @@ describe('bad input gets a clear 4xx with the error body, never a 500', () => {
 
   it('unknown ids are 404s', async () => {
     await expectError(await get('/v1/runs/00000000-0000-4000-8000-000000000000'), 404, 'run_not_found');
-    await expectError(await get('/v1/runs/not-a-uuid'), 404);
+    // A path id that is not a UUID names nothing of that noun either: the same code as an unknown id.
+    await expectError(await get('/v1/runs/not-a-uuid'), 404, 'run_not_found');
     await expectError(await get('/v1/samples/00000000-0000-4000-8000-000000000000'), 404, 'sample_not_found');
+    await expectError(await get('/v1/samples/not-a-uuid'), 404, 'sample_not_found');
     await expectError(await get('/v1/nothing-here'), 404, 'not_found');
     await expectError(await get('/v1/runs/00000000-0000-4000-8000-000000000000/pairs?format=csv'), 422);
   });
@@ -165,5 +169,28 @@ describe('operations', () => {
     expect(ready.status).toBe('ok');
     const doc = await json(await get('/docs/openapi.json'));
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/runs', '/v1/runs/{id}', '/v1/runs/{id}/pairs', '/v1/samples/{id}']));
+  });
+
+  it('lists in the OpenAPI document the error codes each route answers, each under its status', async () => {
+    const doc = await json(await get('/docs/openapi.json'));
+    const codes = (path: string, method: string, status: number): string[] => doc.paths[path]?.[method]?.responses?.[status]?.content?.['application/json']?.schema?.properties?.error?.properties?.code?.enum ?? [];
+    // Expected by hand from what the routes do (auth guard, id pipe, services).
+    expect(codes('/v1/runs/{id}', 'get', 404)).toEqual(['run_not_found']);
+    expect(codes('/v1/runs/{id}', 'get', 401)).toEqual(['unauthenticated', 'invalid_key']);
+    expect(codes('/v1/runs', 'post', 404)).toEqual(['constitution_not_found']);
+    expect(codes('/v1/runs', 'post', 422)).toEqual(expect.arrayContaining(['invalid_request', 'over_limit', 'too_many_prompts', 'unknown_model']));
+    expect(codes('/v1/runs', 'post', 413)).toEqual(['body_too_large']);
+    expect(codes('/v1/samples/{id}', 'get', 404)).toEqual(['sample_not_found']);
+    expect(codes('/health', 'get', 401)).toEqual([]);
+    // Every code listed is in the catalogue under the status it is listed at.
+    for (const [path, ops] of Object.entries<any>(doc.paths)) {
+      for (const [method, op] of Object.entries<any>(ops)) {
+        for (const [status, response] of Object.entries<any>(op.responses ?? {})) {
+          for (const code of response.content?.['application/json']?.schema?.properties?.error?.properties?.code?.enum ?? []) {
+            expect({ path, method, code, status: Number(status) }).toEqual({ path, method, code, status: ERROR_CODES[code as ErrorCode].status });
+          }
+        }
+      }
+    }
   });
 });

@@ -197,9 +197,9 @@ it('answers the inputs the fuzzer found with 4xx and the error body (each was a 
     [keys.auditor, `/v1/runs/${run}/audit?cursor=9223372036854775808`, 422],
     [keys.auditor, '/v1/audit/events?cursor=%00', 422],
     [keys.auditor, `/v1/audit/events?cursor=${cursor('2026-01-01T00:00:00.000Z|x')}`, 422],
-    [keys.submitter, `/v1/runs?cursor=${cursor('not a time|00000000-0000-4000-8000-000000000000')}`, 404],
-    [keys.submitter, `/v1/runs?cursor=${cursor('2026-01-01T00:00:00.000Z|not-a-uuid')}`, 404],
-    [keys.submitter, `/v1/runs?cursor=${cursor('-271821-04-20T00:00:00.000Z|00000000-0000-4000-8000-000000000000')}`, 404],
+    [keys.submitter, `/v1/runs?cursor=${cursor('not a time|00000000-0000-4000-8000-000000000000')}`, 422],
+    [keys.submitter, `/v1/runs?cursor=${cursor('2026-01-01T00:00:00.000Z|not-a-uuid')}`, 422],
+    [keys.submitter, `/v1/runs?cursor=${cursor('-271821-04-20T00:00:00.000Z|00000000-0000-4000-8000-000000000000')}`, 422],
   ];
   for (const [key, path, status] of cases) {
     const res = await stack.fetch(path, {}, key);

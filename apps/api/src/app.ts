@@ -11,6 +11,8 @@ import { preBodyAuth } from './auth/pre-body-auth';
 import { securityHeaders } from './security-headers';
 import { mountOperations } from './metrics/operations';
 import { mountConsole } from './console/serve-console';
+import { RouteTable } from './auth/route-table';
+import { addErrorResponses } from './errors/openapi-errors';
 
 /** Builds the API application (not yet listening): used by main.ts, `npm start` and the tests. */
 export async function createApiApp(config: Config): Promise<NestExpressApplication> {
@@ -45,6 +47,7 @@ export async function createApiApp(config: Config): Promise<NestExpressApplicati
       .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'amd_ API key', description: 'an Amend API key, amd_...' })
       .build(),
   );
+  addErrorResponses(doc, app.get(RouteTable).routes());
   SwaggerModule.setup('docs', app, cleanupOpenApiDoc(doc), { jsonDocumentUrl: 'docs/openapi.json' });
   return app;
 }

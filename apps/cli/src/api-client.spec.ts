@@ -1,17 +1,17 @@
-import { ApiClient, ApiError } from './api-client';
+import { ApiClient, ErrorAnswer } from './api-client';
 
 function answering(status: number, body: string, contentType = 'application/json'): typeof fetch {
   return async () => new Response(body, { status, headers: { 'content-type': contentType } });
 }
 
-async function failure(p: Promise<unknown>): Promise<ApiError> {
+async function failure(p: Promise<unknown>): Promise<ErrorAnswer> {
   try {
     await p;
   } catch (err) {
-    if (err instanceof ApiError) return err;
+    if (err instanceof ErrorAnswer) return err;
     throw err;
   }
-  throw new Error('expected an ApiError');
+  throw new Error('expected an ErrorAnswer');
 }
 
 describe('ApiClient', () => {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  ErrorAnswer,
   EvalSetListSchema,
   EvaluationEstimateSchema,
   EvaluationListSchema,
@@ -61,24 +62,8 @@ export const ConstitutionListSchema = z.object({
 });
 export type ConstitutionList = z.infer<typeof ConstitutionListSchema>;
 
-/** A failed call: the server's `{error: {code, message, details}}`, or what went wrong on the way. */
-export class ApiError extends Error {
-  constructor(
-    /** HTTP status, or null when no answer came back. */
-    readonly status: number | null,
-    readonly code: string,
-    message: string,
-    readonly details?: unknown,
-  ) {
-    super(message);
-    this.name = 'ApiError';
-  }
-
-  /** Worth asking again: the server was unreachable, overloaded or briefly broken. */
-  get transient(): boolean {
-    return this.status === null || this.status === 429 || this.status >= 500;
-  }
-}
+/** A failed call: the server's `{error: {code, message, details}}`, or what went wrong on the way (codes `unreachable`, `unexpected_response`). */
+export { ErrorAnswer };
 
 export interface ApiClientOptions {
   /** e.g. http://127.0.0.1:3000, without a trailing slash. */
@@ -271,12 +256,12 @@ export class ApiClient {
     try {
       data = JSON.parse(text);
     } catch {
-      throw new ApiError(res.status, 'unexpected_response', `${describe(opts, path)} answered with something that is not JSON: ${snippet(text)}`);
+      throw new ErrorAnswer(res.status, 'unexpected_response', `${describe(opts, path)} answered with something that is not JSON: ${snippet(text)}`);
     }
     const parsed = schema.safeParse(data);
     if (!parsed.success) {
       const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-      throw new ApiError(
+      throw new ErrorAnswer(
         res.status,
         'unexpected_response',
         `${describe(opts, path)} answered with a body that does not match the contract; ` +
@@ -289,7 +274,7 @@ export class ApiClient {
 
   private async stream(path: string, query: Query): Promise<ReadableStream<Uint8Array>> {
     const res = await this.call(path, { query, headers: { accept: 'application/x-ndjson' }, timeoutMs: null });
-    if (!res.body) throw new ApiError(res.status, 'unexpected_response', `GET ${path} answered with no body`);
+    if (!res.body) throw new ErrorAnswer(res.status, 'unexpected_response', `GET ${path} answered with no body`);
     return res.body as ReadableStream<Uint8Array>;
   }
 
@@ -322,7 +307,7 @@ export class ApiClient {
   }
 }
 
-async function errorOf(res: Response, what: string): Promise<ApiError> {
+async function errorOf(res: Response, what: string): Promise<ErrorAnswer> {
   const text = await res.text().catch(() => '');
   let data: unknown;
   try {
@@ -331,16 +316,16 @@ async function errorOf(res: Response, what: string): Promise<ApiError> {
     data = undefined;
   }
   const body = ErrorBodySchema.safeParse(data);
-  if (body.success) return new ApiError(res.status, body.data.error.code, body.data.error.message, body.data.error.details);
+  if (body.success) return new ErrorAnswer(res.status, body.data.error.code, body.data.error.message, body.data.error.details);
   const hint = res.status === 401 ? ' (set AMEND_API_KEY)' : '';
-  return new ApiError(res.status, `http_${res.status}`, `${what} failed with HTTP ${res.status}${hint}: ${snippet(text)}`);
+  return new ErrorAnswer(res.status, `http_${res.status}`, `${what} failed with HTTP ${res.status}${hint}: ${snippet(text)}`);
 }
 
-function unreachable(baseUrl: string, err: unknown): ApiError {
+function unreachable(baseUrl: string, err: unknown): ErrorAnswer {
   const e = err as Error & { cause?: { code?: string; message?: string } };
   const why =
     e.name === 'TimeoutError' ? 'no answer before the deadline' : (e.cause?.code ?? e.cause?.message ?? e.message);
-  return new ApiError(
+  return new ErrorAnswer(
     null,
     'unreachable',
     `cannot reach the Amend API at ${baseUrl} (${why}); is it running? Point the CLI at it with --api URL or AMEND_URL.`,

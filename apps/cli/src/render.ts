@@ -1,5 +1,5 @@
-import type { Run, Sample } from '@amend/contracts';
-import { ApiError, ConstitutionList } from './api-client';
+import type { ErrorCode, Run, Sample } from '@amend/contracts';
+import { ErrorAnswer, ConstitutionList } from './api-client';
 import { doneOf, formatBatch, formatDuration } from './progress';
 
 /** Human-readable text for what the CLI prints. Pure: values in, strings out. */
@@ -7,10 +7,10 @@ import { doneOf, formatBatch, formatDuration } from './progress';
 const n = (v: number) => v.toLocaleString('en-US');
 
 /** Constitution file errors: the message already lists each issue with its position and fix. */
-const SELF_DESCRIBING = new Set(['constitution_invalid', 'constitution_syntax', 'constitution_layout', 'constitution_unreadable']);
+const SELF_DESCRIBING: ReadonlySet<string> = new Set<ErrorCode>(['constitution_invalid', 'constitution_syntax', 'constitution_layout', 'constitution_unreadable']);
 
 export function formatError(err: unknown): string {
-  if (err instanceof ApiError) {
+  if (err instanceof ErrorAnswer) {
     const status = err.status === null ? '' : ` (HTTP ${err.status})`;
     const details = SELF_DESCRIBING.has(err.code) ? '' : formatDetails(err.details);
     return `error: ${err.code}${status}: ${err.message}${details}`;

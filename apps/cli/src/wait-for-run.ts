@@ -1,5 +1,5 @@
 import { isRunFinished, type Run } from '@amend/contracts';
-import { ApiClient, ApiError } from './api-client';
+import { ApiClient, ErrorAnswer } from './api-client';
 
 export interface WaitOptions {
   intervalMs: number;
@@ -7,7 +7,7 @@ export interface WaitOptions {
   signal?: AbortSignal;
   onUpdate(run: Run): void;
   /** Told about each failed poll that will be retried. */
-  onRetry?(err: ApiError, attempt: number): void;
+  onRetry?(err: ErrorAnswer, attempt: number): void;
   /** Consecutive transient failures tolerated before giving up. */
   maxRetries?: number;
 }
@@ -32,7 +32,7 @@ export async function waitForRun(client: ApiClient, runId: string, opts: WaitOpt
       await sleep(opts.intervalMs, opts.signal);
     } catch (err) {
       if (opts.signal?.aborted) break;
-      if (!(err instanceof ApiError) || !err.transient || failures >= maxRetries) throw err;
+      if (!(err instanceof ErrorAnswer) || !err.transient || failures >= maxRetries) throw err;
       failures++;
       opts.onRetry?.(err, failures);
       await sleep(Math.min(opts.intervalMs * 2 ** failures, 10_000), opts.signal);

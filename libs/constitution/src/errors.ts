@@ -1,3 +1,5 @@
+import { CodedError } from '@amend/contracts';
+
 /** One problem found in a constitution, phrased for the author who has to fix it. */
 export interface ConstitutionIssue {
   /** Field path in the author's notation, e.g. `principles[3].revision`; `(top level)` for the whole document. */
@@ -11,6 +13,7 @@ export interface ConstitutionIssue {
   col?: number;
 }
 
+/** Catalogue codes (libs/contracts/src/error-codes.ts). */
 export type ConstitutionErrorCode =
   /** The file could not be read. */
   | 'constitution_unreadable'
@@ -25,16 +28,16 @@ export type ConstitutionErrorCode =
  * A constitution that cannot be used. The message names the file, the field and the fix for each
  * issue, so it can be shown to an author as is (CLI, API 422 details, boot log).
  */
-export class ConstitutionError extends Error {
+export class ConstitutionError extends CodedError<ConstitutionErrorCode> {
   override readonly name = 'ConstitutionError';
 
   constructor(
-    readonly code: ConstitutionErrorCode,
+    code: ConstitutionErrorCode,
     /** The file (or source label) the issues were found in; null for in-memory content. */
     readonly file: string | null,
     readonly issues: ConstitutionIssue[],
   ) {
-    super(formatIssues(file, issues));
+    super(code, formatIssues(file, issues), { file, issues });
   }
 }
 

@@ -1,6 +1,7 @@
 export * from './bounds';
 export * from './chat';
 export * from './errors';
+export * from './error-codes';
 export * from './limits';
 export * from './runs';
 export * from './pairs';

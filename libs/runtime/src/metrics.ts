@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Queue } from 'bullmq';
 import { Counter, Gauge, Histogram, collectDefaultMetrics, register } from 'prom-client';
 import type { LimiterWait, ModelError, RetryEvent } from '@amend/llm';
+import { errorStatus, type ErrorCode } from '@amend/contracts';
 
 /*
  * One set of Prometheus metrics per process, on prom-client's default registry. When the API
@@ -231,8 +232,8 @@ export class AmendMetrics {
 export async function serveMetrics(metrics: AmendMetrics, port: number, host: string): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
-      res.writeHead(404, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: { code: 'not_found', message: 'only GET /metrics is served here' } }));
+      res.writeHead(errorStatus('not_found'), { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: 'not_found' satisfies ErrorCode, message: 'only GET /metrics is served here' } }));
       return;
     }
     metrics.text().then(
@@ -241,8 +242,8 @@ export async function serveMetrics(metrics: AmendMetrics, port: number, host: st
         res.end(text);
       },
       (err: Error) => {
-        res.writeHead(500, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: { code: 'internal_error', message: err.message } }));
+        res.writeHead(errorStatus('internal_error'), { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { code: 'internal_error' satisfies ErrorCode, message: err.message } }));
       },
     );
   });

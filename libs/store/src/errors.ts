@@ -1,13 +1,9 @@
-/** Typed store errors; the API maps them to HTTP in one filter. */
-export class StoreError extends Error {
-  constructor(
-    readonly code: 'not_found' | 'conflict' | 'idempotency_key_reused' | 'constitution_immutable' | 'invalid_cursor' | 'forbidden',
-    message: string,
-    readonly details?: unknown,
-  ) {
-    super(message);
-  }
-}
+import { CodedError } from '@amend/contracts';
+
+/** The catalogue codes the store refuses with (libs/contracts/src/error-codes.ts); the API maps them to HTTP in one filter. */
+export type StoreErrorCode = 'run_not_found' | 'pair_not_found' | 'conflict' | 'idempotency_key_reused' | 'constitution_immutable' | 'invalid_cursor' | 'forbidden';
+
+export class StoreError extends CodedError<StoreErrorCode> {}
 
 /**
  * Postgres data exceptions (SQLSTATE class 22) that a value from a request causes: out of range

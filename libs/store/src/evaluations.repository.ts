@@ -110,7 +110,7 @@ export class EvaluationsRepository {
     if (opts.team) q = q.where('team', '=', opts.team);
     if (opts.cursor) {
       const [at, id] = Buffer.from(opts.cursor, 'base64url').toString().split('|');
-      if (!at || !id || Number.isNaN(Date.parse(at)) || !/^[0-9a-f-]{36}$/i.test(id)) throw new StoreError('not_found', 'cursor is not one this API returned');
+      if (!at || !id || Number.isNaN(Date.parse(at)) || !/^[0-9a-f-]{36}$/i.test(id)) throw new StoreError('invalid_cursor', 'cursor is not one this API returned');
       q = q.where(sql<boolean>`(created_at, id) < (${new Date(at)}, ${id}::uuid)`);
     }
     const rows = (await q.execute()) as EvaluationRow[];

@@ -156,7 +156,7 @@ export class ReviewsRepository {
       // SELECT ... FOR UPDATE would need UPDATE on them, which amend_app does not have.
       await sql`select pg_advisory_xact_lock(hashtextextended(${'amend.review.' + pairId}, 0))`.execute(tx);
       const pair = await tx.selectFrom('pairs').select(['id', 'run_id', 'sample_id', 'record']).where('id', '=', pairId).executeTakeFirst();
-      if (!pair) throw new StoreError('not_found', `no pair ${pairId}`);
+      if (!pair) throw new StoreError('pair_not_found', `no pair ${pairId}`, { id: pairId });
       const latest = await tx.selectFrom('pair_reviews').selectAll().where('pair_id', '=', pairId).orderBy('seq', 'desc').limit(1).executeTakeFirst();
       if (input.baseReviewId !== undefined && (latest?.id ?? null) !== input.baseReviewId) {
         throw new StoreError(

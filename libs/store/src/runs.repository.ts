@@ -256,7 +256,7 @@ export class RunsRepository {
       const [at, id] = Buffer.from(opts.cursor, 'base64url').toString().split('|');
       // Checked here, not by Postgres: a made-up time or id is the caller's error, not a 500.
       if (!at || !id || !CURSOR_TIME.test(at) || Number.isNaN(Date.parse(at)) || !UUID.test(id)) {
-        throw new StoreError('not_found', 'cursor is not one this API returned');
+        throw new StoreError('invalid_cursor', 'cursor is not one this API returned');
       }
       q = q.where(sql<boolean>`(created_at, id) < (${new Date(at)}, ${id}::uuid)`);
     }
@@ -395,7 +395,7 @@ export class RunsRepository {
   async cancel(id: string, actor: string): Promise<'cancelled' | 'already_finished'> {
     return this.db.transaction().execute(async (tx) => {
       const run = await tx.selectFrom('runs').select('status').where('id', '=', id).forUpdate().executeTakeFirst();
-      if (!run) throw new StoreError('not_found', `no run ${id}`);
+      if (!run) throw new StoreError('run_not_found', `no run ${id}`, { id });
       if (isRunFinished(run.status)) return 'already_finished';
       const cancelled = await cancelUnfinishedSamples(tx, id);
       await tx.updateTable('runs').set({ status: 'cancelled', finished_at: sql`now()` }).where('id', '=', id).execute();

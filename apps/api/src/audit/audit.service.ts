@@ -17,7 +17,7 @@ import {
 import { ConstitutionSchema, constitutionToYaml } from '@amend/constitution';
 import { isRunFinished, type RunVerify } from '@amend/contracts';
 import { Store, type AuditQuery } from '@amend/store';
-import { ApiError } from '../errors/api-error';
+import { notFound } from '../errors/api-error';
 import { NdjsonWriter } from '../common/ndjson';
 import { RunsService } from '../runs/runs.service';
 import { toDirectoryEntry } from '../keys/keys.service';
@@ -32,7 +32,7 @@ export class AuditService {
 
   private async run(id: string) {
     const run = await this.store.runs.row(id);
-    if (!run) throw new ApiError(404, 'run_not_found', `no run ${id}`);
+    if (!run) throw notFound('run', id);
     return run;
   }
 
@@ -79,7 +79,7 @@ export class AuditService {
 
   async sample(sampleId: string) {
     const sample = await this.store.samples.detail(sampleId);
-    if (!sample) throw new ApiError(404, 'sample_not_found', `no sample ${sampleId}`);
+    if (!sample) throw notFound('sample', sampleId);
     const events = await this.store.audit.listForSample(sampleId);
     const chain = await this.store.audit.verifyChain(`sample:${sampleId}`);
     return { sample_id: sampleId, run_id: sample.run_id, chain, events };

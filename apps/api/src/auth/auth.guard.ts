@@ -31,7 +31,7 @@ export class AuthGuard implements CanActivate {
     const rule = this.reflector.getAllAndOverride<AccessRule | undefined>(ACCESS_RULE, [ctx.getHandler(), ctx.getClass()]);
     if (!rule) {
       this.logger.error(`${req.method} ${req.route?.path ?? req.path} has no access rule (@Allow or @Public); refused`);
-      throw new ApiError(403, 'no_access_rule', 'this route has no access rule yet, so nobody may call it');
+      throw new ApiError('no_access_rule', 'this route has no access rule yet, so nobody may call it');
     }
     if (rule.public) return true;
 
@@ -40,7 +40,6 @@ export class AuthGuard implements CanActivate {
     const rate = await this.limiter.take(key.id, limits.requests_per_minute);
     if (!rate.allowed) {
       throw new ApiError(
-        429,
         'rate_limited',
         `this key may make ${rate.limit} requests a minute; retry in ${rate.retryAfterS} s`,
         { limit_per_minute: rate.limit, retry_after_s: rate.retryAfterS },
@@ -48,7 +47,7 @@ export class AuthGuard implements CanActivate {
       );
     }
     if (!rule.roles.includes(key.role)) {
-      throw new ApiError(403, 'forbidden', `a ${key.role} key may not call this route; it needs a key with the role ${rule.roles.join(' or ')}`, {
+      throw new ApiError('forbidden', `a ${key.role} key may not call this route; it needs a key with the role ${rule.roles.join(' or ')}`, {
         role: key.role,
         allowed_roles: rule.roles,
       });

@@ -48,14 +48,14 @@ export class Authenticator {
     const exceeded = await this.limiter.recordAuthFailure(address);
     if (exceeded) throw tooManyFailures(exceeded);
     if (!header) {
-      throw new ApiError(401, 'unauthenticated', 'this route needs an API key: send "Authorization: Bearer amd_..." (AMEND_API_KEY for the CLI)', undefined, {
+      throw new ApiError('unauthenticated', 'this route needs an API key: send "Authorization: Bearer amd_..." (AMEND_API_KEY for the CLI)', undefined, {
         'WWW-Authenticate': 'Bearer realm="amend"',
       });
     }
     if (!token || !looksLikeKey(token)) {
-      throw new ApiError(401, 'invalid_key', 'the Authorization header is not "Bearer amd_..." with an Amend API key', undefined, INVALID_TOKEN);
+      throw new ApiError('invalid_key', 'the Authorization header is not "Bearer amd_..." with an Amend API key', undefined, INVALID_TOKEN);
     }
-    throw new ApiError(401, 'invalid_key', key ? 'this API key was revoked; ask an admin for a new one' : 'this API key is not known', undefined, INVALID_TOKEN);
+    throw new ApiError('invalid_key', key ? 'this API key was revoked; ask an admin for a new one' : 'this API key is not known', undefined, INVALID_TOKEN);
   }
 }
 
@@ -66,7 +66,6 @@ export function bearerToken(header: string | undefined): string | undefined {
 
 function tooManyFailures(d: { retryAfterS: number; limit: number }): ApiError {
   return new ApiError(
-    429,
     'too_many_auth_failures',
     `more than ${d.limit} failed authentications from this address in a minute; retry in ${d.retryAfterS} s with a valid key`,
     { limit_per_minute: d.limit, retry_after_s: d.retryAfterS },

@@ -80,7 +80,7 @@ export class RateLimiter implements OnApplicationShutdown {
       this.logger.warn(`rate limits ${closed ? 'refusing requests' : 'not enforced'}: Redis did not answer (${err.message})`);
     }
     if (closed) {
-      throw new ApiError(503, 'rate_limiter_unavailable', 'rate limits cannot be checked (Redis is unavailable) and this server refuses requests until they can; retry shortly', undefined, {
+      throw new ApiError('rate_limiter_unavailable', 'rate limits cannot be checked (Redis is unavailable) and this server refuses requests until they can; retry shortly', undefined, {
         'Retry-After': '5',
       });
     }

@@ -2,7 +2,9 @@ import { Injectable } from '@nestjs/common';
 import { PATH_METADATA, METHOD_METADATA } from '@nestjs/common/constants';
 import { RequestMethod } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
+import type { ErrorCode } from '@amend/contracts';
 import { ACCESS_RULE, type AccessRule } from './access.decorators';
+import { ANSWERS } from '../errors/answers.decorator';
 
 export interface RouteEntry {
   method: string;
@@ -12,6 +14,8 @@ export interface RouteEntry {
   handler: string;
   /** Undefined: the route has no rule, and the guard refuses it. */
   rule: AccessRule | undefined;
+  /** The error codes the route declares with @Answers. */
+  answers: ErrorCode[];
 }
 
 function joinPath(...parts: string[]): string {
@@ -48,8 +52,9 @@ export class RouteTable {
         if (method === undefined) continue;
         const paths = ([] as string[]).concat(Reflect.getMetadata(PATH_METADATA, handler) ?? '');
         const rule = this.reflector.getAllAndOverride<AccessRule | undefined>(ACCESS_RULE, [handler, type]);
+        const answers = this.reflector.getAllAndOverride<ErrorCode[] | undefined>(ANSWERS, [handler, type]) ?? [];
         for (const b of base) {
-          for (const p of paths) out.push({ method: RequestMethod[method], path: joinPath(b, p), controller: type.name, handler: name, rule });
+          for (const p of paths) out.push({ method: RequestMethod[method], path: joinPath(b, p), controller: type.name, handler: name, rule, answers });
         }
       }
     }

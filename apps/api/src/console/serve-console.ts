@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import express, { type Request, type Response } from 'express';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import type { ErrorBody } from '@amend/contracts';
+import { errorResponse } from '../errors/error-body.filter';
 
 /**
  * Where `npm run build:console` puts the web console: beside the sources (ts-node) or, from the
@@ -13,9 +13,8 @@ export function consoleDir(): string | undefined {
   return candidates.find((dir) => existsSync(join(dir, 'index.html')));
 }
 
-const notFound = (message: string, code = 'not_found') => (_req: Request, res: Response) => {
-  const body: ErrorBody = { error: { code, message } };
-  res.status(404).json(body);
+const answer = (error: ReturnType<typeof errorResponse>) => (_req: Request, res: Response) => {
+  res.status(error.status).json(error.body);
 };
 
 /**
@@ -26,12 +25,12 @@ const notFound = (message: string, code = 'not_found') => (_req: Request, res: R
 export function mountConsole(app: NestExpressApplication): void {
   const dir = consoleDir();
   if (!dir) {
-    app.use('/console', notFound('the web console is not built: run `npm run build:console`, then restart the API', 'console_not_built'));
+    app.use('/console', answer(errorResponse('console_not_built', 'the web console is not built: run `npm run build:console`, then restart the API')));
     return;
   }
   // File names carry a content hash: cached for good.
   app.use('/console/assets', express.static(join(dir, 'assets'), { immutable: true, maxAge: '1y', index: false }));
   // index.html names the current assets: revalidated every time, so a deploy shows at once.
   app.use('/console', express.static(dir, { index: 'index.html', setHeaders: (res) => res.setHeader('Cache-Control', 'no-cache') }));
-  app.use('/console', notFound('no such console file; the console is at /console/'));
+  app.use('/console', answer(errorResponse('not_found', 'no such console file; the console is at /console/')));
 }

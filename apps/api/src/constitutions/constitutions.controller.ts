@@ -17,12 +17,13 @@ import {
   PreviewResultSchema,
   PublishResultSchema,
 } from '@amend/contracts';
-import { ApiError } from '../errors/api-error';
+import { ApiError, constitutionNotFound } from '../errors/api-error';
 import type { WithRawBody } from '../errors/body-parser';
 import { ConstitutionsService } from './constitutions.service';
 import { PreviewService } from './preview.service';
 import { Allow } from '../auth/access.decorators';
 import { Caller, type Principal } from '../auth/principal';
+import { Answers } from '../errors/answers.decorator';
 import { V1Controller } from '../common/v1-controller';
 
 class ConstitutionBodyDto extends createZodDto(ConstitutionSchema) {}
@@ -47,14 +48,14 @@ const NAME = /^[a-z0-9][a-z0-9-]{0,63}$/;
  */
 const namePipe: PipeTransform<string, string> = {
   transform(name: string) {
-    if (!NAME.test(name)) throw new ApiError(404, 'constitution_not_found', `no constitution "${name.slice(0, 100)}"; names are lowercase slugs such as "harmless"`);
+    if (!NAME.test(name)) throw constitutionNotFound(name, `no constitution "${name.slice(0, 100)}"; names are lowercase slugs such as "harmless"`, null);
     return name;
   },
 };
 
 function checkVersion(name: string, version: string, allowLatest = true): void {
   if (!SEMVER.test(version) && !(allowLatest && version === 'latest')) {
-    throw new ApiError(404, 'constitution_not_found', `"${version}" is not a version of ${name}; versions look like 1.0.0${allowLatest ? ' (or use "latest")' : ''}`);
+    throw constitutionNotFound(`${name}@${version}`, `"${version.slice(0, 100)}" is not a version of ${name}; versions look like 1.0.0${allowLatest ? ' (or use "latest")' : ''}`, null);
   }
 }
 
@@ -74,6 +75,7 @@ export class ConstitutionsController {
   }
 
   @Post()
+  @Answers('constitution_syntax', 'constitution_invalid', 'constitution_immutable', 'unsupported_media_type', 'conflict')
   @Allow('publish')
   @ApiOperation({
     summary: 'Publish a version (JSON or YAML body)',
@@ -94,6 +96,7 @@ export class ConstitutionsController {
   }
 
   @Post('import')
+  @Answers('constitution_syntax', 'constitution_invalid', 'constitution_immutable', 'unsupported_media_type', 'conflict')
   @Allow('publish')
   @ApiOperation({
     summary: 'Import a Hugging Face H4 constitution (JSON body) and publish it as name@version',
@@ -102,7 +105,7 @@ export class ConstitutionsController {
   @ZodResponse({ status: 201, type: PublishResultDto })
   async importH4(@Query() query: H4ImportQueryDto, @Body() body: unknown, @Res({ passthrough: true }) res: Response, @Caller() caller: Principal) {
     if (body === undefined || typeof body !== 'object') {
-      throw new ApiError(415, 'unsupported_media_type', 'send the H4 constitution as a JSON body (Content-Type: application/json)');
+      throw new ApiError('unsupported_media_type', 'send the H4 constitution as a JSON body (Content-Type: application/json)');
     }
     const { format: _format, ...opts } = query;
     let constitution;
@@ -120,6 +123,7 @@ export class ConstitutionsController {
   }
 
   @Get(':name')
+  @Answers('constitution_not_found')
   @Allow('readConstitutions')
   @ApiOperation({ summary: 'The versions of one constitution' })
   @ZodResponse({ type: ConstitutionSummaryDto })
@@ -129,6 +133,7 @@ export class ConstitutionsController {
 
   // Declared before ':name/:version' so that "diff" is not taken for a version.
   @Get(':name/diff')
+  @Answers('constitution_not_found')
   @Allow('readConstitutions')
   @ApiOperation({ summary: 'What changed between two versions: principles added, removed and changed (word-level), examples, system, metadata' })
   @ZodResponse({ type: ConstitutionDiffDto })
@@ -137,6 +142,7 @@ export class ConstitutionsController {
   }
 
   @Get(':name/:version')
+  @Answers('constitution_not_found')
   @Allow('readConstitutions')
   @ApiOperation({
     summary: 'One version with its content; YAML with `Accept: application/yaml` or `?format=yaml`, H4 JSON with `?format=h4`',
@@ -163,6 +169,7 @@ export class ConstitutionsController {
   }
 
   @Post(':name/:version/deprecate')
+  @Answers('constitution_not_found')
   @Allow('publish')
   @HttpCode(200)
   @ApiOperation({
@@ -177,6 +184,7 @@ export class ConstitutionsController {
   }
 
   @Post(':name/:version/preview')
+  @Answers('constitution_not_found', 'unknown_model', 'unknown_principles', 'over_limit', 'too_many_active_runs', 'no_principles', 'preview_timeout')
   @Allow('preview')
   @HttpCode(200)
   @ApiOperation({

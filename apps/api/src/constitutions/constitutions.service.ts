@@ -12,7 +12,7 @@ import {
 import { type Config, type ConstitutionDiff, type ConstitutionDocument, type ConstitutionList, type ConstitutionVersion } from '@amend/contracts';
 import { Store, type StoredConstitution } from '@amend/store';
 import { CONFIG } from '@amend/runtime';
-import { ApiError } from '../errors/api-error';
+import { ApiError, bodyTooLarge, constitutionNotFound } from '../errors/api-error';
 
 /** How a request body names itself in located errors (`request body:3:5: principles[0]...`). */
 const BODY_LABEL = 'request body';
@@ -41,7 +41,6 @@ export class ConstitutionsService {
     }
     if (body === undefined) {
       throw new ApiError(
-        415,
         'unsupported_media_type',
         'send the constitution as a JSON body (Content-Type: application/json) or a YAML body ' +
           '(Content-Type: application/yaml or text/yaml); this request had no body of either type',
@@ -104,21 +103,15 @@ export class ConstitutionsService {
   }
 
   private async notFound(name: string, version?: string): Promise<ApiError> {
-    const versions = await this.store.constitutions.versions(name);
-    if (versions.length === 0) {
-      const names = await this.store.constitutions.names();
-      return new ApiError(404, 'constitution_not_found', `no constitution "${name}"; available: ${names.join(', ') || 'none'}`, { available: names });
-    }
-    const listed = versions.map((v) => v.version);
-    const why = version === 'latest' ? `every version of "${name}" is deprecated` : `no version ${version} of "${name}"`;
-    return new ApiError(404, 'constitution_not_found', `${why}; versions: ${listed.join(', ')}`, { versions: listed });
+    const requested = version ? `${name}@${version}` : name;
+    const all = await this.store.constitutions.all();
+    if (!all.some((c) => c.name === name)) return constitutionNotFound(requested, `no constitution "${name}"`, all);
+    return constitutionNotFound(requested, version === 'latest' ? `every version of "${name}" is deprecated` : `no version ${version} of "${name}"`, all);
   }
 }
 
 function tooLarge(limit: number): ApiError {
-  return new ApiError(413, 'body_too_large', `the constitution is larger than the limit of ${limit} bytes (AMEND_MAX_CONSTITUTION_BYTES)`, {
-    limit_bytes: limit,
-  });
+  return bodyTooLarge('the constitution', limit, 'AMEND_MAX_CONSTITUTION_BYTES');
 }
 
 export function toVersion(row: StoredConstitution): ConstitutionVersion {

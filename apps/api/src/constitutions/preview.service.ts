@@ -41,7 +41,6 @@ export class PreviewService {
         await this.store.runs.cancel(run.id, caller.actor);
         const after = await this.runs.get(run.id, caller.team);
         throw new ApiError(
-          504,
           'preview_timeout',
           `the preview did not finish within ${req.timeout_ms} ms and was cancelled; ` +
             `its stages so far are at GET /v1/runs/${run.id}/samples. Try fewer prompts, fewer rounds or a longer timeout_ms`,

@@ -1,6 +1,10 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { IncomingMessage } from 'node:http';
 import type { Config, ErrorBody } from '@amend/contracts';
+import { bodyTooLarge } from './api-error';
+import { errorResponse, toErrorResponse } from './error-body.filter';
+
+const send = (res: Response, { status, body }: { status: number; body: ErrorBody }) => res.status(status).json(body);
 
 /** Media types a constitution may be published as, besides JSON. */
 export const YAML_MEDIA_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
@@ -72,16 +76,34 @@ export function jsonBodyParser(config: Pick<Config, 'AMEND_MAX_BODY_BYTES' | 'AM
   const yaml = express.text({ type: YAML_MEDIA_TYPES, limit: yamlLimit });
   const nulInUrl = (req: Request, res: Response, next: NextFunction) => {
     if (!/%00/.test(req.url)) return next();
-    res.status(422).json({ error: { code: 'invalid_text', message: NUL_MESSAGE('the URL (%00)') } } satisfies ErrorBody);
+    send(res, errorResponse('invalid_text', NUL_MESSAGE('the URL (%00)')));
   };
   const lonelySurrogates = (req: WithSurrogateEscapes, res: Response, next: NextFunction) => {
     if (!req.surrogateEscapes || wellFormed(req.body)) return next();
-    res.status(422).json({
-      error: {
-        code: 'invalid_text',
-        message: 'a string of the body holds a lone UTF-16 surrogate (an escape such as \\ud800 without its pair), which is not text Postgres can store; send well-formed Unicode',
-      },
-    } satisfies ErrorBody);
+    send(
+      res,
+      errorResponse(
+        'invalid_text',
+        'a string of the body holds a lone UTF-16 surrogate (an escape such as \\ud800 without its pair), which is not text Postgres can store; send well-formed Unicode',
+      ),
+    );
+  };
+  const parserError = (err: any, req: Request): { status: number; body: ErrorBody } => {
+    if (err.type === 'entity.too.large') {
+      return toErrorResponse(
+        YAML_MEDIA_TYPES.some((t) => req.is(t))
+          ? bodyTooLarge('the constitution', yamlLimit, 'AMEND_MAX_CONSTITUTION_BYTES')
+          : bodyTooLarge(
+              'the body',
+              limit,
+              'AMEND_MAX_BODY_BYTES',
+              '; send a large run as JSON Lines (Content-Type: application/x-ndjson: a first line with the run options, then one prompt a line), which is streamed',
+            ),
+      );
+    }
+    if (err.type === NUL_TEXT) return errorResponse('invalid_text', NUL_MESSAGE('a string of the body (\\u0000)'));
+    if (err.type === 'encoding.unsupported' || err.type === 'charset.unsupported') return errorResponse('unsupported_encoding', err.message);
+    return errorResponse('invalid_json', `the body is not valid JSON: ${err.message}`);
   };
   return [
     nulInUrl,
@@ -90,29 +112,7 @@ export function jsonBodyParser(config: Pick<Config, 'AMEND_MAX_BODY_BYTES' | 'AM
     lonelySurrogates,
     (err: any, req: Request, res: Response, next: NextFunction) => {
       if (!err) return next();
-      let status = 400;
-      let body: ErrorBody = { error: { code: 'invalid_json', message: `the body is not valid JSON: ${err.message}` } };
-      if (err.type === 'entity.too.large') {
-        status = 413;
-        const isYaml = YAML_MEDIA_TYPES.some((t) => req.is(t));
-        body = {
-          error: {
-            code: 'body_too_large',
-            message: isYaml
-              ? `the constitution is larger than the limit of ${yamlLimit} bytes (AMEND_MAX_CONSTITUTION_BYTES)`
-              : `the body is larger than the limit of ${limit} bytes (AMEND_MAX_BODY_BYTES); send a large run as JSON Lines ` +
-                '(Content-Type: application/x-ndjson: a first line with the run options, then one prompt a line), which is streamed',
-            details: { limit_bytes: isYaml ? yamlLimit : limit },
-          },
-        };
-      } else if (err.type === NUL_TEXT) {
-        status = 422;
-        body = { error: { code: 'invalid_text', message: NUL_MESSAGE('a string of the body (\\u0000)') } };
-      } else if (err.type === 'encoding.unsupported' || err.type === 'charset.unsupported') {
-        status = 415;
-        body = { error: { code: 'unsupported_encoding', message: err.message } };
-      }
-      res.status(status).json(body);
+      send(res, parserError(err, req));
     },
   ];
 }

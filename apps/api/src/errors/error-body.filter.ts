@@ -2,22 +2,13 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@n
 import type { Response } from 'express';
 import { ZodValidationException } from 'nestjs-zod';
 import { ZodError } from 'zod';
-import { StillBusyError, StoreError, inputDataException, timeoutKindOf } from '@amend/store';
+import { StillBusyError, inputDataException, timeoutKindOf } from '@amend/store';
 import { ConstitutionError } from '@amend/constitution';
-import type { ErrorBody } from '@amend/contracts';
+import { CodedError, errorStatus, type ErrorBody, type ErrorCode } from '@amend/contracts';
 import { ApiError } from './api-error';
 
 /** At most this many validation issues are listed; a 100,000-prompt body can have many. */
 const MAX_ISSUES = 50;
-
-const STORE_STATUS: Record<StoreError['code'], number> = {
-  not_found: 404,
-  conflict: 409,
-  idempotency_key_reused: 409,
-  constitution_immutable: 409,
-  invalid_cursor: 422,
-  forbidden: 403,
-};
 
 function zodDetails(err: ZodError) {
   const issues = err.issues.slice(0, MAX_ISSUES).map((i) => ({
@@ -36,51 +27,48 @@ function describeZod(err: ZodError): string {
   return `${where}: ${first.message}${more}`;
 }
 
+/** An error body with its code's status from the catalogue: every answer goes through here, so a code has one status. */
+export function errorResponse(code: ErrorCode, message: string, details?: unknown): { status: number; body: ErrorBody } {
+  return { status: errorStatus(code), body: { error: { code, message, ...(details !== undefined && { details }) } } };
+}
+
 /** Maps every error to `{ error: { code, message, details } }`, the one error shape of the API. */
 export function toErrorResponse(exception: unknown): { status: number; body: ErrorBody } {
-  if (exception instanceof ApiError) {
-    return { status: exception.status, body: { error: { code: exception.code, message: exception.message, details: exception.details } } };
+  if (exception instanceof ConstitutionError) {
+    // Syntax (400) or schema (422), as the catalogue says; the issues are capped like a zod error's.
+    return errorResponse(exception.code, exception.message, { file: exception.file, issues: exception.issues.slice(0, MAX_ISSUES) });
   }
+  // ApiError, StoreError and the rest of the hierarchy: the code says the status.
+  if (exception instanceof CodedError) return errorResponse(exception.code, exception.message, exception.details);
   if (exception instanceof ZodValidationException) {
     const zerr = exception.getZodError() as ZodError;
-    return { status: 422, body: { error: { code: 'invalid_request', message: describeZod(zerr), details: zodDetails(zerr) } } };
+    return errorResponse('invalid_request', describeZod(zerr), zodDetails(zerr));
   }
-  if (exception instanceof ZodError) {
-    return { status: 422, body: { error: { code: 'invalid_request', message: describeZod(exception), details: zodDetails(exception) } } };
-  }
-  if (exception instanceof ConstitutionError) {
-    // Unparseable YAML is a malformed body (400); content that parses but breaks the schema is 422.
-    const status = exception.code === 'constitution_syntax' ? 400 : 422;
-    return {
-      status,
-      body: { error: { code: exception.code, message: exception.message, details: { file: exception.file, issues: exception.issues.slice(0, MAX_ISSUES) } } },
-    };
-  }
-  if (exception instanceof StoreError) {
-    return { status: STORE_STATUS[exception.code], body: { error: { code: exception.code, message: exception.message, details: exception.details } } };
-  }
+  if (exception instanceof ZodError) return errorResponse('invalid_request', describeZod(exception), zodDetails(exception));
   if (exception instanceof HttpException) {
+    // What Nest itself answers: a route it does not have (404), or a request its layer refused.
     const status = exception.getStatus();
     const res = exception.getResponse();
     const message = typeof res === 'string' ? res : ((res as any)?.message ?? exception.message);
-    const code = status === 404 ? 'not_found' : status === 503 ? 'unavailable' : `http_${status}`;
+    const text = Array.isArray(message) ? message.join('; ') : String(message);
+    // A response object without a message is the details (terminus's health result on /ready).
     const details = typeof res === 'object' && res !== null && !('message' in res) ? res : undefined;
-    return { status, body: { error: { code, message: Array.isArray(message) ? message.join('; ') : String(message), details } } };
+    if (status === 404) return errorResponse('not_found', text, details);
+    if (status === 503) return errorResponse('unavailable', text, details);
+    if (status < 500) return errorResponse('bad_request', text, details);
+    return errorResponse('internal_error', 'an unexpected error occurred; it has been logged');
   }
   // Last line of defence: a value that passed validation but not Postgres (past int4, not a UUID,
   // a NUL in a text) is the request's fault. Each one is a missing bound; the filter logs it.
   const data = inputDataException(exception);
   if (data) {
-    return {
-      status: 422,
-      body: { error: { code: 'invalid_value', message: `${data.message}; check the request's numbers, ids and texts`, details: { sqlstate: data.sqlstate, reason: data.detail } } },
-    };
+    return errorResponse('invalid_value', `${data.message}; check the request's numbers, ids and texts`, { sqlstate: data.sqlstate, reason: data.detail });
   }
   // A lock not granted within lock_timeout, a statement past statement_timeout, a row another
   // session kept busy, or no pool connection within DATABASE_POOL_WAIT_TIMEOUT_MS: the database is
   // busy, not broken; the client retries (docs/concurrency.md).
   if (isDatabaseBusy(exception)) {
-    return { status: 503, body: { error: { code: 'database_busy', message: 'the database is busy; retry shortly', details: { reason: databaseBusyReason(exception) } } } };
+    return errorResponse('database_busy', 'the database is busy; retry shortly', { reason: databaseBusyReason(exception) });
   }
   // Postgres unreachable: say so with 503 instead of hanging or a bare 500.
   const pgCode = (exception as any)?.code;
@@ -91,9 +79,9 @@ export function toErrorResponse(exception: unknown): { status: number; body: Err
     (typeof pgCode === 'string' && pgCode.startsWith('08')) ||
     /^Connection terminated/.test((exception as Error)?.message ?? '')
   ) {
-    return { status: 503, body: { error: { code: 'unavailable', message: 'the database is unavailable; retry shortly' } } };
+    return errorResponse('unavailable', 'the database is unavailable; retry shortly');
   }
-  return { status: 500, body: { error: { code: 'internal_error', message: 'an unexpected error occurred; it has been logged' } } };
+  return errorResponse('internal_error', 'an unexpected error occurred; it has been logged');
 }
 
 function databaseBusyReason(exception: unknown): string {

@@ -12,8 +12,9 @@ import {
 } from '@amend/contracts';
 import { Allow } from '../auth/access.decorators';
 import { Caller, type Principal } from '../auth/principal';
-import { uuidPipe } from '../runs/runs.controller';
+import { evaluationIdPipe } from '../common/id-pipe';
 import { EvaluationsService } from './evaluations.service';
+import { Answers } from '../errors/answers.decorator';
 import { V1Controller } from '../common/v1-controller';
 
 /** Auditors and admins read every team's evaluations; authors their own team's. */
@@ -31,6 +32,7 @@ export class EvaluationsController {
   constructor(private readonly evaluations: EvaluationsService) {}
 
   @Post()
+  @Answers('constitution_not_found', 'eval_set_not_found', 'unknown_model', 'too_many_prompts', 'too_many_active_runs', 'budget_without_prices')
   @Allow('evaluate')
   @ApiOperation({ summary: 'Compare two constitution versions on the same prompts: two runs and a judge, answered 202 while workers go' })
   @ZodResponse({ status: 202, type: EvaluationDto })
@@ -41,6 +43,7 @@ export class EvaluationsController {
   }
 
   @Post('estimate')
+  @Answers('constitution_not_found', 'eval_set_not_found', 'unknown_model', 'too_many_prompts', 'budget_without_prices')
   @Allow('evaluate')
   @HttpCode(200)
   @ApiOperation({ summary: 'What the evaluation would cost (calls, tokens at most), without starting it' })
@@ -50,6 +53,7 @@ export class EvaluationsController {
   }
 
   @Get()
+  @Answers('invalid_cursor')
   @Allow('readEvaluations')
   @ApiOperation({ summary: "Evaluations of the caller's team, newest first (an auditor's or admin's: every team's), without their reports" })
   @ZodResponse({ type: EvaluationListDto })
@@ -66,10 +70,11 @@ export class EvaluationsController {
   }
 
   @Get(':id')
+  @Answers('evaluation_not_found')
   @Allow('readEvaluations')
   @ApiOperation({ summary: 'Progress, and the report once both runs are finished' })
   @ZodResponse({ type: EvaluationDto })
-  get(@Param('id', uuidPipe) id: string, @Caller() caller: Principal) {
+  get(@Param('id', evaluationIdPipe) id: string, @Caller() caller: Principal) {
     return this.evaluations.get(id, readScope(caller));
   }
 }

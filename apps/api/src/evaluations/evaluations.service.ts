@@ -21,13 +21,12 @@ import { ModelRegistry } from '@amend/llm';
 import { CONFIG, ConstitutionCache, JOB_PRIORITY, SAMPLES_QUEUE, closeEvaluation, enqueueSamples } from '@amend/runtime';
 import { RUBRIC_REF, estimateEvaluation } from '@amend/pipeline';
 import { createHash } from 'node:crypto';
-import { ApiError } from '../errors/api-error';
+import { ApiError, constitutionNotFound, notFound, tooManyActiveRuns, unknownModel } from '../errors/api-error';
 import { throwIfOverLimits } from '../common/request-limits';
 import type { Principal } from '../auth/principal';
 import { checkBudget, runPrices } from '../runs/run-spend';
 import { loadEvalSets, type LoadedEvalSet } from './eval-sets';
 
-const ACTIVE_RUNS_RETRY_S = 30;
 
 /** What a request resolves to before anything is stored: shared by the estimate and the start. */
 interface Prepared {
@@ -171,7 +170,7 @@ export class EvaluationsService implements OnModuleInit {
   /** The evaluation if `team` may see it (undefined: any team, for auditors); another team's is a 404. */
   async get(id: string, team: string | undefined): Promise<Evaluation> {
     const view = await this.store.evaluations.view(id, team);
-    if (!view) throw new ApiError(404, 'evaluation_not_found', `no evaluation ${id}`);
+    if (!view) throw notFound('evaluation', id);
     if (view.report === null && isRunFinished(view.baseline.status) && isRunFinished(view.candidate.status)) {
       // Both runs are done but no worker wrote the report (it stopped in between): write it now.
       // At once (no wait): a GET does not queue behind the worker that is writing it; the client asks again.
@@ -191,9 +190,7 @@ export class EvaluationsService implements OnModuleInit {
     const judgeModel = body.judge_model ?? body.model;
     for (const alias of new Set([body.model, judgeModel])) {
       if (!this.models.aliases().includes(alias)) {
-        throw new ApiError(422, 'unknown_model', `no model alias "${alias}"; configured aliases: ${this.models.aliases().join(', ')}`, {
-          available: this.models.aliases(),
-        });
+        throw unknownModel(alias, this.models.aliases());
       }
     }
     const prices = runPrices(this.models, [body.model, judgeModel]);
@@ -203,7 +200,6 @@ export class EvaluationsService implements OnModuleInit {
     const max = Math.min(caller.limits.prompts_per_run, this.config.AMEND_MAX_EVALUATION_PROMPTS);
     if (prompts.length > max) {
       throw new ApiError(
-        422,
         'too_many_prompts',
         `an evaluation of this key may have at most ${max} prompts and this one has ${prompts.length}; ` + (body.eval_set ? 'set "limit"' : 'split it'),
         { limit: max, prompts: prompts.length },
@@ -231,10 +227,7 @@ export class EvaluationsService implements OnModuleInit {
     const row = await this.store.constitutions.resolve(name, version);
     if (!row) {
       const all = await this.store.constitutions.all();
-      throw new ApiError(404, 'constitution_not_found', `${field}: no constitution "${spec}"; available: ${all.map((c) => `${c.name}@${c.version}`).join(', ') || 'none'}`, {
-        field,
-        available: all.map((c) => `${c.name}@${c.version}`),
-      });
+      throw constitutionNotFound(spec, !all.some((c) => c.name === name) ? `no constitution "${name}"` : version ? `no version ${version} of "${name}"` : `every version of "${name}" is deprecated`, all, field);
     }
     return { ref: { name: row.name, version: row.version, sha256: row.sha256 }, constitution: await this.constitutions.get(row.name, row.version) };
   }
@@ -247,7 +240,7 @@ export class EvaluationsService implements OnModuleInit {
     const set = this.loadedSets().get(name);
     if (!set) {
       const names = [...this.loadedSets().keys()];
-      throw new ApiError(404, 'eval_set_not_found', `no evaluation set "${name}"; bundled: ${names.join(', ') || 'none'}`, { available: names });
+      throw new ApiError('eval_set_not_found', `no evaluation set "${name}"; bundled: ${names.join(', ') || 'none'}`, { available: names });
     }
     if (limit === undefined || limit >= set.items.length) return set.items;
     const key = (i: number) => createHash('sha256').update(`${seed}:${i}`).digest().readUInt32BE(0);
@@ -261,12 +254,10 @@ export class EvaluationsService implements OnModuleInit {
   /** An evaluation starts two runs: both count against the key's concurrent-runs limit. */
   private checkActiveRuns(active: number, caller: Principal): void {
     if (active + 2 > caller.limits.concurrent_runs) {
-      throw new ApiError(
-        429,
-        'too_many_active_runs',
+      throw tooManyActiveRuns(
         `an evaluation starts 2 runs and this key has ${active} queued or running of its limit ${caller.limits.concurrent_runs}; wait for one to finish`,
-        { limit: caller.limits.concurrent_runs, active },
-        { 'Retry-After': String(ACTIVE_RUNS_RETRY_S) },
+        caller.limits.concurrent_runs,
+        active,
       );
     }
   }

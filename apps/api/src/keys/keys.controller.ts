@@ -4,8 +4,9 @@ import { createZodDto, ZodResponse } from 'nestjs-zod';
 import { CreateKeySchema, CreatedKeySchema, KeySchema, KeysAnswerSchema, ListKeysQuerySchema } from '@amend/contracts';
 import { Allow } from '../auth/access.decorators';
 import { Caller, type Principal } from '../auth/principal';
-import { uuidPipe } from '../runs/runs.controller';
+import { keyIdPipe } from '../common/id-pipe';
 import { KeysService } from './keys.service';
+import { Answers } from '../errors/answers.decorator';
 import { V1Controller } from '../common/v1-controller';
 
 class CreateKeyDto extends createZodDto(CreateKeySchema) {}
@@ -44,10 +45,11 @@ export class KeysController {
   }
 
   @Delete(':id')
+  @Answers('key_not_found')
   @Allow('manageKeys')
   @ApiOperation({ summary: 'Revoke a key: refused from the next request on; revoking twice is harmless' })
   @ZodResponse({ type: KeyDto })
-  revoke(@Param('id', uuidPipe) id: string, @Caller() caller: Principal) {
+  revoke(@Param('id', keyIdPipe) id: string, @Caller() caller: Principal) {
     return this.keys.revoke(id, caller);
   }
 }

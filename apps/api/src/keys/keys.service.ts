@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/comm
 import type { Config, CreateKey, CreatedKey, Key, KeyDirectoryEntry } from '@amend/contracts';
 import { Store, type StoredKey } from '@amend/store';
 import { CONFIG } from '@amend/runtime';
-import { ApiError } from '../errors/api-error';
+import { ApiError, notFound } from '../errors/api-error';
 import { displayPrefix, generateKey, hashKey, strongEnough } from '../auth/api-key';
 import type { Principal } from '../auth/principal';
 import { OPERATOR_TEAM, isOperatorAdmin, readsEveryTeamsKeys } from './key-scope';
@@ -76,12 +76,12 @@ export class KeysService implements OnApplicationBootstrap {
     const actor = caller.actor;
     if (!isOperatorAdmin(caller)) {
       if (body.team !== caller.team) {
-        throw new ApiError(403, 'forbidden', `an admin of team "${caller.team}" creates keys of its own team only; ask an operator admin (team "${OPERATOR_TEAM}") for a key of "${body.team}"`, {
+        throw new ApiError('forbidden', `an admin of team "${caller.team}" creates keys of its own team only; ask an operator admin (team "${OPERATOR_TEAM}") for a key of "${body.team}"`, {
           team: caller.team,
         });
       }
       if (body.role === 'auditor') {
-        throw new ApiError(403, 'forbidden', `auditors read every team's data: only an operator admin (team "${OPERATOR_TEAM}") creates them`, { team: caller.team });
+        throw new ApiError('forbidden', `auditors read every team's data: only an operator admin (team "${OPERATOR_TEAM}") creates them`, { team: caller.team });
       }
     }
     const { key, hash, prefix } = generateKey();
@@ -97,7 +97,7 @@ export class KeysService implements OnApplicationBootstrap {
       created_by: actor,
     });
     // 256 random bits do not collide; if they ever did, the caller asks again.
-    if (!stored) throw new ApiError(503, 'unavailable', 'could not create a key; retry');
+    if (!stored) throw new ApiError('unavailable', 'could not create a key; retry');
     return { ...toKeyView(stored), key };
   }
 
@@ -120,7 +120,7 @@ export class KeysService implements OnApplicationBootstrap {
 
   async get(id: string): Promise<Key> {
     const key = await this.store.keys.get(id);
-    if (!key) throw new ApiError(404, 'key_not_found', `no key ${id}`);
+    if (!key) throw notFound('key', id);
     return toKeyView(key);
   }
 
@@ -128,10 +128,10 @@ export class KeysService implements OnApplicationBootstrap {
   async revoke(id: string, caller: Pick<Principal, 'role' | 'team' | 'actor'>): Promise<Key> {
     if (!isOperatorAdmin(caller)) {
       const key = await this.store.keys.get(id);
-      if (!key || key.team !== caller.team) throw new ApiError(404, 'key_not_found', `no key ${id}`);
+      if (!key || key.team !== caller.team) throw notFound('key', id);
     }
     const result = await this.store.keys.revoke(id, caller.actor);
-    if (!result) throw new ApiError(404, 'key_not_found', `no key ${id}`);
+    if (!result) throw notFound('key', id);
     return toKeyView(result.key);
   }
 }

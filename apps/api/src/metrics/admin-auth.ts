@@ -36,7 +36,7 @@ export function requireKey(authenticator: Authenticator, what: string, roles: Ro
     authenticator.authenticate(req, token).then((key) => {
       if (!roles.includes(key.role) || (opts.operatorOnly && !isOperatorAdmin(key))) {
         const needs = opts.operatorOnly ? 'an operator admin key (team "admin")' : `a key with the role ${roles.join(' or ')}`;
-        return refuse(new ApiError(403, 'forbidden', `${what} needs ${needs}`, { role: key.role, team: key.team }));
+        return refuse(new ApiError('forbidden', `${what} needs ${needs}`, { role: key.role, team: key.team }));
       }
       next();
     }, refuse);

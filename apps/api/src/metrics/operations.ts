@@ -9,6 +9,7 @@ import type { Config } from '@amend/contracts';
 import { AmendMetrics, SAMPLES_QUEUE, acquireMetricsServer } from '@amend/runtime';
 import { Store } from '@amend/store';
 import { Authenticator } from '../auth/authenticator';
+import { errorResponse } from '../errors/error-body.filter';
 import { requireKey } from './admin-auth';
 
 export const QUEUE_BOARD_PATH = '/admin/queues';
@@ -42,7 +43,10 @@ export async function mountOperations(app: NestExpressApplication, config: Confi
       if (req.method !== 'GET' || (req.path !== '/' && req.path !== '')) return next();
       metrics.text().then(
         (text) => res.type(metrics.contentType).send(text),
-        (err: Error) => res.status(500).json({ error: { code: 'internal_error', message: err.message } }),
+        (err: Error) => {
+          const { status, body } = errorResponse('internal_error', err.message);
+          res.status(status).json(body);
+        },
       );
     });
   }
@@ -57,9 +61,8 @@ export async function mountOperations(app: NestExpressApplication, config: Confi
     (req: Request, res: Response, next: NextFunction) => {
       // Bull Board refuses actions on a read-only queue itself; this also covers its other writes.
       if (actions || req.method === 'GET' || req.method === 'HEAD') return next();
-      res.status(405).json({
-        error: { code: 'read_only', message: 'the queue dashboard is read-only; the operator may enable its actions with AMEND_QUEUE_DASHBOARD_ACTIONS=true' },
-      });
+      const { status, body } = errorResponse('read_only', 'the queue dashboard is read-only; the operator may enable its actions with AMEND_QUEUE_DASHBOARD_ACTIONS=true');
+      res.status(status).json(body);
     },
     board.getRouter(),
   );

@@ -5,10 +5,11 @@ import { createZodDto } from 'nestjs-zod';
 import type { Response } from 'express';
 import { PairsQuerySchema, SftQuerySchema } from '@amend/contracts';
 import { NdjsonWriter } from '../common/ndjson';
-import { uuidPipe } from '../runs/runs.controller';
+import { runIdPipe } from '../common/id-pipe';
 import { Allow } from '../auth/access.decorators';
 import { Caller, type Principal } from '../auth/principal';
 import { PairsService, type ExportLines } from './pairs.service';
+import { Answers } from '../errors/answers.decorator';
 import { V1Controller } from '../common/v1-controller';
 
 class PairsQueryDto extends createZodDto(PairsQuerySchema) {}
@@ -19,16 +20,18 @@ export class PairsController {
   constructor(private readonly exports: PairsService) {}
 
   @Get('pairs')
+  @Answers('run_not_found')
   @Allow('readRuns')
   @ApiProduces('application/x-ndjson')
-  async pairs(@Param('id', uuidPipe) id: string, @Query() query: PairsQueryDto, @Res() res: Response, @Caller() caller: Principal) {
+  async pairs(@Param('id', runIdPipe) id: string, @Query() query: PairsQueryDto, @Res() res: Response, @Caller() caller: Principal) {
     await send(res, await this.exports.pairs(id, query, caller));
   }
 
   @Get('sft')
+  @Answers('run_not_found')
   @Allow('readRuns')
   @ApiProduces('application/x-ndjson')
-  async sft(@Param('id', uuidPipe) id: string, @Query() query: SftQueryDto, @Res() res: Response, @Caller() caller: Principal) {
+  async sft(@Param('id', runIdPipe) id: string, @Query() query: SftQueryDto, @Res() res: Response, @Caller() caller: Principal) {
     await send(res, await this.exports.sft(id, query, caller));
   }
 }

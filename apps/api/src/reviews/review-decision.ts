@@ -19,7 +19,7 @@ export function decideReview(decision: ReviewDecision, current: PairTexts, edit:
     case 'edit': {
       const next = { chosen: edit.chosen ?? current.chosen, rejected: edit.rejected ?? current.rejected };
       if (next.chosen === next.rejected) {
-        throw new ApiError(422, 'invalid_review', 'after this edit chosen and rejected are the same text; a preference pair needs two different responses');
+        throw new ApiError('invalid_review', 'after this edit chosen and rejected are the same text; a preference pair needs two different responses');
       }
       return { ...next, status: 'accepted' };
     }

@@ -2,10 +2,11 @@ import { Body, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiOperation } from '@nestjs/swagger';
 import { createZodDto, ZodResponse } from 'nestjs-zod';
 import { ListReviewsQuerySchema, PairReviewDetailSchema, ReviewListSchema, ReviewRequestSchema } from '@amend/contracts';
-import { uuidPipe } from '../runs/runs.controller';
+import { pairIdPipe, runIdPipe } from '../common/id-pipe';
 import { Allow } from '../auth/access.decorators';
 import { Caller, teamScope, type Principal } from '../auth/principal';
 import { ReviewsService } from './reviews.service';
+import { Answers } from '../errors/answers.decorator';
 import { V1Controller } from '../common/v1-controller';
 
 class ReviewRequestDto extends createZodDto(ReviewRequestSchema) {}
@@ -22,22 +23,25 @@ export class ReviewsController {
   constructor(private readonly reviews: ReviewsService) {}
 
   @Get('runs/:id/reviews')
+  @Answers('run_not_found')
   @Allow('readRuns')
   @ApiOperation({ summary: "A run's pairs with their latest human review, in sample order; filter by status (unreviewed, accepted, rejected)" })
   @ZodResponse({ type: ReviewListDto })
-  list(@Param('id', uuidPipe) runId: string, @Query() query: ListReviewsQueryDto, @Caller() caller: Principal) {
+  list(@Param('id', runIdPipe) runId: string, @Query() query: ListReviewsQueryDto, @Caller() caller: Principal) {
     return this.reviews.list(runId, query, teamScope(caller));
   }
 
   @Get('pairs/:id/review')
+  @Answers('pair_not_found')
   @Allow('readRuns')
   @ApiOperation({ summary: 'One pair as the worker made it, its latest review and every review before' })
   @ZodResponse({ type: PairReviewDetailDto })
-  detail(@Param('id', uuidPipe) pairId: string, @Caller() caller: Principal) {
+  detail(@Param('id', pairIdPipe) pairId: string, @Caller() caller: Principal) {
     return this.reviews.detail(pairId, teamScope(caller));
   }
 
   @Post('pairs/:id/review')
+  @Answers('pair_not_found', 'invalid_review', 'conflict')
   @Allow('reviewPairs')
   @HttpCode(201)
   @ApiOperation({
@@ -47,7 +51,7 @@ export class ReviewsController {
       'Give `base_review_id` (the latest review you saw, or null) to be refused with 409 if someone reviewed the pair meanwhile.',
   })
   @ZodResponse({ status: 201, type: PairReviewDetailDto })
-  review(@Param('id', uuidPipe) pairId: string, @Body() body: ReviewRequestDto, @Caller() caller: Principal) {
+  review(@Param('id', pairIdPipe) pairId: string, @Body() body: ReviewRequestDto, @Caller() caller: Principal) {
     return this.reviews.review(pairId, body, { actor: caller.actor, key_id: caller.key_id, name: caller.name, team: teamScope(caller) });
   }
 }

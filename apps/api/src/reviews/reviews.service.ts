@@ -3,7 +3,7 @@ import { requestLimits, reviewLimitIssues, type Config, type ExportReview, type 
 import { CONFIG } from '@amend/runtime';
 import { Store, reviewSha256, type ReviewFilter } from '@amend/store';
 import { RunsService } from '../runs/runs.service';
-import { ApiError } from '../errors/api-error';
+import { ApiError, notFound } from '../errors/api-error';
 import { throwIfOverLimits } from '../common/request-limits';
 import { applyReview, decideReview, exportReview } from './review-decision';
 
@@ -28,7 +28,7 @@ export class ReviewsService {
   /** `team`: the caller's team, or undefined for one who reads every team (auditors). */
   async detail(pairId: string, team: string | undefined): Promise<PairReviewDetail> {
     const detail = await this.store.reviews.detail(pairId);
-    if (!detail) throw pairNotFound(pairId);
+    if (!detail) throw notFound('pair', pairId);
     await this.checkRun(detail.run_id, pairId, team);
     return { pair: detail.pair, review: detail.review, history: detail.history };
   }
@@ -39,7 +39,7 @@ export class ReviewsService {
     const { actor, team } = caller;
     throwIfOverLimits(reviewLimitIssues(body, requestLimits(this.config)));
     const runId = await this.store.reviews.runOf(pairId);
-    if (!runId) throw pairNotFound(pairId);
+    if (!runId) throw notFound('pair', pairId);
     await this.checkRun(runId, pairId, team);
     await this.store.reviews.record(
       pairId,
@@ -115,12 +115,8 @@ export class ReviewsService {
     try {
       await this.runs.get(runId, team);
     } catch (e) {
-      if (e instanceof ApiError && e.status === 404) throw pairNotFound(pairId);
+      if (e instanceof ApiError && e.status === 404) throw notFound('pair', pairId);
       throw e;
     }
   }
-}
-
-function pairNotFound(id: string): ApiError {
-  return new ApiError(404, 'pair_not_found', `no pair ${id}`);
 }

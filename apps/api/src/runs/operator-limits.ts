@@ -27,7 +27,7 @@ export function callsPerPrompt(body: Pick<CreateRun, 'mode' | 'rounds'>, feedbac
 }
 
 function overLimit(limit: string, setting: string, message: string, details: Record<string, unknown>): ApiError {
-  return new ApiError(422, 'over_limit', `${message} (${setting})`, { limit, setting, ...details });
+  return new ApiError('over_limit', `${message} (${setting})`, { limit, setting, ...details });
 }
 
 /** 422 naming the limit when the run asks for more calls per prompt or more max_tokens than the operator allows. */

@@ -23,7 +23,6 @@ export function checkBudget(budget: Budget | undefined, prices: RunPrices | null
   const unpriced = aliases.filter((a): a is string => !!a && !prices?.[a]);
   if (unpriced.length) {
     throw new ApiError(
-      422,
       'budget_without_prices',
       `budget.cost_usd needs prices for model alias ${unpriced.map((a) => `"${a}"`).join(', ')}: set price_per_1k_prompt and ` +
         'price_per_1k_completion for it in AMEND_MODELS, or give a token budget (budget.tokens) instead',

@@ -1,12 +1,13 @@
-import { Body, Get, Headers, HttpCode, Param, ParseUUIDPipe, Post, Query, Req, Res } from '@nestjs/common';
+import { Body, Get, Headers, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiHeader, ApiOperation } from '@nestjs/swagger';
 import { createZodDto, ZodResponse } from 'nestjs-zod';
 import type { Request, Response } from 'express';
 import { CreateRunSchema, ListRunsQuerySchema, RunListSchema, RunManifestSchema, RunSchema } from '@amend/contracts';
 import { RunsService } from './runs.service';
-import { ApiError } from '../errors/api-error';
+import { runIdPipe } from '../common/id-pipe';
 import { Allow } from '../auth/access.decorators';
 import { Caller, teamScope, type Principal } from '../auth/principal';
+import { Answers } from '../errors/answers.decorator';
 import { V1Controller } from '../common/v1-controller';
 
 class CreateRunDto extends createZodDto(CreateRunSchema) {}
@@ -15,10 +16,6 @@ class RunDto extends createZodDto(RunSchema) {}
 class RunListDto extends createZodDto(RunListSchema) {}
 class RunManifestDto extends createZodDto(RunManifestSchema) {}
 
-export const uuidPipe = new ParseUUIDPipe({
-  exceptionFactory: () => new ApiError(404, 'not_found', 'no such id (ids are UUIDs)'),
-});
-
 @V1Controller('runs', 'runs')
 export class RunsController {
   constructor(
@@ -26,6 +23,7 @@ export class RunsController {
   ) {}
 
   @Post()
+  @Answers('constitution_not_found', 'constitution_sha256_mismatch', 'unknown_model', 'over_limit', 'too_many_prompts', 'too_many_active_runs', 'idempotency_key_reused', 'invalid_idempotency_key', 'unsupported_media_type', 'budget_without_prices', 'batch_unsupported', 'batch_budget_unsupported', 'batch_label_guard_unsupported', 'conflict', 'invalid_mode', 'invalid_rounds', 'no_principles', 'unknown_principles', 'invalid_feedback_options', 'no_comparison_principles', 'ensemble_too_large', 'invalid_evaluation_run')
   @Allow('submitRuns')
   @ApiOperation({
     summary: 'Create a run: one job per prompt, answered 202 while workers process it',
@@ -54,6 +52,7 @@ export class RunsController {
   }
 
   @Get()
+  @Answers('invalid_cursor')
   @Allow('readRuns')
   @ApiOperation({ summary: "Runs of the caller's team, newest first (an auditor's: every team's)" })
   @ZodResponse({ type: RunListDto })
@@ -62,26 +61,29 @@ export class RunsController {
   }
 
   @Get(':id')
+  @Answers('run_not_found')
   @Allow('readRuns')
   @ZodResponse({ type: RunDto })
-  get(@Param('id', uuidPipe) id: string, @Caller() caller: Principal) {
+  get(@Param('id', runIdPipe) id: string, @Caller() caller: Principal) {
     return this.runs.get(id, teamScope(caller));
   }
 
   @Get(':id/manifest')
+  @Answers('run_not_found')
   @Allow('readRuns')
   @ApiOperation({ summary: 'A POST /v1/runs body that replays this run: prompts, constitution pinned by version and sha256, models, sampling, seed, options' })
   @ZodResponse({ type: RunManifestDto })
-  manifest(@Param('id', uuidPipe) id: string, @Caller() caller: Principal) {
+  manifest(@Param('id', runIdPipe) id: string, @Caller() caller: Principal) {
     return this.runs.manifest(id, teamScope(caller));
   }
 
   @Post(':id/cancel')
+  @Answers('run_not_found')
   @Allow('submitRuns')
   @HttpCode(200)
   @ApiOperation({ summary: 'Cancel pending samples; pairs made so far stay exportable' })
   @ZodResponse({ type: RunDto })
-  cancel(@Param('id', uuidPipe) id: string, @Caller() caller: Principal) {
+  cancel(@Param('id', runIdPipe) id: string, @Caller() caller: Principal) {
     return this.runs.cancel(id, caller);
   }
 }

@@ -11,7 +11,7 @@ import { Store, type NewSample, type RunCreateOptions } from '@amend/store';
 import { ModelRegistry } from '@amend/llm';
 import { CONFIG, ConstitutionCache, JOB_PRIORITY, SAMPLES_QUEUE, enqueueSamples } from '@amend/runtime';
 import { runProblem } from '@amend/pipeline';
-import { ApiError } from '../errors/api-error';
+import { ApiError, bodyTooLarge, constitutionNotFound, notFound, tooManyActiveRuns, unknownModel } from '../errors/api-error';
 import { throwIfOverLimits } from '../common/request-limits';
 import { teamScope, type Principal } from '../auth/principal';
 import { checkBudget, runPrices } from './run-spend';
@@ -19,9 +19,6 @@ import { budgetWithinQuota, checkCallLimits, effectiveBudget } from './operator-
 
 /** Prompts stored per statement while a JSON Lines upload streams in. */
 const STREAM_CHUNK = 5_000;
-
-/** A submission may wait this long before asking again when its key has too many runs going. */
-const ACTIVE_RUNS_RETRY_S = 30;
 
 @Injectable()
 export class RunsService {
@@ -76,7 +73,7 @@ export class RunsService {
       bytes += chunk.length;
       hash.update(chunk);
       if (bytes > byteLimit) {
-        source.destroy(new ApiError(413, 'body_too_large', `the upload is larger than the limit of ${byteLimit} bytes (AMEND_MAX_STREAMED_BODY_BYTES)`, { limit_bytes: byteLimit }));
+        source.destroy(bodyTooLarge('the upload', byteLimit, 'AMEND_MAX_STREAMED_BODY_BYTES'));
       }
     });
     const lines = source.pipe(split2()) as AsyncIterable<string> & Readable;
@@ -92,7 +89,7 @@ export class RunsService {
       }
     };
     const first = await nextLine();
-    if (!first) throw new ApiError(422, 'invalid_request', 'the upload is empty: the first line must hold the run options, then one prompt a line');
+    if (!first) throw new ApiError('invalid_request', 'the upload is empty: the first line must hold the run options, then one prompt a line');
     const header = parseLine(first);
     if (header === null || typeof header !== 'object' || Array.isArray(header)) {
       throw lineError(first.no, 'the first line must be a JSON object with the run options (constitution, mode, rounds, ...)');
@@ -130,7 +127,7 @@ export class RunsService {
           chunk = [];
         }
       }
-      if (sampleIds.length === 0) throw new ApiError(422, 'invalid_request', 'prompts: a run needs at least one prompt (one a line after the options line)');
+      if (sampleIds.length === 0) throw new ApiError('invalid_request', 'prompts: a run needs at least one prompt (one a line after the options line)');
       yield chunk;
     }
     const result = await this.store.runs.createStreamed(
@@ -149,7 +146,6 @@ export class RunsService {
   private checkPromptCount(count: number, caller: Principal): void {
     if (count > caller.limits.prompts_per_run) {
       throw new ApiError(
-        422,
         'too_many_prompts',
         `this key may submit at most ${caller.limits.prompts_per_run} prompts per run and the run has ${count}${count === caller.limits.prompts_per_run + 1 ? ' or more' : ''}; split it`,
         { limit: caller.limits.prompts_per_run, prompts: count },
@@ -181,17 +177,12 @@ export class RunsService {
       const all = await this.store.constitutions.all();
       const own = all.filter((c) => c.name === name);
       if (!version && own.length > 0) {
-        throw new ApiError(404, 'constitution_not_found', `every version of "${name}" is deprecated; name one exactly, e.g. "${name}@${own[own.length - 1].version}"`, {
-          available: own.map((c) => `${c.name}@${c.version}`),
-        });
+        throw constitutionNotFound(body.constitution, `every version of "${name}" is deprecated; name one exactly, e.g. "${name}@${own[own.length - 1].version}"`, all);
       }
-      throw new ApiError(404, 'constitution_not_found', `no constitution "${body.constitution}"; available: ${[...new Set(all.map((c) => c.name))].join(', ') || 'none'}`, {
-        available: all.map((c) => `${c.name}@${c.version}`),
-      });
+      throw constitutionNotFound(body.constitution, own.length > 0 ? `no version ${version} of "${name}"` : `no constitution "${name}"`, all);
     }
     if (body.constitution_sha256 && body.constitution_sha256 !== constitution.sha256) {
       throw new ApiError(
-        422,
         'constitution_sha256_mismatch',
         `${constitution.name}@${constitution.version} has sha256 ${constitution.sha256}, not the ${body.constitution_sha256} this request pins; ` +
           'name the version that has it, or drop constitution_sha256',
@@ -209,13 +200,11 @@ export class RunsService {
       principles: body.principles ?? null,
       feedback,
     });
-    if (problem) throw new ApiError(422, problem.code, problem.message, problem.details);
+    if (problem) throw new ApiError(problem.code, problem.message, problem.details);
     const aliases = [body.model, body.feedback_model].filter((a): a is string => !!a);
     for (const alias of aliases) {
       if (!this.models.aliases().includes(alias)) {
-        throw new ApiError(422, 'unknown_model', `no model alias "${alias}"; configured aliases: ${this.models.aliases().join(', ')}`, {
-          available: this.models.aliases(),
-        });
+        throw unknownModel(alias, this.models.aliases());
       }
     }
     checkCallLimits(body, feedback, (alias) => this.models.maxTokens(alias), aliases, this.config);
@@ -225,7 +214,7 @@ export class RunsService {
     const budget = body.batch ? null : effectiveBudget(body.budget, this.config);
     checkBudget(budget ?? undefined, prices, [body.model, body.feedback_model]);
     if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 200)) {
-      throw new ApiError(422, 'invalid_idempotency_key', 'Idempotency-Key must be 1 to 200 characters');
+      throw new ApiError('invalid_idempotency_key', 'Idempotency-Key must be 1 to 200 characters');
     }
     // What the run is, stored on it and recorded as such in its run.created event.
     const settings = {
@@ -269,7 +258,6 @@ export class RunsService {
     const unsupported = aliases.filter((a) => !this.models.supportsBatch(a));
     if (unsupported.length) {
       throw new ApiError(
-        422,
         'batch_unsupported',
         `"batch": true needs model aliases whose backend has the OpenAI Files and Batches API; ` +
           `${unsupported.map((a) => `"${a}"`).join(', ')} ${unsupported.length === 1 ? 'is' : 'are'} not configured with "batch": true in AMEND_MODELS`,
@@ -278,11 +266,11 @@ export class RunsService {
     }
     if (body.max_hard_label_share !== undefined) {
       // Not yet: the batch coordinator does not count labels between waves.
-      throw new ApiError(422, 'batch_label_guard_unsupported', 'max_hard_label_share cannot be combined with "batch": true yet; leave out one of them');
+      throw new ApiError('batch_label_guard_unsupported', 'max_hard_label_share cannot be combined with "batch": true yet; leave out one of them');
     }
     if (body.budget) {
       // Not yet: a wave is paid for as a whole, so a budget would be checked only between waves.
-      throw new ApiError(422, 'batch_budget_unsupported', 'a budget cannot be combined with "batch": true yet; leave out one of them');
+      throw new ApiError('batch_budget_unsupported', 'a budget cannot be combined with "batch": true yet; leave out one of them');
     }
   }
 
@@ -294,7 +282,7 @@ export class RunsService {
   /** The run if `team` may see it (undefined: any team, for auditors); another team's run is a 404, ids do not leak. */
   async get(id: string, team: string | undefined): Promise<Run> {
     const run = await this.store.runs.view(id, team);
-    if (!run) throw new ApiError(404, 'run_not_found', `no run ${id}`);
+    if (!run) throw notFound('run', id);
     return run;
   }
 
@@ -349,12 +337,12 @@ function parseLine(l: { line: string; no: number }): unknown {
   try {
     return JSON.parse(l.line);
   } catch (e) {
-    throw new ApiError(400, 'invalid_json', `line ${l.no} is not valid JSON: ${(e as Error).message}`, { line: l.no });
+    throw new ApiError('invalid_json', `line ${l.no} is not valid JSON: ${(e as Error).message}`, { line: l.no });
   }
 }
 
 function lineError(no: number, message: string, details: Record<string, unknown> = {}): ApiError {
-  return new ApiError(422, 'invalid_request', `line ${no}: ${message}`, { line: no, ...details });
+  return new ApiError('invalid_request', `line ${no}: ${message}`, { line: no, ...details });
 }
 
 /**
@@ -364,12 +352,6 @@ function lineError(no: number, message: string, details: Record<string, unknown>
  */
 function assertUnderActiveLimit(active: number, caller: Principal): void {
   if (active >= caller.limits.concurrent_runs) {
-    throw new ApiError(
-      429,
-      'too_many_active_runs',
-      `this key has ${active} runs queued or running, its limit; wait for one to finish or cancel one`,
-      { limit: caller.limits.concurrent_runs, active },
-      { 'Retry-After': String(ACTIVE_RUNS_RETRY_S) },
-    );
+    throw tooManyActiveRuns(`this key has ${active} runs queued or running, its limit; wait for one to finish or cancel one`, caller.limits.concurrent_runs, active);
   }
 }

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { ListSamplesQuery } from '@amend/contracts';
 import { Store } from '@amend/store';
-import { ApiError } from '../errors/api-error';
+import { notFound } from '../errors/api-error';
 import { RunsService } from '../runs/runs.service';
 import { teamScope, type Principal } from '../auth/principal';
 
@@ -21,7 +21,7 @@ export class SamplesService {
   /** Another team's sample is a 404, as its run is. */
   async get(id: string, caller: Principal) {
     const sample = await this.store.samples.detail(id, teamScope(caller));
-    if (!sample) throw new ApiError(404, 'sample_not_found', `no sample ${id}`);
+    if (!sample) throw notFound('sample', id);
     return sample;
   }
 }

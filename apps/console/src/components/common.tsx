@@ -1,6 +1,6 @@
 import type { ReactNode } from 'react';
 import type { Run } from '@amend/contracts';
-import { ApiError, ContractError } from '../lib/api';
+import { ErrorAnswer, ContractError } from '../lib/api';
 import { finished } from '../lib/format';
 
 export function Loading({ what }: { what?: string }) {
@@ -9,14 +9,14 @@ export function Loading({ what }: { what?: string }) {
 
 /** An error as the user should read it; a route this server lacks is said plainly. */
 export function ErrorView({ error, what }: { error: unknown; what?: string }) {
-  if (error instanceof ApiError && error.routeMissing) {
+  if (error instanceof ErrorAnswer && error.routeMissing) {
     return (
       <div className="notice unavailable" data-testid="unavailable">
         {what ? `${what}: ` : ''}not available on this server.
       </div>
     );
   }
-  if (error instanceof ApiError) {
+  if (error instanceof ErrorAnswer) {
     return (
       <div className="notice error" role="alert">
         <strong>{error.status}</strong> {error.code}: {error.message}

@@ -1,25 +1,8 @@
-import { ErrorBodySchema } from '@amend/contracts';
+import { ErrorAnswer, ErrorBodySchema } from '@amend/contracts';
 import type { z } from 'zod';
 
-/** An answer other than 2xx, with the API's error body when it sent one. */
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details?: unknown,
-  ) {
-    super(message);
-  }
-
-  /**
-   * The server has no such route (an older server, or a feature not deployed): Nest answers
-   * "Cannot GET /path" with the generic code, while a missing run or pair has its own code.
-   */
-  get routeMissing(): boolean {
-    return this.status === 404 && this.code === 'not_found' && /^Cannot (GET|POST|PUT|PATCH|DELETE)\b/.test(this.message);
-  }
-}
+/** An answer other than 2xx, with the API's error body when it sent one (the class the CLI uses too). */
+export { ErrorAnswer };
 
 /** The server answered 2xx with a body the contracts do not describe. */
 export class ContractError extends Error {}
@@ -35,7 +18,7 @@ export interface Client {
  * The API is the page's own origin: the console is served by the API at /console.
  * `onUnauthorized` hears of a 401 (the key was revoked meanwhile), so the page can sign out.
  */
-export function createClient(key: string | null, opts: { base?: string; onUnauthorized?: (e: ApiError) => void } = {}): Client {
+export function createClient(key: string | null, opts: { base?: string; onUnauthorized?: (e: ErrorAnswer) => void } = {}): Client {
   const base = opts.base ?? '';
   const headers = (extra: Record<string, string> = {}): Record<string, string> => ({
     accept: 'application/json',
@@ -81,12 +64,12 @@ export function createClient(key: string | null, opts: { base?: string; onUnauth
   };
 }
 
-export async function errorOf(res: Response): Promise<ApiError> {
+export async function errorOf(res: Response): Promise<ErrorAnswer> {
   const text = await res.text();
   try {
     const body = ErrorBodySchema.parse(JSON.parse(text));
-    return new ApiError(res.status, body.error.code, body.error.message, body.error.details);
+    return new ErrorAnswer(res.status, body.error.code, body.error.message, body.error.details);
   } catch {
-    return new ApiError(res.status, `http_${res.status}`, text.slice(0, 300) || res.statusText);
+    return new ErrorAnswer(res.status, `http_${res.status}`, text.slice(0, 300) || res.statusText);
   }
 }

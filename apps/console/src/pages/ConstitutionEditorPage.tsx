@@ -3,7 +3,7 @@ import { ConstitutionSummarySchema, PublishResultSchema, type PublishResult } fr
 import type { ConstitutionIssue } from '@amend/constitution';
 import { bumpPatch, compareSemver, nextVersionYaml, validateYaml } from '../lib/versioning';
 import type { Session } from '../lib/session';
-import { ApiError } from '../lib/api';
+import { ErrorAnswer } from '../lib/api';
 import { href } from '../lib/router';
 import { ErrorView, Loading, Section } from '../components/common';
 
@@ -80,7 +80,7 @@ export function ConstitutionEditorPage({ session, name, base }: { session: Sessi
 
   if (loadError) return <ErrorView error={loadError} what="The base version" />;
   if (text === null) return <Loading what="the base version" />;
-  const serverIssues = publishError instanceof ApiError ? ((publishError.details as { issues?: ConstitutionIssue[] } | undefined)?.issues ?? []) : [];
+  const serverIssues = publishError instanceof ErrorAnswer ? ((publishError.details as { issues?: ConstitutionIssue[] } | undefined)?.issues ?? []) : [];
 
   return (
     <div className="page">

@@ -12,7 +12,7 @@ import {
   type ReviewList,
 } from '@amend/contracts';
 import type { Session } from '../lib/session';
-import { ApiError } from '../lib/api';
+import { ErrorAnswer } from '../lib/api';
 import { useKeys } from '../lib/hooks';
 import { formatTime, promptMetadataRows, shortId } from '../lib/format';
 import { href, navigate } from '../lib/router';
@@ -412,7 +412,7 @@ function ReviewPanel({ session, item, onReviewed }: { session: Session; item: Re
     } catch (e) {
       setError(e);
       // Someone reviewed it meanwhile: show their review, so the next decision is made on it.
-      if (e instanceof ApiError && e.status === 409) {
+      if (e instanceof ErrorAnswer && e.code === 'conflict') {
         const d = await session.client.get(PairReviewDetailSchema, `/v1/pairs/${pair.id}/review`);
         onReviewed(d);
       }

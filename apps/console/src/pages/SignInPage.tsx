@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from 'react';
-import { ApiError } from '../lib/api';
+import { ErrorAnswer } from '../lib/api';
 import { signIn, type Session } from '../lib/session';
 
 export function SignInPage({ onSignedIn, onUnauthorized, notice }: { onSignedIn: (s: Session) => void; onUnauthorized: () => void; notice?: string | null }) {
@@ -14,7 +14,7 @@ export function SignInPage({ onSignedIn, onUnauthorized, notice }: { onSignedIn:
     try {
       onSignedIn(await signIn(key.trim(), onUnauthorized));
     } catch (err) {
-      setError(err instanceof ApiError && err.status === 401 ? 'The server refused this key: check it, or ask an admin for a new one.' : String((err as Error).message ?? err));
+      setError(err instanceof ErrorAnswer && (err.code === 'invalid_key' || err.code === 'unauthenticated') ? 'The server refused this key: check it, or ask an admin for a new one.' : String((err as Error).message ?? err));
     } finally {
       setBusy(false);
     }
