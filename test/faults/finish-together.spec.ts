@@ -1,6 +1,8 @@
 import { Client } from 'pg';
 import { isRunFinished } from '@amend/contracts';
 import { startSimulatorServer, type SimulatorServer } from '@amend/llm';
+import { closeEvaluation } from '@amend/runtime';
+import { Store } from '@amend/store';
 import { cleanup, json, ndjson, startStack, testEnv, waitFor, type Stack } from '../support/stack';
 import { createRun, printFigures, prompts } from './support/runs';
 
@@ -113,6 +115,45 @@ it('requests closing one evaluation while its row is locked all answer on a pool
   expect(answers.map((a) => a.status)).toEqual(Array(closers).fill(200));
   expect(after).not.toBeNull();
   expect(written).toBe(1);
+});
+
+it('a closer that finds the evaluation held looks again once the holder has gone without writing, and writes the report (no lost close)', async () => {
+  const author = await stack.mintKey('author', 'default', { concurrent_runs: 100 });
+  const res = await stack.fetch(
+    '/v1/evaluations',
+    { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ baseline: 'anthropic-cai@1.0.0', candidate: 'amend-core', prompts: prompts(2, 'lost'), seed: 2 }) },
+    author,
+  );
+  const { id } = await json(res);
+  await waitFor(async () => (await json(await stack.fetch(`/v1/evaluations/${id}`, {}, author))).report, { timeoutMs: 60_000, what: 'the evaluation to be judged' });
+  await pg.query(`update evaluations set report = null, status = 'running', finished_at = null where id = $1`, [id]);
+  // The holder: a closer that looked before the last run closed, saw it going, and leaves
+  // without writing. Meanwhile the worker's closer (wait: true) and a GET's (wait: false) come.
+  const holder = new Client({ connectionString: env.DATABASE_URL, options: `-c search_path=${env.DATABASE_SCHEMA}` });
+  await holder.connect();
+  await holder.query('begin');
+  await holder.query('select 1 from evaluations where id = $1 for update', [id]);
+  const real = stack.workers[0].get(Store);
+  const outcomes: string[] = [];
+  const watched = { evaluations: { row: real.evaluations.row.bind(real.evaluations), candidateTwin: real.evaluations.candidateTwin.bind(real.evaluations), finish: async (...args: Parameters<typeof real.evaluations.finish>) => {
+    const o = await real.evaluations.finish(...args);
+    outcomes.push(o);
+    return o;
+  } } };
+  const getCloser = await closeEvaluation(real, id, 'test:get', { wait: false });
+  const workerCloser = closeEvaluation(watched, id, 'test:worker');
+  try {
+    await waitFor(async () => outcomes.includes('busy'), { timeoutMs: 10_000, intervalMs: 10, what: "the worker's closer to find the row held" });
+  } finally {
+    await holder.query('rollback');
+    await holder.end();
+  }
+  const written = await workerCloser;
+  printFigures('finish-together lost close', { 'GET closer while held': getCloser, 'worker closer attempts': outcomes.join(' ') });
+  expect(getCloser).toBe(false);
+  expect(written).toBe(true);
+  expect(outcomes[outcomes.length - 1]).toBe('written');
+  expect((await pg.query('select report from evaluations where id = $1', [id])).rows[0].report).not.toBeNull();
 });
 
 it('six evaluations and four runs finishing together on a pool of 10 with 64 calls in flight all finish, nothing lost or written twice', async () => {
