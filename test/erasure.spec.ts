@@ -41,7 +41,7 @@ async function runOf(prompts: unknown[]): Promise<string> {
 beforeAll(async () => {
   await pg.query(`set search_path to "${env.DATABASE_SCHEMA}"`);
   auditor = await stack.mintKey('auditor', 'audit');
-  runA = await runOf([{ prompt: PRIVATE_PROMPT, metadata: { user: 'ada' } }, SHARED_PROMPT, 'Name a hardy houseplant.']);
+  runA = await runOf([{ prompt: PRIVATE_PROMPT, metadata: { user: 'ada-lovelace-7731' } }, SHARED_PROMPT, 'Name a hardy houseplant.']);
   runB = await runOf([SHARED_PROMPT, 'Give me a synonym for quick.']);
   samplesA = (await pg.query(`select id from samples where run_id = $1 order by idx`, [runA])).rows.map((r) => r.id);
   samplesB = (await pg.query(`select id from samples where run_id = $1 order by idx`, [runB])).rows.map((r) => r.id);
@@ -117,6 +117,9 @@ describe('erasing one sample', () => {
     expect(stages.every((s) => s.text === '' && s.message_refs.length > 0)).toBe(true);
     const pair = (await pg.query(`select record from pairs where sample_id = $1`, [samplesA[0]])).rows[0].record;
     expect(pair).toMatchObject({ erased: true, prompt: '', chosen: '', rejected: '', draft: '', rounds: [] });
+    // The prompt's metadata travels on the pair too (metadata.prompt_metadata): it goes with the rest.
+    expect(pair.metadata).not.toHaveProperty('prompt_metadata');
+    expect(JSON.stringify(pair)).not.toContain('ada-lovelace-7731');
     const left = new Set((await pg.query(`select sha256 from content_blobs where sha256 = any($1::text[])`, [privateBlobs])).rows.map((r) => r.sha256));
     expect(left.size).toBe(0);
     // The model's response bodies, which the events name by hash, are gone too; the events are not.

@@ -18,6 +18,7 @@ import { pairQuality } from './0015_pair_quality';
 import { erasure } from './0016_erasure';
 import { erasureSharedBlobs } from './0017_erasure_shared_blobs';
 import { erasureResponses } from './0018_erasure_responses';
+import { erasurePromptMetadata } from './0019_erasure_prompt_metadata';
 
 /**
  * Every migration, by name; applied in name order. Add a file `NNNN_what.ts` and one line here.
@@ -43,4 +44,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0016_erasure': erasure,
   '0017_erasure_shared_blobs': erasureSharedBlobs,
   '0018_erasure_responses': erasureResponses,
+  '0019_erasure_prompt_metadata': erasurePromptMetadata,
 };
