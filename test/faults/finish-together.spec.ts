@@ -3,7 +3,7 @@ import { isRunFinished } from '@amend/contracts';
 import { startSimulatorServer, type SimulatorServer } from '@amend/llm';
 import { closeEvaluation } from '@amend/runtime';
 import { Store } from '@amend/store';
-import { cleanup, json, ndjson, startStack, testEnv, waitFor, type Stack } from '../support/stack';
+import { json, ndjson, pgForFile, stackForFile, testEnv, waitFor, type Stack } from '../support/stack';
 import { createRun, printFigures, prompts } from './support/runs';
 
 /*
@@ -39,17 +39,10 @@ beforeAll(async () => {
     WORKER_CONCURRENCY: String(IN_FLIGHT),
     AMEND_KEY_REQUESTS_PER_MINUTE: '1000000',
   });
-  stack = await startStack(env);
-  pg = new Client({ connectionString: env.DATABASE_URL, options: `-c search_path=${env.DATABASE_SCHEMA}` });
-  await pg.connect();
 });
-
-afterAll(async () => {
-  await pg?.end();
-  await stack?.close();
-  await sim?.close();
-  await cleanup(env);
-});
+stackForFile(() => env, {}, (s) => (stack = s));
+pgForFile(() => env, (c) => (pg = c), { searchPath: true });
+afterAll(() => sim?.close());
 
 const post = (path: string, body: unknown) => stack.fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 

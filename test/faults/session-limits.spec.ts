@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { Store } from '@amend/store';
-import { cleanup, json, startStack, testEnv, waitFor, type Stack } from '../support/stack';
+import { json, pgForFile, stackForFile, testEnv, waitFor, type Stack } from '../support/stack';
 import { createRun, printFigures, prompts } from './support/runs';
 
 /*
@@ -20,17 +20,8 @@ const env = testEnv('session_limits', {
 let stack: Stack;
 let pg: Client;
 
-beforeAll(async () => {
-  stack = await startStack(env);
-  pg = new Client({ connectionString: env.DATABASE_URL, options: `-c search_path=${env.DATABASE_SCHEMA}` });
-  await pg.connect();
-});
-
-afterAll(async () => {
-  await pg?.end();
-  await stack?.close();
-  await cleanup(env);
-});
+stackForFile(env, {}, (s) => (stack = s));
+pgForFile(env, (c) => (pg = c), { searchPath: true });
 
 async function metric(name: string, labels: string): Promise<number> {
   const res = await fetch(`${stack.url}/metrics`, { headers: { authorization: `Bearer ${stack.adminKey}` } });
