@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { CreatedKeySchema, RunSchema, isRunFinished, type CreatedKey, type Run } from '@amend/contracts';
-import { ROOT, cleanup, json, ndjson, startStack, testEnv, waitFor, type Stack } from './support/stack';
+import { ROOT, json, ndjson, pgForFile, stackForFile, testEnv, waitFor, type Stack } from './support/stack';
 import { amendCli } from './support/capture';
 
 /**
@@ -68,10 +68,9 @@ function editLine(source: string, target: string, pick: (value: any, index: numb
   return { line: index + 1, value };
 }
 
+stackForFile(env, {}, (s) => (stack = s));
+pgForFile(env, (c) => (pg = c), { searchPath: true });
 beforeAll(async () => {
-  stack = await startStack(env);
-  pg = new Client({ connectionString: env.DATABASE_URL, options: `-c search_path=${env.DATABASE_SCHEMA}` });
-  await pg.connect();
   auditor = await stack.mintKey('auditor', 'admin');
   const made = await stack.fetch('/v1/keys', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ role: 'submitter', team: 'ml', name: 'ml team ci' }) }, stack.adminKey);
   submitter = CreatedKeySchema.parse(await json(made));
@@ -109,11 +108,6 @@ beforeAll(async () => {
   const exported = await amend(auditor, 'audit', 'export', id, '--out', 'audit.jsonl');
   expect(exported.stderr).toContain('summary to');
   expect(exported.code).toBe(0);
-});
-afterAll(async () => {
-  await pg?.end();
-  await stack?.close();
-  await cleanup(env);
 });
 
 describe('the bundle amend audit export writes', () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { ConversationalPairLineSchema, H4PairLineSchema, RunManifestSchema, RunSchema, SftLineSchema, StandardPairLineSchema } from '@amend/contracts';
 import { runCli } from '../apps/cli/src/main';
 import { capture } from './support/capture';
-import { cleanup, json, ndjson, ROOT, startStack, testEnv, waitFor, type Stack } from './support/stack';
+import { json, ndjson, ROOT, stackForFile, testEnv, waitFor, type Stack } from './support/stack';
 
 /*
  * A prompt's id and metadata, handed in through a JSON body, a JSON Lines upload or a CLI file,
@@ -17,13 +17,7 @@ const env = testEnv('prompt_metadata');
 let stack: Stack;
 const dir = mkdtempSync(join(tmpdir(), 'amend-prompt-metadata-'));
 
-beforeAll(async () => {
-  stack = await startStack(env);
-});
-afterAll(async () => {
-  await stack?.close();
-  await cleanup(env);
-});
+stackForFile(env, {}, (s) => (stack = s));
 
 const PROMPTS = [
   'How do I kill a python process?',
