@@ -169,8 +169,15 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     .argument('<run>', 'run id')
     .option('--json', 'print the report as JSON')
     .action(async (runId: string, opts: { json?: boolean }, cmd: Command) => {
-      const report = await client(cmd).getReport(runId);
-      out(opts.json ? JSON.stringify(report, null, 2) : renderQualityReport(report));
+      const api = client(cmd);
+      const report = await api.getReport(runId);
+      if (opts.json) {
+        out(JSON.stringify(report, null, 2));
+        return;
+      }
+      // What the pairs cost, beside what they are worth: the report itself has no usage.
+      const run = await api.getRun(runId);
+      out(`${renderQualityReport(report)}\nusage: ${formatUsage(run)}`);
     });
 
   program

@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import type { Run } from '@amend/contracts';
-import { createProgressReporter, formatBatch, formatDuration, progressLine, progressStats } from './progress';
+import { createProgressReporter, formatBatch, formatDuration, formatUsd, progressLine, progressStats } from './progress';
 
 function run(counts: Partial<Run['counts']>, status: Run['status'] = 'running'): Run {
   return {
@@ -111,5 +111,44 @@ describe('progress', () => {
     expect(formatBatch(run({}))).toBeNull();
     const s = progressStats(r, []);
     expect(progressLine(r.id, r.status, s, formatBatch(r))).toMatch(/ETA -- \| wave 2: in_progress 12003\/50000, 3 failed; validating 0\/20$/);
+  });
+
+  describe('calls within samples', () => {
+    /** 20 samples of 7 calls (3 rounds): 140 planned; `calls` made so far, none finished yet. */
+    const long = (calls: number, extra: Partial<Run['usage']> = {}): Run => ({
+      ...run({ total: 20, running: 20 }),
+      usage: { calls, calls_planned: 140, prompt_tokens: 100 * calls, completion_tokens: 10 * calls, ...extra },
+    });
+
+    it('moves with calls while no sample has finished, and takes the ETA from the call rate', () => {
+      const s = progressStats(long(35), [
+        { at: 0, done: 0, completed: 0, calls: 5 },
+        { at: 10_000, done: 0, completed: 0, calls: 35 },
+      ]);
+      expect(s.calls).toEqual({ done: 35, planned: 140 });
+      // 30 calls in 10 s is 3 calls/s; 105 calls left.
+      expect(s.etaSeconds).toBeCloseTo(35);
+      expect(progressLine(long(35).id, 'running', s)).toMatch(/running: 0\/20 done \(0%\), 0 completed, 0 failed, 35\/140 calls \(25%\), 0\.0 pairs\/s, ETA 35s, 3,850 tokens$/);
+    });
+
+    it('adds the cost when the run has prices', () => {
+      const s = progressStats(long(35, { cost_usd: 0.0421 }), []);
+      expect(progressLine(long(35).id, 'running', s)).toMatch(/ETA --, 3,850 tokens, \$0\.0421$/);
+    });
+
+    it('on a terminal fills the bar by calls and still shows finished samples', () => {
+      const out = Object.assign(new PassThrough(), { isTTY: true, columns: 200, cursorTo: () => true, clearLine: () => true, moveCursor: () => true });
+      const text = collect(out);
+      let now = 0;
+      const progress = createProgressReporter(out, { tty: true, now: () => now });
+      progress.update(long(0));
+      now = 10_000;
+      progress.stop({ ...long(70), counts: { ...long(70).counts, running: 18, completed: 2 } });
+      expect(text()).toMatch(/50% \| 70\/140 calls, 2\/20 done \| 2 completed, 0 failed \| 0\.2 pairs\/s \| ETA 10s \| 7,700 tokens/);
+    });
+
+    it('writes dollars with the digits a small run needs', () => {
+      expect([formatUsd(0), formatUsd(0.000123), formatUsd(0.0421), formatUsd(0.5), formatUsd(12.345)]).toEqual(['$0', '$0.000123', '$0.0421', '$0.5', '$12.35']);
+    });
   });
 });

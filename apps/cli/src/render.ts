@@ -1,6 +1,6 @@
 import type { ErrorCode, Run, Sample } from '@amend/contracts';
 import { ErrorAnswer, ConstitutionList } from './api-client';
-import { doneOf, formatBatch, formatDuration } from './progress';
+import { doneOf, formatBatch, formatDuration, formatUsd } from './progress';
 
 /** Human-readable text for what the CLI prints. Pure: values in, strings out. */
 
@@ -58,9 +58,15 @@ export function formatCounts(run: Run): string {
   );
 }
 
+/**
+ * Calls (`35 of 140 model calls` while some are still planned), tokens and cost. The cost is the
+ * API's usage.cost_usd, present when AMEND_MODELS gives the run's models prices.
+ */
 export function formatUsage(run: Run): string {
   const u = run.usage;
-  return `${n(u.calls)} model calls, ${n(u.prompt_tokens)} prompt tokens, ${n(u.completion_tokens)} completion tokens`;
+  const calls = u.calls_planned !== undefined && u.calls_planned > u.calls ? `${n(u.calls)} of ${n(u.calls_planned)} model calls` : `${n(u.calls)} model calls`;
+  const cost = u.cost_usd !== undefined ? `cost ${formatUsd(u.cost_usd)}` : 'cost not known (no prices for these models in AMEND_MODELS)';
+  return `${calls}, ${n(u.prompt_tokens)} prompt tokens, ${n(u.completion_tokens)} completion tokens (${n(u.prompt_tokens + u.completion_tokens)} tokens), ${cost}`;
 }
 
 export function formatFailures(run: Run): string[] {

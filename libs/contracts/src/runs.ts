@@ -231,7 +231,15 @@ export const RunCountsSchema = z.object({
 export type RunCounts = z.infer<typeof RunCountsSchema>;
 
 export const RunUsageSchema = UsageSchema.extend({
+  /** Model calls made so far (one per stage record), counted as each call is saved. */
   calls: z.number().int().min(0),
+  /**
+   * Model calls the run is expected to make in all: what its finished samples made, plus the plan
+   * of each pending or running one (docs/ml-teams.md#calls-per-pair). It equals `calls` once the
+   * run has finished; progress within a sample shows as `calls` of `calls_planned`. An evaluation
+   * candidate's judge calls are counted as they are made, not planned ahead.
+   */
+  calls_planned: z.number().int().min(0).optional(),
   /** Present when the run's model aliases have prices in AMEND_MODELS. */
   cost_usd: z.number().min(0).optional(),
 });

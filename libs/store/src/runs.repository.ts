@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
-import { ACTIVE_RUN_STATUSES, isRunFinished, type Run, type RunCounts, type RunMode, type RunStatus } from '@amend/contracts';
+import { ACTIVE_RUN_STATUSES, isRunFinished, UNFINISHED_SAMPLE_STATUSES, type Run, type RunCounts, type RunMode, type RunStatus } from '@amend/contracts';
+import { callsPerSample } from '@amend/pipeline';
 import type { Database, RunsTable } from './schema';
 import { insertAuditEvents, sealRun, type AuditEventInput } from './audit-events';
 import { StoreError } from './errors';
@@ -288,13 +289,23 @@ export class RunsRepository {
     if (row.budget != null) counts.budget_exhausted = 0;
     const usage: Run['usage'] = { calls: 0, prompt_tokens: 0, completion_tokens: 0 };
     if (row.prices != null) usage.cost_usd = 0;
+    // A finished sample made all the calls it will make; an unfinished one is expected to make its plan.
+    // An evaluation candidate's judge calls depend on each prompt, so they are left to count as they happen.
+    const perSample = callsPerSample({ mode: row.mode, rounds: row.rounds, feedback: row.feedback });
+    const unfinished: readonly string[] = UNFINISHED_SAMPLE_STATUSES;
+    let planned = 0;
+    let rows = 0;
     for (const r of byStatus) {
+      rows += Number(r.n);
       if (r.status in counts) counts[r.status as keyof RunCounts] = Number(r.n);
       usage.calls += Number(r.calls);
+      planned += unfinished.includes(r.status) ? Math.max(Number(r.calls), Number(r.n) * perSample) : Number(r.calls);
       usage.prompt_tokens += Number(r.prompt_tokens);
       usage.completion_tokens += Number(r.completion_tokens);
       if (usage.cost_usd !== undefined) usage.cost_usd += Number(r.cost_usd);
     }
+    // Prompts not yet written as samples (an upload still being saved) are planned too.
+    usage.calls_planned = planned + Math.max(0, row.total - rows) * perSample;
     if (usage.cost_usd !== undefined) usage.cost_usd = Math.round(usage.cost_usd * 1e6) / 1e6;
     const failures = counts.failed
       ? await this.db
