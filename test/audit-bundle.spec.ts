@@ -154,6 +154,8 @@ describe('the bundle amend audit export writes', () => {
     expect(html).toContain('INTACT');
     expect(html).toContain(`amend-core@${run.constitution.version}`);
     expect(html).toContain('ml team ci');
+    // The model ids the backend reported, not the alias the run asked for.
+    expect(html).toMatch(/reported by the backends: amend-simulator[^<,]*</);
     expect(html).toContain('amend audit verify --file audit.jsonl');
     // Self-contained: nothing fetched, nothing run.
     expect(html).not.toMatch(/<script|<link|src=|https?:\/\//i);

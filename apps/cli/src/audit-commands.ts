@@ -120,7 +120,10 @@ async function verifyOffline(cwd: string, file: string, opts: { dataset?: string
 
 export function renderBundle(file: string, r: BundleReport, dataset?: { file: string; report: DatasetFileReport }): string {
   const subject = `bundle ${file} (run ${r.run_id}, ${r.run_status}, exported ${r.exported_at})`;
-  const lines = [renderVerify(subject, { ...r, ok: r.ok })];
+  const lines = renderVerify(subject, { ...r, ok: r.ok }).split('\n');
+  // A problem of the file itself (cut short, a line that is not JSON) explains the rest: say it first.
+  const ofFile = r.failures.filter((f) => f.chain === null);
+  if (ofFile.length) lines.splice(1, 0, ...ofFile.map((f) => `the file: ${f.message}`));
   if (r.bundle_version !== null && r.bundle_version >= 2) {
     const f = r.facts;
     lines.push(
@@ -187,7 +190,9 @@ export function addAuditCommands(program: Command, ctx: AuditCommandsContext): v
       }
       if (opts.global) {
         const report = await ctx.client(cmd).verifyGlobalAudit();
-        out(opts.json ? JSON.stringify(report, null, 2) : renderVerify('the global chain', report));
+        // The global chain has no seal (it never finishes): its report says only whether it recomputes.
+        const text = renderVerify('the global chain', report).replace(/, not sealed/, ' (constitutions published and deprecated, keys created and revoked)');
+        out(opts.json ? JSON.stringify(report, null, 2) : text);
         return ctx.setExitCode(report.ok ? 0 : EXIT_NOT_INTACT);
       }
       const result = await ctx.client(cmd).verifyRunAudit(runId!);

@@ -70,7 +70,7 @@ ${row('Bundle', `<code>${esc(bundleFile)}</code><br>sha256 <code>${esc(bundleSha
 ${keys}
 <h2>Verification</h2>
 <table>
-${row('Chains and seals', r.chains_ok ? 'every chain recomputes; the seal is the Merkle root of the chain heads; every message hashes to its name' : '<strong>do not verify</strong>')}
+${row('Chains and seals', r.chains_ok ? 'every chain recomputes; the seal is the Merkle root of the chain heads; every message and response body hashes to its name' : '<strong>do not verify</strong>')}
 ${row('Global chain', r.global ? (r.global.ok ? `intact (${r.global.events} events)` : '<strong>does not verify</strong>') : 'not in this bundle')}
 ${row('Evidence', r.evidence.ok ? 'manifest, constitution texts, key directory, pairs and reviews match the trail' : `<strong>${r.evidence.failures_total} problem(s)</strong>`)}
 </table>

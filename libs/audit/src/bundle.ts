@@ -261,7 +261,8 @@ export async function verifyBundle(
         const actor = keyIdOfActor(e.actor);
         if (actor) actors.add(actor);
         const p = (e.payload ?? {}) as Record<string, any>;
-        if (typeof p.model === 'string') reported.add(p.model);
+        // A model call's event holds the model id the backend reported; run.created holds the alias.
+        if (typeof p.model === 'string' && e.type !== 'run.created') reported.add(p.model);
         if (e.type === 'run.created' && !e.sample_id) runCreated = p;
         if (e.type === ERASURE_EVENT && e.sample_id && !erased.has(e.sample_id)) {
           erased.set(e.sample_id, { sample_id: e.sample_id, event_id: e.event_id, by: String(e.actor), at: String(e.at), reason: typeof p.reason === 'string' ? p.reason : null });
