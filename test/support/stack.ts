@@ -27,6 +27,10 @@ export function testEnv(name: string, extra: Record<string, string> = {}): Recor
     QUEUE_PREFIX: `t_${tag}`,
     LOG_LEVEL: 'warn',
     CONSTITUTIONS_DIR: join(ROOT, 'constitutions'),
+    // Files run in parallel against one Postgres (max_connections 100 by default): an API and a
+    // worker at the default size (16 each at WORKER_CONCURRENCY 64) in three files at once ran it
+    // out of connection slots. A file that measures the pool sets its own size.
+    DATABASE_POOL_SIZE: '8',
     ...extra,
   };
 }
