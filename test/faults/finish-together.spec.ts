@@ -19,7 +19,7 @@ import { createRun, printFigures, prompts } from './support/runs';
 const POOL = 10;
 const IN_FLIGHT = 64;
 const EVALUATIONS = 6;
-const EVAL_PROMPTS = 10;
+const EVAL_PROMPTS = 40;
 const RUNS = 4;
 const RUN_PROMPTS = 40;
 /** Far above what the work takes on a quiet machine (about 20 s); a hang never gets there. */
