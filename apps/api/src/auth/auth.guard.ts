@@ -47,7 +47,7 @@ export class AuthGuard implements CanActivate {
       );
     }
     if (!rule.roles.includes(key.role)) {
-      throw new ApiError('forbidden', `a ${key.role} key may not call this route; it needs a key with the role ${rule.roles.join(' or ')}`, {
+      throw new ApiError('forbidden', `${withArticle(key.role)} key may not call this route; it needs a key with the role ${rule.roles.join(' or ')}`, {
         role: key.role,
         allowed_roles: rule.roles,
       });
@@ -55,4 +55,9 @@ export class AuthGuard implements CanActivate {
     req.principal = { key_id: key.id, role: key.role, team: key.team, actor: `key:${key.id}`, name: key.name, limits };
     return true;
   }
+}
+
+/** "an author", "an auditor", "an admin", "a submitter": the roles start with a vowel sound exactly when they start with a vowel. */
+export function withArticle(role: string): string {
+  return `${/^[aeiou]/i.test(role) ? 'an' : 'a'} ${role}`;
 }

@@ -63,3 +63,16 @@ const ACTIVE_RUNS_RETRY_S = 30;
 export function tooManyActiveRuns(message: string, limit: number, active: number): ApiError {
   return new ApiError('too_many_active_runs', message, { limit, active }, { 'Retry-After': String(ACTIVE_RUNS_RETRY_S) });
 }
+
+/** The Content-Types a request body may have: JSON anywhere, JSON Lines for a run upload, YAML for a constitution. */
+export const ACCEPTED_BODY_TYPES = ['application/json', 'application/x-ndjson', 'application/yaml'] as const;
+
+/** A body of a type no route reads (a plain `curl -d` sends application/x-www-form-urlencoded). */
+export function unsupportedMediaType(contentType: string | undefined): ApiError {
+  const got = contentType ? `Content-Type ${contentType.slice(0, 100)}` : 'no Content-Type';
+  return new ApiError(
+    'unsupported_media_type',
+    `the body has ${got}; send application/json (a run may also be uploaded as JSON Lines, application/x-ndjson; a constitution published as YAML, application/yaml or text/yaml)`,
+    { content_type: contentType?.slice(0, 100) ?? null, accepted: [...ACCEPTED_BODY_TYPES] },
+  );
+}

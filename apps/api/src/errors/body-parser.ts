@@ -1,7 +1,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { IncomingMessage } from 'node:http';
 import type { Config, ErrorBody } from '@amend/contracts';
-import { bodyTooLarge } from './api-error';
+import { bodyTooLarge, unsupportedMediaType } from './api-error';
 import { errorResponse, toErrorResponse } from './error-body.filter';
 
 const send = (res: Response, { status, body }: { status: number; body: ErrorBody }) => res.status(status).json(body);
@@ -74,6 +74,13 @@ export function jsonBodyParser(config: Pick<Config, 'AMEND_MAX_BODY_BYTES' | 'AM
     },
   });
   const yaml = express.text({ type: YAML_MEDIA_TYPES, limit: yamlLimit });
+  // A body no parser reads would reach the route as no body at all, and be answered with whatever its
+  // schema says of a missing field (a 422 about `constitution`): say what the type should be instead.
+  const knownType = (req: Request, res: Response, next: NextFunction) => {
+    const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+    if (!hasBody || req.is(['application/json', '+json', 'application/x-ndjson', ...YAML_MEDIA_TYPES])) return next();
+    send(res, toErrorResponse(unsupportedMediaType(req.headers['content-type'])));
+  };
   const nulInUrl = (req: Request, res: Response, next: NextFunction) => {
     if (!/%00/.test(req.url)) return next();
     send(res, errorResponse('invalid_text', NUL_MESSAGE('the URL (%00)')));
@@ -107,6 +114,7 @@ export function jsonBodyParser(config: Pick<Config, 'AMEND_MAX_BODY_BYTES' | 'AM
   };
   return [
     nulInUrl,
+    knownType,
     parse,
     yaml,
     lonelySurrogates,

@@ -5,7 +5,7 @@ import type { RouteEntry } from '../auth/route-table';
 /** What every route with a key may answer: no key or a bad one, a role it does not allow, too many requests. */
 const KEYED: ErrorCode[] = ['unauthenticated', 'invalid_key', 'forbidden', 'rate_limited', 'too_many_auth_failures'];
 /** What a body brings: unreadable, too large, of another type, text Postgres cannot hold, off its schema. */
-const WITH_BODY: ErrorCode[] = ['invalid_json', 'body_too_large', 'unsupported_encoding', 'invalid_text', 'invalid_request'];
+const WITH_BODY: ErrorCode[] = ['invalid_json', 'body_too_large', 'unsupported_media_type', 'unsupported_encoding', 'invalid_text', 'invalid_request'];
 /** What a query or path parameter brings. */
 const WITH_PARAMETERS: ErrorCode[] = ['invalid_text', 'invalid_request'];
 

@@ -1,0 +1,59 @@
+import { json, stackForFile, testEnv, type Stack } from './support/stack';
+
+/*
+ * HTTP that says what is wrong: a body of a type no route reads is a 415 naming the types that
+ * are read, and a key of the wrong role is told so in English. Expected messages are written
+ * here by hand.
+ */
+
+const env = testEnv('http_errors');
+let stack: Stack;
+stackForFile(env, { workers: 0 }, (s) => (stack = s));
+
+const RUN = JSON.stringify({ constitution: 'amend-core', prompts: ['one'] });
+const ACCEPTED = ['application/json', 'application/x-ndjson', 'application/yaml'];
+
+describe('a body that is not JSON, JSON Lines or YAML', () => {
+  it.each([
+    ['text/plain', 'text/plain'],
+    // What `curl -d '{...}'` sends without -H.
+    ['application/x-www-form-urlencoded', 'application/x-www-form-urlencoded'],
+    ['multipart/form-data; boundary=x', 'multipart/form-data; boundary=x'],
+  ])('sent as %s is a 415 that names the accepted types, not a 422 about a missing field', async (type, named) => {
+    const res = await stack.fetch('/v1/runs', { method: 'POST', headers: { 'content-type': type }, body: RUN });
+    expect(res.status).toBe(415);
+    const { error } = await json(res);
+    expect(error.code).toBe('unsupported_media_type');
+    expect(error.message).toBe(
+      `the body has Content-Type ${named}; send application/json (a run may also be uploaded as JSON Lines, application/x-ndjson; a constitution published as YAML, application/yaml or text/yaml)`,
+    );
+    expect(error.details).toEqual({ content_type: named, accepted: ACCEPTED });
+  });
+
+  it('sent with no Content-Type at all is a 415 too', async () => {
+    const res = await stack.fetch('/v1/runs', { method: 'POST', body: new TextEncoder().encode(RUN) });
+    expect(res.status).toBe(415);
+    expect((await json(res)).error.details).toEqual({ content_type: null, accepted: ACCEPTED });
+  });
+
+  it('does not touch requests without a body, or with one of the accepted types', async () => {
+    // No body: the route answers (no such run), not the body check.
+    expect((await stack.fetch('/v1/runs/00000000-0000-4000-8000-000000000000/cancel', { method: 'POST' })).status).toBe(404);
+    expect((await stack.fetch('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json; charset=utf-8' }, body: RUN })).status).toBe(202);
+    const lines = [JSON.stringify({ constitution: 'amend-core' }), JSON.stringify('one')].join('\n');
+    expect((await stack.fetch('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: lines })).status).toBe(202);
+  });
+});
+
+describe('a key of the wrong role', () => {
+  it.each([
+    ['auditor', 'an auditor key may not call this route; it needs a key with the role submitter'],
+    ['author', 'an author key may not call this route; it needs a key with the role submitter'],
+    ['admin', 'an admin key may not call this route; it needs a key with the role submitter'],
+  ] as const)('is told in English: %s', async (role, message) => {
+    const key = role === 'admin' ? stack.adminKey : await stack.mintKey(role);
+    const res = await stack.fetch('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: RUN }, key);
+    expect(res.status).toBe(403);
+    expect((await json(res)).error.message).toBe(message);
+  });
+});
