@@ -179,6 +179,16 @@ describe('erasing one sample', () => {
     expect((await stack.fetch(`/v1/runs/${runB}/pairs`)).headers.get('amend-excluded')).toBe('none');
   });
 
+  it('the run manifest still answers, with the erased prompt empty and the others as they were sent', async () => {
+    const res = await stack.fetch(`/v1/runs/${runA}/manifest`);
+    expect(res.status).toBe(200);
+    const prompts = ((await json(res)) as { prompts: unknown[] }).prompts;
+    expect(prompts).toHaveLength(samplesA.length);
+    const texts = prompts.map((p) => (typeof p === 'string' ? p : (p as { prompt?: string }).prompt));
+    expect(texts[0]).toBe('');
+    expect(texts.slice(1).every((t) => typeof t === 'string' && t.length > 0)).toBe(true);
+  });
+
   it('a second erasure of the same sample is a 409 naming the first', async () => {
     const res = await post(`/v1/samples/${samplesA[0]}/erase`, { reason: 'again' });
     expect(res.status).toBe(409);

@@ -206,10 +206,16 @@ export type CreateRun = z.infer<typeof CreateRunSchema>;
  * aliases, sampling, seed, mode and options. Principles and request seeds are keyed by (seed,
  * prompt index, round), so on the simulator or any deterministic backend it makes the same pairs.
  */
+/**
+ * A prompt erased by POST /v1/samples/{id}/erase, as the manifest gives it: empty (its id kept). The
+ * trail keeps its hash; the manifest of a run with erased prompts no longer replays it.
+ */
+const ErasedPromptItemSchema = z.union([z.literal(''), z.strictObject({ id: z.string().optional(), prompt: z.literal('') })]);
+
 export const RunManifestSchema = z.looseObject({
   constitution: z.string(),
   constitution_sha256: z.string(),
-  prompts: z.array(PromptItemSchema),
+  prompts: z.array(z.union([PromptItemSchema, ErasedPromptItemSchema])),
   mode: z.enum(RUN_MODES),
   rounds: z.number().int(),
   seed: z.number().int(),
