@@ -57,3 +57,32 @@ describe('a key of the wrong role', () => {
     expect((await json(res)).error.message).toBe(message);
   });
 });
+
+describe('a prompt id used twice in one run', () => {
+  const prompts = [{ id: 'x', prompt: 'one' }, 'two', { id: 'x', messages: [{ role: 'user', content: 'three' }] }];
+
+  it('in a JSON body is a 422 naming both prompts', async () => {
+    const res = await stack.fetch('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ constitution: 'amend-core', prompts }) });
+    expect(res.status).toBe(422);
+    const { error } = await json(res);
+    expect(error.code).toBe('invalid_request');
+    expect(error.message).toBe('prompts.2.id: id "x" is already used by prompt 0; ids must be unique within a run');
+  });
+
+  it('in a JSON Lines upload is a 422 naming both prompts and lines, and makes no run', async () => {
+    const before = (await json(await stack.fetch('/v1/runs'))).runs.length;
+    const body = [{ constitution: 'amend-core' }, ...prompts].map((l) => JSON.stringify(l)).join('\n');
+    const res = await stack.fetch('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body });
+    expect(res.status).toBe(422);
+    const { error } = await json(res);
+    expect(error.message).toBe('line 4: prompt 2: id "x" is already used by prompt 0 (line 2); ids must be unique within a run');
+    expect(error.details).toEqual({ line: 4, prompt: 2, path: 'id', first_prompt: 0, first_line: 2 });
+    expect((await json(await stack.fetch('/v1/runs'))).runs.length).toBe(before);
+  });
+
+  it('different ids, and prompts without one, are all taken', async () => {
+    const ok = [{ id: 'x', prompt: 'one' }, 'two', 'two', { id: 'y', prompt: 'one' }];
+    const res = await stack.fetch('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ constitution: 'amend-core', prompts: ok }) });
+    expect(res.status).toBe(202);
+  });
+});

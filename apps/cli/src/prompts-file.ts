@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { PromptItem, PromptItemSchema, type TextPromptItem } from '@amend/contracts';
+import { duplicateIdMessage, PromptItem, PromptItemSchema, type TextPromptItem } from '@amend/contracts';
 
 export const PROMPTS_FORMATS = ['jsonl', 'json', 'txt'] as const;
 export type PromptsFormat = (typeof PROMPTS_FORMATS)[number];
@@ -159,7 +159,7 @@ function checkUniqueIds(items: Located[], file: string, format: PromptsFormat): 
     const first = seen.get(id);
     if (first) {
       const firstAt = format === 'json' ? `item ${first.item}` : `line ${first.line}`;
-      throw new PromptsFileError(file, `id "${id}" is already used by ${firstAt}; ids must be unique within a run`, {
+      throw new PromptsFileError(file, duplicateIdMessage(id, firstAt), {
         line: item.line,
         item: item.item,
       });

@@ -197,8 +197,31 @@ export const CreateRunSchema = z.strictObject({
   ...FeedbackRequestFields,
 }).superRefine((body, ctx) => {
   for (const p of feedbackOptionProblems(body)) ctx.addIssue({ code: 'custom', path: [p.path], message: p.message });
+  for (const d of duplicatePromptIds(body.prompts)) {
+    ctx.addIssue({ code: 'custom', path: ['prompts', d.index, 'id'], message: duplicateIdMessage(d.id, `prompt ${d.first}`) });
+  }
 });
 export type CreateRun = z.infer<typeof CreateRunSchema>;
+
+/**
+ * The one rule for prompt ids, in a JSON body, a JSON Lines upload and a CLI file alike: an id
+ * names one prompt of the run (the pairs carry it as external_id, so a repeated one could not be
+ * told apart). Each repeat, with the position of the prompt that had the id first.
+ */
+export function duplicatePromptIds(prompts: readonly PromptItem[]): { id: string; index: number; first: number }[] {
+  const seen = new Map<string, number>();
+  const out: { id: string; index: number; first: number }[] = [];
+  prompts.forEach((p, index) => {
+    const id = typeof p === 'string' ? undefined : p.id;
+    if (id === undefined) return;
+    const first = seen.get(id);
+    if (first === undefined) seen.set(id, index);
+    else out.push({ id, index, first });
+  });
+  return out;
+}
+
+export const duplicateIdMessage = (id: string, firstAt: string) => `id "${id.slice(0, 200)}" is already used by ${firstAt}; ids must be unique within a run`;
 
 /**
  * `GET /v1/runs/{id}/manifest`: a `POST /v1/runs` body that replays the run: its prompts in

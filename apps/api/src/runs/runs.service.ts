@@ -6,7 +6,7 @@ import canonicalize from 'canonicalize';
 import type { Readable } from 'node:stream';
 import split2 from 'split2';
 import { ZodValidationException } from 'nestjs-zod';
-import { CreateRunSchema, PromptItemSchema, promptLimitIssues, requestLimits, runLimitIssues, promptParts, resolveFeedbackOptions, type Config, type CreateRun, type ListRunsQuery, type PromptItem, type Run, type RunManifest } from '@amend/contracts';
+import { CreateRunSchema, duplicateIdMessage, PromptItemSchema, promptLimitIssues, requestLimits, runLimitIssues, promptParts, resolveFeedbackOptions, type Config, type CreateRun, type ListRunsQuery, type PromptItem, type Run, type RunManifest } from '@amend/contracts';
 import { Store, type NewSample, type RunCreateOptions } from '@amend/store';
 import { ModelRegistry } from '@amend/llm';
 import { CONFIG, ConstitutionCache, JOB_PRIORITY, SAMPLES_QUEUE, enqueueSamples } from '@amend/runtime';
@@ -103,6 +103,8 @@ export class RunsService {
     const sampleIds: string[] = [];
     const checkCount = (n: number) => this.checkPromptCount(n, caller);
     const limits = requestLimits(this.config);
+    // The first prompt and line of each id: a repeat is refused as in a JSON body (duplicatePromptIds).
+    const ids = new Map<string, { prompt: number; line: number }>();
     async function* chunks(): AsyncGenerator<NewSample[]> {
       let chunk: NewSample[] = [];
       for (let line = await nextLine(); line; line = await nextLine()) {
@@ -117,6 +119,19 @@ export class RunsService {
             `prompt ${sampleIds.length}: ${where}${issue?.message ?? 'not a prompt'} (a line is a string, {"id"?, "prompt", "metadata"?} or {"id"?, "messages", "metadata"?})`,
             { prompt: sampleIds.length, ...(issue && { path: issue.path.map(String).join('.') }) },
           );
+        }
+        const id = typeof item.data === 'string' ? undefined : item.data.id;
+        if (id !== undefined) {
+          const first = ids.get(id);
+          if (first) {
+            throw lineError(line.no, `prompt ${sampleIds.length}: ${duplicateIdMessage(id, `prompt ${first.prompt} (line ${first.line})`)}`, {
+              prompt: sampleIds.length,
+              path: 'id',
+              first_prompt: first.prompt,
+              first_line: first.line,
+            });
+          }
+          ids.set(id, { prompt: sampleIds.length, line: line.no });
         }
         const sample = newSample(item.data, sampleIds.length);
         sampleIds.push(sample.id);
