@@ -6,20 +6,24 @@ import { Kysely, Migration, sql } from 'kysely';
  * - `amend_erase_samples(ids)`: the one way to blank content. It runs as the schema owner
  *   (SECURITY DEFINER), refuses a sample whose chain holds no `erasure` event (the caller writes
  *   it first, in the same transaction), blanks the sample's prompt, conversation and metadata, its
- *   stage texts, its pair's record texts and its reviews' texts, and deletes the message blobs that
- *   no other sample's stage record names (a few-shot prefix, stored as an array, is constitution
- *   text and always kept). Hashes, ids and figures stay.
+ *   stage texts, its pair's record texts (with the prompt metadata a pair carries) and its reviews'
+ *   texts, and deletes the message blobs and model-call response bodies that no sample still
+ *   unerased names (a few-shot prefix, stored as an array, is constitution text and always kept).
+ *   Hashes, ids and figures stay.
  * - The append-only trigger of migration 0011 lets an update through only inside that function
  *   (the `amend.erasing` setting it sets, under the owner's identity) and only when nothing but the
  *   erasable columns changes. `content_blobs` gets the same trigger (deletes only, inside the
  *   function), and `samples` one on the columns a read path serves (the worker updates only its
  *   progress columns, which the trigger does not watch).
- * - A GIN index on `stage_records.message_refs`, so "does another sample name this blob" is an
- *   index probe, not a scan of every stage ever recorded.
+ * - A GIN index on `stage_records.message_refs` and one on the events' `response_sha256`, so "does
+ *   another sample name this blob" is an index probe, not a scan of every stage or event recorded.
+ * (Written during one change as 0016-0019 and folded into this one before any of them shipped.)
  */
 export const erasure: Migration = {
   async up(db: Kysely<any>) {
     await sql`create index stage_records_message_refs on stage_records using gin (message_refs)`.execute(db);
+    // Model-call events name their response body by hash: "does a live sample's event name this body" is an index probe.
+    await sql`create index audit_response_sha256 on audit_events ((payload->>'response_sha256')) where payload ? 'response_sha256'`.execute(db);
 
     // True only inside amend_erase_samples: the setting is the function's, and current_user there is the table's owner.
     await sql`
@@ -65,6 +69,7 @@ export const erasure: Migration = {
       declare
         unrecorded uuid;
         removed integer;
+        also integer;
       begin
         select s into unrecorded from unnest(ids) s
           where not exists (select 1 from audit_events e where e.chain = 'sample:' || s::text and e.type = 'erasure') limit 1;
@@ -78,14 +83,26 @@ export const erasure: Migration = {
         update pairs set record = jsonb_build_object(
             'id', record->'id', 'run_id', record->'run_id', 'sample_id', record->'sample_id', 'erased', true,
             'prompt', '', 'draft', '', 'chosen', '', 'rejected', '', 'rounds', '[]'::jsonb, 'reason', '',
-            'category', coalesce(record->'category', '[]'::jsonb), 'metadata', record->'metadata')
+            'category', coalesce(record->'category', '[]'::jsonb), 'metadata', (record->'metadata') - 'prompt_metadata')
           where sample_id = any(ids);
         update pair_reviews set chosen = '', rejected = '', reason = '', note = null where sample_id = any(ids);
         delete from content_blobs b
           where b.sha256 in (select distinct r from stage_records s cross join unnest(s.message_refs) r where s.sample_id = any(ids))
             and jsonb_typeof(b.content) <> 'array'
-            and not exists (select 1 from stage_records o where o.message_refs @> array[b.sha256] and o.sample_id <> all(ids));
+            and not exists (
+              select 1 from stage_records o where o.message_refs @> array[b.sha256] and o.sample_id <> all(ids)
+                and not exists (select 1 from audit_events e where e.chain = 'sample:' || o.sample_id::text and e.type = 'erasure'));
         get diagnostics removed = row_count;
+        -- Model-call response bodies (events name them by response_sha256): kept while a live sample's event names one.
+        delete from content_blobs b
+          where b.sha256 in (select e.payload->>'response_sha256' from audit_events e
+                             where e.chain = any(select 'sample:' || s::text from unnest(ids) s) and e.payload ? 'response_sha256')
+            and not exists (
+              select 1 from audit_events o where (o.payload->>'response_sha256') = b.sha256 and o.payload ? 'response_sha256'
+                and o.sample_id <> all(ids)
+                and not exists (select 1 from audit_events x where x.chain = 'sample:' || o.sample_id::text and x.type = 'erasure'));
+        get diagnostics also = row_count;
+        removed := removed + also;
         perform set_config('amend.erasing', 'off', true);
         return removed;
       end $$`.execute(db);

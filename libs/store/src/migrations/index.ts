@@ -16,9 +16,6 @@ import { promptMessages } from './0014_prompt_messages';
 import { runStopped } from './0014_run_stopped';
 import { pairQuality } from './0015_pair_quality';
 import { erasure } from './0016_erasure';
-import { erasureSharedBlobs } from './0017_erasure_shared_blobs';
-import { erasureResponses } from './0018_erasure_responses';
-import { erasurePromptMetadata } from './0019_erasure_prompt_metadata';
 
 /**
  * Every migration, by name; applied in name order. Add a file `NNNN_what.ts` and one line here.
@@ -42,7 +39,4 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0014_run_stopped': runStopped,
   '0015_pair_quality': pairQuality,
   '0016_erasure': erasure,
-  '0017_erasure_shared_blobs': erasureSharedBlobs,
-  '0018_erasure_responses': erasureResponses,
-  '0019_erasure_prompt_metadata': erasurePromptMetadata,
 };
