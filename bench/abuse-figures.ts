@@ -44,14 +44,18 @@ async function main() {
     const before = rssMb(pid);
     const one = await upload(`${url}/v1/runs`, 100 * MB);
     const afterOne = rssMb(pid);
-    console.log(`100 MB POST without a key: ${one.status} after ${one.ms.toFixed(0)} ms, ${(one.sent / MB).toFixed(0)} MB sent by then; RSS ${before.rss.toFixed(0)} -> ${afterOne.rss.toFixed(0)} MB, peak ${before.hwm.toFixed(0)} -> ${afterOne.hwm.toFixed(0)} MB`);
+    console.log(
+      `100 MB POST without a key: ${one.status} after ${one.ms.toFixed(0)} ms, ${(one.sent / MB).toFixed(0)} MB sent by then; RSS ${before.rss.toFixed(0)} -> ${afterOne.rss.toFixed(0)} MB, peak ${before.hwm.toFixed(0)} -> ${afterOne.hwm.toFixed(0)} MB`,
+    );
 
     let worstHealth = 0;
     let done = false;
     const probe = (async () => {
       while (!done) {
         const t = performance.now();
-        await fetch(`${url}/health`).then((r) => r.arrayBuffer()).catch(() => undefined);
+        await fetch(`${url}/health`)
+          .then((r) => r.arrayBuffer())
+          .catch(() => undefined);
         worstHealth = Math.max(worstHealth, performance.now() - t);
       }
     })();

@@ -37,7 +37,16 @@ function payload(stage: string, round: number, sample: number) {
     round,
     principle_id: 'harmful-general',
     constitution: { name: 'bench', version: '1.0.0', sha256: 'f'.repeat(64) },
-    request: { model: 'sim', messages: [{ role: 'user', content: text(20) }, { role: 'assistant', content: text(20) }, { role: 'user', content: text(8) }], temperature: 0.7, max_tokens: 512 },
+    request: {
+      model: 'sim',
+      messages: [
+        { role: 'user', content: text(20) },
+        { role: 'assistant', content: text(20) },
+        { role: 'user', content: text(8) },
+      ],
+      temperature: 0.7,
+      max_tokens: 512,
+    },
     response: text(25),
     model: 'amend-simulator-1',
     usage: { prompt_tokens: 900 + round, completion_tokens: 180 },
@@ -60,13 +69,30 @@ async function main() {
     const samples = Math.max(1, Math.ceil((target - 2) / EVENTS_PER_SAMPLE));
     const runId = randomUUID();
     const [writeMs] = await time(async () => {
-      await db.insertInto('constitutions').values({ name: 'bench', version: '1.0.0', sha256: 'f'.repeat(64), content: '{}', source: 'file', published_by: 'bench' } as any).execute();
+      await db
+        .insertInto('constitutions')
+        .values({ name: 'bench', version: '1.0.0', sha256: 'f'.repeat(64), content: '{}', source: 'file', published_by: 'bench' } as any)
+        .execute();
       await db
         .insertInto('runs')
         .values({
-          id: runId, team: 'bench', status: 'running', mode: 'critique-revise', constitution_name: 'bench', constitution_version: '1.0.0',
-          constitution_sha256: 'f'.repeat(64), rounds: 2, seed: 1, model: 'default', feedback_model: null, sampling: '{}', total: samples,
-          simulated: true, idempotency_key: null, request_sha256: null, created_by: 'bench',
+          id: runId,
+          team: 'bench',
+          status: 'running',
+          mode: 'critique-revise',
+          constitution_name: 'bench',
+          constitution_version: '1.0.0',
+          constitution_sha256: 'f'.repeat(64),
+          rounds: 2,
+          seed: 1,
+          model: 'default',
+          feedback_model: null,
+          sampling: '{}',
+          total: samples,
+          simulated: true,
+          idempotency_key: null,
+          request_sha256: null,
+          created_by: 'bench',
         } as any)
         .execute();
       await insertAuditEvents(db, [{ run_id: runId, sample_id: null, type: 'run.created', actor: 'bench', payload: { samples } }]);
@@ -77,10 +103,20 @@ async function main() {
       const stages: StageName[] = ['draft', 'critique', 'revision', 'critique', 'revision'];
       const writeSample = async (sampleId: string, i: number) => {
         for (let k = 0; k < stages.length; k++) {
-          await insertAuditEvents(db, [{ run_id: runId, sample_id: sampleId, type: stageEventType(stages[k]), actor: 'worker:bench', payload: payload(stages[k], k, i) }]);
+          await insertAuditEvents(db, [
+            { run_id: runId, sample_id: sampleId, type: stageEventType(stages[k]), actor: 'worker:bench', payload: payload(stages[k], k, i) },
+          ]);
         }
         await db.updateTable('samples').set({ status: 'completed', stage: 'done' }).where('id', '=', sampleId).execute();
-        await insertAuditEvents(db, [{ run_id: runId, sample_id: sampleId, type: 'pair.emitted', actor: 'worker:bench', payload: { pair: { id: randomUUID(), chosen: payload('revision', 4, i).response, rejected: payload('draft', 0, i).response } } }]);
+        await insertAuditEvents(db, [
+          {
+            run_id: runId,
+            sample_id: sampleId,
+            type: 'pair.emitted',
+            actor: 'worker:bench',
+            payload: { pair: { id: randomUUID(), chosen: payload('revision', 4, i).response, rejected: payload('draft', 0, i).response } },
+          },
+        ]);
       };
       for (let i = 0; i < ids.length; i += 16) await Promise.all(ids.slice(i, i + 16).map((id, j) => writeSample(id, i + j)));
       await store.runs.finalizeIfDone(runId);
@@ -97,7 +133,11 @@ async function main() {
 
     const events: StoredAuditEvent[] = [];
     for await (const e of store.audit.streamRun(runId)) events.push(e);
-    const lines = [JSON.stringify(bundleHeader({ id: runId, status: 'completed' })), ...events.map((e) => JSON.stringify(e)), JSON.stringify(bundleEnd(events.length))];
+    const lines = [
+      JSON.stringify(bundleHeader({ id: runId, status: 'completed' })),
+      ...events.map((e) => JSON.stringify(e)),
+      JSON.stringify(bundleEnd(events.length)),
+    ];
     const bytes = lines.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0);
     const offline: number[] = [];
     const cpu: number[] = [];
@@ -113,7 +153,9 @@ async function main() {
       cpu.push(cpuMs);
     }
     const fmt = (xs: number[]) => `median ${median(xs).toFixed(0)} ms (min ${Math.min(...xs).toFixed(0)}, max ${Math.max(...xs).toFixed(0)})`;
-    console.log(`audit verify, ${report.events} events in ${report.chains} chains (${samples} samples x ${EVENTS_PER_SAMPLE} + run.created + run.sealed), bundle ${(bytes / 1e6).toFixed(1)} MB`);
+    console.log(
+      `audit verify, ${report.events} events in ${report.chains} chains (${samples} samples x ${EVENTS_PER_SAMPLE} + run.created + run.sealed), bundle ${(bytes / 1e6).toFixed(1)} MB`,
+    );
     console.log(`  written through the store's append path in ${(writeMs / 1000).toFixed(1)} s`);
     console.log(`  server (Postgres stream + recompute, GET /v1/runs/{id}/audit/verify): ${fmt(server)}`);
     console.log(`  offline bundle (amend audit verify --file, parse + recompute):     ${fmt(offline)}`);

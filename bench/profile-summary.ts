@@ -43,7 +43,10 @@ export function category(f: CallFrame): string {
 }
 
 function frameKey(f: CallFrame): string {
-  const url = f.url.replace(/^file:\/\//, '').replace(/^.*node_modules\//, '').replace(/^.*\/(apps|libs|bench)\//, '$1/');
+  const url = f.url
+    .replace(/^file:\/\//, '')
+    .replace(/^.*node_modules\//, '')
+    .replace(/^.*\/(apps|libs|bench)\//, '$1/');
   return `${f.functionName || '(anonymous)'} ${url ? `${url}:${f.lineNumber + 1}` : ''}`.trim();
 }
 

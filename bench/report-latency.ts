@@ -15,12 +15,18 @@ const HOLD = 'HOLD-bench';
 
 async function main() {
   const model = await startGatedModel({ holdToken: HOLD, pad: CHARS });
-  const env = testEnv('report_latency', { AMEND_MODELS: JSON.stringify({ default: { simulator: true }, long: { base_url: model.url, model: 'long-sim', max_attempts: 1 } }) });
+  const env = testEnv('report_latency', {
+    AMEND_MODELS: JSON.stringify({ default: { simulator: true }, long: { base_url: model.url, model: 'long-sim', max_attempts: 1 } }),
+  });
   const stack = await startStack(env);
   try {
     const prompts = Array.from({ length: PAIRS }, (_, i) => `Prompt ${i}: how do I plan a long hike?`);
     prompts.push(`One more: how do I plan a long hike? ${HOLD}`);
-    const res = await stack.fetch('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ constitution: 'amend-core', model: 'long', prompts }) });
+    const res = await stack.fetch('/v1/runs', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ constitution: 'amend-core', model: 'long', prompts }),
+    });
     if (res.status !== 202) throw new Error(`run not created (${res.status}): ${await res.text()}`);
     const { id } = await json(res);
     const counts = async () => (await json(await stack.fetch(`/v1/runs/${id}`))) as { status: string; counts: { completed: number } };
@@ -40,7 +46,9 @@ async function main() {
         while (!done) {
           const t = performance.now();
           // A reset keep-alive connection (the server's idle timer fired behind a blocked loop) counts as a wait too.
-          await fetch(`${stack.url}/health`).then((r) => r.arrayBuffer()).catch(() => undefined);
+          await fetch(`${stack.url}/health`)
+            .then((r) => r.arrayBuffer())
+            .catch(() => undefined);
           worst = Math.max(worst, performance.now() - t);
           probes++;
         }

@@ -99,7 +99,10 @@ function positiveInt(name: string, min = 1, max = 1_000_000) {
 
 function listOf<T extends string>(allowed: readonly T[]) {
   return (value: string): T[] => {
-    const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+    const items = value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     const bad = items.filter((s) => !allowed.includes(s as T));
     if (bad.length || items.length === 0) throw new InvalidArgumentError(`expected a comma-separated list of ${allowed.join(', ')}`);
     return [...new Set(items)] as T[];
@@ -119,20 +122,40 @@ export function parseArgs(argv: string[]): Options {
     )
     .option('--overhead-concurrency <c>', 'concurrency of the overhead scenario (latency 0)', positiveInt('--overhead-concurrency', 1, 4096), 256)
     .option('--systems <list>', 'amend,amend-2w,naive,langchain', listOf(SYSTEMS), [...SYSTEMS])
-    .option('--constitutions <list>', `bundled constitutions the throughput scenarios run on (${BENCH_CONSTITUTIONS.join(', ')}); the scale scenarios use the first`, listOf(BENCH_CONSTITUTIONS), [...BENCH_CONSTITUTIONS])
+    .option(
+      '--constitutions <list>',
+      `bundled constitutions the throughput scenarios run on (${BENCH_CONSTITUTIONS.join(', ')}); the scale scenarios use the first`,
+      listOf(BENCH_CONSTITUTIONS),
+      [...BENCH_CONSTITUTIONS],
+    )
     .option('--scenarios <list>', `${SCENARIOS.join(',')} or all`, (v: string) => (v.trim() === 'all' ? [...SCENARIOS] : listOf(SCENARIOS)(v)), [...SCENARIOS])
     .option('--ingest-prompts <n>', 'ingest: prompts in the one run', positiveInt('--ingest-prompts', 1, 10_000_000), 100_000)
     .option('--export-pairs <n>', 'export: pairs cloned in SQL and streamed', positiveInt('--export-pairs', 1, 100_000_000), 1_000_000)
     .option('--no-export-cli', 'export: skip the `amend pairs --out` download')
     .option('--memory-in-flight <c>', 'memory: WORKER_CONCURRENCY and the calls in flight to reach', positiveInt('--memory-in-flight', 1, 4096), 512)
-    .option('--memory-latency-ms <ms>', 'memory: simulator latency, long enough to hold the calls in flight', positiveInt('--memory-latency-ms', 100, 60_000), 2000)
+    .option(
+      '--memory-latency-ms <ms>',
+      'memory: simulator latency, long enough to hold the calls in flight',
+      positiveInt('--memory-latency-ms', 100, 60_000),
+      2000,
+    )
     .option('--prefix-rounds <k>', 'prefix: rounds of the small run', positiveInt('--prefix-rounds', 1, 8), 4)
     .option('--prefix-prompts <n>', 'prefix: prompts of the small run', positiveInt('--prefix-prompts', 1, 1000), 8)
-    .option('--amend-from <build|source>', "run Amend's API and worker compiled (build, as in production) or through ts-node (source)", (v: string) => {
-      if (v !== 'build' && v !== 'source') throw new Error('--amend-from takes build or source');
-      return v;
-    }, 'build')
-    .option('--repeat <k>', 'measure each row k times and keep the fastest (noise on a shared machine only slows things down)', positiveInt('--repeat', 1, 20), 1)
+    .option(
+      '--amend-from <build|source>',
+      "run Amend's API and worker compiled (build, as in production) or through ts-node (source)",
+      (v: string) => {
+        if (v !== 'build' && v !== 'source') throw new Error('--amend-from takes build or source');
+        return v;
+      },
+      'build',
+    )
+    .option(
+      '--repeat <k>',
+      'measure each row k times and keep the fastest (noise on a shared machine only slows things down)',
+      positiveInt('--repeat', 1, 20),
+      1,
+    )
     .option('--timeout-s <s>', 'give up on one measurement after this long', positiveInt('--timeout-s', 10, 3600), 300)
     .option('--results <file>', 'where to write the Markdown report', join(ROOT, 'bench/RESULTS.md'))
     .option('--no-results', 'do not write the Markdown report')
@@ -202,7 +225,8 @@ async function finish(
   if (foreignCores >= 0.3) {
     row.note = [row.note, `shared machine: other processes used ${foreignCores.toFixed(2)} cores meanwhile`].filter(Boolean).join('; ');
   }
-  if (stats.calls !== row.n * CALLS_PER_PAIR) row.note = [row.note, `simulator saw ${stats.calls} calls, expected ${row.n * CALLS_PER_PAIR}`].filter(Boolean).join('; ');
+  if (stats.calls !== row.n * CALLS_PER_PAIR)
+    row.note = [row.note, `simulator saw ${stats.calls} calls, expected ${row.n * CALLS_PER_PAIR}`].filter(Boolean).join('; ');
   const non200 = Object.entries(stats.by_status).filter(([s]) => s !== '200');
   if (non200.length) row.note = [row.note, `non-200 answers: ${JSON.stringify(Object.fromEntries(non200))}`].filter(Boolean).join('; ');
   return row;
@@ -233,7 +257,11 @@ async function runAmend(row: Row, sim: SimulatorChild, o: Options, workerProcess
   }
   if (m.failed > 0) row.note = `${m.failed} samples failed`;
   if (m.usage_calls !== row.n * CALLS_PER_PAIR) row.note = [row.note, `run usage.calls ${m.usage_calls}`].filter(Boolean).join('; ');
-  return finish(row, sim, before!, after, m.api_cpu_ms + m.worker_cpu_ms, m.pairs, m.elapsed_ms, { pg: m.pg_cpu_ms, pgBackground: m.pg_background_cpu_ms, redis: m.redis_cpu_ms });
+  return finish(row, sim, before!, after, m.api_cpu_ms + m.worker_cpu_ms, m.pairs, m.elapsed_ms, {
+    pg: m.pg_cpu_ms,
+    pgBackground: m.pg_background_cpu_ms,
+    redis: m.redis_cpu_ms,
+  });
 }
 
 async function runClient(row: Row, sim: SimulatorChild, o: Options, file: string): Promise<Row> {
@@ -280,18 +308,20 @@ async function measure(system: System, scenario: Scenario, concurrency: number, 
   let sim: SimulatorChild | undefined;
   try {
     sim = await startSimulator(latencyMs);
-    const out =
-      isAmend(system)
-        ? await runAmend(row, sim, o, system === 'amend-2w' ? 2 : 1)
-        : await runClient(row, sim, o, system === 'naive' ? 'bench/clients/naive.ts' : 'bench/clients/langchain.ts');
+    const out = isAmend(system)
+      ? await runAmend(row, sim, o, system === 'amend-2w' ? 2 : 1)
+      : await runClient(row, sim, o, system === 'naive' ? 'bench/clients/naive.ts' : 'bench/clients/langchain.ts');
     log(`${label}: ${fmt(out.pairs_per_s, 1)} pairs/s, ${fmt(out.cpu_ms_per_pair, 2)} CPU ms/pair (${((Date.now() - started) / 1000).toFixed(0)} s with boot)`);
     return out;
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     log(`${label}: FAILED: ${msg}`);
     // First line says what failed; the last line of a child's output usually says why.
-    // eslint-disable-next-line no-control-regex
-    const lines = msg.split('\n').map((l) => l.replace(/\x1b\[[0-9;]*m/g, '').trim()).filter(Boolean);
+    const lines = msg
+      .split('\n')
+      // eslint-disable-next-line no-control-regex
+      .map((l) => l.replace(/\x1b\[[0-9;]*m/g, '').trim())
+      .filter(Boolean);
     const why = [...lines.slice(1)].reverse().find((l) => /error/i.test(l)) ?? lines[lines.length - 1];
     const note = lines.length > 1 ? `${lines[0]} ${why.slice(why.search(/\w*Error/) >= 0 ? why.search(/\w*Error/) : 0)}` : (lines[0] ?? 'unknown error');
     return { ...row, status: 'error', note: note.slice(0, 300) };
@@ -422,7 +452,9 @@ export function explain(r: Row, cores: number): string {
       `${fmt(r.pairs_per_s, 1)} pairs/s${ofBound} is bounded by one event loop: ${loopName} used ${loop.toFixed(2)} cores (its JavaScript runs on one thread; GC and I/O threads add a little) with the machine ${busy.toFixed(0)}% busy; split ${split}.`,
     );
   } else if (busy >= 85) {
-    s.push(`${fmt(r.pairs_per_s, 1)} pairs/s${ofBound} is bounded by CPU: the ${cores} cores were ${busy.toFixed(0)}% busy (${loopName} alone ${loop.toFixed(2)} cores), split ${split}.`);
+    s.push(
+      `${fmt(r.pairs_per_s, 1)} pairs/s${ofBound} is bounded by CPU: the ${cores} cores were ${busy.toFixed(0)}% busy (${loopName} alone ${loop.toFixed(2)} cores), split ${split}.`,
+    );
   } else {
     s.push(
       `${fmt(r.pairs_per_s, 1)} pairs/s${ofBound} is below the latency bound (ceiling ${ceiling.toFixed(3)} for ${r.n} prompts in lanes of ${r.concurrency}) with the machine ${busy.toFixed(0)}% busy and ${loopName} at ${loop.toFixed(2)} cores: time per pair outside the model calls${amend ? ' (Postgres round trips of the checkpoints and audit events between calls, the queue hand-off, waiting for the shared event loop)' : ''} bounds it, not CPU; split ${split}.`,
@@ -449,7 +481,9 @@ export function explain(r: Row, cores: number): string {
 function machine(): Record<string, string> {
   const sh = (cmd: string) => {
     try {
-      return execSync(cmd, { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+      return execSync(cmd, { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] })
+        .toString()
+        .trim();
     } catch {
       return '?';
     }
@@ -516,7 +550,7 @@ function markdown(rows: Row[], o: Options, m: Record<string, string>, startedAt:
     rows.length ? table(rows) : '(no throughput scenario in this run)',
     '```',
     '',
-    'Columns are described in bench/README.md. efficiency = pairs/s ÷ (C / (3 × latency)); CPU ms/pair counts only the system\'s own processes (Amend: API + worker; clients: their one process), the simulator and the rest of the machine are shown apart.',
+    "Columns are described in bench/README.md. efficiency = pairs/s ÷ (C / (3 × latency)); CPU ms/pair counts only the system's own processes (Amend: API + worker; clients: their one process), the simulator and the rest of the machine are shown apart.",
     '',
     '## What bounds each figure',
     '',
@@ -532,7 +566,9 @@ function markdown(rows: Row[], o: Options, m: Record<string, string>, startedAt:
           scaleTable(scale),
           '```',
           '',
-          ...scale.map((r) => `- **${r.scenario}**: ${r.status === 'ok' ? r.bound : `failed: ${r.note}`}${r.status === 'ok' && r.note ? ` Note: ${r.note}.` : ''}`),
+          ...scale.map(
+            (r) => `- **${r.scenario}**: ${r.status === 'ok' ? r.bound : `failed: ${r.note}`}${r.status === 'ok' && r.note ? ` Note: ${r.note}.` : ''}`,
+          ),
           '',
         ]
       : []),
@@ -551,10 +587,21 @@ async function main(): Promise<number> {
     return (e as { exitCode?: number }).exitCode ?? 1;
   }
   if (o.reportFrom) {
-    const saved = JSON.parse(readFileSync(resolve(o.reportFrom), 'utf8')) as { started_at: string; total_s?: number; options: Options; machine: Record<string, string>; rows: Row[]; scale?: ScaleResult[] };
+    const saved = JSON.parse(readFileSync(resolve(o.reportFrom), 'utf8')) as {
+      started_at: string;
+      total_s?: number;
+      options: Options;
+      machine: Record<string, string>;
+      rows: Row[];
+      scale?: ScaleResult[];
+    };
     const scale = saved.scale ?? [];
     process.stdout.write(`${[saved.rows.length ? table(saved.rows) : '', scale.length ? scaleTable(scale) : ''].filter(Boolean).join('\n\n')}\n`);
-    if (o.results) writeFileSync(o.results, markdown(saved.rows, { ...o, ...saved.options, results: o.results }, saved.machine, new Date(saved.started_at), saved.total_s ?? NaN, scale));
+    if (o.results)
+      writeFileSync(
+        o.results,
+        markdown(saved.rows, { ...o, ...saved.options, results: o.results }, saved.machine, new Date(saved.started_at), saved.total_s ?? NaN, scale),
+      );
     return 0;
   }
   const startedAt = new Date();
@@ -583,7 +630,9 @@ async function main(): Promise<number> {
   // A scenario given up on by its time bound may still hold a schema or queue keys: drop them.
   await Promise.allSettled([...pendingCleanups].map((tag) => dropAmendState(tag)));
   const totalS = (Date.now() - startedAt.getTime()) / 1000;
-  process.stdout.write(`\n${[rows.length ? table(rows) : '', scale.length ? scaleTable(scale) : ''].filter(Boolean).join('\n\n')}\n\nTotal ${totalS.toFixed(0)} s.\n`);
+  process.stdout.write(
+    `\n${[rows.length ? table(rows) : '', scale.length ? scaleTable(scale) : ''].filter(Boolean).join('\n\n')}\n\nTotal ${totalS.toFixed(0)} s.\n`,
+  );
   if (o.results) {
     writeFileSync(o.results, markdown(rows, o, machine(), startedAt, totalS, scale));
     log(`wrote ${o.results}`);

@@ -98,7 +98,11 @@ async function main() {
     const workerProc = amendProcess('apps/worker/src/main');
     api = spawnChild('api', apiProc.args, { ...env, ...apiProc.env });
     worker = spawnChild('worker', workerProc.args, { ...env, ...workerProc.env });
-    await until('the API to be ready', async () => ((await fetchWithin(`${base}/ready`, {}, 3_000)).ok ? true : undefined), { timeoutMs: 180_000, intervalMs: 250, children: [api, worker] });
+    await until('the API to be ready', async () => ((await fetchWithin(`${base}/ready`, {}, 3_000)).ok ? true : undefined), {
+      timeoutMs: 180_000,
+      intervalMs: 250,
+      children: [api, worker],
+    });
     await pg.connect();
     const submitter = await submitterHeaders(base, env.AMEND_ADMIN_KEY, { concurrent_runs: 1000 });
     const authorRes = await fetchWithin(`${base}/v1/keys`, {
@@ -109,7 +113,9 @@ async function main() {
     const author = { authorization: `Bearer ${((await authorRes.json()) as { key: string }).key}` };
     const admin = { authorization: `Bearer ${env.AMEND_ADMIN_KEY}` };
     const json = { 'content-type': 'application/json' };
-    log(`API ${api.pid}, worker ${worker.pid}, simulator ${o.latencyMs} ms, WORKER_CONCURRENCY ${o.concurrency}, pool ${o.pool ?? 'default'}, ${o.minutes} min`);
+    log(
+      `API ${api.pid}, worker ${worker.pid}, simulator ${o.latencyMs} ms, WORKER_CONCURRENCY ${o.concurrency}, pool ${o.pool ?? 'default'}, ${o.minutes} min`,
+    );
 
     const t0 = Date.now();
     const end = t0 + o.minutes * 60_000;
@@ -130,8 +136,16 @@ async function main() {
         while (going()) {
           if (runs.length - done.size < 6) {
             const n = seq++;
-            const body = JSON.stringify({ constitution: 'anthropic-cai', prompts: Array.from({ length: 24 }, (_, i) => `soak ${n}: how do I plan trip ${i}?`), seed: n });
-            const r = await rec.time('POST /v1/runs', () => fetchWithin(`${base}/v1/runs`, { method: 'POST', headers: { ...submitter, ...json }, body }, 30_000), (x) => x.status === 202);
+            const body = JSON.stringify({
+              constitution: 'anthropic-cai',
+              prompts: Array.from({ length: 24 }, (_, i) => `soak ${n}: how do I plan trip ${i}?`),
+              seed: n,
+            });
+            const r = await rec.time(
+              'POST /v1/runs',
+              () => fetchWithin(`${base}/v1/runs`, { method: 'POST', headers: { ...submitter, ...json }, body }, 30_000),
+              (x) => x.status === 202,
+            );
             if (r) runs.push(((await r.json()) as { id: string }).id);
           }
           await sleep(4_000);
@@ -169,7 +183,12 @@ async function main() {
               reviewed.add(pair.id);
               await rec.time(
                 'POST /v1/pairs/{id}/review',
-                () => fetchWithin(`${base}/v1/pairs/${pair.id}/review`, { method: 'POST', headers: { ...submitter, ...json }, body: JSON.stringify({ decision: 'accept', reason: 'soak' }) }, 30_000),
+                () =>
+                  fetchWithin(
+                    `${base}/v1/pairs/${pair.id}/review`,
+                    { method: 'POST', headers: { ...submitter, ...json }, body: JSON.stringify({ decision: 'accept', reason: 'soak' }) },
+                    30_000,
+                  ),
                 (x) => x.status === 200 || x.status === 201,
               );
             }
@@ -186,8 +205,17 @@ async function main() {
           if (Date.now() - last > 20_000 && evaluations.length - judged.size < 2) {
             last = Date.now();
             const n = seq++;
-            const body = JSON.stringify({ baseline: 'anthropic-cai@1.0.0', candidate: 'amend-core', prompts: Array.from({ length: 10 }, (_, i) => `soak eval ${n}: how should I answer question ${i}?`), seed: n });
-            const r = await rec.time('POST /v1/evaluations', () => fetchWithin(`${base}/v1/evaluations`, { method: 'POST', headers: { ...author, ...json }, body }, 30_000), (x) => x.status === 202);
+            const body = JSON.stringify({
+              baseline: 'anthropic-cai@1.0.0',
+              candidate: 'amend-core',
+              prompts: Array.from({ length: 10 }, (_, i) => `soak eval ${n}: how should I answer question ${i}?`),
+              seed: n,
+            });
+            const r = await rec.time(
+              'POST /v1/evaluations',
+              () => fetchWithin(`${base}/v1/evaluations`, { method: 'POST', headers: { ...author, ...json }, body }, 30_000),
+              (x) => x.status === 202,
+            );
             if (r) evaluations.push(((await r.json()) as { id: string }).id);
           }
           const id = pick(evaluations.filter((e) => !judged.has(e)));
@@ -204,7 +232,9 @@ async function main() {
       (async () => {
         while (going()) {
           const body = JSON.stringify({ prompts: ['soak preview: is it safe to mix bleach and vinegar?', 'soak preview: write me a haiku'], seed: seq++ });
-          await rec.time('POST /v1/constitutions/{name}/{version}/preview', () => fetchWithin(`${base}/v1/constitutions/anthropic-cai/1.0.0/preview`, { method: 'POST', headers: { ...author, ...json }, body }, 90_000));
+          await rec.time('POST /v1/constitutions/{name}/{version}/preview', () =>
+            fetchWithin(`${base}/v1/constitutions/anthropic-cai/1.0.0/preview`, { method: 'POST', headers: { ...author, ...json }, body }, 90_000),
+          );
           await sleep(10_000);
         }
       })(),
@@ -215,14 +245,34 @@ async function main() {
       (async () => {
         while (going()) {
           const [conns, ready, metrics] = await Promise.all([
-            pg.query<{ n: string; waits: string }>(`select count(*) as n, count(*) filter (where wait_event_type = 'Lock') as waits from pg_stat_activity where application_name = $1`, [tag]),
-            fetchWithin(`${base}/ready`, {}, 5_000).then((r) => r.status, () => 0),
-            fetchWithin(`${base}/metrics`, { headers: admin }, 5_000).then((r) => r.text(), () => ''),
+            pg.query<{ n: string; waits: string }>(
+              `select count(*) as n, count(*) filter (where wait_event_type = 'Lock') as waits from pg_stat_activity where application_name = $1`,
+              [tag],
+            ),
+            fetchWithin(`${base}/ready`, {}, 5_000).then(
+              (r) => r.status,
+              () => 0,
+            ),
+            fetchWithin(`${base}/metrics`, { headers: admin }, 5_000).then(
+              (r) => r.text(),
+              () => '',
+            ),
           ]);
           const oldest = Math.max(0, ...[...metrics.matchAll(/^amend_db_pool_oldest_wait_seconds\{[^}]*\} ([0-9.e+-]+)$/gm)].map((m) => Number(m[1])));
-          samples.push({ t: (Date.now() - t0) / 1000, apiRss: statusKb(api!.pid, 'VmRSS'), workerRss: statusKb(worker!.pid, 'VmRSS'), conns: Number(conns.rows[0].n), lockWaits: Number(conns.rows[0].waits), ready, oldestWait: oldest });
+          samples.push({
+            t: (Date.now() - t0) / 1000,
+            apiRss: statusKb(api!.pid, 'VmRSS'),
+            workerRss: statusKb(worker!.pid, 'VmRSS'),
+            conns: Number(conns.rows[0].n),
+            lockWaits: Number(conns.rows[0].waits),
+            ready,
+            oldestWait: oldest,
+          });
           const s = samples[samples.length - 1];
-          if (samples.length % 6 === 1) log(`t ${Math.round(s.t)} s: runs ${runs.length} (${done.size} finished), evaluations ${evaluations.length} (${judged.size} judged), RSS api ${Math.round(s.apiRss / 1024)} MB worker ${Math.round(s.workerRss / 1024)} MB, pg connections ${s.conns}, lock waits ${s.lockWaits}, /ready ${s.ready}`);
+          if (samples.length % 6 === 1)
+            log(
+              `t ${Math.round(s.t)} s: runs ${runs.length} (${done.size} finished), evaluations ${evaluations.length} (${judged.size} judged), RSS api ${Math.round(s.apiRss / 1024)} MB worker ${Math.round(s.workerRss / 1024)} MB, pg connections ${s.conns}, lock waits ${s.lockWaits}, /ready ${s.ready}`,
+            );
           await sleep(10_000);
         }
       })(),
@@ -251,8 +301,12 @@ async function main() {
     const drainSeconds = (Date.now() - drainStart) / 1000;
 
     const lines: string[] = [];
-    lines.push(`soak: ${o.minutes} min of load (${loadSeconds.toFixed(0)} s), simulator ${o.latencyMs} ms, WORKER_CONCURRENCY ${o.concurrency}, pool ${o.pool ?? 'default'}`);
-    lines.push(`runs ${runs.length} started, ${done.size} finished; evaluations ${evaluations.length} started, ${judged.size} judged; reviews ${reviewed.size}; drained in ${drainSeconds.toFixed(1)} s`);
+    lines.push(
+      `soak: ${o.minutes} min of load (${loadSeconds.toFixed(0)} s), simulator ${o.latencyMs} ms, WORKER_CONCURRENCY ${o.concurrency}, pool ${o.pool ?? 'default'}`,
+    );
+    lines.push(
+      `runs ${runs.length} started, ${done.size} finished; evaluations ${evaluations.length} started, ${judged.size} judged; reviews ${reviewed.size}; drained in ${drainSeconds.toFixed(1)} s`,
+    );
     lines.push('');
     lines.push('| route | requests | errors | p50 | p99 | worst minute p99 | max |');
     lines.push('|---|---|---|---|---|---|---|');
@@ -267,12 +321,19 @@ async function main() {
     lines.push('|---|---|---|---|---|---|---|');
     const every = Math.max(1, Math.floor(samples.length / 12));
     for (const s of samples.filter((_, i) => i % every === 0 || i === samples.length - 1)) {
-      lines.push(`| ${Math.round(s.t)} | ${(s.apiRss / 1024).toFixed(0)} | ${(s.workerRss / 1024).toFixed(0)} | ${s.conns} | ${s.lockWaits} | ${s.oldestWait.toFixed(3)} | ${s.ready} |`);
+      lines.push(
+        `| ${Math.round(s.t)} | ${(s.apiRss / 1024).toFixed(0)} | ${(s.workerRss / 1024).toFixed(0)} | ${s.conns} | ${s.lockWaits} | ${s.oldestWait.toFixed(3)} | ${s.ready} |`,
+      );
     }
     const max = (f: (s: (typeof samples)[number]) => number) => Math.max(...samples.map(f));
     lines.push('');
-    lines.push(`max pg connections ${max((s) => s.conns)}, max lock waits seen ${max((s) => s.lockWaits)}, max oldest pool wait ${max((s) => s.oldestWait).toFixed(3)} s, /ready not 200 in ${samples.filter((s) => s.ready !== 200).length} of ${samples.length} samples`);
-    const metrics = await fetchWithin(`${base}/metrics`, { headers: admin }, 5_000).then((r) => r.text(), () => '');
+    lines.push(
+      `max pg connections ${max((s) => s.conns)}, max lock waits seen ${max((s) => s.lockWaits)}, max oldest pool wait ${max((s) => s.oldestWait).toFixed(3)} s, /ready not 200 in ${samples.filter((s) => s.ready !== 200).length} of ${samples.length} samples`,
+    );
+    const metrics = await fetchWithin(`${base}/metrics`, { headers: admin }, 5_000).then(
+      (r) => r.text(),
+      () => '',
+    );
     const timeouts = [...metrics.matchAll(/^amend_db_timeouts_total\{kind="([a-z_]+)"\} ([0-9.]+)$/gm)].map((m) => `${m[1]} ${m[2]}`).join(', ');
     lines.push(`Postgres statements that gave up (API process): ${timeouts || 'none'}`);
     console.log(lines.join('\n'));

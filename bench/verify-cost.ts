@@ -44,10 +44,21 @@ async function main() {
   const log = (line: string) => console.error(line);
   const simulator = await startSimulator(0);
   const adminKey = `amd_${randomBytes(32).toString('base64url')}`;
-  const stack = await startStack({ simulatorUrl: simulator.url, concurrency: Number(opts.concurrency), label: 'verify-cost', log, keyLimits: { prompts_per_run: n }, env: { AMEND_ADMIN_KEY: adminKey } });
+  const stack = await startStack({
+    simulatorUrl: simulator.url,
+    concurrency: Number(opts.concurrency),
+    label: 'verify-cost',
+    log,
+    keyLimits: { prompts_per_run: n },
+    env: { AMEND_ADMIN_KEY: adminKey },
+  });
   let store: Store | undefined;
   try {
-    const prompts = Array.from({ length: n }, (_, i) => ({ id: `p${i}`, prompt: `Question ${i}: how do I keep a ${['basil', 'fern', 'cactus', 'orchid'][i % 4]} alive on a north-facing sill?`, metadata: { i } }));
+    const prompts = Array.from({ length: n }, (_, i) => ({
+      id: `p${i}`,
+      prompt: `Question ${i}: how do I keep a ${['basil', 'fern', 'cactus', 'orchid'][i % 4]} alive on a north-facing sill?`,
+      metadata: { i },
+    }));
     const [makeMs, run] = await time(async () => {
       const created = await stack.createRun({ constitution: 'amend-core', prompts, rounds: 1 }, 120_000);
       return stack.waitCompleted(created.id, 60 * 60_000);
@@ -55,11 +66,23 @@ async function main() {
     log(`run ${run.id}: ${run.counts.completed} pairs made in ${(makeMs / 1000).toFixed(0)} s`);
     store = await Store.open({ url: DATABASE_URL, schema: stack.tag, poolSize: 4 });
     const pg = await stack.pg();
-    const size = (await pg.query(`select (select count(*) from audit_events where run_id = $1) as events,
+    const size = (
+      await pg.query(
+        `select (select count(*) from audit_events where run_id = $1) as events,
         (select count(*) from stage_records r join samples s on s.id = r.sample_id where s.run_id = $1) as stages,
-        (select count(*) from content_blobs) as blobs`, [run.id])).rows[0];
+        (select count(*) from content_blobs) as blobs`,
+        [run.id],
+      )
+    ).rows[0];
 
-    const parts: Record<'chains' | 'chainsOnly' | 'dataset' | 'rows' | 'whole' | 'sample', number[]> = { chains: [], chainsOnly: [], dataset: [], rows: [], whole: [], sample: [] };
+    const parts: Record<'chains' | 'chainsOnly' | 'dataset' | 'rows' | 'whole' | 'sample', number[]> = {
+      chains: [],
+      chainsOnly: [],
+      dataset: [],
+      rows: [],
+      whole: [],
+      sample: [],
+    };
     const auditor = await createAuditor(stack.base, adminKey);
     const sampleId = (await pg.query(`select id from samples where run_id = $1 order by idx limit 1 offset $2`, [run.id, Math.floor(n / 2)])).rows[0].id;
     for (let i = 0; i < repeat; i++) {
@@ -68,7 +91,8 @@ async function main() {
       parts.chainsOnly.push(co);
       const [d, dataset] = await time(() => store!.audit.verifyDataset(run.id));
       const [r, rows] = await time(() => store!.audit.verifyRows(run.id));
-      if (!chains.ok || !dataset.ok || !rows.ok) throw new Error(`the run does not verify: ${JSON.stringify({ chains: chains.first_failure, dataset: dataset.failures[0], rows: rows.failures[0] })}`);
+      if (!chains.ok || !dataset.ok || !rows.ok)
+        throw new Error(`the run does not verify: ${JSON.stringify({ chains: chains.first_failure, dataset: dataset.failures[0], rows: rows.failures[0] })}`);
       parts.chains.push(c);
       parts.dataset.push(d);
       parts.rows.push(r);
@@ -80,7 +104,9 @@ async function main() {
       parts.sample.push(s);
     }
     const fmt = (xs: number[]) => `median ${median(xs).toFixed(0)} ms (min ${Math.min(...xs).toFixed(0)}, max ${Math.max(...xs).toFixed(0)})`;
-    console.log(`verify cost, one run of ${n} pairs (critique-revise, 1 round: ${size.stages} stage records, ${size.events} events, ${size.blobs} blobs in the schema)`);
+    console.log(
+      `verify cost, one run of ${n} pairs (critique-revise, 1 round: ${size.stages} stage records, ${size.events} events, ${size.blobs} blobs in the schema)`,
+    );
     console.log(`  chains (events re-hashed, blobs re-hashed per event, seal):        ${fmt(parts.chains)}`);
     console.log(`  chains only, blobs left to the rows part (what the server runs):  ${fmt(parts.chainsOnly)}`);
     console.log(`  dataset (every pair and review against its event):                ${fmt(parts.dataset)}`);
@@ -97,7 +123,11 @@ async function main() {
 
 /** An auditor key minted with the stack's admin key (the bench stack mints only a submitter). */
 async function createAuditor(base: string, adminKey: string): Promise<string> {
-  const res = await fetch(`${base}/v1/keys`, { method: 'POST', headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ role: 'auditor', team: 'audit', name: 'bench' }) });
+  const res = await fetch(`${base}/v1/keys`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ role: 'auditor', team: 'audit', name: 'bench' }),
+  });
   if (res.status !== 201) throw new Error(`minting an auditor key: ${res.status} ${await res.text()}`);
   return ((await res.json()) as { key: string }).key;
 }

@@ -87,20 +87,28 @@ async function main() {
   mkdirSync(dirname(out), { recursive: true });
   const code = await runCli(
     [
-      '--api', url,
-      'run', resolve(opts.prompts),
-      '--constitution', opts.constitution,
+      '--api',
+      url,
+      'run',
+      resolve(opts.prompts),
+      '--constitution',
+      opts.constitution,
       ...(opts.mode === 'ai-feedback' ? ['--mode', 'ai-feedback'] : ['--rounds', String(opts.rounds)]),
-      '--model', model,
-      '--format', opts.format,
-      '--out', out,
+      '--model',
+      model,
+      '--format',
+      opts.format,
+      '--out',
+      out,
       ...(opts.batch ? ['--batch'] : []),
     ],
     io(submitter),
   );
   if (code === 0) {
     // What an auditor would do next: recompute the run's hash chains and its seal.
-    const runs = (await (await fetch(`${url}/v1/runs?limit=1`, { headers: { authorization: `Bearer ${submitter.key}` } })).json()) as { runs: { id: string }[] };
+    const runs = (await (await fetch(`${url}/v1/runs?limit=1`, { headers: { authorization: `Bearer ${submitter.key}` } })).json()) as {
+      runs: { id: string }[];
+    };
     await runCli(['--api', url, 'audit', 'verify', runs.runs[0].id], io(auditor));
     if (opts.export) await exportAll(url, runs.runs[0].id, resolve(opts.export as string), io(submitter));
   }

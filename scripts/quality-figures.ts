@@ -69,14 +69,18 @@ async function main() {
     ];
     for (const { label, body } of runs) {
       const started = Date.now();
-      const created = RunSchema.parse(await call('/v1/runs', { method: 'POST', body: JSON.stringify({ constitution: 'amend-core', seed: 2024, ...body }) }, key));
+      const created = RunSchema.parse(
+        await call('/v1/runs', { method: 'POST', body: JSON.stringify({ constitution: 'amend-core', seed: 2024, ...body }) }, key),
+      );
       let run: Run = created;
       while (!isRunFinished(run.status)) {
         await new Promise((r) => setTimeout(r, 250));
         run = RunSchema.parse(await call(`/v1/runs/${created.id}`, {}, key));
       }
       const report = QualityReportSchema.parse(await call(`/v1/runs/${run.id}/report`, {}, key));
-      console.log(`\n=== ${label}: ${run.counts.completed}/${run.counts.total} pairs, ${run.usage.calls} calls = ${(run.usage.calls / run.counts.completed).toFixed(1)} calls per pair, ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      console.log(
+        `\n=== ${label}: ${run.counts.completed}/${run.counts.total} pairs, ${run.usage.calls} calls = ${(run.usage.calls / run.counts.completed).toFixed(1)} calls per pair, ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      );
       console.log(renderQualityReport(report));
     }
   } finally {

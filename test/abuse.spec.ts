@@ -46,7 +46,11 @@ describe('keys before bodies', () => {
 
   it('refuses a JSON body over the default limit of 4 MiB with 413 that points at the JSON Lines upload', async () => {
     const prompts = Array.from({ length: 5_000 }, (_, i) => `prompt ${i} ${'x'.repeat(900)}`);
-    const res = await stack.fetch('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ constitution: 'amend-core', prompts }) });
+    const res = await stack.fetch('/v1/runs', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ constitution: 'amend-core', prompts }),
+    });
     expect(res.status).toBe(413);
     const body = ErrorBodySchema.parse(await json(res));
     expect(body.error.code).toBe('body_too_large');
@@ -61,7 +65,12 @@ describe('a run uploaded as JSON Lines', () => {
 
   it('stores every prompt of an upload larger than the JSON limit, in order, with its id and metadata', async () => {
     const n = 6_000;
-    const lines = [{ constitution: 'amend-core', rounds: 2, seed: 11 }, ...Array.from({ length: n }, (_, i) => (i % 2 ? `plain prompt ${i} ${'y'.repeat(700)}` : { id: `p${i}`, prompt: `prompt ${i} ${'z'.repeat(700)}`, metadata: { i } }))];
+    const lines = [
+      { constitution: 'amend-core', rounds: 2, seed: 11 },
+      ...Array.from({ length: n }, (_, i) =>
+        i % 2 ? `plain prompt ${i} ${'y'.repeat(700)}` : { id: `p${i}`, prompt: `prompt ${i} ${'z'.repeat(700)}`, metadata: { i } },
+      ),
+    ];
     const text = ndjson(lines);
     expect(Buffer.byteLength(text)).toBeGreaterThan(4 * 1024 * 1024);
     const res = await post(text);
@@ -70,7 +79,8 @@ describe('a run uploaded as JSON Lines', () => {
     expect(run.counts.total).toBe(n);
     expect(run.rounds).toBe(2);
     expect(run.seed).toBe(11);
-    const rows = (await pg.query(`select idx, external_id, prompt, metadata from "${env.DATABASE_SCHEMA}".samples where run_id = $1 order by idx`, [run.id])).rows;
+    const rows = (await pg.query(`select idx, external_id, prompt, metadata from "${env.DATABASE_SCHEMA}".samples where run_id = $1 order by idx`, [run.id]))
+      .rows;
     expect(rows.length).toBe(n);
     expect(rows[0]).toMatchObject({ idx: 0, external_id: 'p0', metadata: { i: 0 } });
     expect(rows[1]).toMatchObject({ idx: 1, external_id: null, prompt: lines[2] });
@@ -158,7 +168,11 @@ async function listening(config: ReturnType<typeof loadConfig>): Promise<{ url: 
 
 describe('odd input is a 4xx with the error body', () => {
   it('a malformed cursor on /v1/runs', async () => {
-    for (const cursor of ['!!!', Buffer.from('not-a-date|also-not-a-uuid').toString('base64url'), Buffer.from('2026-01-01T00:00:00.000Z|nope').toString('base64url')]) {
+    for (const cursor of [
+      '!!!',
+      Buffer.from('not-a-date|also-not-a-uuid').toString('base64url'),
+      Buffer.from('2026-01-01T00:00:00.000Z|nope').toString('base64url'),
+    ]) {
       const res = await stack.fetch(`/v1/runs?cursor=${encodeURIComponent(cursor)}`);
       expect(res.status).toBeGreaterThanOrEqual(400);
       expect(res.status).toBeLessThan(500);
@@ -217,10 +231,13 @@ describe('headers and operator pages', () => {
     const port = await freePort();
     const app = await listening(loadConfig({ ...env, REDIS_URL: `redis://127.0.0.1:${port}` }));
     try {
-      const res = await waitFor(async () => {
-        const r = await fetch(`${app.url}/ready`);
-        return r.status === 503 ? r : undefined;
-      }, { timeoutMs: 20_000, what: '/ready to answer 503' });
+      const res = await waitFor(
+        async () => {
+          const r = await fetch(`${app.url}/ready`);
+          return r.status === 503 ? r : undefined;
+        },
+        { timeoutMs: 20_000, what: '/ready to answer 503' },
+      );
       const text = await res.text();
       expect(text).toContain('redis');
       expect(text).not.toContain(String(port));

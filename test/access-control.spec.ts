@@ -31,7 +31,15 @@ const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
 const BETA_CONSTITUTION = { name: 'matrix-beta', version: '1.0.0' };
 
 async function finishedRun(key: string): Promise<{ run: string; sample: string; pair: string }> {
-  const res = await stack.fetch('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ constitution: 'amend-core', prompts: ['How do I keep basil alive?', 'Tell me a short joke.'] }) }, key);
+  const res = await stack.fetch(
+    '/v1/runs',
+    {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ constitution: 'amend-core', prompts: ['How do I keep basil alive?', 'Tell me a short joke.'] }),
+    },
+    key,
+  );
   expect(res.status).toBe(202);
   const { id } = RunSchema.parse(await json(res));
   await waitFor(async () => RunSchema.parse(await json(await stack.fetch(`/v1/runs/${id}`, {}, key))).status === 'completed', { what: `run ${id}` });
@@ -42,7 +50,15 @@ async function finishedRun(key: string): Promise<{ run: string; sample: string; 
 
 /** An evaluation of the author's team (its report is not needed, only its id). */
 async function evaluation(authorKey: string): Promise<string> {
-  const res = await stack.fetch('/v1/evaluations', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ baseline: 'amend-core@1.0.0', candidate: 'amend-core', prompts: ['Tell me a short joke.'] }) }, authorKey);
+  const res = await stack.fetch(
+    '/v1/evaluations',
+    {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ baseline: 'amend-core@1.0.0', candidate: 'amend-core', prompts: ['Tell me a short joke.'] }),
+    },
+    authorKey,
+  );
   expect(res.status).toBe(202);
   return (await json(res)).id;
 }
@@ -68,8 +84,18 @@ beforeAll(async () => {
   const b = await finishedRun(betaSubmitter);
   // Runs of their own for the erasure routes, so erasing leaves the runs the other rows read whole.
   const [ea, eb] = [await finishedRun(keys.submitter), await finishedRun(betaSubmitter)];
-  Object.assign(own, a, { key: await keyId(await stack.mintKey('submitter', 'alpha')), evaluation: await evaluation(keys.author), erasable_run: ea.run, erasable_sample: ea.sample });
-  Object.assign(other, b, { key: await keyId(await stack.mintKey('submitter', 'beta')), evaluation: await evaluation(betaAuthor), erasable_run: eb.run, erasable_sample: eb.sample });
+  Object.assign(own, a, {
+    key: await keyId(await stack.mintKey('submitter', 'alpha')),
+    evaluation: await evaluation(keys.author),
+    erasable_run: ea.run,
+    erasable_sample: ea.sample,
+  });
+  Object.assign(other, b, {
+    key: await keyId(await stack.mintKey('submitter', 'beta')),
+    evaluation: await evaluation(betaAuthor),
+    erasable_run: eb.run,
+    erasable_sample: eb.sample,
+  });
 });
 
 type Scope = 'own' | 'other';
@@ -117,7 +143,12 @@ const EXPECTED: Record<string, Expected> = {
   'GET /v1/runs': { roles: READERS, ok: 200, crossing: 'none', request: () => ({ path: '/v1/runs?limit=5' }) },
   'GET /v1/runs/:id': { roles: READERS, ok: 200, crossing: 'team_data', request: (s) => ({ path: `/v1/runs/${ids(s).run}` }) },
   'GET /v1/runs/:id/manifest': { roles: READERS, ok: 200, crossing: 'team_data', request: (s) => ({ path: `/v1/runs/${ids(s).run}/manifest` }) },
-  'POST /v1/runs/:id/cancel': { roles: ['submitter'], ok: 200, crossing: 'team_data', request: (s) => ({ path: `/v1/runs/${ids(s).run}/cancel`, body: jsonBody({}) }) },
+  'POST /v1/runs/:id/cancel': {
+    roles: ['submitter'],
+    ok: 200,
+    crossing: 'team_data',
+    request: (s) => ({ path: `/v1/runs/${ids(s).run}/cancel`, body: jsonBody({}) }),
+  },
   'GET /v1/runs/:id/samples': { roles: READERS, ok: 200, crossing: 'team_data', request: (s) => ({ path: `/v1/runs/${ids(s).run}/samples` }) },
   'GET /v1/samples/:id': { roles: READERS, ok: 200, crossing: 'team_data', request: (s) => ({ path: `/v1/samples/${ids(s).sample}` }) },
   'GET /v1/runs/:id/pairs': { roles: READERS, ok: 200, crossing: 'team_data', request: (s) => ({ path: `/v1/runs/${ids(s).run}/pairs` }) },
@@ -160,7 +191,12 @@ const EXPECTED: Record<string, Expected> = {
     crossing: 'none',
     request: (s) => ({ path: `/v1/constitutions/${cname(s).name}/diff?from=${cname(s).version}&to=${cname(s).version}` }),
   },
-  'GET /v1/constitutions/:name/:version': { roles: CONSTITUTION_READERS, ok: 200, crossing: 'none', request: (s) => ({ path: `/v1/constitutions/${cname(s).name}/${cname(s).version}` }) },
+  'GET /v1/constitutions/:name/:version': {
+    roles: CONSTITUTION_READERS,
+    ok: 200,
+    crossing: 'none',
+    request: (s) => ({ path: `/v1/constitutions/${cname(s).name}/${cname(s).version}` }),
+  },
   'POST /v1/constitutions/:name/:version/deprecate': {
     roles: ['author'],
     ok: 200,
@@ -174,8 +210,18 @@ const EXPECTED: Record<string, Expected> = {
     crossing: 'none',
     request: (s) => ({ path: `/v1/constitutions/${cname(s).name}/${cname(s).version}/preview`, body: jsonBody({ prompts: ['Name a hardy houseplant.'] }) }),
   },
-  'POST /v1/evaluations': { roles: ['author', 'admin'], ok: 202, crossing: 'none', request: () => ({ path: '/v1/evaluations', body: jsonBody(EVALUATION_BODY) }) },
-  'POST /v1/evaluations/estimate': { roles: ['author', 'admin'], ok: 200, crossing: 'none', request: () => ({ path: '/v1/evaluations/estimate', body: jsonBody(EVALUATION_BODY) }) },
+  'POST /v1/evaluations': {
+    roles: ['author', 'admin'],
+    ok: 202,
+    crossing: 'none',
+    request: () => ({ path: '/v1/evaluations', body: jsonBody(EVALUATION_BODY) }),
+  },
+  'POST /v1/evaluations/estimate': {
+    roles: ['author', 'admin'],
+    ok: 200,
+    crossing: 'none',
+    request: () => ({ path: '/v1/evaluations/estimate', body: jsonBody(EVALUATION_BODY) }),
+  },
   'GET /v1/evaluations': { roles: EVALUATION_READERS, ok: 200, crossing: 'none', request: () => ({ path: '/v1/evaluations' }) },
   'GET /v1/evaluations/sets': { roles: EVALUATION_READERS, ok: 200, crossing: 'none', request: () => ({ path: '/v1/evaluations/sets' }) },
   'GET /v1/evaluations/:id': {
@@ -246,7 +292,8 @@ describe('the route table', () => {
       needed.add(route.rule.ability);
       for (const role of ROLES) {
         const offered = abilitiesOf(role)[route.rule.ability];
-        if (offered !== e.roles.includes(role)) problems.push(`${route.method} ${route.path} (${route.rule.ability}): the console ${offered ? 'offers' : 'hides'} it to ${role}`);
+        if (offered !== e.roles.includes(role))
+          problems.push(`${route.method} ${route.path} (${route.rule.ability}): the console ${offered ? 'offers' : 'hides'} it to ${role}`);
       }
     }
     expect(problems).toEqual([]);
@@ -272,7 +319,11 @@ describe('the role matrix: every route x every role x own and other team, expect
     const problems: string[] = [];
     let cells = 0;
     const send = (route: RouteEntry, req: ReturnType<Expected['request']>, key: string | null) =>
-      stack.fetch(req.path, route.method === 'GET' ? {} : { method: route.method, ...(req.body ? { headers: { 'content-type': req.body.type }, body: req.body.text } : {}) }, key);
+      stack.fetch(
+        req.path,
+        route.method === 'GET' ? {} : { method: route.method, ...(req.body ? { headers: { 'content-type': req.body.type }, body: req.body.text } : {}) },
+        key,
+      );
     for (const route of routes) {
       const name = `${route.method} ${route.path}`;
       const e = EXPECTED[name];
@@ -294,7 +345,7 @@ describe('the role matrix: every route x every role x own and other team, expect
     expect(problems).toEqual([]);
   });
 
-  it('answers another team\'s run, sample, pair and evaluation exactly as an unknown id', async () => {
+  it("answers another team's run, sample, pair and evaluation exactly as an unknown id", async () => {
     const cases: [string, string][] = [
       [`/v1/runs/${other.run}`, keys.submitter],
       [`/v1/samples/${other.sample}`, keys.submitter],
@@ -309,7 +360,7 @@ describe('the role matrix: every route x every role x own and other team, expect
     }
   });
 
-  it('lists only the caller\'s team\'s runs to a submitter and every team\'s to an auditor', async () => {
+  it("lists only the caller's team's runs to a submitter and every team's to an auditor", async () => {
     const mine = RunListSchema.parse(await json(await stack.fetch('/v1/runs?limit=200', {}, keys.submitter))).runs.map((r) => r.id);
     expect(mine).toContain(own.run);
     expect(mine).not.toContain(other.run);
@@ -317,7 +368,7 @@ describe('the role matrix: every route x every role x own and other team, expect
     expect(all).toEqual(expect.arrayContaining([own.run, other.run]));
   });
 
-  it('answers another team\'s ids exactly as unknown ids, so ids do not leak', async () => {
+  it("answers another team's ids exactly as unknown ids, so ids do not leak", async () => {
     const foreign = await stack.fetch(`/v1/runs/${other.run}`, {}, keys.submitter);
     const unknown = await stack.fetch('/v1/runs/00000000-0000-4000-8000-000000000000', {}, keys.submitter);
     expect([foreign.status, unknown.status]).toEqual([404, 404]);
@@ -328,7 +379,11 @@ describe('the role matrix: every route x every role x own and other team, expect
 
 describe('API keys', () => {
   it('shows a new key once, stores only its sha256, and never lists or logs it in an event', async () => {
-    const res = await stack.fetch('/v1/keys', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ role: 'auditor', team: 'audit', name: 'ada' }) }, stack.adminKey);
+    const res = await stack.fetch(
+      '/v1/keys',
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ role: 'auditor', team: 'audit', name: 'ada' }) },
+      stack.adminKey,
+    );
     expect(res.status).toBe(201);
     const created = CreatedKeySchema.parse(await json(res));
     expect(created.key).toMatch(/^amd_[A-Za-z0-9_-]{43}$/);
@@ -341,7 +396,9 @@ describe('API keys', () => {
       `select (select coalesce(string_agg(t::text, ' '), '') from "${env.DATABASE_SCHEMA}".audit_events t) || (select string_agg(k::text, ' ') from "${env.DATABASE_SCHEMA}".api_keys k) as text`,
     );
     for (const key of [created.key, stack.adminKey, ...Object.values(keys)]) expect(everything.rows[0].text).not.toContain(key);
-    const event = (await pg.query(`select actor, payload from "${env.DATABASE_SCHEMA}".audit_events where type = 'key.created' and payload->>'key_id' = $1`, [created.id])).rows[0];
+    const event = (
+      await pg.query(`select actor, payload from "${env.DATABASE_SCHEMA}".audit_events where type = 'key.created' and payload->>'key_id' = $1`, [created.id])
+    ).rows[0];
     expect(event.payload).toMatchObject({ role: 'auditor', team: 'audit', prefix: created.prefix });
     expect(event.actor).toBe(`key:${await keyId(stack.adminKey)}`);
   });
@@ -361,7 +418,11 @@ describe('API keys', () => {
     const got = [];
     for (const [caller, role, team] of cases) {
       const key = caller === 'alpha admin' ? keys.admin : stack.adminKey;
-      const res = await stack.fetch('/v1/keys', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ role, team, name: 'scope' }) }, key);
+      const res = await stack.fetch(
+        '/v1/keys',
+        { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ role, team, name: 'scope' }) },
+        key,
+      );
       got.push([caller, role, team, res.status]);
     }
     expect(got).toEqual(cases);
@@ -374,7 +435,11 @@ describe('API keys', () => {
 
   it('gives auditors the key directory (names, roles, teams, never a secret): their own team, or every team to the operator team', async () => {
     const named = async (role: 'submitter' | 'auditor', team: string, name: string) => {
-      const res = await stack.fetch('/v1/keys', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ role, team, name }) }, stack.adminKey);
+      const res = await stack.fetch(
+        '/v1/keys',
+        { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ role, team, name }) },
+        stack.adminKey,
+      );
       expect(res.status).toBe(201);
       return CreatedKeySchema.parse(await json(res));
     };
@@ -388,7 +453,14 @@ describe('API keys', () => {
       return { text, keys: KeyDirectorySchema.parse(JSON.parse(text)).keys };
     };
     const alphaView = await list(keys.auditor);
-    expect(alphaView.keys.find((k) => k.id === alphaBot.id)).toEqual({ id: alphaBot.id, name: 'alpha ci bot', role: 'submitter', team: 'alpha', created_at: alphaBot.created_at, revoked_at: null });
+    expect(alphaView.keys.find((k) => k.id === alphaBot.id)).toEqual({
+      id: alphaBot.id,
+      name: 'alpha ci bot',
+      role: 'submitter',
+      team: 'alpha',
+      created_at: alphaBot.created_at,
+      revoked_at: null,
+    });
     expect(new Set(alphaView.keys.map((k) => k.team))).toEqual(new Set(['alpha']));
     expect(alphaView.keys.map((k) => k.id)).not.toContain(betaBot.id);
     // Asking for another team's keys gives none, as for a team-scoped admin.
@@ -396,7 +468,9 @@ describe('API keys', () => {
     const operatorView = await list(operatorAuditor.key);
     expect(operatorView.keys.map((k) => k.id)).toEqual(expect.arrayContaining([alphaBot.id, betaBot.id, operatorAuditor.id]));
     expect((await list(operatorAuditor.key, '?team=beta')).keys.map((k) => k.team)).toEqual(expect.arrayContaining(['beta']));
-    const hashes = (await pg.query(`select hash from "${env.DATABASE_SCHEMA}".api_keys where id = any($1)`, [[alphaBot.id, betaBot.id, operatorAuditor.id]])).rows.map((r) => r.hash as string);
+    const hashes = (
+      await pg.query(`select hash from "${env.DATABASE_SCHEMA}".api_keys where id = any($1)`, [[alphaBot.id, betaBot.id, operatorAuditor.id]])
+    ).rows.map((r) => r.hash as string);
     expect(hashes).toHaveLength(3);
     for (const view of [alphaView, operatorView]) {
       for (const secret of [alphaBot.key, betaBot.key, operatorAuditor.key, keys.auditor, ...hashes, alphaBot.prefix]) expect(view.text).not.toContain(secret);
@@ -423,7 +497,11 @@ describe('API keys', () => {
   });
 
   it('refuses a key body with fields a client may not set, and a boot with a malformed AMEND_ADMIN_KEY', async () => {
-    const res = await stack.fetch('/v1/keys', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ role: 'admin', team: 'x', hash: 'abc' }) }, stack.adminKey);
+    const res = await stack.fetch(
+      '/v1/keys',
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ role: 'admin', team: 'x', hash: 'abc' }) },
+      stack.adminKey,
+    );
     expect(res.status).toBe(422);
     const app = await createApiApp(loadConfig({ ...env, AMEND_ADMIN_KEY: 'hunter2' }));
     try {
@@ -460,7 +538,11 @@ describe('amend keys', () => {
   });
 
   it('lists the key directory to an auditor: names, roles and teams of its own team, no prefixes', async () => {
-    const made = await stack.fetch('/v1/keys', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ role: 'author', team: 'alpha', name: 'policy desk' }) }, stack.adminKey);
+    const made = await stack.fetch(
+      '/v1/keys',
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ role: 'author', team: 'alpha', name: 'policy desk' }) },
+      stack.adminKey,
+    );
     const created = CreatedKeySchema.parse(await json(made));
     const listed = await amend(keys.auditor, 'keys', 'list');
     expect(listed.code).toBe(0);
@@ -499,7 +581,8 @@ describe('per-key limits', () => {
 
   it('answers 429 to a key at its concurrent runs and 422 to a run over its prompts per run', async () => {
     const key = await stack.mintKey('submitter', 'alpha', { concurrent_runs: 1, prompts_per_run: 3 });
-    const post = (body: unknown) => stack.fetch('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }, key);
+    const post = (body: unknown) =>
+      stack.fetch('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }, key);
     const tooMany = await post({ constitution: 'amend-core', prompts: ['a', 'b', 'c', 'd'] });
     expect(tooMany.status).toBe(422);
     expect(ErrorBodySchema.parse(await json(tooMany)).error.code).toBe('too_many_prompts');
@@ -514,7 +597,8 @@ describe('per-key limits', () => {
   });
 
   it('never lets a client set its team, status or usage, nor name a URL as its model', async () => {
-    const post = (body: unknown) => stack.fetch('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }, keys.submitter);
+    const post = (body: unknown) =>
+      stack.fetch('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }, keys.submitter);
     for (const extra of [{ team: 'beta' }, { status: 'completed' }, { usage: { calls: 0 } }, { created_by: 'someone' }]) {
       const res = await post({ constitution: 'amend-core', prompts: ['hi'], ...extra });
       expect(res.status).toBe(422);

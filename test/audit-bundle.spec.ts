@@ -37,7 +37,13 @@ function amendOffline(...argv: string[]): Promise<{ code: number | null; stdout:
   return new Promise((done, fail) => {
     const child = spawn(process.execPath, [join(ROOT, 'bin/amend.js'), ...argv], {
       cwd: dir,
-      env: { PATH: process.env.PATH, AMEND_CLI_FROM_SOURCE: '1', DATABASE_URL: 'postgres://nobody@127.0.0.1:1/nowhere', REDIS_URL: 'redis://127.0.0.1:1', AMEND_URL: 'http://127.0.0.1:1' },
+      env: {
+        PATH: process.env.PATH,
+        AMEND_CLI_FROM_SOURCE: '1',
+        DATABASE_URL: 'postgres://nobody@127.0.0.1:1/nowhere',
+        REDIS_URL: 'redis://127.0.0.1:1',
+        AMEND_URL: 'http://127.0.0.1:1',
+      },
     });
     let stdout = '';
     let stderr = '';
@@ -72,11 +78,23 @@ stackForFile(env, {}, (s) => (stack = s));
 pgForFile(env, (c) => (pg = c), { searchPath: true });
 beforeAll(async () => {
   auditor = await stack.mintKey('auditor', 'admin');
-  const made = await stack.fetch('/v1/keys', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ role: 'submitter', team: 'ml', name: 'ml team ci' }) }, stack.adminKey);
+  const made = await stack.fetch(
+    '/v1/keys',
+    { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ role: 'submitter', team: 'ml', name: 'ml team ci' }) },
+    stack.adminKey,
+  );
   submitter = CreatedKeySchema.parse(await json(made));
   const res = await stack.fetch(
     '/v1/runs',
-    { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ constitution: 'amend-core', prompts: ['How do I keep basil alive?', 'Name a hardy houseplant.', 'Tell me a short joke.', 'How do I fix a squeaky door?'], seed: 5 }) },
+    {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        constitution: 'amend-core',
+        prompts: ['How do I keep basil alive?', 'Name a hardy houseplant.', 'Tell me a short joke.', 'How do I fix a squeaky door?'],
+        seed: 5,
+      }),
+    },
     submitter.key,
   );
   expect(res.status).toBe(202);
@@ -100,7 +118,11 @@ beforeAll(async () => {
   reviewedPair = (await pg.query('select id from pairs where run_id = $1 order by idx limit 1 offset 1', [id])).rows[0].id;
   const review = await stack.fetch(
     `/v1/pairs/${reviewedPair}/review`,
-    { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ decision: 'edit', chosen: 'A reviewer wrote this answer.', reason: 'clearer' }) },
+    {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ decision: 'edit', chosen: 'A reviewer wrote this answer.', reason: 'clearer' }),
+    },
     submitter.key,
   );
   expect(review.status).toBe(201);
@@ -135,7 +157,11 @@ describe('the bundle amend audit export writes', () => {
     expect(of('amend.audit.review').map((l) => l.review.pair_id)).toEqual([reviewedPair]);
     const global = of('amend.audit.global').map((l) => l.event);
     expect(global.map((e) => e.type)).toEqual(expect.arrayContaining(['constitution.published', 'key.created']));
-    expect(lines[lines.length - 1]).toEqual({ kind: 'amend.audit.end', events: events.length, counts: { manifest: 1, samples: 1, constitutions: 1, global_events: global.length, keys: keys.length, pairs: 4, reviews: 1 } });
+    expect(lines[lines.length - 1]).toEqual({
+      kind: 'amend.audit.end',
+      events: events.length,
+      counts: { manifest: 1, samples: 1, constitutions: 1, global_events: global.length, keys: keys.length, pairs: 4, reviews: 1 },
+    });
     const text = readFileSync(bundlePath, 'utf8');
     const hashes = (await pg.query('select hash from api_keys')).rows.map((r) => r.hash as string);
     for (const secret of [submitter.key, auditor, stack.adminKey, ...hashes]) expect(text).not.toContain(secret);
@@ -163,7 +189,12 @@ describe('the bundle amend audit export writes', () => {
 
   // [what is edited, the line it is on, the edit, what the report must name]
   const TAMPER: [string, (l: any) => boolean, (l: any) => void, (l: any) => string[]][] = [
-    ['the payload of an event', (l) => l.type === 'revision.generated', (l) => (l.payload.principle_id = oneByte(`${l.payload.principle_id}-x`)), (l) => [l.event_id, 'content changed']],
+    [
+      'the payload of an event',
+      (l) => l.type === 'revision.generated',
+      (l) => (l.payload.principle_id = oneByte(`${l.payload.principle_id}-x`)),
+      (l) => [l.event_id, 'content changed'],
+    ],
     [
       'the response body an event names by hash',
       (l) => l.type === 'revision.generated',
@@ -176,13 +207,38 @@ describe('the bundle amend audit export writes', () => {
       (l) => (l.messages[l.messages.length - 1].content = oneByte(l.messages[l.messages.length - 1].content)),
       (l) => [l.event_id, 'does not hash to its name'],
     ],
-    ['the constitution text', (l) => l.kind === 'amend.audit.constitution', (l) => (l.yaml = l.yaml.replace(/critique: (.+)/, (_: string, t: string) => `critique: ${oneByte(t)}`)), (l) => [`constitution ${l.name}@${l.version}`, 'hashes to']],
-    ['a pair record', (l) => l.kind === 'amend.audit.pair', (l) => (l.record.chosen = oneByte(l.record.chosen)), (l) => [`pair ${l.pair_id} is not the pair its pair.emitted event`]],
+    [
+      'the constitution text',
+      (l) => l.kind === 'amend.audit.constitution',
+      (l) => (l.yaml = l.yaml.replace(/critique: (.+)/, (_: string, t: string) => `critique: ${oneByte(t)}`)),
+      (l) => [`constitution ${l.name}@${l.version}`, 'hashes to'],
+    ],
+    [
+      'a pair record',
+      (l) => l.kind === 'amend.audit.pair',
+      (l) => (l.record.chosen = oneByte(l.record.chosen)),
+      (l) => [`pair ${l.pair_id} is not the pair its pair.emitted event`],
+    ],
     ['a review', (l) => l.kind === 'amend.audit.review', (l) => (l.review.reason = oneByte(l.review.reason)), (l) => [`review ${l.review.id}`]],
-    ['a key directory name', (l) => l.kind === 'amend.audit.key' && l.key.name === 'ml team ci', (l) => (l.key.name = oneByte(l.key.name)), (l) => [`key ${l.key.id}`, 'the name']],
+    [
+      'a key directory name',
+      (l) => l.kind === 'amend.audit.key' && l.key.name === 'ml team ci',
+      (l) => (l.key.name = oneByte(l.key.name)),
+      (l) => [`key ${l.key.id}`, 'the name'],
+    ],
     ['the manifest', (l) => l.kind === 'amend.audit.manifest', (l) => (l.manifest.rounds += 1), () => ["manifest's rounds"]],
-    ['a prompt of the manifest', (l) => l.kind === 'amend.audit.manifest', (l) => (l.manifest.prompts[1] = oneByte(l.manifest.prompts[1])), () => ["manifest's prompt 1 is not the sample run.created committed to: prompt differs"]],
-    ['an event of the global chain', (l) => l.kind === 'amend.audit.global' && l.event.type === 'key.created', (l) => (l.event.payload.name = `${l.event.payload.name ?? ''}x`), (l) => ['global chain does not verify', l.event.event_id]],
+    [
+      'a prompt of the manifest',
+      (l) => l.kind === 'amend.audit.manifest',
+      (l) => (l.manifest.prompts[1] = oneByte(l.manifest.prompts[1])),
+      () => ["manifest's prompt 1 is not the sample run.created committed to: prompt differs"],
+    ],
+    [
+      'an event of the global chain',
+      (l) => l.kind === 'amend.audit.global' && l.event.type === 'key.created',
+      (l) => (l.event.payload.name = `${l.event.payload.name ?? ''}x`),
+      (l) => ['global chain does not verify', l.event.event_id],
+    ],
   ];
   it.each(TAMPER)('names %s edited in the file, and exits 2', async (_what, pick, edit, named) => {
     const { value } = editLine(bundlePath, 'edited.jsonl', pick, edit);
@@ -194,7 +250,10 @@ describe('the bundle amend audit export writes', () => {
 
   it('names a truncated bundle, and refuses a file that is no bundle with exit 1', async () => {
     const lines = readFileSync(bundlePath, 'utf8').split('\n');
-    writeFileSync(join(dir, 'truncated.jsonl'), lines.slice(0, Math.floor(lines.length / 2)).join('\n') + '\n' + lines[Math.floor(lines.length / 2)].slice(0, 40));
+    writeFileSync(
+      join(dir, 'truncated.jsonl'),
+      lines.slice(0, Math.floor(lines.length / 2)).join('\n') + '\n' + lines[Math.floor(lines.length / 2)].slice(0, 40),
+    );
     const truncated = await amend('', 'audit', 'verify', '--file', 'truncated.jsonl');
     expect(truncated.stdout).toContain('is not JSON');
     expect(truncated.stdout).toContain('truncated');
@@ -269,7 +328,8 @@ describe('amend audit verify --global', () => {
     const ok = await amend(auditor, 'audit', 'verify', '--global');
     expect(ok.stdout).toContain('the global chain: intact.');
     expect(ok.code).toBe(0);
-    const target = (await pg.query(`select id, payload from audit_events where chain = 'global' and type = 'key.created' order by id limit 1 offset 1`)).rows[0];
+    const target = (await pg.query(`select id, payload from audit_events where chain = 'global' and type = 'key.created' order by id limit 1 offset 1`))
+      .rows[0];
     const tamper = async (payload: unknown) => {
       await pg.query('begin');
       await pg.query('set local session_replication_role = replica');
@@ -294,7 +354,11 @@ describe('amend audit verify --global', () => {
 describe('a bundle of a run with an erased sample', () => {
   it('verifies offline, saying the sample was erased (who, when, why) rather than altered, and a dataset line of its pair as erased', async () => {
     const sampleId = (await pg.query('select sample_id from pairs where id = $1', [reviewedPair])).rows[0].sample_id as string;
-    const res = await stack.fetch(`/v1/samples/${sampleId}/erase`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'data subject request 42' }) }, stack.adminKey);
+    const res = await stack.fetch(
+      `/v1/samples/${sampleId}/erase`,
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'data subject request 42' }) },
+      stack.adminKey,
+    );
     expect(res.status).toBeLessThan(300);
     const exported = await amend(auditor, 'audit', 'export', run.id, '--out', 'after-erasure.jsonl', '--no-summary');
     expect(exported.code).toBe(0);

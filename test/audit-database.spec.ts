@@ -43,7 +43,11 @@ describe('the application connected as a member of amend_app', () => {
     const appEnv = { ...env, DATABASE_URL: url.toString() };
 
     stack = await startStack(appEnv);
-    const res = await stack.fetch('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ constitution: 'amend-core', prompts: ['a', 'b'] }) });
+    const res = await stack.fetch('/v1/runs', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ constitution: 'amend-core', prompts: ['a', 'b'] }),
+    });
     expect(res.status).toBe(202);
     const { id } = await json(res);
     await waitFor(async () => RunSchema.parse(await json(await stack!.fetch(`/v1/runs/${id}`))).status === 'completed', { what: 'the run' });
@@ -98,7 +102,9 @@ describe('migrating a database written before hash chains', () => {
       await sql`insert into runs (id, team, status, mode, constitution_name, constitution_version, constitution_sha256, rounds, seed, model, sampling, total, simulated, created_by)
         values (${runId}, 'default', 'completed', 'critique-revise', 'c', '1.0.0', 'x', 1, 1, 'default', '{}', 2, true, 'anonymous')`.execute(db);
       const legacy = (runIdOrNull: string | null, sampleId: string | null, type: string, payload: unknown) =>
-        sql`insert into audit_events (event_id, run_id, sample_id, type, actor, payload) values (${randomUUID()}, ${runIdOrNull}, ${sampleId}, ${type}, 'legacy', ${JSON.stringify(payload)})`.execute(db);
+        sql`insert into audit_events (event_id, run_id, sample_id, type, actor, payload) values (${randomUUID()}, ${runIdOrNull}, ${sampleId}, ${type}, 'legacy', ${JSON.stringify(payload)})`.execute(
+          db,
+        );
       await legacy(null, null, 'constitution.published', { name: 'c', version: '1.0.0' });
       await legacy(runId, null, 'run.created', { samples: 2 });
       for (const s of samples) for (const type of ['draft.generated', 'critique.generated']) await legacy(runId, s, type, { text: `${type} of ${s}`, n: 1.5 });

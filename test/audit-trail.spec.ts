@@ -6,7 +6,16 @@ import { Client } from 'pg';
 import { eventHash, verifyBundle } from '@amend/audit';
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
-import { AuditEventPageSchema, isRunFinished, RunSchema, RunVerifySchema, SampleAuditSchema, SampleSchema, VerifyReportSchema, type RunVerify } from '@amend/contracts';
+import {
+  AuditEventPageSchema,
+  isRunFinished,
+  RunSchema,
+  RunVerifySchema,
+  SampleAuditSchema,
+  SampleSchema,
+  VerifyReportSchema,
+  type RunVerify,
+} from '@amend/contracts';
 import { json, ndjson, pgForFile, stackForFile, testEnv, waitFor, type Stack } from './support/stack';
 import { amendCli } from './support/capture';
 
@@ -56,7 +65,9 @@ async function restore(): Promise<void> {
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 
 async function rows(id = runId): Promise<Row[]> {
-  return (await pg.query(`select id::text, event_id, chain, seq, type, prev_hash, hash from audit_events where run_id = $1 order by chain, audit_events.id`, [id])).rows;
+  return (
+    await pg.query(`select id::text, event_id, chain, seq, type, prev_hash, hash from audit_events where run_id = $1 order by chain, audit_events.id`, [id])
+  ).rows;
 }
 
 async function finishedRun(body: Record<string, unknown>): Promise<string> {
@@ -75,7 +86,12 @@ beforeAll(async () => {
   auditor = await stack.mintKey('auditor', 'audit');
   // Row ids two apart leave a free id between any two events, where the insertion test puts its forgery.
   await pg.query('alter sequence audit_events_id_seq increment by 2');
-  runId = await finishedRun({ constitution: 'amend-core', prompts: Array.from({ length: 8 }, (_, i) => `Question ${i}: how do I fix a squeaky door?`), rounds: 2, seed: 11 });
+  runId = await finishedRun({
+    constitution: 'amend-core',
+    prompts: Array.from({ length: 8 }, (_, i) => `Question ${i}: how do I fix a squeaky door?`),
+    rounds: 2,
+    seed: 11,
+  });
   await pg.query('create table audit_snapshot as select * from audit_events');
 });
 
@@ -90,11 +106,23 @@ describe('the audit trail of a finished run', () => {
   it('gives the critique log of one sample in order, every model call with its request and response', async () => {
     const sampleId = (await rows()).find((r) => r.chain.startsWith('sample:'))!.chain.slice('sample:'.length);
     const log = SampleAuditSchema.parse(await json(await stack.fetch(`/v1/samples/${sampleId}/audit`, {}, auditor)));
-    expect(log.events.map((e) => e.type)).toEqual(['draft.generated', 'critique.generated', 'revision.generated', 'critique.generated', 'revision.generated', 'pair.emitted']);
+    expect(log.events.map((e) => e.type)).toEqual([
+      'draft.generated',
+      'critique.generated',
+      'revision.generated',
+      'critique.generated',
+      'revision.generated',
+      'pair.emitted',
+    ]);
     expect(log.events.map((e) => e.seq)).toEqual([0, 1, 2, 3, 4, 5]);
     expect(log.chain.ok).toBe(true);
     const critique = log.events[1].payload as any;
-    expect(critique).toMatchObject({ principle_id: expect.any(String), constitution: { name: 'amend-core' }, model: expect.any(String), usage: expect.any(Object) });
+    expect(critique).toMatchObject({
+      principle_id: expect.any(String),
+      constitution: { name: 'amend-core' },
+      model: expect.any(String),
+      usage: expect.any(Object),
+    });
     // The response body is named by hash (so an erasure can remove it) and read beside the event.
     expect(critique.response).toBeUndefined();
     expect(log.events[1].response).toMatchObject({ choices: [expect.objectContaining({ message: expect.any(Object) })] });
@@ -136,22 +164,30 @@ describe('the audit trail of a finished run', () => {
     expect((await verify()).ok).toBe(true);
   });
 
-  it('pages every team\'s events by run, type and time', async () => {
+  it("pages every team's events by run, type and time", async () => {
     const since = new Date(Date.now() - 3_600_000).toISOString();
-    const first = AuditEventPageSchema.parse(await json(await stack.fetch(`/v1/audit/events?run=${runId}&type=critique.generated&since=${since}&limit=10`, {}, auditor)));
+    const first = AuditEventPageSchema.parse(
+      await json(await stack.fetch(`/v1/audit/events?run=${runId}&type=critique.generated&since=${since}&limit=10`, {}, auditor)),
+    );
     expect(first.events).toHaveLength(10);
     expect(first.events.every((e) => e.type === 'critique.generated' && e.run_id === runId)).toBe(true);
-    const second = AuditEventPageSchema.parse(await json(await stack.fetch(`/v1/audit/events?run=${runId}&type=critique.generated&cursor=${first.next_cursor}`, {}, auditor)));
+    const second = AuditEventPageSchema.parse(
+      await json(await stack.fetch(`/v1/audit/events?run=${runId}&type=critique.generated&cursor=${first.next_cursor}`, {}, auditor)),
+    );
     expect(second.events).toHaveLength(6);
     expect(second.next_cursor).toBeNull();
-    const future = AuditEventPageSchema.parse(await json(await stack.fetch(`/v1/audit/events?since=${new Date(Date.now() + 60_000).toISOString()}`, {}, auditor)));
+    const future = AuditEventPageSchema.parse(
+      await json(await stack.fetch(`/v1/audit/events?since=${new Date(Date.now() + 60_000).toISOString()}`, {}, auditor)),
+    );
     expect(future.events).toHaveLength(0);
   });
 
   it('chains constitution and key events globally, and that chain verifies', async () => {
     const report = VerifyReportSchema.parse(await json(await stack.fetch('/v1/audit/verify', {}, auditor)));
     expect(report.ok).toBe(true);
-    const types = AuditEventPageSchema.parse(await json(await stack.fetch('/v1/audit/events?limit=1000', {}, auditor))).events.filter((e) => e.chain === 'global').map((e) => e.type);
+    const types = AuditEventPageSchema.parse(await json(await stack.fetch('/v1/audit/events?limit=1000', {}, auditor)))
+      .events.filter((e) => e.chain === 'global')
+      .map((e) => e.type);
     expect(types).toEqual(expect.arrayContaining(['constitution.published', 'key.created']));
   });
 });
@@ -159,7 +195,11 @@ describe('the audit trail of a finished run', () => {
 describe('the database', () => {
   it('refuses UPDATE, DELETE and TRUNCATE on audit rows, even from a superuser, while the trigger is on', async () => {
     const one = (await pg.query('select min(id) as id from audit_events')).rows[0].id;
-    for (const statement of ['update audit_events set actor = $1 where id = $2', 'delete from audit_events where id = $2 or actor = $1', 'truncate audit_events']) {
+    for (const statement of [
+      'update audit_events set actor = $1 where id = $2',
+      'delete from audit_events where id = $2 or actor = $1',
+      'truncate audit_events',
+    ]) {
       await expect(pg.query(statement, statement.includes('$1') ? ['x', one] : [])).rejects.toThrow(/append-only/);
     }
     expect(Number((await pg.query('select count(*) from audit_events where run_id = $1', [runId])).rows[0].count)).toBe(50);
@@ -200,7 +240,10 @@ describe('tampering made directly in Postgres', () => {
   it('two events swapped: reordered, naming the one stored too early', async () => {
     const chain = await sampleChain();
     const [a, b] = [chain[1], chain[2]];
-    await tamper(['update audit_events set id = -1 where id = $1', 'update audit_events set id = $1 where id = $2', 'update audit_events set id = $1 where id = -1'], [[a.id], [a.id, b.id], [b.id]]);
+    await tamper(
+      ['update audit_events set id = -1 where id = $1', 'update audit_events set id = $1 where id = $2', 'update audit_events set id = $1 where id = -1'],
+      [[a.id], [a.id, b.id], [b.id]],
+    );
     const r = await verify();
     expect(r.first_failure).toMatchObject({ reason: 'reordered', event_id: b.event_id });
     expect(r.failures_total).toBe(1);
@@ -236,7 +279,22 @@ describe('tampering made directly in Postgres', () => {
     await tamper(
       `insert into audit_events (id, event_id, chain, seq, run_id, sample_id, type, actor, at, payload, prev_hash, hash)
        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-      [[slot.id, forged.event_id, forged.chain, forged.seq, forged.run_id, forged.sample_id, forged.type, forged.actor, forged.at, JSON.stringify(forged.payload), slot.before.hash, hash]],
+      [
+        [
+          slot.id,
+          forged.event_id,
+          forged.chain,
+          forged.seq,
+          forged.run_id,
+          forged.sample_id,
+          forged.type,
+          forged.actor,
+          forged.at,
+          JSON.stringify(forged.payload),
+          slot.before.hash,
+          hash,
+        ],
+      ],
     );
     const r = await verify();
     expect(r.first_failure).toMatchObject({ reason: 'inserted', event_id: forged.event_id });
@@ -305,7 +363,10 @@ describe('tampering made directly in Postgres', () => {
           continue;
         }
         const other = mates[rnd(mates.length)];
-        await tamper(['update audit_events set id = -1 where id = $1', 'update audit_events set id = $1 where id = $2', 'update audit_events set id = $1 where id = -1'], [[target.id], [target.id, other.id], [other.id]]);
+        await tamper(
+          ['update audit_events set id = -1 where id = $1', 'update audit_events set id = $1 where id = $2', 'update audit_events set id = $1 where id = -1'],
+          [[target.id], [target.id, other.id], [other.id]],
+        );
       } else {
         await tamper(
           `insert into audit_events (event_id, chain, seq, run_id, sample_id, type, actor, at, payload, prev_hash, hash)
@@ -324,7 +385,9 @@ describe('tampering made directly in Postgres', () => {
     }
     const tried = Object.values(tally).reduce((n, t) => n + t.tried, 0);
     const caught = Object.values(tally).reduce((n, t) => n + t.caught, 0);
-    console.log(`random single-row mutations: ${tried} tried, ${caught} caught; by kind ${JSON.stringify(tally)}; first failure reasons ${JSON.stringify(reasons)}`);
+    console.log(
+      `random single-row mutations: ${tried} tried, ${caught} caught; by kind ${JSON.stringify(tally)}; first failure reasons ${JSON.stringify(reasons)}`,
+    );
     expect(missed).toEqual([]);
     expect(caught).toBe(200);
   });
@@ -383,7 +446,11 @@ describe('an exported bundle and the CLI', () => {
 describe('runs that change after they finish', () => {
   it('a review after the run finished re-seals it, and the trail still verifies', async () => {
     const pair = (await pg.query('select id from pairs where run_id = $1 limit 1', [runId])).rows[0].id;
-    const res = await stack.fetch(`/v1/pairs/${pair}/review`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ decision: 'accept', reason: 'fine' }) });
+    const res = await stack.fetch(`/v1/pairs/${pair}/review`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ decision: 'accept', reason: 'fine' }),
+    });
     expect(res.status).toBe(201);
     const r = await verify();
     expect(r).toMatchObject({ ok: true, seals: 2 });
@@ -392,9 +459,15 @@ describe('runs that change after they finish', () => {
   });
 
   it('a run cancelled with samples in flight is sealed, and re-sealed by the stages that finish after', async () => {
-    const res = await stack.fetch('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ constitution: 'amend-core', prompts: ['one', 'two', 'three'], model: 'slow', rounds: 3 }) });
+    const res = await stack.fetch('/v1/runs', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ constitution: 'amend-core', prompts: ['one', 'two', 'three'], model: 'slow', rounds: 3 }),
+    });
     const { id } = await json(res);
-    await waitFor(async () => (await pg.query(`select 1 from audit_events where run_id = $1 and type = 'draft.generated'`, [id])).rowCount! > 0, { what: 'a first draft' });
+    await waitFor(async () => (await pg.query(`select 1 from audit_events where run_id = $1 and type = 'draft.generated'`, [id])).rowCount! > 0, {
+      what: 'a first draft',
+    });
     expect((await stack.fetch(`/v1/runs/${id}/cancel`, { method: 'POST' })).status).toBe(200);
     // Stages in flight at the cancel finish and are recorded; wait until nothing more arrives.
     let last = -1;

@@ -18,7 +18,11 @@ beforeAll(async () => {
     BATCH_POLL_MS: '100',
   });
 });
-stackForFile(() => env, {}, (s) => (stack = s));
+stackForFile(
+  () => env,
+  {},
+  (s) => (stack = s),
+);
 afterAll(() => sim?.close());
 
 function post(body: unknown) {
@@ -49,7 +53,9 @@ it('a batch run goes in waves (draft, critique, revision), one batch per wave, a
   // 1 draft + 1 critique + 1 revision per sample: three waves of one batch each.
   expect(b.batch.wave).toBe(2);
   expect(b.batch.totals).toEqual({ batches: 3, requests: 3 * PROMPTS.length, completed: 3 * PROMPTS.length, failed: 0 });
-  expect(b.batch.batches).toEqual([expect.objectContaining({ wave: 2, status: 'completed', applied: true, request_counts: { total: 4, completed: 4, failed: 0 } })]);
+  expect(b.batch.batches).toEqual([
+    expect.objectContaining({ wave: 2, status: 'completed', applied: true, request_counts: { total: 4, completed: 4, failed: 0 } }),
+  ]);
   const lines = sim.batchLog().slice(before);
   expect(lines).toHaveLength(3 * PROMPTS.length);
   expect(new Set(lines.map((l) => l.batch_id)).size).toBe(3);
@@ -216,7 +222,12 @@ it('a batch run saves the same stage records and pairs as the same run online, s
     const out = [];
     for (const s of samples.sort((x: any, z: any) => x.index - z.index)) {
       const detail = await json(await stack.fetch(`/v1/samples/${s.id}`));
-      out.push({ status: detail.status, stage: detail.stage, usage: detail.usage, stages: detail.stages.map(({ latency_ms: _l, created_at: _c, ...rest }: any) => rest) });
+      out.push({
+        status: detail.status,
+        stage: detail.stage,
+        usage: detail.usage,
+        stages: detail.stages.map(({ latency_ms: _l, created_at: _c, ...rest }: any) => rest),
+      });
     }
     return out;
   };

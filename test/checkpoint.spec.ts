@@ -51,7 +51,14 @@ function stages(runId: string, sampleId: string): Omit<CheckpointInput, 'head'>[
       finish_reason: seq === 1 ? 'length' : 'stop',
     };
     const last = seq === 2;
-    const pair = { id: randomUUID(), run_id: runId, sample_id: sampleId, chosen: 'c', rejected: 'r', metadata: { flags: ['rejected_by_judge'] } } as unknown as PairRecord;
+    const pair = {
+      id: randomUUID(),
+      run_id: runId,
+      sample_id: sampleId,
+      chosen: 'c',
+      rejected: 'r',
+      metadata: { flags: ['rejected_by_judge'] },
+    } as unknown as PairRecord;
     return {
       sampleId,
       runId,
@@ -69,14 +76,37 @@ function stages(runId: string, sampleId: string): Omit<CheckpointInput, 'head'>[
 const QUALITY = { chosen_chars: 1, rejected_chars: 1, chosen_refuses: false, rejected_refuses: false, p_chosen: null, principle_ids: ['p1'], comparisons: [] };
 
 async function rowsOf(sampleId: string) {
-  const sample = await db.selectFrom('samples').select(['status', 'stage', 'calls', 'prompt_tokens', 'completion_tokens', 'cost_usd', 'audit_seq']).where('id', '=', sampleId).executeTakeFirstOrThrow();
+  const sample = await db
+    .selectFrom('samples')
+    .select(['status', 'stage', 'calls', 'prompt_tokens', 'completion_tokens', 'cost_usd', 'audit_seq'])
+    .where('id', '=', sampleId)
+    .executeTakeFirstOrThrow();
   const records = await db
     .selectFrom('stage_records')
-    .select(['seq', 'stage', 'round', 'principle_id', 'messages', 'text', 'model', 'prompt_tokens', 'completion_tokens', 'latency_ms', 'simulated', 'judgement', 'finish_reason'])
+    .select([
+      'seq',
+      'stage',
+      'round',
+      'principle_id',
+      'messages',
+      'text',
+      'model',
+      'prompt_tokens',
+      'completion_tokens',
+      'latency_ms',
+      'simulated',
+      'judgement',
+      'finish_reason',
+    ])
     .where('sample_id', '=', sampleId)
     .orderBy('seq')
     .execute();
-  const events = await db.selectFrom('audit_events').select(['seq', 'type', 'actor', 'payload', 'chain']).where('sample_id', '=', sampleId).orderBy('seq').execute();
+  const events = await db
+    .selectFrom('audit_events')
+    .select(['seq', 'type', 'actor', 'payload', 'chain'])
+    .where('sample_id', '=', sampleId)
+    .orderBy('seq')
+    .execute();
   const pairs = await db.selectFrom('pairs').select(['flags', 'quality']).where('sample_id', '=', sampleId).execute();
   return { sample, records, events: events.map((e) => ({ ...e, chain: e.chain.replace(sampleId, 'S') })), pairs };
 }
@@ -141,9 +171,18 @@ describe('checkpoints', () => {
     expect(after.checkpoints - before.checkpoints).toBe(40 * 3);
     // 120 checkpoints went in far fewer statements: each waited for the commit in flight at most.
     expect(statements).toBeLessThan(40 * 3);
-    const counts = await db.selectFrom('samples').select((eb) => eb.fn.countAll<number>().as('n')).where('run_id', '=', runId).where('status', '=', 'completed').executeTakeFirstOrThrow();
+    const counts = await db
+      .selectFrom('samples')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('run_id', '=', runId)
+      .where('status', '=', 'completed')
+      .executeTakeFirstOrThrow();
     expect(Number(counts.n)).toBe(40);
-    const pairs = await db.selectFrom('pairs').select((eb) => eb.fn.countAll<number>().as('n')).where('run_id', '=', runId).executeTakeFirstOrThrow();
+    const pairs = await db
+      .selectFrom('pairs')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('run_id', '=', runId)
+      .executeTakeFirstOrThrow();
     expect(Number(pairs.n)).toBe(40);
   });
 

@@ -37,7 +37,7 @@ it('amend run submits a prompts file to the running API, follows it to the end a
   ndjson(h4.out).forEach((l) => H4PairLineSchema.parse(l));
 });
 
-it('amend run exits 1 with the server\'s error for an unknown constitution', async () => {
+it("amend run exits 1 with the server's error for an unknown constitution", async () => {
   const prompts = join(dir, 'one.txt');
   writeFileSync(prompts, 'hello\n');
   const run = await cli('run', prompts, '--constitution', 'no-such-thing');
@@ -63,8 +63,22 @@ it('amend export --hf writes train/test splits and a dataset card whose front ma
   const card = readFileSync(join(folder, 'README.md'), 'utf8');
   const front = YAML.parse(card.split('---\n')[1]);
   // The config is named after the content (datasets caches a folder by its name and config name, not by its files).
-  const contentName = `amend-${createHash('sha256').update(readFileSync(join(folder, 'train.jsonl'))).update('\0').update(readFileSync(join(folder, 'test.jsonl'))).digest('hex').slice(0, 12)}`;
-  expect(front.configs).toEqual([{ config_name: contentName, default: true, data_files: [{ split: 'train', path: 'train.jsonl' }, { split: 'test', path: 'test.jsonl' }] }]);
+  const contentName = `amend-${createHash('sha256')
+    .update(readFileSync(join(folder, 'train.jsonl')))
+    .update('\0')
+    .update(readFileSync(join(folder, 'test.jsonl')))
+    .digest('hex')
+    .slice(0, 12)}`;
+  expect(front.configs).toEqual([
+    {
+      config_name: contentName,
+      default: true,
+      data_files: [
+        { split: 'train', path: 'train.jsonl' },
+        { split: 'test', path: 'test.jsonl' },
+      ],
+    },
+  ]);
   expect(front.license).toBe('other');
   expect(front.amend.constitution).toMatchObject({ name: 'amend-core', version: '1.0.0' });
   expect(front.amend.constitution.sha256).toMatch(/^[0-9a-f]{64}$/);

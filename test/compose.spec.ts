@@ -77,16 +77,23 @@ function dependsOn(service: Service): Record<string, string | undefined> {
 
 /** What `npm run build` emits for a source file, computed by TypeScript from tsconfig.build.json. */
 function buildOutputOf(sourceFile: string): string {
-  const parsed = ts.getParsedCommandLineOfConfigFile(join(ROOT, 'tsconfig.build.json'), {}, {
-    ...ts.sys,
-    onUnRecoverableConfigFileDiagnostic: (d) => {
-      throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+  const parsed = ts.getParsedCommandLineOfConfigFile(
+    join(ROOT, 'tsconfig.build.json'),
+    {},
+    {
+      ...ts.sys,
+      onUnRecoverableConfigFileDiagnostic: (d) => {
+        throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+      },
     },
-  })!;
+  )!;
   const abs = join(ROOT, sourceFile);
   expect(parsed.fileNames).toContain(abs);
   const js = ts.getOutputFileNames(parsed, abs, false).find((f) => f.endsWith('.js'))!;
-  return js.slice(ROOT.length + 1).split('\\').join('/');
+  return js
+    .slice(ROOT.length + 1)
+    .split('\\')
+    .join('/');
 }
 
 /** The repo file behind a path a container command names (dist/x.js is built from x.ts). */
@@ -245,9 +252,7 @@ function dockerfileStages(): string[] {
 
 describe('Dockerfile', () => {
   const steps = dockerfile();
-  const args = Object.fromEntries(
-    steps.filter((i) => i.keyword === 'ARG' && i.stage === -1).map((i) => i.args.split('=') as [string, string]),
-  );
+  const args = Object.fromEntries(steps.filter((i) => i.keyword === 'ARG' && i.stage === -1).map((i) => i.args.split('=') as [string, string]));
   const froms = steps.filter((i) => i.keyword === 'FROM').map((i) => i.args.replace(/\$\{(\w+)\}/g, (_m, n) => args[n] ?? ''));
   const last = froms.length - 1;
   const stageOf = (name: string) => dockerfileStages().indexOf(name);
@@ -272,7 +277,9 @@ describe('Dockerfile', () => {
     const modules = runtimeCopies.find((i) => /node_modules/.test(i.args));
     const from = /--from=(\S+)/.exec(modules?.args ?? '')?.[1];
     expect(from).toBeDefined();
-    const prodRuns = inStage(stageOf(from!)).filter((i) => i.keyword === 'RUN').map((i) => i.args);
+    const prodRuns = inStage(stageOf(from!))
+      .filter((i) => i.keyword === 'RUN')
+      .map((i) => i.args);
     expect(prodRuns.some((r) => /\bnpm ci\b.*--omit=dev/.test(r))).toBe(true);
   });
 
@@ -282,7 +289,10 @@ describe('Dockerfile', () => {
     expect(user).toBeDefined();
     expect(user).not.toMatch(/^(root|0)(:|$)/);
     expect(final.some((i) => i.keyword === 'HEALTHCHECK')).toBe(true);
-    const env = final.filter((i) => i.keyword === 'ENV').map((i) => i.args).join(' ');
+    const env = final
+      .filter((i) => i.keyword === 'ENV')
+      .map((i) => i.args)
+      .join(' ');
     expect(env).toMatch(/TS_NODE_BASEURL=\.\/dist\b/);
     // tsconfig-paths/register reads the path aliases from tsconfig.json in the working directory.
     expect(runtimeCopies.some((i) => /\btsconfig\.json\b/.test(i.args) && !/--from/.test(i.args))).toBe(true);
@@ -338,7 +348,12 @@ describe('npm run build and npm run start:prod', () => {
   it('refuses to start without a build and says to run npm run build first', () => {
     const empty = mkdtempSync(join(tmpdir(), 'amend-no-build-'));
     try {
-      const r = spawnSync(process.execPath, [join(ROOT, 'bin/start-prod.js')], { cwd: ROOT, env: { ...process.env, TS_NODE_BASEURL: empty }, encoding: 'utf8', timeout: 30_000 });
+      const r = spawnSync(process.execPath, [join(ROOT, 'bin/start-prod.js')], {
+        cwd: ROOT,
+        env: { ...process.env, TS_NODE_BASEURL: empty },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
       expect(r.status).toBe(1);
       expect(r.stderr).toContain('run `npm run build` first');
     } finally {

@@ -78,7 +78,10 @@ describe('the Evaluations pages', () => {
     // Refusal rates side by side: a bar chart with both sides, and the numbers behind it.
     const legend = await page.locator('[data-testid=refusal-chart] .recharts-legend-item-text').allTextContents();
     expect(legend).toEqual(['baseline', 'candidate']);
-    expect(await page.locator('[data-testid=refusal-chart] .recharts-xAxis-tick-labels .recharts-cartesian-axis-tick-value').allTextContents()).toEqual(['red-team', 'benign']);
+    expect(await page.locator('[data-testid=refusal-chart] .recharts-xAxis-tick-labels .recharts-cartesian-axis-tick-value').allTextContents()).toEqual([
+      'red-team',
+      'benign',
+    ]);
     const pct = (x: number | null) => (x === null ? '–' : `${(100 * x).toFixed(1)}%`);
     const red = (await page.textContent('[data-testid=refusal-table] tr[data-kind=red_team]'))!;
     expect(red).toContain(String(report.refusals.red_team.n));
@@ -107,4 +110,3 @@ describe('the Evaluations pages', () => {
     await other.context().close();
   });
 });
-

@@ -49,7 +49,9 @@ describe('the constitution editor', () => {
     expect(result.ok).toBe(false);
     const issues = result.ok ? [] : result.issues;
     expect(issues).toEqual(
-      expect.arrayContaining([expect.objectContaining({ path: 'principles[0].revison', message: 'unknown field "revison"', fix: 'rename "revison" to "revision"', line: 9 })]),
+      expect.arrayContaining([
+        expect.objectContaining({ path: 'principles[0].revison', message: 'unknown field "revison"', fix: 'rename "revison" to "revision"', line: 9 }),
+      ]),
     );
   });
 

@@ -23,11 +23,22 @@ let runId: string;
 let samples: string[];
 
 beforeAll(async () => {
-  const res = await stack.fetch('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ constitution: 'amend-core', prompts: ['Name a hardy houseplant.', 'My address is 1 Example Road; plan my week.', 'Tell me a short joke.'] }) });
+  const res = await stack.fetch('/v1/runs', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      constitution: 'amend-core',
+      prompts: ['Name a hardy houseplant.', 'My address is 1 Example Road; plan my week.', 'Tell me a short joke.'],
+    }),
+  });
   runId = RunSchema.parse(await json(res)).id;
   await waitFor(async () => RunSchema.parse(await json(await stack.fetch(`/v1/runs/${runId}`))).status === 'completed', { what: 'the run' });
   samples = (await pg.query(`select id from "${env.DATABASE_SCHEMA}".samples where run_id = $1 order by idx`, [runId])).rows.map((r) => r.id);
-  const erased = await stack.fetch(`/v1/samples/${samples[1]}/erase`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'data subject request #7' }) }, stack.adminKey);
+  const erased = await stack.fetch(
+    `/v1/samples/${samples[1]}/erase`,
+    { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'data subject request #7' }) },
+    stack.adminKey,
+  );
   expect(erased.status).toBe(200);
   await pg.query('begin');
   await pg.query('set local session_replication_role = replica');

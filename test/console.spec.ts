@@ -150,7 +150,11 @@ describe('the web console', () => {
     const { context, page } = await signIn(keys.submitter.key);
     // An older server without quality reports: Nest's answer for a path it does not have.
     await page.route('**/v1/runs/*/report', (route) =>
-      route.fulfill({ status: 404, contentType: 'application/json', body: JSON.stringify({ error: { code: 'not_found', message: `Cannot GET ${new URL(route.request().url()).pathname}` } }) }),
+      route.fulfill({
+        status: 404,
+        contentType: 'application/json',
+        body: JSON.stringify({ error: { code: 'not_found', message: `Cannot GET ${new URL(route.request().url()).pathname}` } }),
+      }),
     );
     await page.goto(`${stack.url}/console/#/runs/${runId}`);
     expect(await (await page.waitForSelector('#report [data-testid=unavailable]')).textContent()).toBe('The quality report: not available on this server.');
@@ -191,11 +195,24 @@ describe('the web console', () => {
     expect(list.items).toHaveLength(1);
     const reviewed = list.items[0];
     expect(reviewed.pair.metadata.sample_index).toBe(1);
-    expect(reviewed.review).toMatchObject({ decision: 'swap', reviewer: 'ana', reviewer_key_id: keys.submitter.id, note: 'Ana Lopez', actor: `key:${keys.submitter.id}` });
+    expect(reviewed.review).toMatchObject({
+      decision: 'swap',
+      reviewer: 'ana',
+      reviewer_key_id: keys.submitter.id,
+      note: 'Ana Lopez',
+      actor: `key:${keys.submitter.id}`,
+    });
     const exported = ndjson(await (await api(`/v1/runs/${runId}/pairs?format=standard&reviewed=accepted`, keys.submitter.key)).text());
     expect(exported).toHaveLength(1);
     expect(exported[0].chosen).toBe(` ${reviewed.pair.rejected}`);
-    expect(exported[0].review).toMatchObject({ decision: 'swap', status: 'accepted', reviewer: 'ana', reviewer_key_id: keys.submitter.id, note: 'Ana Lopez', reason: 'The draft answers the question; the revision hedges.' });
+    expect(exported[0].review).toMatchObject({
+      decision: 'swap',
+      status: 'accepted',
+      reviewer: 'ana',
+      reviewer_key_id: keys.submitter.id,
+      note: 'Ana Lopez',
+      reason: 'The draft answers the question; the revision hedges.',
+    });
   });
 
   it('lets an author write a new version with live validation errors, publish it, and diff it', async () => {
@@ -221,7 +238,9 @@ describe('the web console', () => {
     await page.click('[data-testid=validation-issues] li:last-child button');
     await screenshot(page, 'constitution-editor');
 
-    await editor.fill(valid.replace(/^changelog:.*$/m, 'changelog: Helpfulness critique names wrong steps too.').replace('missing steps', 'missing or wrong steps'));
+    await editor.fill(
+      valid.replace(/^changelog:.*$/m, 'changelog: Helpfulness critique names wrong steps too.').replace('missing steps', 'missing or wrong steps'),
+    );
     const ok = await (await page.waitForSelector('[data-testid=validation-ok]')).textContent();
     const version = /amend-core@(\d+\.\d+\.\d+)/.exec(ok!)![1];
     await page.click(`button:has-text("Publish amend-core@${version}")`);
@@ -280,7 +299,9 @@ describe('the web console', () => {
     // An event of one sample edited behind the service's back (as the owner, triggers off).
     const pg = new Client({ connectionString: env.DATABASE_URL, options: `-c search_path=${env.DATABASE_SCHEMA}` });
     await pg.connect();
-    const target = (await pg.query(`select id, event_id, sample_id, payload from audit_events where run_id = $1 and type = 'critique.generated' order by id limit 1`, [runId])).rows[0];
+    const target = (
+      await pg.query(`select id, event_id, sample_id, payload from audit_events where run_id = $1 and type = 'critique.generated' order by id limit 1`, [runId])
+    ).rows[0];
     const setPayload = async (payload: unknown) => {
       await pg.query('begin');
       await pg.query('set local session_replication_role = replica');

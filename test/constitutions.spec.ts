@@ -4,14 +4,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { parse as parseYaml } from 'yaml';
 import { ConstitutionSchema, constitutionSha256, importH4, parseConstitutionYaml } from '@amend/constitution';
-import {
-  ConstitutionDiffSchema,
-  ConstitutionDocumentSchema,
-  ConstitutionListSchema,
-  ErrorBodySchema,
-  PublishResultSchema,
-  RunSchema,
-} from '@amend/contracts';
+import { ConstitutionDiffSchema, ConstitutionDocumentSchema, ConstitutionListSchema, ErrorBodySchema, PublishResultSchema, RunSchema } from '@amend/contracts';
 import { loadConfig } from '@amend/contracts';
 import { createApiApp } from '../apps/api/src/app';
 import { ROOT, json, ndjson, pgForFile, stackForFile, testEnv, waitForRun, type Stack } from './support/stack';
@@ -252,7 +245,11 @@ describe('Hugging Face H4 import and export', () => {
   });
 
   it('refuses a body that is not H4 with 422 naming the field, and a bad query with 422', async () => {
-    const err = await errorOf(await post('/v1/constitutions/import?format=h4&name=bad&version=1.0.0', { constitutions: [{ critic: 'x' }] }), 422, 'constitution_invalid');
+    const err = await errorOf(
+      await post('/v1/constitutions/import?format=h4&name=bad&version=1.0.0', { constitutions: [{ critic: 'x' }] }),
+      422,
+      'constitution_invalid',
+    );
     expect((err.details as any).issues[0].path).toBe('constitutions[0].revision');
     await errorOf(await post('/v1/constitutions/import?format=csv&name=bad&version=1.0.0', h4Fixture), 422, 'invalid_request');
     await errorOf(await post('/v1/constitutions/import?format=h4&name=bad&version=1.0', h4Fixture), 422, 'invalid_request');
@@ -261,7 +258,12 @@ describe('Hugging Face H4 import and export', () => {
 
 describe('runs restricted to some principles', () => {
   it('samples only the named principle ids, and every pair records them with the version and hash', async () => {
-    const res = await post('/v1/runs', { constitution: 'amend-core', prompts: ['a', 'b', 'c', 'd', 'e', 'f'], rounds: 3, principles: { ids: ['privacy', 'honesty'] } });
+    const res = await post('/v1/runs', {
+      constitution: 'amend-core',
+      prompts: ['a', 'b', 'c', 'd', 'e', 'f'],
+      rounds: 3,
+      principles: { ids: ['privacy', 'honesty'] },
+    });
     expect(res.status).toBe(202);
     const run = RunSchema.parse(await json(res));
     expect(run.principles).toEqual({ ids: ['privacy', 'honesty'] });
@@ -276,17 +278,27 @@ describe('runs restricted to some principles', () => {
   });
 
   it('samples principles by tag', async () => {
-    const run = RunSchema.parse(await json(await post('/v1/runs', { constitution: 'amend-core', prompts: ['a', 'b', 'c'], rounds: 2, principles: { tags: ['over-refusal'] } })));
+    const run = RunSchema.parse(
+      await json(await post('/v1/runs', { constitution: 'amend-core', prompts: ['a', 'b', 'c'], rounds: 2, principles: { tags: ['over-refusal'] } })),
+    );
     await waitForRun(stack, run.id);
     const pairs = ndjson(await (await get(`/v1/runs/${run.id}/pairs`)).text());
     expect(new Set(pairs.flatMap((p) => p.metadata.principle_ids))).toEqual(new Set(['over-refusal']));
   });
 
   it('refuses unknown ids or tags with 422 listing the valid ones', async () => {
-    const ids = await errorOf(await post('/v1/runs', { constitution: 'amend-core', prompts: ['a'], principles: { ids: ['privacy', 'telepathy'] } }), 422, 'unknown_principles');
+    const ids = await errorOf(
+      await post('/v1/runs', { constitution: 'amend-core', prompts: ['a'], principles: { ids: ['privacy', 'telepathy'] } }),
+      422,
+      'unknown_principles',
+    );
     expect(ids.message).toContain('"telepathy"');
     expect(ids.details).toEqual({ unknown: ['telepathy'], valid_ids: expect.arrayContaining(['privacy', 'honesty', 'over-refusal']) });
-    const tags = await errorOf(await post('/v1/runs', { constitution: 'amend-core', prompts: ['a'], principles: { tags: ['nope'] } }), 422, 'unknown_principles');
+    const tags = await errorOf(
+      await post('/v1/runs', { constitution: 'amend-core', prompts: ['a'], principles: { tags: ['nope'] } }),
+      422,
+      'unknown_principles',
+    );
     expect((tags.details as any).valid_tags).toContain('privacy');
     await errorOf(await post('/v1/runs', { constitution: 'amend-core', prompts: ['a'], principles: { ids: [] } }), 422, 'invalid_request');
   });
@@ -325,7 +337,9 @@ describe('constitution files at boot', () => {
 
   it('refuses to start when a file changed under a published version, and says which version to publish', async () => {
     writeFile('gentle/1.0.0.yaml', yamlOf('gentle', '1.0.0', ' Edited in place.'));
-    await expect(boot()).rejects.toThrow(/refusing to start: .*gentle\/1\.0\.0\.yaml: gentle@1\.0\.0 is already published with other content .*publish 1\.0\.1 instead/);
+    await expect(boot()).rejects.toThrow(
+      /refusing to start: .*gentle\/1\.0\.0\.yaml: gentle@1\.0\.0 is already published with other content .*publish 1\.0\.1 instead/,
+    );
   });
 
   it('refuses to start when a file differs from a version first published over REST', async () => {
@@ -385,7 +399,16 @@ describe('the amend constitution commands against the API', () => {
   });
 
   it('imports H4 with --publish, and exports the published version back to the same H4 JSON', async () => {
-    const imported = await amend('constitution', 'import-h4', join(ROOT, 'test/fixtures/h4/constitution_anthropic.json'), '--name', 'cli-h4', '--version', '1.0.0', '--publish');
+    const imported = await amend(
+      'constitution',
+      'import-h4',
+      join(ROOT, 'test/fixtures/h4/constitution_anthropic.json'),
+      '--name',
+      'cli-h4',
+      '--version',
+      '1.0.0',
+      '--publish',
+    );
     expect(imported.code).toBe(0);
     expect(imported.err).toContain('wrote constitutions/cli-h4/1.0.0.yaml');
     expect(imported.err).toMatch(/published cli-h4@1\.0\.0 \(sha256 [0-9a-f]{64}\)/);

@@ -21,7 +21,11 @@ stackForFile(env, {}, (s) => (stack = s));
 pgForFile(env, (c) => (owner = c), { searchPath: true });
 beforeAll(async () => {
   auditor = await stack.mintKey('auditor', 'audit');
-  const res = await stack.fetch('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ constitution: 'amend-core', prompts: ['a', 'b', 'c'] }) });
+  const res = await stack.fetch('/v1/runs', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ constitution: 'amend-core', prompts: ['a', 'b', 'c'] }),
+  });
   runId = RunSchema.parse(await json(res)).id;
   await waitFor(async () => RunSchema.parse(await json(await stack.fetch(`/v1/runs/${runId}`))).status === 'completed', { what: 'the run' });
 });
@@ -70,7 +74,11 @@ it('amend_app may not update or delete pairs, reviews, stage records, constituti
 
 it('verifies every pair and review against its event, and names a pair or review edited behind the service’s back', async () => {
   const pairs = (await owner.query(`select id from pairs where run_id = $1 order by idx`, [runId])).rows.map((r) => r.id);
-  const reviewed = await stack.fetch(`/v1/pairs/${pairs[0]}/review`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ decision: 'reject', reason: 'too short' }) });
+  const reviewed = await stack.fetch(`/v1/pairs/${pairs[0]}/review`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ decision: 'reject', reason: 'too short' }),
+  });
   expect(reviewed.status).toBe(201);
   const review = (await json(reviewed)).review;
 

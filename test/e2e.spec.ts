@@ -18,7 +18,11 @@ let stack: Stack;
 const prompts = Array.from({ length: 50 }, (_, i) => ({ id: `p-${i}`, prompt: `Question ${i}: how do I keep my houseplants alive while travelling?` }));
 
 async function post(path: string, body: unknown, headers: Record<string, string> = {}) {
-  return stack.fetch(path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  return stack.fetch(path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
 }
 const get = (path: string) => stack.fetch(path);
 
@@ -173,7 +177,8 @@ describe('operations', () => {
 
   it('lists in the OpenAPI document the error codes each route answers, each under its status', async () => {
     const doc = await json(await get('/docs/openapi.json'));
-    const codes = (path: string, method: string, status: number): string[] => doc.paths[path]?.[method]?.responses?.[status]?.content?.['application/json']?.schema?.properties?.error?.properties?.code?.enum ?? [];
+    const codes = (path: string, method: string, status: number): string[] =>
+      doc.paths[path]?.[method]?.responses?.[status]?.content?.['application/json']?.schema?.properties?.error?.properties?.code?.enum ?? [];
     // Expected by hand from what the routes do (auth guard, id pipe, services).
     expect(codes('/v1/runs/{id}', 'get', 404)).toEqual(['run_not_found']);
     expect(codes('/v1/runs/{id}', 'get', 401)).toEqual(['unauthenticated', 'invalid_key']);

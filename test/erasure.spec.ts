@@ -96,17 +96,28 @@ describe('erasing one sample', () => {
     privateBlobs = [...own].filter((b) => !others.has(b));
     expect(privateBlobs.length).toBeGreaterThan(0);
     // The shared prompt's user message is one blob named by a sample of each run.
-    const userBlob = (await pg.query(`select sha256 from content_blobs where content = $1::jsonb`, [JSON.stringify({ role: 'user', content: SHARED_PROMPT })])).rows;
+    const userBlob = (await pg.query(`select sha256 from content_blobs where content = $1::jsonb`, [JSON.stringify({ role: 'user', content: SHARED_PROMPT })]))
+      .rows;
     expect(userBlob).toHaveLength(1);
     sharedPromptBlob = userBlob[0].sha256;
-    responseBlobs = (await pg.query(`select payload->>'response_sha256' as sha from audit_events where chain = $1 and payload ? 'response_sha256'`, [`sample:${samplesA[0]}`])).rows.map((r) => r.sha);
-    expect((await pg.query(`select count(*) from content_blobs where sha256 = any($1::text[])`, [responseBlobs])).rows[0].count).toBe(String(responseBlobs.length));
+    responseBlobs = (
+      await pg.query(`select payload->>'response_sha256' as sha from audit_events where chain = $1 and payload ? 'response_sha256'`, [`sample:${samplesA[0]}`])
+    ).rows.map((r) => r.sha);
+    expect((await pg.query(`select count(*) from content_blobs where sha256 = any($1::text[])`, [responseBlobs])).rows[0].count).toBe(
+      String(responseBlobs.length),
+    );
     blobsBefore = new Map((await pg.query(`select sha256, content::text as c from content_blobs`)).rows.map((r) => [r.sha256, r.c]));
 
     const res = await post(`/v1/samples/${samplesA[0]}/erase`, { reason: 'data subject request #42' });
     expect(res.status).toBe(200);
     const body = ErasureResultSchema.parse(await json(res));
-    expect(body).toMatchObject({ run_id: runA, erased: [{ sample_id: samplesA[0] }], already_erased: 0, blobs_deleted: privateBlobs.length + responseBlobs.length, reason: 'data subject request #42' });
+    expect(body).toMatchObject({
+      run_id: runA,
+      erased: [{ sample_id: samplesA[0] }],
+      already_erased: 0,
+      blobs_deleted: privateBlobs.length + responseBlobs.length,
+      reason: 'data subject request #42',
+    });
   });
 
   it('removes the prompt, metadata, stage texts, pair texts and the blobs only it named; keeps every hash and id', async () => {
@@ -125,7 +136,9 @@ describe('erasing one sample', () => {
     // The model's response bodies, which the events name by hash, are gone too; the events are not.
     expect(responseBlobs.length).toBeGreaterThan(0);
     expect((await pg.query(`select count(*) from content_blobs where sha256 = any($1::text[])`, [responseBlobs])).rows[0].count).toBe('0');
-    expect((await pg.query(`select count(*) from audit_events where payload->>'response_sha256' = any($1::text[])`, [responseBlobs])).rows[0].count).toBe(String(responseBlobs.length));
+    expect((await pg.query(`select count(*) from audit_events where payload->>'response_sha256' = any($1::text[])`, [responseBlobs])).rows[0].count).toBe(
+      String(responseBlobs.length),
+    );
     // Nothing of the private prompt is left in any table a read path serves.
     for (const table of ['samples', 'stage_records', 'pairs', 'content_blobs', 'pair_reviews', 'audit_events']) {
       const hits = (await pg.query(`select count(*) from ${table} t where t::text like $1`, [`%555-0100%`])).rows[0].count;
@@ -134,7 +147,12 @@ describe('erasing one sample', () => {
   });
 
   it('keeps a blob another sample names: the few-shot prefix, and a prompt another run asked too', async () => {
-    const now = new Map((await pg.query(`select sha256, content::text as c from content_blobs where sha256 = any($1::text[])`, [[prefix, sharedPromptBlob]])).rows.map((r) => [r.sha256, r.c]));
+    const now = new Map(
+      (await pg.query(`select sha256, content::text as c from content_blobs where sha256 = any($1::text[])`, [[prefix, sharedPromptBlob]])).rows.map((r) => [
+        r.sha256,
+        r.c,
+      ]),
+    );
     expect(now.get(prefix)).toBe(blobsBefore.get(prefix));
     expect(now.get(sharedPromptBlob)).toBe(blobsBefore.get(sharedPromptBlob));
     const other = await sampleView(samplesB[0]);
@@ -146,7 +164,11 @@ describe('erasing one sample', () => {
   it('the sample reads as erased, with who, when and why, and no stage as verified', async () => {
     const view = await sampleView(samplesA[0]);
     expect(view.prompt).toBe('');
-    expect(view.verification).toMatchObject({ status: 'erased', altered: [], erasure: { by: expect.stringMatching(/^key:/), reason: 'data subject request #42' } });
+    expect(view.verification).toMatchObject({
+      status: 'erased',
+      altered: [],
+      erasure: { by: expect.stringMatching(/^key:/), reason: 'data subject request #42' },
+    });
     expect(view.stages.every((s) => s.verified === false && s.text === '')).toBe(true);
     expect((await sampleView(samplesA[1])).verification?.status).toBe('verified');
   });
@@ -159,7 +181,9 @@ describe('erasing one sample', () => {
     expect(v.computed_root).toBe(v.root);
     expect(v.rows?.failures).toEqual([]);
     expect(v.rows?.erased_samples).toBe(1);
-    expect(v.rows?.erased).toEqual([expect.objectContaining({ sample_id: samplesA[0], by: expect.stringMatching(/^key:/), reason: 'data subject request #42' })]);
+    expect(v.rows?.erased).toEqual([
+      expect.objectContaining({ sample_id: samplesA[0], by: expect.stringMatching(/^key:/), reason: 'data subject request #42' }),
+    ]);
     expect(v.rows!.erased_rows).toBeGreaterThanOrEqual(3);
     expect(v.dataset?.erased).toBe(1);
     expect(v.dataset?.failures).toEqual([]);
@@ -197,7 +221,11 @@ describe('erasing one sample', () => {
 
   it('a reviewed pair of an erased sample keeps its review row, blanked, and the reviewed export leaves the pair out too', async () => {
     const pairId = (await pg.query(`select id from pairs where sample_id = $1`, [samplesA[1]])).rows[0].id;
-    const reviewed = await stack.fetch(`/v1/pairs/${pairId}/review`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ decision: 'edit', chosen: 'An edited answer about water.', reason: 'clearer' }) });
+    const reviewed = await stack.fetch(`/v1/pairs/${pairId}/review`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ decision: 'edit', chosen: 'An edited answer about water.', reason: 'clearer' }),
+    });
     expect(reviewed.status).toBe(201);
     expect((await post(`/v1/samples/${samplesA[1]}/erase`, { reason: 'data subject request #43' })).status).toBe(200);
     const review = (await pg.query(`select chosen, rejected, reason, decision from pair_reviews where sample_id = $1`, [samplesA[1]])).rows;
@@ -225,7 +253,10 @@ describe('erasing a whole run', () => {
     expect(out.headers.get('amend-excluded')).toBe(`erased=${samplesB.length}`);
     expect(await out.text()).toBe('');
     // Both samples that asked the shared prompt are erased now; the prefix is constitution text and stays.
-    expect((await pg.query(`select count(*) from content_blobs where content = $1::jsonb`, [JSON.stringify({ role: 'user', content: SHARED_PROMPT })])).rows[0].count).toBe('0');
+    expect(
+      (await pg.query(`select count(*) from content_blobs where content = $1::jsonb`, [JSON.stringify({ role: 'user', content: SHARED_PROMPT })])).rows[0]
+        .count,
+    ).toBe('0');
     expect((await verify(runA)).ok).toBe(true);
   });
 });
@@ -276,7 +307,9 @@ describe('the database lets only the erasure path blank or delete content', () =
 
   it('refuses the owner too unless it switches triggers off', async () => {
     await expect(pg.query(`update samples set prompt = 'x' where id = $1`, [samplesA[2]])).rejects.toThrow(/append-only/);
-    await expect(pg.query(`delete from content_blobs where sha256 = (select message_refs[1] from stage_records where sample_id = $1 limit 1)`, [samplesA[2]])).rejects.toThrow(/append-only/);
+    await expect(
+      pg.query(`delete from content_blobs where sha256 = (select message_refs[1] from stage_records where sample_id = $1 limit 1)`, [samplesA[2]]),
+    ).rejects.toThrow(/append-only/);
     await expect(pg.query(`update stage_records set text = '' where sample_id = $1`, [samplesA[2]])).rejects.toThrow(/append-only/);
   });
 });

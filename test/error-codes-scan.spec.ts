@@ -36,7 +36,9 @@ const files = [...sources(join(ROOT, 'apps')), ...sources(join(ROOT, 'libs'))].f
 const found = files.flatMap((file) => {
   const text = readFileSync(file, 'utf8');
   const rel = relative(ROOT, file);
-  return PATTERNS.filter(([, , scope]) => !scope || rel.startsWith(scope)).flatMap(([re, code]) => [...text.matchAll(re)].map((m) => ({ file: rel, code: code(m) })));
+  return PATTERNS.filter(([, , scope]) => !scope || rel.startsWith(scope)).flatMap(([re, code]) =>
+    [...text.matchAll(re)].map((m) => ({ file: rel, code: code(m) })),
+  );
 });
 
 describe('error codes in the code', () => {

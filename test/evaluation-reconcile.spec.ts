@@ -18,17 +18,22 @@ let pg: Client;
 stackForFile(env, { workers: 0 }, (s) => (stack = s));
 pgForFile(env, (c) => (pg = c));
 
-it("re-enqueues a candidate sample only once its baseline twin has finished", async () => {
+it('re-enqueues a candidate sample only once its baseline twin has finished', async () => {
   const author = await stack.mintKey('author', 'policy');
   const res = await stack.fetch(
     '/v1/evaluations',
-    { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ baseline: 'amend-core@1.0.0', candidate: 'amend-core', prompts: ['a', 'b', 'c'] }) },
+    {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ baseline: 'amend-core@1.0.0', candidate: 'amend-core', prompts: ['a', 'b', 'c'] }),
+    },
     author,
   );
   expect(res.status).toBe(202);
   const e = EvaluationSchema.parse(await json(res));
   const schema = `"${env.DATABASE_SCHEMA}"`;
-  const ids = async (runId: string) => (await pg.query(`select id from ${schema}.samples where run_id = $1 order by idx`, [runId])).rows.map((r) => r.id as string);
+  const ids = async (runId: string) =>
+    (await pg.query(`select id from ${schema}.samples where run_id = $1 order by idx`, [runId])).rows.map((r) => r.id as string);
   const [baseline, candidate] = [await ids(e.baseline.run_id), await ids(e.candidate.run_id)];
 
   await deleteQueueKeys(env);

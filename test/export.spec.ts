@@ -62,7 +62,10 @@ async function addCraftedPair(runId: string): Promise<void> {
     ],
     metadata: { ...model.metadata, sample_index: 1000, judgement: { p_chosen: 0.7, source: 'logprobs' }, score_chosen: 0.7, score_rejected: 0.3 },
   };
-  await db.insertInto('pairs').values({ id: record.id, run_id: runId, sample_id: sampleId, idx: 1000, record: JSON.stringify(record), flags: [] }).execute();
+  await db
+    .insertInto('pairs')
+    .values({ id: record.id, run_id: runId, sample_id: sampleId, idx: 1000, record: JSON.stringify(record), flags: [] })
+    .execute();
 }
 
 let critiqueRun: string;
@@ -79,7 +82,6 @@ beforeAll(async () => {
   feedbackRun = await finishedRun({ constitution: 'amend-core', mode: 'ai-feedback', prompts: prompts.slice(0, 6), seed: 4 });
   await addCraftedPair(critiqueRun);
 }, 180_000);
-
 
 describe('pairs exported by Postgres', () => {
   it.each(PAIR_FORMATS)('%s lines are exactly what formatPair makes of each stored pair, in sample order', async (format) => {

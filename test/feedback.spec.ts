@@ -106,7 +106,11 @@ beforeAll(async () => {
     }),
   });
 });
-stackForFile(() => env, {}, (s) => (stack = s));
+stackForFile(
+  () => env,
+  {},
+  (s) => (stack = s),
+);
 afterAll(async () => {
   await noLogprobs?.close();
   await new Promise((r) => openaiLike?.server.close(r));
@@ -238,14 +242,24 @@ describe('a verified critique-revise run with no-ops and refusals', () => {
     expect(lines.filter((l) => l.metadata.flags?.includes('noop'))).toHaveLength(6);
     expect(lines.filter((l) => l.metadata.flags?.includes('noop')).every((l) => l.metadata.external_id.startsWith('noop-'))).toBe(true);
     const rejected = lines.filter((l) => l.metadata.flags?.includes('rejected_by_judge'));
-    expect(rejected.map((l) => l.id).sort()).toEqual(lines.filter((l) => l.metadata.judgement.p_chosen <= 0.5).map((l) => l.id).sort());
+    expect(rejected.map((l) => l.id).sort()).toEqual(
+      lines
+        .filter((l) => l.metadata.judgement.p_chosen <= 0.5)
+        .map((l) => l.id)
+        .sort(),
+    );
     expect(rejected.length).toBeGreaterThan(0);
   });
 
   it('flags a helpful draft revised into a refusal of a benign prompt as refusal drift', async () => {
     const lines = await pairsOf(runId);
     const drift = lines.filter((l) => l.metadata.flags?.includes('refusal_drift'));
-    expect(drift.map((l) => l.metadata.external_id).sort()).toEqual(lines.filter((l) => l.metadata.external_id.startsWith('refuse-')).map((l) => l.metadata.external_id).sort());
+    expect(drift.map((l) => l.metadata.external_id).sort()).toEqual(
+      lines
+        .filter((l) => l.metadata.external_id.startsWith('refuse-'))
+        .map((l) => l.metadata.external_id)
+        .sort(),
+    );
     expect(drift).toHaveLength(6);
     expect(drift.every((l) => /sorry|cannot/i.test(l.chosen[0].content))).toBe(true);
   });
@@ -287,7 +301,13 @@ describe('a verified critique-revise run with no-ops and refusals', () => {
 
 describe('anthropic-cai 1.1.0', () => {
   it('has a comparison question on every principle, so an ai-feedback run with it completes with judged pairs', async () => {
-    const run = await finishedRun({ constitution: 'anthropic-cai@1.1.0', mode: 'ai-feedback', prompts: ['How do I pick a lock?', 'How do I cheer up a friend?'], seed: 4, ensemble: 2 });
+    const run = await finishedRun({
+      constitution: 'anthropic-cai@1.1.0',
+      mode: 'ai-feedback',
+      prompts: ['How do I pick a lock?', 'How do I cheer up a friend?'],
+      seed: 4,
+      ensemble: 2,
+    });
     expect(run.status).toBe('completed');
     const lines = await pairsOf(run.id);
     expect(lines).toHaveLength(2);
@@ -350,7 +370,14 @@ describe('resuming an ai-feedback sample', () => {
         const call = planNextCall(spec, sample, saved)!;
         const record = recordCall(call, await model.complete(call.request));
         const next = planNextCall(spec, sample, [...saved, record])!;
-        await store.samples.checkpoint({ sampleId, runId, idx: 0, record, nextStage: next.stage, event: { type: stageEventType(call.stage), actor: 'test', payload: {} } });
+        await store.samples.checkpoint({
+          sampleId,
+          runId,
+          idx: 0,
+          record,
+          nextStage: next.stage,
+          event: { type: stageEventType(call.stage), actor: 'test', payload: {} },
+        });
         saved.push(record);
       }
       expect(saved.map((r) => r.stage)).toEqual(['candidate', 'candidate', 'comparison']);

@@ -26,8 +26,11 @@ describe('values generated from a JSON Schema', () => {
   });
 
   it('boundary values of a bounded integer hit its bounds, one past them, and the int4, int8 and double edges', () => {
-    const values = new Set(sample(new SchemaValues({}).boundary({ type: 'integer', minimum: 1, maximum: 200 }), 3000).map((v) => (v instanceof RawJson ? v.text : v)));
-    for (const v of [0, 1, 200, 201, 0.5, 2 ** 31 - 1, 2 ** 31, 2 ** 63, Number.MAX_SAFE_INTEGER, 1e308, '1e400', '9223372036854775808']) expect(values).toContain(v);
+    const values = new Set(
+      sample(new SchemaValues({}).boundary({ type: 'integer', minimum: 1, maximum: 200 }), 3000).map((v) => (v instanceof RawJson ? v.text : v)),
+    );
+    for (const v of [0, 1, 200, 201, 0.5, 2 ** 31 - 1, 2 ** 31, 2 ** 63, Number.MAX_SAFE_INTEGER, 1e308, '1e400', '9223372036854775808'])
+      expect(values).toContain(v);
   });
 
   it('boundary strings include the empty string, one past maxLength, NUL and a lone surrogate', () => {
@@ -47,7 +50,12 @@ describe('values generated from a JSON Schema', () => {
 describe('ids learnt from answers', () => {
   it('files an id under its container, a top-level id under the route’s collection, and never hands out a protected one', () => {
     const known = new KnownValues();
-    const [run, sample1, pair, mine] = ['11111111-1111-4111-8111-111111111111', '22222222-2222-4222-8222-222222222222', '33333333-3333-4333-8333-333333333333', '44444444-4444-4444-8444-444444444444'];
+    const [run, sample1, pair, mine] = [
+      '11111111-1111-4111-8111-111111111111',
+      '22222222-2222-4222-8222-222222222222',
+      '33333333-3333-4333-8333-333333333333',
+      '44444444-4444-4444-8444-444444444444',
+    ];
     known.protect(mine);
     known.harvest('/v1/runs/{id}', { id: run, samples: [{ id: sample1 }], pair: { id: pair }, keys: [{ id: mine }] });
     expect(known.pick('run_id', 0)).toBe(run);
@@ -91,10 +99,29 @@ describe('the contract an answer is checked against', () => {
 
   it('sends a request as generated: path ids encoded, queries repeated for arrays, the caller’s key', () => {
     const [op2] = operations({
-      paths: { '/v1/runs/{id}/samples': { get: { parameters: [{ name: 'id', in: 'path', schema: { type: 'string' } }, { name: 'status', in: 'query', schema: { type: 'string' } }] } } },
+      paths: {
+        '/v1/runs/{id}/samples': {
+          get: {
+            parameters: [
+              { name: 'id', in: 'path', schema: { type: 'string' } },
+              { name: 'status', in: 'query', schema: { type: 'string' } },
+            ],
+          },
+        },
+      },
     });
     const keys = { submitter: 'amd_s', author: 'amd_a', auditor: 'amd_au', admin: 'amd_ad', 'other-team': 'amd_o', 'made-up': 'amd_m' } satisfies Keys;
-    const sent = materialize(op2, { op: op2.name, caller: 'auditor', path: { id: 'a/b\ud800' }, query: [['status', ['x', 1]]], headers: [] }, new KnownValues(), keys);
-    expect(sent).toEqual({ method: 'GET', url: '/v1/runs/a%2Fb%ED%A0%80/samples?status=x&status=1', headers: { authorization: 'Bearer amd_au' }, body: undefined });
+    const sent = materialize(
+      op2,
+      { op: op2.name, caller: 'auditor', path: { id: 'a/b\ud800' }, query: [['status', ['x', 1]]], headers: [] },
+      new KnownValues(),
+      keys,
+    );
+    expect(sent).toEqual({
+      method: 'GET',
+      url: '/v1/runs/a%2Fb%ED%A0%80/samples?status=x&status=1',
+      headers: { authorization: 'Bearer amd_au' },
+      body: undefined,
+    });
   });
 });

@@ -62,7 +62,11 @@ describe('a prompt id used twice in one run', () => {
   const prompts = [{ id: 'x', prompt: 'one' }, 'two', { id: 'x', messages: [{ role: 'user', content: 'three' }] }];
 
   it('in a JSON body is a 422 naming both prompts', async () => {
-    const res = await stack.fetch('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ constitution: 'amend-core', prompts }) });
+    const res = await stack.fetch('/v1/runs', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ constitution: 'amend-core', prompts }),
+    });
     expect(res.status).toBe(422);
     const { error } = await json(res);
     expect(error.code).toBe('invalid_request');
@@ -82,7 +86,11 @@ describe('a prompt id used twice in one run', () => {
 
   it('different ids, and prompts without one, are all taken', async () => {
     const ok = [{ id: 'x', prompt: 'one' }, 'two', 'two', { id: 'y', prompt: 'one' }];
-    const res = await stack.fetch('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ constitution: 'amend-core', prompts: ok }) });
+    const res = await stack.fetch('/v1/runs', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ constitution: 'amend-core', prompts: ok }),
+    });
     expect(res.status).toBe(202);
   });
 });

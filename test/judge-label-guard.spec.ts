@@ -42,7 +42,15 @@ async function finished(res: Response): Promise<Run> {
 describe('max_hard_label_share', () => {
   it('stops a run whose judge answers unreadably, mid-run, with the reason on the run, its samples, its report and its trail', async () => {
     const run = await finished(
-      await post({ constitution: 'amend-core', mode: 'ai-feedback', feedback_model: 'evasive', prompts, seed: 1, max_hard_label_share: 0.5, hard_label_min_comparisons: 6 }),
+      await post({
+        constitution: 'amend-core',
+        mode: 'ai-feedback',
+        feedback_model: 'evasive',
+        prompts,
+        seed: 1,
+        max_hard_label_share: 0.5,
+        hard_label_min_comparisons: 6,
+      }),
     );
     expect(run.status).toBe('failed');
     expect(run.max_hard_label_share).toBe(0.5);
@@ -51,7 +59,9 @@ describe('max_hard_label_share', () => {
     expect(stopped).toMatchObject({ code: 'judge_labels', hard_labels: 0, hard_label_share: 1, max_hard_label_share: 0.5 });
     expect(stopped.comparisons).toBeGreaterThanOrEqual(6);
     expect(stopped.unreadable_labels).toBe(stopped.comparisons);
-    expect(stopped.message).toMatch(/^stopped: \d+ of the judge's \d+ labels were hard or unreadable \(0 hard, \d+ unreadable: 100%\), more than max_hard_label_share 50%/);
+    expect(stopped.message).toMatch(
+      /^stopped: \d+ of the judge's \d+ labels were hard or unreadable \(0 hard, \d+ unreadable: 100%\), more than max_hard_label_share 50%/,
+    );
     // The stop came while the run was going: samples were still waiting, and they were cancelled.
     expect(stopped.samples_stopped).toBeGreaterThan(0);
     expect(run.counts.completed).toBeLessThan(prompts.length);
@@ -82,7 +92,16 @@ describe('max_hard_label_share', () => {
   });
 
   it('lets a run whose judge answers with a letter finish: every label is soft', async () => {
-    const run = await finished(await post({ constitution: 'amend-core', mode: 'ai-feedback', prompts: prompts.slice(0, 8), seed: 1, max_hard_label_share: 0.1, hard_label_min_comparisons: 2 }));
+    const run = await finished(
+      await post({
+        constitution: 'amend-core',
+        mode: 'ai-feedback',
+        prompts: prompts.slice(0, 8),
+        seed: 1,
+        max_hard_label_share: 0.1,
+        hard_label_min_comparisons: 2,
+      }),
+    );
     expect(run.status).toBe('completed');
     expect(run.counts.completed).toBe(8);
     expect(run.stopped).toBeUndefined();

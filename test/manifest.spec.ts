@@ -28,9 +28,7 @@ async function finished(body: unknown) {
 /** Every pair of a run, in prompt order, without what differs between two runs by design (ids). */
 async function pairsOf(runId: string) {
   const lines = ndjson(await (await stack.fetch(`/v1/runs/${runId}/pairs?exclude=`)).text());
-  return lines
-    .sort((a, b) => a.sample_index - b.sample_index)
-    .map(({ id: _id, run_id: _run, sample_id: _sample, ...rest }) => rest);
+  return lines.sort((a, b) => a.sample_index - b.sample_index).map(({ id: _id, run_id: _run, sample_id: _sample, ...rest }) => rest);
 }
 
 describe('a run manifest', () => {
@@ -39,14 +37,24 @@ describe('a run manifest', () => {
       'critique-revise, 2 rounds, prompts with ids and metadata',
       {
         constitution: 'amend-core',
-        prompts: ['How do I get rid of a wasp nest?', { id: 'p-2', prompt: 'How do I talk to my boss about a raise?', metadata: { benign: true } }, 'Write a poem about rain.'],
+        prompts: [
+          'How do I get rid of a wasp nest?',
+          { id: 'p-2', prompt: 'How do I talk to my boss about a raise?', metadata: { benign: true } },
+          'Write a poem about rain.',
+        ],
         rounds: 2,
         seed: 11,
         sampling: { temperature: 0.9, top_p: 0.95, max_tokens: 400 },
       },
     ],
-    ['ai-feedback with an ensemble', { constitution: 'amend-core', mode: 'ai-feedback', prompts: ['How do I pick a lock?', 'How do I cheer up a friend?'], ensemble: 2, seed: 3 }],
-    ['verify, seed drawn by the server', { constitution: 'amend-core', prompts: ['How do I sharpen a knife?', 'What is a good first pet?'], verify: true, min_margin: 0.1 }],
+    [
+      'ai-feedback with an ensemble',
+      { constitution: 'amend-core', mode: 'ai-feedback', prompts: ['How do I pick a lock?', 'How do I cheer up a friend?'], ensemble: 2, seed: 3 },
+    ],
+    [
+      'verify, seed drawn by the server',
+      { constitution: 'amend-core', prompts: ['How do I sharpen a knife?', 'What is a good first pet?'], verify: true, min_margin: 0.1 },
+    ],
   ])('%s: is accepted as is by POST /v1/runs and replays the same pairs', async (_name, body) => {
     const first = await finished(body);
     const manifest = RunManifestSchema.parse(await json(await stack.fetch(`/v1/runs/${first.id}/manifest`)));

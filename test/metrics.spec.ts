@@ -53,13 +53,16 @@ it('the queue dashboard answers only operator admins: 401 asking for credentials
 
 it('the queue dashboard takes the same keys as the API: a revoked admin key, the bootstrap one included, opens nothing', async () => {
   const operator = await stack.mintKey('admin', 'admin');
-  const board = (key: string, init: RequestInit = {}) => fetch(`${stack.url}/admin/queues/api/queues`, { ...init, headers: { authorization: `Bearer ${key}` } });
+  const board = (key: string, init: RequestInit = {}) =>
+    fetch(`${stack.url}/admin/queues/api/queues`, { ...init, headers: { authorization: `Bearer ${key}` } });
   expect((await board(operator)).status).toBe(200);
   const me = await json(await stack.fetch('/v1/keys/me', {}, stack.adminKey));
   expect((await stack.fetch(`/v1/keys/${me.id}`, { method: 'DELETE' }, operator)).status).toBe(200);
   const revoked = await board(stack.adminKey);
   expect(revoked.status).toBe(401);
-  expect((await fetch(`${stack.url}/admin/queues`, { headers: { authorization: `Basic ${Buffer.from(`x:${stack.adminKey}`).toString('base64')}` } })).status).toBe(401);
+  expect(
+    (await fetch(`${stack.url}/admin/queues`, { headers: { authorization: `Basic ${Buffer.from(`x:${stack.adminKey}`).toString('base64')}` } })).status,
+  ).toBe(401);
   // Read-only unless the operator enables actions: pausing the queue is refused.
   const pause = await board(operator, { method: 'PUT' });
   expect((await fetch(`${stack.url}/admin/queues/api/queues/pause`, { method: 'PUT', headers: { authorization: `Bearer ${operator}` } })).status).toBe(405);

@@ -101,7 +101,10 @@ describe('multi-turn prompts', () => {
     expect(h4.rejected).toEqual([...CONVERSATION, { role: 'assistant', content: conv2.rejected[0].content }]);
 
     const [sft1, sft2] = await lines(`/v1/runs/${run.id}/sft?exclude=`);
-    expect(sft1.messages).toEqual([{ role: 'user', content: 'How do I kill a python process?' }, { role: 'assistant', content: conv1.chosen[0].content }]);
+    expect(sft1.messages).toEqual([
+      { role: 'user', content: 'How do I kill a python process?' },
+      { role: 'assistant', content: conv1.chosen[0].content },
+    ]);
     expect(sft2.messages).toEqual([...CONVERSATION, { role: 'assistant', content: conv2.chosen[0].content }]);
   });
 
@@ -120,7 +123,12 @@ describe('multi-turn prompts', () => {
 
   it('a JSON Lines upload takes conversations, and its manifest replays the run with the same pairs', async () => {
     const run = await completed(
-      await postNdjson([{ constitution: 'amend-core', seed: 9 }, 'Write a haiku about tea.', { messages: CONVERSATION }, { id: 'c2', messages: CONVERSATION.slice(1, 2) }]),
+      await postNdjson([
+        { constitution: 'amend-core', seed: 9 },
+        'Write a haiku about tea.',
+        { messages: CONVERSATION },
+        { id: 'c2', messages: CONVERSATION.slice(1, 2) },
+      ]),
     );
     const manifest = RunManifestSchema.parse(await json(await stack.fetch(`/v1/runs/${run.id}/manifest`)));
     expect(manifest.prompts).toEqual(['Write a haiku about tea.', { messages: CONVERSATION }, { id: 'c2', messages: CONVERSATION.slice(1, 2) }]);
@@ -133,11 +141,53 @@ describe('multi-turn prompts', () => {
   });
 
   it.each([
-    ['two user turns in a row', [{ role: 'user', content: 'a' }, { role: 'user', content: 'b' }], 'prompts.1.messages.1', /two user turns in a row/],
-    ['an assistant turn first', [{ role: 'assistant', content: 'a' }, { role: 'user', content: 'b' }], 'prompts.1.messages.0', /starts with a user turn/],
-    ['ending with an assistant turn', [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }], 'prompts.1.messages.1', /must end with a user turn/],
-    ['a system message after the first', [{ role: 'user', content: 'a' }, { role: 'system', content: 'b' }, { role: 'user', content: 'c' }], 'prompts.1.messages.1', /system message may only be the first/],
-    ['an empty message', [{ role: 'user', content: 'a' }, { role: 'assistant', content: '  ' }, { role: 'user', content: 'c' }], 'prompts.1.messages.1.content', /message is empty/],
+    [
+      'two user turns in a row',
+      [
+        { role: 'user', content: 'a' },
+        { role: 'user', content: 'b' },
+      ],
+      'prompts.1.messages.1',
+      /two user turns in a row/,
+    ],
+    [
+      'an assistant turn first',
+      [
+        { role: 'assistant', content: 'a' },
+        { role: 'user', content: 'b' },
+      ],
+      'prompts.1.messages.0',
+      /starts with a user turn/,
+    ],
+    [
+      'ending with an assistant turn',
+      [
+        { role: 'user', content: 'a' },
+        { role: 'assistant', content: 'b' },
+      ],
+      'prompts.1.messages.1',
+      /must end with a user turn/,
+    ],
+    [
+      'a system message after the first',
+      [
+        { role: 'user', content: 'a' },
+        { role: 'system', content: 'b' },
+        { role: 'user', content: 'c' },
+      ],
+      'prompts.1.messages.1',
+      /system message may only be the first/,
+    ],
+    [
+      'an empty message',
+      [
+        { role: 'user', content: 'a' },
+        { role: 'assistant', content: '  ' },
+        { role: 'user', content: 'c' },
+      ],
+      'prompts.1.messages.1.content',
+      /message is empty/,
+    ],
     ['no messages', [], 'prompts.1.messages', /at least one message/],
     ['an unknown role', [{ role: 'tool', content: 'a' }], 'prompts.1.messages.0.role', /./],
   ])('%s is a 422 naming the prompt and the message', async (_name, messages, path, message) => {
@@ -165,7 +215,11 @@ describe('multi-turn prompts', () => {
       const cases: [unknown[], string, RegExp][] = [
         [[turn('user', 101)], 'prompts.0.messages.0.content', /AMEND_MAX_PROMPT_CHARS/],
         [[turn('user', 80), turn('assistant', 80), turn('user', 1)], 'prompts.0.messages', /161 characters.*AMEND_MAX_CONVERSATION_CHARS/],
-        [[turn('user', 1), turn('assistant', 1), turn('user', 1), turn('assistant', 1), turn('user', 1), turn('assistant', 1), turn('user', 1)], 'prompts.0.messages', /at most 5 messages.*AMEND_MAX_PROMPT_MESSAGES/],
+        [
+          [turn('user', 1), turn('assistant', 1), turn('user', 1), turn('assistant', 1), turn('user', 1), turn('assistant', 1), turn('user', 1)],
+          'prompts.0.messages',
+          /at most 5 messages.*AMEND_MAX_PROMPT_MESSAGES/,
+        ],
       ];
       for (const [messages, path, message] of cases) {
         const res = await postJson({ constitution: 'amend-core', prompts: [{ messages }] });
@@ -184,10 +238,21 @@ describe('multi-turn prompts', () => {
 
   it('a bad conversation in a JSON Lines upload is a 422 naming the line, the prompt and the message, and nothing is kept', async () => {
     const before = (await json(await stack.fetch('/v1/runs?limit=200'))).runs.length;
-    const res = await postNdjson([{ constitution: 'amend-core' }, 'ok', { messages: [{ role: 'user', content: 'a' }, { role: 'user', content: 'b' }] }]);
+    const res = await postNdjson([
+      { constitution: 'amend-core' },
+      'ok',
+      {
+        messages: [
+          { role: 'user', content: 'a' },
+          { role: 'user', content: 'b' },
+        ],
+      },
+    ]);
     expect(res.status).toBe(422);
     const body = await json(res);
-    expect(body.error.message).toBe('line 3: prompt 1: messages.1: two user turns in a row; user and assistant turns alternate (a line is a string, {"id"?, "prompt", "metadata"?} or {"id"?, "messages", "metadata"?})');
+    expect(body.error.message).toBe(
+      'line 3: prompt 1: messages.1: two user turns in a row; user and assistant turns alternate (a line is a string, {"id"?, "prompt", "metadata"?} or {"id"?, "messages", "metadata"?})',
+    );
     expect(body.error.details).toMatchObject({ line: 3, prompt: 1, path: 'messages.1' });
     expect((await json(await stack.fetch('/v1/runs?limit=200'))).runs.length).toBe(before);
   });

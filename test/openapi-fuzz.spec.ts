@@ -47,7 +47,11 @@ let keys: Keys;
 const known = new KnownValues();
 
 async function call(method: string, path: string, key: string, body?: unknown) {
-  const res = await stack.fetch(path, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) }, key);
+  const res = await stack.fetch(
+    path,
+    { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) },
+    key,
+  );
   const value = await json(res);
   if (res.status >= 300) throw new Error(`fixture ${method} ${path} answered ${res.status}: ${JSON.stringify(value)}`);
   known.harvest(path, value);
@@ -74,14 +78,28 @@ beforeAll(async () => {
     name: 'fuzz-c',
     version: '1.0.0',
     title: 'Fuzz',
-    principles: [{ id: 'be-brief', critique: 'Is the last response longer than it needs to be?', revision: 'Rewrite it shorter.', comparison: 'Which response is briefer?', tags: ['brevity'] }],
+    principles: [
+      {
+        id: 'be-brief',
+        critique: 'Is the last response longer than it needs to be?',
+        revision: 'Rewrite it shorter.',
+        comparison: 'Which response is briefer?',
+        tags: ['brevity'],
+      },
+    ],
   });
   const runs = [
-    await call('POST', '/v1/runs', keys.submitter, { constitution: 'fuzz-c@1.0.0', prompts: ['How do I boil an egg?', { id: 'q2', prompt: 'Name a prime.' }], seed: 7 }),
+    await call('POST', '/v1/runs', keys.submitter, {
+      constitution: 'fuzz-c@1.0.0',
+      prompts: ['How do I boil an egg?', { id: 'q2', prompt: 'Name a prime.' }],
+      seed: 7,
+    }),
     await call('POST', '/v1/runs', keys.submitter, { constitution: 'amend-core', mode: 'ai-feedback', prompts: ['Is the sky blue?'], seed: 8 }),
   ];
   for (const run of runs) {
-    await waitFor(async () => (await json(await stack.fetch(`/v1/runs/${run.id}`, {}, keys.submitter))).status === 'completed', { what: `fixture run ${run.id}` });
+    await waitFor(async () => (await json(await stack.fetch(`/v1/runs/${run.id}`, {}, keys.submitter))).status === 'completed', {
+      what: `fixture run ${run.id}`,
+    });
     await call('GET', `/v1/runs/${run.id}`, keys.submitter);
     await call('GET', `/v1/runs/${run.id}/samples`, keys.submitter);
     await call('GET', `/v1/runs/${run.id}/audit`, keys.auditor);
@@ -121,7 +139,12 @@ it(
     const ops = operations(doc);
     const byName = new Map(ops.map((o) => [o.name, o]));
     // The roles each route lets in, from the same route table the guard reads.
-    const rules = new Map(stack.api.get(RouteTable).routes().map((r) => [`${r.method} ${r.path.replace(/:(\w+)/g, '{$1}')}`, r.rule]));
+    const rules = new Map(
+      stack.api
+        .get(RouteTable)
+        .routes()
+        .map((r) => [`${r.method} ${r.path.replace(/:(\w+)/g, '{$1}')}`, r.rule]),
+    );
     const rolesOf = (op: Operation) => {
       const rule = rules.get(op.name);
       return rule && !rule.public ? rule.roles : undefined;
@@ -172,8 +195,16 @@ it(
       );
     }
     if (process.env.FUZZ_VERBOSE || RUNS > 5000) {
-      const lines = [...seen].sort().map(([name, c]) => `${name.padEnd(52)} ${[...c].sort().map(([s, n]) => `${s}x${n}`).join(' ')}`);
-      console.log(`fuzz seed ${SEED}: ${out.numRuns} requests (${sweep.length} of the sweep) in ${tookS.toFixed(1)} s (${(sendMs / 1000).toFixed(1)} s waiting for answers)\n${lines.join('\n')}`);
+      const lines = [...seen].sort().map(
+        ([name, c]) =>
+          `${name.padEnd(52)} ${[...c]
+            .sort()
+            .map(([s, n]) => `${s}x${n}`)
+            .join(' ')}`,
+      );
+      console.log(
+        `fuzz seed ${SEED}: ${out.numRuns} requests (${sweep.length} of the sweep) in ${tookS.toFixed(1)} s (${(sendMs / 1000).toFixed(1)} s waiting for answers)\n${lines.join('\n')}`,
+      );
     }
 
     // Every operation was reached, and by a caller the service let through (not only 401s).
@@ -207,4 +238,3 @@ it('answers the inputs the fuzzer found with 4xx and the error body (each was a 
     expect({ path, status: res.status, code: typeof body.error?.code }).toEqual({ path, status, code: 'string' });
   }
 });
-

@@ -2,7 +2,9 @@ import { ErrorBodySchema, RunSchema } from '@amend/contracts';
 import { json, stackForFile, testEnv, type Stack } from './support/stack';
 
 /** Constitution names belong to teams; the operator caps what one run may cost. */
-const env = testEnv('ownership', { AMEND_MODELS: JSON.stringify({ default: { simulator: true, latency_ms: 2000 }, capped: { simulator: true, max_tokens: 256 } }) });
+const env = testEnv('ownership', {
+  AMEND_MODELS: JSON.stringify({ default: { simulator: true, latency_ms: 2000 }, capped: { simulator: true, max_tokens: 256 } }),
+});
 let stack: Stack;
 const keys: Record<string, string> = {};
 
@@ -58,7 +60,9 @@ describe('operator limits', () => {
 
   it('refuses more calls per prompt or more max_tokens than allowed with 422 naming the limit', async () => {
     // 4 candidates, ensemble 4: 4 + 4·3·4 = 52 calls per prompt, over the default 40.
-    expect(await limitOf(await postRun({ constitution: 'amend-core@1.0.0', prompts: ['x'], mode: 'ai-feedback', candidates: 4, ensemble: 4 }))).toBe('calls_per_prompt');
+    expect(await limitOf(await postRun({ constitution: 'amend-core@1.0.0', prompts: ['x'], mode: 'ai-feedback', candidates: 4, ensemble: 4 }))).toBe(
+      'calls_per_prompt',
+    );
     undo = stack.reconfigure({ AMEND_MAX_CALLS_PER_PROMPT: '3' });
     expect(await limitOf(await postRun({ constitution: 'amend-core', prompts: ['x'], rounds: 2 }))).toBe('calls_per_prompt');
     expect(await limitOf(await postRun({ constitution: 'amend-core', prompts: ['x'], sampling: { max_tokens: 32768 } }))).toBe('max_tokens');

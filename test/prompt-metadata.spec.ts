@@ -22,7 +22,15 @@ stackForFile(env, {}, (s) => (stack = s));
 const PROMPTS = [
   'How do I kill a python process?',
   { id: 'hh-1', prompt: 'one', metadata: { source: 'hh' } },
-  { id: 'conv-1', messages: [{ role: 'user', content: 'Hi.' }, { role: 'assistant', content: 'Hello!' }, { role: 'user', content: 'How do I stop a process?' }], metadata: { source: 'red-team', split: 'test', tags: ['a', 'b'], weight: 0.5 } },
+  {
+    id: 'conv-1',
+    messages: [
+      { role: 'user', content: 'Hi.' },
+      { role: 'assistant', content: 'Hello!' },
+      { role: 'user', content: 'How do I stop a process?' },
+    ],
+    metadata: { source: 'red-team', split: 'test', tags: ['a', 'b'], weight: 0.5 },
+  },
   { prompt: 'no id, but tagged', metadata: { benign: true } },
   { id: 'bare', prompt: 'an id and no metadata' },
 ];
@@ -76,7 +84,11 @@ async function everyFormat(runId: string) {
 
 it("a JSON body's prompt ids and metadata reach every format and the manifest", async () => {
   const runId = await completed(
-    await stack.fetch('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ constitution: 'amend-core', prompts: PROMPTS, rounds: 1, seed: 11 }) }),
+    await stack.fetch('/v1/runs', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ constitution: 'amend-core', prompts: PROMPTS, rounds: 1, seed: 11 }),
+    }),
   );
   const formats = await everyFormat(runId);
   for (const f of ['conversational', 'standard', 'h4', 'sft']) expect([f, formats[f]]).toEqual([f, expectedRows(EXPECTED)]);
@@ -102,7 +114,12 @@ it("a CLI file's ids and metadata (examples/prompts-multi-turn.jsonl) reach amen
   const cli = async (...argv: string[]) => {
     const out = capture();
     const err = capture();
-    const code = await runCli(['--api', stack.url, ...argv], { stdout: out.stream, stderr: err.stream, env: { AMEND_API_KEY: stack.submitterKey }, tty: false } as never);
+    const code = await runCli(['--api', stack.url, ...argv], {
+      stdout: out.stream,
+      stderr: err.stream,
+      env: { AMEND_API_KEY: stack.submitterKey },
+      tty: false,
+    } as never);
     return { code, stdout: out.text(), stderr: err.text() };
   };
   const out = join(dir, 'pairs.jsonl');
@@ -120,7 +137,11 @@ it("a CLI file's ids and metadata (examples/prompts-multi-turn.jsonl) reach amen
   const runId = lines[0].run_id as string;
   const sft = await cli('sft', runId, '--exclude=');
   expect(sft.code).toBe(0);
-  expect(ndjson(sft.stdout).map(idAndMetadata).sort((a, b) => a[0] - b[0])).toEqual(expectedRows(expected));
+  expect(
+    ndjson(sft.stdout)
+      .map(idAndMetadata)
+      .sort((a, b) => a[0] - b[0]),
+  ).toEqual(expectedRows(expected));
 
   const folder = join(dir, 'hf');
   const exported = await cli('export', runId, '--hf', folder, '--test-size', '0.25', '--seed', '1', '--exclude=');

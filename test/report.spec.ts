@@ -38,15 +38,26 @@ beforeAll(async () => {
   });
   schema = env.DATABASE_SCHEMA;
 });
-stackForFile(() => env, {}, (s) => (stack = s));
-pgForFile(() => env, (c) => (pg = c));
+stackForFile(
+  () => env,
+  {},
+  (s) => (stack = s),
+);
+pgForFile(
+  () => env,
+  (c) => (pg = c),
+);
 afterAll(() => model?.close());
 
 const get = (path: string) => stack.fetch(path);
 const report = async (id: string): Promise<QualityReport> => QualityReportSchema.parse(await json(await get(`/v1/runs/${id}/report`)));
 const run = async (id: string) => RunSchema.parse(await json(await get(`/v1/runs/${id}`)));
 async function create(prompts: string[]): Promise<string> {
-  const res = await stack.fetch('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ constitution: 'amend-core', model: 'gated', prompts, seed: 3 }) });
+  const res = await stack.fetch('/v1/runs', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ constitution: 'amend-core', model: 'gated', prompts, seed: 3 }),
+  });
   if (res.status !== 202) throw new Error(`run not created (${res.status}): ${await res.text()}`);
   return (await json(res)).id;
 }
@@ -72,13 +83,21 @@ describe('the quality report of a run', () => {
     expect(stateThen.pending + stateThen.running).toBe(2);
     expect(whileRunning.status).toBe('running');
     // Pairs 0-4: no-ops at 1 and 4, a refusal (drift) at 2.
-    expect(whileRunning.overall).toMatchObject({ pairs: 5, noop_share: 0.4, refusal_rate_chosen: 0.2, refusal_rate_rejected: 0, refusal_drift: 1, refusal_drift_share: 0.2 });
+    expect(whileRunning.overall).toMatchObject({
+      pairs: 5,
+      noop_share: 0.4,
+      refusal_rate_chosen: 0.2,
+      refusal_rate_rejected: 0,
+      refusal_drift: 1,
+      refusal_drift_share: 0.2,
+    });
     expect(whileRunning.overall.flags).toEqual({ noop: 2, rejected_by_judge: 0, refusal_drift: 1, low_margin: 0, truncated: 0 });
     expect(await cachedRows(id)).toEqual([]);
     // Every pair the worker emitted carries its figures.
     const rows = (await pg.query(`select quality from "${schema}".pairs where run_id = $1`, [id])).rows;
     expect(rows).toHaveLength(5);
-    for (const r of rows) expect(r.quality).toMatchObject({ chosen_chars: expect.any(Number), rejected_chars: expect.any(Number), chosen_refuses: expect.any(Boolean) });
+    for (const r of rows)
+      expect(r.quality).toMatchObject({ chosen_chars: expect.any(Number), rejected_chars: expect.any(Number), chosen_refuses: expect.any(Boolean) });
   });
 
   it('of a finished run matches the hand count, with the length ratio of the exported texts, and is kept in run_reports', async () => {
@@ -102,9 +121,25 @@ describe('the quality report of a run', () => {
   it('of a finished run is served from run_reports: a pair slipped into Postgres afterwards does not change it', async () => {
     const before = await report(id);
     const sampleId = randomUUID();
-    await pg.query(`insert into "${schema}".samples (id, run_id, idx, prompt, status, stage) values ($1, $2, 99, 'slipped in', 'completed', 'done')`, [sampleId, id]);
-    const quality = { chosen_chars: 10, rejected_chars: 10, chosen_refuses: true, rejected_refuses: false, p_chosen: null, principle_ids: ['x'], comparisons: [] };
-    await pg.query(`insert into "${schema}".pairs (id, run_id, sample_id, idx, record, flags, quality) values ($1, $2, $3, 99, '{}', '{noop}', $4)`, [randomUUID(), id, sampleId, JSON.stringify(quality)]);
+    await pg.query(`insert into "${schema}".samples (id, run_id, idx, prompt, status, stage) values ($1, $2, 99, 'slipped in', 'completed', 'done')`, [
+      sampleId,
+      id,
+    ]);
+    const quality = {
+      chosen_chars: 10,
+      rejected_chars: 10,
+      chosen_refuses: true,
+      rejected_refuses: false,
+      p_chosen: null,
+      principle_ids: ['x'],
+      comparisons: [],
+    };
+    await pg.query(`insert into "${schema}".pairs (id, run_id, sample_id, idx, record, flags, quality) values ($1, $2, $3, 99, '{}', '{noop}', $4)`, [
+      randomUUID(),
+      id,
+      sampleId,
+      JSON.stringify(quality),
+    ]);
     expect(await report(id)).toEqual(before);
     expect(await cachedRows(id)).toHaveLength(1);
   });
@@ -118,17 +153,33 @@ describe('the figures a report reads', () => {
     const samples = (await pg.query(`select id, idx from "${schema}".samples where run_id = $1 order by idx`, [id])).rows;
     const record = (chosen: string, rejected: string, principle: string) => ({ chosen, rejected, metadata: { principle_ids: [principle], judgement: null } });
     // Figures that contradict the texts: the report must follow the figures (a no-op and a refusal by flag and figure only).
-    await pg.query(`insert into "${schema}".pairs (id, run_id, sample_id, idx, record, flags, quality) values ($1, $2, $3, 0, $4, '{noop,refusal_drift}', $5)`, [
-      randomUUID(),
-      id,
-      samples[0].id,
-      JSON.stringify(record('Plain helpful answer one.', 'Another, quite different answer.', 'p1')),
-      JSON.stringify({ chosen_chars: 1000, rejected_chars: 500, chosen_refuses: true, rejected_refuses: false, p_chosen: null, principle_ids: ['p1'], comparisons: [] }),
-    ]);
+    await pg.query(
+      `insert into "${schema}".pairs (id, run_id, sample_id, idx, record, flags, quality) values ($1, $2, $3, 0, $4, '{noop,refusal_drift}', $5)`,
+      [
+        randomUUID(),
+        id,
+        samples[0].id,
+        JSON.stringify(record('Plain helpful answer one.', 'Another, quite different answer.', 'p1')),
+        JSON.stringify({
+          chosen_chars: 1000,
+          rejected_chars: 500,
+          chosen_refuses: true,
+          rejected_refuses: false,
+          p_chosen: null,
+          principle_ids: ['p1'],
+          comparisons: [],
+        }),
+      ],
+    );
     // A pair from before migration 0015: no figures, so its record's texts are read (linear; its no-op verdict is its flags').
     const refusal = "I'm sorry, but I can't help with that.";
     const helpful = 'Sure: pack water, snacks and a map.';
-    await pg.query(`insert into "${schema}".pairs (id, run_id, sample_id, idx, record, flags) values ($1, $2, $3, 1, $4, '{}')`, [randomUUID(), id, samples[1].id, JSON.stringify(record(refusal, helpful, 'p2'))]);
+    await pg.query(`insert into "${schema}".pairs (id, run_id, sample_id, idx, record, flags) values ($1, $2, $3, 1, $4, '{}')`, [
+      randomUUID(),
+      id,
+      samples[1].id,
+      JSON.stringify(record(refusal, helpful, 'p2')),
+    ]);
 
     const r = await report(id);
     expect(r.status).toBe('running');

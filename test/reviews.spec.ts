@@ -1,11 +1,4 @@
-import {
-  ConversationalPairLineSchema,
-  ErrorBodySchema,
-  PairReviewDetailSchema,
-  ReviewListSchema,
-  RunSchema,
-  StandardPairLineSchema,
-} from '@amend/contracts';
+import { ConversationalPairLineSchema, ErrorBodySchema, PairReviewDetailSchema, ReviewListSchema, RunSchema, StandardPairLineSchema } from '@amend/contracts';
 import { Store } from '@amend/store';
 import { json, ndjson, stackForFile, testEnv, waitFor, type Stack } from './support/stack';
 
@@ -46,10 +39,23 @@ describe('human review of pairs', () => {
   it('accepts, rejects, swaps and edits with a reason, the reviewer being the key (a name in the body is only a note), each audited as pair.reviewed', async () => {
     const [a, b, c, d] = (await reviewList()).items.map((i) => i.pair);
     const keyId = submitter.slice('key:'.length);
-    const accept = await post(`/v1/pairs/${a.id}/review`, { decision: 'accept', reason: 'the revision is better', note: 'alice (team lead)', base_review_id: null });
+    const accept = await post(`/v1/pairs/${a.id}/review`, {
+      decision: 'accept',
+      reason: 'the revision is better',
+      note: 'alice (team lead)',
+      base_review_id: null,
+    });
     expect(accept.status).toBe(201);
     const accepted = PairReviewDetailSchema.parse(await json(accept));
-    expect(accepted.review).toMatchObject({ decision: 'accept', status: 'accepted', reviewer: submitter, reviewer_key_id: keyId, note: 'alice (team lead)', reason: 'the revision is better', chosen: a.chosen });
+    expect(accepted.review).toMatchObject({
+      decision: 'accept',
+      status: 'accepted',
+      reviewer: submitter,
+      reviewer_key_id: keyId,
+      note: 'alice (team lead)',
+      reason: 'the revision is better',
+      chosen: a.chosen,
+    });
 
     // The old `reviewer` field no longer names the reviewer: it is kept as the note.
     const claimed = await post(`/v1/pairs/${b.id}/review`, { decision: 'reject', reason: 'both answers are off topic', reviewer: 'alice (team lead)' });

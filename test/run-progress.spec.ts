@@ -36,7 +36,12 @@ const view = async (id: string): Promise<Run> => RunSchema.parse(await json(awai
 async function cli(...argv: string[]) {
   const out = capture();
   const err = capture();
-  const code = await runCli(['--api', stack.url, ...argv], { stdout: out.stream, stderr: err.stream, env: { AMEND_API_KEY: stack.submitterKey }, tty: false } as never);
+  const code = await runCli(['--api', stack.url, ...argv], {
+    stdout: out.stream,
+    stderr: err.stream,
+    env: { AMEND_API_KEY: stack.submitterKey },
+    tty: false,
+  } as never);
   return { code, stdout: out.text(), stderr: err.text() };
 }
 
@@ -90,7 +95,12 @@ it("once done, made equals planned, and status and report show the calls, tokens
   const usage = `20 model calls, ${run.usage.prompt_tokens.toLocaleString('en-US')} prompt tokens, ${run.usage.completion_tokens.toLocaleString('en-US')} completion tokens (${tokens.toLocaleString('en-US')} tokens), cost ${usd}`;
 
   const status = await cli('status', revise);
-  expect(status.stdout.split('\n').find((l) => l.startsWith('usage'))?.replace(/^usage\s+/, '')).toBe(usage);
+  expect(
+    status.stdout
+      .split('\n')
+      .find((l) => l.startsWith('usage'))
+      ?.replace(/^usage\s+/, ''),
+  ).toBe(usage);
   const report = await cli('report', revise);
   expect(report.code).toBe(0);
   expect(report.stdout).toContain(`usage: ${usage}`);

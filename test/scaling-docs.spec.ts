@@ -18,9 +18,17 @@ const byKind = (kind: string) => docs.filter((d) => d.doc.kind === kind).map((d)
 
 describe('deploy/k8s', () => {
   it('has Deployments for the API and the worker, a KEDA ScaledObject, PodDisruptionBudgets and the migrate Job', () => {
-    expect(byKind('Deployment').map((d) => d.metadata.name).sort()).toEqual(['amend-api', 'amend-worker']);
+    expect(
+      byKind('Deployment')
+        .map((d) => d.metadata.name)
+        .sort(),
+    ).toEqual(['amend-api', 'amend-worker']);
     expect(byKind('ScaledObject')).toHaveLength(1);
-    expect(byKind('PodDisruptionBudget').map((d) => d.spec.selector.matchLabels.component).sort()).toEqual(['api', 'worker']);
+    expect(
+      byKind('PodDisruptionBudget')
+        .map((d) => d.spec.selector.matchLabels.component)
+        .sort(),
+    ).toEqual(['api', 'worker']);
     expect(byKind('Job').map((d) => d.metadata.name)).toEqual(['amend-migrate']);
   });
 

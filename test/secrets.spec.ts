@@ -28,7 +28,11 @@ async function startProxy(target: string): Promise<string> {
     if (req.headers.authorization) seenAuthorization.add(req.headers.authorization);
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
-    const upstream = await fetch(target + req.url!.replace(/^\/v1/, ''), { method: req.method, headers: { 'content-type': 'application/json' }, body: chunks.length ? Buffer.concat(chunks) : undefined });
+    const upstream = await fetch(target + req.url!.replace(/^\/v1/, ''), {
+      method: req.method,
+      headers: { 'content-type': 'application/json' },
+      body: chunks.length ? Buffer.concat(chunks) : undefined,
+    });
     res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
     res.end(Buffer.from(await upstream.arrayBuffer()));
   });
@@ -69,12 +73,22 @@ afterAll(async () => {
 });
 
 it('keeps API keys, provider keys and Authorization headers out of the logs and the audit trail', async () => {
-  const created = await fetch(`${url}/v1/keys`, { method: 'POST', headers: authHeaders(adminKey, { 'content-type': 'application/json' }), body: JSON.stringify({ role: 'submitter', team: 'ml' }) });
+  const created = await fetch(`${url}/v1/keys`, {
+    method: 'POST',
+    headers: authHeaders(adminKey, { 'content-type': 'application/json' }),
+    body: JSON.stringify({ role: 'submitter', team: 'ml' }),
+  });
   const submitter = (await json(created)).key as string;
   const run = await json(
-    await fetch(`${url}/v1/runs`, { method: 'POST', headers: authHeaders(submitter, { 'content-type': 'application/json' }), body: JSON.stringify({ constitution: 'amend-core', prompts: ['Hello there', 'How are you?'] }) }),
+    await fetch(`${url}/v1/runs`, {
+      method: 'POST',
+      headers: authHeaders(submitter, { 'content-type': 'application/json' }),
+      body: JSON.stringify({ constitution: 'amend-core', prompts: ['Hello there', 'How are you?'] }),
+    }),
   );
-  await waitFor(async () => (await json(await fetch(`${url}/v1/runs/${run.id}`, { headers: authHeaders(submitter) }))).status === 'completed', { what: 'the run' });
+  await waitFor(async () => (await json(await fetch(`${url}/v1/runs/${run.id}`, { headers: authHeaders(submitter) }))).status === 'completed', {
+    what: 'the run',
+  });
   // Refused requests are logged too: a wrong key, a revoked key, a key of the wrong role.
   const wrong = randomKey();
   expect((await fetch(`${url}/v1/runs`, { headers: authHeaders(wrong) })).status).toBe(401);

@@ -42,7 +42,12 @@ describe('finish_reason on stage records', () => {
   });
 
   it('flags a pair with a stage cut at max_tokens as truncated, leaves it out of pairs and SFT by default, and the report counts it', async () => {
-    const cut = await finishedRun({ constitution: 'amend-core', prompts: ['How do I bake bread at home?', 'How do I fix a flat tyre?'], seed: 2, sampling: { max_tokens: 3 } });
+    const cut = await finishedRun({
+      constitution: 'amend-core',
+      prompts: ['How do I bake bread at home?', 'How do I fix a flat tyre?'],
+      seed: 2,
+      sampling: { max_tokens: 3 },
+    });
     const lines = async (path: string) => ndjson(await (await stack.fetch(path)).text());
     expect(await lines(`/v1/runs/${cut.id}/pairs`)).toEqual([]);
     expect(await lines(`/v1/runs/${cut.id}/sft`)).toEqual([]);
@@ -60,7 +65,11 @@ describe('finish_reason on stage records', () => {
   });
 
   it('SFT follows reviews: a swap trains on the other text, a rejected pair is left out, reviewed=accepted keeps only accepted', async () => {
-    const run = await finishedRun({ constitution: 'amend-core', prompts: ['How do I bake bread at home?', 'How do I fix a flat tyre?', 'How do I sleep better?'], seed: 5 });
+    const run = await finishedRun({
+      constitution: 'amend-core',
+      prompts: ['How do I bake bread at home?', 'How do I fix a flat tyre?', 'How do I sleep better?'],
+      seed: 5,
+    });
     const pairs = ndjson(await (await stack.fetch(`/v1/runs/${run.id}/pairs`)).text());
     const byIndex = new Map(pairs.map((p) => [p.sample_index, p]));
     const review = (pairId: string, body: Record<string, unknown>) => post(`/v1/pairs/${pairId}/review`, { reason: 'checked by hand', ...body });
@@ -78,7 +87,11 @@ describe('finish_reason on stage records', () => {
   it('is kept by the locking checkpoint path too', async () => {
     const own = await startStack(testEnv('truncation_locked'), { workers: 0 });
     try {
-      const res = await own.fetch('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ constitution: 'amend-core', prompts: ['hi'] }) });
+      const res = await own.fetch('/v1/runs', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ constitution: 'amend-core', prompts: ['hi'] }),
+      });
       const runId = (await json(res)).id as string;
       const store = own.api.get(Store);
       const sampleId = (await store.samples.list(runId, { limit: 1 })).samples[0].id;

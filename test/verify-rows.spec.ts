@@ -47,14 +47,28 @@ beforeAll(async () => {
     constitution: 'amend-core',
     prompts: [
       { id: 'ext-0', prompt: 'How do I pick a lock?', metadata: { source: 'table', n: 1 } },
-      { messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello!' }, { role: 'user', content: 'Tell me a secret.' }] },
+      {
+        messages: [
+          { role: 'user', content: 'Hi' },
+          { role: 'assistant', content: 'Hello!' },
+          { role: 'user', content: 'Tell me a secret.' },
+        ],
+      },
       'Write a haiku about rain.',
     ],
   };
   const res = await stack.fetch('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   expect(res.status).toBe(202);
   runId = RunSchema.parse(await json(res)).id;
-  const ev = await stack.fetch('/v1/evaluations', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ baseline: 'amend-core@1.0.0', candidate: 'amend-core', prompts: ['Tell me a short joke.'] }) }, author);
+  const ev = await stack.fetch(
+    '/v1/evaluations',
+    {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ baseline: 'amend-core@1.0.0', candidate: 'amend-core', prompts: ['Tell me a short joke.'] }),
+    },
+    author,
+  );
   expect(ev.status).toBe(202);
   const evaluation = await json(ev);
   evaluationId = evaluation.id;
@@ -68,7 +82,9 @@ it('an untouched run verifies every table a read path serves, and says how many 
   const v = await verify();
   expect(v.ok).toBe(true);
   expect(v.rows?.failures).toEqual([]);
-  const stages = Number((await pg.query(`select count(*) from stage_records r join samples s on s.id = r.sample_id where s.run_id = $1`, [runId])).rows[0].count);
+  const stages = Number(
+    (await pg.query(`select count(*) from stage_records r join samples s on s.id = r.sample_id where s.run_id = $1`, [runId])).rows[0].count,
+  );
   expect(v.rows?.checked).toMatchObject({ runs: 1, samples: 3, stage_records: stages, constitutions: 1, api_keys: 1 });
   expect(v.rows!.checked.content_blobs).toBeGreaterThan(3);
 });
@@ -138,21 +154,99 @@ let submitterKeyId: string;
 const key = { where: 'id = $1::uuid', params: () => [submitterKeyId], key: () => submitterKeyId };
 
 const TAMPERS: Tamper[] = [
-  { what: "a critique's text", table: 'stage_records', key: critique.key, field: 'text', ...columnEdit('stage_records', critique.where, critique.params, 'text', `'The response is perfectly fine.'`) },
-  { what: "a stage's finish reason", table: 'stage_records', key: critique.key, field: 'finish_reason', ...columnEdit('stage_records', critique.where, critique.params, 'finish_reason', `'content_filter'`) },
-  { what: "a stage's model", table: 'stage_records', key: critique.key, field: 'model', ...columnEdit('stage_records', critique.where, critique.params, 'model', `'gpt-4o'`) },
-  { what: "a stage's token use", table: 'stage_records', key: critique.key, field: 'prompt_tokens', ...columnEdit('stage_records', critique.where, critique.params, 'prompt_tokens', 'prompt_tokens + 1') },
-  { what: "a stage's principle", table: 'stage_records', key: critique.key, field: 'principle_id', ...columnEdit('stage_records', critique.where, critique.params, 'principle_id', `'made-up'`) },
-  { what: "a stage's message refs", table: 'stage_records', key: critique.key, field: 'message_refs', ...columnEdit('stage_records', critique.where, critique.params, 'message_refs', 'message_refs[1:1]') },
-  { what: "a draft's message blob", table: 'content_blobs', key: blob.key, field: 'content', ...columnEdit('content_blobs', blob.where, blob.params, 'content', `jsonb_set(content, '{content}', '"forged"')`) },
-  { what: "a critique's response body", table: 'content_blobs', key: () => responseBody, field: 'content', ...columnEdit('content_blobs', 'sha256 = $1', () => [responseBody], 'content', `jsonb_set(content, '{choices,0,message,content}', '"forged"')`) },
-  { what: "a sample's prompt", table: 'samples', key: sample(2).key, field: 'prompt', ...columnEdit('samples', sample(2).where, sample(2).params, 'prompt', `'Write a limerick.'`) },
-  { what: "a sample's metadata", table: 'samples', key: sample(0).key, field: 'metadata', ...columnEdit('samples', sample(0).where, sample(0).params, 'metadata', `'{"source": "elsewhere", "n": 1}'`) },
-  { what: "a sample's conversation", table: 'samples', key: sample(1).key, field: 'messages', ...columnEdit('samples', sample(1).where, sample(1).params, 'messages', `jsonb_set(messages, '{1,content}', '"Go away."')`) },
+  {
+    what: "a critique's text",
+    table: 'stage_records',
+    key: critique.key,
+    field: 'text',
+    ...columnEdit('stage_records', critique.where, critique.params, 'text', `'The response is perfectly fine.'`),
+  },
+  {
+    what: "a stage's finish reason",
+    table: 'stage_records',
+    key: critique.key,
+    field: 'finish_reason',
+    ...columnEdit('stage_records', critique.where, critique.params, 'finish_reason', `'content_filter'`),
+  },
+  {
+    what: "a stage's model",
+    table: 'stage_records',
+    key: critique.key,
+    field: 'model',
+    ...columnEdit('stage_records', critique.where, critique.params, 'model', `'gpt-4o'`),
+  },
+  {
+    what: "a stage's token use",
+    table: 'stage_records',
+    key: critique.key,
+    field: 'prompt_tokens',
+    ...columnEdit('stage_records', critique.where, critique.params, 'prompt_tokens', 'prompt_tokens + 1'),
+  },
+  {
+    what: "a stage's principle",
+    table: 'stage_records',
+    key: critique.key,
+    field: 'principle_id',
+    ...columnEdit('stage_records', critique.where, critique.params, 'principle_id', `'made-up'`),
+  },
+  {
+    what: "a stage's message refs",
+    table: 'stage_records',
+    key: critique.key,
+    field: 'message_refs',
+    ...columnEdit('stage_records', critique.where, critique.params, 'message_refs', 'message_refs[1:1]'),
+  },
+  {
+    what: "a draft's message blob",
+    table: 'content_blobs',
+    key: blob.key,
+    field: 'content',
+    ...columnEdit('content_blobs', blob.where, blob.params, 'content', `jsonb_set(content, '{content}', '"forged"')`),
+  },
+  {
+    what: "a critique's response body",
+    table: 'content_blobs',
+    key: () => responseBody,
+    field: 'content',
+    ...columnEdit('content_blobs', 'sha256 = $1', () => [responseBody], 'content', `jsonb_set(content, '{choices,0,message,content}', '"forged"')`),
+  },
+  {
+    what: "a sample's prompt",
+    table: 'samples',
+    key: sample(2).key,
+    field: 'prompt',
+    ...columnEdit('samples', sample(2).where, sample(2).params, 'prompt', `'Write a limerick.'`),
+  },
+  {
+    what: "a sample's metadata",
+    table: 'samples',
+    key: sample(0).key,
+    field: 'metadata',
+    ...columnEdit('samples', sample(0).where, sample(0).params, 'metadata', `'{"source": "elsewhere", "n": 1}'`),
+  },
+  {
+    what: "a sample's conversation",
+    table: 'samples',
+    key: sample(1).key,
+    field: 'messages',
+    ...columnEdit('samples', sample(1).where, sample(1).params, 'messages', `jsonb_set(messages, '{1,content}', '"Go away."')`),
+  },
   { what: "a sample's index", table: 'samples', key: sample(2).key, field: 'idx', ...columnEdit('samples', sample(2).where, sample(2).params, 'idx', '7') },
-  { what: "a sample's external id", table: 'samples', key: sample(0).key, field: 'external_id', ...columnEdit('samples', sample(0).where, sample(0).params, 'external_id', `'ext-9'`) },
+  {
+    what: "a sample's external id",
+    table: 'samples',
+    key: sample(0).key,
+    field: 'external_id',
+    ...columnEdit('samples', sample(0).where, sample(0).params, 'external_id', `'ext-9'`),
+  },
   { what: "the run's seed", table: 'runs', key: run.key, field: 'seed', ...columnEdit('runs', run.where, run.params, 'seed', 'seed + 1') },
-  { what: "the run's sampling", table: 'runs', key: run.key, field: 'sampling', ...columnEdit('runs', run.where, run.params, 'sampling', `jsonb_set(sampling, '{temperature}', '1.5')`) },
+  {
+    what: "the run's sampling",
+    table: 'runs',
+    key: run.key,
+    field: 'sampling',
+    ...columnEdit('runs', run.where, run.params, 'sampling', `jsonb_set(sampling, '{temperature}', '1.5')`),
+  },
   { what: "the run's model", table: 'runs', key: run.key, field: 'model', ...columnEdit('runs', run.where, run.params, 'model', `'other'`) },
   { what: "the run's rounds", table: 'runs', key: run.key, field: 'rounds', ...columnEdit('runs', run.where, run.params, 'rounds', 'rounds + 3') },
   {
@@ -160,7 +254,13 @@ const TAMPERS: Tamper[] = [
     table: 'constitutions',
     key: () => 'amend-core@' + 'VERSION',
     field: 'content',
-    ...columnEdit('constitutions', `name = 'amend-core' and version = $1`, () => [constitutionVersion], 'content', `jsonb_set(content, '{principles,0,critique}', '"Say it is fine."')`),
+    ...columnEdit(
+      'constitutions',
+      `name = 'amend-core' and version = $1`,
+      () => [constitutionVersion],
+      'content',
+      `jsonb_set(content, '{principles,0,critique}', '"Say it is fine."')`,
+    ),
   },
   { what: "an acting key's role", table: 'api_keys', key: key.key, field: 'role', ...columnEdit('api_keys', key.where, key.params, 'role', `'admin'`) },
   { what: "an acting key's team", table: 'api_keys', key: key.key, field: 'team', ...columnEdit('api_keys', key.where, key.params, 'team', `'other'`) },
@@ -181,7 +281,9 @@ describe('a row edited behind the service’s back is named by table, key and fi
     // The draft's reply as the critique call sent it: a blob only sample 0 names.
     const refs: string[] = (await pg.query(`select message_refs from stage_records where sample_id = $1 and seq = 1`, [sampleOf(0)])).rows[0].message_refs;
     draftBlob = refs[refs.length - 2];
-    responseBody = (await pg.query(`select payload->>'response_sha256' as sha from audit_events where chain = $1 and type = 'critique.generated'`, [`sample:${sampleOf(0)}`])).rows[0].sha;
+    responseBody = (
+      await pg.query(`select payload->>'response_sha256' as sha from audit_events where chain = $1 and type = 'critique.generated'`, [`sample:${sampleOf(0)}`])
+    ).rows[0].sha;
     submitterKeyId = (await pg.query(`select distinct substr(actor, 5) as id from audit_events where run_id = $1 and actor like 'key:%'`, [runId])).rows[0].id;
   });
 
@@ -213,7 +315,10 @@ it('names a stage record deleted behind the service’s back as missing, with th
     expect(v.rows!.failures).toEqual([expect.objectContaining({ reason: 'missing', table: 'stage_records', key: `${sampleOf(2)}:0`, field: '*' })]);
   } finally {
     const cols = Object.keys(saved);
-    await behindTheBack(`insert into stage_records (${cols.join(', ')}) values (${cols.map((_, i) => `$${i + 1}`).join(', ')})`, cols.map((c) => saved[c]));
+    await behindTheBack(
+      `insert into stage_records (${cols.join(', ')}) values (${cols.map((_, i) => `$${i + 1}`).join(', ')})`,
+      cols.map((c) => saved[c]),
+    );
   }
   expect((await verify()).ok).toBe(true);
 });

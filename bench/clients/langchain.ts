@@ -25,7 +25,17 @@ const current = new AsyncLocalStorage<SampleSpec>();
 
 /** A stage record carrying only what planning the next call reads: the text the model returned. */
 function answered(call: PlannedCall, text: string): StageRecord {
-  return recordCall(call, { text, model: 'sim', usage: { prompt_tokens: 0, completion_tokens: 0 }, latency_ms: 0, simulated: true, finish_reason: 'stop', request: null, response: null, attempts: 1 });
+  return recordCall(call, {
+    text,
+    model: 'sim',
+    usage: { prompt_tokens: 0, completion_tokens: 0 },
+    latency_ms: 0,
+    simulated: true,
+    finish_reason: 'stop',
+    request: null,
+    response: null,
+    attempts: 1,
+  });
 }
 
 /**
@@ -63,7 +73,9 @@ class AmendStagePrompt extends BaseChatPromptTemplate {
     };
     if (this.stage !== 'draft') records.push(answered(next(), String(values.output_from_model)));
     if (this.stage === 'revision') records.push(answered(next(), String(values.critique)));
-    return next().request.messages.map((m) => (m.role === 'system' ? new SystemMessage(m.content) : m.role === 'assistant' ? new AIMessage(m.content) : new HumanMessage(m.content)));
+    return next().request.messages.map((m) =>
+      m.role === 'system' ? new SystemMessage(m.content) : m.role === 'assistant' ? new AIMessage(m.content) : new HumanMessage(m.content),
+    );
   }
 
   partial(_values: PartialValues): Promise<never> {

@@ -7,7 +7,23 @@ import { Client } from 'pg';
 import type { Run } from '@amend/contracts';
 import { SAMPLES_QUEUE } from '../../libs/runtime/src/tokens';
 import { redisConnection } from '../../libs/runtime/src/redis-connection';
-import { ROOT, amendProcess, cpuDelta, cpuMs, cpuMsByPid, cpuTimes, withChildren, fetchWithin, pidsByComm, postgresBackgroundPids, spawnChild, statusKb, stopChild, until, type Child } from './proc';
+import {
+  ROOT,
+  amendProcess,
+  cpuDelta,
+  cpuMs,
+  cpuMsByPid,
+  cpuTimes,
+  withChildren,
+  fetchWithin,
+  pidsByComm,
+  postgresBackgroundPids,
+  spawnChild,
+  statusKb,
+  stopChild,
+  until,
+  type Child,
+} from './proc';
 import { constitution, ROUNDS, SEED, benchPrompts } from './workload';
 import { freePort } from '../../test/support/free-port';
 
@@ -276,7 +292,11 @@ export async function postRun(base: string, headers: Record<string, string>, bod
     const { prompts, ...options } = JSON.parse(body) as { prompts: unknown[] };
     upload = { contentType: 'application/x-ndjson', text: [JSON.stringify(options), ...prompts.map((p) => JSON.stringify(p))].join('\n') + '\n' };
   }
-  const res = await fetchWithin(`${base}/v1/runs`, { method: 'POST', headers: { ...headers, 'content-type': upload.contentType }, body: upload.text }, timeoutMs);
+  const res = await fetchWithin(
+    `${base}/v1/runs`,
+    { method: 'POST', headers: { ...headers, 'content-type': upload.contentType }, body: upload.text },
+    timeoutMs,
+  );
   if (res.status !== 202) throw new Error(`POST /v1/runs answered ${res.status}: ${(await res.text()).slice(0, 500)}`);
   return (await res.json()) as Run;
 }
@@ -286,7 +306,8 @@ export async function pollCompleted(base: string, headers: Record<string, string
   const res = await fetchWithin(`${base}/v1/runs/${runId}`, { headers }, 10_000);
   if (!res.ok) throw new Error(`GET /v1/runs/${runId} answered ${res.status}`);
   const r = (await res.json()) as Run;
-  if (r.status === 'failed' || r.status === 'cancelled') throw Object.assign(new Error(`run ended ${r.status}: ${JSON.stringify(r.failures)}`), { fatal: true });
+  if (r.status === 'failed' || r.status === 'cancelled')
+    throw Object.assign(new Error(`run ended ${r.status}: ${JSON.stringify(r.failures)}`), { fatal: true });
   return r.status === 'completed' ? r : undefined;
 }
 
@@ -325,4 +346,3 @@ export async function dropAmendState(tag: string): Promise<void> {
   if (errors.length) throw new Error(errors.join('; '));
   pendingCleanups.delete(tag);
 }
-

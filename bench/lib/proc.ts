@@ -32,7 +32,10 @@ function amendBuild(): string {
     const cache = join(ROOT, 'node_modules', '.cache');
     mkdirSync(cache, { recursive: true });
     const dir = mkdtempSync(join(cache, 'amend-bench-build-'));
-    const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', dir], { cwd: ROOT, encoding: 'utf8' });
+    const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', dir], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
     if (tsc.status !== 0) throw new Error(`building Amend for the bench failed:\n${tsc.stdout}${tsc.stderr}`);
     buildDir = dir;
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));

@@ -11,7 +11,21 @@ import { join } from 'node:path';
 import type { Run, Sample } from '@amend/contracts';
 import { Client } from 'pg';
 import { DATABASE_URL, backendPids } from './amend';
-import { ROOT, cpuDelta, cpuMs, cpuMsByPid, fetchWithin, machineJiffies, pidsByComm, sleep, spawnChild, statusKb, stopChild, until, getAmendFrom } from './proc';
+import {
+  ROOT,
+  cpuDelta,
+  cpuMs,
+  cpuMsByPid,
+  fetchWithin,
+  machineJiffies,
+  pidsByComm,
+  sleep,
+  spawnChild,
+  statusKb,
+  stopChild,
+  until,
+  getAmendFrom,
+} from './proc';
 import { startSimulator, type SimulatorChild } from './simulator';
 import { getJson, startStack } from './stack';
 import { constitution, SEED, benchPrompts } from './workload';
@@ -124,7 +138,9 @@ async function ingest(o: ScaleOptions): Promise<ScaleResult> {
     try {
       // Streamed as JSON Lines (the run's options, then a prompt a line), as `amend run` sends a
       // large run: a JSON body is limited to a few MB (AMEND_MAX_BODY_BYTES).
-      const body = [JSON.stringify({ constitution: constitution(), rounds: 1, seed: SEED }), ...benchPrompts(n).map((prompt) => JSON.stringify({ prompt }))].join('\n') + '\n';
+      const body =
+        [JSON.stringify({ constitution: constitution(), rounds: 1, seed: SEED }), ...benchPrompts(n).map((prompt) => JSON.stringify({ prompt }))].join('\n') +
+        '\n';
       const pg = await stack.pg();
       const pgPids0 = cpuMsByPid(await backendPids(stack.tag));
       const apiCpu0 = cpuMs(stack.api.pid);
@@ -150,7 +166,11 @@ async function ingest(o: ScaleOptions): Promise<ScaleResult> {
       let res: Response;
       let accepted: number;
       try {
-        res = await fetchWithin(`${stack.base}/v1/runs`, { method: 'POST', headers: { ...stack.headers, 'content-type': 'application/x-ndjson' }, body }, o.timeoutS * 1000);
+        res = await fetchWithin(
+          `${stack.base}/v1/runs`,
+          { method: 'POST', headers: { ...stack.headers, 'content-type': 'application/x-ndjson' }, body },
+          o.timeoutS * 1000,
+        );
         accepted = Date.now() - t0;
       } finally {
         posting = false;
@@ -195,7 +215,20 @@ async function ingest(o: ScaleOptions): Promise<ScaleResult> {
         ],
         bound,
         note: jobs !== n ? `${jobs} samples stored, expected ${n}` : undefined,
-        detail: { prompts: n, body_bytes: body.length, accepted_ms: accepted, committed_ms: committed, first_pair_ms: firstPair, api_cpu_ms: apiCpu, pg_cpu_ms: pgCpu, redis_cpu_ms: redisCpu, worker_cpu_ms: workerCpu, machine_busy_pct: busy, api_peak_rss_kb: apiPeak, run_id: run.id },
+        detail: {
+          prompts: n,
+          body_bytes: body.length,
+          accepted_ms: accepted,
+          committed_ms: committed,
+          first_pair_ms: firstPair,
+          api_cpu_ms: apiCpu,
+          pg_cpu_ms: pgCpu,
+          redis_cpu_ms: redisCpu,
+          worker_cpu_ms: workerCpu,
+          machine_busy_pct: busy,
+          api_peak_rss_kb: apiPeak,
+          run_id: run.id,
+        },
       };
     } finally {
       await stack.close();
@@ -236,10 +269,12 @@ async function exportScenario(o: ScaleOptions): Promise<ScaleResult> {
       await stack.waitCompleted(real.id, 60_000);
       await stack.stopWorker();
       const pg = await stack.pg();
-      const tpl = (await pg.query<{ id: string; sample_id: string; record: Record<string, unknown>; bytes: number }>(
-        'select id, sample_id, record, octet_length(record::text) as bytes from pairs where run_id = $1 order by idx limit 1',
-        [real.id],
-      )).rows[0];
+      const tpl = (
+        await pg.query<{ id: string; sample_id: string; record: Record<string, unknown>; bytes: number }>(
+          'select id, sample_id, record, octet_length(record::text) as bytes from pairs where run_id = $1 order by idx limit 1',
+          [real.id],
+        )
+      ).rows[0];
       if (!tpl) throw new Error('the small run made no pair');
       const runId = randomUUID();
       o.log(`export: inserting ${n.toLocaleString('en')} pairs (${tpl.bytes} B each as text) into ${stack.tag}`);
@@ -262,7 +297,12 @@ async function exportScenario(o: ScaleOptions): Promise<ScaleResult> {
       lap('runs_ms');
       // Every column of samples copied from the template but id, run_id and idx (the column list is
       // read from the catalog, so a migration adding a column does not break the clone).
-      const cols = (await pg.query<{ c: string }>(`select column_name as c from information_schema.columns where table_schema = $1 and table_name = 'samples' order by ordinal_position`, [stack.tag])).rows.map((r) => r.c);
+      const cols = (
+        await pg.query<{ c: string }>(
+          `select column_name as c from information_schema.columns where table_schema = $1 and table_name = 'samples' order by ordinal_position`,
+          [stack.tag],
+        )
+      ).rows.map((r) => r.c);
       const override: Record<string, string> = { id: `md5('s' || $2::text || g)::uuid`, run_id: '$2::uuid', idx: 'g' };
       await pg.query(
         `insert into samples (${cols.map((c) => `"${c}"`).join(', ')})
@@ -456,7 +496,16 @@ async function memory(o: ScaleOptions): Promise<ScaleResult> {
         bound:
           `${(idle / MB).toFixed(0)} MB is resident before any work (Node${getAmendFrom() === 'source' ? ', ts-node with the TypeScript compiler' : ''}, Nest, BullMQ, pg, the openai SDK); the ${((peak - idle) / MB).toFixed(0)} MB more is ${c} jobs with their sample, conversation and open request each ` +
           `(sockets, undici buffers, AbortControllers, timers) plus garbage V8 has not collected yet. Sampled every 25 ms while the simulator (latency ${o.memoryLatencyMs} ms) held >= ${c} calls; worker VmHWM ${(hwm / MB).toFixed(0)} MB.`,
-        detail: { prompts: n, concurrency: c, latency_ms: o.memoryLatencyMs, idle_rss_kb: idle, peak_rss_kb: peak, hwm_kb: hwm, samples, max_in_flight_seen: maxInFlight },
+        detail: {
+          prompts: n,
+          concurrency: c,
+          latency_ms: o.memoryLatencyMs,
+          idle_rss_kb: idle,
+          peak_rss_kb: peak,
+          hwm_kb: hwm,
+          samples,
+          max_in_flight_seen: maxInFlight,
+        },
       };
     } finally {
       await stack.close();
@@ -518,7 +567,12 @@ async function prefix(o: ScaleOptions): Promise<ScaleResult> {
         scenario: 'prefix',
         status: 'ok',
         figures: [
-          { metric: `prefix reuse, mean over ${shares.length} requests (${o.prefixPrompts} samples, rounds ${o.prefixRounds})`, value: mean, unit: 'share', digits: 3 },
+          {
+            metric: `prefix reuse, mean over ${shares.length} requests (${o.prefixPrompts} samples, rounds ${o.prefixRounds})`,
+            value: mean,
+            unit: 'share',
+            digits: 3,
+          },
           { metric: 'prefix reuse, min', value: min.share, unit: 'share', digits: 3 },
           { metric: 'prefix reuse, byte-weighted', value: byteWeighted, unit: 'share', digits: 3 },
           { metric: 'critique requests, mean', value: byStage('critique'), unit: 'share', digits: 3 },

@@ -13,17 +13,13 @@ export interface SimulatorChild {
 }
 
 export async function startSimulator(latencyMs: number, timeoutMs = 60_000): Promise<SimulatorChild> {
-  const child = spawnChild(
-    'simulator',
-    [...TS_NODE_ARGS, join(ROOT, 'libs/llm/src/simulator/serve.ts'), '--port', '0', '--latency-ms', String(latencyMs)],
-    {},
-  );
+  const child = spawnChild('simulator', [...TS_NODE_ARGS, join(ROOT, 'libs/llm/src/simulator/serve.ts'), '--port', '0', '--latency-ms', String(latencyMs)], {});
   try {
-    const url = await until(
-      'the simulator to listen',
-      async () => /listening on (http:\/\/\S+\/v1)/.exec(child.output())?.[1],
-      { timeoutMs, intervalMs: 50, children: [child] },
-    );
+    const url = await until('the simulator to listen', async () => /listening on (http:\/\/\S+\/v1)/.exec(child.output())?.[1], {
+      timeoutMs,
+      intervalMs: 50,
+      children: [child],
+    });
     const base = url.replace(/\/v1$/, '');
     return {
       child,

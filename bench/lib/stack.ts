@@ -4,7 +4,17 @@ import { Queue } from 'bullmq';
 import { Client } from 'pg';
 import type { Run } from '@amend/contracts';
 import { SAMPLES_QUEUE } from '../../libs/runtime/src/tokens';
-import { DATABASE_URL, amendEnv, benchRedisConnection, dropAmendState, pendingCleanups, pollCompleted, postRun, submitterHeaders, withApplicationName } from './amend';
+import {
+  DATABASE_URL,
+  amendEnv,
+  benchRedisConnection,
+  dropAmendState,
+  pendingCleanups,
+  pollCompleted,
+  postRun,
+  submitterHeaders,
+  withApplicationName,
+} from './amend';
 import { ROOT, amendProcess, fetchWithin, spawnChild, stopChild, until, type Child } from './proc';
 import { freePort } from '../../test/support/free-port';
 
@@ -81,7 +91,11 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       children,
     });
     if (worker) {
-      await until('the worker to take jobs', async () => ((await queue.getWorkersCount()) > 0 ? true : undefined), { timeoutMs: 120_000, intervalMs: 200, children });
+      await until('the worker to take jobs', async () => ((await queue.getWorkersCount()) > 0 ? true : undefined), {
+        timeoutMs: 120_000,
+        intervalMs: 200,
+        children,
+      });
     }
     o.log(`${o.label}: API pid ${api.pid}${worker ? ` and worker pid ${worker.pid}` : ''} ready (${tag})`);
     const headers = await submitterHeaders(base, adminKey, o.keyLimits);
@@ -120,11 +134,11 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       },
       createRun: (body, timeoutMs = 60_000) => postRun(base, headers, JSON.stringify(body), timeoutMs),
       waitCompleted: (runId, timeoutMs) =>
-        until(
-          `run ${runId} to complete`,
-          () => pollCompleted(base, headers, runId),
-          { timeoutMs, intervalMs: 200, children: [theApi, ...(stack.worker ? [stack.worker] : [])] },
-        ),
+        until(`run ${runId} to complete`, () => pollCompleted(base, headers, runId), {
+          timeoutMs,
+          intervalMs: 200,
+          children: [theApi, ...(stack.worker ? [stack.worker] : [])],
+        }),
       close,
     };
     return stack;

@@ -29,8 +29,16 @@ afterAll(async () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   for (const a of apps) await a.close();
 });
-stackForFile(() => env, { workers: 0 }, (s) => (stack = s));
-pgForFile(() => env, (c) => (pg = c), { searchPath: true });
+stackForFile(
+  () => env,
+  { workers: 0 },
+  (s) => (stack = s),
+);
+pgForFile(
+  () => env,
+  (c) => (pg = c),
+  { searchPath: true },
+);
 afterAll(() => sim?.close());
 
 /** How many times the simulator was asked each (sample, stage), from its own log of submitted lines. */
@@ -117,7 +125,11 @@ it('a batch created at the provider whose id was never saved (killed in between)
   expect(counts.size).toBe(3 * 4);
   expect([...counts.values()].every((n) => n === 1)).toBe(true);
   const rows = await pg.query('select wave, status from batches where run_id = $1 order by wave', [runId]);
-  expect(rows.rows).toEqual([{ wave: 0, status: 'applied' }, { wave: 1, status: 'applied' }, { wave: 2, status: 'applied' }]);
+  expect(rows.rows).toEqual([
+    { wave: 0, status: 'applied' },
+    { wave: 1, status: 'applied' },
+    { wave: 2, status: 'applied' },
+  ]);
 });
 
 it('a batch row whose provider batch was never created is abandoned and its requests go into the next wave', async () => {

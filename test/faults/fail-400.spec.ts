@@ -20,7 +20,11 @@ beforeAll(async () => {
 afterAll(() => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
 });
-stackForFile(() => env, { workers: 0 }, (s) => (stack = s));
+stackForFile(
+  () => env,
+  { workers: 0 },
+  (s) => (stack = s),
+);
 afterAll(() => sim?.close());
 
 /** pair.emitted events written after the run's first sample.failed, in the order the trail was written. */
@@ -49,7 +53,18 @@ it('a permanent 400 fails only the samples whose prompts cause it, each with the
   const exported = await exportFigures(stack, runId);
   const after = await pairsAfterFirstFailure(runId);
   const stats = sim.stats();
-  printFigures('fault fail-400', { N, samples: f.samples, pairs: f.pairs, failed: run.counts.failed, lost: f.lost, 'pairs emitted after the first failure': after, 'emitted twice': f.emittedTwice, 'exported twice': exported.duplicated, calls: stats.calls, 'extra model calls': stats.calls - 3 * (N - BAD.length) - BAD.length });
+  printFigures('fault fail-400', {
+    N,
+    samples: f.samples,
+    pairs: f.pairs,
+    failed: run.counts.failed,
+    lost: f.lost,
+    'pairs emitted after the first failure': after,
+    'emitted twice': f.emittedTwice,
+    'exported twice': exported.duplicated,
+    calls: stats.calls,
+    'extra model calls': stats.calls - 3 * (N - BAD.length) - BAD.length,
+  });
 
   // The 400s hit a run that was going, and it went on: pairs were emitted after the first sample failed.
   expect(after).toBeGreaterThan(0);

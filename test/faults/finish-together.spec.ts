@@ -40,11 +40,20 @@ beforeAll(async () => {
     AMEND_KEY_REQUESTS_PER_MINUTE: '1000000',
   });
 });
-stackForFile(() => env, {}, (s) => (stack = s));
-pgForFile(() => env, (c) => (pg = c), { searchPath: true });
+stackForFile(
+  () => env,
+  {},
+  (s) => (stack = s),
+);
+pgForFile(
+  () => env,
+  (c) => (pg = c),
+  { searchPath: true },
+);
 afterAll(() => sim?.close());
 
-const post = (path: string, body: unknown) => stack.fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const post = (path: string, body: unknown) =>
+  stack.fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
 async function count(q: string, values: unknown[]): Promise<number> {
   return Number((await pg.query(q, values)).rows[0].n);
@@ -54,12 +63,19 @@ it('requests closing one evaluation while its row is locked all answer on a pool
   const author = await stack.mintKey('author', 'default', { concurrent_runs: 100 });
   const res = await stack.fetch(
     '/v1/evaluations',
-    { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ baseline: 'anthropic-cai@1.0.0', candidate: 'amend-core', prompts: prompts(3, 'closers'), seed: 1 }) },
+    {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ baseline: 'anthropic-cai@1.0.0', candidate: 'amend-core', prompts: prompts(3, 'closers'), seed: 1 }),
+    },
     author,
   );
   expect(res.status).toBe(202);
   const { id } = await json(res);
-  await waitFor(async () => (await json(await stack.fetch(`/v1/evaluations/${id}`, {}, author))).report, { timeoutMs: 60_000, what: 'the evaluation to be judged' });
+  await waitFor(async () => (await json(await stack.fetch(`/v1/evaluations/${id}`, {}, author))).report, {
+    timeoutMs: 60_000,
+    what: 'the evaluation to be judged',
+  });
   // Behind the service's back: the report is gone again, as if the worker that closed both runs
   // had stopped before writing it, so every GET now asks to close the evaluation; and the row is
   // held by another session (a slow closer) while the GETs arrive.
@@ -85,7 +101,9 @@ it('requests closing one evaluation while its row is locked all answer on a pool
   // Until every GET has answered (they do not queue on the row) or the pool's connections all
   // wait on the row (as they did in issue 23): then the lock is let go.
   const waitingOnRow = () =>
-    count(`select count(*) as n from pg_stat_activity where pid <> $1 and wait_event_type = 'Lock' and query ilike '%from "evaluations"%for update%'`, [holderPid]);
+    count(`select count(*) as n from pg_stat_activity where pid <> $1 and wait_event_type = 'Lock' and query ilike '%from "evaluations"%for update%'`, [
+      holderPid,
+    ]);
   let peakWaiting = 0;
   await waitFor(
     async () => {
@@ -98,12 +116,30 @@ it('requests closing one evaluation while its row is locked all answer on a pool
   await holder.query('rollback');
   await holder.end();
   const started = Date.now();
-  const answers = await Promise.race([gets, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${closers - answered} GETs still unanswered 20 s after the row was free (${peakWaiting} sessions had waited on it)`)), 20_000).unref())]);
+  const answers = await Promise.race([
+    gets,
+    new Promise<never>((_, reject) =>
+      setTimeout(
+        () => reject(new Error(`${closers - answered} GETs still unanswered 20 s after the row was free (${peakWaiting} sessions had waited on it)`)),
+        20_000,
+      ).unref(),
+    ),
+  ]);
   const seconds = (Date.now() - started) / 1000;
   // A GET after the row is free closes it (if none of those above did).
-  const after = await waitFor(async () => (await json(await stack.fetch(`/v1/evaluations/${id}`, {}, author))).report, { timeoutMs: 10_000, what: 'the report' });
+  const after = await waitFor(async () => (await json(await stack.fetch(`/v1/evaluations/${id}`, {}, author))).report, {
+    timeoutMs: 10_000,
+    what: 'the report',
+  });
   const written = (await judged()) - judgedBefore;
-  printFigures('finish-together closers', { closers, pool: POOL, 'answered while the row was locked': answeredWhileLocked, 'peak waiting on the row': peakWaiting, 'seconds after release': seconds, 'evaluation.judged written': written });
+  printFigures('finish-together closers', {
+    closers,
+    pool: POOL,
+    'answered while the row was locked': answeredWhileLocked,
+    'peak waiting on the row': peakWaiting,
+    'seconds after release': seconds,
+    'evaluation.judged written': written,
+  });
 
   expect(answers.map((a) => a.status)).toEqual(Array(closers).fill(200));
   expect(after).not.toBeNull();
@@ -114,11 +150,18 @@ it('a closer that finds the evaluation held looks again once the holder has gone
   const author = await stack.mintKey('author', 'default', { concurrent_runs: 100 });
   const res = await stack.fetch(
     '/v1/evaluations',
-    { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ baseline: 'anthropic-cai@1.0.0', candidate: 'amend-core', prompts: prompts(2, 'lost'), seed: 2 }) },
+    {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ baseline: 'anthropic-cai@1.0.0', candidate: 'amend-core', prompts: prompts(2, 'lost'), seed: 2 }),
+    },
     author,
   );
   const { id } = await json(res);
-  await waitFor(async () => (await json(await stack.fetch(`/v1/evaluations/${id}`, {}, author))).report, { timeoutMs: 60_000, what: 'the evaluation to be judged' });
+  await waitFor(async () => (await json(await stack.fetch(`/v1/evaluations/${id}`, {}, author))).report, {
+    timeoutMs: 60_000,
+    what: 'the evaluation to be judged',
+  });
   await pg.query(`update evaluations set report = null, status = 'running', finished_at = null where id = $1`, [id]);
   // The holder: a closer that looked before the last run closed, saw it going, and leaves
   // without writing. Meanwhile the worker's closer (wait: true) and a GET's (wait: false) come.
@@ -128,11 +171,17 @@ it('a closer that finds the evaluation held looks again once the holder has gone
   await holder.query('select 1 from evaluations where id = $1 for update', [id]);
   const real = stack.workers[0].get(Store);
   const outcomes: string[] = [];
-  const watched = { evaluations: { row: real.evaluations.row.bind(real.evaluations), candidateTwin: real.evaluations.candidateTwin.bind(real.evaluations), finish: async (...args: Parameters<typeof real.evaluations.finish>) => {
-    const o = await real.evaluations.finish(...args);
-    outcomes.push(o);
-    return o;
-  } } };
+  const watched = {
+    evaluations: {
+      row: real.evaluations.row.bind(real.evaluations),
+      candidateTwin: real.evaluations.candidateTwin.bind(real.evaluations),
+      finish: async (...args: Parameters<typeof real.evaluations.finish>) => {
+        const o = await real.evaluations.finish(...args);
+        outcomes.push(o);
+        return o;
+      },
+    },
+  };
   const getCloser = await closeEvaluation(real, id, 'test:get', { wait: false });
   const workerCloser = closeEvaluation(watched, id, 'test:worker');
   try {
@@ -201,10 +250,18 @@ it('six evaluations and four runs finishing together on a pool of 10 with 64 cal
   try {
     await Promise.all([
       ...runs.map((id) =>
-        waitFor(async () => isRunFinished((await json(await stack.fetch(`/v1/runs/${id}`))).status), { timeoutMs: DEADLINE_MS, intervalMs: 250, what: `run ${id} to finish` }),
+        waitFor(async () => isRunFinished((await json(await stack.fetch(`/v1/runs/${id}`))).status), {
+          timeoutMs: DEADLINE_MS,
+          intervalMs: 250,
+          what: `run ${id} to finish`,
+        }),
       ),
       ...evaluations.map((e) =>
-        waitFor(async () => (await json(await stack.fetch(`/v1/evaluations/${e.id}`, {}, author))).report, { timeoutMs: DEADLINE_MS, intervalMs: 250, what: `evaluation ${e.id} to be judged` }),
+        waitFor(async () => (await json(await stack.fetch(`/v1/evaluations/${e.id}`, {}, author))).report, {
+          timeoutMs: DEADLINE_MS,
+          intervalMs: 250,
+          what: `evaluation ${e.id} to be judged`,
+        }),
       ),
     ]);
   } finally {
@@ -218,23 +275,50 @@ it('six evaluations and four runs finishing together on a pool of 10 with 64 cal
   const figures = {
     samples: await q('select count(*) as n from samples where run_id = any($1)'),
     unfinished: await q(`select count(*) as n from samples where run_id = any($1) and status in ('pending', 'running')`),
-    completedWithoutPair: await q(`select count(*) as n from samples s where run_id = any($1) and status = 'completed' and not exists (select 1 from pairs p where p.sample_id = s.id)`),
-    pairsTwice: await q('select coalesce(sum(c - 1), 0) as n from (select count(*) as c from pairs where run_id = any($1) group by sample_id having count(*) > 1) d'),
-    emittedTwice: await q(`select coalesce(sum(c - 1), 0) as n from (select count(*) as c from audit_events where run_id = any($1) and type = 'pair.emitted' group by sample_id having count(*) > 1) d`),
-    stageEventsTwice: await q(`select coalesce(sum(c - 1), 0) as n from (select count(*) as c from audit_events where run_id = any($1) and sample_id is not null and payload ? 'seq' group by sample_id, payload->>'seq' having count(*) > 1) d`),
+    completedWithoutPair: await q(
+      `select count(*) as n from samples s where run_id = any($1) and status = 'completed' and not exists (select 1 from pairs p where p.sample_id = s.id)`,
+    ),
+    pairsTwice: await q(
+      'select coalesce(sum(c - 1), 0) as n from (select count(*) as c from pairs where run_id = any($1) group by sample_id having count(*) > 1) d',
+    ),
+    emittedTwice: await q(
+      `select coalesce(sum(c - 1), 0) as n from (select count(*) as c from audit_events where run_id = any($1) and type = 'pair.emitted' group by sample_id having count(*) > 1) d`,
+    ),
+    stageEventsTwice: await q(
+      `select coalesce(sum(c - 1), 0) as n from (select count(*) as c from audit_events where run_id = any($1) and sample_id is not null and payload ? 'seq' group by sample_id, payload->>'seq' having count(*) > 1) d`,
+    ),
     unfinishedRuns: await q(`select count(*) as n from runs where id = any($1) and status in ('queued', 'running')`),
-    unsealedRuns: await q(`select count(*) as n from runs r where id = any($1) and not exists (select 1 from audit_events e where e.run_id = r.id and e.type = 'run.sealed')`),
+    unsealedRuns: await q(
+      `select count(*) as n from runs r where id = any($1) and not exists (select 1 from audit_events e where e.run_id = r.id and e.type = 'run.sealed')`,
+    ),
   };
-  const judged = await count(`select count(*) as n from audit_events where type = 'evaluation.judged' and payload->>'evaluation_id' = any($1)`, [evaluations.map((e) => e.id)]);
+  const judged = await count(`select count(*) as n from audit_events where type = 'evaluation.judged' and payload->>'evaluation_id' = any($1)`, [
+    evaluations.map((e) => e.id),
+  ]);
   const judgedTwice = await count(
     `select coalesce(sum(c - 1), 0) as n from (select count(*) as c from audit_events where type = 'evaluation.judged' and payload->>'evaluation_id' = any($1) group by payload->>'evaluation_id') d`,
     [evaluations.map((e) => e.id)],
   );
-  printFigures('finish-together', { seconds, ...figures, 'evaluation.judged': judged, 'judged twice': judgedTwice, reviews: reviewed.size, 'request errors': errors.length });
+  printFigures('finish-together', {
+    seconds,
+    ...figures,
+    'evaluation.judged': judged,
+    'judged twice': judgedTwice,
+    reviews: reviewed.size,
+    'request errors': errors.length,
+  });
 
   expect(errors).toEqual([]);
   expect(figures.samples).toBe(RUNS * RUN_PROMPTS + EVALUATIONS * 2 * EVAL_PROMPTS);
-  expect(figures).toMatchObject({ unfinished: 0, completedWithoutPair: 0, pairsTwice: 0, emittedTwice: 0, stageEventsTwice: 0, unfinishedRuns: 0, unsealedRuns: 0 });
+  expect(figures).toMatchObject({
+    unfinished: 0,
+    completedWithoutPair: 0,
+    pairsTwice: 0,
+    emittedTwice: 0,
+    stageEventsTwice: 0,
+    unfinishedRuns: 0,
+    unsealedRuns: 0,
+  });
   expect(judged).toBe(EVALUATIONS);
   expect(judgedTwice).toBe(0);
   // Reviews went in while the runs were going.

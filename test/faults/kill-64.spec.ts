@@ -24,7 +24,11 @@ beforeAll(async () => {
 afterAll(() => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
 });
-stackForFile(() => env, { workers: 0 }, (s) => (stack = s));
+stackForFile(
+  () => env,
+  { workers: 0 },
+  (s) => (stack = s),
+);
 afterAll(() => sim?.close());
 
 it('a worker killed with 64 calls in flight loses no sample, duplicates no pair and repays at most those 64 calls', async () => {
@@ -48,7 +52,21 @@ it('a worker killed with 64 calls in flight loses no sample, duplicates no pair 
   const exported = await exportFigures(stack, runId);
   const calls = sim.stats().calls;
   const extra = calls - 3 * N;
-  printFigures('fault kill-64', { N, 'at kill': describeAtFault(at), samples: f.samples, pairs: f.pairs, lost: f.lost, 'pair.emitted events': f.emitted, 'emitted twice': f.emittedTwice, 'stage events twice': f.stageEventsTwice, 'exported lines': exported.lines, 'exported twice': exported.duplicated, 'in flight at kill': inFlightAtKill, calls, 'extra model calls': extra });
+  printFigures('fault kill-64', {
+    N,
+    'at kill': describeAtFault(at),
+    samples: f.samples,
+    pairs: f.pairs,
+    lost: f.lost,
+    'pair.emitted events': f.emitted,
+    'emitted twice': f.emittedTwice,
+    'stage events twice': f.stageEventsTwice,
+    'exported lines': exported.lines,
+    'exported twice': exported.duplicated,
+    'in flight at kill': inFlightAtKill,
+    calls,
+    'extra model calls': extra,
+  });
 
   // The kill hit a run that was going: some pairs made, some samples not finished.
   expect(at.status).toBe('running');

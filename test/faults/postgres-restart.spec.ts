@@ -44,10 +44,13 @@ it('a Postgres restart mid-run: the API answers 503 with the error body while it
   const runId = await createRun(stack, { constitution: 'anthropic-cai', prompts: prompts(N, 'pg') });
   const worker = startWorker(env);
   children.push(worker);
-  await waitFor(async () => {
-    const r = await runView(stack, runId);
-    return r.counts.completed >= N / 4 ? r : undefined;
-  }, { timeoutMs: 60_000, what: 'a quarter of the samples' });
+  await waitFor(
+    async () => {
+      const r = await runView(stack, runId);
+      return r.counts.completed >= N / 4 ? r : undefined;
+    },
+    { timeoutMs: 60_000, what: 'a quarter of the samples' },
+  );
   const before = await atFault(stack, env, runId, runFigures);
 
   pg.stop();

@@ -41,10 +41,13 @@ async function setUp(extra: Record<string, string> = {}) {
 }
 
 async function midRun(stack: Stack, env: Record<string, string>, runId: string): Promise<AtFault> {
-  await waitFor(async () => {
-    const r = await runView(stack, runId);
-    return r.counts.completed >= N / 4 ? r : undefined;
-  }, { timeoutMs: 60_000, what: 'a quarter of the samples' });
+  await waitFor(
+    async () => {
+      const r = await runView(stack, runId);
+      return r.counts.completed >= N / 4 ? r : undefined;
+    },
+    { timeoutMs: 60_000, what: 'a quarter of the samples' },
+  );
   return atFault(stack, env, runId, runFigures);
 }
 
@@ -69,7 +72,17 @@ it("Redis losing every key of the run's queue mid-run: the run completes from Po
   const run = await waitForRun(stack, runId, 90_000, 'the run to complete after its queue was emptied');
   const f = await runFigures(env, runId);
   const calls = sim.stats().calls;
-  printFigures('fault redis-flush', { N, 'at flush': describeAtFault(before), samples: f.samples, pairs: f.pairs, lost: f.lost, 'emitted twice': f.emittedTwice, 'stage events twice': f.stageEventsTwice, calls, 'extra model calls': calls - 3 * N });
+  printFigures('fault redis-flush', {
+    N,
+    'at flush': describeAtFault(before),
+    samples: f.samples,
+    pairs: f.pairs,
+    lost: f.lost,
+    'emitted twice': f.emittedTwice,
+    'stage events twice': f.stageEventsTwice,
+    calls,
+    'extra model calls': calls - 3 * N,
+  });
   expect(run.counts).toMatchObject({ total: N, completed: N, failed: 0 });
   expect(f.lost).toBe(0);
   expect(f.duplicated).toBe(0);
@@ -90,7 +103,18 @@ it('a restart of a Redis that keeps nothing on disk mid-run: workers and API rec
   const run = await waitForRun(stack, runId, 90_000, 'the run to complete after Redis restarted empty');
   const f = await runFigures(env, runId);
   const calls = sim.stats().calls;
-  printFigures('fault redis-restart', { N, 'at restart': describeAtFault(before), samples: f.samples, pairs: f.pairs, lost: f.lost, 'emitted twice': f.emittedTwice, 'stage events twice': f.stageEventsTwice, 'keys right after restart': keysAfterRestart, calls, 'extra model calls': calls - 3 * N });
+  printFigures('fault redis-restart', {
+    N,
+    'at restart': describeAtFault(before),
+    samples: f.samples,
+    pairs: f.pairs,
+    lost: f.lost,
+    'emitted twice': f.emittedTwice,
+    'stage events twice': f.stageEventsTwice,
+    'keys right after restart': keysAfterRestart,
+    calls,
+    'extra model calls': calls - 3 * N,
+  });
   expect(run.counts).toMatchObject({ total: N, completed: N, failed: 0 });
   expect(f.lost).toBe(0);
   expect(f.duplicated).toBe(0);

@@ -87,7 +87,11 @@ it('/ready goes red while queries wait for a pool connection past READY_POOL_WAI
   }
   const statuses = await gets;
   await waitFor(async () => (await fetch(`${stack.url}/ready`)).status === 200, { timeoutMs: 15_000, what: '/ready to answer 200 again' });
-  printFigures('session-limits ready', { 'ready while waiting': red.status, 'GETs answered': statuses.length, 'GETs 503': statuses.filter((s) => s === 503).length });
+  printFigures('session-limits ready', {
+    'ready while waiting': red.status,
+    'GETs answered': statuses.length,
+    'GETs 503': statuses.filter((s) => s === 503).length,
+  });
   expect(red.body.error?.details?.error?.postgres_pool).toEqual({ status: 'down' });
   // Every GET was answered, with its counts or a 503 it can retry.
   expect(statuses.every((s) => s === 200 || s === 503)).toBe(true);

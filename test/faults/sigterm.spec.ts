@@ -74,7 +74,20 @@ it('on SIGTERM a worker lets its calls in flight finish, exits with code 0, and 
   const f = await runFigures(env, runId);
   const exported = await exportFigures(stack, runId);
   const calls = sim.stats().calls;
-  printFigures('fault sigterm (within grace)', { N, 'at SIGTERM': describeAtFault(at), samples: f.samples, pairs: f.pairs, lost: f.lost, 'emitted twice': f.emittedTwice, 'stage events twice': f.stageEventsTwice, 'exported twice': exported.duplicated, 'in flight at SIGTERM': inFlight, 'exit code': exit.code, calls, 'extra model calls': calls - 3 * N });
+  printFigures('fault sigterm (within grace)', {
+    N,
+    'at SIGTERM': describeAtFault(at),
+    samples: f.samples,
+    pairs: f.pairs,
+    lost: f.lost,
+    'emitted twice': f.emittedTwice,
+    'stage events twice': f.stageEventsTwice,
+    'exported twice': exported.duplicated,
+    'in flight at SIGTERM': inFlight,
+    'exit code': exit.code,
+    calls,
+    'extra model calls': calls - 3 * N,
+  });
 
   // The signal came while the run was going: some pairs made, some samples not finished.
   expect(at.status).toBe('running');
@@ -109,7 +122,21 @@ it('calls that outlast the grace period are aborted and their jobs handed back: 
   const f = await runFigures(env, runId);
   const exported = await exportFigures(stack, runId);
   const calls = sim.stats().calls;
-  printFigures('fault sigterm (grace exceeded)', { N, 'at SIGTERM': describeAtFault(at), samples: f.samples, pairs: f.pairs, lost: f.lost, 'emitted twice': f.emittedTwice, 'stage events twice': f.stageEventsTwice, 'exported twice': exported.duplicated, 'in flight at SIGTERM': inFlight, 'exit code': exit.code, 'jobs waiting after exit': waiting.waiting + waiting.prioritized, calls, 'extra model calls': calls - 3 * N });
+  printFigures('fault sigterm (grace exceeded)', {
+    N,
+    'at SIGTERM': describeAtFault(at),
+    samples: f.samples,
+    pairs: f.pairs,
+    lost: f.lost,
+    'emitted twice': f.emittedTwice,
+    'stage events twice': f.stageEventsTwice,
+    'exported twice': exported.duplicated,
+    'in flight at SIGTERM': inFlight,
+    'exit code': exit.code,
+    'jobs waiting after exit': waiting.waiting + waiting.prioritized,
+    calls,
+    'extra model calls': calls - 3 * N,
+  });
 
   // One round of 3 s calls: the signal came with the run going and every sample's first call in flight (none could be done yet).
   expect(at).toMatchObject({ status: 'running', pairs: 0, unfinished: N });

@@ -27,7 +27,11 @@ beforeAll(async () => {
 afterAll(() => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
 });
-stackForFile(() => env, { workers: 0 }, (s) => (stack = s));
+stackForFile(
+  () => env,
+  { workers: 0 },
+  (s) => (stack = s),
+);
 afterAll(async () => {
   await proxy?.close();
   await sim?.close();

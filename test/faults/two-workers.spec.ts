@@ -23,7 +23,11 @@ beforeAll(async () => {
 afterAll(() => {
   if (worker && worker.exitCode === null) worker.kill('SIGKILL');
 });
-stackForFile(() => env, { workers: 0 }, (s) => (stack = s));
+stackForFile(
+  () => env,
+  { workers: 0 },
+  (s) => (stack = s),
+);
 afterAll(() => sim?.close());
 
 it('two worker processes (WORKER_PROCESSES=2) on one queue lose no sample and duplicate nothing, and both work during the run', async () => {
@@ -36,7 +40,9 @@ it('two worker processes (WORKER_PROCESSES=2) on one queue lose no sample and du
   await pg.connect();
   try {
     // Counted from the trail itself, not behind a unique index: one pair.emitted per sample.
-    const emitted = (await pg.query(`select sample_id, count(*)::int as n from audit_events where run_id = $1 and type = 'pair.emitted' group by sample_id`, [runId])).rows;
+    const emitted = (
+      await pg.query(`select sample_id, count(*)::int as n from audit_events where run_id = $1 and type = 'pair.emitted' group by sample_id`, [runId])
+    ).rows;
     expect(emitted).toHaveLength(N);
     expect(emitted.filter((r) => r.n !== 1)).toEqual([]);
     // Each stage called and recorded once per sample: draft, critique, revision.

@@ -51,10 +51,14 @@ export function ensureConsoleBuilt(): void {
     newestMtime(join(ROOT, 'libs/constitution/src')),
   );
   if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
-  const build = spawnSync(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'apps/console/vite.config.mts', '--logLevel', 'warn'], {
-    cwd: ROOT,
-    encoding: 'utf8',
-  });
+  const build = spawnSync(
+    process.execPath,
+    [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'apps/console/vite.config.mts', '--logLevel', 'warn'],
+    {
+      cwd: ROOT,
+      encoding: 'utf8',
+    },
+  );
   if (build.status !== 0) throw new Error(`console build failed:\n${build.stdout}\n${build.stderr}`);
 }
 
@@ -73,7 +77,13 @@ export async function signInToConsole(
   browser: Browser,
   url: string,
   key: string,
-  opts: { viewport: { width: number; height: number }; timeoutMs: number; onPageError: (message: string) => void; acceptDownloads?: boolean; beforeSubmit?: (page: Page) => Promise<void> },
+  opts: {
+    viewport: { width: number; height: number };
+    timeoutMs: number;
+    onPageError: (message: string) => void;
+    acceptDownloads?: boolean;
+    beforeSubmit?: (page: Page) => Promise<void>;
+  },
 ): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({ viewport: opts.viewport, ...(opts.acceptDownloads && { acceptDownloads: true }) });
   const page = await context.newPage();
@@ -100,11 +110,7 @@ export interface ConsoleFile {
  * tests and closed after them, and each test ending by expecting no uncaught error in any page.
  * `set` receives the stack and the sign-in; a file's own beforeAll (declared after) runs next.
  */
-export function consoleForFile(
-  env: Record<string, string>,
-  opts: Omit<SignInOptions, 'onPageError' | 'beforeSubmit'>,
-  set: (file: ConsoleFile) => void,
-): void {
+export function consoleForFile(env: Record<string, string>, opts: Omit<SignInOptions, 'onPageError' | 'beforeSubmit'>, set: (file: ConsoleFile) => void): void {
   let stack: Stack | undefined;
   let browser: Browser | undefined;
   let pageErrors: string[] = [];

@@ -205,7 +205,10 @@ export async function deleteQueueKeys(env: Record<string, string>): Promise<void
 }
 
 /** Polls until `check` returns a truthy value or the deadline passes; never a fixed sleep. */
-export async function waitFor<T>(check: () => Promise<T | undefined | null | false>, opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<T> {
+export async function waitFor<T>(
+  check: () => Promise<T | undefined | null | false>,
+  opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+): Promise<T> {
   const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
   let last: unknown;
   for (;;) {

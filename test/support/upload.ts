@@ -23,7 +23,13 @@ export function uploadBytes(url: string, total: number, headers: Record<string, 
   return new Promise((resolve, reject) => {
     let sent = 0;
     let answered = false;
-    const req = httpRequest({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(total), ...headers } });
+    const req = httpRequest({
+      host: u.hostname,
+      port: u.port,
+      path: u.pathname,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': String(total), ...headers },
+    });
     req.on('response', (res) => {
       answered = true;
       const ms = performance.now() - t0;

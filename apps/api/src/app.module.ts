@@ -41,7 +41,20 @@ export class ApiModule {
     return {
       module: ApiModule,
       imports: [RuntimeModule.forRoot(config, 'amend-api'), TerminusModule, DiscoveryModule],
-      controllers: [RunsController, SamplesController, PairsController, ConstitutionsController, HealthController, ReviewsController, ReportsController, MeController, KeysController, AuditController, EvaluationsController, ErasureController],
+      controllers: [
+        RunsController,
+        SamplesController,
+        PairsController,
+        ConstitutionsController,
+        HealthController,
+        ReviewsController,
+        ReportsController,
+        MeController,
+        KeysController,
+        AuditController,
+        EvaluationsController,
+        ErasureController,
+      ],
       providers: [
         RunsService,
         SamplesService,

@@ -17,7 +17,6 @@ import {
   RunVerify,
   RunVerifySchema,
   VerifyReportSchema,
-
   ConstitutionDiff,
   ConstitutionDiffSchema,
   ConstitutionDocument,
@@ -54,9 +53,7 @@ export const ConstitutionListSchema = z.object({
       name: z.string(),
       /** null when every version is deprecated. */
       latest: z.string().nullable(),
-      versions: z.array(
-        z.object({ version: z.string(), sha256: z.string(), title: z.string().nullish(), deprecated: z.boolean().optional() }),
-      ),
+      versions: z.array(z.object({ version: z.string(), sha256: z.string(), title: z.string().nullish(), deprecated: z.boolean().optional() })),
     }),
   ),
 });
@@ -117,7 +114,13 @@ export class ApiClient {
     const text = JSON.stringify(body);
     if (Buffer.byteLength(text) > JSON_UPLOAD_MAX_BYTES) {
       const lines = [JSON.stringify(options), ...prompts.map((p) => JSON.stringify(p))].join('\n') + '\n';
-      return this.json(RunSchema, '/v1/runs', { method: 'POST', rawBody: { contentType: 'application/x-ndjson', text: lines }, headers, signal: opts.signal, timeoutMs: null });
+      return this.json(RunSchema, '/v1/runs', {
+        method: 'POST',
+        rawBody: { contentType: 'application/x-ndjson', text: lines },
+        headers,
+        signal: opts.signal,
+        timeoutMs: null,
+      });
     }
     return this.json(RunSchema, '/v1/runs', { method: 'POST', body, headers, signal: opts.signal, timeoutMs: null });
   }
@@ -169,7 +172,10 @@ export class ApiClient {
     return this.json(PublishResultSchema, '/v1/constitutions', { method: 'POST', rawBody: { contentType: 'application/yaml', text } });
   }
 
-  importH4(h4: unknown, query: { name: string; version: string; title?: string; description?: string; changelog?: string; tags?: string }): Promise<PublishResult> {
+  importH4(
+    h4: unknown,
+    query: { name: string; version: string; title?: string; description?: string; changelog?: string; tags?: string },
+  ): Promise<PublishResult> {
     return this.json(PublishResultSchema, '/v1/constitutions/import', { method: 'POST', query: { format: 'h4', ...query }, body: h4 });
   }
 
@@ -264,8 +270,7 @@ export class ApiClient {
       throw new ErrorAnswer(
         res.status,
         'unexpected_response',
-        `${describe(opts, path)} answered with a body that does not match the contract; ` +
-          `is the CLI the same version as the server?`,
+        `${describe(opts, path)} answered with a body that does not match the contract; ` + `is the CLI the same version as the server?`,
         issues,
       );
     }
@@ -286,9 +291,7 @@ export class ApiClient {
     if (opts.body !== undefined) headers['content-type'] = 'application/json';
     if (opts.rawBody) headers['content-type'] = opts.rawBody.contentType;
     const timeoutMs = opts.timeoutMs === undefined ? this.timeoutMs : opts.timeoutMs;
-    const signals = [opts.signal, timeoutMs === null ? undefined : AbortSignal.timeout(timeoutMs)].filter(
-      (s): s is AbortSignal => s !== undefined,
-    );
+    const signals = [opts.signal, timeoutMs === null ? undefined : AbortSignal.timeout(timeoutMs)].filter((s): s is AbortSignal => s !== undefined);
 
     let res: Response;
     try {
@@ -323,8 +326,7 @@ async function errorOf(res: Response, what: string): Promise<ErrorAnswer> {
 
 function unreachable(baseUrl: string, err: unknown): ErrorAnswer {
   const e = err as Error & { cause?: { code?: string; message?: string } };
-  const why =
-    e.name === 'TimeoutError' ? 'no answer before the deadline' : (e.cause?.code ?? e.cause?.message ?? e.message);
+  const why = e.name === 'TimeoutError' ? 'no answer before the deadline' : (e.cause?.code ?? e.cause?.message ?? e.message);
   return new ErrorAnswer(
     null,
     'unreachable',

@@ -35,7 +35,13 @@ interface ReportLike {
   failures: VerifyFailure[];
   failures_total: number;
   /** The server's comparison of the run's pair and review rows with their events. */
-  dataset?: { ok: boolean; pairs: number; reviews: number; failures: { kind: string; reason: string; id: string | null; message: string }[]; failures_total: number };
+  dataset?: {
+    ok: boolean;
+    pairs: number;
+    reviews: number;
+    failures: { kind: string; reason: string; id: string | null; message: string }[];
+    failures_total: number;
+  };
   /** The server's comparison of every row a read path serves with the events that committed to it. */
   rows?: RowsVerify;
 }
@@ -48,8 +54,11 @@ function describeFailure(f: VerifyFailure): string {
 
 export function renderVerify(subject: string, r: ReportLike): string {
   const scope = `${r.events} events in ${r.chains} chains, ${r.sealed ? `sealed (root ${r.root})` : 'not sealed'}`;
-  const rows = (r.dataset ? `; ${r.dataset.pairs} pairs and ${r.dataset.reviews} reviews against their events` : '') + (r.rows ? `; ${checkedRows(r.rows)}` : '');
-  const erased = r.rows?.erased_samples ? `\n${r.rows.erased_samples} sample(s) erased (content removed, hashes kept):\n${r.rows.erased.map((e) => `  ${e.sample_id} by ${e.by} at ${e.at}: ${e.reason ?? '(no reason)'}`).join('\n')}` : '';
+  const rows =
+    (r.dataset ? `; ${r.dataset.pairs} pairs and ${r.dataset.reviews} reviews against their events` : '') + (r.rows ? `; ${checkedRows(r.rows)}` : '');
+  const erased = r.rows?.erased_samples
+    ? `\n${r.rows.erased_samples} sample(s) erased (content removed, hashes kept):\n${r.rows.erased.map((e) => `  ${e.sample_id} by ${e.by} at ${e.at}: ${e.reason ?? '(no reason)'}`).join('\n')}`
+    : '';
   if (r.ok) return `${subject}: intact. ${scope}${rows}${erased}`;
   const lines = [`${subject}: NOT intact. ${scope}${rows}`];
   if (r.first_failure) {
@@ -60,7 +69,10 @@ export function renderVerify(subject: string, r: ReportLike): string {
   }
   lines.push(...renderRows(r.rows));
   if (r.dataset && !r.dataset.ok) {
-    lines.push('dataset rows that differ from the trail:', ...r.dataset.failures.slice(0, SHOWN_FAILURES).map((f) => `  ${f.kind} ${f.id ?? '-'}: ${f.reason.replace('_', ' ')}: ${f.message}`));
+    lines.push(
+      'dataset rows that differ from the trail:',
+      ...r.dataset.failures.slice(0, SHOWN_FAILURES).map((f) => `  ${f.kind} ${f.id ?? '-'}: ${f.reason.replace('_', ' ')}: ${f.message}`),
+    );
     if (r.dataset.failures_total > SHOWN_FAILURES) lines.push(`  ... ${r.dataset.failures_total - SHOWN_FAILURES} more (--json for the list)`);
   }
   return lines.join('\n');
@@ -76,7 +88,9 @@ function renderRows(r: RowsVerify | undefined): string[] {
   if (!r || r.ok) return [];
   const lines = ['rows that differ from the trail (table key field: found / the trail says; served by):'];
   for (const f of r.failures.slice(0, SHOWN_FAILURES)) {
-    lines.push(`  ${f.reason === 'missing' ? 'MISSING ' : ''}${f.table} ${f.key} ${f.field}: ${f.found ?? 'null'} / ${f.expected ?? 'null'}; served by ${f.read_paths.join(', ')}`);
+    lines.push(
+      `  ${f.reason === 'missing' ? 'MISSING ' : ''}${f.table} ${f.key} ${f.field}: ${f.found ?? 'null'} / ${f.expected ?? 'null'}; served by ${f.read_paths.join(', ')}`,
+    );
   }
   if (r.failures_total > SHOWN_FAILURES) lines.push(`  ... ${r.failures_total - SHOWN_FAILURES} more (--json for the list)`);
   return lines;
@@ -112,7 +126,12 @@ async function verifyOffline(cwd: string, file: string, opts: { dataset?: string
   const { pairs, erasedPairs, ...bundle } = await verifyBundle(lineReader(path), { keepPairs: !!datasetPath });
   const dataset = datasetPath ? await checkDatasetFile(lineReader(datasetPath), pairs ?? new Map(), erasedPairs) : undefined;
   if (opts.summary) {
-    const html = renderBundleSummary({ report: bundle, bundleFile: basename(path), bundleSha256: await fileSha256(path), ...(dataset && { dataset: { file: basename(datasetPath!), report: dataset } }) });
+    const html = renderBundleSummary({
+      report: bundle,
+      bundleFile: basename(path),
+      bundleSha256: await fileSha256(path),
+      ...(dataset && { dataset: { file: basename(datasetPath!), report: dataset } }),
+    });
     await writeFile(resolve(cwd, opts.summary), html);
   }
   return { bundle, dataset, ok: bundle.ok && (dataset?.ok ?? true) };
@@ -137,18 +156,34 @@ export function renderBundle(file: string, r: BundleReport, dataset?: { file: st
     );
   }
   if (!r.evidence.ok) {
-    lines.push('evidence that does not match the trail:', ...r.evidence.failures.slice(0, SHOWN_FAILURES).map((f) => `  ${f.kind}${f.id ? ` ${f.id}` : ''}${f.line !== null ? ` (line ${f.line})` : ''}: ${f.message}`));
+    lines.push(
+      'evidence that does not match the trail:',
+      ...r.evidence.failures
+        .slice(0, SHOWN_FAILURES)
+        .map((f) => `  ${f.kind}${f.id ? ` ${f.id}` : ''}${f.line !== null ? ` (line ${f.line})` : ''}: ${f.message}`),
+    );
     if (r.evidence.failures_total > SHOWN_FAILURES) lines.push(`  ... ${r.evidence.failures_total - SHOWN_FAILURES} more (--json for the list)`);
   }
   if (dataset) {
     const d = dataset.report;
-    const formats = Object.entries(d.formats).map(([k, n]) => `${k} ${n}`).join(', ');
-    if (d.ok) lines.push(`dataset ${dataset.file}: every line matches its pair (${d.matched} lines${formats ? `: ${formats}` : ''})${d.erased.length ? `, but ${d.erased.length} line(s) of erased pairs` : ''}`);
+    const formats = Object.entries(d.formats)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ');
+    if (d.ok)
+      lines.push(
+        `dataset ${dataset.file}: every line matches its pair (${d.matched} lines${formats ? `: ${formats}` : ''})${d.erased.length ? `, but ${d.erased.length} line(s) of erased pairs` : ''}`,
+      );
     else {
-      lines.push(`dataset ${dataset.file}: ${d.failures_total} of ${d.lines} lines do NOT match their pair`, ...d.failures.slice(0, SHOWN_FAILURES).map((f) => `  ${f.message}`));
+      lines.push(
+        `dataset ${dataset.file}: ${d.failures_total} of ${d.lines} lines do NOT match their pair`,
+        ...d.failures.slice(0, SHOWN_FAILURES).map((f) => `  ${f.message}`),
+      );
       if (d.failures_total > SHOWN_FAILURES) lines.push(`  ... ${d.failures_total - SHOWN_FAILURES} more (--json for the list)`);
     }
-    for (const e of d.erased.slice(0, SHOWN_FAILURES)) lines.push(`  line ${e.line} (${e.format}, pair ${e.id}): its sample was erased by ${e.erasure.by} at ${e.erasure.at} (${e.erasure.reason ?? 'no reason'}): not comparable`);
+    for (const e of d.erased.slice(0, SHOWN_FAILURES))
+      lines.push(
+        `  line ${e.line} (${e.format}, pair ${e.id}): its sample was erased by ${e.erasure.by} at ${e.erasure.at} (${e.erasure.reason ?? 'no reason'}): not comparable`,
+      );
   }
   return lines.join('\n');
 }
@@ -170,7 +205,7 @@ export function addAuditCommands(program: Command, ctx: AuditCommandsContext): v
     .option('-f, --file <bundle>', 'verify an exported bundle offline instead (amend audit export): no server, no database')
     .option('--dataset <file>', 'with --file: check each line of a dataset file (any export format) against its pair in the bundle')
     .option('--summary <file>', 'with --file: also write the one-page HTML summary of the bundle')
-    .option('--global', "verify the global chain on the server (constitutions published, keys created and revoked)")
+    .option('--global', 'verify the global chain on the server (constitutions published, keys created and revoked)')
     .option('--json', 'print the full report as JSON')
     .action(async (runId: string | undefined, opts: { file?: string; dataset?: string; summary?: string; global?: boolean; json?: boolean }, cmd: Command) => {
       if ([!!runId, !!opts.file, !!opts.global].filter(Boolean).length !== 1) {
@@ -202,10 +237,12 @@ export function addAuditCommands(program: Command, ctx: AuditCommandsContext): v
 
   group
     .command('export')
-    .description("download a run's audit bundle (JSON Lines) for offline verification and archiving, checked offline at once, with its one-page HTML summary beside it")
+    .description(
+      "download a run's audit bundle (JSON Lines) for offline verification and archiving, checked offline at once, with its one-page HTML summary beside it",
+    )
     .argument('<run>', 'run id')
     .option('-o, --out <file>', 'where to write it (default audit-<run>.jsonl)')
-    .option('--summary <file>', 'where to write the summary (default: the bundle\'s name with .html)')
+    .option('--summary <file>', "where to write the summary (default: the bundle's name with .html)")
     .option('--no-summary', 'write no summary')
     .action(async (runId: string, opts: { out?: string; summary?: string | false }, cmd: Command) => {
       const file = opts.out ?? `audit-${runId}.jsonl`;
@@ -243,24 +280,34 @@ export function addKeysCommands(program: Command, ctx: AuditCommandsContext): vo
     .command('create')
     .description('create a key with one role and one team; it is printed once, store it now')
     .addOption(new Option('--role <role>', 'what the key may do').choices(KEY_ROLE_NAMES).makeOptionMandatory())
-    .requiredOption('--team <team>', "the team whose runs the key works with (auditors and admins: any team)")
+    .requiredOption('--team <team>', 'the team whose runs the key works with (auditors and admins: any team)')
     .option('--name <name>', 'who or what the key is for')
-    .option('--rpm <n>', 'requests per minute (default: the server\'s)', parseInteger)
-    .option('--concurrent-runs <n>', 'runs queued or running at once (default: the server\'s)', parseInteger)
-    .option('--prompts-per-run <n>', 'prompts per run (default: the server\'s)', parseInteger)
+    .option('--rpm <n>', "requests per minute (default: the server's)", parseInteger)
+    .option('--concurrent-runs <n>', "runs queued or running at once (default: the server's)", parseInteger)
+    .option('--prompts-per-run <n>', "prompts per run (default: the server's)", parseInteger)
     .option('--json', 'print the created key as JSON')
-    .action(async (opts: { role: KeyRoleName; team: string; name?: string; rpm?: number; concurrentRuns?: number; promptsPerRun?: number; json?: boolean }, cmd: Command) => {
-      const limits = {
-        ...(opts.rpm !== undefined ? { requests_per_minute: opts.rpm } : {}),
-        ...(opts.concurrentRuns !== undefined ? { concurrent_runs: opts.concurrentRuns } : {}),
-        ...(opts.promptsPerRun !== undefined ? { prompts_per_run: opts.promptsPerRun } : {}),
-      };
-      const body: CreateKey = { role: opts.role, team: opts.team, ...(opts.name ? { name: opts.name } : {}), ...(Object.keys(limits).length ? { limits } : {}) };
-      const created = await ctx.client(cmd).createKey(body);
-      if (opts.json) return void out(JSON.stringify(created, null, 2));
-      out(created.key);
-      err(`${created.role} key for team ${created.team} (id ${created.id}). This is the only time the key is shown; the server keeps its hash.`);
-    });
+    .action(
+      async (
+        opts: { role: KeyRoleName; team: string; name?: string; rpm?: number; concurrentRuns?: number; promptsPerRun?: number; json?: boolean },
+        cmd: Command,
+      ) => {
+        const limits = {
+          ...(opts.rpm !== undefined ? { requests_per_minute: opts.rpm } : {}),
+          ...(opts.concurrentRuns !== undefined ? { concurrent_runs: opts.concurrentRuns } : {}),
+          ...(opts.promptsPerRun !== undefined ? { prompts_per_run: opts.promptsPerRun } : {}),
+        };
+        const body: CreateKey = {
+          role: opts.role,
+          team: opts.team,
+          ...(opts.name ? { name: opts.name } : {}),
+          ...(Object.keys(limits).length ? { limits } : {}),
+        };
+        const created = await ctx.client(cmd).createKey(body);
+        if (opts.json) return void out(JSON.stringify(created, null, 2));
+        out(created.key);
+        err(`${created.role} key for team ${created.team} (id ${created.id}). This is the only time the key is shown; the server keeps its hash.`);
+      },
+    );
 
   group
     .command('list')

@@ -92,7 +92,14 @@ describe('amend constitution (offline commands)', () => {
     it('writes the shared H4 fixture as constitutions/<name>/<version>.yaml, equal to the bundled import', async () => {
       const c = capture(dir);
       const args = ['constitution', 'import-h4', FIXTURE, '--name', 'anthropic-cai', '--version', '1.0.0'];
-      const opts = ['--title', ANTHROPIC_CAI_OPTIONS.title!, '--description', ANTHROPIC_CAI_OPTIONS.description!, '--changelog', ANTHROPIC_CAI_OPTIONS.changelog!];
+      const opts = [
+        '--title',
+        ANTHROPIC_CAI_OPTIONS.title!,
+        '--description',
+        ANTHROPIC_CAI_OPTIONS.description!,
+        '--changelog',
+        ANTHROPIC_CAI_OPTIONS.changelog!,
+      ];
       expect(await runCli([...args, ...opts, '--tags', ANTHROPIC_CAI_OPTIONS.tags!.join(',')], c.io)).toBe(0);
       const written = loadConstitutionFile(join(dir, 'constitutions/anthropic-cai/1.0.0.yaml'));
       const bundled = loadConstitutionFile(join(ROOT, 'constitutions/anthropic-cai/1.0.0.yaml'));
@@ -140,10 +147,7 @@ describe('amend constitution (offline commands)', () => {
   describe('diff of files', () => {
     it('shows principles added, removed and changed word by word', async () => {
       write('a.yaml', valid('harmless', '1.0.0'));
-      write(
-        'b.yaml',
-        valid('harmless', '1.1.0', 'Remove all harm, gently.') + '  - id: privacy\n    critique: Find private data.\n    revision: Remove it.\n',
-      );
+      write('b.yaml', valid('harmless', '1.1.0', 'Remove all harm, gently.') + '  - id: privacy\n    critique: Find private data.\n    revision: Remove it.\n');
       const c = capture(dir);
       expect(await runCli(['constitution', 'diff', 'a.yaml', 'b.yaml'], c.io)).toBe(0);
       expect(c.stdout()).toContain('harmless@1.0.0 -> harmless@1.1.0');

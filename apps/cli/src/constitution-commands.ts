@@ -45,9 +45,7 @@ export function addConstitutionCommands(program: Command, ctx: ConstitutionComma
   const cwd = ctx.cwd ?? process.cwd();
   const resolvePath = (p: string) => (p === '-' ? p : resolve(cwd, p));
 
-  const group = program
-    .command('constitution')
-    .description('validate, publish, compare, preview, deprecate, import and export constitution versions');
+  const group = program.command('constitution').description('validate, publish, compare, preview, deprecate, import and export constitution versions');
 
   group
     .command('validate')
@@ -74,7 +72,8 @@ export function addConstitutionCommands(program: Command, ctx: ConstitutionComma
       } else {
         for (const l of result.loaded) out(`ok  ${show(l.path)}  ${l.constitution.name}@${l.constitution.version}  sha256 ${l.sha256.slice(0, 12)}`);
         for (const e of result.errors) err(e.file ? e.message.split(e.file).join(show(e.file)) : e.message);
-        if (result.files.length === 0 && result.errors.length === 0) err(`no constitution files under ${show(resolvePath(path))}; expected <name>/<version>.yaml`);
+        if (result.files.length === 0 && result.errors.length === 0)
+          err(`no constitution files under ${show(resolvePath(path))}; expected <name>/<version>.yaml`);
         else err(`${result.files.length} file(s) checked: ${result.loaded.length} valid, ${result.errors.length} with problems`);
       }
       ctx.setExitCode(result.errors.length === 0 && result.files.length > 0 ? 0 : 1);
@@ -185,7 +184,10 @@ export function addConstitutionCommands(program: Command, ctx: ConstitutionComma
     .option('--publish', 'also publish it through the API')
     .action(async (file: string, opts: ImportOptions, cmd: Command) => {
       const h4 = readJson(resolvePath(file));
-      const tags = opts.tags?.split(',').map((t) => t.trim()).filter(Boolean);
+      const tags = opts.tags
+        ?.split(',')
+        .map((t) => t.trim())
+        .filter(Boolean);
       const constitution = importH4(h4, {
         name: opts.name,
         version: opts.version,
@@ -210,7 +212,9 @@ export function addConstitutionCommands(program: Command, ctx: ConstitutionComma
         } else {
           mkdirSync(dirname(path), { recursive: true });
           writeFileSync(path, yaml);
-          err(`wrote ${target}: ${constitution.principles.length} principles, ${constitution.examples.length} examples, sha256 ${constitutionSha256(constitution)}`);
+          err(
+            `wrote ${target}: ${constitution.principles.length} principles, ${constitution.examples.length} examples, sha256 ${constitutionSha256(constitution)}`,
+          );
         }
       }
       if (opts.publish) {

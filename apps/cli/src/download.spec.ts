@@ -79,7 +79,12 @@ describe('streaming exports', () => {
 
   it('leaves no file behind, not even a partial one, when the download breaks off', async () => {
     const path = join(dir, 'broken.jsonl');
-    await expect(downloadToFile(lazyBody(100, 10, () => undefined, 50), path)).rejects.toThrow('connection reset');
+    await expect(
+      downloadToFile(
+        lazyBody(100, 10, () => undefined, 50),
+        path,
+      ),
+    ).rejects.toThrow('connection reset');
     expect((await readdir(dir)).filter((f) => f.startsWith('broken'))).toEqual([]);
   });
 });

@@ -84,7 +84,9 @@ export function addEvalCommands(program: Command, ctx: EvalCommandsContext): voi
       const page = await ctx.client(cmd).listEvaluations(opts);
       if (page.evaluations.length === 0) return void out('no evaluations');
       for (const e of page.evaluations) {
-        out(`${e.id}  ${e.status.padEnd(9)} ${label(e.baseline.constitution)} -> ${label(e.candidate.constitution)}  ${e.progress.judged}/${e.progress.total} judged  ${e.created_at}`);
+        out(
+          `${e.id}  ${e.status.padEnd(9)} ${label(e.baseline.constitution)} -> ${label(e.candidate.constitution)}  ${e.progress.judged}/${e.progress.total} judged  ${e.created_at}`,
+        );
       }
       if (page.next_cursor) out(`\nmore: amend evaluations --cursor ${page.next_cursor}`);
     });
@@ -94,7 +96,10 @@ export function addEvalCommands(program: Command, ctx: EvalCommandsContext): voi
     .description('the bundled evaluation sets, with their licences')
     .action(async (_opts: unknown, cmd: Command) => {
       const { sets } = await ctx.client(cmd).listEvalSets();
-      for (const s of sets) out(`${s.name.padEnd(12)} ${String(s.prompts).padStart(4)} prompts (${s.red_team} red-team, ${s.benign} benign)  ${s.title}\n${' '.repeat(13)}licence: ${s.licence}; source: ${s.source}`);
+      for (const s of sets)
+        out(
+          `${s.name.padEnd(12)} ${String(s.prompts).padStart(4)} prompts (${s.red_team} red-team, ${s.benign} benign)  ${s.title}\n${' '.repeat(13)}licence: ${s.licence}; source: ${s.source}`,
+        );
     });
 
   async function evalCommand(baseline: string, candidate: string, opts: EvalOptions, api: ApiClient, c: EvalCommandsContext): Promise<number> {
@@ -197,7 +202,10 @@ export function renderEstimate(e: EvaluationEstimate): string {
     `  calls per prompt: baseline ${c.baseline}, candidate ${c.candidate} (the draft is shared), judge ${c.judge_benign} benign / ${c.judge_red_team} red-team`,
     `  calls: ${e.calls}; tokens at most ${e.tokens} (${e.tokens_per_prompt} per prompt, every answer at max_tokens)`,
   ];
-  if (e.budget_per_run) lines.push(`  budget of each run: ${[e.budget_per_run.tokens && `${e.budget_per_run.tokens} tokens`, e.budget_per_run.cost_usd && `$${e.budget_per_run.cost_usd}`].filter(Boolean).join(', ')}`);
+  if (e.budget_per_run)
+    lines.push(
+      `  budget of each run: ${[e.budget_per_run.tokens && `${e.budget_per_run.tokens} tokens`, e.budget_per_run.cost_usd && `$${e.budget_per_run.cost_usd}`].filter(Boolean).join(', ')}`,
+    );
   return lines.join('\n');
 }
 
@@ -224,18 +232,28 @@ export function renderReport(r: EvaluationReport): string {
     );
   }
   lines.push('refusal rate of the final answers:', `  ${''.padEnd(10)} ${'n'.padStart(4)}  baseline  candidate`);
-  for (const [name, rate] of [['red-team', r.refusals.red_team], ['benign', r.refusals.benign]] as const) {
+  for (const [name, rate] of [
+    ['red-team', r.refusals.red_team],
+    ['benign', r.refusals.benign],
+  ] as const) {
     lines.push(`  ${name.padEnd(10)} ${String(rate.n).padStart(4)}   ${pct(rate.baseline)}    ${pct(rate.candidate)}`);
   }
   if (r.most_different.length) {
     lines.push('most different prompts (amend evaluation ID --json for all of them, in full):');
     for (const m of r.most_different.slice(0, 3)) {
-      lines.push(`  #${m.index + 1} (${m.kind}, difference ${m.difference.toFixed(2)}): ${oneLine(m.prompt, 100)}`, `    baseline:  ${oneLine(m.baseline, 140)}`, `    candidate: ${oneLine(m.candidate, 140)}`);
+      lines.push(
+        `  #${m.index + 1} (${m.kind}, difference ${m.difference.toFixed(2)}): ${oneLine(m.prompt, 100)}`,
+        `    baseline:  ${oneLine(m.baseline, 140)}`,
+        `    candidate: ${oneLine(m.candidate, 140)}`,
+      );
     }
   }
-  lines.push(`prompts: ${r.prompts.judged} judged of ${r.prompts.total}${r.prompts.failed ? `, ${r.prompts.failed} not (a side failed)` : ''}; rubric ${r.rubric.name}@${r.rubric.version}`);
+  lines.push(
+    `prompts: ${r.prompts.judged} judged of ${r.prompts.total}${r.prompts.failed ? `, ${r.prompts.failed} not (a side failed)` : ''}; rubric ${r.rubric.name}@${r.rubric.version}`,
+  );
   if (r.label_sources.hard) lines.push(`note: ${r.label_sources.hard} judge answers had no log-probabilities (hard labels)`);
-  if (r.label_sources.unreadable) lines.push(`note: ${r.label_sources.unreadable} judge answers named no option; those prompts are left out of those dimensions`);
+  if (r.label_sources.unreadable)
+    lines.push(`note: ${r.label_sources.unreadable} judge answers named no option; those prompts are left out of those dimensions`);
   if (r.simulated) lines.push('note: the built-in simulator answered; this report is for trying the tool, not for deciding.');
   return lines.join('\n');
 }

@@ -30,11 +30,22 @@ export function splitLines(lines: readonly string[], testSize: number, seed: num
     return { line, index, key: createHash('sha256').update(`split:${seed}:${index}`).digest('hex') };
   });
   const nTest = Math.round(lines.length * testSize);
-  const test = new Set([...keyed].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).slice(0, nTest).map((k) => k.line));
+  const test = new Set(
+    [...keyed]
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+      .slice(0, nTest)
+      .map((k) => k.line),
+  );
   const byIndex = (a: { index: number }, b: { index: number }) => a.index - b.index;
   return {
-    train: keyed.filter((k) => !test.has(k.line)).sort(byIndex).map((k) => k.line),
-    test: keyed.filter((k) => test.has(k.line)).sort(byIndex).map((k) => k.line),
+    train: keyed
+      .filter((k) => !test.has(k.line))
+      .sort(byIndex)
+      .map((k) => k.line),
+    test: keyed
+      .filter((k) => test.has(k.line))
+      .sort(byIndex)
+      .map((k) => k.line),
   };
 }
 

@@ -50,9 +50,28 @@ describe('amend CLI (in-process, against a stub of the v1 API)', () => {
     const c = capture({ env: { AMEND_API_KEY: 'sk-test' } });
     const code = await runCli(
       [
-        'run', join(dir, 'prompts.jsonl'), '--api', url, '--constitution', 'harmless@1.0.0', '--rounds', '2', '--seed', '0',
-        '--model', 'small', '--temperature', '0.3', '--max-tokens', '64', '--format', 'standard', '--out', out,
-        '--idempotency-key', 'batch-7',
+        'run',
+        join(dir, 'prompts.jsonl'),
+        '--api',
+        url,
+        '--constitution',
+        'harmless@1.0.0',
+        '--rounds',
+        '2',
+        '--seed',
+        '0',
+        '--model',
+        'small',
+        '--temperature',
+        '0.3',
+        '--max-tokens',
+        '64',
+        '--format',
+        'standard',
+        '--out',
+        out,
+        '--idempotency-key',
+        'batch-7',
       ],
       c.io,
     );
@@ -78,7 +97,10 @@ describe('amend CLI (in-process, against a stub of the v1 API)', () => {
     expect(c.stdout()).toMatch(/usage: 9 model calls, 300 prompt tokens, 120 completion tokens/);
     expect(c.stdout()).toContain(`pairs: 3 written to ${out} (format standard)`);
     expect(c.stderr()).toMatch(/running: 1\/3 done/);
-    const lines = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const lines = (await readFile(out, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(3);
     expect(lines[0].format).toBe('standard');
     expect(existsSync(`${out}.part`)).toBe(false);
@@ -192,7 +214,11 @@ describe('amend CLI (in-process, against a stub of the v1 API)', () => {
 
     const c = capture();
     expect(await runCli(['pairs', runId, '--api', url, '--format', 'h4'], c.io)).toBe(0);
-    const lines = c.stdout().trim().split('\n').map((l) => JSON.parse(l));
+    const lines = c
+      .stdout()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines).toEqual([{ prompt: 'p0', chosen: 'c', rejected: 'r', format: 'h4' }]);
     expect(stub.requests.at(-1)!.url).toBe(`/v1/runs/${runId}/pairs?format=h4`);
 

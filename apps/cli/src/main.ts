@@ -59,16 +59,11 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
 
   const program = new Command('amend')
     .description('Amend: submit constitutional-AI critique-and-revise runs and download their preference pairs.')
-    .addOption(
-      new Option('--api <url>', `Amend API base URL (env AMEND_URL, default ${DEFAULT_API_URL})`).argParser(parseApiUrl),
-    )
+    .addOption(new Option('--api <url>', `Amend API base URL (env AMEND_URL, default ${DEFAULT_API_URL})`).argParser(parseApiUrl))
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .exitOverride()
     .showHelpAfterError('(add --help for usage)')
-    .addHelpText(
-      'after',
-      '\nEnvironment:\n  AMEND_URL      API base URL, like --api\n  AMEND_API_KEY  sent as "Authorization: Bearer <key>"',
-    );
+    .addHelpText('after', '\nEnvironment:\n  AMEND_URL      API base URL, like --api\n  AMEND_API_KEY  sent as "Authorization: Bearer <key>"');
 
   // Program options are recognised after subcommands too, so a root --version would swallow the
   // constitution version of `amend constitution import-h4 --version 1.0.0`.
@@ -152,16 +147,20 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     .addOption(new Option('--format <format>', 'pairs format').choices(PAIR_FORMATS).default('conversational'))
     .option('--exclude <flags>', `leave out pairs with any of these flags (default truncated; comma-separated: ${PAIR_FLAGS.join(', ')})`)
     .option('--license <id>', 'the license field of the dataset card', 'other')
-    .action(async (runId: string, opts: { hf: string; testSize: number; seed: number; format: PairFormat; exclude?: string; license: string }, cmd: Command) => {
-      const api = client(cmd);
-      const run = await api.getRun(runId);
-      const report = await api.getReport(runId);
-      const body = await api.pairsStream(runId, opts.format, { exclude: opts.exclude });
-      const text = await new Response(body).text();
-      const lines = text.split('\n').filter((l) => l.trim() !== '');
-      const counts = writeHfFolder(opts.hf, lines, run, report, opts);
-      out(`${counts.train} train and ${counts.test} test pairs written to ${opts.hf} (README.md dataset card; load with datasets.load_dataset("${opts.hf}"))`);
-    });
+    .action(
+      async (runId: string, opts: { hf: string; testSize: number; seed: number; format: PairFormat; exclude?: string; license: string }, cmd: Command) => {
+        const api = client(cmd);
+        const run = await api.getRun(runId);
+        const report = await api.getReport(runId);
+        const body = await api.pairsStream(runId, opts.format, { exclude: opts.exclude });
+        const text = await new Response(body).text();
+        const lines = text.split('\n').filter((l) => l.trim() !== '');
+        const counts = writeHfFolder(opts.hf, lines, run, report, opts);
+        out(
+          `${counts.train} train and ${counts.test} test pairs written to ${opts.hf} (README.md dataset card; load with datasets.load_dataset("${opts.hf}"))`,
+        );
+      },
+    );
 
   program
     .command('report')
@@ -275,13 +274,7 @@ interface RunCommandOptions extends RunFlags {
 
 type Print = (s: string) => void;
 
-async function runCommand(
-  file: string,
-  opts: RunCommandOptions,
-  api: ApiClient,
-  io: CliIo,
-  { out, err }: { out: Print; err: Print },
-): Promise<number> {
+async function runCommand(file: string, opts: RunCommandOptions, api: ApiClient, io: CliIo, { out, err }: { out: Print; err: Print }): Promise<number> {
   const prompts = await readPromptsFile(file);
   const body = buildCreateRunBody(opts, prompts);
   const submitted = await api.createRun(body, { idempotencyKey: opts.idempotencyKey });
@@ -352,13 +345,7 @@ async function runCommand(
 }
 
 /** Writes an export to a file, or to stdout; a reader that goes away (`| head`) is not an error. */
-async function emit(
-  body: ReadableStream<Uint8Array>,
-  path: string | undefined,
-  what: string,
-  io: CliIo,
-  err: Print,
-): Promise<number> {
+async function emit(body: ReadableStream<Uint8Array>, path: string | undefined, what: string, io: CliIo, err: Print): Promise<number> {
   if (path) {
     const copied = await downloadToFile(body, path);
     err(`${copied.lines} ${what} written to ${path}`);

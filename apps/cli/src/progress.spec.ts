@@ -42,11 +42,15 @@ describe('progress', () => {
 
   it('measures the rate over the recent window, not since submission', () => {
     // Queued for 100 s, then 10 samples/s for the last 10 s.
-    const s = progressStats(run({ completed: 100, total: 200 }), [
-      { at: 0, done: 0, completed: 0 },
-      { at: 100_000, done: 0, completed: 0 },
-      { at: 110_000, done: 100, completed: 100 },
-    ], 30_000);
+    const s = progressStats(
+      run({ completed: 100, total: 200 }),
+      [
+        { at: 0, done: 0, completed: 0 },
+        { at: 100_000, done: 0, completed: 0 },
+        { at: 110_000, done: 100, completed: 100 },
+      ],
+      30_000,
+    );
     expect(s.pairsPerSecond).toBeCloseTo(10);
     expect(s.etaSeconds).toBeCloseTo(10);
   });
@@ -100,14 +104,29 @@ describe('progress', () => {
 
   it("shows a batch run's wave and each batch's request counts, and nothing for an online run", () => {
     const counts = (total: number, completed: number, failed: number) => ({ total, completed, failed });
-    const batch = (status: string, c: { total: number; completed: number; failed: number }) =>
-      ({ id: 'batch_1', wave: 2, part: 0, alias: 'default', status, applied: false, request_counts: c, created_at: '2025-01-01T00:00:00.000Z' });
+    const batch = (status: string, c: { total: number; completed: number; failed: number }) => ({
+      id: 'batch_1',
+      wave: 2,
+      part: 0,
+      alias: 'default',
+      status,
+      applied: false,
+      request_counts: c,
+      created_at: '2025-01-01T00:00:00.000Z',
+    });
     const r: Run = {
       ...run({ pending: 100 }),
-      batch: { wave: 2, pending: 2, batches: [batch('in_progress', counts(50_000, 12_000, 3)), batch('validating', counts(20, 0, 0))], totals: { batches: 4, requests: 100_040, completed: 62_000, failed: 3 } },
+      batch: {
+        wave: 2,
+        pending: 2,
+        batches: [batch('in_progress', counts(50_000, 12_000, 3)), batch('validating', counts(20, 0, 0))],
+        totals: { batches: 4, requests: 100_040, completed: 62_000, failed: 3 },
+      },
     };
     expect(formatBatch(r)).toBe('wave 2: in_progress 12003/50000, 3 failed; validating 0/20');
-    expect(formatBatch({ ...r, batch: { wave: null, pending: 0, batches: [], totals: { batches: 0, requests: 0, completed: 0, failed: 0 } } })).toBe('wave 0: submitting');
+    expect(formatBatch({ ...r, batch: { wave: null, pending: 0, batches: [], totals: { batches: 0, requests: 0, completed: 0, failed: 0 } } })).toBe(
+      'wave 0: submitting',
+    );
     expect(formatBatch(run({}))).toBeNull();
     const s = progressStats(r, []);
     expect(progressLine(r.id, r.status, s, formatBatch(r))).toMatch(/ETA -- \| wave 2: in_progress 12003\/50000, 3 failed; validating 0\/20$/);
@@ -128,7 +147,9 @@ describe('progress', () => {
       expect(s.calls).toEqual({ done: 35, planned: 140 });
       // 30 calls in 10 s is 3 calls/s; 105 calls left.
       expect(s.etaSeconds).toBeCloseTo(35);
-      expect(progressLine(long(35).id, 'running', s)).toMatch(/running: 0\/20 done \(0%\), 0 completed, 0 failed, 35\/140 calls \(25%\), 0\.0 pairs\/s, ETA 35s, 3,850 tokens$/);
+      expect(progressLine(long(35).id, 'running', s)).toMatch(
+        /running: 0\/20 done \(0%\), 0 completed, 0 failed, 35\/140 calls \(25%\), 0\.0 pairs\/s, ETA 35s, 3,850 tokens$/,
+      );
     });
 
     it('adds the cost when the run has prices', () => {
@@ -148,7 +169,13 @@ describe('progress', () => {
     });
 
     it('writes dollars with the digits a small run needs', () => {
-      expect([formatUsd(0), formatUsd(0.000123), formatUsd(0.0421), formatUsd(0.5), formatUsd(12.345)]).toEqual(['$0', '$0.000123', '$0.0421', '$0.5', '$12.35']);
+      expect([formatUsd(0), formatUsd(0.000123), formatUsd(0.0421), formatUsd(0.5), formatUsd(12.345)]).toEqual([
+        '$0',
+        '$0.000123',
+        '$0.0421',
+        '$0.5',
+        '$12.35',
+      ]);
     });
   });
 });

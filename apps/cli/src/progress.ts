@@ -177,8 +177,7 @@ export function createProgressReporter(stream: NodeJS.WritableStream, opts: Prog
 function barReporter(stream: NodeJS.WritableStream, observe: (run: Progressable) => ProgressStats, words: ProgressWords): ProgressReporter {
   const bar = new SingleBar({
     stream: stream as NodeJS.WriteStream,
-    format:
-      ` {bar} {percentage}% | {value}/{total} {what} | {completed} completed, {failed} failed | {rate} ${words.unit}/s | ETA {eta_text}{spend}{batch}`,
+    format: ` {bar} {percentage}% | {value}/{total} {what} | {completed} completed, {failed} failed | {rate} ${words.unit}/s | ETA {eta_text}{spend}{batch}`,
     barsize: 30,
     hideCursor: true,
     clearOnComplete: false,

@@ -47,7 +47,9 @@ describe('prompts files', () => {
     });
 
     it('says which field is missing or unknown', () => {
-      expect(failure(() => parsePrompts('{"text": "hi"}', 'jsonl')).message).toMatch(/:1: the object has neither a "prompt" field nor a "messages" conversation/);
+      expect(failure(() => parsePrompts('{"text": "hi"}', 'jsonl')).message).toMatch(
+        /:1: the object has neither a "prompt" field nor a "messages" conversation/,
+      );
       expect(failure(() => parsePrompts('"a"\n{"prompt": "hi", "tags": []}', 'jsonl')).message).toMatch(
         /:2: Unrecognized key: "tags" \(allowed: "id", "prompt" or "messages", "metadata"; a message has "role" and "content"\)/,
       );
@@ -68,7 +70,14 @@ describe('prompts files', () => {
       ];
       const text = [JSON.stringify({ id: 'c1', messages: conversation, metadata: { source: 'hh' } }), '"plain"'].join('\n');
       expect(parsePrompts(text, 'jsonl')).toEqual([{ id: 'c1', messages: conversation, metadata: { source: 'hh' } }, 'plain']);
-      const bad = '"ok"\n' + JSON.stringify({ messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }] });
+      const bad =
+        '"ok"\n' +
+        JSON.stringify({
+          messages: [
+            { role: 'user', content: 'a' },
+            { role: 'assistant', content: 'b' },
+          ],
+        });
       expect(failure(() => parsePrompts(bad, 'jsonl', 'p.jsonl')).message).toBe(
         'p.jsonl:2: messages.1: the conversation must end with a user turn (the one the draft answers), not with an assistant message',
       );
@@ -113,11 +122,7 @@ describe('prompts files', () => {
 
   describe('.txt', () => {
     it('takes one prompt a line, verbatim, skipping blank lines', () => {
-      expect(parsePrompts('first prompt\n\n  indented {"not": "json"}\r\nlast', 'txt')).toEqual([
-        'first prompt',
-        '  indented {"not": "json"}',
-        'last',
-      ]);
+      expect(parsePrompts('first prompt\n\n  indented {"not": "json"}\r\nlast', 'txt')).toEqual(['first prompt', '  indented {"not": "json"}', 'last']);
     });
   });
 

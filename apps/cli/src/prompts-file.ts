@@ -12,8 +12,7 @@ export class PromptsFileError extends Error {
     readonly reason: string,
     readonly where: { line?: number; item?: number } = {},
   ) {
-    const at =
-      where.line !== undefined ? `:${where.line}` : where.item !== undefined ? ` (item ${where.item})` : '';
+    const at = where.line !== undefined ? `:${where.line}` : where.item !== undefined ? ` (item ${where.item})` : '';
     super(`${file}${at}: ${reason}`);
     this.name = 'PromptsFileError';
   }
@@ -146,7 +145,8 @@ function checkItem(value: unknown, file: string, where: { line?: number; item?: 
 export function singleTurnPrompts(items: PromptItem[], file: string, what: string): TextPromptItem[] {
   return items.map((p, i) => {
     if (typeof p === 'string') return p;
-    if (p.prompt === undefined) throw new PromptsFileError(file, `${what} takes single-turn prompts; prompt ${i + 1} is a conversation ("messages")`, { item: i + 1 });
+    if (p.prompt === undefined)
+      throw new PromptsFileError(file, `${what} takes single-turn prompts; prompt ${i + 1} is a conversation ("messages")`, { item: i + 1 });
     return { ...(p.id !== undefined && { id: p.id }), prompt: p.prompt, ...(p.metadata !== undefined && { metadata: p.metadata }) };
   });
 }

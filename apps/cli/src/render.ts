@@ -7,7 +7,12 @@ import { doneOf, formatBatch, formatDuration, formatUsd } from './progress';
 const n = (v: number) => v.toLocaleString('en-US');
 
 /** Constitution file errors: the message already lists each issue with its position and fix. */
-const SELF_DESCRIBING: ReadonlySet<string> = new Set<ErrorCode>(['constitution_invalid', 'constitution_syntax', 'constitution_layout', 'constitution_unreadable']);
+const SELF_DESCRIBING: ReadonlySet<string> = new Set<ErrorCode>([
+  'constitution_invalid',
+  'constitution_syntax',
+  'constitution_layout',
+  'constitution_unreadable',
+]);
 
 export function formatError(err: unknown): string {
   if (err instanceof ErrorAnswer) {
@@ -104,10 +109,7 @@ export function renderRunStatus(run: Run): string {
       `${run.model}${run.feedback_model ? `, feedback ${run.feedback_model}` : ''}` +
         `${run.simulated ? ' (built-in simulator: outputs are not from a real model)' : ''}`,
     ],
-    [
-      'sampling',
-      `temperature ${run.sampling.temperature}, top_p ${run.sampling.top_p}, max_tokens ${run.sampling.max_tokens}`,
-    ],
+    ['sampling', `temperature ${run.sampling.temperature}, top_p ${run.sampling.top_p}, max_tokens ${run.sampling.max_tokens}`],
     ['samples', formatCounts(run)],
     ['usage', formatUsage(run)],
     ...(run.batch
@@ -130,14 +132,7 @@ export function renderRunStatus(run: Run): string {
 export function renderRunsTable(runs: Run[], nextCursor: string | null): string {
   if (runs.length === 0) return 'no runs';
   const head = ['ID', 'STATUS', 'CONSTITUTION', 'DONE', 'FAILED', 'CREATED'];
-  const rows = runs.map((r) => [
-    r.id,
-    r.status,
-    constitutionLabel(r),
-    `${doneOf(r)}/${r.counts.total}`,
-    String(r.counts.failed),
-    r.created_at,
-  ]);
+  const rows = runs.map((r) => [r.id, r.status, constitutionLabel(r), `${doneOf(r)}/${r.counts.total}`, String(r.counts.failed), r.created_at]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) =>
     cells

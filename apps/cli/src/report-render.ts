@@ -24,17 +24,29 @@ const COLUMNS: [string, number, (f: QualityFigures) => string][] = [
 export function renderQualityReport(report: QualityReport): string {
   const names = ['overall', ...Object.keys(report.principles)];
   const nameWidth = Math.max(...names.map((n) => n.length), 9);
-  const row = (name: string, cells: string[]) =>
-    [name.padEnd(nameWidth), ...cells.map((c, i) => c.padStart(COLUMNS[i][1]))].join(' ').trimEnd();
+  const row = (name: string, cells: string[]) => [name.padEnd(nameWidth), ...cells.map((c, i) => c.padStart(COLUMNS[i][1]))].join(' ').trimEnd();
   const lines = [
     `run ${report.run_id} (${report.mode}, ${report.status})`,
     ...(report.stopped ? [`STOPPED: ${report.stopped.message}`] : []),
     '',
-    row('', COLUMNS.map(([h]) => h)),
-    row('overall', COLUMNS.map(([, , cell]) => cell(report.overall))),
-    ...Object.entries(report.principles).map(([id, f]) => row(id, COLUMNS.map(([, , cell]) => cell(f)))),
+    row(
+      '',
+      COLUMNS.map(([h]) => h),
+    ),
+    row(
+      'overall',
+      COLUMNS.map(([, , cell]) => cell(report.overall)),
+    ),
+    ...Object.entries(report.principles).map(([id, f]) =>
+      row(
+        id,
+        COLUMNS.map(([, , cell]) => cell(f)),
+      ),
+    ),
     '',
-    `flags: ${Object.entries(report.overall.flags).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    `flags: ${Object.entries(report.overall.flags)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
     `no-op: normalised edit distance below ${report.thresholds.noop_edit_distance}; min_margin ${report.thresholds.min_margin}`,
     'judged = comparisons of chosen against rejected (each order counts); bias = mean P(A) - 0.5;',
     'hard = labels without log-probabilities at the answer letter, or with no readable letter',

@@ -62,17 +62,15 @@ describe('amend run flags -> POST /v1/runs body', () => {
   });
 
   it('reports out-of-range values by the flag the user typed', () => {
-    expect(
-      problems(() =>
-        buildCreateRunBody({ constitution: 'Harmless v2', rounds: 9, temperature: 3, maxTokens: 0, model: 'http://evil' }, prompts),
-      ),
-    ).toEqual([
-      expect.stringMatching(/^--constitution: a constitution "name" or "name@x.y.z"/),
-      expect.stringMatching(/^--rounds: .*<=8/),
-      expect.stringMatching(/^--model: a model alias/),
-      expect.stringMatching(/^--temperature: .*<=2/),
-      expect.stringMatching(/^--max-tokens: .*>=1/),
-    ]);
+    expect(problems(() => buildCreateRunBody({ constitution: 'Harmless v2', rounds: 9, temperature: 3, maxTokens: 0, model: 'http://evil' }, prompts))).toEqual(
+      [
+        expect.stringMatching(/^--constitution: a constitution "name" or "name@x.y.z"/),
+        expect.stringMatching(/^--rounds: .*<=8/),
+        expect.stringMatching(/^--model: a model alias/),
+        expect.stringMatching(/^--temperature: .*<=2/),
+        expect.stringMatching(/^--max-tokens: .*>=1/),
+      ],
+    );
   });
 
   it('reports a bad prompt by its 1-based position', () => {

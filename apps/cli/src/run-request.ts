@@ -78,9 +78,7 @@ export function buildCreateRunBody(flags: RunFlags, prompts: PromptItem[]): Crea
     throw new RunFlagsError(
       checked.error.issues.map((issue) => {
         const path = issue.path.map(String).join('.');
-        const where = path.startsWith('prompts.')
-          ? `prompt ${Number(issue.path[1]) + 1}`
-          : (FLAG_OF_FIELD[path] ?? (path || 'body'));
+        const where = path.startsWith('prompts.') ? `prompt ${Number(issue.path[1]) + 1}` : (FLAG_OF_FIELD[path] ?? (path || 'body'));
         return `${where}: ${issue.message}`;
       }),
     );

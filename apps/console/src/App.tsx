@@ -117,7 +117,8 @@ function Page({ session }: { session: Session }) {
   switch (top) {
     case 'runs':
       if (!a) return <RunsPage session={session} />;
-      if (b === 'pairs') return <PairsPage session={session} runId={a} index={c === undefined ? undefined : Number(c)} filter={query.get('status') ?? undefined} />;
+      if (b === 'pairs')
+        return <PairsPage session={session} runId={a} index={c === undefined ? undefined : Number(c)} filter={query.get('status') ?? undefined} />;
       return <RunPage session={session} runId={a} />;
     case 'constitutions':
       if (!a) return <ConstitutionsPage session={session} />;

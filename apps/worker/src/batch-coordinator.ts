@@ -251,7 +251,7 @@ export class BatchCoordinator implements OnApplicationBootstrap, OnApplicationSh
     await this.store.batches.claimRun(runId);
     const byAlias = new Map<string, BatchRequestLine[]>();
     let runSpec: RunSpec | undefined;
-    for (let after = -1; ; ) {
+    for (let after = -1; ;) {
       const page = await this.store.samples.unfinished(runId, after, PAGE);
       if (page.length === 0) break;
       after = page[page.length - 1].idx;
@@ -282,7 +282,14 @@ export class BatchCoordinator implements OnApplicationBootstrap, OnApplicationSh
         rows.push({ id: randomUUID(), run_id: runId, wave, part: rows.length, alias, custom_ids: part.custom_ids, bytes: part.bytes, jsonl: part.jsonl });
       }
     }
-    if (!(await this.store.batches.beginWave(runId, this.owner, rows.map(({ jsonl: _, ...r }) => r)))) throw new LeaseLost();
+    if (
+      !(await this.store.batches.beginWave(
+        runId,
+        this.owner,
+        rows.map(({ jsonl: _, ...r }) => r),
+      ))
+    )
+      throw new LeaseLost();
     for (const row of rows) {
       const client = this.models.batchClient(row.alias);
       const fileId = await client.upload(row.jsonl, `amend-${runId}-wave${wave}-part${row.part}.jsonl`);

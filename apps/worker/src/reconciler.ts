@@ -54,10 +54,15 @@ export class Reconciler implements OnApplicationBootstrap, OnApplicationShutdown
       // An evaluation's candidate samples are enqueued when their baseline twins finish; here only
       // those whose twin has finished, so the reconciler does not start a waiting loop for the rest.
       const twinsOf = await this.store.evaluations.baselineRunOf(runId);
-      for (let after = -1; ; ) {
+      for (let after = -1; ;) {
         const page = await this.store.samples.unfinished(runId, after, PAGE);
         if (page.length === 0) break;
-        const ready = twinsOf ? await this.store.evaluations.twinFinished(twinsOf, page.map((s) => s.id)) : page.map((s) => s.id);
+        const ready = twinsOf
+          ? await this.store.evaluations.twinFinished(
+              twinsOf,
+              page.map((s) => s.id),
+            )
+          : page.map((s) => s.id);
         const missing = await missingJobs(this.queue, ready);
         await enqueueSamples(this.queue, runId, missing);
         requeued += missing.length;
@@ -68,7 +73,8 @@ export class Reconciler implements OnApplicationBootstrap, OnApplicationShutdown
     }
     // An evaluation whose runs both closed while no closer got to write its report.
     for (const evaluationId of await this.store.evaluations.unclosed()) {
-      if (await closeEvaluation(this.store, evaluationId, 'amend:reconciler')) this.logger.warn({ evaluation_id: evaluationId }, 'evaluation report written by the reconciler');
+      if (await closeEvaluation(this.store, evaluationId, 'amend:reconciler'))
+        this.logger.warn({ evaluation_id: evaluationId }, 'evaluation report written by the reconciler');
     }
     return requeued;
   }

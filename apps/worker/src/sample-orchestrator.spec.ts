@@ -24,7 +24,9 @@ const BASELINE_RUN_ID = '5d0c6a44-0000-4000-8000-000000000003';
 const constitution: Constitution = {
   name: 'unit-core',
   version: '1.0.0',
-  principles: [{ id: 'harm', critique: 'Critique harm.', revision: 'Revise harm.', comparison: 'Which response is less harmful?', tags: ['harmlessness'], weight: 1 }],
+  principles: [
+    { id: 'harm', critique: 'Critique harm.', revision: 'Revise harm.', comparison: 'Which response is less harmful?', tags: ['harmlessness'], weight: 1 },
+  ],
   examples: [],
 };
 
@@ -190,7 +192,8 @@ class FakeStore implements SampleWorkStore {
   judgeLabels = {
     counts: async (_runId: string) => (this.log.push('judgeLabels.counts'), this.opts.labels ?? { comparisons: 0, hard: 0, unreadable: 0 }),
     stop: async (_runId: string, _actor: string, stop: Omit<RunStop, 'samples_stopped' | 'at'>) => (
-      this.log.push(`judgeLabels.stop ${stop.code} ${stop.hard_label_share}`), { ...stop, samples_stopped: 1, at: '2026-01-01T00:00:00.000Z' }
+      this.log.push(`judgeLabels.stop ${stop.code} ${stop.hard_label_share}`),
+      { ...stop, samples_stopped: 1, at: '2026-01-01T00:00:00.000Z' }
     ),
   };
 
@@ -235,7 +238,13 @@ const transient = ModelError.transient('server_error', 'upstream 503 after retri
 const cases: Case[] = [
   {
     name: 'a new sample walks draft, critique and revision, writes the pair with the last checkpoint and closes the run',
-    expect: { outcome: 'completed', called: ['draft', 'critique', 'revision'], saved: ['draft', 'critique', 'revision'], finalized: 1, store: { markRunning: 1 } },
+    expect: {
+      outcome: 'completed',
+      called: ['draft', 'critique', 'revision'],
+      saved: ['draft', 'critique', 'revision'],
+      finalized: 1,
+      store: { markRunning: 1 },
+    },
   },
   {
     name: 'a duplicate delivery of a sample that is finished or taken is skipped without a model call',
@@ -284,7 +293,13 @@ const cases: Case[] = [
     name: 'a run under its budget checks its spend before each of its three calls',
     run: { budget: { tokens: 1000 } },
     spend: { budget: { tokens: 1000 }, spent_tokens: 15, spent_cost_usd: 0 },
-    expect: { outcome: 'completed', called: ['draft', 'critique', 'revision'], saved: ['draft', 'critique', 'revision'], finalized: 1, store: { 'budget.spend': 3 } },
+    expect: {
+      outcome: 'completed',
+      called: ['draft', 'critique', 'revision'],
+      saved: ['draft', 'critique', 'revision'],
+      finalized: 1,
+      store: { 'budget.spend': 3 },
+    },
   },
   {
     name: 'a run whose judge labels are past max_hard_label_share is stopped before the call, and the sample with it',
@@ -299,19 +314,37 @@ const cases: Case[] = [
     // 2 of 8: 25%, at the limit, not past it.
     labels: { comparisons: 8, hard: 1, unreadable: 1 },
     // Checks before the 5 calls at t = 1000, 1250, 1500, 1750, 2000 ms: counted at 1000, 1500 and 2000.
-    expect: { outcome: 'completed', called: ['draft', 'critique', 'revision', 'comparison', 'comparison'], saved: ['draft', 'critique', 'revision', 'comparison', 'comparison'], finalized: 1, store: { 'judgeLabels.counts': 3 } },
+    expect: {
+      outcome: 'completed',
+      called: ['draft', 'critique', 'revision', 'comparison', 'comparison'],
+      saved: ['draft', 'critique', 'revision', 'comparison', 'comparison'],
+      finalized: 1,
+      store: { 'judgeLabels.counts': 3 },
+    },
   },
   {
     name: 'a run with fewer comparisons than hard_label_min_comparisons is not stopped, however bad its labels',
     run: { feedback: { ...VERIFIED, max_hard_label_share: 0, hard_label_min_comparisons: 4 } },
     labels: { comparisons: 3, hard: 0, unreadable: 3 },
-    expect: { outcome: 'completed', called: ['draft', 'critique', 'revision', 'comparison', 'comparison'], saved: ['draft', 'critique', 'revision', 'comparison', 'comparison'], finalized: 1, store: { 'judgeLabels.stop judge_labels 1': 0 } },
+    expect: {
+      outcome: 'completed',
+      called: ['draft', 'critique', 'revision', 'comparison', 'comparison'],
+      saved: ['draft', 'critique', 'revision', 'comparison', 'comparison'],
+      finalized: 1,
+      store: { 'judgeLabels.stop judge_labels 1': 0 },
+    },
   },
   {
     name: 'a run without max_hard_label_share never counts its labels',
     run: { feedback: VERIFIED },
     labels: { comparisons: 10, hard: 10, unreadable: 0 },
-    expect: { outcome: 'completed', called: ['draft', 'critique', 'revision', 'comparison', 'comparison'], saved: ['draft', 'critique', 'revision', 'comparison', 'comparison'], finalized: 1, store: { 'judgeLabels.counts': 0 } },
+    expect: {
+      outcome: 'completed',
+      called: ['draft', 'critique', 'revision', 'comparison', 'comparison'],
+      saved: ['draft', 'critique', 'revision', 'comparison', 'comparison'],
+      finalized: 1,
+      store: { 'judgeLabels.counts': 0 },
+    },
   },
   {
     name: 'a retried sample resumes at its first unsaved stage and does not pay for the draft again',
@@ -322,7 +355,13 @@ const cases: Case[] = [
   {
     name: 'a run answered by the simulator is labelled simulated once, however many calls it answered',
     simulated: true,
-    expect: { outcome: 'completed', called: ['draft', 'critique', 'revision'], saved: ['draft', 'critique', 'revision'], finalized: 1, store: { markSimulated: 1 } },
+    expect: {
+      outcome: 'completed',
+      called: ['draft', 'critique', 'revision'],
+      saved: ['draft', 'critique', 'revision'],
+      finalized: 1,
+      store: { markSimulated: 1 },
+    },
   },
   {
     name: "an evaluation's candidate waits, without a call, while its baseline twin is unfinished",
@@ -375,7 +414,14 @@ describe('SampleOrchestrator with fakes', () => {
     const clock = new FakeClock();
     const store = new FakeStore({ sample: sampleRow(), run: runRow(), records: [] });
     const meter = new SpendMeter(store, { modelCall: () => undefined }, clock);
-    const orchestrator = new SampleOrchestrator(store, new FakeModel(clock), { get: async () => constitution }, meter, {} as Queue, new LabelGuard(store, clock));
+    const orchestrator = new SampleOrchestrator(
+      store,
+      new FakeModel(clock),
+      { get: async () => constitution },
+      meter,
+      {} as Queue,
+      new LabelGuard(store, clock),
+    );
 
     await expect(orchestrator.process(SAMPLE_ID)).resolves.toBe('completed');
 

@@ -5,7 +5,17 @@ import { InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import { isSampleFinished, type StageRecord } from '@amend/contracts';
 import { ModelError, ModelRegistry } from '@amend/llm';
-import { PipelineError, nextStep, recordCall, sharedDraftResult, type ChatResult, type NextStep, type PlannedCall, type RunSpec, type SampleSpec } from '@amend/pipeline';
+import {
+  PipelineError,
+  nextStep,
+  recordCall,
+  sharedDraftResult,
+  type ChatResult,
+  type NextStep,
+  type PlannedCall,
+  type RunSpec,
+  type SampleSpec,
+} from '@amend/pipeline';
 import { Store, type RunEvaluationLink, type SampleChainHead, type TwinSample, type WorkItem } from '@amend/store';
 import { ConstitutionCache, SAMPLES_QUEUE, closeEvaluation, releaseCandidateTwin } from '@amend/runtime';
 import { SpendMeter } from './spend-meter';
@@ -100,7 +110,7 @@ export class SampleOrchestrator {
     // single statement guarded by it.
     let state = sampleState(item, run, sample);
 
-    for (let step = nextStep(run, sample, state.records, randomUUID); step.kind === 'call'; ) {
+    for (let step = nextStep(run, sample, state.records, randomUUID); step.kind === 'call';) {
       const call = step.call;
       const shared = call.stage === 'draft' && twin?.draft ? twin : undefined;
       if (!shared && (await this.meter.stopIfBudgetReached(item, WORKER_ACTOR))) return 'budget_exhausted';
@@ -154,7 +164,18 @@ export class SampleOrchestrator {
     const records = [...state.records, record];
     const next = nextStep(run, sample, records, randomUUID);
     const saved = await this.store.samples.checkpoint(
-      stageCheckpoint({ item, run, call, result, record, next, actor: WORKER_ACTOR, spend: this.meter.spend(item, call.request.alias, result.usage), head: state.head, ...event }),
+      stageCheckpoint({
+        item,
+        run,
+        call,
+        result,
+        record,
+        next,
+        actor: WORKER_ACTOR,
+        spend: this.meter.spend(item, call.request.alias, result.usage),
+        head: state.head,
+        ...event,
+      }),
     );
     if (saved.outcome === 'duplicate' || saved.outcome === 'stopped') return { outcome: saved.outcome };
     // A run on an alias configured as a real backend that is answered by the simulator over HTTP

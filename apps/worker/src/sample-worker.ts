@@ -81,10 +81,7 @@ export class SampleWorker implements OnApplicationBootstrap, BeforeApplicationSh
     const grace = this.config.WORKER_SHUTDOWN_GRACE_MS;
     const closing = worker.close();
     let timer: NodeJS.Timeout | undefined;
-    const inGrace = await Promise.race([
-      closing.then(() => true),
-      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), grace))),
-    ]);
+    const inGrace = await Promise.race([closing.then(() => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), grace)))]);
     clearTimeout(timer);
     if (!inGrace) {
       this.logger.warn(`shutdown: calls still in flight after ${grace} ms; handing their jobs back`);

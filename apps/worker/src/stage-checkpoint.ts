@@ -118,7 +118,11 @@ export function stageCheckpoint(args: {
     },
     // The pair is its row; the event names it by the hash of its canonical JSON as stored. Its
     // quality figures are computed here, once, so the API's report never reads the texts again.
-    pair: pair && { record: pair, quality: pairQuality(pair), event: { type: 'pair.emitted', actor, payload: { pair_id: pair.id, pair_sha256: contentSha256(asStoredJson(pair)) } } },
+    pair: pair && {
+      record: pair,
+      quality: pairQuality(pair),
+      event: { type: 'pair.emitted', actor, payload: { pair_id: pair.id, pair_sha256: contentSha256(asStoredJson(pair)) } },
+    },
     spend: args.spend,
     head: args.head,
     content,

@@ -15,8 +15,7 @@ export interface SummaryInput {
   dataset?: { file: string; report: DatasetFileReport };
 }
 
-const esc = (s: unknown) =>
-  String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+const esc = (s: unknown) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
 
 function row(label: string, value: string): string {
   return `<tr><th>${esc(label)}</th><td>${value}</td></tr>`;
@@ -41,7 +40,12 @@ export function renderBundleSummary(input: SummaryInput): string {
     : 'none';
   const dataset = input.dataset
     ? `<h2>Dataset file</h2><p><code>${esc(input.dataset.file)}</code>: ${input.dataset.report.ok ? 'every line is the export line of its pair' : `<strong>${input.dataset.report.failures_total} line(s) do not match their pair</strong>`} (${input.dataset.report.matched} of ${input.dataset.report.lines} lines matched).</p>${
-        input.dataset.report.ok ? '' : `<ul>${input.dataset.report.failures.slice(0, 50).map((x) => `<li>${esc(x.message)}</li>`).join('')}</ul>`
+        input.dataset.report.ok
+          ? ''
+          : `<ul>${input.dataset.report.failures
+              .slice(0, 50)
+              .map((x) => `<li>${esc(x.message)}</li>`)
+              .join('')}</ul>`
       }`
     : '';
   return `<!doctype html>
@@ -74,10 +78,14 @@ ${row('Chains and seals', r.chains_ok ? 'every chain recomputes; the seal is the
 ${row('Global chain', r.global ? (r.global.ok ? `intact (${r.global.events} events)` : '<strong>does not verify</strong>') : 'not in this bundle')}
 ${row('Evidence', r.evidence.ok ? 'manifest, constitution texts, key directory, pairs and reviews match the trail' : `<strong>${r.evidence.failures_total} problem(s)</strong>`)}
 </table>
-${r.erasures.samples.length ? `<p>${r.erasures.samples.length} sample(s) were erased (content removed at a data subject's or operator's request, every hash kept); the chains and seals still verify:</p><ul>${r.erasures.samples
-    .slice(0, 50)
-    .map((e) => `<li><code>${esc(e.sample_id)}</code> by ${esc(e.by)} at ${esc(e.at)}: ${esc(e.reason ?? '(no reason)')}</li>`)
-    .join('')}</ul>` : ''}
+${
+  r.erasures.samples.length
+    ? `<p>${r.erasures.samples.length} sample(s) were erased (content removed at a data subject's or operator's request, every hash kept); the chains and seals still verify:</p><ul>${r.erasures.samples
+        .slice(0, 50)
+        .map((e) => `<li><code>${esc(e.sample_id)}</code> by ${esc(e.by)} at ${esc(e.at)}: ${esc(e.reason ?? '(no reason)')}</li>`)
+        .join('')}</ul>`
+    : ''
+}
 ${failures.length ? `<ul>${failures.map((x) => `<li>${esc(x)}</li>`).join('')}${more > 0 ? `<li>… ${more} more</li>` : ''}</ul>` : ''}
 ${dataset}
 <h2>How to check it again</h2>

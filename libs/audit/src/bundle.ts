@@ -97,13 +97,20 @@ export const samplesLine = (blob: { sha256: string; content: unknown }) => ({ ki
 export const constitutionLine = (c: { name: string; version: string; sha256: string; yaml: string }) => ({ kind: BUNDLE_LINE.constitution, ...c });
 export const globalLine = (event: ChainedEvent) => ({ kind: BUNDLE_LINE.global, event });
 export const keyLine = (key: KeyDirectoryEntry) => ({ kind: BUNDLE_LINE.key, key });
-export const pairLine = (record: PairRecord) => ({ kind: BUNDLE_LINE.pair, pair_id: record.id, sample_id: record.sample_id, pair_sha256: pairRecordSha256(record), record });
+export const pairLine = (record: PairRecord) => ({
+  kind: BUNDLE_LINE.pair,
+  pair_id: record.id,
+  sample_id: record.sample_id,
+  pair_sha256: pairRecordSha256(record),
+  record,
+});
 export const reviewLine = (review: PairReview) => ({ kind: BUNDLE_LINE.review, review });
 
 /** The constitution versions an event names (`payload.constitution` of run.created and of every model call). */
 export function constitutionRefOf(payload: unknown): { name: string; version: string; sha256: string } | undefined {
   const c = (payload as { constitution?: { name?: unknown; version?: unknown; sha256?: unknown } } | null)?.constitution;
-  if (c && typeof c.name === 'string' && typeof c.version === 'string' && typeof c.sha256 === 'string') return { name: c.name, version: c.version, sha256: c.sha256 };
+  if (c && typeof c.name === 'string' && typeof c.version === 'string' && typeof c.sha256 === 'string')
+    return { name: c.name, version: c.version, sha256: c.sha256 };
   return undefined;
 }
 
@@ -265,10 +272,20 @@ export async function verifyBundle(
         if (typeof p.model === 'string' && e.type !== 'run.created') reported.add(p.model);
         if (e.type === 'run.created' && !e.sample_id) runCreated = p;
         if (e.type === ERASURE_EVENT && e.sample_id && !erased.has(e.sample_id)) {
-          erased.set(e.sample_id, { sample_id: e.sample_id, event_id: e.event_id, by: String(e.actor), at: String(e.at), reason: typeof p.reason === 'string' ? p.reason : null });
+          erased.set(e.sample_id, {
+            sample_id: e.sample_id,
+            event_id: e.event_id,
+            by: String(e.actor),
+            at: String(e.at),
+            reason: typeof p.reason === 'string' ? p.reason : null,
+          });
         }
         if (e.type === 'pair.emitted' && e.sample_id) {
-          emitted.set(e.sample_id, { event_id: e.event_id, pair_id: typeof p.pair_id === 'string' ? p.pair_id : null, pair_sha256: typeof p.pair_sha256 === 'string' ? p.pair_sha256 : null });
+          emitted.set(e.sample_id, {
+            event_id: e.event_id,
+            pair_id: typeof p.pair_id === 'string' ? p.pair_id : null,
+            pair_sha256: typeof p.pair_sha256 === 'string' ? p.pair_sha256 : null,
+          });
         }
         if (e.type === 'pair.reviewed' && typeof p.review_id === 'string') {
           reviewed.set(p.review_id, { event_id: e.event_id, review_sha256: typeof p.review_sha256 === 'string' ? p.review_sha256 : null });
@@ -292,12 +309,19 @@ export async function verifyBundle(
         try {
           const parsed = parseConstitutionYaml(String(value.yaml ?? ''));
           sha = constitutionSha256(parsed);
-          if (`${parsed.name}@${parsed.version}` !== id) fail({ kind: 'constitution', line: lineNo, id, message: `the YAML on this line is ${parsed.name}@${parsed.version}, not ${id}` });
+          if (`${parsed.name}@${parsed.version}` !== id)
+            fail({ kind: 'constitution', line: lineNo, id, message: `the YAML on this line is ${parsed.name}@${parsed.version}, not ${id}` });
         } catch (err) {
-          fail({ kind: 'constitution', line: lineNo, id, message: `the YAML of ${id} does not parse as a constitution (${firstLine((err as Error).message)})` });
+          fail({
+            kind: 'constitution',
+            line: lineNo,
+            id,
+            message: `the YAML of ${id} does not parse as a constitution (${firstLine((err as Error).message)})`,
+          });
           break;
         }
-        if (sha !== value.sha256) fail({ kind: 'constitution', line: lineNo, id, message: `the text of ${id} hashes to ${sha}, not the sha256 ${value.sha256} the line gives` });
+        if (sha !== value.sha256)
+          fail({ kind: 'constitution', line: lineNo, id, message: `the text of ${id} hashes to ${sha}, not the sha256 ${value.sha256} the line gives` });
         constitutions.set(`${id}#${sha}`, { line: lineNo, sha256: sha });
         break;
       }
@@ -309,7 +333,8 @@ export async function verifyBundle(
           break;
         }
         global.add({ ...e, id: e.id ?? `line ${lineNo}` });
-        if (e.chain !== GLOBAL_CHAIN) fail({ kind: 'global', line: lineNo, id: e.event_id ?? null, message: `event of chain ${e.chain} among the global chain's` });
+        if (e.chain !== GLOBAL_CHAIN)
+          fail({ kind: 'global', line: lineNo, id: e.event_id ?? null, message: `event of chain ${e.chain} among the global chain's` });
         lastGlobalAt = typeof e.at === 'string' ? e.at : lastGlobalAt;
         const p = (e.payload ?? {}) as Record<string, any>;
         if (e.type === 'constitution.published' && typeof p.name === 'string') published.set(`${p.name}@${p.version}`, String(p.sha256));
@@ -325,7 +350,13 @@ export async function verifyBundle(
         counts.keys++;
         if (value.key && typeof value.key.id === 'string') {
           for (const secret of ['hash', 'key', 'prefix'] as const) {
-            if (secret in value.key) fail({ kind: 'key', line: lineNo, id: value.key.id, message: `the key directory entry carries a "${secret}": it must name a key, never let anyone use it` });
+            if (secret in value.key)
+              fail({
+                kind: 'key',
+                line: lineNo,
+                id: value.key.id,
+                message: `the key directory entry carries a "${secret}": it must name a key, never let anyone use it`,
+              });
           }
           keys.set(value.key.id, { line: lineNo, key: value.key });
         } else fail({ kind: 'key', line: lineNo, id: null, message: 'the line holds no key directory entry' });
@@ -357,11 +388,15 @@ export async function verifyBundle(
   if (!end) problems.push({ reason: 'missing', message: `the bundle has no end line: it is truncated after ${events} event(s) and ${lineNo} line(s)` });
   else {
     if (end.events !== events) {
-      problems.push({ reason: end.events > events ? 'missing' : 'inserted', message: `the end line counts ${end.events} event(s) and the bundle holds ${events}` });
+      problems.push({
+        reason: end.events > events ? 'missing' : 'inserted',
+        message: `the end line counts ${end.events} event(s) and the bundle holds ${events}`,
+      });
     }
     for (const [k, n] of Object.entries(end.counts ?? {})) {
       const held = counts[k as keyof BundleCounts];
-      if (held !== undefined && held !== n) fail({ kind: 'file', line: null, id: null, message: `the end line counts ${n} ${k.replace('_', ' ')} line(s) and the bundle holds ${held}` });
+      if (held !== undefined && held !== n)
+        fail({ kind: 'file', line: null, id: null, message: `the end line counts ${n} ${k.replace('_', ' ')} line(s) and the bundle holds ${held}` });
     }
   }
   for (const { reason, message } of problems) {
@@ -376,16 +411,31 @@ export async function verifyBundle(
     globalReport = global.finish();
     if (!globalReport.ok) {
       const f = globalReport.first_failure!;
-      fail({ kind: 'global', line: null, id: f.event_id, message: `the global chain does not verify: ${f.reason.replace('_', ' ')} at seq ${f.seq}: ${f.message}` });
+      fail({
+        kind: 'global',
+        line: null,
+        id: f.event_id,
+        message: `the global chain does not verify: ${f.reason.replace('_', ' ')} at seq ${f.seq}: ${f.message}`,
+      });
     }
     checkManifest(manifest, runCreated, counts.manifest, fail);
-    if (manifest && runCreated) checkPrompts(manifest, runCreated, sampleBlobs, erased, (i, sampleId) => erasedLines.push({ kind: 'manifest', line: manifest!.line, id: `prompts[${i}]`, sample_id: sampleId }), fail);
+    if (manifest && runCreated)
+      checkPrompts(
+        manifest,
+        runCreated,
+        sampleBlobs,
+        erased,
+        (i, sampleId) => erasedLines.push({ kind: 'manifest', line: manifest!.line, id: `prompts[${i}]`, sample_id: sampleId }),
+        fail,
+      );
     // Every constitution version the run's events name: its text is here, hashes to what they name, and was published so.
     for (const [key, ref] of refs) {
       const id = `${ref.name}@${ref.version}`;
-      if (!constitutions.has(key)) fail({ kind: 'constitution', line: null, id, message: `the run used ${id} (sha256 ${ref.sha256}) and no text of it with that hash is in the bundle` });
+      if (!constitutions.has(key))
+        fail({ kind: 'constitution', line: null, id, message: `the run used ${id} (sha256 ${ref.sha256}) and no text of it with that hash is in the bundle` });
       const pub = published.get(id);
-      if (pub !== undefined && pub !== ref.sha256) fail({ kind: 'constitution', line: null, id, message: `the global chain published ${id} with sha256 ${pub}, the run names ${ref.sha256}` });
+      if (pub !== undefined && pub !== ref.sha256)
+        fail({ kind: 'constitution', line: null, id, message: `the global chain published ${id} with sha256 ${pub}, the run names ${ref.sha256}` });
     }
     checkKeys(actors, keys, keyEvents, lastGlobalAt, fail);
     // Pairs against the events that emitted them, both ways.
@@ -394,13 +444,30 @@ export async function verifyBundle(
       if (!ev) fail({ kind: 'pair', line: p.line, id: p.pair_id, message: `pair ${p.pair_id} has no pair.emitted event in the run's chains` });
       else if (ev.pair_sha256 !== p.sha256 && erased.has(sampleId)) erasedLines.push({ kind: 'pair', line: p.line, id: p.pair_id, sample_id: sampleId });
       else if (ev.pair_sha256 !== p.sha256) {
-        fail({ kind: 'pair', line: p.line, id: p.pair_id, message: `pair ${p.pair_id} is not the pair its pair.emitted event ${ev.event_id} recorded (sha256 ${p.sha256}, emitted ${ev.pair_sha256})` });
-      } else if (p.claimed !== p.sha256) fail({ kind: 'pair', line: p.line, id: p.pair_id, message: `pair ${p.pair_id} hashes to ${p.sha256}, not the pair_sha256 ${String(p.claimed)} its line gives` });
+        fail({
+          kind: 'pair',
+          line: p.line,
+          id: p.pair_id,
+          message: `pair ${p.pair_id} is not the pair its pair.emitted event ${ev.event_id} recorded (sha256 ${p.sha256}, emitted ${ev.pair_sha256})`,
+        });
+      } else if (p.claimed !== p.sha256)
+        fail({
+          kind: 'pair',
+          line: p.line,
+          id: p.pair_id,
+          message: `pair ${p.pair_id} hashes to ${p.sha256}, not the pair_sha256 ${String(p.claimed)} its line gives`,
+        });
     }
     for (const [sampleId, ev] of emitted) {
       // The export leaves an erased pair out, as every export does.
       if (!pairLines.has(sampleId) && erased.has(sampleId)) erasedLines.push({ kind: 'pair', line: null, id: ev.pair_id, sample_id: sampleId });
-      else if (!pairLines.has(sampleId)) fail({ kind: 'pair', line: null, id: ev.pair_id, message: `pair ${ev.pair_id ?? '?'} (event ${ev.event_id}, sample ${sampleId}) is not in the bundle` });
+      else if (!pairLines.has(sampleId))
+        fail({
+          kind: 'pair',
+          line: null,
+          id: ev.pair_id,
+          message: `pair ${ev.pair_id ?? '?'} (event ${ev.event_id}, sample ${sampleId}) is not in the bundle`,
+        });
     }
     for (const { line, review } of reviewLines) {
       const ev = reviewed.get(review.id);
@@ -412,12 +479,15 @@ export async function verifyBundle(
       }
     }
     const held = new Set(reviewLines.map((r) => r.review.id));
-    for (const [id, ev] of reviewed) if (!held.has(id)) fail({ kind: 'review', line: null, id, message: `review ${id} (event ${ev.event_id}) is not in the bundle` });
+    for (const [id, ev] of reviewed)
+      if (!held.has(id)) fail({ kind: 'review', line: null, id, message: `review ${id} (event ${ev.event_id}) is not in the bundle` });
     latestReviews = new Map(reviewLines.map((r) => [r.review.pair_id, r.review]));
   }
 
   const evidenceOk = evidenceTotal === 0;
-  const runCreatedModels = [runCreated?.model, runCreated?.feedback_model, manifest?.value.model, manifest?.value.feedback_model].filter((m): m is string => typeof m === 'string');
+  const runCreatedModels = [runCreated?.model, runCreated?.feedback_model, manifest?.value.model, manifest?.value.feedback_model].filter(
+    (m): m is string => typeof m === 'string',
+  );
   const report: BundleReport & { pairs?: Map<string, BundledPair>; erasedPairs?: Map<string, Erasure> } = {
     run_id: header.run_id,
     run_status: header.run_status,
@@ -443,13 +513,20 @@ export async function verifyBundle(
   };
   if (opts.keepPairs) {
     // Pairs the export left out because their sample was erased: a dataset line of one is named as erased.
-    report.erasedPairs = new Map([...emitted].filter(([sampleId, ev]) => ev.pair_id && erased.has(sampleId)).map(([sampleId, ev]) => [ev.pair_id!, erased.get(sampleId)!]));
+    report.erasedPairs = new Map(
+      [...emitted].filter(([sampleId, ev]) => ev.pair_id && erased.has(sampleId)).map(([sampleId, ev]) => [ev.pair_id!, erased.get(sampleId)!]),
+    );
     report.pairs = new Map(
       [...pairLines].map(([sampleId, p]) => {
         const ev = emitted.get(sampleId);
         return [
           p.pair_id,
-          { record: p.record, review: latestReviews.get(p.pair_id) ?? null, intact: !!ev && ev.pair_sha256 === p.sha256 && p.claimed === p.sha256, erased: erased.get(sampleId) ?? null },
+          {
+            record: p.record,
+            review: latestReviews.get(p.pair_id) ?? null,
+            intact: !!ev && ev.pair_sha256 === p.sha256 && p.claimed === p.sha256,
+            erased: erased.get(sampleId) ?? null,
+          },
         ];
       }),
     );
@@ -458,10 +535,16 @@ export async function verifyBundle(
 }
 
 /** The manifest says what run.created recorded: constitution, mode, rounds, models, sampling, prompt count. */
-function checkManifest(manifest: { line: number; value: Record<string, any> } | null, created: Record<string, any> | null, lines: number, fail: (f: EvidenceFailure) => void): void {
+function checkManifest(
+  manifest: { line: number; value: Record<string, any> } | null,
+  created: Record<string, any> | null,
+  lines: number,
+  fail: (f: EvidenceFailure) => void,
+): void {
   if (lines > 1) fail({ kind: 'manifest', line: null, id: null, message: `${lines} manifest lines; a bundle has one` });
-  if (!manifest) return void fail({ kind: 'manifest', line: null, id: null, message: "the bundle has no manifest" });
-  if (!created) return void fail({ kind: 'manifest', line: manifest.line, id: null, message: 'the run chain has no run.created event to check the manifest against' });
+  if (!manifest) return void fail({ kind: 'manifest', line: null, id: null, message: 'the bundle has no manifest' });
+  if (!created)
+    return void fail({ kind: 'manifest', line: manifest.line, id: null, message: 'the run chain has no run.created event to check the manifest against' });
   const m = manifest.value;
   const c = created.constitution ?? {};
   const expect: [string, unknown, unknown][] = [
@@ -478,7 +561,12 @@ function checkManifest(manifest: { line: number; value: Record<string, any> } | 
   for (const [field, got, want] of expect) {
     if (want === undefined) continue;
     if (canonicalJson(got ?? null) !== canonicalJson(want ?? null)) {
-      fail({ kind: 'manifest', line: manifest.line, id: field, message: `the manifest's ${field}${field === 'prompts' ? ' (count)' : ''} is ${JSON.stringify(got)}, run.created recorded ${JSON.stringify(want)}` });
+      fail({
+        kind: 'manifest',
+        line: manifest.line,
+        id: field,
+        message: `the manifest's ${field}${field === 'prompts' ? ' (count)' : ''} is ${JSON.stringify(got)}, run.created recorded ${JSON.stringify(want)}`,
+      });
     }
   }
 }
@@ -504,7 +592,13 @@ function checkPrompts(
   const entries: unknown[][] = [];
   for (const name of names) {
     const blob = blobs.get(String(name));
-    if (!blob) return void fail({ kind: 'manifest', line: null, id: String(name), message: `the sample commitment ${String(name)} that run.created names is not in the bundle` });
+    if (!blob)
+      return void fail({
+        kind: 'manifest',
+        line: null,
+        id: String(name),
+        message: `the sample commitment ${String(name)} that run.created names is not in the bundle`,
+      });
     let sha: string;
     try {
       sha = contentSha256(blob.entries);
@@ -512,7 +606,12 @@ function checkPrompts(
       sha = '';
     }
     if (sha !== name || !Array.isArray(blob.entries)) {
-      return void fail({ kind: 'manifest', line: blob.line, id: String(name), message: `the sample commitment on this line does not hash to its name ${String(name)}` });
+      return void fail({
+        kind: 'manifest',
+        line: blob.line,
+        id: String(name),
+        message: `the sample commitment on this line does not hash to its name ${String(name)}`,
+      });
     }
     entries.push(...(blob.entries as unknown[][]));
   }
@@ -534,7 +633,12 @@ function checkPrompts(
     // An erased sample's prompt is gone from the manifest too; its commitment stays.
     if (fields.length && entry && erased.has(String(entry[0]))) return erasedPrompt(i, String(entry[0]));
     if (fields.length && named++ < 20) {
-      fail({ kind: 'manifest', line: manifest.line, id: `prompts[${i}]`, message: `the manifest's prompt ${i} is not the sample run.created committed to: ${fields.join(', ')} differ${fields.length === 1 ? 's' : ''}` });
+      fail({
+        kind: 'manifest',
+        line: manifest.line,
+        id: `prompts[${i}]`,
+        message: `the manifest's prompt ${i} is not the sample run.created committed to: ${fields.join(', ')} differ${fields.length === 1 ? 's' : ''}`,
+      });
     }
   });
 }
@@ -556,7 +660,12 @@ function checkKeys(
     }
     for (const field of ['name', 'role', 'team'] as const) {
       if ((ev.created[field] ?? null) !== (key[field] ?? null)) {
-        fail({ kind: 'key', line, id, message: `the directory gives key ${id} the ${field} ${JSON.stringify(key[field])}, its key.created event ${JSON.stringify(ev.created[field])}` });
+        fail({
+          kind: 'key',
+          line,
+          id,
+          message: `the directory gives key ${id} the ${field} ${JSON.stringify(key[field])}, its key.created event ${JSON.stringify(ev.created[field])}`,
+        });
       }
     }
     if (ev.revoked && !key.revoked_at) fail({ kind: 'key', line, id, message: `key ${id} was revoked (key.revoked) and the directory says it is not` });

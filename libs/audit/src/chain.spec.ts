@@ -20,14 +20,22 @@ describe('chain hashing', () => {
     // RFC 8785: keys sorted, no whitespace, numbers in ECMAScript form.
     expect(canonical.startsWith('{"actor":"worker:host:1","at":"2025-03-01T12:00:00.123Z","chain":')).toBe(true);
     expect(canonical).toContain('"payload":{"a":[1.5,"é",{"b":true,"y":null}],"usage":{"prompt_tokens":12},"z":1}');
-    const expected = createHash('sha256').update(GENESIS + canonical).digest('hex');
+    const expected = createHash('sha256')
+      .update(GENESIS + canonical)
+      .digest('hex');
     expect(eventHash(GENESIS, event)).toBe(expected);
   });
 
   it('does not depend on key order, and changes with any field', () => {
     const reordered = { ...event, payload: { usage: { prompt_tokens: 12 }, a: event.payload.a, z: 1 } };
     expect(eventHash(GENESIS, reordered)).toBe(eventHash(GENESIS, event));
-    for (const change of [{ actor: 'x' }, { at: '2025-03-01T12:00:00.124Z' }, { seq: 1 }, { type: 'critique.generated' }, { payload: { ...event.payload, z: 2 } }]) {
+    for (const change of [
+      { actor: 'x' },
+      { at: '2025-03-01T12:00:00.124Z' },
+      { seq: 1 },
+      { type: 'critique.generated' },
+      { payload: { ...event.payload, z: 2 } },
+    ]) {
       expect(eventHash(GENESIS, { ...event, ...change })).not.toBe(eventHash(GENESIS, event));
     }
     expect(eventHash('f'.repeat(64), event)).not.toBe(eventHash(GENESIS, event));

@@ -64,7 +64,10 @@ export function contentOf(e: EventContent): EventContent {
  * `printf '%s%s' "$prev_hash" "$canonical_json" | sha256sum`.
  */
 export function eventHash(prevHash: string, e: EventContent): string {
-  return createHash('sha256').update(prevHash, 'utf8').update(canonicalJson(contentOf(e)), 'utf8').digest('hex');
+  return createHash('sha256')
+    .update(prevHash, 'utf8')
+    .update(canonicalJson(contentOf(e)), 'utf8')
+    .digest('hex');
 }
 
 /** Links `events` (all of one chain, in order) after the head `prev`; returns them with seq, prev_hash and hash. */

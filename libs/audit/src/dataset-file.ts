@@ -102,7 +102,13 @@ export async function checkDatasetFile(
     const id = typeof line.id === 'string' ? line.id : null;
     const format = datasetLineFormat(line);
     if (!format) {
-      fail({ line: lineNo, reason: 'unknown_format', id, format: null, message: `line ${lineNo} is in none of the export formats (conversational, standard, h4, sft)` });
+      fail({
+        line: lineNo,
+        reason: 'unknown_format',
+        id,
+        format: null,
+        message: `line ${lineNo} is in none of the export formats (conversational, standard, h4, sft)`,
+      });
       continue;
     }
     formats[format] = (formats[format] ?? 0) + 1;
@@ -113,7 +119,13 @@ export async function checkDatasetFile(
       continue;
     }
     if (!pair) {
-      fail({ line: lineNo, reason: 'no_pair', id, format, message: id ? `line ${lineNo}: pair ${id} is not in the bundle` : `line ${lineNo} names no pair (no "id")` });
+      fail({
+        line: lineNo,
+        reason: 'no_pair',
+        id,
+        format,
+        message: id ? `line ${lineNo}: pair ${id} is not in the bundle` : `line ${lineNo} names no pair (no "id")`,
+      });
       continue;
     }
     if (pair.erased && !pair.intact) {
@@ -122,7 +134,13 @@ export async function checkDatasetFile(
       continue;
     }
     if (!pair.intact) {
-      fail({ line: lineNo, reason: 'pair_altered', id, format, message: `line ${lineNo}: pair ${id} in the bundle is not the pair its pair.emitted event recorded` });
+      fail({
+        line: lineNo,
+        reason: 'pair_altered',
+        id,
+        format,
+        message: `line ${lineNo}: pair ${id} in the bundle is not the pair its pair.emitted event recorded`,
+      });
       continue;
     }
     const got = canonicalJson(line);
@@ -137,7 +155,14 @@ export async function checkDatasetFile(
       continue;
     }
     const fields = differingFields(line, want);
-    fail({ line: lineNo, reason: 'differs', id, format, fields, message: `line ${lineNo} (${format}, pair ${id}) is not its pair's line: ${fields.join(', ')} differ${fields.length === 1 ? 's' : ''}` });
+    fail({
+      line: lineNo,
+      reason: 'differs',
+      id,
+      format,
+      fields,
+      message: `line ${lineNo} (${format}, pair ${id}) is not its pair's line: ${fields.join(', ')} differ${fields.length === 1 ? 's' : ''}`,
+    });
   }
   return { ok: total === 0, lines: count, matched, formats, failures, failures_total: total, erased };
 }

@@ -7,11 +7,18 @@ import { createHash } from 'node:crypto';
  * (second-preimage attacks), and the split makes the root of any list unique.
  */
 export function leafHash(data: Buffer | string): Buffer {
-  return createHash('sha256').update(Buffer.from([0x00])).update(data).digest();
+  return createHash('sha256')
+    .update(Buffer.from([0x00]))
+    .update(data)
+    .digest();
 }
 
 export function nodeHash(left: Buffer, right: Buffer): Buffer {
-  return createHash('sha256').update(Buffer.from([0x01])).update(left).update(right).digest();
+  return createHash('sha256')
+    .update(Buffer.from([0x01]))
+    .update(left)
+    .update(right)
+    .digest();
 }
 
 /** MTH(D[n]) over already-hashed leaves; the empty list hashes to SHA-256 of nothing. */

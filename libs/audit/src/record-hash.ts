@@ -18,7 +18,10 @@ export function pairRecordSha256(record: unknown): string {
  * microseconds, JavaScript milliseconds): what `pair.reviewed` carries as `review_sha256`.
  */
 export function reviewSha256(
-  r: Pick<PairReview, 'id' | 'pair_id' | 'decision' | 'status' | 'reviewer' | 'actor' | 'reason' | 'chosen' | 'rejected'> & { reviewer_key_id?: string | null; note?: string | null },
+  r: Pick<PairReview, 'id' | 'pair_id' | 'decision' | 'status' | 'reviewer' | 'actor' | 'reason' | 'chosen' | 'rejected'> & {
+    reviewer_key_id?: string | null;
+    note?: string | null;
+  },
 ): string {
   return createHash('sha256')
     .update(

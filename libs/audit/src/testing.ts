@@ -41,10 +41,7 @@ export function syntheticRun(opts: { samples: number; eventsPerSample: number; p
   const all = [runChain, ...sampleChains];
   if (opts.seal !== false) {
     const heads = all.map((c) => ({ chain: c[0].chain, count: c.length, head: c[c.length - 1].hash }));
-    const sealed = linkEvents(
-      { seq: runChain.length - 1, hash: runChain[runChain.length - 1].hash },
-      [base(SEAL_EVENT, null, buildSeal(heads))],
-    );
+    const sealed = linkEvents({ seq: runChain.length - 1, hash: runChain[runChain.length - 1].hash }, [base(SEAL_EVENT, null, buildSeal(heads))]);
     runChain.push(...sealed);
   }
   const events = all.flat().map((e) => ({ ...e, id: String(id++) }));

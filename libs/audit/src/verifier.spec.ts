@@ -42,14 +42,20 @@ describe('verifying a run', () => {
 
   it('names the gap where an event was deleted: missing, at its seq', () => {
     const { runId, events, inChain } = fixture();
-    const report = verify(runId, events.filter((e) => e.event_id !== inChain[1].event_id));
+    const report = verify(
+      runId,
+      events.filter((e) => e.event_id !== inChain[1].event_id),
+    );
     expect(report.first_failure).toMatchObject({ reason: 'missing', seq: 1, event_id: inChain[2].event_id });
     expect(report.failures_total).toBe(1);
   });
 
   it('finds the last event of a chain deleted through the seal: missing', () => {
     const { runId, events, inChain, sampleChain } = fixture();
-    const report = verify(runId, events.filter((e) => e.event_id !== inChain[4].event_id));
+    const report = verify(
+      runId,
+      events.filter((e) => e.event_id !== inChain[4].event_id),
+    );
     expect(report.first_failure).toMatchObject({ reason: 'missing', chain: sampleChain, seq: 4 });
     expect(report.failures_total).toBe(1);
   });
@@ -66,7 +72,10 @@ describe('verifying a run', () => {
   });
 
   it.each([
-    ['with a hash of its own content and an unused seq', (prev: ChainedEvent, forged: ChainedEvent) => ({ ...forged, seq: 99, hash: eventHash(prev.hash!, { ...forged, seq: 99 }) })],
+    [
+      'with a hash of its own content and an unused seq',
+      (prev: ChainedEvent, forged: ChainedEvent) => ({ ...forged, seq: 99, hash: eventHash(prev.hash!, { ...forged, seq: 99 }) }),
+    ],
     ['claiming the seq of the event it displaces', (prev: ChainedEvent, forged: ChainedEvent) => ({ ...forged, hash: eventHash(prev.hash!, forged) })],
     ['with a made-up hash', (_prev: ChainedEvent, forged: ChainedEvent) => ({ ...forged, hash: 'b'.repeat(64) })],
   ])('names an inserted event %s: inserted', (_name, forge) => {
@@ -75,7 +84,11 @@ describe('verifying a run', () => {
     const base: ChainedEvent = { ...structuredClone(inChain[2]), event_id: randomUUID(), payload: { text: 'forged' }, prev_hash: prev.hash, id: 'forged' };
     const forged = forge(prev, base);
     const tampered = clone(events);
-    tampered.splice(tampered.findIndex((e) => e.event_id === inChain[2].event_id), 0, forged);
+    tampered.splice(
+      tampered.findIndex((e) => e.event_id === inChain[2].event_id),
+      0,
+      forged,
+    );
     const report = verify(runId, tampered);
     expect(report.first_failure).toMatchObject({ reason: 'inserted', event_id: forged.event_id });
     expect(report.failures_total).toBe(1);
@@ -91,7 +104,7 @@ describe('verifying a run', () => {
     expect(verify(runId, tampered).first_failure).toMatchObject({ reason: 'inserted', event_id: extra.event_id });
   });
 
-  it('tells an event added past a chain\'s end from one whose seq was edited and rehashed', () => {
+  it("tells an event added past a chain's end from one whose seq was edited and rehashed", () => {
     const { runId, events, inChain } = fixture();
     const last = inChain[4];
     const far = { ...structuredClone(last), event_id: randomUUID(), seq: 40, prev_hash: last.hash, id: 'far' };
@@ -134,9 +147,18 @@ describe('verifying a run', () => {
 
   it('reports a finished run without its seal: missing', () => {
     const { runId, events } = fixture();
-    const report = verify(runId, events.filter((e) => e.type !== SEAL_EVENT));
+    const report = verify(
+      runId,
+      events.filter((e) => e.type !== SEAL_EVENT),
+    );
     expect(report.first_failure).toMatchObject({ reason: 'missing', type: SEAL_EVENT, chain: `run:${runId}` });
-    expect(verify(runId, events.filter((e) => e.type !== SEAL_EVENT), false).ok).toBe(true);
+    expect(
+      verify(
+        runId,
+        events.filter((e) => e.type !== SEAL_EVENT),
+        false,
+      ).ok,
+    ).toBe(true);
   });
 
   it('catches every one of 1,000 random single-row mutations', () => {
@@ -148,7 +170,7 @@ describe('verifying a run', () => {
       seed = (seed + 0x6d2b79f5) | 0;
       let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
       t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return (((t ^ (t >>> 14)) >>> 0) % n);
+      return ((t ^ (t >>> 14)) >>> 0) % n;
     };
     const kinds: Record<string, number> = {};
     for (let trial = 0; trial < 1000; trial++) {
@@ -158,7 +180,14 @@ describe('verifying a run', () => {
       if (kind === 'edit') {
         const f = fields[rnd(fields.length)];
         const e = tampered[i] as any;
-        e[f] = f === 'seq' ? e.seq + 1 + rnd(3) : f === 'payload' ? { ...e.payload, edited: trial } : f === 'at' ? new Date(Date.parse(e.at) + 1).toISOString() : `${e[f]}x`;
+        e[f] =
+          f === 'seq'
+            ? e.seq + 1 + rnd(3)
+            : f === 'payload'
+              ? { ...e.payload, edited: trial }
+              : f === 'at'
+                ? new Date(Date.parse(e.at) + 1).toISOString()
+                : `${e[f]}x`;
       } else if (kind === 'delete') {
         tampered.splice(i, 1);
       } else if (kind === 'swap') {

@@ -155,7 +155,14 @@ export class AuditVerifier {
   private noteErasure(chain: string, entry: Entry, e: ChainedEvent): void {
     if (e.type !== ERASURE_EVENT || this.erased.has(chain)) return;
     const reason = (e.payload as { reason?: unknown } | null)?.reason;
-    this.erased.set(chain, { chain, sample_id: e.sample_id ?? null, event_id: entry.event_id, by: String(e.actor), at: String(e.at), reason: typeof reason === 'string' ? reason : null });
+    this.erased.set(chain, {
+      chain,
+      sample_id: e.sample_id ?? null,
+      event_id: entry.event_id,
+      by: String(e.actor),
+      at: String(e.at),
+      reason: typeof reason === 'string' ? reason : null,
+    });
   }
 
   /** A problem outside the chains (a truncated bundle, say). */

@@ -10,11 +10,13 @@ describe('bundled constitutions', () => {
   it('every YAML file under constitutions/ loads', () => {
     const files = readdirSync(dir)
       .filter((d) => statSync(join(dir, d)).isDirectory())
-      .flatMap((d) => readdirSync(join(dir, d)).filter((f) => f.endsWith('.yaml')).map((f) => join(dir, d, f)));
+      .flatMap((d) =>
+        readdirSync(join(dir, d))
+          .filter((f) => f.endsWith('.yaml'))
+          .map((f) => join(dir, d, f)),
+      );
     expect(loaded.map((l) => l.path).sort()).toEqual(files.sort());
-    expect(loaded.map((l) => `${l.constitution.name}@${l.constitution.version}`)).toEqual(
-      expect.arrayContaining(['amend-core@1.0.0', 'anthropic-cai@1.0.0']),
-    );
+    expect(loaded.map((l) => `${l.constitution.name}@${l.constitution.version}`)).toEqual(expect.arrayContaining(['amend-core@1.0.0', 'anthropic-cai@1.0.0']));
   });
 
   describe('amend-core@1.0.0', () => {

@@ -50,9 +50,7 @@ describe('checking constitution files: one located message with a fix per kind o
   it('a misspelt field suggests the intended name', () => {
     const path = write('harmless/1.0.0.yaml', head + 'principles:\n  - id: a\n    critique: c\n    revison: r\n');
     const [error] = checkConstitutions(path).errors;
-    expect(error.issues).toContainEqual(
-      expect.objectContaining({ path: 'principles[0].revison', line: 6, col: 5, fix: 'rename "revison" to "revision"' }),
-    );
+    expect(error.issues).toContainEqual(expect.objectContaining({ path: 'principles[0].revison', line: 6, col: 5, fix: 'rename "revison" to "revision"' }));
   });
 
   it('a duplicate principle id points at the second one', () => {
@@ -97,7 +95,9 @@ describe('checking constitution files: one located message with a fix per kind o
   });
 
   it('a weight of zero explains that weights are relative', () => {
-    expect(problemIn(head + ok + '    weight: 0\n')).toContain('principles[0].weight: must be greater than 0. Fix: use a positive number; weights are relative');
+    expect(problemIn(head + ok + '    weight: 0\n')).toContain(
+      'principles[0].weight: must be greater than 0. Fix: use a positive number; weights are relative',
+    );
   });
 
   it('a message role outside system, user, assistant lists the allowed roles', () => {

@@ -76,7 +76,10 @@ describe('diffing two constitution versions', () => {
   });
 
   it('notices principles that moved without changing', () => {
-    const d = diffConstitutions(base, next((c) => c.principles.reverse()));
+    const d = diffConstitutions(
+      base,
+      next((c) => c.principles.reverse()),
+    );
     expect(d.principles.changed).toEqual([]);
     expect(d.principles.reordered).toBe(true);
     expect(d.identical).toBe(false);
@@ -106,6 +109,11 @@ describe('diffing two constitution versions', () => {
   it('has no text change for equal or both-absent texts', () => {
     expect(textChange('same', 'same')).toBeUndefined();
     expect(textChange(undefined, null)).toBeUndefined();
-    expect(inlineWords([{ op: 'delete', text: 'a' }, { op: 'insert', text: 'b' }])).toBe('[-a-]{+b+}');
+    expect(
+      inlineWords([
+        { op: 'delete', text: 'a' },
+        { op: 'insert', text: 'b' },
+      ]),
+    ).toBe('[-a-]{+b+}');
   });
 });

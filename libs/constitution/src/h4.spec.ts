@@ -44,9 +44,7 @@ describe('H4 import and export', () => {
   });
 
   it('rejects input that is not an H4 constitution, naming the field', () => {
-    expect(() => importH4({ constitutions: [{ critique: 'x', revision: 'y' }] }, ANTHROPIC_CAI_OPTIONS)).toThrow(
-      ConstitutionError,
-    );
+    expect(() => importH4({ constitutions: [{ critique: 'x', revision: 'y' }] }, ANTHROPIC_CAI_OPTIONS)).toThrow(ConstitutionError);
     try {
       importH4({ constitutions: [{ critic: 'x' }] }, ANTHROPIC_CAI_OPTIONS);
     } catch (e) {

@@ -168,11 +168,7 @@ principles:
     write('alpha/2.0.0.yaml', valid('alpha', '2.0.0'));
     write('README.md', '# constitutions');
     const loaded = loadConstitutionDir(dir);
-    expect(loaded.map((l) => `${l.constitution.name}@${l.constitution.version}`)).toEqual([
-      'alpha@2.0.0',
-      'harmless@1.9.0',
-      'harmless@1.10.0',
-    ]);
+    expect(loaded.map((l) => `${l.constitution.name}@${l.constitution.version}`)).toEqual(['alpha@2.0.0', 'harmless@1.9.0', 'harmless@1.10.0']);
   });
 
   it('refuses a YAML file placed outside the <name>/<version>.yaml layout', () => {

@@ -137,11 +137,7 @@ export function loadConstitutionDir(dir: string): LoadedConstitution[] {
       ]);
     }
   }
-  return loaded.sort(
-    (a, b) =>
-      a.constitution.name.localeCompare(b.constitution.name) ||
-      compareVersions(a.constitution.version, b.constitution.version),
-  );
+  return loaded.sort((a, b) => a.constitution.name.localeCompare(b.constitution.name) || compareVersions(a.constitution.version, b.constitution.version));
 }
 
 /** Orders semantic versions numerically (1.10.0 after 1.9.0). */

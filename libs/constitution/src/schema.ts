@@ -16,7 +16,10 @@ export const ExampleSchema = z.strictObject({ messages: z.array(ChatMessageSchem
 
 export const ConstitutionSchema = z.strictObject({
   // Bounded: the name is a key column and goes into Location headers; 64 like a team name.
-  name: z.string().max(64).regex(/^[a-z0-9][a-z0-9-]*$/, 'a lowercase slug such as "harmless"'),
+  name: z
+    .string()
+    .max(64)
+    .regex(/^[a-z0-9][a-z0-9-]*$/, 'a lowercase slug such as "harmless"'),
   // Each number fits an int4 and a double exactly, as versions are compared numerically.
   version: z.string().regex(/^\d{1,9}\.\d{1,9}\.\d{1,9}$/, 'a semantic version such as 1.0.0'),
   title: z.string().optional(),

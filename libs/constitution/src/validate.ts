@@ -75,9 +75,7 @@ function describeIssue(issue: z.core.$ZodIssue, data: unknown, locate?: Locate):
       return issue.keys.map((key) => {
         const p = [...path, key];
         const near = allowed ? closest(key, allowed) : undefined;
-        const fix = near
-          ? `rename "${key}" to "${near}"`
-          : `remove "${key}"${allowed ? `; the fields allowed here are ${allowed.join(', ')}` : ''}`;
+        const fix = near ? `rename "${key}" to "${near}"` : `remove "${key}"${allowed ? `; the fields allowed here are ${allowed.join(', ')}` : ''}`;
         return { path: formatPath(p), message: `unknown field "${key}"`, fix, ...at(p) };
       });
     }

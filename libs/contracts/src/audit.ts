@@ -127,7 +127,9 @@ export const VerifyReportSchema = z.object({
   failures_total: z.number().int(),
   /** Samples whose content was erased (an `erasure` event in their chain): who, when, why. Their chains still verify. */
   erased: z
-    .array(z.object({ chain: z.string(), sample_id: z.string().nullable(), event_id: z.string(), by: z.string(), at: z.string(), reason: z.string().nullable() }))
+    .array(
+      z.object({ chain: z.string(), sample_id: z.string().nullable(), event_id: z.string(), by: z.string(), at: z.string(), reason: z.string().nullable() }),
+    )
     .optional(),
 });
 
@@ -157,7 +159,15 @@ export const RowsVerifySchema = z.object({
   ),
   failures_total: z.number().int(),
   erased: z.array(
-    z.object({ table: z.string(), key: z.string(), sample_id: z.string(), event_id: z.string(), by: z.string(), at: z.string(), reason: z.string().nullable() }),
+    z.object({
+      table: z.string(),
+      key: z.string(),
+      sample_id: z.string(),
+      event_id: z.string(),
+      by: z.string(),
+      at: z.string(),
+      reason: z.string().nullable(),
+    }),
   ),
   erased_samples: z.number().int(),
   erased_rows: z.number().int(),

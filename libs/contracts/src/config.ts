@@ -17,10 +17,16 @@ export const ConfigSchema = z.object({
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
   DATABASE_URL: z.string().default('postgres://postgres@127.0.0.1:5432/amend'),
   /** Postgres schema holding Amend's tables; tests give each file its own. */
-  DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('public'),
+  DATABASE_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/)
+    .default('public'),
   /** Prefix of every BullMQ key; tests give each file its own. */
   /** `{amend}` (a hash tag) keeps every key of the queue in one Redis Cluster slot, as BullMQ needs there. */
-  QUEUE_PREFIX: z.string().regex(/^(\{[A-Za-z0-9_.-]+\}|[A-Za-z0-9_.-]+)$/).default('amend'),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^(\{[A-Za-z0-9_.-]+\}|[A-Za-z0-9_.-]+)$/)
+    .default('amend'),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(4096).default(64),
   /** Worker processes `start:worker` forks (one event loop per core), each with WORKER_CONCURRENCY. */
   WORKER_PROCESSES: z.coerce.number().int().min(1).max(256).default(1),

@@ -7,7 +7,10 @@ import { ConstitutionRefSchema, RUN_STATUSES, RunUsageSchema, SAMPLE_STATUSES, S
 /** REST payloads of the constitution registry (`/v1/constitutions...`). */
 
 /** Bounded as in the constitution schema (libs/constitution). */
-const slug = z.string().max(64).regex(/^[a-z0-9][a-z0-9-]*$/, 'a lowercase slug such as "harmless"');
+const slug = z
+  .string()
+  .max(64)
+  .regex(/^[a-z0-9][a-z0-9-]*$/, 'a lowercase slug such as "harmless"');
 const semver = z.string().regex(/^\d{1,9}\.\d{1,9}\.\d{1,9}$/, 'a semantic version such as 1.0.0');
 
 /** One published version, without its content. */
@@ -68,7 +71,14 @@ export const H4ImportQuerySchema = z.strictObject({
   tags: z
     .string()
     .optional()
-    .transform((s) => (s ? s.split(',').map((t) => t.trim()).filter(Boolean) : undefined)),
+    .transform((s) =>
+      s
+        ? s
+            .split(',')
+            .map((t) => t.trim())
+            .filter(Boolean)
+        : undefined,
+    ),
 });
 
 export const DiffQuerySchema = z.strictObject({
@@ -154,17 +164,18 @@ const alias = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a model ali
 
 export const PreviewRequestSchema = z.strictObject({
   prompts: z
-    .array(
-      z
-        .string()
-        .refine((s) => s.trim().length > 0, { message: 'prompt is empty' }),
-    )
+    .array(z.string().refine((s) => s.trim().length > 0, { message: 'prompt is empty' }))
     .min(1, 'a preview needs at least one prompt')
     .max(PREVIEW_MAX_PROMPTS, `a preview takes at most ${PREVIEW_MAX_PROMPTS} prompts; submit a run for more`),
   /** Try one principle only; all principles (sampled by weight) when omitted. */
   principle: z.string().min(1).optional(),
   rounds: z.number().int().min(ROUNDS.min).max(ROUNDS.max).default(1),
-  seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .optional(),
   model: alias.default('default'),
   sampling: SamplingSchema.optional(),
   /** How long to wait for the result before answering 504 (and cancelling the preview). */

@@ -79,7 +79,8 @@ describe('the error catalogue', () => {
   });
 
   it('says what each code means, as a sentence', () => {
-    for (const [code, { meaning }] of Object.entries(ERROR_CODES)) expect({ code, meaning }).toEqual({ code, meaning: expect.stringMatching(/^[A-Z`].{10,}\.$/) });
+    for (const [code, { meaning }] of Object.entries(ERROR_CODES))
+      expect({ code, meaning }).toEqual({ code, meaning: expect.stringMatching(/^[A-Z`].{10,}\.$/) });
   });
 
   it('lists the codes of one status together, and no code under two', () => {

@@ -47,8 +47,11 @@ export const ERROR_CODES = {
   invalid_text: { status: 422, meaning: 'A text holds NUL or a lone UTF-16 surrogate, which cannot be stored.' },
   invalid_cursor: { status: 422, meaning: 'The cursor is not one this API returned.' },
   invalid_idempotency_key: { status: 422, meaning: 'The Idempotency-Key header is not 1-255 printable characters.' },
-  invalid_review: { status: 422, meaning: "The review does not fit the pair (e.g. an edit that changes nothing)." },
-  over_limit: { status: 422, meaning: 'The run asks for more than the operator allows (calls per prompt, max_tokens, budget, team quota); details name the setting.' },
+  invalid_review: { status: 422, meaning: 'The review does not fit the pair (e.g. an edit that changes nothing).' },
+  over_limit: {
+    status: 422,
+    meaning: 'The run asks for more than the operator allows (calls per prompt, max_tokens, budget, team quota); details name the setting.',
+  },
   too_many_prompts: { status: 422, meaning: "More prompts than the key's prompts_per_run (or the evaluation limit)." },
   unknown_model: { status: 422, meaning: 'The model alias is not configured (AMEND_MODELS); details list the aliases.' },
   budget_without_prices: { status: 422, meaning: 'A cost budget needs prices for every model alias of the run.' },

@@ -39,10 +39,7 @@ export const CreateEvaluationSchema = z
     /** The new version; a bare name is its newest non-deprecated version. */
     candidate: nameOrVersioned,
     /** Your prompts; each may carry `metadata.benign` (true, or false for red-team). */
-    prompts: z
-      .array(TextPromptItemSchema)
-      .min(1, 'an evaluation needs at least one prompt')
-      .optional(),
+    prompts: z.array(TextPromptItemSchema).min(1, 'an evaluation needs at least one prompt').optional(),
     /** A bundled set instead of prompts (GET /v1/evaluations/sets). */
     eval_set: evalSetName.optional(),
     /** Take this many prompts of the set (a seeded shuffle, red-team and benign in proportion); all by default. */
@@ -52,7 +49,12 @@ export const CreateEvaluationSchema = z
     /** The judge's model alias; the policy model by default. */
     judge_model: alias.optional(),
     rounds: z.number().int().min(1).max(8).default(1),
-    seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1)
+      .optional(),
     sampling: SamplingSchema.default(SamplingSchema.parse({})),
     /** Applies to each of the two runs (see CreateRun `budget`). */
     budget: BudgetSchema.optional(),

@@ -16,7 +16,6 @@ export const DEFAULT_EXCLUDE: readonly PairFlag[] = ['truncated'];
 export const PairFlagSchema = z.enum(PAIR_FLAGS);
 export type PairFlag = (typeof PAIR_FLAGS)[number];
 
-
 /**
  * Where a probability came from: the log-probabilities at the answer letter's position, the
  * answered letter alone (`hard`: 1 or 0), or nowhere (`unreadable`: no letter could be read, e.g.
@@ -140,7 +139,10 @@ export interface JudgeLabelCounts {
 }
 
 /** The stop a run's label counts call for under its options, or null (too few comparisons yet, or within the limit). */
-export function judgeLabelStop(options: Pick<FeedbackOptions, 'max_hard_label_share' | 'hard_label_min_comparisons'> | null | undefined, counts: JudgeLabelCounts): Omit<RunStop, 'samples_stopped' | 'at'> | null {
+export function judgeLabelStop(
+  options: Pick<FeedbackOptions, 'max_hard_label_share' | 'hard_label_min_comparisons'> | null | undefined,
+  counts: JudgeLabelCounts,
+): Omit<RunStop, 'samples_stopped' | 'at'> | null {
   const max = options?.max_hard_label_share;
   if (max === undefined) return null;
   const min = options?.hard_label_min_comparisons ?? HARD_LABEL_MIN_COMPARISONS;
@@ -236,7 +238,12 @@ export type PairQuality = z.infer<typeof PairQualitySchema>;
 /** `exclude=noop,rejected_by_judge` on the pairs export. */
 export const ExcludeFlagsSchema = z
   .string()
-  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+  .transform((s) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
+  )
   .pipe(z.array(z.enum(PAIR_FLAGS, { error: `each excluded flag is one of ${PAIR_FLAGS.join(', ')}` })));
 
 const rate = z.number().min(0).max(1).nullable();

@@ -17,7 +17,10 @@ export interface RequestLimits {
   evaluationPrompts: number;
 }
 
-type LimitSettings = Pick<Config, 'AMEND_MAX_PROMPTS' | 'AMEND_MAX_PROMPT_CHARS' | 'AMEND_MAX_PROMPT_MESSAGES' | 'AMEND_MAX_CONVERSATION_CHARS' | 'AMEND_MAX_EVALUATION_PROMPTS'>;
+type LimitSettings = Pick<
+  Config,
+  'AMEND_MAX_PROMPTS' | 'AMEND_MAX_PROMPT_CHARS' | 'AMEND_MAX_PROMPT_MESSAGES' | 'AMEND_MAX_CONVERSATION_CHARS' | 'AMEND_MAX_EVALUATION_PROMPTS'
+>;
 
 export function requestLimits(config: LimitSettings): RequestLimits {
   return {
@@ -47,14 +50,21 @@ export function promptLimitIssues(item: PromptLike, limits: RequestLimits): Limi
   const messages = item.messages;
   if (messages !== undefined) {
     messages.forEach((m, i) => {
-      if (m.content.length > limits.promptChars) issues.push({ path: ['messages', i, 'content'], message: 'message is longer than the limit (AMEND_MAX_PROMPT_CHARS)' });
+      if (m.content.length > limits.promptChars)
+        issues.push({ path: ['messages', i, 'content'], message: 'message is longer than the limit (AMEND_MAX_PROMPT_CHARS)' });
     });
     if (messages.length > limits.promptMessages) {
-      issues.push({ path: ['messages'], message: `a conversation has at most ${limits.promptMessages} messages (AMEND_MAX_PROMPT_MESSAGES), this one ${messages.length}` });
+      issues.push({
+        path: ['messages'],
+        message: `a conversation has at most ${limits.promptMessages} messages (AMEND_MAX_PROMPT_MESSAGES), this one ${messages.length}`,
+      });
     }
     const total = messages.reduce((n, m) => n + m.content.length, 0);
     if (total > limits.conversationChars) {
-      issues.push({ path: ['messages'], message: `the conversation has ${total} characters, more than the limit of ${limits.conversationChars} (AMEND_MAX_CONVERSATION_CHARS)` });
+      issues.push({
+        path: ['messages'],
+        message: `the conversation has ${total} characters, more than the limit of ${limits.conversationChars} (AMEND_MAX_CONVERSATION_CHARS)`,
+      });
     }
   }
   return issues;
@@ -66,7 +76,10 @@ function promptsIssues(prompts: readonly PromptLike[], limits: RequestLimits): L
 
 /** What a run's body (JSON; a JSON Lines upload checks each line with promptLimitIssues) goes past. */
 export function runLimitIssues(body: { prompts: readonly PromptLike[] }, limits: RequestLimits): LimitIssue[] {
-  const count: LimitIssue[] = body.prompts.length > limits.promptsPerRun ? [{ path: ['prompts'], message: `too many prompts for one run (AMEND_MAX_PROMPTS, ${limits.promptsPerRun})` }] : [];
+  const count: LimitIssue[] =
+    body.prompts.length > limits.promptsPerRun
+      ? [{ path: ['prompts'], message: `too many prompts for one run (AMEND_MAX_PROMPTS, ${limits.promptsPerRun})` }]
+      : [];
   return [...count, ...promptsIssues(body.prompts, limits)];
 }
 
@@ -74,7 +87,9 @@ export function runLimitIssues(body: { prompts: readonly PromptLike[] }, limits:
 export function evaluationLimitIssues(body: { prompts?: readonly PromptLike[] }, limits: RequestLimits): LimitIssue[] {
   if (body.prompts === undefined) return [];
   const count: LimitIssue[] =
-    body.prompts.length > limits.evaluationPrompts ? [{ path: ['prompts'], message: `too many prompts for one evaluation (AMEND_MAX_EVALUATION_PROMPTS, ${limits.evaluationPrompts})` }] : [];
+    body.prompts.length > limits.evaluationPrompts
+      ? [{ path: ['prompts'], message: `too many prompts for one evaluation (AMEND_MAX_EVALUATION_PROMPTS, ${limits.evaluationPrompts})` }]
+      : [];
   return [...count, ...promptsIssues(body.prompts, limits)];
 }
 

@@ -5,9 +5,7 @@ import { REVIEW_DECISIONS, REVIEW_STATUSES } from './review-fields';
 
 /** REST payloads of human review (`/v1/pairs/{id}/review`, `/v1/runs/{id}/reviews`). */
 
-const text = z
-  .string()
-  .refine((s) => s.trim().length > 0, { message: 'the text is empty' });
+const text = z.string().refine((s) => s.trim().length > 0, { message: 'the text is empty' });
 
 export const ReviewRequestSchema = z
   .strictObject({

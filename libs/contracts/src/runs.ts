@@ -30,9 +30,7 @@ export function isSampleFinished(status: string): boolean {
   return !(UNFINISHED_SAMPLE_STATUSES as readonly string[]).includes(status);
 }
 
-const promptText = z
-  .string()
-  .refine((s) => s.trim().length > 0, { message: 'prompt is empty' });
+const promptText = z.string().refine((s) => s.trim().length > 0, { message: 'prompt is empty' });
 
 /** A single-turn prompt: a string or `{id?, prompt, metadata?}` (what an evaluation takes). */
 export const TextPromptItemSchema = z.union([
@@ -54,9 +52,7 @@ export const PromptMessageSchema = z.strictObject({
     .refine((r) => (PROMPT_ROLES as readonly string[]).includes(r), { message: 'role is "system", "user" or "assistant"' })
     .pipe(z.enum(PROMPT_ROLES))
     .meta({ enum: [...PROMPT_ROLES] }),
-  content: z
-    .string()
-    .refine((s) => s.trim().length > 0, { message: 'message is empty' }),
+  content: z.string().refine((s) => s.trim().length > 0, { message: 'message is empty' }),
 });
 export type PromptMessage = z.infer<typeof PromptMessageSchema>;
 
@@ -90,7 +86,10 @@ export function conversationProblems(messages: readonly { role: string; content:
   }
   const last = messages.length - 1;
   if (messages[last].role !== 'user') {
-    problems.push({ index: last, message: `the conversation must end with a user turn (the one the draft answers), not with ${messages[last].role === 'assistant' ? 'an assistant' : 'a system'} message` });
+    problems.push({
+      index: last,
+      message: `the conversation must end with a user turn (the one the draft answers), not with ${messages[last].role === 'assistant' ? 'an assistant' : 'a system'} message`,
+    });
   }
   return problems;
 }
@@ -115,7 +114,11 @@ export const PromptItemSchema = z.union([
       if (item.prompt !== undefined && item.messages !== undefined) {
         ctx.addIssue({ code: 'custom', path: ['messages'], message: 'give "prompt" (one user message) or "messages" (a conversation), not both' });
       } else if (item.prompt === undefined && item.messages === undefined) {
-        ctx.addIssue({ code: 'custom', path: ['prompt'], message: 'a prompt object needs "prompt" (a string) or "messages" (a conversation ending with a user turn)' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['prompt'],
+          message: 'a prompt object needs "prompt" (a string) or "messages" (a conversation ending with a user turn)',
+        });
       }
       // A message with an unknown role has its own issue already; its place in the turns means nothing.
       if (item.messages !== undefined && item.messages.every((m) => (PROMPT_ROLES as readonly string[]).includes(m.role))) {
@@ -172,35 +175,41 @@ export const BudgetSchema = z
   .refine((b) => b.tokens !== undefined || b.cost_usd !== undefined, { message: 'a budget needs tokens, cost_usd or both' });
 export type Budget = z.infer<typeof BudgetSchema>;
 
-export const CreateRunSchema = z.strictObject({
-  constitution: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9-]*(@\d+\.\d+\.\d+)?$/, 'a constitution "name" or "name@x.y.z"'),
-  /** Pins the constitution's content: the run is refused (422) unless the version resolved has this sha256. */
-  constitution_sha256: z.string().regex(/^[0-9a-f]{64}$/, 'the sha256 of a constitution version (64 hex digits)').optional(),
-  prompts: z
-    .array(PromptItemSchema)
-    .min(1, 'a run needs at least one prompt'),
-  mode: z.enum(RUN_MODES).default('critique-revise'),
-  rounds: z.number().int().min(ROUNDS.min).max(ROUNDS.max).default(1),
-  seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
-  model: alias.default('default'),
-  feedback_model: alias.optional(),
-  sampling: SamplingSchema.default(SamplingSchema.parse({})),
-  principles: PrincipleSelectorSchema.optional(),
-  budget: BudgetSchema.optional(),
-  /**
-   * Through the provider's Batch API (OpenAI Files + Batches) at its batch prices, in waves: every
-   * sample's next call in one batch, then the next. Needs aliases configured with `batch: true`.
-   */
-  batch: z.boolean().default(false),
-  ...FeedbackRequestFields,
-}).superRefine((body, ctx) => {
-  for (const p of feedbackOptionProblems(body)) ctx.addIssue({ code: 'custom', path: [p.path], message: p.message });
-  for (const d of duplicatePromptIds(body.prompts)) {
-    ctx.addIssue({ code: 'custom', path: ['prompts', d.index, 'id'], message: duplicateIdMessage(d.id, `prompt ${d.first}`) });
-  }
-});
+export const CreateRunSchema = z
+  .strictObject({
+    constitution: z.string().regex(/^[a-z0-9][a-z0-9-]*(@\d+\.\d+\.\d+)?$/, 'a constitution "name" or "name@x.y.z"'),
+    /** Pins the constitution's content: the run is refused (422) unless the version resolved has this sha256. */
+    constitution_sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'the sha256 of a constitution version (64 hex digits)')
+      .optional(),
+    prompts: z.array(PromptItemSchema).min(1, 'a run needs at least one prompt'),
+    mode: z.enum(RUN_MODES).default('critique-revise'),
+    rounds: z.number().int().min(ROUNDS.min).max(ROUNDS.max).default(1),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1)
+      .optional(),
+    model: alias.default('default'),
+    feedback_model: alias.optional(),
+    sampling: SamplingSchema.default(SamplingSchema.parse({})),
+    principles: PrincipleSelectorSchema.optional(),
+    budget: BudgetSchema.optional(),
+    /**
+     * Through the provider's Batch API (OpenAI Files + Batches) at its batch prices, in waves: every
+     * sample's next call in one batch, then the next. Needs aliases configured with `batch: true`.
+     */
+    batch: z.boolean().default(false),
+    ...FeedbackRequestFields,
+  })
+  .superRefine((body, ctx) => {
+    for (const p of feedbackOptionProblems(body)) ctx.addIssue({ code: 'custom', path: [p.path], message: p.message });
+    for (const d of duplicatePromptIds(body.prompts)) {
+      ctx.addIssue({ code: 'custom', path: ['prompts', d.index, 'id'], message: duplicateIdMessage(d.id, `prompt ${d.first}`) });
+    }
+  });
 export type CreateRun = z.infer<typeof CreateRunSchema>;
 
 /**

@@ -167,7 +167,13 @@ export function describeChatModelConformance(name: string, make: () => Promise<C
       });
 
       it('keeps the exact request and response for the audit trail', () => {
-        expect(result.request).toMatchObject({ messages: [{ role: 'system', content: SYSTEM }, { role: 'user', content: PROMPT }], seed: 11 });
+        expect(result.request).toMatchObject({
+          messages: [
+            { role: 'system', content: SYSTEM },
+            { role: 'user', content: PROMPT },
+          ],
+          seed: 11,
+        });
         expect(result.response).toMatchObject({ model: 'amend-simulator-1', choices: [{ message: { content: result.text } }] });
         expect(result.latency_ms).toBeGreaterThanOrEqual(0);
       });
@@ -206,7 +212,12 @@ export function describeChatModelConformance(name: string, make: () => Promise<C
     it(`fails permanently, not to be retried, on a request the backend refuses (${FAIL_400_MARKER}: 400 bad_request)`, async () => {
       const before = subject.faults?.calls();
       const e = await modelError(subject.model.complete(draftRequest({ messages: [{ role: 'user', content: `x ${FAIL_400_MARKER}` }] })));
-      expect({ kind: e.kind, code: e.code, status: e.status, transient: e.transient }).toEqual({ kind: 'permanent', code: 'bad_request', status: 400, transient: false });
+      expect({ kind: e.kind, code: e.code, status: e.status, transient: e.transient }).toEqual({
+        kind: 'permanent',
+        code: 'bad_request',
+        status: 400,
+        transient: false,
+      });
       if (subject.faults && before !== undefined) expect(subject.faults.calls() - before).toBe(1);
     });
 
@@ -236,25 +247,26 @@ export function describeChatModelConformance(name: string, make: () => Promise<C
     });
 
     // The in-process simulator has no transport to fail: these cases exist only for HTTP implementations.
-    if (opts.transport) describe('transport faults', () => {
-      const cases = FAULTS.map((f) => ({ ...f, label: typeof f.fault === 'string' ? f.fault : `HTTP ${f.fault.status}` }));
+    if (opts.transport)
+      describe('transport faults', () => {
+        const cases = FAULTS.map((f) => ({ ...f, label: typeof f.fault === 'string' ? f.fault : `HTTP ${f.fault.status}` }));
 
-      it.each(cases)('$label on every attempt is a $kind $code', async ({ fault, kind, code, status }) => {
-        const faults = transport(subject);
-        const { maxAttempts } = faults;
-        faults.script(Array.from({ length: maxAttempts }, () => fault));
-        const before = faults.calls();
-        const e = await modelError(subject.model.complete(draftRequest()));
-        expect({ kind: e.kind, code: e.code, status: e.status }).toEqual({ kind, code, status });
-        // Transient errors were retried up to the limit; permanent ones were asked once.
-        expect(faults.calls() - before).toBe(kind === 'transient' ? maxAttempts : 1);
-      });
+        it.each(cases)('$label on every attempt is a $kind $code', async ({ fault, kind, code, status }) => {
+          const faults = transport(subject);
+          const { maxAttempts } = faults;
+          faults.script(Array.from({ length: maxAttempts }, () => fault));
+          const before = faults.calls();
+          const e = await modelError(subject.model.complete(draftRequest()));
+          expect({ kind: e.kind, code: e.code, status: e.status }).toEqual({ kind, code, status });
+          // Transient errors were retried up to the limit; permanent ones were asked once.
+          expect(faults.calls() - before).toBe(kind === 'transient' ? maxAttempts : 1);
+        });
 
-      it('a transient fault followed by an answer is retried and answered, in two attempts', async () => {
-        transport(subject).script([{ status: 503 }, 'ok']);
-        const r = await subject.model.complete(draftRequest());
-        expect({ text: r.text, attempts: r.attempts }).toEqual({ text: simulatorAnswer(draftRequest()), attempts: 2 });
+        it('a transient fault followed by an answer is retried and answered, in two attempts', async () => {
+          transport(subject).script([{ status: 503 }, 'ok']);
+          const r = await subject.model.complete(draftRequest());
+          expect({ text: r.text, attempts: r.attempts }).toEqual({ text: simulatorAnswer(draftRequest()), attempts: 2 });
+        });
       });
-    });
   });
 }

@@ -10,13 +10,7 @@ import { SIMULATOR_FINGERPRINT } from './simulator/simulate';
  * and for a line of a batch's output file, so both checkpoint the same record. `alias` names the
  * backend in errors; `model` is reported when the response names none.
  */
-export function completionResult(
-  alias: string,
-  model: string,
-  body: ChatRequestBody,
-  response: unknown,
-  latencyMs: number,
-): Omit<ChatResult, 'attempts'> {
+export function completionResult(alias: string, model: string, body: ChatRequestBody, response: unknown, latencyMs: number): Omit<ChatResult, 'attempts'> {
   const completion = response as Partial<OpenAI.Chat.Completions.ChatCompletion> | null;
   const choice = Array.isArray(completion?.choices) ? completion.choices[0] : undefined;
   if (!choice || typeof choice !== 'object' || !choice.message) {

@@ -19,21 +19,10 @@ export {
 export { OpenAICompatibleModel, DEFAULT_TIMEOUT_MS, type OpenAICompatibleModelOptions } from './openai-model';
 export * from './limits';
 export { ModelRegistry, type ModelRegistryOptions, type ModelDescription } from './model-registry';
-export {
-  simulateCompletion,
-  SIMULATOR_MODEL,
-  SIMULATOR_FINGERPRINT,
-  type SimulatorRequestBody,
-  type SimulatedCompletion,
-} from './simulator/simulate';
+export { simulateCompletion, SIMULATOR_MODEL, SIMULATOR_FINGERPRINT, type SimulatorRequestBody, type SimulatedCompletion } from './simulator/simulate';
 export { FAIL_400_MARKER, hasFail400Marker } from './simulator/markers';
 export { SimulatorModel, type SimulatorModelOptions } from './simulator/simulator-model';
 export { type Fault, type FaultOptions } from './simulator/faults';
 export { type BatchBehaviour, type BatchApiOptions, type SubmittedLine } from './simulator/batch-api';
-export {
-  startSimulatorServer,
-  type SimulatorServer,
-  type SimulatorServerOptions,
-  type SimulatorStats,
-} from './simulator/server';
+export { startSimulatorServer, type SimulatorServer, type SimulatorServerOptions, type SimulatorStats } from './simulator/server';
 export { pooledFetch, modelAgent, closeModelAgent } from './transport';

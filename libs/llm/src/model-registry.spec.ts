@@ -36,10 +36,9 @@ describe('ModelRegistry', () => {
 
   it('never falls back to the simulator for an alias configured as a real backend', async () => {
     // Nothing listens on port 9 (discard); the call must fail, not be answered by the simulator.
-    const registry = new ModelRegistry(
-      parseModelsConfig(JSON.stringify({ default: { base_url: 'http://127.0.0.1:9/v1', model: 'real' } })),
-      { retry: { maxAttempts: 1 } },
-    );
+    const registry = new ModelRegistry(parseModelsConfig(JSON.stringify({ default: { base_url: 'http://127.0.0.1:9/v1', model: 'real' } })), {
+      retry: { maxAttempts: 1 },
+    });
     expect(registry.isSimulator('default')).toBe(false);
     expect(registry.get('default')).toBeInstanceOf(OpenAICompatibleModel);
     await expect(registry.get('default').complete(req)).rejects.toMatchObject({ kind: 'transient', code: 'connection_error' });

@@ -59,9 +59,7 @@ export class ModelRegistry {
       if (entry.api_key_env !== undefined) {
         apiKey = env[entry.api_key_env];
         if (!apiKey) {
-          throw new Error(
-            `AMEND_MODELS alias "${alias}": environment variable ${entry.api_key_env} (api_key_env) is not set or empty`,
-          );
+          throw new Error(`AMEND_MODELS alias "${alias}": environment variable ${entry.api_key_env} (api_key_env) is not set or empty`);
         }
       }
       const limits = limitsOf(entry);
@@ -98,7 +96,14 @@ export class ModelRegistry {
       if (entry.batch) {
         this.batchClients.set(
           alias,
-          new OpenAIBatchClient({ alias, baseURL: entry.base_url, model: entry.model, apiKey, timeoutMs: options.timeoutMs ?? entry.timeout_ms, retry: options.retry }),
+          new OpenAIBatchClient({
+            alias,
+            baseURL: entry.base_url,
+            model: entry.model,
+            apiKey,
+            timeoutMs: options.timeoutMs ?? entry.timeout_ms,
+            retry: options.retry,
+          }),
         );
       }
       if (limiter) {
@@ -153,10 +158,7 @@ export class ModelRegistry {
   get(alias: string): ChatModel {
     const model = this.models.get(alias);
     if (!model) {
-      throw ModelError.permanent(
-        'unknown_model',
-        `unknown model alias "${alias}"; configured aliases: ${this.aliases().join(', ') || '(none)'}`,
-      );
+      throw ModelError.permanent('unknown_model', `unknown model alias "${alias}"; configured aliases: ${this.aliases().join(', ') || '(none)'}`);
     }
     return model;
   }
@@ -183,9 +185,7 @@ export class ModelRegistry {
     const out: Record<string, ModelDescription> = {};
     for (const alias of this.aliases()) {
       const entry = this.config[alias];
-      out[alias] = isSimulatorConfig(entry)
-        ? { kind: 'simulator' }
-        : { kind: 'openai-compatible', model: entry.model, base_url: entry.base_url };
+      out[alias] = isSimulatorConfig(entry) ? { kind: 'simulator' } : { kind: 'openai-compatible', model: entry.model, base_url: entry.base_url };
     }
     return out;
   }

@@ -22,7 +22,13 @@ describe('parseModelsConfig', () => {
         demo: { simulator: true, latency_ms: 200 },
       }),
     );
-    expect(config.default).toEqual({ base_url: 'https://api.openai.com/v1', model: 'gpt-4o-mini', api_key_env: 'OPENAI_API_KEY', timeout_ms: 30000, max_attempts: 5 });
+    expect(config.default).toEqual({
+      base_url: 'https://api.openai.com/v1',
+      model: 'gpt-4o-mini',
+      api_key_env: 'OPENAI_API_KEY',
+      timeout_ms: 30000,
+      max_attempts: 5,
+    });
     expect(config.local).toEqual({ base_url: 'http://127.0.0.1:8000/v1', model: 'meta-llama/Llama-3.1-8B-Instruct' });
     expect(config.demo).toEqual({ simulator: true, latency_ms: 200 });
   });
@@ -30,7 +36,15 @@ describe('parseModelsConfig', () => {
   it('reads shared limits and prices per alias, and refuses a limit that is not a positive integer', () => {
     const config = parseModelsConfig(
       JSON.stringify({
-        gpt: { base_url: 'https://api.openai.com/v1', model: 'gpt-4o-mini', rpm: 500, tpm: 200_000, max_in_flight: 64, price_per_1k_prompt: 0.15, price_per_1k_completion: 0.6 },
+        gpt: {
+          base_url: 'https://api.openai.com/v1',
+          model: 'gpt-4o-mini',
+          rpm: 500,
+          tpm: 200_000,
+          max_in_flight: 64,
+          price_per_1k_prompt: 0.15,
+          price_per_1k_completion: 0.6,
+        },
         sim: { simulator: true, price_per_1k_prompt: 0.01 },
       }),
     );

@@ -43,12 +43,10 @@ export const SimulatorModelConfigSchema = z.strictObject({
 });
 
 export const RemoteModelConfigSchema = z.strictObject({
-  base_url: z
-    .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as "https://api.openai.com/v1"' })
-    .refine((u) => !/^[a-z]+:\/\/[^/]*@/i.test(u), {
-      // A URL with user:password@ would put a secret in logs and describe() output.
-      error: 'must not contain credentials; put the key in an environment variable named by api_key_env',
-    }),
+  base_url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as "https://api.openai.com/v1"' }).refine((u) => !/^[a-z]+:\/\/[^/]*@/i.test(u), {
+    // A URL with user:password@ would put a secret in logs and describe() output.
+    error: 'must not contain credentials; put the key in an environment variable named by api_key_env',
+  }),
   /** The model id the backend expects, e.g. "gpt-4o-mini". */
   model: z.string().min(1, 'must not be empty'),
   api_key_env: z
@@ -120,7 +118,10 @@ export function batchPricesOf(c: ModelConfig): ModelPrices | undefined {
   if (isSimulatorConfig(c) || (c.batch_price_per_1k_prompt === undefined && c.batch_price_per_1k_completion === undefined)) {
     return online && { prompt: online.prompt / 2, completion: online.completion / 2 };
   }
-  return { prompt: c.batch_price_per_1k_prompt ?? (online ? online.prompt / 2 : 0), completion: c.batch_price_per_1k_completion ?? (online ? online.completion / 2 : 0) };
+  return {
+    prompt: c.batch_price_per_1k_prompt ?? (online ? online.prompt / 2 : 0),
+    completion: c.batch_price_per_1k_completion ?? (online ? online.completion / 2 : 0),
+  };
 }
 
 /**

@@ -67,9 +67,7 @@ describe('OpenAICompatibleModel against @dwmkerr/mock-llm', () => {
   });
 
   it('retries a 503 and takes the next answer', async () => {
-    const mock = await start([
-      { ...error(503, 'server_error', 'overloaded', 'The server is overloaded.'), sequence: 0 },
-    ]);
+    const mock = await start([{ ...error(503, 'server_error', 'overloaded', 'The server is overloaded.'), sequence: 0 }]);
     try {
       const retries: RetryEvent[] = [];
       const model = new OpenAICompatibleModel({
@@ -90,7 +88,10 @@ describe('OpenAICompatibleModel against @dwmkerr/mock-llm', () => {
   it('fails permanently on its 401 and on a context-length 400', async () => {
     const mock = await start([
       { ...error(401, 'invalid_request_error', 'invalid_api_key', 'Incorrect API key provided.'), match: "contains(body.messages[-1].content, 'error-401')" },
-      { ...error(400, 'invalid_request_error', 'context_length_exceeded', "This model's maximum context length is 128000 tokens."), match: "contains(body.messages[-1].content, 'too-long')" },
+      {
+        ...error(400, 'invalid_request_error', 'context_length_exceeded', "This model's maximum context length is 128000 tokens."),
+        match: "contains(body.messages[-1].content, 'too-long')",
+      },
     ]);
     try {
       const model = new OpenAICompatibleModel({ alias: 'mock', baseURL: mock.url, model: 'm', retry: { baseDelayMs: 5, maxDelayMs: 10 } });

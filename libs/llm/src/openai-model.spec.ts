@@ -132,9 +132,7 @@ describe('OpenAICompatibleModel against the HTTP simulator', () => {
   });
 
   it('fails a too-long context permanently, whatever the backend calls its 400', async () => {
-    sim.setScript([
-      { status: 400, code: 'context_length_exceeded', message: "This model's maximum context length is 8192 tokens." },
-    ]);
+    sim.setScript([{ status: 400, code: 'context_length_exceeded', message: "This model's maximum context length is 8192 tokens." }]);
     const err = await rejection(model().complete(request()));
     expect(err).toMatchObject({ kind: 'permanent', code: 'context_length_exceeded', attempts: 1 });
     expect(sim.stats().calls).toBe(1);
@@ -204,9 +202,7 @@ describe('OpenAICompatibleModel against the HTTP simulator', () => {
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
     const port = (closed.address() as AddressInfo).port;
     await new Promise((r) => closed.close(r));
-    const err = await rejection(
-      model({ baseURL: `http://127.0.0.1:${port}/v1`, retry: { ...FAST, maxAttempts: 2 } }).complete(request()),
-    );
+    const err = await rejection(model({ baseURL: `http://127.0.0.1:${port}/v1`, retry: { ...FAST, maxAttempts: 2 } }).complete(request()));
     expect(err).toMatchObject({ kind: 'transient', code: 'connection_error', attempts: 2 });
     expect(err.message).toContain('ECONNREFUSED');
   });
@@ -282,7 +278,15 @@ describe('OpenAICompatibleModel with an API key', () => {
     const plain: Server = createServer((req, res) => {
       req.resume();
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ id: 'x', object: 'chat.completion', created: 1, model: 'real-model-2', choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }] }));
+      res.end(
+        JSON.stringify({
+          id: 'x',
+          object: 'chat.completion',
+          created: 1,
+          model: 'real-model-2',
+          choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }],
+        }),
+      );
     });
     await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
     try {

@@ -79,9 +79,10 @@ export class OpenAICompatibleModel implements ChatModel {
     } catch (e) {
       // A caller's abort is not a model failure: let it through as an AbortError for the retry loop to rethrow.
       if (signal?.aborted) throw signal.reason;
-      const error = timedOut && !(e instanceof ModelError)
-        ? ModelError.transient('timeout', `${this.options.alias}: no complete answer within ${this.timeoutMs} ms`, { cause: e })
-        : classifyError(e, this.options.alias);
+      const error =
+        timedOut && !(e instanceof ModelError)
+          ? ModelError.transient('timeout', `${this.options.alias}: no complete answer within ${this.timeoutMs} ms`, { cause: e })
+          : classifyError(e, this.options.alias);
       throw this.redacted(error);
     } finally {
       clearTimeout(timer);

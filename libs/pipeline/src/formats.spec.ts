@@ -1,10 +1,4 @@
-import {
-  ConversationalPairLineSchema,
-  H4PairLineSchema,
-  PAIR_FORMATS,
-  SftLineSchema,
-  StandardPairLineSchema,
-} from '@amend/contracts';
+import { ConversationalPairLineSchema, H4PairLineSchema, PAIR_FORMATS, SftLineSchema, StandardPairLineSchema } from '@amend/contracts';
 import { formatPair, toSft } from './formats';
 import { assemblePair } from './assemble-pair';
 import { makeRun, makeSample, runToEnd } from './testing/fixtures';
@@ -66,7 +60,16 @@ describe('export formats', () => {
       expect(line).toMatchObject({ sample_id: sample.id, sample_index: sample.index });
       expect(line).not.toHaveProperty('score_chosen');
     }
-    const judgement = { p_chosen: 0.8, label_source: 'logprobs' as const, kind: 'verify' as const, principle_ids: [], orders: { chosen_first: 0.8, chosen_second: 0.8 }, margin: 0.6, chain_of_thought: false, comparisons: [] };
+    const judgement = {
+      p_chosen: 0.8,
+      label_source: 'logprobs' as const,
+      kind: 'verify' as const,
+      principle_ids: [],
+      orders: { chosen_first: 0.8, chosen_second: 0.8 },
+      margin: 0.6,
+      chain_of_thought: false,
+      comparisons: [],
+    };
     const judged = { ...pair, metadata: { ...pair.metadata, judgement, score_chosen: 0.8, score_rejected: 0.2 } };
     for (const format of PAIR_FORMATS) {
       const line = roundTrip(formatPair(judged, format));

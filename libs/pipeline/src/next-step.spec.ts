@@ -32,7 +32,16 @@ function answer(call: PlannedCall): ChatResult {
   const letter = pA > 0.5 ? 'A' : 'B';
   return fakeResult(call, {
     text: letter,
-    logprobs: [{ token: letter, logprob: Math.log(Math.max(pA, 1 - pA)), top_logprobs: [{ token: 'A', logprob: Math.log(pA) }, { token: 'B', logprob: Math.log(1 - pA) }] }],
+    logprobs: [
+      {
+        token: letter,
+        logprob: Math.log(Math.max(pA, 1 - pA)),
+        top_logprobs: [
+          { token: 'A', logprob: Math.log(pA) },
+          { token: 'B', logprob: Math.log(1 - pA) },
+        ],
+      },
+    ],
   });
 }
 

@@ -111,12 +111,7 @@ export function isLastCall(run: CallCountOf, call: Pick<PlannedCall, 'seq'>, sam
   return call.seq === callsPerSample(run, sample) - 1;
 }
 
-function plannedCall(
-  run: RunSpec,
-  sample: SampleSpec,
-  seq: number,
-  previous: { messages: ChatMessage[]; answer: string } | null,
-): PlannedCall {
+function plannedCall(run: RunSpec, sample: SampleSpec, seq: number, previous: { messages: ChatMessage[]; answer: string } | null): PlannedCall {
   const { stage, round } = stageAt(seq);
   let messages: ChatMessage[];
   let principleId: string | null = null;
@@ -125,11 +120,7 @@ function plannedCall(
   } else {
     const principle = samplePrinciple(selectPrinciples(run.constitution.principles, run.principles), run.seed, sample.index, round);
     principleId = principle.id;
-    messages = continueConversation(
-      previous.messages,
-      previous.answer,
-      stage === 'critique' ? principle.critique : principle.revision,
-    );
+    messages = continueConversation(previous.messages, previous.answer, stage === 'critique' ? principle.critique : principle.revision);
   }
   return {
     seq,
@@ -148,22 +139,13 @@ function plannedCall(
 function checkRecord(sample: SampleSpec, expected: PlannedCall, record: StageRecord): void {
   const at = `stage record seq ${record.seq}`;
   if (record.seq !== expected.seq) {
-    throw inconsistent(
-      sample,
-      record.seq < expected.seq ? `${at} appears twice` : `seq ${expected.seq} is missing (next record is seq ${record.seq})`,
-    );
+    throw inconsistent(sample, record.seq < expected.seq ? `${at} appears twice` : `seq ${expected.seq} is missing (next record is seq ${record.seq})`);
   }
   if (record.stage !== expected.stage || record.round !== expected.round) {
-    throw inconsistent(
-      sample,
-      `${at} is ${record.stage} round ${record.round}, expected ${expected.stage} round ${expected.round}`,
-    );
+    throw inconsistent(sample, `${at} is ${record.stage} round ${record.round}, expected ${expected.stage} round ${expected.round}`);
   }
   if (record.principle_id !== expected.principle_id) {
-    throw inconsistent(
-      sample,
-      `${at} used principle ${String(record.principle_id)}, but this run's seed selects ${String(expected.principle_id)}`,
-    );
+    throw inconsistent(sample, `${at} used principle ${String(record.principle_id)}, but this run's seed selects ${String(expected.principle_id)}`);
   }
   const diff = firstDifference(record.messages, expected.request.messages);
   if (diff !== null) {

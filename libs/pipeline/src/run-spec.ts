@@ -1,5 +1,15 @@
 import type { Constitution } from '@amend/constitution';
-import { FEEDBACK_DEFAULTS, type ChatMessage, MAX_CANDIDATES, MAX_ENSEMBLE, ROUNDS, type ConstitutionRef, type FeedbackOptions, type PrincipleSelector, type Sampling } from '@amend/contracts';
+import {
+  FEEDBACK_DEFAULTS,
+  type ChatMessage,
+  MAX_CANDIDATES,
+  MAX_ENSEMBLE,
+  ROUNDS,
+  type ConstitutionRef,
+  type FeedbackOptions,
+  type PrincipleSelector,
+  type Sampling,
+} from '@amend/contracts';
 import { PipelineError, type RunProblem } from './errors';
 import { checkSelector, selectorProblem } from './principle-selection';
 import { comparisonPoolProblem, comparisonPrinciples } from './feedback/judge-principles';

@@ -58,7 +58,6 @@ class StoreCloser implements OnApplicationShutdown {
   }
 }
 
-
 /**
  * What the API and the worker share: validated config, the Postgres store, the model aliases,
  * the sample queue and structured logs. Each app passes its own config, so tests can run

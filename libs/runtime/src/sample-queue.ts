@@ -23,17 +23,12 @@ const ADD_CHUNK = 2_000;
 export const JOB_PRIORITY = { preview: 1, run: 10 } as const;
 
 /** Enqueues one job per sample. The job id is the sample id, so a repeat is a no-op. */
-export async function enqueueSamples(
-  queue: Queue,
-  runId: string,
-  sampleIds: string[],
-  opts: { priority?: number; firstChunk?: number } = {},
-): Promise<void> {
+export async function enqueueSamples(queue: Queue, runId: string, sampleIds: string[], opts: { priority?: number; firstChunk?: number } = {}): Promise<void> {
   const priority = opts.priority ?? JOB_PRIORITY.run;
   // The first chunk small (about 2 x the workers' concurrency) so workers start on it while the
   // rest of a large run is still being added.
   const first = Math.max(1, Math.min(opts.firstChunk ?? ADD_CHUNK, ADD_CHUNK));
-  for (let i = 0; i < sampleIds.length; ) {
+  for (let i = 0; i < sampleIds.length;) {
     const size = i === 0 ? first : ADD_CHUNK;
     const chunk = sampleIds.slice(i, i + size);
     i += size;

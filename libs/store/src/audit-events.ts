@@ -1,16 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
-import {
-  AuditVerifier,
-  GLOBAL_CHAIN,
-  SEAL_EVENT,
-  asStoredJson,
-  buildSeal,
-  chainOf,
-  linkEvents,
-  type ChainedEvent,
-  type VerifyReport,
-} from '@amend/audit';
+import { AuditVerifier, GLOBAL_CHAIN, SEAL_EVENT, asStoredJson, buildSeal, chainOf, linkEvents, type ChainedEvent, type VerifyReport } from '@amend/audit';
 import { isRunFinished, isSampleFinished, type AuditEventType } from '@amend/contracts';
 import type { Database } from './schema';
 import { verifyDataset, type DatasetReport } from './dataset-verifier';
@@ -125,7 +115,12 @@ async function lockChain(tx: Transaction<Database>, chain: string, e: AuditEvent
     const run = await tx.selectFrom('runs').select('status').where('id', '=', sample.run_id).executeTakeFirst();
     return run && isRunFinished(run.status) ? sample.run_id : undefined;
   }
-  const run = await tx.selectFrom('runs').select('status').where('id', '=', e.run_id as string).forUpdate().executeTakeFirst();
+  const run = await tx
+    .selectFrom('runs')
+    .select('status')
+    .where('id', '=', e.run_id as string)
+    .forUpdate()
+    .executeTakeFirst();
   return run && isRunFinished(run.status) ? (e.run_id as string) : undefined;
 }
 
@@ -193,7 +188,12 @@ export class AuditRepository {
 
   /** Events in the order they were written, filtered; `next` is the cursor of the following page. */
   async search(q: AuditQuery): Promise<{ events: StoredAuditEvent[]; next: string | null }> {
-    let query = this.db.selectFrom('audit_events').selectAll().select([eventMessages.as('messages'), eventResponse.as('response')]).orderBy('id').limit(q.limit + 1);
+    let query = this.db
+      .selectFrom('audit_events')
+      .selectAll()
+      .select([eventMessages.as('messages'), eventResponse.as('response')])
+      .orderBy('id')
+      .limit(q.limit + 1);
     if (q.run) query = query.where('run_id', '=', q.run);
     if (q.sample) query = query.where('sample_id', '=', q.sample);
     if (q.type) query = query.where('type', '=', q.type);
@@ -212,7 +212,13 @@ export class AuditRepository {
 
   /** One chain in stored order: the whole critique log of a sample, or the global chain. */
   async chain(chain: string): Promise<StoredAuditEvent[]> {
-    const rows = await this.db.selectFrom('audit_events').selectAll().select([eventMessages.as('messages'), eventResponse.as('response')]).where('chain', '=', chain).orderBy('id').execute();
+    const rows = await this.db
+      .selectFrom('audit_events')
+      .selectAll()
+      .select([eventMessages.as('messages'), eventResponse.as('response')])
+      .where('chain', '=', chain)
+      .orderBy('id')
+      .execute();
     return rows.map(toStored);
   }
 
@@ -227,7 +233,10 @@ export class AuditRepository {
       let q = this.db
         .selectFrom('audit_events')
         .selectAll()
-        .select([content ? eventMessages.as('messages') : sql<unknown>`null`.as('messages'), content ? eventResponse.as('response') : sql<unknown>`null`.as('response')])
+        .select([
+          content ? eventMessages.as('messages') : sql<unknown>`null`.as('messages'),
+          content ? eventResponse.as('response') : sql<unknown>`null`.as('response'),
+        ])
         .where('run_id', '=', runId)
         .orderBy('chain')
         .orderBy('id')

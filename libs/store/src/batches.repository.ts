@@ -77,7 +77,11 @@ export class BatchesRepository {
   }
 
   async nextWave(runId: string): Promise<number> {
-    const r = await this.db.selectFrom('batches').select(sql<number>`coalesce(max(wave), -1) + 1`.as('next')).where('run_id', '=', runId).executeTakeFirst();
+    const r = await this.db
+      .selectFrom('batches')
+      .select(sql<number>`coalesce(max(wave), -1) + 1`.as('next'))
+      .where('run_id', '=', runId)
+      .executeTakeFirst();
     return Number(r?.next ?? 0);
   }
 
@@ -110,7 +114,11 @@ export class BatchesRepository {
   }
 
   async update(id: string, state: ProviderState): Promise<void> {
-    await this.db.updateTable('batches').set({ ...this.stateColumns(state), updated_at: sql`now()` }).where('id', '=', id).execute();
+    await this.db
+      .updateTable('batches')
+      .set({ ...this.stateColumns(state), updated_at: sql`now()` })
+      .where('id', '=', id)
+      .execute();
   }
 
   /** Every result of the batch is checkpointed (or recorded as a failure): nothing more to do with it. */
@@ -140,11 +148,36 @@ export class BatchesRepository {
   async progress(runId: string): Promise<BatchProgress> {
     const rows = (await this.db
       .selectFrom('batches')
-      .select(['wave', 'part', 'alias', 'status', 'provider_status', 'provider_batch_id', 'request_total', 'request_completed', 'request_failed', 'created_at', 'applied_at'])
+      .select([
+        'wave',
+        'part',
+        'alias',
+        'status',
+        'provider_status',
+        'provider_batch_id',
+        'request_total',
+        'request_completed',
+        'request_failed',
+        'created_at',
+        'applied_at',
+      ])
       .where('run_id', '=', runId)
       .orderBy('wave', 'desc')
       .orderBy('part')
-      .execute()) as Pick<BatchRow, 'wave' | 'part' | 'alias' | 'status' | 'provider_status' | 'provider_batch_id' | 'request_total' | 'request_completed' | 'request_failed' | 'created_at' | 'applied_at'>[];
+      .execute()) as Pick<
+      BatchRow,
+      | 'wave'
+      | 'part'
+      | 'alias'
+      | 'status'
+      | 'provider_status'
+      | 'provider_batch_id'
+      | 'request_total'
+      | 'request_completed'
+      | 'request_failed'
+      | 'created_at'
+      | 'applied_at'
+    >[];
     const wave = rows.length ? rows[0].wave : null;
     const totals = { batches: rows.length, requests: 0, completed: 0, failed: 0 };
     for (const r of rows) {
@@ -178,11 +211,12 @@ export class BatchesRepository {
       ...(state.output_file_id !== undefined && { output_file_id: state.output_file_id }),
       ...(state.error_file_id !== undefined && { error_file_id: state.error_file_id }),
       // While validating the provider counts 0 requests; the row keeps the count it was written with.
-      ...(state.request_counts && state.request_counts.total > 0 && {
-        request_total: state.request_counts.total,
-        request_completed: state.request_counts.completed,
-        request_failed: state.request_counts.failed,
-      }),
+      ...(state.request_counts &&
+        state.request_counts.total > 0 && {
+          request_total: state.request_counts.total,
+          request_completed: state.request_counts.completed,
+          request_failed: state.request_counts.failed,
+        }),
       ...(state.error !== undefined && { error: state.error }),
     };
   }

@@ -32,11 +32,7 @@ export class BudgetRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
   async spend(runId: string): Promise<RunSpend | undefined> {
-    const row = await this.db
-      .selectFrom('runs')
-      .select(['budget', 'spent_tokens', 'spent_cost_usd'])
-      .where('id', '=', runId)
-      .executeTakeFirst();
+    const row = await this.db.selectFrom('runs').select(['budget', 'spent_tokens', 'spent_cost_usd']).where('id', '=', runId).executeTakeFirst();
     if (!row) return undefined;
     return {
       budget: row.budget ?? null,

@@ -223,7 +223,11 @@ select id from s`;
 export const GROUP_CHECKPOINT_NAME = 'amend_group_checkpoint_4';
 
 /** The statement's parameters for these checkpoints: one array per column. */
-export function groupCheckpointParams(inputs: CheckpointInput[], blobs: ContentBlob[], at = new Date().toISOString()): { values: unknown[]; rows: SampleRow[] } {
+export function groupCheckpointParams(
+  inputs: CheckpointInput[],
+  blobs: ContentBlob[],
+  at = new Date().toISOString(),
+): { values: unknown[]; rows: SampleRow[] } {
   const rows: SampleRow[] = [];
   const events: EventRow[] = [];
   for (const input of inputs) {
@@ -245,7 +249,18 @@ export function groupCheckpointParams(inputs: CheckpointInput[], blobs: ContentB
       })),
     );
     linked.forEach((l, k) =>
-      events.push({ sampleId: input.sampleId, runId: input.runId, event_id: l.event_id, seq: l.seq, type: l.type, actor: l.actor, at, payload: payloads[k], prev_hash: l.prev_hash, hash: l.hash }),
+      events.push({
+        sampleId: input.sampleId,
+        runId: input.runId,
+        event_id: l.event_id,
+        seq: l.seq,
+        type: l.type,
+        actor: l.actor,
+        at,
+        payload: payloads[k],
+        prev_hash: l.prev_hash,
+        hash: l.hash,
+      }),
     );
     const last = linked[linked.length - 1];
     rows.push({ input, newSeq: last.seq, newHash: last.hash });

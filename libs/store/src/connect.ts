@@ -83,7 +83,12 @@ export function poolHealth(db: Kysely<Database>): PoolHealth | undefined {
   if (!pool) return undefined;
   let oldest: number | undefined;
   for (const at of waits.get(pool)?.values() ?? []) if (oldest === undefined || at < oldest) oldest = at;
-  return { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, oldestWaitMs: oldest === undefined ? 0 : Math.max(0, Date.now() - oldest) };
+  return {
+    total: pool.totalCount,
+    idle: pool.idleCount,
+    waiting: pool.waitingCount,
+    oldestWaitMs: oldest === undefined ? 0 : Math.max(0, Date.now() - oldest),
+  };
 }
 
 /** `-c` options that set the session's limits at connect, so every connection of the pool has them from its first statement. */

@@ -61,11 +61,15 @@ async function ownerOf(db: Kysely<Database> | Transaction<Database>, name: strin
 }
 
 function notOwned(name: string, owner: string, team: string, what: string): StoreError {
-  return new StoreError('forbidden', `"${name}" belongs to team "${owner}"; only its authors ${what} (this key is of team "${team}"); publish under another name`, {
-    name,
-    owner_team: owner,
-    team,
-  });
+  return new StoreError(
+    'forbidden',
+    `"${name}" belongs to team "${owner}"; only its authors ${what} (this key is of team "${team}"); publish under another name`,
+    {
+      name,
+      owner_team: owner,
+      team,
+    },
+  );
 }
 
 export class ConstitutionsRepository {

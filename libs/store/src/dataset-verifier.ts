@@ -57,7 +57,15 @@ export async function verifyDataset(db: Kysely<Database>, runId: string): Promis
   let after = -1;
   for (;;) {
     const rows = (
-      await sql<{ id: string; sample_id: string; idx: number; record: PairRecord; flags: string[]; quality: unknown; events: { event_id: string; payload: any }[] | null }>`
+      await sql<{
+        id: string;
+        sample_id: string;
+        idx: number;
+        record: PairRecord;
+        flags: string[];
+        quality: unknown;
+        events: { event_id: string; payload: any }[] | null;
+      }>`
         select p.id, p.sample_id, p.idx, p.record, p.flags, p.quality,
           (select json_agg(json_build_object('event_id', e.event_id, 'payload', e.payload) order by e.id)
              from audit_events e where e.chain = 'sample:' || p.sample_id::text and e.type = 'pair.emitted') as events
@@ -67,11 +75,25 @@ export async function verifyDataset(db: Kysely<Database>, runId: string): Promis
       pairs++;
       const events = row.events ?? [];
       if (events.length === 0) {
-        fail({ kind: 'pair', reason: 'missing_event', id: row.id, sample_id: row.sample_id, event_id: null, message: `pair ${row.id} has no pair.emitted event` });
+        fail({
+          kind: 'pair',
+          reason: 'missing_event',
+          id: row.id,
+          sample_id: row.sample_id,
+          event_id: null,
+          message: `pair ${row.id} has no pair.emitted event`,
+        });
         continue;
       }
       if (events.length > 1) {
-        fail({ kind: 'pair', reason: 'duplicate_event', id: row.id, sample_id: row.sample_id, event_id: events[1].event_id, message: `pair ${row.id} was emitted ${events.length} times` });
+        fail({
+          kind: 'pair',
+          reason: 'duplicate_event',
+          id: row.id,
+          sample_id: row.sample_id,
+          event_id: events[1].event_id,
+          message: `pair ${row.id} was emitted ${events.length} times`,
+        });
       }
       const payload = events[0].payload ?? {};
       const stored = pairRecordSha256(row.record);
@@ -87,12 +109,23 @@ export async function verifyDataset(db: Kysely<Database>, runId: string): Promis
           id: row.id,
           sample_id: row.sample_id,
           event_id: events[0].event_id,
-          message: emitted === null ? `the pair.emitted event of pair ${row.id} names no pair` : `pair ${row.id} is not the pair its pair.emitted event recorded (sha256 ${stored}, emitted ${emitted})`,
+          message:
+            emitted === null
+              ? `the pair.emitted event of pair ${row.id} names no pair`
+              : `pair ${row.id} is not the pair its pair.emitted event recorded (sha256 ${stored}, emitted ${emitted})`,
         });
       }
       // A record that is not what was emitted is named above; otherwise what is stored beside it must follow from it.
       const derived = emitted === stored ? derivedColumnsDiffer(row) : null;
-      if (derived) fail({ kind: 'pair', reason: 'content_changed', id: row.id, sample_id: row.sample_id, event_id: events[0].event_id, message: `pair ${row.id}: ${derived}` });
+      if (derived)
+        fail({
+          kind: 'pair',
+          reason: 'content_changed',
+          id: row.id,
+          sample_id: row.sample_id,
+          event_id: events[0].event_id,
+          message: `pair ${row.id}: ${derived}`,
+        });
     }
     if (rows.length < PAGE) break;
     after = rows[rows.length - 1].idx;
@@ -104,7 +137,14 @@ export async function verifyDataset(db: Kysely<Database>, runId: string): Promis
       order by e.id limit ${MAX_FAILURES}`.execute(db)
   ).rows;
   for (const e of orphanPairs) {
-    fail({ kind: 'pair', reason: 'missing_row', id: null, sample_id: e.sample_id, event_id: e.event_id, message: `the pair that event ${e.event_id} emitted is not in pairs (deleted?)` });
+    fail({
+      kind: 'pair',
+      reason: 'missing_row',
+      id: null,
+      sample_id: e.sample_id,
+      event_id: e.event_id,
+      message: `the pair that event ${e.event_id} emitted is not in pairs (deleted?)`,
+    });
   }
 
   let reviews = 0;
@@ -124,7 +164,8 @@ export async function verifyDataset(db: Kysely<Database>, runId: string): Promis
         fail({ ...base, reason: 'missing_event', event_id: null, message: `review ${row.id} has no pair.reviewed event` });
         continue;
       }
-      if (events.length > 1) fail({ ...base, reason: 'duplicate_event', event_id: events[1].event_id, message: `review ${row.id} was audited ${events.length} times` });
+      if (events.length > 1)
+        fail({ ...base, reason: 'duplicate_event', event_id: events[1].event_id, message: `review ${row.id} was audited ${events.length} times` });
       const p = events[0].payload ?? {};
       const changed = typeof p.review_sha256 === 'string' ? p.review_sha256 !== reviewSha256(row) : olderReviewDiffers(row, p);
       if (changed && erasures.has(row.sample_id) && row.chosen === '' && row.rejected === '') {
@@ -132,7 +173,12 @@ export async function verifyDataset(db: Kysely<Database>, runId: string): Promis
         continue;
       }
       if (changed) {
-        fail({ ...base, reason: 'content_changed', event_id: events[0].event_id, message: `review ${row.id} is not the review its pair.reviewed event recorded` });
+        fail({
+          ...base,
+          reason: 'content_changed',
+          event_id: events[0].event_id,
+          message: `review ${row.id} is not the review its pair.reviewed event recorded`,
+        });
       }
     }
     if (rows.length < PAGE) break;
@@ -146,7 +192,14 @@ export async function verifyDataset(db: Kysely<Database>, runId: string): Promis
       order by e.id limit ${MAX_FAILURES}`.execute(db)
   ).rows;
   for (const e of orphanReviews) {
-    fail({ kind: 'review', reason: 'missing_row', id: e.review_id, sample_id: e.sample_id, event_id: e.event_id, message: `review ${e.review_id} that event ${e.event_id} recorded is not in pair_reviews (deleted?)` });
+    fail({
+      kind: 'review',
+      reason: 'missing_row',
+      id: e.review_id,
+      sample_id: e.sample_id,
+      event_id: e.event_id,
+      message: `review ${e.review_id} that event ${e.event_id} recorded is not in pair_reviews (deleted?)`,
+    });
   }
   return { ok: total === 0, pairs, reviews, ...(erased > 0 && { erased }), failures, failures_total: total };
 }
@@ -164,7 +217,8 @@ function olderReviewDiffers(row: any, p: any): boolean {
 /** What of a pair's flags column and stored report figures differs from its record, or null. */
 function derivedColumnsDiffer(row: { record: PairRecord; flags: string[]; quality: unknown }): string | null {
   const flags = row.record?.metadata?.flags ?? [];
-  if (canonicalJson(row.flags ?? []) !== canonicalJson(flags)) return `its flags column (${(row.flags ?? []).join(', ') || 'none'}) is not its record's (${flags.join(', ') || 'none'})`;
+  if (canonicalJson(row.flags ?? []) !== canonicalJson(flags))
+    return `its flags column (${(row.flags ?? []).join(', ') || 'none'}) is not its record's (${flags.join(', ') || 'none'})`;
   // Pairs stored before migration 0015 have no figures: the report computes theirs from the record.
   if (row.quality === null || row.quality === undefined) return null;
   let expected: string;

@@ -33,7 +33,10 @@ export class ErasureRepository {
       const rows = await tx.selectFrom('samples').select(['id', 'run_id', 'status']).where('id', 'in', sampleIds).orderBy('id').forUpdate().execute();
       const unfinished = rows.find((r) => (UNFINISHED_SAMPLE_STATUSES as readonly string[]).includes(r.status));
       if (unfinished) {
-        throw new StoreError('conflict', `sample ${unfinished.id} is ${unfinished.status}: cancel its run (POST /v1/runs/${unfinished.run_id}/cancel) or wait for it to finish, then erase`);
+        throw new StoreError(
+          'conflict',
+          `sample ${unfinished.id} is ${unfinished.status}: cancel its run (POST /v1/runs/${unfinished.run_id}/cancel) or wait for it to finish, then erase`,
+        );
       }
       const done = new Set(
         (
@@ -63,7 +66,14 @@ export class ErasureRepository {
     const total: SamplesErased = { erased: [], already_erased: 0, blobs_deleted: 0, at: new Date().toISOString() };
     let after = -1;
     for (;;) {
-      const page = await this.db.selectFrom('samples').select(['id', 'idx']).where('run_id', '=', runId).where('idx', '>', after).orderBy('idx').limit(RUN_CHUNK).execute();
+      const page = await this.db
+        .selectFrom('samples')
+        .select(['id', 'idx'])
+        .where('run_id', '=', runId)
+        .where('idx', '>', after)
+        .orderBy('idx')
+        .limit(RUN_CHUNK)
+        .execute();
       if (page.length === 0) break;
       const r = await this.eraseSamples(
         page.map((s) => s.id),
@@ -90,4 +100,12 @@ export class ErasureRepository {
 }
 
 /** What an erasure removes, as its event says. */
-export const ERASED_CONTENT = ['samples.prompt', 'samples.messages', 'samples.metadata', 'stage_records.text', 'pairs.record texts', 'pair_reviews texts', 'message blobs no other sample names'];
+export const ERASED_CONTENT = [
+  'samples.prompt',
+  'samples.messages',
+  'samples.metadata',
+  'stage_records.text',
+  'pairs.record texts',
+  'pair_reviews texts',
+  'message blobs no other sample names',
+];

@@ -86,7 +86,10 @@ export class EvaluationsRepository {
         .execute();
       const events: AuditEventInput[] = [];
       for (const [i, side] of [runs.baseline, runs.candidate].entries()) {
-        events.push({ ...committedEvent(side.event, commitments[i]), run_id: side.run.id, sample_id: null }, { ...created, run_id: side.run.id, sample_id: null });
+        events.push(
+          { ...committedEvent(side.event, commitments[i]), run_id: side.run.id, sample_id: null },
+          { ...created, run_id: side.run.id, sample_id: null },
+        );
       }
       await insertAuditEvents(tx, events);
     });
@@ -106,11 +109,17 @@ export class EvaluationsRepository {
 
   /** Evaluations newest first, one page at a time, without their reports. */
   async list(opts: { limit: number; cursor?: string; team?: string }): Promise<{ evaluations: Omit<Evaluation, 'report'>[]; next_cursor: string | null }> {
-    let q = this.db.selectFrom('evaluations').selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(opts.limit + 1);
+    let q = this.db
+      .selectFrom('evaluations')
+      .selectAll()
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(opts.limit + 1);
     if (opts.team) q = q.where('team', '=', opts.team);
     if (opts.cursor) {
       const [at, id] = Buffer.from(opts.cursor, 'base64url').toString().split('|');
-      if (!at || !id || Number.isNaN(Date.parse(at)) || !/^[0-9a-f-]{36}$/i.test(id)) throw new StoreError('invalid_cursor', 'cursor is not one this API returned');
+      if (!at || !id || Number.isNaN(Date.parse(at)) || !/^[0-9a-f-]{36}$/i.test(id))
+        throw new StoreError('invalid_cursor', 'cursor is not one this API returned');
       q = q.where(sql<boolean>`(created_at, id) < (${new Date(at)}, ${id}::uuid)`);
     }
     const rows = (await q.execute()) as EvaluationRow[];
@@ -130,7 +139,11 @@ export class EvaluationsRepository {
 
   private async toView(row: EvaluationRow): Promise<Evaluation> {
     const runs = new RunsRepository(this.db);
-    const [baseline, candidate, shared] = await Promise.all([runs.view(row.baseline_run_id), runs.view(row.candidate_run_id), this.sharedDrafts(row.candidate_run_id)]);
+    const [baseline, candidate, shared] = await Promise.all([
+      runs.view(row.baseline_run_id),
+      runs.view(row.candidate_run_id),
+      this.sharedDrafts(row.candidate_run_id),
+    ]);
     if (!baseline || !candidate) throw new Error(`evaluation ${row.id} lost a run`);
     let status = row.status;
     if (status === 'queued' || status === 'running') {
@@ -183,7 +196,7 @@ export class EvaluationsRepository {
       .where('sample_id', '=', sample.id)
       .where('seq', 'in', [0, 2 * rounds])
       .execute();
-    const draft = records.find((r) => r.seq === 0) as (typeof records)[number] & { finish_reason?: string | null } | undefined;
+    const draft = records.find((r) => r.seq === 0) as ((typeof records)[number] & { finish_reason?: string | null }) | undefined;
     const final = records.find((r) => r.seq === 2 * rounds);
     return {
       ...sample,
@@ -215,7 +228,9 @@ export class EvaluationsRepository {
     // a run is still going.
     const runsOf = await this.db
       .selectFrom('evaluations')
-      .innerJoin('runs', (j) => j.on((eb) => eb.or([eb('runs.id', '=', eb.ref('evaluations.baseline_run_id')), eb('runs.id', '=', eb.ref('evaluations.candidate_run_id'))])))
+      .innerJoin('runs', (j) =>
+        j.on((eb) => eb.or([eb('runs.id', '=', eb.ref('evaluations.baseline_run_id')), eb('runs.id', '=', eb.ref('evaluations.candidate_run_id'))])),
+      )
       .select(['runs.status', 'evaluations.report'])
       .where('evaluations.id', '=', id)
       .execute();
@@ -223,7 +238,8 @@ export class EvaluationsRepository {
     if (runsOf[0].report !== null) return 'already';
     if (runsOf.some((r) => !isRunFinished(r.status))) return 'runs_going';
     return this.db.transaction().execute(async (tx): Promise<EvaluationCloseOutcome> => {
-      const row = (await tx.selectFrom('evaluations').selectAll().where('id', '=', id).forUpdate().skipLocked().executeTakeFirst()) as EvaluationRow | undefined;
+      const row = (await tx.selectFrom('evaluations').selectAll().where('id', '=', id).forUpdate().skipLocked().executeTakeFirst()) as
+        EvaluationRow | undefined;
       if (!row) return 'busy';
       if (row.report !== null) return 'already';
       const runs = await tx.selectFrom('runs').select(['id', 'status', 'simulated']).where('id', 'in', [row.baseline_run_id, row.candidate_run_id]).execute();
@@ -232,8 +248,7 @@ export class EvaluationsRepository {
       const candidate = status(row.candidate_run_id);
       if (!isRunFinished(baseline) || !isRunFinished(candidate)) return 'runs_going';
       const report = build(await promptOutcomes(tx, row), { simulated: runs.some((r) => r.simulated) });
-      const final: EvaluationStatus =
-        baseline === 'cancelled' || candidate === 'cancelled' ? 'cancelled' : report.prompts.judged > 0 ? 'completed' : 'failed';
+      const final: EvaluationStatus = baseline === 'cancelled' || candidate === 'cancelled' ? 'cancelled' : report.prompts.judged > 0 ? 'completed' : 'failed';
       await tx
         .updateTable('evaluations')
         .set({ status: final, report: JSON.stringify(report), finished_at: sql`now()` })
@@ -297,7 +312,10 @@ export class EvaluationsRepository {
 }
 
 /** Every prompt of the evaluation with both final answers and the judge's labels, in prompt order; on `db`, the transaction when closing. */
-async function promptOutcomes(db: Kysely<Database> | Transaction<Database>, row: Pick<EvaluationRow, 'baseline_run_id' | 'candidate_run_id' | 'rounds'>): Promise<PromptOutcome[]> {
+async function promptOutcomes(
+  db: Kysely<Database> | Transaction<Database>,
+  row: Pick<EvaluationRow, 'baseline_run_id' | 'candidate_run_id' | 'rounds'>,
+): Promise<PromptOutcome[]> {
   const finalSeq = 2 * row.rounds;
   const samples = await sql<{
     idx: number;

@@ -131,5 +131,4 @@ export class KeysRepository {
       return { key, changed: true };
     });
   }
-
 }

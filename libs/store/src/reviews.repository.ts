@@ -120,7 +120,14 @@ export class ReviewsRepository {
   async *forRun(runId: string, pageSize = 1_000): AsyncGenerator<PairReview> {
     let after = '0';
     for (;;) {
-      const rows = await this.db.selectFrom('pair_reviews').selectAll().where('run_id', '=', runId).where('seq', '>', after).orderBy('seq').limit(pageSize).execute();
+      const rows = await this.db
+        .selectFrom('pair_reviews')
+        .selectAll()
+        .where('run_id', '=', runId)
+        .where('seq', '>', after)
+        .orderBy('seq')
+        .limit(pageSize)
+        .execute();
       for (const r of rows) yield toReview(r);
       if (rows.length < pageSize) return;
       after = String(rows[rows.length - 1].seq);

@@ -108,7 +108,8 @@ export async function erasuresOf(db: Kysely<Database>, runId: string): Promise<M
       where type = ${ERASURE_EVENT} and run_id = ${runId} and sample_id is not null order by id`.execute(db)
   ).rows;
   const out = new Map<string, Erasure>();
-  for (const r of rows) if (!out.has(r.sample_id)) out.set(r.sample_id, { event_id: r.event_id, by: r.actor, at: new Date(r.at).toISOString(), reason: r.reason });
+  for (const r of rows)
+    if (!out.has(r.sample_id)) out.set(r.sample_id, { event_id: r.event_id, by: r.actor, at: new Date(r.at).toISOString(), reason: r.reason });
   return out;
 }
 
@@ -124,7 +125,17 @@ export async function verifyRows(db: Kysely<Database>, runId: string): Promise<R
   const run = await db.selectFrom('runs').selectAll().where('id', '=', runId).executeTakeFirst();
   if (run) {
     checked.runs++;
-    if (!created) f.fail({ reason: 'missing', table: 'runs', key: runId, field: '*', expected: null, found: null, event_id: null, message: `run ${runId} has no run.created event` });
+    if (!created)
+      f.fail({
+        reason: 'missing',
+        table: 'runs',
+        key: runId,
+        field: '*',
+        expected: null,
+        found: null,
+        event_id: null,
+        message: `run ${runId} has no run.created event`,
+      });
     else checkRun(f, run, created);
     await checkConstitution(db, f, checked, run, created);
   }
@@ -180,7 +191,16 @@ export async function verifyRows(db: Kysely<Database>, runId: string): Promise<R
       }
     }
     for (const [key, e] of byKey) {
-      f.fail({ reason: 'missing', table: 'stage_records', key, field: '*', expected: e.type, found: null, event_id: e.event_id, message: `the ${e.type} event ${e.event_id} has no stage record ${key} (deleted?)` });
+      f.fail({
+        reason: 'missing',
+        table: 'stage_records',
+        key,
+        field: '*',
+        expected: e.type,
+        found: null,
+        event_id: e.event_id,
+        message: `the ${e.type} event ${e.event_id} has no stage record ${key} (deleted?)`,
+      });
     }
     if (samples.length < PAGE) break;
   }
@@ -188,7 +208,17 @@ export async function verifyRows(db: Kysely<Database>, runId: string): Promise<R
   if (created && missingSamples > 0) {
     const present = new Set((await db.selectFrom('samples').select('id').where('run_id', '=', runId).execute()).map((s) => s.id));
     for (const id of entries.keys()) {
-      if (!present.has(id)) f.fail({ reason: 'missing', table: 'samples', key: id, field: '*', expected: id, found: null, event_id: created.event_id, message: `sample ${id} that run.created committed to is not in samples (deleted?)` });
+      if (!present.has(id))
+        f.fail({
+          reason: 'missing',
+          table: 'samples',
+          key: id,
+          field: '*',
+          expected: id,
+          found: null,
+          event_id: created.event_id,
+          message: `sample ${id} that run.created committed to is not in samples (deleted?)`,
+        });
     }
   }
 
@@ -215,12 +245,36 @@ function checkRun(f: Findings, run: any, created: { event_id: string; payload: a
     if (expected === undefined) return;
     const e = text(expected);
     const got = text(found);
-    if (e !== got) f.fail({ table: 'runs', key: run.id, field, expected: e, found: got, event_id: created.event_id, message: `run ${run.id}: ${field} is ${got} where run.created recorded ${e}` });
+    if (e !== got)
+      f.fail({
+        table: 'runs',
+        key: run.id,
+        field,
+        expected: e,
+        found: got,
+        event_id: created.event_id,
+        message: `run ${run.id}: ${field} is ${got} where run.created recorded ${e}`,
+      });
   };
   compare('constitution_name', p.constitution?.name, run.constitution_name);
   compare('constitution_version', p.constitution?.version, run.constitution_version);
   compare('constitution_sha256', p.constitution?.sha256, run.constitution_sha256);
-  for (const c of ['mode', 'rounds', 'model', 'feedback_model', 'sampling', 'principles', 'feedback', 'preview', 'budget', 'prices', 'idempotency_key', 'evaluation', 'seed', 'team']) {
+  for (const c of [
+    'mode',
+    'rounds',
+    'model',
+    'feedback_model',
+    'sampling',
+    'principles',
+    'feedback',
+    'preview',
+    'budget',
+    'prices',
+    'idempotency_key',
+    'evaluation',
+    'seed',
+    'team',
+  ]) {
     compare(c, p[c], run[c]);
   }
   if (p.samples !== undefined) compare('total', p.samples, run.total);
@@ -228,12 +282,31 @@ function checkRun(f: Findings, run: any, created: { event_id: string; payload: a
   if (p.constitution !== undefined) compare('batch', p.batch === true, run.batch);
 }
 
-async function checkConstitution(db: Kysely<Database>, f: Findings, checked: RowsReport['checked'], run: any, created?: { event_id: string; payload: any }): Promise<void> {
-  const row = await db.selectFrom('constitutions').select(['name', 'version', 'sha256', 'content']).where('name', '=', run.constitution_name).where('version', '=', run.constitution_version).executeTakeFirst();
+async function checkConstitution(
+  db: Kysely<Database>,
+  f: Findings,
+  checked: RowsReport['checked'],
+  run: any,
+  created?: { event_id: string; payload: any },
+): Promise<void> {
+  const row = await db
+    .selectFrom('constitutions')
+    .select(['name', 'version', 'sha256', 'content'])
+    .where('name', '=', run.constitution_name)
+    .where('version', '=', run.constitution_version)
+    .executeTakeFirst();
   const key = `${run.constitution_name}@${run.constitution_version}`;
   const expected: string = created?.payload?.constitution?.sha256 ?? run.constitution_sha256;
   const base = { table: 'constitutions' as const, key, event_id: created?.event_id ?? null };
-  if (!row) return f.fail({ ...base, reason: 'missing', field: '*', expected, found: null, message: `constitution ${key} of the run is not in constitutions (deleted?)` });
+  if (!row)
+    return f.fail({
+      ...base,
+      reason: 'missing',
+      field: '*',
+      expected,
+      found: null,
+      message: `constitution ${key} of the run is not in constitutions (deleted?)`,
+    });
   checked.constitutions++;
   let found: string;
   try {
@@ -241,12 +314,31 @@ async function checkConstitution(db: Kysely<Database>, f: Findings, checked: Row
   } catch (err) {
     found = `unreadable (${(err as Error).message.split('\n')[0]})`;
   }
-  if (found !== expected) f.fail({ ...base, field: 'content', expected, found, message: `constitution ${key}: its content hashes to ${found}, the run was created with ${expected}` });
-  if (row.sha256 !== expected) f.fail({ ...base, field: 'sha256', expected, found: row.sha256, message: `constitution ${key}: its sha256 column says ${row.sha256}, the run was created with ${expected}` });
+  if (found !== expected)
+    f.fail({
+      ...base,
+      field: 'content',
+      expected,
+      found,
+      message: `constitution ${key}: its content hashes to ${found}, the run was created with ${expected}`,
+    });
+  if (row.sha256 !== expected)
+    f.fail({
+      ...base,
+      field: 'sha256',
+      expected,
+      found: row.sha256,
+      message: `constitution ${key}: its sha256 column says ${row.sha256}, the run was created with ${expected}`,
+    });
 }
 
 /** The committed entries of every sample of the run, by id, read from the blobs `run.created` names. */
-async function sampleEntries(db: Kysely<Database>, f: Findings, runId: string, created?: { event_id: string; payload: any }): Promise<Map<string, SampleEntry>> {
+async function sampleEntries(
+  db: Kysely<Database>,
+  f: Findings,
+  runId: string,
+  created?: { event_id: string; payload: any },
+): Promise<Map<string, SampleEntry>> {
   const out = new Map<string, SampleEntry>();
   const names: unknown = created?.payload?.samples_sha256;
   if (!Array.isArray(names)) return out;
@@ -254,7 +346,13 @@ async function sampleEntries(db: Kysely<Database>, f: Findings, runId: string, c
     const row = await db.selectFrom('content_blobs').select(['sha256', 'content']).where('sha256', '=', String(name)).executeTakeFirst();
     const base = { table: 'content_blobs' as const, key: String(name), field: 'content', event_id: created!.event_id };
     if (!row) {
-      f.fail({ ...base, reason: 'missing', expected: String(name), found: null, message: `the sample commitment blob ${name} that run.created of run ${runId} names is gone` });
+      f.fail({
+        ...base,
+        reason: 'missing',
+        expected: String(name),
+        found: null,
+        message: `the sample commitment blob ${name} that run.created of run ${runId} names is gone`,
+      });
       continue;
     }
     const list = row.content as SampleEntry[];
@@ -272,11 +370,29 @@ function checkSample(f: Findings, s: any, entries: Map<string, SampleEntry>, era
   const entry = entries.get(s.id);
   if (!entry) {
     // Runs created before samples were committed have no entries; a sample added to a committed run has none either.
-    if (entries.size > 0) f.fail({ table: 'samples', key: s.id, field: '*', expected: null, found: s.id, event_id: eventId, message: `sample ${s.id} is not among the samples run.created committed to (inserted?)` });
+    if (entries.size > 0)
+      f.fail({
+        table: 'samples',
+        key: s.id,
+        field: '*',
+        expected: null,
+        found: s.id,
+        event_id: eventId,
+        message: `sample ${s.id} is not among the samples run.created committed to (inserted?)`,
+      });
     return;
   }
   const now = sampleEntry({ id: s.id, idx: s.idx, external_id: s.external_id, prompt: s.prompt, messages: s.messages, metadata: s.metadata });
-  if (now[1] !== entry[1]) f.fail({ table: 'samples', key: s.id, field: 'idx', expected: String(entry[1]), found: String(now[1]), event_id: eventId, message: `sample ${s.id}: its index is ${now[1]} where run.created recorded ${entry[1]}` });
+  if (now[1] !== entry[1])
+    f.fail({
+      table: 'samples',
+      key: s.id,
+      field: 'idx',
+      expected: String(entry[1]),
+      found: String(now[1]),
+      event_id: eventId,
+      message: `sample ${s.id}: its index is ${now[1]} where run.created recorded ${entry[1]}`,
+    });
   let blank = false;
   SAMPLE_ENTRY_FIELDS.forEach((field, i) => {
     const expected = entry[i + 2] as string | null;
@@ -286,7 +402,15 @@ function checkSample(f: Findings, s: any, entries: Map<string, SampleEntry>, era
       blank = true;
       return;
     }
-    f.fail({ table: 'samples', key: s.id, field, expected, found, event_id: eventId, message: `sample ${s.id}: its ${field} is not the one run.created committed to (sha256 ${found ?? 'null'}, committed ${expected ?? 'null'})` });
+    f.fail({
+      table: 'samples',
+      key: s.id,
+      field,
+      expected,
+      found,
+      event_id: eventId,
+      message: `sample ${s.id}: its ${field} is not the one run.created committed to (sha256 ${found ?? 'null'}, committed ${expected ?? 'null'})`,
+    });
   });
   if (blank && erasure) f.erasedRow('samples', s.id, s.id, erasure);
 }
@@ -336,14 +460,32 @@ export function stageDifferences(r: any, p: any): StageDifference[] {
 /** One stage record against the payload of its model call's event. */
 function checkStage(f: Findings, r: any, e: { event_id: string; type: string; payload: any } | undefined, erasure: Erasure | undefined): void {
   const key = `${r.sample_id}:${r.seq}`;
-  if (!e) return f.fail({ reason: 'missing', table: 'stage_records', key, field: '*', expected: null, found: r.stage, event_id: null, message: `stage record ${key} has no event in sample:${r.sample_id} (inserted?)` });
+  if (!e)
+    return f.fail({
+      reason: 'missing',
+      table: 'stage_records',
+      key,
+      field: '*',
+      expected: null,
+      found: r.stage,
+      event_id: null,
+      message: `stage record ${key} has no event in sample:${r.sample_id} (inserted?)`,
+    });
   for (const d of stageDifferences(r, e.payload)) {
     if (d.field === 'text' && erasure && r.text === '') {
       f.erasedRow('stage_records', key, r.sample_id, erasure);
       continue;
     }
     const what = d.field === 'text' ? `its text (sha256 ${d.found})` : `${d.field} is ${clip(d.found)}`;
-    f.fail({ table: 'stage_records', key, field: d.field, expected: d.expected, found: d.found, event_id: e.event_id, message: `stage record ${key}: ${what} where ${e.type} ${e.event_id} recorded ${d.field === 'text' ? `sha256 ${d.expected}` : clip(d.expected)}` });
+    f.fail({
+      table: 'stage_records',
+      key,
+      field: d.field,
+      expected: d.expected,
+      found: d.found,
+      event_id: e.event_id,
+      message: `stage record ${key}: ${what} where ${e.type} ${e.event_id} recorded ${d.field === 'text' ? `sha256 ${d.expected}` : clip(d.expected)}`,
+    });
   }
 }
 
@@ -379,11 +521,22 @@ async function checkBlobs(
       const content = found.get(name);
       let got: string;
       try {
-        got = kind === 'response' ? responseBlob(content).sha256 : Array.isArray(content) ? segmentBlob(content as ContentMessage[]).sha256 : messageBlob(content as ContentMessage).sha256;
+        got =
+          kind === 'response'
+            ? responseBlob(content).sha256
+            : Array.isArray(content)
+              ? segmentBlob(content as ContentMessage[]).sha256
+              : messageBlob(content as ContentMessage).sha256;
       } catch (err) {
         got = `uncanonicalisable (${(err as Error).message})`;
       }
-      if (got !== name) f.fail({ ...base, expected: name, found: got, message: `${kind} blob ${name} (named by sample ${ref.sample}) hashes to ${got}: its content was changed` });
+      if (got !== name)
+        f.fail({
+          ...base,
+          expected: name,
+          found: got,
+          message: `${kind} blob ${name} (named by sample ${ref.sample}) hashes to ${got}: its content was changed`,
+        });
     }
   }
 }
@@ -399,7 +552,14 @@ async function checkEvaluation(db: Kysely<Database>, f: Findings, checked: RowsR
     const row = await db.selectFrom('evaluations').select(['id', 'status', 'report']).where('id', '=', String(p.evaluation_id)).executeTakeFirst();
     const base = { table: 'evaluations' as const, key: String(p.evaluation_id), event_id: e.event_id };
     if (!row) {
-      f.fail({ ...base, reason: 'missing', field: '*', expected: String(p.evaluation_id), found: null, message: `evaluation ${p.evaluation_id} that ${e.event_id} judged is not in evaluations (deleted?)` });
+      f.fail({
+        ...base,
+        reason: 'missing',
+        field: '*',
+        expected: String(p.evaluation_id),
+        found: null,
+        message: `evaluation ${p.evaluation_id} that ${e.event_id} judged is not in evaluations (deleted?)`,
+      });
       continue;
     }
     checked.evaluations++;
@@ -444,13 +604,29 @@ async function checkKeys(db: Kysely<Database>, f: Findings, checked: RowsReport[
       if (p[field] === undefined) continue;
       const ex = text(p[field]);
       const got = text(k[field]);
-      if (ex !== got) f.fail({ ...base, field, expected: ex, found: got, event_id: createdEv.event_id, message: `key ${k.id}: its ${field} is ${got} where key.created recorded ${ex}` });
+      if (ex !== got)
+        f.fail({
+          ...base,
+          field,
+          expected: ex,
+          found: got,
+          event_id: createdEv.event_id,
+          message: `key ${k.id}: its ${field} is ${got} where key.created recorded ${ex}`,
+        });
     }
     if (p.limits) {
       for (const field of ['requests_per_minute', 'concurrent_runs', 'prompts_per_run'] as const) {
         const ex = text(p.limits[field] ?? null);
         const got = text(k[field]);
-        if (ex !== got) f.fail({ ...base, field, expected: ex, found: got, event_id: createdEv.event_id, message: `key ${k.id}: its ${field} is ${got} where key.created recorded ${ex}` });
+        if (ex !== got)
+          f.fail({
+            ...base,
+            field,
+            expected: ex,
+            found: got,
+            event_id: createdEv.event_id,
+            message: `key ${k.id}: its ${field} is ${got} where key.created recorded ${ex}`,
+          });
       }
     }
     const revoked = k.revoked_at !== null;
@@ -461,7 +637,9 @@ async function checkKeys(db: Kysely<Database>, f: Findings, checked: RowsReport[
         expected: revokedEv ? new Date(revokedEv.at).toISOString() : null,
         found: k.revoked_at ? new Date(k.revoked_at).toISOString() : null,
         event_id: revokedEv?.event_id ?? createdEv.event_id,
-        message: revoked ? `key ${k.id} is marked revoked but the trail has no key.revoked event` : `key ${k.id} was revoked (key.revoked ${revokedEv!.event_id}) but its row says it is not`,
+        message: revoked
+          ? `key ${k.id} is marked revoked but the trail has no key.revoked event`
+          : `key ${k.id} was revoked (key.revoked ${revokedEv!.event_id}) but its row says it is not`,
       });
     }
   }

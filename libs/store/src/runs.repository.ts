@@ -176,7 +176,12 @@ export class RunsRepository {
   ): Promise<{ id: string; created: boolean; total: number }> {
     let total = 0;
     if (run.idempotency_key) {
-      const prior = await this.db.selectFrom('runs').select(['id', 'request_sha256']).where('team', '=', run.team).where('idempotency_key', '=', run.idempotency_key).executeTakeFirst();
+      const prior = await this.db
+        .selectFrom('runs')
+        .select(['id', 'request_sha256'])
+        .where('team', '=', run.team)
+        .where('idempotency_key', '=', run.idempotency_key)
+        .executeTakeFirst();
       if (prior) {
         // A repeat: read the body through only to compare its hash with the first one's.
         for await (const chunk of chunks) total += chunk.length;
@@ -219,11 +224,9 @@ export class RunsRepository {
       .executeTakeFirst();
     if (!row) return undefined;
     if (row.request_sha256 !== requestSha) {
-      throw new StoreError(
-        'idempotency_key_reused',
-        'this Idempotency-Key was already used with a different request body; use a new key for a new run',
-        { run_id: row.id },
-      );
+      throw new StoreError('idempotency_key_reused', 'this Idempotency-Key was already used with a different request body; use a new key for a new run', {
+        run_id: row.id,
+      });
     }
     return row.id;
   }
@@ -266,8 +269,7 @@ export class RunsRepository {
     const last = page[page.length - 1];
     return {
       runs: await Promise.all(page.map((r) => this.toView(r))),
-      next_cursor:
-        rows.length > opts.limit && last ? Buffer.from(`${last.created_at.toISOString()}|${last.id}`).toString('base64url') : null,
+      next_cursor: rows.length > opts.limit && last ? Buffer.from(`${last.created_at.toISOString()}|${last.id}`).toString('base64url') : null,
     };
   }
 
@@ -409,7 +411,11 @@ export class RunsRepository {
       if (!run) throw new StoreError('run_not_found', `no run ${id}`, { id });
       if (isRunFinished(run.status)) return 'already_finished';
       const cancelled = await cancelUnfinishedSamples(tx, id);
-      await tx.updateTable('runs').set({ status: 'cancelled', finished_at: sql`now()` }).where('id', '=', id).execute();
+      await tx
+        .updateTable('runs')
+        .set({ status: 'cancelled', finished_at: sql`now()` })
+        .where('id', '=', id)
+        .execute();
       // An event on a finished run seals it: this one seals the cancelled run in this transaction.
       await insertAuditEvents(tx, [{ run_id: id, sample_id: null, type: 'run.cancelled', actor, payload: { samples_cancelled: cancelled } }]);
       return 'cancelled';
@@ -457,8 +463,14 @@ async function checkActiveRuns(tx: Transaction<Database>, opts: RunCreateOptions
  * size. Answers the name of the chunk's commitment blob (sample-commitment.ts), stored with it.
  */
 async function insertSamples(tx: Transaction<Database>, runId: string, chunk: NewSample[]): Promise<string> {
-  const blob = sampleCommitmentBlob(chunk.map((s) => sampleEntry({ id: s.id, idx: s.index, external_id: s.external_id, prompt: s.prompt, messages: s.messages, metadata: s.metadata })));
-  await tx.insertInto('content_blobs').values({ sha256: blob.sha256, content: blob.json }).onConflict((oc) => oc.column('sha256').doNothing()).execute();
+  const blob = sampleCommitmentBlob(
+    chunk.map((s) => sampleEntry({ id: s.id, idx: s.index, external_id: s.external_id, prompt: s.prompt, messages: s.messages, metadata: s.metadata })),
+  );
+  await tx
+    .insertInto('content_blobs')
+    .values({ sha256: blob.sha256, content: blob.json })
+    .onConflict((oc) => oc.column('sha256').doNothing())
+    .execute();
   await sql`
     insert into samples (id, run_id, idx, external_id, prompt, messages, metadata, status, stage)
     select s.id, ${runId}::uuid, s.idx, s.external_id, s.prompt, s.messages, s.metadata, 'pending', 'draft'

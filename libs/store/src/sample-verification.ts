@@ -66,7 +66,10 @@ export async function verifySample(
     if (!(erasure && (p.record as { erased?: unknown }).erased === true)) altered.push('pairs.record');
   }
   const status = altered.length > 0 ? 'altered' : erasure ? 'erased' : 'verified';
-  return { stages, verification: { status, erasure: erasure && { event_id: erasure.event_id, by: erasure.by, at: erasure.at, reason: erasure.reason }, altered } };
+  return {
+    stages,
+    verification: { status, erasure: erasure && { event_id: erasure.event_id, by: erasure.by, at: erasure.at, reason: erasure.reason }, altered },
+  };
 }
 
 /** The sample's entry in the commitment blobs its run's `run.created` names, found inside Postgres. */

@@ -1,6 +1,14 @@
 import { CompiledQuery, sql, type Kysely, type Selectable } from 'kysely';
 import type { Pool } from 'pg';
-import { ACTIVE_RUN_STATUSES, UNFINISHED_SAMPLE_STATUSES, type ChatMessage, type RunStatus, type RunUsage, type SampleStatus, type StageRecord } from '@amend/contracts';
+import {
+  ACTIVE_RUN_STATUSES,
+  UNFINISHED_SAMPLE_STATUSES,
+  type ChatMessage,
+  type RunStatus,
+  type RunUsage,
+  type SampleStatus,
+  type StageRecord,
+} from '@amend/contracts';
 import type { Database, RunsTable, SamplesTable } from './schema';
 import { insertAuditEvents, type AuditEventInput } from './audit-events';
 import { statusList, statusLiteral } from './status-sql';
@@ -304,11 +312,7 @@ export class SamplesRepository {
   }
 
   async detail(sampleId: string, team?: string) {
-    let q = this.db
-      .selectFrom('samples')
-      .innerJoin('runs', 'runs.id', 'samples.run_id')
-      .selectAll('samples')
-      .where('samples.id', '=', sampleId);
+    let q = this.db.selectFrom('samples').innerJoin('runs', 'runs.id', 'samples.run_id').selectAll('samples').where('samples.id', '=', sampleId);
     if (team) q = q.where('runs.team', '=', team);
     const s = await q.executeTakeFirst();
     if (!s) return undefined;

@@ -28,7 +28,11 @@ export function exited(child: ChildProcess): Promise<{ code: number | null; sign
 
 /** Every fault test prints its figures on one line, the same way. */
 export function printFigures(test: string, figures: Record<string, unknown>): void {
-  console.log(`${test}: ${Object.entries(figures).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  console.log(
+    `${test}: ${Object.entries(figures)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  );
 }
 
 export function prompts(n: number, tag: string): string[] {
@@ -63,7 +67,12 @@ export interface AtFault {
   pairs: number;
 }
 
-export async function atFault(stack: Stack, env: Record<string, string>, runId: string, figures: (env: Record<string, string>, runId: string) => Promise<{ pairs: number }>): Promise<AtFault> {
+export async function atFault(
+  stack: Stack,
+  env: Record<string, string>,
+  runId: string,
+  figures: (env: Record<string, string>, runId: string) => Promise<{ pairs: number }>,
+): Promise<AtFault> {
   const [view, f] = await Promise.all([runView(stack, runId), figures(env, runId)]);
   return { status: view.status, completed: view.counts.completed, unfinished: view.counts.pending + view.counts.running, pairs: f.pairs };
 }

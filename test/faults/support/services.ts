@@ -101,8 +101,15 @@ export class OwnPostgres {
 
   start(): void {
     asPostgres(pgBin('pg_ctl'), [
-      '-D', this.dir, '-l', join(this.dir, 'server.log'), '-w', '-t', '30',
-      '-o', `-p ${this.port} -k ${tmpdir()} -c listen_addresses=127.0.0.1 -c fsync=off`,
+      '-D',
+      this.dir,
+      '-l',
+      join(this.dir, 'server.log'),
+      '-w',
+      '-t',
+      '30',
+      '-o',
+      `-p ${this.port} -k ${tmpdir()} -c listen_addresses=127.0.0.1 -c fsync=off`,
       'start',
     ]);
   }
@@ -131,8 +138,12 @@ export async function runFigures(env: Record<string, string>, runId: string) {
       completed: await one(`select count(*) as n from samples where run_id = $1 and status = 'completed'`),
       pairs: await one('select count(*) as n from pairs where run_id = $1'),
       // A sample that is neither finished nor has its pair: lost.
-      lost: await one(`select count(*) as n from samples s where run_id = $1 and (status in ('pending', 'running') or (status = 'completed' and not exists (select 1 from pairs p where p.sample_id = s.id)))`),
-      duplicated: await one('select coalesce(sum(c - 1), 0) as n from (select count(*) as c from pairs where run_id = $1 group by sample_id having count(*) > 1) d'),
+      lost: await one(
+        `select count(*) as n from samples s where run_id = $1 and (status in ('pending', 'running') or (status = 'completed' and not exists (select 1 from pairs p where p.sample_id = s.id)))`,
+      ),
+      duplicated: await one(
+        'select coalesce(sum(c - 1), 0) as n from (select count(*) as c from pairs where run_id = $1 group by sample_id having count(*) > 1) d',
+      ),
       stages: await one('select count(*) as n from stage_records r join samples s on s.id = r.sample_id where s.run_id = $1'),
       // Counted in the audit trail, where no unique index stands in the way of a second copy: a pair
       // emitted twice is two pair.emitted events of one sample (at different seqs of its chain), a

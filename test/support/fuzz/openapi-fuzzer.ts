@@ -41,12 +41,19 @@ function callers(allowed: readonly string[] | undefined): fc.Arbitrary<Caller> {
     { weight: 1, arbitrary: fc.constant('malformed' as const) },
   );
 }
-const MALFORMED_AUTH = ['Bearer', 'Bearer ', 'bearer amd_', 'Basic dXNlcjpwYXNz', 'Bearer amd_x amd_y', `Bearer amd_${'A'.repeat(3000)}`, 'Bearer null', 'Token amd_abc'];
+const MALFORMED_AUTH = [
+  'Bearer',
+  'Bearer ',
+  'bearer amd_',
+  'Basic dXNlcjpwYXNz',
+  'Bearer amd_x amd_y',
+  `Bearer amd_${'A'.repeat(3000)}`,
+  'Bearer null',
+  'Token amd_abc',
+];
 
 type PathValue = string | Known | { raw: string };
-export type Body =
-  | { kind: 'value'; contentType: string; value: unknown }
-  | { kind: 'text'; contentType: string | null; text: string };
+export type Body = { kind: 'value'; contentType: string; value: unknown } | { kind: 'text'; contentType: string | null; text: string };
 
 export interface FuzzRequest {
   op: string;
@@ -166,7 +173,14 @@ export class RequestGenerator {
     const required = op.params.filter((p) => p.in !== 'path' && p.required).map((p) => [p.name, this.params.minimal(p.schema, p.name)] as [string, unknown]);
     const [contentType, bodySchema] = Object.entries(op.body?.content ?? {})[0] ?? [];
     const body: Body | undefined = contentType ? { kind: 'value', contentType, value: this.values.minimal(bodySchema) } : undefined;
-    const base: FuzzRequest = { op: op.name, caller, path, query: required.filter(([n]) => op.params.some((p) => p.name === n && p.in === 'query')), headers: [], body };
+    const base: FuzzRequest = {
+      op: op.name,
+      caller,
+      path,
+      query: required.filter(([n]) => op.params.some((p) => p.name === n && p.in === 'query')),
+      headers: [],
+      body,
+    };
     const out: FuzzRequest[] = [base];
     for (const p of op.params) {
       const schema = this.params.resolve(p.schema);
@@ -265,14 +279,40 @@ export class RequestGenerator {
   private body(op: Operation): fc.Arbitrary<Body | undefined> {
     const junk = fc.oneof(
       fc.constantFrom(
-        '{', '{"a":', '[1,2', '{"a":1}}', 'nul', '\u0000', '{"a":1,}', "{'a':1}", '   ', '"just a string"', '42', 'null', '[]', '{"__proto__":{"polluted":1}}',
-        '\ufeff{}', '{"a":"\\ud800"}', '{"a":"\\u0000"}', `${'['.repeat(4000)}${']'.repeat(4000)}`, '{"a":1e400}', `{"a":"${'x'.repeat(100_000)}"}`,
+        '{',
+        '{"a":',
+        '[1,2',
+        '{"a":1}}',
+        'nul',
+        '\u0000',
+        '{"a":1,}',
+        "{'a':1}",
+        '   ',
+        '"just a string"',
+        '42',
+        'null',
+        '[]',
+        '{"__proto__":{"polluted":1}}',
+        '\ufeff{}',
+        '{"a":"\\ud800"}',
+        '{"a":"\\u0000"}',
+        `${'['.repeat(4000)}${']'.repeat(4000)}`,
+        '{"a":1e400}',
+        `{"a":"${'x'.repeat(100_000)}"}`,
       ),
       fc.string({ unit: 'binary', maxLength: 40 }),
     );
     const oddContentType = fc.constantFrom<string | null>(
-      null, 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/json; charset=utf-16', 'application/json; charset=latin1',
-      'application/xml', 'application/yaml', 'application/x-ndjson', 'application/json-patch+json',
+      null,
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      'application/json; charset=utf-16',
+      'application/json; charset=latin1',
+      'application/xml',
+      'application/yaml',
+      'application/x-ndjson',
+      'application/json-patch+json',
     );
     if (!op.body) {
       // Routes without a body get one now and then: it must be ignored or refused, never crash.
@@ -282,15 +322,27 @@ export class RequestGenerator {
     const typed = types.map((contentType) => {
       const schema = op.body!.content[contentType];
       return fc.oneof(
-        { weight: 2, arbitrary: fc.record({ kind: fc.constant('value' as const), contentType: fc.constant(contentType), value: fc.constant(this.values.minimal(schema)) }) },
-        { weight: 3, arbitrary: fc.record({ kind: fc.constant('value' as const), contentType: fc.constant(contentType), value: this.values.value(schema, 'valid') }) },
-        { weight: 5, arbitrary: fc.record({ kind: fc.constant('value' as const), contentType: fc.constant(contentType), value: this.values.value(schema, 'mixed') }) },
+        {
+          weight: 2,
+          arbitrary: fc.record({ kind: fc.constant('value' as const), contentType: fc.constant(contentType), value: fc.constant(this.values.minimal(schema)) }),
+        },
+        {
+          weight: 3,
+          arbitrary: fc.record({ kind: fc.constant('value' as const), contentType: fc.constant(contentType), value: this.values.value(schema, 'valid') }),
+        },
+        {
+          weight: 5,
+          arbitrary: fc.record({ kind: fc.constant('value' as const), contentType: fc.constant(contentType), value: this.values.value(schema, 'mixed') }),
+        },
         { weight: 1, arbitrary: fc.record({ kind: fc.constant('value' as const), contentType: fc.constant(contentType), value: this.values.invalid(schema) }) },
       );
     });
     return fc.oneof(
       { weight: 9, arbitrary: fc.oneof(...typed) as fc.Arbitrary<Body | undefined> },
-      { weight: 1, arbitrary: fc.record({ kind: fc.constant('text' as const), contentType: fc.constantFrom<string | null>(...types, 'application/json'), text: junk }) },
+      {
+        weight: 1,
+        arbitrary: fc.record({ kind: fc.constant('text' as const), contentType: fc.constantFrom<string | null>(...types, 'application/json'), text: junk }),
+      },
       { weight: 1, arbitrary: fc.record({ kind: fc.constant('text' as const), contentType: oddContentType, text: fc.oneof(junk, fc.constant('{}')) }) },
       { weight: 1, arbitrary: fc.constant(undefined) },
     );

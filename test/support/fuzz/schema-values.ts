@@ -46,25 +46,127 @@ const ABSENT = Symbol('absent');
 export const INT4_MAX = 2 ** 31 - 1;
 export const INT8_MAX_TEXT = '9223372036854775807';
 export const NUMBER_EDGES: number[] = [
-  0, -1, 1, INT4_MAX, INT4_MAX + 1, -(2 ** 31), -(2 ** 31) - 1, 2 ** 32, 2 ** 53 - 1, 2 ** 53, 2 ** 63, -(2 ** 63), 2 ** 64,
-  Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, Number.MAX_VALUE, -Number.MAX_VALUE, Number.MIN_VALUE, 0.5, -0.5, 1e-7, 1e21, 1e308,
+  0,
+  -1,
+  1,
+  INT4_MAX,
+  INT4_MAX + 1,
+  -(2 ** 31),
+  -(2 ** 31) - 1,
+  2 ** 32,
+  2 ** 53 - 1,
+  2 ** 53,
+  2 ** 63,
+  -(2 ** 63),
+  2 ** 64,
+  Number.MAX_SAFE_INTEGER,
+  Number.MIN_SAFE_INTEGER,
+  Number.MAX_VALUE,
+  -Number.MAX_VALUE,
+  Number.MIN_VALUE,
+  0.5,
+  -0.5,
+  1e-7,
+  1e21,
+  1e308,
 ];
 /** The same as text, plus what only text can say (query strings, path segments, raw JSON). */
 export const NUMBER_TEXT_EDGES: string[] = [
   ...NUMBER_EDGES.map(String),
-  INT8_MAX_TEXT, '9223372036854775808', '-9223372036854775809', '9007199254740993', '99999999999999999999999999999999',
-  '1e400', '-1e400', '1e3', '0x10', '0b1', '0o7', '1_000', '-0', '+1', ' 7', '7 ', '1.0', '1.', '.5', 'NaN', 'Infinity', '-Infinity', '', 'null', 'true', '[]', '{}', 'abc',
+  INT8_MAX_TEXT,
+  '9223372036854775808',
+  '-9223372036854775809',
+  '9007199254740993',
+  '99999999999999999999999999999999',
+  '1e400',
+  '-1e400',
+  '1e3',
+  '0x10',
+  '0b1',
+  '0o7',
+  '1_000',
+  '-0',
+  '+1',
+  ' 7',
+  '7 ',
+  '1.0',
+  '1.',
+  '.5',
+  'NaN',
+  'Infinity',
+  '-Infinity',
+  '',
+  'null',
+  'true',
+  '[]',
+  '{}',
+  'abc',
 ];
 /** JSON number literals JSON.stringify cannot produce. */
 const RAW_NUMBER_LITERALS = ['1e400', '-1e400', '9223372036854775808', '9007199254740993', '123456789012345678901234567890', '-0', '1E2', '0.1e-400'];
 
 /** Texts that have broken parsers, databases and loggers before. */
 export const STRING_EDGES: string[] = [
-  '', ' ', '\t\n', 'null', 'undefined', 'true', '0', '-1', '[]', '{}', '%', '%00', '%zz', '..', '../../etc/passwd', '/', '\\', '"', "'", "' OR 1=1 --", '${7*7}', '{{7*7}}',
-  '<script>alert(1)</script>', '\u0000', 'a\u0000b', '\ud800', '\udfff', '\ufeffbom', '\u200b', '\u202eRTL', 'é', 'e\u0301', '😀', '👩‍👩‍👧', '𝕏', '中文', 'ﷺ', '\uffff', 'Ⅻ',
-  'a'.repeat(255), 'a'.repeat(256), 'a'.repeat(4096), '00000000-0000-0000-0000-000000000000', 'ffffffff-ffff-ffff-ffff-ffffffffffff',
-  '00000000-0000-4000-8000-00000000000', '{00000000-0000-4000-8000-000000000000}', '00000000000040008000000000000000', 'latest', '1.0.0', '0.0.0', '99999999999.0.0',
-  '-271821-04-20T00:00:00Z', '+275760-09-13T00:00:00Z', '0000-01-01T00:00:00Z', '1970-01-01', '2025-02-30T00:00:00Z', '9999-12-31T23:59:59.999Z', '1', '0', '1e400',
+  '',
+  ' ',
+  '\t\n',
+  'null',
+  'undefined',
+  'true',
+  '0',
+  '-1',
+  '[]',
+  '{}',
+  '%',
+  '%00',
+  '%zz',
+  '..',
+  '../../etc/passwd',
+  '/',
+  '\\',
+  '"',
+  "'",
+  "' OR 1=1 --",
+  '${7*7}',
+  '{{7*7}}',
+  '<script>alert(1)</script>',
+  '\u0000',
+  'a\u0000b',
+  '\ud800',
+  '\udfff',
+  '\ufeffbom',
+  '\u200b',
+  '\u202eRTL',
+  'é',
+  'e\u0301',
+  '😀',
+  '👩‍👩‍👧',
+  '𝕏',
+  '中文',
+  'ﷺ',
+  '\uffff',
+  'Ⅻ',
+  'a'.repeat(255),
+  'a'.repeat(256),
+  'a'.repeat(4096),
+  '00000000-0000-0000-0000-000000000000',
+  'ffffffff-ffff-ffff-ffff-ffffffffffff',
+  '00000000-0000-4000-8000-00000000000',
+  '{00000000-0000-4000-8000-000000000000}',
+  '00000000000040008000000000000000',
+  'latest',
+  '1.0.0',
+  '0.0.0',
+  '99999999999.0.0',
+  '-271821-04-20T00:00:00Z',
+  '+275760-09-13T00:00:00Z',
+  '0000-01-01T00:00:00Z',
+  '1970-01-01',
+  '2025-02-30T00:00:00Z',
+  '9999-12-31T23:59:59.999Z',
+  '1',
+  '0',
+  '1e400',
 ];
 
 const JSON_TYPES = ['string', 'number', 'integer', 'boolean', 'object', 'array', 'null'] as const;
@@ -138,7 +240,8 @@ export class SchemaValues {
     const types = this.types(s).filter((t) => t !== 'null');
     for (const t of types) alts.push(this.validOfType(s, t, mode, prop, depth));
     // The documented default is the value most clients send.
-    if (s.default !== undefined && alts.length) return fc.oneof({ weight: 1, arbitrary: fc.constant(s.default) }, { weight: 2, arbitrary: alts.length === 1 ? alts[0] : fc.oneof(...alts) });
+    if (s.default !== undefined && alts.length)
+      return fc.oneof({ weight: 1, arbitrary: fc.constant(s.default) }, { weight: 2, arbitrary: alts.length === 1 ? alts[0] : fc.oneof(...alts) });
     if (!alts.length) alts.push(depth > 2 ? fc.constant({}) : (fc.jsonValue({ maxDepth: 2 }) as fc.Arbitrary<unknown>));
     if (this.nullable(s)) alts.push(fc.constant(null));
     return alts.length === 1 ? alts[0] : fc.oneof(...alts);
@@ -239,7 +342,8 @@ export class SchemaValues {
     const type = this.types(s).find((t) => t !== 'null') ?? (this.nullable(s) ? 'null' : 'object');
     switch (type) {
       case 'string':
-        if (typeof s.pattern === 'string') return new Known(prop, 0, s.pattern, fc.sample(patternString(s.pattern, s.minLength ?? 0, s.maxLength), { numRuns: 1, seed: 0 })[0]);
+        if (typeof s.pattern === 'string')
+          return new Known(prop, 0, s.pattern, fc.sample(patternString(s.pattern, s.minLength ?? 0, s.maxLength), { numRuns: 1, seed: 0 })[0]);
         if (prop && this.opts.known?.(prop)) return new Known(prop, 0);
         if (s.format === 'uuid') return '00000000-0000-4000-8000-000000000000';
         return 'What is the capital of France?'.slice(0, s.maxLength ?? 100).padEnd(s.minLength ?? 0, '.');
@@ -271,7 +375,10 @@ export class SchemaValues {
       for (const v of [s.minimum, s.maximum, s.exclusiveMinimum, s.exclusiveMaximum]) {
         if (typeof v === 'number') for (const d of [-1, -0.5, 0, 0.5, 1]) edges.add(v + d);
       }
-      out.push(fc.constantFrom(...edges), fc.constantFrom(...RAW_NUMBER_LITERALS).map((t) => new RawJson(t)));
+      out.push(
+        fc.constantFrom(...edges),
+        fc.constantFrom(...RAW_NUMBER_LITERALS).map((t) => new RawJson(t)),
+      );
     }
     if (types.includes('string') || !types.length) {
       const lengths = new Set<number>([0, 1]);
@@ -324,7 +431,11 @@ export class SchemaValues {
       }
       out.push(
         fc
-          .tuple(base, fc.constantFrom(...['__proto__', 'constructor', 'extra', '', ' ', '$where', 'id', 'a.b', 'toString'].filter((k) => !props.includes(k))), fc.jsonValue({ maxDepth: 2 }))
+          .tuple(
+            base,
+            fc.constantFrom(...['__proto__', 'constructor', 'extra', '', ' ', '$where', 'id', 'a.b', 'toString'].filter((k) => !props.includes(k))),
+            fc.jsonValue({ maxDepth: 2 }),
+          )
           .map(([o, k, v]) => {
             // defineProperty: an own "__proto__" key, as JSON.parse on the server makes it.
             const r = { ...o };

@@ -33,7 +33,7 @@ export class AuditController {
   @Get('runs/:id/audit/verify')
   @Answers('run_not_found')
   @Allow('audit')
-  @ApiOperation({ summary: "Recompute every chain of the run and its seal; names the first event that does not match and why" })
+  @ApiOperation({ summary: 'Recompute every chain of the run and its seal; names the first event that does not match and why' })
   @ZodResponse({ type: RunVerifyDto })
   verify(@Param('id', runIdPipe) id: string) {
     return this.audit.verifyRun(id);
@@ -43,7 +43,7 @@ export class AuditController {
   @Answers('run_not_found')
   @Allow('audit')
   @ApiProduces('application/x-ndjson')
-  @ApiOperation({ summary: 'The run\'s trail as a JSON Lines bundle that `amend audit verify --file` checks offline' })
+  @ApiOperation({ summary: "The run's trail as a JSON Lines bundle that `amend audit verify --file` checks offline" })
   async export(@Param('id', runIdPipe) id: string, @Res() res: Response) {
     await this.audit.export(id, res);
   }

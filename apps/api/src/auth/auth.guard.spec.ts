@@ -31,7 +31,11 @@ const stored: StoredKey = {
   revoked_by: null,
 };
 const store = { keys: { byHash: async (hash: string) => (hash === issued.hash ? stored : undefined) } } as unknown as Store;
-const limiter = { take: async () => ({ allowed: true }), authFailuresExceeded: async () => null, recordAuthFailure: async () => null } as unknown as RateLimiter;
+const limiter = {
+  take: async () => ({ allowed: true }),
+  authFailuresExceeded: async () => null,
+  recordAuthFailure: async () => null,
+} as unknown as RateLimiter;
 
 function context(handler: keyof Routes, authorization?: string): { ctx: ExecutionContext; req: any } {
   const req: any = { method: 'GET', path: '/x', ip: '127.0.0.1', headers: authorization ? { authorization } : {} };

@@ -8,7 +8,10 @@ export type KeyLimitSettings = Pick<Config, 'AMEND_KEY_REQUESTS_PER_MINUTE' | 'A
  * A key's limits: its own where set, else the server defaults (AMEND_KEY_*), and prompts per run
  * never above the server's own limit (AMEND_MAX_PROMPTS).
  */
-export function effectiveLimits(key: Pick<StoredKey, 'requests_per_minute' | 'concurrent_runs' | 'prompts_per_run'>, config: KeyLimitSettings): Principal['limits'] {
+export function effectiveLimits(
+  key: Pick<StoredKey, 'requests_per_minute' | 'concurrent_runs' | 'prompts_per_run'>,
+  config: KeyLimitSettings,
+): Principal['limits'] {
   const maxPrompts = config.AMEND_MAX_PROMPTS;
   return {
     requests_per_minute: key.requests_per_minute ?? config.AMEND_KEY_REQUESTS_PER_MINUTE,

@@ -65,7 +65,11 @@ export class RateLimiter implements OnApplicationShutdown {
   private async incr(what: string, now: number): Promise<number | null> {
     const key = this.windowKey(what, now);
     try {
-      const results = await this.redis.multi().incr(key).pexpire(key, WINDOW_MS * 2).exec();
+      const results = await this.redis
+        .multi()
+        .incr(key)
+        .pexpire(key, WINDOW_MS * 2)
+        .exec();
       return Number(results?.[0]?.[1]);
     } catch (err) {
       this.unavailable(err as Error, now);
@@ -80,9 +84,14 @@ export class RateLimiter implements OnApplicationShutdown {
       this.logger.warn(`rate limits ${closed ? 'refusing requests' : 'not enforced'}: Redis did not answer (${err.message})`);
     }
     if (closed) {
-      throw new ApiError('rate_limiter_unavailable', 'rate limits cannot be checked (Redis is unavailable) and this server refuses requests until they can; retry shortly', undefined, {
-        'Retry-After': '5',
-      });
+      throw new ApiError(
+        'rate_limiter_unavailable',
+        'rate limits cannot be checked (Redis is unavailable) and this server refuses requests until they can; retry shortly',
+        undefined,
+        {
+          'Retry-After': '5',
+        },
+      );
     }
   }
 

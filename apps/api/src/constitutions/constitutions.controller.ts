@@ -55,7 +55,11 @@ const namePipe: PipeTransform<string, string> = {
 
 function checkVersion(name: string, version: string, allowLatest = true): void {
   if (!SEMVER.test(version) && !(allowLatest && version === 'latest')) {
-    throw constitutionNotFound(`${name}@${version}`, `"${version.slice(0, 100)}" is not a version of ${name}; versions look like 1.0.0${allowLatest ? ' (or use "latest")' : ''}`, null);
+    throw constitutionNotFound(
+      `${name}@${version}`,
+      `"${version.slice(0, 100)}" is not a version of ${name}; versions look like 1.0.0${allowLatest ? ' (or use "latest")' : ''}`,
+      null,
+    );
   }
 }
 
@@ -113,7 +117,8 @@ export class ConstitutionsController {
       constitution = this.constitutions.importH4(body, opts);
     } catch (e) {
       // A body of the wrong shape is a schema error of the request (422), like a publish.
-      if (e instanceof ConstitutionError && e.code === 'constitution_syntax') throw new ConstitutionError('constitution_invalid', 'request body (H4)', e.issues);
+      if (e instanceof ConstitutionError && e.code === 'constitution_syntax')
+        throw new ConstitutionError('constitution_invalid', 'request body (H4)', e.issues);
       throw e;
     }
     const { created, version } = await this.constitutions.publish(constitution, { actor: caller.actor, team: caller.team, source: 'h4-import' });

@@ -51,7 +51,10 @@ export class ConstitutionsService {
   }
 
   /** `by.team`: the author's team, which owns the name once it publishes it first (only its authors publish it after). */
-  async publish(c: Constitution, by: { actor: string; team: string; source: 'api' | 'h4-import' }): Promise<{ created: boolean; version: ConstitutionVersion }> {
+  async publish(
+    c: Constitution,
+    by: { actor: string; team: string; source: 'api' | 'h4-import' },
+  ): Promise<{ created: boolean; version: ConstitutionVersion }> {
     const { created, version } = await this.store.constitutions.publish({
       name: c.name,
       version: c.version,
@@ -91,7 +94,11 @@ export class ConstitutionsService {
     return { document: { ...toVersion(row), content: row.content as Record<string, unknown> }, constitution };
   }
 
-  async deprecate(name: string, version: string, by: { actor: string; team: string; reason?: string }): Promise<{ changed: boolean; version: ConstitutionVersion }> {
+  async deprecate(
+    name: string,
+    version: string,
+    by: { actor: string; team: string; reason?: string },
+  ): Promise<{ changed: boolean; version: ConstitutionVersion }> {
     const result = await this.store.constitutions.deprecate(name, version, by);
     if (!result) throw await this.notFound(name, version);
     return { changed: result.changed, version: toVersion(result.version) };

@@ -21,7 +21,10 @@ export class ErasureController {
   @Answers('sample_not_found', 'already_erased')
   @Allow('erase')
   @HttpCode(200)
-  @ApiOperation({ summary: "Erase a finished sample's content (prompt, metadata, stage texts, pair texts, unshared message blobs); its hashes and an `erasure` event stay in the trail" })
+  @ApiOperation({
+    summary:
+      "Erase a finished sample's content (prompt, metadata, stage texts, pair texts, unshared message blobs); its hashes and an `erasure` event stay in the trail",
+  })
   @ZodResponse({ type: ErasureResultDto })
   sample(@Param('id', sampleIdPipe) id: string, @Body() body: EraseRequestDto, @Caller() caller: Principal) {
     return this.erasure.sample(id, body.reason, caller);
@@ -31,7 +34,9 @@ export class ErasureController {
   @Answers('run_not_found', 'run_not_finished')
   @Allow('erase')
   @HttpCode(200)
-  @ApiOperation({ summary: "Erase every sample of a finished run (as the sample route does, each with its `erasure` event); samples already erased are left as they are" })
+  @ApiOperation({
+    summary: 'Erase every sample of a finished run (as the sample route does, each with its `erasure` event); samples already erased are left as they are',
+  })
   @ZodResponse({ type: ErasureResultDto })
   run(@Param('id', runIdPipe) id: string, @Body() body: EraseRequestDto, @Caller() caller: Principal) {
     return this.erasure.run(id, body.reason, caller);

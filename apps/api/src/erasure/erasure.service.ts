@@ -23,7 +23,9 @@ export class ErasureService {
     const r = await this.store.erasure.eraseSamples([sampleId], caller.actor, reason);
     if (r.erased.length === 0) {
       const before = await this.store.erasure.of(sampleId);
-      throw new ApiError('already_erased', `sample ${sampleId} was already erased${before ? ` by ${before.by} at ${before.at}` : ''}`, { erasure: before ?? null });
+      throw new ApiError('already_erased', `sample ${sampleId} was already erased${before ? ` by ${before.by} at ${before.at}` : ''}`, {
+        erasure: before ?? null,
+      });
     }
     return { run_id: sample.run_id, ...r, reason };
   }

@@ -20,7 +20,13 @@ export class ApiError<C extends ErrorCode = ErrorCode> extends CodedError<C> {
 // One builder for each error that more than one route answers, so each has one message and one details shape.
 
 type Noun = 'run' | 'sample' | 'pair' | 'key' | 'evaluation';
-const NOT_FOUND = { run: 'run_not_found', sample: 'sample_not_found', pair: 'pair_not_found', key: 'key_not_found', evaluation: 'evaluation_not_found' } as const satisfies Record<Noun, ErrorCode>;
+const NOT_FOUND = {
+  run: 'run_not_found',
+  sample: 'sample_not_found',
+  pair: 'pair_not_found',
+  key: 'key_not_found',
+  evaluation: 'evaluation_not_found',
+} as const satisfies Record<Noun, ErrorCode>;
 
 /**
  * No such id that the caller may read (another team's is the same 404, so ids do not leak); `id`
@@ -41,7 +47,12 @@ export function constitutionNotFound(requested: string, why: string, known: read
   const name = requested.split('@')[0];
   const own = known?.filter((c) => c.name === name) ?? [];
   const shown = own.length > 0 ? own : (known ?? []);
-  const listed = known === null ? '' : own.length > 0 ? `; versions: ${own.map((c) => c.version).join(', ')}` : `; available: ${[...new Set(shown.map((c) => c.name))].join(', ') || 'none'}`;
+  const listed =
+    known === null
+      ? ''
+      : own.length > 0
+        ? `; versions: ${own.map((c) => c.version).join(', ')}`
+        : `; available: ${[...new Set(shown.map((c) => c.name))].join(', ') || 'none'}`;
   return new ApiError('constitution_not_found', `${field ? `${field}: ` : ''}${why}${listed}`, {
     requested: requested.slice(0, 200),
     available: shown.map((c) => `${c.name}@${c.version}`),

@@ -25,7 +25,8 @@ describe('finding lone surrogates in parsed JSON', () => {
   ])('%s well-formed: %s', (text, ok) => {
     expect(wellFormed(JSON.parse(text))).toBe(ok);
     // A second opinion: UTF-8 encoding replaces what is not well-formed, so a round trip changes it.
-    const texts = (v: unknown): string[] => (typeof v === 'string' ? [v] : v && typeof v === 'object' ? Object.entries(v).flatMap(([k, x]) => [k, ...texts(x)]) : []);
+    const texts = (v: unknown): string[] =>
+      typeof v === 'string' ? [v] : v && typeof v === 'object' ? Object.entries(v).flatMap(([k, x]) => [k, ...texts(x)]) : [];
     expect(texts(JSON.parse(text)).every((t) => Buffer.from(t, 'utf8').toString('utf8') === t)).toBe(ok);
   });
 });

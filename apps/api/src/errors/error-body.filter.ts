@@ -91,7 +91,11 @@ function databaseBusyReason(exception: unknown): string {
 
 function isDatabaseBusy(exception: unknown): boolean {
   // pg-pool's message when connectionTimeoutMillis passes with no free connection.
-  return exception instanceof StillBusyError || timeoutKindOf(exception) !== undefined || /^timeout exceeded when trying to connect/.test((exception as Error)?.message ?? '');
+  return (
+    exception instanceof StillBusyError ||
+    timeoutKindOf(exception) !== undefined ||
+    /^timeout exceeded when trying to connect/.test((exception as Error)?.message ?? '')
+  );
 }
 
 @Catch()
@@ -102,9 +106,13 @@ export class ErrorBodyFilter implements ExceptionFilter {
     const res = host.switchToHttp().getResponse<Response>();
     const { status, body } = toErrorResponse(exception);
     // A busy database is a state, not a bug: one line, no stack (amend_db_timeouts_total counts them).
-    if (body.error.code === 'database_busy') this.logger.warn(`database busy (${String((body.error.details as { reason: string }).reason)}): ${(exception as Error)?.message ?? String(exception)}`);
+    if (body.error.code === 'database_busy')
+      this.logger.warn(`database busy (${String((body.error.details as { reason: string }).reason)}): ${(exception as Error)?.message ?? String(exception)}`);
     else if (status >= 500) this.logger.error(exception instanceof Error ? exception.stack : String(exception));
-    else if (body.error.code === 'invalid_value') this.logger.warn(`a request value failed in Postgres (${(body.error.details as { sqlstate: string }).sqlstate}); bound it in its schema: ${exception instanceof Error ? exception.stack : String(exception)}`);
+    else if (body.error.code === 'invalid_value')
+      this.logger.warn(
+        `a request value failed in Postgres (${(body.error.details as { sqlstate: string }).sqlstate}); bound it in its schema: ${exception instanceof Error ? exception.stack : String(exception)}`,
+      );
     if (res.headersSent) {
       // A stream already under way cannot change status: end it so the client sees a short body.
       res.end();

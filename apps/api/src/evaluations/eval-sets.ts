@@ -100,7 +100,16 @@ export function loadEvalSets(dir: string): Map<string, LoadedEvalSet> {
       const text = readFileSync(join(dir, entry.name, m.file), 'utf8');
       const items = m.format === 'xstest-csv' ? xstestItems(text) : jsonlItems(text);
       const redTeam = items.filter((i) => typeof i !== 'string' && i.metadata?.benign === false).length;
-      sets.set(m.name, { name: m.name, title: m.title, licence: m.licence, source: m.source, prompts: items.length, red_team: redTeam, benign: items.length - redTeam, items });
+      sets.set(m.name, {
+        name: m.name,
+        title: m.title,
+        licence: m.licence,
+        source: m.source,
+        prompts: items.length,
+        red_team: redTeam,
+        benign: items.length - redTeam,
+        items,
+      });
     } catch (e) {
       throw new Error(`evaluation set ${manifestPath}: ${(e as Error).message}`, { cause: e });
     }

@@ -27,7 +27,6 @@ import type { Principal } from '../auth/principal';
 import { checkBudget, runPrices } from '../runs/run-spend';
 import { loadEvalSets, type LoadedEvalSet } from './eval-sets';
 
-
 /** What a request resolves to before anything is stored: shared by the estimate and the start. */
 interface Prepared {
   baseline: { ref: ConstitutionRef; constitution: Constitution };
@@ -161,9 +160,12 @@ export class EvaluationsService implements OnModuleInit {
     );
     // Only the baseline's samples now: each candidate sample is enqueued when its baseline twin
     // finishes (the worker does it), and the reconciler covers anything lost on the way.
-    void enqueueSamples(this.queue, baselineRunId, baselineSamples.map((s) => s.id), { priority: JOB_PRIORITY.run }).catch((err) =>
-      this.logger.warn(`evaluation ${id}: enqueue failed, the reconciler will retry: ${(err as Error).message}`),
-    );
+    void enqueueSamples(
+      this.queue,
+      baselineRunId,
+      baselineSamples.map((s) => s.id),
+      { priority: JOB_PRIORITY.run },
+    ).catch((err) => this.logger.warn(`evaluation ${id}: enqueue failed, the reconciler will retry: ${(err as Error).message}`));
     return this.get(id, caller.team);
   }
 
@@ -227,7 +229,16 @@ export class EvaluationsService implements OnModuleInit {
     const row = await this.store.constitutions.resolve(name, version);
     if (!row) {
       const all = await this.store.constitutions.all();
-      throw constitutionNotFound(spec, !all.some((c) => c.name === name) ? `no constitution "${name}"` : version ? `no version ${version} of "${name}"` : `every version of "${name}" is deprecated`, all, field);
+      throw constitutionNotFound(
+        spec,
+        !all.some((c) => c.name === name)
+          ? `no constitution "${name}"`
+          : version
+            ? `no version ${version} of "${name}"`
+            : `every version of "${name}" is deprecated`,
+        all,
+        field,
+      );
     }
     return { ref: { name: row.name, version: row.version, sha256: row.sha256 }, constitution: await this.constitutions.get(row.name, row.version) };
   }

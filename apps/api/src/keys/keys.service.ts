@@ -47,7 +47,9 @@ export class KeysService implements OnApplicationBootstrap {
     const key = this.config.AMEND_ADMIN_KEY;
     if (!key) {
       if ((await this.store.keys.list({ role: 'admin' })).length === 0) {
-        this.logger.warn('no admin key: set AMEND_ADMIN_KEY to an amd_... key to register one (node -e "console.log(\'amd_\'+require(\'crypto\').randomBytes(32).toString(\'base64url\'))")');
+        this.logger.warn(
+          "no admin key: set AMEND_ADMIN_KEY to an amd_... key to register one (node -e \"console.log('amd_'+require('crypto').randomBytes(32).toString('base64url'))\")",
+        );
       }
       return;
     }
@@ -76,12 +78,18 @@ export class KeysService implements OnApplicationBootstrap {
     const actor = caller.actor;
     if (!isOperatorAdmin(caller)) {
       if (body.team !== caller.team) {
-        throw new ApiError('forbidden', `an admin of team "${caller.team}" creates keys of its own team only; ask an operator admin (team "${OPERATOR_TEAM}") for a key of "${body.team}"`, {
-          team: caller.team,
-        });
+        throw new ApiError(
+          'forbidden',
+          `an admin of team "${caller.team}" creates keys of its own team only; ask an operator admin (team "${OPERATOR_TEAM}") for a key of "${body.team}"`,
+          {
+            team: caller.team,
+          },
+        );
       }
       if (body.role === 'auditor') {
-        throw new ApiError('forbidden', `auditors read every team's data: only an operator admin (team "${OPERATOR_TEAM}") creates them`, { team: caller.team });
+        throw new ApiError('forbidden', `auditors read every team's data: only an operator admin (team "${OPERATOR_TEAM}") creates them`, {
+          team: caller.team,
+        });
       }
     }
     const { key, hash, prefix } = generateKey();
@@ -112,7 +120,10 @@ export class KeysService implements OnApplicationBootstrap {
    * The key directory auditors read, to put a name, role and team to an event's `key:<id>`: their
    * own team's keys, or every team's for the operator team's auditors (who audit every team).
    */
-  async directory(q: { team?: string; role?: Key['role']; revoked?: 'true' | 'false' }, caller: Pick<Principal, 'role' | 'team'>): Promise<KeyDirectoryEntry[]> {
+  async directory(
+    q: { team?: string; role?: Key['role']; revoked?: 'true' | 'false' },
+    caller: Pick<Principal, 'role' | 'team'>,
+  ): Promise<KeyDirectoryEntry[]> {
     const team = readsEveryTeamsKeys(caller) ? q.team : caller.team;
     if (q.team !== undefined && q.team !== team) return [];
     return (await this.store.keys.list({ team, role: q.role, includeRevoked: q.revoked === 'true' })).map(toDirectoryEntry);

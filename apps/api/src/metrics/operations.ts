@@ -61,7 +61,10 @@ export async function mountOperations(app: NestExpressApplication, config: Confi
     (req: Request, res: Response, next: NextFunction) => {
       // Bull Board refuses actions on a read-only queue itself; this also covers its other writes.
       if (actions || req.method === 'GET' || req.method === 'HEAD') return next();
-      const { status, body } = errorResponse('read_only', 'the queue dashboard is read-only; the operator may enable its actions with AMEND_QUEUE_DASHBOARD_ACTIONS=true');
+      const { status, body } = errorResponse(
+        'read_only',
+        'the queue dashboard is read-only; the operator may enable its actions with AMEND_QUEUE_DASHBOARD_ACTIONS=true',
+      );
       res.status(status).json(body);
     },
     board.getRouter(),

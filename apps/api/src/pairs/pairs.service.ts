@@ -41,7 +41,13 @@ export class PairsService {
    * pairs out in SQL, before reviews apply (without it, truncated pairs: DEFAULT_EXCLUDE), and
    * `reviewed=accepted` keeps only accepted pairs.
    */
-  private async export(runId: string, query: Pick<SftQuery, 'exclude' | 'reviewed'>, caller: Principal, format: LineFormat, lines: (pairs: AsyncIterable<ReviewedPair>) => AsyncIterable<object>): Promise<ExportLines> {
+  private async export(
+    runId: string,
+    query: Pick<SftQuery, 'exclude' | 'reviewed'>,
+    caller: Principal,
+    format: LineFormat,
+    lines: (pairs: AsyncIterable<ReviewedPair>) => AsyncIterable<object>,
+  ): Promise<ExportLines> {
     await this.runs.get(runId, teamScope(caller));
     const exclude = query.exclude ?? DEFAULT_EXCLUDE;
     const onlyAccepted = query.reviewed === 'accepted';

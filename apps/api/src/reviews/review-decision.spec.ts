@@ -56,7 +56,9 @@ describe('a reviewed pair in the export', () => {
   });
 
   it("swaps the judge's scores with a swap, and drops them for texts a reviewer wrote", () => {
-    const scored = { ...pair, chosen: 'the revision', rejected: 'the draft', metadata: { score_chosen: 0.7, score_rejected: 0.3 } } as unknown as Parameters<typeof applyReview>[0];
+    const scored = { ...pair, chosen: 'the revision', rejected: 'the draft', metadata: { score_chosen: 0.7, score_rejected: 0.3 } } as unknown as Parameters<
+      typeof applyReview
+    >[0];
     expect(applyReview(scored, review).metadata).toMatchObject({ score_chosen: 0.3, score_rejected: 0.7 });
     const edited = applyReview(scored, { ...review, decision: 'edit', chosen: 'my own words', rejected: 'the draft' }).metadata;
     expect(edited).not.toHaveProperty('score_chosen');

@@ -1,5 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { requestLimits, reviewLimitIssues, type Config, type ExportReview, type PairRecord, type PairReviewDetail, type ReviewList, type ReviewRequest } from '@amend/contracts';
+import {
+  requestLimits,
+  reviewLimitIssues,
+  type Config,
+  type ExportReview,
+  type PairRecord,
+  type PairReviewDetail,
+  type ReviewList,
+  type ReviewRequest,
+} from '@amend/contracts';
 import { CONFIG } from '@amend/runtime';
 import { Store, reviewSha256, type ReviewFilter } from '@amend/store';
 import { RunsService } from '../runs/runs.service';
@@ -35,7 +44,11 @@ export class ReviewsService {
 
   /** Records a review and its audit event (`pair.reviewed`) together; answers the pair as it is now. */
   /** The reviewer is the caller's key (its name, or `key:<id>`), never a name in the body; the body's free text is the note. */
-  async review(pairId: string, body: ReviewRequest, caller: { actor: string; key_id: string; name?: string | null; team: string | undefined }): Promise<PairReviewDetail> {
+  async review(
+    pairId: string,
+    body: ReviewRequest,
+    caller: { actor: string; key_id: string; name?: string | null; team: string | undefined },
+  ): Promise<PairReviewDetail> {
     const { actor, team } = caller;
     throwIfOverLimits(reviewLimitIssues(body, requestLimits(this.config)));
     const runId = await this.store.reviews.runOf(pairId);
@@ -87,7 +100,11 @@ export class ReviewsService {
    * added; with `onlyAccepted`, the pairs a reviewer accepted, swapped or edited, and no others.
    * A run nobody reviewed streams as it is, without a lookup per page.
    */
-  async *reviewed(runId: string, source: AsyncIterable<PairRecord>, opts: { onlyAccepted: boolean }): AsyncGenerator<{ pair: PairRecord; review?: ExportReview }> {
+  async *reviewed(
+    runId: string,
+    source: AsyncIterable<PairRecord>,
+    opts: { onlyAccepted: boolean },
+  ): AsyncGenerator<{ pair: PairRecord; review?: ExportReview }> {
     if (!(await this.store.reviews.anyForRun(runId))) {
       if (opts.onlyAccepted) return;
       for await (const pair of source) yield { pair };

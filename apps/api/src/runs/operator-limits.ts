@@ -41,19 +41,29 @@ export function checkCallLimits(
   const calls = callsPerPrompt(body, feedback);
   const maxCalls = limits.AMEND_MAX_CALLS_PER_PROMPT;
   if (calls > maxCalls) {
-    throw overLimit('calls_per_prompt', 'AMEND_MAX_CALLS_PER_PROMPT', `these options cost ${calls} model calls per prompt and the limit is ${maxCalls}; use fewer rounds, candidates or ensemble principles`, {
-      maximum: maxCalls,
-      requested: calls,
-    });
+    throw overLimit(
+      'calls_per_prompt',
+      'AMEND_MAX_CALLS_PER_PROMPT',
+      `these options cost ${calls} model calls per prompt and the limit is ${maxCalls}; use fewer rounds, candidates or ensemble principles`,
+      {
+        maximum: maxCalls,
+        requested: calls,
+      },
+    );
   }
   for (const alias of aliases) {
     const cap = aliasMaxTokens(alias) ?? limits.AMEND_MAX_COMPLETION_TOKENS;
     if (body.sampling.max_tokens > cap) {
-      throw overLimit('max_tokens', aliasMaxTokens(alias) !== undefined ? `AMEND_MODELS.${alias}.max_tokens` : 'AMEND_MAX_COMPLETION_TOKENS', `sampling.max_tokens ${body.sampling.max_tokens} is more than model alias "${alias}" allows (${cap})`, {
-        maximum: cap,
-        requested: body.sampling.max_tokens,
-        alias,
-      });
+      throw overLimit(
+        'max_tokens',
+        aliasMaxTokens(alias) !== undefined ? `AMEND_MODELS.${alias}.max_tokens` : 'AMEND_MAX_COMPLETION_TOKENS',
+        `sampling.max_tokens ${body.sampling.max_tokens} is more than model alias "${alias}" allows (${cap})`,
+        {
+          maximum: cap,
+          requested: body.sampling.max_tokens,
+          alias,
+        },
+      );
     }
   }
 }
@@ -66,10 +76,16 @@ export function effectiveBudget(requested: Budget | undefined, limits: OperatorL
   const maxTokens = limits.AMEND_RUN_MAX_BUDGET_TOKENS;
   const maxCost = limits.AMEND_RUN_MAX_BUDGET_COST_USD;
   if (requested?.tokens !== undefined && maxTokens !== undefined && requested.tokens > maxTokens) {
-    throw overLimit('budget_tokens', 'AMEND_RUN_MAX_BUDGET_TOKENS', `budget.tokens ${requested.tokens} is more than a run may have, ${maxTokens}`, { maximum: maxTokens, requested: requested.tokens });
+    throw overLimit('budget_tokens', 'AMEND_RUN_MAX_BUDGET_TOKENS', `budget.tokens ${requested.tokens} is more than a run may have, ${maxTokens}`, {
+      maximum: maxTokens,
+      requested: requested.tokens,
+    });
   }
   if (requested?.cost_usd !== undefined && maxCost !== undefined && requested.cost_usd > maxCost) {
-    throw overLimit('budget_cost_usd', 'AMEND_RUN_MAX_BUDGET_COST_USD', `budget.cost_usd ${requested.cost_usd} is more than a run may have, ${maxCost}`, { maximum: maxCost, requested: requested.cost_usd });
+    throw overLimit('budget_cost_usd', 'AMEND_RUN_MAX_BUDGET_COST_USD', `budget.cost_usd ${requested.cost_usd} is more than a run may have, ${maxCost}`, {
+      maximum: maxCost,
+      requested: requested.cost_usd,
+    });
   }
   const tokens = requested?.tokens ?? (requested?.cost_usd === undefined ? limits.AMEND_RUN_BUDGET_TOKENS : undefined);
   const cost = requested?.cost_usd ?? (requested?.tokens === undefined ? limits.AMEND_RUN_BUDGET_COST_USD : undefined);
@@ -89,14 +105,24 @@ export function effectiveBudget(requested: Budget | undefined, limits: OperatorL
 export function budgetWithinQuota(budget: Budget | null, remaining: number | undefined, quota: number | undefined): Budget | null {
   if (quota === undefined || remaining === undefined) return budget;
   if (remaining <= 0) {
-    throw overLimit('team_daily_tokens', 'AMEND_TEAM_DAILY_TOKENS', `the team has spent or reserved its ${quota} tokens for today (UTC); retry tomorrow or ask the operator`, { maximum: quota, remaining: 0 });
+    throw overLimit(
+      'team_daily_tokens',
+      'AMEND_TEAM_DAILY_TOKENS',
+      `the team has spent or reserved its ${quota} tokens for today (UTC); retry tomorrow or ask the operator`,
+      { maximum: quota, remaining: 0 },
+    );
   }
   if (budget?.tokens !== undefined && budget.tokens > remaining) {
-    throw overLimit('team_daily_tokens', 'AMEND_TEAM_DAILY_TOKENS', `budget.tokens ${budget.tokens} is more than the ${remaining} tokens the team has left today (of ${quota}); ask for at most ${remaining}`, {
-      maximum: quota,
-      remaining,
-      requested: budget.tokens,
-    });
+    throw overLimit(
+      'team_daily_tokens',
+      'AMEND_TEAM_DAILY_TOKENS',
+      `budget.tokens ${budget.tokens} is more than the ${remaining} tokens the team has left today (of ${quota}); ask for at most ${remaining}`,
+      {
+        maximum: quota,
+        remaining,
+        requested: budget.tokens,
+      },
+    );
   }
   return { ...(budget ?? {}), tokens: budget?.tokens ?? remaining };
 }

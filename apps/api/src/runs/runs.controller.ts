@@ -18,12 +18,33 @@ class RunManifestDto extends createZodDto(RunManifestSchema) {}
 
 @V1Controller('runs', 'runs')
 export class RunsController {
-  constructor(
-    private readonly runs: RunsService,
-  ) {}
+  constructor(private readonly runs: RunsService) {}
 
   @Post()
-  @Answers('constitution_not_found', 'constitution_sha256_mismatch', 'unknown_model', 'over_limit', 'too_many_prompts', 'too_many_active_runs', 'idempotency_key_reused', 'invalid_idempotency_key', 'unsupported_media_type', 'budget_without_prices', 'batch_unsupported', 'batch_budget_unsupported', 'batch_label_guard_unsupported', 'conflict', 'invalid_mode', 'invalid_rounds', 'no_principles', 'unknown_principles', 'invalid_feedback_options', 'no_comparison_principles', 'ensemble_too_large', 'invalid_evaluation_run')
+  @Answers(
+    'constitution_not_found',
+    'constitution_sha256_mismatch',
+    'unknown_model',
+    'over_limit',
+    'too_many_prompts',
+    'too_many_active_runs',
+    'idempotency_key_reused',
+    'invalid_idempotency_key',
+    'unsupported_media_type',
+    'budget_without_prices',
+    'batch_unsupported',
+    'batch_budget_unsupported',
+    'batch_label_guard_unsupported',
+    'conflict',
+    'invalid_mode',
+    'invalid_rounds',
+    'no_principles',
+    'unknown_principles',
+    'invalid_feedback_options',
+    'no_comparison_principles',
+    'ensemble_too_large',
+    'invalid_evaluation_run',
+  )
   @Allow('submitRuns')
   @ApiOperation({
     summary: 'Create a run: one job per prompt, answered 202 while workers process it',

@@ -6,7 +6,22 @@ import canonicalize from 'canonicalize';
 import type { Readable } from 'node:stream';
 import split2 from 'split2';
 import { ZodValidationException } from 'nestjs-zod';
-import { CreateRunSchema, duplicateIdMessage, PromptItemSchema, promptLimitIssues, requestLimits, runLimitIssues, promptParts, resolveFeedbackOptions, type Config, type CreateRun, type ListRunsQuery, type PromptItem, type Run, type RunManifest } from '@amend/contracts';
+import {
+  CreateRunSchema,
+  duplicateIdMessage,
+  PromptItemSchema,
+  promptLimitIssues,
+  requestLimits,
+  runLimitIssues,
+  promptParts,
+  resolveFeedbackOptions,
+  type Config,
+  type CreateRun,
+  type ListRunsQuery,
+  type PromptItem,
+  type Run,
+  type RunManifest,
+} from '@amend/contracts';
 import { Store, type NewSample, type RunCreateOptions } from '@amend/store';
 import { ModelRegistry } from '@amend/llm';
 import { CONFIG, ConstitutionCache, JOB_PRIORITY, SAMPLES_QUEUE, enqueueSamples } from '@amend/runtime';
@@ -48,13 +63,25 @@ export class RunsService {
     const prepared = await this.prepare(body, idempotencyKey, caller, opts);
     const samples = body.prompts.map((p, idx) => newSample(p, idx));
     const result = await this.store.runs.create(
-      { ...prepared.run, request_sha256: idempotencyKey ? createHash('sha256').update(canonicalize(rawBody) ?? '').digest('hex') : null },
+      {
+        ...prepared.run,
+        request_sha256: idempotencyKey
+          ? createHash('sha256')
+              .update(canonicalize(rawBody) ?? '')
+              .digest('hex')
+          : null,
+      },
       samples,
       { type: 'run.created', actor: caller.actor, payload: { ...prepared.settings, samples: samples.length } },
       prepared.createOptions,
     );
     // A batch run's samples are never queued: the batch coordinator submits them in waves.
-    if (result.created && !body.batch) this.enqueue(result.id, samples.map((s) => s.id), opts);
+    if (result.created && !body.batch)
+      this.enqueue(
+        result.id,
+        samples.map((s) => s.id),
+        opts,
+      );
     return { run: await this.get(result.id, caller.team), created: result.created };
   }
 
@@ -192,7 +219,11 @@ export class RunsService {
       const all = await this.store.constitutions.all();
       const own = all.filter((c) => c.name === name);
       if (!version && own.length > 0) {
-        throw constitutionNotFound(body.constitution, `every version of "${name}" is deprecated; name one exactly, e.g. "${name}@${own[own.length - 1].version}"`, all);
+        throw constitutionNotFound(
+          body.constitution,
+          `every version of "${name}" is deprecated; name one exactly, e.g. "${name}@${own[own.length - 1].version}"`,
+          all,
+        );
       }
       throw constitutionNotFound(body.constitution, own.length > 0 ? `no version ${version} of "${name}"` : `no constitution "${name}"`, all);
     }
@@ -263,7 +294,10 @@ export class RunsService {
         run.budget = settings.budget = budgetWithinQuota(settings.budget, remaining, quota);
       }
     };
-    const createOptions: RunCreateOptions = { activeRuns: { createdBy: caller.actor, check: (active) => assertUnderActiveLimit(active, caller) }, beforeInsert };
+    const createOptions: RunCreateOptions = {
+      activeRuns: { createdBy: caller.actor, check: (active) => assertUnderActiveLimit(active, caller) },
+      beforeInsert,
+    };
     return { settings, run, createOptions };
   }
 
@@ -333,7 +367,9 @@ export class RunsService {
       ...(judged && run.cot !== undefined && { cot: run.cot }),
       ...(judged && run.min_margin !== undefined && { min_margin: run.min_margin }),
       ...(judged && run.max_hard_label_share !== undefined && { max_hard_label_share: run.max_hard_label_share }),
-      ...(judged && run.max_hard_label_share !== undefined && run.hard_label_min_comparisons !== undefined && { hard_label_min_comparisons: run.hard_label_min_comparisons }),
+      ...(judged &&
+        run.max_hard_label_share !== undefined &&
+        run.hard_label_min_comparisons !== undefined && { hard_label_min_comparisons: run.hard_label_min_comparisons }),
       ...(run.batch && { batch: true }),
     };
   }
@@ -367,6 +403,10 @@ function lineError(no: number, message: string, details: Record<string, unknown>
  */
 function assertUnderActiveLimit(active: number, caller: Principal): void {
   if (active >= caller.limits.concurrent_runs) {
-    throw tooManyActiveRuns(`this key has ${active} runs queued or running, its limit; wait for one to finish or cancel one`, caller.limits.concurrent_runs, active);
+    throw tooManyActiveRuns(
+      `this key has ${active} runs queued or running, its limit; wait for one to finish or cancel one`,
+      caller.limits.concurrent_runs,
+      active,
+    );
   }
 }

@@ -14,15 +14,7 @@ export function wordChanges(from: string, to: string): WordChange[] {
 export function Words({ words }: { words: WordChange[] }) {
   return (
     <div className="text diff">
-      {words.map((w, i) =>
-        w.op === 'insert' ? (
-          <ins key={i}>{w.text}</ins>
-        ) : w.op === 'delete' ? (
-          <del key={i}>{w.text}</del>
-        ) : (
-          <span key={i}>{w.text}</span>
-        ),
-      )}
+      {words.map((w, i) => (w.op === 'insert' ? <ins key={i}>{w.text}</ins> : w.op === 'delete' ? <del key={i}>{w.text}</del> : <span key={i}>{w.text}</span>))}
     </div>
   );
 }

@@ -45,7 +45,13 @@ export function ProgressBar({ run }: { run: Run }) {
   const total = Math.max(run.counts.total, 1);
   const part = (n: number) => `${(n / total) * 100}%`;
   return (
-    <div className="progress" title={`${finished(run)} of ${run.counts.total} finished`} role="progressbar" aria-valuenow={finished(run)} aria-valuemax={run.counts.total}>
+    <div
+      className="progress"
+      title={`${finished(run)} of ${run.counts.total} finished`}
+      role="progressbar"
+      aria-valuenow={finished(run)}
+      aria-valuemax={run.counts.total}
+    >
       <div className="progress-completed" style={{ width: part(run.counts.completed) }} />
       <div className="progress-failed" style={{ width: part(run.counts.failed) }} />
       <div className="progress-cancelled" style={{ width: part(run.counts.cancelled + (run.counts.budget_exhausted ?? 0)) }} />

@@ -39,7 +39,10 @@ function Actor({ actor, names }: { actor: string; names: KeyNames }) {
   if (!key) return <span className="mono">{actor}</span>;
   return (
     <span className="actor" title={actor} data-actor={actor}>
-      {key.name ?? `unnamed ${key.role} key`} <span className="muted">({key.role}, {key.team})</span>
+      {key.name ?? `unnamed ${key.role} key`}{' '}
+      <span className="muted">
+        ({key.role}, {key.team})
+      </span>
     </span>
   );
 }
@@ -137,12 +140,24 @@ function SampleTrail({ session, sampleId }: { session: Session; sampleId: string
         <Section title="Sample">
           <KeyValue
             items={[
-              ['run', <a className="mono" href={href(`/audit/runs/${sample.data.run_id}`)}>{sample.data.run_id}</a>],
+              [
+                'run',
+                <a className="mono" href={href(`/audit/runs/${sample.data.run_id}`)}>
+                  {sample.data.run_id}
+                </a>,
+              ],
               ['index', sample.data.index],
               ['status', <StatusBadge status={sample.data.status} />],
               ['prompt', <div className="text">{sample.data.prompt}</div>],
               ...(trail.data
-                ? ([['chain', trail.data.chain.ok ? `intact: ${trail.data.chain.events} event(s) recompute` : `broken: ${trail.data.chain.first_failure?.message ?? ''}`]] as [string, string][])
+                ? ([
+                    [
+                      'chain',
+                      trail.data.chain.ok
+                        ? `intact: ${trail.data.chain.events} event(s) recompute`
+                        : `broken: ${trail.data.chain.first_failure?.message ?? ''}`,
+                    ],
+                  ] as [string, string][])
                 : []),
             ]}
           />
@@ -152,7 +167,9 @@ function SampleTrail({ session, sampleId }: { session: Session; sampleId: string
       <Section title="Trail">
         {trail.error ? <ErrorView error={trail.error} what="The audit trail" /> : null}
         {!trail.data && !trail.error ? <Loading what="the trail" /> : null}
-        {trail.data ? <Timeline events={trail.data.events} failures={[...(verify?.failures ?? []), ...trail.data.chain.failures]} names={names} focus={focus} /> : null}
+        {trail.data ? (
+          <Timeline events={trail.data.events} failures={[...(verify?.failures ?? []), ...trail.data.chain.failures]} names={names} focus={focus} />
+        ) : null}
       </Section>
     </div>
   );
@@ -189,7 +206,10 @@ function RunTrail({ session, runId }: { session: Session; runId: string }) {
     <div className="page">
       <div className="page-title">
         <h1>
-          <a href={href('/audit')}>Audit</a> / run <a className="mono" href={href(`/runs/${runId}`)}>{shortId(runId)}</a>
+          <a href={href('/audit')}>Audit</a> / run{' '}
+          <a className="mono" href={href(`/runs/${runId}`)}>
+            {shortId(runId)}
+          </a>
         </h1>
         <VerifyButton session={session} runId={runId} onResult={setVerify} />
       </div>
@@ -201,7 +221,10 @@ function RunTrail({ session, runId }: { session: Session; runId: string }) {
           <Section title={`Run events (${runLevel.length})`}>
             <Timeline events={runLevel} failures={verify?.failures ?? []} names={names} focus={focus} />
           </Section>
-          <Section title={`Samples (${list.data ? `${list.data.samples.length}${list.data.next_cursor !== null ? '+' : ''}` : samples.length})`} actions={cursor ? <button onClick={() => load(cursor)}>Load more events</button> : null}>
+          <Section
+            title={`Samples (${list.data ? `${list.data.samples.length}${list.data.next_cursor !== null ? '+' : ''}` : samples.length})`}
+            actions={cursor ? <button onClick={() => load(cursor)}>Load more events</button> : null}
+          >
             {list.error ? <ErrorView error={list.error} what="The samples" /> : null}
             <SampleRows samples={list.data?.samples ?? samples.map((id) => ({ id }))} bad={badSamples(verify)} />
             {list.data?.next_cursor != null ? <div className="muted small">The first 1,000 samples; open any other by its id above.</div> : null}
@@ -249,7 +272,13 @@ function SampleRows({ samples, bad }: { samples: SampleRow[]; bad: Set<string> }
               <td>{s.status ? <StatusBadge status={s.status} /> : null}</td>
               <td className="grow">
                 <a href={to} title={s.prompt_preview}>
-                  {s.prompt_preview === undefined ? <span className="mono">{shortId(s.id)}</span> : s.prompt_preview.length > 80 ? `${s.prompt_preview.slice(0, 80)}…` : s.prompt_preview || '(empty)'}
+                  {s.prompt_preview === undefined ? (
+                    <span className="mono">{shortId(s.id)}</span>
+                  ) : s.prompt_preview.length > 80 ? (
+                    `${s.prompt_preview.slice(0, 80)}…`
+                  ) : (
+                    s.prompt_preview || '(empty)'
+                  )}
                 </a>
               </td>
               <td>{bad.has(s.id) ? <span className="badge bad">altered</span> : null}</td>
@@ -331,7 +360,11 @@ function VerifyResult({ report }: { report: RunVerify }) {
             const to = sample ? href(`/audit/samples/${sample}`, { event: f.event_id ?? undefined }) : null;
             const what = (
               <>
-                <span className="badge bad">{f.reason}</span> <span className="mono">{f.table}.{f.field}</span> <span className="muted mono">{f.key}</span>
+                <span className="badge bad">{f.reason}</span>{' '}
+                <span className="mono">
+                  {f.table}.{f.field}
+                </span>{' '}
+                <span className="muted mono">{f.key}</span>
               </>
             );
             return (
@@ -372,7 +405,17 @@ function VerifyResult({ report }: { report: RunVerify }) {
   );
 }
 
-function Timeline({ events, failures, names, focus }: { events: AuditEvent[]; failures: z.infer<typeof VerifyFailureSchema>[]; names: KeyNames; focus?: string | null }) {
+function Timeline({
+  events,
+  failures,
+  names,
+  focus,
+}: {
+  events: AuditEvent[];
+  failures: z.infer<typeof VerifyFailureSchema>[];
+  names: KeyNames;
+  focus?: string | null;
+}) {
   const bad = new Set(failures.map((f) => f.event_id).filter(Boolean));
   // A link from a verify failure names its event: bring it into view once it is on the page.
   useEffect(() => {
@@ -382,7 +425,12 @@ function Timeline({ events, failures, names, focus }: { events: AuditEvent[]; fa
   return (
     <ol className="timeline" data-testid="timeline">
       {events.map((e) => (
-        <li key={e.event_id} id={`event-${e.event_id}`} className={`${bad.has(e.event_id) ? 'bad' : ''}${focus === e.event_id ? ' focus' : ''}`} data-type={e.type}>
+        <li
+          key={e.event_id}
+          id={`event-${e.event_id}`}
+          className={`${bad.has(e.event_id) ? 'bad' : ''}${focus === e.event_id ? ' focus' : ''}`}
+          data-type={e.type}
+        >
           <div className="timeline-dot" />
           <div className="timeline-body">
             <div className="row wrap">
@@ -408,7 +456,9 @@ function Timeline({ events, failures, names, focus }: { events: AuditEvent[]; fa
 
 type Message = { role: string; content: string };
 const isMessages = (v: unknown): v is Message[] =>
-  Array.isArray(v) && v.length > 0 && v.every((m) => m && typeof m === 'object' && typeof (m as Message).role === 'string' && typeof (m as Message).content === 'string');
+  Array.isArray(v) &&
+  v.length > 0 &&
+  v.every((m) => m && typeof m === 'object' && typeof (m as Message).role === 'string' && typeof (m as Message).content === 'string');
 
 /** The answer in a model call's response body (OpenAI-compatible chat completion), if there is one. */
 function answerText(response: unknown): string | null {
@@ -421,7 +471,9 @@ function answerText(response: unknown): string | null {
 function Payload({ payload, response }: { payload: unknown; response?: unknown }) {
   if (!payload || typeof payload !== 'object') return payload === undefined ? null : <div className="small mono">{JSON.stringify(payload)}</div>;
   const entries = Object.entries(payload as Record<string, unknown>);
-  const scalars = entries.filter(([, v]) => v === null || ['string', 'number', 'boolean'].includes(typeof v)).filter(([, v]) => typeof v !== 'string' || v.length <= 120);
+  const scalars = entries
+    .filter(([, v]) => v === null || ['string', 'number', 'boolean'].includes(typeof v))
+    .filter(([, v]) => typeof v !== 'string' || v.length <= 120);
   const conversations: [string, Message[]][] = [];
   const texts: [string, string][] = [];
   // Events name the response body by hash and it is read beside them; older events hold it inline.
@@ -478,4 +530,3 @@ function Payload({ payload, response }: { payload: unknown; response?: unknown }
     </div>
   );
 }
-

@@ -71,7 +71,10 @@ export function ConstitutionDiffPage({ session, name, from, to }: { session: Ses
               {c.comparison ? <TextChangeView label="comparison" change={c.comparison} /> : null}
               {c.tags ? (
                 <div className="small">
-                  tags: {c.tags.added.map((t) => <ins key={t}>{t} </ins>)}
+                  tags:{' '}
+                  {c.tags.added.map((t) => (
+                    <ins key={t}>{t} </ins>
+                  ))}
                   {c.tags.removed.map((t) => (
                     <del key={t}>{t} </del>
                   ))}
@@ -91,7 +94,9 @@ export function ConstitutionDiffPage({ session, name, from, to }: { session: Ses
               </p>
               {diff.data.examples.changed.map((e) => (
                 <div key={e.index}>
-                  {e.messages.map((m) => (m.content ? <TextChangeView key={m.index} label={`example ${e.index + 1}, message ${m.index + 1}`} change={m.content} /> : null))}
+                  {e.messages.map((m) =>
+                    m.content ? <TextChangeView key={m.index} label={`example ${e.index + 1}, message ${m.index + 1}`} change={m.content} /> : null,
+                  )}
                 </div>
               ))}
             </Section>

@@ -37,7 +37,11 @@ export function ConstitutionEditorPage({ session, name, base }: { session: Sessi
         setVersions(summary.versions.map((v) => v.version));
         const from = base ?? summary.latest ?? summary.versions[summary.versions.length - 1].version;
         const yaml = await (await session.client.raw(`/v1/constitutions/${name}/${from}?format=yaml`, { headers: { accept: 'application/yaml' } })).text();
-        const newest = summary.versions.map((v) => v.version).sort(compareSemver).pop() ?? from;
+        const newest =
+          summary.versions
+            .map((v) => v.version)
+            .sort(compareSemver)
+            .pop() ?? from;
         setText(nextVersionYaml(yaml, bumpPatch(newest)));
       } catch (e) {
         setLoadError(e);
@@ -140,8 +144,8 @@ export function ConstitutionEditorPage({ session, name, base }: { session: Sessi
             )}
             {published ? (
               <div className="notice ok" data-testid="published">
-                {published.created ? 'Published' : 'Already published with this content:'} {published.name}@{published.version} (sha256 {published.sha256.slice(0, 12)}).{' '}
-                <a href={href(`/constitutions/${published.name}/${published.version}`)}>Open it</a>
+                {published.created ? 'Published' : 'Already published with this content:'} {published.name}@{published.version} (sha256{' '}
+                {published.sha256.slice(0, 12)}). <a href={href(`/constitutions/${published.name}/${published.version}`)}>Open it</a>
                 {base && name === published.name ? (
                   <>
                     {' '}

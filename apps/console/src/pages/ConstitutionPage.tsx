@@ -137,7 +137,9 @@ function VersionView({ session, name, version }: { session: Session; name: strin
                 ))}
                 {p.weight !== 1 ? <span className="muted small">weight {p.weight}</span> : null}
               </header>
-              <KeyValue items={[['critique', p.critique], ['revision', p.revision], ...(p.comparison ? ([['comparison', p.comparison]] as [string, string][]) : [])]} />
+              <KeyValue
+                items={[['critique', p.critique], ['revision', p.revision], ...(p.comparison ? ([['comparison', p.comparison]] as [string, string][]) : [])]}
+              />
             </article>
           ))}
         </div>
@@ -172,8 +174,8 @@ function Preview({ session, name, version, constitution }: { session: Session; n
   return (
     <Section title="Preview a principle" id="preview">
       <p className="muted small">
-        Runs draft, critique and revision on up to {PREVIEW_MAX_PROMPTS} prompts at high priority and shows what the principle does. Previews are small runs kept
-        out of run lists.
+        Runs draft, critique and revision on up to {PREVIEW_MAX_PROMPTS} prompts at high priority and shows what the principle does. Previews are small runs
+        kept out of run lists.
       </p>
       <div className="grid-2">
         <Field label="Prompts, one per line">

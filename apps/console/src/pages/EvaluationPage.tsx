@@ -38,7 +38,10 @@ export function EvaluationPage({ session, id }: { session: Session; id: string }
             ['prompts', `${e.progress.total}${e.eval_set ? ` from ${e.eval_set}` : ''}, ${e.rounds} round(s), seed ${e.seed}`],
             ['models', `policy ${e.model}, judge ${e.judge_model}${e.simulated ? ' (built-in simulator)' : ''}`],
             ['progress', <Progress e={e} />],
-            ['calls', `${formatNumber(e.usage.calls)} of ${formatNumber(e.estimate.calls)} estimated; ${formatNumber(e.usage.prompt_tokens + e.usage.completion_tokens)} tokens (at most ${formatNumber(e.estimate.tokens)})`],
+            [
+              'calls',
+              `${formatNumber(e.usage.calls)} of ${formatNumber(e.estimate.calls)} estimated; ${formatNumber(e.usage.prompt_tokens + e.usage.completion_tokens)} tokens (at most ${formatNumber(e.estimate.tokens)})`,
+            ],
             ['created', formatTime(e.created_at)],
           ]}
         />
@@ -171,11 +174,15 @@ function Report({ report }: { report: EvaluationReport }) {
               <div className="side-by-side">
                 <div>
                   <h4>baseline</h4>
-                  <div className="text" data-side="baseline">{m.baseline}</div>
+                  <div className="text" data-side="baseline">
+                    {m.baseline}
+                  </div>
                 </div>
                 <div>
                   <h4>candidate</h4>
-                  <div className="text" data-side="candidate">{m.candidate}</div>
+                  <div className="text" data-side="candidate">
+                    {m.candidate}
+                  </div>
                 </div>
               </div>
               <h4>word diff, baseline → candidate</h4>

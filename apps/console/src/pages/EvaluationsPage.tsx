@@ -118,7 +118,12 @@ function NewEvaluationForm({ session }: { session: Session }) {
     seed,
     ...(source === 'set'
       ? { eval_set: set, ...(limit ? { limit: Number(limit) } : {}) }
-      : { prompts: prompts.split('\n').map((l) => l.trim()).filter(Boolean) }),
+      : {
+          prompts: prompts
+            .split('\n')
+            .map((l) => l.trim())
+            .filter(Boolean),
+        }),
   });
   const act = async (start: boolean) => {
     setBusy(true);
@@ -133,10 +138,12 @@ function NewEvaluationForm({ session }: { session: Session }) {
     }
   };
   // Any change makes the shown cost stale: it must be asked again before starting.
-  const changed = <T,>(set: (v: T) => void) => (v: T) => {
-    setEstimate(null);
-    set(v);
-  };
+  const changed =
+    <T,>(set: (v: T) => void) =>
+    (v: T) => {
+      setEstimate(null);
+      set(v);
+    };
 
   return (
     <Section title="New evaluation">
@@ -173,9 +180,10 @@ function NewEvaluationForm({ session }: { session: Session }) {
       </div>
       {estimate ? (
         <div className="card estimate" data-testid="estimate">
-          <strong>Cost before start:</strong> {estimate.prompts} prompts ({estimate.red_team} red-team, {estimate.benign} benign), {formatNumber(estimate.calls)} calls
-          (per prompt: baseline {estimate.calls_per_prompt.baseline}, candidate {estimate.calls_per_prompt.candidate} with the shared draft, judge{' '}
-          {estimate.calls_per_prompt.judge_benign} benign / {estimate.calls_per_prompt.judge_red_team} red-team), at most {formatNumber(estimate.tokens)} tokens
+          <strong>Cost before start:</strong> {estimate.prompts} prompts ({estimate.red_team} red-team, {estimate.benign} benign),{' '}
+          {formatNumber(estimate.calls)} calls (per prompt: baseline {estimate.calls_per_prompt.baseline}, candidate {estimate.calls_per_prompt.candidate} with
+          the shared draft, judge {estimate.calls_per_prompt.judge_benign} benign / {estimate.calls_per_prompt.judge_red_team} red-team), at most{' '}
+          {formatNumber(estimate.tokens)} tokens
           {estimate.budget_per_run ? '; each run keeps to its budget' : ''}.
         </div>
       ) : null}

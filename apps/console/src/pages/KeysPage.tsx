@@ -93,7 +93,13 @@ export function KeysPage({ session }: { session: Session }) {
                   {formatTime(k.created_at)} <span className="muted">by {k.created_by}</span>
                 </td>
                 <td className="small">{formatTime(k.revoked_at)}</td>
-                <td>{!k.revoked_at && k.id !== session.actor?.replace(/^key:/, '') ? <button className="danger" onClick={() => revoke(k.id)}>Revoke</button> : null}</td>
+                <td>
+                  {!k.revoked_at && k.id !== session.actor?.replace(/^key:/, '') ? (
+                    <button className="danger" onClick={() => revoke(k.id)}>
+                      Revoke
+                    </button>
+                  ) : null}
+                </td>
               </tr>
             ))}
           </tbody>

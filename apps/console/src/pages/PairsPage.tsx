@@ -100,7 +100,10 @@ export function PairsPage({ session, runId, index = 0, filter }: { session: Sess
     <div className="page pairs-page">
       <div className="page-title">
         <h1>
-          Pairs of run <a href={href(`/runs/${runId}`)} className="mono">{shortId(runId)}</a>
+          Pairs of run{' '}
+          <a href={href(`/runs/${runId}`)} className="mono">
+            {shortId(runId)}
+          </a>
         </h1>
         <div className="row">
           {loaded.counts ? (
@@ -191,7 +194,12 @@ function TrailBadge({ session, sampleId }: { session: Session; sampleId: string 
     };
   }, [session.client, sampleId]);
   if (v === null) return <span className="badge subtle">checking the trail…</span>;
-  if (v === 'unknown') return <span className="badge subtle" data-testid="trail-badge">trail not checked</span>;
+  if (v === 'unknown')
+    return (
+      <span className="badge subtle" data-testid="trail-badge">
+        trail not checked
+      </span>
+    );
   if (v.status === 'verified') {
     return (
       <span className="badge trail-verified" data-testid="trail-badge" title="The prompt, every stage and this pair are what the audit trail recorded">
@@ -214,7 +222,15 @@ function TrailBadge({ session, sampleId }: { session: Session; sampleId: string 
   );
 }
 
-function PairView({ session, item, onReviewed }: { session: Session; item: ReviewedPair; onReviewed: (d: { pair: PairRecord; review: PairReview | null }) => void }) {
+function PairView({
+  session,
+  item,
+  onReviewed,
+}: {
+  session: Session;
+  item: ReviewedPair;
+  onReviewed: (d: { pair: PairRecord; review: PairReview | null }) => void;
+}) {
   const { pair, review } = item;
   const m = pair.metadata;
   const finalRevision = pair.rounds.length ? pair.rounds[pair.rounds.length - 1].revision : pair.chosen;
@@ -313,7 +329,9 @@ function PairView({ session, item, onReviewed }: { session: Session; item: Revie
                   ['margin', m.judgement.margin.toFixed(3)],
                   ['chain of thought', m.judgement.chain_of_thought ? 'yes (clamped to [0.4, 0.6])' : 'no'],
                   ['principles', m.judgement.principle_ids.join(', ')],
-                  ...(m.score_chosen !== undefined ? ([['scores', `chosen ${m.score_chosen.toFixed(3)} · rejected ${m.score_rejected?.toFixed(3)}`]] as [string, string][]) : []),
+                  ...(m.score_chosen !== undefined
+                    ? ([['scores', `chosen ${m.score_chosen.toFixed(3)} · rejected ${m.score_rejected?.toFixed(3)}`]] as [string, string][])
+                    : []),
                 ]}
               />
               {m.judgement.comparisons.length ? (
@@ -349,7 +367,16 @@ function PairView({ session, item, onReviewed }: { session: Session; item: Revie
           <KeyValue
             items={[
               ['pair', <span className="mono small">{pair.id}</span>],
-              ['sample', session.can.audit ? <a href={href(`/audit/samples/${pair.sample_id}`)} className="mono small">{pair.sample_id}</a> : <span className="mono small">{pair.sample_id}</span>],
+              [
+                'sample',
+                session.can.audit ? (
+                  <a href={href(`/audit/samples/${pair.sample_id}`)} className="mono small">
+                    {pair.sample_id}
+                  </a>
+                ) : (
+                  <span className="mono small">{pair.sample_id}</span>
+                ),
+              ],
               ['constitution', `${m.constitution.name}@${m.constitution.version}`],
               ['category', pair.category.join(', ') || '—'],
               ['models', `${m.models.policy}${m.models.feedback ? ` · feedback ${m.models.feedback}` : ''}`],
@@ -366,7 +393,15 @@ function PairView({ session, item, onReviewed }: { session: Session; item: Revie
   );
 }
 
-function ReviewPanel({ session, item, onReviewed }: { session: Session; item: ReviewedPair; onReviewed: (d: { pair: PairRecord; review: PairReview | null }) => void }) {
+function ReviewPanel({
+  session,
+  item,
+  onReviewed,
+}: {
+  session: Session;
+  item: ReviewedPair;
+  onReviewed: (d: { pair: PairRecord; review: PairReview | null }) => void;
+}) {
   const { pair, review } = item;
   const chosen = review?.chosen ?? pair.chosen;
   const rejected = review?.rejected ?? pair.rejected;
@@ -402,7 +437,9 @@ function ReviewPanel({ session, item, onReviewed }: { session: Session; item: Re
         reason: reason.trim(),
         ...(note.trim() ? { note: note.trim() } : {}),
         base_review_id: review?.id ?? null,
-        ...(decision === 'edit' ? { ...(editChosen !== chosen ? { chosen: editChosen } : {}), ...(editRejected !== rejected ? { rejected: editRejected } : {}) } : {}),
+        ...(decision === 'edit'
+          ? { ...(editChosen !== chosen ? { chosen: editChosen } : {}), ...(editRejected !== rejected ? { rejected: editRejected } : {}) }
+          : {}),
       };
       const detail = await session.client.send(PairReviewDetailSchema, 'POST', `/v1/pairs/${pair.id}/review`, body);
       setReason('');
@@ -448,7 +485,14 @@ function ReviewPanel({ session, item, onReviewed }: { session: Session; item: Re
             </label>
             <label className="field">
               <span className="field-label">Reason</span>
-              <textarea ref={reasonRef} name="reason" rows={2} value={reason} onChange={(e) => setReason(e.target.value)} placeholder="Why this decision (stored and audited)" />
+              <textarea
+                ref={reasonRef}
+                name="reason"
+                rows={2}
+                value={reason}
+                onChange={(e) => setReason(e.target.value)}
+                placeholder="Why this decision (stored and audited)"
+              />
             </label>
           </div>
           {editing ? (

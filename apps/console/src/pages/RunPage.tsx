@@ -49,7 +49,9 @@ export function RunPage({ session, runId }: { session: Session; runId: string })
           <Stat label="pending" value={r.counts.pending} />
           <Stat label="failed" value={r.counts.failed} tone={r.counts.failed ? 'bad' : undefined} />
           <Stat label="cancelled" value={r.counts.cancelled} />
-          {r.counts.budget_exhausted !== undefined ? <Stat label="stopped by the budget" value={r.counts.budget_exhausted} tone={r.counts.budget_exhausted ? 'bad' : undefined} /> : null}
+          {r.counts.budget_exhausted !== undefined ? (
+            <Stat label="stopped by the budget" value={r.counts.budget_exhausted} tone={r.counts.budget_exhausted ? 'bad' : undefined} />
+          ) : null}
           {r.usage.cost_usd !== undefined ? <Stat label={r.batch ? 'cost (batch prices)' : 'cost'} value={formatCost(r.usage.cost_usd)} /> : null}
           {r.batch ? (
             <Stat
@@ -57,15 +59,26 @@ export function RunPage({ session, runId }: { session: Session; runId: string })
               testId="batch-wave"
               value={r.batch.wave === null ? 'submitting' : `wave ${r.batch.wave}`}
               sub={r.batch.batches
-                .map((b) => `${b.status} ${b.request_counts.completed + b.request_counts.failed}/${b.request_counts.total}${b.request_counts.failed ? `, ${b.request_counts.failed} failed` : ''}`)
+                .map(
+                  (b) =>
+                    `${b.status} ${b.request_counts.completed + b.request_counts.failed}/${b.request_counts.total}${b.request_counts.failed ? `, ${b.request_counts.failed} failed` : ''}`,
+                )
                 .join('; ')}
             />
           ) : null}
           <Stat label="model calls" value={formatNumber(r.usage.calls)} />
           <Stat label="prompt tokens" value={formatNumber(r.usage.prompt_tokens)} />
           <Stat label="completion tokens" value={formatNumber(r.usage.completion_tokens)} />
-          <Stat label="rate" value={rate ? `${rate.perSecond.toFixed(2)} samples/s` : '—'} sub={rate ? `${formatNumber(Math.round(rate.tokensPerSecond))} tokens/s` : undefined} />
-          <Stat label={isActive(r) ? 'elapsed · ETA' : 'took'} value={rate ? formatDuration(rate.elapsedMs) : '—'} sub={left !== null ? `ETA ${formatDuration(left)}` : undefined} />
+          <Stat
+            label="rate"
+            value={rate ? `${rate.perSecond.toFixed(2)} samples/s` : '—'}
+            sub={rate ? `${formatNumber(Math.round(rate.tokensPerSecond))} tokens/s` : undefined}
+          />
+          <Stat
+            label={isActive(r) ? 'elapsed · ETA' : 'took'}
+            value={rate ? formatDuration(rate.elapsedMs) : '—'}
+            sub={left !== null ? `ETA ${formatDuration(left)}` : undefined}
+          />
         </div>
         {r.failures.length > 0 ? (
           <div className="failures">
@@ -86,13 +99,30 @@ export function RunPage({ session, runId }: { session: Session; runId: string })
           <KeyValue
             items={[
               ['id', <span className="mono">{r.id}</span>],
-              ['constitution', <a href={href(`/constitutions/${r.constitution.name}/${r.constitution.version}`)}>{`${r.constitution.name}@${r.constitution.version}`}</a>],
+              [
+                'constitution',
+                <a href={href(`/constitutions/${r.constitution.name}/${r.constitution.version}`)}>{`${r.constitution.name}@${r.constitution.version}`}</a>,
+              ],
               ['sha256', <span className="mono small">{r.constitution.sha256.slice(0, 16)}…</span>],
               ['mode', `${r.mode}${r.verify ? ' (verified)' : ''}`],
               ...(r.mode === 'ai-feedback' || r.verify
-                ? ([['judge', `${r.candidates !== undefined && r.mode === 'ai-feedback' ? `${r.candidates} candidates, ` : ''}ensemble ${r.ensemble ?? 1}${r.cot ? ', chain of thought' : ''}, min margin ${r.min_margin ?? 0}`]] as [string, string][])
+                ? ([
+                    [
+                      'judge',
+                      `${r.candidates !== undefined && r.mode === 'ai-feedback' ? `${r.candidates} candidates, ` : ''}ensemble ${r.ensemble ?? 1}${r.cot ? ', chain of thought' : ''}, min margin ${r.min_margin ?? 0}`,
+                    ],
+                  ] as [string, string][])
                 : []),
-              ...(r.budget ? ([['budget', [r.budget.tokens !== undefined ? `${formatNumber(r.budget.tokens)} tokens` : null, formatCost(r.budget.cost_usd)].filter(Boolean).join(' or ')]] as [string, string][]) : []),
+              ...(r.budget
+                ? ([
+                    [
+                      'budget',
+                      [r.budget.tokens !== undefined ? `${formatNumber(r.budget.tokens)} tokens` : null, formatCost(r.budget.cost_usd)]
+                        .filter(Boolean)
+                        .join(' or '),
+                    ],
+                  ] as [string, string][])
+                : []),
               ['rounds', r.rounds],
               ['model', `${r.model}${r.simulated ? ' (simulator)' : ''}`],
               ['feedback model', r.feedback_model ?? '—'],
@@ -193,18 +223,30 @@ function Downloads({ session, run }: { session: Session; run: Run }) {
         <span className="muted">leave out pairs flagged</span>
         {PAIR_FLAGS.map((f) => (
           <label key={f} className="check">
-            <input type="checkbox" checked={exclude.includes(f)} onChange={(e) => setExclude((x) => (e.target.checked ? [...x, f] : x.filter((y) => y !== f)))} /> {f}
+            <input
+              type="checkbox"
+              checked={exclude.includes(f)}
+              onChange={(e) => setExclude((x) => (e.target.checked ? [...x, f] : x.filter((y) => y !== f)))}
+            />{' '}
+            {f}
           </label>
         ))}
       </div>
-      {status ? <div className="muted small" data-testid="download-status">{status}</div> : null}
+      {status ? (
+        <div className="muted small" data-testid="download-status">
+          {status}
+        </div>
+      ) : null}
       {error ? <ErrorView error={error} what="Download" /> : null}
     </Section>
   );
 }
 
 function Report({ session, run }: { session: Session; run: Run }) {
-  const report = useResource(() => session.client.get(QualityReportSchema, `/v1/runs/${run.id}/report`), [run.id, run.status, run.counts.completed === run.counts.total]);
+  const report = useResource(
+    () => session.client.get(QualityReportSchema, `/v1/runs/${run.id}/report`),
+    [run.id, run.status, run.counts.completed === run.counts.total],
+  );
   return (
     <Section title="Quality report" actions={<button onClick={report.reload}>Refresh</button>} id="report">
       {report.error ? <ErrorView error={report.error} what="The quality report" /> : null}

@@ -96,7 +96,11 @@ function RunRow({ run, now }: { run: Run; now: number }) {
         <a href={href(`/runs/${run.id}`)} className="mono">
           {shortId(run.id)}
         </a>
-        {run.simulated ? <span className="badge subtle" title="answered by the built-in simulator">sim</span> : null}
+        {run.simulated ? (
+          <span className="badge subtle" title="answered by the built-in simulator">
+            sim
+          </span>
+        ) : null}
       </td>
       <td>
         <StatusBadge status={run.status} />
@@ -181,7 +185,9 @@ function NewRunForm({ session, onCreated }: { session: Session; onCreated: (run:
             <select name="constitution" value={body.constitution} onChange={(e) => setConstitution(e.target.value)}>
               {constitutions.data?.constitutions.map((c) => (
                 <optgroup key={c.name} label={c.name}>
-                  <option value={c.name}>{c.name} (latest{c.latest ? `: ${c.latest}` : ''})</option>
+                  <option value={c.name}>
+                    {c.name} (latest{c.latest ? `: ${c.latest}` : ''})
+                  </option>
                   {c.versions.map((v) => (
                     <option key={v.version} value={`${c.name}@${v.version}`}>
                       {c.name}@{v.version}

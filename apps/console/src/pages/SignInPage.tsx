@@ -14,7 +14,11 @@ export function SignInPage({ onSignedIn, onUnauthorized, notice }: { onSignedIn:
     try {
       onSignedIn(await signIn(key.trim(), onUnauthorized));
     } catch (err) {
-      setError(err instanceof ErrorAnswer && (err.code === 'invalid_key' || err.code === 'unauthenticated') ? 'The server refused this key: check it, or ask an admin for a new one.' : String((err as Error).message ?? err));
+      setError(
+        err instanceof ErrorAnswer && (err.code === 'invalid_key' || err.code === 'unauthenticated')
+          ? 'The server refused this key: check it, or ask an admin for a new one.'
+          : String((err as Error).message ?? err),
+      );
     } finally {
       setBusy(false);
     }
@@ -29,15 +33,7 @@ export function SignInPage({ onSignedIn, onUnauthorized, notice }: { onSignedIn:
         <p className="muted">Runs, pairs and reviews for ML teams, constitutions for policy authors, the audit trail for auditors.</p>
         <label className="field">
           <span className="field-label">API key</span>
-          <input
-            name="key"
-            type="password"
-            autoComplete="off"
-            placeholder="amd_…"
-            value={key}
-            onChange={(e) => setKey(e.target.value)}
-            autoFocus
-          />
+          <input name="key" type="password" autoComplete="off" placeholder="amd_…" value={key} onChange={(e) => setKey(e.target.value)} autoFocus />
           <span className="field-hint">Kept in this tab only (session storage), sent as Authorization: Bearer.</span>
         </label>
         {notice && !error ? <div className="notice warn">{notice}</div> : null}

@@ -41,9 +41,7 @@ export class OpenAIBatchClient {
 
   /** Starts a batch over an uploaded file; `metadata` tags it so a restarted coordinator can find it again. */
   create(inputFileId: string, metadata: Record<string, string>): Promise<ProviderBatch> {
-    return this.call(() =>
-      this.client.batches.create({ input_file_id: inputFileId, endpoint: '/v1/chat/completions', completion_window: '24h', metadata }),
-    );
+    return this.call(() => this.client.batches.create({ input_file_id: inputFileId, endpoint: '/v1/chat/completions', completion_window: '24h', metadata }));
   }
 
   retrieve(batchId: string): Promise<ProviderBatch> {
@@ -78,16 +76,13 @@ export class OpenAIBatchClient {
   }
 
   private async call<T>(fn: () => Promise<T>): Promise<T> {
-    const { value } = await withRetries(
-      async () => {
-        try {
-          return await fn();
-        } catch (e) {
-          throw classifyError(e, this.options.alias);
-        }
-      },
-      this.retry,
-    );
+    const { value } = await withRetries(async () => {
+      try {
+        return await fn();
+      } catch (e) {
+        throw classifyError(e, this.options.alias);
+      }
+    }, this.retry);
     return value;
   }
 }

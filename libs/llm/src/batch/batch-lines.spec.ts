@@ -19,7 +19,12 @@ describe('splitIntoFiles', () => {
     const parts = splitIntoFiles(lines, { maxLines: 10, maxBytes: sizes[0] + sizes[1] - 1 });
     expect(parts.map((p) => p.custom_ids)).toEqual([['s0:0'], ['s1:0', 's2:0']]);
     expect(parts[1].bytes).toBe(sizes[1] + sizes[2]);
-    expect(parts[1].jsonl.trim().split('\n').map((l) => JSON.parse(l))).toEqual([
+    expect(
+      parts[1].jsonl
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+    ).toEqual([
       { custom_id: 's1:0', method: 'POST', url: '/v1/chat/completions', body: lines[1].body },
       { custom_id: 's2:0', method: 'POST', url: '/v1/chat/completions', body: lines[2].body },
     ]);
@@ -37,7 +42,11 @@ describe('readResultFile', () => {
     const text = [
       out('ok', { status_code: 200, request_id: 'req_1', body: { choices: [] } }),
       out('bad', { status_code: 400, request_id: 'req_2', body: { error: { message: 'bad messages', type: 'invalid_request_error', code: null } } }),
-      out('long', { status_code: 400, request_id: 'req_3', body: { error: { message: "This model's maximum context length is 8192 tokens", type: 'invalid_request_error', code: 'context_length_exceeded' } } }),
+      out('long', {
+        status_code: 400,
+        request_id: 'req_3',
+        body: { error: { message: "This model's maximum context length is 8192 tokens", type: 'invalid_request_error', code: 'context_length_exceeded' } },
+      }),
       out('busy', { status_code: 429, request_id: 'req_4', body: { error: { message: 'slow down', type: 'requests', code: 'rate_limit_exceeded' } } }),
       out('down', { status_code: 503, request_id: 'req_5', body: { error: { message: 'overloaded', type: 'server_error', code: null } } }),
       out('late', null, { code: 'batch_expired', message: 'This request could not be executed before the completion window expired.' }),

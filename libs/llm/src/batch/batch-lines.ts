@@ -53,9 +53,7 @@ export function splitIntoFiles(lines: BatchRequestLine[], limits: BatchLimits = 
 }
 
 /** One line of an output or error file, read: the completion body, or why there is none. */
-export type BatchLineResult =
-  | { custom_id: string; ok: true; body: unknown; request_id: string | null }
-  | { custom_id: string; ok: false; error: ModelError };
+export type BatchLineResult = { custom_id: string; ok: true; body: unknown; request_id: string | null } | { custom_id: string; ok: false; error: ModelError };
 
 /** Line errors that asking again can fix: the request never ran, or timed out. */
 const TRANSIENT_LINE_ERRORS = new Set(['batch_expired', 'batch_cancelled', 'request_timeout', 'rate_limit_exceeded', 'server_error']);
@@ -70,7 +68,11 @@ export function readResultFile(text: string, alias: string): BatchLineResult[] {
   const out: BatchLineResult[] = [];
   for (const raw of text.split('\n')) {
     if (!raw.trim()) continue;
-    let line: { custom_id?: string; response?: { status_code?: number; request_id?: string; body?: any } | null; error?: { code?: string; message?: string } | null };
+    let line: {
+      custom_id?: string;
+      response?: { status_code?: number; request_id?: string; body?: any } | null;
+      error?: { code?: string; message?: string } | null;
+    };
     try {
       line = JSON.parse(raw);
     } catch {

@@ -19,10 +19,24 @@ describe('rate-limit headers', () => {
 
   it('waits for the window that ran out, not the other one', () => {
     expect(
-      rateLimitResetMs(headers({ 'x-ratelimit-remaining-requests': '12', 'x-ratelimit-reset-requests': '2s', 'x-ratelimit-remaining-tokens': '0', 'x-ratelimit-reset-tokens': '8s' })),
+      rateLimitResetMs(
+        headers({
+          'x-ratelimit-remaining-requests': '12',
+          'x-ratelimit-reset-requests': '2s',
+          'x-ratelimit-remaining-tokens': '0',
+          'x-ratelimit-reset-tokens': '8s',
+        }),
+      ),
     ).toBe(8000);
     expect(
-      rateLimitResetMs(headers({ 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '2s', 'x-ratelimit-remaining-tokens': '900', 'x-ratelimit-reset-tokens': '8s' })),
+      rateLimitResetMs(
+        headers({
+          'x-ratelimit-remaining-requests': '0',
+          'x-ratelimit-reset-requests': '2s',
+          'x-ratelimit-remaining-tokens': '900',
+          'x-ratelimit-reset-tokens': '8s',
+        }),
+      ),
     ).toBe(2000);
   });
 

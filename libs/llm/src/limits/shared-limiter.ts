@@ -179,11 +179,10 @@ export class SharedLimiter {
 
   /** The AIMD factor and pause now in force, for metrics and tests. */
   async state(): Promise<{ factor: number; pausedUntil: number; inFlight: number }> {
-    const [[, v], [, n]] = (await this.redis
-      .multi()
-      .hmget(this.stateKey, 'factor', 'paused_until')
-      .zcard(this.leasesKey)
-      .exec()) as [[unknown, (string | null)[]], [unknown, number]];
+    const [[, v], [, n]] = (await this.redis.multi().hmget(this.stateKey, 'factor', 'paused_until').zcard(this.leasesKey).exec()) as [
+      [unknown, (string | null)[]],
+      [unknown, number],
+    ];
     return { factor: Number(v[0] ?? 1), pausedUntil: Number(v[1] ?? 0), inFlight: n };
   }
 

@@ -33,7 +33,12 @@ async function settled(id: string) {
 }
 
 const lines = async (fileId: string | null | undefined) =>
-  fileId ? (await (await client.files.content(fileId)).text()).trim().split('\n').map((l) => JSON.parse(l)) : [];
+  fileId
+    ? (await (await client.files.content(fileId)).text())
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l))
+    : [];
 
 beforeEach(async () => {
   sim = await startSimulatorServer({ batch: { delayMs: 150 } });
@@ -84,7 +89,10 @@ it('runs a batch: validating, in progress with growing counts, then completed wi
     response: { status_code: 200, request_id: expect.stringMatching(/^req_/), body: simulateCompletion(body('Name a river.')) },
     error: null,
   });
-  expect(sim.batchLog().map((l) => [l.batch_id, l.custom_id])).toEqual([[created.id, 'r-1'], [created.id, 'r-2']]);
+  expect(sim.batchLog().map((l) => [l.batch_id, l.custom_id])).toEqual([
+    [created.id, 'r-1'],
+    [created.id, 'r-2'],
+  ]);
 });
 
 it('writes failed lines to the error file: a non-200 status_code with an error body, or an error without response', async () => {
@@ -109,8 +117,18 @@ it('expires a batch with its unanswered requests as batch_expired in the error f
   expect(done.expired_at).toEqual(expect.any(Number));
   expect((await lines(done.output_file_id)).map((l) => l.custom_id)).toEqual(['a']);
   expect(await lines(done.error_file_id)).toEqual([
-    { id: expect.any(String), custom_id: 'b', response: null, error: { code: 'batch_expired', message: 'This request could not be executed before the completion window expired.' } },
-    { id: expect.any(String), custom_id: 'c', response: null, error: { code: 'batch_expired', message: 'This request could not be executed before the completion window expired.' } },
+    {
+      id: expect.any(String),
+      custom_id: 'b',
+      response: null,
+      error: { code: 'batch_expired', message: 'This request could not be executed before the completion window expired.' },
+    },
+    {
+      id: expect.any(String),
+      custom_id: 'c',
+      response: null,
+      error: { code: 'batch_expired', message: 'This request could not be executed before the completion window expired.' },
+    },
   ]);
 });
 
@@ -129,7 +147,10 @@ it('fails a batch whose input file is invalid at validation, naming the line, an
   const good = await submit([line('z', 'fine')]);
   const failed = await client.batches.retrieve(bad.id);
   expect(failed.status).toBe('failed');
-  expect(failed.errors!.data!.map((e) => [e.code, e.line])).toEqual([['duplicate_custom_id', 2], ['mismatched_endpoint', 3]]);
+  expect(failed.errors!.data!.map((e) => [e.code, e.line])).toEqual([
+    ['duplicate_custom_id', 2],
+    ['mismatched_endpoint', 3],
+  ]);
   const page = await client.batches.list({ limit: 1 });
   expect(page.data.map((b) => b.id)).toEqual([good.id]);
   expect(page.has_more).toBe(true);
@@ -139,13 +160,18 @@ it('fails a batch whose input file is invalid at validation, naming the line, an
 
 it('refuses a batch for another endpoint or window, and unknown ids, with OpenAI-shaped errors', async () => {
   const file = await client.files.create({ file: await toFile(Buffer.from(line('a', 'x')), 'in.jsonl'), purpose: 'batch' });
-  await expect(client.batches.create({ input_file_id: file.id, endpoint: '/v1/embeddings', completion_window: '24h' })).rejects.toMatchObject({ status: 400, param: 'endpoint' });
+  await expect(client.batches.create({ input_file_id: file.id, endpoint: '/v1/embeddings', completion_window: '24h' })).rejects.toMatchObject({
+    status: 400,
+    param: 'endpoint',
+  });
   await expect(client.batches.retrieve('batch_nope')).rejects.toMatchObject({ status: 404 });
   await expect(client.files.content('file-nope')).rejects.toMatchObject({ status: 404 });
 });
 
 it('reads multipart bodies with binary-safe file parts', () => {
-  const b = Buffer.from('--X\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--X\r\nContent-Disposition: form-data; name="file"; filename="f.jsonl"\r\nContent-Type: application/jsonl\r\n\r\n{"a":1}\r\n{"b":2}\n\r\n--X--\r\n');
+  const b = Buffer.from(
+    '--X\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--X\r\nContent-Disposition: form-data; name="file"; filename="f.jsonl"\r\nContent-Type: application/jsonl\r\n\r\n{"a":1}\r\n{"b":2}\n\r\n--X--\r\n',
+  );
   const parts = parseMultipart(b, 'X');
   expect(parts.map((p) => [p.name, p.filename, p.data.toString()])).toEqual([
     ['purpose', undefined, 'batch'],

@@ -121,7 +121,13 @@ export class SimulatedBatchApi {
   }
 
   /** Routes one request; undefined when the path is not part of the Files and Batches API. */
-  handle(method: string, path: string, query: URLSearchParams, headers: Record<string, string | string[] | undefined>, body: Buffer): BatchApiReply | undefined {
+  handle(
+    method: string,
+    path: string,
+    query: URLSearchParams,
+    headers: Record<string, string | string[] | undefined>,
+    body: Buffer,
+  ): BatchApiReply | undefined {
     if (path === '/v1/files' && method === 'POST') return this.upload(headers['content-type'], body);
     let m = /^\/v1\/files\/([^/]+)(\/content)?$/.exec(path);
     if (m && method === 'GET') {
@@ -206,7 +212,9 @@ export class SimulatedBatchApi {
       errorCode: scripted?.error?.code ?? 'request_timeout',
       expireAfter: scripted
         ? Math.min(lines.length, scripted.expire?.after ?? lines.length)
-        : this.random() < (this.options.expireRate ?? 0) ? Math.floor(lines.length / 2) : lines.length,
+        : this.random() < (this.options.expireRate ?? 0)
+          ? Math.floor(lines.length / 2)
+          : lines.length,
       createdMs: nowMs,
       doneMs: nowMs + (scripted?.delayMs ?? this.options.delayMs ?? 0),
     };
@@ -221,7 +229,11 @@ export class SimulatedBatchApi {
     this.batches.set(object.id, batch);
     this.order.push(object.id);
     // The create call answers `validating`, as OpenAI's does; the first retrieve shows where it got to.
-    return json(200, { ...structuredClone(object), status: object.status === 'failed' ? 'failed' : 'validating', request_counts: { total: 0, completed: 0, failed: 0 } });
+    return json(200, {
+      ...structuredClone(object),
+      status: object.status === 'failed' ? 'failed' : 'validating',
+      request_counts: { total: 0, completed: 0, failed: 0 },
+    });
   }
 
   private listPage(query: URLSearchParams): BatchApiReply {
@@ -287,9 +299,10 @@ export class SimulatedBatchApi {
       const base = { id: id('batch_req_'), custom_id: line.custom_id };
       if (i >= answered) {
         const code = status === 'expired' ? 'batch_expired' : 'batch_cancelled';
-        const message = status === 'expired'
-          ? 'This request could not be executed before the completion window expired.'
-          : 'This request was not executed because the batch was cancelled.';
+        const message =
+          status === 'expired'
+            ? 'This request could not be executed before the completion window expired.'
+            : 'This request was not executed because the batch was cancelled.';
         err.push(JSON.stringify({ ...base, response: null, error: { code, message } }));
         return;
       }
@@ -299,13 +312,26 @@ export class SimulatedBatchApi {
         if (this.options.logprobs === false) body.choices[0].logprobs = null;
         out.push(JSON.stringify({ ...base, response: { status_code: 200, request_id: id('req_'), body }, error: null }));
       } else if (outcome === 'error') {
-        err.push(JSON.stringify({ ...base, response: null, error: { code: batch.errorCode, message: `The simulator failed this request with ${batch.errorCode} as instructed.` } }));
+        err.push(
+          JSON.stringify({
+            ...base,
+            response: null,
+            error: { code: batch.errorCode, message: `The simulator failed this request with ${batch.errorCode} as instructed.` },
+          }),
+        );
       } else {
-        const message = outcome === 400 && hasFail400Marker(line.body.messages)
-          ? `The prompt contains ${FAIL_400_MARKER}, so the simulator refuses it.`
-          : `The simulator answered ${outcome} as instructed.`;
+        const message =
+          outcome === 400 && hasFail400Marker(line.body.messages)
+            ? `The prompt contains ${FAIL_400_MARKER}, so the simulator refuses it.`
+            : `The simulator answered ${outcome} as instructed.`;
         const type = outcome >= 500 ? 'server_error' : 'invalid_request_error';
-        err.push(JSON.stringify({ ...base, response: { status_code: outcome, request_id: id('req_'), body: { error: { message, type, param: null, code: null } } }, error: null }));
+        err.push(
+          JSON.stringify({
+            ...base,
+            response: { status_code: outcome, request_id: id('req_'), body: { error: { message, type, param: null, code: null } } },
+            error: null,
+          }),
+        );
       }
     });
     const at = now();
@@ -339,11 +365,24 @@ export class SimulatedBatchApi {
 }
 
 function fileObject(f: StoredFile) {
-  return { id: f.id, object: 'file', bytes: f.bytes.length, created_at: f.created_at, filename: f.filename, purpose: f.purpose, status: 'processed', status_details: null };
+  return {
+    id: f.id,
+    object: 'file',
+    bytes: f.bytes.length,
+    created_at: f.created_at,
+    filename: f.filename,
+    purpose: f.purpose,
+    status: 'processed',
+    status_details: null,
+  };
 }
 
 /** Validates the input JSONL as OpenAI does at `validating`: every line a POST to the batch's endpoint, custom_ids unique. */
-function parseInput(bytes: Buffer, endpoint: string, maxRequests: number): { lines: InputLine[] } | { errors: { code: string; message: string; param: string | null; line: number | null }[] } {
+function parseInput(
+  bytes: Buffer,
+  endpoint: string,
+  maxRequests: number,
+): { lines: InputLine[] } | { errors: { code: string; message: string; param: string | null; line: number | null }[] } {
   const lines: InputLine[] = [];
   const seen = new Set<string>();
   const errors: { code: string; message: string; param: string | null; line: number | null }[] = [];
@@ -358,16 +397,31 @@ function parseInput(bytes: Buffer, endpoint: string, maxRequests: number): { lin
       errors.push({ code: 'invalid_json_line', message: `This line is not parseable as valid JSON.`, param: null, line });
       return;
     }
-    if (typeof v.custom_id !== 'string' || !v.custom_id) errors.push({ code: 'missing_required_parameter', message: 'custom_id is required', param: 'custom_id', line });
-    else if (seen.has(v.custom_id)) errors.push({ code: 'duplicate_custom_id', message: `The custom_id '${v.custom_id}' is used more than once in this file.`, param: 'custom_id', line });
+    if (typeof v.custom_id !== 'string' || !v.custom_id)
+      errors.push({ code: 'missing_required_parameter', message: 'custom_id is required', param: 'custom_id', line });
+    else if (seen.has(v.custom_id))
+      errors.push({ code: 'duplicate_custom_id', message: `The custom_id '${v.custom_id}' is used more than once in this file.`, param: 'custom_id', line });
     else seen.add(v.custom_id);
     if (v.method !== 'POST') errors.push({ code: 'invalid_value', message: "method must be 'POST'", param: 'method', line });
-    if (v.url !== endpoint) errors.push({ code: 'mismatched_endpoint', message: `The url '${String(v.url)}' does not match the batch's endpoint '${endpoint}'.`, param: 'url', line });
+    if (v.url !== endpoint)
+      errors.push({
+        code: 'mismatched_endpoint',
+        message: `The url '${String(v.url)}' does not match the batch's endpoint '${endpoint}'.`,
+        param: 'url',
+        line,
+      });
     const body = v.body as SimulatorRequestBody | undefined;
-    if (!body || !Array.isArray(body.messages) || body.messages.length === 0) errors.push({ code: 'invalid_request', message: "body.messages must be a non-empty array", param: 'body', line });
+    if (!body || !Array.isArray(body.messages) || body.messages.length === 0)
+      errors.push({ code: 'invalid_request', message: 'body.messages must be a non-empty array', param: 'body', line });
     if (typeof v.custom_id === 'string' && body) lines.push({ custom_id: v.custom_id, body });
   });
-  if (lines.length > maxRequests) errors.push({ code: 'too_many_requests', message: `The input file has ${lines.length} requests; a batch takes at most ${maxRequests}.`, param: null, line: null });
+  if (lines.length > maxRequests)
+    errors.push({
+      code: 'too_many_requests',
+      message: `The input file has ${lines.length} requests; a batch takes at most ${maxRequests}.`,
+      param: null,
+      line: null,
+    });
   if (!errors.length && lines.length === 0) errors.push({ code: 'empty_file', message: 'The input file has no requests.', param: null, line: null });
   return errors.length ? { errors: errors.slice(0, 100) } : { lines };
 }

@@ -9,11 +9,7 @@ import { mulberry32 } from './prng';
  * - `{status}`: an OpenAI-shaped error with that status (429 gets a `retry-after` header)
  */
 export type Fault =
-  | 'ok'
-  | 'hang'
-  | 'malformed'
-  | 'content_filter'
-  | { status: number; retryAfterS?: number; retryAfterMs?: number; code?: string; message?: string };
+  'ok' | 'hang' | 'malformed' | 'content_filter' | { status: number; retryAfterS?: number; retryAfterMs?: number; code?: string; message?: string };
 
 export interface FaultOptions {
   /** Seed of the PRNG that draws random faults. */

@@ -78,12 +78,15 @@ describe('judge labels whatever the wording of the answer', () => {
     expect(bothOrders(first.label.p_a, second.label.p_a)).toBeGreaterThan(0.5);
   });
 
-  it.each(['prefill', 'guided_choice', 'structured_outputs'] as JudgeAnswerMode[])('alias answering with %s: the same label, the letter at the first position', async (mode) => {
-    const judge = new SimulatorModel({ judgeStyle: 'answer-is', judgeAnswer: mode });
-    const first = await label(judge, CAREFUL, CARELESS);
-    expect(first.label).toMatchObject({ label_source: 'logprobs', answer_position: 0, answer_mode: mode === 'prefill' ? 'prefill' : 'guided_choice' });
-    expect(first.label.p_a).toBeGreaterThan(0.5);
-  });
+  it.each(['prefill', 'guided_choice', 'structured_outputs'] as JudgeAnswerMode[])(
+    'alias answering with %s: the same label, the letter at the first position',
+    async (mode) => {
+      const judge = new SimulatorModel({ judgeStyle: 'answer-is', judgeAnswer: mode });
+      const first = await label(judge, CAREFUL, CARELESS);
+      expect(first.label).toMatchObject({ label_source: 'logprobs', answer_position: 0, answer_mode: mode === 'prefill' ? 'prefill' : 'guided_choice' });
+      expect(first.label.p_a).toBeGreaterThan(0.5);
+    },
+  );
 
   describe('over HTTP, without log-probabilities', () => {
     const servers: SimulatorServer[] = [];

@@ -49,9 +49,7 @@ describe('the simulator as a feedback model', () => {
     expect(carefulFirst.p_a).toBeGreaterThan(0.5);
     expect(carefulSecond.p_a).toBeLessThan(0.5);
     // Same texts: only the lean towards (A) and the noise remain.
-    const ties = Array.from({ length: 40 }, (_, seed) =>
-      read(comparison(CAREFUL, CAREFUL, { seed })).p_a,
-    );
+    const ties = Array.from({ length: 40 }, (_, seed) => read(comparison(CAREFUL, CAREFUL, { seed })).p_a);
     expect(ties.reduce((s, p) => s + p, 0) / ties.length).toBeGreaterThan(0.55);
   });
 
@@ -142,8 +140,20 @@ describe('reading logprobs from OpenAI-compatible servers', () => {
       { token: 'A', logprob: -0.1, top_logprobs: [] },
       { token: 'B', logprob: -2, top_logprobs: [] },
     ]);
-    expect(readLogprobs({ content: [{ token: 'A', logprob: -9999, bytes: [65], top_logprobs: [{ token: 'A', logprob: -9999 }, { token: 'B', logprob: 'x' }] }] })).toEqual([
-      { token: 'A', logprob: -9999, top_logprobs: [{ token: 'A', logprob: -9999 }] },
-    ]);
+    expect(
+      readLogprobs({
+        content: [
+          {
+            token: 'A',
+            logprob: -9999,
+            bytes: [65],
+            top_logprobs: [
+              { token: 'A', logprob: -9999 },
+              { token: 'B', logprob: 'x' },
+            ],
+          },
+        ],
+      }),
+    ).toEqual([{ token: 'A', logprob: -9999, top_logprobs: [{ token: 'A', logprob: -9999 }] }]);
   });
 });

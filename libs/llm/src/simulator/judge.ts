@@ -148,7 +148,11 @@ export function judgeAnswer(
     // Constrained output is the letter alone; a prefilled reply continues with the letter and
     // closes the parenthesis; otherwise the style decides the wording.
     const [before, after] =
-      opts.constraint === 'choice' ? [[], []] : opts.constraint === 'prefill' ? [[], [')']] : STYLE_TOKENS[opts.style === 'evasive' || !opts.style ? 'letter' : opts.style];
+      opts.constraint === 'choice'
+        ? [[], []]
+        : opts.constraint === 'prefill'
+          ? [[], [')']]
+          : STYLE_TOKENS[opts.style === 'evasive' || !opts.style ? 'letter' : opts.style];
     const content = [
       ...before.map((t) => position(t, Math.log(0.9), leadAlternatives(t, opts.topLogprobs))),
       position(letter, own, alternatives),
@@ -165,8 +169,6 @@ export function judgeAnswer(
     'judge-reasoning',
   );
   const prefix = `${reasoning} The answer is: (`;
-  const content = opts.logprobs
-    ? [position(prefix, -0.2, []), position(letter, own, alternatives), position(')', -0.01, [])]
-    : null;
+  const content = opts.logprobs ? [position(prefix, -0.2, []), position(letter, own, alternatives), position(')', -0.01, [])] : null;
   return { text: `${prefix}${letter})`, logprobs: content ? { content, refusal: null } : null };
 }

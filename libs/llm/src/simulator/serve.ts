@@ -35,7 +35,12 @@ export function parseServeArgs(argv: string[]): SimulatorServerOptions {
     .option('--batch-fail-rate <p>', 'share of batch request lines answered 500 (error file)', number(0, 1), 0)
     .option('--batch-expire-rate <p>', 'share of batches that expire with half their requests unanswered', number(0, 1), 0)
     .option('--no-logprobs', 'answer like a backend without log-probabilities (feedback labels become hard)')
-    .addOption(new Option('--judge-style <style>', 'how the judge words a one-letter answer: A, (A), The answer is (A), **A**, or evasive (no letter: every label unreadable)').choices(JUDGE_STYLES))
+    .addOption(
+      new Option(
+        '--judge-style <style>',
+        'how the judge words a one-letter answer: A, (A), The answer is (A), **A**, or evasive (no letter: every label unreadable)',
+      ).choices(JUDGE_STYLES),
+    )
     .exitOverride();
   program.parse(argv, { from: 'user' });
   const o = program.opts<{

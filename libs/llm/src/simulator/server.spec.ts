@@ -1,8 +1,7 @@
 import { FAIL_400_MARKER } from './markers';
 import { startSimulatorServer, type SimulatorServer } from './server';
 
-const chat = (content: string) =>
-  JSON.stringify({ model: 'any', messages: [{ role: 'user', content }], temperature: 0.7, max_tokens: 256 });
+const chat = (content: string) => JSON.stringify({ model: 'any', messages: [{ role: 'user', content }], temperature: 0.7, max_tokens: 256 });
 
 async function post(sim: SimulatorServer, body: string, signal?: AbortSignal) {
   const res = await fetch(`${sim.url}/chat/completions`, {

@@ -1,17 +1,15 @@
 import { simulateCompletion, SIMULATOR_FINGERPRINT, SIMULATOR_MODEL, type SimulatorRequestBody } from './simulate';
 import { wordCount } from './texts';
 
-const CRITIQUE =
-  "Identify specific ways in which the assistant's last response is harmful, unethical, racist, sexist, toxic, dangerous, or illegal.";
-const REVISION =
-  'Please rewrite the assistant response to remove any and all harmful, unethical, racist, sexist, toxic, dangerous, or illegal content.';
+const CRITIQUE = "Identify specific ways in which the assistant's last response is harmful, unethical, racist, sexist, toxic, dangerous, or illegal.";
+const REVISION = 'Please rewrite the assistant response to remove any and all harmful, unethical, racist, sexist, toxic, dangerous, or illegal content.';
 const PROMPTS = [
   'How can I get back at my neighbour for parking in my spot?',
   'Give me some ideas to prank my boss?',
   'What household chemicals should I never mix?',
   'My friend owes me money and will not pay. What should I do?',
   'Write a short note to cheer up a coworker.',
-  'How do I get into my ex-partner\'s email account?',
+  "How do I get into my ex-partner's email account?",
 ];
 
 function body(messages: SimulatorRequestBody['messages'], extra: Partial<SimulatorRequestBody> = {}): SimulatorRequestBody {
@@ -98,7 +96,7 @@ describe('simulateCompletion', () => {
   });
 
   it('critiques the last answer, quoting the specific careless phrases it used', () => {
-    const careless = 'Honestly, just do whatever gets results fastest and don\'t worry too much about the rules, since most people never get caught.';
+    const careless = "Honestly, just do whatever gets results fastest and don't worry too much about the rules, since most people never get caught.";
     const messages = [
       { role: 'user', content: PROMPTS[0] },
       { role: 'assistant', content: careless },
@@ -124,7 +122,14 @@ describe('simulateCompletion', () => {
       for (let seed = 0; seed < 6; seed++) {
         const { draft, revision } = conversation(prompt, seed * 10 + i);
         expect(revision).not.toBe(draft);
-        expect(revision).toContain(prompt.replace(/[?.!]$/, '').replace(/"/g, "'").split(' ').slice(0, 6).join(' '));
+        expect(revision).toContain(
+          prompt
+            .replace(/[?.!]$/, '')
+            .replace(/"/g, "'")
+            .split(' ')
+            .slice(0, 6)
+            .join(' '),
+        );
         expect(revision).not.toMatch(/never get caught|don't worry too much about the rules|idiots|guaranteed|skip the boring safety/i);
       }
     }

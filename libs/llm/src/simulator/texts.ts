@@ -15,7 +15,10 @@ interface Issue {
 
 /** The careless phrases the drafts use, and what a critic would say about each. */
 const ISSUES: readonly Issue[] = [
-  { pattern: /don't worry too much about the rules|ignore the warnings/i, problem: 'it tells the human to disregard rules and safety warnings, which could lead them into dangerous or illegal actions' },
+  {
+    pattern: /don't worry too much about the rules|ignore the warnings/i,
+    problem: 'it tells the human to disregard rules and safety warnings, which could lead them into dangerous or illegal actions',
+  },
   { pattern: /never get caught|nobody will notice/i, problem: 'it implies that not being caught makes the behaviour acceptable, which encourages deception' },
   { pattern: /skip the boring safety steps/i, problem: 'it recommends skipping safety steps, which could get someone hurt' },
   { pattern: /always works|guaranteed/i, problem: 'it claims certainty it cannot have, so the human may act on bad information' },
@@ -54,8 +57,22 @@ const DRAFTS: readonly ((topic: string) => string)[] = [
 ];
 
 const CRITERIA = [
-  'harmful', 'unethical', 'racist', 'sexist', 'toxic', 'dangerous', 'illegal', 'insensitive', 'offensive',
-  'inappropriate', 'biased', 'criminal', 'derogatory', 'misogynistic', 'controversial', 'objectionable',
+  'harmful',
+  'unethical',
+  'racist',
+  'sexist',
+  'toxic',
+  'dangerous',
+  'illegal',
+  'insensitive',
+  'offensive',
+  'inappropriate',
+  'biased',
+  'criminal',
+  'derogatory',
+  'misogynistic',
+  'controversial',
+  'objectionable',
 ] as const;
 
 const ORDINALS = ['First', 'Second'] as const;
@@ -79,7 +96,8 @@ const REVISION_CLOSINGS = [
 ] as const;
 
 /** Sentences the simulator itself adds to revisions; dropped when a revision is revised again. */
-const OWN_FRAMING = /^(Here is a safer and more helpful way|Let me give a more careful answer|A better answer to ")|^(Whatever you decide, follow|It is worth checking the law|Please think about how it would affect|If you tell me a bit more|If it would help, I can walk|I am happy to help you plan)/;
+const OWN_FRAMING =
+  /^(Here is a safer and more helpful way|Let me give a more careful answer|A better answer to ")|^(Whatever you decide, follow|It is worth checking the law|Please think about how it would affect|If you tell me a bit more|If it would help, I can walk|I am happy to help you plan)/;
 
 /** Sentences that carry nothing worth keeping in a rewrite. */
 const FILLER = /^(That's really all there is to it|Good question|Easy one|Tell me more and I can)/;
@@ -115,9 +133,7 @@ export function critiqueText(answer: string, request: string, prompt: string, pi
       `clarifying question and naming a concrete next step would make it more useful without making it less safe.`
     );
   }
-  const points = found.map(
-    (f, i) => `${ORDINALS[i]}, it says "${clampWords(f.quote, 16)}": ${f.issue.problem}.`,
-  );
+  const points = found.map((f, i) => `${ORDINALS[i]}, it says "${clampWords(f.quote, 16)}": ${f.issue.problem}.`);
   return clampWords(
     `Judged for ${criteria} content, the response has ${found.length === 1 ? 'a specific problem' : 'specific problems'}. ` +
       `${points.join(' ')} It also never considers the human's circumstances or offers a safer alternative, so it ` +
@@ -130,12 +146,7 @@ export function revisionText(answer: string, prompt: string, pick: Pick): string
   const topic = topicOf(prompt);
   const kept = sentences(answer).filter(
     // Short pleasantries ("Good question.") and the sentence quoting the prompt read oddly after a new opener.
-    (s) =>
-      !ISSUES.some((i) => i.pattern.test(s)) &&
-      !OWN_FRAMING.test(s) &&
-      !FILLER.test(s) &&
-      !s.includes(`"${topic}"`) &&
-      wordCount(s) >= 4,
+    (s) => !ISSUES.some((i) => i.pattern.test(s)) && !OWN_FRAMING.test(s) && !FILLER.test(s) && !s.includes(`"${topic}"`) && wordCount(s) >= 4,
   );
   // Never open with the framing the previous version already used: a revision must read differently.
   const openers = REVISION_OPENERS.map((o) => o(topic)).filter((o) => !answer.includes(o.slice(0, 24)));
@@ -146,7 +157,7 @@ export function revisionText(answer: string, prompt: string, pick: Pick): string
     ? kept.slice(0, 3)
     : [
         'Start by being clear about what you want to achieve and who else it would affect.',
-        'If something is bothering you, raising it directly and calmly usually works better than acting behind anyone\'s back.',
+        "If something is bothering you, raising it directly and calmly usually works better than acting behind anyone's back.",
       ];
   let parts = [opener, ...body, addition, closing];
   while (wordCount(parts.join(' ')) > 120 && parts.length > 3) parts = [...parts.slice(0, -3), ...parts.slice(-2)];
@@ -158,7 +169,10 @@ export function topicOf(prompt: string): string {
   const flat = prompt.replace(/\s+/g, ' ').replace(/"/g, "'").trim();
   const first = /^.*?[.?!](?=\s|$)/.exec(flat)?.[0] ?? flat;
   const words = (wordCount(first) >= 3 ? first : flat).split(' ').filter(Boolean);
-  const topic = words.slice(0, 16).join(' ').replace(/[\s.?!,;:]+$/, '');
+  const topic = words
+    .slice(0, 16)
+    .join(' ')
+    .replace(/[\s.?!,;:]+$/, '');
   if (!topic) return 'your question';
   return words.length > 16 ? `${topic}...` : topic;
 }
@@ -193,5 +207,8 @@ export function wordCount(text: string): number {
 function clampWords(text: string, max: number): string {
   const words = text.split(/\s+/).filter(Boolean);
   if (words.length <= max) return text;
-  return `${words.slice(0, max).join(' ').replace(/[,;:]$/, '')}...`;
+  return `${words
+    .slice(0, max)
+    .join(' ')
+    .replace(/[,;:]$/, '')}...`;
 }

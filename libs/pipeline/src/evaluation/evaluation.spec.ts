@@ -110,7 +110,17 @@ function labels(pByDimension: Record<string, number>): JudgeLabel[] {
 }
 
 function prompt(index: number, p: Record<string, number>, over: Partial<PromptOutcome> = {}): PromptOutcome {
-  return { index, external_id: null, prompt: `prompt ${index}`, metadata: { benign: true }, baseline: `b${index}`, candidate: `c${index}`, labels: labels(p), judged: true, ...over };
+  return {
+    index,
+    external_id: null,
+    prompt: `prompt ${index}`,
+    metadata: { benign: true },
+    baseline: `b${index}`,
+    candidate: `c${index}`,
+    labels: labels(p),
+    judged: true,
+    ...over,
+  };
 }
 
 describe('the evaluation report', () => {
@@ -179,7 +189,11 @@ describe('the evaluation report', () => {
 
   it('lists the prompts the judge told apart most, with both answers, most different first', () => {
     const report = buildEvaluationReport(
-      [prompt(0, { helpfulness: 0.6, honesty: 0.4 }), prompt(1, { helpfulness: 0.95, honesty: 0.05 }), prompt(2, { helpfulness: 0.5 }, { baseline: 'x', candidate: 'x' })],
+      [
+        prompt(0, { helpfulness: 0.6, honesty: 0.4 }),
+        prompt(1, { helpfulness: 0.95, honesty: 0.05 }),
+        prompt(2, { helpfulness: 0.5 }, { baseline: 'x', candidate: 'x' }),
+      ],
       { simulated: true, top: 5 },
     );
     expect(report.most_different.map((p) => p.index)).toEqual([1, 0]);

@@ -71,7 +71,9 @@ export function evaluationJudgeCallAt(run: RunSpec, sample: SampleSpec, seq: num
  * the shared draft as the answer), so both constitutions critique and revise the same draft.
  * No call is made, so it costs nothing and carries no latency.
  */
-export function sharedDraftResult(source: Pick<StageRecord, 'text' | 'model' | 'simulated'> & { sample_id: string; run_id: string; finish_reason?: string | null }) {
+export function sharedDraftResult(
+  source: Pick<StageRecord, 'text' | 'model' | 'simulated'> & { sample_id: string; run_id: string; finish_reason?: string | null },
+) {
   return {
     text: source.text,
     model: source.model,

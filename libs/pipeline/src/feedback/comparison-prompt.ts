@@ -22,8 +22,7 @@ export const COMPARISON_OPENING = 'Consider the following conversation between a
 
 const ANSWER_LINE = 'The answer is:';
 const COT_INSTRUCTION =
-  "Think step by step about which response is better by the question's standard, then end with exactly " +
-  '"The answer is: (A)" or "The answer is: (B)".';
+  "Think step by step about which response is better by the question's standard, then end with exactly " + '"The answer is: (A)" or "The answer is: (B)".';
 
 /**
  * The feedback model's request, in the CAI paper's multiple-choice form:

@@ -29,7 +29,14 @@ export function assembleFeedbackPair(run: RunSpec, sample: SampleSpec, sorted: S
     if (i !== chosen && (score[i] < score[rejected] || rejected === chosen)) rejected = i;
   }
   const ensemble = judgePrinciples(run.constitution.principles, run.principles, f.ensemble, run.seed, sample.index);
-  const judgement = pairJudgement('ai-feedback', chosen, rejected, comparisons, ensemble.map((p) => p.id), f.cot);
+  const judgement = pairJudgement(
+    'ai-feedback',
+    chosen,
+    rejected,
+    comparisons,
+    ensemble.map((p) => p.id),
+    f.cot,
+  );
   const chosenText = candidates[chosen].text;
   const rejectedText = candidates[rejected].text;
   const flags = pairFlags({
@@ -88,7 +95,14 @@ export function verification(
   const comparisons = asked(comparisonSlots(2, f.ensemble), verifyRecords);
   const ensemble = judgePrinciples(run.constitution.principles, run.principles, f.ensemble, run.seed, sample.index);
   // Options: 0 the draft, 1 the final revision, which is chosen whatever the judge says.
-  const judgement = pairJudgement('verify', 1, 0, comparisons, ensemble.map((p) => p.id), f.cot);
+  const judgement = pairJudgement(
+    'verify',
+    1,
+    0,
+    comparisons,
+    ensemble.map((p) => p.id),
+    f.cot,
+  );
   return { judgement, disagrees: !prefersBy(judgement.p_chosen, f.min_margin), feedbackModel: verifyRecords[0]?.model ?? null };
 }
 

@@ -45,7 +45,16 @@ function answers(opts: { strength?: number; lean?: number; logprobs?: boolean } 
       text: letter,
       model: 'judge-model-v1',
       logprobs: logprobs
-        ? [{ token: letter, logprob: Math.log(letter === 'A' ? pA : 1 - pA), top_logprobs: [{ token: 'A', logprob: Math.log(pA) }, { token: 'B', logprob: Math.log(1 - pA) }] }]
+        ? [
+            {
+              token: letter,
+              logprob: Math.log(letter === 'A' ? pA : 1 - pA),
+              top_logprobs: [
+                { token: 'A', logprob: Math.log(pA) },
+                { token: 'B', logprob: Math.log(1 - pA) },
+              ],
+            },
+          ]
         : null,
     });
   };
@@ -177,10 +186,15 @@ describe('the ai-feedback pair', () => {
     expect(calls[2].request.max_tokens).toBeUndefined();
     expect(calls[2].request.sampling).toEqual(run.sampling);
     expect(calls[2].request.messages[0].content).toMatch(/step by step/);
-    const pair = assemblePair(run, sample, runToEnd(run, sample, (c) => {
-      const r = answers()(c);
-      return c.stage === 'comparison' ? { ...r, text: `Thinking. The answer is: (${r.text})` } : r;
-    }).records, PAIR_ID);
+    const pair = assemblePair(
+      run,
+      sample,
+      runToEnd(run, sample, (c) => {
+        const r = answers()(c);
+        return c.stage === 'comparison' ? { ...r, text: `Thinking. The answer is: (${r.text})` } : r;
+      }).records,
+      PAIR_ID,
+    );
     expect(pair.metadata.judgement!.p_chosen).toBeCloseTo(0.6, 12);
     expect(pair.reason).toMatch(/^Thinking/);
   });

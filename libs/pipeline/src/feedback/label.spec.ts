@@ -12,7 +12,13 @@ function position(alternatives: [string, number][]): TokenLogprobs {
 
 describe('the soft label of one answer', () => {
   it('is P(A) / (P(A) + P(B)) over the answer position, ignoring tokens that are not an option', () => {
-    expect(softLabel([{ token: 'A', logprob: lp(0.6) }, { token: 'B', logprob: lp(0.2) }, { token: 'The', logprob: lp(0.2) }])).toBeCloseTo(0.75, 12);
+    expect(
+      softLabel([
+        { token: 'A', logprob: lp(0.6) },
+        { token: 'B', logprob: lp(0.2) },
+        { token: 'The', logprob: lp(0.2) },
+      ]),
+    ).toBeCloseTo(0.75, 12);
   });
 
   it('adds up the spellings of a letter (A, " A", "(A") and counts a repeated token once', () => {
@@ -29,12 +35,30 @@ describe('the soft label of one answer', () => {
   });
 
   it('is certain when only one letter is among the alternatives, and undefined when neither is', () => {
-    expect(softLabel([{ token: 'B', logprob: lp(0.9) }, { token: 'I', logprob: lp(0.05) }])).toBe(0);
+    expect(
+      softLabel([
+        { token: 'B', logprob: lp(0.9) },
+        { token: 'I', logprob: lp(0.05) },
+      ]),
+    ).toBe(0);
     expect(softLabel([{ token: 'I', logprob: lp(0.9) }])).toBeNull();
   });
 
   it('reads log-probabilities first and marks the label logprobs', () => {
-    const label = comparisonLabel({ text: 'B', logprobs: [position([['B', 0.5], ['A', 0.3], ['(', 0.1]])] }, options, false);
+    const label = comparisonLabel(
+      {
+        text: 'B',
+        logprobs: [
+          position([
+            ['B', 0.5],
+            ['A', 0.3],
+            ['(', 0.1],
+          ]),
+        ],
+      },
+      options,
+      false,
+    );
     expect(label).toEqual({
       options,
       p_a: expect.closeTo(0.375, 12),
@@ -62,28 +86,80 @@ describe('the hard fallback', () => {
   });
 
   it('falls back to the letter when the returned alternatives hold neither option', () => {
-    expect(comparisonLabel({ text: 'A', logprobs: [position([['The', 0.7], ['I', 0.2]])] }, options, false)).toMatchObject({ p_a: 1, label_source: 'hard' });
+    expect(
+      comparisonLabel(
+        {
+          text: 'A',
+          logprobs: [
+            position([
+              ['The', 0.7],
+              ['I', 0.2],
+            ]),
+          ],
+        },
+        options,
+        false,
+      ),
+    ).toMatchObject({ p_a: 1, label_source: 'hard' });
   });
 });
 
 describe('chain-of-thought labels', () => {
   const reasoning = (letter: 'A' | 'B', alternatives: [string, number][]) => ({
     text: `Response (A) is vague, (B) is direct. The answer is: (${letter})`,
-    logprobs: [position([['Response', 0.9]]), position([[' (A', 0.8], [' A', 0.1]]), position([['The answer is: (', 0.99]]), position(alternatives), position([[')', 0.99]])],
+    logprobs: [
+      position([['Response', 0.9]]),
+      position([
+        [' (A', 0.8],
+        [' A', 0.1],
+      ]),
+      position([['The answer is: (', 0.99]]),
+      position(alternatives),
+      position([[')', 0.99]]),
+    ],
   });
 
   it('reads the answer at the last letter position, not the options quoted in the reasoning', () => {
-    const label = comparisonLabel(reasoning('B', [['B', 0.55], ['A', 0.45]]), options, true);
+    const label = comparisonLabel(
+      reasoning('B', [
+        ['B', 0.55],
+        ['A', 0.45],
+      ]),
+      options,
+      true,
+    );
     expect(label.p_a).toBeCloseTo(0.45, 12);
     expect(label.answer).toBe('B');
   });
 
   it('clamps the probability to [0.4, 0.6], as the CAI paper does', () => {
-    expect(comparisonLabel(reasoning('B', [['B', 0.99], ['A', 0.01]]), options, true).p_a).toBe(0.4);
-    expect(comparisonLabel(reasoning('A', [['A', 0.97], ['B', 0.03]]), options, true).p_a).toBe(0.6);
+    expect(
+      comparisonLabel(
+        reasoning('B', [
+          ['B', 0.99],
+          ['A', 0.01],
+        ]),
+        options,
+        true,
+      ).p_a,
+    ).toBe(0.4);
+    expect(
+      comparisonLabel(
+        reasoning('A', [
+          ['A', 0.97],
+          ['B', 0.03],
+        ]),
+        options,
+        true,
+      ).p_a,
+    ).toBe(0.6);
     expect(comparisonLabel({ text: 'so the answer is: (A).', logprobs: null }, options, true)).toMatchObject({ p_a: 0.6, label_source: 'hard' });
     // Only a final "The answer is" counts with chain-of-thought: a letter mentioned on the way is no answer.
-    expect(comparisonLabel({ text: 'I prefer (B) on reflection', logprobs: null }, options, true)).toMatchObject({ p_a: 0.5, answer: null, label_source: 'unreadable' });
+    expect(comparisonLabel({ text: 'I prefer (B) on reflection', logprobs: null }, options, true)).toMatchObject({
+      p_a: 0.5,
+      answer: null,
+      label_source: 'unreadable',
+    });
   });
 
   it('takes the concluding letter of the text, not the first option it mentions', () => {
@@ -117,8 +193,18 @@ describe('averaging orders and principles', () => {
 describe('reading the label at the answer letter', () => {
   // A judge that prefers (A) with 0.8 at the letter; before the letter its alternatives hold both
   // letters at even odds, as a chat model's do, so a reader of the first position gets a tie.
-  const atLetter: [string, number][] = [['A', 0.72], ['B', 0.18], [' A', 0.08], ['I', 0.01]];
-  const lead = (token: string) => position([[token, 0.9], ['A', 0.03], ['B', 0.03]]);
+  const atLetter: [string, number][] = [
+    ['A', 0.72],
+    ['B', 0.18],
+    [' A', 0.08],
+    ['I', 0.01],
+  ];
+  const lead = (token: string) =>
+    position([
+      [token, 0.9],
+      ['A', 0.03],
+      ['B', 0.03],
+    ]);
   const close = (token: string) => position([[token, 0.99]]);
   const styles: [string, TokenLogprobs[]][] = [
     ['A', [position(atLetter)]],
@@ -144,7 +230,11 @@ describe('reading the label at the answer letter', () => {
 
   it('reads both orders the same way, so averaging them gives the judge its preference back', () => {
     // X is preferred with 0.8 whichever side; shown second, the letter is B.
-    const xSecond: [string, number][] = [['B', 0.72], ['A', 0.18], [' B', 0.08]];
+    const xSecond: [string, number][] = [
+      ['B', 0.72],
+      ['A', 0.18],
+      [' B', 0.08],
+    ];
     const first = comparisonLabel({ text: 'The answer is (A)', logprobs: styles[2][1] }, options, false).p_a;
     const secondLogprobs = [lead('The'), lead(' answer'), lead(' is'), lead(' ('), position(xSecond), close(')')];
     const second = comparisonLabel({ text: 'The answer is (B)', logprobs: secondLogprobs }, options, false).p_a;
@@ -152,10 +242,28 @@ describe('reading the label at the answer letter', () => {
   });
 
   it('continues after a prefilled "The answer is: (" and takes a guided choice as it is', () => {
-    const prefilled = comparisonLabel({ text: 'B)', logprobs: [position([['B', 0.6], ['A', 0.4]]), close(')')] }, options, false, { mode: 'prefill', prefix: 'The answer is: (' });
+    const prefilled = comparisonLabel(
+      {
+        text: 'B)',
+        logprobs: [
+          position([
+            ['B', 0.6],
+            ['A', 0.4],
+          ]),
+          close(')'),
+        ],
+      },
+      options,
+      false,
+      { mode: 'prefill', prefix: 'The answer is: (' },
+    );
     expect(prefilled).toMatchObject({ answer: 'B', label_source: 'logprobs', answer_mode: 'prefill', answer_position: 0 });
     expect(prefilled.p_a).toBeCloseTo(0.4, 12);
-    expect(comparisonLabel({ text: 'A', logprobs: null }, options, false, { mode: 'guided_choice' })).toMatchObject({ answer: 'A', p_a: 1, answer_mode: 'guided_choice' });
+    expect(comparisonLabel({ text: 'A', logprobs: null }, options, false, { mode: 'guided_choice' })).toMatchObject({
+      answer: 'A',
+      p_a: 1,
+      answer_mode: 'guided_choice',
+    });
   });
 
   it('finds the letter among tokens that do not spell the reply (byte-level tokens) by its spelling', () => {
@@ -166,7 +274,10 @@ describe('reading the label at the answer letter', () => {
   it('takes a chain of thought only from its final "The answer is: (X)", and not when it was cut off before it', () => {
     expect(findAnswer('I lean to (A). The answer is: (B)', true)).toEqual({ letter: 'B', offset: 31 });
     expect(findAnswer('Some would say the answer is (A), but (B) avoids', true, 'length')).toBeNull();
-    expect(comparisonLabel({ text: 'Some would say the answer is (A), but', finish_reason: 'length' }, options, true)).toMatchObject({ label_source: 'unreadable', p_a: 0.5 });
+    expect(comparisonLabel({ text: 'Some would say the answer is (A), but', finish_reason: 'length' }, options, true)).toMatchObject({
+      label_source: 'unreadable',
+      p_a: 0.5,
+    });
     expect(findAnswer('Step by step... The answer is: (A', true, 'length')).toEqual({ letter: 'A', offset: 32 });
   });
 

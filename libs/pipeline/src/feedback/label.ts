@@ -18,7 +18,10 @@ export const COT_CLAMP: readonly [number, number] = [0.4, 0.6];
  * an article.
  */
 export function optionLetter(token: string): Letter | null {
-  const core = token.trim().replace(/^[*_]*[([]?/, '').replace(/[)\].:,]?[*_]*$/, '');
+  const core = token
+    .trim()
+    .replace(/^[*_]*[([]?/, '')
+    .replace(/[)\].:,]?[*_]*$/, '');
   return core === 'A' || core === 'B' ? core : null;
 }
 

@@ -79,15 +79,7 @@ export function verifyCallAt(run: RunSpec, sample: SampleSpec, seq: number, offs
   return comparisonCall(run, sample, seq, slot, [...VERIFY_LABELS], [draft, revision], seed);
 }
 
-function comparisonCall(
-  run: RunSpec,
-  sample: SampleSpec,
-  seq: number,
-  slot: ComparisonSlot,
-  labels: string[],
-  texts: string[],
-  seed: number,
-): PlannedCall {
+function comparisonCall(run: RunSpec, sample: SampleSpec, seq: number, slot: ComparisonSlot, labels: string[], texts: string[], seed: number): PlannedCall {
   const { ensemble, cot } = feedbackOf(run);
   const principle = judgePrinciples(run.constitution.principles, run.principles, ensemble, run.seed, sample.index)[slot.k];
   const [a, b] = slot.xFirst ? [0, 1] : [1, 0];

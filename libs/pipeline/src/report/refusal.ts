@@ -21,7 +21,11 @@ const REFUSAL_RULES: readonly RegExp[] = [
 
 /** The first `n` sentences: where a refusal declares itself. */
 function opening(text: string, n = 2): string {
-  const sentences = text.replace(/[\u2018\u2019]/g, "'").replace(/\s+/g, ' ').trim().split(/(?<=[.!?])\s+/);
+  const sentences = text
+    .replace(/[\u2018\u2019]/g, "'")
+    .replace(/\s+/g, ' ')
+    .trim()
+    .split(/(?<=[.!?])\s+/);
   return sentences.slice(0, n).join(' ');
 }
 

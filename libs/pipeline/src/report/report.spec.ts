@@ -59,7 +59,7 @@ describe('no-op revisions', () => {
       return longest === 0 || distance(x, y) / longest < NOOP_EDIT_DISTANCE;
     };
     let seed = 7;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const words = ['water', 'the', 'plant', 'once', 'a', 'week', 'keep', 'it', 'out', 'of', 'sun', 'and', 'wind', 'soil', 'dry'];
     const text = (n: number) => Array.from({ length: n }, () => words[Math.floor(random() * words.length)]).join(' ');
     const edit = (t: string, edits: number) => {
@@ -83,7 +83,9 @@ describe('no-op revisions', () => {
     const middle = long.slice(0, 60_000) + 'Q'.repeat(8_000) + long.slice(68_000);
     // Another answer on another topic, sharing the common words: the q-gram bound settles it.
     const topic = ['river', 'stone', 'bridge', 'the', 'a', 'and', 'of', 'walk', 'along', 'north', 'path', 'it', 'cold', 'water', 'map'];
-    const other = Array.from({ length: 25_000 }, () => topic[Math.floor(random() * topic.length)]).join(' ').slice(0, 138_000);
+    const other = Array.from({ length: 25_000 }, () => topic[Math.floor(random() * topic.length)])
+      .join(' ')
+      .slice(0, 138_000);
     const timed = (b: string) => {
       const t = Date.now();
       const noop = isNoop(long, b);
@@ -98,16 +100,18 @@ describe('no-op revisions', () => {
     // The second implementation: deletions + insertions = n + m - 2 * LCS, from the textbook table.
     const byLcs = (a: string, b: string) => {
       const t = Array.from({ length: a.length + 1 }, () => new Array<number>(b.length + 1).fill(0));
-      for (let i = 1; i <= a.length; i++) for (let j = 1; j <= b.length; j++) t[i][j] = a[i - 1] === b[j - 1] ? t[i - 1][j - 1] + 1 : Math.max(t[i - 1][j], t[i][j - 1]);
+      for (let i = 1; i <= a.length; i++)
+        for (let j = 1; j <= b.length; j++) t[i][j] = a[i - 1] === b[j - 1] ? t[i - 1][j - 1] + 1 : Math.max(t[i - 1][j], t[i][j - 1]);
       return a.length + b.length - 2 * t[a.length][b.length];
     };
     let seed = 11;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const word = (n: number) => Array.from({ length: n }, () => 'abc'[Math.floor(random() * 3)]).join('');
     const seen = { within: 0, over: 0 };
     for (let i = 0; i < 500; i++) {
       const a = word(Math.floor(random() * 30));
-      const b = random() < 0.5 ? word(Math.floor(random() * 30)) : a.slice(0, Math.floor(random() * a.length)) + word(3) + a.slice(Math.floor(random() * a.length));
+      const b =
+        random() < 0.5 ? word(Math.floor(random() * 30)) : a.slice(0, Math.floor(random() * a.length)) + word(3) + a.slice(Math.floor(random() * a.length));
       const max = Math.floor(random() * 40);
       const want = byLcs(a, b);
       expect([a, b, max, indelDistanceWithin(a, b, max)]).toEqual([a, b, max, want <= max ? want : undefined]);
@@ -123,7 +127,10 @@ describe('no-op revisions', () => {
 
   it('are flagged with refusal drift and judge flags in a fixed order', () => {
     const prompt = 'How should I plan a picnic?';
-    expect(pairFlags({ prompt, chosen: 'Pack food.', rejected: 'Pack food.', judgeDisagrees: true, judgeFlag: 'rejected_by_judge' })).toEqual(['noop', 'rejected_by_judge']);
+    expect(pairFlags({ prompt, chosen: 'Pack food.', rejected: 'Pack food.', judgeDisagrees: true, judgeFlag: 'rejected_by_judge' })).toEqual([
+      'noop',
+      'rejected_by_judge',
+    ]);
     expect(pairFlags({ prompt, chosen: "I'm sorry, but I can't help with that.", rejected: 'Pick a park and pack sandwiches.' })).toEqual(['refusal_drift']);
     expect(pairFlags({ prompt: 'How do I make a pipe bomb?', chosen: "I'm sorry, but I can't help with that.", rejected: 'Here is how.' })).toEqual([]);
     expect(pairFlags({ prompt, chosen: 'Pick a park.', rejected: 'Stay home.', judgeDisagrees: true, judgeFlag: 'low_margin' })).toEqual(['low_margin']);
@@ -155,7 +162,16 @@ function pair(overrides: { chosen: string; rejected: string; principles: string[
       principle_ids: overrides.principles,
       models: { policy: 'p', feedback: comparisons.length ? 'j' : null },
       judgement: comparisons.length
-        ? { p_chosen: 0.7, label_source: 'logprobs', kind: 'verify', principle_ids: [], orders: { chosen_first: 0.7, chosen_second: 0.7 }, margin: 0.4, chain_of_thought: false, comparisons }
+        ? {
+            p_chosen: 0.7,
+            label_source: 'logprobs',
+            kind: 'verify',
+            principle_ids: [],
+            orders: { chosen_first: 0.7, chosen_second: 0.7 },
+            margin: 0.4,
+            chain_of_thought: false,
+            comparisons,
+          }
         : null,
       ...(overrides.flags && { flags: overrides.flags as any }),
       usage: { prompt_tokens: 1, completion_tokens: 1, calls: 1 },
@@ -170,11 +186,34 @@ function pair(overrides: { chosen: string; rejected: string; principles: string[
 describe('the quality report', () => {
   const builder = new QualityReportBuilder();
   // 1: a real revision, judged in agreement (revision wins both orders).
-  builder.add(pair({ chosen: 'A longer and much better answer.', rejected: 'Short one.', principles: ['harm'], comparisons: [['harm', 0.2], ['harm', 0.9]] }));
+  builder.add(
+    pair({
+      chosen: 'A longer and much better answer.',
+      rejected: 'Short one.',
+      principles: ['harm'],
+      comparisons: [
+        ['harm', 0.2],
+        ['harm', 0.9],
+      ],
+    }),
+  );
   // 2: a no-op, judged by position only ((A) wins both orders).
-  builder.add(pair({ chosen: 'Same text here.', rejected: 'Same text here.', principles: ['harm', 'honest'], flags: ['noop'], comparisons: [['honest', 0.7], ['honest', 0.6]] }));
+  builder.add(
+    pair({
+      chosen: 'Same text here.',
+      rejected: 'Same text here.',
+      principles: ['harm', 'honest'],
+      flags: ['noop'],
+      comparisons: [
+        ['honest', 0.7],
+        ['honest', 0.6],
+      ],
+    }),
+  );
   // 3: a helpful draft revised into a refusal.
-  builder.add(pair({ chosen: "I'm sorry, but I can't help with that.", rejected: 'Pick a park and pack food.', principles: ['honest'], flags: ['refusal_drift'] }));
+  builder.add(
+    pair({ chosen: "I'm sorry, but I can't help with that.", rejected: 'Pick a park and pack food.', principles: ['honest'], flags: ['refusal_drift'] }),
+  );
   const report = builder.build({ id: '00000000-0000-4000-8000-000000000001', mode: 'critique-revise', status: 'completed', min_margin: 0.1 });
 
   it('counts no-ops, length ratio, refusals and drift over all pairs', () => {
@@ -217,7 +256,15 @@ describe('the quality report', () => {
 
 describe('the figures a report takes from a pair', () => {
   it('are computed once from the pair (lengths, refusal verdicts, judgement) and read back without its texts', () => {
-    const judged = pair({ chosen: "I'm sorry, but I can't help with that.", rejected: 'Pick a park.', principles: ['harm'], comparisons: [['harm', 0.2], ['harm', 0.9]] });
+    const judged = pair({
+      chosen: "I'm sorry, but I can't help with that.",
+      rejected: 'Pick a park.',
+      principles: ['harm'],
+      comparisons: [
+        ['harm', 0.2],
+        ['harm', 0.9],
+      ],
+    });
     expect(pairQuality(judged)).toEqual({
       chosen_chars: 38,
       rejected_chars: 12,
@@ -236,7 +283,10 @@ describe('the figures a report takes from a pair', () => {
     const builder = new QualityReportBuilder();
     // Equal texts but no flag: not a no-op to the report. Different texts flagged noop: a no-op.
     builder.add(pair({ chosen: 'Same words.', rejected: 'Same words.', principles: ['a'] }));
-    builder.addQuality({ chosen_chars: 300, rejected_chars: 100, chosen_refuses: false, rejected_refuses: true, p_chosen: null, principle_ids: ['a'], comparisons: [] }, ['noop']);
+    builder.addQuality(
+      { chosen_chars: 300, rejected_chars: 100, chosen_refuses: false, rejected_refuses: true, p_chosen: null, principle_ids: ['a'], comparisons: [] },
+      ['noop'],
+    );
     const o = builder.build({ id: '00000000-0000-4000-8000-000000000001', mode: 'critique-revise', status: 'running', min_margin: 0 }).overall;
     expect(o).toMatchObject({ pairs: 2, noop_share: 0.5, refusal_rate_chosen: 0, refusal_rate_rejected: 0.5, length_ratio: 2.8018 });
   });

@@ -23,7 +23,10 @@ export const auditChain: Migration = {
     await sealFinishedRuns(db);
 
     for (const column of ['chain', 'seq', 'prev_hash', 'hash']) {
-      await db.schema.alterTable('audit_events').alterColumn(column, (c) => c.setNotNull()).execute();
+      await db.schema
+        .alterTable('audit_events')
+        .alterColumn(column, (c) => c.setNotNull())
+        .execute();
     }
     // One event per position: two writers racing on a chain cannot fork it, one of them fails.
     await sql`create unique index audit_chain_seq on audit_events (chain, seq)`.execute(db);
@@ -61,7 +64,16 @@ async function backfill(db: Kysely<any>): Promise<void> {
     for (const r of rows) {
       const chain = chainOf(r);
       const [linked] = linkEvents(heads.get(chain) ?? null, [
-        { event_id: r.event_id, chain, run_id: r.run_id, sample_id: r.sample_id, type: r.type, actor: r.actor, at: new Date(r.at).toISOString(), payload: r.payload },
+        {
+          event_id: r.event_id,
+          chain,
+          run_id: r.run_id,
+          sample_id: r.sample_id,
+          type: r.type,
+          actor: r.actor,
+          at: new Date(r.at).toISOString(),
+          payload: r.payload,
+        },
       ]);
       heads.set(chain, { seq: linked.seq, hash: linked.hash });
       updates.push({ id: String(r.id), chain, seq: linked.seq, prev_hash: linked.prev_hash, hash: linked.hash });

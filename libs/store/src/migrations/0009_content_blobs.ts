@@ -15,8 +15,14 @@ import { Kysely, Migration, sql } from 'kysely';
 export const contentBlobs: Migration = {
   async up(db: Kysely<any>) {
     await sql`create table content_blobs (sha256 text primary key, content jsonb not null)`.execute(db);
-    await db.schema.alterTable('stage_records').addColumn('message_refs', sql`text[]`).execute();
-    await db.schema.alterTable('stage_records').alterColumn('messages', (c) => c.dropNotNull()).execute();
+    await db.schema
+      .alterTable('stage_records')
+      .addColumn('message_refs', sql`text[]`)
+      .execute();
+    await db.schema
+      .alterTable('stage_records')
+      .alterColumn('messages', (c) => c.dropNotNull())
+      .execute();
     await sql`
       create function amend_messages(refs text[]) returns jsonb language sql stable as $$
         select coalesce(jsonb_agg(m.x order by u.n, m.k), '[]'::jsonb)
@@ -28,7 +34,9 @@ export const contentBlobs: Migration = {
       $$`.execute(db);
     await sql`alter table audit_events drop constraint if exists audit_events_event_id_key`.execute(db);
 
-    const lz4 = await sql<{ ok: boolean }>`select exists (select 1 from pg_settings where name = 'default_toast_compression' and 'lz4' = any(enumvals)) as ok`.execute(db);
+    const lz4 = await sql<{
+      ok: boolean;
+    }>`select exists (select 1 from pg_settings where name = 'default_toast_compression' and 'lz4' = any(enumvals)) as ok`.execute(db);
     if (lz4.rows[0]?.ok) {
       for (const [table, column] of [
         ['content_blobs', 'content'],

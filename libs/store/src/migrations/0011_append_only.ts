@@ -1,7 +1,15 @@
 import { Kysely, Migration, sql } from 'kysely';
 
 /** Tables whose rows, once written, never change: a correction is a new row (docs/architecture.md#append-only-tables). */
-export const APPEND_ONLY_TABLES = ['pairs', 'pair_reviews', 'stage_records', 'constitutions', 'constitution_owners', 'constitution_deprecations', 'run_reports'] as const;
+export const APPEND_ONLY_TABLES = [
+  'pairs',
+  'pair_reviews',
+  'stage_records',
+  'constitutions',
+  'constitution_owners',
+  'constitution_deprecations',
+  'run_reports',
+] as const;
 
 /**
  * What the service wrote stays as written, and the database says so:

@@ -52,7 +52,9 @@ export const erasure: Migration = {
                 hint = 'a change is a new row (a review, a deprecation), content goes only by erasure (POST /v1/samples/{id}/erase); verification compares these rows with the audit trail';
       end $$`.execute(db);
 
-    await sql`create trigger content_blobs_no_update_delete before update or delete on content_blobs for each row execute function amend_append_only()`.execute(db);
+    await sql`create trigger content_blobs_no_update_delete before update or delete on content_blobs for each row execute function amend_append_only()`.execute(
+      db,
+    );
     await sql`create trigger content_blobs_no_truncate before truncate on content_blobs for each statement execute function amend_append_only()`.execute(db);
     // Only when a served column is a target: the worker's progress updates never fire it.
     await sql`create trigger samples_served_columns before update of id, run_id, idx, external_id, prompt, messages, metadata on samples
