@@ -8,7 +8,8 @@
  * - integration: test/ and `*.int.spec.ts`, against the real local Redis and Postgres. Each file
  *   has its own schema and queue prefix (test/support/stack.ts), so files run in parallel.
  * - serial: test/faults/, which kill and restart processes (workers, a Postgres, a Redis of their
- *   own) and assert a fault hit while work was going: one file at a time, after or before the rest.
+ *   own) and assert a fault hit while work was going: one file at a time, in a jest of
+ *   their own beside the others (scripts/test-jest.sh).
  */
 const base = {
   rootDir: __dirname,
