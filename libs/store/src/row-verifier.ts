@@ -4,6 +4,10 @@ import { constitutionSha256, type Constitution } from '@amend/constitution';
 import type { Database } from './schema';
 import { SAMPLE_ENTRY_FIELDS, sampleEntry, type SampleEntry } from './sample-commitment';
 
+/** What `key.created` records of a key, and of its limits: each must still be what the key row says. */
+const KEY_FIELDS = ['prefix', 'role', 'team', 'name'] as const;
+const KEY_LIMIT_FIELDS = ['requests_per_minute', 'concurrent_runs', 'prompts_per_run'] as const;
+
 /**
  * The rows a read path serves, held to the trail (docs/audit.md "What verify covers"). The chains
  * prove the events were not altered; this proves that what GET /v1/samples/{id}, `amend sample`,
@@ -600,9 +604,8 @@ async function checkKeys(db: Kysely<Database>, f: Findings, checked: RowsReport[
     // Keys registered from AMEND_ADMIN_KEY at boot before the trail recorded them have no event.
     if (!createdEv) continue;
     const p = createdEv.payload ?? {};
-    for (const field of ['prefix', 'role', 'team', 'name'] as const) {
-      if (p[field] === undefined) continue;
-      const ex = text(p[field]);
+    const against = (field: (typeof KEY_FIELDS)[number] | (typeof KEY_LIMIT_FIELDS)[number], recorded: unknown) => {
+      const ex = text(recorded);
       const got = text(k[field]);
       if (ex !== got)
         f.fail({
@@ -613,22 +616,9 @@ async function checkKeys(db: Kysely<Database>, f: Findings, checked: RowsReport[
           event_id: createdEv.event_id,
           message: `key ${k.id}: its ${field} is ${got} where key.created recorded ${ex}`,
         });
-    }
-    if (p.limits) {
-      for (const field of ['requests_per_minute', 'concurrent_runs', 'prompts_per_run'] as const) {
-        const ex = text(p.limits[field] ?? null);
-        const got = text(k[field]);
-        if (ex !== got)
-          f.fail({
-            ...base,
-            field,
-            expected: ex,
-            found: got,
-            event_id: createdEv.event_id,
-            message: `key ${k.id}: its ${field} is ${got} where key.created recorded ${ex}`,
-          });
-      }
-    }
+    };
+    for (const field of KEY_FIELDS) if (p[field] !== undefined) against(field, p[field]);
+    if (p.limits) for (const field of KEY_LIMIT_FIELDS) against(field, p.limits[field] ?? null);
     const revoked = k.revoked_at !== null;
     if (revoked !== !!revokedEv) {
       f.fail({

@@ -317,6 +317,22 @@ function VerifyButton({ session, runId, onResult }: { session: Session; runId: s
   );
 }
 
+/** One problem verify found: what it is, a link to the sample's trail at the event where there is one, and why. */
+function FailureItem({ kind, to, what, message }: { kind: 'chain' | 'row' | 'dataset'; to: string | null; what: React.ReactNode; message: string }) {
+  return (
+    <li data-failure={kind}>
+      {to ? (
+        <a href={to} className="failure-link">
+          {what}
+        </a>
+      ) : (
+        what
+      )}
+      : {message}
+    </li>
+  );
+}
+
 function VerifyResult({ report }: { report: RunVerify }) {
   const failures = report.failures;
   const rows = report.rows?.failures ?? [];
@@ -342,18 +358,7 @@ function VerifyResult({ report }: { report: RunVerify }) {
                 {f.chain ? <span className="muted"> in {f.chain}</span> : null}
               </>
             );
-            return (
-              <li key={`c${i}`} data-failure="chain">
-                {to ? (
-                  <a href={to} className="failure-link">
-                    {what}
-                  </a>
-                ) : (
-                  what
-                )}
-                : {f.message}
-              </li>
-            );
+            return <FailureItem key={`c${i}`} kind="chain" to={to} what={what} message={f.message} />;
           })}
           {rows.map((f, i) => {
             const sample = rowSample(f);
@@ -367,18 +372,7 @@ function VerifyResult({ report }: { report: RunVerify }) {
                 <span className="muted mono">{f.key}</span>
               </>
             );
-            return (
-              <li key={`r${i}`} data-failure="row">
-                {to ? (
-                  <a href={to} className="failure-link">
-                    {what}
-                  </a>
-                ) : (
-                  what
-                )}
-                : {f.message}
-              </li>
-            );
+            return <FailureItem key={`r${i}`} kind="row" to={to} what={what} message={f.message} />;
           })}
           {dataset.map((f, i) => {
             const what = (
@@ -386,18 +380,8 @@ function VerifyResult({ report }: { report: RunVerify }) {
                 <span className="badge bad">{f.reason}</span> <span className="mono">{f.kind}</span> <span className="muted mono">{f.id ?? ''}</span>
               </>
             );
-            return (
-              <li key={`d${i}`} data-failure="dataset">
-                {f.sample_id ? (
-                  <a href={href(`/audit/samples/${f.sample_id}`, { event: f.event_id ?? undefined })} className="failure-link">
-                    {what}
-                  </a>
-                ) : (
-                  what
-                )}
-                : {f.message}
-              </li>
-            );
+            const to = f.sample_id ? href(`/audit/samples/${f.sample_id}`, { event: f.event_id ?? undefined }) : null;
+            return <FailureItem key={`d${i}`} kind="dataset" to={to} what={what} message={f.message} />;
           })}
         </ul>
       ) : null}
