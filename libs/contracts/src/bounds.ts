@@ -8,6 +8,9 @@ import { z } from 'zod';
 export const INT4_MAX = 2 ** 31 - 1;
 export const INT8_MAX = 9223372036854775807n;
 
+/** A run's, preview's or evaluation's seed (`runs.seed`: integer); drawn at random when omitted. */
+export const seedField = () => z.number().int().min(0).max(INT4_MAX).optional();
+
 /** A page cursor that is a sample index (`samples.idx`, `pairs.idx`: integer columns); -1 is "before the first". */
 export const indexCursor = () => z.coerce.number().int().min(-1).max(INT4_MAX);
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { seedField } from './bounds';
 import { ChatMessageSchema, SamplingSchema } from './chat';
 import { ROUNDS } from './limits';
 import { PairRecordSchema } from './pairs';
@@ -170,12 +171,7 @@ export const PreviewRequestSchema = z.strictObject({
   /** Try one principle only; all principles (sampled by weight) when omitted. */
   principle: z.string().min(1).optional(),
   rounds: z.number().int().min(ROUNDS.min).max(ROUNDS.max).default(1),
-  seed: z
-    .number()
-    .int()
-    .min(0)
-    .max(2 ** 31 - 1)
-    .optional(),
+  seed: seedField(),
   model: alias.default('default'),
   sampling: SamplingSchema.optional(),
   /** How long to wait for the result before answering 504 (and cancelling the preview). */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { seedField } from './bounds';
 import { SamplingSchema } from './chat';
 import { BudgetSchema, ConstitutionRefSchema, TextPromptItemSchema, RunCountsSchema, RunUsageSchema } from './runs';
 
@@ -49,12 +50,7 @@ export const CreateEvaluationSchema = z
     /** The judge's model alias; the policy model by default. */
     judge_model: alias.optional(),
     rounds: z.number().int().min(1).max(8).default(1),
-    seed: z
-      .number()
-      .int()
-      .min(0)
-      .max(2 ** 31 - 1)
-      .optional(),
+    seed: seedField(),
     sampling: SamplingSchema.default(SamplingSchema.parse({})),
     /** Applies to each of the two runs (see CreateRun `budget`). */
     budget: BudgetSchema.optional(),

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ChatMessageSchema, SamplingSchema, UsageSchema } from './chat';
 import { ROUNDS } from './limits';
-import { indexCursor } from './bounds';
+import { indexCursor, seedField } from './bounds';
 import { ComparisonJudgementSchema, FeedbackRequestFields, RunStopSchema, feedbackOptionProblems } from './feedback';
 
 /** critique-revise: SL-CAI (revision beats draft); ai-feedback: RL-CAI (a feedback model picks among candidates). */
@@ -186,12 +186,7 @@ export const CreateRunSchema = z
     prompts: z.array(PromptItemSchema).min(1, 'a run needs at least one prompt'),
     mode: z.enum(RUN_MODES).default('critique-revise'),
     rounds: z.number().int().min(ROUNDS.min).max(ROUNDS.max).default(1),
-    seed: z
-      .number()
-      .int()
-      .min(0)
-      .max(2 ** 31 - 1)
-      .optional(),
+    seed: seedField(),
     model: alias.default('default'),
     feedback_model: alias.optional(),
     sampling: SamplingSchema.default(SamplingSchema.parse({})),
