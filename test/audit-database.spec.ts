@@ -1,8 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Kysely, Migrator, PostgresDialect, sql } from 'kysely';
+import { Kysely, Migrator, sql } from 'kysely';
 import { Client, Pool } from 'pg';
 import { RunSchema } from '@amend/contracts';
-import { Store } from '@amend/store';
+import { SchemaDialect, Store } from '@amend/store';
 import { migrateToLatest } from '../libs/store/src/migrations';
 import { MIGRATIONS } from '../libs/store/src/migrations/index';
 import { cleanup, json, startStack, testEnv, waitFor, type Stack } from './support/stack';
@@ -89,7 +89,7 @@ describe('migrating a database written before hash chains', () => {
 
   it('chains the events already there in row order and seals the finished runs', async () => {
     const pool = new Pool({ connectionString: env.DATABASE_URL, options: `-c search_path=${schema}`, max: 2 });
-    const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
+    const db = new Kysely<any>({ dialect: new SchemaDialect({ pool }, schema) });
     try {
       await sql`create schema ${sql.id(schema)}`.execute(db);
       const before = Object.fromEntries(Object.entries(MIGRATIONS).filter(([name]) => name < '0004'));

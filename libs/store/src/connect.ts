@@ -1,7 +1,8 @@
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { Kysely, sql } from 'kysely';
 import { Pool, Client } from 'pg';
 import type { Database } from './schema';
 import { migrateToLatest } from './migrations';
+import { SchemaDialect } from './schema-dialect';
 
 export interface DbOptions {
   url: string;
@@ -157,7 +158,7 @@ export function createDb(opts: DbOptions): Kysely<Database> {
   pool.on('connect', (client) => client.on('error', () => undefined));
   const onTimeout = opts.onTimeout;
   const db = new Kysely<Database>({
-    dialect: new PostgresDialect({ pool }),
+    dialect: new SchemaDialect({ pool }, opts.schema),
     ...(onTimeout && { log: (event) => void (event.level === 'error' && noteTimeout(event.error, onTimeout)) }),
   });
   pools.set(db, pool);

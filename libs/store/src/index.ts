@@ -1,5 +1,6 @@
 export * from './schema';
 export * from './connect';
+export * from './schema-dialect';
 export * from './errors';
 export * from './audit-events';
 export * from './runs.repository';

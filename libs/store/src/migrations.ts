@@ -7,21 +7,8 @@ class InCodeProvider implements MigrationProvider {
   }
 }
 
+/** `db` must come from `createDb` (or use `SchemaDialect`), whose introspection sees only `schema`. */
 export async function migrateToLatest(db: Kysely<any>, schema: string): Promise<void> {
-  // Kysely's migrator looks for its tables by introspecting every schema of the database; a
-  // schema dropped meanwhile by someone else (tests and benchmarks sharing one database) fails
-  // that look with "schema ... does not exist". Only that is tried again: it says nothing of ours.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await migrateOnce(db, schema);
-    } catch (err) {
-      const other = /schema "([^"]+)" does not exist/.exec(String(err));
-      if (!other || other[1] === schema || attempt >= 5) throw err;
-    }
-  }
-}
-
-async function migrateOnce(db: Kysely<any>, schema: string): Promise<void> {
   const migrator = new Migrator({
     db,
     provider: new InCodeProvider(),
