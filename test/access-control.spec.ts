@@ -21,8 +21,9 @@ let pg: Client;
 /** Keys of team alpha (the caller's own team) for every role, and a submitter of team beta. */
 const keys = {} as Record<Role, string>;
 let betaSubmitter: string;
-const own = {} as Record<'run' | 'sample' | 'pair' | 'key' | 'evaluation' | 'erasable_run' | 'erasable_sample', string>;
-const other = {} as Record<'run' | 'sample' | 'pair' | 'key' | 'evaluation' | 'erasable_run' | 'erasable_sample', string>;
+type Ids = Record<'run' | 'sample' | 'pair' | 'key' | 'evaluation' | 'erasable_run' | 'erasable_sample' | 'queue_run', string>;
+const own = {} as Ids;
+const other = {} as Ids;
 /** Published by the matrix's author, so deprecating it in the matrix harms nothing else. */
 const CONSTITUTION = { name: 'matrix-check', version: '1.0.0' };
 
@@ -30,13 +31,13 @@ const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
 /** A constitution name that team beta owns (its author published it first). */
 const BETA_CONSTITUTION = { name: 'matrix-beta', version: '1.0.0' };
 
-async function finishedRun(key: string): Promise<{ run: string; sample: string; pair: string }> {
+async function finishedRun(key: string, extra: Record<string, unknown> = {}): Promise<{ run: string; sample: string; pair: string }> {
   const res = await stack.fetch(
     '/v1/runs',
     {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ constitution: 'amend-core', prompts: ['How do I keep basil alive?', 'Tell me a short joke.'] }),
+      body: JSON.stringify({ constitution: 'amend-core', prompts: ['How do I keep basil alive?', 'Tell me a short joke.'], ...extra }),
     },
     key,
   );
@@ -84,17 +85,21 @@ beforeAll(async () => {
   const b = await finishedRun(betaSubmitter);
   // Runs of their own for the erasure routes, so erasing leaves the runs the other rows read whole.
   const [ea, eb] = [await finishedRun(keys.submitter), await finishedRun(betaSubmitter)];
+  // Runs whose queue has a slot for every role that takes one (docs/ml-teams.md#review-by-several-reviewers).
+  const [qa, qb] = [await finishedRun(keys.submitter, { review: { per_pair: 5 } }), await finishedRun(betaSubmitter, { review: { per_pair: 5 } })];
   Object.assign(own, a, {
     key: await keyId(await stack.mintKey('submitter', 'alpha')),
     evaluation: await evaluation(keys.author),
     erasable_run: ea.run,
     erasable_sample: ea.sample,
+    queue_run: qa.run,
   });
   Object.assign(other, b, {
     key: await keyId(await stack.mintKey('submitter', 'beta')),
     evaluation: await evaluation(betaAuthor),
     erasable_run: eb.run,
     erasable_sample: eb.sample,
+    queue_run: qb.run,
   });
 });
 
@@ -120,7 +125,9 @@ let versionCounter = 0;
 const jsonBody = (value: unknown) => ({ type: 'application/json', text: JSON.stringify(value) });
 const ids = (scope: Scope) => (scope === 'own' ? own : other);
 const cname = (scope: Scope) => (scope === 'own' ? CONSTITUTION : BETA_CONSTITUTION);
-const READERS: Role[] = ['submitter', 'auditor'];
+/** Reviewers read their team's runs, pairs and samples, to review them (docs/architecture.md#roles-and-access). */
+const READERS: Role[] = ['submitter', 'auditor', 'reviewer'];
+const REVIEWERS: Role[] = ['submitter', 'reviewer'];
 const CONSTITUTION_READERS: Role[] = ['submitter', 'author', 'auditor'];
 /** docs/policy-authors.md#ab-evaluations: authors and admins start evaluations; auditors and admins read every team's. */
 const EVALUATION_READERS: Role[] = ['author', 'auditor', 'admin'];
@@ -157,10 +164,25 @@ const EXPECTED: Record<string, Expected> = {
   'GET /v1/runs/:id/reviews': { roles: READERS, ok: 200, crossing: 'team_data', request: (s) => ({ path: `/v1/runs/${ids(s).run}/reviews` }) },
   'GET /v1/pairs/:id/review': { roles: READERS, ok: 200, crossing: 'team_data', request: (s) => ({ path: `/v1/pairs/${ids(s).pair}/review` }) },
   'POST /v1/pairs/:id/review': {
-    roles: ['submitter'],
+    roles: REVIEWERS,
     ok: 201,
     crossing: 'team_data',
     request: (s) => ({ path: `/v1/pairs/${ids(s).pair}/review`, body: jsonBody({ decision: 'accept', reason: 'the matrix reviews it' }) }),
+  },
+  'GET /v1/runs/:id/review-queue/next': {
+    roles: REVIEWERS,
+    ok: 200,
+    crossing: 'team_data',
+    readsEveryTeam: [],
+    request: (s) => ({ path: `/v1/runs/${ids(s).queue_run}/review-queue/next` }),
+  },
+  'GET /v1/runs/:id/review-queue': { roles: READERS, ok: 200, crossing: 'team_data', request: (s) => ({ path: `/v1/runs/${ids(s).queue_run}/review-queue` }) },
+  'GET /v1/runs/:id/agreement': { roles: READERS, ok: 200, crossing: 'team_data', request: (s) => ({ path: `/v1/runs/${ids(s).queue_run}/agreement` }) },
+  'PUT /v1/runs/:id/review-policy': {
+    roles: ['submitter'],
+    ok: 200,
+    crossing: 'team_data',
+    request: (s) => ({ path: `/v1/runs/${ids(s).queue_run}/review-policy`, body: jsonBody({ per_pair: 5 }) }),
   },
   'GET /v1/runs/:id/audit': { roles: ['auditor'], ok: 200, crossing: 'team_data', request: (s) => ({ path: `/v1/runs/${ids(s).run}/audit` }) },
   'GET /v1/runs/:id/audit/verify': { roles: ['auditor'], ok: 200, crossing: 'team_data', request: (s) => ({ path: `/v1/runs/${ids(s).run}/audit/verify` }) },
@@ -254,7 +276,7 @@ const EXPECTED: Record<string, Expected> = {
     readsEveryTeam: [],
     request: (s) => ({ path: `/v1/runs/${ids(s).erasable_run}/erase`, body: jsonBody({ reason: 'the matrix erases it' }) }),
   },
-  'GET /v1/keys/me': { roles: ['submitter', 'author', 'auditor', 'admin'], ok: 200, crossing: 'none', request: () => ({ path: '/v1/keys/me' }) },
+  'GET /v1/keys/me': { roles: ['submitter', 'author', 'auditor', 'admin', 'reviewer'], ok: 200, crossing: 'none', request: () => ({ path: '/v1/keys/me' }) },
 };
 
 /** What the hand table says a role gets from a route for its own team's things or another team's. */
@@ -412,6 +434,8 @@ describe('API keys', () => {
       ['alpha admin', 'admin', 'admin', 403],
       ['alpha admin', 'admin', 'alpha', 201],
       ['alpha admin', 'author', 'alpha', 201],
+      ['alpha admin', 'reviewer', 'alpha', 201],
+      ['alpha admin', 'reviewer', 'beta', 403],
       ['operator admin', 'auditor', 'beta', 201],
       ['operator admin', 'admin', 'beta', 201],
     ];

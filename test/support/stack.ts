@@ -35,7 +35,7 @@ export function testEnv(name: string, extra: Record<string, string> = {}): Recor
   };
 }
 
-export type KeyRole = 'submitter' | 'author' | 'auditor' | 'admin';
+export type KeyRole = 'submitter' | 'author' | 'auditor' | 'admin' | 'reviewer';
 
 export interface Stack {
   env: Record<string, string>;

@@ -19,6 +19,8 @@ import { ReadinessService } from './health/readiness.service';
 import { SamplesService } from './samples/samples.service';
 import { ReviewsController } from './reviews/reviews.controller';
 import { ReviewsService } from './reviews/reviews.service';
+import { ReviewQueueController } from './reviews/review-queue.controller';
+import { ReviewQueueService } from './reviews/review-queue.service';
 import { ReportsController } from './reports/reports.controller';
 import { ReportsService } from './reports/reports.service';
 import { AuthGuard } from './auth/auth.guard';
@@ -48,6 +50,7 @@ export class ApiModule {
         ConstitutionsController,
         HealthController,
         ReviewsController,
+        ReviewQueueController,
         ReportsController,
         MeController,
         KeysController,
@@ -61,6 +64,7 @@ export class ApiModule {
         PairsService,
         ReadinessService,
         ReviewsService,
+        ReviewQueueService,
         ReportsService,
         ConstitutionSyncService,
         ConstitutionsService,

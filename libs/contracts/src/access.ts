@@ -6,12 +6,17 @@ import type { KeyRoleName } from './keys';
  * one table, so the console cannot offer what the API refuses, nor hide what it allows.
  */
 export const ABILITIES = {
-  /** Read runs and what they made: samples, pairs, the SFT view, reports, reviews. */
-  readRuns: ['submitter', 'auditor'],
+  /** Read runs and what they made: samples, pairs, the SFT view, reports, reviews, agreement. Reviewers read their team's, to review them. */
+  readRuns: ['submitter', 'auditor', 'reviewer'],
   /** Submit and cancel runs. */
   submitRuns: ['submitter'],
-  /** Accept or reject pairs: that changes a team's dataset, so its submitters do it; auditors read and change nothing. */
-  reviewPairs: ['submitter'],
+  /**
+   * Accept or reject pairs and take them from a run's review queue: that changes a team's dataset, so its submitters and
+   * reviewers do it; auditors read and change nothing.
+   */
+  reviewPairs: ['submitter', 'reviewer'],
+  /** Set how many reviews each pair of a run needs (the run's review policy): the team that submits runs decides. */
+  setReviewPolicy: ['submitter'],
   readConstitutions: ['submitter', 'author', 'auditor'],
   /** Publish, import and deprecate constitution versions. */
   publish: ['author'],
@@ -30,7 +35,7 @@ export const ABILITIES = {
   /** Erase a finished sample's or run's content, keeping its hashes and an erasure event in the trail. */
   erase: ['admin'],
   /** Read one's own key (`GET /v1/keys/me`): how the console signs in. */
-  readOwnKey: ['submitter', 'author', 'auditor', 'admin'],
+  readOwnKey: ['submitter', 'author', 'auditor', 'admin', 'reviewer'],
 } as const satisfies Record<string, readonly KeyRoleName[]>;
 
 export type Ability = keyof typeof ABILITIES;

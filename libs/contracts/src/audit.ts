@@ -14,6 +14,8 @@ export const AUDIT_EVENT_TYPES = [
   // Too many of the run's judge labels were hard or unreadable (max_hard_label_share).
   'run.stopped',
   'run.sealed',
+  // The run's review policy was set or changed (PUT /v1/runs/{id}/review-policy): how many reviews each pair needs.
+  'run.review_policy_set',
   'draft.generated',
   'critique.generated',
   'revision.generated',

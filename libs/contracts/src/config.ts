@@ -76,6 +76,8 @@ export const ConfigSchema = z.object({
   BATCH_LEASE_MS: z.coerce.number().int().min(500).default(60_000),
   /** Failed lines of a (sample, stage) asked again in later waves before the sample fails. */
   BATCH_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(5),
+  /** How long a pair taken from a run's review queue stays the reviewer's before another may take its slot (docs/ml-teams.md#review-by-several-reviewers). */
+  AMEND_REVIEW_LEASE_MS: z.coerce.number().int().min(1000).max(86_400_000).default(600_000),
   AMEND_MODELS: z.string().optional(),
   AMEND_ADMIN_KEY: z.string().optional(),
   CONSTITUTIONS_DIR: z.string().default('constitutions'),

@@ -29,6 +29,7 @@ const EXPECTED: Record<string, number> = {
   constitution_immutable: 409,
   already_erased: 409,
   run_not_finished: 409,
+  review_slots_full: 409,
   body_too_large: 413,
   unsupported_media_type: 415,
   unsupported_encoding: 415,
@@ -85,7 +86,7 @@ describe('the error catalogue', () => {
 
   it('lists the codes of one status together, and no code under two', () => {
     expect(codesOfStatus(401)).toEqual(['unauthenticated', 'invalid_key']);
-    expect(codesOfStatus(409)).toEqual(['conflict', 'idempotency_key_reused', 'already_erased', 'run_not_finished', 'constitution_immutable']);
+    expect(codesOfStatus(409)).toEqual(['conflict', 'idempotency_key_reused', 'already_erased', 'run_not_finished', 'constitution_immutable', 'review_slots_full']);
     const all = ([400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 503, 504] as const).flatMap((s) => codesOfStatus(s));
     expect(all.sort()).toEqual(Object.keys(EXPECTED).sort());
   });

@@ -35,6 +35,10 @@ export const ERROR_CODES = {
   already_erased: { status: 409, meaning: 'The sample was erased already; details say by whom and when.' },
   run_not_finished: { status: 409, meaning: 'The run is still going: cancel it or wait for it to finish, then erase.' },
   constitution_immutable: { status: 409, meaning: 'That version is published with other content; publish a new version number.' },
+  review_slots_full: {
+    status: 409,
+    meaning: "Every review the run's review policy asks of this pair is done or held by another reviewer's lease; take the next pair from the review queue.",
+  },
 
   body_too_large: { status: 413, meaning: 'The body is over its limit (AMEND_MAX_BODY_BYTES, AMEND_MAX_STREAMED_BODY_BYTES, AMEND_MAX_CONSTITUTION_BYTES).' },
 

@@ -16,3 +16,4 @@ export * from './audit';
 export * from './key-self';
 export * from './evaluations';
 export * from './erasure';
+export * from './review-queue';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /** docs/architecture.md#roles-and-access: one role and one team per key. */
-export const KEY_ROLE_NAMES = ['submitter', 'author', 'auditor', 'admin'] as const;
+export const KEY_ROLE_NAMES = ['submitter', 'author', 'auditor', 'admin', 'reviewer'] as const;
 export type KeyRoleName = (typeof KEY_ROLE_NAMES)[number];
 
 const limit = (max: number) => z.number().int().min(1).max(max);

@@ -26,3 +26,19 @@ export const ExportReviewSchema = z.object({
   review_id: z.string().uuid(),
 });
 export type ExportReview = z.infer<typeof ExportReviewSchema>;
+
+/** The most reviews a run may ask for per pair. */
+export const MAX_REVIEWS_PER_PAIR = 100;
+
+/**
+ * A run's review policy (docs/ml-teams.md#review-by-several-reviewers): how many different keys
+ * review each pair. `"review": {"per_pair": N}` on POST /v1/runs, or PUT /v1/runs/{id}/review-policy later.
+ */
+export const ReviewPolicySchema = z.strictObject({
+  per_pair: z
+    .number()
+    .int('per_pair is a whole number of reviews')
+    .min(1, 'per_pair is at least 1')
+    .max(MAX_REVIEWS_PER_PAIR, `per_pair is at most ${MAX_REVIEWS_PER_PAIR}`),
+});
+export type ReviewPolicy = z.infer<typeof ReviewPolicySchema>;

@@ -3,6 +3,7 @@ import { ChatMessageSchema, SamplingSchema, UsageSchema } from './chat';
 import { ROUNDS } from './limits';
 import { indexCursor, seedField } from './bounds';
 import { ComparisonJudgementSchema, FeedbackRequestFields, RunStopSchema, feedbackOptionProblems } from './feedback';
+import { ReviewPolicySchema } from './review-fields';
 
 /** critique-revise: SL-CAI (revision beats draft); ai-feedback: RL-CAI (a feedback model picks among candidates). */
 export const RUN_MODES = ['critique-revise', 'ai-feedback'] as const;
@@ -192,6 +193,8 @@ export const CreateRunSchema = z
     sampling: SamplingSchema.default(SamplingSchema.parse({})),
     principles: PrincipleSelectorSchema.optional(),
     budget: BudgetSchema.optional(),
+    /** How many different keys review each pair (docs/ml-teams.md#review-by-several-reviewers); changeable later with PUT /v1/runs/{id}/review-policy. */
+    review: ReviewPolicySchema.optional(),
     /**
      * Through the provider's Batch API (OpenAI Files + Batches) at its batch prices, in waves: every
      * sample's next call in one batch, then the next. Needs aliases configured with `batch: true`.
@@ -336,6 +339,8 @@ export const RunSchema = z.object({
   budget: BudgetSchema.nullable().optional(),
   /** Present on batch runs (`"batch": true`): waves and provider batches. */
   batch: RunBatchSchema.optional(),
+  /** The review policy in force; absent when none was set (each pair then needs one review). */
+  review: ReviewPolicySchema.optional(),
   /** Feedback options, defaults applied (see CreateRunSchema). */
   candidates: z.number().int().optional(),
   ensemble: z.number().int().optional(),

@@ -18,6 +18,8 @@ export { QualityReportBuilder, QUALITY_REPORT_VERSION } from './report/quality-r
 export { pairQuality } from './report/pair-quality';
 export { formatPair, toSft } from './formats';
 export { applyReview, exportReview } from './review';
+export { agreementFigures, cohenKappa, krippendorffAlphaNominal, pairwiseKappa, rawAgreement, unitMajority } from './agreement';
+export type { Coding, UnitMajority } from './agreement';
 export type { PairLine, ConversationalPairLine, StandardPairLine, H4PairLine, SftLine } from './formats';
 export { PipelineError } from './errors';
 export type { PipelineErrorCode, RunProblem, RunProblemCode } from './errors';

@@ -11,6 +11,7 @@ export * from './checkpoint';
 export * from './constitutions.repository';
 export * from './keys.repository';
 export * from './reviews.repository';
+export * from './review-queue.repository';
 export * from './budget.repository';
 export * from './batches.repository';
 export * from './evaluations.repository';

@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Database, ApiKeysTable } from './schema';
 import { insertAuditEvents } from './audit-events';
 
-export const KEY_ROLES = ['submitter', 'author', 'auditor', 'admin'] as const;
+export const KEY_ROLES = ['submitter', 'author', 'auditor', 'admin', 'reviewer'] as const;
 export type KeyRole = (typeof KEY_ROLES)[number];
 
 export interface KeyLimits {

@@ -4,6 +4,7 @@ import type { PairRecord, PairReview, ReviewDecision, ReviewStatus } from '@amen
 import type { Database, PairReviewsTable } from './schema';
 import { insertAuditEvents, type AuditEventInput } from './audit-events';
 import { StoreError } from './errors';
+import { fillQueue, openSlots, reviewPolicyOf } from './review-queue.repository';
 
 type ReviewRow = Selectable<PairReviewsTable>;
 
@@ -151,6 +152,11 @@ export class ReviewsRepository {
   /**
    * Records a review and its audit event in one transaction. The pair row is locked, so two
    * reviewers of one pair are serialised and `decide` always sees the texts as they are now.
+   *
+   * On a run with a review policy (docs/ml-teams.md#review-by-several-reviewers) each key's review
+   * is its own: the texts it starts from, and `base_review_id`, are the key's own latest review of
+   * the pair (or the worker's pair), and a key that has not reviewed the pair yet needs an open slot
+   * (its lease, or one nobody holds), weighed under the pair's queue row lock as the queue does.
    */
   async record(
     pairId: string,
@@ -158,13 +164,36 @@ export class ReviewsRepository {
     decide: (current: PairTexts, pair: PairRecord) => ReviewOutcome,
     audit: (review: PairReview, before: PairTexts) => Omit<AuditEventInput, 'run_id' | 'sample_id'>,
   ): Promise<PairReview> {
+    await fillQueue(this.db, { pairId });
     return this.db.transaction().execute(async (tx) => {
       // Reviews of one pair queue on a lock of their own: pairs rows are append-only, and
       // SELECT ... FOR UPDATE would need UPDATE on them, which amend_app does not have.
       await sql`select pg_advisory_xact_lock(hashtextextended(${'amend.review.' + pairId}, 0))`.execute(tx);
       const pair = await tx.selectFrom('pairs').select(['id', 'run_id', 'sample_id', 'record']).where('id', '=', pairId).executeTakeFirst();
       if (!pair) throw new StoreError('pair_not_found', `no pair ${pairId}`, { id: pairId });
-      const latest = await tx.selectFrom('pair_reviews').selectAll().where('pair_id', '=', pairId).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+      // The run row first: the review's event re-seals a finished run (which locks the row for
+      // update), and two reviews that took its key-share lock first (their rows' foreign keys) would
+      // each wait for the other to let go of it. Reviews of one run so take turns from the start.
+      await tx.selectFrom('runs').select('id').where('id', '=', pair.run_id).forUpdate().execute();
+      const perPair = await reviewPolicyOf(tx, pair.run_id);
+      const own = perPair !== null && input.reviewerKeyId !== null;
+      const latestOf = (keyId?: string) => {
+        let q = tx.selectFrom('pair_reviews').selectAll().where('pair_id', '=', pairId);
+        if (keyId) q = q.where('reviewer_key_id', '=', keyId);
+        return q.orderBy('seq', 'desc').limit(1).executeTakeFirst();
+      };
+      const latest = own ? await latestOf(input.reviewerKeyId!) : await latestOf();
+      if (own && !latest) {
+        await sql`select pair_id from review_queue where pair_id = ${pairId} for update`.execute(tx);
+        const open = await sql<{ open: number }>`select ${openSlots(sql`${pairId}::uuid`, input.reviewerKeyId!, perPair)} as open`.execute(tx);
+        if (Number(open.rows[0].open) <= 0) {
+          throw new StoreError(
+            'review_slots_full',
+            `this pair has the ${perPair} review${perPair === 1 ? '' : 's'} its run's policy asks for, done or held by other reviewers' leases; take the next pair from GET /v1/runs/${pair.run_id}/review-queue/next`,
+            { per_pair: perPair, run_id: pair.run_id },
+          );
+        }
+      }
       if (input.baseReviewId !== undefined && (latest?.id ?? null) !== input.baseReviewId) {
         throw new StoreError(
           'conflict',
@@ -198,6 +227,8 @@ export class ReviewsRepository {
         .executeTakeFirstOrThrow();
       const review = toReview(row);
       await insertAuditEvents(tx, [{ run_id: pair.run_id, sample_id: pair.sample_id, ...audit(review, before) }]);
+      // The key's slot is now its review: the lease has done its work.
+      if (own) await tx.deleteFrom('review_leases').where('pair_id', '=', pairId).where('key_id', '=', input.reviewerKeyId!).execute();
       return review;
     });
   }

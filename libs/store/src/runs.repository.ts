@@ -8,6 +8,7 @@ import { sampleCommitmentBlob, sampleEntry } from './sample-commitment';
 import { ACTIVE_RUN, UNFINISHED_SAMPLE } from './status-sql';
 import { BatchesRepository } from './batches.repository';
 import { BUSY, untilNotBusy, type Busy } from './lock-retry';
+import { insertReviewPolicy, reviewPolicyOf } from './review-queue.repository';
 
 export interface NewRun {
   id: string;
@@ -36,6 +37,8 @@ export interface NewRun {
   batch?: boolean;
   /** `{id, role, baseline_run_id?}` when the run is one side of an evaluation. */
   evaluation?: unknown | null;
+  /** The review policy given with the run (`{per_pair}`); null or absent for none. */
+  review?: { per_pair: number } | null;
 }
 
 export interface NewSample {
@@ -118,6 +121,7 @@ export async function insertRun(tx: Transaction<Database>, run: NewRun, samples:
       evaluation: run.evaluation == null ? null : JSON.stringify(run.evaluation),
     })
     .execute();
+  if (run.review) await insertReviewPolicy(tx, run.id, run.review.per_pair, run.created_by);
   const commitment: RunCommitment = { seed: run.seed, team: run.team, samples_sha256: [] };
   for (let i = 0; i < samples.length; i += INSERT_CHUNK) commitment.samples_sha256.push(await insertSamples(tx, run.id, samples.slice(i, i + INSERT_CHUNK)));
   return commitment;
@@ -274,6 +278,7 @@ export class RunsRepository {
   }
 
   private async toView(row: RunRow): Promise<Run> {
+    const review = await reviewPolicyOf(this.db, row.id);
     const byStatus = await this.db
       .selectFrom('samples')
       .select([
@@ -343,6 +348,7 @@ export class RunsRepository {
       budget: row.budget ?? null,
       ...(row.batch && { batch: await new BatchesRepository(this.db).progress(row.id) }),
       ...(row.stopped != null && { stopped: row.stopped }),
+      ...(review !== null && { review: { per_pair: review } }),
     };
   }
 

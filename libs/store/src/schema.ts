@@ -284,6 +284,31 @@ export interface PairReviewsTable {
   created_at: Generated<Date>;
 }
 
+/** `review_policies` (migration 0019): how many reviews each pair of a run needs; the latest row is in force. */
+export interface ReviewPoliciesTable {
+  seq: Generated<string>;
+  run_id: string;
+  per_pair: number;
+  set_by: string;
+  set_at: Generated<Date>;
+}
+
+/** `review_queue` (migration 0019): the row a reviewer locks while it weighs a pair's open slots. */
+export interface ReviewQueueTable {
+  pair_id: string;
+  run_id: string;
+  idx: number;
+}
+
+/** `review_leases` (migration 0019): a slot a key holds on a pair until it reviews it or the lease expires. */
+export interface ReviewLeasesTable {
+  pair_id: string;
+  key_id: string;
+  run_id: string;
+  taken_at: Generated<Date>;
+  expires_at: Date;
+}
+
 export interface Database {
   constitutions: ConstitutionsTable;
   runs: RunsTable;
@@ -298,4 +323,7 @@ export interface Database {
   evaluations: EvaluationsTable;
   pair_reviews: PairReviewsTable;
   run_reports: RunReportsTable;
+  review_policies: ReviewPoliciesTable;
+  review_queue: ReviewQueueTable;
+  review_leases: ReviewLeasesTable;
 }

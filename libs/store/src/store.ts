@@ -14,6 +14,7 @@ import { EvaluationsRepository } from './evaluations.repository';
 import { JudgeLabelsRepository } from './judge-labels.repository';
 import { ReportsRepository } from './reports.repository';
 import { ErasureRepository } from './erasure.repository';
+import { ReviewQueueRepository } from './review-queue.repository';
 
 /**
  * The repositories over one connection pool. Postgres is the source of truth. The database handle
@@ -34,6 +35,7 @@ export class Store {
   readonly judgeLabels: JudgeLabelsRepository;
   readonly reports: ReportsRepository;
   readonly erasure: ErasureRepository;
+  readonly reviewQueue: ReviewQueueRepository;
 
   constructor(private readonly db: Kysely<Database>) {
     this.runs = new RunsRepository(db);
@@ -49,6 +51,7 @@ export class Store {
     this.judgeLabels = new JudgeLabelsRepository(db);
     this.reports = new ReportsRepository(db);
     this.erasure = new ErasureRepository(db);
+    this.reviewQueue = new ReviewQueueRepository(db);
   }
 
   static async open(opts: DbOptions): Promise<Store> {

@@ -277,6 +277,7 @@ export class RunsService {
       prices,
       idempotency_key: idempotencyKey ?? null,
       ...(body.batch && { batch: true }),
+      ...(body.review && { review: body.review }),
     };
     const run = {
       id: randomUUID(),
@@ -371,6 +372,7 @@ export class RunsService {
         run.max_hard_label_share !== undefined &&
         run.hard_label_min_comparisons !== undefined && { hard_label_min_comparisons: run.hard_label_min_comparisons }),
       ...(run.batch && { batch: true }),
+      ...(run.review && { review: run.review }),
     };
   }
   async cancel(id: string, caller: Principal): Promise<Run> {

@@ -16,6 +16,7 @@ import { promptMessages } from './0014_prompt_messages';
 import { runStopped } from './0014_run_stopped';
 import { pairQuality } from './0015_pair_quality';
 import { erasure } from './0016_erasure';
+import { reviewQueue } from './0019_review_queue';
 
 /**
  * Every migration, by name; applied in name order. Add a file `NNNN_what.ts` and one line here.
@@ -39,4 +40,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0014_run_stopped': runStopped,
   '0015_pair_quality': pairQuality,
   '0016_erasure': erasure,
+  '0019_review_queue': reviewQueue,
 };
