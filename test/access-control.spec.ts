@@ -21,7 +21,7 @@ let pg: Client;
 /** Keys of team alpha (the caller's own team) for every role, and a submitter of team beta. */
 const keys = {} as Record<Role, string>;
 let betaSubmitter: string;
-type Ids = Record<'run' | 'sample' | 'pair' | 'key' | 'evaluation' | 'erasable_run' | 'erasable_sample' | 'queue_run', string>;
+type Ids = Record<'run' | 'sample' | 'pair' | 'key' | 'evaluation' | 'suggestion' | 'erasable_run' | 'erasable_sample' | 'queue_run', string>;
 const own = {} as Ids;
 const other = {} as Ids;
 /** Published by the matrix's author, so deprecating it in the matrix harms nothing else. */
@@ -64,6 +64,19 @@ async function evaluation(authorKey: string): Promise<string> {
   return (await json(res)).id;
 }
 
+const SUGGESTION_BODY = { pairs: [{ prompt: 'Name a hardy houseplant.', chosen: 'A snake plant, according to the RHS.', rejected: 'A fern.' }] };
+
+/** A suggestion set of the author's team (its result is not needed, only its id). */
+async function suggestionSet(authorKey: string): Promise<string> {
+  const res = await stack.fetch(
+    '/v1/constitutions/amend-core/suggestions',
+    { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(SUGGESTION_BODY) },
+    authorKey,
+  );
+  expect(res.status).toBe(202);
+  return (await json(res)).id;
+}
+
 async function keyId(key: string): Promise<string> {
   return (await json(await stack.fetch('/v1/keys/me', {}, key))).id;
 }
@@ -90,6 +103,7 @@ beforeAll(async () => {
   Object.assign(own, a, {
     key: await keyId(await stack.mintKey('submitter', 'alpha')),
     evaluation: await evaluation(keys.author),
+    suggestion: await suggestionSet(keys.author),
     erasable_run: ea.run,
     erasable_sample: ea.sample,
     queue_run: qa.run,
@@ -97,6 +111,7 @@ beforeAll(async () => {
   Object.assign(other, b, {
     key: await keyId(await stack.mintKey('submitter', 'beta')),
     evaluation: await evaluation(betaAuthor),
+    suggestion: await suggestionSet(betaAuthor),
     erasable_run: eb.run,
     erasable_sample: eb.sample,
     queue_run: qb.run,
@@ -252,6 +267,32 @@ const EXPECTED: Record<string, Expected> = {
     crossing: 'team_data',
     readsEveryTeam: ['auditor', 'admin'],
     request: (s) => ({ path: `/v1/evaluations/${ids(s).evaluation}` }),
+  },
+  // docs/policy-authors.md#principle-suggestions: authors learn suggestions (from any constitution they may read) and read their team's; auditors every team's.
+  'POST /v1/constitutions/:name/suggestions': {
+    roles: ['author'],
+    ok: 202,
+    crossing: 'none',
+    request: () => ({ path: '/v1/constitutions/amend-core/suggestions', body: jsonBody(SUGGESTION_BODY) }),
+  },
+  'POST /v1/constitutions/:name/suggestions/estimate': {
+    roles: ['author'],
+    ok: 200,
+    crossing: 'none',
+    request: () => ({ path: '/v1/constitutions/amend-core/suggestions/estimate', body: jsonBody(SUGGESTION_BODY) }),
+  },
+  'GET /v1/suggestions': { roles: ['author', 'auditor'], ok: 200, crossing: 'none', request: () => ({ path: '/v1/suggestions' }) },
+  'GET /v1/suggestions/:id': {
+    roles: ['author', 'auditor'],
+    ok: 200,
+    crossing: 'team_data',
+    request: (s) => ({ path: `/v1/suggestions/${ids(s).suggestion}` }),
+  },
+  'GET /v1/suggestions/:id/audit/verify': {
+    roles: ['auditor'],
+    ok: 200,
+    crossing: 'team_data',
+    request: (s) => ({ path: `/v1/suggestions/${ids(s).suggestion}/audit/verify` }),
   },
   'POST /v1/keys': {
     roles: ['admin'],

@@ -29,7 +29,7 @@ const PATTERNS: [RegExp, (m: RegExpMatchArray) => string, scope?: string][] = [
   // The pipeline's run problems (RunProblem), which the API answers with their code.
   [/\bcode: '([a-z0-9_]+)',\s*message\b/g, (m) => m[1], 'libs/pipeline/'],
   [/\bcode: '([a-z0-9_]+)' satisfies ErrorCode/g, (m) => m[1]],
-  [/notFound\('(run|sample|pair|key|evaluation)'/g, (m) => `${m[1]}_not_found`],
+  [/notFound\('(run|sample|pair|key|evaluation|suggestion)'/g, (m) => `${m[1]}_not_found`],
 ];
 
 const files = [...sources(join(ROOT, 'apps')), ...sources(join(ROOT, 'libs'))].filter((f) => !NOT_THE_API.some((p) => relative(ROOT, f).startsWith(p)));

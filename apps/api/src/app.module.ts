@@ -37,6 +37,8 @@ import { EvaluationsService } from './evaluations/evaluations.service';
 import { ErasureController } from './erasure/erasure.controller';
 import { ErasureService } from './erasure/erasure.service';
 
+import { SuggestionsController } from './suggestions/suggestions.controller';
+import { SuggestionsService } from './suggestions/suggestions.service';
 @Module({})
 export class ApiModule {
   static forRoot(config: Config): DynamicModule {
@@ -57,6 +59,7 @@ export class ApiModule {
         AuditController,
         EvaluationsController,
         ErasureController,
+        SuggestionsController,
       ],
       providers: [
         RunsService,
@@ -73,6 +76,7 @@ export class ApiModule {
         AuditService,
         EvaluationsService,
         ErasureService,
+        SuggestionsService,
         RateLimiter,
         Authenticator,
         RouteTable,

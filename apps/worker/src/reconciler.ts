@@ -1,8 +1,8 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import type { Config } from '@amend/contracts';
-import { CONFIG, SAMPLES_QUEUE, closeEvaluation, enqueueSamples, missingJobs } from '@amend/runtime';
+import { CONFIG, SAMPLES_QUEUE, SUGGESTIONS_QUEUE, closeEvaluation, enqueueSamples, enqueueSuggestion, missingJobs } from '@amend/runtime';
 import { Store } from '@amend/store';
 
 const PAGE = 5_000;
@@ -21,6 +21,7 @@ export class Reconciler implements OnApplicationBootstrap, OnApplicationShutdown
     private readonly store: Store,
     @InjectQueue(SAMPLES_QUEUE) private readonly queue: Queue,
     @Inject(CONFIG) private readonly config: Config,
+    @Optional() @InjectQueue(SUGGESTIONS_QUEUE) private readonly suggestions?: Queue,
   ) {}
 
   onApplicationBootstrap() {
@@ -50,6 +51,13 @@ export class Reconciler implements OnApplicationBootstrap, OnApplicationShutdown
   /** Returns how many samples were enqueued again. */
   async reconcile(): Promise<number> {
     let requeued = 0;
+    // Suggestion jobs the same way: an unfinished set without a job gets one (its calls saved so far are kept).
+    if (this.suggestions) {
+      for (const id of await missingJobs(this.suggestions, await this.store.suggestions.unfinished())) {
+        await enqueueSuggestion(this.suggestions, id);
+        requeued++;
+      }
+    }
     for (const runId of await this.store.runs.active()) {
       // An evaluation's candidate samples are enqueued when their baseline twins finish; here only
       // those whose twin has finished, so the reconciler does not start a waiting loop for the rest.

@@ -8,6 +8,8 @@ import { WorkerMetrics } from './worker-metrics';
 import { SpendMeter } from './spend-meter';
 import { LabelGuard } from './label-guard';
 import { BatchCoordinator } from './batch-coordinator';
+import { SuggestionEngine } from './suggestion-engine';
+import { SuggestionWorker } from './suggestion-worker';
 
 @Module({})
 export class WorkerModule {
@@ -15,7 +17,7 @@ export class WorkerModule {
     return {
       module: WorkerModule,
       imports: [RuntimeModule.forRoot(config, 'amend-worker')],
-      providers: [SampleOrchestrator, SampleWorker, Reconciler, WorkerMetrics, SpendMeter, LabelGuard, BatchCoordinator],
+      providers: [SampleOrchestrator, SampleWorker, Reconciler, WorkerMetrics, SpendMeter, LabelGuard, BatchCoordinator, SuggestionEngine, SuggestionWorker],
     };
   }
 }

@@ -7,10 +7,18 @@ export const GENESIS = '0'.repeat(64);
 /** The chain of events that are not about a run: constitutions published or deprecated, keys created or revoked. */
 export const GLOBAL_CHAIN = 'global';
 
-/** Chains are per sample (one writer at a time) plus one per run for run-level events (docs/architecture.md#chains-and-seals). */
-export function chainOf(e: { run_id: string | null; sample_id: string | null }): string {
+/** The chain of one principle-suggestion job: its events name it by `payload.suggestion_id`, and no run or sample. */
+export const suggestionChain = (id: string) => `suggestion:${id}`;
+
+/**
+ * Chains are per sample (one writer at a time) plus one per run for run-level events, one per
+ * suggestion job, and the global one (docs/architecture.md#chains-and-seals).
+ */
+export function chainOf(e: { run_id: string | null; sample_id: string | null; payload?: unknown }): string {
   if (e.sample_id) return `sample:${e.sample_id}`;
   if (e.run_id) return `run:${e.run_id}`;
+  const suggestion = (e.payload as { suggestion_id?: unknown } | null | undefined)?.suggestion_id;
+  if (typeof suggestion === 'string' && suggestion.length > 0) return suggestionChain(suggestion);
   return GLOBAL_CHAIN;
 }
 

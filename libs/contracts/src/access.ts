@@ -34,6 +34,10 @@ export const ABILITIES = {
   evaluate: ['author', 'admin'],
   /** Erase a finished sample's or run's content, keeping its hashes and an erasure event in the trail. */
   erase: ['admin'],
+  /** Learn principle suggestions from labelled pairs, and add one to a draft. */
+  suggest: ['author'],
+  /** Read suggestion sets (authors of the team, auditors of every team). */
+  readSuggestions: ['author', 'auditor'],
   /** Read one's own key (`GET /v1/keys/me`): how the console signs in. */
   readOwnKey: ['submitter', 'author', 'auditor', 'admin', 'reviewer'],
 } as const satisfies Record<string, readonly KeyRoleName[]>;

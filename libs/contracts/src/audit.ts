@@ -32,6 +32,13 @@ export const AUDIT_EVENT_TYPES = [
   'constitution.deprecated',
   'key.created',
   'key.revoked',
+  // Principle suggestions (chain suggestion:<id>): the job, each model call, the ranking, and how it ended.
+  'suggestion.created',
+  'principles.proposed',
+  'principle.tested',
+  'suggestion.ranked',
+  'suggestion.failed',
+  'suggestion.budget_exhausted',
   // A sample's content was erased (POST /v1/samples/{id}/erase): who, when and why; its hashes stay.
   'erasure',
 ] as const;

@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   key_not_found: { status: 404, meaning: 'No key with this id.' },
   evaluation_not_found: { status: 404, meaning: 'No evaluation with this id that the key may read.' },
   constitution_not_found: { status: 404, meaning: 'No such constitution, version or non-deprecated version; details list what there is.' },
+  suggestion_not_found: { status: 404, meaning: 'No suggestion set with this id that the key may read.' },
   eval_set_not_found: { status: 404, meaning: 'No bundled evaluation set of this name (GET /v1/evaluations/sets lists them).' },
   console_not_built: { status: 404, meaning: 'The web console was not built on this server (`npm run build:console`).' },
 
@@ -56,6 +57,11 @@ export const ERROR_CODES = {
     status: 422,
     meaning: 'The run asks for more than the operator allows (calls per prompt, max_tokens, budget, team quota); details name the setting.',
   },
+  no_labelled_pairs: {
+    status: 422,
+    meaning: 'A suggestion job has no labelled pair to learn from (a run nobody reviewed, an empty or malformed preference file); details say which.',
+  },
+  suggestion_over_budget: { status: 422, meaning: "A suggestion job's estimate is over its budget; details give both." },
   too_many_prompts: { status: 422, meaning: "More prompts than the key's prompts_per_run (or the evaluation limit)." },
   unknown_model: { status: 422, meaning: 'The model alias is not configured (AMEND_MODELS); details list the aliases.' },
   budget_without_prices: { status: 422, meaning: 'A cost budget needs prices for every model alias of the run.' },

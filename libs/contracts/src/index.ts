@@ -17,3 +17,4 @@ export * from './key-self';
 export * from './evaluations';
 export * from './erasure';
 export * from './review-queue';
+export * from './suggestions';

@@ -29,3 +29,30 @@ export { EVALUATION_LABELS, evaluationJudgeCount, sharedDraftResult, isCandidate
 export { buildEvaluationReport, wilson, outcomeOf, kindOf, candidateProbabilities, TIE_MARGIN } from './evaluation/report';
 export type { PromptOutcome, JudgeLabel } from './evaluation/report';
 export { estimateEvaluation } from './evaluation/estimate';
+export {
+  PROPOSE_OPENING,
+  TEST_OPENING,
+  TEST_MAX_TOKENS,
+  proposeMessages,
+  readProposals,
+  testMessages,
+  readVerdict,
+  type LabelledPair,
+  type ProposedPrinciple,
+  type TestVerdict,
+} from './suggestions/prompts';
+export {
+  mergeProposals,
+  rankCandidates,
+  chosenFirst,
+  testOutcome,
+  textSimilarity,
+  normaliseQuestion,
+  closestPrinciple,
+  principleId,
+  type Candidate,
+  type Proposal,
+  type TestOutcome,
+} from './suggestions/rank';
+export { estimateSuggestions, type SuggestionPlanSize } from './suggestions/estimate';
+export { int31FromKey } from './seeded';

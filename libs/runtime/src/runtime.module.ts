@@ -6,7 +6,7 @@ import { LoggerModule } from 'nestjs-pino';
 import type { Config } from '@amend/contracts';
 import { Store, defaultPoolSize, type SessionLimits } from '@amend/store';
 import { ModelRegistry, parseModelsConfig } from '@amend/llm';
-import { CONFIG, SAMPLES_QUEUE } from './tokens';
+import { CONFIG, SAMPLES_QUEUE, SUGGESTIONS_QUEUE } from './tokens';
 import { ConstitutionCache } from './constitution-cache';
 import { redisConnection } from './redis-connection';
 import { AmendMetrics } from './metrics';
@@ -96,6 +96,7 @@ export class RuntimeModule {
           connection: redisConnection(config.REDIS_URL),
         }),
         BullModule.registerQueue({ name: SAMPLES_QUEUE }),
+        BullModule.registerQueue({ name: SUGGESTIONS_QUEUE }),
       ],
       providers: [
         { provide: CONFIG, useValue: config },

@@ -52,3 +52,11 @@ export async function missingJobs(queue: Queue, ids: string[]): Promise<string[]
   const results = (await pipeline.exec()) ?? [];
   return ids.filter((_, i) => results[i]?.[1] === 0);
 }
+
+/** A suggestion job: retried like a sample's (it resumes at its first unsaved call), removed once done. */
+export const SUGGESTION_JOB_OPTIONS: JobsOptions = { ...SAMPLE_JOB_OPTIONS, attempts: 3 };
+
+/** Enqueues a suggestion set's job; the job id is the set id, so a repeat is a no-op. */
+export async function enqueueSuggestion(queue: Queue, suggestionId: string): Promise<void> {
+  await queue.add('suggestion', { suggestion_id: suggestionId }, { ...SUGGESTION_JOB_OPTIONS, jobId: suggestionId });
+}

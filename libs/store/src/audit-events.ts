@@ -109,6 +109,11 @@ async function lockChain(tx: Transaction<Database>, chain: string, e: AuditEvent
     await sql`select pg_advisory_xact_lock(hashtextextended('amend.audit.global.' || current_schema(), 0))`.execute(tx);
     return undefined;
   }
+  if (chain.startsWith('suggestion:')) {
+    // A suggestion job's chain: its set row is the lock, as a run's row is the run chain's.
+    await tx.selectFrom('suggestion_sets').select('id').where('id', '=', chain.slice('suggestion:'.length)).forUpdate().execute();
+    return undefined;
+  }
   if (e.sample_id) {
     const sample = await tx.selectFrom('samples').select(['status', 'run_id']).where('id', '=', e.sample_id).forUpdate().executeTakeFirst();
     if (!sample || !isSampleFinished(sample.status)) return undefined;

@@ -23,4 +23,5 @@ export * from './row-verifier';
 export * from './sample-commitment';
 export * from './erasure.repository';
 export * from './lock-retry';
+export * from './suggestions.repository';
 export * from './store';

@@ -309,6 +309,54 @@ export interface ReviewLeasesTable {
   expires_at: Date;
 }
 
+/** `suggestion_sets` (migration 0018): one principle-suggestion job. */
+export interface SuggestionSetsTable {
+  id: string;
+  team: string;
+  constitution_name: string;
+  constitution_version: string;
+  constitution_sha256: string;
+  status: string;
+  stage: ColumnType<string, string | undefined, string>;
+  source: Json;
+  /** The labelled pairs learnt from ({id, prompt, chosen, rejected}), in order. */
+  pairs: Json;
+  pair_count: number;
+  settings: Json;
+  estimate: Json;
+  budget: Json | null;
+  prices: Json<RunPrices | null> | null;
+  calls: ColumnType<number, number | undefined, number>;
+  calls_planned: number;
+  prompt_tokens: Counter;
+  completion_tokens: Counter;
+  cost_usd: ColumnType<number, number | undefined, number>;
+  proposals: number | null;
+  candidates: number | null;
+  result: Json | null;
+  simulated: ColumnType<boolean, boolean | undefined, boolean>;
+  error: string | null;
+  created_by: string;
+  created_at: Timestamp;
+  finished_at: Timestamp | null;
+}
+
+/** `suggestion_calls` (migration 0018): one model call of a suggestion job, never updated. */
+export interface SuggestionCallsTable {
+  suggestion_id: string;
+  seq: number;
+  stage: string;
+  pair_index: number;
+  candidate_index: number | null;
+  message_refs: string[];
+  text: string;
+  model: string;
+  usage: Json;
+  cost_usd: number;
+  finish_reason: string | null;
+  created_at: Timestamp;
+}
+
 export interface Database {
   constitutions: ConstitutionsTable;
   runs: RunsTable;
@@ -326,4 +374,6 @@ export interface Database {
   review_policies: ReviewPoliciesTable;
   review_queue: ReviewQueueTable;
   review_leases: ReviewLeasesTable;
+  suggestion_sets: SuggestionSetsTable;
+  suggestion_calls: SuggestionCallsTable;
 }

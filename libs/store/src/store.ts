@@ -13,6 +13,7 @@ import { BatchesRepository } from './batches.repository';
 import { EvaluationsRepository } from './evaluations.repository';
 import { JudgeLabelsRepository } from './judge-labels.repository';
 import { ReportsRepository } from './reports.repository';
+import { SuggestionsRepository } from './suggestions.repository';
 import { ErasureRepository } from './erasure.repository';
 import { ReviewQueueRepository } from './review-queue.repository';
 
@@ -36,6 +37,7 @@ export class Store {
   readonly reports: ReportsRepository;
   readonly erasure: ErasureRepository;
   readonly reviewQueue: ReviewQueueRepository;
+  readonly suggestions: SuggestionsRepository;
 
   constructor(private readonly db: Kysely<Database>) {
     this.runs = new RunsRepository(db);
@@ -52,6 +54,7 @@ export class Store {
     this.reports = new ReportsRepository(db);
     this.erasure = new ErasureRepository(db);
     this.reviewQueue = new ReviewQueueRepository(db);
+    this.suggestions = new SuggestionsRepository(db, this.audit);
   }
 
   static async open(opts: DbOptions): Promise<Store> {

@@ -14,3 +14,4 @@ export const sampleIdPipe = idPipe('sample');
 export const pairIdPipe = idPipe('pair');
 export const keyIdPipe = idPipe('key');
 export const evaluationIdPipe = idPipe('evaluation');
+export const suggestionIdPipe = idPipe('suggestion');

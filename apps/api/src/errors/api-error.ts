@@ -19,13 +19,14 @@ export class ApiError<C extends ErrorCode = ErrorCode> extends CodedError<C> {
 
 // One builder for each error that more than one route answers, so each has one message and one details shape.
 
-type Noun = 'run' | 'sample' | 'pair' | 'key' | 'evaluation';
+type Noun = 'run' | 'sample' | 'pair' | 'key' | 'evaluation' | 'suggestion';
 const NOT_FOUND = {
   run: 'run_not_found',
   sample: 'sample_not_found',
   pair: 'pair_not_found',
   key: 'key_not_found',
   evaluation: 'evaluation_not_found',
+  suggestion: 'suggestion_not_found',
 } as const satisfies Record<Noun, ErrorCode>;
 
 /**

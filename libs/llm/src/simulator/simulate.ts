@@ -4,6 +4,7 @@ import { type IncomingMessage, toTurns } from './conversation';
 import { readStage } from './stage';
 import { critiqueText, draftText, revisionText, type Pick } from './texts';
 import { judgeAnswer, readComparison, type AnswerConstraint, type JudgeAnswer, type JudgeStyle } from './judge';
+import { suggestionAnswer } from './suggest';
 import { NOOP_MARKER, REFUSE_DRAFT_MARKER, REFUSE_MARKER, withoutMarkers } from './markers';
 
 export const SIMULATOR_MODEL = 'amend-simulator-1';
@@ -65,7 +66,11 @@ export function simulateCompletion(body: SimulatorRequestBody, options: Simulate
   const refuseDraft = reading.prompt.includes(REFUSE_DRAFT_MARKER);
   let text: string;
   let logprobs: JudgeAnswer['logprobs'] = null;
-  if (comparison) {
+  const suggestion = suggestionAnswer(lastUser, pick);
+  if (suggestion !== null) {
+    // Principle suggestions' propose and test requests (suggest.ts).
+    text = suggestion;
+  } else if (comparison) {
     // The feedback model's multiple-choice question (RL-CAI): a letter, with log-probabilities if asked.
     const answer = judgeAnswer(comparison, pick, uniform, {
       temperature: body.temperature ?? 1,

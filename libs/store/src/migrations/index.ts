@@ -16,6 +16,7 @@ import { promptMessages } from './0014_prompt_messages';
 import { runStopped } from './0014_run_stopped';
 import { pairQuality } from './0015_pair_quality';
 import { erasure } from './0016_erasure';
+import { suggestions } from './0018_suggestions';
 import { reviewQueue } from './0019_review_queue';
 
 /**
@@ -40,5 +41,6 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0014_run_stopped': runStopped,
   '0015_pair_quality': pairQuality,
   '0016_erasure': erasure,
+  '0018_suggestions': suggestions,
   '0019_review_queue': reviewQueue,
 };
