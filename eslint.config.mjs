@@ -7,7 +7,7 @@ import tseslint from 'typescript-eslint';
 /** The database drivers: only libs/store (with its migrations) may import them. */
 const DATABASE = ['kysely', 'kysely/*', 'pg', 'pg-*'];
 /** Frameworks, queue, HTTP clients and the libraries that wrap them. */
-const FRAMEWORKS = ['@nestjs/*', 'bullmq', 'ioredis', 'openai', 'express', 'undici', '@amend/store', '@amend/runtime', '@amend/llm'];
+const FRAMEWORKS = ['@nestjs/*', 'bullmq', 'ioredis', 'openai', 'express', 'undici', '@amend/store', '@amend/runtime', '@amend/llm', '@amend/hub', '@huggingface/hub'];
 /** Disk and network: the pure layers take inputs and return values. */
 const IO = ['fs', 'node:fs', 'fs/*', 'node:fs/*', 'http', 'node:http', 'https', 'node:https', 'net', 'node:net', 'child_process', 'node:child_process'];
 

@@ -16,7 +16,7 @@ const base = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
   moduleNameMapper: {
-    '^@amend/(contracts|pipeline|llm|store|constitution|audit|runtime)$': '<rootDir>/libs/$1/src',
+    '^@amend/(contracts|pipeline|llm|store|constitution|audit|runtime|hub)$': '<rootDir>/libs/$1/src',
   },
 };
 

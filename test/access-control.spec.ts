@@ -165,6 +165,13 @@ const EXPECTED: Record<string, Expected> = {
   'GET /v1/runs': { roles: READERS, ok: 200, crossing: 'none', request: () => ({ path: '/v1/runs?limit=5' }) },
   'GET /v1/runs/:id': { roles: READERS, ok: 200, crossing: 'team_data', request: (s) => ({ path: `/v1/runs/${ids(s).run}` }) },
   'GET /v1/runs/:id/manifest': { roles: READERS, ok: 200, crossing: 'team_data', request: (s) => ({ path: `/v1/runs/${ids(s).run}/manifest` }) },
+  // No AMEND_HF_TOKENS in this stack: a submitter of the run's team gets past the access check to the route's own answer.
+  'POST /v1/runs/:id/exports/hub': {
+    roles: ['submitter'],
+    ok: 422,
+    crossing: 'team_data',
+    request: (s) => ({ path: `/v1/runs/${ids(s).run}/exports/hub`, body: jsonBody({ repo: 'acme/prefs' }) }),
+  },
   'POST /v1/runs/:id/cancel': {
     roles: ['submitter'],
     ok: 200,

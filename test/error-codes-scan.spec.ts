@@ -23,7 +23,7 @@ function sources(dir: string): string[] {
 
 /** Where a code is written at an error: a constructor, the filter's builder, a body, a pipeline problem, a not-found builder's noun. */
 const PATTERNS: [RegExp, (m: RegExpMatchArray) => string, scope?: string][] = [
-  [/new (?:ApiError|StoreError|ConstitutionError|CodedError)\(\s*'([a-z0-9_]+)'/g, (m) => m[1]],
+  [/new (?:ApiError|StoreError|ConstitutionError|CodedError|HubPushError)\(\s*'([a-z0-9_]+)'/g, (m) => m[1]],
   [/errorResponse\(\s*'([a-z0-9_]+)'/g, (m) => m[1]],
   [/error: \{\s*code: '([a-z0-9_]+)'/g, (m) => m[1]],
   // The pipeline's run problems (RunProblem), which the API answers with their code.

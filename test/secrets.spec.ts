@@ -7,6 +7,7 @@ import { Client } from 'pg';
 import { startSimulatorServer } from '@amend/llm';
 import { ROOT, authHeaders, cleanup, json, randomKey, testEnv, waitFor } from './support/stack';
 import { freePort } from './support/free-port';
+import { startFakeHub, type FakeHub } from '../libs/hub/src/testing/fake-hub';
 
 /**
  * Secrets never reach a log or the audit trail: the API and worker run as `npm start` does, in
@@ -14,6 +15,8 @@ import { freePort } from './support/free-port';
  */
 const providerKey = `sk-test-${randomBytes(16).toString('hex')}`;
 const adminKey = randomKey();
+const hfToken = `hf_${randomBytes(16).toString('hex')}`;
+let hub: FakeHub;
 let sim: Awaited<ReturnType<typeof startSimulatorServer>>;
 let proxy: Server;
 const seenAuthorization = new Set<string>();
@@ -42,6 +45,7 @@ async function startProxy(target: string): Promise<string> {
 
 beforeAll(async () => {
   sim = await startSimulatorServer({});
+  hub = await startFakeHub({ tokens: { [hfToken]: 'ml-team' } });
   const base = await startProxy(sim.url);
   const port = await freePort();
   env = testEnv('secrets', {
@@ -50,6 +54,8 @@ beforeAll(async () => {
     AMEND_ADMIN_KEY: adminKey,
     AMEND_MODELS: JSON.stringify({ default: { base_url: base, model: 'sim', api_key_env: 'PROVIDER_KEY' } }),
     PROVIDER_KEY: providerKey,
+    AMEND_HF_TOKENS: JSON.stringify({ ml: hfToken }),
+    HF_ENDPOINT: hub.url,
   });
   url = `http://127.0.0.1:${port}`;
   child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', join(ROOT, 'apps/all/main.ts')], {
@@ -69,10 +75,11 @@ afterAll(async () => {
   }
   await new Promise((r) => proxy?.close(r));
   await sim?.close();
+  await hub?.close();
   await cleanup(env);
 });
 
-it('keeps API keys, provider keys and Authorization headers out of the logs and the audit trail', async () => {
+it('keeps API keys, provider keys, Hugging Face tokens and Authorization headers out of the logs and the audit trail', async () => {
   const created = await fetch(`${url}/v1/keys`, {
     method: 'POST',
     headers: authHeaders(adminKey, { 'content-type': 'application/json' }),
@@ -89,6 +96,18 @@ it('keeps API keys, provider keys and Authorization headers out of the logs and 
   await waitFor(async () => (await json(await fetch(`${url}/v1/runs/${run.id}`, { headers: authHeaders(submitter) }))).status === 'completed', {
     what: 'the run',
   });
+  // The run pushed to the Hugging Face Hub with the team's token, and a push the Hub refuses (logged as an error).
+  const pushTo = (repo: string) =>
+    fetch(`${url}/v1/runs/${run.id}/exports/hub`, {
+      method: 'POST',
+      headers: authHeaders(submitter, { 'content-type': 'application/json' }),
+      body: JSON.stringify({ repo }),
+    });
+  expect((await json(await pushTo('ml-team/prefs'))).changed).toBe(true);
+  hub.failNext(/whoami/, 401, 'Invalid credentials in Authorization header');
+  expect((await pushTo('ml-team/other')).status).toBe(502);
+  expect(hub.requests.filter((r) => r.authorization !== `Bearer ${hfToken}`)).toEqual([]);
+
   // Refused requests are logged too: a wrong key, a revoked key, a key of the wrong role.
   const wrong = randomKey();
   expect((await fetch(`${url}/v1/runs`, { headers: authHeaders(wrong) })).status).toBe(401);
@@ -103,9 +122,12 @@ it('keeps API keys, provider keys and Authorization headers out of the logs and 
   const trail = (await pg.query(`select coalesce(string_agg(a::text, ' '), '') as text from audit_events a`)).rows[0].text as string;
   await pg.end();
   expect(trail).toContain('draft.generated');
-  for (const secret of [providerKey, adminKey, submitter, wrong]) {
+  expect(trail).toContain('dataset.pushed');
+  expect(logs).toContain('exports/hub');
+  for (const secret of [providerKey, adminKey, submitter, wrong, hfToken]) {
     expect(logs).not.toContain(secret);
     expect(trail).not.toContain(secret);
   }
   expect(logs).not.toMatch(/Bearer\s+amd_/);
+  expect(logs).not.toMatch(/hf_[0-9a-f]{8}/);
 });

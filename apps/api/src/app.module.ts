@@ -1,3 +1,5 @@
+import { HubExportController } from './hub/hub-export.controller';
+import { HubExportService } from './hub/hub-export.service';
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE, DiscoveryModule } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
@@ -60,6 +62,7 @@ export class ApiModule {
         EvaluationsController,
         ErasureController,
         SuggestionsController,
+        HubExportController,
       ],
       providers: [
         RunsService,
@@ -77,6 +80,7 @@ export class ApiModule {
         EvaluationsService,
         ErasureService,
         SuggestionsService,
+        HubExportService,
         RateLimiter,
         Authenticator,
         RouteTable,

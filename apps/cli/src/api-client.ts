@@ -35,6 +35,8 @@ import {
   Run,
   RunListSchema,
   RunSchema,
+  RunManifestSchema,
+  RunManifest,
   RunStatus,
   Sample,
   SampleListSchema,
@@ -195,6 +197,11 @@ export class ApiClient {
   /** The JSON Lines body of a run's pairs, unread: the caller streams it. */
   pairsStream(runId: string, format: PairFormat, opts: { exclude?: string; reviewed?: 'accepted' } = {}): Promise<ReadableStream<Uint8Array>> {
     return this.stream(`/v1/runs/${seg(runId)}/pairs`, { format, exclude: opts.exclude, reviewed: opts.reviewed });
+  }
+
+  /** A POST /v1/runs body that replays the run. */
+  getManifest(runId: string): Promise<RunManifest> {
+    return this.json(RunManifestSchema, `/v1/runs/${seg(runId)}/manifest`, {});
   }
 
   getReport(runId: string): Promise<QualityReport> {

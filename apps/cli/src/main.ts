@@ -1,14 +1,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { PAIR_FLAGS, PAIR_FORMATS, PairFormat, RUN_MODES, RUN_STATUSES, RunStatus, SAMPLE_STATUSES, SampleStatus } from '@amend/contracts';
+import { isHubRepoId, PAIR_FLAGS, PAIR_FORMATS, PairFormat, RUN_MODES, RUN_STATUSES, RunStatus, SAMPLE_STATUSES, SampleStatus } from '@amend/contracts';
 import { ApiClient } from './api-client';
 import { addConstitutionCommands } from './constitution-commands';
 import { addAuditCommands, addKeysCommands } from './audit-commands';
 import { addEvalCommands } from './eval-commands';
 import { parseApiUrl, parseInteger, parseDecimal } from './arg-parsers';
 import { copyStream, downloadToFile } from './download';
-import { writeHfFolder } from './hf-export';
+import { exportCommand, type ExportFlags } from './export-command';
 import { createProgressReporter } from './progress';
 import { readPromptsFile } from './prompts-file';
 import {
@@ -139,28 +139,26 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
 
   program
     .command('export')
-    .description("write a run's pairs as a Hugging Face dataset folder: train/test JSON Lines and a README.md dataset card")
+    .description(
+      "write a run's pairs as a Hugging Face dataset folder (train/test JSON Lines, manifest.json, README.md dataset card), or push that folder to the Hub",
+    )
     .argument('<run>', 'run id')
-    .requiredOption('--hf <dir>', 'the folder to write (created if missing)')
+    .option('--hf <dir>', 'the folder to write (created if missing)')
+    .option('--hub <owner/name>', 'push the folder to this Hugging Face dataset repository (created if missing) with the token in HF_TOKEN', parseHubRepo)
+    .option('--private', 'with --hub: a repository this push creates is private')
+    .option('--branch <branch>', 'with --hub: the branch to push to (created from main if missing)', 'main')
     .option('--test-size <share>', 'share of pairs in the test split, 0..1', parseShare, 0.1)
     .option('--seed <n>', 'seed of the split', parseInteger, 0)
     .addOption(new Option('--format <format>', 'pairs format').choices(PAIR_FORMATS).default('conversational'))
     .option('--exclude <flags>', `leave out pairs with any of these flags (default truncated; comma-separated: ${PAIR_FLAGS.join(', ')})`)
     .option('--license <id>', 'the license field of the dataset card', 'other')
-    .action(
-      async (runId: string, opts: { hf: string; testSize: number; seed: number; format: PairFormat; exclude?: string; license: string }, cmd: Command) => {
-        const api = client(cmd);
-        const run = await api.getRun(runId);
-        const report = await api.getReport(runId);
-        const body = await api.pairsStream(runId, opts.format, { exclude: opts.exclude });
-        const text = await new Response(body).text();
-        const lines = text.split('\n').filter((l) => l.trim() !== '');
-        const counts = writeHfFolder(opts.hf, lines, run, report, opts);
-        out(
-          `${counts.train} train and ${counts.test} test pairs written to ${opts.hf} (README.md dataset card; load with datasets.load_dataset("${opts.hf}"))`,
-        );
-      },
-    );
+    .addHelpText(
+      'after',
+      '\nEnvironment:\n  HF_TOKEN     a Hugging Face write token, for --hub (never printed)\n  HF_ENDPOINT  the Hub address (default https://huggingface.co)',
+    )
+    .action(async (runId: string, opts: ExportFlags, cmd: Command) => {
+      exitCode = await exportCommand(runId, opts, client(cmd), env, out, err);
+    });
 
   program
     .command('report')
@@ -364,6 +362,11 @@ function parseShare(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError('expected a share from 0 to 1, e.g. 0.1');
   return n;
+}
+
+function parseHubRepo(value: string): string {
+  if (!isHubRepoId(value)) throw new InvalidArgumentError('expected OWNER/NAME, a Hugging Face dataset repository id (letters, digits, -, _, .)');
+  return value;
 }
 
 function parseEnvUrl(value: string): string {

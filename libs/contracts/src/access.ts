@@ -10,6 +10,8 @@ export const ABILITIES = {
   readRuns: ['submitter', 'auditor', 'reviewer'],
   /** Submit and cancel runs. */
   submitRuns: ['submitter'],
+  /** Push a run's HF dataset folder to the Hugging Face Hub with the team's token (AMEND_HF_TOKENS): a team's publication, so its submitters do it. */
+  publishRuns: ['submitter'],
   /**
    * Accept or reject pairs and take them from a run's review queue: that changes a team's dataset, so its submitters and
    * reviewers do it; auditors read and change nothing.

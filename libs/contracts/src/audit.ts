@@ -41,6 +41,8 @@ export const AUDIT_EVENT_TYPES = [
   'suggestion.budget_exhausted',
   // A sample's content was erased (POST /v1/samples/{id}/erase): who, when and why; its hashes stay.
   'erasure',
+  // The run's HF dataset folder was pushed to the Hugging Face Hub (POST /v1/runs/{id}/exports/hub): where, which files, which commit; never the token.
+  'dataset.pushed',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 

@@ -104,6 +104,20 @@ export const ConfigSchema = z.object({
     .enum(['true', 'false', '1', '0', ''])
     .optional()
     .transform((v) => v === 'true' || v === '1'),
+  /**
+   * Hugging Face tokens by team, for `POST /v1/runs/{id}/exports/hub`: a JSON object of team name
+   * to token (`{"research":"hf_..."}`), each a write token of the namespaces that team publishes
+   * to. Held in a HubTokens, which neither JSON nor a log line shows. Unset: no pushes.
+   */
+  AMEND_HF_TOKENS: unsetIfEmpty(z.string().optional()).transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    const parsed = parseTokenMap(v);
+    // The message never quotes the value: it holds tokens.
+    if (!parsed) ctx.addIssue({ code: 'custom', message: 'expected a JSON object of team names to Hugging Face tokens, e.g. {"research":"hf_..."}' });
+    return parsed ?? undefined;
+  }),
+  /** The Hugging Face Hub's address (as the Hub's own clients read it); unset: https://huggingface.co. */
+  HF_ENDPOINT: unsetIfEmpty(z.string().url().optional()),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
   // Request limits (413 or 422 naming the variable when a request goes past one).
@@ -156,6 +170,47 @@ export const ConfigSchema = z.object({
   AMEND_KEY_PROMPTS_PER_RUN: optionalPositiveInt(),
 });
 export type Config = z.infer<typeof ConfigSchema>;
+
+/**
+ * The Hugging Face tokens of AMEND_HF_TOKENS by team. The tokens sit in a private field, so
+ * `JSON.stringify`, `String` and a logger's inspection of the config show the team names only.
+ */
+export class HubTokens {
+  readonly #byTeam: ReadonlyMap<string, string>;
+
+  constructor(byTeam: Record<string, string>) {
+    this.#byTeam = new Map(Object.entries(byTeam));
+  }
+
+  forTeam(team: string): string | undefined {
+    return this.#byTeam.get(team);
+  }
+
+  get teams(): string[] {
+    return [...this.#byTeam.keys()];
+  }
+
+  toJSON(): { teams: string[] } {
+    return { teams: this.teams };
+  }
+
+  toString(): string {
+    return `HubTokens(${this.teams.join(', ')})`;
+  }
+}
+
+function parseTokenMap(text: string): HubTokens | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+  const entries = Object.entries(value);
+  if (!entries.every(([team, token]) => team !== '' && typeof token === 'string' && token !== '')) return null;
+  return new HubTokens(Object.fromEntries(entries) as Record<string, string>);
+}
 
 /** The environment is a parameter (the entry points pass process.env), so this library reads none itself. */
 export function loadConfig(env: Record<string, string | undefined>): Config {

@@ -67,6 +67,16 @@ const EXPECTED: Record<string, number> = {
   database_busy: 503,
   rate_limiter_unavailable: 503,
   preview_timeout: 504,
+  // A push to the Hugging Face Hub: no token for the team is the operator's to fix (422); the Hub's
+  // rate limit is a 429 like ours; what the Hub refused or failed is a bad gateway (502).
+  hub_not_configured: 422,
+  hub_rate_limited: 429,
+  hub_unauthorized: 502,
+  hub_forbidden: 502,
+  hub_not_found: 502,
+  hub_conflict: 502,
+  hub_too_large: 502,
+  hub_error: 502,
 };
 
 describe('the error catalogue', () => {
@@ -87,7 +97,7 @@ describe('the error catalogue', () => {
   it('lists the codes of one status together, and no code under two', () => {
     expect(codesOfStatus(401)).toEqual(['unauthenticated', 'invalid_key']);
     expect(codesOfStatus(409)).toEqual(['conflict', 'idempotency_key_reused', 'already_erased', 'run_not_finished', 'constitution_immutable', 'review_slots_full']);
-    const all = ([400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 503, 504] as const).flatMap((s) => codesOfStatus(s));
+    const all = ([400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 502, 503, 504] as const).flatMap((s) => codesOfStatus(s));
     expect(all.sort()).toEqual(Object.keys(EXPECTED).sort());
   });
 
@@ -105,6 +115,10 @@ describe('an error answer as a client holds it', () => {
     [500, 'internal_error', true],
     [422, 'invalid_request', false],
     [404, 'run_not_found', false],
+    [502, 'hub_error', true],
+    [502, 'hub_conflict', true],
+    [502, 'hub_unauthorized', false],
+    [502, 'hub_forbidden', false],
   ] as const)('with status %s and code %s is worth retrying: %s', (status, code, transient) => {
     expect(new ErrorAnswer(status, code, 'x').transient).toBe(transient);
   });

@@ -82,13 +82,26 @@ export const ERROR_CODES = {
   no_comparison_principles: { status: 422, meaning: 'Judging needs principles with a `comparison` question, and the selection has none.' },
   ensemble_too_large: { status: 422, meaning: 'The ensemble asks for more comparison principles than the selection has.' },
   invalid_evaluation_run: { status: 422, meaning: 'An evaluation run is critique-revise without verify.' },
+  hub_not_configured: { status: 422, meaning: "No Hugging Face token for the run's team (AMEND_HF_TOKENS), or it does not start with hf_." },
 
   // 429: too much, too fast.
   rate_limited: { status: 429, meaning: "The key's requests_per_minute is used up; Retry-After says when to retry." },
   too_many_active_runs: { status: 429, meaning: 'The key has its concurrent_runs queued or running; Retry-After says when to look again.' },
   too_many_auth_failures: { status: 429, meaning: 'Too many failed authentications from this address (AMEND_AUTH_FAILURES_PER_MINUTE).' },
 
+  // The Hugging Face Hub's answers to a push (POST /v1/runs/{id}/exports/hub), as what they are; the message quotes the Hub's.
+  hub_rate_limited: { status: 429, meaning: 'The Hugging Face Hub rate-limited the push (its 429); push again later.' },
+
   internal_error: { status: 500, meaning: 'A bug: the server logged it.' },
+  hub_unauthorized: { status: 502, meaning: 'The Hugging Face Hub refused the token (its 401): expired, revoked or mistyped.' },
+  hub_forbidden: {
+    status: 502,
+    meaning: "The Hugging Face Hub's 403: the token may not write to this namespace or repository (a read token, a fine-grained token without it).",
+  },
+  hub_not_found: { status: 502, meaning: "The Hugging Face Hub's 404: no such namespace, repository or branch the token can see." },
+  hub_conflict: { status: 502, meaning: "The Hugging Face Hub's 409: the repository or branch changed meanwhile (or its name is taken); push again." },
+  hub_too_large: { status: 502, meaning: "The Hugging Face Hub's 413: a file or the commit is over the Hub's limits." },
+  hub_error: { status: 502, meaning: 'The Hugging Face Hub failed (a 5xx) or could not be reached (HF_ENDPOINT); the message says which.' },
   unavailable: { status: 503, meaning: 'Postgres or Redis is unreachable; retry shortly.' },
   database_busy: { status: 503, meaning: 'A lock, a statement or a pool connection waited past its timeout; Retry-After says when to retry.' },
   rate_limiter_unavailable: { status: 503, meaning: 'Redis is down and AMEND_RATE_LIMITS_FAIL_CLOSED refuses requests meanwhile.' },
@@ -96,7 +109,7 @@ export const ERROR_CODES = {
 } as const satisfies Record<string, { status: ErrorStatus; meaning: string }>;
 
 /** The statuses an error body comes with. */
-export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 422 | 429 | 500 | 503 | 504;
+export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 422 | 429 | 500 | 502 | 503 | 504;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
@@ -112,6 +125,9 @@ export function errorStatus(code: ErrorCode): ErrorStatus {
 export function codesOfStatus(status: ErrorStatus): ErrorCode[] {
   return (Object.keys(ERROR_CODES) as ErrorCode[]).filter((c) => ERROR_CODES[c].status === status);
 }
+
+/** The Hub's answers that asking again does not change: the token or the request must change first. */
+const HUB_REFUSALS = new Set<string>(['hub_unauthorized', 'hub_forbidden', 'hub_not_found', 'hub_too_large'] satisfies ErrorCode[]);
 
 /**
  * An error with a catalogue code: the one base of the errors the API answers (its own ApiError,
@@ -149,8 +165,9 @@ export class ErrorAnswer extends Error {
     this.name = 'ErrorAnswer';
   }
 
-  /** Worth asking again: the server was unreachable, overloaded or briefly broken. */
+  /** Worth asking again: the server was unreachable, overloaded or briefly broken (not a Hub's lasting refusal, a 502 too). */
   get transient(): boolean {
+    if (HUB_REFUSALS.has(this.code)) return false;
     return this.status === null || this.status === 429 || this.status >= 500;
   }
 

@@ -18,3 +18,4 @@ export * from './evaluations';
 export * from './erasure';
 export * from './review-queue';
 export * from './suggestions';
+export * from './hub';

@@ -313,6 +313,19 @@ export const RunBatchSchema = z.object({
 });
 export type RunBatch = z.infer<typeof RunBatchSchema>;
 
+/**
+ * A run's last seal (docs/architecture.md#chains-and-seals): its `run.sealed` event and the RFC
+ * 6962 Merkle root over the run's chains. The HF dataset card names it, so a reader can find it
+ * in the run's audit bundle; hashes only, nothing of the trail's content.
+ */
+export const RunSealSchema = z.object({
+  event_id: z.string().uuid(),
+  hash: z.string(),
+  root: z.string(),
+  at: z.string(),
+});
+export type RunSeal = z.infer<typeof RunSealSchema>;
+
 export const RunSchema = z.object({
   id: z.string().uuid(),
   status: z.enum(RUN_STATUSES),
@@ -351,6 +364,8 @@ export const RunSchema = z.object({
   hard_label_min_comparisons: z.number().int().optional(),
   /** Why the run stopped before its samples finished (too many hard or unreadable judge labels); absent when it did not. */
   stopped: RunStopSchema.optional(),
+  /** `GET /v1/runs/{id}` only: the run's last seal, null before the run finished. */
+  seal: RunSealSchema.nullable().optional(),
 });
 export type Run = z.infer<typeof RunSchema>;
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { AuditVerifier, GLOBAL_CHAIN, SEAL_EVENT, asStoredJson, buildSeal, chainOf, linkEvents, type ChainedEvent, type VerifyReport } from '@amend/audit';
-import { isRunFinished, isSampleFinished, type AuditEventType } from '@amend/contracts';
+import { isRunFinished, isSampleFinished, type AuditEventType, type RunSeal } from '@amend/contracts';
 import type { Database } from './schema';
 import { verifyDataset, type DatasetReport } from './dataset-verifier';
 import { verifyRows, type RowsReport } from './row-verifier';
@@ -24,6 +24,9 @@ export interface StoredAuditEvent extends ChainedEvent {
 }
 
 type Db = Kysely<Database> | Transaction<Database>;
+
+/** A push of the run's HF folder to the Hub (apps/api/src/hub): it seals the run again, but changes nothing the seal vouches for. */
+const HUB_PUSH_EVENT = 'dataset.pushed' satisfies AuditEventType;
 
 /** Rows per round trip while streaming a run's events. */
 const PAGE = 1_000;
@@ -208,6 +211,24 @@ export class AuditRepository {
     const rows = await query.execute();
     const page = rows.slice(0, q.limit).map(toStored);
     return { events: page, next: rows.length > q.limit ? page[page.length - 1].id : null };
+  }
+
+  /**
+   * The seal over the run's work and reviews: the first `run.sealed` after the run's last event
+   * that is neither a seal nor a Hub push. A push's own event seals the run again without changing
+   * what was pushed, so pushing the same run twice names the same seal (and changes nothing);
+   * every seal stays in the trail and its bundle. Null while the run goes on. Two short index
+   * scans (audit_run, audit_run_chain).
+   */
+  async dataSeal(runId: string): Promise<RunSeal | null> {
+    const { rows } = await sql<{ event_id: string; hash: string; at: Date; root: string }>`
+      select event_id, hash, at, payload->>'root' as root from audit_events
+       where run_id = ${runId} and chain = ${`run:${runId}`} and type = ${SEAL_EVENT}
+         and id > coalesce((select id from audit_events where run_id = ${runId} and type not in (${SEAL_EVENT}, ${HUB_PUSH_EVENT})
+                             order by id desc limit 1), 0)
+       order by id limit 1`.execute(this.db);
+    const row = rows[0];
+    return row ? { event_id: row.event_id, hash: row.hash, root: row.root, at: new Date(row.at).toISOString() } : null;
   }
 
   /** Every event of one sample (its chain), in the order written. */

@@ -86,7 +86,7 @@ export class RunsController {
   @Allow('readRuns')
   @ZodResponse({ type: RunDto })
   get(@Param('id', runIdPipe) id: string, @Caller() caller: Principal) {
-    return this.runs.get(id, teamScope(caller));
+    return this.runs.detail(id, teamScope(caller));
   }
 
   @Get(':id/manifest')

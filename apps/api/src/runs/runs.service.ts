@@ -21,6 +21,7 @@ import {
   type PromptItem,
   type Run,
   type RunManifest,
+  isRunFinished,
 } from '@amend/contracts';
 import { Store, type NewSample, type RunCreateOptions } from '@amend/store';
 import { ModelRegistry } from '@amend/llm';
@@ -334,6 +335,13 @@ export class RunsService {
     const run = await this.store.runs.view(id, team);
     if (!run) throw notFound('run', id);
     return run;
+  }
+
+  /** `GET /v1/runs/{id}`: the run with its last seal, which the HF dataset card names. */
+  async detail(id: string, team: string | undefined): Promise<Run> {
+    const run = await this.get(id, team);
+    // Only a finished run has a seal: a run being polled while it goes on costs no query more.
+    return { ...run, seal: isRunFinished(run.status) ? await this.store.audit.dataSeal(id) : null };
   }
 
   /** A POST /v1/runs body that replays the run (RunManifestSchema). */

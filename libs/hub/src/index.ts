@@ -1,0 +1,2 @@
+export * from './folder';
+export * from './push';
