@@ -96,7 +96,14 @@ describe('the error catalogue', () => {
 
   it('lists the codes of one status together, and no code under two', () => {
     expect(codesOfStatus(401)).toEqual(['unauthenticated', 'invalid_key']);
-    expect(codesOfStatus(409)).toEqual(['conflict', 'idempotency_key_reused', 'already_erased', 'run_not_finished', 'constitution_immutable', 'review_slots_full']);
+    expect(codesOfStatus(409)).toEqual([
+      'conflict',
+      'idempotency_key_reused',
+      'already_erased',
+      'run_not_finished',
+      'constitution_immutable',
+      'review_slots_full',
+    ]);
     const all = ([400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 502, 503, 504] as const).flatMap((s) => codesOfStatus(s));
     expect(all.sort()).toEqual(Object.keys(EXPECTED).sort());
   });
