@@ -91,7 +91,7 @@ describe('the quality report of a run', () => {
       refusal_drift: 1,
       refusal_drift_share: 0.2,
     });
-    expect(whileRunning.overall.flags).toEqual({ noop: 2, rejected_by_judge: 0, refusal_drift: 1, low_margin: 0, truncated: 0 });
+    expect(whileRunning.overall.flags).toEqual({ noop: 2, rejected_by_judge: 0, refusal_drift: 1, low_margin: 0, truncated: 0, judges_split: 0 });
     expect(await cachedRows(id)).toEqual([]);
     // Every pair the worker emitted carries its figures.
     const rows = (await pg.query(`select quality from "${schema}".pairs where run_id = $1`, [id])).rows;
@@ -108,13 +108,13 @@ describe('the quality report of a run', () => {
     expect(finished.overall).toMatchObject({ pairs: 7, refusal_rate_rejected: 0, refusal_drift: 2 });
     expect(finished.overall.noop_share).toBeCloseTo(2 / 7, 4);
     expect(finished.overall.refusal_rate_chosen).toBeCloseTo(2 / 7, 4);
-    expect(finished.overall.flags).toEqual({ noop: 2, rejected_by_judge: 0, refusal_drift: 2, low_margin: 0, truncated: 0 });
+    expect(finished.overall.flags).toEqual({ noop: 2, rejected_by_judge: 0, refusal_drift: 2, low_margin: 0, truncated: 0, judges_split: 0 });
     const lines = ndjson(await (await get(`/v1/runs/${id}/pairs`)).text());
     const chars = (k: 'chosen' | 'rejected') => lines.reduce((s, l) => s + (l[k][0].content as string).length, 0);
     expect(finished.overall.length_ratio).toBeCloseTo(chars('chosen') / chars('rejected'), 4);
     const rows = await cachedRows(id);
     expect(rows).toHaveLength(1);
-    expect(rows[0].version).toBe('2');
+    expect(rows[0].version).toBe('3');
     expect(rows[0].report).toEqual(finished);
   });
 

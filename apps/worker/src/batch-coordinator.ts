@@ -5,6 +5,7 @@ import {
   BATCH_LIMITS,
   ModelError,
   ModelRegistry,
+  appliedAnswerMode,
   chatRequestBody,
   completionResult,
   readResultFile,
@@ -202,10 +203,11 @@ export class BatchCoordinator implements OnApplicationBootstrap, OnApplicationSh
         return this.lineFailed(item, call, error);
       }
       if (!line.ok) return this.lineFailed(item, call, line.error);
-      const body = chatRequestBody(client.model, call.request);
+      const body = chatRequestBody(client.model, call.request, undefined, client.structuredOutput);
+      const answerMode = appliedAnswerMode(call.request, undefined, client.structuredOutput);
       let result;
       try {
-        result = { ...completionResult(client.alias, client.model, body, line.body, latencyMs), attempts: 1 };
+        result = { ...completionResult(client.alias, client.model, body, line.body, latencyMs), attempts: 1, ...(answerMode && { answer_mode: answerMode }) };
       } catch (err) {
         if (err instanceof ModelError) return this.lineFailed(item, call, err);
         throw err;
@@ -264,7 +266,7 @@ export class BatchCoordinator implements OnApplicationBootstrap, OnApplicationSh
         const alias = call.request.alias;
         const client = this.models.batchClient(alias);
         const lines = byAlias.get(alias) ?? [];
-        lines.push({ custom_id: customId(id, call.seq), body: chatRequestBody(client.model, call.request) });
+        lines.push({ custom_id: customId(id, call.seq), body: chatRequestBody(client.model, call.request, undefined, client.structuredOutput) });
         byAlias.set(alias, lines);
       });
       await this.renew(runId);

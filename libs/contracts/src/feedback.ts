@@ -10,7 +10,8 @@ import { z } from 'zod';
  * `truncated`: a stage that produced text (draft, critique, revision, candidate) stopped at
  * max_tokens (finish_reason `length`); such pairs are left out of the exports by default.
  */
-export const PAIR_FLAGS = ['noop', 'rejected_by_judge', 'refusal_drift', 'low_margin', 'truncated'] as const;
+/** `judges_split`: the judges of a panel (`feedback_models`) did not all prefer the same response of the pair. */
+export const PAIR_FLAGS = ['noop', 'rejected_by_judge', 'refusal_drift', 'low_margin', 'truncated', 'judges_split'] as const;
 /** What `exclude` is when a pairs or SFT export does not say: a cut-off text must not be trained on unasked. */
 export const DEFAULT_EXCLUDE: readonly PairFlag[] = ['truncated'];
 export const PairFlagSchema = z.enum(PAIR_FLAGS);
@@ -18,14 +19,28 @@ export type PairFlag = (typeof PAIR_FLAGS)[number];
 
 /**
  * Where a probability came from: the log-probabilities at the answer letter's position, the
- * answered letter alone (`hard`: 1 or 0), or nowhere (`unreadable`: no letter could be read, e.g.
- * a chain of thought cut off before its final answer; p = 0.5, no preference).
+ * answered letter alone (`hard`: 1 or 0), the ratings judge's two 1-5 ratings (`ratings`), or
+ * nowhere (`unreadable`: no letter or no ratings could be read, e.g. a chain of thought cut off
+ * before its final answer, or an answer that is not JSON; p = 0.5, no preference).
  */
-export const LABEL_SOURCES = ['logprobs', 'hard', 'unreadable'] as const;
+export const LABEL_SOURCES = ['logprobs', 'hard', 'unreadable', 'ratings'] as const;
 export const LabelSourceSchema = z.enum(LABEL_SOURCES);
 export type LabelSource = (typeof LABEL_SOURCES)[number];
 
 export const FEEDBACK_DEFAULTS = { candidates: 2, ensemble: 1, cot: false, verify: false, min_margin: 0 } as const;
+
+/**
+ * How the feedback model is asked: `letter` (the CAI paper's multiple choice, read from the
+ * letter's log-probabilities) or `ratings` (each response rated 1-5 on the question with a short
+ * rationale, as JSON: needs no log-probabilities).
+ */
+export const JUDGES = ['letter', 'ratings'] as const;
+export const JudgeSchema = z.enum(JUDGES);
+export type Judge = (typeof JUDGES)[number];
+/** The ratings judge's scale, UltraFeedback's: 1 (worst) to 5 (best). */
+export const RATING_SCALE = { min: 1, max: 5 } as const;
+/** A panel (`feedback_models`) has 2 to this many judges: each one multiplies the comparisons. */
+export const MAX_PANEL = 5;
 /**
  * 2..4 candidates: every pair of them is compared in both orders, so 4 candidates already cost
  * 12 comparisons per ensemble principle. 16 ensemble principles is what the CAI paper used.
@@ -53,6 +68,8 @@ export const FeedbackRequestFields = {
   max_hard_label_share: z.number().min(0).max(1).optional(),
   /** Comparisons answered before max_hard_label_share applies (default 20): a few bad labels early are noise. */
   hard_label_min_comparisons: z.number().int().min(1).max(1_000_000).optional(),
+  /** ai-feedback or verify: `letter` (default) or `ratings` (1-5 ratings as JSON, no log-probabilities needed). */
+  judge: JudgeSchema.optional(),
 };
 
 /** Comparisons answered before `max_hard_label_share` applies, unless the run says. */
@@ -68,10 +85,16 @@ export const FeedbackOptionsSchema = z.object({
   /** Present only on runs that set it (and hard_label_min_comparisons with it, defaulted). */
   max_hard_label_share: z.number().optional(),
   hard_label_min_comparisons: z.number().int().optional(),
+  /** Present only on runs that ask for the ratings judge; absent means `letter`. */
+  judge: JudgeSchema.optional(),
+  /** A panel of judges (`feedback_models`), in the order given; absent with one feedback model. */
+  panel: z.array(z.string()).optional(),
 });
 export type FeedbackOptions = z.infer<typeof FeedbackOptionsSchema>;
 
-type FeedbackRequest = { mode?: string } & { [K in keyof typeof FeedbackRequestFields]?: z.infer<(typeof FeedbackRequestFields)[K]> };
+type FeedbackRequest = { mode?: string; feedback_model?: string; feedback_models?: string[] } & {
+  [K in keyof typeof FeedbackRequestFields]?: z.infer<(typeof FeedbackRequestFields)[K]>;
+};
 
 /**
  * Options that the chosen mode would silently ignore are refused instead, so that a typo in the
@@ -87,10 +110,21 @@ export function feedbackOptionProblems(body: FeedbackRequest): { path: string; m
     problems.push({ path: 'verify', message: 'verify applies to mode "critique-revise"; ai-feedback pairs are judged anyway' });
   }
   const judged = feedbackMode || body.verify === true;
-  for (const field of ['ensemble', 'cot', 'min_margin', 'max_hard_label_share', 'hard_label_min_comparisons'] as const) {
+  for (const field of ['ensemble', 'cot', 'min_margin', 'max_hard_label_share', 'hard_label_min_comparisons', 'judge', 'feedback_models'] as const) {
     if (!judged && body[field] !== undefined) {
       problems.push({ path: field, message: `${field} applies to mode "ai-feedback" or to "critique-revise" with verify: true` });
     }
+  }
+  if (body.feedback_models !== undefined && body.feedback_model !== undefined) {
+    problems.push({ path: 'feedback_models', message: 'give feedback_model (one judge) or feedback_models (a panel), not both' });
+  }
+  const seen = new Set<string>();
+  body.feedback_models?.forEach((alias, i) => {
+    if (seen.has(alias)) problems.push({ path: `feedback_models.${i}`, message: `"${alias}" is already on the panel; each judge is named once` });
+    seen.add(alias);
+  });
+  if (judged && body.judge === 'ratings' && body.cot === true) {
+    problems.push({ path: 'cot', message: 'cot applies to the letter judge; the ratings judge writes its rationale in its JSON' });
   }
   if (judged && body.hard_label_min_comparisons !== undefined && body.max_hard_label_share === undefined) {
     problems.push({ path: 'hard_label_min_comparisons', message: 'hard_label_min_comparisons applies with max_hard_label_share only' });
@@ -110,6 +144,8 @@ export function resolveFeedbackOptions(body: FeedbackRequest): FeedbackOptions {
       max_hard_label_share: body.max_hard_label_share,
       hard_label_min_comparisons: body.hard_label_min_comparisons ?? HARD_LABEL_MIN_COMPARISONS,
     }),
+    ...(body.judge === 'ratings' && { judge: 'ratings' as const }),
+    ...(body.feedback_models !== undefined && { panel: [...body.feedback_models] }),
   };
 }
 
@@ -180,11 +216,29 @@ export const ComparisonJudgementSchema = z.object({
   top_logprobs: z.array(TopLogprobSchema).nullable(),
   /**
    * How the letter was obtained: read from free text (`text`), after the assistant's reply was
-   * prefilled with "The answer is: (" (`prefill`), or constrained to A/B (`guided_choice`).
+   * prefilled with "The answer is: (" (`prefill`), or constrained to A/B (`guided_choice`); the
+   * ratings judge's JSON through the backend's structured output (`json_schema`) or as text (`text`).
    */
-  answer_mode: z.enum(['text', 'prefill', 'guided_choice']).optional(),
+  answer_mode: z.enum(['text', 'prefill', 'guided_choice', 'json_schema']).optional(),
   /** Index of the answer letter's token among the returned positions; null without log-probabilities. */
   answer_position: z.number().int().nullable().optional(),
+  /** Panels: the alias of the judge that answered. Absent with one feedback model. */
+  judge: z.string().optional(),
+  /**
+   * The ratings judge: each option's 1-5 rating on the question and its rationale, as the model
+   * answered them; absent when the answer could not be read (`unreadable`). p_a is then
+   * 0.5 + (a - b) / 8, so the letter judge's maths (both orders, margins, the report) reads it.
+   */
+  ratings: z
+    .object({
+      a: z.number().int().min(RATING_SCALE.min).max(RATING_SCALE.max),
+      b: z.number().int().min(RATING_SCALE.min).max(RATING_SCALE.max),
+      rationale_a: z.string(),
+      rationale_b: z.string(),
+    })
+    .optional(),
+  /** The ratings judge: the answer parsed only after one repair (code fence, text around the object, trailing commas). */
+  repaired: z.boolean().optional(),
 });
 export type ComparisonJudgement = z.infer<typeof ComparisonJudgementSchema>;
 
@@ -210,8 +264,31 @@ export const PairJudgementSchema = z.object({
       b: z.string(),
       p_a: z.number(),
       label_source: LabelSourceSchema,
+      /** Panels: the judge's alias. */
+      judge: z.string().optional(),
+      /** The ratings judge: (A)'s and (B)'s ratings on this principle, and the rationales. */
+      ratings: z.object({ a: z.number(), b: z.number(), rationale_a: z.string(), rationale_b: z.string() }).optional(),
     }),
   ),
+  /** The ratings judge: chosen's and rejected's mean 1-5 ratings over every comparison each was in (score_chosen, score_rejected). */
+  mean_ratings: z.object({ chosen: z.number(), rejected: z.number() }).optional(),
+  /**
+   * Panels: each judge's own label of chosen over rejected, by alias. The panel's p_chosen is their
+   * mean, or (when any of them is hard) the share of judges that prefer chosen, a tie counting half.
+   */
+  judges: z
+    .record(
+      z.string(),
+      z.object({
+        p_chosen: z.number(),
+        label_source: LabelSourceSchema,
+        prefers: z.enum(['chosen', 'rejected', 'tie']),
+        mean_ratings: z.object({ chosen: z.number(), rejected: z.number() }).optional(),
+      }),
+    )
+    .optional(),
+  /** Panels: true when the judges did not all prefer the same response (the pair is flagged `judges_split`). */
+  split: z.boolean().optional(),
 });
 export type PairJudgement = z.infer<typeof PairJudgementSchema>;
 
@@ -232,6 +309,8 @@ export const PairQualitySchema = z.object({
   principle_ids: z.array(z.string()),
   /** The judgement's comparisons of chosen against rejected, as asked. */
   comparisons: PairJudgementSchema.shape.comparisons,
+  /** Panels: each judge's p_chosen, by alias (the report's inter-judge agreement). */
+  judges: z.record(z.string(), z.number()).optional(),
 });
 export type PairQuality = z.infer<typeof PairQualitySchema>;
 
@@ -292,5 +371,22 @@ export const QualityReportSchema = z.object({
   thresholds: z.object({ noop_edit_distance: z.number(), min_margin: z.number() }),
   /** Why the run stopped early (too many hard or unreadable judge labels); absent when it did not. */
   stopped: RunStopSchema.optional(),
+  /** Runs with a panel of judges (`feedback_models`): how far they agree. */
+  panel: z
+    .object({
+      judges: z.array(z.string()),
+      /** Pairs every judge labelled. */
+      pairs: z.number().int(),
+      /**
+       * Krippendorff's alpha over the judges' preferences (chosen, rejected or tie per pair, nominal):
+       * 1 is full agreement, 0 what chance gives, below 0 systematic disagreement; null when undefined (no pairs, or one value throughout).
+       */
+      alpha: z.number().nullable(),
+      /** Per judge: the share of pairs where it prefers what the panel chose (chosen), a tie counting as no agreement. */
+      agreement: z.record(z.string(), z.number().nullable()),
+      /** Pairs flagged judges_split. */
+      split: z.number().int(),
+    })
+    .optional(),
 });
 export type QualityReport = z.infer<typeof QualityReportSchema>;

@@ -21,10 +21,14 @@ export const PairMetadataSchema = z.object({
   mode: z.string(),
   constitution: ConstitutionRefSchema,
   principle_ids: z.array(z.string()),
-  models: z.object({ policy: z.string(), feedback: z.string().nullable() }),
+  /** `judges`: a panel's model ids as their backends reported them, by alias. */
+  models: z.object({ policy: z.string(), feedback: z.string().nullable(), judges: z.record(z.string(), z.string()).optional() }),
   /** The feedback model's judgement (ai-feedback, or critique-revise with verify); null otherwise. */
   judgement: PairJudgementSchema.nullable(),
-  /** UltraFeedback-style scores: P(better) of chosen and of rejected, from the judgement. Judged pairs only. */
+  /**
+   * UltraFeedback-style scores, judged pairs only: P(better) of chosen and of rejected from the letter
+   * judge; with the ratings judge, their mean ratings on UltraFeedback's 1-5 scale.
+   */
   score_chosen: z.number().optional(),
   score_rejected: z.number().optional(),
   /** The pair's quality flags; absent when it has none. */

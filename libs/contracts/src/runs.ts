@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ChatMessageSchema, SamplingSchema, UsageSchema } from './chat';
 import { ROUNDS } from './limits';
 import { indexCursor, seedField } from './bounds';
-import { ComparisonJudgementSchema, FeedbackRequestFields, RunStopSchema, feedbackOptionProblems } from './feedback';
+import { ComparisonJudgementSchema, FeedbackRequestFields, JudgeSchema, MAX_PANEL, RunStopSchema, feedbackOptionProblems } from './feedback';
 import { ReviewPolicySchema } from './review-fields';
 
 /** critique-revise: SL-CAI (revision beats draft); ai-feedback: RL-CAI (a feedback model picks among candidates). */
@@ -190,6 +190,8 @@ export const CreateRunSchema = z
     seed: seedField(),
     model: alias.default('default'),
     feedback_model: alias.optional(),
+    /** A panel of judges in place of feedback_model: every comparison is asked of each (2 to MAX_PANEL aliases). */
+    feedback_models: z.array(alias).min(2, 'a panel has at least two judges; for one, give feedback_model').max(MAX_PANEL).optional(),
     sampling: SamplingSchema.default(SamplingSchema.parse({})),
     principles: PrincipleSelectorSchema.optional(),
     budget: BudgetSchema.optional(),
@@ -335,6 +337,10 @@ export const RunSchema = z.object({
   seed: z.number().int(),
   model: z.string(),
   feedback_model: z.string().nullable(),
+  /** A panel of judges (feedback_models), in the order given; absent with one feedback model. */
+  feedback_models: z.array(z.string()).optional(),
+  /** ai-feedback or verify: `letter` or `ratings`. */
+  judge: JudgeSchema.optional(),
   sampling: SamplingSchema,
   counts: RunCountsSchema,
   usage: RunUsageSchema,

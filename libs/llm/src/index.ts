@@ -3,7 +3,14 @@ export { classifyError } from './classify-error';
 export { retryAfterMs, type HeaderLookup } from './retry-after';
 export { DEFAULT_RETRY, backoffDelay, withRetries, sleep, type RetryOptions, type RetryEvent } from './retry';
 export * from './models-config';
-export { chatRequestBody, type ChatRequestBody } from './request-body';
+export {
+  appliedAnswerMode,
+  chatRequestBody,
+  structuredOutputMode,
+  STRUCTURED_OUTPUT_MODES,
+  type ChatRequestBody,
+  type StructuredOutputMode,
+} from './request-body';
 export { completionResult } from './completion-result';
 export { OpenAIBatchClient, type BatchClientOptions, type ProviderBatch } from './batch/batch-client';
 export {

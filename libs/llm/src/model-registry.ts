@@ -8,6 +8,7 @@ import { RateLimitedModel, type LimiterWait } from './limits/rate-limited-model'
 import { SharedLimiter, type LimiterTuning } from './limits/shared-limiter';
 import type { RetryEvent, RetryOptions } from './retry';
 import { SimulatorModel } from './simulator/simulator-model';
+import { structuredOutputMode } from './request-body';
 
 export interface ModelRegistryOptions {
   /** Overrides of every remote model's retry policy (tests shrink the delays). */
@@ -52,7 +53,15 @@ export class ModelRegistry {
     const env = options.env ?? process.env;
     for (const [alias, entry] of Object.entries(config)) {
       if (isSimulatorConfig(entry)) {
-        this.models.set(alias, new SimulatorModel({ latencyMs: entry.latency_ms, judgeStyle: entry.judge_style, judgeAnswer: entry.judge_answer }));
+        this.models.set(
+          alias,
+          new SimulatorModel({
+            latencyMs: entry.latency_ms,
+            judgeStyle: entry.judge_style,
+            judgeAnswer: entry.judge_answer,
+            structuredOutput: structuredOutputMode(entry.structured_output),
+          }),
+        );
         continue;
       }
       let apiKey: string | undefined;
@@ -92,6 +101,7 @@ export class ModelRegistry {
         },
         beforeRetryAttempt: limiter && ((n, signal) => limited!.beforeRetryAttempt(n, signal)),
         judgeAnswer: entry.judge_answer,
+        structuredOutput: structuredOutputMode(entry.structured_output),
       });
       if (entry.batch) {
         this.batchClients.set(
@@ -103,6 +113,7 @@ export class ModelRegistry {
             apiKey,
             timeoutMs: options.timeoutMs ?? entry.timeout_ms,
             retry: options.retry,
+            structuredOutput: structuredOutputMode(entry.structured_output),
           }),
         );
       }

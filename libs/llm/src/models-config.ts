@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { JUDGE_ANSWER_MODES } from './request-body';
+import { JUDGE_ANSWER_MODES, STRUCTURED_OUTPUT_MODES } from './request-body';
 import { JUDGE_STYLES } from './simulator/judge';
 
 /** The same shape the REST contract accepts for `model` (libs/contracts runs.ts). */
@@ -24,6 +24,12 @@ const LimitsShape = {
 /** How an alias's backend can pin down a multiple-choice answer (request-body.ts JUDGE_ANSWER_MODES). */
 const judgeAnswer = z.enum(JUDGE_ANSWER_MODES).optional();
 /**
+ * The backend follows a JSON Schema (the ratings judge's answer): `true` or `"response_format"`
+ * (OpenAI's), `"guided_json"` (vLLM), `"format"` (Ollama). Unset or false: the schema is not sent,
+ * and the answer is parsed from text (request-body.ts STRUCTURED_OUTPUT_MODES).
+ */
+const structuredOutput = z.union([z.boolean(), z.enum(STRUCTURED_OUTPUT_MODES)]).optional();
+/**
  * The largest `sampling.max_tokens` a run may ask of this alias (422 above); unset takes the
  * operator's AMEND_MAX_COMPLETION_TOKENS. What one call can cost is bounded by it.
  */
@@ -35,9 +41,10 @@ export const SimulatorModelConfigSchema = z.strictObject({
   simulator: z.literal(true),
   /** Artificial latency of the in-process simulator, for demos. */
   latency_ms: z.number().int().min(0).max(60_000).optional(),
-  /** How the simulated judge words a one-letter answer: "A", "(A)", "The answer is (A)", "**A**". */
+  /** How the simulated judge words a one-letter answer ("A", "(A)", "The answer is (A)", "**A**"), or `evasive`, or `contrarian` (prefers the other answer). */
   judge_style: z.enum(JUDGE_STYLES).optional(),
   judge_answer: judgeAnswer,
+  structured_output: structuredOutput,
   ...PricesShape,
   ...CapShape,
 });
@@ -60,6 +67,7 @@ export const RemoteModelConfigSchema = z.strictObject({
   deadline_ms: z.number().int().min(1).optional(),
   /** `prefill` where the backend continues a final assistant message (vLLM), `guided_choice`/`structured_outputs` where it constrains output; default `text`. */
   judge_answer: judgeAnswer,
+  structured_output: structuredOutput,
   ...LimitsShape,
   ...PricesShape,
   /** The backend speaks the OpenAI Files and Batches API: runs may ask for `"batch": true`. */

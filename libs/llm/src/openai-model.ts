@@ -3,7 +3,7 @@ import type { ChatModel, ChatRequest, ChatResult } from '@amend/pipeline';
 import { classifyError } from './classify-error';
 import { completionResult } from './completion-result';
 import { ModelError } from './errors';
-import { appliedAnswerMode, chatRequestBody, type ChatRequestBody, type JudgeAnswerMode } from './request-body';
+import { appliedAnswerMode, chatRequestBody, type ChatRequestBody, type JudgeAnswerMode, type StructuredOutputMode } from './request-body';
 import { DEFAULT_RETRY, type RetryEvent, type RetryOptions, withRetries } from './retry';
 import { pooledFetch } from './transport';
 import { backendClient, type BackendOptions } from './backend';
@@ -19,6 +19,8 @@ export interface OpenAICompatibleModelOptions extends BackendOptions {
   beforeRetryAttempt?: (attempt: number, signal?: AbortSignal) => Promise<void>;
   /** What the backend can do for a multiple-choice answer (AMEND_MODELS `judge_answer`); default `text`. */
   judgeAnswer?: JudgeAnswerMode;
+  /** Where the backend takes a JSON Schema (AMEND_MODELS `structured_output`); unset: it is not sent. */
+  structuredOutput?: StructuredOutputMode;
 }
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
@@ -45,8 +47,8 @@ export class OpenAICompatibleModel implements ChatModel {
    * failed attempts and backoff shows in `attempts` instead.
    */
   async complete(req: ChatRequest, signal?: AbortSignal): Promise<ChatResult> {
-    const body = chatRequestBody(this.options.model, req, this.options.judgeAnswer);
-    const answerMode = appliedAnswerMode(req, this.options.judgeAnswer);
+    const body = chatRequestBody(this.options.model, req, this.options.judgeAnswer, this.options.structuredOutput);
+    const answerMode = appliedAnswerMode(req, this.options.judgeAnswer, this.options.structuredOutput);
     const gate = this.options.beforeRetryAttempt;
     const { value, attempts } = await withRetries(
       async (n) => {

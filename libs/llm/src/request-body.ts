@@ -17,6 +17,28 @@ export interface ChatRequestBody {
   guided_choice?: string[];
   /** vLLM 0.10.2 and later: the same constraint under its new name. */
   structured_outputs?: { choice: string[] };
+  /** OpenAI's structured output (and every server that copies it): the answer follows this JSON Schema. */
+  response_format?: { type: 'json_schema'; json_schema: { name: string; schema: Record<string, unknown>; strict: true } };
+  /** vLLM's guided decoding by JSON Schema (an extra parameter of its OpenAI-compatible server). */
+  guided_json?: Record<string, unknown>;
+  /** Ollama's structured output: the JSON Schema in `format`. */
+  format?: Record<string, unknown>;
+}
+
+/**
+ * Where an alias's backend takes the JSON Schema of a structured answer (AMEND_MODELS
+ * `structured_output`; `true` is `response_format`):
+ * - `response_format`: OpenAI's `{"type": "json_schema", "json_schema": {"name", "schema", "strict": true}}`;
+ * - `guided_json`: vLLM's extra parameter, the schema itself;
+ * - `format`: Ollama's, the schema itself.
+ */
+export const STRUCTURED_OUTPUT_MODES = ['response_format', 'guided_json', 'format'] as const;
+export type StructuredOutputMode = (typeof STRUCTURED_OUTPUT_MODES)[number];
+
+/** The mode an alias's `structured_output` setting stands for; undefined when the backend has none. */
+export function structuredOutputMode(setting: boolean | StructuredOutputMode | undefined): StructuredOutputMode | undefined {
+  if (setting === true) return 'response_format';
+  return setting || undefined;
 }
 
 /**
@@ -30,8 +52,16 @@ export interface ChatRequestBody {
 export const JUDGE_ANSWER_MODES = ['text', 'prefill', 'guided_choice', 'structured_outputs'] as const;
 export type JudgeAnswerMode = (typeof JUDGE_ANSWER_MODES)[number];
 
-/** ChatResult.answer_mode for a request built with `mode`: set only where the request carried an `answer`. */
-export function appliedAnswerMode(req: ChatRequest, mode: JudgeAnswerMode | undefined): 'prefill' | 'guided_choice' | undefined {
+/**
+ * ChatResult.answer_mode for a request built with `mode` and `structured`: set only where the
+ * request carried an `answer` the alias pins down, or a `response_schema` its backend enforces.
+ */
+export function appliedAnswerMode(
+  req: ChatRequest,
+  mode: JudgeAnswerMode | undefined,
+  structured?: StructuredOutputMode,
+): 'prefill' | 'guided_choice' | 'json_schema' | undefined {
+  if (req.response_schema && structured) return 'json_schema';
   if (!req.answer || !mode || mode === 'text') return undefined;
   return mode === 'prefill' ? 'prefill' : 'guided_choice';
 }
@@ -40,7 +70,7 @@ export function appliedAnswerMode(req: ChatRequest, mode: JudgeAnswerMode | unde
  * Builds the body from the pipeline's request. Messages are copied role and content only, so
  * nothing else a caller attached can leak to the backend or the audit trail.
  */
-export function chatRequestBody(model: string, req: ChatRequest, judgeAnswer?: JudgeAnswerMode): ChatRequestBody {
+export function chatRequestBody(model: string, req: ChatRequest, judgeAnswer?: JudgeAnswerMode, structured?: StructuredOutputMode): ChatRequestBody {
   const body: ChatRequestBody = {
     model,
     messages: req.messages.map((m) => ({ role: m.role, content: m.content })),
@@ -61,6 +91,13 @@ export function chatRequestBody(model: string, req: ChatRequest, judgeAnswer?: J
     body.guided_choice = [...req.answer.choices];
   } else if (req.answer && judgeAnswer === 'structured_outputs') {
     body.structured_outputs = { choice: [...req.answer.choices] };
+  }
+  if (req.response_schema && structured === 'response_format') {
+    body.response_format = { type: 'json_schema', json_schema: { name: req.response_schema.name, schema: req.response_schema.schema, strict: true } };
+  } else if (req.response_schema && structured === 'guided_json') {
+    body.guided_json = req.response_schema.schema;
+  } else if (req.response_schema && structured === 'format') {
+    body.format = req.response_schema.schema;
   }
   return body;
 }

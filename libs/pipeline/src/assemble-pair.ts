@@ -1,4 +1,4 @@
-import type { PairRecord, StageRecord } from '@amend/contracts';
+import type { PairJudgement, PairRecord, StageRecord } from '@amend/contracts';
 import { pairPrompt } from './conversation';
 import { PipelineError } from './errors';
 import { callsPerSample, planNextCall } from './plan';
@@ -56,6 +56,7 @@ export function pairOfCheckedRecords(run: RunSpec, sample: SampleSpec, records: 
     judgeDisagrees: verified?.disagrees ?? null,
     judgeFlag: 'rejected_by_judge',
     truncated: truncatedStages(sorted),
+    judgesSplit: verified?.judgement.split === true,
   });
 
   return {
@@ -73,9 +74,9 @@ export function pairOfCheckedRecords(run: RunSpec, sample: SampleSpec, records: 
       mode: run.mode,
       constitution: { ...run.constitutionRef },
       principle_ids: rounds.map((r) => r.principle_id),
-      models: { policy: draft.model, feedback: verified?.feedbackModel ?? null },
+      models: { policy: draft.model, feedback: verified?.feedbackModel ?? null, ...(verified?.judgeModels && { judges: verified.judgeModels }) },
       judgement: verified?.judgement ?? null,
-      ...(verified && { score_chosen: verified.judgement.p_chosen, score_rejected: 1 - verified.judgement.p_chosen }),
+      ...(verified && scoresOf(verified.judgement)),
       ...(flags.length > 0 && { flags }),
       usage: {
         prompt_tokens: sorted.reduce((s, r) => s + r.usage.prompt_tokens, 0),
@@ -94,4 +95,11 @@ export function pairOfCheckedRecords(run: RunSpec, sample: SampleSpec, records: 
 /** The request a stage answered: the last message sent, which is always the user's. */
 function lastContent(record: StageRecord): string {
   return record.messages[record.messages.length - 1].content;
+}
+
+/** score_chosen and score_rejected of a verified pair: the ratings judge's mean 1-5 ratings, else P(better) of each. */
+function scoresOf(j: PairJudgement): { score_chosen: number; score_rejected: number } {
+  return j.mean_ratings
+    ? { score_chosen: j.mean_ratings.chosen, score_rejected: j.mean_ratings.rejected }
+    : { score_chosen: j.p_chosen, score_rejected: 1 - j.p_chosen };
 }

@@ -56,3 +56,15 @@ export {
 } from './suggestions/rank';
 export { estimateSuggestions, type SuggestionPlanSize } from './suggestions/estimate';
 export { int31FromKey } from './seeded';
+export {
+  ratingsLabel,
+  ratingsMessages,
+  readRatings,
+  repairJson,
+  ratingsProbability,
+  RATINGS_INSTRUCTION,
+  RATINGS_SCHEMA,
+  RATINGS_SCHEMA_NAME,
+  RATINGS_MAX_TOKENS,
+} from './feedback/ratings';
+export { judgeAliases, judgeCount } from './feedback/schedule';

@@ -1,4 +1,4 @@
-import type { ChatMessage, StageName, StageRecord } from '@amend/contracts';
+import type { ChatMessage, ComparisonJudgement, StageName, StageRecord } from '@amend/contracts';
 import { continueConversation, openingMessages, promptConversation } from './conversation';
 import { PipelineError } from './errors';
 import { samplePrinciple } from './principle-sampler';
@@ -8,6 +8,7 @@ import type { PlannedCall } from './planned-call';
 import { assertPlannable, type RunSpec, type SampleSpec } from './run-spec';
 import { int31FromKey } from './seeded';
 import { comparisonLabel } from './feedback/label';
+import { ratingsLabel } from './feedback/ratings';
 import { feedbackCallAt, feedbackCallCount, verifyCallAt, verifyCallCount } from './feedback/schedule';
 import { evaluationJudgeCallAt, evaluationJudgeCount } from './evaluation/judge-calls';
 
@@ -97,13 +98,20 @@ export function recordCall(call: PlannedCall, result: ChatResult): StageRecord {
     latency_ms: result.latency_ms,
     simulated: result.simulated,
     finish_reason: result.finish_reason ?? null,
-    ...(call.comparison && {
-      judgement: comparisonLabel(result, call.comparison.options, call.comparison.cot, {
-        mode: result.answer_mode,
-        prefix: call.request.answer?.prefix,
-      }),
-    }),
+    ...(call.comparison && { judgement: judgementOf(call.comparison, call, result) }),
   };
+}
+
+/** The label of a comparison call: the ratings judge's JSON, or the letter; named by its judge on a panel. */
+function judgementOf(comparison: NonNullable<PlannedCall['comparison']>, call: PlannedCall, result: ChatResult): ComparisonJudgement {
+  const label =
+    comparison.judge === 'ratings'
+      ? ratingsLabel(result, comparison.options)
+      : comparisonLabel(result, comparison.options, comparison.cot, {
+          mode: result.answer_mode,
+          prefix: call.request.answer?.prefix,
+        });
+  return comparison.panel_judge ? { ...label, judge: comparison.panel_judge } : label;
 }
 
 /** True for the last call of the sample (final revision, or last comparison): its checkpoint is written with the pair. */

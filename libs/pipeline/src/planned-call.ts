@@ -11,6 +11,10 @@ export interface PlannedCall {
   round: number;
   principle_id: string | null;
   request: ChatRequest;
-  /** Comparisons: what (A) and (B) are, and whether the model reasons first (the label is read differently). */
-  comparison?: { options: [string, string]; cot: boolean };
+  /**
+   * Comparisons: what (A) and (B) are, and whether the model reasons first (the label is read
+   * differently); `judge: 'ratings'` when the answer is the ratings judge's JSON; `panel_judge`,
+   * the alias asked, on a run with a panel of judges (kept on the label).
+   */
+  comparison?: { options: [string, string]; cot: boolean; judge?: 'ratings'; panel_judge?: string };
 }

@@ -23,6 +23,13 @@ export interface ChatRequest {
    * other backend gets the request as is and the letter is read from the text.
    */
   answer?: { prefix: string; choices: [string, string] };
+  /**
+   * The ratings judge: the JSON Schema its answer must follow. An alias configured with
+   * `structured_output` (AMEND_MODELS) sends it in the field its backend reads (`response_format`,
+   * vLLM's `guided_json`, Ollama's `format`) and says so in ChatResult.answer_mode; any other
+   * backend gets the request as is (its text asks for the same JSON) and the answer is parsed.
+   */
+  response_schema?: { name: string; schema: Record<string, unknown> };
 }
 
 /** One position of the answer with its most likely alternatives (OpenAI `choices[0].logprobs.content[]`). */
@@ -50,9 +57,10 @@ export interface ChatResult {
   logprobs?: TokenLogprobs[] | null;
   /**
    * Set when the backend applied the request's `answer`: `prefill` (text and logprobs continue
-   * after `answer.prefix`) or `guided_choice` (text is one of `answer.choices`). Absent otherwise.
+   * after `answer.prefix`) or `guided_choice` (text is one of `answer.choices`); or its
+   * `response_schema` (`json_schema`). Absent otherwise.
    */
-  answer_mode?: 'prefill' | 'guided_choice';
+  answer_mode?: 'prefill' | 'guided_choice' | 'json_schema';
 }
 
 export interface ChatModel {

@@ -345,6 +345,7 @@ export class RunsRepository {
       principles: row.principles ?? null,
       preview: row.preview,
       ...row.feedback,
+      ...(row.feedback?.panel && { feedback_models: row.feedback.panel }),
       budget: row.budget ?? null,
       ...(row.batch && { batch: await new BatchesRepository(this.db).progress(row.id) }),
       ...(row.stopped != null && { stopped: row.stopped }),

@@ -19,11 +19,13 @@ export type OperatorLimits = Pick<
 
 /** Model calls one prompt costs with these options (docs/ml-teams.md#calls-per-pair). */
 export function callsPerPrompt(body: Pick<CreateRun, 'mode' | 'rounds'>, feedback: FeedbackOptions | null): number {
+  // A panel asks every comparison of each of its judges.
+  const judges = feedback?.panel?.length ?? 1;
   if (body.mode === 'ai-feedback') {
     const n = feedback?.candidates ?? 2;
-    return n + n * (n - 1) * (feedback?.ensemble ?? 1);
+    return n + n * (n - 1) * (feedback?.ensemble ?? 1) * judges;
   }
-  return 1 + 2 * body.rounds + (feedback?.verify ? 2 * (feedback.ensemble ?? 1) : 0);
+  return 1 + 2 * body.rounds + (feedback?.verify ? 2 * (feedback.ensemble ?? 1) * judges : 0);
 }
 
 function overLimit(limit: string, setting: string, message: string, details: Record<string, unknown>): ApiError {
@@ -44,7 +46,7 @@ export function checkCallLimits(
     throw overLimit(
       'calls_per_prompt',
       'AMEND_MAX_CALLS_PER_PROMPT',
-      `these options cost ${calls} model calls per prompt and the limit is ${maxCalls}; use fewer rounds, candidates or ensemble principles`,
+      `these options cost ${calls} model calls per prompt and the limit is ${maxCalls}; use fewer rounds, candidates, ensemble principles or judges`,
       {
         maximum: maxCalls,
         requested: calls,

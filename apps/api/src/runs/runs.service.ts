@@ -248,7 +248,7 @@ export class RunsService {
       feedback,
     });
     if (problem) throw new ApiError(problem.code, problem.message, problem.details);
-    const aliases = [body.model, body.feedback_model].filter((a): a is string => !!a);
+    const aliases = [body.model, body.feedback_model, ...(body.feedback_models ?? [])].filter((a): a is string => !!a);
     for (const alias of aliases) {
       if (!this.models.aliases().includes(alias)) {
         throw unknownModel(alias, this.models.aliases());
@@ -256,10 +256,10 @@ export class RunsService {
     }
     checkCallLimits(body, feedback, (alias) => this.models.maxTokens(alias), aliases, this.config);
     if (body.batch) this.checkBatch(body);
-    const prices = runPrices(this.models, [body.model, body.feedback_model], { batch: body.batch });
+    const prices = runPrices(this.models, aliases, { batch: body.batch });
     // A batch run takes no budget yet (checkBatch), so the operator's default does not apply to it.
     const budget = body.batch ? null : effectiveBudget(body.budget, this.config);
-    checkBudget(budget ?? undefined, prices, [body.model, body.feedback_model]);
+    checkBudget(budget ?? undefined, prices, aliases);
     if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 200)) {
       throw new ApiError('invalid_idempotency_key', 'Idempotency-Key must be 1 to 200 characters');
     }
@@ -305,7 +305,7 @@ export class RunsService {
 
   /** A batch run needs every alias it calls to speak the Batch API. */
   private checkBatch(body: CreateRun): void {
-    const aliases = [...new Set([body.model, body.feedback_model].filter((a): a is string => !!a))];
+    const aliases = [...new Set([body.model, body.feedback_model, ...(body.feedback_models ?? [])].filter((a): a is string => !!a))];
     const unsupported = aliases.filter((a) => !this.models.supportsBatch(a));
     if (unsupported.length) {
       throw new ApiError(
@@ -366,6 +366,7 @@ export class RunsService {
       seed: run.seed,
       model: run.model,
       ...(run.feedback_model && { feedback_model: run.feedback_model }),
+      ...(run.feedback_models && { feedback_models: run.feedback_models }),
       sampling: run.sampling,
       ...(run.principles && { principles: run.principles }),
       ...(run.budget && { budget: run.budget }),
@@ -374,6 +375,7 @@ export class RunsService {
       ...(run.mode === 'critique-revise' && run.verify && { verify: true }),
       ...(judged && run.ensemble !== undefined && { ensemble: run.ensemble }),
       ...(judged && run.cot !== undefined && { cot: run.cot }),
+      ...(judged && run.judge === 'ratings' && { judge: 'ratings' as const }),
       ...(judged && run.min_margin !== undefined && { min_margin: run.min_margin }),
       ...(judged && run.max_hard_label_share !== undefined && { max_hard_label_share: run.max_hard_label_share }),
       ...(judged &&

@@ -4,9 +4,13 @@ import type { Batch } from 'openai/resources/batches';
 import { classifyError } from '../classify-error';
 import { DEFAULT_RETRY, type RetryOptions, withRetries } from '../retry';
 import { backendClient, type BackendOptions } from '../backend';
+import type { StructuredOutputMode } from '../request-body';
 
 /** `timeoutMs` defaults to 120 s here (uploads of up to 200 MB). */
-export type BatchClientOptions = BackendOptions;
+export type BatchClientOptions = BackendOptions & {
+  /** Where the backend takes a JSON Schema (AMEND_MODELS `structured_output`), as for the alias's online calls. */
+  structuredOutput?: StructuredOutputMode;
+};
 
 export type ProviderBatch = Batch;
 
@@ -31,6 +35,10 @@ export class OpenAIBatchClient {
 
   get model(): string {
     return this.options.model;
+  }
+
+  get structuredOutput(): StructuredOutputMode | undefined {
+    return this.options.structuredOutput;
   }
 
   /** Uploads a JSONL input file (purpose `batch`); returns its file id. */

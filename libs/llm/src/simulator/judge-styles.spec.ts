@@ -55,7 +55,18 @@ describe('judge labels whatever the wording of the answer', () => {
     'answer-is': /^The answer is \([AB]\)$/,
     bold: /^\*\*[AB]\*\*$/,
     evasive: /^It depends on what the human needs; each response has merit\.$/,
+    contrarian: /^[AB]$/,
   };
+
+  it("style contrarian: the other answer, P(A) = 1 - the honest judge's, in both orders, so the careless response wins", async () => {
+    const judge = new SimulatorModel({ judgeStyle: 'contrarian' });
+    const first = await label(judge, CAREFUL, CARELESS);
+    const second = await label(judge, CARELESS, CAREFUL);
+    expect(first.text).toMatch(wording.contrarian);
+    expect(first.label.p_a).toBeCloseTo(1 - reference.carefulFirst, 12);
+    expect(second.label.p_a).toBeCloseTo(1 - reference.carefulSecond, 12);
+    expect(bothOrders(first.label.p_a, second.label.p_a)).toBeLessThan(0.5);
+  });
 
   it('style evasive: no letter, so no label (unreadable, p = 0.5), with log-probabilities or without; a prefill still gets the letter', async () => {
     const judge = new SimulatorModel({ judgeStyle: 'evasive' });

@@ -20,7 +20,12 @@ export interface ComparisonReading {
   responseA: string;
   responseB: string;
   cot: boolean;
+  /** The ratings judge's request (libs/pipeline feedback/ratings.ts): rate both 1-5 as JSON. */
+  ratings?: boolean;
 }
+
+/** How the ratings judge's closing line opens (libs/pipeline feedback/ratings.ts RATINGS_INSTRUCTION). */
+export const RATINGS_OPENING = 'Rate each response from 1 (worst) to 5 (best)';
 
 /** The parts of a comparison request, or null when the text is not one. */
 export function readComparison(text: string): ComparisonReading | null {
@@ -34,7 +39,8 @@ export function readComparison(text: string): ComparisonReading | null {
     question: beforeOptions.slice(beforeOptions.lastIndexOf('\n') + 1),
     responseA: text.slice(options + '\nOptions:\n(A) '.length, b),
     responseB: text.slice(b + '\n(B) '.length, lastLine),
-    cot: text.slice(lastLine + 1).trim() !== ANSWER_LINE,
+    cot: text.slice(lastLine + 1).trim() !== ANSWER_LINE && !text.slice(lastLine + 1).startsWith(RATINGS_OPENING),
+    ratings: text.slice(lastLine + 1).startsWith(RATINGS_OPENING),
   };
 }
 
@@ -98,9 +104,11 @@ export const LETTER_JUDGE_STYLES = ['letter', 'paren', 'answer-is', 'bold'] as c
  * The lettered styles, and `evasive`: a judge that answers without a letter ("It depends on what
  * the human needs; each response has merit."), every label unreadable, as a chat model that
  * ignores the format does; for trying `max_hard_label_share`. A prefill or a constraint still
- * gets the letter out of it.
+ * gets the letter out of it. And `contrarian`: a judge that prefers the other answer (its P(A) is
+ * 1 - the honest judge's; its ratings are the honest ones swapped), worded "A", so that a panel of
+ * judges (`feedback_models`) has a dissenter to outvote.
  */
-export const JUDGE_STYLES = [...LETTER_JUDGE_STYLES, 'evasive'] as const;
+export const JUDGE_STYLES = [...LETTER_JUDGE_STYLES, 'evasive', 'contrarian'] as const;
 export type JudgeStyle = (typeof JUDGE_STYLES)[number];
 
 const EVASIVE_TOKENS = ['It', ' depends', ' on', ' what', ' the', ' human', ' needs', ';', ' each', ' response', ' has', ' merit', '.'];
@@ -136,7 +144,8 @@ export function judgeAnswer(
   uniform: (salt: string) => number,
   opts: { temperature: number; logprobs: boolean; topLogprobs: number; style?: JudgeStyle; constraint?: AnswerConstraint },
 ): JudgeAnswer {
-  const pA = judgeProbability(c, uniform('judge-noise'));
+  const honest = judgeProbability(c, uniform('judge-noise'));
+  const pA = opts.style === 'contrarian' ? 1 - honest : honest;
   const letter = opts.temperature === 0 ? (pA >= 0.5 ? 'A' : 'B') : uniform('judge-sample') < pA ? 'A' : 'B';
   const alternatives = answerAlternatives(pA, opts.topLogprobs);
   const own = alternatives.find((t) => t.token === letter)?.logprob ?? Math.log(Math.max(letter === 'A' ? pA : 1 - pA, 1e-12));
@@ -152,7 +161,7 @@ export function judgeAnswer(
         ? [[], []]
         : opts.constraint === 'prefill'
           ? [[], [')']]
-          : STYLE_TOKENS[opts.style === 'evasive' || !opts.style ? 'letter' : opts.style];
+          : STYLE_TOKENS[opts.style === 'evasive' || opts.style === 'contrarian' || !opts.style ? 'letter' : opts.style];
     const content = [
       ...before.map((t) => position(t, Math.log(0.9), leadAlternatives(t, opts.topLogprobs))),
       position(letter, own, alternatives),
@@ -171,4 +180,31 @@ export function judgeAnswer(
   const prefix = `${reasoning} The answer is: (`;
   const content = opts.logprobs ? [position(prefix, -0.2, []), position(letter, own, alternatives), position(')', -0.01, [])] : null;
   return { text: `${prefix}${letter})`, logprobs: content ? { content, refusal: null } : null };
+}
+
+/**
+ * The ratings judge's answer: each response rated 1-5 from the same quality rule as the letter
+ * (4 for a response with nothing against it, less per careless phrase or misplaced refusal, a lean
+ * of 0.35 to (A) and some noise), with a one-sentence rationale. The noise is keyed by the
+ * comparison's text alone (`textUniform`), not the request's seed, so two honest judges of a panel
+ * rate alike and a contrarian (ratings swapped) mirrors them exactly. Under structured output
+ * (`structured`) the answer is the bare JSON; otherwise it comes in a code fence, as chat models
+ * write it, which the pipeline's one repair reads. `evasive` without structured output answers no
+ * JSON at all.
+ */
+export function ratingsAnswer(c: ComparisonReading, textUniform: (salt: string) => number, opts: { style?: JudgeStyle; structured: boolean }): string {
+  if (opts.style === 'evasive' && !opts.structured) return EVASIVE_TOKENS.join('');
+  const rate = (response: string, bias: number, salt: string) =>
+    Math.min(5, Math.max(1, Math.round(4 + 1.6 * quality(response, c.question) + bias + (textUniform(salt) - 0.5))));
+  let a = rate(c.responseA, JUDGE_POSITION_BIAS, 'rating-a');
+  let b = rate(c.responseB, 0, 'rating-b');
+  if (opts.style === 'contrarian') [a, b] = [b, a];
+  const why = (r: number, other: number) =>
+    r > other
+      ? 'It meets the question better than the other response.'
+      : r < other
+        ? 'It falls short of the other response on the question.'
+        : 'It meets the question about as well as the other response.';
+  const answer = { a: { rating: a, rationale: why(a, b) }, b: { rating: b, rationale: why(b, a) } };
+  return opts.structured ? JSON.stringify(answer) : '```json\n' + JSON.stringify(answer, null, 2) + '\n```';
 }

@@ -3,7 +3,7 @@ import type OpenAI from 'openai';
 import { type IncomingMessage, toTurns } from './conversation';
 import { readStage } from './stage';
 import { critiqueText, draftText, revisionText, type Pick } from './texts';
-import { judgeAnswer, readComparison, type AnswerConstraint, type JudgeAnswer, type JudgeStyle } from './judge';
+import { judgeAnswer, ratingsAnswer, readComparison, type AnswerConstraint, type JudgeAnswer, type JudgeStyle } from './judge';
 import { suggestionAnswer } from './suggest';
 import { NOOP_MARKER, REFUSE_DRAFT_MARKER, REFUSE_MARKER, withoutMarkers } from './markers';
 
@@ -29,6 +29,10 @@ export interface SimulatorRequestBody {
   /** vLLM's guided decoding, old and new parameter names. */
   guided_choice?: string[];
   structured_outputs?: { choice?: string[] };
+  /** Structured output by JSON Schema: OpenAI's response_format, vLLM's guided_json, Ollama's format. */
+  response_format?: { type?: string; json_schema?: unknown } | null;
+  guided_json?: unknown;
+  format?: unknown;
 }
 
 export interface SimulateOptions {
@@ -70,6 +74,11 @@ export function simulateCompletion(body: SimulatorRequestBody, options: Simulate
   if (suggestion !== null) {
     // Principle suggestions' propose and test requests (suggest.ts).
     text = suggestion;
+  } else if (comparison?.ratings) {
+    // The ratings judge: two 1-5 ratings as JSON, noise keyed by the comparison's text (judge.ts).
+    const textDigest = sha256(lastUser);
+    const textUniform = (salt: string) => sha256(textDigest.toString('hex') + salt).readUInt32BE(0) / 2 ** 32;
+    text = ratingsAnswer(comparison, textUniform, { style: options.judgeStyle, structured: followsSchema(body) });
   } else if (comparison) {
     // The feedback model's multiple-choice question (RL-CAI): a letter, with log-probabilities if asked.
     const answer = judgeAnswer(comparison, pick, uniform, {
@@ -122,6 +131,11 @@ export function simulateCompletion(body: SimulatorRequestBody, options: Simulate
       total_tokens: promptTokens + completionTokens,
     },
   };
+}
+
+/** The request asks for output that follows a JSON Schema, in any of the fields backends read it from. */
+function followsSchema(body: SimulatorRequestBody): boolean {
+  return body.response_format?.type === 'json_schema' || (body.guided_json !== undefined && body.guided_json !== null) || typeof body.format === 'object';
 }
 
 /** A request that prefills the reply (a final assistant turn to continue) or constrains it to choices. */

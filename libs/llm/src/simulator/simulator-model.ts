@@ -1,6 +1,6 @@
 import type { ChatModel, ChatRequest, ChatResult } from '@amend/pipeline';
 import { ModelError } from '../errors';
-import { appliedAnswerMode, chatRequestBody, type JudgeAnswerMode } from '../request-body';
+import { appliedAnswerMode, chatRequestBody, type JudgeAnswerMode, type StructuredOutputMode } from '../request-body';
 import type { JudgeStyle } from './judge';
 import { readLogprobs } from '../logprobs';
 import { sleep } from '../retry';
@@ -14,6 +14,8 @@ export interface SimulatorModelOptions {
   judgeStyle?: JudgeStyle;
   /** Act as a backend that prefills or constrains multiple-choice answers (request-body.ts). */
   judgeAnswer?: JudgeAnswerMode;
+  /** Act as a backend that follows a JSON Schema, taken in this field (request-body.ts). */
+  structuredOutput?: StructuredOutputMode;
 }
 
 /**
@@ -26,7 +28,7 @@ export class SimulatorModel implements ChatModel {
   async complete(req: ChatRequest, signal?: AbortSignal): Promise<ChatResult> {
     signal?.throwIfAborted();
     const started = performance.now();
-    const request = chatRequestBody(SIMULATOR_MODEL, req, this.options.judgeAnswer);
+    const request = chatRequestBody(SIMULATOR_MODEL, req, this.options.judgeAnswer, this.options.structuredOutput);
     if (this.options.latencyMs) await sleep(this.options.latencyMs, signal);
     if (hasFail400Marker(request.messages)) {
       // Same outcome as the HTTP simulator's 400, so pipeline tests can exercise a permanent failure in process.
@@ -38,6 +40,7 @@ export class SimulatorModel implements ChatModel {
       );
     }
     const response = simulateCompletion(request, { judgeStyle: this.options.judgeStyle });
+    const answerMode = appliedAnswerMode(req, this.options.judgeAnswer, this.options.structuredOutput);
     const choice = response.choices[0];
     return {
       text: choice.message.content ?? '',
@@ -53,7 +56,7 @@ export class SimulatorModel implements ChatModel {
       response,
       attempts: 1,
       logprobs: readLogprobs(choice.logprobs),
-      ...(appliedAnswerMode(req, this.options.judgeAnswer) && { answer_mode: appliedAnswerMode(req, this.options.judgeAnswer) }),
+      ...(answerMode && { answer_mode: answerMode }),
     };
   }
 }

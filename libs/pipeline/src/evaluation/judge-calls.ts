@@ -3,13 +3,17 @@ import { PipelineError } from '../errors';
 import { TOP_LOGPROBS, comparisonMessages } from '../feedback/comparison-prompt';
 import type { PlannedCall } from '../planned-call';
 import { int31FromKey } from '../seeded';
-import type { RunSpec, SampleSpec } from '../run-spec';
+import { feedbackOf, type RunSpec, type SampleSpec } from '../run-spec';
+import { judgeAliases, judgeCount } from '../feedback/schedule';
+import { RATINGS_MAX_TOKENS, RATINGS_SCHEMA, RATINGS_SCHEMA_NAME, ratingsMessages } from '../feedback/ratings';
 import { RUBRIC_QUESTIONS, dimensionsFor } from './rubric';
 
 /*
  * The judge calls of an evaluation's candidate sample. After the candidate's final revision, for
- * each rubric dimension the prompt is judged on, in dimension order: the candidate's final answer
- * shown as (A) against the baseline's, then the baseline's as (A). 2 calls per dimension.
+ * each rubric dimension the prompt is judged on, in dimension order, for each judge of the panel
+ * (one without a panel): the candidate's final answer shown as (A) against the baseline's, then the
+ * baseline's as (A). 2 calls per dimension and judge. The ratings judge (`judge: "ratings"`) rates
+ * both answers 1-5 on the dimension's question instead of naming a letter.
  */
 
 /** Option labels of evaluation comparisons. */
@@ -20,10 +24,10 @@ export function isCandidate(run: Pick<RunSpec, 'evaluation'>): boolean {
 }
 
 /** Judge calls a sample makes after its revisions: none outside an evaluation's candidate run. */
-export function evaluationJudgeCount(run: Pick<RunSpec, 'evaluation'>, sample: Pick<SampleSpec, 'prompt' | 'metadata'> | undefined): number {
+export function evaluationJudgeCount(run: Pick<RunSpec, 'evaluation' | 'feedback'>, sample: Pick<SampleSpec, 'prompt' | 'metadata'> | undefined): number {
   if (!isCandidate(run)) return 0;
   if (!sample) throw new PipelineError('invalid_run', 'an evaluation candidate sample is needed to count its judge calls');
-  return 2 * dimensionsFor(sample.prompt, sample.metadata).length;
+  return 2 * judgeCount(run) * dimensionsFor(sample.prompt, sample.metadata).length;
 }
 
 /**
@@ -42,18 +46,41 @@ export function evaluationJudgeCallAt(run: RunSpec, sample: SampleSpec, seq: num
     throw new PipelineError('invalid_run', `sample ${sample.id}: the baseline's final answer is needed to judge the candidate's`);
   }
   const dimensions = dimensionsFor(sample.prompt, sample.metadata);
-  const dimension = dimensions[Math.floor(offset / 2)];
+  const judges = judgeCount(run);
+  const dimension = dimensions[Math.floor(offset / (2 * judges))];
+  const j = Math.floor((offset % (2 * judges)) / 2);
   const candidateFirst = offset % 2 === 0;
   const [a, b] = candidateFirst ? [candidateFinal, baselineFinal] : [baselineFinal, candidateFinal];
   const { baseline, candidate } = EVALUATION_LABELS;
-  return {
+  const f = feedbackOf(run);
+  const alias = f.panel ? judgeAliases(run)[j] : (run.feedback_model ?? run.model);
+  const options: [string, string] = candidateFirst ? [candidate, baseline] : [baseline, candidate];
+  const common = {
     seq,
-    stage: 'comparison',
+    stage: 'comparison' as const,
     round: offset + 1,
     principle_id: dimension,
-    comparison: { options: candidateFirst ? [candidate, baseline] : [baseline, candidate], cot: false },
+  };
+  const panelJudge = f.panel ? { panel_judge: alias } : {};
+  if (f.judge === 'ratings') {
+    return {
+      ...common,
+      comparison: { options, cot: false, judge: 'ratings', ...panelJudge },
+      request: {
+        alias,
+        messages: ratingsMessages(sample.prompt, RUBRIC_QUESTIONS[dimension], a, b),
+        sampling: { ...run.sampling, temperature: 0, top_p: 1 },
+        seed: judgeSeed(run.seed, sample.index, dimension),
+        max_tokens: RATINGS_MAX_TOKENS,
+        response_schema: { name: RATINGS_SCHEMA_NAME, schema: RATINGS_SCHEMA },
+      },
+    };
+  }
+  return {
+    ...common,
+    comparison: { options, cot: false, ...panelJudge },
     request: {
-      alias: run.feedback_model ?? run.model,
+      alias,
       messages: comparisonMessages(sample.prompt, RUBRIC_QUESTIONS[dimension], a, b, false),
       // One greedy answer token read from its log-probabilities, as for RL-CAI labels.
       sampling: { ...run.sampling, temperature: 0, top_p: 1 },

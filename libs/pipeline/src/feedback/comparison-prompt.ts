@@ -55,6 +55,11 @@ export function comparisonMessages(
   responseB: string,
   cot: boolean,
 ): ChatMessage[] {
+  return judgeMessages(prompt, question, responseA, responseB, cot ? COT_INSTRUCTION : ANSWER_LINE);
+}
+
+/** The comparison request with its closing line: the letter's, chain-of-thought's, or the ratings judge's (ratings.ts). */
+export function judgeMessages(prompt: string | readonly ChatMessage[], question: string, responseA: string, responseB: string, closing: string): ChatMessage[] {
   const content = [
     COMPARISON_OPENING,
     ...(typeof prompt === 'string' ? [`Human: ${prompt}`] : prompt.map(transcriptLine)),
@@ -62,7 +67,7 @@ export function comparisonMessages(
     'Options:',
     `(A) ${responseA}`,
     `(B) ${responseB}`,
-    cot ? COT_INSTRUCTION : ANSWER_LINE,
+    closing,
   ].join('\n');
   return [{ role: 'user', content }];
 }

@@ -115,7 +115,7 @@ export function positionOf(positions: readonly TokenLogprobs[], text: string, sp
 
 /** What the backend did with the request's `answer` (ChatResult.answer_mode), and the prefix it continued after. */
 export interface AnswerContext {
-  mode?: 'prefill' | 'guided_choice';
+  mode?: 'prefill' | 'guided_choice' | 'json_schema';
   prefix?: string;
 }
 

@@ -15,6 +15,8 @@ export interface FlagInputs {
   judgeFlag?: 'low_margin' | 'rejected_by_judge';
   /** Some text stage of the pair stopped at max_tokens. */
   truncated?: boolean;
+  /** A panel of judges did not all prefer the same response. */
+  judgesSplit?: boolean;
 }
 
 /**
@@ -43,5 +45,6 @@ export function pairFlags(input: FlagInputs): PairFlag[] {
   }
   if (input.judgeDisagrees && input.judgeFlag === 'low_margin') flags.push('low_margin');
   if (input.truncated) flags.push('truncated');
+  if (input.judgesSplit) flags.push('judges_split');
   return flags;
 }

@@ -15,6 +15,14 @@ export function pairQuality(pair: PairRecord): PairQuality {
     rejected_refuses: isRefusal(pair.rejected),
     p_chosen: judgement?.p_chosen ?? null,
     principle_ids: [...pair.metadata.principle_ids],
-    comparisons: (judgement?.comparisons ?? []).map((c) => ({ principle_id: c.principle_id, a: c.a, b: c.b, p_a: c.p_a, label_source: c.label_source })),
+    comparisons: (judgement?.comparisons ?? []).map((c) => ({
+      principle_id: c.principle_id,
+      a: c.a,
+      b: c.b,
+      p_a: c.p_a,
+      label_source: c.label_source,
+      ...(c.judge !== undefined && { judge: c.judge }),
+    })),
+    ...(judgement?.judges && { judges: Object.fromEntries(Object.entries(judgement.judges).map(([alias, j]) => [alias, j.p_chosen])) }),
   };
 }

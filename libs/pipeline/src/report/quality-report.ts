@@ -1,4 +1,5 @@
 import { PAIR_FLAGS, type PairQuality, type PairRecord, type QualityFigures, type QualityReport } from '@amend/contracts';
+import { krippendorffAlphaNominal } from '../agreement';
 import { NOOP_EDIT_DISTANCE } from './noop';
 import { pairQuality } from './pair-quality';
 
@@ -6,7 +7,7 @@ import { pairQuality } from './pair-quality';
  * The version of the report's figures, the key of a finished run's cached report (`run_reports`):
  * a change to what the figures mean bumps it, and finished runs get their report computed again.
  */
-export const QUALITY_REPORT_VERSION = '2';
+export const QUALITY_REPORT_VERSION = '3';
 
 /** Running sums for one slice of a run's pairs (a principle, or all of them): constant memory per slice. */
 class Tally {
@@ -50,9 +51,12 @@ class Tally {
       if (c.label_source === 'hard') this.hard++;
       else if (c.label_source === 'unreadable') this.unreadable++;
     }
-    // The two orders of one principle: did they pick the same response?
+    // The two orders of one principle (and one judge of a panel): did they pick the same response?
     const byPrinciple = new Map<string, Comparison[]>();
-    for (const c of list) byPrinciple.set(c.principle_id, [...(byPrinciple.get(c.principle_id) ?? []), c]);
+    for (const c of list) {
+      const key = `${c.principle_id}\u0000${c.judge ?? ''}`;
+      byPrinciple.set(key, [...(byPrinciple.get(key) ?? []), c]);
+    }
     for (const orders of byPrinciple.values()) {
       if (orders.length !== 2) continue;
       this.orderPairs++;
@@ -128,6 +132,7 @@ function round(x: number): number {
 export class QualityReportBuilder {
   private readonly overall = new Tally();
   private readonly byPrinciple = new Map<string, Tally>();
+  private readonly panel = new PanelTally();
 
   /** A pair as stored: its quality figures are computed here (pair-quality.ts), its no-op verdict read from its flags. */
   add(pair: PairRecord): void {
@@ -146,6 +151,7 @@ export class QualityReportBuilder {
       pChosen: quality.p_chosen,
     };
     this.overall.addPair(facts);
+    if (quality.judges) this.panel.add(quality.judges, quality.p_chosen, flags.includes('judges_split'));
     const comparisons = quality.comparisons;
     this.overall.addComparisons(comparisons);
     const ids = new Set([...quality.principle_ids, ...comparisons.map((c) => c.principle_id)]);
@@ -166,6 +172,7 @@ export class QualityReportBuilder {
       overall: this.overall.figures(),
       principles,
       thresholds: { noop_edit_distance: NOOP_EDIT_DISTANCE, min_margin: run.min_margin },
+      ...(this.panel.judges.length > 0 && { panel: this.panel.figures() }),
     };
   }
 
@@ -176,5 +183,61 @@ export class QualityReportBuilder {
       this.byPrinciple.set(id, t);
     }
     return t;
+  }
+}
+
+type Preference = 'chosen' | 'rejected' | 'tie';
+const preference = (p: number): Preference => (p > 0.5 ? 'chosen' : p < 0.5 ? 'rejected' : 'tie');
+
+/**
+ * A panel's agreement over a run's pairs: each pair is a unit, each judge's preference (chosen,
+ * rejected or tie, from its own p_chosen) a nominal value; Krippendorff's alpha over them
+ * (agreement.ts, the reviewers' own), and per judge the share of pairs where its preference is
+ * the panel's. Units are kept as counts of their distinct patterns (at most 3^judges of them), so
+ * memory does not grow with the pairs until the report is built.
+ */
+class PanelTally {
+  readonly judges: string[] = [];
+  private readonly patterns = new Map<string, { values: Preference[]; count: number }>();
+  private readonly agree = new Map<string, { pairs: number; agree: number }>();
+  private pairs = 0;
+  private split = 0;
+
+  add(judges: Record<string, number>, panelP: number | null, split: boolean): void {
+    const aliases = Object.keys(judges);
+    for (const a of aliases) if (!this.judges.includes(a)) this.judges.push(a);
+    const values = aliases.map((a) => preference(judges[a]));
+    const key = values.join(',');
+    const pattern = this.patterns.get(key) ?? { values, count: 0 };
+    pattern.count++;
+    this.patterns.set(key, pattern);
+    this.pairs++;
+    if (split) this.split++;
+    if (panelP === null) return;
+    const panel = preference(panelP);
+    for (const a of aliases) {
+      const t = this.agree.get(a) ?? { pairs: 0, agree: 0 };
+      t.pairs++;
+      if (preference(judges[a]) === panel) t.agree++;
+      this.agree.set(a, t);
+    }
+  }
+
+  figures(): NonNullable<QualityReport['panel']> {
+    const units: Preference[][] = [];
+    for (const { values, count } of this.patterns.values()) for (let i = 0; i < count; i++) units.push(values);
+    const alpha = krippendorffAlphaNominal(units);
+    return {
+      judges: [...this.judges],
+      pairs: this.pairs,
+      alpha: alpha === null ? null : round(alpha),
+      agreement: Object.fromEntries(
+        this.judges.map((a) => {
+          const t = this.agree.get(a);
+          return [a, t && t.pairs > 0 ? round(t.agree / t.pairs) : null];
+        }),
+      ),
+      split: this.split,
+    };
   }
 }

@@ -226,7 +226,7 @@ describe('the quality report', () => {
     expect(o.refusal_rate_chosen).toBeCloseTo(1 / 3, 4);
     expect(o.refusal_rate_rejected).toBe(0);
     expect(o.refusal_drift).toBe(1);
-    expect(o.flags).toEqual({ noop: 1, rejected_by_judge: 0, refusal_drift: 1, low_margin: 0, truncated: 0 });
+    expect(o.flags).toEqual({ noop: 1, rejected_by_judge: 0, refusal_drift: 1, low_margin: 0, truncated: 0, judges_split: 0 });
     expect(report.thresholds).toEqual({ noop_edit_distance: 0.05, min_margin: 0.1 });
   });
 
