@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { isHubRepoId, PAIR_FLAGS, PAIR_FORMATS, PairFormat, RUN_MODES, RUN_STATUSES, RunStatus, SAMPLE_STATUSES, SampleStatus } from '@amend/contracts';
+import { isHubRepoId, JUDGES, PAIR_FLAGS, PAIR_FORMATS, PairFormat, RUN_MODES, RUN_STATUSES, RunStatus, SAMPLE_STATUSES, SampleStatus } from '@amend/contracts';
 import { ApiClient } from './api-client';
 import { addConstitutionCommands } from './constitution-commands';
 import { addAuditCommands, addKeysCommands } from './audit-commands';
@@ -84,6 +84,12 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     .option('--seed <n>', 'seed for principle sampling, to reproduce a run', parseInteger)
     .option('--model <alias>', 'policy model alias configured on the server (AMEND_MODELS)')
     .option('--feedback-model <alias>', 'feedback model alias for judgements')
+    .option('--feedback-models <aliases>', 'a panel of judges instead: 2..5 comma-separated aliases, each asked every comparison')
+    .addOption(
+      new Option('--judge <judge>', 'ai-feedback or --verify: letter (log-probabilities) or ratings (1-5 as JSON, no log-probabilities needed)').choices(
+        JUDGES,
+      ),
+    )
     .addOption(new Option('--mode <mode>', 'pipeline mode').choices(RUN_MODES))
     .option('--candidates <n>', 'ai-feedback: responses sampled per prompt, 2..4 (server default 2)', parseInteger)
     .option('--ensemble <n>', 'ai-feedback or --verify: comparison principles averaged per label (default 1)', parseInteger)

@@ -51,6 +51,18 @@ describe('amend run flags -> POST /v1/runs body', () => {
     expect(buildCreateRunBody({ constitution: 'harmless', batch: false }, prompts)).not.toHaveProperty('batch');
   });
 
+  it('--judge ratings and --feedback-models a,b,c ask for the ratings judge and a panel; a repeated judge names its flag', () => {
+    const flags = { constitution: 'harmless', mode: 'ai-feedback', judge: 'ratings', feedbackModels: 'a, b,c' };
+    expect(buildCreateRunBody(flags, prompts)).toEqual({
+      constitution: 'harmless',
+      prompts,
+      mode: 'ai-feedback',
+      judge: 'ratings',
+      feedback_models: ['a', 'b', 'c'],
+    });
+    expect(() => buildCreateRunBody({ ...flags, feedbackModels: 'a,a' }, prompts)).toThrow(/--feedback-models/);
+  });
+
   it('sends a partial sampling object so the server fills in the rest', () => {
     const body = buildCreateRunBody({ constitution: 'harmless', temperature: 0 }, prompts);
     expect(body.sampling).toEqual({ temperature: 0 });

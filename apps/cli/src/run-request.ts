@@ -12,6 +12,9 @@ export interface RunFlags {
   seed?: number;
   model?: string;
   feedbackModel?: string;
+  /** A panel of judges, comma-separated aliases. */
+  feedbackModels?: string;
+  judge?: string;
   temperature?: number;
   topP?: number;
   maxTokens?: number;
@@ -31,6 +34,8 @@ const FLAG_OF_FIELD: Record<string, string> = {
   seed: '--seed',
   model: '--model',
   feedback_model: '--feedback-model',
+  feedback_models: '--feedback-models',
+  judge: '--judge',
   'sampling.temperature': '--temperature',
   'sampling.top_p': '--top-p',
   'sampling.max_tokens': '--max-tokens',
@@ -60,6 +65,8 @@ export function buildCreateRunBody(flags: RunFlags, prompts: PromptItem[]): Crea
   if (flags.seed !== undefined) body.seed = flags.seed;
   if (flags.model !== undefined) body.model = flags.model;
   if (flags.feedbackModel !== undefined) body.feedback_model = flags.feedbackModel;
+  if (flags.feedbackModels !== undefined) body.feedback_models = flags.feedbackModels.split(',').map((a) => a.trim());
+  if (flags.judge !== undefined) body.judge = flags.judge as CreateRunBody['judge'];
   if (flags.candidates !== undefined) body.candidates = flags.candidates;
   if (flags.ensemble !== undefined) body.ensemble = flags.ensemble;
   if (flags.cot) body.cot = true;
@@ -78,7 +85,9 @@ export function buildCreateRunBody(flags: RunFlags, prompts: PromptItem[]): Crea
     throw new RunFlagsError(
       checked.error.issues.map((issue) => {
         const path = issue.path.map(String).join('.');
-        const where = path.startsWith('prompts.') ? `prompt ${Number(issue.path[1]) + 1}` : (FLAG_OF_FIELD[path] ?? (path || 'body'));
+        const where = path.startsWith('prompts.')
+          ? `prompt ${Number(issue.path[1]) + 1}`
+          : (FLAG_OF_FIELD[path] ?? FLAG_OF_FIELD[String(issue.path[0])] ?? (path || 'body'));
         return `${where}: ${issue.message}`;
       }),
     );

@@ -205,7 +205,9 @@ export const CreateRunSchema = z
     ...FeedbackRequestFields,
   })
   .superRefine((body, ctx) => {
-    for (const p of feedbackOptionProblems(body)) ctx.addIssue({ code: 'custom', path: [p.path], message: p.message });
+    for (const p of feedbackOptionProblems(body)) {
+      ctx.addIssue({ code: 'custom', path: p.path.split('.').map((s) => (/^\d+$/.test(s) ? Number(s) : s)), message: p.message });
+    }
     for (const d of duplicatePromptIds(body.prompts)) {
       ctx.addIssue({ code: 'custom', path: ['prompts', d.index, 'id'], message: duplicateIdMessage(d.id, `prompt ${d.first}`) });
     }

@@ -38,7 +38,7 @@ export function parseServeArgs(argv: string[]): SimulatorServerOptions {
     .addOption(
       new Option(
         '--judge-style <style>',
-        'how the judge words a one-letter answer: A, (A), The answer is (A), **A**, or evasive (no letter: every label unreadable)',
+        'how the judge words a one-letter answer: A, (A), The answer is (A), **A**, evasive (no letter, no JSON: every label unreadable) or contrarian (prefers the other answer)',
       ).choices(JUDGE_STYLES),
     )
     .exitOverride();
