@@ -184,6 +184,7 @@ const EXPECTED: Record<string, Expected> = {
   'GET /v1/runs/:id/sft': { roles: READERS, ok: 200, crossing: 'team_data', request: (s) => ({ path: `/v1/runs/${ids(s).run}/sft` }) },
   'GET /v1/runs/:id/report': { roles: READERS, ok: 200, crossing: 'team_data', request: (s) => ({ path: `/v1/runs/${ids(s).run}/report` }) },
   'GET /v1/runs/:id/reviews': { roles: READERS, ok: 200, crossing: 'team_data', request: (s) => ({ path: `/v1/runs/${ids(s).run}/reviews` }) },
+  'GET /v1/pairs': { roles: READERS, ok: 200, crossing: 'none', request: () => ({ path: '/v1/pairs?q=houseplant&limit=5' }) },
   'GET /v1/pairs/:id/review': { roles: READERS, ok: 200, crossing: 'team_data', request: (s) => ({ path: `/v1/pairs/${ids(s).pair}/review` }) },
   'POST /v1/pairs/:id/review': {
     roles: REVIEWERS,

@@ -106,7 +106,7 @@ describe('the Evaluations pages', () => {
     expect(await page.locator('text=New evaluation').count()).toBe(0);
     await page.context().close();
     const other = await signIn(submitter);
-    expect(await other.locator('.topbar nav a').allTextContents()).toEqual(['Runs', 'Constitutions']);
+    expect(await other.locator('.topbar nav a').allTextContents()).toEqual(['Runs', 'Search', 'Constitutions']);
     await other.context().close();
   });
 });

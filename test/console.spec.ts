@@ -70,7 +70,7 @@ describe('the web console', () => {
     expect(await page.textContent('[data-testid=identity]')).toContain('submitter');
     expect(await page.textContent('[data-testid=identity]')).toContain('team ml');
     const nav = await page.locator('.topbar nav a').allTextContents();
-    expect(nav).toEqual(['Runs', 'Constitutions']);
+    expect(nav).toEqual(['Runs', 'Search', 'Constitutions']);
     await page.goto(`${stack.url}/console/#/constitutions/amend-core`);
     await page.waitForSelector('[data-testid=versions]');
     expect(await page.locator('text=New version from').count()).toBe(0);
@@ -267,7 +267,7 @@ describe('the web console', () => {
     const list = ReviewListSchema.parse(await json(await api(`/v1/runs/${runId}/reviews?status=accepted`, keys.auditor.key)));
     const sampleId = list.items[0].pair.sample_id;
     const { context, page } = await signIn(keys.auditor.key);
-    expect(await page.locator('.topbar nav a').allTextContents()).toEqual(['Runs', 'Constitutions', 'Evaluations', 'Audit']);
+    expect(await page.locator('.topbar nav a').allTextContents()).toEqual(['Runs', 'Search', 'Constitutions', 'Evaluations', 'Audit']);
     await page.goto(`${stack.url}/console/#/audit/samples/${sampleId}`);
     await page.waitForSelector('[data-testid=timeline]');
     const types = await page.locator('[data-testid=timeline] > li').evaluateAll((els) => els.map((e) => e.getAttribute('data-type')));

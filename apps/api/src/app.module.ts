@@ -12,6 +12,8 @@ import { RunsService } from './runs/runs.service';
 import { SamplesController } from './samples/samples.controller';
 import { PairsController } from './pairs/pairs.controller';
 import { PairsService } from './pairs/pairs.service';
+import { PairSearchController } from './pairs/pair-search.controller';
+import { PairSearchService } from './pairs/pair-search.service';
 import { ConstitutionsController } from './constitutions/constitutions.controller';
 import { ConstitutionSyncService } from './constitutions/constitution-sync.service';
 import { ConstitutionsService } from './constitutions/constitutions.service';
@@ -51,6 +53,7 @@ export class ApiModule {
         RunsController,
         SamplesController,
         PairsController,
+        PairSearchController,
         ConstitutionsController,
         HealthController,
         ReviewsController,
@@ -68,6 +71,7 @@ export class ApiModule {
         RunsService,
         SamplesService,
         PairsService,
+        PairSearchService,
         ReadinessService,
         ReviewsService,
         ReviewQueueService,

@@ -42,6 +42,7 @@ import {
   SampleListSchema,
   SampleSchema,
   SampleStatus,
+  PairSearchResultSchema,
 } from '@amend/contracts';
 import type { CreateRunBody } from './run-request';
 
@@ -141,6 +142,11 @@ export class ApiClient {
 
   listSamples(runId: string, query: { status?: SampleStatus; limit?: number; cursor?: number } = {}) {
     return this.json(SampleListSchema, `/v1/runs/${seg(runId)}/samples`, { query });
+  }
+
+  /** `GET /v1/pairs`: one page of a search over the team's pairs; `query` holds q, the filters and `metadata.KEY` entries. */
+  searchPairs(query: Record<string, string | number | undefined>) {
+    return this.json(PairSearchResultSchema, '/v1/pairs', { query });
   }
 
   getSample(id: string): Promise<Sample> {

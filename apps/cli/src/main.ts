@@ -1,7 +1,19 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { isHubRepoId, JUDGES, PAIR_FLAGS, PAIR_FORMATS, PairFormat, RUN_MODES, RUN_STATUSES, RunStatus, SAMPLE_STATUSES, SampleStatus } from '@amend/contracts';
+import {
+  isHubRepoId,
+  JUDGES,
+  PAIR_FLAGS,
+  PAIR_FORMATS,
+  PairFormat,
+  REVIEW_FILTERS,
+  RUN_MODES,
+  RUN_STATUSES,
+  RunStatus,
+  SAMPLE_STATUSES,
+  SampleStatus,
+} from '@amend/contracts';
 import { ApiClient } from './api-client';
 import { addConstitutionCommands } from './constitution-commands';
 import { addAuditCommands, addKeysCommands } from './audit-commands';
@@ -22,6 +34,7 @@ import {
   renderRunStatus,
   renderRunsTable,
   renderSample,
+  renderSearchHit,
 } from './render';
 import { buildCreateRunBody, type RunFlags } from './run-request';
 import { renderQualityReport } from './report-render';
@@ -130,6 +143,61 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
       const body = await client(cmd).pairsStream(runId, opts.format, { exclude: opts.exclude, reviewed: opts.reviewed });
       exitCode = await emit(body, opts.out, 'pairs', io, err);
     });
+
+  program
+    .command('search')
+    .description("search your team's pairs by the words of prompt, chosen, rejected and critiques, with filters (GET /v1/pairs)")
+    .argument('[q]', 'words to find (web search syntax: "a phrase", -word, or); leave out to list pairs newest first')
+    .option('--run <run>', "only this run's pairs")
+    .option('--flag <flags>', `only pairs with every one of these flags (comma-separated: ${PAIR_FLAGS.join(', ')})`)
+    .option('--principle <id>', 'only pairs whose critiques used this principle')
+    .addOption(new Option('--review-status <status>', "by the pair's latest review").choices(REVIEW_FILTERS))
+    .option('--metadata <key=value>', 'only pairs whose prompt metadata has key = value (repeatable)', collectPair, [] as [string, string][])
+    .option('--limit <n>', 'pairs per page (server default 20, at most 100)', parseInteger)
+    .option('--cursor <cursor>', 'the page after this cursor (same search)')
+    .option('--all', 'follow every page to the end')
+    .option('--json', 'print the answers as JSON (with --all, one page per line)')
+    .action(
+      async (
+        q: string | undefined,
+        opts: {
+          run?: string;
+          flag?: string;
+          principle?: string;
+          reviewStatus?: string;
+          metadata: [string, string][];
+          limit?: number;
+          cursor?: string;
+          all?: boolean;
+          json?: boolean;
+        },
+        cmd: Command,
+      ) => {
+        const api = client(cmd);
+        const query: Record<string, string | number | undefined> = {
+          q,
+          run: opts.run,
+          flag: opts.flag,
+          principle: opts.principle,
+          review_status: opts.reviewStatus,
+          limit: opts.limit,
+          ...Object.fromEntries(opts.metadata.map(([k, v]) => [`metadata.${k}`, v])),
+        };
+        let cursor = opts.cursor;
+        let shown = 0;
+        for (;;) {
+          const page = await api.searchPairs({ ...query, cursor });
+          if (opts.json) out(opts.all ? JSON.stringify(page) : JSON.stringify(page, null, 2));
+          else for (const hit of page.pairs) out(renderSearchHit(hit));
+          shown += page.pairs.length;
+          cursor = page.next_cursor ?? undefined;
+          if (!cursor || !opts.all) break;
+        }
+        if (opts.json) return;
+        if (shown === 0) return void out('no pairs found');
+        if (cursor) out(`\nmore pairs: add --cursor ${cursor} (or --all)`);
+      },
+    );
 
   program
     .command('sft')
@@ -362,6 +430,13 @@ async function emit(body: ReadableStream<Uint8Array>, path: string | undefined, 
     throw e;
   }
   return 0;
+}
+
+/** `--metadata key=value`, repeatable: each adds one [key, value]. */
+function collectPair(value: string, previous: [string, string][]): [string, string][] {
+  const at = value.indexOf('=');
+  if (at <= 0) throw new InvalidArgumentError('expected key=value, e.g. split=train');
+  return [...previous, [value.slice(0, at), value.slice(at + 1)]];
 }
 
 function parseShare(value: string): number {

@@ -1,4 +1,4 @@
-import type { ErrorCode, Run, Sample } from '@amend/contracts';
+import type { ErrorCode, PairSearchHit, Run, Sample } from '@amend/contracts';
 import { ErrorAnswer, ConstitutionList } from './api-client';
 import { doneOf, formatBatch, formatDuration, formatUsd } from './progress';
 
@@ -218,4 +218,12 @@ function indent(text: string, by = 2): string {
 function oneLine(text: string, max = 160): string {
   const t = text.replace(/\s+/g, ' ').trim();
   return t.length > max ? `${t.slice(0, max)}…` : t;
+}
+
+/** One pair a search found: ids, sample, review status and flags, the prompt, and the matched passages. */
+export function renderSearchHit(hit: PairSearchHit): string {
+  const flags = hit.flags.length ? `  [${hit.flags.join(',')}]` : '';
+  const prompt = hit.prompt.replace(/\s+/g, ' ');
+  const head = `${hit.id}  run ${hit.run_id.slice(0, 8)}  #${hit.sample_index + 1}  ${hit.review_status}${flags}  ${prompt.length > 100 ? `${prompt.slice(0, 99)}…` : prompt}`;
+  return hit.snippet ? `${head}\n    ${hit.snippet.replace(/\s+/g, ' ')}` : head;
 }

@@ -5,6 +5,8 @@ import { SignInPage } from './pages/SignInPage';
 import { RunsPage } from './pages/RunsPage';
 import { RunPage } from './pages/RunPage';
 import { PairsPage } from './pages/PairsPage';
+import { PairPage } from './pages/PairPage';
+import { SearchPage } from './pages/SearchPage';
 import { ConstitutionsPage } from './pages/ConstitutionsPage';
 import { ConstitutionPage } from './pages/ConstitutionPage';
 import { ConstitutionDiffPage } from './pages/ConstitutionDiffPage';
@@ -70,6 +72,11 @@ export function App() {
               Runs
             </a>
           )}
+          {session.can.readRuns && (
+            <a href={href('/search')} className={route.path[0] === 'search' ? 'active' : ''}>
+              Search
+            </a>
+          )}
           {session.can.readConstitutions && (
             <a href={href('/constitutions')} className={route.path[0] === 'constitutions' ? 'active' : ''}>
               Constitutions
@@ -120,6 +127,10 @@ function Page({ session }: { session: Session }) {
       if (b === 'pairs')
         return <PairsPage session={session} runId={a} index={c === undefined ? undefined : Number(c)} filter={query.get('status') ?? undefined} />;
       return <RunPage session={session} runId={a} />;
+    case 'search':
+      return <SearchPage session={session} />;
+    case 'pairs':
+      return a ? <PairPage session={session} pairId={a} /> : <SearchPage session={session} />;
     case 'constitutions':
       if (!a) return <ConstitutionsPage session={session} />;
       if (a === 'new' || b === 'edit') return <ConstitutionEditorPage session={session} name={a === 'new' ? null : a} base={query.get('from')} />;

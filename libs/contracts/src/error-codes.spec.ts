@@ -37,6 +37,7 @@ const EXPECTED: Record<string, number> = {
   invalid_value: 422,
   invalid_text: 422,
   invalid_cursor: 422,
+  invalid_search: 422,
   invalid_idempotency_key: 422,
   invalid_review: 422,
   over_limit: 422,

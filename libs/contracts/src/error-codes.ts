@@ -51,6 +51,7 @@ export const ERROR_CODES = {
   invalid_value: { status: 422, meaning: 'A value passed the schema but not the database (out of range, not a UUID); details give the reason.' },
   invalid_text: { status: 422, meaning: 'A text holds NUL or a lone UTF-16 surrogate, which cannot be stored.' },
   invalid_cursor: { status: 422, meaning: 'The cursor is not one this API returned.' },
+  invalid_search: { status: 422, meaning: 'The search text `q` holds no word that can be searched (only stop words such as "the", or punctuation).' },
   invalid_idempotency_key: { status: 422, meaning: 'The Idempotency-Key header is not 1-255 printable characters.' },
   invalid_review: { status: 422, meaning: 'The review does not fit the pair (e.g. an edit that changes nothing).' },
   over_limit: {

@@ -19,3 +19,4 @@ export * from './erasure';
 export * from './review-queue';
 export * from './suggestions';
 export * from './hub';
+export * from './search';

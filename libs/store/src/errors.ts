@@ -2,7 +2,15 @@ import { CodedError } from '@amend/contracts';
 
 /** The catalogue codes the store refuses with (libs/contracts/src/error-codes.ts); the API maps them to HTTP in one filter. */
 export type StoreErrorCode =
-  'run_not_found' | 'pair_not_found' | 'conflict' | 'idempotency_key_reused' | 'constitution_immutable' | 'invalid_cursor' | 'forbidden' | 'review_slots_full';
+  | 'run_not_found'
+  | 'pair_not_found'
+  | 'conflict'
+  | 'idempotency_key_reused'
+  | 'constitution_immutable'
+  | 'invalid_cursor'
+  | 'invalid_search'
+  | 'forbidden'
+  | 'review_slots_full';
 
 export class StoreError extends CodedError<StoreErrorCode> {}
 

@@ -222,7 +222,7 @@ function TrailBadge({ session, sampleId }: { session: Session; sampleId: string 
   );
 }
 
-function PairView({
+export function PairView({
   session,
   item,
   onReviewed,

@@ -18,6 +18,7 @@ import { pairQuality } from './0015_pair_quality';
 import { erasure } from './0016_erasure';
 import { suggestions } from './0018_suggestions';
 import { reviewQueue } from './0019_review_queue';
+import { pairSearch } from './0020_pair_search';
 
 /**
  * Every migration, by name; applied in name order. Add a file `NNNN_what.ts` and one line here.
@@ -43,4 +44,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0016_erasure': erasure,
   '0018_suggestions': suggestions,
   '0019_review_queue': reviewQueue,
+  '0020_pair_search': pairSearch,
 };
