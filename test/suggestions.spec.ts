@@ -1,5 +1,9 @@
 import { ErrorBodySchema, SuggestionEstimateSchema, SuggestionSetSchema, type SuggestionSet } from '@amend/contracts';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { dbForFile, json, stackForFile, testEnv, waitFor, type Stack } from './support/stack';
+import { amendCli } from './support/capture';
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import type { Database } from '@amend/store';
@@ -226,6 +230,86 @@ describe('a preference file uploaded as JSON Lines', () => {
     expect(e.pairs).toBe(6);
     expect(e.tokens_max).toBeGreaterThan(6 * 600);
     expect(e.cost_usd_max).toBeNull();
+  });
+});
+
+describe("a run's reviewed pairs", () => {
+  it('learns from the pairs reviewers kept, as they left them, or from the swapped ones only', async () => {
+    const created = await json(
+      await stack.fetch(
+        '/v1/runs',
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ constitution: 'amend-core', prompts: ['Name a fruit.', 'Name a tree.', 'Name a river.'] }),
+        },
+        keys.submitter,
+      ),
+    );
+    await waitFor(async () => ((await json(await stack.fetch(`/v1/runs/${created.id}`, {}, keys.submitter))).status === 'completed' ? true : undefined), {
+      what: 'the run',
+    });
+    const pairs = (await db.selectFrom('pairs').select(['id', 'idx', 'record']).where('run_id', '=', created.id).orderBy('idx').execute()) as {
+      id: string;
+      record: { chosen: string; rejected: string; prompt: string };
+    }[];
+    const review = async (pair: string, decision: string) =>
+      expect(
+        (
+          await stack.fetch(
+            `/v1/pairs/${pair}/review`,
+            { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ decision, reason: 'the test decides' }) },
+            keys.submitter,
+          )
+        ).status,
+      ).toBe(201);
+    await review(pairs[0].id, 'swap');
+    await review(pairs[1].id, 'accept');
+    await review(pairs[2].id, 'reject');
+
+    const reviewed = SuggestionSetSchema.parse(await json(await post('/v1/constitutions/amend-core/suggestions', { run: created.id })));
+    expect(reviewed.pairs).toBe(2);
+    expect(reviewed.source).toMatchObject({ kind: 'run', run_id: created.id, pairs_from: 'reviewed' });
+    const stored = await db.selectFrom('suggestion_sets').select('pairs').where('id', '=', reviewed.id).executeTakeFirstOrThrow();
+    // The swapped pair with its texts swapped, the accepted one as it was; the rejected one left out.
+    expect(stored.pairs).toEqual([
+      { id: pairs[0].id, prompt: pairs[0].record.prompt, chosen: pairs[0].record.rejected, rejected: pairs[0].record.chosen },
+      { id: pairs[1].id, prompt: pairs[1].record.prompt, chosen: pairs[1].record.chosen, rejected: pairs[1].record.rejected },
+    ]);
+    const overturned = SuggestionSetSchema.parse(
+      await json(await post('/v1/constitutions/amend-core/suggestions', { run: created.id, pairs_from: 'overturned' })),
+    );
+    expect(overturned.pairs).toBe(1);
+    expect((await finished(overturned.id)).status).toBe('completed');
+    // Another team's author cannot learn from this team's run: the same 404 as an unknown run.
+    const foreign = await post('/v1/constitutions/amend-core/suggestions', { run: created.id }, keys.otherAuthor);
+    expect(foreign.status).toBe(404);
+  });
+});
+
+describe('the CLI', () => {
+  it('amend constitution suggest shows the cost, progress and the ranking; amend audit verify --suggestion checks it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'amend-suggest-'));
+    writeFileSync(join(dir, 'prefs.jsonl'), SEEDED.map((p) => JSON.stringify(p)).join('\n') + '\n');
+    const r = await amendCli(stack, keys.author, ['constitution', 'suggest', 'amend-core', '--file', 'prefs.jsonl', '--seed', '7'], {
+      cwd: dir,
+      pollIntervalMs: 50,
+      progressIntervalMs: 0,
+    });
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/cost before start: 6 pairs, 6 propose calls, at most 72 test calls/);
+    expect(r.err).toMatch(/suggestions .*calls/);
+    const lines = r.out.split('\n');
+    const first = lines.find((l) => /^\s+1\s/.test(l))!;
+    expect(first).toMatch(/^\s+1\s+0\.80\s+0\.83\s+0\.50\s+\S+: Which response cites/);
+    expect(r.out).toMatch(/explains p1, p2, p3, p4/);
+    const id = /suggestions ([0-9a-f-]{36})/.exec(r.out)![1];
+    const v = await amendCli(stack, keys.auditor, ['audit', 'verify', '--suggestion', id]);
+    expect(v.code).toBe(0);
+    expect(v.out).toMatch(/intact; 38 events/);
+    const bad = await amendCli(stack, keys.author, ['constitution', 'suggest', 'amend-core']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/give either --run/);
   });
 });
 

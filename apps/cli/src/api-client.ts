@@ -1,5 +1,11 @@
 import { z } from 'zod';
 import {
+  SuggestionEstimateSchema,
+  SuggestionSetSchema,
+  SuggestionVerifySchema,
+  type SuggestionEstimate,
+  type SuggestionSet,
+  type SuggestionVerify,
   ErrorAnswer,
   EvalSetListSchema,
   EvaluationEstimateSchema,
@@ -251,6 +257,27 @@ export class ApiClient {
     return this.json(EvaluationSchema, '/v1/evaluations', { method: 'POST', body, timeoutMs: null });
   }
 
+  /** A suggestion job from a JSON body, or from a preference file sent as it is (JSON Lines) so the server names its bad lines. */
+  createSuggestions(name: string, body: Record<string, unknown>, file?: string): Promise<SuggestionSet> {
+    return this.json(SuggestionSetSchema, `/v1/constitutions/${seg(name)}/suggestions`, { method: 'POST', ...suggestionBody(body, file), timeoutMs: null });
+  }
+
+  estimateSuggestions(name: string, body: Record<string, unknown>, file?: string): Promise<SuggestionEstimate> {
+    return this.json(SuggestionEstimateSchema, `/v1/constitutions/${seg(name)}/suggestions/estimate`, {
+      method: 'POST',
+      ...suggestionBody(body, file),
+      timeoutMs: null,
+    });
+  }
+
+  getSuggestions(id: string, signal?: AbortSignal): Promise<SuggestionSet> {
+    return this.json(SuggestionSetSchema, `/v1/suggestions/${seg(id)}`, { signal });
+  }
+
+  verifySuggestionAudit(id: string): Promise<SuggestionVerify> {
+    return this.json(SuggestionVerifySchema, `/v1/suggestions/${seg(id)}/audit/verify`, { timeoutMs: null });
+  }
+
   getEvaluation(id: string, signal?: AbortSignal): Promise<Evaluation> {
     return this.json(EvaluationSchema, `/v1/evaluations/${seg(id)}`, { signal });
   }
@@ -359,4 +386,10 @@ function snippet(text: string): string {
   const t = text.trim().replace(/\s+/g, ' ');
   if (!t) return '(empty body)';
   return t.length > 200 ? `${t.slice(0, 200)}…` : t;
+}
+
+/** An upload is the options line, then the file's own lines, untouched. */
+function suggestionBody(body: Record<string, unknown>, file?: string): { body?: unknown; rawBody?: { contentType: string; text: string } } {
+  if (file === undefined) return { body };
+  return { rawBody: { contentType: 'application/x-ndjson', text: `${JSON.stringify(body)}\n${file}` } };
 }

@@ -206,34 +206,52 @@ export function addAuditCommands(program: Command, ctx: AuditCommandsContext): v
     .option('--dataset <file>', 'with --file: check each line of a dataset file (any export format) against its pair in the bundle')
     .option('--summary <file>', 'with --file: also write the one-page HTML summary of the bundle')
     .option('--global', 'verify the global chain on the server (constitutions published, keys created and revoked)')
+    .option('--suggestion <id>', "verify a suggestion set's chain and rows on the server (its calls, pairs and ranking)")
     .option('--json', 'print the full report as JSON')
-    .action(async (runId: string | undefined, opts: { file?: string; dataset?: string; summary?: string; global?: boolean; json?: boolean }, cmd: Command) => {
-      if ([!!runId, !!opts.file, !!opts.global].filter(Boolean).length !== 1) {
-        err('give one of: a run id, --file <bundle.jsonl>, or --global');
-        return ctx.setExitCode(1);
-      }
-      if ((opts.dataset || opts.summary) && !opts.file) {
-        err('--dataset and --summary go with --file <bundle.jsonl>: a dataset is checked against an exported bundle');
-        return ctx.setExitCode(1);
-      }
-      if (opts.file) {
-        const result = await verifyOffline(cwd, opts.file, opts);
-        if (opts.json) out(JSON.stringify({ ...result.bundle, ...(result.dataset && { dataset_file: result.dataset }) }, null, 2));
-        else out(renderBundle(opts.file, result.bundle, result.dataset && { file: opts.dataset!, report: result.dataset }));
-        if (opts.summary) err(`summary written to ${opts.summary}`);
-        return ctx.setExitCode(result.ok ? 0 : EXIT_NOT_INTACT);
-      }
-      if (opts.global) {
-        const report = await ctx.client(cmd).verifyGlobalAudit();
-        // The global chain has no seal (it never finishes): its report says only whether it recomputes.
-        const text = renderVerify('the global chain', report).replace(/, not sealed/, ' (constitutions published and deprecated, keys created and revoked)');
-        out(opts.json ? JSON.stringify(report, null, 2) : text);
-        return ctx.setExitCode(report.ok ? 0 : EXIT_NOT_INTACT);
-      }
-      const result = await ctx.client(cmd).verifyRunAudit(runId!);
-      out(opts.json ? JSON.stringify(result, null, 2) : renderVerify(`run ${result.run_id} (${result.run_status})`, result));
-      ctx.setExitCode(result.ok ? 0 : EXIT_NOT_INTACT);
-    });
+    .action(
+      async (
+        runId: string | undefined,
+        opts: { file?: string; dataset?: string; summary?: string; global?: boolean; suggestion?: string; json?: boolean },
+        cmd: Command,
+      ) => {
+        if ([!!runId, !!opts.file, !!opts.global, !!opts.suggestion].filter(Boolean).length !== 1) {
+          err('give one of: a run id, --file <bundle.jsonl>, --global or --suggestion <id>');
+          return ctx.setExitCode(1);
+        }
+        if ((opts.dataset || opts.summary) && !opts.file) {
+          err('--dataset and --summary go with --file <bundle.jsonl>: a dataset is checked against an exported bundle');
+          return ctx.setExitCode(1);
+        }
+        if (opts.file) {
+          const result = await verifyOffline(cwd, opts.file, opts);
+          if (opts.json) out(JSON.stringify({ ...result.bundle, ...(result.dataset && { dataset_file: result.dataset }) }, null, 2));
+          else out(renderBundle(opts.file, result.bundle, result.dataset && { file: opts.dataset!, report: result.dataset }));
+          if (opts.summary) err(`summary written to ${opts.summary}`);
+          return ctx.setExitCode(result.ok ? 0 : EXIT_NOT_INTACT);
+        }
+        if (opts.suggestion) {
+          const r = await ctx.client(cmd).verifySuggestionAudit(opts.suggestion);
+          const text = [
+            `suggestions ${r.suggestion_id}: ${r.ok ? 'intact' : 'NOT INTACT'}; ${r.chain.events} events, chain ${r.chain.ok ? 'recomputes' : 'broken'}; ` +
+              `${r.rows.checked.suggestion_calls} call rows and the set ${r.rows.ok ? 'match it' : 'do not all match it'}`,
+            ...r.chain.failures.map((f) => `  chain: ${JSON.stringify(f)}`),
+            ...r.rows.failures.map((f) => `  ${f.table} ${f.key} ${f.field}: ${f.why}`),
+          ].join('\n');
+          out(opts.json ? JSON.stringify(r, null, 2) : text);
+          return ctx.setExitCode(r.ok ? 0 : EXIT_NOT_INTACT);
+        }
+        if (opts.global) {
+          const report = await ctx.client(cmd).verifyGlobalAudit();
+          // The global chain has no seal (it never finishes): its report says only whether it recomputes.
+          const text = renderVerify('the global chain', report).replace(/, not sealed/, ' (constitutions published and deprecated, keys created and revoked)');
+          out(opts.json ? JSON.stringify(report, null, 2) : text);
+          return ctx.setExitCode(report.ok ? 0 : EXIT_NOT_INTACT);
+        }
+        const result = await ctx.client(cmd).verifyRunAudit(runId!);
+        out(opts.json ? JSON.stringify(result, null, 2) : renderVerify(`run ${result.run_id} (${result.run_status})`, result));
+        ctx.setExitCode(result.ok ? 0 : EXIT_NOT_INTACT);
+      },
+    );
 
   group
     .command('export')

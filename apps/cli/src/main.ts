@@ -18,6 +18,7 @@ import { ApiClient } from './api-client';
 import { addConstitutionCommands } from './constitution-commands';
 import { addAuditCommands, addKeysCommands } from './audit-commands';
 import { addEvalCommands } from './eval-commands';
+import { addSuggestCommands } from './suggest-commands';
 import { parseApiUrl, parseInteger, parseDecimal } from './arg-parsers';
 import { copyStream, downloadToFile } from './download';
 import { exportCommand, type ExportFlags } from './export-command';
@@ -319,6 +320,19 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     out,
     err,
     setExitCode: (code) => (exitCode = code),
+    stderr: io.stderr,
+    tty: io.tty ?? (io.stderr as { isTTY?: boolean }).isTTY === true,
+    pollIntervalMs: io.pollIntervalMs,
+    progressIntervalMs: io.progressIntervalMs,
+    signal: io.signal,
+  });
+
+  addSuggestCommands(program, {
+    client,
+    out,
+    err,
+    setExitCode: (code) => (exitCode = code),
+    cwd: io.cwd,
     stderr: io.stderr,
     tty: io.tty ?? (io.stderr as { isTTY?: boolean }).isTTY === true,
     pollIntervalMs: io.pollIntervalMs,

@@ -178,3 +178,17 @@ export type AddSuggestionToDraft = z.infer<typeof AddSuggestionToDraftSchema>;
 /** The queue job of a suggestion set. */
 export const SuggestionJobSchema = z.object({ suggestion_id: z.string().uuid() });
 export type SuggestionJob = z.infer<typeof SuggestionJobSchema>;
+
+/** `GET /v1/suggestions/{id}/audit/verify`: the set's chain recomputed and its rows held to it. */
+export const SuggestionVerifySchema = z.looseObject({
+  suggestion_id: z.string().uuid(),
+  ok: z.boolean(),
+  verified_at: z.string(),
+  chain: z.looseObject({ ok: z.boolean(), events: z.number().int(), failures: z.array(z.looseObject({})) }),
+  rows: z.object({
+    ok: z.boolean(),
+    checked: z.object({ suggestion_sets: z.number().int(), suggestion_calls: z.number().int() }),
+    failures: z.array(z.object({ table: z.string(), key: z.string(), field: z.string(), why: z.string(), event_id: z.string().nullable() })),
+  }),
+});
+export type SuggestionVerify = z.infer<typeof SuggestionVerifySchema>;
