@@ -4,6 +4,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { cleanupOpenApiDoc } from 'nestjs-zod';
 import { Logger } from 'nestjs-pino';
 import type { Config } from '@amend/contracts';
+import { Tracing } from '@amend/runtime';
 import { ApiModule } from './app.module';
 import { jsonBodyParser } from './errors/body-parser';
 import { Authenticator } from './auth/authenticator';
@@ -24,10 +25,15 @@ export async function createApiApp(config: Config): Promise<NestExpressApplicati
   // Express names itself in X-Powered-By unless told not to; nobody needs to know.
   app.disable('x-powered-by');
   if (config.AMEND_TRUST_PROXY) app.set('trust proxy', config.AMEND_TRUST_PROXY);
+  // One span per request when tracing is on (docs/operators.md#traces); nothing is installed when it is off.
+  const tracing = app.get(Tracing);
+  const requestSpans = tracing.enabled ? tracing.http() : undefined;
+  if (requestSpans) app.use(requestSpans.start);
   app.use(securityHeaders());
   // Keys first, bodies after: nothing unauthenticated is read into memory.
   app.use(preBodyAuth(app.get(Authenticator)));
   app.use(...jsonBodyParser(config));
+  if (requestSpans) app.use(requestSpans.resume);
   const operations = await mountOperations(app, config);
   mountConsole(app);
   app.enableShutdownHooks();

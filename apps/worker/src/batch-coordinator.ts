@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { InjectQueue } from '@nestjs/bullmq';
+import type { Queue } from 'bullmq';
 import { isRunFinished, isSampleFinished, type Config } from '@amend/contracts';
 import {
   BATCH_LIMITS,
@@ -17,7 +19,7 @@ import {
   type ProviderBatch,
 } from '@amend/llm';
 import { nextStep, type PlannedCall, type RunSpec } from '@amend/pipeline';
-import { CONFIG, ConstitutionCache } from '@amend/runtime';
+import { CONFIG, ConstitutionCache, SAMPLES_QUEUE, Tracing, runTrace, type SpanAttributes } from '@amend/runtime';
 import { PROVIDER_TERMINAL, Store, type BatchRow, type NewBatch, type ProviderState, type WorkItem } from '@amend/store';
 import { SampleOrchestrator, WORKER_ACTOR, sampleState, type SampleState } from './sample-orchestrator';
 import { runSpecOf } from './stage-checkpoint';
@@ -71,7 +73,28 @@ export class BatchCoordinator implements OnApplicationBootstrap, OnApplicationSh
     private readonly constitutions: ConstitutionCache,
     private readonly orchestrator: SampleOrchestrator,
     @Inject(CONFIG) private readonly config: Config,
+    private readonly tracing: Tracing,
+    @InjectQueue(SAMPLES_QUEUE) private readonly queue: Queue,
   ) {}
+
+  /** Per run, the traceparent of this process's last wave span: the next wave's span links to it. */
+  private readonly lastWave = new Map<string, string>();
+
+  /**
+   * With tracing on, runs `fn` in a span of the run's trace (its traceparent kept in Redis by the
+   * API), linked to the run's previous wave span when this process made it: a batch run's waves
+   * can be hours apart, and the links lead from one to the next.
+   */
+  private async inRunTrace<T>(runId: string, name: string, attributes: SpanAttributes, fn: () => Promise<T>): Promise<T> {
+    if (!this.tracing.enabled) return fn();
+    const parent = await runTrace(this.queue, this.config.QUEUE_PREFIX, runId).catch(() => undefined);
+    const previous = this.lastWave.get(runId);
+    return this.tracing.span(name, { parent: parent ?? '', links: previous ? [previous] : [], attributes: { 'amend.run_id': runId, ...attributes } }, () => {
+      const own = this.tracing.traceparent();
+      if (own) this.lastWave.set(runId, own);
+      return fn();
+    });
+  }
 
   onApplicationBootstrap() {
     this.schedule(0);
@@ -134,6 +157,7 @@ export class BatchCoordinator implements OnApplicationBootstrap, OnApplicationSh
       if (!(await this.advance(batch, cancelled))) open++;
       await this.renew(runId);
     }
+    if (isRunFinished(row.status)) this.lastWave.delete(runId);
     if (open > 0 || cancelled || isRunFinished(row.status)) return;
     await this.submitWave(runId);
   }
@@ -162,7 +186,12 @@ export class BatchCoordinator implements OnApplicationBootstrap, OnApplicationSh
     }
     await this.store.batches.update(batch.id, stateOf(remote));
     if (!isTerminal(remote.status)) return false;
-    await this.apply(batch, remote, client);
+    await this.inRunTrace(
+      batch.run_id,
+      'batch apply',
+      { 'amend.wave': batch.wave, 'amend.batch_id': remote.id, 'amend.batch_status': remote.status, 'amend.model_alias': batch.alias },
+      () => this.apply(batch, remote, client),
+    );
     await this.store.batches.settle(batch.id, 'applied');
     return true;
   }
@@ -212,6 +241,15 @@ export class BatchCoordinator implements OnApplicationBootstrap, OnApplicationSh
         if (err instanceof ModelError) return this.lineFailed(item, call, err);
         throw err;
       }
+      // The call ran at the provider, between the batch's creation and its end: its span says so.
+      if (this.tracing.enabled) {
+        this.tracing.recordModelCall(
+          { alias: client.alias, stage: call.stage, seq: call.seq, request: call.request },
+          result,
+          remote.created_at * 1000,
+          finished * 1000,
+        );
+      }
       await this.orchestrator.applyStage(state, call, result, { extra: { batch: { id: remote.id, custom_id: id, request_id: line.request_id } } });
     });
     await this.store.runs.finalizeIfDone(batch.run_id);
@@ -243,7 +281,11 @@ export class BatchCoordinator implements OnApplicationBootstrap, OnApplicationSh
   }
 
   /** Plans every unfinished sample's next call and submits them as the next wave; closes the run when there are none. */
-  private async submitWave(runId: string): Promise<void> {
+  private submitWave(runId: string): Promise<void> {
+    return this.inRunTrace(runId, 'batch submit', {}, () => this.planAndSubmit(runId));
+  }
+
+  private async planAndSubmit(runId: string): Promise<void> {
     const first = await this.store.samples.unfinished(runId, -1, 1);
     if (first.length === 0) {
       await this.store.runs.finalizeIfDone(runId);
@@ -276,6 +318,7 @@ export class BatchCoordinator implements OnApplicationBootstrap, OnApplicationSh
       return;
     }
     const wave = await this.store.batches.nextWave(runId);
+    if (this.tracing.enabled) this.tracing.annotate({ 'amend.wave': wave, 'amend.requests': [...byAlias.values()].reduce((n, l) => n + l.length, 0) });
     const rows: (NewBatch & { jsonl: string })[] = [];
     for (const [alias, lines] of [...byAlias].sort(([a], [b]) => a.localeCompare(b))) {
       // Files hold their lines in sample order, so a wave's files are the same whatever order planning finished in.

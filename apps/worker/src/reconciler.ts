@@ -1,8 +1,19 @@
-import { Inject, Injectable, Logger, Optional, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import type { Config } from '@amend/contracts';
-import { CONFIG, SAMPLES_QUEUE, SUGGESTIONS_QUEUE, closeEvaluation, enqueueSamples, enqueueSuggestion, missingJobs } from '@amend/runtime';
+import {
+  CONFIG,
+  SAMPLES_QUEUE,
+  SUGGESTIONS_QUEUE,
+  TRACING_OFF,
+  Tracing,
+  closeEvaluation,
+  enqueueSamples,
+  enqueueSuggestion,
+  missingJobs,
+  runTrace,
+} from '@amend/runtime';
 import { Store } from '@amend/store';
 
 const PAGE = 5_000;
@@ -22,6 +33,7 @@ export class Reconciler implements OnApplicationBootstrap, OnApplicationShutdown
     @InjectQueue(SAMPLES_QUEUE) private readonly queue: Queue,
     @Inject(CONFIG) private readonly config: Config,
     @Optional() @InjectQueue(SUGGESTIONS_QUEUE) private readonly suggestions?: Queue,
+    @Optional() @Inject(Tracing) private readonly tracing: Tracing = TRACING_OFF,
   ) {}
 
   onApplicationBootstrap() {
@@ -72,7 +84,9 @@ export class Reconciler implements OnApplicationBootstrap, OnApplicationShutdown
             )
           : page.map((s) => s.id);
         const missing = await missingJobs(this.queue, ready);
-        await enqueueSamples(this.queue, runId, missing);
+        // With tracing on, the samples rejoin their run's trace when Redis still holds it.
+        const traceparent = missing.length > 0 && this.tracing.enabled ? await runTrace(this.queue, this.config.QUEUE_PREFIX, runId) : undefined;
+        await enqueueSamples(this.queue, runId, missing, { traceparent });
         requeued += missing.length;
         after = page[page.length - 1].idx;
       }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import { isSampleFinished, type StageRecord } from '@amend/contracts';
@@ -17,7 +17,7 @@ import {
   type SampleSpec,
 } from '@amend/pipeline';
 import { Store, type RunEvaluationLink, type SampleChainHead, type TwinSample, type WorkItem } from '@amend/store';
-import { ConstitutionCache, SAMPLES_QUEUE, closeEvaluation, releaseCandidateTwin } from '@amend/runtime';
+import { ConstitutionCache, SAMPLES_QUEUE, TRACING_OFF, Tracing, closeEvaluation, releaseCandidateTwin } from '@amend/runtime';
 import { SpendMeter } from './spend-meter';
 import { LabelGuard } from './label-guard';
 import type { ConstitutionSource, ModelsByAlias, SampleWorkStore } from './ports';
@@ -68,6 +68,7 @@ export class SampleOrchestrator {
     private readonly meter: SpendMeter,
     @InjectQueue(SAMPLES_QUEUE) private readonly queue: Queue,
     private readonly labels: LabelGuard,
+    @Optional() @Inject(Tracing) private readonly tracing: Tracing = TRACING_OFF,
   ) {}
 
   async process(sampleId: string, signal?: AbortSignal): Promise<SampleOutcome> {
@@ -112,42 +113,74 @@ export class SampleOrchestrator {
 
     for (let step = nextStep(run, sample, state.records, randomUUID); step.kind === 'call';) {
       const call = step.call;
-      const shared = call.stage === 'draft' && twin?.draft ? twin : undefined;
-      if (!shared && (await this.meter.stopIfBudgetReached(item, WORKER_ACTOR))) return 'budget_exhausted';
-      // The run stopped for its judge's labels (max_hard_label_share): this sample was cancelled with it.
-      if (!shared && (await this.labels.stopRunIfLabelsBad(item, WORKER_ACTOR))) return 'cancelled';
-      let result: ChatResult;
-      if (shared?.draft) {
-        // The same draft for both constitutions: the baseline's, copied, not asked again.
-        result = sharedDraftResult({ ...shared.draft, sample_id: shared.id, run_id: link?.baseline_run_id as string });
-      } else {
-        try {
-          // Each call names its alias: the policy model, or the feedback model for comparisons.
-          const alias = call.request.alias;
-          result = await this.meter.timed(alias, call.stage, () => this.models.get(alias).complete(call.request, signal));
-        } catch (err) {
-          if (await this.failIfPermanent(item, err, call)) return 'failed';
-          throw err; // transient after the adapter's own retries, or infrastructure: the job retries
-        }
-      }
-      const applied = await this.applyStage(state, call, result, {
-        ...(shared && { type: 'draft.shared', extra: { shared_from: { run_id: link?.baseline_run_id, sample_id: shared.id, seq: 0 } } }),
-        ...(link?.role === 'candidate' && call.stage === 'comparison' && { extra: { evaluation_id: link.id, dimension: call.principle_id } }),
-      });
-      switch (applied.outcome) {
-        case 'duplicate':
-          // Another worker saved this stage first (this job had stalled): it owns the sample now.
-          this.logger.warn(`sample ${sampleId} stage ${call.seq} was already saved by another worker`);
-          return 'taken_over';
-        case 'stopped':
-          return 'cancelled';
-        case 'completed':
-          return 'completed';
-        case 'saved':
-          ({ state, next: step } = applied);
-      }
+      // One span per stage when tracing is on; with it off, not even the span's attributes are built.
+      const taken = this.tracing.enabled
+        ? await this.tracing.span(
+            `stage ${call.stage}`,
+            {
+              attributes: { 'amend.stage': call.stage, 'amend.seq': call.seq, 'amend.round': call.round, 'amend.principle_id': call.principle_id ?? undefined },
+            },
+            () => this.takeStep(state, call, twin, link, signal),
+          )
+        : await this.takeStep(state, call, twin, link, signal);
+      if (typeof taken === 'string') return taken;
+      ({ state, next: step } = taken);
     }
     return 'skipped';
+  }
+
+  /** One stage of the walk: the budget and label checks, the call (or the twin's shared draft), its checkpoint. */
+  private async takeStep(
+    state: SampleState,
+    call: PlannedCall,
+    twin: TwinSample | undefined,
+    link: RunEvaluationLink | null,
+    signal?: AbortSignal,
+  ): Promise<SampleOutcome | { state: SampleState; next: NextStep }> {
+    const { item } = state;
+    const sampleId = item.sample.id;
+    const shared = call.stage === 'draft' && twin?.draft ? twin : undefined;
+    if (!shared && (await this.meter.stopIfBudgetReached(item, WORKER_ACTOR))) return 'budget_exhausted';
+    // The run stopped for its judge's labels (max_hard_label_share): this sample was cancelled with it.
+    if (!shared && (await this.labels.stopRunIfLabelsBad(item, WORKER_ACTOR))) return 'cancelled';
+    let result: ChatResult;
+    if (shared?.draft) {
+      // The same draft for both constitutions: the baseline's, copied, not asked again.
+      result = sharedDraftResult({ ...shared.draft, sample_id: shared.id, run_id: link?.baseline_run_id as string });
+    } else {
+      try {
+        // Each call names its alias: the policy model, or the feedback model for comparisons.
+        result = await this.meter.timed(call.request.alias, call.stage, () => this.complete(call, signal));
+      } catch (err) {
+        if (await this.failIfPermanent(item, err, call)) return 'failed';
+        throw err; // transient after the adapter's own retries, or infrastructure: the job retries
+      }
+    }
+    const applied = await this.applyStage(state, call, result, {
+      ...(shared && { type: 'draft.shared', extra: { shared_from: { run_id: link?.baseline_run_id, sample_id: shared.id, seq: 0 } } }),
+      ...(link?.role === 'candidate' && call.stage === 'comparison' && { extra: { evaluation_id: link.id, dimension: call.principle_id } }),
+    });
+    switch (applied.outcome) {
+      case 'duplicate':
+        // Another worker saved this stage first (this job had stalled): it owns the sample now.
+        this.logger.warn(`sample ${sampleId} stage ${call.seq} was already saved by another worker`);
+        return 'taken_over';
+      case 'stopped':
+        return 'cancelled';
+      case 'completed':
+        return 'completed';
+      case 'saved':
+        return { state: applied.state, next: applied.next };
+    }
+  }
+
+  /** The model call itself, in a `chat {model}` span when tracing is on. */
+  private complete(call: PlannedCall, signal?: AbortSignal): Promise<ChatResult> {
+    const model = this.models.get(call.request.alias);
+    if (!this.tracing.enabled) return model.complete(call.request, signal);
+    return this.tracing.modelCall({ alias: call.request.alias, stage: call.stage, seq: call.seq, request: call.request }, () =>
+      model.complete(call.request, signal),
+    );
   }
 
   /**
@@ -161,6 +194,7 @@ export class SampleOrchestrator {
   async applyStage(state: SampleState, call: PlannedCall, result: ChatResult, event: StageEvent = {}): Promise<AppliedStage> {
     const { item, run, sample } = state;
     const record = recordCall(call, result);
+    if (record.judgement && this.tracing.enabled) this.judged(call, result, record.judgement);
     const records = [...state.records, record];
     const next = nextStep(run, sample, records, randomUUID);
     const saved = await this.store.samples.checkpoint(
@@ -189,6 +223,18 @@ export class SampleOrchestrator {
       return { outcome: 'completed' };
     }
     return { outcome: 'saved', state: { ...state, records, head: saved.head }, next };
+  }
+
+  /** The judge's label, as a `gen_ai.evaluation.result` event on the active span (the stage's, or the batch's). */
+  private judged(call: PlannedCall, result: ChatResult, judgement: NonNullable<StageRecord['judgement']>): void {
+    const body = result.response as { id?: unknown } | null;
+    this.tracing.evaluation({
+      name: call.principle_id ?? 'comparison',
+      score: judgement.p_a,
+      label: judgement.answer ?? 'unreadable',
+      labelSource: judgement.label_source,
+      responseId: body !== null && typeof body === 'object' && typeof body.id === 'string' ? body.id : undefined,
+    });
   }
 
   /**
@@ -220,7 +266,8 @@ export class SampleOrchestrator {
     await this.finishCheck(item.run.id);
     const link = evaluationOf(item);
     if (!link) return;
-    if (link.role === 'baseline') await releaseCandidateTwin(this.store, this.queue, link, item.sample.idx);
+    // The twin's job joins the trace this one is in (the evaluation's request's), when tracing is on.
+    if (link.role === 'baseline') await releaseCandidateTwin(this.store, this.queue, link, item.sample.idx, this.tracing.traceparent());
     if (await closeEvaluation(this.store, link.id, WORKER_ACTOR)) {
       this.logger.log({ evaluation_id: link.id }, 'evaluation judged: report written');
     }

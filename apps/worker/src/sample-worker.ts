@@ -1,7 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { DelayedError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Config, SampleJob } from '@amend/contracts';
-import { AmendMetrics, CONFIG, SAMPLES_QUEUE, redisConnection } from '@amend/runtime';
+import { AmendMetrics, CONFIG, SAMPLES_QUEUE, Tracing, redisConnection } from '@amend/runtime';
 import { Store } from '@amend/store';
 import { SampleOrchestrator } from './sample-orchestrator';
 
@@ -24,6 +24,7 @@ export class SampleWorker implements OnApplicationBootstrap, BeforeApplicationSh
     private readonly orchestrator: SampleOrchestrator,
     private readonly store: Store,
     private readonly metrics: AmendMetrics,
+    private readonly tracing: Tracing,
   ) {}
 
   onApplicationBootstrap() {
@@ -40,6 +41,41 @@ export class SampleWorker implements OnApplicationBootstrap, BeforeApplicationSh
   }
 
   private async handle(job: Job<SampleJob>, token?: string, signal?: AbortSignal) {
+    if (!this.tracing.enabled) return this.work(job, token, signal);
+    // The job's span continues the trace of the request that created the run (its traceparent
+    // travels in the job). BullMQ's control-flow errors (delayed, handed back) are not failures
+    // of the job's work, so they leave the span before it ends.
+    const done = await this.tracing.span(
+      'process samples',
+      {
+        kind: 'consumer',
+        parent: job.data.traceparent,
+        attributes: {
+          'messaging.system': 'bullmq',
+          'messaging.operation.type': 'process',
+          'messaging.destination.name': SAMPLES_QUEUE,
+          'messaging.message.id': job.id,
+          'amend.run_id': job.data.run_id,
+          'amend.sample_id': job.data.sample_id,
+          'amend.attempt': job.attemptsMade + 1,
+        },
+      },
+      async () => {
+        try {
+          const outcome = await this.work(job, token, signal);
+          this.tracing.annotate({ 'amend.outcome': outcome });
+          return { outcome };
+        } catch (err) {
+          if (err instanceof DelayedError || err instanceof WaitingError) return { control: err };
+          throw err;
+        }
+      },
+    );
+    if ('control' in done) throw done.control;
+    return done.outcome;
+  }
+
+  private async work(job: Job<SampleJob>, token?: string, signal?: AbortSignal) {
     try {
       const outcome = await this.orchestrator.process(job.data.sample_id, signal);
       if (outcome === 'waiting') {

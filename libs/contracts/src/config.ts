@@ -4,6 +4,8 @@ import { z } from 'zod';
 const unsetIfEmpty = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === '' ? undefined : v), schema);
 const positiveInt = (fallback: number) => unsetIfEmpty(z.coerce.number().int().min(1).default(fallback));
 const optionalPositiveInt = () => unsetIfEmpty(z.coerce.number().int().min(1).optional());
+/** `key=value,key2=value2`, the format of the OTEL_* header and resource variables (values may be percent-encoded). */
+const OTLP_HEADERS = /^\s*[^=,\s]+\s*=[^,]*(,\s*[^=,\s]+\s*=[^,]*)*$/;
 const optionalPositive = () => unsetIfEmpty(z.coerce.number().positive().optional());
 
 /**
@@ -162,6 +164,47 @@ export const ConfigSchema = z.object({
   AMEND_RUN_MAX_BUDGET_COST_USD: optionalPositive(),
   /** Tokens a team's runs may spend per UTC day, reserved by each run's token budget when it is created; unset: no quota. */
   AMEND_TEAM_DAILY_TOKENS: optionalPositiveInt(),
+
+  // Traces (OpenTelemetry, OTLP over HTTP; docs/operators.md#traces). The standard OTEL_* names; off unless an endpoint is set.
+  /** `true` turns tracing off even with an endpoint set, as the OpenTelemetry SDKs read it. */
+  OTEL_SDK_DISABLED: z
+    .enum(['true', 'false', 'TRUE', 'FALSE', ''])
+    .optional()
+    .transform((v) => v?.toLowerCase() === 'true'),
+  /** Base URL of the OTLP/HTTP receiver; traces go to `<endpoint>/v1/traces`. Unset (and no traces endpoint): tracing is off. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: unsetIfEmpty(z.url({ protocol: /^https?$/ }).optional()),
+  /** The full URL traces are posted to, used as is; wins over OTEL_EXPORTER_OTLP_ENDPOINT. */
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: unsetIfEmpty(z.url({ protocol: /^https?$/ }).optional()),
+  /** `key=value,key2=value2` headers of every export (a Langfuse `Authorization=Basic ...`); never logged. */
+  OTEL_EXPORTER_OTLP_HEADERS: unsetIfEmpty(z.string().regex(OTLP_HEADERS, 'must be key=value pairs separated by commas').optional()),
+  /** Headers of trace exports only, added to OTEL_EXPORTER_OTLP_HEADERS (and winning over them). */
+  OTEL_EXPORTER_OTLP_TRACES_HEADERS: unsetIfEmpty(z.string().regex(OTLP_HEADERS, 'must be key=value pairs separated by commas').optional()),
+  /** `http/protobuf` (Phoenix takes only this) or `http/json`; gRPC is not supported. */
+  OTEL_EXPORTER_OTLP_PROTOCOL: unsetIfEmpty(z.enum(['http/protobuf', 'http/json']).default('http/protobuf')),
+  /** `service.name` of the spans. Unset: `amend-api`, `amend-worker` (the process that made them). */
+  OTEL_SERVICE_NAME: unsetIfEmpty(z.string().max(256).optional()),
+  /** More resource attributes, `key=value,key2=value2` (`deployment.environment.name=prod`). */
+  OTEL_RESOURCE_ATTRIBUTES: unsetIfEmpty(z.string().regex(OTLP_HEADERS, 'must be key=value pairs separated by commas').optional()),
+  /** Which traces are kept, by the specification's names; `parentbased_*` follow a caller's `traceparent` decision. */
+  OTEL_TRACES_SAMPLER: unsetIfEmpty(
+    z
+      .enum(['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'])
+      .default('parentbased_always_on'),
+  ),
+  /** The ratio of the `*traceidratio` samplers, 0 to 1. */
+  OTEL_TRACES_SAMPLER_ARG: unsetIfEmpty(z.coerce.number().min(0).max(1).default(1)),
+  /**
+   * Puts the messages sent and the answer on each model call's span (`gen_ai.input.messages`,
+   * `gen_ai.output.messages`): `true` (or `SPAN_ONLY`, `SPAN_AND_EVENT`). Off by default: prompts
+   * and answers may hold personal data.
+   */
+  OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: unsetIfEmpty(
+    z
+      .string()
+      .regex(/^(true|false|no_content|span_only|span_and_event|event_only)$/i, 'must be true, false, NO_CONTENT, SPAN_ONLY, SPAN_AND_EVENT or EVENT_ONLY')
+      .optional()
+      .transform((v) => v !== undefined && ['true', 'span_only', 'span_and_event', 'event_only'].includes(v.toLowerCase())),
+  ),
 
   // Server defaults of the per-key limits; a key's own limits override them.
   AMEND_KEY_REQUESTS_PER_MINUTE: positiveInt(600),

@@ -471,5 +471,10 @@ export const SampleListSchema = z.object({
 });
 
 /** A queue job: one per sample, job id = sample id. */
-export const SampleJobSchema = z.object({ sample_id: z.string().uuid(), run_id: z.string().uuid() });
+export const SampleJobSchema = z.object({
+  sample_id: z.string().uuid(),
+  run_id: z.string().uuid(),
+  /** The W3C traceparent of the request that created the run, when tracing is on: the job's spans join its trace. */
+  traceparent: z.string().max(55).optional(),
+});
 export type SampleJob = z.infer<typeof SampleJobSchema>;

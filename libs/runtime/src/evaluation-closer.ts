@@ -63,7 +63,7 @@ function buildReport(prompts: PromptOutcome[], runs: { simulated: boolean }): Ev
  * A baseline sample finished (completed, failed or stopped): its candidate twin can go, so its
  * job is added now, or moved up if it was waiting in the delayed set.
  */
-export async function releaseCandidateTwin(store: EvaluationStore, queue: Queue, link: RunEvaluationLink, idx: number): Promise<void> {
+export async function releaseCandidateTwin(store: EvaluationStore, queue: Queue, link: RunEvaluationLink, idx: number, traceparent?: string): Promise<void> {
   if (link.role !== 'baseline') return;
   const row = await store.evaluations.row(link.id);
   if (!row) return;
@@ -71,7 +71,7 @@ export async function releaseCandidateTwin(store: EvaluationStore, queue: Queue,
   if (!twin || isSampleFinished(twin.status)) return;
   const job = await queue.getJob(twin.id);
   if (!job) {
-    await enqueueSamples(queue, row.candidate_run_id, [twin.id]);
+    await enqueueSamples(queue, row.candidate_run_id, [twin.id], { traceparent });
     return;
   }
   if (await job.isDelayed()) await job.promote().catch(() => undefined); // it may have just moved on its own

@@ -10,6 +10,8 @@ import { CONFIG, SAMPLES_QUEUE, SUGGESTIONS_QUEUE } from './tokens';
 import { ConstitutionCache } from './constitution-cache';
 import { redisConnection } from './redis-connection';
 import { AmendMetrics } from './metrics';
+import { Tracing, createTracing } from './tracing';
+import { genAiTarget } from './gen-ai';
 
 /** The Redis connection of the shared rate limiters (their own, so a blocked queue connection never delays a call). */
 const LIMITER_REDIS = Symbol('amend.limiter-redis');
@@ -24,6 +26,15 @@ class ModelsCloser implements OnApplicationShutdown {
     this.models.close();
     if (this.redis.status === 'wait') this.redis.disconnect();
     else await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}
+
+/** Exports the spans still buffered when the app stops. */
+@Injectable()
+class TracingCloser implements OnApplicationShutdown {
+  constructor(@Inject(Tracing) private readonly tracing: Tracing) {}
+  async onApplicationShutdown() {
+    await this.tracing.shutdown();
   }
 }
 
@@ -137,11 +148,14 @@ export class RuntimeModule {
           },
         },
         ModelsCloser,
+        // TRACING_OFF unless an OTLP endpoint is configured; the SDK is loaded only then.
+        { provide: Tracing, inject: [ModelRegistry], useFactory: (models: ModelRegistry) => createTracing(config, name, genAiTarget(models)) },
+        TracingCloser,
         ConstitutionCache,
         { provide: POOL_KEY, useValue: poolKey(name, config) },
         StoreCloser,
       ],
-      exports: [CONFIG, Store, ModelRegistry, ConstitutionCache, BullModule, AmendMetrics],
+      exports: [CONFIG, Store, ModelRegistry, ConstitutionCache, BullModule, AmendMetrics, Tracing],
     };
   }
 }

@@ -1,6 +1,7 @@
 import type { JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { SampleJob } from '@amend/contracts';
+import { RUN_TRACE_TTL_S, runTraceKey } from './tracing';
 
 /**
  * Retries here cover crashes and infrastructure errors (Postgres down, a worker killed). Model
@@ -23,7 +24,12 @@ const ADD_CHUNK = 2_000;
 export const JOB_PRIORITY = { preview: 1, run: 10 } as const;
 
 /** Enqueues one job per sample. The job id is the sample id, so a repeat is a no-op. */
-export async function enqueueSamples(queue: Queue, runId: string, sampleIds: string[], opts: { priority?: number; firstChunk?: number } = {}): Promise<void> {
+export async function enqueueSamples(
+  queue: Queue,
+  runId: string,
+  sampleIds: string[],
+  opts: { priority?: number; firstChunk?: number; traceparent?: string } = {},
+): Promise<void> {
   const priority = opts.priority ?? JOB_PRIORITY.run;
   // The first chunk small (about 2 x the workers' concurrency) so workers start on it while the
   // rest of a large run is still being added.
@@ -35,7 +41,7 @@ export async function enqueueSamples(queue: Queue, runId: string, sampleIds: str
     await queue.addBulk(
       chunk.map((id) => ({
         name: 'sample',
-        data: { sample_id: id, run_id: runId } satisfies SampleJob,
+        data: (opts.traceparent ? { sample_id: id, run_id: runId, traceparent: opts.traceparent } : { sample_id: id, run_id: runId }) satisfies SampleJob,
         opts: { ...SAMPLE_JOB_OPTIONS, jobId: id, priority },
       })),
     );
@@ -59,4 +65,21 @@ export const SUGGESTION_JOB_OPTIONS: JobsOptions = { ...SAMPLE_JOB_OPTIONS, atte
 /** Enqueues a suggestion set's job; the job id is the set id, so a repeat is a no-op. */
 export async function enqueueSuggestion(queue: Queue, suggestionId: string): Promise<void> {
   await queue.add('suggestion', { suggestion_id: suggestionId }, { ...SUGGESTION_JOB_OPTIONS, jobId: suggestionId });
+}
+
+/**
+ * Keeps a run's traceparent in Redis (tracing on only) for its work that no job carries: a batch
+ * run's waves, and samples the reconciler enqueues again. Lost with Redis's data, like the jobs:
+ * what follows then starts traces of its own.
+ */
+export async function keepRunTrace(queue: Queue, queuePrefix: string, runId: string, traceparent: string): Promise<void> {
+  // eslint-disable-next-line no-restricted-syntax -- BullMQ types its client as its own narrow IRedisClient; it is an ioredis client (SET with EX).
+  const client = (await queue.client) as unknown as Redis;
+  await client.set(runTraceKey(queuePrefix, runId), traceparent, 'EX', RUN_TRACE_TTL_S);
+}
+
+/** The traceparent kept for a run, if any. */
+export async function runTrace(queue: Queue, queuePrefix: string, runId: string): Promise<string | undefined> {
+  const client = await queue.client;
+  return (await client.get(runTraceKey(queuePrefix, runId))) ?? undefined;
 }

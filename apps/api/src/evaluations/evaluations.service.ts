@@ -18,7 +18,7 @@ import {
 import type { Constitution } from '@amend/constitution';
 import { Store, type NewRun, type NewSample, type RunEvaluationLink } from '@amend/store';
 import { ModelRegistry } from '@amend/llm';
-import { CONFIG, ConstitutionCache, JOB_PRIORITY, SAMPLES_QUEUE, closeEvaluation, enqueueSamples } from '@amend/runtime';
+import { CONFIG, ConstitutionCache, JOB_PRIORITY, SAMPLES_QUEUE, Tracing, closeEvaluation, enqueueSamples, keepRunTrace } from '@amend/runtime';
 import { RUBRIC_REF, estimateEvaluation } from '@amend/pipeline';
 import { createHash } from 'node:crypto';
 import { ApiError, constitutionNotFound, notFound, tooManyActiveRuns, unknownModel } from '../errors/api-error';
@@ -55,6 +55,7 @@ export class EvaluationsService implements OnModuleInit {
     private readonly constitutions: ConstitutionCache,
     @InjectQueue(SAMPLES_QUEUE) private readonly queue: Queue,
     @Inject(CONFIG) private readonly config: Config,
+    private readonly tracing: Tracing,
   ) {}
 
   /** The bundled sets are read at boot, so a malformed one stops the API with its file's name. */
@@ -160,11 +161,21 @@ export class EvaluationsService implements OnModuleInit {
     );
     // Only the baseline's samples now: each candidate sample is enqueued when its baseline twin
     // finishes (the worker does it), and the reconciler covers anything lost on the way.
+    // With tracing on, both runs' work joins this request's trace (docs/operators.md#traces).
+    const traceparent = this.tracing.traceparent();
+    if (traceparent) {
+      this.tracing.annotate({ 'amend.evaluation_id': id, 'amend.run_id': baselineRunId });
+      for (const runId of [baselineRunId, candidateRunId]) {
+        void keepRunTrace(this.queue, this.config.QUEUE_PREFIX, runId, traceparent).catch((err) =>
+          this.logger.warn(`evaluation ${id}: the trace context of run ${runId} was not kept in Redis: ${(err as Error).message}`),
+        );
+      }
+    }
     void enqueueSamples(
       this.queue,
       baselineRunId,
       baselineSamples.map((s) => s.id),
-      { priority: JOB_PRIORITY.run },
+      { priority: JOB_PRIORITY.run, traceparent },
     ).catch((err) => this.logger.warn(`evaluation ${id}: enqueue failed, the reconciler will retry: ${(err as Error).message}`));
     return this.get(id, caller.team);
   }

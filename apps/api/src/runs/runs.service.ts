@@ -25,7 +25,7 @@ import {
 } from '@amend/contracts';
 import { Store, type NewSample, type RunCreateOptions } from '@amend/store';
 import { ModelRegistry } from '@amend/llm';
-import { CONFIG, ConstitutionCache, JOB_PRIORITY, SAMPLES_QUEUE, enqueueSamples } from '@amend/runtime';
+import { CONFIG, ConstitutionCache, JOB_PRIORITY, SAMPLES_QUEUE, Tracing, enqueueSamples, keepRunTrace } from '@amend/runtime';
 import { runProblem } from '@amend/pipeline';
 import { ApiError, bodyTooLarge, constitutionNotFound, notFound, tooManyActiveRuns, unknownModel } from '../errors/api-error';
 import { throwIfOverLimits } from '../common/request-limits';
@@ -46,6 +46,7 @@ export class RunsService {
     @InjectQueue(SAMPLES_QUEUE) private readonly queue: Queue,
     private readonly constitutions: ConstitutionCache,
     @Inject(CONFIG) private readonly config: Config,
+    private readonly tracing: Tracing,
   ) {}
 
   /**
@@ -76,12 +77,13 @@ export class RunsService {
       { type: 'run.created', actor: caller.actor, payload: { ...prepared.settings, samples: samples.length } },
       prepared.createOptions,
     );
+    const traceparent = this.traceRun(result.id, result.created);
     // A batch run's samples are never queued: the batch coordinator submits them in waves.
     if (result.created && !body.batch)
       this.enqueue(
         result.id,
         samples.map((s) => s.id),
-        opts,
+        { ...opts, traceparent },
       );
     return { run: await this.get(result.id, caller.team), created: result.created };
   }
@@ -182,7 +184,8 @@ export class RunsService {
       }),
       prepared.createOptions,
     );
-    if (result.created && !body.batch) this.enqueue(result.id, sampleIds, {});
+    const traceparent = this.traceRun(result.id, result.created);
+    if (result.created && !body.batch) this.enqueue(result.id, sampleIds, { traceparent });
     return { run: await this.get(result.id, caller.team), created: result.created };
   }
 
@@ -196,13 +199,29 @@ export class RunsService {
     }
   }
 
-  private enqueue(runId: string, sampleIds: string[], opts: { preview?: boolean }): void {
+  /**
+   * With tracing on: names the run on the request's span and returns the span's traceparent, which
+   * the run's jobs carry and Redis keeps for its batch waves and re-enqueued samples, so the run's
+   * work joins this request's trace (docs/operators.md#traces).
+   */
+  private traceRun(runId: string, created: boolean): string | undefined {
+    if (!this.tracing.enabled) return undefined;
+    this.tracing.annotate({ 'amend.run_id': runId });
+    const traceparent = this.tracing.traceparent();
+    if (!traceparent || !created) return undefined;
+    void keepRunTrace(this.queue, this.config.QUEUE_PREFIX, runId, traceparent).catch((err) =>
+      this.logger.warn(`run ${runId}: its trace context was not kept in Redis: ${(err as Error).message}`),
+    );
+    return traceparent;
+  }
+
+  private enqueue(runId: string, sampleIds: string[], opts: { preview?: boolean; traceparent?: string }): void {
     // Once committed the run is safe in Postgres, so the 202 does not wait for Redis: a
     // 100,000-prompt run is answered in about a second instead of after 50 addBulk batches.
     // Jobs that never reach Redis (it failed, the API stopped) are enqueued by the reconciler.
     const priority = opts.preview ? JOB_PRIORITY.preview : JOB_PRIORITY.run;
     const firstChunk = 2 * this.config.WORKER_CONCURRENCY;
-    void enqueueSamples(this.queue, runId, sampleIds, { priority, firstChunk }).catch((err) =>
+    void enqueueSamples(this.queue, runId, sampleIds, { priority, firstChunk, traceparent: opts.traceparent }).catch((err) =>
       this.logger.warn(`run ${runId}: enqueue failed, the reconciler will retry: ${(err as Error).message}`),
     );
   }
