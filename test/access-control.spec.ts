@@ -28,6 +28,8 @@ const other = {} as Ids;
 const CONSTITUTION = { name: 'matrix-check', version: '1.0.0' };
 
 const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
+/** The draft each team has of its own constitution name. */
+const DRAFT = 'matrix-draft';
 /** A constitution name that team beta owns (its author published it first). */
 const BETA_CONSTITUTION = { name: 'matrix-beta', version: '1.0.0' };
 
@@ -94,6 +96,15 @@ beforeAll(async () => {
     stack.fetch('/v1/constitutions', { method: 'POST', headers: { 'content-type': 'application/yaml' }, body: yaml(name, version) }, key);
   expect((await publish(keys.author, CONSTITUTION.name, CONSTITUTION.version)).status).toBe(201);
   expect((await publish(betaAuthor, BETA_CONSTITUTION.name, BETA_CONSTITUTION.version)).status).toBe(201);
+  // A draft of each team's name, named alike, for the draft routes' own and other cells.
+  const saveDraft = (key: string, name: string) =>
+    stack.fetch(
+      `/v1/constitutions/${name}/drafts/${DRAFT}`,
+      { method: 'PUT', headers: { 'content-type': 'application/yaml' }, body: yaml(name, '1.0.0') },
+      key,
+    );
+  expect((await saveDraft(keys.author, CONSTITUTION.name)).status).toBe(201);
+  expect((await saveDraft(betaAuthor, BETA_CONSTITUTION.name)).status).toBe(201);
   const a = await finishedRun(keys.submitter);
   const b = await finishedRun(betaSubmitter);
   // Runs of their own for the erasure routes, so erasing leaves the runs the other rows read whole.
@@ -254,6 +265,44 @@ const EXPECTED: Record<string, Expected> = {
     // Previewing reads a constitution, whoever owns it.
     crossing: 'none',
     request: (s) => ({ path: `/v1/constitutions/${cname(s).name}/${cname(s).version}/preview`, body: jsonBody({ prompts: ['Name a hardy houseplant.'] }) }),
+  },
+  // docs/policy-authors.md#drafts: a team's authors and admins save and read its drafts; other teams' are 404, other teams' names 403.
+  'GET /v1/constitutions/:name/drafts': {
+    roles: ['author', 'admin'],
+    ok: 200,
+    // Each team lists its own drafts of a name: another team's name lists none.
+    crossing: 'none',
+    request: (s) => ({ path: `/v1/constitutions/${cname(s).name}/drafts` }),
+  },
+  'GET /v1/constitutions/:name/drafts/:draft': {
+    roles: ['author', 'admin'],
+    ok: 200,
+    crossing: 'team_data',
+    readsEveryTeam: [],
+    request: (s) => ({ path: `/v1/constitutions/${cname(s).name}/drafts/${DRAFT}` }),
+  },
+  'PUT /v1/constitutions/:name/drafts/:draft': {
+    roles: ['author', 'admin'],
+    ok: 201,
+    crossing: 'constitution_owner',
+    request: (s) => ({
+      path: `/v1/constitutions/${cname(s).name}/drafts/new-${++versionCounter}`,
+      body: { type: 'application/yaml', text: yaml(cname(s).name, '1.0.0') },
+    }),
+  },
+  'POST /v1/constitutions/:name/drafts/:draft/preview': {
+    roles: ['author'],
+    ok: 200,
+    crossing: 'team_data',
+    readsEveryTeam: [],
+    request: (s) => ({ path: `/v1/constitutions/${cname(s).name}/drafts/${DRAFT}/preview`, body: jsonBody({ prompts: ['Name a hardy houseplant.'] }) }),
+  },
+  'POST /v1/constitutions/:name/drafts/:draft/publish': {
+    roles: ['author'],
+    ok: 201,
+    crossing: 'team_data',
+    readsEveryTeam: [],
+    request: (s) => ({ path: `/v1/constitutions/${cname(s).name}/drafts/${DRAFT}/publish`, body: jsonBody({ version: `1.3.${++versionCounter}` }) }),
   },
   'POST /v1/evaluations': {
     roles: ['author', 'admin'],

@@ -18,6 +18,7 @@ import { ConstitutionsController } from './constitutions/constitutions.controlle
 import { ConstitutionSyncService } from './constitutions/constitution-sync.service';
 import { ConstitutionsService } from './constitutions/constitutions.service';
 import { PreviewService } from './constitutions/preview.service';
+import { DraftsService } from './constitutions/drafts.service';
 import { HealthController } from './health/health.controller';
 import { ReadinessService } from './health/readiness.service';
 import { SamplesService } from './samples/samples.service';
@@ -79,6 +80,7 @@ export class ApiModule {
         ConstitutionSyncService,
         ConstitutionsService,
         PreviewService,
+        DraftsService,
         KeysService,
         AuditService,
         EvaluationsService,

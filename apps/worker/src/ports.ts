@@ -25,9 +25,9 @@ export interface ModelsByAlias {
   get(alias: string): ChatModel;
 }
 
-/** Published constitution versions (ConstitutionCache). */
+/** Published constitution versions and pinned draft contents (ConstitutionCache). */
 export interface ConstitutionSource {
-  get(name: string, version: string): Promise<Constitution>;
+  get(ref: { name: string; version: string; sha256: string }): Promise<Constitution>;
 }
 
 /** The metric the spend meter records around each call. */

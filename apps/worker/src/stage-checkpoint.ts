@@ -10,6 +10,7 @@ export type CheckpointInput = Parameters<SamplesRepository['checkpoint']>[0];
 /** The run as the pipeline sees it, from its row. */
 export async function runSpecOf(item: Pick<WorkItem, 'run'>, constitutions: ConstitutionSource): Promise<RunSpec> {
   const r = item.run;
+  const ref = { name: r.constitution_name, version: r.constitution_version, sha256: r.constitution_sha256 };
   return {
     id: r.id,
     mode: r.mode,
@@ -18,8 +19,8 @@ export async function runSpecOf(item: Pick<WorkItem, 'run'>, constitutions: Cons
     model: r.model,
     feedback_model: r.feedback_model,
     sampling: r.sampling,
-    constitution: await constitutions.get(r.constitution_name, r.constitution_version),
-    constitutionRef: { name: r.constitution_name, version: r.constitution_version, sha256: r.constitution_sha256 },
+    constitution: await constitutions.get(ref),
+    constitutionRef: ref,
     principles: r.principles ?? null,
     feedback: r.feedback ?? null,
     evaluation: r.evaluation ? { role: r.evaluation.role } : null,

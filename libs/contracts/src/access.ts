@@ -22,6 +22,8 @@ export const ABILITIES = {
   readConstitutions: ['submitter', 'author', 'auditor'],
   /** Publish, import and deprecate constitution versions. */
   publish: ['author'],
+  /** Save drafts of constitutions and read them: a team's own drafts only (another team's are 404). */
+  writeDrafts: ['author', 'admin'],
   /** Try a constitution version on sample prompts. */
   preview: ['author'],
   /** Read and verify audit trails. */

@@ -30,6 +30,8 @@ export const AUDIT_EVENT_TYPES = [
   'evaluation.judged',
   'constitution.published',
   'constitution.deprecated',
+  // A team's draft was saved (created or replaced): its name, the sha256 of its content and of the content it replaced.
+  'constitution.draft_saved',
   'key.created',
   'key.revoked',
   // Principle suggestions (chain suggestion:<id>): the job, each model call, the ranking, and how it ended.

@@ -200,3 +200,78 @@ export const PreviewResultSchema = z.object({
   ),
 });
 export type PreviewResult = z.infer<typeof PreviewResultSchema>;
+
+/*
+ * Drafts: a team's mutable constitutions, saved at PUT /v1/constitutions/{name}/drafts/{draft},
+ * named `name#draft` wherever a preview or an evaluation takes a constitution. A run of a draft
+ * records the version `#<draft>` with the sha256 of the content it used, which stays stored
+ * (constitution_pins) when the draft is saved again.
+ */
+
+/** A draft's name: a lowercase slug, like a constitution's. */
+export const DRAFT_NAME = /^[a-z0-9][a-z0-9-]{0,63}$/;
+
+/** The version a run of a draft records: `#` and the draft's name, which no published version can be. */
+export function draftVersion(draft: string): string {
+  return `#${draft}`;
+}
+
+/** The draft's name when `version` is a draft's (`#idea`), else undefined. */
+export function draftOfVersion(version: string): string | undefined {
+  return version.startsWith('#') ? version.slice(1) : undefined;
+}
+
+/** How a reference is written: `name@1.2.0`, or `name#draft` for a draft. */
+export function constitutionLabel(ref: { name: string; version: string }): string {
+  const draft = draftOfVersion(ref.version);
+  return draft === undefined ? `${ref.name}@${ref.version}` : `${ref.name}#${draft}`;
+}
+
+/** `name`, `name@x.y.z` or `name#draft`, split; `version` undefined for a bare name. */
+export function parseConstitutionSpec(spec: string): { name: string; version?: string; draft?: string } {
+  const hash = spec.indexOf('#');
+  if (hash >= 0) return { name: spec.slice(0, hash), draft: spec.slice(hash + 1) };
+  const [name, version] = spec.split('@');
+  return version === undefined ? { name } : { name, version };
+}
+
+/** A constitution a preview or an evaluation takes: a name, a version, or a draft of the caller's team. */
+export const CONSTITUTION_SPEC = /^[a-z0-9][a-z0-9-]*(@\d+\.\d+\.\d+|#[a-z0-9][a-z0-9-]{0,63})?$/;
+
+/** One draft without its content. */
+export const DraftSummarySchema = z.object({
+  name: z.string(),
+  draft: z.string(),
+  /** The team whose authors own and edit it. */
+  team: z.string(),
+  /** The constitution hash of its current content; a run of the draft pins this. */
+  sha256: z.string(),
+  /** The version its content carries (what publish-draft makes unless told another). */
+  version: z.string(),
+  title: z.string().nullable(),
+  principles: z.number().int(),
+  created_by: z.string(),
+  created_at: z.string(),
+  saved_by: z.string(),
+  saved_at: z.string(),
+});
+export type DraftSummary = z.infer<typeof DraftSummarySchema>;
+
+/** One draft with its parsed content (defaults filled in, as hashed). */
+export const DraftSchema = DraftSummarySchema.extend({
+  content: z.record(z.string(), z.unknown()),
+  /** 201 on the first save, 200 after. */
+  created: z.boolean().optional(),
+});
+export type Draft = z.infer<typeof DraftSchema>;
+
+export const DraftListSchema = z.object({ drafts: z.array(DraftSummarySchema) });
+export type DraftList = z.infer<typeof DraftListSchema>;
+
+export const PublishDraftBodySchema = z.strictObject({
+  /** The version to publish; the draft content's own `version` when omitted. */
+  version: semver.optional(),
+  /** Replaces the draft's changelog in the published version. */
+  changelog: z.string().trim().min(1).max(2000).optional(),
+});
+export type PublishDraftBody = z.infer<typeof PublishDraftBodySchema>;

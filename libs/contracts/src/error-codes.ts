@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   evaluation_not_found: { status: 404, meaning: 'No evaluation with this id that the key may read.' },
   constitution_not_found: { status: 404, meaning: 'No such constitution, version or non-deprecated version; details list what there is.' },
   suggestion_not_found: { status: 404, meaning: 'No suggestion set with this id that the key may read.' },
+  draft_not_found: { status: 404, meaning: "No draft of this name of the constitution in the key's team (another team's drafts are 404 too)." },
   eval_set_not_found: { status: 404, meaning: 'No bundled evaluation set of this name (GET /v1/evaluations/sets lists them).' },
   console_not_built: { status: 404, meaning: 'The web console was not built on this server (`npm run build:console`).' },
 
@@ -82,6 +83,7 @@ export const ERROR_CODES = {
   invalid_feedback_options: { status: 422, meaning: 'The feedback options are out of range or do not fit the mode.' },
   no_comparison_principles: { status: 422, meaning: 'Judging needs principles with a `comparison` question, and the selection has none.' },
   ensemble_too_large: { status: 422, meaning: 'The ensemble asks for more comparison principles than the selection has.' },
+  draft_not_runnable: { status: 422, meaning: 'A run takes a published version, not a draft (`name#draft`): publish the draft, or preview or evaluate it.' },
   invalid_evaluation_run: { status: 422, meaning: 'An evaluation run is critique-revise without verify.' },
   hub_not_configured: { status: 422, meaning: "No Hugging Face token for the run's team (AMEND_HF_TOKENS), or it does not start with hf_." },
 

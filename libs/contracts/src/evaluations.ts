@@ -28,14 +28,18 @@ export const EVALUATION_LIMITS = {
   mostDifferent: 10,
 };
 
-const versioned = z.string().regex(/^[a-z0-9][a-z0-9-]*@\d+\.\d+\.\d+$/, 'a constitution version "name@x.y.z"');
-const nameOrVersioned = z.string().regex(/^[a-z0-9][a-z0-9-]*(@\d+\.\d+\.\d+)?$/, 'a constitution "name" or "name@x.y.z"');
+const versioned = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]*(@\d+\.\d+\.\d+|#[a-z0-9][a-z0-9-]{0,63})$/, 'a constitution version "name@x.y.z" or a draft "name#draft"');
+const nameOrVersioned = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]*(@\d+\.\d+\.\d+|#[a-z0-9][a-z0-9-]{0,63})?$/, 'a constitution "name", "name@x.y.z" or a draft "name#draft"');
 const alias = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a model alias from AMEND_MODELS');
 const evalSetName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'a bundled evaluation set, e.g. "xstest" (GET /v1/evaluations/sets)');
 
 export const CreateEvaluationSchema = z
   .strictObject({
-    /** The version in use: always exact, so a report says what it compared. */
+    /** The version in use: always exact (a version, or a draft pinned by its content's sha256), so a report says what it compared. */
     baseline: versioned,
     /** The new version; a bare name is its newest non-deprecated version. */
     candidate: nameOrVersioned,

@@ -178,7 +178,8 @@ export type Budget = z.infer<typeof BudgetSchema>;
 
 export const CreateRunSchema = z
   .strictObject({
-    constitution: z.string().regex(/^[a-z0-9][a-z0-9-]*(@\d+\.\d+\.\d+)?$/, 'a constitution "name" or "name@x.y.z"'),
+    // A draft (`name#draft`) passes here so that the service can say why a run may not take one (422 draft_not_runnable).
+    constitution: z.string().regex(/^[a-z0-9][a-z0-9-]*(@\d+\.\d+\.\d+|#[a-z0-9][a-z0-9-]{0,63})?$/, 'a constitution "name" or "name@x.y.z"'),
     /** Pins the constitution's content: the run is refused (422) unless the version resolved has this sha256. */
     constitution_sha256: z
       .string()

@@ -1,5 +1,6 @@
 import type { Constitution } from '@amend/constitution';
 import {
+  draftOfVersion,
   FEEDBACK_DEFAULTS,
   type ChatMessage,
   MAX_CANDIDATES,
@@ -81,7 +82,8 @@ export function runProblem(run: PlannableRun): RunProblem | null {
   }
   const { constitution: c, constitutionRef: ref } = run;
   const name = `${c.name}@${c.version}`;
-  if (c.name !== ref.name || c.version !== ref.version) {
+  // A draft's run cites `#draft`, whatever version its content carries; the sha256 binds the content.
+  if (c.name !== ref.name || (c.version !== ref.version && draftOfVersion(ref.version) === undefined)) {
     // Pairs cite constitutionRef; planning with another version would misattribute every principle.
     return { code: 'constitution_mismatch', message: `run cites ${ref.name}@${ref.version} but was given ${name}` };
   }

@@ -1,21 +1,28 @@
 import { Injectable } from '@nestjs/common';
 import { ConstitutionSchema, type Constitution } from '@amend/constitution';
+import { draftOfVersion, type ConstitutionRef } from '@amend/contracts';
 import { Store } from '@amend/store';
 
-/** Published versions never change, so a version read once can be kept for the life of the process. */
+/**
+ * Published versions never change, and neither does a draft's content pinned under its sha256
+ * (a run of a draft names `#<draft>` and that sha256), so content read once is kept for the life
+ * of the process.
+ */
 @Injectable()
 export class ConstitutionCache {
   private readonly cache = new Map<string, Promise<Constitution>>();
 
   constructor(private readonly store: Store) {}
 
-  get(name: string, version: string): Promise<Constitution> {
-    const key = `${name}@${version}`;
+  get(ref: Pick<ConstitutionRef, 'name' | 'version' | 'sha256'>): Promise<Constitution> {
+    const draft = draftOfVersion(ref.version) !== undefined;
+    const key = draft ? `pin:${ref.sha256}` : `${ref.name}@${ref.version}`;
     let hit = this.cache.get(key);
     if (!hit) {
-      hit = this.store.constitutions.resolve(name, version).then((row) => {
-        if (!row) throw new Error(`constitution ${key} is not registered`);
-        return ConstitutionSchema.parse(row.content);
+      const row = draft ? this.store.drafts.pinned(ref.sha256) : this.store.constitutions.resolve(ref.name, ref.version);
+      hit = row.then((r) => {
+        if (!r) throw new Error(draft ? `no content pinned for ${ref.name}${ref.version} (sha256 ${ref.sha256})` : `constitution ${key} is not registered`);
+        return ConstitutionSchema.parse(r.content);
       });
       hit.catch(() => this.cache.delete(key));
       this.cache.set(key, hit);

@@ -47,6 +47,8 @@ export interface NewConstitutionVersion {
    * nobody owns and are never refused.
    */
   owner: { team: string; files?: boolean };
+  /** Published from a team's draft: named in the `constitution.published` event with the draft's own hash. */
+  draft?: { draft: string; sha256: string };
 }
 
 /** Columns of a version with its deprecation, which lives in its own append-only table (migration 0011). */
@@ -55,12 +57,12 @@ const VERSION_COLUMNS = sql`c.name, c.version, c.sha256, c.content, c.title, c.c
 const VERSIONS = sql`constitutions c left join constitution_deprecations d on d.name = c.name and d.version = c.version`;
 
 /** The team a constitution name belongs to; undefined when nobody has published it. */
-async function ownerOf(db: Kysely<Database> | Transaction<Database>, name: string): Promise<string | undefined> {
+export async function ownerOf(db: Kysely<Database> | Transaction<Database>, name: string): Promise<string | undefined> {
   const r = await sql<{ team: string }>`select team from constitution_owners where name = ${name}`.execute(db);
   return r.rows[0]?.team;
 }
 
-function notOwned(name: string, owner: string, team: string, what: string): StoreError {
+export function notOwned(name: string, owner: string, team: string, what: string): StoreError {
   return new StoreError(
     'forbidden',
     `"${name}" belongs to team "${owner}"; only its authors ${what} (this key is of team "${team}"); publish under another name`,
@@ -110,7 +112,14 @@ export class ConstitutionsRepository {
             sample_id: null,
             type: 'constitution.published',
             actor: input.published_by,
-            payload: { name: input.name, version: input.version, sha256: input.sha256, source: input.source, changelog: input.changelog ?? null },
+            payload: {
+              name: input.name,
+              version: input.version,
+              sha256: input.sha256,
+              source: input.source,
+              changelog: input.changelog ?? null,
+              ...(input.draft && { draft: input.draft }),
+            },
           },
         ]);
       }

@@ -9,6 +9,7 @@ export * from './pairs.repository';
 export * from './pair-lines';
 export * from './checkpoint';
 export * from './constitutions.repository';
+export * from './drafts.repository';
 export * from './keys.repository';
 export * from './reviews.repository';
 export * from './review-queue.repository';

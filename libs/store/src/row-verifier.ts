@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import { ERASURE_EVENT, asStoredJson, canonicalJson, messageBlob, responseBlob, segmentBlob, textSha256, type ContentMessage } from '@amend/audit';
 import { constitutionSha256, type Constitution } from '@amend/constitution';
+import { constitutionLabel, draftOfVersion } from '@amend/contracts';
 import type { Database } from './schema';
 import { SAMPLE_ENTRY_FIELDS, sampleEntry, type SampleEntry } from './sample-commitment';
 
@@ -293,13 +294,17 @@ async function checkConstitution(
   run: any,
   created?: { event_id: string; payload: any },
 ): Promise<void> {
-  const row = await db
-    .selectFrom('constitutions')
-    .select(['name', 'version', 'sha256', 'content'])
-    .where('name', '=', run.constitution_name)
-    .where('version', '=', run.constitution_version)
-    .executeTakeFirst();
-  const key = `${run.constitution_name}@${run.constitution_version}`;
+  // A run of a draft (version `#draft`) used the content pinned under its sha256 (migration 0017).
+  const draft = draftOfVersion(run.constitution_version) !== undefined;
+  const row = draft
+    ? await db.selectFrom('constitution_pins').select(['name', 'sha256', 'content']).where('sha256', '=', run.constitution_sha256).executeTakeFirst()
+    : await db
+        .selectFrom('constitutions')
+        .select(['name', 'version', 'sha256', 'content'])
+        .where('name', '=', run.constitution_name)
+        .where('version', '=', run.constitution_version)
+        .executeTakeFirst();
+  const key = constitutionLabel({ name: run.constitution_name, version: run.constitution_version });
   const expected: string = created?.payload?.constitution?.sha256 ?? run.constitution_sha256;
   const base = { table: 'constitutions' as const, key, event_id: created?.event_id ?? null };
   if (!row)
@@ -309,7 +314,9 @@ async function checkConstitution(
       field: '*',
       expected,
       found: null,
-      message: `constitution ${key} of the run is not in constitutions (deleted?)`,
+      message: draft
+        ? `the content of draft ${key} the run used (sha256 ${run.constitution_sha256}) is not in constitution_pins (deleted?)`
+        : `constitution ${key} of the run is not in constitutions (deleted?)`,
     });
   checked.constitutions++;
   let found: string;

@@ -54,6 +54,27 @@ export interface ConstitutionsTable {
   deprecation_reason: string | null;
 }
 
+/** Content a draft had at some save, by its constitution hash (migration 0017); never changes. */
+export interface ConstitutionPinsTable {
+  sha256: string;
+  name: string;
+  content: Json;
+  pinned_by: string;
+  pinned_at: Timestamp;
+}
+
+/** A team's draft of a constitution: its current content is the pin `sha256`. */
+export interface ConstitutionDraftsTable {
+  team: string;
+  name: string;
+  draft: string;
+  sha256: string;
+  created_by: string;
+  created_at: Timestamp;
+  saved_by: string;
+  saved_at: Timestamp;
+}
+
 export interface RunsTable {
   id: string;
   team: string;
@@ -361,6 +382,8 @@ export interface SuggestionCallsTable {
 
 export interface Database {
   constitutions: ConstitutionsTable;
+  constitution_pins: ConstitutionPinsTable;
+  constitution_drafts: ConstitutionDraftsTable;
   runs: RunsTable;
   samples: SamplesTable;
   stage_records: StageRecordsTable;

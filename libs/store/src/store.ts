@@ -6,6 +6,7 @@ import { SamplesRepository } from './samples.repository';
 import { PairsRepository } from './pairs.repository';
 import { AuditRepository } from './audit-events';
 import { ConstitutionsRepository } from './constitutions.repository';
+import { DraftsRepository } from './drafts.repository';
 import { KeysRepository } from './keys.repository';
 import { ReviewsRepository } from './reviews.repository';
 import { BudgetRepository } from './budget.repository';
@@ -28,6 +29,7 @@ export class Store {
   readonly pairs: PairsRepository;
   readonly audit: AuditRepository;
   readonly constitutions: ConstitutionsRepository;
+  readonly drafts: DraftsRepository;
   readonly keys: KeysRepository;
   readonly reviews: ReviewsRepository;
   readonly budget: BudgetRepository;
@@ -45,6 +47,7 @@ export class Store {
     this.pairs = new PairsRepository(db, poolOf(db));
     this.audit = new AuditRepository(db);
     this.constitutions = new ConstitutionsRepository(db);
+    this.drafts = new DraftsRepository(db);
     this.keys = new KeysRepository(db);
     this.reviews = new ReviewsRepository(db);
     this.budget = new BudgetRepository(db);

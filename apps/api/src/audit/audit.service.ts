@@ -15,7 +15,7 @@ import {
   type BundleCounts,
 } from '@amend/audit';
 import { ConstitutionSchema, constitutionToYaml } from '@amend/constitution';
-import { isRunFinished, type RunVerify } from '@amend/contracts';
+import { draftOfVersion, isRunFinished, type RunVerify } from '@amend/contracts';
 import { Store, type AuditQuery } from '@amend/store';
 import { notFound } from '../errors/api-error';
 import { NdjsonWriter } from '../common/ndjson';
@@ -99,7 +99,7 @@ export class AuditService {
     res.setHeader('Content-Disposition', `attachment; filename="audit-${runId}.jsonl"`);
     await out.write(bundleHeader(run));
     let n = 0;
-    const refs = new Map<string, { name: string; version: string }>();
+    const refs = new Map<string, { name: string; version: string; sha256: string }>();
     const actors = new Set<string>();
     let samplesSha256: string[] = [];
     for await (const e of this.store.audit.streamRun(runId)) {
@@ -123,7 +123,10 @@ export class AuditService {
       }
     }
     for (const { name, version } of refs.values()) {
-      const stored = await this.store.constitutions.resolve(name, version);
+      // A draft's run used the content pinned under the sha256 its ref names.
+      const ref = refs.get(`${name}@${version}`);
+      const stored =
+        draftOfVersion(version) !== undefined && ref ? await this.store.drafts.pinned(ref.sha256) : await this.store.constitutions.resolve(name, version);
       if (!stored) continue; // verify names the version the run used and the bundle lacks
       await out.write(constitutionLine({ name, version, sha256: stored.sha256, yaml: constitutionToYaml(ConstitutionSchema.parse(stored.content)) }));
       counts.constitutions++;

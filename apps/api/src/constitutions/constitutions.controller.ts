@@ -1,4 +1,4 @@
-import { Body, Get, Headers, HttpCode, Param, Post, Query, Req, Res, type PipeTransform } from '@nestjs/common';
+import { Body, Get, Headers, HttpCode, Param, Post, Put, Query, Req, Res, type PipeTransform } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiOperation, ApiProduces } from '@nestjs/swagger';
 import { createZodDto, ZodResponse } from 'nestjs-zod';
 import type { Response } from 'express';
@@ -11,6 +11,10 @@ import {
   ConstitutionVersionSchema,
   DeprecateBodySchema,
   DiffQuerySchema,
+  DRAFT_NAME,
+  DraftListSchema,
+  DraftSchema,
+  PublishDraftBodySchema,
   GetConstitutionQuerySchema,
   H4ImportQuerySchema,
   PreviewRequestSchema,
@@ -21,6 +25,8 @@ import { ApiError, constitutionNotFound } from '../errors/api-error';
 import type { WithRawBody } from '../errors/body-parser';
 import { ConstitutionsService } from './constitutions.service';
 import { PreviewService } from './preview.service';
+import { DraftsService } from './drafts.service';
+import { draftNotFound } from './draft-ref';
 import { Allow } from '../auth/access.decorators';
 import { Caller, type Principal } from '../auth/principal';
 import { Answers } from '../errors/answers.decorator';
@@ -37,6 +43,9 @@ class GetConstitutionQueryDto extends createZodDto(GetConstitutionQuerySchema) {
 class H4ImportQueryDto extends createZodDto(H4ImportQuerySchema) {}
 class PreviewRequestDto extends createZodDto(PreviewRequestSchema) {}
 class PreviewResultDto extends createZodDto(PreviewResultSchema) {}
+class DraftDto extends createZodDto(DraftSchema) {}
+class DraftListDto extends createZodDto(DraftListSchema) {}
+class PublishDraftBodyDto extends createZodDto(PublishDraftBodySchema) {}
 
 const SEMVER = /^\d{1,9}\.\d{1,9}\.\d{1,9}$/;
 /** The pattern of a constitution's name (libs/constitution schema). */
@@ -50,6 +59,14 @@ const namePipe: PipeTransform<string, string> = {
   transform(name: string) {
     if (!NAME.test(name)) throw constitutionNotFound(name, `no constitution "${name.slice(0, 100)}"; names are lowercase slugs such as "harmless"`, null);
     return name;
+  },
+};
+
+/** A draft name that cannot exist names nothing: 404, like a version that cannot exist. */
+const draftPipe: PipeTransform<string, string> = {
+  transform(draft: string) {
+    if (!DRAFT_NAME.test(draft)) throw draftNotFound('?', draft.slice(0, 100), []);
+    return draft;
   },
 };
 
@@ -68,6 +85,7 @@ export class ConstitutionsController {
   constructor(
     private readonly constitutions: ConstitutionsService,
     private readonly previews: PreviewService,
+    private readonly drafts: DraftsService,
   ) {}
 
   @Get()
@@ -146,6 +164,105 @@ export class ConstitutionsController {
     return this.constitutions.diff(name, query.from, query.to);
   }
 
+  // Drafts, declared before ':name/:version' so that "drafts" is not taken for a version.
+  @Get(':name/drafts')
+  @Allow('writeDrafts')
+  @ApiOperation({ summary: "The key's team's drafts of one constitution, without their content" })
+  @ZodResponse({ type: DraftListDto })
+  listDrafts(@Param('name', namePipe) name: string, @Caller() caller: Principal) {
+    return this.drafts.list(name, caller);
+  }
+
+  @Get(':name/drafts/:draft')
+  @Answers('draft_not_found')
+  @Allow('writeDrafts')
+  @ApiOperation({
+    summary: "One draft of the key's team with its content; YAML with `Accept: application/yaml` or `?format=yaml`",
+    description: "Another team's draft is a 404, as one that does not exist.",
+  })
+  @ApiProduces('application/json', 'application/yaml')
+  async getDraft(
+    @Param('name', namePipe) name: string,
+    @Param('draft', draftPipe) draft: string,
+    @Query() query: GetConstitutionQueryDto,
+    @Headers('accept') accept: string | undefined,
+    @Caller() caller: Principal,
+    @Res() res: Response,
+  ) {
+    const d = await this.drafts.get(name, draft, caller);
+    res.setHeader('X-Constitution-Sha256', d.sha256);
+    const wantsYaml = query.format === 'yaml' || (query.format === undefined && /\b(application|text)\/(x-)?yaml\b/.test(accept ?? ''));
+    if (wantsYaml) res.type('application/yaml').send(constitutionToYaml(ConstitutionSchema.parse(d.content)));
+    else if (query.format === 'h4') res.json(exportH4(ConstitutionSchema.parse(d.content)));
+    else res.json(DraftSchema.parse(d));
+  }
+
+  @Put(':name/drafts/:draft')
+  @Answers('constitution_syntax', 'constitution_invalid', 'unsupported_media_type', 'invalid_request')
+  @Allow('writeDrafts')
+  @ApiOperation({
+    summary: 'Save a draft (JSON or YAML body): created (201) or replaced (200), validated like a publish',
+    description:
+      "A draft belongs to the key's team; each team has its own drafts. A name another team owns is 403, as a publish of it would be. " +
+      "The body is a whole constitution whose name is the route's; its version is what publish-draft makes unless told another. " +
+      'Try it as `name#draft` in previews and evaluations; every content it was saved with stays stored under its sha256.',
+  })
+  @ApiConsumes('application/json', 'application/yaml', 'text/yaml')
+  @ApiBody({ type: ConstitutionBodyDto })
+  @ZodResponse({ status: 201, type: DraftDto })
+  async saveDraft(
+    @Param('name', namePipe) name: string,
+    @Param('draft') draft: string,
+    @Body() body: unknown,
+    @Req() req: WithRawBody,
+    @Res({ passthrough: true }) res: Response,
+    @Caller() caller: Principal,
+  ) {
+    if (!DRAFT_NAME.test(draft)) {
+      throw new ApiError('invalid_request', `"${draft.slice(0, 100)}" cannot name a draft; draft names are lowercase slugs such as "kinder-tone"`, {
+        issues: [{ path: 'draft', message: 'a lowercase slug such as "kinder-tone"' }],
+      });
+    }
+    const constitution = this.constitutions.parseBody(body, req.rawBody);
+    const saved = await this.drafts.save(name, draft, constitution, caller);
+    res.status(saved.created ? 201 : 200);
+    res.setHeader('Location', `/v1/constitutions/${name}/drafts/${draft}`);
+    return saved;
+  }
+
+  @Post(':name/drafts/:draft/preview')
+  @Answers('draft_not_found', 'unknown_model', 'unknown_principles', 'over_limit', 'too_many_active_runs', 'no_principles', 'preview_timeout')
+  @Allow('preview')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: "Preview a draft of the key's team, as a version is previewed; the preview's run records `#draft` and the content's sha256",
+  })
+  @ZodResponse({ type: PreviewResultDto })
+  previewDraft(@Param('name', namePipe) name: string, @Param('draft', draftPipe) draft: string, @Body() body: PreviewRequestDto, @Caller() caller: Principal) {
+    return this.previews.preview(`${name}#${draft}`, body, caller);
+  }
+
+  @Post(':name/drafts/:draft/publish')
+  @Answers('draft_not_found', 'constitution_invalid', 'constitution_immutable', 'conflict')
+  @Allow('publish')
+  @ApiOperation({
+    summary: "Publish a draft as an immutable version: `version` (else the draft content's own), same rules as POST /v1/constitutions",
+    description: '201 when the version is new, 200 when the same content is already published under it, 409 when other content is. The draft stays.',
+  })
+  @ZodResponse({ status: 201, type: PublishResultDto })
+  async publishDraft(
+    @Param('name', namePipe) name: string,
+    @Param('draft', draftPipe) draft: string,
+    @Body() body: PublishDraftBodyDto,
+    @Res({ passthrough: true }) res: Response,
+    @Caller() caller: Principal,
+  ) {
+    const { created, version } = await this.drafts.publish(name, draft, body ?? {}, caller);
+    res.status(created ? 201 : 200);
+    res.setHeader('Location', `/v1/constitutions/${version.name}/${version.version}`);
+    return version;
+  }
+
   @Get(':name/:version')
   @Answers('constitution_not_found')
   @Allow('readConstitutions')
@@ -205,6 +322,6 @@ export class ConstitutionsController {
   private async resolveAndPreview(name: string, version: string, body: PreviewRequestDto, caller: Principal) {
     // `latest` is pinned to a number first, so the preview names exactly what it ran.
     const { document } = await this.constitutions.get(name, version);
-    return this.previews.preview(document.name, document.version, body, caller);
+    return this.previews.preview(`${document.name}@${document.version}`, body, caller);
   }
 }

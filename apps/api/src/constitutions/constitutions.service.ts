@@ -53,7 +53,7 @@ export class ConstitutionsService {
   /** `by.team`: the author's team, which owns the name once it publishes it first (only its authors publish it after). */
   async publish(
     c: Constitution,
-    by: { actor: string; team: string; source: 'api' | 'h4-import' },
+    by: { actor: string; team: string; source: 'api' | 'h4-import' | 'draft'; draft?: { draft: string; sha256: string } },
   ): Promise<{ created: boolean; version: ConstitutionVersion }> {
     const { created, version } = await this.store.constitutions.publish({
       name: c.name,
@@ -65,6 +65,7 @@ export class ConstitutionsService {
       source: by.source,
       published_by: by.actor,
       owner: { team: by.team },
+      ...(by.draft && { draft: by.draft }),
     });
     return { created, version: toVersion(version) };
   }

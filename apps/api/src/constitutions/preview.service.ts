@@ -21,9 +21,10 @@ export class PreviewService {
     private readonly store: Store,
   ) {}
 
-  async preview(name: string, version: string, req: PreviewRequest, caller: Principal): Promise<PreviewResult> {
+  /** `constitution`: `name@x.y.z`, or `name#draft` (a draft of the caller's team). */
+  async preview(constitution: string, req: PreviewRequest, caller: Principal): Promise<PreviewResult> {
     const body = CreateRunSchema.parse({
-      constitution: `${name}@${version}`,
+      constitution,
       prompts: req.prompts,
       rounds: req.rounds,
       model: req.model,

@@ -4,7 +4,9 @@ import { InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import {
   evaluationLimitIssues,
+  draftOfVersion,
   isRunFinished,
+  parseConstitutionSpec,
   promptParts,
   requestLimits,
   type Config,
@@ -26,6 +28,7 @@ import { throwIfOverLimits } from '../common/request-limits';
 import type { Principal } from '../auth/principal';
 import { checkBudget, runPrices } from '../runs/run-spend';
 import { loadEvalSets, type LoadedEvalSet } from './eval-sets';
+import { resolveDraft } from '../constitutions/draft-ref';
 
 /** What a request resolves to before anything is stored: shared by the estimate and the start. */
 interface Prepared {
@@ -36,6 +39,12 @@ interface Prepared {
   judgeModel: string;
   prices: ReturnType<typeof runPrices>;
   estimate: EvaluationEstimate;
+}
+
+/** The content of each side that is a draft (version `#draft`), keyed by side; nothing for published versions. */
+function pinnedDrafts(p: Pick<Prepared, 'baseline' | 'candidate'>): { pinned?: Record<string, Constitution> } {
+  const sides = (['baseline', 'candidate'] as const).filter((side) => draftOfVersion(p[side].ref.version) !== undefined);
+  return sides.length ? { pinned: Object.fromEntries(sides.map((side) => [side, p[side].constitution])) } : {};
 }
 
 /**
@@ -149,6 +158,8 @@ export class EvaluationsService implements OnModuleInit {
           evaluation_id: id,
           baseline: p.baseline.ref,
           candidate: p.candidate.ref,
+          // A draft side's content as judged: the draft may be saved again, the evaluation keeps what it compared.
+          ...pinnedDrafts(p),
           baseline_run_id: baselineRunId,
           candidate_run_id: candidateRunId,
           ...settings,
@@ -198,8 +209,8 @@ export class EvaluationsService implements OnModuleInit {
 
   private async prepare(body: CreateEvaluation, caller: Principal): Promise<Prepared> {
     throwIfOverLimits(evaluationLimitIssues(body, requestLimits(this.config)));
-    const baseline = await this.resolve(body.baseline, 'baseline');
-    const candidate = await this.resolve(body.candidate, 'candidate');
+    const baseline = await this.resolve(body.baseline, 'baseline', caller);
+    const candidate = await this.resolve(body.candidate, 'candidate', caller);
     const judgeModel = body.judge_model ?? body.model;
     for (const alias of new Set([body.model, judgeModel])) {
       if (!this.models.aliases().includes(alias)) {
@@ -235,8 +246,13 @@ export class EvaluationsService implements OnModuleInit {
     return { baseline, candidate, prompts, seed, judgeModel, prices, estimate };
   }
 
-  private async resolve(spec: string, field: 'baseline' | 'candidate') {
-    const [name, version] = spec.split('@');
+  /** `name`, `name@x.y.z`, or `name#draft` (the caller's team's draft, pinned by the sha256 of its content now). */
+  private async resolve(spec: string, field: 'baseline' | 'candidate', caller: Principal) {
+    const { name, version, draft } = parseConstitutionSpec(spec);
+    if (draft !== undefined) {
+      const { ref, constitution } = await resolveDraft(this.store, caller.team, name, draft, field);
+      return { ref, constitution };
+    }
     const row = await this.store.constitutions.resolve(name, version);
     if (!row) {
       const all = await this.store.constitutions.all();
@@ -251,7 +267,8 @@ export class EvaluationsService implements OnModuleInit {
         field,
       );
     }
-    return { ref: { name: row.name, version: row.version, sha256: row.sha256 }, constitution: await this.constitutions.get(row.name, row.version) };
+    const ref = { name: row.name, version: row.version, sha256: row.sha256 };
+    return { ref, constitution: await this.constitutions.get(ref) };
   }
 
   /**

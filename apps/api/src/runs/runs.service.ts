@@ -15,7 +15,9 @@ import {
   runLimitIssues,
   promptParts,
   resolveFeedbackOptions,
+  parseConstitutionSpec,
   type Config,
+  type ConstitutionRef,
   type CreateRun,
   type ListRunsQuery,
   type PromptItem,
@@ -31,6 +33,7 @@ import { ApiError, bodyTooLarge, constitutionNotFound, notFound, tooManyActiveRu
 import { throwIfOverLimits } from '../common/request-limits';
 import { teamScope, type Principal } from '../auth/principal';
 import { checkBudget, runPrices } from './run-spend';
+import { resolveDraft } from '../constitutions/draft-ref';
 import { budgetWithinQuota, checkCallLimits, effectiveBudget } from './operator-limits';
 
 /** Prompts stored per statement while a JSON Lines upload streams in. */
@@ -233,35 +236,14 @@ export class RunsService {
    * and the team's daily quota, which must not race.
    */
   private async prepare(body: CreateRun, idempotencyKey: string | undefined, caller: Principal, opts: { preview?: boolean }) {
-    const [name, version] = body.constitution.split('@');
-    const constitution = await this.store.constitutions.resolve(name, version);
-    if (!constitution) {
-      const all = await this.store.constitutions.all();
-      const own = all.filter((c) => c.name === name);
-      if (!version && own.length > 0) {
-        throw constitutionNotFound(
-          body.constitution,
-          `every version of "${name}" is deprecated; name one exactly, e.g. "${name}@${own[own.length - 1].version}"`,
-          all,
-        );
-      }
-      throw constitutionNotFound(body.constitution, own.length > 0 ? `no version ${version} of "${name}"` : `no constitution "${name}"`, all);
-    }
-    if (body.constitution_sha256 && body.constitution_sha256 !== constitution.sha256) {
-      throw new ApiError(
-        'constitution_sha256_mismatch',
-        `${constitution.name}@${constitution.version} has sha256 ${constitution.sha256}, not the ${body.constitution_sha256} this request pins; ` +
-          'name the version that has it, or drop constitution_sha256',
-        { constitution: `${constitution.name}@${constitution.version}`, sha256: constitution.sha256 },
-      );
-    }
+    const constitution = await this.resolveConstitution(body, caller, opts);
     // Stored null for plain critique-revise (nothing is judged), resolved for ai-feedback and verify.
     const feedback = body.mode === 'ai-feedback' || body.verify === true ? resolveFeedbackOptions(body) : null;
     // The worker plans with the same rules (runProblem): what it would refuse is a 422 now.
     const problem = runProblem({
       mode: body.mode,
       rounds: body.rounds,
-      constitution: await this.constitutions.get(constitution.name, constitution.version),
+      constitution: await this.constitutions.get(constitution),
       constitutionRef: constitution,
       principles: body.principles ?? null,
       feedback,
@@ -284,7 +266,7 @@ export class RunsService {
     }
     // What the run is, stored on it and recorded as such in its run.created event.
     const settings = {
-      constitution: { name: constitution.name, version: constitution.version, sha256: constitution.sha256 },
+      constitution,
       mode: body.mode,
       rounds: body.rounds,
       model: body.model,
@@ -320,6 +302,50 @@ export class RunsService {
       beforeInsert,
     };
     return { settings, run, createOptions };
+  }
+
+  /**
+   * The version a run names (a bare name: the newest non-deprecated one), checked against its
+   * `constitution_sha256`. A draft (`name#draft`) only for a preview: a run's pairs come from a
+   * published version, so that a dataset never rests on content its team may still change.
+   */
+  private async resolveConstitution(body: CreateRun, caller: Principal, opts: { preview?: boolean }): Promise<ConstitutionRef> {
+    const spec = parseConstitutionSpec(body.constitution);
+    if (spec.draft !== undefined) {
+      if (!opts.preview) {
+        throw new ApiError(
+          'draft_not_runnable',
+          `"${body.constitution}" is a draft; a run takes a published version. Publish it (POST /v1/constitutions/${spec.name}/drafts/${spec.draft}/publish), ` +
+            `or try it with a preview (POST /v1/constitutions/${spec.name}/drafts/${spec.draft}/preview) or an evaluation`,
+          { constitution: body.constitution },
+        );
+      }
+      const { ref } = await resolveDraft(this.store, caller.team, spec.name, spec.draft);
+      return ref;
+    }
+    const { name, version } = spec;
+    const constitution = await this.store.constitutions.resolve(name, version);
+    if (!constitution) {
+      const all = await this.store.constitutions.all();
+      const own = all.filter((c) => c.name === name);
+      if (!version && own.length > 0) {
+        throw constitutionNotFound(
+          body.constitution,
+          `every version of "${name}" is deprecated; name one exactly, e.g. "${name}@${own[own.length - 1].version}"`,
+          all,
+        );
+      }
+      throw constitutionNotFound(body.constitution, own.length > 0 ? `no version ${version} of "${name}"` : `no constitution "${name}"`, all);
+    }
+    if (body.constitution_sha256 && body.constitution_sha256 !== constitution.sha256) {
+      throw new ApiError(
+        'constitution_sha256_mismatch',
+        `${constitution.name}@${constitution.version} has sha256 ${constitution.sha256}, not the ${body.constitution_sha256} this request pins; ` +
+          'name the version that has it, or drop constitution_sha256',
+        { constitution: `${constitution.name}@${constitution.version}`, sha256: constitution.sha256 },
+      );
+    }
+    return { name: constitution.name, version: constitution.version, sha256: constitution.sha256 };
   }
 
   /** A batch run needs every alias it calls to speak the Batch API. */

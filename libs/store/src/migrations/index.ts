@@ -16,6 +16,7 @@ import { promptMessages } from './0014_prompt_messages';
 import { runStopped } from './0014_run_stopped';
 import { pairQuality } from './0015_pair_quality';
 import { erasure } from './0016_erasure';
+import { drafts } from './0017_drafts';
 import { suggestions } from './0018_suggestions';
 import { reviewQueue } from './0019_review_queue';
 import { pairSearch } from './0020_pair_search';
@@ -42,6 +43,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0014_run_stopped': runStopped,
   '0015_pair_quality': pairQuality,
   '0016_erasure': erasure,
+  '0017_drafts': drafts,
   '0018_suggestions': suggestions,
   '0019_review_queue': reviewQueue,
   '0020_pair_search': pairSearch,
