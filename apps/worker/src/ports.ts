@@ -27,7 +27,8 @@ export interface ModelsByAlias {
 
 /** Published constitution versions and pinned draft contents (ConstitutionCache). */
 export interface ConstitutionSource {
-  get(ref: { name: string; version: string; sha256: string }): Promise<Constitution>;
+  /** `sha256`: needed for a draft's version (`#draft`), which names its content by it. */
+  get(name: string, version: string, sha256?: string): Promise<Constitution>;
 }
 
 /** The metric the spend meter records around each call. */

@@ -19,7 +19,7 @@ export async function runSpecOf(item: Pick<WorkItem, 'run'>, constitutions: Cons
     model: r.model,
     feedback_model: r.feedback_model,
     sampling: r.sampling,
-    constitution: await constitutions.get(ref),
+    constitution: await constitutions.get(ref.name, ref.version, ref.sha256),
     constitutionRef: ref,
     principles: r.principles ?? null,
     feedback: r.feedback ?? null,

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ConstitutionSchema, type Constitution } from '@amend/constitution';
-import { draftOfVersion, type ConstitutionRef } from '@amend/contracts';
+import { draftOfVersion } from '@amend/contracts';
 import { Store } from '@amend/store';
 
 /**
@@ -14,7 +14,9 @@ export class ConstitutionCache {
 
   constructor(private readonly store: Store) {}
 
-  get(ref: Pick<ConstitutionRef, 'name' | 'version' | 'sha256'>): Promise<Constitution> {
+  /** `sha256`: needed for a draft's version (`#draft`), which names its content by it. */
+  get(name: string, version: string, sha256?: string): Promise<Constitution> {
+    const ref = { name, version, sha256: sha256 ?? '' };
     const draft = draftOfVersion(ref.version) !== undefined;
     const key = draft ? `pin:${ref.sha256}` : `${ref.name}@${ref.version}`;
     let hit = this.cache.get(key);

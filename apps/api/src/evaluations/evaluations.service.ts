@@ -268,7 +268,7 @@ export class EvaluationsService implements OnModuleInit {
       );
     }
     const ref = { name: row.name, version: row.version, sha256: row.sha256 };
-    return { ref, constitution: await this.constitutions.get(ref) };
+    return { ref, constitution: await this.constitutions.get(ref.name, ref.version, ref.sha256) };
   }
 
   /**

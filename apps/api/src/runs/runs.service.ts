@@ -243,7 +243,7 @@ export class RunsService {
     const problem = runProblem({
       mode: body.mode,
       rounds: body.rounds,
-      constitution: await this.constitutions.get(constitution),
+      constitution: await this.constitutions.get(constitution.name, constitution.version, constitution.sha256),
       constitutionRef: constitution,
       principles: body.principles ?? null,
       feedback,
