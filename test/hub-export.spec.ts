@@ -177,5 +177,13 @@ it('refuses a malformed repository id, branch or licence with 422 before asking 
     const res = await push(body);
     expect({ body, status: res.status, code: (await json(res)).error.code }).toEqual({ body, status: 422, code: 'invalid_request' });
   }
+  const env = { AMEND_API_KEY: stack.submitterKey, HF_TOKEN: TOKEN, HF_ENDPOINT: hub.url };
+  for (const args of [
+    ['--hub', 'acme'],
+    ['--hub', REPO, '--branch', 'a..b'],
+  ]) {
+    const cli = await amendCli(stack, stack.submitterKey, ['export', runId, ...args], { env });
+    expect({ args, code: cli.code, said: /argument .* is invalid/.test(cli.err) }).toEqual({ args, code: 1, said: true });
+  }
   expect(hub.requests.length).toBe(asked);
 });

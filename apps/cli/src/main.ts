@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import {
+  HubBranchSchema,
   isHubRepoId,
   JUDGES,
   PAIR_FLAGS,
@@ -221,7 +222,7 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     .option('--hf <dir>', 'the folder to write (created if missing)')
     .option('--hub <owner/name>', 'push the folder to this Hugging Face dataset repository (created if missing) with the token in HF_TOKEN', parseHubRepo)
     .option('--private', 'with --hub: a repository this push creates is private')
-    .option('--branch <branch>', 'with --hub: the branch to push to (created from main if missing)', 'main')
+    .option('--branch <branch>', 'with --hub: the branch to push to (created from main if missing)', parseHubBranch, 'main')
     .option('--test-size <share>', 'share of pairs in the test split, 0..1', parseShare, 0.1)
     .option('--seed <n>', 'seed of the split', parseInteger, 0)
     .addOption(new Option('--format <format>', 'pairs format').choices(PAIR_FORMATS).default('conversational'))
@@ -462,6 +463,12 @@ function parseShare(value: string): number {
 function parseHubRepo(value: string): string {
   if (!isHubRepoId(value)) throw new InvalidArgumentError('expected OWNER/NAME, a Hugging Face dataset repository id (letters, digits, -, _, .)');
   return value;
+}
+
+function parseHubBranch(value: string): string {
+  const parsed = HubBranchSchema.safeParse(value);
+  if (!parsed.success) throw new InvalidArgumentError(parsed.error.issues[0].message);
+  return parsed.data;
 }
 
 function parseEnvUrl(value: string): string {
