@@ -19,7 +19,7 @@ interface ProfileNode {
   callFrame: CallFrame;
   children?: number[];
 }
-interface Profile {
+export interface Profile {
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
@@ -32,7 +32,8 @@ const SPECIAL = new Set(['(garbage collector)', '(program)', '(idle)', '(root)']
 /** Which package or project folder a frame belongs to. */
 export function category(f: CallFrame): string {
   if (SPECIAL.has(f.functionName) && !f.url) return f.functionName;
-  const url = f.url.replace(/^file:\/\//, '');
+  // Amend compiled by the bench lives under node_modules/.cache/<build>/: still our apps and libs.
+  const url = f.url.replace(/^file:\/\//, '').replace(/node_modules\/\.cache\/[^/]+\//, '');
   const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (nm) return nm[1];
   const own = /\/(apps|libs|bench)\/([^/]+)\//.exec(url);
@@ -40,6 +41,62 @@ export function category(f: CallFrame): string {
   if (url.startsWith('node:') || (url && !url.startsWith('/'))) return 'node internals';
   if (!url) return '(native)';
   return url;
+}
+
+/**
+ * The part of the work a sample's CPU went to, read from its stack: a leaf that hashes, serialises
+ * or collects garbage is that; otherwise the innermost frame of a known package or folder says
+ * (Postgres client and checkpoints, queue, HTTP client, API...), and what matches nothing is
+ * "other" (V8 and Node internals with no caller of ours, microtask turns, the orchestration).
+ */
+export const PARTS = [
+  'HTTP client (openai, undici)',
+  'serialisation (JSON, canonical JSON)',
+  'hashing (sha256)',
+  'checkpoints (Postgres client, kysely, libs/store)',
+  'queue (BullMQ, ioredis)',
+  'API (Nest, Express, apps/api)',
+  'planning (libs/pipeline)',
+  'logs and metrics (pino, prom-client)',
+  'garbage collector',
+  'other',
+] as const;
+export type Part = (typeof PARTS)[number];
+
+function leafPart(f: CallFrame): Part | undefined {
+  if (f.functionName === '(garbage collector)') return 'garbage collector';
+  if (/internal\/crypto\/hash/.test(f.url) || (!f.url && ['Hash', 'update', 'digest', 'createHash'].includes(f.functionName))) return 'hashing (sha256)';
+  if ((!f.url && ['stringify', 'parse', 'JSONStringify', 'JSONParse'].includes(f.functionName)) || /canonicalize|libs\/audit\/src\/canonical/.test(f.url))
+    return 'serialisation (JSON, canonical JSON)';
+  return undefined;
+}
+
+function framePart(f: CallFrame): Part | undefined {
+  const c = category(f);
+  if (['pg', 'pg-pool', 'pg-protocol', 'kysely', 'pg-copy-streams', 'libs/store'].includes(c)) return 'checkpoints (Postgres client, kysely, libs/store)';
+  if (['bullmq', 'ioredis', '@ioredis/commands', 'msgpackr'].includes(c)) return 'queue (BullMQ, ioredis)';
+  if (['openai', 'undici', 'libs/llm'].includes(c) || /deps\/undici/.test(f.url)) return 'HTTP client (openai, undici)';
+  if (c.startsWith('@nestjs/') || ['express', 'body-parser', 'router', 'apps/api', 'helmet', 'nestjs-zod'].includes(c)) return 'API (Nest, Express, apps/api)';
+  if (c === 'libs/pipeline') return 'planning (libs/pipeline)';
+  if (['pino', 'pino-http', 'nestjs-pino', 'prom-client', 'sonic-boom'].includes(c)) return 'logs and metrics (pino, prom-client)';
+  return undefined;
+}
+
+/** Self time by part (ms), over the samples of one profile. */
+export function partsOf(profile: Profile): Map<Part, number> {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const out = new Map<Part, number>(PARTS.map((p) => [p, 0]));
+  for (let i = 0; i < profile.samples.length; i++) {
+    const dt = (profile.timeDeltas[i + 1] ?? profile.timeDeltas[i] ?? 0) / 1000;
+    const node = byId.get(profile.samples[i]);
+    if (!node || node.callFrame.functionName === '(idle)' || node.callFrame.functionName === '(program)') continue;
+    let part = leafPart(node.callFrame);
+    for (let id: number | undefined = node.id; !part && id !== undefined; id = parent.get(id)) part = framePart(byId.get(id)!.callFrame);
+    out.set(part ?? 'other', out.get(part ?? 'other')! + dt);
+  }
+  return out;
 }
 
 function frameKey(f: CallFrame): string {
@@ -104,6 +161,7 @@ export function summarise(profile: Profile, top: number, under?: string): string
     list(self, top),
     `inclusive time of apps/ and libs/ functions (top ${top}):`,
     list(inclusive, top),
+    ...(under === undefined ? [`self time by part:`, list(partsOf(profile), PARTS.length)] : []),
   ].join('\n');
 }
 

@@ -10,15 +10,19 @@ import { execSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { dropAmendState, measureAmend, pendingCleanups } from './lib/amend';
 import { ROOT, TS_NODE_ARGS, getAmendFrom, setAmendFrom, type AmendFrom, killAllChildren, machineJiffies, spawnChild, stopChild, until } from './lib/proc';
-import { startSimulator, type SimulatorChild } from './lib/simulator';
+import { BACKENDS, startSimulator, type Backend, type SimulatorChild } from './lib/simulator';
 import { SCALE_SCENARIOS, meets, runScale, type ScaleOptions, type ScaleResult, type ScaleScenario } from './lib/scale';
 import { BENCH_CONSTITUTIONS, CALLS_PER_PAIR, ROUNDS, constitution, type ClientResult } from './lib/workload';
 
-/** amend-2w: Amend with WORKER_PROCESSES=2, one worker event loop per core of this machine. */
-const SYSTEMS = ['amend', 'amend-2w', 'naive', 'langchain'] as const;
+/**
+ * amend-prod: Amend as `npm run start:prod` starts it (API and worker in one compiled process, the
+ * default log level); amend: the API and the worker apart (LOG_LEVEL=warn); amend-2w: the same with
+ * WORKER_PROCESSES=2, one worker event loop per core of this machine.
+ */
+const SYSTEMS = ['amend-prod', 'amend', 'amend-2w', 'naive', 'langchain'] as const;
 const THROUGHPUT_SCENARIOS = ['efficiency', 'overhead'] as const;
 const SCENARIOS = [...THROUGHPUT_SCENARIOS, ...SCALE_SCENARIOS] as const;
 type System = (typeof SYSTEMS)[number];
@@ -40,6 +44,8 @@ interface Options extends Omit<ScaleOptions, 'log'> {
   json?: string;
   cpuProf?: string;
   reportFrom?: string;
+  /** What answers the model calls of the throughput scenarios. */
+  backend: Backend;
 }
 
 interface Row {
@@ -121,7 +127,7 @@ export function parseArgs(argv: string[]): Options {
       [64, 256],
     )
     .option('--overhead-concurrency <c>', 'concurrency of the overhead scenario (latency 0)', positiveInt('--overhead-concurrency', 1, 4096), 256)
-    .option('--systems <list>', 'amend,amend-2w,naive,langchain', listOf(SYSTEMS), [...SYSTEMS])
+    .option('--systems <list>', SYSTEMS.join(','), listOf(SYSTEMS), [...SYSTEMS])
     .option(
       '--constitutions <list>',
       `bundled constitutions the throughput scenarios run on (${BENCH_CONSTITUTIONS.join(', ')}); the scale scenarios use the first`,
@@ -162,6 +168,11 @@ export function parseArgs(argv: string[]): Options {
     .option('--json <file>', 'also write every figure as JSON here')
     .option('--report-from <json>', 'measure nothing: rewrite the report from a --json file of an earlier run')
     .option('--cpu-prof <dir>', "write .cpuprofile files of Amend's API and worker for each measured window here")
+    .addOption(
+      new Option('--backend <kind>', 'what answers the throughput scenarios: echo (a prebuilt answer, next to no CPU per call) or the deterministic simulator')
+        .choices(BACKENDS)
+        .default('echo'),
+    )
     .exitOverride();
   program.parse(argv, { from: 'user' });
   const o = program.opts<Options & { results: string | false; amendFrom: AmendFrom }>();
@@ -232,7 +243,7 @@ async function finish(
   return row;
 }
 
-async function runAmend(row: Row, sim: SimulatorChild, o: Options, workerProcesses: number): Promise<Row> {
+async function runAmend(row: Row, sim: SimulatorChild, o: Options, system: System): Promise<Row> {
   if (o.cpuProf) mkdirSync(o.cpuProf, { recursive: true });
   let before: ReturnType<typeof cpuSnapshot> | undefined;
   const m = await measureAmend({
@@ -242,7 +253,8 @@ async function runAmend(row: Row, sim: SimulatorChild, o: Options, workerProcess
     timeoutMs: o.timeoutS * 1000,
     cpuProfDir: o.cpuProf,
     label: `${row.scenario}-${row.system}-c${row.concurrency}-l${row.latency_ms}`,
-    workerProcesses,
+    workerProcesses: system === 'amend-2w' ? 2 : 1,
+    layout: system === 'amend-prod' ? 'prod' : 'apart',
     log,
     onStart: () => (before = cpuSnapshot(sim)),
   });
@@ -307,9 +319,9 @@ async function measure(system: System, scenario: Scenario, concurrency: number, 
   const started = Date.now();
   let sim: SimulatorChild | undefined;
   try {
-    sim = await startSimulator(latencyMs);
+    sim = await startSimulator(latencyMs, 60_000, o.backend);
     const out = isAmend(system)
-      ? await runAmend(row, sim, o, system === 'amend-2w' ? 2 : 1)
+      ? await runAmend(row, sim, o, system)
       : await runClient(row, sim, o, system === 'naive' ? 'bench/clients/naive.ts' : 'bench/clients/langchain.ts');
     log(`${label}: ${fmt(out.pairs_per_s, 1)} pairs/s, ${fmt(out.cpu_ms_per_pair, 2)} CPU ms/pair (${((Date.now() - started) / 1000).toFixed(0)} s with boot)`);
     return out;
@@ -412,8 +424,14 @@ export function scaleTable(results: ScaleResult[]): string {
   return [line(cells[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
 }
 
-const NAMES: Record<System, string> = { amend: 'Amend', 'amend-2w': 'Amend (2 worker processes)', naive: 'naive', langchain: 'LangChain' };
-const isAmend = (s: System) => s === 'amend' || s === 'amend-2w';
+const NAMES: Record<System, string> = {
+  'amend-prod': 'Amend (start:prod, one process)',
+  amend: 'Amend',
+  'amend-2w': 'Amend (2 worker processes)',
+  naive: 'naive',
+  langchain: 'LangChain',
+};
+const isAmend = (s: System) => s === 'amend' || s === 'amend-2w' || s === 'amend-prod';
 
 /** Best efficiency possible with N prompts in C lanes of equal length: the last wave is partly empty. */
 export function waveCeiling(n: number, c: number): number {

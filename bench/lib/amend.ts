@@ -40,6 +40,8 @@ export interface AmendOptions {
   label: string;
   /** WORKER_PROCESSES of the worker: its primary forks that many workers on the one queue. */
   workerProcesses?: number;
+  /** `apart`: the API and the worker in two processes, LOG_LEVEL=warn; `prod`: what `npm run start:prod` runs, one process at the default log level. */
+  layout?: 'apart' | 'prod';
   log: (line: string) => void;
   /** Called right before POST /v1/runs, for the caller's own snapshots. */
   onStart?: () => void;
@@ -95,6 +97,8 @@ export async function measureAmend(o: AmendOptions): Promise<AmendMeasurement> {
   // C in flight in all: with several worker processes each takes its share (WORKER_CONCURRENCY is per process).
   const perProcess = Math.ceil(o.concurrency / processes);
   const env: Record<string, string> = { ...amendEnv(tag, port, perProcess, o.simulatorUrl), ...(processes > 1 ? { WORKER_PROCESSES: String(processes) } : {}) };
+  const prod = o.layout === 'prod';
+  if (prod) delete env.LOG_LEVEL;
   const profiling = o.cpuProfDir !== undefined;
   const preload = profiling ? ['-r', join(ROOT, 'bench/lib/cpu-profile-preload.ts')] : [];
   const stdio = profiling ? (['ignore', 'pipe', 'pipe', 'ipc'] as const) : undefined;
@@ -103,12 +107,18 @@ export async function measureAmend(o: AmendOptions): Promise<AmendMeasurement> {
   const queue = new Queue(SAMPLES_QUEUE, { prefix: tag, connection: benchRedisConnection() });
   queue.on('error', () => undefined);
   try {
-    // Both boot at once, as in a deployment; migrations serialise on an advisory lock.
-    const apiProc = amendProcess('apps/api/src/main', preload);
-    const workerProc = amendProcess('apps/worker/src/main', preload);
-    api = spawnChild('api', apiProc.args, { ...env, ...apiProc.env }, stdio && { stdio: [...stdio] });
-    worker = spawnChild('worker', workerProc.args, { ...env, ...workerProc.env }, stdio && { stdio: [...stdio] });
-    const children = [api, worker];
+    if (prod) {
+      // apps/all/main compiled, as bin/start-prod.js requires it: the API and the worker share one process (and one event loop).
+      const all = amendProcess('apps/all/main', preload);
+      api = worker = spawnChild('all', all.args, { ...env, ...all.env }, stdio && { stdio: [...stdio] });
+    } else {
+      // Both boot at once, as in a deployment; migrations serialise on an advisory lock.
+      const apiProc = amendProcess('apps/api/src/main', preload);
+      const workerProc = amendProcess('apps/worker/src/main', preload);
+      api = spawnChild('api', apiProc.args, { ...env, ...apiProc.env }, stdio && { stdio: [...stdio] });
+      worker = spawnChild('worker', workerProc.args, { ...env, ...workerProc.env }, stdio && { stdio: [...stdio] });
+    }
+    const children = prod ? [api] : [api, worker];
     await until('the API to be ready (GET /ready)', async () => ((await fetchWithin(`${base}/ready`, {}, 3_000)).ok ? true : undefined), {
       timeoutMs: 120_000,
       intervalMs: 200,
@@ -149,7 +159,8 @@ export async function measureAmend(o: AmendOptions): Promise<AmendMeasurement> {
       },
       { timeoutMs: o.timeoutMs, intervalMs: 250, children },
     );
-    const apiCpu = cpuMs(api.pid) - apiCpu0;
+    // One process: its CPU is counted once, as the worker's.
+    const apiCpu = prod ? 0 : cpuMs(api.pid) - apiCpu0;
     const workerCpu1 = cpuMsByPid(workerPids);
     const workerCpu = cpuDelta(workerCpu0, workerCpu1);
     const workerMaxCpu = Math.max(...workerPids.map((pid) => (workerCpu1.get(pid) ?? 0) - (workerCpu0.get(pid) ?? 0)));
@@ -199,7 +210,7 @@ export async function measureAmend(o: AmendOptions): Promise<AmendMeasurement> {
       profiles,
     };
   } finally {
-    await Promise.all([stopChild(worker, 10_000), stopChild(api, 10_000)]);
+    await Promise.all([stopChild(worker, 10_000), api === worker ? undefined : stopChild(api, 10_000)]);
     await queue.close().catch(() => undefined);
     // A failed drop is logged, never allowed to hide the error that ended the measurement.
     await dropAmendState(tag).catch((e: Error) => o.log(`${o.label}: could not drop schema and queue ${tag}: ${e.message}`));

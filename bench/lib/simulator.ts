@@ -12,8 +12,13 @@ export interface SimulatorChild {
   stop(): Promise<void>;
 }
 
-export async function startSimulator(latencyMs: number, timeoutMs = 60_000): Promise<SimulatorChild> {
-  const child = spawnChild('simulator', [...TS_NODE_ARGS, join(ROOT, 'libs/llm/src/simulator/serve.ts'), '--port', '0', '--latency-ms', String(latencyMs)], {});
+/** `simulator`: libs/llm's deterministic simulator; `echo`: bench/lib/echo-backend.ts, a prebuilt answer at next to no CPU per call. */
+export const BACKENDS = ['echo', 'simulator'] as const;
+export type Backend = (typeof BACKENDS)[number];
+
+export async function startSimulator(latencyMs: number, timeoutMs = 60_000, backend: Backend = 'simulator'): Promise<SimulatorChild> {
+  const script = backend === 'echo' ? 'bench/lib/echo-backend.ts' : 'libs/llm/src/simulator/serve.ts';
+  const child = spawnChild(backend, [...TS_NODE_ARGS, join(ROOT, script), '--port', '0', '--latency-ms', String(latencyMs)], {});
   try {
     const url = await until('the simulator to listen', async () => /listening on (http:\/\/\S+\/v1)/.exec(child.output())?.[1], {
       timeoutMs,

@@ -4,8 +4,9 @@ import { classifyError } from './classify-error';
 import { completionResult } from './completion-result';
 import { ModelError } from './errors';
 import { appliedAnswerMode, chatRequestBody, type ChatRequestBody, type JudgeAnswerMode, type StructuredOutputMode } from './request-body';
+import { requestJson } from './request-json';
 import { DEFAULT_RETRY, type RetryEvent, type RetryOptions, withRetries } from './retry';
-import { pooledFetch } from './transport';
+import { answerFetch, bodyAside } from './transport';
 import { backendClient, type BackendOptions } from './backend';
 
 /** `timeoutMs` defaults to 60 s here. */
@@ -39,7 +40,7 @@ export class OpenAICompatibleModel implements ChatModel {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     // A pooled keep-alive transport (transport.ts); the SDK stays the API surface.
-    this.client = backendClient(options, this.timeoutMs, { fetch: pooledFetch });
+    this.client = backendClient(options, this.timeoutMs, { fetch: answerFetch });
   }
 
   /**
@@ -49,11 +50,13 @@ export class OpenAICompatibleModel implements ChatModel {
   async complete(req: ChatRequest, signal?: AbortSignal): Promise<ChatResult> {
     const body = chatRequestBody(this.options.model, req, this.options.judgeAnswer, this.options.structuredOutput);
     const answerMode = appliedAnswerMode(req, this.options.judgeAnswer, this.options.structuredOutput);
+    // Serialised once for every attempt, the few-shot prefix's messages from a cache (request-json.ts).
+    const json = requestJson(body);
     const gate = this.options.beforeRetryAttempt;
     const { value, attempts } = await withRetries(
       async (n) => {
         if (n > 1 && gate) await gate(n, signal);
-        return this.attempt(body, signal);
+        return this.attempt(body, json, signal);
       },
       this.retry,
       signal,
@@ -63,7 +66,7 @@ export class OpenAICompatibleModel implements ChatModel {
   }
 
   /** One HTTP call, its timeout covering the body as well as the headers. */
-  private async attempt(body: ChatRequestBody, signal?: AbortSignal): Promise<Omit<ChatResult, 'attempts'>> {
+  private async attempt(body: ChatRequestBody, json: string, signal?: AbortSignal): Promise<Omit<ChatResult, 'attempts'>> {
     const controller = new AbortController();
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -74,8 +77,11 @@ export class OpenAICompatibleModel implements ChatModel {
     signal?.addEventListener('abort', onAbort, { once: true });
     const started = performance.now();
     try {
-      const raw = await this.client.chat.completions.create(body, { signal: controller.signal }).asResponse();
-      const text = await raw.text();
+      // The SDK sends a string body with its content type as it is: the bytes hashed into the trail are the bytes sent.
+      const raw = await this.client
+        .post('/chat/completions', { body: json, headers: { 'content-type': 'application/json' }, signal: controller.signal })
+        .asResponse();
+      const text = bodyAside(raw) ?? (await raw.text());
       const latency = performance.now() - started;
       return this.toResult(body, text, latency);
     } catch (e) {

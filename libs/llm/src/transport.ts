@@ -26,13 +26,37 @@ export function modelAgent(): Agent {
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD' | 'OPTIONS';
 
+const bodiesAside = new WeakMap<Response, string>();
+
+/**
+ * The text of a 2xx answer that `answerFetch` read whole and kept beside its Response (which then
+ * has no body: building a web stream over bytes already in hand, only to read it back, cost more
+ * CPU per call than parsing the answer). Undefined for any other Response.
+ */
+export function bodyAside(res: Response): string | undefined {
+  return bodiesAside.get(res);
+}
+
 /**
  * A `fetch` for `new OpenAI({ fetch })`: a string or byte body goes through `request` and the
  * whole answer is read before the Response is built (a chat completion is one JSON document;
  * the adapter reads it whole anyway, within its own timer). Anything else (a stream or form
  * upload) falls back to undici's fetch over the same agent.
  */
-export async function pooledFetch(url: string | URL | Request, init: RequestInit = {}): Promise<Response> {
+export function pooledFetch(url: string | URL | Request, init: RequestInit = {}): Promise<Response> {
+  return fetchWhole(url, init, false);
+}
+
+/**
+ * `pooledFetch` for a caller that reads a successful answer with `bodyAside` (OpenAICompatibleModel,
+ * through the SDK's `asResponse()`): its 2xx Responses carry no body. Errors keep theirs, for the
+ * SDK to read into its typed errors.
+ */
+export function answerFetch(url: string | URL | Request, init: RequestInit = {}): Promise<Response> {
+  return fetchWhole(url, init, true);
+}
+
+async function fetchWhole(url: string | URL | Request, init: RequestInit, aside: boolean): Promise<Response> {
   // The SDK passes a URL string; a Request object (never seen from it) goes to Node's own fetch.
   if (url instanceof Request) return fetch(url, init);
   const body = init.body;
@@ -48,12 +72,18 @@ export async function pooledFetch(url: string | URL | Request, init: RequestInit
     signal: init.signal ?? undefined,
     dispatcher: modelAgent(),
   });
-  const bytes = await res.body.arrayBuffer();
   const headers = new Headers();
   for (const [name, value] of Object.entries(res.headers)) {
     if (Array.isArray(value)) for (const v of value) headers.append(name, v);
     else if (value !== undefined) headers.set(name, value);
   }
+  if (aside && res.statusCode >= 200 && res.statusCode < 300 && !NULL_BODY_STATUS.has(res.statusCode)) {
+    const text = await res.body.text();
+    const response = new Response(null, { status: res.statusCode, headers });
+    bodiesAside.set(response, text);
+    return response;
+  }
+  const bytes = await res.body.arrayBuffer();
   return new Response(NULL_BODY_STATUS.has(res.statusCode) ? null : bytes, { status: res.statusCode, headers });
 }
 
