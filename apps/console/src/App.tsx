@@ -7,6 +7,7 @@ import { RunPage } from './pages/RunPage';
 import { PairsPage } from './pages/PairsPage';
 import { PairPage } from './pages/PairPage';
 import { SearchPage } from './pages/SearchPage';
+import { ReviewWorkspacePage } from './pages/ReviewWorkspacePage';
 import { ConstitutionsPage } from './pages/ConstitutionsPage';
 import { ConstitutionPage } from './pages/ConstitutionPage';
 import { ConstitutionDiffPage } from './pages/ConstitutionDiffPage';
@@ -124,6 +125,7 @@ function Page({ session }: { session: Session }) {
   switch (top) {
     case 'runs':
       if (!a) return <RunsPage session={session} />;
+      if (b === 'review') return <ReviewWorkspacePage session={session} runId={a} tab={c === 'disagreements' ? 'disagreements' : 'queue'} />;
       if (b === 'pairs')
         return <PairsPage session={session} runId={a} index={c === undefined ? undefined : Number(c)} filter={query.get('status') ?? undefined} />;
       return <RunPage session={session} runId={a} />;

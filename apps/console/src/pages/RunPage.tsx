@@ -32,6 +32,11 @@ export function RunPage({ session, runId }: { session: Session; runId: string })
               {session.can.reviewPairs ? 'Review pairs' : 'View pairs'}
             </a>
           ) : null}
+          {r.counts.completed > 0 && session.can.readRuns ? (
+            <a className="button" href={href(`/runs/${r.id}/review`)} data-testid="workspace-link">
+              Review workspace
+            </a>
+          ) : null}
           {session.can.audit ? (
             <a className="button" href={href(`/audit/runs/${r.id}`)}>
               Audit trail
