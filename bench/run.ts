@@ -26,6 +26,9 @@ const SYSTEMS = ['amend-prod', 'amend', 'amend-2w', 'naive', 'langchain'] as con
 const THROUGHPUT_SCENARIOS = ['efficiency', 'overhead'] as const;
 const SCENARIOS = [...THROUGHPUT_SCENARIOS, ...SCALE_SCENARIOS] as const;
 type System = (typeof SYSTEMS)[number];
+
+/** How the report names what answered the model calls (--backend). */
+let backendName = 'the echo backend';
 type Scenario = (typeof THROUGHPUT_SCENARIOS)[number];
 type AnyScenario = (typeof SCENARIOS)[number];
 
@@ -177,6 +180,7 @@ export function parseArgs(argv: string[]): Options {
   program.parse(argv, { from: 'user' });
   const o = program.opts<Options & { results: string | false; amendFrom: AmendFrom }>();
   setAmendFrom(o.amendFrom);
+  backendName = o.backend === 'echo' ? 'the echo backend' : 'the simulator';
   return { ...o, results: o.results === false ? false : resolve(o.results), cpuProf: o.cpuProf && resolve(o.cpuProf) };
 }
 
@@ -237,7 +241,7 @@ async function finish(
     row.note = [row.note, `shared machine: other processes used ${foreignCores.toFixed(2)} cores meanwhile`].filter(Boolean).join('; ');
   }
   if (stats.calls !== row.n * CALLS_PER_PAIR)
-    row.note = [row.note, `simulator saw ${stats.calls} calls, expected ${row.n * CALLS_PER_PAIR}`].filter(Boolean).join('; ');
+    row.note = [row.note, `${backendName} saw ${stats.calls} calls, expected ${row.n * CALLS_PER_PAIR}`].filter(Boolean).join('; ');
   const non200 = Object.entries(stats.by_status).filter(([s]) => s !== '200');
   if (non200.length) row.note = [row.note, `non-200 answers: ${JSON.stringify(Object.fromEntries(non200))}`].filter(Boolean).join('; ');
   return row;
@@ -448,7 +452,7 @@ export function explain(r: Row, cores: number): string {
   const own = amend ? 'the API and the worker' : `the ${NAMES[r.system]} client process`;
   const split = [
     `${own} ${fmt(r.cpu_ms_per_pair, 2)}`,
-    `the simulator ${fmt(r.sim_cpu_ms_per_pair, 2)}`,
+    `${backendName} ${fmt(r.sim_cpu_ms_per_pair, 2)}`,
     ...(amend
       ? [
           `Postgres ${fmt(r.pg_cpu_ms_per_pair, 2)} (Amend's backends ${fmt((r.pg_cpu_ms_per_pair ?? NaN) - (r.pg_background_cpu_ms_per_pair ?? 0), 2)}, background processes ${fmt(r.pg_background_cpu_ms_per_pair, 2)})`,
@@ -490,7 +494,7 @@ export function explain(r: Row, cores: number): string {
     `Peak RSS ${fmt(r.peak_rss_mb, 0)} MB (${amend ? 'worker' : 'client'}); ${fmt(r.idle_rss_mb, 0)} MB of it was resident before the window (${amend && getAmendFrom() === 'build' ? 'Node and the modules' : 'Node, ts-node and the TypeScript compiler it loads, the modules'}), the rest is the load: C conversations in flight, sockets, buffers, garbage not yet collected.`,
   );
   s.push(
-    `Model calls ${r.model_calls} counted by the simulator (expected ${r.n * CALLS_PER_PAIR}; at most ${r.max_in_flight} in flight${r.latency_ms === 0 ? ': with latency 0 it answers each request as soon as it has read the body, so requests seldom overlap inside it' : ''}).`,
+    `Model calls ${r.model_calls} counted by ${backendName} (expected ${r.n * CALLS_PER_PAIR}; at most ${r.max_in_flight} in flight${r.latency_ms === 0 ? ': with latency 0 it answers each request as soon as it has read the body, so requests seldom overlap inside it' : ''}).`,
   );
   if (r.note) s.push(`Note: ${r.note}.`);
   return `- **${who}**: ${s.join(' ')}`;
@@ -547,19 +551,19 @@ function markdown(rows: Row[], o: Options, m: Record<string, string>, startedAt:
     '## Machine',
     '',
     `- ${m.nproc} cores (${m.cpu}), ${m.memory}, ${m.os}`,
-    `- Node ${m.node}; Postgres ${m.postgres} and Redis ${m.redis} on 127.0.0.1, shared with the services and the simulator`,
+    `- Node ${m.node}; Postgres ${m.postgres} and Redis ${m.redis} on 127.0.0.1, shared with the services and ${backendName}`,
     `- commit ${m.commit}${m.dirty !== '0' && m.dirty !== '?' ? ` with ${m.dirty} uncommitted changes in apps/, libs/, constitutions/ (the working tree is what ran)` : ''}; LangChain: ${lc}`,
     '',
     '## Parameters',
     '',
     '```',
-    `npm run bench -- --n ${o.n}${o.repeat > 1 ? ` --repeat ${o.repeat}` : ''} --latency-ms ${o.latencyMs} --concurrency ${o.concurrency.join(',')} --overhead-concurrency ${o.overheadConcurrency} --systems ${o.systems.join(',')} --constitutions ${(o.constitutions ?? [constitution()]).join(',')} --scenarios ${o.scenarios.join(',')}${getAmendFrom() === 'source' ? ' --amend-from source' : ''}`,
+    `npm run bench -- --n ${o.n}${o.repeat > 1 ? ` --repeat ${o.repeat}` : ''} --latency-ms ${o.latencyMs} --concurrency ${o.concurrency.join(',')} --overhead-concurrency ${o.overheadConcurrency} --systems ${o.systems.join(',')} --constitutions ${(o.constitutions ?? [constitution()]).join(',')} --scenarios ${o.scenarios.join(',')}${o.backend ? ` --backend ${o.backend}` : ''}${getAmendFrom() === 'source' ? ' --amend-from source' : ''}`,
     '```',
     '',
     `- ${o.n} prompts per measurement (examples/prompts.jsonl cycled), constitutions ${(o.constitutions ?? [constitution()]).map((c) => `\`${c}\``).join(' and ')} (the scale scenarios: the first), ${ROUNDS} round: draft, critique, revision = ${CALLS_PER_PAIR} calls per pair.`,
-    `- efficiency: simulator latency ${o.latencyMs} ms, concurrency ${o.concurrency.join(' and ')}; overhead: latency 0, concurrency ${o.overheadConcurrency}.`,
-    `- Amend's API and worker run ${getAmendFrom() === 'build' ? 'compiled (tsc into node_modules/.cache, as the Docker image runs them)' : 'from source through ts-node'}; the naive and LangChain clients and the simulator run through ts-node.`,
-    '- Every measurement gets a fresh simulator process; Amend also gets fresh API and worker processes, a fresh Postgres schema and queue prefix (dropped afterwards).',
+    `- model calls answered by ${backendName} (--backend ${o.backend ?? 'simulator'}); efficiency: latency ${o.latencyMs} ms, concurrency ${o.concurrency.join(' and ')}; overhead: latency 0, concurrency ${o.overheadConcurrency}.`,
+    `- Amend's API and worker run ${getAmendFrom() === 'build' ? 'compiled (tsc into node_modules/.cache, as the Docker image runs them)' : 'from source through ts-node'}; the naive and LangChain clients and ${backendName} run through ts-node.`,
+    `- Every measurement gets a fresh ${backendName.replace('the ', '')} process; Amend also gets fresh API and worker processes, a fresh Postgres schema and queue prefix (dropped afterwards).`,
     '- Nothing is warmed up: the window starts at the POST (Amend) or at the first call (clients), after boot.',
     '',
     '## Results',
@@ -568,7 +572,7 @@ function markdown(rows: Row[], o: Options, m: Record<string, string>, startedAt:
     rows.length ? table(rows) : '(no throughput scenario in this run)',
     '```',
     '',
-    "Columns are described in bench/README.md. efficiency = pairs/s ÷ (C / (3 × latency)); CPU ms/pair counts only the system's own processes (Amend: API + worker; clients: their one process), the simulator and the rest of the machine are shown apart.",
+    `Columns are described in bench/README.md. efficiency = pairs/s ÷ (C / (3 × latency)); CPU ms/pair counts only the system's own processes (Amend: API + worker, or its one process; clients: their one process), ${backendName} and the rest of the machine are shown apart.`,
     '',
     '## What bounds each figure',
     '',
