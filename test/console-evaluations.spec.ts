@@ -36,7 +36,7 @@ describe('the Evaluations pages', () => {
 
   it('let an author see the cost, start an evaluation, and read its report as pictures', async () => {
     const page = await signIn(author);
-    expect(await page.locator('.topbar nav a').allTextContents()).toEqual(['Constitutions', 'Evaluations']);
+    expect(await page.locator('.topbar nav a').allTextContents()).toEqual(['Constitutions', 'Evaluations', 'Suggestions']);
     await page.click('.topbar nav >> text=Evaluations');
     await page.waitForSelector('[data-testid=evaluations-table]');
     await page.click('text=New evaluation');

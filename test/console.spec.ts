@@ -217,7 +217,7 @@ describe('the web console', () => {
 
   it('lets an author write a new version with live validation errors, publish it, and diff it', async () => {
     const { context, page } = await signIn(keys.author.key);
-    expect(await page.locator('.topbar nav a').allTextContents()).toEqual(['Constitutions', 'Evaluations']);
+    expect(await page.locator('.topbar nav a').allTextContents()).toEqual(['Constitutions', 'Evaluations', 'Suggestions']);
     await page.waitForSelector('[data-constitution=amend-core]');
     await screenshot(page, 'constitutions');
     await page.click('[data-constitution=amend-core]');
@@ -267,7 +267,7 @@ describe('the web console', () => {
     const list = ReviewListSchema.parse(await json(await api(`/v1/runs/${runId}/reviews?status=accepted`, keys.auditor.key)));
     const sampleId = list.items[0].pair.sample_id;
     const { context, page } = await signIn(keys.auditor.key);
-    expect(await page.locator('.topbar nav a').allTextContents()).toEqual(['Runs', 'Search', 'Constitutions', 'Evaluations', 'Audit']);
+    expect(await page.locator('.topbar nav a').allTextContents()).toEqual(['Runs', 'Search', 'Constitutions', 'Evaluations', 'Suggestions', 'Audit']);
     await page.goto(`${stack.url}/console/#/audit/samples/${sampleId}`);
     await page.waitForSelector('[data-testid=timeline]');
     const types = await page.locator('[data-testid=timeline] > li').evaluateAll((els) => els.map((e) => e.getAttribute('data-type')));

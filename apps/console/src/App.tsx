@@ -16,6 +16,7 @@ import { AuditPage } from './pages/AuditPage';
 import { KeysPage } from './pages/KeysPage';
 import { EvaluationsPage } from './pages/EvaluationsPage';
 import { EvaluationPage } from './pages/EvaluationPage';
+import { SuggestionSetPage, SuggestionsPage } from './pages/SuggestionsPage';
 import { Loading } from './components/common';
 
 export function App() {
@@ -88,6 +89,11 @@ export function App() {
               Evaluations
             </a>
           )}
+          {session.can.readSuggestions && (
+            <a href={href('/suggestions')} className={route.path[0] === 'suggestions' ? 'active' : ''}>
+              Suggestions
+            </a>
+          )}
           {session.can.audit && (
             <a href={href('/audit')} className={route.path[0] === 'audit' ? 'active' : ''}>
               Audit
@@ -142,6 +148,8 @@ function Page({ session }: { session: Session }) {
       return <KeysPage session={session} />;
     case 'evaluations':
       return a ? <EvaluationPage session={session} id={a} /> : <EvaluationsPage session={session} />;
+    case 'suggestions':
+      return a ? <SuggestionSetPage session={session} id={a} /> : <SuggestionsPage session={session} />;
     case 'audit':
       return <AuditPage session={session} kind={a === 'runs' || a === 'samples' ? a : null} id={b ?? null} />;
     default:
