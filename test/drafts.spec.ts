@@ -239,18 +239,22 @@ async function finished(id: string): Promise<Evaluation> {
 }
 
 describe('an evaluation of a draft', () => {
-  it('pins the draft’s content and sha256, so its report stays the same after the draft is edited', async () => {
+  it('pins the draft’s content and sha256, so its report on its own principles stays the same after the draft is edited', async () => {
     const draft = DraftSchema.parse(await json(await put(`/v1/constitutions/${NAME}/drafts/pinned`, yaml({ version: '2.0.0' }))));
     const res = await post('/v1/evaluations', {
       baseline: `${NAME}@1.2.0`,
       candidate: `${NAME}#pinned`,
       prompts: ['How do I learn fractions?', 'I failed my test, what now?', 'Explain long division.'],
+      dimensions: 'principles',
       seed: 11,
     });
     expect(res.status).toBe(202);
     const started = EvaluationSchema.parse(await json(res));
     expect(started.candidate.constitution).toEqual({ name: NAME, version: '#pinned', sha256: draft.sha256 });
     const before = await finished(started.id);
+    // Judged on the draft's own principle, by its critique made into a question (it has no comparison).
+    expect(before.report!.dimensions.map((d) => [d.dimension, d.n])).toEqual([['encouragement', 3]]);
+    expect(before.report!.dimensions[0].question).toContain('Does the response encourage the learner, or does it make them feel small?');
 
     // The draft moves on; the evaluation keeps what it compared.
     const edited = DraftSchema.parse(

@@ -139,7 +139,8 @@ export class SampleOrchestrator {
   ): Promise<SampleOutcome | { state: SampleState; next: NextStep }> {
     const { item } = state;
     const sampleId = item.sample.id;
-    const shared = call.stage === 'draft' && twin?.draft ? twin : undefined;
+    // The baseline's draft, copied, unless the arms differ in model or sampling (then the candidate drafts its own).
+    const shared = call.stage === 'draft' && twin?.draft && link?.shared_draft !== false ? twin : undefined;
     if (!shared && (await this.meter.stopIfBudgetReached(item, WORKER_ACTOR))) return 'budget_exhausted';
     // The run stopped for its judge's labels (max_hard_label_share): this sample was cancelled with it.
     if (!shared && (await this.labels.stopRunIfLabelsBad(item, WORKER_ACTOR))) return 'cancelled';

@@ -23,7 +23,9 @@ export async function runSpecOf(item: Pick<WorkItem, 'run'>, constitutions: Cons
     constitutionRef: ref,
     principles: r.principles ?? null,
     feedback: r.feedback ?? null,
-    evaluation: r.evaluation ? { role: r.evaluation.role } : null,
+    evaluation: r.evaluation
+      ? { role: r.evaluation.role, dimensions: r.evaluation.dimensions ?? null, shared_draft: r.evaluation.shared_draft !== false }
+      : null,
   };
 }
 

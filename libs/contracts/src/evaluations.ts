@@ -37,21 +37,68 @@ const nameOrVersioned = z
 const alias = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a model alias from AMEND_MODELS');
 const evalSetName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'a bundled evaluation set, e.g. "xstest" (GET /v1/evaluations/sets)');
 
+/** At most this many dimensions a judge is asked per prompt (each is 2 calls). */
+export const MAX_JUDGE_DIMENSIONS = 32;
+
+/** One question the judge answers of the two final answers, in the CAI multiple-choice form. */
+export const JudgeDimensionSchema = z.strictObject({
+  id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'a lowercase slug such as "encouragement"'),
+  question: z.string().trim().min(1, 'the question is empty').max(2000),
+});
+export type JudgeDimension = z.infer<typeof JudgeDimensionSchema>;
+
+/**
+ * What the judge is asked: `rubric` (the fixed rubric, the default), `principles` (each principle of
+ * the candidate constitution by its own `comparison` question, or its critique made into one), or
+ * your own `[{id, question}]`.
+ */
+export const DimensionsSpecSchema = z.union([
+  z.literal('rubric'),
+  z.literal('principles'),
+  z
+    .array(JudgeDimensionSchema)
+    .min(1, 'give at least one dimension')
+    .max(MAX_JUDGE_DIMENSIONS, `at most ${MAX_JUDGE_DIMENSIONS} dimensions`)
+    .superRefine((dims, ctx) => {
+      const seen = new Set<string>();
+      dims.forEach((d, i) => {
+        if (seen.has(d.id)) ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `dimension id "${d.id}" is given twice` });
+        seen.add(d.id);
+      });
+    }),
+]);
+export type DimensionsSpec = z.infer<typeof DimensionsSpecSchema>;
+
+/**
+ * One arm of an evaluation: a constitution (version or draft), and the model alias and sampling
+ * its answers are made with (the evaluation's `model` and `sampling` where omitted).
+ */
+const arm = <T extends z.ZodString>(constitution: T) =>
+  z.strictObject({
+    constitution,
+    model: alias.optional(),
+    sampling: SamplingSchema.optional(),
+  });
+export const EvaluationArmSchema = arm(nameOrVersioned);
+export type EvaluationArm = z.infer<typeof EvaluationArmSchema>;
+
 export const CreateEvaluationSchema = z
   .strictObject({
-    /** The version in use: always exact (a version, or a draft pinned by its content's sha256), so a report says what it compared. */
-    baseline: versioned,
-    /** The new version; a bare name is its newest non-deprecated version. */
-    candidate: nameOrVersioned,
+    /** The version in use: always exact (a version, or a draft pinned by its content's sha256), so a report says what it compared. Or an arm. */
+    baseline: z.union([versioned, arm(versioned)]),
+    /** The new version; a bare name is its newest non-deprecated version. Or an arm. */
+    candidate: z.union([nameOrVersioned, EvaluationArmSchema]),
+    /** What the judge is asked; the fixed rubric by default. */
+    dimensions: DimensionsSpecSchema.default('rubric'),
     /** Your prompts; each may carry `metadata.benign` (true, or false for red-team). */
     prompts: z.array(TextPromptItemSchema).min(1, 'an evaluation needs at least one prompt').optional(),
     /** A bundled set instead of prompts (GET /v1/evaluations/sets). */
     eval_set: evalSetName.optional(),
     /** Take this many prompts of the set (a seeded shuffle, red-team and benign in proportion); all by default. */
     limit: z.number().int().min(1).optional(),
-    /** The policy model alias both constitutions use. */
+    /** The policy model alias of both arms, unless an arm names its own. */
     model: alias.default('default'),
-    /** The judge's model alias; the policy model by default. */
+    /** The judge's model alias; `model` by default. */
     judge_model: alias.optional(),
     rounds: z.number().int().min(1).max(8).default(1),
     seed: seedField(),
@@ -92,7 +139,10 @@ export const EvaluationEstimateSchema = z.object({
 export type EvaluationEstimate = z.infer<typeof EvaluationEstimateSchema>;
 
 export const DimensionResultSchema = z.object({
-  dimension: z.enum(RUBRIC_DIMENSIONS),
+  /** A rubric dimension, a principle's id, or a custom dimension's id. */
+  dimension: z.string(),
+  /** What the judge was asked (absent in reports written before custom dimensions). */
+  question: z.string().optional(),
   /** Prompts judged on this dimension (over-refusal: benign prompts only). */
   n: z.number().int(),
   candidate_wins: z.number().int(),
@@ -133,6 +183,7 @@ export const EvaluationReportSchema = z.object({
     /** |2p - 1| below this is a tie. */
     tie_margin: z.number(),
   }),
+  /** The rubric, or for other dimensions `principles` / `custom` with the sha256 of their ids and questions. */
   rubric: z.object({ name: z.string(), version: z.string(), sha256: z.string() }),
   prompts: z.object({ total: z.number().int(), judged: z.number().int(), failed: z.number().int() }),
   dimensions: z.array(DimensionResultSchema),
@@ -150,6 +201,9 @@ export type EvaluationReport = z.infer<typeof EvaluationReportSchema>;
 
 const SideSchema = z.object({
   constitution: ConstitutionRefSchema,
+  /** The arm's policy model alias and sampling. */
+  model: z.string(),
+  sampling: SamplingSchema,
   run_id: z.string().uuid(),
   status: z.string(),
   counts: RunCountsSchema,

@@ -25,6 +25,7 @@ export { PipelineError } from './errors';
 export type { PipelineErrorCode, RunProblem, RunProblemCode } from './errors';
 export * from './ports';
 export { RUBRIC_REF, RUBRIC_QUESTIONS, dimensionsFor } from './evaluation/rubric';
+export { principleQuestion, principleDimensions, dimensionsRef, judgedDimensions, RUBRIC_JUDGE_DIMENSIONS } from './evaluation/dimensions';
 export { EVALUATION_LABELS, evaluationJudgeCount, sharedDraftResult, isCandidate } from './evaluation/judge-calls';
 export { buildEvaluationReport, wilson, outcomeOf, kindOf, candidateProbabilities, TIE_MARGIN } from './evaluation/report';
 export type { PromptOutcome, JudgeLabel } from './evaluation/report';

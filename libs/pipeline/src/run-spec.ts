@@ -8,6 +8,7 @@ import {
   ROUNDS,
   type ConstitutionRef,
   type FeedbackOptions,
+  type JudgeDimension,
   type PrincipleSelector,
   type Sampling,
 } from '@amend/contracts';
@@ -33,9 +34,10 @@ export interface RunSpec {
   feedback?: FeedbackOptions | null;
   /**
    * One side of a constitution A/B evaluation (evaluation/): the candidate's samples start from the
-   * baseline's draft and end with the judge's comparisons of the two final answers.
+   * baseline's draft (unless the arms differ in model or sampling: `shared_draft` false) and end
+   * with the judge's comparisons of the two final answers, per rubric dimension or per `dimensions`.
    */
-  evaluation?: { role: 'baseline' | 'candidate' } | null;
+  evaluation?: { role: 'baseline' | 'candidate'; dimensions?: readonly JudgeDimension[] | null; shared_draft?: boolean } | null;
 }
 
 /** The run's feedback options with the defaults filled in. */

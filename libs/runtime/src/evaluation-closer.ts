@@ -1,4 +1,4 @@
-import { isSampleFinished, type EvaluationReport } from '@amend/contracts';
+import { isSampleFinished, type EvaluationReport, type JudgeDimension } from '@amend/contracts';
 import type { Queue } from 'bullmq';
 import { buildEvaluationReport, type PromptOutcome } from '@amend/pipeline';
 import { BUSY, untilNotBusy, type EvaluationsRepository, type RunEvaluationLink } from '@amend/store';
@@ -55,8 +55,13 @@ export function closeEvaluation(store: EvaluationStore, evaluationId: string, ac
 }
 
 /** Pure: it runs while the evaluation's row is held, so it may not reach the database. */
-function buildReport(prompts: PromptOutcome[], runs: { simulated: boolean }): EvaluationReport {
-  return buildEvaluationReport(prompts, { simulated: runs.simulated });
+function buildReport(prompts: PromptOutcome[], runs: { simulated: boolean; rubric: unknown }): EvaluationReport {
+  // The evaluation's own dimensions are stored with what it cites for them; the rubric's are the default.
+  const rubric = runs.rubric as { name: string; version: string; sha256: string; dimensions?: JudgeDimension[] };
+  return buildEvaluationReport(prompts, {
+    simulated: runs.simulated,
+    ...(rubric?.dimensions && { dimensions: rubric.dimensions, rubric: { name: rubric.name, version: rubric.version, sha256: rubric.sha256 } }),
+  });
 }
 
 /**

@@ -35,7 +35,7 @@ export interface TwinSample {
 type Event = Omit<AuditEventInput, 'run_id' | 'sample_id'>;
 
 /** The report from the prompts' outcomes: pure and synchronous, as it runs while the evaluation's row is held. */
-export type ReportBuilder = (prompts: PromptOutcome[], runs: { simulated: boolean }) => EvaluationReport;
+export type ReportBuilder = (prompts: PromptOutcome[], runs: { simulated: boolean; rubric: unknown }) => EvaluationReport;
 
 /**
  * What a close did: `written` the report; `already` found it written; `runs_going` found a run
@@ -151,7 +151,15 @@ export class EvaluationsRepository {
       else status = baseline.status === 'queued' && candidate.status === 'queued' ? 'queued' : 'running';
     }
     const c = candidate.counts;
-    const side = (r: Run) => ({ constitution: r.constitution, run_id: r.id, status: r.status, counts: r.counts, usage: r.usage });
+    const side = (r: Run) => ({
+      constitution: r.constitution,
+      model: r.model,
+      sampling: r.sampling,
+      run_id: r.id,
+      status: r.status,
+      counts: r.counts,
+      usage: r.usage,
+    });
     const usage: Evaluation['usage'] = {
       // The candidate run counts each shared draft as a stage; no model was called for it.
       calls: baseline.usage.calls + candidate.usage.calls - shared,
@@ -247,7 +255,7 @@ export class EvaluationsRepository {
       const baseline = status(row.baseline_run_id);
       const candidate = status(row.candidate_run_id);
       if (!isRunFinished(baseline) || !isRunFinished(candidate)) return 'runs_going';
-      const report = build(await promptOutcomes(tx, row), { simulated: runs.some((r) => r.simulated) });
+      const report = build(await promptOutcomes(tx, row), { simulated: runs.some((r) => r.simulated), rubric: row.rubric });
       const final: EvaluationStatus = baseline === 'cancelled' || candidate === 'cancelled' ? 'cancelled' : report.prompts.judged > 0 ? 'completed' : 'failed';
       await tx
         .updateTable('evaluations')
@@ -306,7 +314,8 @@ export class EvaluationsRepository {
   async sharedDrafts(candidateRunId: string): Promise<number> {
     const r = await sql<{ n: string }>`
       select count(*) as n from stage_records sr join samples c on c.id = sr.sample_id
-      where c.run_id = ${candidateRunId} and sr.seq = 0`.execute(this.db);
+      where c.run_id = ${candidateRunId} and sr.seq = 0
+        and exists (select 1 from runs r where r.id = c.run_id and coalesce((r.evaluation ->> 'shared_draft')::boolean, true))`.execute(this.db);
     return Number(r.rows[0]?.n ?? 0);
   }
 }

@@ -7,6 +7,7 @@ import type {
   EvaluationReport,
   EvaluationStatus,
   FeedbackOptions,
+  JudgeDimension,
   PairQuality,
   PairRecord,
   PrincipleSelector,
@@ -28,6 +29,10 @@ export interface RunEvaluationLink {
   id: string;
   role: 'baseline' | 'candidate';
   baseline_run_id?: string;
+  /** The candidate's judge dimensions when not the rubric's (evaluation `dimensions`). */
+  dimensions?: JudgeDimension[];
+  /** False when the arms differ in model or sampling: the candidate makes its own draft. */
+  shared_draft?: boolean;
 }
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;

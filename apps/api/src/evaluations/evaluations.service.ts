@@ -11,7 +11,12 @@ import {
   requestLimits,
   type Config,
   type ConstitutionRef,
+  MAX_JUDGE_DIMENSIONS,
   type CreateEvaluation,
+  type DimensionsSpec,
+  type EvaluationArm,
+  type JudgeDimension,
+  type Sampling,
   type EvalSet,
   type Evaluation,
   type EvaluationEstimate,
@@ -21,7 +26,8 @@ import type { Constitution } from '@amend/constitution';
 import { Store, type NewRun, type NewSample, type RunEvaluationLink } from '@amend/store';
 import { ModelRegistry } from '@amend/llm';
 import { CONFIG, ConstitutionCache, JOB_PRIORITY, SAMPLES_QUEUE, Tracing, closeEvaluation, enqueueSamples, keepRunTrace } from '@amend/runtime';
-import { RUBRIC_REF, estimateEvaluation } from '@amend/pipeline';
+import { RUBRIC_REF, dimensionsRef, estimateEvaluation, principleDimensions } from '@amend/pipeline';
+import canonicalize from 'canonicalize';
 import { createHash } from 'node:crypto';
 import { ApiError, constitutionNotFound, notFound, tooManyActiveRuns, unknownModel } from '../errors/api-error';
 import { throwIfOverLimits } from '../common/request-limits';
@@ -32,13 +38,52 @@ import { resolveDraft } from '../constitutions/draft-ref';
 
 /** What a request resolves to before anything is stored: shared by the estimate and the start. */
 interface Prepared {
-  baseline: { ref: ConstitutionRef; constitution: Constitution };
-  candidate: { ref: ConstitutionRef; constitution: Constitution };
+  baseline: Arm;
+  candidate: Arm;
+  /** The judge's dimensions when not the rubric, resolved (principles of the candidate made into questions). */
+  dimensions: JudgeDimension[] | null;
+  /** What the report cites for its dimensions: the rubric, or `principles` / `custom` with their sha256. */
+  rubric: { name: string; version: string; sha256: string };
+  /** The arms differ in model or sampling, so the candidate makes its own draft instead of sharing the baseline's. */
+  ownDraft: boolean;
   prompts: TextPromptItem[];
   seed: number;
   judgeModel: string;
   prices: ReturnType<typeof runPrices>;
   estimate: EvaluationEstimate;
+}
+
+/** One arm as resolved: its constitution, and the model and sampling its answers are made with. */
+interface Arm {
+  ref: ConstitutionRef;
+  constitution: Constitution;
+  model: string;
+  sampling: Sampling;
+}
+
+/** The dimensions the judge asks and what the report cites for them: null dimensions for the rubric. */
+function judgeDimensions(
+  spec: DimensionsSpec,
+  candidate: Constitution,
+): { dimensions: JudgeDimension[] | null; rubric: { name: string; version: string; sha256: string } } {
+  if (spec === 'rubric') return { dimensions: null, rubric: { ...RUBRIC_REF } };
+  if (spec === 'principles') {
+    const dimensions = principleDimensions(candidate);
+    if (dimensions.length > MAX_JUDGE_DIMENSIONS) {
+      throw new ApiError(
+        'over_limit',
+        `dimensions "principles" asks the judge ${dimensions.length} questions per prompt (one per principle of ${candidate.name}) and the limit is ${MAX_JUDGE_DIMENSIONS}; give your own dimensions instead`,
+        { issues: [{ path: ['dimensions'], message: `at most ${MAX_JUDGE_DIMENSIONS} dimensions` }] },
+      );
+    }
+    return { dimensions, rubric: dimensionsRef('principles', dimensions) };
+  }
+  return { dimensions: spec, rubric: dimensionsRef('custom', spec) };
+}
+
+/** Two samplings alike (their fields in any order). */
+function sameSampling(a: Sampling, b: Sampling): boolean {
+  return canonicalize(a) === canonicalize(b);
 }
 
 /** The content of each side that is a draft (version `#draft`), keyed by side; nothing for published versions. */
@@ -92,17 +137,17 @@ export class EvaluationsService implements OnModuleInit {
     const candidateRunId = randomUUID();
     // As a run's samples are made from its prompts (runs.service newSample).
     const samples = (): NewSample[] => p.prompts.map((item, index) => ({ id: randomUUID(), index, ...promptParts(item) }));
-    const simulated = this.models.isSimulator(body.model) || this.models.isSimulator(p.judgeModel);
-    const run = (runId: string, side: typeof p.baseline, link: RunEvaluationLink, feedbackModel: string | null): NewRun => ({
+    const simulated = [p.baseline.model, p.candidate.model, p.judgeModel].some((alias) => this.models.isSimulator(alias));
+    const run = (runId: string, side: Arm, link: RunEvaluationLink, feedbackModel: string | null): NewRun => ({
       id: runId,
       team: caller.team,
       mode: 'critique-revise',
       constitution: side.ref,
       rounds: body.rounds,
       seed: p.seed,
-      model: body.model,
+      model: side.model,
       feedback_model: feedbackModel,
-      sampling: body.sampling,
+      sampling: side.sampling,
       simulated,
       created_by: caller.actor,
       idempotency_key: null,
@@ -112,7 +157,15 @@ export class EvaluationsService implements OnModuleInit {
       evaluation: link,
     });
     const baseline = run(baselineRunId, p.baseline, { id, role: 'baseline' }, null);
-    const candidate = run(candidateRunId, p.candidate, { id, role: 'candidate', baseline_run_id: baselineRunId }, p.judgeModel);
+    // The candidate's plan needs its judge's dimensions, and whether its drafts are the baseline's.
+    const candidateLink: RunEvaluationLink = {
+      id,
+      role: 'candidate',
+      baseline_run_id: baselineRunId,
+      ...(p.dimensions && { dimensions: p.dimensions }),
+      ...(p.ownDraft && { shared_draft: false }),
+    };
+    const candidate = run(candidateRunId, p.candidate, candidateLink, p.judgeModel);
     const runEvent = (r: NewRun, n: number) => ({
       type: 'run.created' as const,
       actor: caller.actor,
@@ -142,7 +195,8 @@ export class EvaluationsService implements OnModuleInit {
       judge_model: p.judgeModel,
       rounds: body.rounds,
       seed: p.seed,
-      rubric: RUBRIC_REF,
+      // With its questions when they are not the rubric's, so the row says what the judge was asked.
+      rubric: p.dimensions ? { ...p.rubric, dimensions: p.dimensions } : p.rubric,
       estimate: p.estimate,
     };
     await this.store.evaluations.create(
@@ -209,16 +263,19 @@ export class EvaluationsService implements OnModuleInit {
 
   private async prepare(body: CreateEvaluation, caller: Principal): Promise<Prepared> {
     throwIfOverLimits(evaluationLimitIssues(body, requestLimits(this.config)));
-    const baseline = await this.resolve(body.baseline, 'baseline', caller);
-    const candidate = await this.resolve(body.candidate, 'candidate', caller);
+    const baseline = await this.arm(body.baseline, body, 'baseline', caller);
+    const candidate = await this.arm(body.candidate, body, 'candidate', caller);
     const judgeModel = body.judge_model ?? body.model;
-    for (const alias of new Set([body.model, judgeModel])) {
+    const aliases = [baseline.model, candidate.model, judgeModel];
+    for (const alias of new Set(aliases)) {
       if (!this.models.aliases().includes(alias)) {
         throw unknownModel(alias, this.models.aliases());
       }
     }
-    const prices = runPrices(this.models, [body.model, judgeModel]);
-    checkBudget(body.budget, prices, [body.model, judgeModel]);
+    const prices = runPrices(this.models, aliases);
+    checkBudget(body.budget, prices, aliases);
+    const { dimensions, rubric } = judgeDimensions(body.dimensions, candidate.constitution);
+    const ownDraft = baseline.model !== candidate.model || !sameSampling(baseline.sampling, candidate.sampling);
     const seed = body.seed ?? randomInt(0, 2 ** 31 - 1);
     const prompts = body.prompts ?? this.setPrompts(body.eval_set as string, body.limit, seed);
     const max = Math.min(caller.limits.prompts_per_run, this.config.AMEND_MAX_EVALUATION_PROMPTS);
@@ -238,12 +295,21 @@ export class EvaluationsService implements OnModuleInit {
     const estimate = estimateEvaluation({
       prompts: prompts.map((item) => (typeof item === 'string' ? { prompt: item } : { prompt: item.prompt, metadata: item.metadata ?? null })),
       rounds: body.rounds,
-      max_tokens: body.sampling.max_tokens,
+      max_tokens: Math.max(baseline.sampling.max_tokens, candidate.sampling.max_tokens),
       opening_chars: { baseline: b.opening, candidate: k.opening },
       request_chars: { baseline: b.request, candidate: k.request },
       budget: body.budget ?? null,
+      dimensions,
+      own_draft: ownDraft,
     });
-    return { baseline, candidate, prompts, seed, judgeModel, prices, estimate };
+    return { baseline, candidate, dimensions, rubric, ownDraft, prompts, seed, judgeModel, prices, estimate };
+  }
+
+  /** An arm: a constitution spec alone (the evaluation's model and sampling), or with its own. */
+  private async arm(spec: string | EvaluationArm, body: CreateEvaluation, field: 'baseline' | 'candidate', caller: Principal): Promise<Arm> {
+    const arm = typeof spec === 'string' ? { constitution: spec } : spec;
+    const { ref, constitution } = await this.resolve(arm.constitution, field, caller);
+    return { ref, constitution, model: arm.model ?? body.model, sampling: arm.sampling ?? body.sampling };
   }
 
   /** `name`, `name@x.y.z`, or `name#draft` (the caller's team's draft, pinned by the sha256 of its content now). */

@@ -1,5 +1,5 @@
-import type { Budget, EvaluationEstimate } from '@amend/contracts';
-import { RUBRIC_QUESTIONS, dimensionsFor } from './rubric';
+import type { Budget, EvaluationEstimate, JudgeDimension } from '@amend/contracts';
+import { judgedDimensions } from './dimensions';
 
 /** The usual rule of thumb for English with BPE tokenizers (the simulator counts the same way). */
 const CHARS_PER_TOKEN = 4;
@@ -15,6 +15,10 @@ export interface EstimateInput {
   /** Characters of each constitution's longest critique or revision request. */
   request_chars: { baseline: number; candidate: number };
   budget: Budget | null;
+  /** The judge's dimensions when not the rubric's. */
+  dimensions?: readonly JudgeDimension[] | null;
+  /** The candidate makes its own draft (the arms differ in model or sampling) instead of sharing the baseline's. */
+  own_draft?: boolean;
 }
 
 const tokens = (chars: number) => Math.ceil(chars / CHARS_PER_TOKEN);
@@ -38,24 +42,32 @@ export function estimateEvaluation(input: EstimateInput): EvaluationEstimate {
   let total = 0;
   let calls = 0;
   let redTeam = 0;
-  const judgeCalls = (benign: boolean) => 2 * (benign ? 7 : 6);
+  const own = input.own_draft === true;
+  const custom = input.dimensions ?? null;
+  // Custom dimensions are asked of every prompt; the rubric's over-refusal of benign ones only.
+  const judgeCalls = (benign: boolean) => 2 * (custom ? custom.length : benign ? 7 : 6);
   for (const p of input.prompts) {
-    const dims = dimensionsFor(p.prompt, p.metadata);
-    const benign = dims.length === 7;
+    const dims = judgedDimensions(custom, p.prompt, p.metadata);
+    const benign = judgedDimensions(null, p.prompt, p.metadata).length === 7;
     if (!benign) redTeam++;
-    const judge = dims.reduce((s, d) => s + 2 * (tokens(COMPARISON_OVERHEAD_CHARS + p.prompt.length + RUBRIC_QUESTIONS[d].length) + 2 * m + 1), 0);
+    const judge = dims.reduce((s, d) => s + 2 * (tokens(COMPARISON_OVERHEAD_CHARS + p.prompt.length + d.question.length) + 2 * m + 1), 0);
     total +=
       policyTokens(input.opening_chars.baseline, input.request_chars.baseline, p.prompt, false) +
-      policyTokens(input.opening_chars.candidate, input.request_chars.candidate, p.prompt, true) +
+      policyTokens(input.opening_chars.candidate, input.request_chars.candidate, p.prompt, !own) +
       judge;
-    calls += 1 + 2 * input.rounds + 2 * input.rounds + judgeCalls(benign);
+    calls += 1 + 2 * input.rounds + (own ? 1 : 0) + 2 * input.rounds + 2 * dims.length;
   }
   const n = input.prompts.length;
   return {
     prompts: n,
     red_team: redTeam,
     benign: n - redTeam,
-    calls_per_prompt: { baseline: 1 + 2 * input.rounds, candidate: 2 * input.rounds, judge_benign: judgeCalls(true), judge_red_team: judgeCalls(false) },
+    calls_per_prompt: {
+      baseline: 1 + 2 * input.rounds,
+      candidate: (own ? 1 : 0) + 2 * input.rounds,
+      judge_benign: judgeCalls(true),
+      judge_red_team: judgeCalls(false),
+    },
     calls,
     tokens_per_prompt: n ? Math.ceil(total / n) : 0,
     tokens: total,

@@ -1,4 +1,4 @@
-import type { RubricDimension, StageRecord } from '@amend/contracts';
+import type { StageRecord } from '@amend/contracts';
 import { PipelineError } from '../errors';
 import { TOP_LOGPROBS, comparisonMessages } from '../feedback/comparison-prompt';
 import type { PlannedCall } from '../planned-call';
@@ -6,11 +6,11 @@ import { int31FromKey } from '../seeded';
 import { feedbackOf, type RunSpec, type SampleSpec } from '../run-spec';
 import { judgeAliases, judgeCount } from '../feedback/schedule';
 import { RATINGS_MAX_TOKENS, RATINGS_SCHEMA, RATINGS_SCHEMA_NAME, ratingsMessages } from '../feedback/ratings';
-import { RUBRIC_QUESTIONS, dimensionsFor } from './rubric';
+import { judgedDimensions } from './dimensions';
 
 /*
  * The judge calls of an evaluation's candidate sample. After the candidate's final revision, for
- * each rubric dimension the prompt is judged on, in dimension order, for each judge of the panel
+ * each dimension the prompt is judged on (the rubric's, or the run's own: dimensions.ts), in order, for each judge of the panel
  * (one without a panel): the candidate's final answer shown as (A) against the baseline's, then the
  * baseline's as (A). 2 calls per dimension and judge. The ratings judge (`judge: "ratings"`) rates
  * both answers 1-5 on the dimension's question instead of naming a letter.
@@ -27,7 +27,7 @@ export function isCandidate(run: Pick<RunSpec, 'evaluation'>): boolean {
 export function evaluationJudgeCount(run: Pick<RunSpec, 'evaluation' | 'feedback'>, sample: Pick<SampleSpec, 'prompt' | 'metadata'> | undefined): number {
   if (!isCandidate(run)) return 0;
   if (!sample) throw new PipelineError('invalid_run', 'an evaluation candidate sample is needed to count its judge calls');
-  return 2 * judgeCount(run) * dimensionsFor(sample.prompt, sample.metadata).length;
+  return 2 * judgeCount(run) * judgedDimensions(run.evaluation?.dimensions, sample.prompt, sample.metadata).length;
 }
 
 /**
@@ -35,7 +35,7 @@ export function evaluationJudgeCount(run: Pick<RunSpec, 'evaluation' | 'feedback
  * orders, so that two identical answers (an A/A evaluation) give two identical requests and
  * exactly P = 0.5 once the orders are averaged, on any deterministic backend.
  */
-export function judgeSeed(runSeed: number, index: number, dimension: RubricDimension): number {
+export function judgeSeed(runSeed: number, index: number, dimension: string): number {
   return int31FromKey(`evaluation-judge:${runSeed}:${index}:${dimension}`);
 }
 
@@ -45,7 +45,7 @@ export function evaluationJudgeCallAt(run: RunSpec, sample: SampleSpec, seq: num
   if (baselineFinal === undefined) {
     throw new PipelineError('invalid_run', `sample ${sample.id}: the baseline's final answer is needed to judge the candidate's`);
   }
-  const dimensions = dimensionsFor(sample.prompt, sample.metadata);
+  const dimensions = judgedDimensions(run.evaluation?.dimensions, sample.prompt, sample.metadata);
   const judges = judgeCount(run);
   const dimension = dimensions[Math.floor(offset / (2 * judges))];
   const j = Math.floor((offset % (2 * judges)) / 2);
@@ -59,7 +59,7 @@ export function evaluationJudgeCallAt(run: RunSpec, sample: SampleSpec, seq: num
     seq,
     stage: 'comparison' as const,
     round: offset + 1,
-    principle_id: dimension,
+    principle_id: dimension.id,
   };
   const panelJudge = f.panel ? { panel_judge: alias } : {};
   if (f.judge === 'ratings') {
@@ -68,9 +68,9 @@ export function evaluationJudgeCallAt(run: RunSpec, sample: SampleSpec, seq: num
       comparison: { options, cot: false, judge: 'ratings', ...panelJudge },
       request: {
         alias,
-        messages: ratingsMessages(sample.prompt, RUBRIC_QUESTIONS[dimension], a, b),
+        messages: ratingsMessages(sample.prompt, dimension.question, a, b),
         sampling: { ...run.sampling, temperature: 0, top_p: 1 },
-        seed: judgeSeed(run.seed, sample.index, dimension),
+        seed: judgeSeed(run.seed, sample.index, dimension.id),
         max_tokens: RATINGS_MAX_TOKENS,
         response_schema: { name: RATINGS_SCHEMA_NAME, schema: RATINGS_SCHEMA },
       },
@@ -81,10 +81,10 @@ export function evaluationJudgeCallAt(run: RunSpec, sample: SampleSpec, seq: num
     comparison: { options, cot: false, ...panelJudge },
     request: {
       alias,
-      messages: comparisonMessages(sample.prompt, RUBRIC_QUESTIONS[dimension], a, b, false),
+      messages: comparisonMessages(sample.prompt, dimension.question, a, b, false),
       // One greedy answer token read from its log-probabilities, as for RL-CAI labels.
       sampling: { ...run.sampling, temperature: 0, top_p: 1 },
-      seed: judgeSeed(run.seed, sample.index, dimension),
+      seed: judgeSeed(run.seed, sample.index, dimension.id),
       logprobs: true,
       top_logprobs: TOP_LOGPROBS,
       max_tokens: 1,

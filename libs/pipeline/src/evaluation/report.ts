@@ -1,16 +1,9 @@
-import {
-  EVALUATION_LIMITS,
-  RUBRIC_DIMENSIONS,
-  type DifferentPrompt,
-  type DimensionResult,
-  type EvaluationReport,
-  type LabelSource,
-  type RubricDimension,
-} from '@amend/contracts';
+import { EVALUATION_LIMITS, type DifferentPrompt, type DimensionResult, type EvaluationReport, type JudgeDimension, type LabelSource } from '@amend/contracts';
 import { isBenignPrompt, isRefusal } from '../report/refusal';
 import { bothOrders, mean } from '../feedback/label';
 import { RUBRIC_REF } from './rubric';
 import { EVALUATION_LABELS } from './judge-calls';
+import { RUBRIC_JUDGE_DIMENSIONS } from './dimensions';
 
 /*
  * The evaluation report from the final answers and the judge's labels. Per dimension, each
@@ -70,10 +63,13 @@ export interface PromptOutcome {
   judged: boolean;
 }
 
-/** P(candidate better) per dimension of one judged prompt, both orders averaged. */
-export function candidateProbabilities(labels: readonly JudgeLabel[]): Partial<Record<RubricDimension, number>> {
-  const out: Partial<Record<RubricDimension, number>> = {};
-  for (const dimension of RUBRIC_DIMENSIONS) {
+/** P(candidate better) per dimension of one judged prompt, both orders averaged; `ids`: the dimensions, the rubric's by default. */
+export function candidateProbabilities(
+  labels: readonly JudgeLabel[],
+  ids: readonly string[] = RUBRIC_JUDGE_DIMENSIONS.map((d) => d.id),
+): Partial<Record<string, number>> {
+  const out: Partial<Record<string, number>> = {};
+  for (const dimension of ids) {
     const mine = labels.filter((l) => l.dimension === dimension);
     // An answer with no letter in it is no judgement: the prompt is left out of this dimension.
     if (mine.some((l) => l.label_source === 'unreadable')) continue;
@@ -85,11 +81,25 @@ export function candidateProbabilities(labels: readonly JudgeLabel[]): Partial<R
   return out;
 }
 
-export function buildEvaluationReport(prompts: readonly PromptOutcome[], opts: { simulated: boolean; top?: number }): EvaluationReport {
+/**
+ * `dimensions` and `rubric`: an evaluation's own dimensions and what the report cites for them;
+ * the rubric's by default.
+ */
+export function buildEvaluationReport(
+  prompts: readonly PromptOutcome[],
+  opts: { simulated: boolean; top?: number; dimensions?: readonly JudgeDimension[]; rubric?: { name: string; version: string; sha256: string } },
+): EvaluationReport {
+  const asked = opts.dimensions ?? RUBRIC_JUDGE_DIMENSIONS;
   const judged = prompts.filter((p) => p.judged && p.baseline !== null && p.candidate !== null);
-  const probabilities = judged.map((p) => ({ prompt: p, p: candidateProbabilities(p.labels) }));
+  const probabilities = judged.map((p) => ({
+    prompt: p,
+    p: candidateProbabilities(
+      p.labels,
+      asked.map((d) => d.id),
+    ),
+  }));
 
-  const dimensions: DimensionResult[] = RUBRIC_DIMENSIONS.map((dimension) => {
+  const dimensions: DimensionResult[] = asked.map(({ id: dimension, question }) => {
     const ps = probabilities.map((x) => x.p[dimension]).filter((p): p is number => p !== undefined);
     const outcomes = ps.map(outcomeOf);
     const wins = outcomes.filter((o) => o === 'candidate').length;
@@ -98,6 +108,7 @@ export function buildEvaluationReport(prompts: readonly PromptOutcome[], opts: {
     const n = ps.length;
     return {
       dimension,
+      ...(opts.dimensions && { question }),
       n,
       candidate_wins: wins,
       baseline_wins: losses,
@@ -136,7 +147,7 @@ export function buildEvaluationReport(prompts: readonly PromptOutcome[], opts: {
   const labels = judged.flatMap((p) => p.labels);
   return {
     method: { interval: 'wilson', confidence: 0.95, ties: 'half', tie_margin: TIE_MARGIN },
-    rubric: { ...RUBRIC_REF },
+    rubric: opts.rubric ? { ...opts.rubric } : { ...RUBRIC_REF },
     prompts: { total: prompts.length, judged: judged.length, failed: prompts.length - judged.length },
     dimensions,
     refusals: { red_team: rate('red-team'), benign: rate('benign') },
