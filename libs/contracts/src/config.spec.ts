@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { ConfigSchema, loadConfig } from './config';
 import { requestLimits } from './limits';
 
@@ -58,5 +59,39 @@ describe('the boot configuration', () => {
   it('gives a conversation twice the prompt limit unless its own is set', () => {
     expect(requestLimits(loadConfig({ AMEND_MAX_PROMPT_CHARS: '100' })).conversationChars).toBe(200);
     expect(requestLimits(loadConfig({ AMEND_MAX_PROMPT_CHARS: '100', AMEND_MAX_CONVERSATION_CHARS: '150' })).conversationChars).toBe(150);
+  });
+});
+
+describe('AMEND_HF_TOKENS', () => {
+  const token = 'hf_secret_of_team_research_0123';
+
+  it('gives each team its token, and shows the team names only when the config is serialised, printed or inspected', () => {
+    const config = loadConfig({ AMEND_HF_TOKENS: JSON.stringify({ research: token, eval: 'hf_other' }) });
+    expect(config.AMEND_HF_TOKENS?.forTeam('research')).toBe(token);
+    expect(config.AMEND_HF_TOKENS?.forTeam('nobody')).toBeUndefined();
+    expect(JSON.stringify(config)).toContain('"AMEND_HF_TOKENS":{"teams":["research","eval"]}');
+    for (const shown of [JSON.stringify(config), inspect(config, { depth: 5 }), String(config.AMEND_HF_TOKENS), `${JSON.stringify({ c: config })}`]) {
+      expect(shown).not.toContain(token);
+    }
+  });
+
+  it('refuses a value that is not a JSON object of non-empty strings, without quoting it', () => {
+    for (const value of [`{"research": 42}`, `["${token}"]`, `research=${token}`, `{"": "${token}"}`]) {
+      let message = '';
+      try {
+        loadConfig({ AMEND_HF_TOKENS: value });
+      } catch (e) {
+        message = (e as Error).message;
+      }
+      expect({ value, refused: message.includes('AMEND_HF_TOKENS: expected a JSON object of team names to Hugging Face tokens') }).toEqual({
+        value,
+        refused: true,
+      });
+      expect(message).not.toContain(token);
+    }
+  });
+
+  it('is unset when empty', () => {
+    expect(loadConfig({ AMEND_HF_TOKENS: '' }).AMEND_HF_TOKENS).toBeUndefined();
   });
 });
