@@ -49,6 +49,13 @@ import {
   SampleSchema,
   SampleStatus,
   PairSearchResultSchema,
+  AgreementSchema,
+  type Agreement,
+  QueuedPairSchema,
+  type QueuedPair,
+  ReviewPolicyAnswerSchema,
+  ReviewProgressSchema,
+  type ReviewProgress,
 } from '@amend/contracts';
 import type { CreateRunBody } from './run-request';
 
@@ -86,7 +93,7 @@ const JSON_UPLOAD_MAX_BYTES = 2 * 1024 * 1024;
 type Query = Record<string, string | number | undefined>;
 
 interface CallOptions {
-  method?: 'GET' | 'POST' | 'DELETE';
+  method?: 'GET' | 'POST' | 'PUT' | 'DELETE';
   query?: Query;
   body?: unknown;
   /** A body sent as is (e.g. YAML), instead of `body` as JSON. */
@@ -94,6 +101,18 @@ interface CallOptions {
   headers?: Record<string, string>;
   signal?: AbortSignal;
   timeoutMs?: number | null;
+}
+
+/** The filters the pairs and SFT exports share (docs/ml-teams.md#export-formats, #consensus-export). */
+export interface ExportFilters {
+  exclude?: string;
+  reviewed?: 'accepted';
+  consensus?: 'majority';
+  minAgreement?: number;
+}
+
+function exportQuery(f: ExportFilters): Query {
+  return { exclude: f.exclude, reviewed: f.reviewed, consensus: f.consensus, min_agreement: f.minAgreement };
 }
 
 /** What `amend eval` sends: the evaluation request with the server's defaults left to the server. */
@@ -207,8 +226,30 @@ export class ApiClient {
   }
 
   /** The JSON Lines body of a run's pairs, unread: the caller streams it. */
-  pairsStream(runId: string, format: PairFormat, opts: { exclude?: string; reviewed?: 'accepted' } = {}): Promise<ReadableStream<Uint8Array>> {
-    return this.stream(`/v1/runs/${seg(runId)}/pairs`, { format, exclude: opts.exclude, reviewed: opts.reviewed });
+  pairsStream(runId: string, format: PairFormat, opts: ExportFilters = {}): Promise<ReadableStream<Uint8Array>> {
+    return this.stream(`/v1/runs/${seg(runId)}/pairs`, { format, ...exportQuery(opts) });
+  }
+
+  /** `GET /v1/runs/{id}/review-queue/next`: the pair to review, leased to this key; null (204) when none is left for it. */
+  async nextToReview(runId: string): Promise<QueuedPair | null> {
+    const path = `/v1/runs/${seg(runId)}/review-queue/next`;
+    const res = await this.call(path, { headers: { accept: 'application/json' } });
+    if (res.status === 204) return null;
+    const parsed = QueuedPairSchema.safeParse(await res.json().catch(() => undefined));
+    if (!parsed.success) throw new ErrorAnswer(res.status, 'unexpected_response', `GET ${path} answered with a body that does not match the contract`);
+    return parsed.data;
+  }
+
+  reviewProgress(runId: string): Promise<ReviewProgress> {
+    return this.json(ReviewProgressSchema, `/v1/runs/${seg(runId)}/review-queue`, {});
+  }
+
+  agreement(runId: string): Promise<Agreement> {
+    return this.json(AgreementSchema, `/v1/runs/${seg(runId)}/agreement`, {});
+  }
+
+  setReviewPolicy(runId: string, perPair: number) {
+    return this.json(ReviewPolicyAnswerSchema, `/v1/runs/${seg(runId)}/review-policy`, { method: 'PUT', body: { per_pair: perPair } });
   }
 
   /** A POST /v1/runs body that replays the run. */
@@ -291,8 +332,8 @@ export class ApiClient {
   }
 
   /** `GET /v1/runs/{id}/sft`, with the pairs export's filters (reviews are applied either way). */
-  sftStream(runId: string, opts: { exclude?: string; reviewed?: 'accepted' } = {}): Promise<ReadableStream<Uint8Array>> {
-    return this.stream(`/v1/runs/${seg(runId)}/sft`, { exclude: opts.exclude, reviewed: opts.reviewed });
+  sftStream(runId: string, opts: ExportFilters = {}): Promise<ReadableStream<Uint8Array>> {
+    return this.stream(`/v1/runs/${seg(runId)}/sft`, exportQuery(opts));
   }
 
   private async json<S extends z.ZodType>(schema: S, path: string, opts: CallOptions): Promise<z.infer<S>> {

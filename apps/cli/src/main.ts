@@ -15,11 +15,12 @@ import {
   SAMPLE_STATUSES,
   SampleStatus,
 } from '@amend/contracts';
-import { ApiClient } from './api-client';
+import { ApiClient, type ExportFilters } from './api-client';
 import { addConstitutionCommands } from './constitution-commands';
 import { addAuditCommands, addKeysCommands } from './audit-commands';
 import { addEvalCommands } from './eval-commands';
 import { addSuggestCommands } from './suggest-commands';
+import { addReviewCommands } from './review-commands';
 import { parseApiUrl, parseInteger, parseDecimal } from './arg-parsers';
 import { copyStream, downloadToFile } from './download';
 import { exportCommand, type ExportFlags } from './export-command';
@@ -140,9 +141,11 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     .addOption(new Option('--format <format>', 'pairs format').choices(PAIR_FORMATS).default('conversational'))
     .option('--exclude <flags>', `leave out pairs with any of these flags (default truncated; '' keeps all; comma-separated: ${PAIR_FLAGS.join(', ')})`)
     .addOption(new Option('--reviewed <which>', 'only pairs a reviewer accepted, swapped or edited').choices(['accepted']))
+    .addOption(consensusOption())
+    .option('--min-agreement <share>', 'with --consensus: leave out pairs whose majority share is below this (0..1)', parseShare)
     .option('-o, --out <file>', 'write to a file instead of stdout')
-    .action(async (runId: string, opts: { format: PairFormat; out?: string; exclude?: string; reviewed?: 'accepted' }, cmd: Command) => {
-      const body = await client(cmd).pairsStream(runId, opts.format, { exclude: opts.exclude, reviewed: opts.reviewed });
+    .action(async (runId: string, opts: { format: PairFormat; out?: string } & ExportFilters, cmd: Command) => {
+      const body = await client(cmd).pairsStream(runId, opts.format, opts);
       exitCode = await emit(body, opts.out, 'pairs', io, err);
     });
 
@@ -207,9 +210,11 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     .argument('<run>', 'run id')
     .option('--exclude <flags>', `leave out pairs with any of these flags (default truncated; '' keeps all; comma-separated: ${PAIR_FLAGS.join(', ')})`)
     .addOption(new Option('--reviewed <which>', 'only pairs a reviewer accepted, swapped or edited').choices(['accepted']))
+    .addOption(consensusOption())
+    .option('--min-agreement <share>', 'with --consensus: leave out pairs whose majority share is below this (0..1)', parseShare)
     .option('-o, --out <file>', 'write to a file instead of stdout')
-    .action(async (runId: string, opts: { out?: string; exclude?: string; reviewed?: 'accepted' }, cmd: Command) => {
-      const body = await client(cmd).sftStream(runId, { exclude: opts.exclude, reviewed: opts.reviewed });
+    .action(async (runId: string, opts: { out?: string } & ExportFilters, cmd: Command) => {
+      const body = await client(cmd).sftStream(runId, opts);
       exitCode = await emit(body, opts.out, 'SFT records', io, err);
     });
 
@@ -316,6 +321,7 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
   addConstitutionCommands(program, { client, out, err, setExitCode: (code) => (exitCode = code), cwd: io.cwd });
   addAuditCommands(program, { client, out, err, setExitCode: (code) => (exitCode = code), cwd: io.cwd });
   addKeysCommands(program, { client, out, err, setExitCode: (code) => (exitCode = code), cwd: io.cwd });
+  addReviewCommands(program, { client, out, err, setExitCode: (code) => (exitCode = code), cwd: io.cwd });
   addEvalCommands(program, {
     client,
     out,
@@ -452,6 +458,11 @@ function collectPair(value: string, previous: [string, string][]): [string, stri
   const at = value.indexOf('=');
   if (at <= 0) throw new InvalidArgumentError('expected key=value, e.g. split=train');
   return [...previous, [value.slice(0, at), value.slice(at + 1)]];
+}
+
+/** `--consensus majority`: each pair as its reviewers' majority decided (docs/ml-teams.md#consensus-export). */
+function consensusOption(): Option {
+  return new Option('--consensus <rule>', "each pair as its reviewers' majority decided; ties, rejected and unreviewed pairs left out").choices(['majority']);
 }
 
 function parseShare(value: string): number {

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ChatMessageSchema, UsageSchema } from './chat';
 import { ConstitutionRefSchema } from './runs';
 import { ExcludeFlagsSchema, PairFlagSchema, PairJudgementSchema } from './feedback';
-import { ExportReviewSchema } from './review-fields';
+import { ConsensusReviewSchema, ExportReviewSchema } from './review-fields';
 
 export const PAIR_FORMATS = ['conversational', 'standard', 'h4'] as const;
 export type PairFormat = (typeof PAIR_FORMATS)[number];
@@ -81,8 +81,11 @@ const common = {
   reason: z.string(),
   category: z.array(z.string()),
   metadata: PairMetadataSchema,
-  /** The latest human review; absent when nobody reviewed the pair. Swaps and edits are applied to chosen/rejected. */
-  review: ExportReviewSchema.optional(),
+  /**
+   * The latest human review, or with `consensus=majority` the reviewers' majority decision; absent
+   * when nobody reviewed the pair. Swaps and edits are applied to chosen/rejected.
+   */
+  review: z.union([ExportReviewSchema, ConsensusReviewSchema]).optional(),
 };
 
 /** TRL conversational preference format. */
@@ -126,24 +129,49 @@ export const SftLineSchema = z.strictObject({
   sample_id: z.string().uuid(),
   sample_index: z.number().int(),
   metadata: PairMetadataSchema,
-  review: ExportReviewSchema.optional(),
+  review: z.union([ExportReviewSchema, ConsensusReviewSchema]).optional(),
 });
 
-export const PairsQuerySchema = z.strictObject({
-  format: z.enum(PAIR_FORMATS).default('conversational'),
-  /** `accepted`: only pairs a reviewer accepted, swapped or edited (the reviewed preference records). */
-  reviewed: z.enum(['accepted'], { error: 'reviewed takes "accepted" (only pairs a reviewer accepted, swapped or edited)' }).optional(),
-  /**
-   * Leave out pairs carrying any of these flags, e.g. `noop,rejected_by_judge,refusal_drift`.
-   * Default `truncated` (DEFAULT_EXCLUDE); `exclude=` (empty) keeps every pair.
-   */
-  exclude: ExcludeFlagsSchema.optional(),
-});
+const reviewedField = z.enum(['accepted'], { error: 'reviewed takes "accepted" (only pairs a reviewer accepted, swapped or edited)' }).optional();
+
+/** The consensus of several reviewers (docs/ml-teams.md#consensus-export), shared by the pairs and SFT exports. */
+const consensusFields = {
+  /** `majority`: each pair as its reviewers' majority decided; ties, rejected and unreviewed pairs are left out and counted. */
+  consensus: z.enum(['majority'], { error: 'consensus takes "majority"' }).optional(),
+  /** With consensus: leave out pairs whose majority share of the reviews is below this (0 to 1). */
+  min_agreement: z.coerce.number().min(0, 'min_agreement is a share, 0 to 1').max(1, 'min_agreement is a share, 0 to 1').optional(),
+};
+
+function consensusProblems(q: { consensus?: string; min_agreement?: number; reviewed?: string }, ctx: z.RefinementCtx) {
+  if (q.min_agreement !== undefined && q.consensus === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['min_agreement'], message: 'min_agreement filters a consensus export: add consensus=majority' });
+  }
+  if (q.consensus !== undefined && q.reviewed !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['reviewed'], message: 'reviewed=accepted and consensus=majority are two ways to pick pairs; give one of them' });
+  }
+}
+
+export const PairsQuerySchema = z
+  .strictObject({
+    format: z.enum(PAIR_FORMATS).default('conversational'),
+    /** `accepted`: only pairs a reviewer accepted, swapped or edited (the reviewed preference records). */
+    reviewed: reviewedField,
+    /**
+     * Leave out pairs carrying any of these flags, e.g. `noop,rejected_by_judge,refusal_drift`.
+     * Default `truncated` (DEFAULT_EXCLUDE); `exclude=` (empty) keeps every pair.
+     */
+    exclude: ExcludeFlagsSchema.optional(),
+    ...consensusFields,
+  })
+  .superRefine(consensusProblems);
 
 /** `GET /v1/runs/{id}/sft`: the same filters as the pairs export. */
-export const SftQuerySchema = z.strictObject({
-  reviewed: z.enum(['accepted'], { error: 'reviewed takes "accepted" (only pairs a reviewer accepted, swapped or edited)' }).optional(),
-  exclude: ExcludeFlagsSchema.optional(),
-});
+export const SftQuerySchema = z
+  .strictObject({
+    reviewed: reviewedField,
+    exclude: ExcludeFlagsSchema.optional(),
+    ...consensusFields,
+  })
+  .superRefine(consensusProblems);
 export type PairsQuery = z.infer<typeof PairsQuerySchema>;
 export type SftQuery = z.infer<typeof SftQuerySchema>;

@@ -42,3 +42,22 @@ export const ReviewPolicySchema = z.strictObject({
     .max(MAX_REVIEWS_PER_PAIR, `per_pair is at most ${MAX_REVIEWS_PER_PAIR}`),
 });
 export type ReviewPolicy = z.infer<typeof ReviewPolicySchema>;
+
+/**
+ * The review fields of a line of a consensus export (`consensus=majority`): the majority decision
+ * of the pair's reviewers and how far they agreed (docs/ml-teams.md#consensus-export).
+ */
+export const ConsensusReviewSchema = z.object({
+  consensus: z.literal('majority'),
+  decision: z.enum(REVIEW_DECISIONS),
+  status: z.enum(REVIEW_STATUSES),
+  /** Different keys that reviewed the pair, and how many the run's policy asks for. */
+  reviews: z.number().int(),
+  per_pair: z.number().int(),
+  /** The share of the reviews that are the majority decision. */
+  agreement: z.number().min(0).max(1),
+  counts: z.partialRecord(z.enum(REVIEW_DECISIONS), z.number().int()),
+  /** Each reviewer's latest review of the pair, by id. */
+  review_ids: z.array(z.string().uuid()),
+});
+export type ConsensusReview = z.infer<typeof ConsensusReviewSchema>;

@@ -86,6 +86,18 @@ export class PairsRepository {
     return out;
   }
 
+  /** The ids of the pairs an export with `exclude` would stream (erased pairs never), in sample order: what a consensus export counts before it streams. */
+  async exportableIds(runId: string, exclude: readonly PairFlag[] = []): Promise<string[]> {
+    const flags = [...new Set(exclude)];
+    let q = this.db
+      .selectFrom('pairs')
+      .select('id')
+      .where('run_id', '=', runId)
+      .where(sql<boolean>`not (record ? 'erased')`);
+    if (flags.length > 0) q = q.where(sql<boolean>`not (flags && ${flags}::text[])`);
+    return (await q.orderBy('idx').execute()).map((r) => r.id);
+  }
+
   /**
    * Every pair of a run in sample order, fetched page by page with a keyset cursor, so a stream of
    * a million pairs holds one page at a time and a run still going yields what exists so far.

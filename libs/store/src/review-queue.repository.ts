@@ -30,6 +30,8 @@ export interface ReviewerDecisionRow {
   decision: ReviewDecision;
   reason: string;
   review_id: string;
+  /** The review's row order: the latest of several is the one with the highest. */
+  seq: string;
   /** The judge's P(chosen better), on judged pairs. */
   p_chosen: number | null;
 }
@@ -249,7 +251,7 @@ export class ReviewQueueRepository {
       select d.*, (p.record #>> '{metadata,judgement,p_chosen}')::float8 as p_chosen, p.idx
       from (
         select distinct on (r.pair_id, coalesce(r.reviewer_key_id::text, r.reviewer))
-          r.pair_id, r.reviewer, r.reviewer_key_id::text as reviewer_key_id, r.decision, r.reason, r.id as review_id,
+          r.pair_id, r.reviewer, r.reviewer_key_id::text as reviewer_key_id, r.decision, r.reason, r.id as review_id, r.seq,
           min(r.seq) over (partition by r.pair_id, coalesce(r.reviewer_key_id::text, r.reviewer)) as first_seq
         from pair_reviews r where r.run_id = ${runId}
         order by r.pair_id, coalesce(r.reviewer_key_id::text, r.reviewer), r.seq desc

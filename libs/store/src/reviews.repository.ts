@@ -135,6 +135,13 @@ export class ReviewsRepository {
     }
   }
 
+  /** Reviews by id (those that exist). */
+  async byIds(ids: string[]): Promise<Map<string, PairReview>> {
+    if (ids.length === 0) return new Map();
+    const rows = await this.db.selectFrom('pair_reviews').selectAll().where('id', 'in', ids).execute();
+    return new Map(rows.map((r) => [r.id, toReview(r)]));
+  }
+
   /** The latest review of each of `pairIds` that has one. */
   async latestFor(pairIds: string[]): Promise<Map<string, PairReview>> {
     if (pairIds.length === 0) return new Map();

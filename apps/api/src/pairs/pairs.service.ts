@@ -1,11 +1,12 @@
 import type { Readable } from 'node:stream';
 import { Injectable } from '@nestjs/common';
-import { DEFAULT_EXCLUDE, type ExportReview, type PairFlag, type PairRecord, type PairsQuery, type SftQuery } from '@amend/contracts';
+import { DEFAULT_EXCLUDE, type ConsensusReview, type ExportReview, type PairFlag, type PairRecord, type PairsQuery, type SftQuery } from '@amend/contracts';
 import { formatPair, toSft } from '@amend/pipeline';
 import { Store, type LineFormat } from '@amend/store';
 import { RunsService } from '../runs/runs.service';
 import { ReviewsService } from '../reviews/reviews.service';
 import { teamScope, type Principal } from '../auth/principal';
+import { applyConsensus, consensusOf, type ConsensusPlan } from './consensus';
 
 /**
  * An export's lines, one of two ways: JSON Lines Postgres builds itself (`COPY ... TO STDOUT`,
@@ -43,17 +44,58 @@ export class PairsService {
    */
   private async export(
     runId: string,
-    query: Pick<SftQuery, 'exclude' | 'reviewed'>,
+    query: Pick<SftQuery, 'exclude' | 'reviewed' | 'consensus' | 'min_agreement'>,
     caller: Principal,
     format: LineFormat,
     lines: (pairs: AsyncIterable<ReviewedPair>) => AsyncIterable<object>,
   ): Promise<ExportLines> {
-    await this.runs.get(runId, teamScope(caller));
+    const run = await this.runs.get(runId, teamScope(caller));
     const exclude = query.exclude ?? DEFAULT_EXCLUDE;
+    if (query.consensus === 'majority') return this.consensus(runId, run.review?.per_pair ?? 1, exclude, query.min_agreement, lines);
     const onlyAccepted = query.reviewed === 'accepted';
     const excluded = await this.store.pairs.excluded(runId, exclude);
     if (await this.copyable(runId)) return { ...(await this.copied(runId, format, exclude, onlyAccepted)), excluded };
     return { kind: 'objects', lines: lines(this.reviews.reviewed(runId, this.store.pairs.stream(runId, undefined, { exclude }), { onlyAccepted })), excluded };
+  }
+
+  /**
+   * A consensus export (docs/ml-teams.md#consensus-export): every pair's plan is made before the
+   * first line, from each key's latest decision (one row per key and pair, held for the run), so
+   * the `Amend-Excluded` header can count the ties, rejected, unreviewed and low-agreement pairs
+   * left out; then the pairs stream page by page with the plan applied.
+   */
+  private async consensus(
+    runId: string,
+    perPair: number,
+    exclude: readonly PairFlag[],
+    minAgreement: number | undefined,
+    lines: (pairs: AsyncIterable<ReviewedPair>) => AsyncIterable<object>,
+  ): Promise<ExportLines> {
+    const [excluded, ids, decisions] = await Promise.all([
+      this.store.pairs.excluded(runId, exclude),
+      this.store.pairs.exportableIds(runId, exclude),
+      this.store.reviewQueue.decisions(runId),
+    ]);
+    const byPair = new Map<string, typeof decisions>();
+    for (const d of decisions) byPair.set(d.pair_id, [...(byPair.get(d.pair_id) ?? []), d]);
+    const plans = new Map<string, ConsensusPlan>();
+    const left = { tie: 0, rejected: 0, unreviewed: 0, low_agreement: 0 };
+    for (const id of ids) {
+      const plan = consensusOf(byPair.get(id) ?? [], perPair, minAgreement);
+      plans.set(id, plan);
+      if (!plan.keep) left[plan.why]++;
+    }
+    const edits = await this.store.reviews.byIds([...plans.values()].flatMap((p) => (p.keep && p.editReviewId ? [p.editReviewId] : [])));
+    const source = this.store.pairs.stream(runId, undefined, { exclude });
+    async function* agreed(): AsyncGenerator<ReviewedPair> {
+      for await (const pair of source) {
+        const plan = plans.get(pair.id);
+        // A pair written after the plans were made (a run still going) has no reviews yet.
+        if (!plan?.keep) continue;
+        yield { pair: applyConsensus(pair, plan, plan.editReviewId ? edits.get(plan.editReviewId) : undefined), review: plan.review };
+      }
+    }
+    return { kind: 'objects', lines: lines(agreed()), excluded: { ...excluded, ...left } };
   }
 
   /** Reviews change lines (swaps, edits, review fields): only a run without any is exported by COPY. */
@@ -67,8 +109,8 @@ export class PairsService {
   }
 }
 
-/** A stored pair with the review that shaped it, if any. */
-type ReviewedPair = { pair: PairRecord; review?: ExportReview };
+/** A stored pair with the review (or the consensus) that shaped it, if any. */
+type ReviewedPair = { pair: PairRecord; review?: ExportReview | ConsensusReview };
 
 /** Each pair as its line, with the review that shaped it. */
 async function* project(source: AsyncIterable<ReviewedPair>, line: (pair: PairRecord) => object): AsyncGenerator<object> {
