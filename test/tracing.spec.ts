@@ -24,11 +24,15 @@ let env: Record<string, string>;
 let stack: Stack;
 
 beforeAll(async () => {
-  sim = await startSimulatorServer();
+  sim = await startSimulatorServer({ batch: { delayMs: 100 } });
   otlp = await startOtlpReceiver();
   env = testEnv('tracing', {
     // The HTTP simulator as an OpenAI-compatible backend: the spans name it as a server would be named.
-    AMEND_MODELS: JSON.stringify({ default: { base_url: sim.url, model: 'amend-simulator-1' } }),
+    AMEND_MODELS: JSON.stringify({
+      default: { base_url: sim.url, model: 'amend-simulator-1' },
+      batched: { base_url: sim.url, model: 'amend-simulator-1', batch: true },
+    }),
+    BATCH_POLL_MS: '100',
     OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
     OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
     OTEL_EXPORTER_OTLP_HEADERS: 'Authorization=Basic%20dGVzdDp0ZXN0',
@@ -183,6 +187,32 @@ it("a caller's traceparent is continued: the run's work joins the caller's trace
   // draft, critique, revision: 1 + 2 calls, each under the caller's trace.
   expect(spans.filter((s) => s.kind === SPAN_KIND.client)).toHaveLength(3);
   expect(spans.filter((s) => s.kind === SPAN_KIND.consumer).map((s) => s.parentSpanId)).toEqual([post!.spanId]);
+});
+
+it("a batch run's waves are in the POST's trace, each linked to the wave before, with a chat span per line", async () => {
+  const run = await postRun({ constitution: 'amend-core', prompts: PROMPTS.slice(0, 2), rounds: 1, seed: 4, model: 'batched', batch: true });
+  expect((await waitForRun(stack, run.id)).status).toBe('completed');
+  await flush();
+  const post = otlp.spans().find((s) => s.kind === SPAN_KIND.server && s.attributes['amend.run_id'] === run.id)!;
+  const { spans } = traceOf(post.traceId);
+  // draft, critique, revision: three waves of one line per sample, each line's call a span.
+  const chats = spans.filter((s) => s.kind === SPAN_KIND.client);
+  expect(chats).toHaveLength(2 * 3);
+  expect(
+    chats.every((c) => c.attributes['gen_ai.request.model'] === 'amend-simulator-1' && typeof c.attributes['gen_ai.usage.output_tokens'] === 'number'),
+  ).toBe(true);
+  const waves = spans.filter((s) => s.name === 'batch submit' || s.name === 'batch apply');
+  expect(
+    waves
+      .filter((w) => w.name === 'batch apply')
+      .map((w) => w.attributes['amend.wave'] as number)
+      .sort(),
+  ).toEqual([0, 1, 2]);
+  for (const w of waves) expect(w.parentSpanId).toBe(post.spanId);
+  // Every wave span after the first links to one before it, in the same trace.
+  const ids = new Set(waves.map((w) => w.spanId));
+  expect(waves.filter((w) => w.links.length === 0)).toHaveLength(1);
+  for (const w of waves.filter((x) => x.links.length > 0)) expect(ids.has(w.links[0].spanId)).toBe(true);
 });
 
 it('a run whose jobs Redis lost keeps its trace: the reconciler enqueues them again with the traceparent Redis keeps for the run', async () => {
