@@ -261,3 +261,52 @@ describe('a batch run with ratings', () => {
     expect(batch.pairs.every((p) => p.metadata.judgement.label_source === 'ratings')).toBe(true);
   });
 });
+
+describe('an evaluation with the ratings judge and a panel', () => {
+  it('asks each judge every dimension in both orders, within its estimate, and an A/A comparison ties', async () => {
+    const author = await stack.mintKey('author');
+    const body = {
+      baseline: 'amend-core@1.0.0',
+      candidate: 'amend-core@1.0.0',
+      eval_set: 'amend-edge',
+      limit: 4,
+      seed: 3,
+      judge: 'ratings',
+      judge_models: ['honest1', 'honest2'],
+    };
+    const estimate = await json(
+      await stack.fetch('/v1/evaluations/estimate', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }, author),
+    );
+    // 2 orders x 7 dimensions (benign) or 6 (red-team), x 2 judges.
+    expect(estimate.calls_per_prompt).toMatchObject({ judge_benign: 28, judge_red_team: 24 });
+    const res = await stack.fetch('/v1/evaluations', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }, author);
+    expect(res.status).toBe(202);
+    const created = await json(res);
+    expect(created).toMatchObject({ judge: 'ratings', judge_models: ['honest1', 'honest2'], judge_model: 'honest1' });
+    const done = await waitFor(
+      async () => {
+        const e = await json(await stack.fetch(`/v1/evaluations/${created.id}`, {}, author));
+        return e.report ? e : undefined;
+      },
+      { timeoutMs: 120_000, what: 'the evaluation' },
+    );
+    expect(done.usage.calls).toBe(done.estimate.calls);
+    expect(done.usage.prompt_tokens + done.usage.completion_tokens).toBeLessThanOrEqual(done.estimate.tokens);
+    const judged = done.report.label_sources;
+    expect(judged).toMatchObject({ hard: 0, unreadable: 0, logprobs: 0 });
+    expect(judged.ratings).toBe(done.estimate.calls - 4 * (3 + 2));
+    for (const d of done.report.dimensions) expect(d).toMatchObject({ ties: d.n, win_rate: 0.5 });
+    const auditor = await stack.mintKey('auditor');
+    const samples = await json(await stack.fetch(`/v1/runs/${done.candidate.run_id}/samples?limit=10`, {}, auditor));
+    const detail = await json(await stack.fetch(`/v1/samples/${samples.samples[0].id}`, {}, auditor));
+    const comparisons = detail.stages.filter((s: any) => s.stage === 'comparison');
+    expect(comparisons.slice(0, 4).map((s: any) => [s.principle_id, s.judgement.judge, s.judgement.options[0]])).toEqual([
+      [comparisons[0].principle_id, 'honest1', 'candidate'],
+      [comparisons[0].principle_id, 'honest1', 'baseline'],
+      [comparisons[0].principle_id, 'honest2', 'candidate'],
+      [comparisons[0].principle_id, 'honest2', 'baseline'],
+    ]);
+    const verify = await json(await stack.fetch(`/v1/runs/${done.candidate.run_id}/audit/verify`, {}, auditor));
+    expect(verify.ok).toBe(true);
+  });
+});

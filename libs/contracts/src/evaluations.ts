@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { seedField } from './bounds';
 import { SamplingSchema } from './chat';
 import { BudgetSchema, ConstitutionRefSchema, TextPromptItemSchema, RunCountsSchema, RunUsageSchema } from './runs';
+import { JudgeSchema, MAX_PANEL } from './feedback';
 
 /*
  * Constitution A/B evaluation: the same prompts through two constitution versions (the same
@@ -100,6 +101,10 @@ export const CreateEvaluationSchema = z
     model: alias.default('default'),
     /** The judge's model alias; `model` by default. */
     judge_model: alias.optional(),
+    /** A panel of judges instead of judge_model: each asked every comparison, their labels averaged (2 to MAX_PANEL aliases). */
+    judge_models: z.array(alias).min(2, 'a panel has at least two judges; for one, give judge_model').max(MAX_PANEL).optional(),
+    /** `letter` (default: the letter's log-probabilities) or `ratings` (both answers rated 1-5 per dimension, as JSON). */
+    judge: JudgeSchema.optional(),
     rounds: z.number().int().min(1).max(8).default(1),
     seed: seedField(),
     sampling: SamplingSchema.default(SamplingSchema.parse({})),
@@ -113,6 +118,13 @@ export const CreateEvaluationSchema = z
     if (body.limit !== undefined && body.eval_set === undefined) {
       ctx.addIssue({ code: 'custom', path: ['limit'], message: 'limit applies to eval_set only; send fewer prompts instead' });
     }
+    if (body.judge_models !== undefined && body.judge_model !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['judge_models'], message: 'give judge_model (one judge) or judge_models (a panel), not both' });
+    }
+    body.judge_models?.forEach((a, i) => {
+      if (body.judge_models!.indexOf(a) !== i)
+        ctx.addIssue({ code: 'custom', path: ['judge_models', i], message: `"${a}" is already on the panel; each judge is named once` });
+    });
   });
 export type CreateEvaluation = z.infer<typeof CreateEvaluationSchema>;
 
@@ -194,7 +206,8 @@ export const EvaluationReportSchema = z.object({
    * Label sources of the judge calls: `hard` where the backend returned no log-probabilities,
    * `unreadable` where the answer had no letter (that prompt is left out of that dimension).
    */
-  label_sources: z.object({ logprobs: z.number().int(), hard: z.number().int(), unreadable: z.number().int() }),
+  /** Judge answers by label source; `ratings` present on evaluations with the ratings judge. */
+  label_sources: z.object({ logprobs: z.number().int(), hard: z.number().int(), unreadable: z.number().int(), ratings: z.number().int().optional() }),
   simulated: z.boolean(),
 });
 export type EvaluationReport = z.infer<typeof EvaluationReportSchema>;
@@ -217,7 +230,12 @@ export const EvaluationSchema = z.object({
   candidate: SideSchema,
   eval_set: z.string().nullable(),
   model: z.string(),
+  /** The judge's alias; with a panel, its first judge (judge_models lists them all). */
   judge_model: z.string(),
+  /** A panel of judges, in the order given; absent with one. */
+  judge_models: z.array(z.string()).optional(),
+  /** Present when the ratings judge was asked. */
+  judge: JudgeSchema.optional(),
   rounds: z.number().int(),
   seed: z.number().int(),
   /** Prompts with both final answers judged, of the total; moves while the evaluation runs. */

@@ -177,6 +177,8 @@ export class EvaluationsRepository {
       eval_set: row.eval_set,
       model: row.model,
       judge_model: row.judge_model,
+      ...(candidate.feedback_models && { judge_models: candidate.feedback_models }),
+      ...(candidate.judge === 'ratings' && { judge: 'ratings' as const }),
       rounds: row.rounds,
       seed: row.seed,
       progress: { total: c.total, judged: c.completed, failed: c.failed + c.cancelled + (c.budget_exhausted ?? 0) },

@@ -3,6 +3,8 @@ import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import {
+  FEEDBACK_DEFAULTS,
+  type FeedbackOptions,
   evaluationLimitIssues,
   draftOfVersion,
   isRunFinished,
@@ -49,6 +51,10 @@ interface Prepared {
   prompts: TextPromptItem[];
   seed: number;
   judgeModel: string;
+  /** Every judge alias: the panel, or the one judge. */
+  judges: string[];
+  /** The candidate run's feedback options: the ratings judge and the panel; null for one letter judge. */
+  feedback: FeedbackOptions | null;
   prices: ReturnType<typeof runPrices>;
   estimate: EvaluationEstimate;
 }
@@ -137,8 +143,8 @@ export class EvaluationsService implements OnModuleInit {
     const candidateRunId = randomUUID();
     // As a run's samples are made from its prompts (runs.service newSample).
     const samples = (): NewSample[] => p.prompts.map((item, index) => ({ id: randomUUID(), index, ...promptParts(item) }));
-    const simulated = [p.baseline.model, p.candidate.model, p.judgeModel].some((alias) => this.models.isSimulator(alias));
-    const run = (runId: string, side: Arm, link: RunEvaluationLink, feedbackModel: string | null): NewRun => ({
+    const simulated = [p.baseline.model, p.candidate.model, ...p.judges].some((alias) => this.models.isSimulator(alias));
+    const run = (runId: string, side: Arm, link: RunEvaluationLink, feedbackModel: string | null, feedback: FeedbackOptions | null = null): NewRun => ({
       id: runId,
       team: caller.team,
       mode: 'critique-revise',
@@ -155,6 +161,7 @@ export class EvaluationsService implements OnModuleInit {
       budget: body.budget ?? null,
       prices: p.prices,
       evaluation: link,
+      feedback,
     });
     const baseline = run(baselineRunId, p.baseline, { id, role: 'baseline' }, null);
     // The candidate's plan needs its judge's dimensions, and whether its drafts are the baseline's.
@@ -165,7 +172,7 @@ export class EvaluationsService implements OnModuleInit {
       ...(p.dimensions && { dimensions: p.dimensions }),
       ...(p.ownDraft && { shared_draft: false }),
     };
-    const candidate = run(candidateRunId, p.candidate, candidateLink, p.judgeModel);
+    const candidate = run(candidateRunId, p.candidate, candidateLink, body.judge_models ? null : p.judgeModel, p.feedback);
     const runEvent = (r: NewRun, n: number) => ({
       type: 'run.created' as const,
       actor: caller.actor,
@@ -177,7 +184,7 @@ export class EvaluationsService implements OnModuleInit {
         feedback_model: r.feedback_model,
         sampling: r.sampling,
         principles: null,
-        feedback: null,
+        feedback: r.feedback ?? null,
         preview: false,
         budget: r.budget,
         prices: r.prices,
@@ -265,8 +272,10 @@ export class EvaluationsService implements OnModuleInit {
     throwIfOverLimits(evaluationLimitIssues(body, requestLimits(this.config)));
     const baseline = await this.arm(body.baseline, body, 'baseline', caller);
     const candidate = await this.arm(body.candidate, body, 'candidate', caller);
-    const judgeModel = body.judge_model ?? body.model;
-    const aliases = [baseline.model, candidate.model, judgeModel];
+    // A panel's first judge stands as the evaluation's judge_model; every judge is checked and priced.
+    const judges = body.judge_models ?? [body.judge_model ?? body.model];
+    const judgeModel = judges[0];
+    const aliases = [baseline.model, candidate.model, ...judges];
     for (const alias of new Set(aliases)) {
       if (!this.models.aliases().includes(alias)) {
         throw unknownModel(alias, this.models.aliases());
@@ -276,6 +285,11 @@ export class EvaluationsService implements OnModuleInit {
     checkBudget(body.budget, prices, aliases);
     const { dimensions, rubric } = judgeDimensions(body.dimensions, candidate.constitution);
     const ownDraft = baseline.model !== candidate.model || !sameSampling(baseline.sampling, candidate.sampling);
+    // The candidate run's feedback options carry the ratings judge and the panel (recorded in its run.created event).
+    const feedback: FeedbackOptions | null =
+      body.judge === 'ratings' || body.judge_models
+        ? { ...FEEDBACK_DEFAULTS, ...(body.judge === 'ratings' && { judge: 'ratings' as const }), ...(body.judge_models && { panel: [...body.judge_models] }) }
+        : null;
     const seed = body.seed ?? randomInt(0, 2 ** 31 - 1);
     const prompts = body.prompts ?? this.setPrompts(body.eval_set as string, body.limit, seed);
     const max = Math.min(caller.limits.prompts_per_run, this.config.AMEND_MAX_EVALUATION_PROMPTS);
@@ -301,8 +315,10 @@ export class EvaluationsService implements OnModuleInit {
       budget: body.budget ?? null,
       dimensions,
       own_draft: ownDraft,
+      judges: judges.length,
+      ratings: body.judge === 'ratings',
     });
-    return { baseline, candidate, dimensions, rubric, ownDraft, prompts, seed, judgeModel, prices, estimate };
+    return { baseline, candidate, dimensions, rubric, ownDraft, prompts, seed, judgeModel, judges, feedback, prices, estimate };
   }
 
   /** An arm: a constitution spec alone (the evaluation's model and sampling), or with its own. */

@@ -1,5 +1,6 @@
 import type { Budget, EvaluationEstimate, JudgeDimension } from '@amend/contracts';
 import { judgedDimensions } from './dimensions';
+import { RATINGS_INSTRUCTION, RATINGS_MAX_TOKENS } from '../feedback/ratings';
 
 /** The usual rule of thumb for English with BPE tokenizers (the simulator counts the same way). */
 const CHARS_PER_TOKEN = 4;
@@ -19,6 +20,10 @@ export interface EstimateInput {
   dimensions?: readonly JudgeDimension[] | null;
   /** The candidate makes its own draft (the arms differ in model or sampling) instead of sharing the baseline's. */
   own_draft?: boolean;
+  /** Judges each comparison is asked of (a panel's size); 1 when absent. */
+  judges?: number;
+  /** The ratings judge: each judge call answers JSON of up to RATINGS_MAX_TOKENS, not one token. */
+  ratings?: boolean;
 }
 
 const tokens = (chars: number) => Math.ceil(chars / CHARS_PER_TOKEN);
@@ -45,17 +50,23 @@ export function estimateEvaluation(input: EstimateInput): EvaluationEstimate {
   const own = input.own_draft === true;
   const custom = input.dimensions ?? null;
   // Custom dimensions are asked of every prompt; the rubric's over-refusal of benign ones only.
-  const judgeCalls = (benign: boolean) => 2 * (custom ? custom.length : benign ? 7 : 6);
+  const judges = input.judges ?? 1;
+  const judgeCalls = (benign: boolean) => 2 * (custom ? custom.length : benign ? 7 : 6) * judges;
+  // A letter judge answers one token; the ratings judge up to RATINGS_MAX_TOKENS after its longer instruction.
+  const answerTokens = input.ratings ? RATINGS_MAX_TOKENS : 1;
+  const instructionChars = input.ratings ? RATINGS_INSTRUCTION.length : 0;
   for (const p of input.prompts) {
     const dims = judgedDimensions(custom, p.prompt, p.metadata);
     const benign = judgedDimensions(null, p.prompt, p.metadata).length === 7;
     if (!benign) redTeam++;
-    const judge = dims.reduce((s, d) => s + 2 * (tokens(COMPARISON_OVERHEAD_CHARS + p.prompt.length + d.question.length) + 2 * m + 1), 0);
+    const judge =
+      judges *
+      dims.reduce((s, d) => s + 2 * (tokens(COMPARISON_OVERHEAD_CHARS + instructionChars + p.prompt.length + d.question.length) + 2 * m + answerTokens), 0);
     total +=
       policyTokens(input.opening_chars.baseline, input.request_chars.baseline, p.prompt, false) +
       policyTokens(input.opening_chars.candidate, input.request_chars.candidate, p.prompt, !own) +
       judge;
-    calls += 1 + 2 * input.rounds + (own ? 1 : 0) + 2 * input.rounds + 2 * dims.length;
+    calls += 1 + 2 * input.rounds + (own ? 1 : 0) + 2 * input.rounds + 2 * dims.length * judges;
   }
   const n = input.prompts.length;
   return {

@@ -156,6 +156,7 @@ export function buildEvaluationReport(
       logprobs: labels.filter((l) => l.label_source === 'logprobs').length,
       hard: labels.filter((l) => l.label_source === 'hard').length,
       unreadable: labels.filter((l) => l.label_source === 'unreadable').length,
+      ...(labels.some((l) => l.label_source === 'ratings') && { ratings: labels.filter((l) => l.label_source === 'ratings').length }),
     },
     simulated: opts.simulated,
   };
