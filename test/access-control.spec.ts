@@ -68,15 +68,19 @@ async function evaluation(authorKey: string): Promise<string> {
 
 const SUGGESTION_BODY = { pairs: [{ prompt: 'Name a hardy houseplant.', chosen: 'A snake plant, according to the RHS.', rejected: 'A fern.' }] };
 
-/** A suggestion set of the author's team (its result is not needed, only its id). */
-async function suggestionSet(authorKey: string): Promise<string> {
+/** A finished suggestion set of the author's team, on a constitution that team owns (so its author may draft it). */
+async function suggestionSet(authorKey: string, name: string): Promise<string> {
   const res = await stack.fetch(
-    '/v1/constitutions/amend-core/suggestions',
+    `/v1/constitutions/${name}/suggestions`,
     { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(SUGGESTION_BODY) },
     authorKey,
   );
   expect(res.status).toBe(202);
-  return (await json(res)).id;
+  const { id } = await json(res);
+  await waitFor(async () => ['completed', 'failed'].includes((await json(await stack.fetch(`/v1/suggestions/${id}`, {}, authorKey))).status), {
+    what: `suggestion set ${id}`,
+  });
+  return id;
 }
 
 async function keyId(key: string): Promise<string> {
@@ -114,7 +118,7 @@ beforeAll(async () => {
   Object.assign(own, a, {
     key: await keyId(await stack.mintKey('submitter', 'alpha')),
     evaluation: await evaluation(keys.author),
-    suggestion: await suggestionSet(keys.author),
+    suggestion: await suggestionSet(keys.author, CONSTITUTION.name),
     erasable_run: ea.run,
     erasable_sample: ea.sample,
     queue_run: qa.run,
@@ -122,7 +126,7 @@ beforeAll(async () => {
   Object.assign(other, b, {
     key: await keyId(await stack.mintKey('submitter', 'beta')),
     evaluation: await evaluation(betaAuthor),
-    suggestion: await suggestionSet(betaAuthor),
+    suggestion: await suggestionSet(betaAuthor, BETA_CONSTITUTION.name),
     erasable_run: eb.run,
     erasable_sample: eb.sample,
     queue_run: qb.run,
@@ -344,6 +348,13 @@ const EXPECTED: Record<string, Expected> = {
     ok: 200,
     crossing: 'team_data',
     request: (s) => ({ path: `/v1/suggestions/${ids(s).suggestion}` }),
+  },
+  'POST /v1/suggestions/:id/add-to-draft': {
+    roles: ['author'],
+    ok: 201,
+    crossing: 'team_data',
+    readsEveryTeam: [],
+    request: (s) => ({ path: `/v1/suggestions/${ids(s).suggestion}/add-to-draft`, body: jsonBody({ rank: 1, draft: 'matrix-suggested' }) }),
   },
   'GET /v1/suggestions/:id/audit/verify': {
     roles: ['auditor'],

@@ -205,6 +205,50 @@ describe('suggestions on a seeded set where the right principle is known', () =>
   });
 });
 
+describe('adding a suggestion to a draft in one step', () => {
+  it("appends the suggestion's principle to a new draft made from the version compared with, then to the same draft", async () => {
+    // A constitution of the author's team (bundled ones belong to the operator's team, which alone drafts them).
+    const yaml =
+      'name: tutor\nversion: 1.0.0\ntitle: Tutor\nprinciples:\n' +
+      '  - id: kind\n    critique: Identify where the response is unkind.\n    revision: Rewrite it kindly.\n    comparison: Which response is kinder?\n' +
+      '  - id: clear\n    critique: Identify what is unclear.\n    revision: Rewrite it clearly.\n';
+    expect((await post('/v1/constitutions', yaml, keys.author, 'application/yaml')).status).toBe(201);
+    const res = await post('/v1/constitutions/tutor/suggestions', { pairs: SEEDED, seed: 7 });
+    const set = await finished(SuggestionSetSchema.parse(await json(res)).id);
+    const first = set.suggestions[0];
+    expect(first.closest?.id).toBe('kind');
+    const added = await post(`/v1/suggestions/${set.id}/add-to-draft`, { rank: 1, draft: 'with-sources' });
+    expect(added.status).toBe(201);
+    expect(added.headers.get('location')).toBe('/v1/constitutions/tutor/drafts/with-sources');
+    const draft = await json(added);
+    // tutor@1.0.0 has 2 principles; the draft has them and the suggestion.
+    expect(draft.principles).toBe(3);
+    const read = await json(await stack.fetch('/v1/constitutions/tutor/drafts/with-sources', {}, keys.author));
+    const principles = read.content.principles as { id: string; critique: string; revision: string; comparison: string; tags: string[] }[];
+    expect(principles.slice(0, 2).map((p) => p.id)).toEqual(['kind', 'clear']);
+    expect(principles[2]).toMatchObject({
+      id: first.principle.id,
+      critique: first.principle.critique,
+      revision: first.principle.revision,
+      comparison: first.principle.comparison,
+      tags: ['suggested'],
+    });
+
+    // Again: the same id is refused with what to do; another rank goes into the same draft (200).
+    const again = await post(`/v1/suggestions/${set.id}/add-to-draft`, { rank: 1, draft: 'with-sources' });
+    expect(again.status).toBe(422);
+    expect(ErrorBodySchema.parse(await json(again)).error.message).toMatch(/already has a principle .*give another principle_id/);
+    const second = await post(`/v1/suggestions/${set.id}/add-to-draft`, { rank: 2, draft: 'with-sources', principle_id: 'more-detail' });
+    expect(second.status).toBe(200);
+    expect((await json(second)).principles).toBe(4);
+
+    const noRank = await post(`/v1/suggestions/${set.id}/add-to-draft`, { rank: 99, draft: 'with-sources' });
+    expect([noRank.status, ErrorBodySchema.parse(await json(noRank)).error.code]).toEqual([409, 'suggestion_not_ready']);
+    // Another team's set is a 404, as for reading it.
+    expect((await post(`/v1/suggestions/${set.id}/add-to-draft`, { rank: 1, draft: 'x' }, keys.otherAuthor)).status).toBe(404);
+  });
+});
+
 describe('a preference file uploaded as JSON Lines', () => {
   it('learns from its lines, with the options on a first line', async () => {
     const body = [

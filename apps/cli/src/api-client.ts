@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import {
+  DraftSchema,
+  type Draft,
   SuggestionEstimateSchema,
   SuggestionSetSchema,
   SuggestionVerifySchema,
@@ -313,6 +315,11 @@ export class ApiClient {
 
   getSuggestions(id: string, signal?: AbortSignal): Promise<SuggestionSet> {
     return this.json(SuggestionSetSchema, `/v1/suggestions/${seg(id)}`, { signal });
+  }
+
+  /** A ranked suggestion's principle into a draft of the set's constitution, in one step. */
+  addSuggestionToDraft(id: string, body: { rank: number; draft: string; principle_id?: string }): Promise<Draft> {
+    return this.json(DraftSchema, `/v1/suggestions/${seg(id)}/add-to-draft`, { method: 'POST', body });
   }
 
   verifySuggestionAudit(id: string): Promise<SuggestionVerify> {

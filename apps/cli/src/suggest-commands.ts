@@ -35,6 +35,7 @@ interface SuggestOptions {
   budgetTokens?: number;
   budgetUsd?: number;
   dryRun?: boolean;
+  addToDraft?: string;
   wait: boolean;
   json?: boolean;
 }
@@ -62,6 +63,10 @@ export function addSuggestCommands(program: Command, ctx: SuggestCommandsContext
     .option('--budget-tokens <n>', 'stop once this many tokens are spent', parseInteger)
     .option('--budget-usd <usd>', 'stop once this much is spent (needs prices in AMEND_MODELS)', parseDecimal)
     .option('--dry-run', 'show what it would cost and stop')
+    .option(
+      '--add-to-draft <draft>',
+      "then add the first suggestion's principle to this draft of the constitution (your team's; made from the version when missing)",
+    )
     .option('--no-wait', 'start it, print its id and exit')
     .option('--json', 'print the finished set as JSON')
     .action(async (name: string, opts: SuggestOptions, cmd: Command) => {
@@ -138,6 +143,12 @@ export function addSuggestCommands(program: Command, ctx: SuggestCommandsContext
       return 130;
     }
     out(opts.json ? JSON.stringify(set, null, 2) : renderSuggestions(set));
+    if (opts.addToDraft && set.status === 'completed' && set.suggestions.length > 0) {
+      const d = await api.addSuggestionToDraft(set.id, { rank: 1, draft: opts.addToDraft });
+      err(
+        `added ${set.suggestions[0].principle.id} to draft ${d.name}#${d.draft} (${d.principles} principles); read it at /v1/constitutions/${d.name}/drafts/${d.draft}`,
+      );
+    }
     return set.status === 'completed' ? 0 : 1;
   }
 }

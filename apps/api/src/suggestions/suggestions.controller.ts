@@ -3,7 +3,15 @@ import { ApiBody, ApiConsumes, ApiOperation } from '@nestjs/swagger';
 import { createZodDto, ZodResponse } from 'nestjs-zod';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
-import { CreateSuggestionsSchema, SuggestionEstimateSchema, SuggestionSetListSchema, SuggestionSetSchema, type CreateSuggestions } from '@amend/contracts';
+import {
+  AddSuggestionToDraftSchema,
+  CreateSuggestionsSchema,
+  DraftSchema,
+  SuggestionEstimateSchema,
+  SuggestionSetListSchema,
+  SuggestionSetSchema,
+  type CreateSuggestions,
+} from '@amend/contracts';
 import type { LabelledPair } from '@amend/pipeline';
 import { Allow } from '../auth/access.decorators';
 import { Caller, teamScope, type Principal } from '../auth/principal';
@@ -17,6 +25,8 @@ class CreateSuggestionsDto extends createZodDto(CreateSuggestionsSchema) {}
 class SuggestionSetDto extends createZodDto(SuggestionSetSchema) {}
 class SuggestionSetListDto extends createZodDto(SuggestionSetListSchema) {}
 class SuggestionEstimateDto extends createZodDto(SuggestionEstimateSchema) {}
+class AddSuggestionToDraftDto extends createZodDto(AddSuggestionToDraftSchema) {}
+class DraftDto extends createZodDto(DraftSchema) {}
 
 const ListSuggestionsQuerySchema = z.strictObject({
   constitution: z
@@ -117,6 +127,25 @@ export class SuggestionsController {
   @ZodResponse({ type: SuggestionSetDto })
   get(@Param('id', suggestionIdPipe) id: string, @Caller() caller: Principal) {
     return this.suggestions.get(id, teamScope(caller));
+  }
+
+  @Post('suggestions/:id/add-to-draft')
+  @Answers('suggestion_not_found', 'suggestion_not_ready', 'constitution_invalid')
+  @Allow('suggest')
+  @ApiOperation({
+    summary:
+      "Add a ranked suggestion's principle to a draft of the set's constitution in one step (the team's draft, made from the version compared with when missing): 201 created, 200 saved",
+  })
+  @ZodResponse({ status: 201, type: DraftDto })
+  async addToDraft(
+    @Param('id', suggestionIdPipe) id: string,
+    @Body() body: AddSuggestionToDraftDto,
+    @Res({ passthrough: true }) res: Response,
+    @Caller() caller: Principal,
+  ) {
+    const draft = await this.suggestions.addToDraft(id, body, caller);
+    res.status(draft.created ? 201 : 200).setHeader('Location', `/v1/constitutions/${draft.name}/drafts/${draft.draft}`);
+    return draft;
   }
 
   @Get('suggestions/:id/audit/verify')

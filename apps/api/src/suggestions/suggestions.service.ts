@@ -10,13 +10,15 @@ import {
   PreferencePairSchema,
   SuggestionOptionsSchema,
   isSuggestionFinished,
+  type AddSuggestionToDraft,
   type Config,
+  type Draft,
   type ConstitutionRef,
   type CreateSuggestions,
   type SuggestionEstimate,
   type SuggestionSet,
 } from '@amend/contracts';
-import type { Constitution } from '@amend/constitution';
+import { ConstitutionSchema, validateConstitution, type Constitution } from '@amend/constitution';
 import { ModelRegistry } from '@amend/llm';
 import { estimateSuggestions, type LabelledPair } from '@amend/pipeline';
 import { CONFIG, ConstitutionCache, SUGGESTIONS_QUEUE, enqueueSuggestion } from '@amend/runtime';
@@ -24,6 +26,7 @@ import { Store, type RunPrices, type SuggestionVerify } from '@amend/store';
 import { ApiError, bodyTooLarge, constitutionNotFound, notFound, unknownModel } from '../errors/api-error';
 import { checkBudget, runPrices } from '../runs/run-spend';
 import type { Principal } from '../auth/principal';
+import { DraftsService } from '../constitutions/drafts.service';
 
 /** Problems of an upload listed at most, so an answer about a broken file stays readable. */
 const MAX_LINE_PROBLEMS = 20;
@@ -55,7 +58,49 @@ export class SuggestionsService {
     private readonly constitutions: ConstitutionCache,
     @InjectQueue(SUGGESTIONS_QUEUE) private readonly queue: Queue,
     @Inject(CONFIG) private readonly config: Config,
+    private readonly drafts: DraftsService,
   ) {}
+
+  /**
+   * One step from a suggestion to a draft: the suggestion's principle appended to the team's draft
+   * `body.draft` of the set's constitution (made from the version the set compared with when the
+   * team has no such draft), saved as any draft is (validated, a `constitution.draft_saved` event).
+   */
+  async addToDraft(id: string, body: AddSuggestionToDraft, caller: Principal): Promise<Draft> {
+    const set = await this.get(id, caller.team);
+    if (set.status !== 'completed') {
+      throw new ApiError('suggestion_not_ready', `suggestion set ${id} is ${set.status}; a suggestion can be added once the set is completed`, {
+        status: set.status,
+      });
+    }
+    const suggestion = set.suggestions.find((s) => s.rank === body.rank);
+    if (!suggestion) {
+      throw new ApiError('suggestion_not_ready', `suggestion set ${id} has no suggestion of rank ${body.rank}; it has ${set.suggestions.length}`, {
+        rank: body.rank,
+        suggestions: set.suggestions.length,
+      });
+    }
+    const name = set.constitution.name;
+    let base: Constitution;
+    try {
+      base = ConstitutionSchema.parse((await this.drafts.get(name, body.draft, caller)).content);
+    } catch (err) {
+      if (!(err instanceof ApiError && err.code === 'draft_not_found')) throw err;
+      base = await this.constitutions.get(name, set.constitution.version);
+    }
+    const principleId = body.principle_id ?? suggestion.principle.id;
+    if (base.principles.some((p) => p.id === principleId)) {
+      throw new ApiError('invalid_request', `the draft ${name}#${body.draft} already has a principle "${principleId}"; give another principle_id`, {
+        issues: [{ path: 'principle_id', message: `"${principleId}" is taken in the draft` }],
+      });
+    }
+    const { critique, revision, comparison } = suggestion.principle;
+    const content = validateConstitution(
+      { ...base, principles: [...base.principles, { id: principleId, critique, revision, comparison, tags: ['suggested'], weight: 1 }] },
+      { file: `${name}#${body.draft}` },
+    );
+    return this.drafts.save(name, body.draft, content, caller);
+  }
 
   async estimate(name: string, body: CreateSuggestions, caller: Principal, lines?: LabelledPair[]): Promise<SuggestionEstimate> {
     return (await this.prepare(name, body, caller, lines)).estimate;
