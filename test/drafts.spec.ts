@@ -1,7 +1,11 @@
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { DraftListSchema, DraftSchema, ErrorBodySchema, EvaluationSchema, PreviewResultSchema, PublishResultSchema, type Evaluation } from '@amend/contracts';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { json, stackForFile, testEnv, waitFor, type Stack } from './support/stack';
+import { amendCli } from './support/capture';
 
 /*
  * Constitution drafts end to end (docs/policy-authors.md#drafts): saved and validated like a
@@ -276,5 +280,41 @@ describe('an evaluation of a draft', () => {
     expect(created.payload.pinned.baseline).toBeUndefined();
     const verify = await json(await get(`/v1/runs/${started.candidate.run_id}/audit/verify`, keys.auditor));
     expect(verify.ok).toBe(true);
+  });
+});
+
+describe('amend constitution draft | publish-draft, and eval with a draft', () => {
+  it('saves, reads, lists, previews, evaluates and publishes a draft from the CLI', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'amend-drafts-'));
+    const file = join(dir, 'cli.yaml');
+    writeFileSync(file, yaml({ version: '3.0.0' }));
+    const amend = (...argv: string[]) => amendCli(stack, keys.author, argv, { pollIntervalMs: 100, progressIntervalMs: 0 });
+
+    const saved = await amend('constitution', 'draft', 'save', `${NAME}#cli`, file);
+    expect(saved.code).toBe(0);
+    expect(saved.out).toMatch(/^saved new draft kind-tutor#cli \(version 3\.0\.0, 1 principles, sha256 [0-9a-f]{64}\)/);
+    const got = await amend('constitution', 'draft', 'get', `${NAME}#cli`);
+    expect(got.out).toMatch(/name: kind-tutor/);
+    const list = await amend('constitution', 'draft', 'list', NAME);
+    expect(list.out).toMatch(/kind-tutor#cli {2}version 3\.0\.0/);
+    const preview = await amend('constitution', 'preview', `${NAME}#cli`, '-p', 'How do I learn fractions?', '--json');
+    expect(preview.code).toBe(0);
+    expect(JSON.parse(preview.out).constitution.version).toBe('#cli');
+
+    const prompts = join(dir, 'prompts.txt');
+    writeFileSync(prompts, 'How do I learn fractions?\nExplain long division.\n');
+    const evaluation = await amend('eval', `${NAME}@1.2.0`, `${NAME}#cli`, '--prompts', prompts, '--dimensions', 'principles', '--seed', '3', '--json');
+    // The cost and progress lines come first, then the finished evaluation as JSON.
+    const e = EvaluationSchema.parse(JSON.parse(evaluation.out.slice(evaluation.out.indexOf('\n{') + 1)));
+    expect(e.candidate.constitution.version).toBe('#cli');
+    expect(e.report!.dimensions.map((d) => d.dimension)).toEqual(['encouragement']);
+
+    const bad = await amend('constitution', 'draft', 'get', 'kind-tutor@1.0.0');
+    expect(bad.code).not.toBe(0);
+    expect(bad.err).toMatch(/not a draft; write name#draft/);
+
+    const published = await amend('constitution', 'publish-draft', `${NAME}#cli`, '--version', '3.0.1');
+    expect(published.code).toBe(0);
+    expect(published.out).toMatch(/^published kind-tutor@3\.0\.1 from draft kind-tutor#cli/);
   });
 });

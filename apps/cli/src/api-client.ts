@@ -31,6 +31,10 @@ import {
   ConstitutionDocumentSchema,
   ConstitutionVersion,
   ConstitutionVersionSchema,
+  DraftListSchema,
+  DraftSchema,
+  type Draft,
+  type DraftList,
   ErrorBodySchema,
   PreviewRequest,
   PreviewResult,
@@ -225,6 +229,32 @@ export class ApiClient {
     // The server waits up to timeout_ms (default 60 s) for the preview; wait a little longer.
     const timeoutMs = (body.timeout_ms ?? 60_000) + 15_000;
     return this.json(PreviewResultSchema, `/v1/constitutions/${seg(name)}/${seg(version)}/preview`, { method: 'POST', body, timeoutMs });
+  }
+
+  /** `PUT /v1/constitutions/{name}/drafts/{draft}`: save (create or replace) a draft of the key's team. */
+  saveDraftYaml(name: string, draft: string, text: string): Promise<Draft> {
+    return this.json(DraftSchema, `/v1/constitutions/${seg(name)}/drafts/${seg(draft)}`, { method: 'PUT', rawBody: { contentType: 'application/yaml', text } });
+  }
+
+  getDraft(name: string, draft: string): Promise<Draft> {
+    return this.json(DraftSchema, `/v1/constitutions/${seg(name)}/drafts/${seg(draft)}`, {});
+  }
+
+  async getDraftYaml(name: string, draft: string): Promise<string> {
+    return (await this.call(`/v1/constitutions/${seg(name)}/drafts/${seg(draft)}`, { headers: { accept: 'application/yaml' } })).text();
+  }
+
+  listDrafts(name: string): Promise<DraftList> {
+    return this.json(DraftListSchema, `/v1/constitutions/${seg(name)}/drafts`, {});
+  }
+
+  publishDraft(name: string, draft: string, body: { version?: string; changelog?: string }): Promise<PublishResult> {
+    return this.json(PublishResultSchema, `/v1/constitutions/${seg(name)}/drafts/${seg(draft)}/publish`, { method: 'POST', body });
+  }
+
+  previewDraft(name: string, draft: string, body: Partial<PreviewRequest> & { prompts: string[] }): Promise<PreviewResult> {
+    const timeoutMs = (body.timeout_ms ?? 60_000) + 15_000;
+    return this.json(PreviewResultSchema, `/v1/constitutions/${seg(name)}/drafts/${seg(draft)}/preview`, { method: 'POST', body, timeoutMs });
   }
 
   /** The JSON Lines body of a run's pairs, unread: the caller streams it. */

@@ -95,6 +95,60 @@ export function addConstitutionCommands(program: Command, ctx: ConstitutionComma
       );
     });
 
+  const draft = group.command('draft').description("your team's drafts: save, read and list (try them with preview and eval as name#draft)");
+  draft
+    .command('save')
+    .description('save a constitution file as a draft (created or replaced; validated like a publish)')
+    .argument('<draft>', 'name#draft')
+    .argument('<file>', "a constitution YAML file whose name is the draft's")
+    .action(async (refText: string, file: string, _opts: unknown, cmd: Command) => {
+      const ref = parseDraftRef(refText);
+      const text = readFileSync(resolvePath(file), 'utf8');
+      const d = await ctx.client(cmd).saveDraftYaml(ref.name, ref.draft, text);
+      out(`${d.created ? 'saved new draft' : 'saved draft'} ${d.name}#${d.draft} (version ${d.version}, ${d.principles} principles, sha256 ${d.sha256})`);
+    });
+  draft
+    .command('get')
+    .description('print a draft as YAML')
+    .argument('<draft>', 'name#draft')
+    .option('--json', 'print the draft and its content as JSON')
+    .action(async (refText: string, opts: { json?: boolean }, cmd: Command) => {
+      const ref = parseDraftRef(refText);
+      const api = ctx.client(cmd);
+      out(opts.json ? JSON.stringify(await api.getDraft(ref.name, ref.draft), null, 2) : await api.getDraftYaml(ref.name, ref.draft));
+    });
+  draft
+    .command('list')
+    .description("your team's drafts of a constitution")
+    .argument('<name>', 'a constitution name')
+    .option('--json', 'print them as JSON')
+    .action(async (name: string, opts: { json?: boolean }, cmd: Command) => {
+      const { drafts } = await ctx.client(cmd).listDrafts(name);
+      if (opts.json) return out(JSON.stringify({ drafts }, null, 2));
+      if (drafts.length === 0) return out(`no drafts of ${name} in your team`);
+      for (const d of drafts)
+        out(`${d.name}#${d.draft}  version ${d.version}  ${d.principles} principles  saved ${d.saved_at} by ${d.saved_by}  sha256 ${d.sha256.slice(0, 12)}`);
+    });
+
+  group
+    .command('publish-draft')
+    .description('publish a draft as an immutable version (the draft stays)')
+    .argument('<draft>', 'name#draft')
+    .option('--version <x.y.z>', "the version to publish (default: the draft content's own)")
+    .option('--changelog <text>', "replaces the draft's changelog")
+    .action(async (refText: string, opts: { version?: string; changelog?: string }, cmd: Command) => {
+      const ref = parseDraftRef(refText);
+      const v = await ctx.client(cmd).publishDraft(ref.name, ref.draft, {
+        ...(opts.version && { version: opts.version }),
+        ...(opts.changelog && { changelog: opts.changelog }),
+      });
+      out(
+        v.created
+          ? `published ${v.name}@${v.version} from draft ${ref.name}#${ref.draft} (sha256 ${v.sha256})`
+          : `${v.name}@${v.version} is already published with this content (sha256 ${v.sha256}); nothing changed`,
+      );
+    });
+
   group
     .command('show')
     .description('print a published version as YAML')
@@ -142,7 +196,7 @@ export function addConstitutionCommands(program: Command, ctx: ConstitutionComma
   group
     .command('preview')
     .description('run draft, critique and revision on a few prompts (at most 5) and show every stage')
-    .argument('<constitution>', 'name@x.y.z, or a name for its latest version')
+    .argument('<constitution>', 'name@x.y.z, a name for its latest version, or a draft of your team, name#draft')
     .option('-p, --prompt <text>', 'a prompt (repeat for more)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--prompts <file>', 'prompts file (.jsonl, .json or .txt)')
     .option('--principle <id>', 'try this principle only')
@@ -152,13 +206,16 @@ export function addConstitutionCommands(program: Command, ctx: ConstitutionComma
     .option('--timeout <seconds>', 'how long the server may take (default 60)', parseInteger)
     .option('--json', 'print the result as JSON')
     .action(async (refText: string, opts: PreviewOptions, cmd: Command) => {
-      const ref = parseRef(refText);
+      const draftRef = refText.includes('#') ? parseDraftRef(refText) : undefined;
+      const ref = draftRef ? { name: draftRef.name, version: '' } : parseRef(refText);
       const fromFile = opts.prompts
         ? singleTurnPrompts(await readPromptsFile(resolvePath(opts.prompts)), opts.prompts, 'a preview').map((p) => (typeof p === 'string' ? p : p.prompt))
         : [];
       const prompts = [...opts.prompt, ...fromFile];
       if (prompts.length === 0) throw new Error('give at least one prompt with --prompt or --prompts');
-      const result = await ctx.client(cmd).previewConstitution(ref.name, ref.version, {
+      const api = ctx.client(cmd);
+      const preview = draftRef ? api.previewDraft.bind(api, draftRef.name, draftRef.draft) : api.previewConstitution.bind(api, ref.name, ref.version);
+      const result = await preview({
         prompts,
         ...(opts.principle ? { principle: opts.principle } : {}),
         ...(opts.rounds !== undefined ? { rounds: opts.rounds } : {}),
@@ -288,6 +345,13 @@ function parseRef(text: string, opts: { exact?: boolean } = {}): VersionRef {
     throw new Error(`"${text}" is not ${opts.exact ? 'name@x.y.z' : 'a constitution name or name@x.y.z'}`);
   }
   return { name: m[1], version: m[2] ?? 'latest' };
+}
+
+/** `name#draft`: a draft of the key's team. */
+function parseDraftRef(text: string): { name: string; draft: string } {
+  const m = /^([a-z0-9][a-z0-9-]*)#([a-z0-9][a-z0-9-]{0,63})$/.exec(text);
+  if (!m) throw new Error(`"${text}" is not a draft; write name#draft, e.g. harmless#kinder-tone`);
+  return { name: m[1], draft: m[2] };
 }
 
 function readJson(path: string): unknown {

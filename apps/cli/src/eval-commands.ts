@@ -1,5 +1,6 @@
 import { Command } from 'commander';
-import type { Evaluation, EvaluationEstimate, EvaluationReport } from '@amend/contracts';
+import { readFileSync } from 'node:fs';
+import { constitutionLabel, type Evaluation, type EvaluationEstimate, type EvaluationReport } from '@amend/contracts';
 import type { ApiClient, EvaluationBody } from './api-client';
 import { parseDecimal, parseInteger } from './arg-parsers';
 import { createProgressReporter, type Progressable } from './progress';
@@ -22,6 +23,7 @@ export interface EvalCommandsContext {
 }
 
 interface EvalOptions {
+  dimensions?: string;
   prompts?: string;
   set?: string;
   limit?: number;
@@ -45,8 +47,9 @@ export function addEvalCommands(program: Command, ctx: EvalCommandsContext): voi
   program
     .command('eval')
     .description('compare two constitution versions on the same prompts: the cost first, then progress, then the report')
-    .argument('<baseline>', 'the version in use, name@x.y.z')
-    .argument('<candidate>', 'the new version, name@x.y.z (or a name: its newest version)')
+    .argument('<baseline>', 'the version in use, name@x.y.z (or a draft of your team, name#draft)')
+    .argument('<candidate>', 'the new version, name@x.y.z, a name (its newest version) or a draft of your team, name#draft')
+    .option('--dimensions <what>', 'what the judge asks: rubric (default), principles (each principle of the candidate), or a JSON file of [{id, question}]')
     .option('--prompts <file>', 'your prompts (.jsonl, .json or .txt); metadata {"benign": false} marks a red-team prompt')
     .option('--set <name>', 'a bundled evaluation set instead (amend eval-sets): xstest, amend-edge')
     .option('--limit <n>', 'with --set: this many prompts, drawn by the seed, red-team and benign in proportion', parseInteger)
@@ -116,6 +119,12 @@ export function addEvalCommands(program: Command, ctx: EvalCommandsContext): voi
       ...(opts.seed !== undefined && { seed: opts.seed }),
       ...(opts.model && { model: opts.model }),
       ...(opts.judgeModel && { judge_model: opts.judgeModel }),
+      ...(opts.dimensions && {
+        dimensions:
+          opts.dimensions === 'rubric' || opts.dimensions === 'principles'
+            ? opts.dimensions
+            : (JSON.parse(readFileSync(opts.dimensions, 'utf8')) as { id: string; question: string }[]),
+      }),
       ...((opts.maxTokens !== undefined || opts.temperature !== undefined) && {
         sampling: {
           temperature: opts.temperature ?? 0.7,
@@ -192,7 +201,7 @@ export function asProgress(e: Evaluation): Progressable {
   };
 }
 
-const label = (c: { name: string; version: string }) => `${c.name}@${c.version}`;
+const label = constitutionLabel;
 const pct = (x: number | null) => (x === null ? '   -  ' : `${(100 * x).toFixed(1).padStart(5)}%`);
 
 export function renderEstimate(e: EvaluationEstimate): string {
