@@ -32,8 +32,6 @@ import {
   ConstitutionVersion,
   ConstitutionVersionSchema,
   DraftListSchema,
-  DraftSchema,
-  type Draft,
   type DraftList,
   ErrorBodySchema,
   PreviewRequest,
