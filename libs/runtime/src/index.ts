@@ -6,4 +6,5 @@ export * from './redis-connection';
 export * from './metrics';
 export * from './evaluation-closer';
 export * from './tracing';
+export * from './create-tracing';
 export { GEN_AI, SIMULATOR_PROVIDER, genAiTarget } from './gen-ai';

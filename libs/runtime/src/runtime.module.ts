@@ -10,7 +10,8 @@ import { CONFIG, SAMPLES_QUEUE, SUGGESTIONS_QUEUE } from './tokens';
 import { ConstitutionCache } from './constitution-cache';
 import { redisConnection } from './redis-connection';
 import { AmendMetrics } from './metrics';
-import { Tracing, createTracing } from './tracing';
+import { Tracing } from './tracing';
+import { createTracing } from './create-tracing';
 import { genAiTarget } from './gen-ai';
 
 /** The Redis connection of the shared rate limiters (their own, so a blocked queue connection never delays a call). */

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { loadConfig } from '@amend/contracts';
 import type { ChatRequest, ChatResult } from '@amend/pipeline';
 import { GEN_AI } from './gen-ai';
-import { TRACING_OFF, createTracing, parseKeyValues, parseTraceparent, tracesUrl } from './tracing';
+import { TRACING_OFF, parseKeyValues, parseTraceparent, tracesUrl } from './tracing';
+import { createTracing } from './create-tracing';
 
 const ROOT = join(__dirname, '..', '..', '..');
 // The package's incubating entry, by a path the compiler's module resolution (node10) cannot follow.

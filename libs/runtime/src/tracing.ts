@@ -115,19 +115,6 @@ export function tracesUrl(
   return undefined;
 }
 
-/**
- * The process's tracing: TRACING_OFF unless an endpoint is configured. `serviceName` is the
- * default `service.name` (OTEL_SERVICE_NAME wins); `targets` says which model answers an alias.
- */
-export function createTracing(config: Config, serviceName: string, targets: (alias: string) => GenAiTarget): Tracing {
-  const url = tracesUrl(config);
-  if (!url) return TRACING_OFF;
-  // Loaded only now: a service with tracing off never loads the SDK.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { OtelTracing } = require('./otel-tracing') as typeof import('./otel-tracing');
-  return new OtelTracing(config, url, serviceName, targets);
-}
-
 /** Parses `key=value,key2=value2` (OTEL_EXPORTER_OTLP_HEADERS, OTEL_RESOURCE_ATTRIBUTES), values percent-decoded. */
 export function parseKeyValues(text: string | undefined): Record<string, string> {
   const out: Record<string, string> = {};
