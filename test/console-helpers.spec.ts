@@ -1,6 +1,6 @@
 import type { Run } from '@amend/contracts';
 import { ErrorAnswer } from '@amend/contracts';
-import { eta, promptMetadataRows, runRate } from '../apps/console/src/lib/format';
+import { downloadSummary, eta, promptMetadataRows, runRate } from '../apps/console/src/lib/format';
 import { bumpPatch, compareSemver, nextVersionYaml, validateYaml } from '../apps/console/src/lib/versioning';
 
 /** The console's own logic, without a browser (test/console.spec.ts drives the pages). */
@@ -100,5 +100,18 @@ describe('an error answer', () => {
     expect(new ErrorAnswer(404, 'run_not_found', 'no such run (ids are UUIDs)').routeMissing).toBe(false);
     expect(new ErrorAnswer(404, 'constitution_not_found', 'Cannot GET').routeMissing).toBe(false);
     expect(new ErrorAnswer(403, 'forbidden', 'Cannot GET').routeMissing).toBe(false);
+  });
+});
+
+describe("the download's summary", () => {
+  it('says the lines and what the server left out, or that the export is empty', () => {
+    expect(downloadSummary('conversational', { bytes: 4321, lines: 12, excluded: { truncated: 3 } })).toBe(
+      'conversational: 12 lines (4,321 bytes); left out: truncated 3',
+    );
+    expect(downloadSummary('sft', { bytes: 0, lines: 0, excluded: { erased: 1, truncated: 2 } })).toBe(
+      'sft: the export is empty (0 lines); left out: erased 1, truncated 2',
+    );
+    expect(downloadSummary('h4', { bytes: 10, lines: 1, excluded: {} })).toBe('h4: 1 line (10 bytes); nothing left out');
+    expect(downloadSummary('h4', { bytes: 10, lines: 1, excluded: null })).toBe('h4: 1 line (10 bytes)');
   });
 });

@@ -30,8 +30,8 @@ async function finishedRun(body: Record<string, unknown>): Promise<string> {
   return id;
 }
 
-/** The stored pairs an export without `exclude` holds (DEFAULT_EXCLUDE left out). */
-async function stored(runId: string, exclude: readonly PairFlag[] = DEFAULT_EXCLUDE): Promise<PairRecord[]> {
+/** The stored pairs an export without `exclude` holds (DEFAULT_EXCLUDE left out; SFT's: `truncated` only). */
+async function stored(runId: string, exclude: readonly PairFlag[] = DEFAULT_EXCLUDE.pairs): Promise<PairRecord[]> {
   const out: PairRecord[] = [];
   for await (const p of store.pairs.stream(runId, undefined, { exclude })) out.push(p);
   return out;
@@ -98,7 +98,7 @@ describe('pairs exported by Postgres', () => {
   });
 
   it('sft lines are what toSft makes of each stored pair', async () => {
-    const expected = (await stored(critiqueRun)).map((p) => JSON.parse(JSON.stringify(toSft(p))));
+    const expected = (await stored(critiqueRun, DEFAULT_EXCLUDE.sft)).map((p) => JSON.parse(JSON.stringify(toSft(p))));
     expect(ndjson(await (await stack.fetch(`/v1/runs/${critiqueRun}/sft`)).text())).toEqual(expected);
   });
 

@@ -93,7 +93,8 @@ async function finishedRun(body: Record<string, unknown>) {
   );
 }
 
-const pairsOf = async (id: string, query = '') => ndjson(await (await get(`/v1/runs/${id}/pairs${query}`)).text());
+/** A run's pairs, no-op pairs included (`exclude=truncated`: these tests look at the flags of every pair). */
+const pairsOf = async (id: string, query = '?exclude=truncated') => ndjson(await (await get(`/v1/runs/${id}/pairs${query}`)).text());
 
 beforeAll(async () => {
   noLogprobs = await startSimulatorServer({ logprobs: false });
@@ -131,7 +132,7 @@ describe('an ai-feedback run on the simulator', () => {
   });
 
   it('exports pairs whose chosen candidate has the higher soft label, with both orders, scores and principles', async () => {
-    const lines = await pairsOf(runId, '?format=standard');
+    const lines = await pairsOf(runId, '?format=standard&exclude=truncated');
     expect(lines).toHaveLength(20);
     for (const line of lines) {
       StandardPairLineSchema.parse(line);
@@ -146,7 +147,7 @@ describe('an ai-feedback run on the simulator', () => {
       // The simulator drafts from a handful of templates: two equal candidates make a no-op pair.
       if (line.chosen === line.rejected) expect(line.metadata.flags).toContain('noop');
     }
-    for (const line of await pairsOf(runId, '?format=h4')) H4PairLineSchema.parse(line);
+    for (const line of await pairsOf(runId, '?format=h4&exclude=truncated')) H4PairLineSchema.parse(line);
   });
 
   it('keeps each stage with its label, and audits comparisons as judgement.made', async () => {
@@ -249,6 +250,10 @@ describe('a verified critique-revise run with no-ops and refusals', () => {
         .sort(),
     );
     expect(rejected.length).toBeGreaterThan(0);
+    // By default the preference export leaves the six no-op pairs out, and says so before the stream.
+    const byDefault = await get(`/v1/runs/${runId}/pairs`);
+    expect(byDefault.headers.get('amend-excluded')).toBe('noop=6');
+    expect(ndjson(await byDefault.text())).toHaveLength(24 - 6);
   });
 
   it('flags a helpful draft revised into a refusal of a benign prompt as refusal drift', async () => {

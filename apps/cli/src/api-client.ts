@@ -8,6 +8,8 @@ import {
   type SuggestionEstimate,
   type SuggestionSet,
   type SuggestionVerify,
+  EXCLUDED_HEADER,
+  parseExcluded,
   ErrorAnswer,
   EvalSetListSchema,
   EvaluationEstimateSchema,
@@ -255,9 +257,9 @@ export class ApiClient {
     return this.json(PreviewResultSchema, `/v1/constitutions/${seg(name)}/drafts/${seg(draft)}/preview`, { method: 'POST', body, timeoutMs });
   }
 
-  /** The JSON Lines body of a run's pairs, unread: the caller streams it. */
-  pairsStream(runId: string, format: PairFormat, opts: ExportFilters = {}): Promise<ReadableStream<Uint8Array>> {
-    return this.stream(`/v1/runs/${seg(runId)}/pairs`, { format, ...exportQuery(opts) });
+  /** The JSON Lines body of a run's pairs, unread (the caller streams it), with what it left out (`Amend-Excluded`). */
+  async pairsStream(runId: string, format: PairFormat, opts: ExportFilters = {}): Promise<ExportStream> {
+    return exportStream(await this.streamResponse(`/v1/runs/${seg(runId)}/pairs`, { format, ...exportQuery(opts) }));
   }
 
   /** `GET /v1/runs/{id}/review-queue/next`: the pair to review, leased to this key; null (204) when none is left for it. */
@@ -367,8 +369,8 @@ export class ApiClient {
   }
 
   /** `GET /v1/runs/{id}/sft`, with the pairs export's filters (reviews are applied either way). */
-  sftStream(runId: string, opts: ExportFilters = {}): Promise<ReadableStream<Uint8Array>> {
-    return this.stream(`/v1/runs/${seg(runId)}/sft`, exportQuery(opts));
+  async sftStream(runId: string, opts: ExportFilters = {}): Promise<ExportStream> {
+    return exportStream(await this.streamResponse(`/v1/runs/${seg(runId)}/sft`, exportQuery(opts)));
   }
 
   private async json<S extends z.ZodType>(schema: S, path: string, opts: CallOptions): Promise<z.infer<S>> {
@@ -394,9 +396,13 @@ export class ApiClient {
   }
 
   private async stream(path: string, query: Query): Promise<ReadableStream<Uint8Array>> {
+    return (await this.streamResponse(path, query)).body;
+  }
+
+  private async streamResponse(path: string, query: Query): Promise<{ body: ReadableStream<Uint8Array>; headers: Headers }> {
     const res = await this.call(path, { query, headers: { accept: 'application/x-ndjson' }, timeoutMs: null });
     if (!res.body) throw new ErrorAnswer(res.status, 'unexpected_response', `GET ${path} answered with no body`);
-    return res.body as ReadableStream<Uint8Array>;
+    return { body: res.body as ReadableStream<Uint8Array>, headers: res.headers };
   }
 
   private async call(path: string, opts: CallOptions): Promise<Response> {
@@ -468,4 +474,14 @@ function snippet(text: string): string {
 function suggestionBody(body: Record<string, unknown>, file?: string): { body?: unknown; rawBody?: { contentType: string; text: string } } {
   if (file === undefined) return { body };
   return { rawBody: { contentType: 'application/x-ndjson', text: `${JSON.stringify(body)}\n${file}` } };
+}
+
+/** An export's body and what the server left out of it (null: a server too old to say). */
+export interface ExportStream {
+  body: ReadableStream<Uint8Array>;
+  excluded: Record<string, number> | null;
+}
+
+function exportStream(res: { body: ReadableStream<Uint8Array>; headers: Headers }): ExportStream {
+  return { body: res.body, excluded: parseExcluded(res.headers.get(EXCLUDED_HEADER)) };
 }

@@ -226,7 +226,7 @@ describe('amend CLI (in-process, against a stub of the v1 API)', () => {
     const f = capture();
     expect(await runCli(['pairs', runId, '--api', url, '--out', file], f.io)).toBe(0);
     expect(f.stdout()).toBe('');
-    expect(f.stderr()).toBe(`1 pairs written to ${file}\n`);
+    expect(f.stderr()).toBe(`1 pair written to ${file}\n`);
     expect(await readFile(file, 'utf8')).toContain('"format":"conversational"');
   });
 

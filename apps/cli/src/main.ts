@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import {
+  DEFAULT_EXCLUDE,
   HubBranchSchema,
   isHubRepoId,
   JUDGES,
@@ -15,7 +16,7 @@ import {
   SAMPLE_STATUSES,
   SampleStatus,
 } from '@amend/contracts';
-import { ApiClient, type ExportFilters } from './api-client';
+import { ApiClient, type ExportFilters, type ExportStream } from './api-client';
 import { addConstitutionCommands } from './constitution-commands';
 import { addAuditCommands, addKeysCommands } from './audit-commands';
 import { addEvalCommands } from './eval-commands';
@@ -24,6 +25,7 @@ import { addReviewCommands } from './review-commands';
 import { parseApiUrl, parseInteger, parseDecimal } from './arg-parsers';
 import { copyStream, downloadToFile } from './download';
 import { exportCommand, type ExportFlags } from './export-command';
+import { EXIT_EMPTY, PAIRS, SFT_RECORDS, exportSummary, leftOut, type Noun } from './export-summary';
 import { createProgressReporter } from './progress';
 import { readPromptsFile } from './prompts-file';
 import {
@@ -139,14 +141,17 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     .description("stream a run's preference pairs as JSON Lines (also while it runs)")
     .argument('<run>', 'run id')
     .addOption(new Option('--format <format>', 'pairs format').choices(PAIR_FORMATS).default('conversational'))
-    .option('--exclude <flags>', `leave out pairs with any of these flags (default truncated; '' keeps all; comma-separated: ${PAIR_FLAGS.join(', ')})`)
+    .option(
+      '--exclude <flags>',
+      `leave out pairs with any of these flags (default ${DEFAULT_EXCLUDE.pairs.join(',')}; '' keeps all; comma-separated: ${PAIR_FLAGS.join(', ')})`,
+    )
     .addOption(new Option('--reviewed <which>', 'only pairs a reviewer accepted, swapped or edited').choices(['accepted']))
     .addOption(consensusOption())
     .option('--min-agreement <share>', 'with --consensus: leave out pairs whose majority share is below this (0..1)', parseShare)
     .option('-o, --out <file>', 'write to a file instead of stdout')
     .action(async (runId: string, opts: { format: PairFormat; out?: string } & ExportFilters, cmd: Command) => {
-      const body = await client(cmd).pairsStream(runId, opts.format, opts);
-      exitCode = await emit(body, opts.out, 'pairs', io, err);
+      const stream = await client(cmd).pairsStream(runId, opts.format, opts);
+      exitCode = await emit(stream, opts.out, PAIRS, io, err);
     });
 
   program
@@ -208,14 +213,17 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     .command('sft')
     .description("stream a run's SFT records (prompt + final revision, reviews applied) as JSON Lines")
     .argument('<run>', 'run id')
-    .option('--exclude <flags>', `leave out pairs with any of these flags (default truncated; '' keeps all; comma-separated: ${PAIR_FLAGS.join(', ')})`)
+    .option(
+      '--exclude <flags>',
+      `leave out pairs with any of these flags (default ${DEFAULT_EXCLUDE.sft.join(',')}; '' keeps all; comma-separated: ${PAIR_FLAGS.join(', ')})`,
+    )
     .addOption(new Option('--reviewed <which>', 'only pairs a reviewer accepted, swapped or edited').choices(['accepted']))
     .addOption(consensusOption())
     .option('--min-agreement <share>', 'with --consensus: leave out pairs whose majority share is below this (0..1)', parseShare)
     .option('-o, --out <file>', 'write to a file instead of stdout')
     .action(async (runId: string, opts: { out?: string } & ExportFilters, cmd: Command) => {
-      const body = await client(cmd).sftStream(runId, opts);
-      exitCode = await emit(body, opts.out, 'SFT records', io, err);
+      const stream = await client(cmd).sftStream(runId, opts);
+      exitCode = await emit(stream, opts.out, SFT_RECORDS, io, err);
     });
 
   program
@@ -231,7 +239,11 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     .option('--test-size <share>', 'share of pairs in the test split, 0..1', parseShare, 0.1)
     .option('--seed <n>', 'seed of the split', parseInteger, 0)
     .addOption(new Option('--format <format>', 'pairs format').choices(PAIR_FORMATS).default('conversational'))
-    .option('--exclude <flags>', `leave out pairs with any of these flags (default truncated; comma-separated: ${PAIR_FLAGS.join(', ')})`)
+    .option(
+      '--exclude <flags>',
+      `leave out pairs with any of these flags (default ${DEFAULT_EXCLUDE.pairs.join(',')}; '' keeps all; comma-separated: ${PAIR_FLAGS.join(', ')})`,
+    )
+    .addOption(new Option('--reviewed <which>', 'only pairs a reviewer accepted, swapped or edited').choices(['accepted']))
     .option('--license <id>', 'the license field of the dataset card', 'other')
     .addHelpText(
       'after',
@@ -431,26 +443,32 @@ async function runCommand(file: string, opts: RunCommandOptions, api: ApiClient,
   if (failures.length) out(['failures:', ...failures].join('\n'));
 
   const path = opts.out ?? `pairs-${id}.jsonl`;
-  const copied = await downloadToFile(await api.pairsStream(id, opts.format), path);
-  out(`pairs: ${copied.lines} written to ${path} (format ${opts.format})`);
+  const stream = await api.pairsStream(id, opts.format);
+  const copied = await downloadToFile(stream.body, path);
+  const left = leftOut(stream.excluded, `amend pairs ${id} --exclude= keeps them`);
+  out(`pairs: ${copied.lines} written to ${path} (format ${opts.format})${copied.lines === 0 ? ': the export is empty' : ''}${left ? `; ${left}` : ''}`);
   if (run.simulated) out('note: the built-in simulator answered; these pairs are for trying the pipeline, not for training.');
-  return run.status === 'completed' ? 0 : 1;
+  if (run.status !== 'completed') return 1;
+  return copied.lines === 0 ? EXIT_EMPTY : 0;
 }
 
-/** Writes an export to a file, or to stdout; a reader that goes away (`| head`) is not an error. */
-async function emit(body: ReadableStream<Uint8Array>, path: string | undefined, what: string, io: CliIo, err: Print): Promise<number> {
-  if (path) {
-    const copied = await downloadToFile(body, path);
-    err(`${copied.lines} ${what} written to ${path}`);
-    return 0;
+/**
+ * Writes an export to a file, or to stdout, and says on stderr how many lines and what was left
+ * out; an empty export exits EXIT_EMPTY. A reader that goes away (`| head`) is not an error.
+ */
+async function emit(stream: ExportStream, path: string | undefined, noun: Noun, io: CliIo, err: Print): Promise<number> {
+  let lines: number;
+  if (path) lines = (await downloadToFile(stream.body, path)).lines;
+  else {
+    try {
+      lines = (await copyStream(stream.body, io.stdout)).lines;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EPIPE') return 0;
+      throw e;
+    }
   }
-  try {
-    await copyStream(body, io.stdout);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EPIPE') return 0;
-    throw e;
-  }
-  return 0;
+  err(exportSummary(lines, noun, stream.excluded, { to: path }));
+  return lines === 0 ? EXIT_EMPTY : 0;
 }
 
 /** `--metadata key=value`, repeatable: each adds one [key, value]. */

@@ -86,6 +86,7 @@ export const ERROR_CODES = {
   ensemble_too_large: { status: 422, meaning: 'The ensemble asks for more comparison principles than the selection has.' },
   draft_not_runnable: { status: 422, meaning: 'A run takes a published version, not a draft (`name#draft`): publish the draft, or preview or evaluate it.' },
   invalid_evaluation_run: { status: 422, meaning: 'An evaluation run is critique-revise without verify.' },
+  empty_export: { status: 422, meaning: 'The export holds no pair, so there is nothing to push; details.excluded says what was left out and why.' },
   hub_not_configured: { status: 422, meaning: "No Hugging Face token for the run's team (AMEND_HF_TOKENS), or it does not start with hf_." },
 
   // 429: too much, too fast.

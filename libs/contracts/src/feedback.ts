@@ -12,8 +12,13 @@ import { z } from 'zod';
  */
 /** `judges_split`: the judges of a panel (`feedback_models`) did not all prefer the same response of the pair. */
 export const PAIR_FLAGS = ['noop', 'rejected_by_judge', 'refusal_drift', 'low_margin', 'truncated', 'judges_split'] as const;
-/** What `exclude` is when a pairs or SFT export does not say: a cut-off text must not be trained on unasked. */
-export const DEFAULT_EXCLUDE: readonly PairFlag[] = ['truncated'];
+/**
+ * What `exclude` is when an export does not say. A cut-off text must not be trained on unasked
+ * (`truncated`, every export). In the preference formats a pair whose chosen equals rejected, or
+ * nearly (`noop`), teaches nothing (DPO's gradient of two equal texts is zero) and only dilutes a
+ * batch; as an SFT target the same revision is still a good answer, so SFT keeps it.
+ */
+export const DEFAULT_EXCLUDE = { pairs: ['truncated', 'noop'], sft: ['truncated'] } as const satisfies Record<'pairs' | 'sft', readonly PairFlag[]>;
 export const PairFlagSchema = z.enum(PAIR_FLAGS);
 export type PairFlag = (typeof PAIR_FLAGS)[number];
 

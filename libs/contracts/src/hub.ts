@@ -35,7 +35,7 @@ export const HubExportRequestSchema = z.strictObject({
   /** Created from main when missing. */
   branch: HubBranchSchema.default('main'),
   format: z.enum(PAIR_FORMATS).default('conversational'),
-  /** As for `GET /v1/runs/{id}/pairs`: default `truncated`, `""` keeps every pair. */
+  /** As for `GET /v1/runs/{id}/pairs`: default `truncated,noop` (DEFAULT_EXCLUDE.pairs), `""` keeps every pair. */
   exclude: ExcludeFlagsSchema.optional(),
   test_size: z.number().min(0).max(1).default(0.1),
   seed: seedField().default(0),

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ChatMessageSchema, UsageSchema } from './chat';
 import { ConstitutionRefSchema } from './runs';
-import { ExcludeFlagsSchema, PairFlagSchema, PairJudgementSchema } from './feedback';
+import { ExcludeFlagsSchema, PAIR_FLAGS, PairFlagSchema, PairJudgementSchema } from './feedback';
 import { ConsensusReviewSchema, ExportReviewSchema } from './review-fields';
 
 export const PAIR_FORMATS = ['conversational', 'standard', 'h4'] as const;
@@ -158,14 +158,14 @@ export const PairsQuerySchema = z
     reviewed: reviewedField,
     /**
      * Leave out pairs carrying any of these flags, e.g. `noop,rejected_by_judge,refusal_drift`.
-     * Default `truncated` (DEFAULT_EXCLUDE); `exclude=` (empty) keeps every pair.
+     * Default `truncated,noop` (DEFAULT_EXCLUDE.pairs); `exclude=` (empty) keeps every pair.
      */
     exclude: ExcludeFlagsSchema.optional(),
     ...consensusFields,
   })
   .superRefine(consensusProblems);
 
-/** `GET /v1/runs/{id}/sft`: the same filters as the pairs export. */
+/** `GET /v1/runs/{id}/sft`: the same filters as the pairs export; `exclude` defaults to `truncated` (DEFAULT_EXCLUDE.sft). */
 export const SftQuerySchema = z
   .strictObject({
     reviewed: reviewedField,
@@ -175,3 +175,38 @@ export const SftQuerySchema = z
   .superRefine(consensusProblems);
 export type PairsQuery = z.infer<typeof PairsQuerySchema>;
 export type SftQuery = z.infer<typeof SftQuerySchema>;
+
+/**
+ * Why an export leaves a pair out, as its `Amend-Excluded` header says before the stream: erased
+ * (always), a flag `exclude` names, a reviewer's rejection (SFT), or no acceptance
+ * (`reviewed=accepted`). Each pair left out is counted once, under the first reason here that
+ * applies, so the counts add up to the pairs left out. libs/store pair-lines.ts counts them.
+ */
+export const EXCLUDED_REASONS = [
+  'erased',
+  'truncated',
+  ...PAIR_FLAGS.filter((f): f is Exclude<typeof f, 'truncated'> => f !== 'truncated'),
+  'rejected_by_reviewer',
+  'not_accepted',
+] as const;
+export type ExcludedReason = (typeof EXCLUDED_REASONS)[number];
+export const EXCLUDED_HEADER = 'Amend-Excluded';
+
+/** `truncated=3,noop=2` in EXCLUDED_REASONS order, reasons with no pair left out; `none` when nothing was. */
+export function formatExcluded(counts: Partial<Record<string, number>>): string {
+  const known: readonly string[] = EXCLUDED_REASONS;
+  const order = [...known, ...Object.keys(counts).filter((k) => !known.includes(k))];
+  const parts = order.filter((why) => (counts[why] ?? 0) > 0).map((why) => `${why}=${counts[why]}`);
+  return parts.length ? parts.join(',') : 'none';
+}
+
+/** The header back as counts (a reason this client does not know is kept as it is); null when the server sent none. */
+export function parseExcluded(header: string | null | undefined): Record<string, number> | null {
+  if (header === null || header === undefined) return null;
+  const out: Record<string, number> = {};
+  for (const part of header.split(',')) {
+    const m = /^\s*([a-z_]+)=(\d+)\s*$/.exec(part);
+    if (m) out[m[1]] = Number(m[2]);
+  }
+  return out;
+}

@@ -9,7 +9,13 @@ import type { PairFormat, QualityReport, Run, RunManifest, RunSeal } from '@amen
  * test splits named in the README's `configs`), the run's manifest (`manifest.json`, a body
  * `POST /v1/runs` replays) and a dataset card: YAML front matter (configs, license, the
  * constitution with version and sha256, models, counts, the quality report, the manifest's
- * settings, the audit seal) and a body with the constitution's text and how to check the lineage.
+ * settings, the audit seal, what the export left out) and a body with the constitution's text and
+ * how to check the lineage.
+ *
+ * `datasets` cannot load an empty JSON Lines file (datasets 5.0.1: `Instruction "test" corresponds
+ * to no data!`; 4.x: a bare StopIteration), so an empty split is no file and no `data_files`
+ * entry, and the card says which split was left out and why. An export of no pairs at all is
+ * refused (EmptyExportError): a folder of nothing is no dataset.
  */
 
 export interface HfExportOptions {
@@ -17,6 +23,20 @@ export interface HfExportOptions {
   seed: number;
   format: PairFormat;
   license: string;
+  /** `accepted`: only pairs a reviewer accepted (the card says so). */
+  reviewed?: 'accepted';
+}
+
+export const SPLITS = ['train', 'test'] as const;
+export type Split = (typeof SPLITS)[number];
+
+/** Refused: the export holds no pair. */
+export class EmptyExportError extends Error {}
+
+/** Why a split is empty, in words: the test share of the pairs rounds to none of them, or to all. */
+export function emptyBecause(split: Split, total: number, testSize: number): string {
+  const ofTotal = `${total} ${total === 1 ? 'pair' : 'pairs'}`;
+  return split === 'test' ? `test_size ${testSize} of ${ofTotal} rounds to 0` : `test_size ${testSize} of ${ofTotal} puts every pair in test`;
 }
 
 /**
@@ -69,6 +89,8 @@ export interface HfCardExtras {
   manifest?: RunManifest | null;
   /** The run's last seal (the run's `seal`), which the trail an auditor exports holds. */
   seal?: RunSeal | null;
+  /** What the export left out, by why (its `Amend-Excluded` header); absent when not known. */
+  excluded?: Record<string, number> | null;
 }
 
 /** The folder's files by path, as text. */
@@ -91,16 +113,17 @@ export function datasetCard(
   extras: HfCardExtras = {},
 ): string {
   const settings = extras.manifest ? manifestSettings(extras.manifest) : null;
+  const total = counts.train + counts.test;
+  const present = SPLITS.filter((s) => counts[s] > 0);
+  const absent = SPLITS.filter((s) => counts[s] === 0);
+  const excluded = extras.excluded ?? null;
   const front = {
     license: opts.license,
     configs: [
       {
         config_name: config,
         ...(config !== 'default' && { default: true }),
-        data_files: [
-          { split: 'train', path: 'train.jsonl' },
-          { split: 'test', path: 'test.jsonl' },
-        ],
+        data_files: present.map((split) => ({ split, path: `${split}.jsonl` })),
       },
     ],
     task_categories: ['text-generation'],
@@ -118,7 +141,12 @@ export function datasetCard(
       rounds: run.rounds,
       sampling: run.sampling,
       split: { test_size: opts.testSize, seed: opts.seed },
-      counts: { train: counts.train, test: counts.test, total: counts.train + counts.test, samples: run.counts },
+      ...(opts.reviewed && { reviewed: opts.reviewed }),
+      counts: { train: counts.train, test: counts.test, total, samples: run.counts },
+      // Splits with no pair have no file: `datasets` cannot load an empty one.
+      ...(absent.length && { splits_left_out: absent }),
+      // Pairs the export left out, by why (Amend-Excluded); {} when none.
+      ...(excluded && { excluded }),
       quality_report: report.overall,
       ...(settings && { manifest: settings }),
       audit: extras.seal
@@ -142,12 +170,22 @@ export function datasetCard(
     }. Every row also has id, run_id, sample_id, sample_index, reason, category and metadata; ` +
       `\`metadata.external_id\` is the prompt's id and \`metadata.prompt_metadata\` the metadata it was handed in with (null when none).`,
     '',
-    `Splits: ${counts.train} train, ${counts.test} test (test_size ${opts.testSize}, seed ${opts.seed}, by sample index).`,
+    `Splits: ${present.map((s) => `${counts[s]} ${s}`).join(', ')} (test_size ${opts.testSize}, seed ${opts.seed}, by sample index).`,
+    ...absent.map((s) => `No \`${s}\` split: it would be empty (${emptyBecause(s, total, opts.testSize)}), and \`datasets\` cannot load an empty file.`),
+    ...(excluded
+      ? [
+          `Left out of this export: ${
+            Object.entries(excluded)
+              .map(([why, n]) => `${why} ${n}`)
+              .join(', ') || 'none'
+          } (see Amend's docs/ml-teams.md, "Left out").`,
+        ]
+      : []),
     run.simulated ? '\n**Made by the built-in simulator: for trying pipelines, not for training.**' : '',
     '',
     '```python',
     'from datasets import load_dataset',
-    'ds = load_dataset("path/to/this/folder")  # DatasetDict with train and test',
+    `ds = load_dataset("path/to/this/folder")  # DatasetDict with ${present.join(' and ')}`,
     '```',
     '',
     ...(settings
@@ -199,14 +237,16 @@ function lineage(run: Run, seal: RunSeal | null): string[] {
 
 /** The folder of a run's pair lines (one JSON object a line, in any export format). */
 export function buildHfFolder(lines: readonly string[], run: Run, report: QualityReport, opts: HfExportOptions, extras: HfCardExtras = {}): HfFolder {
+  if (lines.length === 0) throw new EmptyExportError('the export holds no pair');
   const { train, test } = splitLines(lines, opts.testSize, opts.seed);
   const jsonl = (xs: string[]) => (xs.length ? `${xs.join('\n')}\n` : '');
   const [trainText, testText] = [jsonl(train), jsonl(test)];
   const counts = { train: train.length, test: test.length };
   const files = [
     { path: 'README.md', content: datasetCard(run, report, counts, opts, configName(trainText, testText), extras) },
-    { path: 'train.jsonl', content: trainText },
-    { path: 'test.jsonl', content: testText },
+    // An empty split is no file (a push deletes one the repository still holds: HF_FOLDER_FILES).
+    ...(train.length ? [{ path: 'train.jsonl', content: trainText }] : []),
+    ...(test.length ? [{ path: 'test.jsonl', content: testText }] : []),
     ...(extras.manifest ? [{ path: MANIFEST_FILE, content: `${JSON.stringify(sortedKeys(extras.manifest), null, 2)}\n` }] : []),
   ];
   return { files, counts };

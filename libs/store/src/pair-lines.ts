@@ -1,5 +1,5 @@
 import { escapeLiteral } from 'pg';
-import type { PairFlag, PairFormat } from '@amend/contracts';
+import { EXCLUDED_REASONS, type ExcludedReason, type PairFlag, type PairFormat } from '@amend/contracts';
 
 /**
  * The export lines built by Postgres: the SQL twin of `formatPair` and `toSft`
@@ -87,19 +87,82 @@ const LINE: Record<LineFormat, string> = {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const FLAG = /^[a-z_]+$/;
 
-/** The query whose rows are the lines, in sample order; `exclude` leaves out pairs with any of those flags, and erased pairs are always left out. */
-export function pairLinesQuery(runId: string, format: LineFormat, exclude: readonly PairFlag[] = []): string {
+/**
+ * What an export leaves out. `exclude`: pairs carrying any of these flags, in SQL. The review
+ * filters apply after, to the pair's latest review: `onlyAccepted` (`reviewed=accepted`) keeps
+ * only accepted pairs, `withoutRejected` (SFT) leaves out rejected ones. Erased pairs always go.
+ */
+export interface ExportFilter {
+  exclude: readonly PairFlag[];
+  onlyAccepted?: boolean;
+  withoutRejected?: boolean;
+}
+
+function checked(runId: string, exclude: readonly PairFlag[]): PairFlag[] {
   // COPY takes no parameters: the values are checked and quoted here.
   if (!UUID.test(runId)) throw new RangeError(`not a run id: ${runId}`);
-  if (!(format in LINE)) throw new RangeError(`unknown format ${format}`);
   const flags = [...new Set(exclude)];
   for (const f of flags) if (!FLAG.test(f)) throw new RangeError(`not a pair flag: ${f}`);
-  const filter = flags.length > 0 ? ` and not (flags && array[${flags.map((f) => escapeLiteral(f)).join(', ')}]::text[])` : '';
+  return flags;
+}
+
+/**
+ * Each reason an export leaves a pair out, as SQL over `p` (the pairs row) and `latest` (its
+ * latest review, or nulls; `record` names the pair's record), in EXCLUDED_REASONS order. The stream's filter and the
+ * `Amend-Excluded` counts are both made from this list, so they cannot disagree; a new reason
+ * (with its name in EXCLUDED_REASONS) goes here.
+ */
+function reasons(filter: ExportFilter, record = 'p.record'): [ExcludedReason, string][] {
+  const flags = new Set(filter.exclude);
+  const out: [ExcludedReason, string][] = [];
+  for (const why of EXCLUDED_REASONS) {
+    if (why === 'erased') out.push([why, `(${record} ? 'erased')`]);
+    else if (why === 'rejected_by_reviewer') {
+      if (filter.withoutRejected) out.push([why, `latest.status = 'rejected'`]);
+    } else if (why === 'not_accepted') {
+      if (filter.onlyAccepted) out.push([why, `latest.status is distinct from 'accepted'`]);
+    } else if (flags.has(why)) out.push([why, `(p.flags @> array[${escapeLiteral(why)}]::text[])`]);
+  }
+  return out;
+}
+
+const LATEST_REVIEW = `left join lateral (select r.status from pair_reviews r where r.pair_id = p.id order by r.seq desc limit 1) latest on true`;
+const needsReviews = (filter: ExportFilter) => !!(filter.onlyAccepted || filter.withoutRejected);
+
+/**
+ * How many of a run's pairs an export leaves out, by why: one row per reason with its count, each
+ * pair counted once under its first reason (a `case` in EXCLUDED_REASONS order). What the
+ * `Amend-Excluded` header says before the stream.
+ */
+export function excludedCountsQuery(runId: string, filter: ExportFilter): string {
+  checked(runId, filter.exclude);
+  const cases = reasons(filter);
+  return `select why, count(*) as n from (select case ${cases.map(([why, when]) => `when ${when} then ${escapeLiteral(why)}`).join(' ')} end as why
+    from pairs p ${needsReviews(filter) ? LATEST_REVIEW : ''} where p.run_id = ${escapeLiteral(runId)}) x where why is not null group by why`;
+}
+
+/**
+ * The condition a pair an export keeps meets, as far as SQL decides it: not erased, and none of
+ * the `exclude` flags. The review filters are applied to the pairs this selects, by the API
+ * (reviews change lines), and counted by excludedCountsQuery.
+ */
+export function keptCondition(exclude: readonly PairFlag[], record = 'p.record'): string {
+  return reasons({ exclude }, record)
+    .map(([, when]) => `not ${when}`)
+    .join(' and ');
+}
+
+/** The query whose rows are the lines, in sample order; `exclude` leaves out pairs with any of those flags, and erased pairs are always left out. */
+export function pairLinesQuery(runId: string, format: LineFormat, exclude: readonly PairFlag[] = []): string {
+  const flags = checked(runId, exclude);
+  if (!(format in LINE)) throw new RangeError(`unknown format ${format}`);
+  // `r`, the record detoasted once for the line, not p.record (a second detoast of every row).
+  const filter = ` and ${keptCondition(flags, 'r')}`;
   // The record is TOASTed (lz4, out of line past ~2 KB) and a line reads ~20 of its fields:
   // `record || '{}'` under OFFSET 0 detoasts it once per row instead of once per field (a
   // planner-flattened `select p.record as r` fetched and decompressed it each time: half the time).
   return `select (${LINE[format]})::text from pairs p cross join lateral (select p.record || '{}'::jsonb as r offset 0) x cross join lateral (select ${CONV} as conv) c
-    where run_id = ${escapeLiteral(runId)}${filter} and not (r ? 'erased') order by idx`;
+    where p.run_id = ${escapeLiteral(runId)}${filter} order by p.idx`;
 }
 
 /**

@@ -3,10 +3,10 @@ import { sql, type Kysely } from 'kysely';
 import type { Pool } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { createHash } from 'node:crypto';
-import type { PairFlag, PairRecord, PairSearchHit, ReviewStatus } from '@amend/contracts';
+import type { ExcludedReason, PairFlag, PairRecord, PairSearchHit, ReviewStatus } from '@amend/contracts';
 import { StoreError } from './errors';
 import type { Database } from './schema';
-import { pairLinesCopy, type LineFormat } from './pair-lines';
+import { excludedCountsQuery, keptCondition, pairLinesCopy, type ExportFilter, type LineFormat } from './pair-lines';
 import { exportTimeoutOf } from './connect';
 
 /** Rows fetched per round trip while streaming: memory stays bounded by this, not by the run size. */
@@ -71,31 +71,22 @@ export class PairsRepository {
   }
 
   /**
-   * How many of a run's pairs an export leaves out, by why: `erased`, and each excluded flag (a
-   * pair with two such flags counts under both). What `Amend-Excluded` says before the stream.
+   * How many of a run's pairs an export leaves out, by why (EXCLUDED_REASONS), each pair counted
+   * once under its first reason: what `Amend-Excluded` says before the stream (pair-lines.ts).
    */
-  async excluded(runId: string, exclude: readonly PairFlag[] = []): Promise<Record<string, number>> {
-    const flags = [...new Set(exclude)];
-    const r = await sql<{ why: string; n: string }>`
-      select 'erased' as why, count(*) as n from pairs where run_id = ${runId} and record ? 'erased'
-      union all
-      select f as why, count(*) as n from pairs cross join unnest(flags) f
-        where run_id = ${runId} and f = any(${flags}::text[]) and not (record ? 'erased') group by f`.execute(this.db);
-    const out: Record<string, number> = {};
-    for (const row of r.rows) if (Number(row.n) > 0) out[row.why] = Number(row.n);
+  async excluded(runId: string, filter: ExportFilter): Promise<Partial<Record<ExcludedReason, number>>> {
+    const r = await sql<{ why: ExcludedReason; n: string }>`${sql.raw(excludedCountsQuery(runId, filter))}`.execute(this.db);
+    const out: Partial<Record<ExcludedReason, number>> = {};
+    for (const row of r.rows) out[row.why] = Number(row.n);
     return out;
   }
 
   /** The ids of the pairs an export with `exclude` would stream (erased pairs never), in sample order: what a consensus export counts before it streams. */
   async exportableIds(runId: string, exclude: readonly PairFlag[] = []): Promise<string[]> {
-    const flags = [...new Set(exclude)];
-    let q = this.db
-      .selectFrom('pairs')
-      .select('id')
-      .where('run_id', '=', runId)
-      .where(sql<boolean>`not (record ? 'erased')`);
-    if (flags.length > 0) q = q.where(sql<boolean>`not (flags && ${flags}::text[])`);
-    return (await q.orderBy('idx').execute()).map((r) => r.id);
+    // The same condition as the stream, the COPY and the Amend-Excluded counts (pair-lines.ts).
+    const kept = sql.raw<boolean>(keptCondition(exclude));
+    const rows = await this.db.selectFrom('pairs as p').select('p.id').where('p.run_id', '=', runId).where(kept).orderBy('p.idx').execute();
+    return rows.map((r) => r.id);
   }
 
   /**
@@ -104,18 +95,19 @@ export class PairsRepository {
    * `exclude` leaves out pairs carrying any of those flags (in SQL, on the flags column).
    */
   async *stream(runId: string, pageSize = PAGE, opts: { exclude?: readonly PairFlag[] } = {}): AsyncGenerator<PairRecord> {
-    const exclude = [...new Set(opts.exclude ?? [])];
+    // Not erased (an erased pair has no texts left: docs/audit.md "Erasure") and none of the flags, as the COPY and the counts decide it.
+    const kept = sql.raw<boolean>(keptCondition(opts.exclude ?? []));
     let after = -1;
     for (;;) {
-      let q = this.db
-        .selectFrom('pairs')
-        .select(['idx', 'record'])
-        .where('run_id', '=', runId)
-        .where('idx', '>', after)
-        // An erased pair has no texts left to export (docs/audit.md "Erasure").
-        .where(sql<boolean>`not (record ? 'erased')`);
-      if (exclude.length > 0) q = q.where(sql<boolean>`not (flags && ${exclude}::text[])`);
-      const rows = await q.orderBy('idx').limit(pageSize).execute();
+      const rows = await this.db
+        .selectFrom('pairs as p')
+        .select(['p.idx', 'p.record'])
+        .where('p.run_id', '=', runId)
+        .where('p.idx', '>', after)
+        .where(kept)
+        .orderBy('p.idx')
+        .limit(pageSize)
+        .execute();
       for (const r of rows) yield r.record;
       if (rows.length < pageSize) return;
       after = rows[rows.length - 1].idx;

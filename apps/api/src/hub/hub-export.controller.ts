@@ -20,6 +20,7 @@ export class HubExportController {
   @HttpCode(200)
   @Answers(
     'run_not_found',
+    'empty_export',
     'hub_not_configured',
     'hub_rate_limited',
     'hub_unauthorized',

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { constitutionToYaml } from '@amend/constitution';
-import { type Config, type HubExportRequest, type HubExportResult } from '@amend/contracts';
+import { formatExcluded, type Config, type HubExportRequest, type HubExportResult } from '@amend/contracts';
 import { buildHfFolder, HF_FOLDER_FILES, pushToHub } from '@amend/hub';
 import { CONFIG } from '@amend/runtime';
 import { Store } from '@amend/store';
@@ -48,10 +48,20 @@ export class HubExportService {
       this.pairs.pairs(runId, { format: body.format, exclude: body.exclude }, caller),
     ]);
     const options = { testSize: body.test_size, seed: body.seed, format: body.format, license: body.license };
-    const folder = buildHfFolder(await lineTexts(exported), run, report, options, {
+    const lines = await lineTexts(exported);
+    if (lines.length === 0) {
+      // A repository of nothing is no dataset (`datasets` cannot load an empty split): say what was left out instead.
+      throw new ApiError(
+        'empty_export',
+        `the export holds no pair, so nothing was pushed; left out: ${formatExcluded(exported.excluded)} (docs/ml-teams.md "Left out")`,
+        { excluded: exported.excluded },
+      );
+    }
+    const folder = buildHfFolder(lines, run, report, options, {
       constitutionYaml: constitutionToYaml(constitution),
       manifest,
       seal: run.seal ?? null,
+      excluded: exported.excluded,
     });
     const { train, test } = folder.counts;
     const pushed = await pushToHub(folder.files, {

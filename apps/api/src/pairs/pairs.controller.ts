@@ -1,9 +1,9 @@
 import { pipeline } from 'node:stream/promises';
 import { Get, Param, Query, Res } from '@nestjs/common';
-import { ApiProduces } from '@nestjs/swagger';
+import { ApiProduces, ApiResponse } from '@nestjs/swagger';
 import { createZodDto } from 'nestjs-zod';
 import type { Response } from 'express';
-import { PairsQuerySchema, SftQuerySchema } from '@amend/contracts';
+import { EXCLUDED_HEADER, EXCLUDED_REASONS, PairsQuerySchema, SftQuerySchema, formatExcluded } from '@amend/contracts';
 import { NdjsonWriter } from '../common/ndjson';
 import { runIdPipe } from '../common/id-pipe';
 import { Allow } from '../auth/access.decorators';
@@ -13,6 +13,18 @@ import { Answers } from '../errors/answers.decorator';
 import { V1Controller } from '../common/v1-controller';
 
 class PairsQueryDto extends createZodDto(PairsQuerySchema) {}
+
+/** The 200 of an export, with the header that says, before the stream, what it left out (docs/ml-teams.md "Left out"). */
+const EXPORTED = ApiResponse({
+  status: 200,
+  description: 'JSON Lines, one line per pair kept',
+  headers: {
+    [EXCLUDED_HEADER]: {
+      description: `Pairs left out and why, each counted once under its first reason (in this order: ${EXCLUDED_REASONS.join(', ')}): \`erased=1,truncated=2,noop=1\`, or \`none\``,
+      schema: { type: 'string' },
+    },
+  },
+});
 class SftQueryDto extends createZodDto(SftQuerySchema) {}
 
 @V1Controller('pairs', 'runs/:id')
@@ -23,6 +35,7 @@ export class PairsController {
   @Answers('run_not_found')
   @Allow('readRuns')
   @ApiProduces('application/x-ndjson')
+  @EXPORTED
   async pairs(@Param('id', runIdPipe) id: string, @Query() query: PairsQueryDto, @Res() res: Response, @Caller() caller: Principal) {
     await send(res, await this.exports.pairs(id, query, caller));
   }
@@ -31,6 +44,7 @@ export class PairsController {
   @Answers('run_not_found')
   @Allow('readRuns')
   @ApiProduces('application/x-ndjson')
+  @EXPORTED
   async sft(@Param('id', runIdPipe) id: string, @Query() query: SftQueryDto, @Res() res: Response, @Caller() caller: Principal) {
     await send(res, await this.exports.sft(id, query, caller));
   }
@@ -42,9 +56,8 @@ export class PairsController {
  * JSON line each as Postgres pages arrive, paused while the client is slow.
  */
 async function send(res: Response, out: ExportLines): Promise<void> {
-  // docs/audit.md "Erasure": an export says what it left out, before the stream (`erased=1,truncated=3`).
-  const excluded = Object.entries(out.excluded ?? {});
-  res.setHeader('Amend-Excluded', excluded.length ? excluded.map(([why, n]) => `${why}=${n}`).join(',') : 'none');
+  // docs/ml-teams.md "Left out": an export says what it left out and why, before the stream (`truncated=3,noop=2`).
+  res.setHeader(EXCLUDED_HEADER, formatExcluded(out.excluded));
   if (out.kind === 'objects') {
     const writer = new NdjsonWriter(res);
     for await (const line of out.lines) {

@@ -13,8 +13,8 @@ import { applyConsensus, consensusOf, type ConsensusPlan } from './consensus';
  * null when nothing can match), or objects built here, one per pair, for the controller to write.
  */
 export type ExportLines = ({ kind: 'copy'; lines: Readable | null } | { kind: 'objects'; lines: AsyncIterable<object> }) & {
-  /** Pairs left out, by why (`erased`, or an excluded flag): the `Amend-Excluded` header. */
-  excluded?: Record<string, number>;
+  /** Pairs left out, by why (EXCLUDED_REASONS, and a consensus export's own reasons), each counted once: the `Amend-Excluded` header. */
+  excluded: Record<string, number>;
 };
 
 /** The pairs and SFT exports of a run, within the caller's team like the run itself. */
@@ -27,33 +27,35 @@ export class PairsService {
   ) {}
 
   async pairs(runId: string, query: PairsQuery, caller: Principal): Promise<ExportLines> {
-    return this.export(runId, query, caller, query.format, (pairs) => project(pairs, (pair) => formatPair(pair, query.format)));
+    return this.export(runId, query, caller, query.format, DEFAULT_EXCLUDE.pairs, (pairs) => project(pairs, (pair) => formatPair(pair, query.format)));
   }
 
   /** A pair a reviewer rejected is no SFT target, so it is left out too. */
   async sft(runId: string, query: SftQuery, caller: Principal): Promise<ExportLines> {
-    return this.export(runId, query, caller, 'sft', (pairs) => project(withoutRejected(pairs), toSft));
+    return this.export(runId, query, caller, 'sft', DEFAULT_EXCLUDE.sft, (pairs) => project(withoutRejected(pairs), toSft));
   }
 
   /**
    * A run nobody reviewed (the common case) streams lines Postgres builds, at disk speed. Otherwise
    * reviews apply to every export (swaps, edits, review fields) and `lines` makes the export's
    * lines from the reviewed pairs. Either way `exclude=noop,rejected_by_judge,...` leaves flagged
-   * pairs out in SQL, before reviews apply (without it, truncated pairs: DEFAULT_EXCLUDE), and
-   * `reviewed=accepted` keeps only accepted pairs.
+   * pairs out in SQL, before reviews apply (without it, `defaults`: DEFAULT_EXCLUDE), and
+   * `reviewed=accepted` keeps only accepted pairs. What is left out is counted first, by the same
+   * rules (pair-lines.ts), for `Amend-Excluded`.
    */
   private async export(
     runId: string,
     query: Pick<SftQuery, 'exclude' | 'reviewed' | 'consensus' | 'min_agreement'>,
     caller: Principal,
     format: LineFormat,
+    defaults: readonly PairFlag[],
     lines: (pairs: AsyncIterable<ReviewedPair>) => AsyncIterable<object>,
   ): Promise<ExportLines> {
     const run = await this.runs.get(runId, teamScope(caller));
-    const exclude = query.exclude ?? DEFAULT_EXCLUDE;
+    const exclude = query.exclude ?? defaults;
     if (query.consensus === 'majority') return this.consensus(runId, run.review?.per_pair ?? 1, exclude, query.min_agreement, lines);
     const onlyAccepted = query.reviewed === 'accepted';
-    const excluded = await this.store.pairs.excluded(runId, exclude);
+    const excluded = await this.store.pairs.excluded(runId, { exclude, onlyAccepted, withoutRejected: format === 'sft' });
     if (await this.copyable(runId)) return { ...(await this.copied(runId, format, exclude, onlyAccepted)), excluded };
     return { kind: 'objects', lines: lines(this.reviews.reviewed(runId, this.store.pairs.stream(runId, undefined, { exclude }), { onlyAccepted })), excluded };
   }
@@ -72,7 +74,7 @@ export class PairsService {
     lines: (pairs: AsyncIterable<ReviewedPair>) => AsyncIterable<object>,
   ): Promise<ExportLines> {
     const [excluded, ids, decisions] = await Promise.all([
-      this.store.pairs.excluded(runId, exclude),
+      this.store.pairs.excluded(runId, { exclude }),
       this.store.pairs.exportableIds(runId, exclude),
       this.store.reviewQueue.decisions(runId),
     ]);
@@ -104,7 +106,7 @@ export class PairsService {
   }
 
   /** `none`: only accepted pairs were asked for and nobody reviewed any, so the export is empty. */
-  private async copied(runId: string, format: LineFormat, exclude: readonly PairFlag[], none: boolean): Promise<ExportLines> {
+  private async copied(runId: string, format: LineFormat, exclude: readonly PairFlag[], none: boolean): Promise<{ kind: 'copy'; lines: Readable | null }> {
     return { kind: 'copy', lines: none ? null : await this.store.pairs.copyLines(runId, format, { exclude }) };
   }
 }

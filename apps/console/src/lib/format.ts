@@ -63,3 +63,11 @@ export function promptMetadataRows(metadata: Record<string, unknown> | null | un
   if (entries.length === 0) return [['prompt metadata', '—']];
   return entries.map(([k, v]) => [`metadata.${k}`, typeof v === 'string' ? v : JSON.stringify(v)]);
 }
+
+/** `conversational: 12 lines (4,321 bytes); left out: truncated 3`, or that the export is empty. */
+export function downloadSummary(format: string, got: { bytes: number; lines: number; excluded: Record<string, number> | null }): string {
+  const left = Object.entries(got.excluded ?? {}).filter(([, n]) => n > 0);
+  const out = left.length ? `; left out: ${left.map(([why, n]) => `${why} ${formatNumber(n)}`).join(', ')}` : got.excluded ? '; nothing left out' : '';
+  const lines = `${formatNumber(got.lines)} ${got.lines === 1 ? 'line' : 'lines'}`;
+  return got.lines === 0 ? `${format}: the export is empty (0 lines)${out}` : `${format}: ${lines} (${formatNumber(got.bytes)} bytes)${out}`;
+}

@@ -1,9 +1,9 @@
 import { useState } from 'react';
-import { PAIR_FLAGS, PAIR_FORMATS, QualityReportSchema, RunSchema, SampleListSchema, type QualityFigures, type Run } from '@amend/contracts';
+import { DEFAULT_EXCLUDE, PAIR_FLAGS, PAIR_FORMATS, QualityReportSchema, RunSchema, SampleListSchema, type QualityFigures, type Run } from '@amend/contracts';
 import type { Session } from '../lib/session';
 import { useNow, useResource } from '../lib/hooks';
-import { download } from '../lib/download';
-import { eta, formatCost, formatDuration, formatNumber, formatTime, isActive, percent, runRate, shortId } from '../lib/format';
+import { downloadExport } from '../lib/download';
+import { downloadSummary, eta, formatCost, formatDuration, formatNumber, formatTime, isActive, percent, runRate, shortId } from '../lib/format';
 import { href } from '../lib/router';
 import { ErrorView, KeyValue, Loading, ProgressBar, Section, StatusBadge } from '../components/common';
 
@@ -185,28 +185,51 @@ function CancelButton({ session, run, onCancelled }: { session: Session; run: Ru
   );
 }
 
+/** Which export a download is: a preference format, or SFT (their defaults differ: DEFAULT_EXCLUDE). */
+type ExportKind = 'pairs' | 'sft';
+
 function Downloads({ session, run }: { session: Session; run: Run }) {
   const [accepted, setAccepted] = useState(false);
-  const [exclude, setExclude] = useState<string[]>([]);
+  // The boxes start at the defaults the API applies, and the console always sends what is checked,
+  // so what is shown is what is applied (docs/ml-teams.md "Left out").
+  const [exclude, setExclude] = useState<Record<ExportKind, readonly string[]>>({ pairs: DEFAULT_EXCLUDE.pairs, sft: DEFAULT_EXCLUDE.sft });
   const [status, setStatus] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
 
-  const get = async (kind: string) => {
+  const get = async (format: string) => {
+    const kind: ExportKind = format === 'sft' ? 'sft' : 'pairs';
     setError(null);
-    setStatus(`Downloading ${kind}…`);
+    setStatus(`Downloading ${format}…`);
     const q = new URLSearchParams();
-    if (kind !== 'sft') q.set('format', kind);
-    if (kind !== 'sft' && accepted) q.set('reviewed', 'accepted');
-    if (kind !== 'sft' && exclude.length) q.set('exclude', exclude.join(','));
-    const path = kind === 'sft' ? `/v1/runs/${run.id}/sft` : `/v1/runs/${run.id}/pairs?${q}`;
+    if (kind === 'pairs') q.set('format', format);
+    if (accepted) q.set('reviewed', 'accepted');
+    q.set('exclude', exclude[kind].join(','));
+    const path = `/v1/runs/${run.id}/${kind}?${q}`;
     try {
-      const bytes = await download(session.client, path, `run-${shortId(run.id)}-${kind}${accepted && kind !== 'sft' ? '-accepted' : ''}.jsonl`);
-      setStatus(`${kind}: ${formatNumber(bytes)} bytes`);
+      const got = await downloadExport(session.client, path, `run-${shortId(run.id)}-${format}${accepted ? '-accepted' : ''}.jsonl`);
+      setStatus(downloadSummary(format, got));
     } catch (e) {
       setStatus(null);
       setError(e);
     }
   };
+
+  const flagBoxes = (kind: ExportKind) => (
+    <div className="row wrap small" data-testid={`exclude-${kind}`}>
+      <span className="muted">{kind === 'pairs' ? 'pairs' : 'SFT'}: leave out pairs flagged</span>
+      {PAIR_FLAGS.map((f) => (
+        <label key={f} className="check">
+          <input
+            type="checkbox"
+            name={`exclude-${kind}-${f}`}
+            checked={exclude[kind].includes(f)}
+            onChange={(e) => setExclude((x) => ({ ...x, [kind]: e.target.checked ? [...x[kind], f] : x[kind].filter((y) => y !== f) }))}
+          />{' '}
+          {f}
+        </label>
+      ))}
+    </div>
+  );
 
   return (
     <Section title="Download">
@@ -224,19 +247,12 @@ function Downloads({ session, run }: { session: Session; run: Run }) {
       <label className="check">
         <input type="checkbox" checked={accepted} onChange={(e) => setAccepted(e.target.checked)} /> only pairs a reviewer accepted (reviewed=accepted)
       </label>
-      <div className="row wrap small">
-        <span className="muted">leave out pairs flagged</span>
-        {PAIR_FLAGS.map((f) => (
-          <label key={f} className="check">
-            <input
-              type="checkbox"
-              checked={exclude.includes(f)}
-              onChange={(e) => setExclude((x) => (e.target.checked ? [...x, f] : x.filter((y) => y !== f)))}
-            />{' '}
-            {f}
-          </label>
-        ))}
-      </div>
+      {flagBoxes('pairs')}
+      {flagBoxes('sft')}
+      <p className="muted small">
+        Checked at first: what the API leaves out by default (truncated pairs everywhere; no-op pairs, whose chosen equals rejected, in the preference formats).
+        Erased pairs are always left out.
+      </p>
       {status ? (
         <div className="muted small" data-testid="download-status">
           {status}
