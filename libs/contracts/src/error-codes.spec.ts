@@ -22,6 +22,8 @@ const EXPECTED: Record<string, number> = {
   evaluation_not_found: 404,
   constitution_not_found: 404,
   eval_set_not_found: 404,
+  draft_not_found: 404,
+  suggestion_not_found: 404,
   console_not_built: 404,
   read_only: 405,
   conflict: 409,
@@ -30,6 +32,7 @@ const EXPECTED: Record<string, number> = {
   already_erased: 409,
   run_not_finished: 409,
   review_slots_full: 409,
+  suggestion_not_ready: 409,
   body_too_large: 413,
   unsupported_media_type: 415,
   unsupported_encoding: 415,
@@ -55,6 +58,9 @@ const EXPECTED: Record<string, number> = {
   invalid_rounds: 422,
   constitution_mismatch: 422,
   no_principles: 422,
+  draft_not_runnable: 422,
+  no_labelled_pairs: 422,
+  suggestion_over_budget: 422,
   unknown_principles: 422,
   invalid_feedback_options: 422,
   no_comparison_principles: 422,
@@ -104,6 +110,7 @@ describe('the error catalogue', () => {
       'run_not_finished',
       'constitution_immutable',
       'review_slots_full',
+      'suggestion_not_ready',
     ]);
     const all = ([400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 502, 503, 504] as const).flatMap((s) => codesOfStatus(s));
     expect(all.sort()).toEqual(Object.keys(EXPECTED).sort());

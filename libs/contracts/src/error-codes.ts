@@ -41,6 +41,7 @@ export const ERROR_CODES = {
     status: 409,
     meaning: "Every review the run's review policy asks of this pair is done or held by another reviewer's lease; take the next pair from the review queue.",
   },
+  suggestion_not_ready: { status: 409, meaning: 'The suggestion set has not finished, or has no suggestion of that rank.' },
 
   body_too_large: { status: 413, meaning: 'The body is over its limit (AMEND_MAX_BODY_BYTES, AMEND_MAX_STREAMED_BODY_BYTES, AMEND_MAX_CONSTITUTION_BYTES).' },
 
@@ -63,7 +64,6 @@ export const ERROR_CODES = {
     status: 422,
     meaning: 'A suggestion job has no labelled pair to learn from (a run nobody reviewed, an empty or malformed preference file); details say which.',
   },
-  suggestion_not_ready: { status: 409, meaning: 'The suggestion set has not finished, or has no suggestion of that rank.' },
   suggestion_over_budget: { status: 422, meaning: "A suggestion job's estimate is over its budget; details give both." },
   too_many_prompts: { status: 422, meaning: "More prompts than the key's prompts_per_run (or the evaluation limit)." },
   unknown_model: { status: 422, meaning: 'The model alias is not configured (AMEND_MODELS); details list the aliases.' },
