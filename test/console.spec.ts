@@ -233,7 +233,7 @@ describe('the web console', () => {
     expect(issues).toContain('unknown field "revison"');
     expect(issues).toContain('rename "revison" to "revision"');
     expect(issues).toMatch(/line \d+:\d+/);
-    expect(await page.locator('button:has-text("Publish")').isDisabled()).toBe(true);
+    expect(await page.locator('button.primary:has-text("Publish")').isDisabled()).toBe(true);
     // Each issue jumps to its line in the editor.
     await page.click('[data-testid=validation-issues] li:last-child button');
     await screenshot(page, 'constitution-editor');

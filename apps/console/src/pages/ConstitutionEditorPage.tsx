@@ -6,6 +6,7 @@ import type { Session } from '../lib/session';
 import { ErrorAnswer } from '../lib/api';
 import { href } from '../lib/router';
 import { ErrorView, Loading, Section } from '../components/common';
+import { DraftsPanel } from './DraftsPanel';
 
 const TEMPLATE = `name: my-constitution
 version: 1.0.0
@@ -165,6 +166,18 @@ export function ConstitutionEditorPage({ session, name, base }: { session: Sessi
               </ul>
             ) : null}
           </Section>
+          {session.can.writeDrafts ? (
+            <DraftsPanel
+              session={session}
+              name={name ?? (validation?.ok ? validation.constitution.name : null)}
+              published={versions}
+              text={text}
+              onOpen={(yaml) => {
+                setText(yaml);
+                setPublished(null);
+              }}
+            />
+          ) : null}
         </div>
       </div>
     </div>
