@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { ConstitutionSummarySchema, DraftSchema } from '@amend/contracts';
+import { ConstitutionSummarySchema, DraftSchema, EvaluationSchema } from '@amend/contracts';
 import { consoleForFile, screenshotsDir, type ConsoleFile } from './support/browser';
 import { json, testEnv, type Stack } from './support/stack';
 
@@ -33,7 +33,7 @@ beforeAll(async () => {
 });
 
 describe('the editor Drafts panel', () => {
-  it('saves the editor text as a draft, shows a refused publish, and publishes the draft', async () => {
+  it('saves the editor text as a draft, shows a refused publish, publishes the draft, then previews and evaluates it against that version', async () => {
     const { context, page } = await signIn(author);
     await page.goto(`${stack.url}/console/#/constitutions/new`);
     const editor = page.locator('textarea[name=constitution-yaml]');
@@ -79,6 +79,27 @@ describe('the editor Drafts panel', () => {
     const summary = ConstitutionSummarySchema.parse(await json(await stack.fetch('/v1/constitutions/tutor-tone', {}, author)));
     expect(summary.versions.map((v) => v.version)).toEqual(['1.0.0']);
     expect(summary.versions[0]).toMatchObject({ changelog: 'First draft.' });
+
+    // On the published constitution's editor: open the draft from the list, preview it, and evaluate it against 1.0.0.
+    await page.goto(`${stack.url}/console/#/constitutions/tutor-tone/edit`);
+    await page.waitForSelector('[data-testid=validation-ok] >> text=tutor-tone@1.0.1');
+    // Another constitution's editor starts afresh: no notice from the page before.
+    expect(await page.locator('[data-testid=draft-published]').count()).toBe(0);
+    await page.click('[data-testid=drafts-list] button:has-text("kinder")');
+    await page.waitForSelector('[data-testid=validation-ok] >> text=tutor-tone@0.1.0');
+    expect(await editor.inputValue()).toContain('critique: Does the response encourage the learner, or does it make them feel small?');
+    await page.fill('textarea[name=draft-prompt]', 'Why is my answer to 7 x 8 wrong?');
+    await page.click('button:has-text("Preview draft")');
+    const preview = await (await page.waitForSelector('[data-testid=draft-preview]')).textContent();
+    expect(preview).toMatch(/^completed \(simulator\): revised /);
+    await page.click('button:has-text("Evaluate #kinder against 1.0.0")');
+    const link = await (await page.waitForSelector('[data-testid=draft-evaluation] a')).getAttribute('href');
+    const id = /#\/evaluations\/([0-9a-f-]{36})$/.exec(link!)![1];
+    const evaluation = EvaluationSchema.parse(await json(await stack.fetch(`/v1/evaluations/${id}`, {}, author)));
+    expect(evaluation.baseline.constitution).toMatchObject({ name: 'tutor-tone', version: '1.0.0' });
+    expect(evaluation.candidate.constitution).toMatchObject({ name: 'tutor-tone', version: '#kinder', sha256: draft.sha256 });
+    expect(evaluation.progress.total).toBe(1);
+    await page.screenshot({ path: join(SHOTS, 'constitution-drafts-evaluate.png'), fullPage: true });
     await context.close();
   });
 });

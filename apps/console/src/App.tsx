@@ -141,7 +141,8 @@ function Page({ session }: { session: Session }) {
       return a ? <PairPage session={session} pairId={a} /> : <SearchPage session={session} />;
     case 'constitutions':
       if (!a) return <ConstitutionsPage session={session} />;
-      if (a === 'new' || b === 'edit') return <ConstitutionEditorPage session={session} name={a === 'new' ? null : a} base={query.get('from')} />;
+      if (a === 'new' || b === 'edit')
+        return <ConstitutionEditorPage key={`${a}/${b}`} session={session} name={a === 'new' ? null : a} base={query.get('from')} />;
       if (b === 'diff') return <ConstitutionDiffPage session={session} name={a} from={query.get('from')} to={query.get('to')} />;
       return <ConstitutionPage session={session} name={a} version={b ?? null} />;
     case 'keys':
