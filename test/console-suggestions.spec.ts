@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { SuggestionSetSchema, type SuggestionSet } from '@amend/contracts';
 import { consoleForFile, screenshotsDir, type ConsoleFile } from './support/browser';
 import { json, testEnv, waitFor, type Stack } from './support/stack';
+import { SEEDED } from './support/seeded-preferences';
 
 /**
  * The console's Suggestions pages in Debian's chromium against the real API, worker, Redis and
@@ -12,35 +13,6 @@ import { json, testEnv, waitFor, type Stack } from './support/stack';
 const env = testEnv('console_suggestions');
 const SHOTS = screenshotsDir('amend-console-suggest-');
 const UI_TIMEOUT = 60_000;
-
-const SEEDED = [
-  {
-    id: 'p1',
-    prompt: 'How much sleep do adults need?',
-    chosen: 'According to the WHO, adults need seven hours of sleep.',
-    rejected: 'Adults need about seven hours of sleep.',
-  },
-  {
-    id: 'p2',
-    prompt: 'How far away is the Moon?',
-    chosen: 'Source: NASA. The Moon is about 384,400 km away.',
-    rejected: 'The Moon is far away, roughly a few hundred thousand kilometres from us, give or take quite a lot depending on the orbit.',
-  },
-  { id: 'p3', prompt: 'When does it rain most in England?', chosen: 'According to the Met Office, it rains most in autumn.', rejected: 'It rains in autumn.' },
-  { id: 'p4', prompt: 'What is the capital of France?', chosen: 'According to Britannica, Paris is the capital of France.', rejected: 'Paris.' },
-  {
-    id: 'p5',
-    prompt: 'At what temperature does water boil?',
-    chosen: 'Water boils at 100 degrees Celsius at sea level.',
-    rejected: 'According to my cousin, water boils at 90 degrees.',
-  },
-  {
-    id: 'p6',
-    prompt: 'How do I start learning the piano?',
-    chosen: 'You can do it: start with ten minutes of practice a day.',
-    rejected: 'Start with ten minutes a day.',
-  },
-];
 
 let stack: Stack;
 let signIn: ConsoleFile['signIn'];
