@@ -70,7 +70,7 @@ describe('a prompt id used twice in one run', () => {
     expect(res.status).toBe(422);
     const { error } = await json(res);
     expect(error.code).toBe('invalid_request');
-    expect(error.message).toBe('prompts.2.id: id "x" is already used by prompt 0; ids must be unique within a run');
+    expect(error.message).toBe('prompts[2].id: id "x" is already used by prompt 0; ids must be unique within a run');
   });
 
   it('in a JSON Lines upload is a 422 naming both prompts and lines, and makes no run', async () => {
@@ -92,5 +92,50 @@ describe('a prompt id used twice in one run', () => {
       body: JSON.stringify({ constitution: 'amend-core', prompts: ok }),
     });
     expect(res.status).toBe(202);
+  });
+});
+
+describe('a limit or a type a body gets wrong', () => {
+  const post = (body: unknown, type = 'application/json') =>
+    stack.fetch('/v1/runs', { method: 'POST', headers: { 'content-type': type }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+
+  it('a too-long prompt is a 422 naming the limit, its variable and the actual length', async () => {
+    const undo = stack.reconfigure({ AMEND_MAX_PROMPT_CHARS: '1000' });
+    try {
+      const res = await post({ constitution: 'amend-core', prompts: ['fine', { prompt: 'x'.repeat(1234) }] });
+      expect(res.status).toBe(422);
+      const { error } = await json(res);
+      expect(error.code).toBe('invalid_request');
+      expect(error.message).toBe('prompts[1].prompt: prompt 1 is 1,234 characters; the limit is 1,000 (AMEND_MAX_PROMPT_CHARS)');
+      expect(error.details.issues).toEqual([
+        {
+          path: 'prompts.1.prompt',
+          message: 'prompt 1 is 1,234 characters; the limit is 1,000 (AMEND_MAX_PROMPT_CHARS)',
+          code: 'custom',
+          limit: 1000,
+          setting: 'AMEND_MAX_PROMPT_CHARS',
+          actual: 1234,
+        },
+      ]);
+
+      // The same prompt in a JSON Lines upload: the same words, after the line.
+      const lines = [{ constitution: 'amend-core' }, 'fine', { prompt: 'x'.repeat(1234) }].map((l) => JSON.stringify(l)).join('\n');
+      const upload = await post(lines, 'application/x-ndjson');
+      expect(upload.status).toBe(422);
+      const uploaded = (await json(upload)).error;
+      expect(uploaded.message).toBe('line 3: prompt 1 is 1,234 characters; the limit is 1,000 (AMEND_MAX_PROMPT_CHARS)');
+      expect(uploaded.details).toMatchObject({ line: 3, prompt: 1, path: 'prompt', limit: 1000, setting: 'AMEND_MAX_PROMPT_CHARS', actual: 1234 });
+    } finally {
+      undo();
+    }
+  });
+
+  it('a prompt that is neither a string nor an object says what was expected', async () => {
+    const res = await post({ constitution: 'amend-core', prompts: [42] });
+    expect(res.status).toBe(422);
+    const { error } = await json(res);
+    expect(error.code).toBe('invalid_request');
+    expect(error.message).toBe('prompts[0]: expected a string, or an object with prompt or messages');
+    expect(error.details.issues[0]).toMatchObject({ path: 'prompts.0', message: 'expected a string, or an object with prompt or messages' });
   });
 });

@@ -148,6 +148,7 @@ describe('multi-turn prompts', () => {
         { role: 'user', content: 'b' },
       ],
       'prompts.1.messages.1',
+      'prompts[1].messages[1]',
       /two user turns in a row/,
     ],
     [
@@ -157,6 +158,7 @@ describe('multi-turn prompts', () => {
         { role: 'user', content: 'b' },
       ],
       'prompts.1.messages.0',
+      'prompts[1].messages[0]',
       /starts with a user turn/,
     ],
     [
@@ -166,6 +168,7 @@ describe('multi-turn prompts', () => {
         { role: 'assistant', content: 'b' },
       ],
       'prompts.1.messages.1',
+      'prompts[1].messages[1]',
       /must end with a user turn/,
     ],
     [
@@ -176,6 +179,7 @@ describe('multi-turn prompts', () => {
         { role: 'user', content: 'c' },
       ],
       'prompts.1.messages.1',
+      'prompts[1].messages[1]',
       /system message may only be the first/,
     ],
     [
@@ -186,16 +190,18 @@ describe('multi-turn prompts', () => {
         { role: 'user', content: 'c' },
       ],
       'prompts.1.messages.1.content',
+      'prompts[1].messages[1].content',
       /message is empty/,
     ],
-    ['no messages', [], 'prompts.1.messages', /at least one message/],
-    ['an unknown role', [{ role: 'tool', content: 'a' }], 'prompts.1.messages.0.role', /./],
-  ])('%s is a 422 naming the prompt and the message', async (_name, messages, path, message) => {
+    ['no messages', [], 'prompts.1.messages', 'prompts[1].messages', /at least one message/],
+    ['an unknown role', [{ role: 'tool', content: 'a' }], 'prompts.1.messages.0.role', 'prompts[1].messages[0].role', /./],
+  ])('%s is a 422 naming the prompt and the message', async (_name, messages, path, written, message) => {
     const res = await postJson({ constitution: 'amend-core', prompts: ['fine', { messages }] });
     expect(res.status).toBe(422);
     const body = await json(res);
     expect(body.error.code).toBe('invalid_request');
-    expect(body.error.message.startsWith(`${path}: `)).toBe(true);
+    // The message writes the path as in the body (`prompts[1].messages[0]`); details keep it dotted.
+    expect(body.error.message.startsWith(`${written}: `)).toBe(true);
     expect(body.error.message).toMatch(message);
     expect(body.error.details.issues[0].path).toBe(path);
   });
@@ -204,7 +210,7 @@ describe('multi-turn prompts', () => {
     for (const item of [{ prompt: 'x', messages: [{ role: 'user', content: 'y' }] }, { id: 'only-an-id' }]) {
       const res = await postJson({ constitution: 'amend-core', prompts: [item] });
       expect(res.status).toBe(422);
-      expect((await json(res)).error.message).toMatch(/^prompts\.0\.(messages|prompt): .*"prompt".*"messages"/);
+      expect((await json(res)).error.message).toMatch(/^prompts\[0\]\.(messages|prompt): .*"prompt".*"messages"/);
     }
   });
 
@@ -213,12 +219,16 @@ describe('multi-turn prompts', () => {
     try {
       const turn = (role: string, n: number) => ({ role, content: 'x'.repeat(n) });
       const cases: [unknown[], string, RegExp][] = [
-        [[turn('user', 101)], 'prompts.0.messages.0.content', /AMEND_MAX_PROMPT_CHARS/],
-        [[turn('user', 80), turn('assistant', 80), turn('user', 1)], 'prompts.0.messages', /161 characters.*AMEND_MAX_CONVERSATION_CHARS/],
+        [[turn('user', 101)], 'prompts[0].messages[0].content', /^[^:]+: prompt 0, message 0, is 101 characters; the limit is 100 \(AMEND_MAX_PROMPT_CHARS\)$/],
+        [
+          [turn('user', 80), turn('assistant', 80), turn('user', 1)],
+          'prompts[0].messages',
+          /: prompt 0's conversation has 161 characters in all; the limit is 150 \(AMEND_MAX_CONVERSATION_CHARS\)$/,
+        ],
         [
           [turn('user', 1), turn('assistant', 1), turn('user', 1), turn('assistant', 1), turn('user', 1), turn('assistant', 1), turn('user', 1)],
-          'prompts.0.messages',
-          /at most 5 messages.*AMEND_MAX_PROMPT_MESSAGES/,
+          'prompts[0].messages',
+          /: prompt 0 has 7 messages; the limit is 5 \(AMEND_MAX_PROMPT_MESSAGES\)$/,
         ],
       ];
       for (const [messages, path, message] of cases) {

@@ -76,6 +76,7 @@ const EXPECTED: Record<string, number> = {
   preview_timeout: 504,
   // A push to the Hugging Face Hub: no token for the team is the operator's to fix (422); the Hub's
   // rate limit is a 429 like ours; what the Hub refused or failed is a bad gateway (502).
+  empty_export: 422,
   hub_not_configured: 422,
   hub_rate_limited: 429,
   hub_unauthorized: 502,

@@ -33,52 +33,60 @@ export function requestLimits(config: LimitSettings): RequestLimits {
   };
 }
 
-/** One limit a body goes past, where (a path into the body, as a zod issue has) and which setting. */
+/**
+ * One limit a body goes past: where (a path into the body, as a zod issue has), what it says, and
+ * the figures a client can act on: the limit, the setting that sets it and the actual size.
+ */
 export interface LimitIssue {
   path: (string | number)[];
   message: string;
+  limit: number;
+  setting: string;
+  actual: number;
+}
+
+const n = (v: number) => v.toLocaleString('en-US');
+
+/** `prompt 3 is 40,123 characters; the limit is 32,000 (AMEND_MAX_PROMPT_CHARS)`, with its figures. */
+function over(path: (string | number)[], what: string, actual: number, unit: string, limit: number, setting: string): LimitIssue {
+  return { path, message: `${what} ${n(actual)} ${unit}; the limit is ${n(limit)} (${setting})`, limit, setting, actual };
 }
 
 type PromptLike = string | { prompt?: string; messages?: readonly { role: string; content: string }[] };
 
-/** What one prompt (a string, `{prompt}` or `{messages}`) goes past, with paths relative to the prompt. */
-export function promptLimitIssues(item: PromptLike, limits: RequestLimits): LimitIssue[] {
-  const tooLong = 'prompt is longer than the limit (AMEND_MAX_PROMPT_CHARS)';
-  if (typeof item === 'string') return item.length > limits.promptChars ? [{ path: [], message: tooLong }] : [];
-  const issues: LimitIssue[] = [];
-  if (item.prompt !== undefined && item.prompt.length > limits.promptChars) issues.push({ path: ['prompt'], message: tooLong });
+/**
+ * What one prompt (a string, `{prompt}` or `{messages}`) goes past, with paths relative to the
+ * prompt; `index` is its position in the run, which the messages name.
+ */
+export function promptLimitIssues(item: PromptLike, limits: RequestLimits, index?: number): LimitIssue[] {
+  const name = index === undefined ? 'the prompt' : `prompt ${index}`;
+  const chars = (path: (string | number)[], what: string, text: string) =>
+    text.length > limits.promptChars ? [over(path, `${what} is`, text.length, 'characters', limits.promptChars, 'AMEND_MAX_PROMPT_CHARS')] : [];
+  if (typeof item === 'string') return chars([], name, item);
+  const issues: LimitIssue[] = item.prompt !== undefined ? chars(['prompt'], name, item.prompt) : [];
   const messages = item.messages;
   if (messages !== undefined) {
-    messages.forEach((m, i) => {
-      if (m.content.length > limits.promptChars)
-        issues.push({ path: ['messages', i, 'content'], message: 'message is longer than the limit (AMEND_MAX_PROMPT_CHARS)' });
-    });
+    messages.forEach((m, i) => issues.push(...chars(['messages', i, 'content'], `${name}, message ${i},`, m.content)));
     if (messages.length > limits.promptMessages) {
-      issues.push({
-        path: ['messages'],
-        message: `a conversation has at most ${limits.promptMessages} messages (AMEND_MAX_PROMPT_MESSAGES), this one ${messages.length}`,
-      });
+      issues.push(over(['messages'], `${name} has`, messages.length, 'messages', limits.promptMessages, 'AMEND_MAX_PROMPT_MESSAGES'));
     }
-    const total = messages.reduce((n, m) => n + m.content.length, 0);
+    const total = messages.reduce((sum, m) => sum + m.content.length, 0);
     if (total > limits.conversationChars) {
-      issues.push({
-        path: ['messages'],
-        message: `the conversation has ${total} characters, more than the limit of ${limits.conversationChars} (AMEND_MAX_CONVERSATION_CHARS)`,
-      });
+      issues.push(over(['messages'], `${name}'s conversation has`, total, 'characters in all', limits.conversationChars, 'AMEND_MAX_CONVERSATION_CHARS'));
     }
   }
   return issues;
 }
 
 function promptsIssues(prompts: readonly PromptLike[], limits: RequestLimits): LimitIssue[] {
-  return prompts.flatMap((p, i) => promptLimitIssues(p, limits).map((issue) => ({ ...issue, path: ['prompts', i, ...issue.path] })));
+  return prompts.flatMap((p, i) => promptLimitIssues(p, limits, i).map((issue) => ({ ...issue, path: ['prompts', i, ...issue.path] })));
 }
 
 /** What a run's body (JSON; a JSON Lines upload checks each line with promptLimitIssues) goes past. */
 export function runLimitIssues(body: { prompts: readonly PromptLike[] }, limits: RequestLimits): LimitIssue[] {
-  const count: LimitIssue[] =
+  const count =
     body.prompts.length > limits.promptsPerRun
-      ? [{ path: ['prompts'], message: `too many prompts for one run (AMEND_MAX_PROMPTS, ${limits.promptsPerRun})` }]
+      ? [over(['prompts'], 'the run has', body.prompts.length, 'prompts', limits.promptsPerRun, 'AMEND_MAX_PROMPTS')]
       : [];
   return [...count, ...promptsIssues(body.prompts, limits)];
 }
@@ -86,9 +94,9 @@ export function runLimitIssues(body: { prompts: readonly PromptLike[] }, limits:
 /** What an evaluation's body goes past. */
 export function evaluationLimitIssues(body: { prompts?: readonly PromptLike[] }, limits: RequestLimits): LimitIssue[] {
   if (body.prompts === undefined) return [];
-  const count: LimitIssue[] =
+  const count =
     body.prompts.length > limits.evaluationPrompts
-      ? [{ path: ['prompts'], message: `too many prompts for one evaluation (AMEND_MAX_EVALUATION_PROMPTS, ${limits.evaluationPrompts})` }]
+      ? [over(['prompts'], 'the evaluation has', body.prompts.length, 'prompts', limits.evaluationPrompts, 'AMEND_MAX_EVALUATION_PROMPTS')]
       : [];
   return [...count, ...promptsIssues(body.prompts, limits)];
 }
@@ -97,7 +105,7 @@ export function evaluationLimitIssues(body: { prompts?: readonly PromptLike[] },
 export function reviewLimitIssues(body: { chosen?: string; rejected?: string }, limits: RequestLimits): LimitIssue[] {
   return (['chosen', 'rejected'] as const)
     .filter((field) => (body[field]?.length ?? 0) > limits.promptChars * 4)
-    .map((field) => ({ path: [field], message: 'the text is longer than the limit (4 x AMEND_MAX_PROMPT_CHARS)' }));
+    .map((field) => over([field], `${field} is`, body[field]!.length, 'characters', limits.promptChars * 4, '4 x AMEND_MAX_PROMPT_CHARS'));
 }
 
 /** Critique-revise rounds per sample: the paper used 4, and past 8 the revisions stop changing. */

@@ -33,15 +33,25 @@ export function isSampleFinished(status: string): boolean {
 
 const promptText = z.string().refine((s) => s.trim().length > 0, { message: 'prompt is empty' });
 
+/**
+ * What a prompt union says when a value is neither of its shapes (`42`, `null`, a list): zod's
+ * own is `Invalid input`. An object that fails inside keeps its own issues (zod reports the one
+ * shape it came close to).
+ */
+const expected = (what: string) => (issue: { code?: string }) => (issue.code === 'invalid_union' ? `expected ${what}` : undefined);
+
 /** A single-turn prompt: a string or `{id?, prompt, metadata?}` (what an evaluation takes). */
-export const TextPromptItemSchema = z.union([
-  promptText,
-  z.strictObject({
-    id: z.string().min(1).max(200).optional(),
-    prompt: promptText,
-    metadata: z.record(z.string(), z.unknown()).optional(),
-  }),
-]);
+export const TextPromptItemSchema = z.union(
+  [
+    promptText,
+    z.strictObject({
+      id: z.string().min(1).max(200).optional(),
+      prompt: promptText,
+      metadata: z.record(z.string(), z.unknown()).optional(),
+    }),
+  ],
+  { error: expected('a string, or an object with prompt') },
+);
 export type TextPromptItem = z.infer<typeof TextPromptItemSchema>;
 
 /** One turn of a multi-turn prompt; the API holds each to AMEND_MAX_PROMPT_CHARS (promptLimitIssues). */
@@ -100,35 +110,38 @@ export function conversationProblems(messages: readonly { role: string; content:
  * `{id?, messages: [{role, content}...], metadata?}` ending with a user turn (see
  * conversationProblems). The draft answers the last user turn with the turns before it as context.
  */
-export const PromptItemSchema = z.union([
-  promptText,
-  z
-    .strictObject({
-      id: z.string().min(1).max(200).optional(),
-      /** The prompt as one user message. */
-      prompt: promptText.optional(),
-      /** Or a conversation: optional system message, user and assistant turns alternating, the last a user turn. */
-      messages: z.array(PromptMessageSchema).optional(),
-      metadata: z.record(z.string(), z.unknown()).optional(),
-    })
-    .superRefine((item, ctx) => {
-      if (item.prompt !== undefined && item.messages !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['messages'], message: 'give "prompt" (one user message) or "messages" (a conversation), not both' });
-      } else if (item.prompt === undefined && item.messages === undefined) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['prompt'],
-          message: 'a prompt object needs "prompt" (a string) or "messages" (a conversation ending with a user turn)',
-        });
-      }
-      // A message with an unknown role has its own issue already; its place in the turns means nothing.
-      if (item.messages !== undefined && item.messages.every((m) => (PROMPT_ROLES as readonly string[]).includes(m.role))) {
-        for (const p of conversationProblems(item.messages)) {
-          ctx.addIssue({ code: 'custom', path: p.index === null ? ['messages'] : ['messages', p.index], message: p.message });
+export const PromptItemSchema = z.union(
+  [
+    promptText,
+    z
+      .strictObject({
+        id: z.string().min(1).max(200).optional(),
+        /** The prompt as one user message. */
+        prompt: promptText.optional(),
+        /** Or a conversation: optional system message, user and assistant turns alternating, the last a user turn. */
+        messages: z.array(PromptMessageSchema).optional(),
+        metadata: z.record(z.string(), z.unknown()).optional(),
+      })
+      .superRefine((item, ctx) => {
+        if (item.prompt !== undefined && item.messages !== undefined) {
+          ctx.addIssue({ code: 'custom', path: ['messages'], message: 'give "prompt" (one user message) or "messages" (a conversation), not both' });
+        } else if (item.prompt === undefined && item.messages === undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['prompt'],
+            message: 'a prompt object needs "prompt" (a string) or "messages" (a conversation ending with a user turn)',
+          });
         }
-      }
-    }),
-]);
+        // A message with an unknown role has its own issue already; its place in the turns means nothing.
+        if (item.messages !== undefined && item.messages.every((m) => (PROMPT_ROLES as readonly string[]).includes(m.role))) {
+          for (const p of conversationProblems(item.messages)) {
+            ctx.addIssue({ code: 'custom', path: p.index === null ? ['messages'] : ['messages', p.index], message: p.message });
+          }
+        }
+      }),
+  ],
+  { error: expected('a string, or an object with prompt or messages') },
+);
 export type PromptItem = z.infer<typeof PromptItemSchema>;
 
 /** A prompt item taken apart: the last user turn, the whole conversation when it is multi-turn (null otherwise), id and metadata. */

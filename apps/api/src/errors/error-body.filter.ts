@@ -15,14 +15,21 @@ function zodDetails(err: ZodError) {
     path: i.path.map(String).join('.'),
     message: i.message,
     code: i.code,
+    // A limit's figures (request-limits.ts): limit, setting, actual.
+    ...(i.code === 'custom' && i.params),
   }));
   return { issues, total_issues: err.issues.length };
+}
+
+/** A path as a reader writes it into a JSON body: `prompts[0].messages[2].content`. */
+function readablePath(path: readonly PropertyKey[]): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i > 0 ? '.' : ''}${String(p)}`)).join('');
 }
 
 function describeZod(err: ZodError): string {
   const first = err.issues[0];
   if (!first) return 'the request is not valid';
-  const where = first.path.length ? first.path.map(String).join('.') : 'body';
+  const where = first.path.length ? readablePath(first.path) : 'body';
   const more = err.issues.length > 1 ? ` (and ${err.issues.length - 1} more issue(s), see details)` : '';
   return `${where}: ${first.message}${more}`;
 }

@@ -142,9 +142,14 @@ export class RunsService {
       let chunk: NewSample[] = [];
       for (let line = await nextLine(); line; line = await nextLine()) {
         const item = PromptItemSchema.safeParse(parseLine(line));
-        const overLimit = item.success ? promptLimitIssues(item.data, limits)[0] : undefined;
-        if (!item.success || overLimit) {
-          const issue = item.success ? overLimit : item.error.issues[0];
+        const overLimit = item.success ? promptLimitIssues(item.data, limits, sampleIds.length)[0] : undefined;
+        if (overLimit) {
+          // Its message names the prompt and the message: `prompt 4, message 2, is 40,123 characters; the limit is ...`.
+          const { path, message, limit, setting, actual } = overLimit;
+          throw lineError(line.no, message, { prompt: sampleIds.length, path: path.map(String).join('.'), limit, setting, actual });
+        }
+        if (!item.success) {
+          const issue = item.error.issues[0];
           // The path inside the line names the message of a conversation: `prompt 4: messages.2: ...`.
           const where = issue && issue.path[0] === 'messages' ? `${issue.path.map(String).join('.')}: ` : '';
           throw lineError(
