@@ -109,7 +109,8 @@ describe('the quality report of a run', () => {
     expect(finished.overall.noop_share).toBeCloseTo(2 / 7, 4);
     expect(finished.overall.refusal_rate_chosen).toBeCloseTo(2 / 7, 4);
     expect(finished.overall.flags).toEqual({ noop: 2, rejected_by_judge: 0, refusal_drift: 2, low_margin: 0, truncated: 0, judges_split: 0 });
-    const lines = ndjson(await (await get(`/v1/runs/${id}/pairs`)).text());
+    // Every pair, noop ones too (the export leaves those out by default): the report covers them all.
+    const lines = ndjson(await (await get(`/v1/runs/${id}/pairs?exclude=`)).text());
     const chars = (k: 'chosen' | 'rejected') => lines.reduce((s, l) => s + (l[k][0].content as string).length, 0);
     expect(finished.overall.length_ratio).toBeCloseTo(chars('chosen') / chars('rejected'), 4);
     const rows = await cachedRows(id);

@@ -92,7 +92,7 @@ describe('tracing off', () => {
   it('never loads the SDK; turning it on does (a process of its own, whose module cache tells)', () => {
     const script = `
       const { loadConfig } = require('./libs/contracts/src');
-      const { createTracing } = require('./libs/runtime/src/tracing');
+      const { createTracing } = require('./libs/runtime/src/create-tracing');
       const sdk = () => Object.keys(require.cache).filter((k) => /@opentelemetry\\/(sdk-trace|exporter|otlp-)/.test(k)).length;
       const t = { model: 'm', provider: 'openai' };
       const off = createTracing(loadConfig({}), 'svc', () => t);
