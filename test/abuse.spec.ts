@@ -46,15 +46,20 @@ describe('keys before bodies', () => {
 
   it('refuses a JSON body over the default limit of 4 MiB with 413 that points at the JSON Lines upload', async () => {
     const prompts = Array.from({ length: 5_000 }, (_, i) => `prompt ${i} ${'x'.repeat(900)}`);
+    const text = JSON.stringify({ constitution: 'amend-core', prompts });
     const res = await stack.fetch('/v1/runs', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ constitution: 'amend-core', prompts }),
+      body: text,
     });
     expect(res.status).toBe(413);
     const body = ErrorBodySchema.parse(await json(res));
     expect(body.error.code).toBe('body_too_large');
     expect(body.error.message).toContain('application/x-ndjson');
+    // The body's size (its Content-Length), the limit and its variable: 4 MiB is 4,194,304 bytes.
+    const size = Buffer.byteLength(text);
+    expect(body.error.message).toContain(`the body is ${size.toLocaleString('en')} bytes; the limit is 4,194,304 bytes (AMEND_MAX_BODY_BYTES)`);
+    expect(body.error.details).toMatchObject({ limit_bytes: 4_194_304, setting: 'AMEND_MAX_BODY_BYTES', actual_bytes: size });
   });
 });
 

@@ -65,8 +65,17 @@ export function unknownModel(alias: string, aliases: string[]): ApiError {
   return new ApiError('unknown_model', `no model alias "${alias}"; configured aliases: ${aliases.join(', ')}`, { available: aliases });
 }
 
-export function bodyTooLarge(what: string, limit: number, setting: string, advice = ''): ApiError {
-  return new ApiError('body_too_large', `${what} is larger than the limit of ${limit} bytes (${setting})${advice}`, { limit_bytes: limit, setting });
+/**
+ * `actual`: the body's size when it is known (its Content-Length), or the bytes read when reading
+ * stopped (a streamed body without one): then "at least".
+ */
+export function bodyTooLarge(what: string, limit: number, setting: string, advice = '', actual?: { bytes: number; atLeast?: boolean }): ApiError {
+  const size = actual ? `${what} is ${actual.atLeast ? 'at least ' : ''}${actual.bytes.toLocaleString('en')} bytes; ` : `${what} is larger than the limit: `;
+  return new ApiError('body_too_large', `${size}the limit is ${limit.toLocaleString('en')} bytes (${setting})${advice}`, {
+    limit_bytes: limit,
+    setting,
+    ...(actual && { actual_bytes: actual.bytes, ...(actual.atLeast && { at_least: true }) }),
+  });
 }
 
 /** Retry-After of a refusal for too many active runs: about how long a small run takes. */

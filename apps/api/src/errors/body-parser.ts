@@ -97,14 +97,19 @@ export function jsonBodyParser(config: Pick<Config, 'AMEND_MAX_BODY_BYTES' | 'AM
   };
   const parserError = (err: any, req: Request): { status: number; body: ErrorBody } => {
     if (err.type === 'entity.too.large') {
+      // raw-body says the declared length when there is one, else how far it read before stopping.
+      const declared = Number(req.headers['content-length']);
+      const actual =
+        Number.isFinite(declared) && declared > 0 ? { bytes: declared } : typeof err.received === 'number' ? { bytes: err.received, atLeast: true } : undefined;
       return toErrorResponse(
         YAML_MEDIA_TYPES.some((t) => req.is(t))
-          ? bodyTooLarge('the constitution', yamlLimit, 'AMEND_MAX_CONSTITUTION_BYTES')
+          ? bodyTooLarge('the constitution', yamlLimit, 'AMEND_MAX_CONSTITUTION_BYTES', '', actual)
           : bodyTooLarge(
               'the body',
               limit,
               'AMEND_MAX_BODY_BYTES',
               '; send a large run as JSON Lines (Content-Type: application/x-ndjson: a first line with the run options, then one prompt a line), which is streamed',
+              actual,
             ),
       );
     }

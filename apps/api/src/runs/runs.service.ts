@@ -201,8 +201,8 @@ export class RunsService {
     if (count > caller.limits.prompts_per_run) {
       throw new ApiError(
         'too_many_prompts',
-        `this key may submit at most ${caller.limits.prompts_per_run} prompts per run and the run has ${count}${count === caller.limits.prompts_per_run + 1 ? ' or more' : ''}; split it`,
-        { limit: caller.limits.prompts_per_run, prompts: count },
+        `the run has ${count}${count === caller.limits.prompts_per_run + 1 ? ' or more' : ''} prompts; this key may submit at most ${caller.limits.prompts_per_run} per run (the key's limits.prompts_per_run); split it`,
+        { limit: caller.limits.prompts_per_run, setting: 'limits.prompts_per_run', prompts: count },
       );
     }
   }
