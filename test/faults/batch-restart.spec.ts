@@ -133,6 +133,8 @@ it('a batch created at the provider whose id was never saved (killed in between)
 });
 
 it('a batch row whose provider batch was never created is abandoned and its requests go into the next wave', async () => {
+  // The previous test's worker still polls (every 100 ms): it could write wave 0 before the forged row. Closed first, one started after.
+  while (apps.length) await apps.pop()!.close();
   const runId = await createRun(stack, { constitution: 'amend-core', prompts: prompts(2, 'batch-abandon'), batch: true });
   const samples = [...(await sampleIds(runId))];
   // A coordinator that wrote the row and died before the upload: nothing exists at the provider.
@@ -140,6 +142,7 @@ it('a batch row whose provider batch was never created is abandoned and its requ
     `insert into batches (id, run_id, wave, part, alias, status, custom_ids, bytes) values (gen_random_uuid(), $1, 0, 0, 'default', 'submitting', $2, 0)`,
     [runId, samples.map((s) => `${s}:0`)],
   );
+  apps.push(await createWorkerApp(stack.config));
   const run = await waitForRun(stack, runId, 60_000);
   expect(run.status).toBe('completed');
   const rows = await pg.query('select wave, status from batches where run_id = $1 order by wave', [runId]);
