@@ -186,6 +186,36 @@ describe('checkpoints', () => {
     expect(Number(pairs.n)).toBe(40);
   });
 
+  it('claims made together share statements, and each gets its own sample or nothing', async () => {
+    const { runId, samples } = await newRun(30);
+    // Behind the service's back: one sample finished, one cancelled; neither may be claimed.
+    const [done, cancelled] = samples;
+    await db.updateTable('samples').set({ status: 'completed' }).where('id', '=', done.id).execute();
+    await db.updateTable('samples').set({ status: 'cancelled' }).where('id', '=', cancelled.id).execute();
+    const before = store.samples.claimStats();
+    // Every sample claimed at once, and the third one twice (a stalled job's sample taken again).
+    const ids = [...samples.map((s) => s.id), samples[2].id];
+    const items = await Promise.all(ids.map((id) => store.samples.claimForWork(id)));
+    const after = store.samples.claimStats();
+    expect(items[0]).toBeUndefined();
+    expect(items[1]).toBeUndefined();
+    items.slice(2).forEach((item, k) => {
+      expect(item?.sample.id).toBe(ids[k + 2]);
+      expect(item?.sample.status).toBe('running');
+      expect(item?.run.id).toBe(runId);
+      expect(item?.records).toEqual([]);
+    });
+    expect(after.claims - before.claims).toBe(31);
+    expect(after.statements - before.statements).toBeLessThan(31);
+    const running = await db
+      .selectFrom('samples')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('run_id', '=', runId)
+      .where('status', '=', 'running')
+      .executeTakeFirstOrThrow();
+    expect(Number(running.n)).toBe(28);
+  });
+
   it('a checkpoint whose head moved, or whose sample was cancelled, takes the locking path', async () => {
     const { runId, samples } = await newRun(2);
     const [a, b] = samples;

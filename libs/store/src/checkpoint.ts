@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import { linkEvents, messageRefs, type ContentBlob, type MessageRefs } from '@amend/audit';
 import type { PairQuality, PairRecord, StageRecord } from '@amend/contracts';
 import type { AuditEventInput } from './audit-events';
+import { GroupQueue } from './group-queue';
 
 export type CheckpointOutcome = 'saved' | 'completed' | 'duplicate' | 'stopped';
 
@@ -275,94 +276,55 @@ export function groupCheckpointParams(
   return { values, rows };
 }
 
-interface Pending {
-  input: CheckpointInput;
-  resolve: (result: CheckpointResult | undefined) => void;
-  reject: (err: unknown) => void;
-}
-
 /**
- * Group commit: checkpoints that arrive while a commit is in flight wait for it and then go
- * together as one statement; with none in flight a checkpoint goes at once (no timer, so no added
- * latency at low load). Each resolves only after the commit that holds it: `saved` or `completed`
- * with the new head, or undefined when its guard did not match or a unique key refused the group
- * (nothing of it was written), and the caller takes the locking path.
+ * Group commit (GroupQueue): checkpoints that arrive while a commit is in flight go together as
+ * the next statement, one per sample. Each resolves only after the commit that holds it: `saved`
+ * or `completed` with the new head, or undefined when its guard did not match or a unique key
+ * refused the group (nothing of it was written), and the caller takes the locking path.
  */
 export class CheckpointBatcher {
-  private queue: Pending[] = [];
-  private flushing = false;
-  /** Checkpoints submitted and statements sent, for tests and metrics. */
-  readonly stats = { checkpoints: 0, statements: 0 };
+  private readonly group: GroupQueue<CheckpointInput, CheckpointResult | undefined>;
   /** The most checkpoints in one statement, so one commit stays bounded. */
   static readonly MAX_BATCH = 512;
 
   constructor(
     private readonly pool: Pool,
     private readonly blobs: KnownBlobs,
-  ) {}
+  ) {
+    this.group = new GroupQueue(
+      (inputs) => this.write(inputs),
+      (input) => input.sampleId,
+      CheckpointBatcher.MAX_BATCH,
+    );
+  }
+
+  /** Checkpoints submitted and statements sent, for tests and metrics. */
+  get stats(): { checkpoints: number; statements: number } {
+    return { checkpoints: this.group.stats.items, statements: this.group.stats.statements };
+  }
 
   submit(input: CheckpointInput): Promise<CheckpointResult | undefined> {
-    this.stats.checkpoints++;
-    return new Promise((resolve, reject) => {
-      this.queue.push({ input, resolve, reject });
-      if (!this.flushing) void this.flushLoop();
-    });
+    return this.group.submit(input);
   }
 
-  private async flushLoop(): Promise<void> {
-    this.flushing = true;
-    try {
-      while (this.queue.length > 0) {
-        const batch = this.take();
-        await this.flush(batch);
-      }
-    } finally {
-      this.flushing = false;
-    }
-  }
-
-  /** The next group: at most MAX_BATCH, one checkpoint per sample (a second one waits for the next group). */
-  private take(): Pending[] {
-    const seen = new Set<string>();
-    const batch: Pending[] = [];
-    const rest: Pending[] = [];
-    for (const p of this.queue) {
-      if (batch.length < CheckpointBatcher.MAX_BATCH && !seen.has(p.input.sampleId)) {
-        seen.add(p.input.sampleId);
-        batch.push(p);
-      } else rest.push(p);
-    }
-    this.queue = rest;
-    return batch;
-  }
-
-  private async flush(batch: Pending[]): Promise<void> {
-    let rows: SampleRow[];
+  private async write(inputs: CheckpointInput[]): Promise<(CheckpointResult | undefined)[]> {
+    const blobs = this.blobs.unknown(inputs);
+    const { values, rows } = groupCheckpointParams(inputs, blobs);
     let matched: Set<string>;
     try {
-      const inputs = batch.map((p) => p.input);
-      const blobs = this.blobs.unknown(inputs);
-      const params = groupCheckpointParams(inputs, blobs);
-      rows = params.rows;
-      this.stats.statements++;
-      const r = await this.pool.query<{ id: string }>({ name: GROUP_CHECKPOINT_NAME, text: GROUP_CHECKPOINT_SQL, values: params.values });
+      const r = await this.pool.query<{ id: string }>({ name: GROUP_CHECKPOINT_NAME, text: GROUP_CHECKPOINT_SQL, values });
       matched = new Set(r.rows.map((x) => x.id));
-      // The blobs went in whether or not their sample's guard matched.
-      this.blobs.committed(blobs);
     } catch (e: any) {
       // A unique key refused one of them (someone else wrote first) or two groups from different
       // processes locked rows in opposite orders: the statement was its own transaction, nothing of
       // it committed, and each checkpoint takes the locking path on its own.
-      if (e?.code === '23505' || e?.code === '40P01') {
-        for (const p of batch) p.resolve(undefined);
-        return;
-      }
-      for (const p of batch) p.reject(e);
-      return;
+      if (e?.code === '23505' || e?.code === '40P01') return inputs.map(() => undefined);
+      throw e;
     }
-    batch.forEach((p, k) => {
-      if (!matched.has(p.input.sampleId)) return p.resolve(undefined);
-      p.resolve({ outcome: p.input.pair ? 'completed' : 'saved', head: { seq: rows[k].newSeq, hash: rows[k].newHash } });
-    });
+    // The blobs went in whether or not their sample's guard matched.
+    this.blobs.committed(blobs);
+    return inputs.map((input, k) =>
+      matched.has(input.sampleId) ? { outcome: input.pair ? 'completed' : 'saved', head: { seq: rows[k].newSeq, hash: rows[k].newHash } } : undefined,
+    );
   }
 }

@@ -13,6 +13,7 @@ import type { Database, RunsTable, SamplesTable } from './schema';
 import { insertAuditEvents, type AuditEventInput } from './audit-events';
 import { statusList, statusLiteral } from './status-sql';
 import { verifySample } from './sample-verification';
+import { GroupQueue } from './group-queue';
 import { CheckpointBatcher, KnownBlobs, contentOf, type CheckpointEvent, type CheckpointInput, type CheckpointResult } from './checkpoint';
 
 export type { CheckpointEvent, CheckpointInput, CheckpointOutcome, CheckpointResult, SampleChainHead } from './checkpoint';
@@ -66,13 +67,13 @@ const PROMPT_PREVIEW = 120;
 const RUN_CACHE_MAX = 1_000;
 
 /**
- * Claims a sample for work and reads what the worker needs in one round trip: pending or running
- * -> running unless its run was cancelled, with its run's status and `simulated` flag (which
+ * Claims a group of samples for work ($1, an array of ids) and reads what the worker needs in one
+ * round trip: each pending or running -> running unless its run was cancelled, with its run's status and `simulated` flag (which
  * change while it goes) and the stages already paid for.
  */
 const CLAIM_FOR_WORK_SQL = `with c as (
   update samples set status = ${statusLiteral('running')}, updated_at = now()
-  where id = $1::uuid and status in (${statusList(UNFINISHED_SAMPLE_STATUSES)})
+  where id = any($1::uuid[]) and status in (${statusList(UNFINISHED_SAMPLE_STATUSES)})
     and not exists (select 1 from runs where runs.id = samples.run_id and runs.status = ${statusLiteral('cancelled')})
   returning *
 )
@@ -85,8 +86,16 @@ select c.*, runs.status as run_status, runs.simulated as run_simulated,
     from stage_records r where r.sample_id = c.id), '[]'::json) as records
 from c join runs on runs.id = c.run_id`;
 
+/** Named, so each connection parses and plans it once; the name changes with its text. */
+const CLAIM_FOR_WORK_NAME = 'amend_claim_for_work_4';
+/** The most claims in one statement. */
+const CLAIM_GROUP_MAX = 512;
+
+type ClaimedRow = SampleRow & { run_status: RunStatus; run_simulated: boolean; records: any[] };
+
 export class SamplesRepository {
   private readonly batcher?: CheckpointBatcher;
+  private readonly claims?: GroupQueue<string, ClaimedRow | undefined>;
   private readonly runs = new Map<string, RunRowForWork>();
   private readonly blobs = new KnownBlobs();
 
@@ -94,7 +103,14 @@ export class SamplesRepository {
     private readonly db: Kysely<Database>,
     private readonly pool?: Pool,
   ) {
-    if (pool) this.batcher = new CheckpointBatcher(pool, this.blobs);
+    if (pool) {
+      this.batcher = new CheckpointBatcher(pool, this.blobs);
+      this.claims = new GroupQueue(
+        (ids) => this.claimGroup(ids),
+        (id) => id,
+        CLAIM_GROUP_MAX,
+      );
+    }
   }
 
   /**
@@ -103,14 +119,29 @@ export class SamplesRepository {
    * when the sample is gone, finished or cancelled, or its run was cancelled.
    */
   async claimForWork(sampleId: string): Promise<WorkItem | undefined> {
-    const r = this.pool
-      ? await this.pool.query({ name: 'amend_claim_for_work_3', text: CLAIM_FOR_WORK_SQL, values: [sampleId] })
-      : await this.db.executeQuery(CompiledQuery.raw(CLAIM_FOR_WORK_SQL, [sampleId]));
-    const row = r.rows[0] as (SampleRow & { run_status: RunStatus; run_simulated: boolean; records: any[] }) | undefined;
+    // Claims that arrive while one is in flight go together (GroupQueue): one statement, one commit.
+    const row = this.claims ? await this.claims.submit(sampleId) : (await this.db.executeQuery(CompiledQuery.raw(CLAIM_FOR_WORK_SQL, [[sampleId]]))).rows[0];
     if (!row) return undefined;
-    const { run_status, run_simulated, records, ...sample } = row;
+    const { run_status, run_simulated, records, ...sample } = row as ClaimedRow;
     const run = await this.cachedRun(sample.run_id);
     return { sample: sample as SampleRow, run: { ...run, status: run_status, simulated: run_simulated }, records: records.map(toStageRecord) };
+  }
+
+  /** One group of claims; each id gets its row, or undefined when it was not claimed. */
+  private async claimGroup(ids: string[]): Promise<(ClaimedRow | undefined)[]> {
+    let rows: ClaimedRow[];
+    try {
+      rows = (await this.pool!.query<ClaimedRow>({ name: CLAIM_FOR_WORK_NAME, text: CLAIM_FOR_WORK_SQL, values: [ids] })).rows;
+    } catch (e: any) {
+      // Two statements locked the same samples in opposite orders (a stalled job's sample claimed
+      // again while its group commit goes): nothing of this one committed; claim each on its own.
+      if (e?.code !== '40P01' || ids.length === 1) throw e;
+      return Promise.all(
+        ids.map(async (id) => (await this.pool!.query<ClaimedRow>({ name: CLAIM_FOR_WORK_NAME, text: CLAIM_FOR_WORK_SQL, values: [[id]] })).rows[0]),
+      );
+    }
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return ids.map((id) => byId.get(id));
   }
 
   private async cachedRun(runId: string): Promise<RunRowForWork> {
@@ -126,6 +157,11 @@ export class SamplesRepository {
   /** Checkpoints that went through the group commit and the statements that carried them. */
   groupStats(): { checkpoints: number; statements: number } {
     return { ...(this.batcher?.stats ?? { checkpoints: 0, statements: 0 }) };
+  }
+
+  /** Claims made and the statements that carried them. */
+  claimStats(): { claims: number; statements: number } {
+    return { claims: this.claims?.stats.items ?? 0, statements: this.claims?.stats.statements ?? 0 };
   }
 
   /** Everything a worker needs to continue a sample: the sample, its run, the stages already paid for. */
