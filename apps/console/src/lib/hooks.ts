@@ -83,3 +83,21 @@ export function useNow(ms: number, active = true): number {
   }, [ms, active]);
   return now;
 }
+
+/** A form's request: `busy` while it runs, and its error shown until the next try. */
+export function useAction(): { busy: boolean; error: unknown; run: (act: () => Promise<void>) => Promise<void> } {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const run = async (act: () => Promise<void>) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await act();
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, error, run };
+}

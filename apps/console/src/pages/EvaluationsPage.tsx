@@ -8,77 +8,48 @@ import {
   type EvaluationEstimate,
 } from '@amend/contracts';
 import type { Session } from '../lib/session';
-import { useResource } from '../lib/hooks';
+import { useAction, useResource } from '../lib/hooks';
 import { formatNumber, formatTime, shortId } from '../lib/format';
 import { href, navigate } from '../lib/router';
-import { ErrorView, Field, Loading, Section, StatusBadge } from '../components/common';
+import { ErrorView, Field, Section, StatusBadge, num } from '../components/common';
+import { ListPage } from '../components/ListPage';
 
 const POLL_MS = 2000;
 
 /** Constitution A/B evaluations: the list, and (authors, admins) a new one with its cost shown first. */
 export function EvaluationsPage({ session }: { session: Session }) {
-  const [creating, setCreating] = useState(false);
   const list = useResource(() => session.client.get(EvaluationListSchema, '/v1/evaluations?limit=50'), [session.key], {
     pollMs: POLL_MS,
     poll: (data) => !data || data.evaluations.some((e) => e.status === 'queued' || e.status === 'running'),
   });
   return (
-    <div className="page">
-      <div className="page-title">
-        <h1>Evaluations</h1>
-        {session.can.evaluate ? (
-          <button className="primary" onClick={() => setCreating((c) => !c)}>
-            {creating ? 'Close' : 'New evaluation'}
-          </button>
-        ) : null}
-      </div>
-      {creating ? <NewEvaluationForm session={session} /> : null}
-      {list.error && !list.data ? <ErrorView error={list.error} what="Evaluations" /> : null}
-      {!list.data && !list.error ? <Loading what="evaluations" /> : null}
-      {list.data ? (
-        <div className="card">
-          <table className="table" data-testid="evaluations-table">
-            <thead>
-              <tr>
-                <th>evaluation</th>
-                <th>status</th>
-                <th>baseline</th>
-                <th>candidate</th>
-                <th>prompts</th>
-                <th className="num">judged</th>
-                <th className="num">calls</th>
-                <th>created</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.data.evaluations.length === 0 ? (
-                <tr>
-                  <td colSpan={8} className="muted">
-                    No evaluations yet{session.can.evaluate ? ': compare two versions with “New evaluation” or amend eval.' : '.'}
-                  </td>
-                </tr>
-              ) : null}
-              {list.data.evaluations.map((e) => (
-                <tr key={e.id}>
-                  <td className="mono">
-                    <a href={href(`/evaluations/${e.id}`)}>{shortId(e.id)}</a>
-                  </td>
-                  <td>
-                    <StatusBadge status={e.status} />
-                  </td>
-                  <td className="mono">{`${e.baseline.constitution.name}@${e.baseline.constitution.version}`}</td>
-                  <td className="mono">{`${e.candidate.constitution.name}@${e.candidate.constitution.version}`}</td>
-                  <td>{e.eval_set ?? 'own prompts'}</td>
-                  <td className="num">{`${e.progress.judged}/${e.progress.total}`}</td>
-                  <td className="num">{formatNumber(e.usage.calls)}</td>
-                  <td>{formatTime(e.created_at)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
-    </div>
+    <ListPage
+      title="Evaluations"
+      newLabel="New evaluation"
+      canCreate={session.can.evaluate}
+      form={<NewEvaluationForm session={session} />}
+      list={list}
+      items={(data) => data.evaluations}
+      testId="evaluations-table"
+      columns={['evaluation', 'status', 'baseline', 'candidate', 'prompts', num('judged'), num('calls'), 'created']}
+      empty={<>No evaluations yet{session.can.evaluate ? ': compare two versions with “New evaluation” or amend eval.' : '.'}</>}
+      row={(e) => (
+        <tr key={e.id}>
+          <td className="mono">
+            <a href={href(`/evaluations/${e.id}`)}>{shortId(e.id)}</a>
+          </td>
+          <td>
+            <StatusBadge status={e.status} />
+          </td>
+          <td className="mono">{`${e.baseline.constitution.name}@${e.baseline.constitution.version}`}</td>
+          <td className="mono">{`${e.candidate.constitution.name}@${e.candidate.constitution.version}`}</td>
+          <td>{e.eval_set ?? 'own prompts'}</td>
+          <td className="num">{`${e.progress.judged}/${e.progress.total}`}</td>
+          <td className="num">{formatNumber(e.usage.calls)}</td>
+          <td>{formatTime(e.created_at)}</td>
+        </tr>
+      )}
+    />
   );
 }
 
@@ -108,8 +79,7 @@ function NewEvaluationForm({ session }: { session: Session }) {
   const [rounds, setRounds] = useState('1');
   const [seed] = useState(() => Math.floor(Math.random() * 2 ** 31));
   const [estimate, setEstimate] = useState<EvaluationEstimate | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
 
   const body = () => ({
     baseline: baseline || versions[0],
@@ -125,18 +95,11 @@ function NewEvaluationForm({ session }: { session: Session }) {
             .filter(Boolean),
         }),
   });
-  const act = async (start: boolean) => {
-    setBusy(true);
-    setError(null);
-    try {
+  const act = (start: boolean) =>
+    run(async () => {
       if (!start) setEstimate(await session.client.send(EvaluationEstimateSchema, 'POST', '/v1/evaluations/estimate', body()));
       else navigate(`/evaluations/${(await session.client.send(EvaluationSchema, 'POST', '/v1/evaluations', body())).id}`);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
   // Any change makes the shown cost stale: it must be asked again before starting.
   const changed =
     <T,>(set: (v: T) => void) =>

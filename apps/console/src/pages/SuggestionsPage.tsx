@@ -2,73 +2,57 @@ import { useState } from 'react';
 import { z } from 'zod';
 import { ConstitutionListSchema, SuggestionSetListSchema, SuggestionSetSchema, type Suggestion, type SuggestionSet } from '@amend/contracts';
 import type { Session } from '../lib/session';
-import { useResource } from '../lib/hooks';
+import { useAction, useResource } from '../lib/hooks';
 import { formatNumber, formatTime, shortId } from '../lib/format';
 import { href, navigate } from '../lib/router';
 import { ErrorView, Field, KeyValue, Loading, Section, StatusBadge, TableHead, num } from '../components/common';
+import { ListPage } from '../components/ListPage';
 
 const POLL_MS = 1500;
 const running = (s: { status: string }) => s.status === 'queued' || s.status === 'running';
 
 /** Principle suggestions: the team's sets, and (authors) a new one from a run's reviews or a preference file. */
 export function SuggestionsPage({ session }: { session: Session }) {
-  const [creating, setCreating] = useState(false);
   const list = useResource(() => session.client.get(SuggestionSetListSchema, '/v1/suggestions?limit=50'), [session.key], {
     pollMs: POLL_MS,
     poll: (data) => !data || data.suggestions.some(running),
   });
   return (
-    <div className="page">
-      <div className="page-title">
-        <h1>Suggestions</h1>
-        {session.can.suggest ? (
-          <button className="primary" onClick={() => setCreating((c) => !c)}>
-            {creating ? 'Close' : 'Learn principles'}
-          </button>
-        ) : null}
-      </div>
-      <p className="muted">
-        Principles the constitution may be missing, learnt from labelled pairs (after Inverse Constitutional AI): proposed per pair, merged, tested as a judge
-        on every pair, ranked by how well they reproduce the people's choices.
-      </p>
-      {creating ? <NewSuggestionsForm session={session} /> : null}
-      {list.error && !list.data ? <ErrorView error={list.error} what="Suggestions" /> : null}
-      {!list.data && !list.error ? <Loading what="suggestions" /> : null}
-      {list.data ? (
-        <div className="card">
-          <table className="table" data-testid="suggestions-table">
-            <TableHead columns={['set', 'status', 'constitution', 'source', num('pairs'), num('candidates'), num('calls'), 'created']} />
-            <tbody>
-              {list.data.suggestions.length === 0 ? (
-                <tr>
-                  <td colSpan={8} className="muted">
-                    No suggestion sets yet.
-                  </td>
-                </tr>
-              ) : null}
-              {list.data.suggestions.map((s) => (
-                <tr key={s.id}>
-                  <td className="mono">
-                    <a href={href(`/suggestions/${s.id}`)}>{shortId(s.id)}</a>
-                  </td>
-                  <td>
-                    <StatusBadge status={s.status} />
-                  </td>
-                  <td className="mono">{`${s.constitution.name}@${s.constitution.version}`}</td>
-                  <td>{sourceText(s)}</td>
-                  <td className="num">{s.pairs}</td>
-                  <td className="num">{s.candidates ?? '–'}</td>
-                  <td className="num">
-                    {s.progress.calls}/{s.progress.calls_planned}
-                  </td>
-                  <td>{formatTime(s.created_at)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
-    </div>
+    <ListPage
+      title="Suggestions"
+      newLabel="Learn principles"
+      canCreate={session.can.suggest}
+      form={<NewSuggestionsForm session={session} />}
+      intro={
+        <p className="muted">
+          Principles the constitution may be missing, learnt from labelled pairs (after Inverse Constitutional AI): proposed per pair, merged, tested as a judge
+          on every pair, ranked by how well they reproduce the people's choices.
+        </p>
+      }
+      list={list}
+      items={(data) => data.suggestions}
+      testId="suggestions-table"
+      columns={['set', 'status', 'constitution', 'source', num('pairs'), num('candidates'), num('calls'), 'created']}
+      empty="No suggestion sets yet."
+      row={(s) => (
+        <tr key={s.id}>
+          <td className="mono">
+            <a href={href(`/suggestions/${s.id}`)}>{shortId(s.id)}</a>
+          </td>
+          <td>
+            <StatusBadge status={s.status} />
+          </td>
+          <td className="mono">{`${s.constitution.name}@${s.constitution.version}`}</td>
+          <td>{sourceText(s)}</td>
+          <td className="num">{s.pairs}</td>
+          <td className="num">{s.candidates ?? '–'}</td>
+          <td className="num">
+            {s.progress.calls}/{s.progress.calls_planned}
+          </td>
+          <td>{formatTime(s.created_at)}</td>
+        </tr>
+      )}
+    />
   );
 }
 
@@ -83,14 +67,11 @@ function NewSuggestionsForm({ session }: { session: Session }) {
   const [run, setRun] = useState('');
   const [overturned, setOverturned] = useState(false);
   const [file, setFile] = useState<string | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run: act } = useAction();
   const chosen = name || constitutions.data?.constitutions[0]?.name || '';
 
-  const start = async () => {
-    setBusy(true);
-    setError(null);
-    try {
+  const start = () =>
+    act(async () => {
       const path = `/v1/constitutions/${encodeURIComponent(chosen)}/suggestions`;
       const set =
         kind === 'run'
@@ -99,12 +80,7 @@ function NewSuggestionsForm({ session }: { session: Session }) {
               await (await session.client.raw(path, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: file ?? '' })).json(),
             );
       navigate(`/suggestions/${set.id}`);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
 
   return (
     <Section title="Learn principles from labelled pairs">
