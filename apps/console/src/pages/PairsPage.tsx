@@ -18,6 +18,7 @@ import { formatTime, promptMetadataRows, shortId } from '../lib/format';
 import { href, navigate } from '../lib/router';
 import { ErrorView, KeyValue, Loading, Section } from '../components/common';
 import { WordDiff } from '../components/WordDiff';
+import { EditTexts } from '../components/PairTexts';
 
 const PAGE = 100;
 const NOTE_KEY = 'amend.console.review-note';
@@ -222,15 +223,14 @@ function TrailBadge({ session, sampleId }: { session: Session; sampleId: string 
   );
 }
 
-export function PairView({
-  session,
-  item,
-  onReviewed,
-}: {
+/** A pair as reviewed, and what to call when a review of it is saved. */
+interface PairProps {
   session: Session;
   item: ReviewedPair;
   onReviewed: (d: { pair: PairRecord; review: PairReview | null }) => void;
-}) {
+}
+
+export function PairView({ session, item, onReviewed }: PairProps) {
   const { pair, review } = item;
   const m = pair.metadata;
   const finalRevision = pair.rounds.length ? pair.rounds[pair.rounds.length - 1].revision : pair.chosen;
@@ -393,15 +393,7 @@ export function PairView({
   );
 }
 
-function ReviewPanel({
-  session,
-  item,
-  onReviewed,
-}: {
-  session: Session;
-  item: ReviewedPair;
-  onReviewed: (d: { pair: PairRecord; review: PairReview | null }) => void;
-}) {
+function ReviewPanel({ session, item, onReviewed }: PairProps) {
   const { pair, review } = item;
   const chosen = review?.chosen ?? pair.chosen;
   const rejected = review?.rejected ?? pair.rejected;
@@ -495,18 +487,7 @@ function ReviewPanel({
               />
             </label>
           </div>
-          {editing ? (
-            <div className="grid-2">
-              <label className="field">
-                <span className="field-label">Chosen</span>
-                <textarea name="edit-chosen" rows={8} value={editChosen} onChange={(e) => setEditChosen(e.target.value)} />
-              </label>
-              <label className="field">
-                <span className="field-label">Rejected</span>
-                <textarea name="edit-rejected" rows={8} value={editRejected} onChange={(e) => setEditRejected(e.target.value)} />
-              </label>
-            </div>
-          ) : null}
+          {editing ? <EditTexts chosen={editChosen} rejected={editRejected} onChosen={setEditChosen} onRejected={setEditRejected} rows={8} /> : null}
           <div className="row wrap">
             {editing ? (
               <>

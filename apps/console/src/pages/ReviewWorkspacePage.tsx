@@ -14,6 +14,7 @@ import { useKeys, useNow, useResource } from '../lib/hooks';
 import { formatTime, percent, shortId } from '../lib/format';
 import { href, navigate } from '../lib/router';
 import { ErrorView, Loading, Section } from '../components/common';
+import { EditTexts } from '../components/PairTexts';
 
 /** Decisions taken from the keyboard: the key, and what the review says. */
 const KEYS: Record<string, Exclude<ReviewDecision, 'edit'>> = { a: 'accept', r: 'reject', s: 'swap' };
@@ -277,16 +278,7 @@ function QueuePanel({ session, runId, onReviewed }: { session: Session; runId: s
           </div>
         )}
         {editing ? (
-          <div className="grid-2">
-            <label className="field">
-              <span className="field-label">Chosen</span>
-              <textarea name="edit-chosen" rows={10} value={editChosen} onChange={(e) => setEditChosen(e.target.value)} />
-            </label>
-            <label className="field">
-              <span className="field-label">Rejected</span>
-              <textarea name="edit-rejected" rows={10} value={editRejected} onChange={(e) => setEditRejected(e.target.value)} />
-            </label>
-          </div>
+          <EditTexts chosen={editChosen} rejected={editRejected} onChosen={setEditChosen} onRejected={setEditRejected} rows={10} />
         ) : (
           <div className="grid-2">
             <div className="card answer chosen">
