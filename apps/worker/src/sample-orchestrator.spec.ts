@@ -5,7 +5,7 @@ import type { JudgeLabelCounts, RunStop, StageName, StageRecord } from '@amend/c
 import { ModelError } from '@amend/llm';
 import type { ChatRequest, ChatResult } from '@amend/pipeline';
 import type { CheckpointInput, CheckpointOutcome, CheckpointResult, RunRowForWork, RunSpend, SampleRow, TwinSample, WorkItem } from '@amend/store';
-import type { Clock, ModelsByAlias, SampleWorkStore } from './ports';
+import type { CallMetrics, Clock, ModelsByAlias, SampleWorkStore } from './ports';
 import { SampleOrchestrator, WORKER_ACTOR, type SampleOutcome } from './sample-orchestrator';
 import { SpendMeter } from './spend-meter';
 import { LabelGuard } from './label-guard';
@@ -232,19 +232,26 @@ interface Case {
 /** A critique-revise run with verify: its pair ends with two comparisons (both orders) by the feedback model. */
 const VERIFIED = { candidates: 2, ensemble: 1, cot: false, verify: true, min_margin: 0 };
 
+/** Critique-revise at one round: draft, critique, revision; with verify, two comparisons (both orders) after. */
+const ONE_ROUND: StageName[] = ['draft', 'critique', 'revision'];
+const ONE_ROUND_VERIFIED: StageName[] = ['draft', 'critique', 'revision', 'comparison', 'comparison'];
+
+/** A walk that asked for and saved every stage in `stages`, then ran the run's finish check once. */
+const completed = (stages: StageName[], store: Record<string, number>): Case['expect'] => ({
+  outcome: 'completed',
+  called: stages,
+  saved: stages,
+  finalized: 1,
+  store,
+});
+
 const permanent = ModelError.permanent('context_length_exceeded', 'the prompt is longer than the context');
 const transient = ModelError.transient('server_error', 'upstream 503 after retries');
 
 const cases: Case[] = [
   {
     name: 'a new sample walks draft, critique and revision, writes the pair with the last checkpoint and closes the run',
-    expect: {
-      outcome: 'completed',
-      called: ['draft', 'critique', 'revision'],
-      saved: ['draft', 'critique', 'revision'],
-      finalized: 1,
-      store: { markRunning: 1 },
-    },
+    expect: completed(ONE_ROUND, { markRunning: 1 }),
   },
   {
     name: 'a duplicate delivery of a sample that is finished or taken is skipped without a model call',
@@ -293,13 +300,7 @@ const cases: Case[] = [
     name: 'a run under its budget checks its spend before each of its three calls',
     run: { budget: { tokens: 1000 } },
     spend: { budget: { tokens: 1000 }, spent_tokens: 15, spent_cost_usd: 0 },
-    expect: {
-      outcome: 'completed',
-      called: ['draft', 'critique', 'revision'],
-      saved: ['draft', 'critique', 'revision'],
-      finalized: 1,
-      store: { 'budget.spend': 3 },
-    },
+    expect: completed(ONE_ROUND, { 'budget.spend': 3 }),
   },
   {
     name: 'a run whose judge labels are past max_hard_label_share is stopped before the call, and the sample with it',
@@ -314,37 +315,19 @@ const cases: Case[] = [
     // 2 of 8: 25%, at the limit, not past it.
     labels: { comparisons: 8, hard: 1, unreadable: 1 },
     // Checks before the 5 calls at t = 1000, 1250, 1500, 1750, 2000 ms: counted at 1000, 1500 and 2000.
-    expect: {
-      outcome: 'completed',
-      called: ['draft', 'critique', 'revision', 'comparison', 'comparison'],
-      saved: ['draft', 'critique', 'revision', 'comparison', 'comparison'],
-      finalized: 1,
-      store: { 'judgeLabels.counts': 3 },
-    },
+    expect: completed(ONE_ROUND_VERIFIED, { 'judgeLabels.counts': 3 }),
   },
   {
     name: 'a run with fewer comparisons than hard_label_min_comparisons is not stopped, however bad its labels',
     run: { feedback: { ...VERIFIED, max_hard_label_share: 0, hard_label_min_comparisons: 4 } },
     labels: { comparisons: 3, hard: 0, unreadable: 3 },
-    expect: {
-      outcome: 'completed',
-      called: ['draft', 'critique', 'revision', 'comparison', 'comparison'],
-      saved: ['draft', 'critique', 'revision', 'comparison', 'comparison'],
-      finalized: 1,
-      store: { 'judgeLabels.stop judge_labels 1': 0 },
-    },
+    expect: completed(ONE_ROUND_VERIFIED, { 'judgeLabels.stop judge_labels 1': 0 }),
   },
   {
     name: 'a run without max_hard_label_share never counts its labels',
     run: { feedback: VERIFIED },
     labels: { comparisons: 10, hard: 10, unreadable: 0 },
-    expect: {
-      outcome: 'completed',
-      called: ['draft', 'critique', 'revision', 'comparison', 'comparison'],
-      saved: ['draft', 'critique', 'revision', 'comparison', 'comparison'],
-      finalized: 1,
-      store: { 'judgeLabels.counts': 0 },
-    },
+    expect: completed(ONE_ROUND_VERIFIED, { 'judgeLabels.counts': 0 }),
   },
   {
     name: 'a retried sample resumes at its first unsaved stage and does not pay for the draft again',
@@ -355,13 +338,7 @@ const cases: Case[] = [
   {
     name: 'a run answered by the simulator is labelled simulated once, however many calls it answered',
     simulated: true,
-    expect: {
-      outcome: 'completed',
-      called: ['draft', 'critique', 'revision'],
-      saved: ['draft', 'critique', 'revision'],
-      finalized: 1,
-      store: { markSimulated: 1 },
-    },
+    expect: completed(ONE_ROUND, { markSimulated: 1 }),
   },
   {
     name: "an evaluation's candidate waits, without a call, while its baseline twin is unfinished",
@@ -383,6 +360,12 @@ const cases: Case[] = [
   },
 ];
 
+/** The orchestrator over the fakes; `modelCall` sees each call's metric. */
+function orchestratorOf(store: FakeStore, model: FakeModel, clock: FakeClock, modelCall: CallMetrics['modelCall'] = () => undefined): SampleOrchestrator {
+  const meter = new SpendMeter(store, { modelCall }, clock);
+  return new SampleOrchestrator(store, model, { get: async () => constitution }, meter, {} as Queue, new LabelGuard(store, clock));
+}
+
 describe('SampleOrchestrator with fakes', () => {
   // The branches log what they do (a takeover, a budget stop); the assertions say it here. Jest gives each file its own Logger.
   beforeAll(() => Logger.overrideLogger(false));
@@ -392,9 +375,8 @@ describe('SampleOrchestrator with fakes', () => {
     const item: WorkItem = { sample: sampleRow(), run: runRow(c.run), records: c.records ?? [] };
     const store = new FakeStore(c.unclaimable ? undefined : item, { outcomes: c.outcomes, spend: c.spend, twin: c.twin, labels: c.labels });
     const metrics: { stage: string; seconds: number; error?: unknown }[] = [];
-    const meter = new SpendMeter(store, { modelCall: (_alias, stage, seconds, outcome) => void metrics.push({ stage, seconds, ...outcome }) }, clock);
     const model = new FakeModel(clock, c.fail, c.simulated);
-    const orchestrator = new SampleOrchestrator(store, model, { get: async () => constitution }, meter, {} as Queue, new LabelGuard(store, clock));
+    const orchestrator = orchestratorOf(store, model, clock, (_alias, stage, seconds, outcome) => void metrics.push({ stage, seconds, ...outcome }));
 
     const outcome = orchestrator.process(SAMPLE_ID);
     if (typeof c.expect.outcome === 'object') await expect(outcome).rejects.toThrow(c.expect.outcome.throws);
@@ -413,15 +395,7 @@ describe('SampleOrchestrator with fakes', () => {
   it('checkpoints carry the sequence, the pair only on the last one, and the chain head from the claim, then from the checkpoint before', async () => {
     const clock = new FakeClock();
     const store = new FakeStore({ sample: sampleRow(), run: runRow(), records: [] });
-    const meter = new SpendMeter(store, { modelCall: () => undefined }, clock);
-    const orchestrator = new SampleOrchestrator(
-      store,
-      new FakeModel(clock),
-      { get: async () => constitution },
-      meter,
-      {} as Queue,
-      new LabelGuard(store, clock),
-    );
+    const orchestrator = orchestratorOf(store, new FakeModel(clock), clock);
 
     await expect(orchestrator.process(SAMPLE_ID)).resolves.toBe('completed');
 
@@ -443,9 +417,7 @@ describe('SampleOrchestrator with fakes', () => {
   it("a permanent error's sample.failed event names the stage, the call and the principle", async () => {
     const clock = new FakeClock();
     const store = new FakeStore({ sample: sampleRow(), run: runRow(), records: [] });
-    const meter = new SpendMeter(store, { modelCall: () => undefined }, clock);
-    const model = new FakeModel(clock, (n) => (n === 2 ? permanent : undefined));
-    const orchestrator = new SampleOrchestrator(store, model, { get: async () => constitution }, meter, {} as Queue, new LabelGuard(store, clock));
+    const orchestrator = orchestratorOf(store, new FakeModel(clock, (n) => (n === 2 ? permanent : undefined)), clock);
 
     await expect(orchestrator.process(SAMPLE_ID)).resolves.toBe('failed');
 
