@@ -32,6 +32,9 @@ const postJson = (body: unknown) => stack.fetch('/v1/runs', { method: 'POST', he
 const postNdjson = (lines: unknown[]) =>
   stack.fetch('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: lines.map((l) => JSON.stringify(l)).join('\n') });
 
+/** A conversation from [role, content] turns. */
+const turns = (...ts: [string, string][]) => ts.map(([role, content]) => ({ role, content }));
+
 async function completed(res: Response) {
   expect(res.status).toBe(202);
   const { id } = await json(res);
@@ -141,60 +144,25 @@ describe('multi-turn prompts', () => {
   });
 
   it.each([
-    [
-      'two user turns in a row',
-      [
-        { role: 'user', content: 'a' },
-        { role: 'user', content: 'b' },
-      ],
-      'prompts.1.messages.1',
-      'prompts[1].messages[1]',
-      /two user turns in a row/,
-    ],
-    [
-      'an assistant turn first',
-      [
-        { role: 'assistant', content: 'a' },
-        { role: 'user', content: 'b' },
-      ],
-      'prompts.1.messages.0',
-      'prompts[1].messages[0]',
-      /starts with a user turn/,
-    ],
-    [
-      'ending with an assistant turn',
-      [
-        { role: 'user', content: 'a' },
-        { role: 'assistant', content: 'b' },
-      ],
-      'prompts.1.messages.1',
-      'prompts[1].messages[1]',
-      /must end with a user turn/,
-    ],
+    ['two user turns in a row', turns(['user', 'a'], ['user', 'b']), 'prompts.1.messages.1', 'prompts[1].messages[1]', /two user turns in a row/],
+    ['an assistant turn first', turns(['assistant', 'a'], ['user', 'b']), 'prompts.1.messages.0', 'prompts[1].messages[0]', /starts with a user turn/],
+    ['ending with an assistant turn', turns(['user', 'a'], ['assistant', 'b']), 'prompts.1.messages.1', 'prompts[1].messages[1]', /must end with a user turn/],
     [
       'a system message after the first',
-      [
-        { role: 'user', content: 'a' },
-        { role: 'system', content: 'b' },
-        { role: 'user', content: 'c' },
-      ],
+      turns(['user', 'a'], ['system', 'b'], ['user', 'c']),
       'prompts.1.messages.1',
       'prompts[1].messages[1]',
       /system message may only be the first/,
     ],
     [
       'an empty message',
-      [
-        { role: 'user', content: 'a' },
-        { role: 'assistant', content: '  ' },
-        { role: 'user', content: 'c' },
-      ],
+      turns(['user', 'a'], ['assistant', '  '], ['user', 'c']),
       'prompts.1.messages.1.content',
       'prompts[1].messages[1].content',
       /message is empty/,
     ],
     ['no messages', [], 'prompts.1.messages', 'prompts[1].messages', /at least one message/],
-    ['an unknown role', [{ role: 'tool', content: 'a' }], 'prompts.1.messages.0.role', 'prompts[1].messages[0].role', /./],
+    ['an unknown role', turns(['tool', 'a']), 'prompts.1.messages.0.role', 'prompts[1].messages[0].role', /./],
   ])('%s is a 422 naming the prompt and the message', async (_name, messages, path, written, message) => {
     const res = await postJson({ constitution: 'amend-core', prompts: ['fine', { messages }] });
     expect(res.status).toBe(422);
@@ -248,16 +216,7 @@ describe('multi-turn prompts', () => {
 
   it('a bad conversation in a JSON Lines upload is a 422 naming the line, the prompt and the message, and nothing is kept', async () => {
     const before = (await json(await stack.fetch('/v1/runs?limit=200'))).runs.length;
-    const res = await postNdjson([
-      { constitution: 'amend-core' },
-      'ok',
-      {
-        messages: [
-          { role: 'user', content: 'a' },
-          { role: 'user', content: 'b' },
-        ],
-      },
-    ]);
+    const res = await postNdjson([{ constitution: 'amend-core' }, 'ok', { messages: turns(['user', 'a'], ['user', 'b']) }]);
     expect(res.status).toBe(422);
     const body = await json(res);
     expect(body.error.message).toBe(
