@@ -1,10 +1,23 @@
 import type { ChildProcess } from 'node:child_process';
-import { Queue } from 'bullmq';
+import { Queue, type JobType } from 'bullmq';
 import { startSimulatorServer, type SimulatorServer } from '@amend/llm';
 import { redisConnection } from '@amend/runtime';
 import { cleanup, startStack, testEnv, waitFor, waitForRun, type Stack } from '../support/stack';
 import { runFigures } from './support/services';
-import { atFault, createRun, describeAtFault, exited, exportFigures, printFigures, prompts, runView, startWorker } from './support/runs';
+import {
+  atFault,
+  createRun,
+  describeAtFault,
+  exited,
+  expectEachPairOnce,
+  expectMidRun,
+  exportFigures,
+  pairFigures,
+  printFigures,
+  prompts,
+  runView,
+  startWorker,
+} from './support/runs';
 
 const N = 48;
 const CONCURRENCY = 16;
@@ -52,10 +65,11 @@ async function terminateMidRun(sim: SimulatorServer, worker: ChildProcess, stack
   return { exit: await exited(worker), inFlight, at };
 }
 
-async function failedJobs(env: Record<string, string>): Promise<number> {
+/** The samples queue's job counts in the given states. */
+async function jobCounts(env: Record<string, string>, ...states: JobType[]): Promise<Record<string, number>> {
   const queue = new Queue('samples', { prefix: env.QUEUE_PREFIX, connection: redisConnection(env.REDIS_URL) });
   try {
-    return (await queue.getJobCounts('failed')).failed;
+    return await queue.getJobCounts(...states);
   } finally {
     await queue.close();
   }
@@ -77,32 +91,20 @@ it('on SIGTERM a worker lets its calls in flight finish, exits with code 0, and 
   printFigures('fault sigterm (within grace)', {
     N,
     'at SIGTERM': describeAtFault(at),
-    samples: f.samples,
-    pairs: f.pairs,
-    lost: f.lost,
-    'emitted twice': f.emittedTwice,
-    'stage events twice': f.stageEventsTwice,
-    'exported twice': exported.duplicated,
+    ...pairFigures(f, exported),
     'in flight at SIGTERM': inFlight,
     'exit code': exit.code,
     calls,
     'extra model calls': calls - 3 * N,
   });
 
-  // The signal came while the run was going: some pairs made, some samples not finished.
-  expect(at.status).toBe('running');
-  expect(at.pairs).toBeGreaterThan(0);
-  expect(at.pairs).toBeLessThan(N);
-  expect(at.unfinished).toBeGreaterThan(0);
+  expectMidRun(at, N);
   expect(exit).toEqual({ code: 0, signal: null });
   expect(atExit.completed).toBeLessThan(N);
-  expect([f.emitted, f.emittedTwice, f.stageEventsTwice]).toEqual([N, 0, 0]);
-  expect(exported).toEqual({ lines: N, samples: N, duplicated: 0 });
+  expectEachPairOnce(f, exported, N);
   expect(run.counts).toMatchObject({ total: N, completed: N, failed: 0 });
-  expect(f.lost).toBe(0);
-  expect(f.duplicated).toBe(0);
   expect(calls).toBe(3 * N); // every call in flight finished and was saved before the exit
-  expect(await failedJobs(env)).toBe(0);
+  expect((await jobCounts(env, 'failed')).failed).toBe(0);
 });
 
 it('calls that outlast the grace period are aborted and their jobs handed back: exit code 0, no job failed, nothing lost', async () => {
@@ -113,9 +115,7 @@ it('calls that outlast the grace period are aborted and their jobs handed back: 
   children.push(first);
   const { exit, inFlight, at } = await terminateMidRun(sim, first, stack, env, runId);
   // Handed back, not left to stall: the jobs wait in the queue before any lock could expire.
-  const queue = new Queue('samples', { prefix: env.QUEUE_PREFIX, connection: redisConnection(env.REDIS_URL) });
-  const waiting = (await queue.getJobCounts('waiting', 'prioritized')) as Record<string, number>;
-  await queue.close();
+  const waiting = await jobCounts(env, 'waiting', 'prioritized');
 
   children.push(startWorker(env));
   const run = await waitForRun(stack, runId, 90_000, 'the second worker to finish the run');
@@ -125,12 +125,7 @@ it('calls that outlast the grace period are aborted and their jobs handed back: 
   printFigures('fault sigterm (grace exceeded)', {
     N,
     'at SIGTERM': describeAtFault(at),
-    samples: f.samples,
-    pairs: f.pairs,
-    lost: f.lost,
-    'emitted twice': f.emittedTwice,
-    'stage events twice': f.stageEventsTwice,
-    'exported twice': exported.duplicated,
+    ...pairFigures(f, exported),
     'in flight at SIGTERM': inFlight,
     'exit code': exit.code,
     'jobs waiting after exit': waiting.waiting + waiting.prioritized,
@@ -143,11 +138,8 @@ it('calls that outlast the grace period are aborted and their jobs handed back: 
   expect(exit).toEqual({ code: 0, signal: null });
   expect(waiting.waiting + waiting.prioritized).toBe(N);
   expect(run.counts).toMatchObject({ total: N, completed: N, failed: 0 });
-  expect(f.lost).toBe(0);
-  expect(f.duplicated).toBe(0);
   expect(calls - 3 * N).toBeLessThanOrEqual(inFlight);
   // An aborted call's stage was never saved, so nothing of it can appear twice.
-  expect([f.emitted, f.emittedTwice, f.stageEventsTwice]).toEqual([N, 0, 0]);
-  expect(exported).toEqual({ lines: N, samples: N, duplicated: 0 });
-  expect(await failedJobs(env)).toBe(0);
+  expectEachPairOnce(f, exported, N);
+  expect((await jobCounts(env, 'failed')).failed).toBe(0);
 });

@@ -93,3 +93,42 @@ export async function exportFigures(stack: Stack, runId: string): Promise<{ line
   for (const l of lines) perSample.set(l.sample_id, (perSample.get(l.sample_id) ?? 0) + 1);
   return { lines: lines.length, samples: perSample.size, duplicated: [...perSample.values()].reduce((s, n) => s + n - 1, 0) };
 }
+
+/** The counts of runFigures (services.ts) that say whether a fault lost a pair or made one twice. */
+export interface PairCounts {
+  samples: number;
+  pairs: number;
+  lost: number;
+  duplicated: number;
+  emitted: number;
+  emittedTwice: number;
+  stageEventsTwice: number;
+}
+
+/** The figures every fault test prints of its run after the fault, in one order. */
+export function pairFigures(f: PairCounts, exported: { duplicated: number }): Record<string, number> {
+  return {
+    samples: f.samples,
+    pairs: f.pairs,
+    lost: f.lost,
+    'emitted twice': f.emittedTwice,
+    'stage events twice': f.stageEventsTwice,
+    'exported twice': exported.duplicated,
+  };
+}
+
+/** The fault came while the run was going: some pairs made, some samples not finished. */
+export function expectMidRun(at: AtFault, n: number): void {
+  expect(at.status).toBe('running');
+  expect(at.pairs).toBeGreaterThan(0);
+  expect(at.pairs).toBeLessThan(n);
+  expect(at.unfinished).toBeGreaterThan(0);
+}
+
+/** Each of the run's n samples has its pair once: none lost, none stored, emitted, audited or exported twice. */
+export function expectEachPairOnce(f: PairCounts, exported: { lines: number; samples: number; duplicated: number }, n: number): void {
+  expect(f.lost).toBe(0);
+  expect(f.duplicated).toBe(0);
+  expect([f.emitted, f.emittedTwice, f.stageEventsTwice]).toEqual([n, 0, 0]);
+  expect(exported).toEqual({ lines: n, samples: n, duplicated: 0 });
+}
