@@ -25,12 +25,17 @@ principles:
 
 let stack: Stack;
 let signIn: ConsoleFile['signIn'];
-consoleForFile(env, { viewport: { width: 1440, height: 1000 }, timeoutMs: UI_TIMEOUT }, (file) => ({ stack, signIn } = file));
 let author: string;
-
-beforeAll(async () => {
-  author = await stack.mintKey('author', 'policy');
-});
+consoleForFile(
+  env,
+  { viewport: { width: 1440, height: 1000 }, timeoutMs: UI_TIMEOUT, keys: { author: ['author', 'policy'] } },
+  (file) =>
+    ({
+      stack,
+      signIn,
+      keys: { author },
+    } = file),
+);
 
 describe('the editor Drafts panel', () => {
   it('saves the editor text as a draft, shows a refused publish, publishes the draft, then previews and evaluates it against that version', async () => {

@@ -16,20 +16,27 @@ const UI_TIMEOUT = 90_000;
 
 let stack: Stack;
 let signInAs: ConsoleFile['signIn'];
-consoleForFile(env, { viewport: { width: 1440, height: 1100 }, timeoutMs: UI_TIMEOUT }, (file) => ({ stack, signIn: signInAs } = file));
 let author: string;
 let auditor: string;
 let submitter: string;
+consoleForFile(
+  env,
+  {
+    viewport: { width: 1440, height: 1100 },
+    timeoutMs: UI_TIMEOUT,
+    keys: { author: ['author', 'policy'], auditor: ['auditor', 'audit'], submitter: ['submitter', 'ml'] },
+  },
+  (file) =>
+    ({
+      stack,
+      signIn: signInAs,
+      keys: { author, auditor, submitter },
+    } = file),
+);
 
 async function signIn(key: string): Promise<Page> {
   return (await signInAs(key)).page;
 }
-
-beforeAll(async () => {
-  author = await stack.mintKey('author', 'policy');
-  auditor = await stack.mintKey('auditor', 'audit');
-  submitter = await stack.mintKey('submitter', 'ml');
-});
 
 describe('the Evaluations pages', () => {
   let evaluation: Evaluation;

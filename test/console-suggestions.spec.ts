@@ -16,12 +16,17 @@ const UI_TIMEOUT = 60_000;
 
 let stack: Stack;
 let signIn: ConsoleFile['signIn'];
-consoleForFile(env, { viewport: { width: 1440, height: 1000 }, timeoutMs: UI_TIMEOUT }, (file) => ({ stack, signIn } = file));
 let author: string;
-
-beforeAll(async () => {
-  author = await stack.mintKey('author', 'policy');
-});
+consoleForFile(
+  env,
+  { viewport: { width: 1440, height: 1000 }, timeoutMs: UI_TIMEOUT, keys: { author: ['author', 'policy'] } },
+  (file) =>
+    ({
+      stack,
+      signIn,
+      keys: { author },
+    } = file),
+);
 
 describe('the Suggestions pages', () => {
   it('let an author start a set from a preference file and read the ranking', async () => {

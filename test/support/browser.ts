@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, statSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { ROOT, cleanup, startStack, type Stack } from './stack';
+import { ROOT, cleanup, startStack, type KeyRole, type Stack } from './stack';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -108,9 +108,14 @@ export interface ConsoleFile {
 /**
  * The frame of a console test file: the console built, a stack and chromium started before its
  * tests and closed after them, and each test ending by expecting no uncaught error in any page.
- * `set` receives the stack and the sign-in; a file's own beforeAll (declared after) runs next.
+ * `keys` names the keys to mint first, each as [role, team]. `set` receives the stack, the
+ * sign-in and those keys; a file's own beforeAll (declared after) runs next.
  */
-export function consoleForFile(env: Record<string, string>, opts: Omit<SignInOptions, 'onPageError' | 'beforeSubmit'>, set: (file: ConsoleFile) => void): void {
+export function consoleForFile<K extends string = never>(
+  env: Record<string, string>,
+  { keys, ...opts }: Omit<SignInOptions, 'onPageError' | 'beforeSubmit'> & { keys?: Record<K, [role: KeyRole, team: string]> },
+  set: (file: ConsoleFile & { keys: Record<K, string> }) => void,
+): void {
   let stack: Stack | undefined;
   let browser: Browser | undefined;
   let pageErrors: string[] = [];
@@ -120,7 +125,10 @@ export function consoleForFile(env: Record<string, string>, opts: Omit<SignInOpt
     stack = started;
     const launched = await launchBrowser();
     browser = launched;
+    const minted = {} as Record<K, string>;
+    for (const [name, [role, team]] of Object.entries(keys ?? {}) as [K, [KeyRole, string]][]) minted[name] = await started.mintKey(role, team);
     set({
+      keys: minted,
       stack: started,
       signIn: (key, more = {}) => signInToConsole(launched, started.url, key, { ...opts, ...more, onPageError: (e) => pageErrors.push(e) }),
     });
