@@ -2,8 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConversationalPairLineSchema, H4PairLineSchema, RunManifestSchema, RunSchema, SftLineSchema, StandardPairLineSchema } from '@amend/contracts';
-import { runCli } from '../apps/cli/src/main';
-import { capture } from './support/capture';
+import { amendCli } from './support/capture';
 import { json, ndjson, ROOT, stackForFile, testEnv, waitFor, type Stack } from './support/stack';
 
 /*
@@ -111,17 +110,7 @@ it('a JSON Lines upload keeps them the same way', async () => {
 });
 
 it("a CLI file's ids and metadata (examples/prompts-multi-turn.jsonl) reach amend run's output, amend sft and the HF folder", async () => {
-  const cli = async (...argv: string[]) => {
-    const out = capture();
-    const err = capture();
-    const code = await runCli(['--api', stack.url, ...argv], {
-      stdout: out.stream,
-      stderr: err.stream,
-      env: { AMEND_API_KEY: stack.submitterKey },
-      tty: false,
-    } as never);
-    return { code, stdout: out.text(), stderr: err.text() };
-  };
+  const cli = (...argv: string[]) => amendCli(stack, stack.submitterKey, argv);
   const out = join(dir, 'pairs.jsonl');
   const run = await cli('run', join(ROOT, 'examples/prompts-multi-turn.jsonl'), '--constitution', 'amend-core', '--rounds', '1', '--seed', '4', '--out', out);
   expect(run.code).toBe(0);
@@ -138,7 +127,7 @@ it("a CLI file's ids and metadata (examples/prompts-multi-turn.jsonl) reach amen
   const sft = await cli('sft', runId, '--exclude=');
   expect(sft.code).toBe(0);
   expect(
-    ndjson(sft.stdout)
+    ndjson(sft.out)
       .map(idAndMetadata)
       .sort((a, b) => a[0] - b[0]),
   ).toEqual(expectedRows(expected));

@@ -2,9 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunSchema, type Run } from '@amend/contracts';
-import { runCli } from '../apps/cli/src/main';
 import { createWorkerApp } from '../apps/worker/src/app';
-import { capture } from './support/capture';
+import { amendCli } from './support/capture';
 import { cleanup, json, startStack, testEnv, waitFor, type Stack } from './support/stack';
 
 /*
@@ -33,17 +32,7 @@ async function submit(body: Record<string, unknown>): Promise<string> {
 }
 const view = async (id: string): Promise<Run> => RunSchema.parse(await json(await stack.fetch(`/v1/runs/${id}`)));
 
-async function cli(...argv: string[]) {
-  const out = capture();
-  const err = capture();
-  const code = await runCli(['--api', stack.url, ...argv], {
-    stdout: out.stream,
-    stderr: err.stream,
-    env: { AMEND_API_KEY: stack.submitterKey },
-    tty: false,
-  } as never);
-  return { code, stdout: out.text(), stderr: err.text() };
-}
+const cli = (...argv: string[]) => amendCli(stack, stack.submitterKey, argv);
 
 const prompts = ['one', 'two', 'three', 'four'];
 let revise: string;
@@ -67,7 +56,7 @@ it('a pending run plans every call of every prompt: per prompt 1 + 2 x rounds, p
 
   const status = await cli('status', revise);
   expect(status.code).toBe(0);
-  expect(status.stdout).toMatch(/usage\s+0 of 20 model calls, 0 prompt tokens, 0 completion tokens \(0 tokens\), cost \$0\n/);
+  expect(status.out).toMatch(/usage\s+0 of 20 model calls, 0 prompt tokens, 0 completion tokens \(0 tokens\), cost \$0\n/);
 });
 
 it("once done, made equals planned, and status and report show the calls, tokens and the API's cost", async () => {
@@ -96,16 +85,16 @@ it("once done, made equals planned, and status and report show the calls, tokens
 
   const status = await cli('status', revise);
   expect(
-    status.stdout
+    status.out
       .split('\n')
       .find((l) => l.startsWith('usage'))
       ?.replace(/^usage\s+/, ''),
   ).toBe(usage);
   const report = await cli('report', revise);
   expect(report.code).toBe(0);
-  expect(report.stdout).toContain(`usage: ${usage}`);
+  expect(report.out).toContain(`usage: ${usage}`);
   const none = await cli('status', unpriced);
-  expect(none.stdout).toContain('cost not known (no prices for these models in AMEND_MODELS)');
+  expect(none.out).toContain('cost not known (no prices for these models in AMEND_MODELS)');
 });
 
 it('amend run prints calls of planned calls as it goes, and the cost at the end', async () => {
@@ -115,6 +104,6 @@ it('amend run prints calls of planned calls as it goes, and the cost at the end'
   const r = await cli('run', file, '--constitution', 'amend-core', '--rounds', '3', '--out', join(dir, 'pairs.jsonl'));
   expect(r.code).toBe(0);
   // 3 prompts x (1 + 2x3) = 21 calls, as the last progress line and the summary say.
-  expect(r.stderr).toMatch(/3\/3 done \(100%\), 3 completed, 0 failed, 21\/21 calls \(100%\), .* ETA 0s, [\d,]+ tokens, \$[\d.]+/);
-  expect(r.stdout).toMatch(/usage: 21 model calls, [\d,]+ prompt tokens, [\d,]+ completion tokens \([\d,]+ tokens\), cost \$[\d.]+/);
+  expect(r.err).toMatch(/3\/3 done \(100%\), 3 completed, 0 failed, 21\/21 calls \(100%\), .* ETA 0s, [\d,]+ tokens, \$[\d.]+/);
+  expect(r.out).toMatch(/usage: 21 model calls, [\d,]+ prompt tokens, [\d,]+ completion tokens \([\d,]+ tokens\), cost \$[\d.]+/);
 });

@@ -1,7 +1,6 @@
 import { Client } from 'pg';
 import { RunSchema, RunVerifySchema, SampleSchema, type RunVerify } from '@amend/contracts';
-import { runCli } from '../apps/cli/src/main';
-import { capture } from './support/capture';
+import { amendCli } from './support/capture';
 import { json, pgForFile, stackForFile, testEnv, waitFor, type Stack } from './support/stack';
 
 /**
@@ -324,12 +323,7 @@ it('names a stage record deleted behind the service’s back as missing, with th
 });
 
 describe('text shown to a person says whether it verifies', () => {
-  async function cli(key: string, ...argv: string[]) {
-    const out = capture();
-    const err = capture();
-    const code = await runCli(['--api', stack.url, ...argv], { stdout: out.stream, stderr: err.stream, env: { AMEND_API_KEY: key }, tty: false } as any);
-    return { code, stdout: out.text(), stderr: err.text() };
-  }
+  const cli = (key: string, ...argv: string[]) => amendCli(stack, key, argv);
   const view = async (id: string) => SampleSchema.parse(await json(await stack.fetch(`/v1/samples/${id}`)));
   const forged = columnEdit('stage_records', critique.where, critique.params, 'text', `'The response is perfectly fine.'`);
 
@@ -342,8 +336,8 @@ describe('text shown to a person says whether it verifies', () => {
     }
     const shown = await cli(stack.submitterKey, 'sample', sampleOf(0));
     expect(shown.code).toBe(0);
-    expect(shown.stdout).toMatch(/trail {4}verified/);
-    expect(shown.stdout.match(/✓ verified/g)).toHaveLength((await view(sampleOf(0))).stages.length);
+    expect(shown.out).toMatch(/trail {4}verified/);
+    expect(shown.out.match(/✓ verified/g)).toHaveLength((await view(sampleOf(0))).stages.length);
   });
 
   it('a forged critique is shown as not verified by GET /v1/samples/{id} and amend sample, and named by amend audit verify', async () => {
@@ -354,12 +348,12 @@ describe('text shown to a person says whether it verifies', () => {
       expect(s.stages.filter((x) => x.seq !== 1).every((x) => x.verified)).toBe(true);
       expect(s.verification).toMatchObject({ status: 'altered', altered: ['stage_records.1.text'] });
       const shown = await cli(stack.submitterKey, 'sample', sampleOf(0));
-      expect(shown.stdout).toMatch(/trail {4}ALTERED: stage_records\.1\.text/);
-      expect(shown.stdout).toMatch(/── critique .*✗ NOT VERIFIED/);
+      expect(shown.out).toMatch(/trail {4}ALTERED: stage_records\.1\.text/);
+      expect(shown.out).toMatch(/── critique .*✗ NOT VERIFIED/);
       const verified = await cli(auditor, 'audit', 'verify', runId);
       expect(verified.code).toBe(2);
-      expect(verified.stdout).toContain(`stage_records ${sampleOf(0)}:1 text:`);
-      expect(verified.stdout).toContain('served by GET /v1/samples/{id}, amend sample, console pair page');
+      expect(verified.out).toContain(`stage_records ${sampleOf(0)}:1 text:`);
+      expect(verified.out).toContain('served by GET /v1/samples/{id}, amend sample, console pair page');
     } finally {
       await forged.undo();
     }
