@@ -3,28 +3,11 @@ import { PipelineError } from '../errors';
 import { assemblePair } from '../assemble-pair';
 import { callsPerSample, isLastCall, planNextCall, type PlannedCall } from '../plan';
 import type { ChatResult } from '../ports';
-import type { RunSpec } from '../run-spec';
-import { constitution, fakeResult, makeRun, makeSample, runToEnd } from '../testing/fixtures';
+import { constitution, fakeResult, feedbackRun, judgedConstitution, makeRun, makeSample, runToEnd } from '../testing/fixtures';
 import { COMPARISON_OPENING, TOP_LOGPROBS } from './comparison-prompt';
 import { judgePrinciples } from './judge-principles';
 
 const PAIR_ID = '5d1e8b7a-2c3f-4a6b-9d0e-1f2a3b4c5d6e';
-
-/** The fixture constitution with comparison questions on three of its four principles. */
-const judged = {
-  ...constitution,
-  principles: constitution.principles.map((p) => (p.id === 'private' ? p : { ...p, comparison: `Which response is better on ${p.id}?` })),
-};
-
-function feedbackRun(feedback: Partial<FeedbackOptions> = {}, overrides: Partial<RunSpec> = {}): RunSpec {
-  return makeRun({
-    mode: 'ai-feedback',
-    constitution: judged,
-    feedback_model: 'judge',
-    feedback: { candidates: 2, ensemble: 1, cot: false, verify: false, min_margin: 0, ...feedback },
-    ...overrides,
-  });
-}
 
 /**
  * A fake policy and judge: candidate i answers "candidate i ...", the judge prefers the candidate
@@ -103,7 +86,7 @@ describe('planning an ai-feedback sample', () => {
     expect(text.endsWith('The answer is:')).toBe(true);
     expect(second.request.messages[0].content).toContain(`(A) ${records[1].text}\n(B) ${records[0].text}`);
     expect(first.principle_id).toBe(second.principle_id);
-    expect(judged.principles.find((p) => p.id === first.principle_id)?.comparison).toBeDefined();
+    expect(judgedConstitution.principles.find((p) => p.id === first.principle_id)?.comparison).toBeDefined();
   });
 
   it('resumes from any prefix of records at exactly the call a fresh run would make', () => {
@@ -203,7 +186,7 @@ describe('the ai-feedback pair', () => {
 describe('verified revisions', () => {
   const sample = makeSample();
   const verified = (feedback: Partial<FeedbackOptions> = {}) =>
-    makeRun({ rounds: 1, constitution: judged, feedback: { candidates: 2, ensemble: 1, cot: false, verify: true, min_margin: 0, ...feedback } });
+    makeRun({ rounds: 1, constitution: judgedConstitution, feedback: { candidates: 2, ensemble: 1, cot: false, verify: true, min_margin: 0, ...feedback } });
 
   it('adds two comparisons of draft and final revision after the last revision', () => {
     const run = verified({ ensemble: 2 });
@@ -237,11 +220,11 @@ describe('verified revisions', () => {
 
 describe('ensemble principles', () => {
   it('are distinct principles with a comparison question, drawn the same way every time', () => {
-    const a = judgePrinciples(judged.principles, null, 3, 42, 1);
+    const a = judgePrinciples(judgedConstitution.principles, null, 3, 42, 1);
     expect(new Set(a.map((p) => p.id)).size).toBe(3);
     expect(a.every((p) => p.id !== 'private')).toBe(true);
-    expect(judgePrinciples(judged.principles, null, 3, 42, 1)).toEqual(a);
-    const firsts = new Set(Array.from({ length: 40 }, (_, i) => judgePrinciples(judged.principles, null, 1, 42, i)[0].id));
+    expect(judgePrinciples(judgedConstitution.principles, null, 3, 42, 1)).toEqual(a);
+    const firsts = new Set(Array.from({ length: 40 }, (_, i) => judgePrinciples(judgedConstitution.principles, null, 1, 42, i)[0].id));
     expect(firsts.size).toBe(3);
   });
 
@@ -252,6 +235,6 @@ describe('ensemble principles', () => {
   });
 
   it('respect the run principle selector', () => {
-    expect(judgePrinciples(judged.principles, { tags: ['honesty'] }, 1, 1, 0).map((p) => p.id)).toEqual(['honest']);
+    expect(judgePrinciples(judgedConstitution.principles, { tags: ['honesty'] }, 1, 1, 0).map((p) => p.id)).toEqual(['honest']);
   });
 });

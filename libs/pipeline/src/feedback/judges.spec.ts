@@ -5,7 +5,7 @@ import { callsPerSample, type PlannedCall } from '../plan';
 import type { ChatResult } from '../ports';
 import { QualityReportBuilder } from '../report/quality-report';
 import type { RunSpec } from '../run-spec';
-import { constitution, fakeResult, makeRun, makeSample, runToEnd } from '../testing/fixtures';
+import { fakeResult, feedbackRun, judgedConstitution, makeRun, makeSample, runToEnd } from '../testing/fixtures';
 import { RATINGS_INSTRUCTION, RATINGS_SCHEMA, ratingsLabel, readRatings } from './ratings';
 
 /*
@@ -14,20 +14,9 @@ import { RATINGS_INSTRUCTION, RATINGS_SCHEMA, ratingsLabel, readRatings } from '
  */
 
 const PAIR_ID = '5d1e8b7a-2c3f-4a6b-9d0e-1f2a3b4c5d6e';
-const judged = {
-  ...constitution,
-  principles: constitution.principles.map((p) => (p.id === 'private' ? p : { ...p, comparison: `Which response is better on ${p.id}?` })),
-};
-
-function feedbackRun(feedback: Partial<FeedbackOptions> = {}, overrides: Partial<RunSpec> = {}): RunSpec {
-  return makeRun({
-    mode: 'ai-feedback',
-    constitution: judged,
-    feedback_model: 'judge',
-    feedback: { candidates: 2, ensemble: 1, cot: false, verify: false, min_margin: 0, judge: 'ratings', ...feedback },
-    ...overrides,
-  });
-}
+/** The fixtures' ai-feedback run, with the ratings judge unless `feedback` names another. */
+const ratingsRun = (feedback: Partial<FeedbackOptions> = {}, overrides: Partial<RunSpec> = {}): RunSpec =>
+  feedbackRun({ judge: 'ratings', ...feedback }, overrides);
 
 const candidateOf = (label: string) => Number(/candidate-(\d)/.exec(label)?.[1]);
 
@@ -97,7 +86,7 @@ describe('the ratings judge on a backend without log-probabilities', () => {
   const sample = makeSample();
 
   it('asks for JSON by schema, greedy, without log-probabilities, closing with the ratings instruction', () => {
-    const run = feedbackRun();
+    const run = ratingsRun();
     const { calls } = runToEnd(run, sample, ratingsJudge({ rating: (i) => i }));
     const comparison = calls[2];
     expect(comparison.request).toMatchObject({ alias: 'judge', sampling: { temperature: 0, top_p: 1 }, response_schema: { schema: RATINGS_SCHEMA } });
@@ -110,7 +99,7 @@ describe('the ratings judge on a backend without log-probabilities', () => {
   it('chooses the higher-rated candidate, whichever position it had, with the mean ratings as scores', () => {
     // Candidate 1 rated 2, candidate 2 rated 4, (A) leans +1. Order 1: (A) c1 = 3, (B) c2 = 4;
     // order 2: (A) c2 = 5, (B) c1 = 2. Means: c1 (3 + 2) / 2 = 2.5, c2 (4 + 5) / 2 = 4.5.
-    const run = feedbackRun({ min_margin: 0.6 });
+    const run = ratingsRun({ min_margin: 0.6 });
     const pair = assemblePair(run, sample, runToEnd(run, sample, ratingsJudge({ rating: (i) => 2 * i, lean: 1 })).records, PAIR_ID);
     expect(pair.chosen).toBe('candidate 2');
     expect(pair.rejected).toBe('candidate 1');
@@ -132,7 +121,7 @@ describe('the ratings judge on a backend without log-probabilities', () => {
   });
 
   it('an answer that is not JSON makes unreadable labels and a pair with no preference, not a failed sample', () => {
-    const run = feedbackRun();
+    const run = ratingsRun();
     const { records } = runToEnd(run, sample, (call) =>
       call.stage === 'comparison'
         ? fakeResult(call, { text: 'Both are fine, honestly.', logprobs: null })
@@ -148,7 +137,7 @@ describe('the ratings judge on a backend without log-probabilities', () => {
   it('verify with ratings: revision and draft rated, scores are their mean ratings', () => {
     const run = makeRun({
       rounds: 1,
-      constitution: judged,
+      constitution: judgedConstitution,
       feedback_model: 'judge',
       feedback: { candidates: 2, ensemble: 1, cot: false, verify: true, min_margin: 0, judge: 'ratings' },
     });
@@ -170,7 +159,7 @@ describe('a panel of judges', () => {
   const panel = ['honest-1', 'honest-2', 'contrarian'];
 
   it('asks every comparison of each judge, in slot order (pair, principle, judge, then both orders)', () => {
-    const run = feedbackRun({ panel, ensemble: 2 }, { feedback_model: null });
+    const run = ratingsRun({ panel, ensemble: 2 }, { feedback_model: null });
     const { calls } = runToEnd(run, sample, ratingsJudge({ rating: (i) => i + 2 }));
     // 2 candidates + 1 pair x 2 principles x 3 judges x 2 orders.
     expect(callsPerSample(run)).toBe(2 + 12);
@@ -187,7 +176,7 @@ describe('a panel of judges', () => {
   it('two honest judges and a contrarian: the panel follows the honest majority, keeps each label by alias, and flags the split', () => {
     // Honest: c1 rated 2, c2 rated 4 in both orders; the contrarian swaps them (c1 4, c2 2).
     // Panel means: c2 (4 + 4 + 2) / 3 = 10/3, c1 (2 + 2 + 4) / 3 = 8/3.
-    const run = feedbackRun({ panel }, { feedback_model: null });
+    const run = ratingsRun({ panel }, { feedback_model: null });
     const pair = assemblePair(run, sample, runToEnd(run, sample, ratingsJudge({ rating: (i) => 2 * i, contrarian: ['contrarian'] })).records, PAIR_ID);
     expect(pair.chosen).toBe('candidate 2');
     expect(pair.metadata.score_chosen).toBeCloseTo(10 / 3, 12);
@@ -222,7 +211,7 @@ describe('a panel of judges', () => {
         ];
         return fakeResult(call, { text: letter, logprobs: soft ? [{ token: letter, logprob: Math.log(Math.max(pA, 1 - pA)), top_logprobs: top }] : null });
       };
-    const run = feedbackRun({ panel, judge: undefined }, { feedback_model: null });
+    const run = ratingsRun({ panel, judge: undefined }, { feedback_model: null });
     const soft = assemblePair(run, sample, runToEnd(run, sample, letterJudge(true)).records, PAIR_ID);
     // Mean of 0.9, 0.9, 0.1.
     expect(soft.chosen).toBe('candidate 2');

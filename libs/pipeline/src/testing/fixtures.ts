@@ -1,5 +1,5 @@
 import type { Constitution } from '@amend/constitution';
-import type { StageRecord } from '@amend/contracts';
+import type { FeedbackOptions, StageRecord } from '@amend/contracts';
 import { planNextCall, recordCall, type PlannedCall } from '../plan';
 import type { ChatResult } from '../ports';
 import type { RunSpec, SampleSpec } from '../run-spec';
@@ -46,6 +46,23 @@ export function makeRun(overrides: Partial<RunSpec> = {}): RunSpec {
     constitutionRef: { name: 'test-core', version: '1.0.0', sha256: 'a'.repeat(64) },
     ...overrides,
   };
+}
+
+/** The fixture constitution with comparison questions on three of its four principles (not `private`). */
+export const judgedConstitution: Constitution = {
+  ...constitution,
+  principles: constitution.principles.map((p) => (p.id === 'private' ? p : { ...p, comparison: `Which response is better on ${p.id}?` })),
+};
+
+/** An ai-feedback run of judgedConstitution judged by the `judge` alias: 2 candidates, one principle, unless `feedback` says otherwise. */
+export function feedbackRun(feedback: Partial<FeedbackOptions> = {}, overrides: Partial<RunSpec> = {}): RunSpec {
+  return makeRun({
+    mode: 'ai-feedback',
+    constitution: judgedConstitution,
+    feedback_model: 'judge',
+    feedback: { candidates: 2, ensemble: 1, cot: false, verify: false, min_margin: 0, ...feedback },
+    ...overrides,
+  });
 }
 
 export function makeSample(overrides: Partial<SampleSpec> = {}): SampleSpec {
