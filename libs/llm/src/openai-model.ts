@@ -4,7 +4,7 @@ import { classifyError } from './classify-error';
 import { completionResult } from './completion-result';
 import { ModelError } from './errors';
 import { appliedAnswerMode, chatRequestBody, type ChatRequestBody, type JudgeAnswerMode, type StructuredOutputMode } from './request-body';
-import { requestJson } from './request-json';
+import { requestBytes } from './request-json';
 import { DEFAULT_RETRY, type RetryEvent, type RetryOptions, withRetries } from './retry';
 import { answerFetch, bodyAside } from './transport';
 import { backendClient, type BackendOptions } from './backend';
@@ -51,7 +51,7 @@ export class OpenAICompatibleModel implements ChatModel {
     const body = chatRequestBody(this.options.model, req, this.options.judgeAnswer, this.options.structuredOutput);
     const answerMode = appliedAnswerMode(req, this.options.judgeAnswer, this.options.structuredOutput);
     // Serialised once for every attempt, the few-shot prefix's messages from a cache (request-json.ts).
-    const json = requestJson(body);
+    const json = requestBytes(body);
     const gate = this.options.beforeRetryAttempt;
     const { value, attempts } = await withRetries(
       async (n) => {
@@ -66,7 +66,7 @@ export class OpenAICompatibleModel implements ChatModel {
   }
 
   /** One HTTP call, its timeout covering the body as well as the headers. */
-  private async attempt(body: ChatRequestBody, json: string, signal?: AbortSignal): Promise<Omit<ChatResult, 'attempts'>> {
+  private async attempt(body: ChatRequestBody, json: Buffer, signal?: AbortSignal): Promise<Omit<ChatResult, 'attempts'>> {
     const controller = new AbortController();
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -77,7 +77,7 @@ export class OpenAICompatibleModel implements ChatModel {
     signal?.addEventListener('abort', onAbort, { once: true });
     const started = performance.now();
     try {
-      // The SDK sends a string body with its content type as it is: the bytes hashed into the trail are the bytes sent.
+      // The SDK passes a byte body through as it is (with our content type).
       const raw = await this.client
         .post('/chat/completions', { body: json, headers: { 'content-type': 'application/json' }, signal: controller.signal })
         .asResponse();
