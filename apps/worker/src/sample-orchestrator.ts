@@ -197,7 +197,8 @@ export class SampleOrchestrator {
     const record = recordCall(call, result);
     if (record.judgement && this.tracing.enabled) this.judged(call, result, record.judgement);
     const records = [...state.records, record];
-    const next = nextStep(run, sample, records, randomUUID);
+    // The call was planned from state.records: only its own record needs checking.
+    const next = nextStep(run, sample, records, randomUUID, call);
     const saved = await this.store.samples.checkpoint(
       stageCheckpoint({
         item,

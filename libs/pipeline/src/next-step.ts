@@ -24,9 +24,11 @@ export type NextStep = { kind: 'call'; call: PlannedCall } | { kind: 'pair'; pai
  * record added, so the checkpoint of a call already knows the stage that follows it or carries the
  * pair; the online walk and the batch waves both plan through it. Records that do not fit the plan
  * throw PipelineError `inconsistent_records` (planNextCall). `newPairId` is asked only for a pair.
+ * `last`: the call the newest record answers, when it was planned by this function from the
+ * records before it (the walk's own previous step), so only that record is checked.
  */
-export function nextStep(run: RunSpec, sample: SampleSpec, records: readonly StageRecord[], newPairId: () => string): NextStep {
-  const call = planNextCall(run, sample, records);
+export function nextStep(run: RunSpec, sample: SampleSpec, records: readonly StageRecord[], newPairId: () => string, last?: PlannedCall): NextStep {
+  const call = planNextCall(run, sample, records, last);
   if (call) return { kind: 'call', call };
   return { kind: 'pair', pair: pairOfCheckedRecords(run, sample, records, newPairId()) };
 }

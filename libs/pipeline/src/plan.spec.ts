@@ -1,7 +1,7 @@
 import type { StageRecord } from '@amend/contracts';
 import { PipelineError } from './errors';
 import { callsPerSample, isLastCall, planNextCall, recordCall, requestSeed, stageAt } from './plan';
-import { fakeResult, makeRun, makeSample, runToEnd } from './testing/fixtures';
+import { fakeResult, feedbackRun, judgedConstitution, makeRun, makeSample, runToEnd } from './testing/fixtures';
 
 function expectInconsistent(fn: () => unknown, detail: RegExp): void {
   let caught: unknown;
@@ -151,5 +151,34 @@ describe('planning the calls of a sample', () => {
     for (const rounds of [0, 9, 1.5]) {
       expect(() => planNextCall(makeRun({ rounds }), sample, [])).toThrow(/rounds must be an integer from 1 to 8/);
     }
+  });
+
+  describe('continuing from the call just answered (the walk)', () => {
+    const runs = {
+      'critique-revise, 3 rounds': makeRun({ rounds: 3 }),
+      'critique-revise with verify, ensemble 2': makeRun({
+        rounds: 1,
+        constitution: judgedConstitution,
+        feedback_model: 'judge',
+        feedback: { candidates: 2, ensemble: 2, cot: false, verify: true, min_margin: 0 },
+      }),
+      'ai-feedback, 3 candidates': feedbackRun({ candidates: 3 }),
+    };
+
+    it.each(Object.entries(runs))('%s: plans every call as replaying all the records does', (_name, r) => {
+      // The second implementation is the replay from the first record (no `last`).
+      const { calls, records } = runToEnd(r, sample);
+      for (let k = 1; k <= records.length; k++) {
+        const done = records.slice(0, k);
+        expect(planNextCall(r, sample, done, calls[k - 1])).toEqual(planNextCall(r, sample, done));
+      }
+    });
+
+    it('still checks the record that answers the call', () => {
+      const [draft] = calls;
+      const altered = { ...records[0], messages: [{ role: 'user' as const, content: 'another prompt' }] };
+      expectInconsistent(() => planNextCall(run, sample, [altered], draft), /seq 0: the messages sent differ/);
+      expectInconsistent(() => planNextCall(run, sample, [{ ...records[0], stage: 'critique' as const }], draft), /seq 0 is critique/);
+    });
   });
 });

@@ -56,10 +56,18 @@ export function requestSeed(runSeed: number, sampleIndex: number, seq: number): 
  * checkpoint belongs to another run configuration or was altered, and continuing would build a
  * pair from mismatched parts, so it throws a PipelineError with code `inconsistent_records`.
  */
-export function planNextCall(run: RunSpec, sample: SampleSpec, done: readonly StageRecord[]): PlannedCall | null {
-  assertPlannable(run);
-  const records = [...done].sort((a, b) => a.seq - b.seq);
+export function planNextCall(run: RunSpec, sample: SampleSpec, done: readonly StageRecord[], last?: PlannedCall): PlannedCall | null {
+  checkedPlannable(run);
   const total = callsPerSample(run, sample);
+  // `last`: the call this function planned from every record but the last one, which answers it
+  // (the worker's walk, call after call). Only that record needs checking, and the next call
+  // follows from it: no replay of the sample from its first call at every step.
+  const newest = done[done.length - 1];
+  if (last && newest && newest.seq === last.seq && last.seq === done.length - 1 && done.length <= total) {
+    checkRecord(sample, last, newest);
+    return done.length === total ? null : callAt(run, sample, done.length, done, last);
+  }
+  const records = [...done].sort((a, b) => a.seq - b.seq);
   if (records.length > total) {
     throw inconsistent(sample, `${records.length} stage records for a ${run.rounds}-round sample, which makes ${total} calls`);
   }
@@ -70,6 +78,15 @@ export function planNextCall(run: RunSpec, sample: SampleSpec, done: readonly St
     call = callAt(run, sample, i + 1, records, call);
   }
   return call;
+}
+
+/** Runs already found plannable: a run's spec is checked once, not before every call of its samples. */
+const plannable = new WeakSet<RunSpec>();
+
+function checkedPlannable(run: RunSpec): void {
+  if (plannable.has(run)) return;
+  assertPlannable(run);
+  plannable.add(run);
 }
 
 /** Call `seq`, from the records before it (already checked) and the call before it. */
