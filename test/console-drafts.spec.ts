@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { ConstitutionSummarySchema, DraftSchema, EvaluationSchema } from '@amend/contracts';
-import { consoleForFile, screenshotsDir, type ConsoleFile } from './support/browser';
+import { AUTHOR, consoleForFile, screenshotsDir, type ConsoleFile } from './support/browser';
 import { json, testEnv, type Stack } from './support/stack';
 
 /**
@@ -24,22 +24,13 @@ principles:
 `;
 
 let stack: Stack;
+let keys: Record<'author', string>;
 let signIn: ConsoleFile['signIn'];
-let author: string;
-consoleForFile(
-  env,
-  { viewport: { width: 1440, height: 1000 }, timeoutMs: UI_TIMEOUT, keys: { author: ['author', 'policy'] } },
-  (file) =>
-    ({
-      stack,
-      signIn,
-      keys: { author },
-    } = file),
-);
+consoleForFile(env, { viewport: { width: 1440, height: 1000 }, timeoutMs: UI_TIMEOUT, keys: AUTHOR }, (file) => ({ stack, signIn, keys } = file));
 
 describe('the editor Drafts panel', () => {
   it('saves the editor text as a draft, shows a refused publish, publishes the draft, then previews and evaluates it against that version', async () => {
-    const { context, page } = await signIn(author);
+    const { context, page } = await signIn(keys.author);
     await page.goto(`${stack.url}/console/#/constitutions/new`);
     const editor = page.locator('textarea[name=constitution-yaml]');
     await editor.fill(YAML);
@@ -49,7 +40,7 @@ describe('the editor Drafts panel', () => {
     expect(await (await page.waitForSelector('[data-testid=draft-saved]')).textContent()).toContain('Saved new draft tutor-tone#kinder (0.1.0');
     await page.waitForSelector('[data-testid=drafts-list] >> text=kinder');
 
-    const res = await stack.fetch('/v1/constitutions/tutor-tone/drafts/kinder', {}, author);
+    const res = await stack.fetch('/v1/constitutions/tutor-tone/drafts/kinder', {}, keys.author);
     expect(res.status).toBe(200);
     const draft = DraftSchema.parse(await json(res));
     expect(draft).toMatchObject({ name: 'tutor-tone', draft: 'kinder', team: 'policy', version: '0.1.0', title: 'Tutor tone', principles: 1 });
@@ -73,7 +64,7 @@ describe('the editor Drafts panel', () => {
     await page.click('button:has-text("Publish draft")');
     const refused = await (await page.waitForSelector('[data-testid=draft-error]')).textContent();
     expect(refused).toContain('422 invalid_request: version: a semantic version');
-    expect((await stack.fetch('/v1/constitutions/tutor-tone', {}, author)).status).toBe(404);
+    expect((await stack.fetch('/v1/constitutions/tutor-tone', {}, keys.author)).status).toBe(404);
 
     await page.fill('input[name=draft-version]', '1.0.0');
     await page.click('button:has-text("Publish draft")');
@@ -81,7 +72,7 @@ describe('the editor Drafts panel', () => {
     expect(await page.locator('[data-testid=draft-error]').count()).toBe(0);
     await page.screenshot({ path: join(SHOTS, 'constitution-drafts.png'), fullPage: true });
 
-    const summary = ConstitutionSummarySchema.parse(await json(await stack.fetch('/v1/constitutions/tutor-tone', {}, author)));
+    const summary = ConstitutionSummarySchema.parse(await json(await stack.fetch('/v1/constitutions/tutor-tone', {}, keys.author)));
     expect(summary.versions.map((v) => v.version)).toEqual(['1.0.0']);
     expect(summary.versions[0]).toMatchObject({ changelog: 'First draft.' });
 
@@ -100,7 +91,7 @@ describe('the editor Drafts panel', () => {
     await page.click('button:has-text("Evaluate #kinder against 1.0.0")');
     const link = await (await page.waitForSelector('[data-testid=draft-evaluation] a')).getAttribute('href');
     const id = /#\/evaluations\/([0-9a-f-]{36})$/.exec(link!)![1];
-    const evaluation = EvaluationSchema.parse(await json(await stack.fetch(`/v1/evaluations/${id}`, {}, author)));
+    const evaluation = EvaluationSchema.parse(await json(await stack.fetch(`/v1/evaluations/${id}`, {}, keys.author)));
     expect(evaluation.baseline.constitution).toMatchObject({ name: 'tutor-tone', version: '1.0.0' });
     expect(evaluation.candidate.constitution).toMatchObject({ name: 'tutor-tone', version: '#kinder', sha256: draft.sha256 });
     expect(evaluation.progress.total).toBe(1);

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { EvaluationSchema, RUBRIC_DIMENSIONS, type Evaluation } from '@amend/contracts';
-import { consoleForFile, screenshotsDir, type ConsoleFile } from './support/browser';
+import { AUTHOR, consoleForFile, screenshotsDir, type ConsoleFile } from './support/browser';
 import { json, testEnv, type Stack } from './support/stack';
 
 /**
@@ -15,23 +15,16 @@ const SHOTS = screenshotsDir('amend-console-eval-');
 const UI_TIMEOUT = 90_000;
 
 let stack: Stack;
+let keys: Record<'author' | 'auditor' | 'submitter', string>;
 let signInAs: ConsoleFile['signIn'];
-let author: string;
-let auditor: string;
-let submitter: string;
 consoleForFile(
   env,
   {
     viewport: { width: 1440, height: 1100 },
     timeoutMs: UI_TIMEOUT,
-    keys: { author: ['author', 'policy'], auditor: ['auditor', 'audit'], submitter: ['submitter', 'ml'] },
+    keys: { ...AUTHOR, auditor: ['auditor', 'audit'], submitter: ['submitter', 'ml'] },
   },
-  (file) =>
-    ({
-      stack,
-      signIn: signInAs,
-      keys: { author, auditor, submitter },
-    } = file),
+  (file) => ({ stack, signIn: signInAs, keys } = file),
 );
 
 async function signIn(key: string): Promise<Page> {
@@ -42,7 +35,7 @@ describe('the Evaluations pages', () => {
   let evaluation: Evaluation;
 
   it('let an author see the cost, start an evaluation, and read its report as pictures', async () => {
-    const page = await signIn(author);
+    const page = await signIn(keys.author);
     expect(await page.locator('.topbar nav a').allTextContents()).toEqual(['Constitutions', 'Evaluations', 'Suggestions']);
     await page.click('.topbar nav >> text=Evaluations');
     await page.waitForSelector('[data-testid=evaluations-table]');
@@ -63,7 +56,7 @@ describe('the Evaluations pages', () => {
     await page.waitForSelector('[data-testid=evaluation-progress]');
     // The page polls until the report is there.
     await page.waitForSelector('[data-testid=forest-plot] svg');
-    evaluation = EvaluationSchema.parse(await json(await stack.fetch(`/v1/evaluations/${id}`, {}, author)));
+    evaluation = EvaluationSchema.parse(await json(await stack.fetch(`/v1/evaluations/${id}`, {}, keys.author)));
     const report = evaluation.report!;
 
     // The forest plot: one row per dimension, each with its interval as an error bar, 0.5 marked.
@@ -107,12 +100,12 @@ describe('the Evaluations pages', () => {
   });
 
   it('shows auditors every team’s evaluations and gives submitters no Evaluations page', async () => {
-    const page = await signIn(auditor);
+    const page = await signIn(keys.auditor);
     await page.click('.topbar nav >> text=Evaluations');
     await page.waitForSelector(`[data-testid=evaluations-table] a[href="#/evaluations/${evaluation.id}"]`);
     expect(await page.locator('text=New evaluation').count()).toBe(0);
     await page.context().close();
-    const other = await signIn(submitter);
+    const other = await signIn(keys.submitter);
     expect(await other.locator('.topbar nav a').allTextContents()).toEqual(['Runs', 'Search', 'Constitutions']);
     await other.context().close();
   });

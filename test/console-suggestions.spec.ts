@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { SuggestionSetSchema, type SuggestionSet } from '@amend/contracts';
-import { consoleForFile, screenshotsDir, type ConsoleFile } from './support/browser';
+import { AUTHOR, consoleForFile, screenshotsDir, type ConsoleFile } from './support/browser';
 import { json, testEnv, waitFor, type Stack } from './support/stack';
 import { SEEDED } from './support/seeded-preferences';
 
@@ -15,22 +15,13 @@ const SHOTS = screenshotsDir('amend-console-suggest-');
 const UI_TIMEOUT = 60_000;
 
 let stack: Stack;
+let keys: Record<'author', string>;
 let signIn: ConsoleFile['signIn'];
-let author: string;
-consoleForFile(
-  env,
-  { viewport: { width: 1440, height: 1000 }, timeoutMs: UI_TIMEOUT, keys: { author: ['author', 'policy'] } },
-  (file) =>
-    ({
-      stack,
-      signIn,
-      keys: { author },
-    } = file),
-);
+consoleForFile(env, { viewport: { width: 1440, height: 1000 }, timeoutMs: UI_TIMEOUT, keys: AUTHOR }, (file) => ({ stack, signIn, keys } = file));
 
 describe('the Suggestions pages', () => {
   it('let an author start a set from a preference file and read the ranking', async () => {
-    const { context, page } = await signIn(author);
+    const { context, page } = await signIn(keys.author);
     await page.click('.topbar nav >> text=Suggestions');
     await page.waitForSelector('[data-testid=suggestions-table]');
     await page.click('text=Learn principles');
@@ -46,7 +37,7 @@ describe('the Suggestions pages', () => {
     const id = page.url().split('/').pop()!;
     await page.waitForSelector('[data-testid=suggestions-ranking]');
     const set: SuggestionSet = await waitFor(async () => {
-      const s = SuggestionSetSchema.parse(await json(await stack.fetch(`/v1/suggestions/${id}`, {}, author)));
+      const s = SuggestionSetSchema.parse(await json(await stack.fetch(`/v1/suggestions/${id}`, {}, keys.author)));
       return s.status === 'completed' ? s : undefined;
     });
     // By the hand table of test/suggestions.spec.ts: agreement 4/5, relevance 5/6, score (4-1)/6, four pairs explained.

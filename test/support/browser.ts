@@ -105,6 +105,9 @@ export interface ConsoleFile {
   signIn(key: string, more?: Pick<SignInOptions, 'beforeSubmit'>): Promise<{ context: BrowserContext; page: Page }>;
 }
 
+/** consoleForFile's `keys` for a spec that works as one policy author. */
+export const AUTHOR: Record<'author', [KeyRole, string]> = { author: ['author', 'policy'] };
+
 /**
  * The frame of a console test file: the console built, a stack and chromium started before its
  * tests and closed after them, and each test ending by expecting no uncaught error in any page.
