@@ -15,6 +15,7 @@ import { dropAmendState, measureAmend, pendingCleanups } from './lib/amend';
 import { ROOT, TS_NODE_ARGS, getAmendFrom, setAmendFrom, type AmendFrom, killAllChildren, machineJiffies, spawnChild, stopChild, until } from './lib/proc';
 import { BACKENDS, startSimulator, type Backend, type SimulatorChild } from './lib/simulator';
 import { SCALE_SCENARIOS, meets, runScale, type ScaleOptions, type ScaleResult, type ScaleScenario } from './lib/scale';
+import { PARTS, partsOf, type Part, type Profile } from './profile-summary';
 import { BENCH_CONSTITUTIONS, CALLS_PER_PAIR, ROUNDS, constitution, type ClientResult } from './lib/workload';
 
 /**
@@ -91,6 +92,8 @@ interface Row {
   rest_cpu_ms_per_pair?: number;
   /** Share of all cores busy during the measured window. */
   machine_busy_pct?: number;
+  /** Amend with --cpu-prof: cpu_ms_per_pair split by part, by each part's share of the profiles' samples. */
+  cpu_parts_ms_per_pair?: Record<string, number>;
   /** Cores used by the busiest process of the system: Amend's worker, or the client. One event loop tops out near 1. */
   loop_cores?: number;
   detail?: Record<string, unknown>;
@@ -272,12 +275,49 @@ async function runAmend(row: Row, sim: SimulatorChild, o: Options, system: Syste
     row.pg_stored_kb_per_pair = m.pg_stored_bytes / 1024 / m.pairs;
   }
   if (m.failed > 0) row.note = `${m.failed} samples failed`;
+  if (m.profiles.length > 0 && m.pairs > 0) row.cpu_parts_ms_per_pair = partsPerPair(m.profiles, (m.api_cpu_ms + m.worker_cpu_ms) / m.pairs);
   if (m.usage_calls !== row.n * CALLS_PER_PAIR) row.note = [row.note, `run usage.calls ${m.usage_calls}`].filter(Boolean).join('; ');
   return finish(row, sim, before!, after, m.api_cpu_ms + m.worker_cpu_ms, m.pairs, m.elapsed_ms, {
     pg: m.pg_cpu_ms,
     pgBackground: m.pg_background_cpu_ms,
     redis: m.redis_cpu_ms,
   });
+}
+
+/** CPU ms per pair by part: each part's share of the profiles' on-CPU samples times the measured CPU per pair. */
+function partsPerPair(files: string[], cpuMsPerPair: number): Record<string, number> {
+  const sums = new Map<Part, number>(PARTS.map((p) => [p, 0]));
+  for (const f of files) for (const [part, ms] of partsOf(JSON.parse(readFileSync(f, 'utf8')) as Profile)) sums.set(part, sums.get(part)! + ms);
+  const total = [...sums.values()].reduce((a, b) => a + b, 0);
+  return Object.fromEntries(PARTS.map((p) => [p, total > 0 ? (sums.get(p)! / total) * cpuMsPerPair : 0]));
+}
+
+/** The by-part table of the rows profiled (--cpu-prof), with Postgres and Redis beside. */
+function partsTable(rows: Row[]): string[] {
+  const profiled = rows.filter((r) => r.cpu_parts_ms_per_pair);
+  if (profiled.length === 0) return [];
+  const head = ['scenario', 'constitution', 'system', 'C', 'latency', 'CPU ms/pair', ...PARTS, 'Postgres', 'Redis'];
+  const body = profiled.map((r) => [
+    r.scenario,
+    r.constitution,
+    r.system,
+    String(r.concurrency),
+    `${r.latency_ms} ms`,
+    fmt(r.cpu_ms_per_pair, 2),
+    ...PARTS.map((p) => fmt(r.cpu_parts_ms_per_pair![p], 2)),
+    fmt(r.pg_cpu_ms_per_pair, 2),
+    fmt(r.redis_cpu_ms_per_pair, 2),
+  ]);
+  return [
+    '## CPU per pair by part',
+    '',
+    "From the CPU profiles (--cpu-prof) of the rows above: each part's share of the profiled samples (bench/profile-summary.ts `partsOf`) times the row's CPU ms/pair, in ms per pair. Profiling itself costs 10-20% CPU, included here; Postgres and Redis are their processes' CPU, measured apart.",
+    '',
+    '| ' + head.join(' | ') + ' |',
+    '|' + head.map(() => '---').join('|') + '|',
+    ...body.map((cells) => '| ' + cells.join(' | ') + ' |'),
+    '',
+  ];
 }
 
 async function runClient(row: Row, sim: SimulatorChild, o: Options, file: string): Promise<Row> {
@@ -574,6 +614,7 @@ function markdown(rows: Row[], o: Options, m: Record<string, string>, startedAt:
     '',
     `Columns are described in bench/README.md. efficiency = pairs/s ÷ (C / (3 × latency)); CPU ms/pair counts only the system's own processes (Amend: API + worker, or its one process; clients: their one process), ${backendName} and the rest of the machine are shown apart.`,
     '',
+    ...partsTable(rows),
     '## What bounds each figure',
     '',
     ...rows.map((r) => explain(r, cores)),
