@@ -24,6 +24,7 @@ import {
   until,
   type Child,
 } from './proc';
+import { childProfileFile } from './profile-files';
 import { constitution, ROUNDS, SEED, benchPrompts } from './workload';
 import { freePort } from '../../test/support/free-port';
 
@@ -178,8 +179,12 @@ export async function measureAmend(o: AmendOptions): Promise<AmendMeasurement> {
       for (const c of children) {
         const file = join(o.cpuProfDir!, `${o.label.replace(/[^a-z0-9]+/gi, '-')}-${c.name}.cpuprofile`);
         c.proc.send({ cpuProf: 'stop', file });
-        await until(`${c.name}'s CPU profile`, async () => (existsSync(file) ? true : undefined), { timeoutMs: 30_000, intervalMs: 100 });
-        profiles.push(file);
+        // With WORKER_PROCESSES > 1 the worker's primary only forks: its children's profiles are the work.
+        const files = c === worker && processes > 1 ? Array.from({ length: processes }, (_, i) => childProfileFile(file, i + 1)) : [file];
+        for (const f of [file, ...files.filter((f) => f !== file)]) {
+          await until(`${c.name}'s CPU profile ${f}`, async () => (existsSync(f) ? true : undefined), { timeoutMs: 30_000, intervalMs: 100 });
+        }
+        profiles.push(...files);
       }
     }
 
