@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { PairRecord, StageRecord } from '@amend/contracts';
+import type { PairRecord, SampleStatus, StageRecord } from '@amend/contracts';
 import type { Kysely } from 'kysely';
 import { Store, type CheckpointInput, type Database, type SampleChainHead } from '@amend/store';
 import { dbForFile, stackForFile, testEnv, type Stack } from './support/stack';
@@ -70,6 +70,17 @@ function stages(runId: string, sampleId: string): Omit<CheckpointInput, 'head'>[
       spend: { costUsd: 0.5, budgeted: false },
     };
   });
+}
+
+/** Samples of the run with this status, counted in the table. */
+async function samplesIn(runId: string, status: SampleStatus): Promise<number> {
+  const row = await db
+    .selectFrom('samples')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('run_id', '=', runId)
+    .where('status', '=', status)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
 }
 
 /** The report's figures of the pair, stored with it by either path. */
@@ -171,13 +182,7 @@ describe('checkpoints', () => {
     expect(after.checkpoints - before.checkpoints).toBe(40 * 3);
     // 120 checkpoints went in far fewer statements: each waited for the commit in flight at most.
     expect(statements).toBeLessThan(40 * 3);
-    const counts = await db
-      .selectFrom('samples')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('run_id', '=', runId)
-      .where('status', '=', 'completed')
-      .executeTakeFirstOrThrow();
-    expect(Number(counts.n)).toBe(40);
+    expect(await samplesIn(runId, 'completed')).toBe(40);
     const pairs = await db
       .selectFrom('pairs')
       .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -207,13 +212,7 @@ describe('checkpoints', () => {
     });
     expect(after.claims - before.claims).toBe(31);
     expect(after.statements - before.statements).toBeLessThan(31);
-    const running = await db
-      .selectFrom('samples')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('run_id', '=', runId)
-      .where('status', '=', 'running')
-      .executeTakeFirstOrThrow();
-    expect(Number(running.n)).toBe(28);
+    expect(await samplesIn(runId, 'running')).toBe(28);
   });
 
   it('a checkpoint whose head moved, or whose sample was cancelled, takes the locking path', async () => {
