@@ -180,11 +180,11 @@ export async function measureAmend(o: AmendOptions): Promise<AmendMeasurement> {
         const file = join(o.cpuProfDir!, `${o.label.replace(/[^a-z0-9]+/gi, '-')}-${c.name}.cpuprofile`);
         c.proc.send({ cpuProf: 'stop', file });
         // With WORKER_PROCESSES > 1 the worker's primary only forks: its children's profiles are the work.
-        const files = c === worker && processes > 1 ? Array.from({ length: processes }, (_, i) => childProfileFile(file, i + 1)) : [file];
-        for (const f of [file, ...files.filter((f) => f !== file)]) {
+        const forked = c === worker && processes > 1 ? Array.from({ length: processes }, (_, i) => childProfileFile(file, i + 1)) : [];
+        for (const f of [file, ...forked]) {
           await until(`${c.name}'s CPU profile ${f}`, async () => (existsSync(f) ? true : undefined), { timeoutMs: 30_000, intervalMs: 100 });
         }
-        profiles.push(...files);
+        profiles.push(...(forked.length > 0 ? forked : [file]));
       }
     }
 

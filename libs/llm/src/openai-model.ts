@@ -51,12 +51,12 @@ export class OpenAICompatibleModel implements ChatModel {
     const body = chatRequestBody(this.options.model, req, this.options.judgeAnswer, this.options.structuredOutput);
     const answerMode = appliedAnswerMode(req, this.options.judgeAnswer, this.options.structuredOutput);
     // Serialised once for every attempt, the few-shot prefix's messages from a cache (request-json.ts).
-    const json = requestBytes(body);
+    const bytes = requestBytes(body);
     const gate = this.options.beforeRetryAttempt;
     const { value, attempts } = await withRetries(
       async (n) => {
         if (n > 1 && gate) await gate(n, signal);
-        return this.attempt(body, json, signal);
+        return this.attempt(body, bytes, signal);
       },
       this.retry,
       signal,
@@ -66,7 +66,7 @@ export class OpenAICompatibleModel implements ChatModel {
   }
 
   /** One HTTP call, its timeout covering the body as well as the headers. */
-  private async attempt(body: ChatRequestBody, json: Buffer, signal?: AbortSignal): Promise<Omit<ChatResult, 'attempts'>> {
+  private async attempt(body: ChatRequestBody, bytes: Buffer, signal?: AbortSignal): Promise<Omit<ChatResult, 'attempts'>> {
     const controller = new AbortController();
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -79,7 +79,7 @@ export class OpenAICompatibleModel implements ChatModel {
     try {
       // The SDK passes a byte body through as it is (with our content type).
       const raw = await this.client
-        .post('/chat/completions', { body: json, headers: { 'content-type': 'application/json' }, signal: controller.signal })
+        .post('/chat/completions', { body: bytes, headers: { 'content-type': 'application/json' }, signal: controller.signal })
         .asResponse();
       const text = bodyAside(raw) ?? (await raw.text());
       const latency = performance.now() - started;

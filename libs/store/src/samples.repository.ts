@@ -136,9 +136,7 @@ export class SamplesRepository {
       // Two statements locked the same samples in opposite orders (a stalled job's sample claimed
       // again while its group commit goes): nothing of this one committed; claim each on its own.
       if (e?.code !== '40P01' || ids.length === 1) throw e;
-      return Promise.all(
-        ids.map(async (id) => (await this.pool!.query<ClaimedRow>({ name: CLAIM_FOR_WORK_NAME, text: CLAIM_FOR_WORK_SQL, values: [[id]] })).rows[0]),
-      );
+      return Promise.all(ids.map(async (id) => (await this.claimGroup([id]))[0]));
     }
     const byId = new Map(rows.map((r) => [r.id, r]));
     return ids.map((id) => byId.get(id));
